@@ -198,3 +198,12 @@ export interface Notifier {
   post(notice: Notice): Promise<MessageRef | null>;
   update(ref: MessageRef, notice: Notice): Promise<void>;
 }
+
+// ---------------------------------------------------------------- people (Slack user groups)
+
+export interface Directory {
+  /** Ids of the user groups (e.g. Slack "S0123") the user belongs to. */
+  groupsOf(userId: string): Promise<string[]>;
+}
+
+export const emptyDirectory: Directory = { groupsOf: async () => [] };
