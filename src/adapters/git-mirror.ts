@@ -1,0 +1,213 @@
+/**
+ * A local bare mirror of one repository, kept with simple-git. Every read of a GitHost
+ * comes from here, so reads cost no API calls. Arguments that reach Git are validated
+ * against strict patterns first and always land where Git reads a revision, never an option.
+ */
+import { mkdirSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { InputError, UpstreamError } from '../core/errors.js';
+import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
+import type { CommitInfo, DeployTag, FileStat, GitHost } from '../core/ports.js';
+
+export type GitReads = Pick<
+  GitHost,
+  'sync' | 'branchHead' | 'resolve' | 'treeOf' | 'isAncestor' | 'log' | 'commit' | 'diffStat' | 'tags' | 'readFile'
+>;
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
+const SEP = '\x1f';
+const REC = '\x1e';
+const IDENTITY = ['user.name=Conveyor', 'user.email=conveyor@localhost', 'core.hooksPath=/dev/null'];
+
+export function assertBranch(branch: string): string {
+  if (!BRANCH_NAME.test(branch)) throw new InputError(`not a valid branch name: ${JSON.stringify(branch)}`);
+  return branch;
+}
+
+export function assertSha(sha: string): string {
+  if (!SHA.test(sha)) throw new InputError(`not a valid commit sha: ${JSON.stringify(sha)}`);
+  return sha;
+}
+
+export function assertTag(tag: string): string {
+  if (!TAG_NAME.test(tag)) throw new InputError(`not a valid tag name: ${JSON.stringify(tag)}`);
+  return tag;
+}
+
+function assertPath(path: string): string {
+  if (!/^(?!\/)(?!-)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]{1,300}$/.test(path)) {
+    throw new InputError(`not a valid repository path: ${JSON.stringify(path)}`);
+  }
+  return path;
+}
+
+/** Compare tag names so that "prod/2026.11.23.10" sorts after "prod/2026.11.23.9". */
+export function compareTagNames(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+export class GitMirror implements GitReads {
+  readonly git: SimpleGit;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly options: { url: string; dir: string; env?: Record<string, string> },
+  ) {
+    mkdirSync(dirname(options.dir), { recursive: true });
+    this.git = simpleGit({ baseDir: dirname(options.dir), config: IDENTITY, maxConcurrentProcesses: 4 });
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  /** Run Git tasks one at a time per mirror: concurrent fetches fight over ref locks. */
+  serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private repo(): SimpleGit {
+    return simpleGit({ baseDir: this.options.dir, config: IDENTITY });
+  }
+
+  async sync(): Promise<void> {
+    await this.serial(async () => {
+      try {
+        if (!existsSync(this.options.dir)) {
+          await this.git.raw(['clone', '--bare', '--quiet', '--', this.options.url, this.options.dir]);
+        }
+        await this.repo().raw([
+          'fetch', '--quiet', '--prune', '--force', 'origin',
+          '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*',
+        ]);
+      } catch (err) {
+        throw new UpstreamError('git', `cannot fetch ${redactUrl(this.options.url)}: ${firstLine(err)}`, { cause: err });
+      }
+    });
+  }
+
+  /** A Git command in the mirror, for adapters that write (plain remotes). */
+  raw(args: string[]): Promise<string> {
+    return this.repo().raw(args);
+  }
+
+  async branchHead(branch: string): Promise<string | null> {
+    return this.revParse(`refs/heads/${assertBranch(branch)}^{commit}`);
+  }
+
+  async resolve(ref: string): Promise<string | null> {
+    if (SHA.test(ref)) {
+      const sha = await this.revParse(`${ref}^{commit}`);
+      if (sha) return sha;
+    }
+    if (TAG_NAME.test(ref)) return this.revParse(`refs/tags/${ref}^{commit}`);
+    throw new InputError(`not a valid tag or sha: ${JSON.stringify(ref)}`);
+  }
+
+  async treeOf(sha: string): Promise<string> {
+    const tree = await this.revParse(`${assertSha(sha)}^{tree}`);
+    if (!tree) throw new InputError(`unknown commit ${sha}`);
+    return tree;
+  }
+
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    try {
+      const base = (await this.repo().raw(['merge-base', assertSha(ancestor), assertSha(descendant)])).trim();
+      return base === (await this.revParse(`${ancestor}^{commit}`));
+    } catch {
+      return false;
+    }
+  }
+
+  async log(base: string | null, head: string, max = 500): Promise<CommitInfo[]> {
+    const range = base ? `${assertSha(base)}..${assertSha(head)}` : assertSha(head);
+    const out = await this.repo().raw(['log', `--max-count=${max}`, `--format=%H${SEP}%s${SEP}%an${SEP}%aI${REC}`, range]);
+    return parseCommits(out);
+  }
+
+  async commit(sha: string): Promise<CommitInfo> {
+    const out = await this.repo().raw(['show', '-s', `--format=%H${SEP}%s${SEP}%an${SEP}%aI${REC}`, assertSha(sha)]);
+    const [commit] = parseCommits(out);
+    if (!commit) throw new InputError(`unknown commit ${sha}`);
+    return commit;
+  }
+
+  async diffStat(base: string, head: string): Promise<FileStat[]> {
+    const out = await this.repo().raw(['diff', '--numstat', '-z', assertSha(base), assertSha(head)]);
+    const stats: FileStat[] = [];
+    // -z: "added\tdeleted\tpath\0" (renames use an empty path followed by two paths)
+    const parts = out.split('\0');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (!part) continue;
+      const [added, deleted, path] = part.split('\t');
+      if (path === undefined) continue;
+      let name = path;
+      if (name === '') {
+        name = `${parts[i + 1]} → ${parts[i + 2]}`;
+        i += 2;
+      }
+      stats.push({ path: name, added: added === '-' ? 0 : Number(added), deleted: deleted === '-' ? 0 : Number(deleted) });
+    }
+    return stats;
+  }
+
+  async tags(prefix: string): Promise<DeployTag[]> {
+    if (prefix && !TAG_NAME.test(prefix.replace(/\/$/, ''))) throw new InputError(`not a valid tag prefix: ${prefix}`);
+    const out = await this.repo().raw([
+      'for-each-ref',
+      `--format=%(refname:strip=2)${SEP}%(*objectname)${SEP}%(objectname)${SEP}%(creatordate:iso-strict)${SEP}%(contents)${REC}`,
+      `refs/tags/${prefix}`,
+    ]);
+    const tags: DeployTag[] = [];
+    for (const record of out.split(REC)) {
+      const trimmed = record.replace(/^\n/, '');
+      if (!trimmed) continue;
+      const [name, peeled, object, date, message] = trimmed.split(SEP);
+      if (!name) continue;
+      tags.push({ name, sha: peeled || object!, date: date!, message: (message ?? '').trim() });
+    }
+    return tags.sort((a, b) => b.date.localeCompare(a.date) || compareTagNames(b.name, a.name));
+  }
+
+  async readFile(sha: string, path: string): Promise<string | null> {
+    try {
+      return await this.repo().raw(['show', `${assertSha(sha)}:${assertPath(path)}`]);
+    } catch {
+      return null;
+    }
+  }
+
+  private async revParse(rev: string): Promise<string | null> {
+    try {
+      const out = (await this.repo().raw(['rev-parse', '--verify', '--quiet', rev])).trim();
+      return FULL_SHA.test(out) ? out : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function parseCommits(out: string): CommitInfo[] {
+  return out
+    .split(REC)
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => {
+      const [sha, subject, author, date] = r.split(SEP);
+      return { sha: sha!, subject: subject ?? '', author: author ?? '', date: date ?? '' };
+    });
+}
+
+export function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return redactUrl(text.split('\n').find((l) => l.trim()) ?? 'unknown error').slice(0, 300);
+}
+
+/** Strip credentials and query strings from URLs before they reach a message or a log. */
+export function redactUrl(text: string): string {
+  return text.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@').replace(/(https?:\/\/[^\s?]+)\?\S*/g, '$1?***');
+}

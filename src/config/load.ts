@@ -1,0 +1,53 @@
+/**
+ * Read and validate conveyor.yaml. Every problem is reported with the path of the field
+ * and what was expected; nothing half-valid is ever returned.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { type Config, configSchema } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file it came from, or null for the built-in sandbox. */
+  file: string | null;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+}
+
+/** Parse and validate configuration text; throws ConfigError listing every problem. */
+export function parseConfig(text: string, source = 'conveyor.yaml'): Config {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`);
+    throw new ConfigError(`${source} is not valid YAML`, problems);
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    const problems = formatIssues(result.error.issues);
+    throw new ConfigError(`${source} has ${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems);
+  }
+  return result.data;
+}
+
+/**
+ * Load the configuration: an explicit --config file, else ./conveyor.yaml, else null
+ * (the caller then runs the sandbox).
+ */
+export function loadConfigFile(explicit: string | undefined, cwd = process.cwd()): LoadedConfig | null {
+  const file = explicit ? resolve(cwd, explicit) : resolve(cwd, 'conveyor.yaml');
+  if (!existsSync(file)) {
+    if (explicit) throw new ConfigError(`configuration file not found: ${explicit}`);
+    return null;
+  }
+  return { config: parseConfig(readFileSync(file, 'utf8'), explicit ?? 'conveyor.yaml'), file };
+}

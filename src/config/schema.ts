@@ -1,0 +1,216 @@
+/**
+ * conveyor.yaml, validated with zod. Every error names the path of the bad field.
+ * Secrets never live here: they come from environment variables (see src/config/secrets.ts).
+ */
+import { z } from 'zod';
+import { APP_NAME, ENV_NAME, ROLE_NAME, BRANCH_NAME } from '../core/patterns.js';
+
+const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "10m", "24h", "7d" → milliseconds. */
+export const duration = z
+  .string()
+  .regex(durationPattern, 'a duration such as "30s", "10m", "24h" or "7d"')
+  .transform((s) => {
+    const [, n, unit] = durationPattern.exec(s)!;
+    return Number(n) * unitMs[unit!]!;
+  });
+
+const roleName = z.string().regex(ROLE_NAME, 'a role name of lowercase letters, digits and dashes');
+const slackUser = z.string().regex(/^[UW][A-Z0-9_]{1,20}$/, 'a Slack user id such as U012ABCDEF');
+const slackGroup = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'a Slack user group id such as S0123ABCD');
+
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)');
+
+const freezeWindow = z.union([
+  z.object({
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+    reason: z.string().min(1),
+  }),
+  z.object({
+    weekly: z.object({ days: z.array(weekday).min(1), from: clockTime, to: clockTime }),
+    reason: z.string().min(1),
+  }),
+]);
+
+const roleQuorum = z.record(roleName, z.number().int().min(1).max(10));
+
+const gate = z
+  .object({
+    /** Required approvals per role, e.g. { tech-lead: 1, product-owner: 1 }. Empty: no approval. */
+    roles: roleQuorum.default({}),
+    expiresAfter: duration.default(86_400_000),
+    changeTicket: z.enum(['none', 'optional', 'required']).default('none'),
+    /** Roles for rollbacks (emergency rollbacks may need fewer); defaults to `roles`. */
+    rollbackRoles: roleQuorum.optional(),
+    freezes: z.array(freezeWindow).default([]),
+    /** Who may request promote/rollback here: role names; empty means everyone. */
+    requesters: z.array(roleName).default([]),
+    /** Refuse to promote a commit whose checks failed or are pending (GitHub). */
+    requireChecks: z.boolean().default(false),
+  })
+  .strict();
+
+export const environmentSchema = z
+  .object({
+    name: z.string().regex(ENV_NAME, 'an environment name of lowercase letters, digits and dashes'),
+    branch: z.string().regex(BRANCH_NAME, 'a branch name without spaces, "..", or a leading "-"'),
+    enters: z.enum(['push', 'pull-request']).default('push'),
+    channel: z.string().min(1).optional(),
+    gate: gate.default({ roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false }),
+    allowSkip: z.boolean().default(false),
+    verify: z
+      .object({ timeout: duration.default(600_000), autoRollback: z.boolean().default(false) })
+      .strict()
+      .default({ timeout: 600_000, autoRollback: false }),
+  })
+  .strict();
+
+const target = z
+  .object({
+    cluster: z.string().min(1),
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace'),
+    workloads: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Deployment name')).min(1),
+    /** Path of the manifests in the repository, read at the branch head for the desired image. */
+    manifests: z.string().optional(),
+  })
+  .strict();
+
+export const appSchema = z
+  .object({
+    name: z.string().regex(APP_NAME, 'an app name of lowercase letters, digits and dashes'),
+    /** GitHub "owner/repo", a Git URL, or a local path. */
+    repo: z.string().min(1),
+    targets: z.record(z.string(), target).default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    environments: z.array(environmentSchema).min(1),
+    apps: z.array(appSchema).default([]),
+    roles: z
+      .record(roleName, z.object({ users: z.array(slackUser).default([]), groups: z.array(slackGroup).default([]) }).strict())
+      .default({}),
+    state: z
+      .object({ url: z.string().min(1).default('pglite:.conveyor/state') })
+      .strict()
+      .default({ url: 'pglite:.conveyor/state' }),
+    git: z
+      .object({
+        mirrorDir: z.string().default('.conveyor/mirrors'),
+        tagFormat: z.string().default('{env}/{yyyy}.{mm}.{dd}.{n}'),
+        github: z
+          .object({ baseUrl: z.url().optional(), htmlUrl: z.url().optional(), gitUrl: z.string().optional() })
+          .strict()
+          .optional(),
+        pollInterval: duration.default(60_000),
+      })
+      .strict()
+      .default({ mirrorDir: '.conveyor/mirrors', tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}', pollInterval: 60_000 }),
+    slack: z
+      .object({
+        command: z.string().regex(/^\/[a-z0-9_-]{1,31}$/).default('/conveyor'),
+        apiUrl: z.url().optional(),
+        socketMode: z.boolean().default(false),
+        journalChannel: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    kubernetes: z
+      .object({
+        clusters: z.record(
+          z.string(),
+          z
+            .object({
+              server: z.url().optional(),
+              context: z.string().optional(),
+              kubeconfig: z.string().optional(),
+              inCluster: z.boolean().default(false),
+            })
+            .strict(),
+        ),
+        leaseNamespace: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    servicenow: z.object({ baseUrl: z.url(), approvedStates: z.array(z.string()).optional() }).strict().optional(),
+    consul: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().default(8500), secure: z.boolean().default(false) }).strict().optional(),
+    journal: z
+      .object({
+        objects: z
+          .union([
+            z.object({ folder: z.string() }).strict(),
+            z
+              .object({
+                bucket: z.string().min(3),
+                prefix: z.string().default('journals'),
+                region: z.string().default('us-east-1'),
+                endpoint: z.url().optional(),
+                forcePathStyle: z.boolean().default(false),
+              })
+              .strict(),
+          ])
+          .default({ folder: '.conveyor/objects' }),
+        clusters: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(APP_NAME),
+                writable: z.boolean().default(false),
+                mandators: z.array(z.enum(['tech-head', 'business-head'])).default([]),
+              })
+              .strict(),
+          )
+          .default([]),
+        keyPrefix: z.string().regex(/^[a-z0-9_/-]+$/).default('journal_version/'),
+        /** The import chain, e.g. [dev, qa, dit]; the first follows the dev modelling cluster. */
+        chain: z
+          .array(
+            z
+              .object({
+                env: z.string().regex(ENV_NAME),
+                auto: z.boolean().default(false),
+                gate: gate.optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        seedFrom: z.string().default('dev-modelling'),
+        channel: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const envNames = cfg.environments.map((e) => e.name);
+    const dup = envNames.find((n, i) => envNames.indexOf(n) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['environments'], message: `environment "${dup}" is listed twice` });
+    const appNames = cfg.apps.map((a) => a.name);
+    const dupApp = appNames.find((n, i) => appNames.indexOf(n) !== i);
+    if (dupApp) ctx.addIssue({ code: 'custom', path: ['apps'], message: `app "${dupApp}" is listed twice` });
+    cfg.apps.forEach((app, i) => {
+      for (const env of Object.keys(app.targets)) {
+        if (!envNames.includes(env)) {
+          ctx.addIssue({ code: 'custom', path: ['apps', i, 'targets', env], message: `unknown environment "${env}"` });
+        }
+      }
+    });
+    cfg.environments.forEach((env, i) => {
+      const roles = { ...env.gate.roles, ...env.gate.rollbackRoles };
+      for (const role of [...Object.keys(roles), ...env.gate.requesters]) {
+        if (!(role in cfg.roles)) {
+          ctx.addIssue({ code: 'custom', path: ['environments', i, 'gate'], message: `role "${role}" is not defined under roles` });
+        }
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type EnvironmentConfig = Config['environments'][number];
+export type AppConfig = Config['apps'][number];
+export type GateConfig = EnvironmentConfig['gate'];
