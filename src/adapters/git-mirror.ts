@@ -18,7 +18,7 @@ export type GitReads = Pick<
 const FULL_SHA = /^[0-9a-f]{40}$/;
 const SEP = '\x1f';
 const REC = '\x1e';
-const IDENTITY = ['user.name=Conveyor', 'user.email=conveyor@localhost', 'core.hooksPath=/dev/null'];
+const IDENTITY = ['user.name=Conveyor', 'user.email=conveyor@localhost'];
 
 export function assertBranch(branch: string): string {
   if (!BRANCH_NAME.test(branch)) throw new InputError(`not a valid branch name: ${JSON.stringify(branch)}`);
@@ -52,10 +52,10 @@ export class GitMirror implements GitReads {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly options: { url: string; dir: string; env?: Record<string, string> },
+    private readonly options: { url: string; dir: string; config?: string[] },
   ) {
     mkdirSync(dirname(options.dir), { recursive: true });
-    this.git = simpleGit({ baseDir: dirname(options.dir), config: IDENTITY, maxConcurrentProcesses: 4 });
+    this.git = simpleGit({ baseDir: dirname(options.dir), config: [...IDENTITY, ...(options.config ?? [])], maxConcurrentProcesses: 4 });
   }
 
   get dir(): string {
@@ -70,7 +70,7 @@ export class GitMirror implements GitReads {
   }
 
   private repo(): SimpleGit {
-    return simpleGit({ baseDir: this.options.dir, config: IDENTITY });
+    return simpleGit({ baseDir: this.options.dir, config: [...IDENTITY, ...(this.options.config ?? [])] });
   }
 
   async sync(): Promise<void> {

@@ -1,0 +1,36 @@
+/** Argument schemas shared by commands: every user-typed value is checked here first. */
+import { z } from 'zod';
+import type { AppConfig, EnvironmentConfig } from '../src/config/schema.js';
+import type { CommandContext } from '../src/core/command.js';
+import { InputError, NotFoundError } from '../src/core/errors.js';
+import { APP_NAME, ENV_NAME, OPERATION_ID, SHA, TAG_NAME, TICKET } from '../src/core/patterns.js';
+import { findApp, findEnv } from '../src/core/runtime.js';
+
+export const appArg = z.string().regex(APP_NAME, 'an app name: lowercase letters, digits and dashes');
+export const envArg = z.string().regex(ENV_NAME, 'an environment name: lowercase letters, digits and dashes');
+export const appOrAllArg = z.union([z.literal('*'), appArg], { error: 'an app name or *' });
+export const versionArg = z
+  .string()
+  .refine((v) => SHA.test(v) || TAG_NAME.test(v), 'a deploy tag (e.g. qa/2026.11.23.1) or a commit sha');
+export const tagArg = z.string().regex(TAG_NAME, 'a deploy tag such as prod/2026.11.23.1');
+export const ticketArg = z.string().regex(TICKET, 'a change ticket such as CHG0001234');
+export const operationArg = z.string().regex(OPERATION_ID, 'an operation id such as op_3k9x2m7q1z');
+export const reasonArg = z.string().max(500, 'at most 500 characters');
+
+export function requireApp(ctx: CommandContext, name: string): AppConfig {
+  const app = findApp(ctx.runtime.config, name);
+  if (!app) {
+    const known = ctx.runtime.config.apps.map((a) => a.name).join(', ') || '(none configured)';
+    throw new NotFoundError(`unknown app "${name}"; known apps: ${known}`);
+  }
+  return app;
+}
+
+export function requireEnv(ctx: CommandContext, name: string): EnvironmentConfig {
+  const env = findEnv(ctx.runtime.config, name);
+  if (!env) {
+    const known = ctx.runtime.config.environments.map((e) => e.name).join(', ');
+    throw new InputError(`unknown environment "${name}"; environments: ${known}`);
+  }
+  return env;
+}

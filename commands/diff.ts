@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { defineCommand } from '../src/core/command.js';
+import { hostFor, mapLimit, readAppStates } from '../src/core/env-state.js';
+import { InputError } from '../src/core/errors.js';
+import { shortSha, truncate } from '../src/core/format.js';
+import { okReply, type ReplyBlock } from '../src/core/reply.js';
+import { envIndex } from '../src/core/runtime.js';
+import { appArg, envArg, requireApp, requireEnv } from './args.js';
+
+const MAX_ITEMS = 30;
+
+export const diff = defineCommand({
+  name: 'diff',
+  summary: 'Show what <dst_env> lacks compared with <src_env>',
+  usage: 'diff <src_env> <dst_env> [<app>]',
+  help:
+    'Per app: the deploy tags on both sides, the commits <dst_env> lacks, the changed files with +/- counts, ' +
+    'a compare link (GitHub), and the exact command that would bring <dst_env> up to <src_env>. "in sync" when the trees are equal.',
+  positionals: ['src', 'dst', 'app?'],
+  flags: {},
+  schema: z.object({ src: envArg, dst: envArg, app: appArg.optional() }),
+  mutates: false,
+  async run(args, ctx) {
+    const { runtime } = ctx;
+    const src = requireEnv(ctx, args.src);
+    const dst = requireEnv(ctx, args.dst);
+    if (src.name === dst.name) throw new InputError('compare two different environments', diff.usage);
+    const apps = args.app ? [requireApp(ctx, args.app)] : runtime.config.apps;
+    const sections = await mapLimit(apps, 8, async (app): Promise<{ blocks: ReplyBlock[]; inSync: boolean }> => {
+      const states = await readAppStates(runtime, app, { maxAgeMs: ctx.source === 'cli' ? 0 : 5_000 });
+      const s = states.find((x) => x.env.name === src.name)!;
+      const d = states.find((x) => x.env.name === dst.name)!;
+      const head = `${app.name}: ${src.name} ${s.tag?.name ?? shortSha(s.head)} ↔ ${dst.name} ${d.tag?.name ?? shortSha(d.head)}`;
+      if (!s.head) return { inSync: false, blocks: [{ type: 'text', text: `${head} — ${src.name} has no branch yet` }] };
+      if (s.tree === d.tree) return { inSync: true, blocks: [{ type: 'text', text: `${head} — in sync` }] };
+      const host = hostFor(runtime, app);
+      const lacking = d.head ? await host.log(d.head, s.head, 1000) : await host.log(null as never, s.head, 1000);
+      const extra = d.head ? await host.log(s.head, d.head, 1000) : [];
+      const files = d.head ? await host.diffStat(d.head, s.head) : [];
+      const adjacent = envIndex(runtime.config, dst.name) === envIndex(runtime.config, src.name) + 1;
+      const command = adjacent
+        ? `promote ${app.name} ${dst.name}`
+        : `promote ${app.name} ${dst.name} --version ${s.tag?.name ?? s.head.slice(0, 12)}`;
+      const blocks: ReplyBlock[] = [
+        { type: 'text', text: `${head} — ${dst.name} lacks ${lacking.length} commit(s)${extra.length ? ` and has ${extra.length} of its own (e.g. a rollback)` : ''}` },
+        {
+          type: 'list',
+          title: 'commits',
+          items: [
+            ...lacking.slice(0, MAX_ITEMS).map((c) => `${shortSha(c.sha)} ${truncate(c.subject, 72)} (${c.author})`),
+            ...(lacking.length > MAX_ITEMS ? [`…and ${lacking.length - MAX_ITEMS} more`] : []),
+          ],
+        },
+      ];
+      if (files.length) {
+        const added = files.reduce((n, f) => n + f.added, 0);
+        const deleted = files.reduce((n, f) => n + f.deleted, 0);
+        blocks.push({
+          type: 'list',
+          title: `${files.length} file(s) changed, +${added} -${deleted}`,
+          items: [...files.slice(0, MAX_ITEMS).map((f) => `${f.path} +${f.added} -${f.deleted}`), ...(files.length > MAX_ITEMS ? [`…and ${files.length - MAX_ITEMS} more`] : [])],
+        });
+      }
+      if (host.compareUrl && d.head) blocks.push({ type: 'text', text: `compare: ${host.compareUrl(d.head, s.head)}` });
+      blocks.push({ type: 'code', text: command });
+      return { inSync: false, blocks };
+    });
+    const behind = sections.filter((s) => !s.inSync).length;
+    return okReply(
+      behind ? `${dst.name} differs from ${src.name} for ${behind} of ${apps.length} app(s)` : `${dst.name} is in sync with ${src.name}`,
+      sections.flatMap((s) => s.blocks),
+    );
+  },
+});

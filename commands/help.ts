@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { defineCommand } from '../src/core/command.js';
+import { InputError } from '../src/core/errors.js';
+import { okReply } from '../src/core/reply.js';
+
+export const help = defineCommand({
+  name: 'help',
+  summary: 'Show the commands, or the help of one command',
+  usage: 'help [<command>]',
+  help: 'With no argument lists every command. `help promote` explains one.',
+  positionals: ['command...'],
+  flags: {},
+  schema: z.object({ command: z.string().max(40).optional() }),
+  mutates: false,
+  async run(args) {
+    const { COMMANDS } = await import('./index.js');
+    if (!args.command) {
+      return okReply('Conveyor commands', [
+        { type: 'table', header: ['command', 'what it does'], rows: COMMANDS.map((c) => [c.usage, c.summary]) },
+        { type: 'text', text: 'Type `help <command>` for details.' },
+      ], { ephemeral: true });
+    }
+    const def = COMMANDS.find((c) => c.name === args.command);
+    if (!def) throw new InputError(`no command "${args.command}"`, 'help [<command>]');
+    const flags = Object.entries(def.flags).map(([n, f]) => `--${n}${f.type === 'string' ? ' <value>' : ''}  ${f.description}`);
+    return okReply(def.summary, [
+      { type: 'code', text: `usage: ${def.usage}` },
+      { type: 'text', text: def.help },
+      ...(flags.length ? [{ type: 'list' as const, title: 'Options', items: flags }] : []),
+    ], { ephemeral: true });
+  },
+});

@@ -1,0 +1,28 @@
+/** The one list of chat commands. Order is the order `help` shows. */
+import type { CommandDefinition } from '../src/core/command.js';
+import { approve } from './approve.js';
+import { diff } from './diff.js';
+import { help } from './help.js';
+import { history } from './history.js';
+import { journalList, journalPromote, journalRollback, journalStatus } from './journal.js';
+import { list } from './list.js';
+import { lock } from './lock.js';
+import { promote } from './promote.js';
+import { reject } from './reject.js';
+import { rollback } from './rollback.js';
+import { unlock } from './unlock.js';
+
+export const COMMANDS: CommandDefinition<any>[] = [
+  promote, rollback, diff, list, history, approve, reject, lock, unlock,
+  journalList, journalStatus, journalPromote, journalRollback, help,
+];
+
+/** Find the command the words start with: two-word names ("journal promote") first. */
+export function findCommand(words: string[]): { def: CommandDefinition<any>; rest: string[] } | null {
+  const [first, second] = words.map((w) => w.toLowerCase());
+  if (!first) return null;
+  const two = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (two) return { def: two, rest: words.slice(2) };
+  const one = COMMANDS.find((c) => c.name === first);
+  return one ? { def: one, rest: words.slice(1) } : null;
+}

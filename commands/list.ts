@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { defineCommand } from '../src/core/command.js';
+import { trailer } from '../src/core/deploy-tag.js';
+import { mapLimit, readAppStates } from '../src/core/env-state.js';
+import { ago, shortSha, truncate } from '../src/core/format.js';
+import { okReply } from '../src/core/reply.js';
+import { appArg, envArg, requireApp, requireEnv } from './args.js';
+
+export const list = defineCommand({
+  name: 'list',
+  summary: 'Show what every environment runs: tag, sha, age, who deployed, live state',
+  usage: 'list [<app>] [<env>]',
+  help:
+    'Shows the matrix apps × environments: the deploy tag on the branch head (— when the head is untagged), ' +
+    'the short sha, how old the commit is, who deployed it, the live state reported by the controller ' +
+    '(healthy, progressing, failed, drifted, unknown) and operations waiting for approval. ' +
+    'Environments that enter by pull request show "(PR)"; on plain Git remotes their PRs fall back to Conveyor\'s own gate.',
+  positionals: ['app?', 'env?'],
+  flags: {},
+  schema: z.object({ app: appArg.optional(), env: envArg.optional() }),
+  mutates: false,
+  async run(args, ctx) {
+    const { runtime } = ctx;
+    const apps = args.app ? [requireApp(ctx, args.app)] : runtime.config.apps;
+    const envFilter = args.env ? requireEnv(ctx, args.env).name : null;
+    const now = runtime.clock.now();
+    const maxAgeMs = ctx.source === 'cli' ? 0 : 5_000;
+    const [states, live, pending] = await Promise.all([
+      mapLimit(apps, 8, (app) => readAppStates(runtime, app, { maxAgeMs })),
+      runtime.store.liveStates(),
+      runtime.store.operations({ states: ['awaiting-approval', 'approved', 'applying', 'verifying'], limit: 500 }),
+    ]);
+    const rows: string[][] = [];
+    apps.forEach((app, i) => {
+      for (const s of states[i]!) {
+        if (envFilter && s.env.name !== envFilter) continue;
+        const liveRow = live.find((l) => l.app === app.name && l.env === s.env.name);
+        const waiting = pending.filter((o) => o.app === app.name && o.env === s.env.name);
+        const host = runtime.git.get(app.name);
+        const envLabel = s.env.enters === 'pull-request' ? `${s.env.name} (PR${host?.kind === 'git' ? ', gate' : ''})` : s.env.name;
+        rows.push([
+          app.name,
+          envLabel,
+          s.tag?.name ?? '—',
+          shortSha(s.head),
+          s.commit ? ago(s.commit.date, now) : '—',
+          (s.tag && trailer(s.tag.message, 'Requested-By')) || s.commit?.author || '—',
+          liveRow ? liveRow.state : 'unknown',
+          waiting.length ? waiting.map((o) => `${o.kind} ${o.id} ${o.state}`).join('; ') : '',
+          s.commit ? truncate(s.commit.subject, 50) : '(no branch)',
+        ]);
+      }
+    });
+    return okReply(`${apps.length === 1 ? apps[0]!.name : `${apps.length} apps`} × ${envFilter ?? `${runtime.config.environments.length} environments`}`, [
+      { type: 'table', header: ['app', 'env', 'deploy tag', 'sha', 'age', 'deployed by', 'live', 'pending', 'subject'], rows },
+    ], { data: { rows: rows.map((r) => ({ app: r[0], env: r[1]!.split(' ')[0], tag: r[2], sha: r[3], live: r[6], pending: r[7] })) } });
+  },
+});

@@ -1,0 +1,54 @@
+/** Shared by promote and rollback: run a Git plan as an operation, or print it (--dry-run). */
+import { approvalSubject, quorum } from '../src/core/approval-gate.js';
+import type { CommandContext } from '../src/core/command.js';
+import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
+import { hostFor } from '../src/core/env-state.js';
+import type { GitPlan, Operation } from '../src/core/operation.js';
+import { renderOperation } from '../src/core/operation-view.js';
+import { describePlan, NothingToDo } from '../src/core/promotion-plan.js';
+import { okReply, type Reply } from '../src/core/reply.js';
+import { findApp, type Runtime } from '../src/core/runtime.js';
+
+export async function runGitPlan(
+  ctx: CommandContext,
+  kind: 'promote' | 'rollback',
+  makePlan: () => Promise<GitPlan>,
+  options: { dryRun?: boolean; emergency?: boolean },
+): Promise<Reply> {
+  let plan: GitPlan;
+  try {
+    plan = await makePlan();
+  } catch (err) {
+    if (err instanceof NothingToDo) return okReply(err.message, [], { ephemeral: true });
+    throw err;
+  }
+  const { runtime } = ctx;
+  if (options.dryRun) {
+    const host = hostFor(runtime, findApp(runtime.config, plan.app)!);
+    const tags = await host.tags(deployTagPrefix(runtime.config.git.tagFormat, plan.env));
+    const preview = nextDeployTag(runtime.config.git.tagFormat, plan.env, runtime.clock.now(), tags.map((t) => t.name));
+    await runtime.engine.checkRequest({ kind, env: plan.env, requester: ctx.user, emergency: Boolean(options.emergency) });
+    return okReply(`dry run: ${kind} ${plan.app} → ${plan.env} would do this (nothing was changed)`, [
+      { type: 'list', items: describePlan(plan, host, preview) },
+      ...(plan.commits.length ? [{ type: 'list' as const, title: 'commits', items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`) }] : []),
+    ], { data: { plan } });
+  }
+  const op = await runtime.engine.request({
+    kind,
+    app: plan.app,
+    env: plan.env,
+    plan,
+    requester: ctx.user,
+    idempotencyKey: ctx.idempotencyKey ?? null,
+    emergency: Boolean(options.emergency),
+    source: ctx.source,
+  });
+  return renderOperation(op, await gateStatus(runtime, op));
+}
+
+/** The approvals so far of an operation that has a gate. */
+export async function gateStatus(runtime: Runtime, op: Operation) {
+  const required = (op.progress.requiredRoles as Record<string, number>) ?? {};
+  if (!Object.keys(required).length) return null;
+  return quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester);
+}

@@ -1,0 +1,410 @@
+/**
+ * GitHost for GitHub: reads come from a local mirror (no API calls), writes go through the
+ * REST API with compare-and-swap semantics (a branch only moves from the sha the caller saw,
+ * only fast-forward, never forced). The Octokit client is built by the composition root with
+ * `createOctokit` (retries with backoff, rate-limit throttling, token or GitHub App auth).
+ */
+import { createAppAuth } from '@octokit/auth-app';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { Octokit } from '@octokit/rest';
+import { ConflictError, InputError, NotFoundError, UpstreamError } from '../core/errors.js';
+import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
+import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
+
+/** The read side of a GitHost, served by a local mirror (see git-mirror.ts). */
+export type GitMirrorReads = Pick<
+  GitHost,
+  | 'sync'
+  | 'branchHead'
+  | 'resolve'
+  | 'treeOf'
+  | 'isAncestor'
+  | 'log'
+  | 'commit'
+  | 'diffStat'
+  | 'tags'
+  | 'readFile'
+>;
+
+export interface OctokitLog {
+  debug(message: string, ...rest: unknown[]): void;
+  info(message: string, ...rest: unknown[]): void;
+  warn(message: string, ...rest: unknown[]): void;
+  error(message: string, ...rest: unknown[]): void;
+}
+
+export interface GitHubClientOptions {
+  /** Personal or installation access token. */
+  token?: string;
+  /** GitHub App id, private key (PEM) and installation id: App auth, preferred over a token. */
+  appId?: string | number;
+  privateKey?: string;
+  installationId?: number;
+  /** REST base URL (GitHub Enterprise, or a local fake). Default https://api.github.com. */
+  baseUrl?: string;
+  /** Client-side throttling of writes and rate-limit handling (default on; tests turn it off). */
+  throttle?: boolean;
+  /** Retries of failed requests (5xx, network) with backoff. Default 3. */
+  retries?: number;
+  /** Milliseconds per second of backoff or Retry-After (default 1000; tests shrink it). */
+  retryAfterBaseValue?: number;
+  /** Where Octokit logs (default: nowhere, or every 4xx would print to the console). */
+  log?: OctokitLog;
+}
+
+const quietLog: OctokitLog = { debug() {}, info() {}, warn() {}, error() {} };
+/** Never retried by plugin-retry: refusals that a retry cannot fix (403 rate limits are the throttler's). */
+const DO_NOT_RETRY = [400, 401, 403, 404, 405, 409, 410, 422, 451];
+const FULL_SHA = /^[0-9a-f]{40}$/;
+
+/** Builds the Octokit client for GitHubHost (called once by the composition root). */
+export function createOctokit(opts: GitHubClientOptions = {}): Octokit {
+  const log = opts.log ?? quietLog;
+  const Client = Octokit.plugin(retry, throttling);
+  const base = opts.retryAfterBaseValue ?? 1000;
+  const auth =
+    opts.appId !== undefined && opts.privateKey
+      ? {
+          authStrategy: createAppAuth,
+          auth: { appId: opts.appId, privateKey: opts.privateKey, installationId: opts.installationId },
+        }
+      : opts.token
+        ? { auth: opts.token }
+        : {};
+  const where = (o: { method?: string; url?: string }) =>
+    `${o.method ?? 'GET'} ${String(o.url ?? '').split('?')[0]}`;
+  return new Client({
+    ...auth,
+    baseUrl: opts.baseUrl ?? 'https://api.github.com',
+    userAgent: 'conveyor',
+    log,
+    retry: { doNotRetry: DO_NOT_RETRY, retries: opts.retries ?? 3, retryAfterBaseValue: base },
+    throttle:
+      opts.throttle === false
+        ? { enabled: false }
+        : {
+            retryAfterBaseValue: base,
+            onRateLimit: (after, o, _client, retryCount) => {
+              log.warn(`GitHub rate limit reached on ${where(o)}; resets in ${after}s`);
+              return retryCount < 1 && after <= 60;
+            },
+            onSecondaryRateLimit: (after, o, _client, retryCount) => {
+              log.warn(`GitHub secondary rate limit on ${where(o)}; retrying in ${after}s`);
+              return retryCount < 2;
+            },
+          },
+  });
+}
+
+export interface GitHubHostOptions {
+  octokit: Octokit;
+  owner: string;
+  repo: string;
+  mirror: GitMirrorReads;
+  /** Web base for links (default https://github.com). */
+  htmlBaseUrl?: string;
+}
+
+export class GitHubHost implements GitHost {
+  readonly kind = 'github' as const;
+  private readonly octokit: Octokit;
+  private readonly mirror: GitMirrorReads;
+  private readonly repo: { owner: string; repo: string };
+  private readonly htmlBaseUrl: string;
+
+  constructor(options: GitHubHostOptions) {
+    this.octokit = options.octokit;
+    this.mirror = options.mirror;
+    this.repo = { owner: options.owner, repo: options.repo };
+    this.htmlBaseUrl = (options.htmlBaseUrl ?? 'https://github.com').replace(/\/+$/, '');
+  }
+
+  sync = () => this.mirror.sync();
+  branchHead = (branch: string) => this.mirror.branchHead(branch);
+  resolve = (ref: string) => this.mirror.resolve(ref);
+  treeOf = (sha: string) => this.mirror.treeOf(sha);
+  isAncestor = (a: string, b: string) => this.mirror.isAncestor(a, b);
+  log = (base: string, head: string, max?: number) => this.mirror.log(base, head, max);
+  commit = (sha: string) => this.mirror.commit(sha);
+  diffStat = (base: string, head: string) => this.mirror.diffStat(base, head);
+  tags = (prefix: string) => this.mirror.tags(prefix);
+  readFile = (sha: string, path: string) => this.mirror.readFile(sha, path);
+
+  async createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string> {
+    const tree = await this.mirror.treeOf(input.treeOfSha);
+    const parent = fullSha(input.parent);
+    try {
+      const { data } = await this.octokit.rest.git.createCommit({
+        ...this.repo,
+        message: input.message,
+        tree,
+        parents: [parent],
+      });
+      return data.sha;
+    } catch (err) {
+      throw this.failure('create commit', err);
+    }
+  }
+
+  async updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void> {
+    checkName(branch, BRANCH_NAME, 'branch');
+    fullSha(newSha);
+    const current = await this.refTarget(`heads/${branch}`);
+    if (current?.sha === newSha) return; // already done (e.g. a retry after a lost response)
+    if ((current?.sha ?? null) !== expectedOld) {
+      throw new ConflictError(
+        `${branch} moved from ${short(expectedOld)} to ${short(current?.sha ?? null)} while we worked; nothing was changed`,
+      );
+    }
+    try {
+      if (expectedOld === null) {
+        await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/heads/${branch}`, sha: newSha });
+      } else {
+        await this.octokit.rest.git.updateRef({
+          ...this.repo,
+          ref: `heads/${branch}`,
+          sha: newSha,
+          force: false,
+        });
+      }
+    } catch (err) {
+      if (statusOf(err) === 422 && /fast forward|already exists|does not exist/i.test(githubMessage(err))) {
+        throw new ConflictError(
+          `${branch} moved while we worked; GitHub refused the update (${githubMessage(err)})`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw this.failure(`update ${branch}`, err);
+    }
+  }
+
+  async createTag(input: { name: string; sha: string; message: string }): Promise<void> {
+    const name = checkName(input.name, TAG_NAME, 'tag');
+    const sha = fullSha(input.sha);
+    const existing = await this.tagCommit(name);
+    if (existing !== null) {
+      if (existing === sha) return;
+      throw new ConflictError(`tag ${name} already exists on ${short(existing)}`);
+    }
+    try {
+      const tag = await this.octokit.rest.git.createTag({
+        ...this.repo,
+        tag: name,
+        message: input.message,
+        object: sha,
+        type: 'commit',
+      });
+      await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/tags/${name}`, sha: tag.data.sha });
+    } catch (err) {
+      if (statusOf(err) === 422 && /already exists/i.test(githubMessage(err))) {
+        const now = await this.tagCommit(name);
+        if (now === sha) return;
+        throw new ConflictError(`tag ${name} was created on ${short(now)} by someone else meanwhile`, {
+          cause: err,
+        });
+      }
+      throw this.failure(`create tag ${name}`, err);
+    }
+  }
+
+  async openPullRequest(input: {
+    base: string;
+    head: string;
+    title: string;
+    body: string;
+  }): Promise<PullRequestInfo> {
+    checkName(input.base, BRANCH_NAME, 'branch');
+    checkName(input.head, BRANCH_NAME, 'branch');
+    try {
+      const { data } = await this.octokit.rest.pulls.create({ ...this.repo, ...input });
+      return toPullInfo(data);
+    } catch (err) {
+      if (statusOf(err) === 422 && /already exists/i.test(githubMessage(err))) {
+        const open = await this.call('list pull requests', () =>
+          this.octokit.rest.pulls.list({
+            ...this.repo,
+            state: 'open',
+            base: input.base,
+            head: `${this.repo.owner}:${input.head}`,
+          }),
+        );
+        if (open.data[0]) return toPullInfo(open.data[0]);
+      }
+      throw this.failure(`open pull request ${input.head} → ${input.base}`, err);
+    }
+  }
+
+  async getPullRequest(num: number): Promise<PullRequestInfo> {
+    const { data } = await this.call(`read pull request #${num}`, () =>
+      this.octokit.rest.pulls.get({ ...this.repo, pull_number: num }),
+    );
+    return toPullInfo(data);
+  }
+
+  async mergePullRequest(num: number, expectedHeadSha: string, message: string): Promise<PullRequestInfo> {
+    fullSha(expectedHeadSha);
+    const [title = '', ...rest] = message.split('\n');
+    try {
+      const { data } = await this.octokit.rest.pulls.merge({
+        ...this.repo,
+        pull_number: num,
+        sha: expectedHeadSha,
+        merge_method: 'merge',
+        commit_title: title,
+        commit_message: rest.join('\n').trim(),
+      });
+      const url = `${this.htmlBaseUrl}/${this.repo.owner}/${this.repo.repo}/pull/${num}`;
+      return { number: num, url, state: 'merged', headSha: expectedHeadSha, mergeSha: data.sha };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 409) {
+        throw new ConflictError(
+          `pull request #${num} changed since ${short(expectedHeadSha)}; it was not merged`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (status === 405) {
+        const pr = await this.getPullRequest(num);
+        if (pr.state === 'merged' && pr.headSha === expectedHeadSha) return pr; // merged by an earlier attempt
+        throw new ConflictError(`pull request #${num} cannot be merged: ${githubMessage(err)}`, {
+          cause: err,
+        });
+      }
+      throw this.failure(`merge pull request #${num}`, err);
+    }
+  }
+
+  async checks(sha: string): Promise<ChecksState> {
+    const ref = fullSha(sha);
+    const [runs, status] = await this.call(`read checks of ${short(ref)}`, () =>
+      Promise.all([
+        this.octokit.paginate(this.octokit.rest.checks.listForRef, { ...this.repo, ref, per_page: 100 }),
+        this.octokit.rest.repos.getCombinedStatusForRef({ ...this.repo, ref, per_page: 100 }),
+      ]),
+    );
+    const states: ChecksState[] = [
+      ...runs.map((run): ChecksState => {
+        const conclusion: string = run.conclusion ?? '';
+        if (run.status !== 'completed') return 'pending';
+        if (['success', 'neutral', 'skipped'].includes(conclusion)) return 'success';
+        return conclusion === 'stale' ? 'pending' : 'failure'; // stale: GitHub gave up waiting
+      }),
+      ...status.data.statuses.map(
+        (s): ChecksState =>
+          s.state === 'success' ? 'success' : s.state === 'pending' ? 'pending' : 'failure',
+      ),
+    ];
+    if (states.length === 0) return 'none';
+    if (states.includes('failure')) return 'failure';
+    return states.includes('pending') ? 'pending' : 'success';
+  }
+
+  compareUrl(base: string, head: string): string {
+    return `${this.htmlBaseUrl}/${this.repo.owner}/${this.repo.repo}/compare/${base}...${head}`;
+  }
+
+  /** The object a ref points to (`heads/main`, `tags/x`), or null when it does not exist. */
+  private async refTarget(ref: string): Promise<{ sha: string; type: string } | null> {
+    try {
+      const { data } = await this.octokit.rest.git.getRef({ ...this.repo, ref });
+      return { sha: data.object.sha, type: data.object.type };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw this.failure(`read ref ${ref}`, err);
+    }
+  }
+
+  /** The commit a tag points to (through an annotated tag object), or null when absent. */
+  private async tagCommit(name: string): Promise<string | null> {
+    let target = await this.refTarget(`tags/${name}`);
+    for (let depth = 0; target?.type === 'tag' && depth < 5; depth++) {
+      const sha = target.sha;
+      const { data } = await this.call(`read tag ${name}`, () =>
+        this.octokit.rest.git.getTag({ ...this.repo, tag_sha: sha }),
+      );
+      target = { sha: data.object.sha, type: data.object.type };
+    }
+    return target?.type === 'commit' ? target.sha : null;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.failure(what, err);
+    }
+  }
+
+  /** Maps an Octokit failure to the error family; messages carry no URL, token or header. */
+  private failure(what: string, err: unknown): Error {
+    const status = statusOf(err);
+    const said = githubMessage(err);
+    const where = `${what} in ${this.repo.owner}/${this.repo.repo}`;
+    if (status === 404) return new NotFoundError(`${where}: not found on GitHub`, { cause: err });
+    if (status === 400 || status === 422)
+      return new InputError(`${where}: GitHub refused it (${said})`, undefined, { cause: err });
+    if (status === 401)
+      return new UpstreamError('github', `${where}: GitHub rejected the credentials (401)`, { cause: err });
+    if (status === 403 || status === 429) {
+      const limited = /rate limit/i.test(said);
+      const why = limited ? 'rate limited by GitHub' : "refused by GitHub: check the token's permissions";
+      return new UpstreamError('github', `${where}: ${why} (${status})`, { cause: err });
+    }
+    if (status === 409) return new ConflictError(`${where}: ${said}`, { cause: err });
+    const answered = (err as { response?: unknown } | null)?.response !== undefined;
+    const detail = answered && status ? `GitHub answered ${status}` : 'GitHub is unreachable';
+    return new UpstreamError('github', `${where}: ${detail}`, { cause: err });
+  }
+}
+
+function toPullInfo(d: {
+  number: number;
+  html_url: string;
+  state: string;
+  merged_at: string | null;
+  merge_commit_sha: string | null;
+  head: { sha: string };
+}): PullRequestInfo {
+  const merged = d.merged_at !== null;
+  return {
+    number: d.number,
+    url: d.html_url,
+    state: merged ? 'merged' : d.state === 'open' ? 'open' : 'closed',
+    headSha: d.head.sha,
+    ...(merged && d.merge_commit_sha ? { mergeSha: d.merge_commit_sha } : {}),
+  };
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** GitHub's own words (`message` and validation `errors`), short, with URLs removed. */
+function githubMessage(err: unknown): string {
+  const data = (err as { response?: { data?: unknown } } | null)?.response?.data as
+    | { message?: unknown; errors?: { message?: unknown }[] }
+    | undefined;
+  const parts = [data?.message, ...(Array.isArray(data?.errors) ? data.errors.map((e) => e?.message) : [])];
+  const text = parts.filter((p): p is string => typeof p === 'string' && p !== '').join(': ');
+  return (text || 'no details').replace(/\b\w+:\/\/\S+/g, '<url>').slice(0, 200);
+}
+
+function fullSha(sha: string): string {
+  if (!FULL_SHA.test(sha)) throw new InputError(`not a full commit sha: ${JSON.stringify(sha)}`);
+  return sha;
+}
+
+function checkName(name: string, pattern: RegExp, kind: string): string {
+  if (!pattern.test(name)) throw new InputError(`not a valid ${kind} name: ${JSON.stringify(name)}`);
+  return name;
+}
+
+function short(sha: string | null): string {
+  return sha ? sha.slice(0, 7) : '(none)';
+}

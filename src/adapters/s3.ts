@@ -1,0 +1,149 @@
+/**
+ * ObjectStore over S3 (or any S3-compatible server). Thin: the S3Client is built by the
+ * composition root (`createS3Client`) and passed in.
+ *
+ * `list` returns key and size with empty metadata (ListObjectsV2 does not carry user metadata;
+ * one HeadObject per key would not be cheap): call `head` for the metadata of one object.
+ */
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { NotFoundError, UpstreamError } from '../core/errors.js';
+import type { ObjectInfo, ObjectStore } from '../core/ports.js';
+
+export const PART_SIZE = 8 * 1024 * 1024;
+export const QUEUE_SIZE = 4;
+
+export interface S3ClientOptions {
+  region: string;
+  /** e.g. http://127.0.0.1:4568 for a local server; omit for AWS. */
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** SDK attempts per request (first try included). Default 3. */
+  maxAttempts?: number;
+}
+
+export function createS3Client(options: S3ClientOptions): S3Client {
+  const config: S3ClientConfig = {
+    region: options.region,
+    forcePathStyle: options.forcePathStyle ?? false,
+    // Streams of unknown length break the default flexible checksums; we carry our own sha256.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: options.maxAttempts ?? 3,
+    retryMode: 'standard',
+  };
+  if (options.endpoint) config.endpoint = options.endpoint;
+  if (options.credentials) config.credentials = options.credentials;
+  return new S3Client(config);
+}
+
+interface SdkError {
+  name?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function describe(err: unknown): string {
+  const e = (err ?? {}) as SdkError;
+  const status = e.$metadata?.httpStatusCode;
+  const name = e.name && e.name !== 'Error' ? e.name : '';
+  const text = [name, status ? `HTTP ${status}` : '', e.message ?? String(err)].filter(Boolean).join(': ');
+  return text.replace(/\?[^\s]*/g, '').slice(0, 300);
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = (err ?? {}) as SdkError;
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  private readonly bucket: string;
+
+  constructor(
+    private readonly client: S3Client,
+    options: { bucket: string },
+  ) {
+    this.bucket = options.bucket;
+  }
+
+  async put(
+    key: string,
+    body: Readable,
+    options: { metadata: Record<string, string>; size?: number },
+  ): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        Metadata: options.metadata,
+        ...(options.size !== undefined && options.size < PART_SIZE ? { ContentLength: options.size } : {}),
+      },
+      partSize: PART_SIZE,
+      queueSize: QUEUE_SIZE,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      body.destroy();
+      throw new UpstreamError('s3', `upload of ${key} to bucket ${this.bucket} failed: ${describe(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = res.Body;
+      if (body instanceof Readable) return body;
+      if (body && typeof (body as { transformToWebStream?: unknown }).transformToWebStream === 'function') {
+        const web = (body as { transformToWebStream(): ReadableStream }).transformToWebStream();
+        return Readable.fromWeb(web as import('node:stream/web').ReadableStream);
+      }
+      throw new UpstreamError('s3', `object ${key} came back without a body`);
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      if (isNotFound(err)) throw new NotFoundError(`object ${key} does not exist in bucket ${this.bucket}`);
+      throw new UpstreamError('s3', `download of ${key} failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { key, size: res.ContentLength ?? 0, metadata: { ...(res.Metadata ?? {}) } };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw new UpstreamError('s3', `head of ${key} failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** Keys and sizes under `prefix`, all pages; metadata is `{}` (see the file comment). */
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    try {
+      for await (const page of paginateListObjectsV2(
+        { client: this.client },
+        { Bucket: this.bucket, Prefix: prefix },
+      )) {
+        for (const o of page.Contents ?? []) {
+          if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, metadata: {} });
+        }
+      }
+    } catch (err) {
+      throw new UpstreamError('s3', `listing ${prefix} failed: ${describe(err)}`, { cause: err });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The composition root: every client is built here, once, from the validated configuration
+ * and the environment's secrets, and passed down. Nothing deeper constructs an SDK client.
+ */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { GitMirror } from './adapters/git-mirror.js';
+import { PlainGitHost } from './adapters/git-plain.js';
+import { LogNotifier } from './adapters/log-notifier.js';
+import type { Config } from './config/schema.js';
+import { readSecrets, type Secrets } from './config/secrets.js';
+import { ConfigError } from './core/errors.js';
+import { OperationEngine } from './core/operation-engine.js';
+import { type Clock, type Directory, emptyDirectory, type GitHost, type Notifier, type ObjectStore, systemClock } from './core/ports.js';
+import type { Runtime } from './core/runtime.js';
+import { EmbeddedKv } from './store/embedded-kv.js';
+import { openStore } from './store/open-store.js';
+
+export interface ComposeOptions {
+  config: Config;
+  /** Folder relative paths in the configuration are resolved against. */
+  baseDir: string;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  log: Logger;
+  sandbox?: boolean;
+  notifier?: Notifier | null;
+  directory?: Directory;
+  /** Extra GitHosts by app name (tests, or adapters built elsewhere). */
+  gitHosts?: Map<string, GitHost>;
+  objects?: ObjectStore;
+}
+
+const GITHUB_REPO = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
+
+async function buildGitHost(app: Config['apps'][number], config: Config, secrets: Secrets, baseDir: string, log: Logger): Promise<GitHost> {
+  const mirrorDir = resolve(baseDir, config.git.mirrorDir, `${app.name}.git`);
+  const local = resolve(baseDir, app.repo);
+  if (GITHUB_REPO.test(app.repo) && !existsSync(local)) {
+    const { GitHubHost, createOctokit } = await import('./adapters/github.js');
+    const [owner, repo] = app.repo.split('/') as [string, string];
+    if (!secrets.GITHUB_TOKEN && !secrets.GITHUB_APP_ID) {
+      throw new ConfigError(`apps.${app.name}.repo is on GitHub, but neither GITHUB_TOKEN nor GITHUB_APP_ID is set`);
+    }
+    const octokit = createOctokit({
+      token: secrets.GITHUB_TOKEN,
+      appId: secrets.GITHUB_APP_ID,
+      privateKey: secrets.GITHUB_APP_PRIVATE_KEY,
+      installationId: secrets.GITHUB_APP_INSTALLATION_ID,
+      baseUrl: config.git.github?.baseUrl,
+      log,
+    });
+    const gitBase = config.git.github?.gitUrl ?? 'https://github.com';
+    const header = secrets.GITHUB_TOKEN ? [`http.extraHeader=Authorization: Bearer ${secrets.GITHUB_TOKEN}`] : [];
+    const mirror = new GitMirror({ url: `${gitBase}/${owner}/${repo}.git`, dir: mirrorDir, config: header });
+    return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: config.git.github?.htmlUrl });
+  }
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(app.repo) || /^[\w.-]+@[\w.-]+:/.test(app.repo) ? app.repo : isAbsolute(app.repo) ? app.repo : local;
+  return new PlainGitHost(new GitMirror({ url, dir: mirrorDir }));
+}
+
+export async function compose(options: ComposeOptions): Promise<Runtime> {
+  const { config, baseDir, log } = options;
+  const clock = options.clock ?? systemClock;
+  const secrets = readSecrets(options.env ?? process.env);
+  const stateUrl = secrets.DATABASE_URL && config.state.url.startsWith('pglite:') && !options.sandbox ? secrets.DATABASE_URL : config.state.url;
+  const store = await openStore(stateUrl, clock, baseDir);
+  try {
+    const git = new Map<string, GitHost>(options.gitHosts ?? []);
+    for (const app of config.apps) {
+      if (!git.has(app.name)) git.set(app.name, await buildGitHost(app, config, secrets, baseDir, log));
+    }
+    const notifier = options.notifier === undefined ? new LogNotifier(log) : options.notifier;
+    const directory = options.directory ?? emptyDirectory;
+    const kv = new EmbeddedKv(store.db);
+    const objects = options.objects ?? (await buildObjectStore(config, baseDir));
+    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, workerId: `${hostname()}:${process.pid}` });
+    return { config, store, clock, log, git, notifier, directory, tickets: null, kv, objects, engine, sandbox: Boolean(options.sandbox) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+async function buildObjectStore(config: Config, baseDir: string): Promise<ObjectStore> {
+  const objects = config.journal?.objects ?? { folder: '.conveyor/objects' };
+  if ('folder' in objects) {
+    const { LocalObjectStore } = await import('./adapters/local-object-store.js');
+    return new LocalObjectStore(resolve(baseDir, objects.folder));
+  }
+  const { S3ObjectStore, createS3Client } = await import('./adapters/s3.js');
+  const client = createS3Client({ endpoint: objects.endpoint, region: objects.region, forcePathStyle: objects.forcePathStyle });
+  return new S3ObjectStore(client, { bucket: objects.bucket });
+}

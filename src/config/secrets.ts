@@ -1,0 +1,45 @@
+/** Secrets come from environment variables only, validated here and never logged. */
+import { z } from 'zod';
+
+const optional = z.string().min(1).optional();
+
+export const secretsSchema = z.object({
+  SLACK_BOT_TOKEN: optional,
+  SLACK_SIGNING_SECRET: optional,
+  SLACK_APP_TOKEN: optional,
+  SLACK_API_URL: z.url().optional(),
+  GITHUB_TOKEN: optional,
+  GITHUB_APP_ID: optional,
+  GITHUB_APP_PRIVATE_KEY: optional,
+  GITHUB_APP_INSTALLATION_ID: z.coerce.number().int().positive().optional(),
+  GITHUB_WEBHOOK_SECRET: optional,
+  DATABASE_URL: optional,
+  CONSUL_HTTP_TOKEN: optional,
+  SERVICENOW_USER: optional,
+  SERVICENOW_PASSWORD: optional,
+  SERVICENOW_TOKEN: optional,
+  /** "cluster=token,cluster2=token2": tokens of journal clusters and agents allowed to call the bot. */
+  JOURNAL_TOKENS: optional,
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+});
+
+export type Secrets = z.infer<typeof secretsSchema>;
+
+export function readSecrets(env: NodeJS.ProcessEnv = process.env): Secrets {
+  const picked = Object.fromEntries(Object.keys(secretsSchema.shape).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const result = secretsSchema.safeParse(picked);
+  if (!result.success) {
+    // Name the variable, never its value.
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid environment: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** Every secret value, so logs can scrub them even where they appear unlabelled. */
+export function secretValues(secrets: Secrets): string[] {
+  return Object.entries(secrets)
+    .filter(([k, v]) => typeof v === 'string' && !/URL$|^PORT$|_ID$/.test(k))
+    .flatMap(([, v]) => (String(v).includes('=') ? String(v).split(/[,=]/) : [String(v)]))
+    .filter((v) => v.length >= 6);
+}

@@ -1,0 +1,90 @@
+/**
+ * Approval gates: which roles must approve, who may fill them, whether a quorum is reached,
+ * and freeze windows. Approvals are counted by distinct eligible people, never by clicks:
+ * the requester never counts, one person fills one role, and only approvals of the version
+ * that will ship count (they lapse when it changes).
+ */
+import type { GateConfig } from '../config/schema.js';
+import type { Operation } from './operation.js';
+import { isGitPlan } from './operation.js';
+import { okReply, type Reply } from './reply.js';
+import type { Runtime } from './runtime.js';
+import type { ApprovalRow } from '../store/state-store.js';
+
+export interface RoleProgress {
+  role: string;
+  needed: number;
+  approvers: string[];
+}
+
+export interface QuorumStatus {
+  roles: RoleProgress[];
+  satisfied: boolean;
+  missing: string[];
+}
+
+export function requiredRoles(gate: GateConfig, kind: Operation['kind'], emergency: boolean): Record<string, number> {
+  if ((kind === 'rollback' || kind === 'journal-rollback') && gate.rollbackRoles && (emergency || kind === 'journal-rollback')) {
+    return gate.rollbackRoles;
+  }
+  return gate.roles;
+}
+
+/** The version approvals are for: the tree that will ship (git), or the journal version. */
+export function approvalSubject(op: Operation): string {
+  return isGitPlan(op.plan) ? op.plan.sourceTree : op.plan.toVersion;
+}
+
+export async function rolesOf(runtime: Pick<Runtime, 'config' | 'directory'>, user: string): Promise<string[]> {
+  const groups = new Set(await runtime.directory.groupsOf(user).catch(() => [] as string[]));
+  return Object.entries(runtime.config.roles)
+    .filter(([, who]) => who.users.includes(user) || who.groups.some((g) => groups.has(g)))
+    .map(([role]) => role);
+}
+
+export function quorum(required: Record<string, number>, approvals: ApprovalRow[], subject: string, requester: string): QuorumStatus {
+  const valid = approvals.filter((a) => a.sha === subject && a.userId !== requester);
+  const seen = new Set<string>();
+  const roles: RoleProgress[] = Object.entries(required).map(([role, needed]) => {
+    const approvers: string[] = [];
+    for (const a of valid) {
+      if (a.role !== role || seen.has(a.userId) || approvers.length >= needed) continue;
+      seen.add(a.userId);
+      approvers.push(a.userId);
+    }
+    return { role, needed, approvers };
+  });
+  const missing = roles.filter((r) => r.approvers.length < r.needed).map((r) => `${r.needed - r.approvers.length} ${r.role}`);
+  return { roles, satisfied: missing.length === 0, missing };
+}
+
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/** The reason of the freeze in force at `now`, or null. Weekly windows are in UTC. */
+export function activeFreeze(gate: GateConfig, now: Date): string | null {
+  for (const f of gate.freezes) {
+    if ('weekly' in f) {
+      const day = DAYS[now.getUTCDay()]!;
+      const minutes = now.getUTCHours() * 60 + now.getUTCMinutes();
+      const [fh, fm] = f.weekly.from.split(':').map(Number);
+      const [th, tm] = f.weekly.to.split(':').map(Number);
+      if (f.weekly.days.includes(day as never) && minutes >= fh! * 60 + fm! && minutes <= th! * 60 + tm!) return f.reason;
+    } else if (now >= new Date(f.from) && now <= new Date(f.to)) {
+      return f.reason;
+    }
+  }
+  return null;
+}
+
+/** Operations waiting for an approval this viewer could give (App Home, `list`). */
+export async function pendingApprovalsFor(runtime: Runtime, viewer: string): Promise<Reply> {
+  const mine = new Set(await rolesOf(runtime, viewer));
+  const waiting = await runtime.store.operations({ states: ['awaiting-approval'], limit: 200 });
+  const items: string[] = [];
+  for (const op of waiting) {
+    if (op.requester === viewer) continue;
+    const missing = Object.keys(op.progress.requiredRoles ?? {}).filter((r) => mine.has(r));
+    if (missing.length) items.push(`${op.id}: ${op.kind} ${op.app} → ${op.env} (asked by ${op.requester}; you can approve as ${missing.join(' or ')})`);
+  }
+  return okReply(items.length ? `${items.length} operation(s) wait for you` : 'Nothing waits for your approval', items.length ? [{ type: 'list', items }] : []);
+}

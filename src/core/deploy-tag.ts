@@ -1,0 +1,68 @@
+/**
+ * Deploy tags: immutable, sortable, annotated tags such as "prod/2026.11.23.2" whose message
+ * records the source commit, the operation, who asked and who approved.
+ */
+import { InputError } from './errors.js';
+import { TAG_NAME } from './patterns.js';
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function render(format: string, env: string, date: Date, n: number | null): string {
+  return format
+    .replaceAll('{env}', env)
+    .replaceAll('{yyyy}', String(date.getUTCFullYear()))
+    .replaceAll('{mm}', pad(date.getUTCMonth() + 1))
+    .replaceAll('{dd}', pad(date.getUTCDate()))
+    .replaceAll('{n}', n === null ? '' : String(n));
+}
+
+/** The fixed part every deploy tag of this environment starts with, e.g. "prod/". */
+export function deployTagPrefix(format: string, env: string): string {
+  const cut = format.search(/\{(yyyy|mm|dd|n)\}/);
+  return (cut === -1 ? format : format.slice(0, cut)).replaceAll('{env}', env);
+}
+
+/** The next free tag for today: n is one more than the highest n already used today. */
+export function nextDeployTag(format: string, env: string, date: Date, existing: string[]): string {
+  const dayPrefix = render(format, env, date, null);
+  let max = 0;
+  for (const name of existing) {
+    for (let n = 1; n <= existing.length + 1; n++) {
+      if (name === render(format, env, date, n)) max = Math.max(max, n);
+    }
+  }
+  const tag = render(format, env, date, max + 1);
+  if (!TAG_NAME.test(tag) || tag === dayPrefix) throw new InputError(`git.tagFormat gives an invalid tag: ${tag}`);
+  return tag;
+}
+
+export interface TagMessageFields {
+  operation: string;
+  source: string;
+  requestedBy: string;
+  approvedBy: string[];
+  kind: string;
+  ticket?: string | null;
+  reason?: string | null;
+}
+
+export function deployTagMessage(summary: string, f: TagMessageFields): string {
+  const lines = [
+    summary,
+    '',
+    `Source-Commit: ${f.source}`,
+    `Operation: ${f.operation}`,
+    `Kind: ${f.kind}`,
+    `Requested-By: ${f.requestedBy}`,
+    `Approved-By: ${f.approvedBy.length ? f.approvedBy.join(', ') : '(no approval required)'}`,
+  ];
+  if (f.ticket) lines.push(`Change-Ticket: ${f.ticket}`);
+  if (f.reason) lines.push(`Reason: ${f.reason.replace(/\s+/g, ' ').slice(0, 300)}`);
+  return lines.join('\n');
+}
+
+/** Read one trailer (e.g. "Requested-By") from a tag message. */
+export function trailer(message: string, name: string): string | null {
+  const m = new RegExp(`^${name}: (.*)$`, 'm').exec(message);
+  return m ? m[1]!.trim() : null;
+}

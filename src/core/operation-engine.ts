@@ -1,0 +1,328 @@
+/**
+ * Runs operations: request (lock, gate), approve/reject, apply (a list of small idempotent
+ * steps whose progress is stored), verify, and a sweep that resumes interrupted operations
+ * and ends stuck ones. Every transition is stored and audited before it is announced.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { StateStore } from '../store/state-store.js';
+import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf } from './approval-gate.js';
+import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
+import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
+import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
+import { renderOperation } from './operation-view.js';
+import type { Clock, Directory, GitHost, Notifier } from './ports.js';
+import { findEnv } from './runtime.js';
+
+export interface EngineDeps {
+  store: StateStore;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  notifier: Notifier | null;
+  directory: Directory;
+  git: Map<string, GitHost>;
+  workerId: string;
+}
+
+export interface OperationRequest {
+  kind: OperationKind;
+  app: string;
+  env: string;
+  plan: Operation['plan'];
+  requester: string;
+  idempotencyKey: string | null;
+  emergency: boolean;
+  source: 'slack' | 'cli' | 'http' | 'controller';
+}
+
+/** Steps of kinds other than Git (journal pointers) are plugged in by their module. */
+export interface KindRunner {
+  apply(op: Operation, engine: OperationEngine): Promise<'done' | 'cancelled'>;
+}
+
+const CLAIM_MS = 60_000;
+
+export class OperationEngine {
+  /** Decides whether an applied operation waits for the controller's verdict. */
+  needsVerification: (op: Operation) => boolean = () => false;
+  readonly runners = new Map<OperationKind, KindRunner>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private inFlight = new Set<Promise<unknown>>();
+
+  constructor(readonly deps: EngineDeps) {}
+
+  private gateOf(op: { env: string; kind: OperationKind }) {
+    if (op.kind.startsWith('journal')) {
+      const link = this.deps.config.journal?.chain.find((c) => c.env === op.env);
+      return link?.gate ?? null;
+    }
+    return findEnv(this.deps.config, op.env)?.gate ?? null;
+  }
+
+  private required(op: Operation): Record<string, number> {
+    const gate = this.gateOf(op);
+    return gate ? requiredRoles(gate, op.kind, Boolean((op.plan as { emergency?: boolean }).emergency)) : {};
+  }
+
+  /** Policy checks before anything is stored: freeze, who may ask. */
+  async checkRequest(req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'>): Promise<void> {
+    const gate = this.gateOf(req);
+    if (!gate) return;
+    const freeze = activeFreeze(gate, this.deps.clock.now());
+    if (freeze && !(req.kind.endsWith('rollback') && req.emergency)) {
+      throw new NotAllowedError(`${req.env} is frozen: ${freeze}${req.kind.endsWith('rollback') ? ' (an --emergency rollback is allowed)' : ''}`);
+    }
+    if (gate.requesters.length) {
+      const mine = await rolesOf(this.deps, req.requester);
+      if (!gate.requesters.some((r) => mine.includes(r))) {
+        throw new NotAllowedError(`only ${gate.requesters.join(' or ')} may ask for changes in ${req.env}`);
+      }
+    }
+  }
+
+  async request(req: OperationRequest): Promise<Operation> {
+    const { store } = this.deps;
+    await this.checkRequest(req);
+    const gate = this.gateOf(req);
+    const expiresAt = gate ? new Date(this.deps.clock.now().getTime() + gate.expiresAfter).toISOString() : null;
+    const op = await store.createOperation({ ...req, expiresAt });
+    const lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+    if (lock) {
+      await store.transition(op.id, 'cancelled', 'conveyor', { error: 'locked' });
+      const what = lock.manual ? `locked by ${lock.holder}: ${lock.reason}` : `busy with ${lock.reason} (asked by ${lock.holder})`;
+      throw new ConflictError(`${lock.app === '*' ? 'every app' : req.app} in ${req.env} is ${what}`);
+    }
+    await store.saveProgress(op.id, { requiredRoles: this.required(op), source: req.source });
+    return this.advance(op.id);
+  }
+
+  /** Run an operation as far as it can go now; returns its latest state. */
+  advance(id: string): Promise<Operation> {
+    const run = this.advanceNow(id);
+    this.inFlight.add(run);
+    return run.finally(() => this.inFlight.delete(run));
+  }
+
+  private async advanceNow(id: string): Promise<Operation> {
+    const { store, workerId } = this.deps;
+    if (!(await store.claim(id, workerId, CLAIM_MS))) return store.operation(id);
+    try {
+      for (let guard = 0; guard < 12; guard++) {
+        const op = await store.operation(id);
+        if (FINAL_STATES.has(op.state)) return op;
+        const next = await this.step(op);
+        if (!next) return store.operation(id);
+      }
+      return store.operation(id);
+    } catch (err) {
+      return this.fail(id, err);
+    } finally {
+      await store.release(id, workerId).catch(() => undefined);
+    }
+  }
+
+  /** One move of the state machine; false when the operation must wait. */
+  private async step(op: Operation): Promise<boolean> {
+    const now = this.deps.clock.now();
+    switch (op.state) {
+      case 'requested': {
+        if (isGitPlan(op.plan) && op.plan.viaPullRequest) {
+          const ctx = await this.stepContext(op);
+          if (ctx.host.openPullRequest) await openPullRequest.run(ctx);
+        }
+        const needed = Object.keys(this.required(op)).length > 0;
+        await this.move(op, needed ? 'awaiting-approval' : 'approved');
+        return true;
+      }
+      case 'awaiting-approval': {
+        if (op.expiresAt && new Date(op.expiresAt) < now) {
+          await this.move(op, 'expired', { error: 'nobody approved in time' });
+          return true;
+        }
+        const status = quorum(this.required(op), await this.deps.store.approvals(op.id), approvalSubject(op), op.requester);
+        if (status.satisfied) {
+          await this.move(op, 'approved');
+          return true;
+        }
+        return false;
+      }
+      case 'approved':
+        await this.move(op, 'applying');
+        return true;
+      case 'applying': {
+        const result = await this.apply(op);
+        await this.move(op, result === 'cancelled' ? 'cancelled' : 'applied', result === 'cancelled' ? { error: 'the pull request was closed by hand' } : {});
+        return true;
+      }
+      case 'applied':
+        await this.move(op, this.needsVerification(op) ? 'verifying' : 'succeeded');
+        return true;
+      case 'verifying': {
+        const env = findEnv(this.deps.config, op.env);
+        const timeout = env?.verify.timeout ?? 600_000;
+        if (now.getTime() - new Date(op.updatedAt).getTime() > timeout) {
+          await this.move(op, 'failed', { error: `the rollout did not become healthy within ${Math.round(timeout / 1000)}s` });
+          return true;
+        }
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private async stepContext(op: Operation): Promise<StepContext & { host: GitHost }> {
+    if (!isGitPlan(op.plan)) throw new Error('not a Git operation');
+    const host = this.deps.git.get(op.app);
+    if (!host) throw new NotAllowedError(`no repository is connected for ${op.app}`);
+    const approvals = await this.deps.store.approvals(op.id);
+    const ctx: StepContext = {
+      op,
+      plan: op.plan,
+      host,
+      tagFormat: this.deps.config.git.tagFormat,
+      now: this.deps.clock.now(),
+      approvers: [...new Set(approvals.filter((a) => a.sha === approvalSubject(op)).map((a) => `${a.userId} (${a.role})`))],
+      save: async (progress) => {
+        Object.assign(op.progress, progress);
+        await this.deps.store.saveProgress(op.id, progress);
+      },
+      savePlan: async (plan) => {
+        op.plan = plan;
+        await this.deps.store.savePlan(op.id, plan);
+      },
+    };
+    return ctx;
+  }
+
+  private async apply(op: Operation): Promise<'done' | 'cancelled'> {
+    const runner = this.runners.get(op.kind);
+    if (runner) return runner.apply(op, this);
+    const ctx = await this.stepContext(op);
+    for (const step of applySteps(ctx.plan, ctx.host)) {
+      const result = await step.run(ctx);
+      if (result === 'cancelled') return 'cancelled';
+      await this.deps.store.saveProgress(op.id, { lastStep: step.name });
+    }
+    return 'done';
+  }
+
+  async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {
+    const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
+    if (FINAL_STATES.has(to)) await this.deps.store.releaseLock(op.app, op.env, op.id);
+    await this.publish(updated);
+    return updated;
+  }
+
+  private async fail(id: string, err: unknown): Promise<Operation> {
+    const message = isConveyorError(err) ? err.message : 'an unexpected error; see the log';
+    if (!isConveyorError(err)) this.deps.log.error({ err, operation: id }, 'operation step failed');
+    const op = await this.deps.store.operation(id);
+    if (isConveyorError(err) && err.retryable && !FINAL_STATES.has(op.state)) {
+      // Upstream trouble: leave it where it is; the sweep resumes it.
+      await this.deps.store.saveProgress(id, { lastError: message });
+      this.deps.log.warn({ operation: id, err: message }, 'operation paused by an upstream failure; the sweep retries it');
+      return op;
+    }
+    if (FINAL_STATES.has(op.state)) return op;
+    return this.move(op, 'failed', { error: message });
+  }
+
+  /** Announce a transition once: edit the living message, or post to the environment's channel. */
+  async publish(op: Operation): Promise<void> {
+    const { notifier, store } = this.deps;
+    if (!notifier || op.progress.published === op.state) return;
+    try {
+      const gate = Object.keys(this.required(op)).length
+        ? quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester)
+        : null;
+      const reply = renderOperation(op, gate);
+      const notice = { channel: op.message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
+      if (op.message) await notifier.update(op.message, notice);
+      else if (notice.channel && op.progress.source !== 'slack') {
+        const ref = await notifier.post(notice);
+        if (ref) await store.attachMessage(op.id, ref);
+      }
+      await store.saveProgress(op.id, { published: op.state });
+    } catch (err) {
+      this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not announce the operation');
+    }
+  }
+
+  private channelOf(op: Operation): string | undefined {
+    if (op.kind.startsWith('journal')) return this.deps.config.journal?.channel;
+    return findEnv(this.deps.config, op.env)?.channel;
+  }
+
+  async approve(id: string, user: string): Promise<{ op: Operation; role: string }> {
+    const { store } = this.deps;
+    const op = await store.operation(id);
+    if (op.state !== 'awaiting-approval') throw new ConflictError(`operation ${id} is ${op.state}; there is nothing to approve`);
+    if (op.requester === user) throw new NotAllowedError('you asked for this operation; someone else must approve it');
+    const required = this.required(op);
+    const subject = approvalSubject(op);
+    const approvals = await store.approvals(id);
+    if (approvals.some((a) => a.userId === user && a.sha === subject)) {
+      throw new ConflictError(`you already approved ${id}; one person fills one role`);
+    }
+    const mine = await rolesOf(this.deps, user);
+    const status = quorum(required, approvals, subject, op.requester);
+    const open = status.roles.filter((r) => r.approvers.length < r.needed && mine.includes(r.role));
+    if (!open.length) {
+      await store.audit(user, 'approval.refused', id, { roles: mine });
+      const eligible = Object.keys(required).filter((r) => mine.includes(r));
+      throw new NotAllowedError(
+        eligible.length ? `the ${eligible.join('/')} approval is already given` : `you are not one of the approvers (${Object.keys(required).join(', ')}) of ${id}`,
+      );
+    }
+    const role = open[0]!.role;
+    await store.addApproval(id, user, role, subject);
+    await store.audit(user, 'approval.given', id, { role });
+    const updated = await this.advance(id);
+    if (updated.state === 'awaiting-approval') await this.publish({ ...updated, progress: { ...updated.progress, published: null } });
+    return { op: updated, role };
+  }
+
+  async reject(id: string, user: string, reason: string | null): Promise<Operation> {
+    const { store } = this.deps;
+    const op = await store.operation(id);
+    if (op.state !== 'awaiting-approval') throw new ConflictError(`operation ${id} is ${op.state}; it cannot be rejected now`);
+    const mine = await rolesOf(this.deps, user);
+    const required = Object.keys(this.required(op));
+    if (user !== op.requester && !required.some((r) => mine.includes(r))) {
+      await store.audit(user, 'rejection.refused', id, {});
+      throw new NotAllowedError(`only an approver (${required.join(', ')}) or the requester can reject ${id}`);
+    }
+    return this.move(op, user === op.requester ? 'cancelled' : 'rejected', { error: `${user === op.requester ? 'withdrawn' : 'rejected'} by ${user}${reason ? `: ${reason}` : ''}` });
+  }
+
+  /** Verdict from the controller for an operation in `verifying`. */
+  async finishVerification(id: string, ok: boolean, detail: string): Promise<Operation> {
+    const op = await this.deps.store.operation(id);
+    if (op.state !== 'verifying') return op;
+    return this.move(op, ok ? 'succeeded' : 'failed', ok ? {} : { error: detail });
+  }
+
+  /** Resume what was interrupted, expire what waited too long. */
+  async sweep(): Promise<void> {
+    const open = await this.deps.store.operations({
+      states: ['requested', 'awaiting-approval', 'approved', 'applying', 'applied', 'verifying'],
+      limit: 1000,
+    });
+    for (const op of open) {
+      await this.advance(op.id).catch((err) => this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'sweep could not advance'));
+    }
+  }
+
+  startSweeper(intervalMs = 30_000): void {
+    this.sweeper = setInterval(() => void this.sweep(), intervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Stop sweeping and wait for steps in flight to reach a safe point. */
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.allSettled([...this.inFlight]);
+  }
+}

@@ -1,0 +1,85 @@
+/** The durable operation record and its state machine (SPEC §1). */
+import type { CommitInfo, MessageRef } from './ports.js';
+
+export const OPERATION_STATES = [
+  'requested', 'awaiting-approval', 'approved', 'applying', 'applied', 'verifying',
+  'succeeded', 'failed', 'rejected', 'expired', 'cancelled',
+] as const;
+export type OperationState = (typeof OPERATION_STATES)[number];
+
+export const FINAL_STATES: ReadonlySet<OperationState> = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled']);
+
+const NEXT: Record<OperationState, OperationState[]> = {
+  requested: ['awaiting-approval', 'approved', 'failed', 'cancelled', 'rejected'],
+  'awaiting-approval': ['approved', 'rejected', 'expired', 'cancelled', 'failed'],
+  approved: ['applying', 'failed', 'cancelled'],
+  applying: ['applied', 'failed', 'cancelled'],
+  applied: ['verifying', 'succeeded', 'failed'],
+  verifying: ['succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+  rejected: [],
+  expired: [],
+  cancelled: [],
+};
+
+export function canTransition(from: OperationState, to: OperationState): boolean {
+  return NEXT[from].includes(to);
+}
+
+export type OperationKind = 'promote' | 'rollback' | 'journal-promote' | 'journal-rollback';
+
+/** What a promotion or rollback will do, decided once when requested. */
+export interface GitPlan {
+  app: string;
+  env: string;
+  branch: string;
+  sourceEnv: string | null;
+  /** The commit whose tree the environment will run. */
+  sourceSha: string;
+  /** Its tree: the "version". Approvals are for this tree. */
+  sourceTree: string;
+  /** Branch head when planned; null when the branch does not exist yet. */
+  targetHead: string | null;
+  mode: 'fast-forward' | 'commit';
+  viaPullRequest: boolean;
+  commits: CommitInfo[];
+  commitCount: number;
+  ticket: string | null;
+  emergency: boolean;
+  fromTag: string | null;
+  toTag: string | null;
+  reason: string | null;
+}
+
+export interface JournalPlan {
+  env: string;
+  key: string;
+  fromVersion: string | null;
+  toVersion: string;
+  /** Consul modify index seen when planned (CAS). */
+  index: number;
+  reason: string | null;
+}
+
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  app: string;
+  env: string;
+  state: OperationState;
+  requester: string;
+  plan: GitPlan | JournalPlan;
+  /** Results of the steps done so far, persisted after each step. */
+  progress: Record<string, unknown>;
+  idempotencyKey: string | null;
+  message: MessageRef | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string | null;
+}
+
+export function isGitPlan(plan: Operation['plan']): plan is GitPlan {
+  return 'branch' in plan;
+}

@@ -1,0 +1,606 @@
+/**
+ * The journal export (`conveyor journal-watch`): watches a folder for finished journal files and
+ * takes each through small persisted steps — scope, change approval, checksum + version, upload,
+ * registration, move to `uploaded/`. Every step is recorded in the outbox before the next one
+ * starts and is idempotent, so a restart (even after SIGKILL) resumes from the outbox alone
+ * without losing or duplicating a version.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type FSWatcher, watch } from 'chokidar';
+import pRetry from 'p-retry';
+import { z } from 'zod';
+import {
+  ConflictError,
+  InputError,
+  isConveyorError,
+  NotAllowedError,
+  UpstreamError,
+} from '../core/errors.js';
+import { type ChangeTickets, type Clock, type ObjectStore, systemClock } from '../core/ports.js';
+import {
+  checkClusterMayWrite,
+  checkMandatorScope,
+  type JournalClusterRule,
+  parseJournalMeta,
+} from './journal-rules.js';
+import { isFinished, Outbox, type OutboxEntry, type OutboxStep, writeFileAtomic } from './outbox.js';
+import { nextVersion, parseVersion, VERSION_CLUSTER, versionDay } from './version-id.js';
+
+export type JournalEventKind = 'uploaded' | 'waiting' | 'rejected' | 'failed';
+export interface JournalEvent {
+  kind: JournalEventKind;
+  file: string;
+  version?: string;
+  reason?: string;
+}
+
+/** pino's Logger fits this. */
+export interface JournalLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silentLog: JournalLog = { info() {}, warn() {}, error() {} };
+
+export interface JournalExportOptions {
+  cluster: string;
+  dir: string;
+  clusters: readonly JournalClusterRule[];
+  objects: ObjectStore;
+  /** Key prefix: objects go to `<prefix>/<cluster>/<version>/<file>`. */
+  prefix: string;
+  /** Change approval; when absent the approval step is skipped. */
+  tickets?: ChangeTickets;
+  registry: VersionRegistryClient;
+  notify: (event: JournalEvent) => Promise<void>;
+  log?: JournalLog;
+  clock?: Clock;
+  /** Backoff (with jitter) of upload and registration attempts within one round. */
+  retry: { retries: number; minTimeout: number; maxTimeout: number };
+  /** Delay before a new round once a round's retries are all spent. Default 5 min. */
+  retryLaterMs?: number;
+  /** Backoff of ticket re-checks while a change is pending. Default 30 s doubling to 10 min. */
+  ticketBackoff?: { minTimeout: number; maxTimeout: number };
+  /** How long a journal may wait for its `.meta.json` sidecar before it is rejected. Default 10 min. */
+  metaGraceMs?: number;
+  /** A file counts as finished once its size is stable this long. Default 2 s. */
+  awaitWriteFinishMs?: number;
+  usePolling?: boolean;
+  /**
+   * Called after each step is persisted in the outbox. An error thrown here halts the watcher
+   * at once, as a crash would (used by tests to stop between steps).
+   */
+  afterStep?: (step: OutboxStep, entry: OutboxEntry) => void | Promise<void>;
+}
+
+const TEMP_NAME = /(\.tmp|\.temp|\.part|\.partial|\.swp|\.crdownload|\.filepart|~)$/i;
+const META_SUFFIX = '.meta.json';
+
+/** Names the watcher never treats as journals: hidden, temporary, sidecars. */
+export function isCandidateName(name: string): boolean {
+  return !name.startsWith('.') && !TEMP_NAME.test(name) && !name.endsWith(META_SUFFIX);
+}
+
+class Halt extends Error {}
+class Deferred extends Error {
+  constructor(readonly ms: number) {
+    super('deferred');
+  }
+}
+
+export class JournalExportWatcher {
+  private readonly o: JournalExportOptions;
+  private readonly log: JournalLog;
+  private readonly clock: Clock;
+  private readonly outbox: Outbox;
+  private readonly prefix: string;
+  private readonly queue: string[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly idle: (() => void)[] = [];
+  private readonly abort = new AbortController();
+  private watcher: FSWatcher | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  /** Set when `afterStep` threw: the watcher stopped as if the process had died. */
+  haltedBy: unknown = null;
+
+  constructor(options: JournalExportOptions) {
+    this.o = options;
+    this.log = options.log ?? silentLog;
+    this.clock = options.clock ?? systemClock;
+    this.outbox = new Outbox(options.dir);
+    this.prefix = options.prefix.replace(/^\/+|\/+$/g, '');
+  }
+
+  private get uploadedDir(): string {
+    return path.join(this.o.dir, 'uploaded');
+  }
+  private get rejectedDir(): string {
+    return path.join(this.o.dir, 'rejected');
+  }
+
+  /** Refuses (NotAllowedError) on a cluster that may not write; resumes the outbox; watches. */
+  async start(): Promise<void> {
+    checkClusterMayWrite(this.o.cluster, this.o.clusters);
+    if (!VERSION_CLUSTER.test(this.o.cluster)) {
+      throw new NotAllowedError(`cluster name "${this.o.cluster}" cannot be used in journal versions`);
+    }
+    await this.outbox.init();
+    await mkdir(this.uploadedDir, { recursive: true });
+    await mkdir(this.rejectedDir, { recursive: true });
+    const pending = (await this.outbox.active()).filter((e) => !isFinished(e));
+    pending.sort((a, b) => (a.firstSeenAt < b.firstSeenAt ? -1 : 1));
+    for (const e of pending) this.enqueue(e.file);
+
+    const root = path.resolve(this.o.dir);
+    const threshold = this.o.awaitWriteFinishMs ?? 2000;
+    this.watcher = watch(root, {
+      depth: 0,
+      ignoreInitial: false,
+      usePolling: this.o.usePolling ?? false,
+      awaitWriteFinish: {
+        stabilityThreshold: threshold,
+        pollInterval: Math.max(20, Math.min(100, threshold / 4)),
+      },
+      ignored: (p, stats) => {
+        if (path.resolve(p) === root) return false;
+        if (path.dirname(path.resolve(p)) !== root) return true;
+        if (stats && !stats.isFile()) return true;
+        const name = path.basename(p);
+        return name.startsWith('.') || TEMP_NAME.test(name);
+      },
+    });
+    const onFile = (p: string) => {
+      const name = path.basename(p);
+      this.enqueue(name.endsWith(META_SUFFIX) ? name.slice(0, -META_SUFFIX.length) : name);
+    };
+    this.watcher.on('add', onFile).on('change', onFile);
+    this.watcher.on('error', (err) => this.log.error({ err }, 'journal folder watch failed'));
+    await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await this.watcher?.close();
+    this.watcher = null;
+    await this.running;
+  }
+
+  /** Resolves once no file is queued or being processed (timers for later attempts may remain). */
+  async drain(): Promise<void> {
+    while (this.running || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.idle.push(resolve));
+    }
+  }
+
+  private enqueue(name: string): void {
+    if (this.stopped || !isCandidateName(name) || this.queue.includes(name)) return;
+    this.queue.push(name);
+    if (!this.running) this.running = this.pump();
+  }
+
+  private later(name: string, ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timers.get(name));
+    const t = setTimeout(() => {
+      this.timers.delete(name);
+      this.enqueue(name);
+    }, ms);
+    t.unref();
+    this.timers.set(name, t);
+  }
+
+  private async pump(): Promise<void> {
+    // let the caller finish its synchronous work before the first file
+    await Promise.resolve();
+    while (!this.stopped && this.queue.length > 0) {
+      const name = this.queue.shift()!;
+      try {
+        await this.process(name);
+      } catch (err) {
+        if (err instanceof Halt) {
+          this.queue.length = 0;
+          void this.stop();
+          break;
+        }
+        if (err instanceof Deferred) {
+          this.later(name, err.ms);
+          continue;
+        }
+        if (this.stopped) break;
+        this.log.error({ err, file: name }, 'journal export step failed unexpectedly');
+        this.later(name, this.o.retryLaterMs ?? 300_000);
+      }
+    }
+    this.running = null;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  private async save(entry: OutboxEntry, step?: OutboxStep): Promise<OutboxEntry> {
+    const saved = await this.outbox.save(step ? { ...entry, step } : entry);
+    if (step && this.o.afterStep) {
+      try {
+        await this.o.afterStep(step, saved);
+      } catch (err) {
+        this.haltedBy = err;
+        throw new Halt('halted after step');
+      }
+    }
+    return saved;
+  }
+
+  private async process(name: string): Promise<void> {
+    const full = path.join(this.o.dir, name);
+    const st = await stat(full).catch(() => null);
+    let entry = await this.outbox.get(name);
+    const present = !!st?.isFile();
+    if (!present && (!entry || isFinished(entry))) return;
+    if (present && entry && isFinished(entry)) {
+      await this.outbox.archive(entry); // a new file under a name seen before
+      entry = null;
+    }
+    const now = this.clock.now().toISOString();
+    if (!entry) {
+      const fresh: OutboxEntry = {
+        file: name,
+        size: st!.size,
+        mtimeMs: st!.mtimeMs,
+        step: 'new',
+        attempts: 0,
+        ticketChecks: 0,
+        reportedWaiting: false,
+        reportedFailure: false,
+        firstSeenAt: now,
+        updatedAt: now,
+      };
+      entry = await this.save(fresh);
+    }
+    let changed = present && (st!.size !== entry.size || st!.mtimeMs !== entry.mtimeMs);
+    if (!present && (entry.step === 'new' || entry.step === 'approved')) {
+      this.log.warn({ file: name }, 'journal file disappeared before upload');
+      await this.save({ ...entry, reason: 'file disappeared before upload' }, 'rejected');
+      return;
+    }
+    if (changed && (entry.step === 'new' || entry.step === 'approved')) {
+      // rewritten before its upload: hash it again (a version already reserved is kept)
+      entry = await this.save({ ...entry, size: st!.size, mtimeMs: st!.mtimeMs, sha256: undefined });
+      changed = false;
+    }
+
+    if (entry.step === 'new') entry = await this.checkScopeAndTicket(entry, full);
+    if (entry.step === 'approved') entry = await this.upload(entry, full);
+    if (entry.step === 'uploaded') entry = await this.register(entry);
+    if (entry.step === 'registered') {
+      if (changed) {
+        // the file was rewritten after its upload: the old content is registered; the new one starts over
+        this.log.warn(
+          { file: name, version: entry.version },
+          'journal file changed after upload; exporting it anew',
+        );
+        await this.save({ ...entry, reason: 'file changed after upload' }, 'moved');
+        this.enqueue(name);
+        return;
+      }
+      if (present) await this.moveOut(full, this.uploadedDir, entry.version!);
+      else
+        await rename(`${full}${META_SUFFIX}`, path.join(this.uploadedDir, `${name}${META_SUFFIX}`)).catch(
+          () => {},
+        );
+      entry = await this.save({ ...entry, reportedFailure: false }, 'moved');
+      await this.report({ kind: 'uploaded', file: name, version: entry.version, reason: entry.reason });
+    }
+  }
+
+  private async checkScopeAndTicket(entry: OutboxEntry, full: string): Promise<OutboxEntry> {
+    const name = entry.file;
+    let metaText: string;
+    try {
+      metaText = await readFile(`${full}${META_SUFFIX}`, 'utf8');
+    } catch {
+      const waited = this.clock.now().getTime() - Date.parse(entry.firstSeenAt);
+      const grace = this.o.metaGraceMs ?? 600_000;
+      if (waited < grace) throw new Deferred(grace - waited);
+      return this.reject(entry, full, `no metadata sidecar ${name}${META_SUFFIX}`);
+    }
+    let meta: ReturnType<typeof parseJournalMeta>;
+    try {
+      meta = parseJournalMeta(metaText);
+      checkMandatorScope(this.o.cluster, meta.mandators, this.o.clusters);
+    } catch (err) {
+      if (!isConveyorError(err)) throw err;
+      return this.reject(entry, full, err.message);
+    }
+    entry = { ...entry, ticket: meta.ticket, mandators: meta.mandators };
+    if (this.o.tickets) {
+      const delay = () => {
+        const b = this.o.ticketBackoff ?? { minTimeout: 30_000, maxTimeout: 600_000 };
+        const base = Math.min(b.maxTimeout, b.minTimeout * 2 ** Math.min(entry.ticketChecks, 20));
+        return Math.round(base * (0.5 + Math.random() / 2));
+      };
+      let check: Awaited<ReturnType<ChangeTickets['check']>>;
+      try {
+        check = await this.o.tickets.check(meta.ticket);
+      } catch (err) {
+        this.log.warn(
+          { err, file: name, ticket: meta.ticket },
+          'change ticket check failed; will check again',
+        );
+        entry = await this.save({ ...entry, ticketChecks: entry.ticketChecks + 1 });
+        throw new Deferred(delay());
+      }
+      if (check.verdict === 'pending') {
+        if (!entry.reportedWaiting) {
+          await this.report({
+            kind: 'waiting',
+            file: name,
+            reason: `change ${meta.ticket} is not approved yet (${check.detail})`,
+          });
+        }
+        entry = await this.save({ ...entry, reportedWaiting: true, ticketChecks: entry.ticketChecks + 1 });
+        throw new Deferred(delay());
+      }
+      if (check.verdict !== 'approved') {
+        return this.reject(entry, full, `change ${meta.ticket} is ${check.verdict} (${check.detail})`);
+      }
+    }
+    return this.save(entry, 'approved');
+  }
+
+  /** Run `fn` with bounded exponential backoff and jitter; after the last retry report once and defer. */
+  private async withRetries<T>(entry: OutboxEntry, what: string, fn: () => Promise<T>): Promise<T> {
+    const r = this.o.retry;
+    try {
+      return await pRetry(fn, {
+        retries: r.retries,
+        minTimeout: r.minTimeout,
+        maxTimeout: r.maxTimeout,
+        factor: 2,
+        randomize: true,
+        signal: this.abort.signal,
+        shouldRetry: ({ error }) => !isConveyorError(error) || error.retryable,
+        onFailedAttempt: ({ error, attemptNumber }) =>
+          this.log.warn({ file: entry.file, attempt: attemptNumber, err: error.message }, `${what} failed`),
+      });
+    } catch (err) {
+      if (err instanceof Halt || this.stopped) throw err;
+      if (err instanceof ConflictError) {
+        await this.save({ ...entry, sha256: undefined });
+        throw new Deferred(0);
+      }
+      const reason = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.log.error({ file: entry.file, err }, reason);
+      if (!entry.reportedFailure)
+        await this.report({ kind: 'failed', file: entry.file, version: entry.version, reason });
+      await this.save({ ...entry, attempts: entry.attempts + 1, reportedFailure: true });
+      throw new Deferred(this.o.retryLaterMs ?? 300_000);
+    }
+  }
+
+  private async upload(entry: OutboxEntry, full: string): Promise<OutboxEntry> {
+    if (!entry.sha256) entry = await this.save({ ...entry, sha256: await sha256Of(full) });
+    if (!entry.version) {
+      const assigned = await this.withRetries(entry, 'version assignment', () => this.assignVersion(entry));
+      entry = await this.save({ ...entry, ...assigned });
+    }
+    const e = entry;
+    const metadata: Record<string, string> = {
+      version: e.version!,
+      cluster: this.o.cluster,
+      sha256: e.sha256!,
+      mandators: (e.mandators ?? []).join(','),
+      file: encodeURIComponent(e.file),
+      ...(e.ticket ? { ticket: e.ticket } : {}),
+    };
+    await this.withRetries(e, `upload of ${e.file}`, async () => {
+      const existing = await this.o.objects.head(e.objectKey!);
+      if (existing && existing.metadata.sha256 === e.sha256 && existing.size === e.size) return;
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
+      const source = createReadStream(full);
+      source.on('error', (err) => tap.destroy(err));
+      source.pipe(tap);
+      await this.o.objects.put(e.objectKey!, tap, { metadata, size: e.size });
+      if (bytes !== e.size || hash.digest('hex') !== e.sha256) {
+        throw new ConflictError(`${e.file} changed while it was uploaded`);
+      }
+    });
+    return this.save({ ...e, uploadedAt: this.clock.now().toISOString() }, 'uploaded');
+  }
+
+  /** Same content keeps its version; otherwise the next sequence of the day. */
+  private async assignVersion(
+    entry: OutboxEntry,
+  ): Promise<Pick<OutboxEntry, 'version' | 'objectKey' | 'reason'>> {
+    const all = await this.outbox.all();
+    const same = all.find(
+      (x) => x.sha256 === entry.sha256 && x.version && x.objectKey && x.step !== 'rejected',
+    );
+    if (same)
+      return { version: same.version, objectKey: same.objectKey, reason: `same content as ${same.file}` };
+    const day = versionDay(this.clock.now());
+    const known = new Set(all.flatMap((x) => (x.version ? [x.version] : [])));
+    for (const v of (await this.o.registry.latestForDay?.(this.o.cluster, day)) ?? []) known.add(v);
+    const base = `${this.prefix ? `${this.prefix}/` : ''}${this.o.cluster}/`;
+    for (const obj of await this.o.objects.list(`${base}${day}-`))
+      known.add(obj.key.slice(base.length).split('/')[0]);
+    const version = nextVersion(this.clock.now(), this.o.cluster, known);
+    return { version, objectKey: `${base}${version}/${entry.file}` };
+  }
+
+  private async register(entry: OutboxEntry): Promise<OutboxEntry> {
+    const e = entry;
+    const result = await this.withRetries(e, `registration of ${e.version}`, () =>
+      this.o.registry.register({
+        version: e.version!,
+        cluster: this.o.cluster,
+        file: e.file,
+        size: e.size,
+        sha256: e.sha256!,
+        ticket: e.ticket,
+        mandators: e.mandators ?? [],
+        objectKey: e.objectKey!,
+        uploadedAt: e.uploadedAt ?? this.clock.now().toISOString(),
+      }),
+    );
+    let version = e.version!;
+    if (result.version !== version && parseVersion(result.version, false)) {
+      this.log.warn(
+        { file: e.file, ours: version, registered: result.version },
+        'content already registered',
+      );
+      version = result.version;
+    }
+    return this.save({ ...e, version }, 'registered');
+  }
+
+  private async reject(entry: OutboxEntry, full: string, reason: string): Promise<OutboxEntry> {
+    const dest = await this.moveOut(full, this.rejectedDir, 'rejected');
+    await writeFileAtomic(`${dest}.reason.txt`, `${reason}\n`);
+    const saved = await this.save({ ...entry, reason }, 'rejected');
+    this.log.warn({ file: entry.file, reason }, 'journal rejected');
+    await this.report({ kind: 'rejected', file: entry.file, reason });
+    return saved;
+  }
+
+  /** Move a journal and its sidecar into `dir`; a name already there gets `<tag>--` in front. */
+  private async moveOut(full: string, dir: string, tag: string): Promise<string> {
+    const name = path.basename(full);
+    const taken = await stat(path.join(dir, name)).then(
+      () => true,
+      () => false,
+    );
+    const dest = path.join(dir, taken ? `${tag}--${this.clock.now().getTime()}--${name}` : name);
+    if (dir === this.rejectedDir) {
+      await rename(`${full}${META_SUFFIX}`, `${dest}${META_SUFFIX}`).catch(() => undefined);
+      await rename(full, dest);
+    } else {
+      // the journal first: a crash in between leaves only a sidecar, which resume moves after it
+      await rename(full, dest);
+      await rename(`${full}${META_SUFFIX}`, `${dest}${META_SUFFIX}`).catch(() => undefined);
+    }
+    return dest;
+  }
+
+  private async report(event: JournalEvent): Promise<void> {
+    try {
+      await this.o.notify(event);
+    } catch (err) {
+      this.log.warn({ err, file: event.file, kind: event.kind }, 'journal notification failed');
+    }
+  }
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+// ---------------------------------------------------------------- version endpoint client
+
+export interface JournalVersionInput {
+  version: string;
+  cluster: string;
+  file: string;
+  size: number;
+  sha256: string;
+  ticket?: string;
+  mandators: string[];
+  objectKey: string;
+  /** ISO 8601 */
+  uploadedAt: string;
+}
+
+export interface VersionRegistryClient {
+  /** Idempotent by sha256: the same checksum returns the version it already has, created false. */
+  register(v: JournalVersionInput): Promise<{ version: string; created: boolean }>;
+  /** Versions the endpoint knows for a cluster on a day (`yyyy.mm.dd`). */
+  latestForDay?(cluster: string, day: string): Promise<string[]>;
+}
+
+const registeredSchema = z.object({ version: z.string(), created: z.boolean() });
+const listedSchema = z.union([
+  z.array(z.union([z.string(), z.object({ version: z.string() })])),
+  z.object({ versions: z.array(z.union([z.string(), z.object({ version: z.string() })])) }),
+]);
+
+/**
+ * The bot's journal version endpoint: `POST <baseUrl>/api/journal/versions` with the cluster's
+ * bearer token (201 `{version, created: true}`, or 200 `{version, created: false}` for a checksum
+ * it already has); `GET ...?cluster=&day=` answers `{versions: [{version}...]}`.
+ */
+export class HttpVersionRegistry implements VersionRegistryClient {
+  private readonly url: string;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(
+    private readonly options: { baseUrl: string; token: string; fetch?: typeof fetch; timeoutMs?: number },
+  ) {
+    this.url = `${options.baseUrl.replace(/\/+$/, '')}/api/journal/versions`;
+    this.fetchFn = options.fetch ?? fetch;
+  }
+
+  async register(v: JournalVersionInput): Promise<{ version: string; created: boolean }> {
+    const body = await this.call(this.url, { method: 'POST', body: JSON.stringify(v) });
+    const parsed = registeredSchema.safeParse(body);
+    if (!parsed.success)
+      throw new UpstreamError('version-endpoint', 'the version endpoint answered without a version');
+    return parsed.data;
+  }
+
+  async latestForDay(cluster: string, day: string): Promise<string[]> {
+    const query = new URLSearchParams({ cluster, day });
+    const parsed = listedSchema.safeParse(await this.call(`${this.url}?${query}`, { method: 'GET' }));
+    if (!parsed.success)
+      throw new UpstreamError('version-endpoint', 'the version endpoint sent an unexpected list');
+    const items = Array.isArray(parsed.data) ? parsed.data : parsed.data.versions;
+    return items.map((i) => (typeof i === 'string' ? i : i.version));
+  }
+
+  private async call(url: string, init: { method: string; body?: string }): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, {
+        ...init,
+        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new UpstreamError('version-endpoint', `version endpoint unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status === 401 || res.status === 403) {
+      throw new NotAllowedError(`the version endpoint refused this cluster's token (HTTP ${res.status})`);
+    }
+    if (res.status >= 500 || res.status === 429) {
+      throw new UpstreamError('version-endpoint', `version endpoint failed with HTTP ${res.status}`);
+    }
+    if (!res.ok)
+      throw new InputError(
+        `the version endpoint refused the request (HTTP ${res.status}): ${text.slice(0, 200)}`,
+      );
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new UpstreamError('version-endpoint', 'the version endpoint answered with invalid JSON');
+    }
+  }
+}

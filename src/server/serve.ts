@@ -1,0 +1,77 @@
+/**
+ * `conveyor serve`: the bot, the HTTP API and the controller in one process.
+ * Shuts down gracefully on SIGTERM/SIGINT: stop taking requests, let steps in flight reach a
+ * safe point, release leadership, close the store.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { resolveConfig } from '../cli-config.js';
+import { compose } from '../compose.js';
+import { readSecrets, secretValues } from '../config/secrets.js';
+import { Dispatcher } from '../core/dispatcher.js';
+import { createLogger } from '../core/log.js';
+import { HttpServer, sendJson } from './http-server.js';
+import { addLocalApi, removeServeInfo, writeServeInfo } from './local-api.js';
+import { wireControllerless } from './wiring.js';
+
+export interface ServeOptions {
+  configFile?: string;
+  port?: number;
+  cwd: string;
+  out: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const env = options.env ?? process.env;
+  const secrets = readSecrets(env);
+  const log = createLogger({ secrets: secretValues(secrets) });
+  const resolved = await resolveConfig(options.configFile, options.cwd, log);
+  mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
+  const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env });
+  wireControllerless(runtime);
+  const service = new Dispatcher(runtime);
+  const http = new HttpServer(log);
+  let ready = false;
+  let info = { token: '' };
+  http.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { ok: true }));
+  http.add('GET', '/readyz', async (_req, res) => {
+    const storeOk = await runtime.store.db.query('SELECT 1').then(() => true, () => false);
+    sendJson(res, ready && storeOk ? 200 : 503, { ready: ready && storeOk, store: storeOk });
+  });
+  addLocalApi(http, service, () => info.token);
+  const host = env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
+  const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);
+  info = writeServeInfo(resolved.serveInfoFile, port);
+  await runtime.engine.sweep();
+  runtime.engine.startSweeper();
+  ready = true;
+  log.info({ port, host, sandbox: resolved.sandbox }, 'conveyor is serving');
+  if (resolved.sandbox) {
+    options.out(`Conveyor is serving the sandbox on http://${host}:${port}`);
+    options.out(`  sandbox: ${resolved.baseDir} (bare repositories in repos/, configuration in conveyor.yaml)`);
+    options.out('  try:     npx conveyor run "list" --as U_DEMO');
+    options.out('           npx conveyor run "promote api" --as U_DEMO');
+    options.out('           npx conveyor run "promote api prod" --as U_DEMO   (then approve as U_LEAD and U_PO)');
+  } else {
+    options.out(`Conveyor is serving on http://${host}:${port}`);
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      ready = false;
+      http.drain();
+      await runtime.engine.stop();
+      await http.close();
+      removeServeInfo(resolved.serveInfoFile);
+      await runtime.store.close();
+      resolve();
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}

@@ -1,0 +1,10 @@
+/**
+ * Wiring that every process running commands needs, with or without the controller:
+ * the operation kinds beyond Git (journal pointers) and how verification is decided.
+ */
+import type { Runtime } from '../core/runtime.js';
+
+export function wireControllerless(runtime: Runtime): void {
+  // Without a controller there is nothing to verify against: applied means succeeded.
+  runtime.engine.needsVerification = () => false;
+}

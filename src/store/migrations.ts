@@ -1,0 +1,126 @@
+/** SQL migrations, run in order at start on both PGlite and PostgreSQL. */
+import type { Db } from './db.js';
+
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE IF NOT EXISTS command_log (
+    id BIGSERIAL PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT
+  );
+  CREATE TABLE IF NOT EXISTS audit (
+    id BIGSERIAL PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    operation_id TEXT,
+    detail JSONB NOT NULL DEFAULT '{}'::jsonb
+  );
+  CREATE TABLE IF NOT EXISTS operations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    app TEXT NOT NULL,
+    env TEXT NOT NULL,
+    state TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    plan JSONB NOT NULL,
+    progress JSONB NOT NULL DEFAULT '{}'::jsonb,
+    idempotency_key TEXT UNIQUE,
+    message JSONB,
+    error TEXT,
+    claimed_by TEXT,
+    claimed_until TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ
+  );
+  CREATE INDEX IF NOT EXISTS operations_app_env ON operations (app, env, created_at DESC);
+  CREATE INDEX IF NOT EXISTS operations_state ON operations (state);
+  CREATE TABLE IF NOT EXISTS approvals (
+    operation_id TEXT NOT NULL REFERENCES operations(id),
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (operation_id, user_id, sha)
+  );
+  CREATE TABLE IF NOT EXISTS locks (
+    app TEXT NOT NULL,
+    env TEXT NOT NULL,
+    operation_id TEXT,
+    holder TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    manual BOOLEAN NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (app, env, manual)
+  );
+  CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    reply JSONB,
+    at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  CREATE TABLE IF NOT EXISTS journal_versions (
+    version TEXT PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    file TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    object_key TEXT NOT NULL,
+    ticket TEXT,
+    mandators JSONB NOT NULL DEFAULT '[]'::jsonb,
+    uploaded_at TIMESTAMPTZ NOT NULL,
+    registered_at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  CREATE TABLE IF NOT EXISTS journal_imports (
+    id BIGSERIAL PRIMARY KEY,
+    env TEXT NOT NULL,
+    version TEXT NOT NULL,
+    ok BOOLEAN NOT NULL,
+    exit_code INTEGER,
+    duration_ms INTEGER NOT NULL,
+    output_tail TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    modify_index BIGINT NOT NULL
+  );
+  CREATE SEQUENCE IF NOT EXISTS kv_index;
+  CREATE TABLE IF NOT EXISTS live_state (
+    app TEXT NOT NULL,
+    env TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    since TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (app, env)
+  );
+  CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  `,
+];
+
+export async function migrate(db: Db): Promise<void> {
+  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())');
+  await db.exec('SELECT pg_advisory_lock(727274)');
+  try {
+    const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => Number(r.version)));
+    for (const [i, sql] of MIGRATIONS.entries()) {
+      if (done.has(i + 1)) continue;
+      await db.transaction(async (tx) => {
+        await tx.exec(sql);
+        await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
+      });
+    }
+  } finally {
+    await db.exec('SELECT pg_advisory_unlock(727274)');
+  }
+}

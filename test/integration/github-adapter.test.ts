@@ -1,0 +1,334 @@
+/**
+ * GitHubHost against the stateful GitHub fake: reads from a real mirror cloned over the fake's
+ * smart HTTP, writes through Octokit (retry + throttling plugins) to real bare repositories.
+ */
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type GitMirrorReads, GitHubHost, createOctokit } from '../../src/adapters/github.js';
+import { simpleGit } from 'simple-git';
+import { ConflictError, UpstreamError } from '../../src/core/errors.js';
+import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
+
+const owner = 'acme';
+const repo = 'shop';
+const TOKEN = 'ghs_SECRETTOKEN0123456789';
+
+let gh: GitHubFake;
+let bare: string;
+let tmp: string;
+let host: GitHubHost;
+let mirror: TestMirror;
+let v1: string;
+let v2: string;
+
+const git = (...args: string[]) => execFileSync('git', args, { cwd: bare, encoding: 'utf8' }).trim();
+const head = (branch: string) => git('rev-parse', `refs/heads/${branch}`);
+
+function hostWith(options: Parameters<typeof createOctokit>[0] = {}): GitHubHost {
+  const octokit = createOctokit({
+    token: TOKEN,
+    baseUrl: gh.url,
+    throttle: false,
+    retryAfterBaseValue: 1,
+    ...options,
+  });
+  return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: gh.url });
+}
+
+/**
+ * A minimal bare mirror over the fake's smart HTTP (src/adapters/git-mirror.ts cannot clone
+ * with simple-git 4 yet: it sets core.hooksPath, which simple-git refuses).
+ */
+class TestMirror implements GitMirrorReads {
+  constructor(
+    private readonly url: string,
+    private readonly dir: string,
+  ) {}
+  private git = (...args: string[]) =>
+    simpleGit({ baseDir: this.dir, allowEnvironment: ['GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM'] }).raw(
+      args,
+    );
+  private rev = (rev: string) =>
+    this.git('rev-parse', '--verify', '--quiet', rev).then(
+      (s) => s.trim() || null,
+      () => null,
+    );
+  async sync() {
+    await mkdir(this.dir, { recursive: true });
+    await this.git('init', '--quiet', '--bare');
+    await this.git(
+      'fetch',
+      '--quiet',
+      '--prune',
+      '--force',
+      this.url,
+      '+refs/heads/*:refs/heads/*',
+      '+refs/tags/*:refs/tags/*',
+    );
+  }
+  branchHead = (branch: string) => this.rev(`refs/heads/${branch}^{commit}`);
+  resolve = (ref: string) => this.rev(`${ref}^{commit}`);
+  treeOf = async (sha: string) => (await this.rev(`${sha}^{tree}`))!;
+  isAncestor = (a: string, b: string) =>
+    this.git('merge-base', '--is-ancestor', a, b).then(
+      () => true,
+      () => false,
+    );
+  async log(base: string, head: string, max = 100) {
+    const out = await this.git(
+      'log',
+      `--max-count=${max}`,
+      '--format=%H%x1f%s%x1f%an%x1f%aI',
+      `${base}..${head}`,
+    );
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [sha, subject, author, date] = l.split('\x1f');
+        return { sha, subject, author, date };
+      });
+  }
+  commit = async (sha: string) => (await this.log(`${sha}^`, sha, 1))[0];
+  diffStat = async () => [];
+  async tags(prefix: string) {
+    const out = await this.git(
+      'for-each-ref',
+      '--format=%(refname:strip=2)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(contents)%1e',
+      `refs/tags/${prefix}`,
+    );
+    return out
+      .split('\x1e')
+      .map((r) => r.trim())
+      .filter(Boolean)
+      .map((r) => {
+        const [name, sha, date, message] = r.split('\x1f');
+        return { name, sha, date, message: message.trim() };
+      });
+  }
+  readFile = (sha: string, path: string) => this.git('show', `${sha}:${path}`).catch(() => null);
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err,
+  );
+}
+
+beforeAll(async () => {
+  gh = await startGitHubFake({ token: TOKEN });
+  bare = await gh.createRepo(owner, repo);
+  v1 = await gh.commitFiles(owner, repo, 'main', { 'app.yaml': 'version: 1\n' }, 'v1');
+  v2 = await gh.commitFiles(owner, repo, 'main', { 'app.yaml': 'version: 2\n', 'extra.txt': 'x\n' }, 'v2');
+  tmp = await mkdtemp(join(tmpdir(), 'github-adapter-'));
+  mirror = new TestMirror(gh.gitUrl(owner, repo), join(tmp, 'mirror.git'));
+  const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retryAfterBaseValue: 1 });
+  host = new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: gh.url });
+  await host.sync();
+});
+
+afterAll(async () => {
+  await gh?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+beforeEach(() => gh.resetCounters());
+
+describe('GitHubHost', () => {
+  it('reads from the mirror without calling the API', async () => {
+    expect(host.kind).toBe('github');
+    expect(await host.branchHead('main')).toBe(v2);
+    expect(await host.readFile(v1, 'app.yaml')).toBe('version: 1\n');
+    expect((await host.log(v1, v2)).map((c) => c.subject)).toEqual(['v2']);
+    expect(await host.isAncestor(v1, v2)).toBe(true);
+    expect(gh.calls.total).toBe(0);
+    expect(host.compareUrl('qa', 'main')).toBe(`${gh.url}/acme/shop/compare/qa...main`);
+  });
+
+  it("creates a commit with another commit's tree and fast-forwards the branch to it", async () => {
+    const restore = await host.createCommit({ treeOfSha: v1, parent: v2, message: 'rollback to v1' });
+    expect(git('rev-parse', `${restore}^{tree}`)).toBe(git('rev-parse', `${v1}^{tree}`));
+    expect(git('rev-parse', `${restore}^`)).toBe(v2);
+
+    await host.updateBranch('main', restore, v2);
+    expect(head('main')).toBe(restore);
+    await host.sync();
+    expect(await host.branchHead('main')).toBe(restore);
+    expect(await host.readFile(restore, 'extra.txt')).toBeNull();
+    expect((await host.commit(restore)).subject).toBe('rollback to v1');
+  });
+
+  it('creates a branch only when absent, and fast-forwards it', async () => {
+    await host.updateBranch('qa', v1, null);
+    expect(head('qa')).toBe(v1);
+    expect(await rejection(host.updateBranch('qa', v2, null))).toBeInstanceOf(ConflictError);
+    await host.updateBranch('qa', v2, v1);
+    expect(head('qa')).toBe(v2);
+    await host.updateBranch('qa', v2, v1); // a retry after the move landed is not an error
+    expect(head('qa')).toBe(v2);
+  });
+
+  it('refuses to move a branch that moved meanwhile, and never clobbers it', async () => {
+    const seen = head('main');
+    const ours = await host.createCommit({ treeOfSha: v2, parent: seen, message: 'ours' });
+    const theirs = await gh.commitFiles(owner, repo, 'main', { 'theirs.txt': 't\n' }, 'theirs');
+    const err = await rejection(host.updateBranch('main', ours, seen));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(head('main')).toBe(theirs);
+
+    // a non-fast-forward is refused by GitHub itself (force: false)
+    expect(await rejection(host.updateBranch('main', v1, theirs))).toBeInstanceOf(ConflictError);
+    expect(head('main')).toBe(theirs);
+
+    // two writers from the same head: exactly one wins
+    const a = await host.createCommit({ treeOfSha: v1, parent: theirs, message: 'a' });
+    const b = await host.createCommit({ treeOfSha: v2, parent: theirs, message: 'b' });
+    const results = await Promise.allSettled([
+      host.updateBranch('main', a, theirs),
+      host.updateBranch('main', b, theirs),
+    ]);
+    const won = results.findIndex((r) => r.status === 'fulfilled');
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results[1 - won] as PromiseRejectedResult;
+    expect(lost.reason).toBeInstanceOf(ConflictError);
+    expect(head('main')).toBe([a, b][won]);
+  });
+
+  it('creates annotated deploy tags idempotently', async () => {
+    const tag = { name: 'prod/2024.01.02.1', sha: v2, message: 'source: v2\noperation: op_12345678' };
+    await host.createTag(tag);
+    expect(git('cat-file', '-t', 'refs/tags/prod/2024.01.02.1')).toBe('tag');
+    expect(git('rev-parse', 'prod/2024.01.02.1^{commit}')).toBe(v2);
+
+    gh.resetCounters();
+    await host.createTag(tag);
+    expect(gh.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(await rejection(host.createTag({ ...tag, sha: v1 }))).toBeInstanceOf(ConflictError);
+    expect(git('rev-parse', 'prod/2024.01.02.1^{commit}')).toBe(v2);
+
+    await host.sync();
+    const [read] = await host.tags('prod/');
+    expect([read.name, read.sha]).toEqual(['prod/2024.01.02.1', v2]);
+    expect(read.message).toContain('operation: op_12345678');
+  });
+
+  it('opens a pull request, merges it with the head check, and the base branch moves', async () => {
+    const release = await gh.commitFiles(owner, repo, 'release', { 'app.yaml': 'version: 3\n' }, 'v3');
+    const pr = await host.openPullRequest({
+      base: 'main',
+      head: 'release',
+      title: 'Promote v3',
+      body: 'by conveyor',
+    });
+    expect(pr).toMatchObject({
+      state: 'open',
+      headSha: release,
+      url: `${gh.url}/acme/shop/pull/${pr.number}`,
+    });
+    expect(
+      (await host.openPullRequest({ base: 'main', head: 'release', title: 'again', body: '' })).number,
+    ).toBe(pr.number);
+
+    expect(await rejection(host.mergePullRequest(pr.number, v1, 'merge'))).toBeInstanceOf(ConflictError);
+    expect((await host.getPullRequest(pr.number)).state).toBe('open');
+
+    const baseBefore = head('main');
+    const merged = await host.mergePullRequest(pr.number, release, 'Promote v3 to prod\n\noperation op_1');
+    expect(merged).toMatchObject({ number: pr.number, state: 'merged', headSha: release });
+    expect(head('main')).toBe(merged.mergeSha);
+    expect(git('log', '-1', '--format=%B', merged.mergeSha!)).toBe('Promote v3 to prod\n\noperation op_1');
+    expect(git('rev-list', '--parents', '-n', '1', merged.mergeSha!).split(' ').slice(1)).toEqual([
+      baseBefore,
+      release,
+    ]);
+    expect(await host.getPullRequest(pr.number)).toMatchObject({
+      state: 'merged',
+      mergeSha: merged.mergeSha,
+    });
+    expect(await host.mergePullRequest(pr.number, release, 'again')).toMatchObject({ state: 'merged' });
+
+    await host.sync();
+    expect(await host.branchHead('main')).toBe(merged.mergeSha);
+    expect(await host.readFile(merged.mergeSha!, 'app.yaml')).toBe('version: 3\n');
+  });
+
+  it('reports a closed pull request, which cannot be merged', async () => {
+    const sha = await gh.commitFiles(owner, repo, 'hotfix', { 'fix.txt': 'f\n' }, 'fix');
+    const pr = await host.openPullRequest({ base: 'main', head: 'hotfix', title: 'Hotfix', body: '' });
+    const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false });
+    await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, state: 'closed' });
+    expect(await host.getPullRequest(pr.number)).toMatchObject({ state: 'closed', headSha: sha });
+    expect(await rejection(host.mergePullRequest(pr.number, sha, 'merge'))).toBeInstanceOf(ConflictError);
+  });
+
+  it('combines check runs and commit statuses', async () => {
+    const sha = await gh.commitFiles(owner, repo, 'ci', { 'ci.txt': '1\n' }, 'ci');
+    expect(await host.checks(sha)).toBe('none');
+    gh.setChecks(sha, 'pending');
+    expect(await host.checks(sha)).toBe('pending');
+    gh.setChecks(sha, 'success');
+    expect(await host.checks(sha)).toBe('success');
+    gh.setChecks(sha, 'pending', { kind: 'status', name: 'legacy' });
+    expect(await host.checks(sha)).toBe('pending');
+    gh.setChecks(sha, 'failure', { kind: 'status', name: 'legacy' });
+    expect(await host.checks(sha)).toBe('failure');
+    gh.setChecks(sha, 'none');
+    gh.setChecks(sha, 'success', { kind: 'status' });
+    expect(await host.checks(sha)).toBe('success');
+  });
+
+  it('retries server errors and succeeds', async () => {
+    gh.failNext(2, 500);
+    const sha = await host.createCommit({ treeOfSha: v1, parent: v2, message: 'after 500s' });
+    expect(git('cat-file', '-t', sha)).toBe('commit');
+    expect(gh.requests.map((r) => r.status)).toEqual([500, 500, 201]);
+  });
+
+  it('reports a GitHub that stays down as an UpstreamError without the token', async () => {
+    gh.failNext(4, 502); // the first try and three retries
+    const err = await rejection(host.getPullRequest(1));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as UpstreamError).system).toBe('github');
+    expect((err as Error).message).toMatch(/502/);
+
+    const denied = await rejection(hostWith({ token: `${TOKEN}-wrong` }).checks(v1));
+    expect(denied).toBeInstanceOf(UpstreamError);
+    expect((denied as Error).message).toMatch(/credentials/);
+    for (const e of [err, denied]) expect(inspect(e, { depth: 12 })).not.toContain(TOKEN);
+  });
+
+  it('honours a secondary rate limit (Retry-After) and then succeeds', async () => {
+    const sha = await gh.commitFiles(owner, repo, 'ci', { 'ci.txt': '2\n' }, 'ci2');
+    gh.setChecks(sha, 'success');
+    gh.failNext(1, 403, { 'retry-after': '1' });
+    expect(await hostWith({ throttle: true }).checks(sha)).toBe('success');
+    expect(gh.requests.filter((r) => r.status === 403)).toHaveLength(1);
+
+    gh.failNext(1, 403, { 'retry-after': '1' });
+    const err = await rejection(hostWith({ throttle: false }).checks(sha));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as Error).message).toMatch(/rate limited/);
+  });
+
+  it('says GitHub is unreachable when nothing answers', async () => {
+    const err = await rejection(hostWith({ baseUrl: 'http://127.0.0.1:1', retries: 0 }).getPullRequest(1));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as Error).message).toMatch(/unreachable/);
+  });
+
+  it('authenticates as a GitHub App installation', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const app = hostWith({ token: undefined, appId: gh.appId, privateKey: pem, installationId: 42 });
+    expect(await app.checks(v1)).toBe('none');
+    expect(gh.installations).toEqual(['42']);
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { InputError, NotAllowedError } from '../../src/core/errors.js';
+import {
+  checkClusterMayWrite,
+  checkMandatorScope,
+  type JournalClusterRule,
+  parseJournalMeta,
+} from '../../src/journal/journal-rules.js';
+
+const clusters: JournalClusterRule[] = [
+  { name: 'dev-modelling', writable: true, mandators: [] },
+  { name: 'prod-modelling', writable: true },
+  { name: 'qa', writable: false },
+];
+
+describe('journal rules', () => {
+  it('lets only writable clusters upload, with a message naming who may', () => {
+    expect(checkClusterMayWrite('dev-modelling', clusters).name).toBe('dev-modelling');
+    expect(() => checkClusterMayWrite('qa', clusters)).toThrow(
+      /"qa" is read-only.*dev-modelling, prod-modelling may upload/,
+    );
+    expect(() => checkClusterMayWrite('nope', clusters)).toThrow(NotAllowedError);
+  });
+
+  it('falls back to the two modelling clusters when none are configured', () => {
+    expect(checkClusterMayWrite('prod-modelling', []).writable).toBe(true);
+    expect(() => checkClusterMayWrite('qa', [])).toThrow(NotAllowedError);
+  });
+
+  it('scopes mandators: dev exports tech-head only, prod both (defaults by name)', () => {
+    expect(() => checkMandatorScope('dev-modelling', ['tech-head'], clusters)).not.toThrow();
+    expect(() => checkMandatorScope('dev-modelling', ['tech-head', 'business-head'], clusters)).toThrow(
+      /may not export mandator business-head \(allowed: tech-head\)/,
+    );
+    expect(() =>
+      checkMandatorScope('prod-modelling', ['tech-head', 'business-head'], clusters),
+    ).not.toThrow();
+  });
+
+  it('uses configured mandators over the defaults', () => {
+    const custom: JournalClusterRule[] = [
+      { name: 'dev-modelling', writable: true, mandators: ['business-head'] },
+    ];
+    expect(() => checkMandatorScope('dev-modelling', ['tech-head'], custom)).toThrow(NotAllowedError);
+    expect(() => checkMandatorScope('dev-modelling', ['business-head'], custom)).not.toThrow();
+  });
+
+  it('reads a valid sidecar and explains a bad one', () => {
+    expect(parseJournalMeta('{"ticket":"CHG0001234","mandators":["tech-head"]}')).toEqual({
+      ticket: 'CHG0001234',
+      mandators: ['tech-head'],
+    });
+    for (const bad of [
+      '{',
+      '[]',
+      '{"ticket":"INC1","mandators":["tech-head"]}',
+      '{"ticket":"CHG0001234","mandators":[]}',
+      '{"ticket":"CHG0001234","mandators":["ceo"]}',
+      '{"ticket":"CHG0001234","mandators":["tech-head"],"extra":1}',
+    ]) {
+      expect(() => parseJournalMeta(bad)).toThrow(InputError);
+    }
+    expect(() => parseJournalMeta('{"ticket":"x","mandators":["tech-head"]}')).toThrow(/ticket/);
+  });
+});
