@@ -124,6 +124,8 @@ async function runCommand(args: string[], io: Out, cwd: string): Promise<number>
     const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox });
     try {
       wireControllerless(runtime);
+      // A start like any other: resume operations an earlier process left half-done.
+      await runtime.engine.sweep();
       reply = await new Dispatcher(runtime).execute({ ...invocation, source: 'cli' });
     } finally {
       await runtime.engine.stop();

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type Consul from 'consul';
-import { UpstreamError } from '../core/errors.js';
+import { InputError, UpstreamError } from '../core/errors.js';
 import type { KvEntry, KvStore } from '../core/ports.js';
 
 /** Consul refuses longer blocking waits. */
@@ -62,7 +62,7 @@ export class ConsulKv implements KvStore {
     const opts: Record<string, unknown> = { key, value, timeout: this.requestTimeoutMs };
     if (options.cas !== undefined) {
       if (!Number.isSafeInteger(options.cas) || options.cas < 0) {
-        throw new UpstreamError('consul', `invalid CAS index for ${key}`);
+        throw new InputError(`invalid CAS index for ${key}`);
       }
       opts.cas = options.cas;
     }

@@ -3,9 +3,15 @@
  * it: acquire when the lease has no holder or has expired, renew while held, and rely on the
  * lease's resourceVersion for optimistic concurrency (a 409 means another replica won).
  */
-import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoordinationV1Api,
+  type KubeConfig,
+  type V1Lease,
+  V1MicroTime,
+} from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../core/ports.js';
-import type { KubeLog } from './kube.js';
+import { describeKubeError, type KubeLog } from './kube.js';
 
 export interface KubeLeaseLeadershipOptions {
   kubeConfig: KubeConfig;
@@ -80,10 +86,17 @@ export class KubeLeaseLeadership {
           lease.spec.holderIdentity = '';
           lease.spec.leaseDurationSeconds = 1;
           lease.spec.renewTime = new V1MicroTime(this.clock.now().getTime());
-          await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
+          await this.api.replaceNamespacedLease({
+            name: this.options.name,
+            namespace: this.options.namespace,
+            body: lease,
+          });
         }
       } catch (err) {
-        this.options.log?.warn({ lease: this.options.name, status: statusOf(err) }, 'could not release the lease');
+        this.options.log?.warn(
+          { lease: this.options.name, status: statusOf(err) },
+          'could not release the lease',
+        );
       }
     }
     this.setLeader(false);
@@ -105,7 +118,10 @@ export class KubeLeaseLeadership {
 
   private async read(): Promise<V1Lease | null> {
     try {
-      return await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
+      return await this.api.readNamespacedLease({
+        name: this.options.name,
+        namespace: this.options.namespace,
+      });
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;
@@ -122,7 +138,7 @@ export class KubeLeaseLeadership {
         return;
       }
       this.options.log?.warn(
-        { lease: this.options.name, status, err: (err as Error)?.message },
+        { lease: this.options.name, err: describeKubeError(err) },
         'lease acquire/renew failed',
       );
       // Step down before the lease could expire for the others.

@@ -47,7 +47,12 @@ interface Running {
 }
 
 /** Translate a Deployment into the port's status (replicas = desired replicas from the spec). */
-export function toWorkloadStatus(cluster: string, namespace: string, d: V1Deployment, exists = true): WorkloadStatus {
+export function toWorkloadStatus(
+  cluster: string,
+  namespace: string,
+  d: V1Deployment,
+  exists = true,
+): WorkloadStatus {
   const podSpec = d.spec?.template?.spec;
   const images = [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])]
     .map((c) => c.image)
@@ -74,13 +79,27 @@ export function toWorkloadStatus(cluster: string, namespace: string, d: V1Deploy
 
 const STOP_PATIENCE_MS = 5000;
 
-function describe(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const e = err as { statusCode?: number; code?: number | string; message?: string; name?: string };
-    const status = e.statusCode ?? e.code;
-    return [e.name, status, e.message].filter((x) => x !== undefined && x !== '').join(' ');
+/** A short, secret-free line for the log: status code and the API server's own message. */
+export function describeKubeError(err: unknown): string {
+  if (!err || typeof err !== 'object') return String(err);
+  const e = err as {
+    statusCode?: number;
+    code?: number | string;
+    message?: string;
+    body?: unknown;
+    name?: string;
+  };
+  let message = e.message?.split('\n')[0] ?? '';
+  if (typeof e.body === 'string') {
+    try {
+      message = (JSON.parse(e.body) as { message?: string }).message ?? message;
+    } catch {
+      // not a Status object: keep the error's own first line
+    }
   }
-  return String(err);
+  return [e.name, e.statusCode ?? e.code, message.slice(0, 200)]
+    .filter((x) => x !== undefined && x !== '')
+    .join(' ');
 }
 
 export class KubeClusterWatch implements ClusterWatch {
@@ -104,12 +123,18 @@ export class KubeClusterWatch implements ClusterWatch {
         throw new ConfigError(`no Kubernetes connection configured for cluster "${t.cluster}"`);
       }
       const key = JSON.stringify([t.cluster, t.namespace]);
-      const group = groups.get(key) ?? { cluster: t.cluster, namespace: t.namespace, names: new Set<string>() };
+      const group = groups.get(key) ?? {
+        cluster: t.cluster,
+        namespace: t.namespace,
+        names: new Set<string>(),
+      };
       group.names.add(t.name);
       groups.set(key, group);
     }
     this.stopped = false;
-    for (const g of groups.values()) this.running.push(this.makeRunning(g.cluster, g.namespace, g.names, onChange));
+    this.exists.clear();
+    for (const g of groups.values())
+      this.running.push(this.makeRunning(g.cluster, g.namespace, g.names, onChange));
     await Promise.all(this.running.map((r) => this.launch(r)));
   }
 
@@ -156,7 +181,11 @@ export class KubeClusterWatch implements ClusterWatch {
       }
       return result;
     };
-    const informer = makeInformer<V1Deployment>(kc, `/apis/apps/v1/namespaces/${namespace}/deployments`, list);
+    const informer = makeInformer<V1Deployment>(
+      kc,
+      `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments`,
+      list,
+    );
     const running: Running = { cluster, namespace, names, informer, delayMs: this.baseDelay, startedAt: 0 };
     informer.on('add', (d) => emit(d, true));
     informer.on('update', (d) => emit(d, true));
@@ -181,7 +210,7 @@ export class KubeClusterWatch implements ClusterWatch {
     const delay = r.delayMs;
     r.delayMs = Math.min(r.delayMs * 2, this.maxDelay);
     this.options.log?.warn(
-      { cluster: r.cluster, namespace: r.namespace, err: describe(err), retryInMs: delay },
+      { cluster: r.cluster, namespace: r.namespace, err: describeKubeError(err), retryInMs: delay },
       'kubernetes watch failed; restarting',
     );
     clearTimeout(r.timer);
@@ -231,7 +260,9 @@ export function kubeConfigFor(opts: KubeConnectionOptions): KubeConfig {
   // client-node refuses plain http:// unless TLS verification is off (there is no TLS to verify).
   const plainHttp = opts.server.startsWith('http://');
   kc.loadFromOptions({
-    clusters: [{ name, server: opts.server, caFile: opts.caFile, skipTLSVerify: plainHttp || !!opts.skipTlsVerify }],
+    clusters: [
+      { name, server: opts.server, caFile: opts.caFile, skipTLSVerify: plainHttp || !!opts.skipTlsVerify },
+    ],
     users: [{ name, ...(opts.token ? { token: opts.token } : {}) }],
     contexts: [{ name, cluster: name, user: name }],
     currentContext: name,

@@ -18,9 +18,13 @@ function sameImages(a: string[], b: string[]): boolean {
   return x.length === y.length && x.every((img, i) => img === y[i]);
 }
 
-export function deriveLiveState(status: WorkloadStatus | undefined, desiredImages: string[] | undefined): LiveState {
+export function deriveLiveState(
+  status: WorkloadStatus | undefined,
+  desiredImages: string[] | undefined,
+): LiveState {
   if (!status) return { state: 'unknown', detail: 'no report from the cluster yet' };
-  if (!status.exists) return { state: 'unknown', detail: `deployment ${status.namespace}/${status.name} not found` };
+  if (!status.exists)
+    return { state: 'unknown', detail: `deployment ${status.namespace}/${status.name} not found` };
 
   if (status.observedGeneration < status.generation) {
     return { state: 'progressing', detail: 'waiting for the deployment spec update to be observed' };
@@ -35,7 +39,10 @@ export function deriveLiveState(status: WorkloadStatus | undefined, desiredImage
     return { state: 'progressing', detail: `${status.updatedReplicas} of ${want} replicas updated` };
   }
   if (status.availableReplicas < want) {
-    return { state: 'progressing', detail: `${status.availableReplicas} of ${want} updated replicas available` };
+    return {
+      state: 'progressing',
+      detail: `${status.availableReplicas} of ${want} updated replicas available`,
+    };
   }
   if (desiredImages && desiredImages.length > 0 && !sameImages(status.images, desiredImages)) {
     return {

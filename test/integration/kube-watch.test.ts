@@ -1,3 +1,4 @@
+import { Watch } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClusterWatch, kubeConfigFor } from '../../src/adapters/kube.js';
 import { KubeLeaseLeadership } from '../../src/adapters/kube-lease.js';
@@ -105,7 +106,9 @@ describe('KubeClusterWatch', () => {
 
   it('refuses targets on a cluster it has no connection for', async () => {
     const w = new KubeClusterWatch({ kubeConfigs: {} });
-    await expect(w.start([{ cluster: 'nope', namespace: NS, name: 'web' }], () => {})).rejects.toThrow(ConfigError);
+    await expect(w.start([{ cluster: 'nope', namespace: NS, name: 'web' }], () => {})).rejects.toThrow(
+      ConfigError,
+    );
   });
 
   it('follows an image change through every rollout step in order, then a deletion', async () => {
@@ -159,7 +162,10 @@ describe('KubeClusterWatch', () => {
     for (const step of rolloutSteps('web:2')) step();
     fake.applyDeployment(NS, deploymentObject('worker', { image: 'worker:1' }));
     fake.expireHistory();
-    await waitFor('state after re-list', () => lastOf('web')?.availableReplicas === 3 && lastOf('web')?.generation === 2);
+    await waitFor(
+      'state after re-list',
+      () => lastOf('web')?.availableReplicas === 3 && lastOf('web')?.generation === 2,
+    );
     await waitFor('new workload', () => lastOf('worker')?.exists === true);
     expect(fake.counts.list).toBeGreaterThan(listsBefore);
     expect(deriveLiveState(lastOf('web'), ['web:2']).state).toBe('healthy');
@@ -216,11 +222,48 @@ describe('KubeClusterWatch', () => {
     watch = new KubeClusterWatch({
       kubeConfigs: { c: kc },
       restartDelayMs: 50,
-      log: { warn: (_o, msg) => errors.push(msg) },
+      log: { warn: (o, msg) => errors.push(`${msg}: ${(o as { err: string }).err}`) },
     });
     await watch.start([{ cluster: 'c', namespace: NS, name: 'web' }], (s) => seen.push(s));
     await waitFor('failure logged', () => errors.length >= 1);
     expect(seen).toEqual([]);
+    expect(errors[0]).toMatch(/^kubernetes watch failed; restarting: .*401 Unauthorized$/);
+    expect(errors.join('\n')).not.toContain('wrong');
+  });
+});
+
+describe('the fake API server', () => {
+  it('sends bookmarks to watches that allow them, and 410 Gone to a watch from a compacted version', async () => {
+    const kc = kubeConfigFor({ server: fake.url, token: TOKEN });
+    const path = `/apis/apps/v1/namespaces/${NS}/deployments`;
+    const events: Array<{ type: string; rv?: string; code?: number }> = [];
+    const done: unknown[] = [];
+    const ac = await new Watch(kc).watch(
+      path,
+      { allowWatchBookmarks: true, resourceVersion: fake.resourceVersion },
+      (type, obj) => events.push({ type, rv: obj.metadata?.resourceVersion, code: obj.code }),
+      (err) => done.push(err),
+    );
+    fake.setImage(NS, 'web', 'web:2');
+    fake.sendBookmarks();
+    await waitFor('bookmark', () => events.length === 2);
+    expect(events).toEqual([
+      { type: 'MODIFIED', rv: fake.resourceVersion, code: undefined },
+      { type: 'BOOKMARK', rv: fake.resourceVersion, code: undefined },
+    ]);
+    ac.abort();
+    const old = String(Number(fake.resourceVersion) - 1);
+    fake.expireHistory();
+    fake.setImage(NS, 'web', 'web:3');
+    events.length = 0;
+    await new Watch(kc).watch(
+      path,
+      { resourceVersion: old },
+      (type, obj) => events.push({ type, code: obj.code }),
+      (err) => done.push(err),
+    );
+    await waitFor('gone', () => events.length === 1 && done.length === 2);
+    expect(events).toEqual([{ type: 'ERROR', code: 410 }]);
   });
 });
 

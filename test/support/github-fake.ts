@@ -738,8 +738,7 @@ export class GitHubFake {
     };
   }
 
-  async refJson(r: RepoState, ref: string, sha: string) {
-    const type = (await gitMaybe(r.dir, ['cat-file', '-t', sha])) ?? 'commit';
+  refJson(r: RepoState, ref: string, sha: string, type: string) {
     const short = ref.replace(/^refs\//, '');
     return {
       ref,
@@ -898,17 +897,20 @@ async function commitOr404(fake: GitHubFake, r: RepoState, ref: string): Promise
   return c;
 }
 
+/** Refs under `prefix` (a full ref matches itself), as GitHub's git-ref objects. */
 async function listRefs(fake: GitHubFake, r: RepoState, prefix: string) {
-  const out = await git(r.dir, ['for-each-ref', '--format=%(refname) %(objectname)', prefix]);
+  const out = await git(r.dir, ['for-each-ref', '--format=%(refname) %(objectname) %(objecttype)', prefix]);
   const refs = out ? out.split('\n').map((l) => l.split(' ')) : [];
-  return Promise.all(refs.map(([ref, sha]) => fake.refJson(r, ref, sha)));
+  return refs.map(([ref, sha, type]) => fake.refJson(r, ref, sha, type));
 }
 
 async function getRef(fake: GitHubFake, { repo: r, params }: Ctx): Promise<Reply> {
   const ref = `refs/${params.ref}`;
-  const sha = await gitMaybe(r.dir, ['rev-parse', '--verify', '--quiet', ref]);
-  if (!sha || !params.ref.includes('/')) throw notFound();
-  return ok(await fake.refJson(r, ref, sha));
+  const found = params.ref.includes('/')
+    ? (await listRefs(fake, r, ref)).find((x) => x.ref === ref)
+    : undefined;
+  if (!found) throw notFound();
+  return ok(found);
 }
 
 async function createRef(fake: GitHubFake, { repo: r, body }: Ctx): Promise<Reply> {
@@ -916,12 +918,11 @@ async function createRef(fake: GitHubFake, { repo: r, body }: Ctx): Promise<Repl
   const sha = str(body.sha, 'sha');
   const valid = ref.split('/').length >= 3 && (await run(['check-ref-format', ref])).code === 0;
   if (!ref.startsWith('refs/') || !valid) throw new HttpError(422, 'Reference name is not valid');
-  if (!SHA.test(sha) || (await gitMaybe(r.dir, ['cat-file', '-t', sha])) === null) {
-    throw new HttpError(422, 'Object does not exist');
-  }
+  const type = SHA.test(sha) ? await gitMaybe(r.dir, ['cat-file', '-t', sha]) : null;
+  if (type === null) throw new HttpError(422, 'Object does not exist');
   const done = await run(['update-ref', ref, sha, ''], { cwd: r.dir });
   if (done.code !== 0) throw new HttpError(422, 'Reference already exists');
-  return ok(await fake.refJson(r, ref, sha), 201);
+  return ok(fake.refJson(r, ref, sha, type), 201);
 }
 
 async function updateRef(fake: GitHubFake, { repo: r, params, body }: Ctx): Promise<Reply> {
@@ -929,9 +930,8 @@ async function updateRef(fake: GitHubFake, { repo: r, params, body }: Ctx): Prom
   const sha = str(body.sha, 'sha');
   const old = await gitMaybe(r.dir, ['rev-parse', '--verify', '--quiet', ref]);
   if (!old) throw new HttpError(422, 'Reference does not exist');
-  if (!SHA.test(sha) || (await gitMaybe(r.dir, ['cat-file', '-t', sha])) === null) {
-    throw new HttpError(422, 'Object does not exist');
-  }
+  const type = SHA.test(sha) ? await gitMaybe(r.dir, ['cat-file', '-t', sha]) : null;
+  if (type === null) throw new HttpError(422, 'Object does not exist');
   if (
     body.force !== true &&
     (await run(['merge-base', '--is-ancestor', old, sha], { cwd: r.dir })).code !== 0
@@ -941,7 +941,7 @@ async function updateRef(fake: GitHubFake, { repo: r, params, body }: Ctx): Prom
   if ((await run(['update-ref', ref, sha, old], { cwd: r.dir })).code !== 0) {
     throw new HttpError(422, 'Update is not a fast forward');
   }
-  return ok(await fake.refJson(r, ref, sha));
+  return ok(fake.refJson(r, ref, sha, type));
 }
 
 async function getGitCommit(fake: GitHubFake, { repo: r, params }: Ctx): Promise<Reply> {
@@ -1276,7 +1276,8 @@ const ROUTES: [string, string, Handler][] = [
   [
     'GET',
     '/repos/:owner/:repo/git/matching-refs/*ref',
-    async (f, { repo, params }) => ok(await listRefs(f, repo, `refs/${params.ref}`)),
+    async (f, { repo, params }) =>
+      ok((await listRefs(f, repo, 'refs/')).filter((x) => x.ref.startsWith(`refs/${params.ref}`))),
   ],
   ['POST', '/repos/:owner/:repo/git/refs', createRef],
   ['GET', '/repos/:owner/:repo/git/ref/*ref', getRef],

@@ -60,7 +60,16 @@ export function deploymentObject(name: string, opts: { image: string; replicas?:
 }
 
 function statusBody(code: number, reason: string, message: string, details?: Obj): Obj {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details, code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    details,
+    code,
+  };
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -179,7 +188,11 @@ export class KubeFake {
   sendBookmarks(): void {
     for (const w of this.watches) {
       if (!w.bookmarks) continue;
-      const object = { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { resourceVersion: String(this.rv) } };
+      const object = {
+        kind: 'Deployment',
+        apiVersion: 'apps/v1',
+        metadata: { resourceVersion: String(this.rv) },
+      };
       w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object })}\n`);
     }
   }
@@ -301,7 +314,11 @@ export class KubeFake {
         if (event.rv > from && (ns === null || event.namespace === ns)) this.writeEvent(res, event);
       }
     }
-    const watch: OpenWatch = { namespace: ns, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', res };
+    const watch: OpenWatch = {
+      namespace: ns,
+      bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true',
+      res,
+    };
     this.watches.add(watch);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000).unref() : undefined;
@@ -311,11 +328,21 @@ export class KubeFake {
     });
   }
 
-  private leaseRequest(method: string, ns: string, name: string | undefined, body: Obj | undefined, res: ServerResponse) {
+  private leaseRequest(
+    method: string,
+    ns: string,
+    name: string | undefined,
+    body: Obj | undefined,
+    res: ServerResponse,
+  ) {
     const notFound = (n: string) =>
       this.send(res, 404, statusBody(404, 'NotFound', `leases.coordination.k8s.io "${n}" not found`));
     const conflict = (n: string, reason: string, message: string) =>
-      this.send(res, 409, statusBody(409, reason, message, { name: n, group: 'coordination.k8s.io', kind: 'leases' }));
+      this.send(
+        res,
+        409,
+        statusBody(409, reason, message, { name: n, group: 'coordination.k8s.io', kind: 'leases' }),
+      );
     if (method === 'GET' && name) {
       const lease = this.leases.get(`${ns}/${name}`);
       return lease ? this.send(res, 200, lease) : notFound(name);
@@ -334,7 +361,11 @@ export class KubeFake {
       const key = `${ns}/${leaseName}`;
       const old = this.leases.get(key);
       if (method === 'POST' && old) {
-        return conflict(leaseName, 'AlreadyExists', `leases.coordination.k8s.io "${leaseName}" already exists`);
+        return conflict(
+          leaseName,
+          'AlreadyExists',
+          `leases.coordination.k8s.io "${leaseName}" already exists`,
+        );
       }
       if (method === 'PUT') {
         if (!old) return notFound(leaseName);
@@ -353,7 +384,8 @@ export class KubeFake {
           namespace: ns,
           uid: old?.metadata.uid ?? randomUUID(),
           resourceVersion: String(this.rv),
-          creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          creationTimestamp:
+            old?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         },
         spec: body.spec ?? {},
       };
