@@ -72,12 +72,14 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
     for (const app of config.apps) {
       if (!git.has(app.name)) git.set(app.name, await buildGitHost(app, config, secrets, baseDir, log));
     }
-    const notifier = options.notifier === undefined ? new LogNotifier(log) : options.notifier;
-    const directory = options.directory ?? emptyDirectory;
+    const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log) : null;
+    const notifier = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
+    const directory = options.directory ?? slack?.directory ?? emptyDirectory;
     const kv = new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
     const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, workerId: `${hostname()}:${process.pid}` });
-    return { config, store, clock, log, git, notifier, directory, tickets: null, kv, objects, engine, sandbox: Boolean(options.sandbox) };
+    const tickets = config.servicenow ? await buildTickets(config, secrets) : null;
+    return { config, store, clock, log, git, notifier, directory, tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), slackClient: slack?.client ?? null };
   } catch (err) {
     await store.close();
     throw err;
@@ -93,4 +95,28 @@ async function buildObjectStore(config: Config, baseDir: string): Promise<Object
   const { S3ObjectStore, createS3Client } = await import('./adapters/s3.js');
   const client = createS3Client({ endpoint: objects.endpoint, region: objects.region, forcePathStyle: objects.forcePathStyle });
   return new S3ObjectStore(client, { bucket: objects.bucket });
+}
+
+async function buildSlackClient(config: Config, secrets: Secrets, log: Logger) {
+  const { WebClient, LogLevel } = await import('@slack/web-api');
+  const { SlackNotifier, SlackDirectory } = await import('./adapters/slack-notifier.js');
+  const slackApiUrl = secrets.SLACK_API_URL ?? config.slack?.apiUrl;
+  const client = new WebClient(secrets.SLACK_BOT_TOKEN, {
+    ...(slackApiUrl ? { slackApiUrl } : {}),
+    logLevel: LogLevel.ERROR,
+    retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
+  });
+  void log;
+  const groups = [...new Set(Object.values(config.roles).flatMap((r) => r.groups))];
+  return { client, notifier: new SlackNotifier(client), directory: new SlackDirectory({ client, groups }) };
+}
+
+async function buildTickets(config: Config, secrets: Secrets) {
+  const { ServiceNowTickets } = await import('./adapters/servicenow.js');
+  const sn = config.servicenow!;
+  const auth = secrets.SERVICENOW_TOKEN
+    ? { token: secrets.SERVICENOW_TOKEN }
+    : { user: secrets.SERVICENOW_USER ?? '', password: secrets.SERVICENOW_PASSWORD ?? '' };
+  if (!('token' in auth) && !auth.user) throw new ConfigError('servicenow is configured, but neither SERVICENOW_TOKEN nor SERVICENOW_USER/SERVICENOW_PASSWORD is set');
+  return new ServiceNowTickets({ baseUrl: sn.baseUrl, auth, approvedStates: sn.approvedStates });
 }

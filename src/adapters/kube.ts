@@ -89,7 +89,10 @@ export function describeKubeError(err: unknown): string {
     body?: unknown;
     name?: string;
   };
-  let message = e.message?.split('\n')[0] ?? '';
+  const lines = e.message?.split('\n') ?? [];
+  // ApiException: "HTTP-Code: 401\nMessage: Unauthorized\nBody: …\nHeaders: …"
+  const apiMessage = lines.find((l) => l.startsWith('Message: '))?.slice('Message: '.length);
+  let message = apiMessage ?? lines[0] ?? '';
   if (typeof e.body === 'string') {
     try {
       message = (JSON.parse(e.body) as { message?: string }).message ?? message;
@@ -97,7 +100,8 @@ export function describeKubeError(err: unknown): string {
       // not a Status object: keep the error's own first line
     }
   }
-  return [e.name, e.statusCode ?? e.code, message.slice(0, 200)]
+  const name = e.name === 'Error' ? undefined : e.name;
+  return [name, e.statusCode ?? e.code, message.slice(0, 200)]
     .filter((x) => x !== undefined && x !== '')
     .join(' ');
 }

@@ -21,8 +21,9 @@ export interface Runtime {
   objects: ObjectStore;
   /** Set by the composition root: runs operations (src/core/operation-engine.ts). */
   engine: import('./operation-engine.js').OperationEngine;
-  /** Live state per app×env, filled by the controller when one runs. */
   sandbox: boolean;
+  /** The Slack Web API client when Slack is configured (the Slack app reuses it). */
+  slackClient?: import('@slack/web-api').WebClient | null;
 }
 
 export function findApp(config: Config, name: string): AppConfig | undefined {

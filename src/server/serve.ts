@@ -5,30 +5,45 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Logger } from 'pino';
 import { resolveConfig } from '../cli-config.js';
-import { compose } from '../compose.js';
+import { compose, type ComposeOptions } from '../compose.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { Dispatcher } from '../core/dispatcher.js';
 import { createLogger } from '../core/log.js';
+import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addLocalApi, removeServeInfo, writeServeInfo } from './local-api.js';
+import { mountSlack } from './slack-mount.js';
 import { wireControllerless } from './wiring.js';
 
 export interface ServeOptions {
   configFile?: string;
   port?: number;
+  host?: string;
   cwd: string;
   out: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  /** Test seams: clients the composition root would otherwise build. */
+  compose?: Partial<ComposeOptions>;
 }
 
-export async function serve(options: ServeOptions): Promise<void> {
+export interface RunningServer {
+  port: number;
+  runtime: Runtime;
+  http: HttpServer;
+  /** Graceful stop: refuse new requests, finish steps in flight, close everything. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const secrets = readSecrets(env);
-  const log = createLogger({ secrets: secretValues(secrets) });
+  const log = options.log ?? createLogger({ secrets: secretValues(secrets) });
   const resolved = await resolveConfig(options.configFile, options.cwd, log);
   mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
-  const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env });
+  const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env, ...options.compose });
   wireControllerless(runtime);
   const service = new Dispatcher(runtime);
   const http = new HttpServer(log);
@@ -40,7 +55,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     sendJson(res, ready && storeOk ? 200 : 503, { ready: ready && storeOk, store: storeOk });
   });
   addLocalApi(http, service, () => info.token);
-  const host = env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
+  const slack = await mountSlack(http, service, resolved.config, secrets, log);
+  const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);
   info = writeServeInfo(resolved.serveInfoFile, port);
   await runtime.engine.sweep();
@@ -56,22 +72,34 @@ export async function serve(options: ServeOptions): Promise<void> {
   } else {
     options.out(`Conveyor is serving on http://${host}:${port}`);
   }
+  let stopping: Promise<void> | null = null;
+  return {
+    port,
+    runtime,
+    http,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        http.drain();
+        await runtime.engine.stop();
+        await slack?.stop();
+        await http.close();
+        removeServeInfo(resolved.serveInfoFile);
+        await runtime.store.close();
+      })();
+      return stopping;
+    },
+  };
+}
 
+export async function serve(options: ServeOptions): Promise<void> {
+  const server = await startServer(options);
   await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      ready = false;
-      http.drain();
-      await runtime.engine.stop();
-      await http.close();
-      removeServeInfo(resolved.serveInfoFile);
-      await runtime.store.close();
-      resolve();
+    const stop = (signal: string) => {
+      server.runtime.log.info({ signal }, 'shutting down');
+      void server.stop().then(resolve);
     };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
   });
 }

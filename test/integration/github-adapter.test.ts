@@ -4,13 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type GitMirrorReads, GitHubHost, createOctokit } from '../../src/adapters/github.js';
-import { simpleGit } from 'simple-git';
+import { GitMirror } from '../../src/adapters/git-mirror.js';
+import { GitHubHost, createOctokit } from '../../src/adapters/github.js';
 import { ConflictError, UpstreamError } from '../../src/core/errors.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 
@@ -22,7 +22,7 @@ let gh: GitHubFake;
 let bare: string;
 let tmp: string;
 let host: GitHubHost;
-let mirror: TestMirror;
+let mirror: GitMirror;
 let v1: string;
 let v2: string;
 
@@ -40,80 +40,6 @@ function hostWith(options: Parameters<typeof createOctokit>[0] = {}): GitHubHost
   return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: gh.url });
 }
 
-/**
- * A minimal bare mirror over the fake's smart HTTP (src/adapters/git-mirror.ts cannot clone
- * with simple-git 4 yet: it sets core.hooksPath, which simple-git refuses).
- */
-class TestMirror implements GitMirrorReads {
-  constructor(
-    private readonly url: string,
-    private readonly dir: string,
-  ) {}
-  private git = (...args: string[]) =>
-    simpleGit({ baseDir: this.dir, allowEnvironment: ['GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM'] }).raw(
-      args,
-    );
-  private rev = (rev: string) =>
-    this.git('rev-parse', '--verify', '--quiet', rev).then(
-      (s) => s.trim() || null,
-      () => null,
-    );
-  async sync() {
-    await mkdir(this.dir, { recursive: true });
-    await this.git('init', '--quiet', '--bare');
-    await this.git(
-      'fetch',
-      '--quiet',
-      '--prune',
-      '--force',
-      this.url,
-      '+refs/heads/*:refs/heads/*',
-      '+refs/tags/*:refs/tags/*',
-    );
-  }
-  branchHead = (branch: string) => this.rev(`refs/heads/${branch}^{commit}`);
-  resolve = (ref: string) => this.rev(`${ref}^{commit}`);
-  treeOf = async (sha: string) => (await this.rev(`${sha}^{tree}`))!;
-  isAncestor = (a: string, b: string) =>
-    this.git('merge-base', '--is-ancestor', a, b).then(
-      () => true,
-      () => false,
-    );
-  async log(base: string, head: string, max = 100) {
-    const out = await this.git(
-      'log',
-      `--max-count=${max}`,
-      '--format=%H%x1f%s%x1f%an%x1f%aI',
-      `${base}..${head}`,
-    );
-    return out
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        const [sha, subject, author, date] = l.split('\x1f');
-        return { sha, subject, author, date };
-      });
-  }
-  commit = async (sha: string) => (await this.log(`${sha}^`, sha, 1))[0];
-  diffStat = async () => [];
-  async tags(prefix: string) {
-    const out = await this.git(
-      'for-each-ref',
-      '--format=%(refname:strip=2)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(contents)%1e',
-      `refs/tags/${prefix}`,
-    );
-    return out
-      .split('\x1e')
-      .map((r) => r.trim())
-      .filter(Boolean)
-      .map((r) => {
-        const [name, sha, date, message] = r.split('\x1f');
-        return { name, sha, date, message: message.trim() };
-      });
-  }
-  readFile = (sha: string, path: string) => this.git('show', `${sha}:${path}`).catch(() => null);
-}
-
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   return p.then(
     () => {
@@ -129,7 +55,7 @@ beforeAll(async () => {
   v1 = await gh.commitFiles(owner, repo, 'main', { 'app.yaml': 'version: 1\n' }, 'v1');
   v2 = await gh.commitFiles(owner, repo, 'main', { 'app.yaml': 'version: 2\n', 'extra.txt': 'x\n' }, 'v2');
   tmp = await mkdtemp(join(tmpdir(), 'github-adapter-'));
-  mirror = new TestMirror(gh.gitUrl(owner, repo), join(tmp, 'mirror.git'));
+  mirror = new GitMirror({ url: gh.gitUrl(owner, repo), dir: join(tmp, 'mirror.git') });
   const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retryAfterBaseValue: 1 });
   host = new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: gh.url });
   await host.sync();

@@ -1,0 +1,41 @@
+/** Put the Slack app on serve's HTTP port (/slack/events), or start it in Socket Mode. */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Secrets } from '../config/secrets.js';
+import type { CommandService } from '../core/command-service.js';
+import { ConfigError } from '../core/errors.js';
+import type { HttpServer } from './http-server.js';
+
+export async function mountSlack(
+  http: HttpServer,
+  service: CommandService,
+  config: Config,
+  secrets: Secrets,
+  log: Logger,
+): Promise<{ stop(): Promise<void> } | null> {
+  if (!secrets.SLACK_BOT_TOKEN) return null;
+  const socketMode = Boolean(secrets.SLACK_APP_TOKEN) || config.slack?.socketMode === true;
+  if (!socketMode && !secrets.SLACK_SIGNING_SECRET) {
+    throw new ConfigError('SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests cannot be verified');
+  }
+  const { createSlackApp } = await import('./slack-app.js');
+  const slack = createSlackApp({
+    service,
+    signingSecret: secrets.SLACK_SIGNING_SECRET ?? 'unused-in-socket-mode',
+    botToken: secrets.SLACK_BOT_TOKEN,
+    appToken: socketMode ? secrets.SLACK_APP_TOKEN : undefined,
+    slackApiUrl: secrets.SLACK_API_URL ?? config.slack?.apiUrl,
+    command: config.slack?.command,
+    logger: log.child({ component: 'slack' }),
+  });
+  if (socketMode) {
+    await slack.start();
+    log.info('slack: connected in Socket Mode');
+    return slack;
+  }
+  await slack.app.init();
+  const receiver = slack.receiver as import('@slack/bolt').HTTPReceiver;
+  http.add('POST', '/slack/events', (req, res) => receiver.requestListener(req, res));
+  log.info('slack: listening on /slack/events');
+  return { stop: async () => undefined };
+}
