@@ -41,17 +41,22 @@ export const diff = defineCommand({
       const command = adjacent
         ? `promote ${app.name} ${dst.name}`
         : `promote ${app.name} ${dst.name} --version ${s.tag?.name ?? s.head.slice(0, 12)}`;
-      const blocks: ReplyBlock[] = [
-        { type: 'text', text: `${head} — ${dst.name} lacks ${lacking.length} commit(s)${extra.length ? ` and has ${extra.length} of its own (e.g. a rollback)` : ''}` },
-        {
+      // After a rollback dst may hold every commit of src and still run another tree: say so,
+      // rather than "lacks 0 commit(s)" over an empty list.
+      const summary = lacking.length
+        ? `${dst.name} lacks ${lacking.length} commit(s)${extra.length ? ` and has ${extra.length} of its own (e.g. a rollback)` : ''}`
+        : `${dst.name} has every commit of ${src.name} but runs another version; it has ${extra.length} of its own (e.g. a rollback)`;
+      const blocks: ReplyBlock[] = [{ type: 'text', text: `${head} — ${summary}` }];
+      if (lacking.length) {
+        blocks.push({
           type: 'list',
           title: 'commits',
           items: [
             ...lacking.slice(0, MAX_ITEMS).map((c) => `${shortSha(c.sha)} ${truncate(c.subject, 72)} (${c.author})`),
             ...(lacking.length > MAX_ITEMS ? [`…and ${lacking.length - MAX_ITEMS} more`] : []),
           ],
-        },
-      ];
+        });
+      }
       if (files.length) {
         const added = files.reduce((n, f) => n + f.added, 0);
         const deleted = files.reduce((n, f) => n + f.deleted, 0);

@@ -1,21 +1,44 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/core/command.js';
+import { defineCommand, type CommandContext } from '../src/core/command.js';
+import { ago } from '../src/core/format.js';
+import type { JournalPlan } from '../src/core/operation.js';
+import { renderOperation } from '../src/core/operation-view.js';
+import { okReply, type Reply } from '../src/core/reply.js';
+import { NothingToMove } from '../src/journal/chain.js';
+import { VERSION_ID } from '../src/journal/version-id.js';
+import { journalChain } from '../src/server/wiring.js';
 import { envArg } from './args.js';
-import { notAvailableYet } from './not-yet.js';
+import { gateStatus } from './operation-reply.js';
 
-const journalVersion = z.string().regex(/^\d{4}\.\d{2}\.\d{2}-[a-z0-9-]{1,40}\.\d{1,6}$/, 'a journal version such as 2026.11.23-dev-modelling.3');
+const journalVersion = z.string().regex(VERSION_ID, 'a journal version such as 2026.11.23-dev-modelling.3');
 const clusterName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a cluster name');
 
 export const journalList = defineCommand({
   name: 'journal list',
   summary: 'List journal versions with their metadata',
   usage: 'journal list [--cluster <name>]',
-  help: 'Lists registered journal versions, newest first.',
+  help: 'Lists registered journal versions, newest first: version, cluster, file, size, checksum, ticket, when.',
   positionals: [],
   flags: { cluster: { type: 'string', description: 'only versions exported by this cluster' } },
   schema: z.object({ cluster: clusterName.optional() }),
   mutates: false,
-  run: notAvailableYet,
+  async run(args, ctx) {
+    const versions = await ctx.runtime.journal.list({ cluster: args.cluster, limit: 50 });
+    const now = ctx.runtime.clock.now();
+    const events = (await ctx.runtime.store.auditLog({ limit: 200 }))
+      .filter((e) => e.action.startsWith('journal.export.') && (!args.cluster || e.actor === args.cluster))
+      .slice(0, 5)
+      .map((e) => `${ago(e.at, now)}: ${e.actor} ${e.action.replace('journal.export.', '')} ${String(e.detail.file ?? '')}${e.detail.reason ? ` — ${String(e.detail.reason)}` : ''}`);
+    const reply = okReply(versions.length ? `${versions.length} journal version(s)` : 'No journal versions registered yet', versions.length
+      ? [{
+          type: 'table',
+          header: ['version', 'cluster', 'file', 'size', 'sha256', 'ticket', 'registered'],
+          rows: versions.map((v) => [v.version, v.cluster, v.file, String(v.size), `${v.sha256.slice(0, 12)}…`, v.ticket ?? '—', ago(v.registeredAt, now)]),
+        }]
+      : [], { data: { versions } });
+    if (events.length) reply.blocks.push({ type: 'list', title: 'Recent export events', items: events });
+    return reply;
+  },
 });
 
 export const journalStatus = defineCommand({
@@ -27,29 +50,63 @@ export const journalStatus = defineCommand({
   flags: {},
   schema: z.object({}),
   mutates: false,
-  run: notAvailableYet,
+  async run(_args, ctx) {
+    const chain = journalChain(ctx.runtime);
+    const now = ctx.runtime.clock.now();
+    const rows: string[][] = [];
+    for (const [i, link] of chain.chain.entries()) {
+      const pointer = await ctx.runtime.kv.get(chain.keyFor(link.env));
+      const [last] = await ctx.runtime.journal.imports(link.env, 1);
+      const next = chain.chain[i + 1];
+      let step = '—';
+      if (last && !last.ok) step = 'fix the import; the chain stops here';
+      else if (pointer && last?.version !== pointer.value) step = 'waiting for the agent to import';
+      else if (next && last?.ok) step = next.auto ? `${next.env} follows automatically` : `journal promote ${next.env}`;
+      rows.push([
+        link.env, chain.keyFor(link.env), pointer?.value ?? '(unset)',
+        last ? `${last.ok ? 'ok' : `failed (exit ${last.exitCode ?? '—'})`} ${last.version}` : '—',
+        last ? ago(last.at, now) : '—', step,
+      ]);
+    }
+    return okReply('Journal chain', [{ type: 'table', header: ['env', 'key', 'points at', 'last import', 'when', 'next'], rows }], { data: { rows } });
+  },
 });
+
+async function runJournalOperation(ctx: CommandContext, kind: 'journal-promote' | 'journal-rollback', plan: () => Promise<JournalPlan>): Promise<Reply> {
+  let p: JournalPlan;
+  try {
+    p = await plan();
+  } catch (err) {
+    if (err instanceof NothingToMove) return okReply(err.message, [], { ephemeral: true });
+    throw err;
+  }
+  const op = await ctx.runtime.engine.request({
+    kind, app: 'journal', env: p.env, plan: p, requester: ctx.user,
+    idempotencyKey: ctx.idempotencyKey ?? null, emergency: false, source: ctx.source,
+  });
+  return renderOperation(op, await gateStatus(ctx.runtime, op));
+}
 
 export const journalPromote = defineCommand({
   name: 'journal promote',
   summary: 'Move an import environment to the version its predecessor imported',
   usage: 'journal promote <env> [--version <v>]',
-  help: 'Moves the environment one step along the chain, behind the environment\'s approval gate.',
+  help: "Moves the environment's key one step along the chain, behind the environment's approval gate. Only a version the previous environment imported successfully can move on.",
   positionals: ['env'],
-  flags: { version: { type: 'string', description: 'the version (must be imported by the previous environment)' } },
+  flags: { version: { type: 'string', description: 'the version (must be imported successfully by the previous environment)' } },
   schema: z.object({ env: envArg, version: journalVersion.optional() }),
   mutates: true,
-  run: notAvailableYet,
+  run: (args, ctx) => runJournalOperation(ctx, 'journal-promote', () => journalChain(ctx.runtime).planPromote(args.env, args.version)),
 });
 
 export const journalRollback = defineCommand({
   name: 'journal rollback',
   summary: 'Move an import environment back to the version it imported before',
   usage: 'journal rollback <env> [--to <v>]',
-  help: 'Moves the pointer back to the previously imported version (or --to).',
+  help: 'Moves the key back to the previously imported version (or --to, which the environment must have imported successfully), behind the gate.',
   positionals: ['env'],
   flags: { to: { type: 'string', description: 'the version to return to' } },
   schema: z.object({ env: envArg, to: journalVersion.optional() }),
   mutates: true,
-  run: notAvailableYet,
+  run: (args, ctx) => runJournalOperation(ctx, 'journal-rollback', () => journalChain(ctx.runtime).planRollback(args.env, args.to)),
 });

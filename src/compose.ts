@@ -16,6 +16,7 @@ import { OperationEngine } from './core/operation-engine.js';
 import { type Clock, type Directory, emptyDirectory, type GitHost, type Notifier, type ObjectStore, systemClock } from './core/ports.js';
 import type { Runtime } from './core/runtime.js';
 import { EmbeddedKv } from './store/embedded-kv.js';
+import { JournalStore } from './store/journal-store.js';
 import { openStore } from './store/open-store.js';
 
 export interface ComposeOptions {
@@ -75,18 +76,18 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
     const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log) : null;
     const notifier = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
-    const kv = new EmbeddedKv(store.db);
+    const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN) : new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
     const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, workerId: `${hostname()}:${process.pid}` });
     const tickets = config.servicenow ? await buildTickets(config, secrets) : null;
-    return { config, store, clock, log, git, notifier, directory, tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), slackClient: slack?.client ?? null };
+    return { config, store, journal: new JournalStore(store.db, clock), clock, log, git, notifier, directory, tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), slackClient: slack?.client ?? null };
   } catch (err) {
     await store.close();
     throw err;
   }
 }
 
-async function buildObjectStore(config: Config, baseDir: string): Promise<ObjectStore> {
+export async function buildObjectStore(config: Config, baseDir: string): Promise<ObjectStore> {
   const objects = config.journal?.objects ?? { folder: '.conveyor/objects' };
   if ('folder' in objects) {
     const { LocalObjectStore } = await import('./adapters/local-object-store.js');
@@ -119,4 +120,10 @@ async function buildTickets(config: Config, secrets: Secrets) {
     : { user: secrets.SERVICENOW_USER ?? '', password: secrets.SERVICENOW_PASSWORD ?? '' };
   if (!('token' in auth) && !auth.user) throw new ConfigError('servicenow is configured, but neither SERVICENOW_TOKEN nor SERVICENOW_USER/SERVICENOW_PASSWORD is set');
   return new ServiceNowTickets({ baseUrl: sn.baseUrl, auth, approvedStates: sn.approvedStates });
+}
+
+export async function buildConsulKv(consul: { host: string; port: number; secure: boolean }, token: string | undefined) {
+  const { default: Consul } = await import('consul');
+  const { ConsulKv } = await import('./adapters/consul.js');
+  return new ConsulKv(new Consul({ host: consul.host, port: consul.port, secure: consul.secure, ...(token ? { defaults: { token } } : {}) }));
 }

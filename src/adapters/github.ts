@@ -97,6 +97,11 @@ export function createOctokit(opts: GitHubClientOptions = {}): Octokit {
   });
 }
 
+/** The answer of `GitHubHost.pollBranches`. */
+export type BranchPoll =
+  | { status: 304 }
+  | { status: 200; etag: string | null; pollInterval: number | null; heads: Record<string, string> };
+
 export interface GitHubHostOptions {
   octokit: Octokit;
   owner: string;
@@ -302,6 +307,36 @@ export class GitHubHost implements GitHost {
     if (states.length === 0) return 'none';
     if (states.includes('failure')) return 'failure';
     return states.includes('pending') ? 'pending' : 'success';
+  }
+
+  /**
+   * Conditional poll of the branch heads (`git/matching-refs/heads/` with `If-None-Match`):
+   * an unchanged repository answers 304, which costs no rate limit. `pollInterval` is GitHub's
+   * `X-Poll-Interval` in seconds when it sent one.
+   */
+  async pollBranches(etag: string | null): Promise<BranchPoll> {
+    try {
+      const res = await this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', {
+        ...this.repo,
+        ref: 'heads/',
+        per_page: 100,
+        headers: etag ? { 'if-none-match': etag } : {},
+      });
+      const heads: Record<string, string> = {};
+      for (const r of res.data) {
+        if (r.ref.startsWith('refs/heads/') && r.object.type === 'commit') heads[r.ref.slice('refs/heads/'.length)] = r.object.sha;
+      }
+      const interval = Number(res.headers['x-poll-interval']);
+      return {
+        status: 200,
+        etag: typeof res.headers.etag === 'string' ? res.headers.etag : null,
+        pollInterval: Number.isFinite(interval) && interval > 0 ? interval : null,
+        heads,
+      };
+    } catch (err) {
+      if (statusOf(err) === 304) return { status: 304 };
+      throw this.failure('poll branches', err);
+    }
   }
 
   compareUrl(base: string, head: string): string {

@@ -180,6 +180,8 @@ export const configSchema = z
           )
           .default([]),
         seedFrom: z.string().default('dev-modelling'),
+        /** Where journal-watch and journal-agent reach the bot (serve). Default: the local serve. */
+        botUrl: z.url().optional(),
         channel: z.string().optional(),
       })
       .strict()

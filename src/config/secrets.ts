@@ -20,6 +20,8 @@ export const secretsSchema = z.object({
   SERVICENOW_TOKEN: optional,
   /** "cluster=token,cluster2=token2": tokens of journal clusters and agents allowed to call the bot. */
   JOURNAL_TOKENS: optional,
+  /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */
+  JOURNAL_TOKEN: optional,
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
 

@@ -4,12 +4,14 @@
  */
 import type { Logger } from 'pino';
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
+import type { JournalStore } from '../store/journal-store.js';
 import type { StateStore } from '../store/state-store.js';
 import type { ChangeTickets, Clock, Directory, GitHost, KvStore, Notifier, ObjectStore } from './ports.js';
 
 export interface Runtime {
   config: Config;
   store: StateStore;
+  journal: JournalStore;
   clock: Clock;
   log: Logger;
   /** One GitHost per app, by app name. */

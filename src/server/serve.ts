@@ -14,6 +14,7 @@ import { createLogger } from '../core/log.js';
 import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addLocalApi, removeServeInfo, writeServeInfo } from './local-api.js';
+import { addJournalRoutes } from './journal-routes.js';
 import { mountSlack } from './slack-mount.js';
 import { wireControllerless } from './wiring.js';
 
@@ -55,6 +56,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sendJson(res, ready && storeOk ? 200 : 503, { ready: ready && storeOk, store: storeOk });
   });
   addLocalApi(http, service, () => info.token);
+  addJournalRoutes(http, runtime, secrets, () => info.token);
   const slack = await mountSlack(http, service, resolved.config, secrets, log);
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);

@@ -3,8 +3,23 @@
  * the operation kinds beyond Git (journal pointers) and how verification is decided.
  */
 import type { Runtime } from '../core/runtime.js';
+import { JournalChain } from '../journal/chain.js';
+
+const chains = new WeakMap<Runtime, JournalChain>();
+
+export function journalChain(runtime: Runtime): JournalChain {
+  let chain = chains.get(runtime);
+  if (!chain) {
+    chain = new JournalChain(runtime);
+    chains.set(runtime, chain);
+  }
+  return chain;
+}
 
 export function wireControllerless(runtime: Runtime): void {
   // Without a controller there is nothing to verify against: applied means succeeded.
   runtime.engine.needsVerification = () => false;
+  const chain = journalChain(runtime);
+  runtime.engine.runners.set('journal-promote', chain);
+  runtime.engine.runners.set('journal-rollback', chain);
 }

@@ -1,0 +1,165 @@
+/**
+ * Verification: an operation in `verifying` succeeds when its rollout is healthy (the cluster
+ * runs what Git asks for), fails when that rollout fails or does not get healthy within the
+ * environment's `verify.timeout`. A failed promotion in an environment with
+ * `verify.autoRollback` starts an emergency rollback itself and says why. Each verdict is
+ * claimed once in the store, so two replicas never both report or roll back.
+ */
+import { hostFor, syncHost } from '../core/env-state.js';
+import { isConveyorError } from '../core/errors.js';
+import type { Operation } from '../core/operation.js';
+import type { MessageRef } from '../core/ports.js';
+import { planRollback } from '../core/promotion-plan.js';
+import { findApp, findEnv, type Runtime } from '../core/runtime.js';
+import { type AggregateLive, type AppTarget, type LiveReconciler, whereText } from './live-reconciler.js';
+
+export interface VerifierOptions {
+  /** How often the store is asked for operations in `verifying` (other processes start them). */
+  checkEveryMs?: number;
+}
+
+/** Post to an environment's channel; null when it has none or nothing can post. */
+export async function postToEnv(runtime: Runtime, envName: string, text: string, thread?: MessageRef | null): Promise<MessageRef | null> {
+  const channel = findEnv(runtime.config, envName)?.channel;
+  if (!runtime.notifier || !channel) return null;
+  try {
+    return await runtime.notifier.post({ channel, text, ...(thread ? { thread } : {}) });
+  } catch (err) {
+    runtime.log.warn({ env: envName, err: isConveyorError(err) ? err.message : 'post failed' }, 'could not post a controller message');
+    return null;
+  }
+}
+
+const describeOp = (op: Operation) => `${op.kind} ${op.app} → ${op.env} (${op.id})`;
+
+export class Verifier {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly prepared = new Set<string>();
+  private sweepTimer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly reconciler: LiveReconciler,
+    private readonly options: VerifierOptions = {},
+  ) {}
+
+  start(): void {
+    this.running = true;
+    const loop = () => {
+      if (!this.running) return;
+      void this.sweep().finally(() => {
+        if (this.running) this.sweepTimer = setTimeout(loop, this.options.checkEveryMs ?? 5000).unref();
+      });
+    };
+    loop();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.sweepTimer);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.prepared.clear();
+  }
+
+  async sweep(): Promise<void> {
+    const ops = await this.runtime.store.operations({ states: ['verifying'], kinds: ['promote', 'rollback'], limit: 500 });
+    for (const op of ops) await this.check(op.id).catch((err) => this.runtime.log.warn({ operation: op.id, err: (err as Error).message }, 'verification check failed'));
+  }
+
+  /** Look at one operation now: refresh what Git asks for once, then judge or arm its deadline. */
+  async check(id: string, attempt = 0): Promise<void> {
+    if (!this.running) return;
+    const op = await this.runtime.store.findOperation(id);
+    if (op?.state === 'applied' && attempt < 50) {
+      // Asked just before the engine stored `verifying`: look again in a moment.
+      setTimeout(() => void this.check(id, attempt + 1), 20).unref();
+      return;
+    }
+    if (!op || op.state !== 'verifying') return;
+    const target = this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env);
+    if (!target) return;
+    if (!this.prepared.has(op.id)) {
+      this.prepared.add(op.id);
+      const app = findApp(this.runtime.config, op.app);
+      if (app) await syncHost(hostFor(this.runtime, app), 0);
+      await this.reconciler.refreshDesired(op.app);
+    }
+    await this.armDeadline(op);
+    // The reconcile stores the state and calls back into evaluate().
+    await this.reconciler.reconcile(op.app, op.env);
+  }
+
+  private async armDeadline(op: Operation): Promise<void> {
+    if (this.timers.has(op.id)) return;
+    const timeout = findEnv(this.runtime.config, op.env)?.verify.timeout ?? 600_000;
+    const [entered] = await this.runtime.store.auditLog({ operationId: op.id, action: 'operation.verifying', limit: 1 });
+    const since = new Date(entered?.at ?? op.updatedAt).getTime();
+    const left = since + timeout - this.runtime.clock.now().getTime();
+    const expire = async () => {
+      this.timers.delete(op.id);
+      const now = await this.runtime.store.findOperation(op.id);
+      if (now?.state !== 'verifying' || !this.running) return;
+      await this.settle(now, false, `the rollout did not become healthy within ${Math.round(timeout / 1000)}s`);
+    };
+    this.timers.set(op.id, setTimeout(() => void expire().catch(() => undefined), Math.max(0, left)));
+  }
+
+  /** Judge the operations verifying on this app × env against what the cluster shows. */
+  async evaluate(target: AppTarget, live: AggregateLive, ops: Operation[]): Promise<void> {
+    for (const op of ops) {
+      if (!this.prepared.has(op.id)) {
+        // Not looked at yet (started by another process): refresh Git first, then come back.
+        void this.check(op.id);
+        continue;
+      }
+      if (live.state === 'healthy') await this.settle(op, true, live.detail, target);
+      else if (live.state === 'failed' && live.matchesDesired) await this.settle(op, false, live.detail, target);
+    }
+  }
+
+  private async settle(op: Operation, ok: boolean, detail: string, target?: AppTarget): Promise<void> {
+    const { store, engine } = this.runtime;
+    if (!(await store.claimKey(`controller:verdict:${op.id}`))) return;
+    clearTimeout(this.timers.get(op.id));
+    this.timers.delete(op.id);
+    const done = await engine.finishVerification(op.id, ok, detail);
+    const where = whereText(target ?? this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env)!);
+    const lines = [
+      ok ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}` : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,
+    ];
+    if (!ok && done.state === 'failed') {
+      const rollback = await this.autoRollback(done, detail);
+      if (rollback) lines.push(rollback);
+    }
+    await store.saveKeyReply(`controller:verdict:${op.id}`, { ok, state: done.state });
+    await postToEnv(this.runtime, op.env, lines.join('\n'), done.message);
+  }
+
+  /** Start an emergency rollback when the environment asks for it; returns what to say. */
+  private async autoRollback(op: Operation, why: string): Promise<string | null> {
+    const env = findEnv(this.runtime.config, op.env);
+    const app = findApp(this.runtime.config, op.app);
+    if (!env?.verify.autoRollback || !app || op.kind !== 'promote') return null;
+    try {
+      const plan = await planRollback(this.runtime, { app, env, emergency: true });
+      plan.reason = `automatic rollback: the rollout of ${op.id} failed (${why})`;
+      const rollback = await this.runtime.engine.request({
+        kind: 'rollback',
+        app: app.name,
+        env: env.name,
+        plan,
+        requester: 'conveyor',
+        idempotencyKey: `controller:autorollback:${op.id}`,
+        emergency: true,
+        source: 'controller',
+      });
+      return `${env.name} rolls back automatically to ${plan.toTag ?? plan.sourceSha.slice(0, 8)} (${rollback.id}, ${rollback.state}) because the rollout failed`;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.runtime.log.warn({ operation: op.id, err: message }, 'automatic rollback not started');
+      return `automatic rollback not started: ${message}`;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The journal promotion chain (seed 001): the dev modelling cluster's newest version seeds the
+ * first import environment's key; each later environment moves, one step at a time, to a
+ * version its predecessor imported successfully — automatically or by `journal promote`,
+ * through operations and gates like apps. Keys move only by compare-and-set.
+ */
+import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import type { KindRunner, OperationEngine } from '../core/operation-engine.js';
+import type { JournalPlan, Operation } from '../core/operation.js';
+import type { Runtime } from '../core/runtime.js';
+import type { JournalImport, JournalVersion } from '../store/state-store.js';
+import { compareVersions } from './version-id.js';
+
+export class NothingToMove extends Error {}
+
+export class JournalChain implements KindRunner {
+  constructor(private readonly runtime: Runtime) {}
+
+  get chain() {
+    return this.runtime.config.journal?.chain ?? [];
+  }
+
+  keyFor(env: string): string {
+    return `${this.runtime.config.journal?.keyPrefix ?? 'journal_version/'}${env}`;
+  }
+
+  position(env: string): number {
+    const i = this.chain.findIndex((c) => c.env === env);
+    if (i === -1) throw new InputError(`"${env}" is not in the journal chain (${this.chain.map((c) => c.env).join(' → ') || 'none configured'})`);
+    return i;
+  }
+
+  /** Post a line to the journal channel (never throws). */
+  async announce(text: string): Promise<void> {
+    return this.notify(text);
+  }
+
+  private async notify(text: string): Promise<void> {
+    const channel = this.runtime.config.journal?.channel;
+    if (!channel || !this.runtime.notifier) return;
+    await this.runtime.notifier.post({ channel, text }).catch((err) => this.runtime.log.warn({ err: (err as Error).message }, 'journal notice not posted'));
+  }
+
+  /** A version was registered: seed the first environment when it comes from the seeding cluster. */
+  async onRegistered(v: JournalVersion, created: boolean): Promise<void> {
+    if (!created) return;
+    await this.notify(`Journal ${v.version} registered from ${v.cluster} (${v.file}, ${v.size} bytes, sha256 ${v.sha256.slice(0, 12)}…)`);
+    const first = this.chain[0];
+    if (!first || v.cluster !== (this.runtime.config.journal?.seedFrom ?? 'dev-modelling')) return;
+    const key = this.keyFor(first.env);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.runtime.kv.get(key);
+      if (current && compareVersions(current.value, v.version) >= 0) return;
+      if (await this.runtime.kv.put(key, v.version, { cas: current?.modifyIndex ?? 0 })) {
+        await this.runtime.store.audit('conveyor', 'journal.seeded', null, { key, version: v.version });
+        await this.notify(`${key} → ${v.version}`);
+        return;
+      }
+    }
+    throw new ConflictError(`${key} kept changing; ${v.version} was not seeded`);
+  }
+
+  /** An agent reported an import: record it, announce it, drive the next step. */
+  async onImport(report: Omit<JournalImport, 'at'>): Promise<void> {
+    const { created } = await this.runtime.journal.recordImport(report);
+    if (!created) return;
+    const outcome = report.ok
+      ? `imported ${report.version} in ${Math.round(report.durationMs / 1000)}s`
+      : `FAILED to import ${report.version} (exit ${report.exitCode ?? '—'}): ${report.error ?? ''}\n${report.outputTail.slice(-500)}`;
+    await this.notify(`Journal ${report.env}: ${outcome}`);
+    if (!report.ok) return;
+    const i = this.chain.findIndex((c) => c.env === report.env);
+    const next = i === -1 ? undefined : this.chain[i + 1];
+    if (!next) return;
+    if (!next.auto) {
+      await this.notify(`Next step: journal promote ${next.env} --version ${report.version}`);
+      return;
+    }
+    try {
+      const plan = await this.planPromote(next.env, report.version);
+      await this.runtime.engine.request({
+        kind: 'journal-promote', app: 'journal', env: next.env, plan, requester: 'conveyor',
+        idempotencyKey: `journal-auto:${next.env}:${report.version}`, emergency: false, source: 'controller',
+      });
+    } catch (err) {
+      if (!(err instanceof NothingToMove)) await this.notify(`Journal ${next.env} was not promoted: ${(err as Error).message}`);
+    }
+  }
+
+  async planPromote(env: string, version?: string): Promise<JournalPlan> {
+    const i = this.position(env);
+    const key = this.keyFor(env);
+    const current = await this.runtime.kv.get(key);
+    let target: string | undefined;
+    if (i === 0) {
+      const seedFrom = this.runtime.config.journal?.seedFrom ?? 'dev-modelling';
+      const known = await this.runtime.journal.list({ cluster: seedFrom, limit: 500 });
+      if (version && !known.some((k) => k.version === version)) throw new NotFoundError(`no journal version ${version} from ${seedFrom}`);
+      target = version ?? known.map((k) => k.version).sort(compareVersions).at(-1);
+    } else {
+      const previous = this.chain[i - 1]!.env;
+      const good = await this.runtime.journal.goodImports(previous);
+      if (version && !good.includes(version)) {
+        throw new NotAllowedError(`${previous} has not imported ${version} successfully; ${env} follows ${previous} one step behind`);
+      }
+      target = version ?? good[0];
+      if (!target) throw new NothingToMove(`${previous} has not imported any version successfully yet`);
+    }
+    if (!target) throw new NothingToMove('no journal version is registered yet');
+    if (current?.value === target) throw new NothingToMove(`${env} already points at ${target}`);
+    if (!(await this.runtime.journal.get(target))) throw new NotFoundError(`no journal version ${target} is registered`);
+    return { env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0, reason: null };
+  }
+
+  async planRollback(env: string, to?: string): Promise<JournalPlan> {
+    this.position(env);
+    const key = this.keyFor(env);
+    const current = await this.runtime.kv.get(key);
+    const good = await this.runtime.journal.goodImports(env);
+    const target = to ?? good.find((v) => v !== current?.value);
+    if (!target) throw new NothingToMove(`${env} has no earlier successfully imported version to go back to`);
+    if (to && !good.includes(to)) throw new NotAllowedError(`${env} never imported ${to} successfully; roll back only to a version it imported`);
+    if (current?.value === target) throw new NothingToMove(`${env} already points at ${target}`);
+    return { env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0, reason: 'rollback' };
+  }
+
+  /** KindRunner: move the key by compare-and-set; a crash after the write is harmless. */
+  async apply(op: Operation, _engine: OperationEngine): Promise<'done' | 'cancelled'> {
+    const plan = op.plan as JournalPlan;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.runtime.kv.get(plan.key);
+      if (current?.value === plan.toVersion) return 'done';
+      if ((current?.value ?? null) !== plan.fromVersion) {
+        throw new ConflictError(`${plan.key} moved to ${current?.value ?? '(none)'} while ${op.id} waited; ask again`);
+      }
+      if (await this.runtime.kv.put(plan.key, plan.toVersion, { cas: current?.modifyIndex ?? 0 })) return 'done';
+    }
+    throw new ConflictError(`${plan.key} keeps changing; nothing was overwritten`);
+  }
+}

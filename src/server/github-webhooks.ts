@@ -1,0 +1,127 @@
+/**
+ * `POST /github/webhooks`: GitHub deliveries, verified with `@octokit/webhooks` against
+ * GITHUB_WEBHOOK_SECRET (X-Hub-Signature-256), de-duplicated by X-GitHub-Delivery in the store
+ * (a redelivery is answered 200 and ignored), then handed to the controller as small plain
+ * events. Without a secret the route refuses everything: unsigned deliveries are never trusted.
+ * GitHub sends no timestamp to bound replays; the delivery id is the replay guard.
+ */
+import { Webhooks } from '@octokit/webhooks';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { StateStore } from '../store/state-store.js';
+import { type HttpServer, readBody, sendJson } from './http-server.js';
+
+export const GITHUB_WEBHOOK_PATH = '/github/webhooks';
+/** GitHub caps payloads at 25 MB. */
+const MAX_PAYLOAD = 25 * 1024 * 1024;
+
+export interface PushEvent {
+  delivery: string;
+  /** "owner/repo" */
+  repo: string;
+  /** Branch name, or null for a tag push. */
+  branch: string | null;
+  after: string;
+  deleted: boolean;
+  subject?: string;
+  author?: string;
+  pusher?: string;
+}
+
+export interface RepoActivityEvent {
+  delivery: string;
+  repo: string;
+  event: 'pull_request' | 'pull_request_review' | 'check_suite' | 'check_run';
+  action: string;
+}
+
+export interface GitHubEventSink {
+  push(event: PushEvent): Promise<void>;
+  /** Pull requests, reviews and checks: something an operation may be waiting for moved. */
+  repoActivity(event: RepoActivityEvent): Promise<void>;
+}
+
+const pushPayload = z.object({
+  ref: z.string(),
+  after: z.string().regex(/^[0-9a-f]{40}$/),
+  deleted: z.boolean().default(false),
+  repository: z.object({ full_name: z.string() }),
+  pusher: z.object({ name: z.string() }).partial().optional(),
+  head_commit: z
+    .object({ message: z.string(), author: z.object({ name: z.string() }).partial() })
+    .partial()
+    .nullable()
+    .optional(),
+});
+
+const activityPayload = z.object({ action: z.string().default(''), repository: z.object({ full_name: z.string() }) });
+
+const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
+
+export function mountGitHubWebhooks(
+  http: HttpServer,
+  options: { secret: string | undefined; store: StateStore; log: Logger; sink: GitHubEventSink },
+): void {
+  const { store, log, sink } = options;
+  const webhooks = options.secret ? new Webhooks({ secret: options.secret }) : null;
+  if (webhooks) {
+    webhooks.on('push', async ({ id, payload }) => {
+      const p = pushPayload.parse(payload);
+      const branch = p.ref.startsWith('refs/heads/') ? p.ref.slice('refs/heads/'.length) : null;
+      await sink.push({
+        delivery: id,
+        repo: p.repository.full_name,
+        branch,
+        after: p.after,
+        deleted: p.deleted,
+        subject: p.head_commit?.message,
+        author: p.head_commit?.author?.name,
+        pusher: p.pusher?.name,
+      });
+    });
+    webhooks.on(['pull_request', 'pull_request_review', 'check_suite', 'check_run'], async ({ id, name, payload }) => {
+      const p = activityPayload.parse(payload);
+      await sink.repoActivity({ delivery: id, repo: p.repository.full_name, event: name, action: p.action });
+    });
+  }
+
+  http.add('POST', GITHUB_WEBHOOK_PATH, async (req, res) => {
+    if (!webhooks) {
+      sendJson(res, 503, { error: 'GitHub webhooks are not configured (GITHUB_WEBHOOK_SECRET is not set)' });
+      return;
+    }
+    const body = (await readBody(req, MAX_PAYLOAD)).toString('utf8');
+    const signature = header(req.headers['x-hub-signature-256']);
+    const delivery = header(req.headers['x-github-delivery']);
+    const event = header(req.headers['x-github-event']);
+    if (!signature || !(await webhooks.verify(body, signature).catch(() => false))) {
+      log.warn({ delivery: delivery.slice(0, 64), event: event.slice(0, 64) }, 'GitHub webhook refused: bad signature');
+      sendJson(res, 401, { error: 'signature does not match' });
+      return;
+    }
+    if (!/^[\w-]{1,100}$/.test(delivery) || !/^[a-z_]{1,64}$/.test(event)) {
+      sendJson(res, 400, { error: 'X-GitHub-Delivery and X-GitHub-Event are required' });
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body);
+    } catch {
+      sendJson(res, 400, { error: 'the body is not valid JSON' });
+      return;
+    }
+    if (!(await store.claimDelivery(delivery))) {
+      sendJson(res, 200, { ok: true, duplicate: true });
+      return;
+    }
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: the event name was checked against a pattern; unknown ones have no handler
+      await webhooks.receive({ id: delivery, name: event as any, payload: payload as any });
+      sendJson(res, 200, { ok: true });
+    } catch (err) {
+      // The delivery is claimed: the poll is the safety net that catches what was missed here.
+      log.error({ delivery, event, err: (err as Error).message }, 'GitHub webhook handling failed');
+      sendJson(res, 500, { error: 'the delivery could not be handled; the next poll will catch up' });
+    }
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The journal HTTP API served by `serve`: the version endpoint (GET for anyone, POST only for
+ * clusters allowed to write), import reports from agents, and — when no Consul is configured —
+ * the embedded key-value store in Consul's HTTP shape, so agents use one Consul adapter.
+ */
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import type { Secrets } from '../config/secrets.js';
+import { InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import { TICKET } from '../core/patterns.js';
+import type { Runtime } from '../core/runtime.js';
+import { parseVersion, VERSION_ID } from '../journal/version-id.js';
+import type { EmbeddedKv } from '../store/embedded-kv.js';
+import { bearerToken, type HttpServer, readBody, readJson, sendJson } from './http-server.js';
+import { safeEqual } from './local-api.js';
+import { journalChain } from './wiring.js';
+
+const registerBody = z.object({
+  version: z.string().regex(VERSION_ID),
+  cluster: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
+  file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/, 'a file name without folders'),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  ticket: z.string().regex(TICKET).optional(),
+  mandators: z.array(z.enum(['tech-head', 'business-head'])).max(2),
+  objectKey: z.string().max(512),
+  uploadedAt: z.iso.datetime({ offset: true }),
+});
+
+const eventBody = z.object({
+  cluster: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
+  kind: z.enum(['uploaded', 'waiting', 'rejected', 'failed']),
+  file: z.string().max(300),
+  version: z.string().regex(VERSION_ID).optional(),
+  reason: z.string().max(1000).optional(),
+});
+
+const importBody = z.object({
+  env: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+  version: z.union([z.string().regex(VERSION_ID), z.literal('(invalid)')]),
+  ok: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  durationMs: z.number().int().nonnegative(),
+  outputTail: z.string().max(8192),
+  error: z.string().max(2000).optional(),
+});
+
+/** Tokens from JOURNAL_TOKENS ("name=token,…"): who a bearer token speaks for. */
+export function parseJournalTokens(value: string | undefined): Map<string, string> {
+  const byToken = new Map<string, string>();
+  for (const pair of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new InputError('JOURNAL_TOKENS must look like "dev-modelling=<token>,qa=<token>"');
+    byToken.set(pair.slice(at + 1), pair.slice(0, at));
+  }
+  return byToken;
+}
+
+export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Secrets, localToken: () => string): void {
+  const tokens = parseJournalTokens(secrets.JOURNAL_TOKENS);
+  const prefix = runtime.config.journal?.objects && 'prefix' in runtime.config.journal.objects ? runtime.config.journal.objects.prefix : 'journals';
+  const chain = journalChain(runtime);
+
+  /** The principal a request speaks for: '*' for the local serve token, else the token's name. */
+  const principal = (req: IncomingMessage, header?: string): string | null => {
+    const given = header ?? bearerToken(req);
+    if (!given) return null;
+    if (localToken() && safeEqual(given, localToken())) return '*';
+    for (const [token, name] of tokens) if (safeEqual(given, token)) return name;
+    return null;
+  };
+
+  http.add('GET', '/api/journal/versions', async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const cluster = url.searchParams.get('cluster') ?? undefined;
+    const day = url.searchParams.get('day') ?? undefined;
+    if (cluster && !/^[a-z][a-z0-9-]{0,62}$/.test(cluster)) throw new InputError('cluster: not a cluster name');
+    if (day && !/^\d{4}\.\d{2}\.\d{2}$/.test(day)) throw new InputError('day: expected yyyy.mm.dd');
+    sendJson(res, 200, { versions: await runtime.journal.list({ cluster, day, limit: 500 }) });
+  });
+
+  http.add('GET', '/api/journal/versions/latest', async (req, res) => {
+    const cluster = new URL(req.url ?? '/', 'http://x').searchParams.get('cluster') ?? undefined;
+    if (cluster && !/^[a-z][a-z0-9-]{0,62}$/.test(cluster)) throw new InputError('cluster: not a cluster name');
+    const [latest] = await runtime.journal.list({ cluster, limit: 1 });
+    if (!latest) throw new NotFoundError('no journal version yet');
+    sendJson(res, 200, latest);
+  });
+
+  http.add('GET', /^\/api\/journal\/versions\/(?<id>[^/]+)$/, async (_req, res, params) => {
+    if (!VERSION_ID.test(params.id ?? '')) throw new InputError('not a journal version id');
+    const v = await runtime.journal.get(params.id!);
+    if (!v) throw new NotFoundError(`no journal version ${params.id}`);
+    sendJson(res, 200, v);
+  });
+
+  http.add('POST', '/api/journal/versions', async (req, res) => {
+    const who = principal(req);
+    if (!who) return sendJson(res, 401, { error: 'a cluster token is required' });
+    const parsed = registerBody.safeParse(await readJson(req));
+    if (!parsed.success) throw new InputError(`invalid version: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const v = parsed.data;
+    const clusters = runtime.config.journal?.clusters ?? [];
+    const rule = clusters.find((c) => c.name === v.cluster);
+    if (who !== '*' && who !== v.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${v.cluster}`);
+    if (!rule?.writable) throw new NotAllowedError(`cluster ${v.cluster} may not write journal versions`);
+    if (parseVersion(v.version).cluster !== v.cluster) throw new InputError('the version id names another cluster');
+    if (!v.objectKey.startsWith(`${prefix}/${v.cluster}/${v.version}/`) || v.objectKey.includes('..')) {
+      throw new InputError(`objectKey must lie under ${prefix}/${v.cluster}/${v.version}/`);
+    }
+    const { version, created } = await runtime.journal.register({ ...v, ticket: v.ticket ?? null });
+    await runtime.store.audit(v.cluster, created ? 'journal.registered' : 'journal.register-repeated', null, { version: version.version });
+    await chain.onRegistered(version, created);
+    sendJson(res, created ? 201 : 200, { version: version.version, created });
+  });
+
+  http.add('POST', '/api/journal/imports', async (req, res) => {
+    const who = principal(req);
+    if (!who) return sendJson(res, 401, { error: 'an agent token is required' });
+    const parsed = importBody.safeParse(await readJson(req));
+    if (!parsed.success) throw new InputError(`invalid report: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (who !== '*' && who !== parsed.data.env) throw new NotAllowedError(`this token belongs to ${who}, not ${parsed.data.env}`);
+    await chain.onImport({ ...parsed.data, error: parsed.data.error ?? null });
+    sendJson(res, 202, { recorded: true });
+  });
+
+  http.add('POST', '/api/journal/events', async (req, res) => {
+    const who = principal(req);
+    if (!who) return sendJson(res, 401, { error: 'a cluster token is required' });
+    const parsed = eventBody.safeParse(await readJson(req));
+    if (!parsed.success) throw new InputError(`invalid event: ${parsed.error.issues[0]?.message}`);
+    const e = parsed.data;
+    if (who !== '*' && who !== e.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${e.cluster}`);
+    await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, { file: e.file, version: e.version, reason: e.reason });
+    await chain.announce(`Journal export on ${e.cluster}: ${e.file} ${e.kind}${e.version ? ` as ${e.version}` : ''}${e.reason ? ` — ${e.reason}` : ''}`);
+    sendJson(res, 202, { recorded: true });
+  });
+
+  if (!runtime.config.consul) addEmbeddedKvRoutes(http, runtime, principal);
+}
+
+/** Consul's KV HTTP shape over the embedded store: GET (blocking with index/wait) and PUT (cas). */
+function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req: IncomingMessage, header?: string) => string | null): void {
+  const kv = runtime.kv as EmbeddedKv;
+  const keyPrefix = runtime.config.journal?.keyPrefix ?? 'journal_version/';
+  const pattern = /^\/v1\/kv\/(?<key>[A-Za-z0-9_.%/-]{1,512})$/;
+  const checkKey = (req: IncomingMessage, raw: string) => {
+    let key: string;
+    try {
+      key = decodeURIComponent(raw);
+    } catch {
+      throw Object.assign(new Error('bad key'), { status: 400 });
+    }
+    const token = req.headers['x-consul-token'];
+    if (!principal(req, typeof token === 'string' ? token : undefined)) throw Object.assign(new Error('Permission denied'), { status: 403 });
+    if (!/^[A-Za-z0-9_./-]{1,256}$/.test(key) || !key.startsWith(keyPrefix) || key.includes('..')) {
+      throw Object.assign(new Error('Permission denied'), { status: 403 });
+    }
+    return key;
+  };
+  http.add('GET', pattern, async (req, res, params) => {
+    const key = checkKey(req, params.key!);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const index = Number(url.searchParams.get('index') ?? 0) || 0;
+    const waitMatch = /^(\d+)(ms|s|m)$/.exec(url.searchParams.get('wait') ?? '');
+    const waitMs = waitMatch ? Math.min(Number(waitMatch[1]) * { ms: 1, s: 1000, m: 60_000 }[waitMatch[2] as 'ms' | 's' | 'm'], 600_000) : 300_000;
+    const ac = new AbortController();
+    req.on('close', () => ac.abort());
+    const result = index > 0 ? await kv.watch(key, index, { waitMs, signal: ac.signal }).catch(() => null) : { entry: await kv.get(key), index: await kv.index() };
+    if (!result || res.destroyed) return;
+    const headers = { 'x-consul-index': String(Math.max(result.index, 1)) };
+    if (!result.entry) return sendJson(res, 404, [], headers);
+    const e = result.entry;
+    sendJson(res, 200, [{ Key: e.key, Value: Buffer.from(e.value).toString('base64'), ModifyIndex: e.modifyIndex, CreateIndex: e.modifyIndex, LockIndex: 0, Flags: 0 }], headers);
+  });
+  http.add('PUT', pattern, async (req, res, params) => {
+    const key = checkKey(req, params.key!);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const casParam = url.searchParams.get('cas');
+    const value = (await readBody(req, 4096)).toString('utf8');
+    const ok = await kv.put(key, value, casParam === null ? {} : { cas: Number(casParam) });
+    sendJson(res, 200, ok);
+  });
+}

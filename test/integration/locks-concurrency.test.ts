@@ -1,0 +1,155 @@
+/**
+ * Serialisation per (app, env): many people asking at once, manual locks (also `*`),
+ * redelivered requests, and branches moved by someone else while an operation runs.
+ * Plain `git` on the bare repository is the truth.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GitHost } from '../../src/core/ports.js';
+import { head, isAncestor, parentsOf, pushCommit, refsOf, tagNames, tagsAt, treeOf } from '../support/git-helpers.js';
+import { makeRuntime, type TestRuntime } from '../support/runtime.js';
+
+describe('locks and concurrency', () => {
+  let t: TestRuntime;
+  let repo: string;
+  beforeAll(async () => {
+    t = await makeRuntime();
+    repo = t.repo('api');
+  });
+  afterAll(async () => t?.close());
+
+  it('20 people promote api qa at once: one operation moves qa once, the others are told who holds it', async () => {
+    const develop = head(repo, 'develop');
+    const tagsBefore = tagNames(repo, 'qa/');
+    const users = Array.from({ length: 20 }, (_, i) => `U_C${i + 1}`);
+    const replies = await Promise.all(users.map((u, i) => t.run('promote api qa', u, `burst-${i}`)));
+
+    const winners = replies.filter((r) => r.operation?.state === 'succeeded');
+    expect(winners).toHaveLength(1);
+    const winner = winners[0]!;
+    const holder = users[replies.indexOf(winner)]!;
+    for (const r of replies) {
+      if (r === winner) continue;
+      // refused while the winner holds the lock; or, planned after it finished, nothing left to do
+      if (r.status === 'refused') {
+        expect(r.title).toBe(`api in qa is busy with promote ${winner.operation!.id} (asked by ${holder})`);
+      } else {
+        expect(r.title).toMatch(/^nothing to promote: qa already runs/);
+        expect(r.operation).toBeUndefined();
+      }
+    }
+    expect(replies.filter((r) => r.status === 'refused').length).toBeGreaterThan(0);
+
+    expect(head(repo, 'qa')).toBe(develop);
+    const newTags = tagNames(repo, 'qa/').filter((n) => !tagsBefore.includes(n));
+    expect(newTags).toHaveLength(1);
+    expect(tagsAt(repo, develop, 'qa/')).toEqual(newTags);
+    const ops = await t.runtime.store.operations({ app: 'api', env: 'qa', limit: 100 });
+    expect(ops.filter((o) => o.state === 'succeeded').map((o) => o.id)).toEqual([winner.operation!.id]);
+    expect(ops.every((o) => o.state === 'succeeded' || (o.state === 'cancelled' && o.error === 'locked'))).toBe(true);
+    expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
+  });
+
+  it('a manual lock refuses promotions with its reason until unlock', async () => {
+    pushCommit(repo, 'develop', { message: 'Speed up the search' });
+    expect((await t.run('lock api qa freeze for release', 'U_DEMO')).title).toBe('Locked api in qa: freeze for release');
+    const before = refsOf(repo);
+    const refused = await t.run('promote api qa', 'U_DEMO');
+    expect(refused.status).toBe('refused');
+    expect(refused.title).toBe('api in qa is locked by U_DEMO: freeze for release');
+    expect(refsOf(repo)).toBe(before);
+    expect((await t.run('lock api qa again', 'U_QA')).title).toBe('already locked by U_DEMO: freeze for release');
+
+    expect((await t.run('unlock api qa', 'U_DEMO')).title).toBe('Unlocked api in qa');
+    expect((await t.run('promote api qa', 'U_DEMO')).operation?.state).toBe('succeeded');
+    expect(head(repo, 'qa')).toBe(head(repo, 'develop'));
+  });
+
+  it('lock * prod blocks every app (web too); only prod approvers may set it', async () => {
+    expect((await t.run('lock * prod incident 4711', 'U_DEMO')).title).toBe('only tech-lead, product-owner may lock or unlock prod');
+    expect((await t.run('lock * prod incident 4711', 'U_LEAD')).title).toBe('Locked every app in prod: incident 4711');
+    for (const app of ['web', 'api']) {
+      const r = await t.run(`promote ${app} prod`, 'U_DEMO');
+      expect(r.status).toBe('refused');
+      expect(r.title).toBe('every app in prod is locked by U_LEAD: incident 4711');
+    }
+    // other environments are not affected
+    expect((await t.run('promote web qa', 'U_DEMO')).operation?.state).toBe('succeeded');
+    expect((await t.run('unlock * prod', 'U_LEAD')).title).toBe('Unlocked every app in prod');
+    const after = await t.run('promote web prod', 'U_DEMO');
+    expect(after.operation?.state).toBe('awaiting-approval');
+    expect((await t.run(`reject ${after.operation!.id}`, 'U_DEMO')).operation?.state).toBe('cancelled');
+  });
+
+  it('a redelivered request (same idempotency key) gets the first answer and no second operation', async () => {
+    pushCommit(repo, 'develop', { message: 'Tune the connection pool' });
+    const count = (await t.runtime.store.operations({ limit: 1000 })).length;
+    const qaTags = tagNames(repo, 'qa/').length;
+    const first = await t.run('promote api qa', 'U_DEMO', 'slack-trigger-42');
+    expect(first.operation?.state).toBe('succeeded');
+    const [again, concurrent] = await Promise.all([
+      t.run('promote api qa', 'U_DEMO', 'slack-trigger-42'),
+      t.run('promote api qa', 'U_DEMO', 'slack-trigger-42'),
+    ]);
+    for (const r of [again, concurrent]) {
+      expect(r.operation).toEqual(first.operation);
+      expect(r.title).toBe(first.title);
+    }
+    expect((await t.runtime.store.operations({ limit: 1000 })).length).toBe(count + 1);
+    expect(tagNames(repo, 'qa/').length).toBe(qaTags + 1);
+  });
+
+  it('prod moved by someone else while awaiting approval: re-planned on their commit, never clobbered', async () => {
+    const staging = head(repo, 'staging');
+    const asked = await t.run('promote api prod', 'U_DEMO');
+    const id = asked.operation!.id;
+    const foreign = pushCommit(repo, 'prod', { path: 'HOTFIX.md', message: 'Hotfix straight on prod' });
+    await t.run(`approve ${id}`, 'U_LEAD');
+    const done = await t.run(`approve ${id}`, 'U_PO');
+    const now = head(repo, 'prod');
+    expect(isAncestor(repo, foreign, now)).toBe(true);
+    if (done.operation?.state === 'succeeded') {
+      expect(parentsOf(repo, now)).toEqual([foreign]);
+      expect(treeOf(repo, now)).toBe(treeOf(repo, staging));
+      expect(tagsAt(repo, now, 'prod/')).toHaveLength(1);
+      const op = await t.runtime.store.operation(id);
+      expect(op.progress.replanned).toBe(true);
+    } else {
+      expect(done.operation?.state).toBe('failed');
+      expect(now).toBe(foreign);
+    }
+    expect(done.operation?.state).toBe('succeeded'); // the engine re-plans once
+  });
+
+  it('qa moved by someone else just before the push: re-planned, their commit kept', async () => {
+    pushCommit(repo, 'develop', { message: 'Add request ids to logs' });
+    const real = t.runtime.git.get('api')!;
+    let foreign: string | null = null;
+    const racing = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'updateBranch') {
+          return async (branch: string, newSha: string, expectedOld: string | null) => {
+            if (branch === 'qa' && !foreign) foreign = pushCommit(repo, 'qa', { path: 'QA-NOTE.md', message: 'Test data fix on qa' });
+            return target.updateBranch(branch, newSha, expectedOld);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as GitHost;
+    t.runtime.git.set('api', racing);
+    try {
+      const qaTags = tagNames(repo, 'qa/').length;
+      const reply = await t.run('promote api qa', 'U_DEMO');
+      expect(foreign).not.toBeNull();
+      const now = head(repo, 'qa');
+      expect(isAncestor(repo, foreign!, now)).toBe(true);
+      expect(reply.operation?.state).toBe('succeeded');
+      expect(parentsOf(repo, now)).toEqual([foreign]);
+      expect(treeOf(repo, now)).toBe(treeOf(repo, 'develop'));
+      expect(tagNames(repo, 'qa/').length).toBe(qaTags + 1);
+      expect(tagsAt(repo, now, 'qa/')).toHaveLength(1);
+    } finally {
+      t.runtime.git.set('api', real);
+    }
+  });
+});

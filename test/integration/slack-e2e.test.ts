@@ -1,0 +1,304 @@
+/**
+ * Slack end to end: the real server (`startServer`) on loopback with its real Bolt app, real
+ * bare Git repositories and the embedded store, talking to the fake Slack Web API through
+ * `SLACK_API_URL`, driven by signed (and forged) Slack requests over HTTP.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+import {
+  captureLog,
+  type CapturedLog,
+  type E2eWorkspace,
+  git,
+  makeE2eWorkspace,
+  pushCommits,
+} from '../support/slack-e2e-setup.js';
+import { SlackDriver } from '../support/slack-driver.js';
+import { SlackFake } from '../support/slack-fake.js';
+
+const SECRET = 'e2e-signing-secret';
+const DEPLOYS = 'C0DEPLOY1';
+const DIFFS = 'C0DIFFS01';
+const RACE = 'C0RACE001';
+const REQUESTER = 'U_DEMO';
+const EXTRA_COMMITS = 300;
+
+let ws: E2eWorkspace;
+let fake: SlackFake;
+let server: RunningServer;
+let driver: SlackDriver;
+let logs: CapturedLog;
+let api: string;
+let prodBefore: string;
+let developHead: string;
+
+/** Everything a message shows (section texts, button labels and values) as one string. */
+const shown = (m: { text: string; blocks: unknown[] } | undefined) =>
+  m ? `${m.text}\n${JSON.stringify(m.blocks)}` : '';
+const ephemeralsFor = (user: string) => fake.ephemerals.filter((e) => e.user === user);
+const buttonsOf = (blocks: unknown[]) =>
+  (blocks as { type: string; elements?: { action_id: string; value: string }[] }[])
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? []);
+
+beforeAll(async () => {
+  ws = await makeE2eWorkspace();
+  api = ws.repo('api');
+  prodBefore = git(api, 'rev-parse', 'prod');
+  developHead = pushCommits(api, 'develop', EXTRA_COMMITS);
+  fake = await SlackFake.start();
+  logs = captureLog();
+  server = await startServer({
+    cwd: ws.root,
+    configFile: ws.configFile,
+    port: 0,
+    host: '127.0.0.1',
+    out: () => {},
+    log: logs.log,
+    env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
+  });
+  driver = new SlackDriver({ url: `http://127.0.0.1:${server.port}/slack/events`, signingSecret: SECRET });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await fake?.close();
+  ws?.remove();
+});
+
+describe('Slack end to end over HTTP', () => {
+  let opId = '';
+  let approvalTs = '';
+  const promoteInput = {
+    text: 'promote api prod',
+    user: REQUESTER,
+    channel: DEPLOYS,
+    triggerId: 'tr.e2e.promote.1',
+  };
+
+  it('acks /conveyor promote api prod at once, then posts the approval request with buttons', async () => {
+    const res = await driver.slashCommand(promoteInput);
+    expect(res.status).toBe(200);
+    // The ack carries no reply: the work happens after it, the answer comes through the Web API.
+    expect(res.body).toBe('');
+    expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
+
+    await vi.waitFor(() => expect(fake.messagesIn(DEPLOYS)).toHaveLength(1), { timeout: 20_000 });
+    const [msg] = fake.messagesIn(DEPLOYS);
+    approvalTs = msg.ts;
+    const buttons = buttonsOf(msg.blocks);
+    expect(buttons.map((b) => b.action_id)).toEqual(['conveyor_approve', 'conveyor_reject']);
+    opId = buttons[0].value;
+    expect(opId).toMatch(/^op_[0-9a-z]+$/);
+    const text = shown(msg);
+    expect(text).toContain('waiting for approval');
+    for (const role of ['tech-lead: 0/1', 'product-owner: 0/1', 'devops: 0/1']) expect(text).toContain(role);
+
+    // The posted message becomes the operation's living message (attached right after the post).
+    await vi.waitFor(async () => {
+      const ops = await server.runtime.store.operations();
+      expect(ops).toHaveLength(1);
+      expect(ops[0]).toMatchObject({
+        id: opId,
+        state: 'awaiting-approval',
+        requester: REQUESTER,
+        message: { channel: DEPLOYS, ts: approvalTs },
+      });
+    });
+    expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
+  });
+
+  it('a retried delivery of the same command creates no second operation and no second post', async () => {
+    const res = await driver.slashCommand(promoteInput, { retryNum: 1, retryReason: 'http_timeout' });
+    expect(res.status).toBe(200);
+    await vi.waitFor(() => expect(logs.find('not posting again').length).toBeGreaterThan(0), {
+      timeout: 20_000,
+    });
+    expect(await server.runtime.store.operations()).toHaveLength(1);
+    expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === DEPLOYS)).toHaveLength(1);
+  });
+
+  it('refuses forged requests with 401 and leaves no trace', async () => {
+    const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+    const forged = [
+      await driver.slashCommand(
+        { text: 'promote web prod', user: REQUESTER, channel: DEPLOYS },
+        { secret: 'not-the-secret' },
+      ),
+      await driver.slashCommand(
+        { text: 'promote web prod', user: REQUESTER, channel: DEPLOYS },
+        { timestamp: stale },
+      ),
+      await driver.blockAction(
+        {
+          actionId: 'conveyor_approve',
+          value: opId,
+          user: 'U_LEAD',
+          channel: DEPLOYS,
+          messageTs: approvalTs,
+        },
+        { secret: 'not-the-secret' },
+      ),
+      await driver.blockAction(
+        { actionId: 'conveyor_approve', value: opId, user: 'U_PO', channel: DEPLOYS, messageTs: approvalTs },
+        { timestamp: stale },
+      ),
+    ];
+    expect(forged.map((r) => r.status)).toEqual([401, 401, 401, 401]);
+    expect(await server.runtime.store.operations()).toHaveLength(1);
+    expect(await server.runtime.store.approvals(opId)).toEqual([]);
+    expect(ephemeralsFor('U_LEAD')).toHaveLength(0);
+    expect(ephemeralsFor('U_PO')).toHaveLength(0);
+  });
+
+  /** Click Approve as `user` with `value`; resolves with the ephemeral answer that user gets. */
+  async function click(user: string, value: string) {
+    const before = ephemeralsFor(user).length;
+    const res = await driver.blockAction({
+      actionId: 'conveyor_approve',
+      value,
+      user,
+      channel: DEPLOYS,
+      messageTs: approvalTs,
+    });
+    expect(res.status).toBe(200);
+    await vi.waitFor(() => expect(ephemeralsFor(user).length).toBe(before + 1), { timeout: 20_000 });
+    return ephemeralsFor(user)[before];
+  }
+
+  it('refuses clicks by a non-approver and tampered buttons privately; the operation keeps waiting', async () => {
+    const editsBefore = fake.message(DEPLOYS, approvalTs)!.edits;
+
+    const outsider = await click('U_QA', opId);
+    expect(outsider.channel).toBe(DEPLOYS);
+    expect(outsider.text).toMatch(/not one of the approvers/);
+
+    // The role part of a value is not trusted: claiming devops does not make U_QA one.
+    const claimed = await click('U_QA', `${opId}|devops`);
+    expect(claimed.text).toMatch(/not one of the approvers/);
+
+    const unknownOp = await click('U_LEAD', 'op_zzzzzzzzzzzz');
+    expect(unknownOp.text).toMatch(/no operation op_zzzzzzzzzzzz/);
+
+    const garbage = await click('U_LEAD', "'; DROP TABLE operations; --");
+    expect(garbage.text).toMatch(/invalid value/);
+
+    const tooMany = await click('U_PO', `${opId}|devops|admin`);
+    expect(tooMany.text).toMatch(/invalid value/);
+
+    const refused = await server.runtime.store.auditLog({ operationId: opId, action: 'approval.refused' });
+    expect(refused.map((r) => r.actor).sort()).toEqual(['U_QA', 'U_QA']);
+    expect(await server.runtime.store.approvals(opId)).toEqual([]);
+    expect(await server.runtime.store.operations()).toHaveLength(1);
+    expect((await server.runtime.store.operation(opId)).state).toBe('awaiting-approval');
+    expect(fake.message(DEPLOYS, approvalTs)!.edits).toBe(editsBefore);
+    expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
+  });
+
+  it('refuses the requester approving their own request, and audits the attempt', async () => {
+    const own = await click(REQUESTER, opId);
+    expect(own.text).toMatch(/you asked for this operation/);
+    expect(await server.runtime.store.approvals(opId)).toEqual([]);
+    expect((await server.runtime.store.operation(opId)).state).toBe('awaiting-approval');
+    // Self-approval is a policy refusal like any other: it must leave an audit row.
+    const refused = await server.runtime.store.auditLog({ operationId: opId, action: 'approval.refused' });
+    expect(refused.map((r) => r.actor)).toContain(REQUESTER);
+  });
+
+  it('three approvals by tech-lead, product-owner and devops move prod, tag it and edit the same message to succeeded', async () => {
+    const lead = await click('U_LEAD', opId);
+    expect(lead.text).toContain('U_LEAD approved as tech-lead');
+    await vi.waitFor(() =>
+      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('tech-lead: 1/1 (U_LEAD)'),
+    );
+    expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('product-owner: 0/1');
+
+    const po = await click('U_PO', opId);
+    expect(po.text).toContain('U_PO approved as product-owner');
+    await vi.waitFor(() =>
+      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('product-owner: 1/1 (U_PO)'),
+    );
+    expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
+
+    const ops = await click('U_OPS', opId);
+    expect(ops.text).toContain('U_OPS approved as devops');
+
+    await vi.waitFor(() => expect(fake.message(DEPLOYS, approvalTs)!.text).toContain('succeeded'), {
+      timeout: 20_000,
+    });
+    const final = fake.message(DEPLOYS, approvalTs)!;
+    expect(buttonsOf(final.blocks)).toEqual([]);
+    expect(shown(final)).toContain('devops: 1/1 (U_OPS)');
+    // One living message: every update edited the request's own message, nothing else was posted.
+    expect(fake.messagesIn(DEPLOYS)).toHaveLength(1);
+    const updates = fake.callsTo('chat.update');
+    expect(updates.length).toBeGreaterThanOrEqual(3);
+    expect(
+      updates.every((u) => u.args.channel === DEPLOYS && u.args.ts === approvalTs && u.outcome === 'ok'),
+    ).toBe(true);
+
+    const op = await server.runtime.store.operation(opId);
+    expect(op.state).toBe('succeeded');
+    const staging = git(api, 'rev-parse', 'staging');
+    const prod = git(api, 'rev-parse', 'prod');
+    expect(prod).not.toBe(prodBefore);
+    expect(git(api, 'rev-parse', 'prod^{tree}')).toBe(git(api, 'rev-parse', 'staging^{tree}'));
+    expect(prod).toBe(staging);
+    const tag = git(api, 'describe', '--exact-match', '--match', 'prod/*', 'prod');
+    expect(tag).toMatch(/^prod\/\d{4}\.\d{2}\.\d{2}\.\d+$/);
+    expect(shown(final)).toContain(tag);
+    const message = git(api, 'tag', '-l', '--format=%(contents)', tag);
+    expect(message).toContain(`Operation: ${opId}`);
+    expect(message).toContain(`Requested-By: ${REQUESTER}`);
+    for (const who of ['U_LEAD', 'U_PO', 'U_OPS']) expect(message).toContain(who);
+    const given = await server.runtime.store.approvals(opId);
+    expect(given.map((a) => `${a.userId}:${a.role}`).sort()).toEqual([
+      'U_LEAD:tech-lead',
+      'U_OPS:devops',
+      'U_PO:product-owner',
+    ]);
+  });
+
+  it(`keeps a ${EXTRA_COMMITS}-commit diff within Block Kit limits and says how much was left out`, async () => {
+    const lacking = Number(git(api, 'rev-list', '--count', `qa..${developHead}`));
+    expect(lacking).toBeGreaterThan(EXTRA_COMMITS);
+    const res = await driver.slashCommand({
+      text: 'diff development qa api',
+      user: REQUESTER,
+      channel: DIFFS,
+    });
+    expect(res.status).toBe(200);
+    await vi.waitFor(
+      () => expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === DIFFS)).toHaveLength(1),
+      {
+        timeout: 20_000,
+      },
+    );
+    const [call] = fake.callsTo('chat.postMessage').filter((c) => c.args.channel === DIFFS);
+    expect(call.outcome).toBe('ok');
+    const [msg] = fake.messagesIn(DIFFS);
+    const text = shown(msg);
+    expect(text).toContain(`qa lacks ${lacking} commit(s)`);
+    expect(text).toMatch(/…and \d+ more/);
+    expect(text).toContain(`…and ${lacking - 30} more`);
+    // Subjects are shown escaped, never as mrkdwn.
+    expect(text).toContain('&lt;cache&gt; &amp; retry');
+    expect(text).not.toContain('<cache>');
+  });
+
+  it('a redelivery racing the first delivery still makes one operation and one post', async () => {
+    const input = { text: 'promote web prod', user: REQUESTER, channel: RACE, triggerId: 'tr.e2e.race.1' };
+    const skippedBefore = logs.find('not posting again').length;
+    const [first, retry] = await Promise.all([
+      driver.slashCommand(input),
+      driver.slashCommand(input, { retryNum: 1 }),
+    ]);
+    expect([first.status, retry.status]).toEqual([200, 200]);
+    await vi.waitFor(() => expect(logs.find('not posting again')).toHaveLength(skippedBefore + 1), {
+      timeout: 20_000,
+    });
+    expect(await server.runtime.store.operations({ app: 'web' })).toHaveLength(1);
+    expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === RACE)).toHaveLength(1);
+    expect(fake.messagesIn(RACE)).toHaveLength(1);
+  });
+});

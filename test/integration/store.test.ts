@@ -1,0 +1,312 @@
+/**
+ * One store test body, run on both state backends: PGlite in memory and a real PostgreSQL
+ * started for this file. On PostgreSQL the races go through separate pool connections (and a
+ * second pool, as a second replica would), so they are real cross-connection races.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConflictError, NotFoundError } from '../../src/core/errors.js';
+import type { GitPlan } from '../../src/core/operation.js';
+import type { Clock } from '../../src/core/ports.js';
+import { EmbeddedKv } from '../../src/store/embedded-kv.js';
+import { openStore } from '../../src/store/open-store.js';
+import { newOperationId, StateStore } from '../../src/store/state-store.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+
+class ManualClock implements Clock {
+  t = Date.UTC(2026, 10, 23, 9, 0, 0);
+  now(): Date {
+    return new Date(this.t);
+  }
+}
+
+interface Backend {
+  name: string;
+  /** A fresh, empty database. */
+  fresh(): Promise<string>;
+  /** Whether other sessions can connect to the same database (not PGlite in memory). */
+  sessions: boolean;
+  /** A second user of the same database: another pool on PostgreSQL, the same Db on PGlite. */
+  peer(store: StateStore, url: string, clock: Clock): Promise<StateStore>;
+  stop(): Promise<void>;
+}
+
+let postgres: TestPostgres | null = null;
+let dbCount = 0;
+
+const BACKENDS: Backend[] = [
+  {
+    name: 'PGlite (pglite:memory)',
+    sessions: false,
+    fresh: async () => 'pglite:memory',
+    // PGlite is one process, one database handle: its only second user is a second store on it.
+    peer: (store, _url, clock) => StateStore.open(store.db, clock),
+    stop: async () => undefined,
+  },
+  {
+    name: 'PostgreSQL (real server)',
+    sessions: true,
+    async fresh() {
+      postgres ??= await startPostgres();
+      return postgres.createDatabase(`store_${++dbCount}`);
+    },
+    peer: (_store, url, clock) => openStore(url, clock),
+    stop: async () => postgres?.stop(),
+  },
+];
+
+const plan = (app: string, env: string): GitPlan => ({
+  app, env, branch: env, sourceEnv: 'staging', sourceSha: 'a'.repeat(40), sourceTree: 'b'.repeat(40), targetHead: 'c'.repeat(40),
+  mode: 'fast-forward', viaPullRequest: false, commits: [], commitCount: 1, ticket: null, emergency: false,
+  fromTag: null, toTag: null, reason: null,
+});
+
+describe.each(BACKENDS)('state store on $name', (backend) => {
+  const clock = new ManualClock();
+  let url: string;
+  let store: StateStore;
+  let peer: StateStore;
+
+  beforeAll(async () => {
+    url = await backend.fresh();
+    store = await openStore(url, clock);
+    peer = await backend.peer(store, url, clock);
+  });
+  afterAll(async () => {
+    if (peer && peer.db !== store?.db) await peer.close();
+    await store?.close();
+    await backend.stop();
+  });
+
+  const newOp = (app = 'api', env = 'prod', extra: { idempotencyKey?: string } = {}) =>
+    store.createOperation({ kind: 'promote', app, env, requester: 'U_DEMO', plan: plan(app, env), idempotencyKey: extra.idempotencyKey ?? null, expiresAt: null });
+
+  it('runs its migrations again harmlessly and keeps the data', async () => {
+    const op = await newOp('web', 'qa');
+    await StateStore.open(store.db, clock);
+    await StateStore.open(peer.db, clock);
+    expect((await store.operation(op.id)).state).toBe('requested');
+    const versions = await store.db.query<{ version: number; n: string | number }>(
+      'SELECT version, count(*) AS n FROM schema_migrations GROUP BY version',
+    );
+    expect(versions.length).toBeGreaterThan(0);
+    expect(versions.every((v) => Number(v.n) === 1)).toBe(true);
+  });
+
+  // Another replica, mid-way through creating the schema (the race seen when replicas start
+  // together): it holds the migration lock of src/store/migrations.ts (key 727274) and has
+  // created schema_migrations without committing yet. A second replica must wait, not crash.
+  // KNOWN BUG: migrate() creates schema_migrations before taking its advisory lock, so the
+  // second replica fails with 'type "schema_migrations" already exists'.
+  it.skipIf(!backend.sessions).fails('a replica that starts while another creates the schema waits for it', async () => {
+    const fresh = await backend.fresh();
+    const other = new pg.Client({ connectionString: fresh });
+    // Watches for the second replica to block (pg_stat_activity is a snapshot inside `other`'s transaction).
+    const observer = new pg.Client({ connectionString: fresh });
+    await Promise.all([other.connect(), observer.connect()]);
+    try {
+      await other.query('SELECT pg_advisory_lock(727274)');
+      await other.query('BEGIN');
+      await other.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())');
+      const opening = openStore(fresh, clock).then((s) => s, (err: Error) => err);
+      await vi.waitFor(
+        async () => {
+          const { rows } = await observer.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+          );
+          expect(rows[0].n).toBeGreaterThan(0);
+        },
+        { timeout: 20_000, interval: 20 },
+      );
+      await other.query('COMMIT');
+      await other.query('SELECT pg_advisory_unlock(727274)');
+      const second = await opening;
+      if (second instanceof StateStore) await second.close();
+      expect(second).toBeInstanceOf(StateStore);
+    } finally {
+      await Promise.all([other.end(), observer.end()]);
+    }
+  });
+
+  it('moves an operation through its states, audits each step and refuses illegal transitions', async () => {
+    const op = await newOp();
+    expect(op).toMatchObject({ state: 'requested', app: 'api', env: 'prod', requester: 'U_DEMO' });
+    expect((await store.operation(op.id)).plan).toEqual(plan('api', 'prod'));
+    const path = ['awaiting-approval', 'approved', 'applying', 'applied', 'succeeded'] as const;
+    for (const to of path) expect((await store.transition(op.id, to, 'U_LEAD')).state).toBe(to);
+
+    await expect(store.transition(op.id, 'applying', 'U_LEAD')).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.transition(op.id, 'requested', 'U_LEAD')).rejects.toThrow(/succeeded; it cannot become requested/);
+    expect((await store.operation(op.id)).state).toBe('succeeded');
+    await expect(store.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(NotFoundError);
+
+    const audit = await store.auditLog({ operationId: op.id });
+    expect(audit.map((a) => a.action).reverse()).toEqual(['operation.requested', ...path.map((s) => `operation.${s}`)]);
+    expect(audit.find((a) => a.action === 'operation.applying')?.detail).toMatchObject({ from: 'approved' });
+    expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
+  });
+
+  it('claims an idempotency key once and replays the saved reply', async () => {
+    const key = `slack:${newOperationId()}`;
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).claimKey(key)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await store.keyReply(key)).toBeUndefined();
+    await store.saveKeyReply(key, { status: 'ok', title: 'promoted' });
+    expect(await peer.keyReply(key)).toEqual({ status: 'ok', title: 'promoted' });
+    await store.forgetKey(key); // only forgets keys without a reply
+    expect(await store.claimKey(key)).toBe(false);
+
+    const unanswered = `cli:${newOperationId()}`;
+    expect(await store.claimKey(unanswered)).toBe(true);
+    await store.forgetKey(unanswered);
+    expect(await store.claimKey(unanswered)).toBe(true);
+
+    const opKey = `slack:${newOperationId()}`;
+    const first = await newOp('api', 'qa', { idempotencyKey: opKey });
+    await expect(newOp('api', 'qa', { idempotencyKey: opKey })).rejects.toThrow();
+    expect((await store.operationByKey(opKey))?.id).toBe(first.id);
+  });
+
+  it('records one approval per user and version', async () => {
+    const op = await newOp();
+    const sha = 'd'.repeat(40);
+    expect(await store.addApproval(op.id, 'U_LEAD', 'tech-lead', sha)).toBe(true);
+    expect(await store.addApproval(op.id, 'U_LEAD', 'tech-lead', sha)).toBe(false);
+    expect(await store.addApproval(op.id, 'U_LEAD', 'product-owner', sha)).toBe(false);
+    expect(await store.addApproval(op.id, 'U_PO', 'product-owner', sha)).toBe(true);
+    const approvals = await store.approvals(op.id);
+    expect(approvals.map((a) => `${a.userId}:${a.role}`).sort()).toEqual(['U_LEAD:tech-lead', 'U_PO:product-owner']);
+  });
+
+  it('apply locks: the second acquirer sees the holder; a manual * lock blocks every app; release frees', async () => {
+    const [a, b, c] = [newOperationId(), newOperationId(), newOperationId()];
+    expect(await store.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull();
+    expect(await store.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull(); // its own lock
+    const held = await peer.acquireLock('api', 'staging', b, 'U_BEN', 'rollback api');
+    expect(held).toMatchObject({ app: 'api', env: 'staging', operationId: a, holder: 'U_ANA', manual: false });
+
+    expect(await store.setManualLock('*', 'staging', 'U_OPS', 'release freeze')).toBe(true);
+    expect(await store.setManualLock('*', 'staging', 'U_OPS', 'again')).toBe(false);
+    for (const app of ['web', 'api']) {
+      expect(await store.acquireLock(app, 'staging', c, 'U_CAT', 'promote')).toMatchObject({
+        app: '*', manual: true, holder: 'U_OPS', reason: 'release freeze',
+      });
+    }
+    expect(await store.acquireLock('web', 'qa', c, 'U_CAT', 'promote')).toBeNull(); // other environment
+    await store.releaseLock('web', 'qa', c);
+    expect(await store.clearManualLock('*', 'staging')).toBe(true);
+    expect(await store.clearManualLock('*', 'staging')).toBe(false);
+
+    await store.releaseLock('api', 'staging', b); // not the holder: nothing happens
+    expect((await store.acquireLock('api', 'staging', b, 'U_BEN', 'rollback'))?.operationId).toBe(a);
+    await store.releaseLock('api', 'staging', a);
+    expect(await peer.acquireLock('api', 'staging', b, 'U_BEN', 'rollback')).toBeNull();
+    await store.releaseLock('api', 'staging', b);
+    expect(await store.allLocks()).toEqual([]);
+  });
+
+  it('20 concurrent acquirers of one (app, env): exactly one wins, the rest see the winner', async () => {
+    const ids = Array.from({ length: 20 }, () => newOperationId());
+    const results = await Promise.all(ids.map((id, i) => (i % 2 ? peer : store).acquireLock('web', 'prod', id, `U_${i}`, 'race')));
+    const winners = ids.filter((_, i) => results[i] === null);
+    expect(winners).toHaveLength(1);
+    for (const r of results) if (r) expect(r.operationId).toBe(winners[0]);
+    expect(await store.locksFor('web', 'prod')).toHaveLength(1);
+    await store.releaseLock('web', 'prod', winners[0]!);
+  });
+
+  it('claim(): one worker wins an operation until its claim runs out', async () => {
+    const op = await newOp('web', 'staging');
+    const workers = Array.from({ length: 8 }, (_, i) => `worker-${i}`);
+    const results = await Promise.all(workers.map((w, i) => (i % 2 ? peer : store).claim(op.id, w, 60_000)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = workers[results.indexOf(true)]!;
+    const other = workers.find((w) => w !== winner)!;
+    expect(await store.claim(op.id, winner, 60_000)).toBe(true); // renewal
+    expect(await store.claim(op.id, other, 60_000)).toBe(false);
+    clock.t += 61_000;
+    expect(await store.claim(op.id, other, 60_000)).toBe(true); // the first worker's claim lapsed
+    await store.release(op.id, other);
+    expect(await store.claim(op.id, winner, 60_000)).toBe(true);
+  });
+
+  it('only ever appends audit rows', async () => {
+    const before = await store.auditLog({ limit: 10_000 });
+    const op = await newOp('web', 'prod');
+    await store.transition(op.id, 'cancelled', 'U_DEMO');
+    await store.audit('U_OPS', 'lock.set', null, { env: 'prod' });
+    await store.setManualLock('web', 'prod', 'U_OPS', 'x');
+    await store.clearManualLock('web', 'prod');
+    await store.forgetKey('nothing');
+    const after = await store.auditLog({ limit: 10_000 });
+    expect(after.length).toBe(before.length + 3);
+    const byId = new Map(after.map((a) => [a.id, a]));
+    for (const row of before) expect(byId.get(row.id)).toEqual(row);
+    // No method of the store deletes or rewrites audit rows.
+    const methods = Object.getOwnPropertyNames(StateStore.prototype).filter((m) => /audit/i.test(m));
+    expect(methods.sort()).toEqual(['audit', 'auditLog']);
+  });
+
+  describe('embedded key-value store', () => {
+    let kv: EmbeddedKv;
+    beforeAll(() => {
+      kv = new EmbeddedKv(store.db);
+    });
+
+    it('compare-and-set: cas 0 only when absent, a stale index loses', async () => {
+      const key = `journal_version/${newOperationId()}`;
+      expect(await kv.put(key, 'v1', { cas: 0 })).toBe(true);
+      expect(await kv.put(key, 'other', { cas: 0 })).toBe(false);
+      const first = (await kv.get(key))!;
+      expect(first.value).toBe('v1');
+      expect(await kv.put(key, 'v2', { cas: first.modifyIndex })).toBe(true);
+      expect(await kv.put(key, 'v3', { cas: first.modifyIndex })).toBe(false);
+      const second = (await kv.get(key))!;
+      expect(second).toMatchObject({ value: 'v2' });
+      expect(second.modifyIndex).toBeGreaterThan(first.modifyIndex);
+      expect(await kv.put(key, 'v4')).toBe(true); // no cas: always
+      expect((await kv.get(key))!.value).toBe('v4');
+      expect(await kv.get(`${key}/absent`)).toBeNull();
+    });
+
+    it('watch resolves when another put happens, and returns the same index when nothing changes', async () => {
+      const key = `journal_version/${newOperationId()}`;
+      await kv.put(key, 'v1');
+      const index = (await kv.get(key))!.modifyIndex;
+      const quiet = await kv.watch(key, index, { waitMs: 150 });
+      expect(quiet).toMatchObject({ index, entry: { value: 'v1' } });
+
+      const woken = kv.watch(key, index, { waitMs: 60_000 });
+      await kv.put(`${key}-neighbour`, 'x'); // another key does not wake it
+      await kv.put(key, 'v2');
+      const changed = await woken;
+      expect(changed.entry?.value).toBe('v2');
+      expect(changed.index).toBeGreaterThan(index);
+    });
+
+    it('a waiting watch rejects with AbortError when aborted', async () => {
+      const key = `journal_version/${newOperationId()}`;
+      await kv.put(key, 'v1');
+      const index = (await kv.get(key))!.modifyIndex;
+      const aborted = new AbortController();
+      const pending = kv.watch(key, index, { waitMs: 60_000, signal: aborted.signal });
+      // Let the watch reach its wait (it reads the key first), then abort: no timing assertion.
+      await store.db.query('SELECT 1');
+      await new Promise((r) => setTimeout(r, 50));
+      aborted.abort();
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    });
+
+    it.fails('a watch whose signal is already aborted rejects instead of waiting out waitMs', async () => {
+      const key = `journal_version/${newOperationId()}`;
+      await kv.put(key, 'v1');
+      const index = (await kv.get(key))!.modifyIndex;
+      // KNOWN BUG: watch() only listens for 'abort' after its first read and never checks
+      // signal.aborted, so an aborted watch waits out waitMs and then resolves.
+      const outcome = await kv
+        .watch(key, index, { waitMs: 300, signal: AbortSignal.abort() })
+        .then(() => 'resolved', (err: Error) => err.name);
+      expect(outcome).toBe('AbortError');
+    });
+  });
+});
