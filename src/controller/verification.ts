@@ -108,6 +108,7 @@ export class Verifier {
 
   /** Judge the operations verifying on this app × env against what the cluster shows. */
   async evaluate(target: AppTarget, live: AggregateLive, ops: Operation[]): Promise<void> {
+    if (process.env.CTRL_DEBUG) console.error('EVALUATE', ops.map((o) => o.id), [...this.prepared], live.state);
     for (const op of ops) {
       if (!this.prepared.has(op.id)) {
         // Not looked at yet (started by another process): refresh Git first, then come back.

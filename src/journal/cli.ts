@@ -9,6 +9,7 @@ import { resolveConfig, type ResolvedConfig } from '../cli-config.js';
 import { buildConsulKv, buildObjectStore } from '../compose.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { ConfigError, InputError, NotAllowedError, UpstreamError } from '../core/errors.js';
+import { crashPoint } from '../core/fault-points.js';
 import { createLogger } from '../core/log.js';
 import { ENV_NAME } from '../core/patterns.js';
 import type { ChangeTickets, KvStore } from '../core/ports.js';
@@ -99,6 +100,8 @@ export async function journalWatchMain(args: string[], io: Out, cwd: string, env
     },
     log,
     retry: { retries: 5, minTimeout: 1000, maxTimeout: 30_000 },
+    // Crash tests kill the process right after a step is recorded (CONVEYOR_CRASH_AT=journal-after-<step>).
+    afterStep: (step) => crashPoint(`journal-after-${step}`, env),
   });
   await watcher.start();
   io.out(`journal-watch: watching ${values.dir} for ${cluster}; uploads go to ${'bucket' in journal.objects ? `s3://${journal.objects.bucket}` : 'the local object store'}`);

@@ -47,7 +47,7 @@ describe('locks and concurrency', () => {
     expect(ops.filter((o) => o.state === 'succeeded').map((o) => o.id)).toEqual([winner.operation!.id]);
     expect(ops.every((o) => o.state === 'succeeded' || (o.state === 'cancelled' && o.error === 'locked'))).toBe(true);
     expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
-  });
+  }, 240_000); // 20 plans, each fetching the mirror: slow on a loaded 2-core machine
 
   it('a manual lock refuses promotions with its reason until unlock', async () => {
     pushCommit(repo, 'develop', { message: 'Speed up the search' });
@@ -106,18 +106,12 @@ describe('locks and concurrency', () => {
     await t.run(`approve ${id}`, 'U_LEAD');
     const done = await t.run(`approve ${id}`, 'U_PO');
     const now = head(repo, 'prod');
+    expect(done.operation?.state).toBe('succeeded'); // the engine re-plans once on the new head
     expect(isAncestor(repo, foreign, now)).toBe(true);
-    if (done.operation?.state === 'succeeded') {
-      expect(parentsOf(repo, now)).toEqual([foreign]);
-      expect(treeOf(repo, now)).toBe(treeOf(repo, staging));
-      expect(tagsAt(repo, now, 'prod/')).toHaveLength(1);
-      const op = await t.runtime.store.operation(id);
-      expect(op.progress.replanned).toBe(true);
-    } else {
-      expect(done.operation?.state).toBe('failed');
-      expect(now).toBe(foreign);
-    }
-    expect(done.operation?.state).toBe('succeeded'); // the engine re-plans once
+    expect(parentsOf(repo, now)).toEqual([foreign]);
+    expect(treeOf(repo, now)).toBe(treeOf(repo, staging));
+    expect(tagsAt(repo, now, 'prod/')).toHaveLength(1);
+    expect((await t.runtime.store.operation(id)).progress.replanned).toBe(true);
   });
 
   it('qa moved by someone else just before the push: re-planned, their commit kept', async () => {
@@ -140,6 +134,7 @@ describe('locks and concurrency', () => {
     try {
       const qaTags = tagNames(repo, 'qa/').length;
       const reply = await t.run('promote api qa', 'U_DEMO');
+      expect(reply.text).not.toContain('nothing to promote');
       expect(foreign).not.toBeNull();
       const now = head(repo, 'qa');
       expect(isAncestor(repo, foreign!, now)).toBe(true);

@@ -46,7 +46,7 @@ describe('dispatcher', () => {
       ['list Bad_App', /app: an app name/],
       ['list api qa extra', /unexpected argument "extra"/],
       ['promote api --colour red', /Unknown option '--colour'/],
-      ['promote api --version', /option '--version' needs a value/],
+      ['promote api --version', /option '--version.*' needs a value/],
       ['rollback api', /missing <env>/],
       ['approve 12345', /an operation id/],
     ];

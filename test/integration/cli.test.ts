@@ -1,0 +1,204 @@
+/**
+ * The real `conveyor` command line as a child process, in a fresh folder: the sandbox on first
+ * use, `run` (alone and through a running `serve`), `check-config`, `serve` with its health
+ * endpoints, the PGlite folder lock, and a clean SIGTERM.
+ */
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { freePort } from '../support/postgres.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin/conveyor.js');
+
+const THREE_MISTAKES = `environments:
+  - name: development
+    branch: develop
+  - name: prod
+    branch: prod
+    enters: merge
+    gate:
+      roles: { release-manager: 1 }
+apps:
+  - name: Bad_App
+    repo: ./repos/bad.git
+roles:
+  tech-lead: { users: [U_LEAD] }
+`;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let dir: string;
+const childEnv = () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+  delete env.PORT;
+  delete env.HOST;
+  delete env.DATABASE_URL;
+  return env;
+};
+
+function conveyor(...args: string[]): Promise<Result> {
+  return new Promise((done) => {
+    execFile('node', [BIN, ...args], { cwd: dir, env: childEnv(), timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+const git = (app: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', join(dir, '.conveyor/sandbox/repos', `${app}.git`), ...args], {
+    encoding: 'utf8',
+    env: childEnv(),
+  }).trim();
+
+const BRANCH_OF: Record<string, string> = { development: 'develop', qa: 'qa', staging: 'staging', prod: 'prod' };
+
+/** Rows of the `list` table as { app, env, sha }. */
+function matrix(stdout: string): { app: string; env: string; sha: string }[] {
+  return stdout
+    .split('\n')
+    .filter((l) => /^(api|web)\s/.test(l))
+    .map((l) => {
+      const [app, env] = l.split(/\s+/) as [string, string];
+      const sha = /\s([0-9a-f]{7,12})\s/.exec(l)?.[1] ?? '';
+      return { app, env, sha };
+    });
+}
+
+describe('conveyor CLI', () => {
+  let checkConfig: Promise<Result>;
+  let serve: ChildProcess | null = null;
+  let serveOut = '';
+  let serveErr = '';
+  let serveExit: Promise<number | null>;
+  let port: number;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-cli-'));
+    writeFileSync(join(dir, 'bad.yaml'), THREE_MISTAKES);
+    // Independent of the sandbox: runs while the first `run` builds it.
+    checkConfig = conveyor('check-config', '--config', 'bad.yaml');
+  });
+  afterAll(() => {
+    if (serve && serve.exitCode === null && serve.signalCode === null) serve.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run "list" builds the sandbox and prints both apps in the four environments at their branch heads', async () => {
+    const { code, stdout, stderr } = await conveyor('run', 'list', '--as', 'U_DEMO');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^2 apps × 4 environments/);
+    const rows = matrix(stdout);
+    expect(rows.map((r) => `${r.app} ${r.env}`)).toEqual(
+      ['api', 'web'].flatMap((app) => ['development', 'qa', 'staging', 'prod'].map((env) => `${app} ${env}`)),
+    );
+    for (const row of rows) {
+      expect(git(row.app, 'rev-parse', BRANCH_OF[row.env]!).startsWith(row.sha), `${row.app} ${row.env}`).toBe(true);
+    }
+  });
+
+  it('check-config reports the mistakes of a bad file with their paths and exits 2', async () => {
+    const { code, stdout, stderr } = await checkConfig;
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^error: bad\.yaml has \d problems?/);
+    expect(stderr).toContain('environments[1].enters:');
+    expect(stderr).toContain('apps[0].name:');
+  });
+
+  // KNOWN BUG (src/config/schema.ts superRefine, see test/unit/config.test.ts): the undefined
+  // gate role is not reported while there are field mistakes.
+  it.fails('check-config reports all three mistakes', async () => {
+    const { stderr } = await checkConfig;
+    expect(stderr).toContain('error: bad.yaml has 3 problems');
+    expect(stderr).toContain('environments[1].gate: role "release-manager" is not defined under roles');
+  });
+
+  it('serve: /healthz, /readyz, and the serve.json that announces it', async () => {
+    port = await freePort();
+    serve = spawn('node', [BIN, 'serve', '--port', String(port)], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    serve.stdout!.on('data', (d) => {
+      serveOut += d;
+    });
+    serve.stderr!.on('data', (d) => {
+      serveErr += d;
+    });
+    serveExit = new Promise((done) => serve!.once('exit', (code) => done(code)));
+    await vi.waitFor(
+      () => {
+        if (serve!.exitCode !== null) throw new Error(`serve exited ${serve!.exitCode}: ${serveErr}`);
+        expect(serveOut).toContain(`Conveyor is serving the sandbox on http://127.0.0.1:${port}`);
+      },
+      { timeout: 90_000, interval: 100 },
+    );
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    await vi.waitFor(
+      async () => {
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+        expect(ready.status).toBe(200);
+      },
+      { timeout: 30_000, interval: 200 },
+    );
+    const info = JSON.parse(readFileSync(join(dir, '.conveyor/sandbox/serve.json'), 'utf8'));
+    expect(info).toMatchObject({ pid: serve.pid, port });
+  });
+
+  it('run goes through the running serve (PGlite is one process) with the same answers and exit codes', async () => {
+    const [list, unknown, noApp, noEnv] = await Promise.all([
+      conveyor('run', 'list', '--as', 'U_DEMO'),
+      conveyor('run', 'promot api qa', '--as', 'U_DEMO'),
+      conveyor('run', 'list nosuchapp', '--as', 'U_DEMO', '--json'),
+      conveyor('run', 'list api nosuchenv', '--as', 'U_DEMO'),
+    ]);
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    expect(matrix(list.stdout)).toHaveLength(8);
+
+    expect(unknown.code).toBe(2);
+    const lines = unknown.stdout.trim().split('\n');
+    expect(lines[0]).toBe('error: unknown command "promot"; try "help"');
+    expect(lines[1]).toBe('');
+    expect(lines[2]).toMatch(/^usage: promote <app>/);
+    expect(lines.filter((l) => l.startsWith('error'))).toHaveLength(1);
+
+    expect(noApp.code).toBe(1);
+    const json = JSON.parse(noApp.stdout);
+    expect(json).toMatchObject({ ok: false, status: 'refused', title: 'unknown app "nosuchapp"; known apps: api, web' });
+    expect(json.text).toContain('usage: list [<app>] [<env>]');
+
+    expect(noEnv.code).toBe(2);
+    expect(noEnv.stdout).toMatch(/^error: unknown environment "nosuchenv"/);
+  });
+
+  it('--json prints the structured reply', async () => {
+    const { code, stdout } = await conveyor('run', 'list api prod', '--as', 'U_DEMO', '--json');
+    expect(code).toBe(0);
+    const json = JSON.parse(stdout);
+    expect(json).toMatchObject({ ok: true, status: 'ok', title: 'api × prod' });
+    expect(json.text).toContain('api  prod');
+    expect(json.data.rows).toEqual([expect.objectContaining({ app: 'api', env: 'prod', sha: git('api', 'rev-parse', '--short=8', 'prod') })]);
+  });
+
+  it('a second serve on the same folder refuses to start and names the running one', async () => {
+    const second = await conveyor('serve', '--port', String(await freePort()));
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`in use by another Conveyor process \\(pid ${serve!.pid}\\)`));
+    expect(existsSync(join(dir, '.conveyor/sandbox/serve.json'))).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  });
+
+  it('SIGTERM stops serve cleanly: exit 0 and serve.json removed', async () => {
+    serve!.kill('SIGTERM');
+    expect(await serveExit).toBe(0);
+    expect(existsSync(join(dir, '.conveyor/sandbox/serve.json'))).toBe(false);
+    expect(serveErr).not.toMatch(/error/i);
+  });
+});
