@@ -12,6 +12,7 @@ import { LogNotifier } from './adapters/log-notifier.js';
 import type { Config } from './config/schema.js';
 import { readSecrets, type Secrets } from './config/secrets.js';
 import { ConfigError } from './core/errors.js';
+import { Metrics } from './core/metrics.js';
 import { OperationEngine } from './core/operation-engine.js';
 import { type Clock, type Directory, emptyDirectory, type GitHost, type Notifier, type ObjectStore, systemClock } from './core/ports.js';
 import type { Runtime } from './core/runtime.js';
@@ -32,11 +33,12 @@ export interface ComposeOptions {
   /** Extra GitHosts by app name (tests, or adapters built elsewhere). */
   gitHosts?: Map<string, GitHost>;
   objects?: ObjectStore;
+  metrics?: Metrics;
 }
 
 const GITHUB_REPO = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
 
-async function buildGitHost(app: Config['apps'][number], config: Config, secrets: Secrets, baseDir: string, log: Logger): Promise<GitHost> {
+async function buildGitHost(app: Config['apps'][number], config: Config, secrets: Secrets, baseDir: string, log: Logger, metrics: Metrics): Promise<GitHost> {
   const mirrorDir = resolve(baseDir, config.git.mirrorDir, `${app.name}.git`);
   const local = resolve(baseDir, app.repo);
   if (GITHUB_REPO.test(app.repo) && !existsSync(local)) {
@@ -52,6 +54,10 @@ async function buildGitHost(app: Config['apps'][number], config: Config, secrets
       installationId: secrets.GITHUB_APP_INSTALLATION_ID,
       baseUrl: config.git.github?.baseUrl,
       log,
+    });
+    octokit.hook.after('request', (response) => {
+      const remaining = Number(response.headers['x-ratelimit-remaining']);
+      if (Number.isFinite(remaining)) metrics.githubRateLimit.set(remaining);
     });
     const gitBase = config.git.github?.gitUrl ?? 'https://github.com';
     const header = secrets.GITHUB_TOKEN ? [`http.extraHeader=Authorization: Bearer ${secrets.GITHUB_TOKEN}`] : [];
@@ -69,18 +75,19 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
   const stateUrl = secrets.DATABASE_URL && config.state.url.startsWith('pglite:') && !options.sandbox ? secrets.DATABASE_URL : config.state.url;
   const store = await openStore(stateUrl, clock, baseDir);
   try {
+    const metrics = options.metrics ?? new Metrics();
     const git = new Map<string, GitHost>(options.gitHosts ?? []);
     for (const app of config.apps) {
-      if (!git.has(app.name)) git.set(app.name, await buildGitHost(app, config, secrets, baseDir, log));
+      if (!git.has(app.name)) git.set(app.name, await buildGitHost(app, config, secrets, baseDir, log, metrics));
     }
-    const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log) : null;
+    const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log, metrics) : null;
     const notifier = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
     const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN) : new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
-    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, workerId: `${hostname()}:${process.pid}` });
+    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, workerId: `${hostname()}:${process.pid}` });
     const tickets = config.servicenow ? await buildTickets(config, secrets) : null;
-    return { config, store, journal: new JournalStore(store.db, clock), clock, log, git, notifier, directory, tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), slackClient: slack?.client ?? null };
+    return { config, store, journal: new JournalStore(store.db, clock), clock, log, git, notifier, directory, tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), metrics, slackClient: slack?.client ?? null };
   } catch (err) {
     await store.close();
     throw err;
@@ -98,7 +105,7 @@ export async function buildObjectStore(config: Config, baseDir: string): Promise
   return new S3ObjectStore(client, { bucket: objects.bucket });
 }
 
-async function buildSlackClient(config: Config, secrets: Secrets, log: Logger) {
+async function buildSlackClient(config: Config, secrets: Secrets, log: Logger, metrics: Metrics) {
   const { WebClient, LogLevel } = await import('@slack/web-api');
   const { SlackNotifier, SlackDirectory } = await import('./adapters/slack-notifier.js');
   const slackApiUrl = secrets.SLACK_API_URL ?? config.slack?.apiUrl;
@@ -109,7 +116,7 @@ async function buildSlackClient(config: Config, secrets: Secrets, log: Logger) {
   });
   void log;
   const groups = [...new Set(Object.values(config.roles).flatMap((r) => r.groups))];
-  return { client, notifier: new SlackNotifier(client), directory: new SlackDirectory({ client, groups }) };
+  return { client, notifier: countingNotifier(new SlackNotifier(client), metrics), directory: new SlackDirectory({ client, groups }) };
 }
 
 async function buildTickets(config: Config, secrets: Secrets) {
@@ -126,4 +133,19 @@ export async function buildConsulKv(consul: { host: string; port: number; secure
   const { default: Consul } = await import('consul');
   const { ConsulKv } = await import('./adapters/consul.js');
   return new ConsulKv(new Consul({ host: consul.host, port: consul.port, secure: consul.secure, ...(token ? { defaults: { token } } : {}) }));
+}
+
+/** Count Slack API errors by method and Slack's error code, then pass them on. */
+function countingNotifier(inner: Notifier, metrics: Metrics): Notifier {
+  const count = (method: string) => (err: unknown) => {
+    const code = (err as { data?: { error?: string }; cause?: { data?: { error?: string } } }).data?.error
+      ?? (err as { cause?: { data?: { error?: string } } }).cause?.data?.error
+      ?? (err as { code?: string }).code ?? 'error';
+    metrics.slackErrors.inc({ method, error: String(code).slice(0, 40) });
+    throw err;
+  };
+  return {
+    post: (notice) => inner.post(notice).catch(count('chat.postMessage')),
+    update: (ref, notice) => inner.update(ref, notice).catch(count('chat.update')),
+  };
 }

@@ -83,8 +83,12 @@ export class Verifier {
     if (!this.prepared.has(op.id)) {
       this.prepared.add(op.id);
       const app = findApp(this.runtime.config, op.app);
+      const D = (m: string) => process.env.CTRL_DEBUG && console.error(Date.now() % 100000, m);
+      D('sync start');
       if (app) await syncHost(hostFor(this.runtime, app), 0);
+      D('sync done');
       await this.reconciler.refreshDesired(op.app);
+      D('refresh done');
     }
     await this.armDeadline(op);
     // The reconcile stores the state and calls back into evaluate().
@@ -125,7 +129,9 @@ export class Verifier {
     if (!(await store.claimKey(`controller:verdict:${op.id}`))) return;
     clearTimeout(this.timers.get(op.id));
     this.timers.delete(op.id);
+    if (process.env.CTRL_DEBUG) console.error(Date.now() % 100000, 'settle start');
     const done = await engine.finishVerification(op.id, ok, detail);
+    if (process.env.CTRL_DEBUG) console.error(Date.now() % 100000, 'settle finished', done.state);
     const where = whereText(target ?? this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env)!);
     const lines = [
       ok ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}` : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,

@@ -98,6 +98,7 @@ export class Dispatcher implements CommandService {
       reply = errorReply(err, this.runtime, def);
     }
     if (claimedKey) await store.saveKeyReply(claimedKey, reply);
+    this.runtime.metrics?.commands.inc({ command: def?.name ?? 'unknown', outcome: reply.status });
     await store
       .logCommand({ actor: inv.user.slice(0, 64), source: inv.source, text: inv.text, outcome: reply.status, detail: reply.title.slice(0, 500) })
       .catch((err) => this.runtime.log.warn({ err }, 'could not record the command'));

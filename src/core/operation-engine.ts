@@ -23,6 +23,7 @@ export interface EngineDeps {
   directory: Directory;
   git: Map<string, GitHost>;
   workerId: string;
+  metrics?: import('./metrics.js').Metrics;
 }
 
 export interface OperationRequest {
@@ -210,7 +211,11 @@ export class OperationEngine {
 
   async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {
     const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
-    if (FINAL_STATES.has(to)) await this.deps.store.releaseLock(op.app, op.env, op.id);
+    if (FINAL_STATES.has(to)) {
+      await this.deps.store.releaseLock(op.app, op.env, op.id);
+      const seconds = (this.deps.clock.now().getTime() - new Date(op.createdAt).getTime()) / 1000;
+      this.deps.metrics?.operations.observe({ kind: op.kind, result: to }, Math.max(0, seconds));
+    }
     await this.publish(updated);
     return updated;
   }

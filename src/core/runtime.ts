@@ -24,6 +24,7 @@ export interface Runtime {
   /** Set by the composition root: runs operations (src/core/operation-engine.ts). */
   engine: import('./operation-engine.js').OperationEngine;
   sandbox: boolean;
+  metrics: import('./metrics.js').Metrics;
   /** The Slack Web API client when Slack is configured (the Slack app reuses it). */
   slackClient?: import('@slack/web-api').WebClient | null;
 }

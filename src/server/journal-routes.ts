@@ -120,6 +120,7 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
     const parsed = importBody.safeParse(await readJson(req));
     if (!parsed.success) throw new InputError(`invalid report: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     if (who !== '*' && who !== parsed.data.env) throw new NotAllowedError(`this token belongs to ${who}, not ${parsed.data.env}`);
+    runtime.metrics.journalImports.inc({ env: parsed.data.env, result: parsed.data.ok ? 'ok' : 'failed' });
     await chain.onImport({ ...parsed.data, error: parsed.data.error ?? null });
     sendJson(res, 202, { recorded: true });
   });
@@ -131,6 +132,7 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
     if (!parsed.success) throw new InputError(`invalid event: ${parsed.error.issues[0]?.message}`);
     const e = parsed.data;
     if (who !== '*' && who !== e.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${e.cluster}`);
+    runtime.metrics.journalUploads.inc({ cluster: e.cluster, result: e.kind });
     await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, { file: e.file, version: e.version, reason: e.reason });
     await chain.announce(`Journal export on ${e.cluster}: ${e.file} ${e.kind}${e.version ? ` as ${e.version}` : ''}${e.reason ? ` — ${e.reason}` : ''}`);
     sendJson(res, 202, { recorded: true });

@@ -10,6 +10,7 @@ import { resolveConfig } from '../cli-config.js';
 import { compose, type ComposeOptions } from '../compose.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { Dispatcher } from '../core/dispatcher.js';
+import { Metrics } from '../core/metrics.js';
 import { createLogger } from '../core/log.js';
 import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
@@ -44,7 +45,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log ?? createLogger({ secrets: secretValues(secrets) });
   const resolved = await resolveConfig(options.configFile, options.cwd, log);
   mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
-  const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env, ...options.compose });
+  const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env, metrics: new Metrics({ defaults: true }), ...options.compose });
   wireControllerless(runtime);
   const service = new Dispatcher(runtime);
   const http = new HttpServer(log);
@@ -54,6 +55,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   http.add('GET', '/readyz', async (_req, res) => {
     const storeOk = await runtime.store.db.query('SELECT 1').then(() => true, () => false);
     sendJson(res, ready && storeOk ? 200 : 503, { ready: ready && storeOk, store: storeOk });
+  });
+  http.add('GET', '/metrics', async (_req, res) => {
+    const pending = await runtime.store.operations({ states: ['awaiting-approval'], limit: 10_000 }).catch(() => null);
+    if (pending) runtime.metrics.approvalsPending.set(pending.length);
+    const body = await runtime.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
+    res.end(body);
   });
   addLocalApi(http, service, () => info.token);
   addJournalRoutes(http, runtime, secrets, () => info.token);

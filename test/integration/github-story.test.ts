@@ -91,8 +91,8 @@ beforeAll(async () => {
     },
     extra: { gitHosts: new Map(['api', 'web', 'shop'].map((r) => [r, hostFor(r)])) },
   });
-  repos.api = await seedGitHubRepo(gh, OWNER, 'api', { from: t.repo('api') });
-  repos.web = await seedGitHubRepo(gh, OWNER, 'web', { from: t.repo('web') });
+  repos.api = await seedGitHubRepo(gh, OWNER, 'api');
+  repos.web = await seedGitHubRepo(gh, OWNER, 'web');
   repos.shop = await seedGitHubRepo(gh, OWNER, 'shop');
 });
 
