@@ -35,6 +35,7 @@ const describeOp = (op: Operation) => `${op.kind} ${op.app} → ${op.env} (${op.
 export class Verifier {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly prepared = new Set<string>();
+  private readonly preparing = new Map<string, Promise<void>>();
   private sweepTimer?: NodeJS.Timeout;
   private running = false;
 
@@ -81,14 +82,18 @@ export class Verifier {
     const target = this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env);
     if (!target) return;
     if (!this.prepared.has(op.id)) {
-      this.prepared.add(op.id);
-      const app = findApp(this.runtime.config, op.app);
-      const D = (m: string) => process.env.CTRL_DEBUG && console.error(Date.now() % 100000, m);
-      D('sync start');
-      if (app) await syncHost(hostFor(this.runtime, app), 0);
-      D('sync done');
-      await this.reconciler.refreshDesired(op.app);
-      D('refresh done');
+      // Once per operation: fetch, and read what Git now asks the cluster to run.
+      let preparing = this.preparing.get(op.id);
+      if (!preparing) {
+        const app = findApp(this.runtime.config, op.app);
+        preparing = (async () => {
+          if (app) await syncHost(hostFor(this.runtime, app), 0);
+          await this.reconciler.refreshDesired(op.app);
+          this.prepared.add(op.id);
+        })().finally(() => this.preparing.delete(op.id));
+        this.preparing.set(op.id, preparing);
+      }
+      await preparing;
     }
     await this.armDeadline(op);
     // The reconcile stores the state and calls back into evaluate().
@@ -112,7 +117,6 @@ export class Verifier {
 
   /** Judge the operations verifying on this app × env against what the cluster shows. */
   async evaluate(target: AppTarget, live: AggregateLive, ops: Operation[]): Promise<void> {
-    if (process.env.CTRL_DEBUG) console.error('EVALUATE', ops.map((o) => o.id), [...this.prepared], live.state);
     for (const op of ops) {
       if (!this.prepared.has(op.id)) {
         // Not looked at yet (started by another process): refresh Git first, then come back.
@@ -129,9 +133,7 @@ export class Verifier {
     if (!(await store.claimKey(`controller:verdict:${op.id}`))) return;
     clearTimeout(this.timers.get(op.id));
     this.timers.delete(op.id);
-    if (process.env.CTRL_DEBUG) console.error(Date.now() % 100000, 'settle start');
     const done = await engine.finishVerification(op.id, ok, detail);
-    if (process.env.CTRL_DEBUG) console.error(Date.now() % 100000, 'settle finished', done.state);
     const where = whereText(target ?? this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env)!);
     const lines = [
       ok ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}` : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,

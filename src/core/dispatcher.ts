@@ -111,10 +111,10 @@ export class Dispatcher implements CommandService {
     if (await store.claimKey(key)) return null;
     for (let i = 0; i < 100; i++) {
       const reply = (await store.keyReply(key)) as Reply | undefined;
-      if (reply) return reply;
+      if (reply) return { ...reply, replayed: true };
       await new Promise((r) => setTimeout(r, 100));
     }
-    return { status: 'refused', title: 'This request is already being processed.', blocks: [], ephemeral: true };
+    return { status: 'refused', title: 'This request is already being processed.', blocks: [], ephemeral: true, replayed: true };
   }
 
   async attachMessage(operationId: string, ref: MessageRef): Promise<void> {

@@ -263,12 +263,19 @@ export class OperationEngine {
   async approve(id: string, user: string): Promise<{ op: Operation; role: string }> {
     const { store } = this.deps;
     const op = await store.operation(id);
-    if (op.state !== 'awaiting-approval') throw new ConflictError(`operation ${id} is ${op.state}; there is nothing to approve`);
-    if (op.requester === user) throw new NotAllowedError('you asked for this operation; someone else must approve it');
+    if (op.state !== 'awaiting-approval') {
+      await store.audit(user, 'approval.refused', id, { reason: `state ${op.state}` });
+      throw new ConflictError(`operation ${id} is ${op.state}; there is nothing to approve`);
+    }
+    if (op.requester === user) {
+      await store.audit(user, 'approval.refused', id, { reason: 'requester' });
+      throw new NotAllowedError('you asked for this operation; someone else must approve it');
+    }
     const required = this.required(op);
     const subject = approvalSubject(op);
     const approvals = await store.approvals(id);
     if (approvals.some((a) => a.userId === user && a.sha === subject)) {
+      await store.audit(user, 'approval.refused', id, { reason: 'already-approved' });
       throw new ConflictError(`you already approved ${id}; one person fills one role`);
     }
     const mine = await rolesOf(this.deps, user);

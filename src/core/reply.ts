@@ -28,6 +28,8 @@ export interface Reply {
   /** Visible only to the asker (Slack ephemeral). */
   ephemeral?: boolean;
   operation?: { id: string; state: string };
+  /** The stored answer of an earlier delivery with the same idempotency key (post nothing again). */
+  replayed?: boolean;
   /** Extra machine-readable data for --json and the HTTP API. */
   data?: unknown;
 }

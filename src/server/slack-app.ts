@@ -157,6 +157,10 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     try {
       const text = cmd.text.trim() || 'help';
       const reply = await execute({ text, user: cmd.user_id, channel, idempotencyKey: key });
+      if (reply.replayed) {
+        logger.info({ key }, 'a redelivered command: the first delivery answers it; not posting again');
+        return;
+      }
       if (reply.ephemeral || reply.status !== 'ok') return await respondEphemeral(respond, reply);
       const claim = reply.operation ? `op:${reply.operation.id}` : key ? `key:${key}` : undefined;
       if (claim && !posted.claim(claim)) {

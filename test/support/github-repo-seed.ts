@@ -107,7 +107,7 @@ function tagStream(app: string, now: Date, shas: string[]): string {
     const sha = shas[place.at]!;
     const message = `Deploy of ${app} to ${env}\n\nSource-Commit: ${sha}\nOperation: seed\nKind: promote\nRequested-By: U_DEMO\nApproved-By: (seeded history)\n`;
     out.push(
-      `tag ${env}/${tagDay(new Date(when))}.1\nfrom ${sha}\ntagger Conveyor Seed <seed@localhost> ${Math.floor(when / 1000)} +0000\n${dataCmd(message)}\n`,
+      `tag ${env}/${tagDay(new Date(when))}.1\nfrom ${sha}\ntagger Conveyor Seed <seed@localhost> ${Math.floor(when / 1000)} +0000\n${dataCmd(message)}`,
     );
   }
   return `${out.join('')}done\n`;
