@@ -19,6 +19,7 @@ import type { Runtime } from './core/runtime.js';
 import { EmbeddedKv } from './store/embedded-kv.js';
 import { JournalStore } from './store/journal-store.js';
 import { openStore } from './store/open-store.js';
+import type { StateStore } from './store/state-store.js';
 
 export interface ComposeOptions {
   config: Config;
@@ -34,6 +35,8 @@ export interface ComposeOptions {
   gitHosts?: Map<string, GitHost>;
   objects?: ObjectStore;
   metrics?: Metrics;
+  /** An already-open store (tests clone a migrated template instead of migrating again). */
+  store?: StateStore;
 }
 
 const GITHUB_REPO = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
@@ -73,7 +76,7 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
   const secrets = readSecrets(options.env ?? process.env);
   const stateUrl = secrets.DATABASE_URL && config.state.url.startsWith('pglite:') && !options.sandbox ? secrets.DATABASE_URL : config.state.url;
-  const store = await openStore(stateUrl, clock, baseDir);
+  const store = options.store ?? (await openStore(stateUrl, clock, baseDir));
   try {
     const metrics = options.metrics ?? new Metrics();
     const git = new Map<string, GitHost>(options.gitHosts ?? []);

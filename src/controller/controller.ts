@@ -74,7 +74,6 @@ export async function startController(input: ControllerInput): Promise<RunningCo
   let verifier: Verifier | null = null;
   const reconciler = new LiveReconciler(runtime, {
     async afterReconcile(target, live, changed, previous) {
-      if (process.env.CTRL_DEBUG) console.error('RECONCILE', target.app, target.env, live, changed, previous);
       const verifying = await runtime.store.operations({ app: target.app, env: target.env, states: ['verifying'], limit: 10 });
       // While an operation verifies, its verdict is the one message; the steps are stored only.
       if (verifying.length) return verifier?.evaluate(target, live, verifying);

@@ -146,7 +146,6 @@ export class LiveReconciler {
     const key = appEnvKey(appName, envName);
     const run = (this.chains.get(key) ?? Promise.resolve()).then(() => this.reconcileNow(appName, envName));
     const chained = run.catch((err) => {
-      if (process.env.CTRL_DEBUG) console.error('RECONCILE ERR', err);
       this.runtime.log.warn({ app: appName, env: envName, err: (err as Error).message }, 'reconcile failed');
     });
     this.chains.set(key, chained);

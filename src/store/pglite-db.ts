@@ -59,6 +59,11 @@ function wrap(q: Queryable, kind: 'pglite', tx: (fn: (db: Db) => Promise<unknown
 export async function openPglite(dir: string | null): Promise<Db> {
   const lockFile = dir ? takeFolderLock(dir) : null;
   const pg = dir ? new PGlite(dir) : new PGlite();
+  return wrapPglite(pg, lockFile);
+}
+
+/** A Db over an open PGlite (e.g. a clone of a migrated template in tests). */
+export async function wrapPglite(pg: PGlite, lockFile: string | null = null): Promise<Db> {
   await pg.waitReady;
   // PGlite runs one query at a time; transactions must not interleave with other queries.
   const db = wrap(pg, 'pglite', (fn) => pg.transaction((t) => fn(wrap(t, 'pglite', (inner) => inner(db)))));

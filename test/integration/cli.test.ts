@@ -35,7 +35,12 @@ interface Result {
 
 let dir: string;
 const childEnv = () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
   delete env.PORT;
   delete env.HOST;
   delete env.DATABASE_URL;
@@ -44,10 +49,15 @@ const childEnv = () => {
 
 function conveyor(...args: string[]): Promise<Result> {
   return new Promise((done) => {
-    execFile('node', [BIN, ...args], { cwd: dir, env: childEnv(), timeout: 150_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      done({ code, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [BIN, ...args],
+      { cwd: dir, env: childEnv(), timeout: 150_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -57,7 +67,12 @@ const git = (app: string, ...args: string[]) =>
     env: childEnv(),
   }).trim();
 
-const BRANCH_OF: Record<string, string> = { development: 'develop', qa: 'qa', staging: 'staging', prod: 'prod' };
+const BRANCH_OF: Record<string, string> = {
+  development: 'develop',
+  qa: 'qa',
+  staging: 'staging',
+  prod: 'prod',
+};
 
 /** Rows of the `list` table as { app, env, sha }. */
 function matrix(stdout: string): { app: string; env: string; sha: string }[] {
@@ -101,7 +116,10 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
       ['api', 'web'].flatMap((app) => ['development', 'qa', 'staging', 'prod'].map((env) => `${app} ${env}`)),
     );
     for (const row of rows) {
-      expect(git(row.app, 'rev-parse', BRANCH_OF[row.env]!).startsWith(row.sha), `${row.app} ${row.env}`).toBe(true);
+      expect(
+        git(row.app, 'rev-parse', BRANCH_OF[row.env]!).startsWith(row.sha),
+        `${row.app} ${row.env}`,
+      ).toBe(true);
     }
   });
 
@@ -124,7 +142,11 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
 
   it('serve: /healthz, /readyz, and the serve.json that announces it', async () => {
     port = await freePort();
-    serve = spawn('node', [BIN, 'serve', '--port', String(port)], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    serve = spawn('node', [BIN, 'serve', '--port', String(port)], {
+      cwd: dir,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     serve.stdout!.on('data', (d) => {
       serveOut += d;
     });
@@ -166,7 +188,11 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(json).toMatchObject({ ok: true, status: 'ok', title: '2 apps × 4 environments' });
     expect(matrix(json.text)).toHaveLength(8);
     expect(json.data.rows).toContainEqual(
-      expect.objectContaining({ app: 'web', env: 'staging', sha: git('web', 'rev-parse', 'staging').slice(0, 8) }),
+      expect.objectContaining({
+        app: 'web',
+        env: 'staging',
+        sha: git('web', 'rev-parse', 'staging').slice(0, 8),
+      }),
     );
 
     expect(unknown.code).toBe(2);
@@ -178,7 +204,11 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
 
     expect(noApp.code).toBe(1);
     const refused = JSON.parse(noApp.stdout);
-    expect(refused).toMatchObject({ ok: false, status: 'refused', title: 'unknown app "nosuchapp"; known apps: api, web' });
+    expect(refused).toMatchObject({
+      ok: false,
+      status: 'refused',
+      title: 'unknown app "nosuchapp"; known apps: api, web',
+    });
     expect(refused.text).toContain('usage: list [<app>] [<env>]');
 
     expect(noEnv.code).toBe(2);

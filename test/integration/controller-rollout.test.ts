@@ -83,7 +83,7 @@ describe('controller: rollouts, verification and reports', () => {
       runtime: t.runtime,
       http,
       secrets: {},
-      log: pino({ level: process.env.CTRL_LOG ?? 'silent' }),
+      log: pino({ level: 'silent' }),
       kubeConfigs: { 'kind-eu': kubeConfigFor({ server: kube.url }) },
       verifyCheckMs: 200,
     });

@@ -115,8 +115,10 @@ describe('hostile input', () => {
     expect((await t.run('unlock api qa', 'U_DEMO')).status).toBe('ok');
 
     const asked = await t.run('promote api staging', 'U_DEMO');
-    const rejected = await t.run(`reject ${asked.operation!.id} ${reason}`, 'U_QA');
-    expect(rejected.operation?.state).toBe('rejected');
+    // unquoted, "-rf" reads as an unknown option: refused, nothing happens
+    expect((await t.run(`reject ${asked.operation!.id} please rm -rf /`, 'U_QA')).status).toBe('usage');
+    const rejected = await t.run(`reject ${asked.operation!.id} ${q(reason)}`, 'U_QA');
+    expect(rejected.operation?.state, rejected.text).toBe('rejected');
     expect(rejected.text).toContain(reason);
     expect(JSON.stringify(renderReplyBlocks(rejected))).not.toContain('<!channel>');
     const long = await t.run(`lock web qa ${'r'.repeat(600)}`, 'U_DEMO');

@@ -72,10 +72,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  let t = Date.now();
   await watcher?.stop();
+  console.log('watcher', Date.now() - t); t = Date.now();
   for (const a of Object.values(agents)) await a.stop();
+  console.log('agents', Date.now() - t); t = Date.now();
   await devProxy?.close();
+  console.log('proxy', Date.now() - t); t = Date.now();
   await srv?.stop();
+  console.log('srv', Date.now() - t); t = Date.now();
   ws?.remove();
 });
 
@@ -118,6 +123,7 @@ describe('journal chain dev → qa → dit', () => {
 
   it('journal promote dit waits for the qa-lead, then dit imports', async () => {
     const asked = await srv.run('journal promote dit', 'U_DEMO');
+    console.log(JSON.stringify(asked));
     expect(asked.status).toBe('ok');
     expect(asked.operation?.state).toBe('awaiting-approval');
     expect(await pointer('dit')).toBe('(unset)');

@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GitHost } from '../../src/core/ports.js';
+import { planPromotion } from '../../src/core/promotion-plan.js';
+import { findApp } from '../../src/core/runtime.js';
 import { head, isAncestor, parentsOf, pushCommit, refsOf, tagNames, tagsAt, treeOf } from '../support/git-helpers.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -146,5 +148,22 @@ describe('locks and concurrency', () => {
     } finally {
       t.runtime.git.set('api', real);
     }
+  });
+
+  it('a request planned before someone else moved the branch to the same version does not tag it twice', async () => {
+    pushCommit(repo, 'develop', { message: 'Add a changelog entry' });
+    // planned while qa was behind (as a request racing the burst above can be), applied after
+    const stale = await planPromotion(t.runtime, { app: findApp(t.runtime.config, 'api')!, env: 'qa' });
+    expect((await t.run('promote api qa', 'U_DEMO')).operation?.state).toBe('succeeded');
+    const qaHead = head(repo, 'qa');
+    const qaTags = tagNames(repo, 'qa/');
+    const op = await t.runtime.engine.request({
+      kind: 'promote', app: 'api', env: 'qa', plan: stale, requester: 'U_C2', idempotencyKey: null, emergency: false, source: 'cli',
+    });
+    expect(head(repo, 'qa')).toBe(qaHead);
+    expect(tagNames(repo, 'qa/')).toEqual(qaTags); // one deploy, one tag
+    expect(op.state).toBe('failed');
+    expect(op.error).toContain('already runs');
+    expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
   });
 });

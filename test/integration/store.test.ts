@@ -56,9 +56,22 @@ const BACKENDS: Backend[] = [
 ];
 
 const plan = (app: string, env: string): GitPlan => ({
-  app, env, branch: env, sourceEnv: 'staging', sourceSha: 'a'.repeat(40), sourceTree: 'b'.repeat(40), targetHead: 'c'.repeat(40),
-  mode: 'fast-forward', viaPullRequest: false, commits: [], commitCount: 1, ticket: null, emergency: false,
-  fromTag: null, toTag: null, reason: null,
+  app,
+  env,
+  branch: env,
+  sourceEnv: 'staging',
+  sourceSha: 'a'.repeat(40),
+  sourceTree: 'b'.repeat(40),
+  targetHead: 'c'.repeat(40),
+  mode: 'fast-forward',
+  viaPullRequest: false,
+  commits: [],
+  commitCount: 1,
+  ticket: null,
+  emergency: false,
+  fromTag: null,
+  toTag: null,
+  reason: null,
 });
 
 describe.each(BACKENDS)('state store on $name', (backend) => {
@@ -79,7 +92,15 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   });
 
   const newOp = (app = 'api', env = 'prod', extra: { idempotencyKey?: string } = {}) =>
-    store.createOperation({ kind: 'promote', app, env, requester: 'U_DEMO', plan: plan(app, env), idempotencyKey: extra.idempotencyKey ?? null, expiresAt: null });
+    store.createOperation({
+      kind: 'promote',
+      app,
+      env,
+      requester: 'U_DEMO',
+      plan: plan(app, env),
+      idempotencyKey: extra.idempotencyKey ?? null,
+      expiresAt: null,
+    });
 
   it('runs its migrations again harmlessly and keeps the data', async () => {
     const op = await newOp('web', 'qa');
@@ -98,35 +119,43 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   // created schema_migrations without committing yet. A second replica must wait, not crash.
   // KNOWN BUG: migrate() creates schema_migrations before taking its advisory lock, so the
   // second replica fails with 'type "schema_migrations" already exists'.
-  it.skipIf(!backend.sessions).fails('a replica that starts while another creates the schema waits for it', async () => {
-    const fresh = await backend.fresh();
-    const other = new pg.Client({ connectionString: fresh });
-    // Watches for the second replica to block (pg_stat_activity is a snapshot inside `other`'s transaction).
-    const observer = new pg.Client({ connectionString: fresh });
-    await Promise.all([other.connect(), observer.connect()]);
-    try {
-      await other.query('SELECT pg_advisory_lock(727274)');
-      await other.query('BEGIN');
-      await other.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())');
-      const opening = openStore(fresh, clock).then((s) => s, (err: Error) => err);
-      await vi.waitFor(
-        async () => {
-          const { rows } = await observer.query(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-          );
-          expect(rows[0].n).toBeGreaterThan(0);
-        },
-        { timeout: 20_000, interval: 20 },
-      );
-      await other.query('COMMIT');
-      await other.query('SELECT pg_advisory_unlock(727274)');
-      const second = await opening;
-      if (second instanceof StateStore) await second.close();
-      expect(second).toBeInstanceOf(StateStore);
-    } finally {
-      await Promise.all([other.end(), observer.end()]);
-    }
-  });
+  it.skipIf(!backend.sessions).fails(
+    'a replica that starts while another creates the schema waits for it',
+    async () => {
+      const fresh = await backend.fresh();
+      const other = new pg.Client({ connectionString: fresh });
+      // Watches for the second replica to block (pg_stat_activity is a snapshot inside `other`'s transaction).
+      const observer = new pg.Client({ connectionString: fresh });
+      await Promise.all([other.connect(), observer.connect()]);
+      try {
+        await other.query('SELECT pg_advisory_lock(727274)');
+        await other.query('BEGIN');
+        await other.query(
+          'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())',
+        );
+        const opening = openStore(fresh, clock).then(
+          (s) => s,
+          (err: Error) => err,
+        );
+        await vi.waitFor(
+          async () => {
+            const { rows } = await observer.query(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            );
+            expect(rows[0].n).toBeGreaterThan(0);
+          },
+          { timeout: 20_000, interval: 20 },
+        );
+        await other.query('COMMIT');
+        await other.query('SELECT pg_advisory_unlock(727274)');
+        const second = await opening;
+        if (second instanceof StateStore) await second.close();
+        expect(second).toBeInstanceOf(StateStore);
+      } finally {
+        await Promise.all([other.end(), observer.end()]);
+      }
+    },
+  );
 
   it('moves an operation through its states, audits each step and refuses illegal transitions', async () => {
     const op = await newOp();
@@ -136,19 +165,28 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     for (const to of path) expect((await store.transition(op.id, to, 'U_LEAD')).state).toBe(to);
 
     await expect(store.transition(op.id, 'applying', 'U_LEAD')).rejects.toBeInstanceOf(ConflictError);
-    await expect(store.transition(op.id, 'requested', 'U_LEAD')).rejects.toThrow(/succeeded; it cannot become requested/);
+    await expect(store.transition(op.id, 'requested', 'U_LEAD')).rejects.toThrow(
+      /succeeded; it cannot become requested/,
+    );
     expect((await store.operation(op.id)).state).toBe('succeeded');
-    await expect(store.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(store.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
 
     const audit = await store.auditLog({ operationId: op.id });
-    expect(audit.map((a) => a.action).reverse()).toEqual(['operation.requested', ...path.map((s) => `operation.${s}`)]);
+    expect(audit.map((a) => a.action).reverse()).toEqual([
+      'operation.requested',
+      ...path.map((s) => `operation.${s}`),
+    ]);
     expect(audit.find((a) => a.action === 'operation.applying')?.detail).toMatchObject({ from: 'approved' });
     expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
   });
 
   it('claims an idempotency key once and replays the saved reply', async () => {
     const key = `slack:${newOperationId()}`;
-    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).claimKey(key)));
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).claimKey(key)),
+    );
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(await store.keyReply(key)).toBeUndefined();
     await store.saveKeyReply(key, { status: 'ok', title: 'promoted' });
@@ -175,7 +213,10 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(await store.addApproval(op.id, 'U_LEAD', 'product-owner', sha)).toBe(false);
     expect(await store.addApproval(op.id, 'U_PO', 'product-owner', sha)).toBe(true);
     const approvals = await store.approvals(op.id);
-    expect(approvals.map((a) => `${a.userId}:${a.role}`).sort()).toEqual(['U_LEAD:tech-lead', 'U_PO:product-owner']);
+    expect(approvals.map((a) => `${a.userId}:${a.role}`).sort()).toEqual([
+      'U_LEAD:tech-lead',
+      'U_PO:product-owner',
+    ]);
   });
 
   it('apply locks: the second acquirer sees the holder; a manual * lock blocks every app; release frees', async () => {
@@ -183,13 +224,22 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(await store.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull();
     expect(await store.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull(); // its own lock
     const held = await peer.acquireLock('api', 'staging', b, 'U_BEN', 'rollback api');
-    expect(held).toMatchObject({ app: 'api', env: 'staging', operationId: a, holder: 'U_ANA', manual: false });
+    expect(held).toMatchObject({
+      app: 'api',
+      env: 'staging',
+      operationId: a,
+      holder: 'U_ANA',
+      manual: false,
+    });
 
     expect(await store.setManualLock('*', 'staging', 'U_OPS', 'release freeze')).toBe(true);
     expect(await store.setManualLock('*', 'staging', 'U_OPS', 'again')).toBe(false);
     for (const app of ['web', 'api']) {
       expect(await store.acquireLock(app, 'staging', c, 'U_CAT', 'promote')).toMatchObject({
-        app: '*', manual: true, holder: 'U_OPS', reason: 'release freeze',
+        app: '*',
+        manual: true,
+        holder: 'U_OPS',
+        reason: 'release freeze',
       });
     }
     expect(await store.acquireLock('web', 'qa', c, 'U_CAT', 'promote')).toBeNull(); // other environment
@@ -207,7 +257,9 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
 
   it('20 concurrent acquirers of one (app, env): exactly one wins, the rest see the winner', async () => {
     const ids = Array.from({ length: 20 }, () => newOperationId());
-    const results = await Promise.all(ids.map((id, i) => (i % 2 ? peer : store).acquireLock('web', 'prod', id, `U_${i}`, 'race')));
+    const results = await Promise.all(
+      ids.map((id, i) => (i % 2 ? peer : store).acquireLock('web', 'prod', id, `U_${i}`, 'race')),
+    );
     const winners = ids.filter((_, i) => results[i] === null);
     expect(winners).toHaveLength(1);
     for (const r of results) if (r) expect(r.operationId).toBe(winners[0]);
@@ -303,9 +355,10 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
       const index = (await kv.get(key))!.modifyIndex;
       // KNOWN BUG: watch() only listens for 'abort' after its first read and never checks
       // signal.aborted, so an aborted watch waits out waitMs and then resolves.
-      const outcome = await kv
-        .watch(key, index, { waitMs: 300, signal: AbortSignal.abort() })
-        .then(() => 'resolved', (err: Error) => err.name);
+      const outcome = await kv.watch(key, index, { waitMs: 300, signal: AbortSignal.abort() }).then(
+        () => 'resolved',
+        (err: Error) => err.name,
+      );
       expect(outcome).toBe('AbortError');
     });
   });

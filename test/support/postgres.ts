@@ -24,7 +24,11 @@ export interface TestPostgres {
 
 /** The newest /usr/lib/postgresql/<major>/bin that has initdb and pg_ctl. */
 export function findPostgresBin(root = '/usr/lib/postgresql'): string {
-  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   for (const major of majors) {
     const bin = join(root, major, 'bin');
     if (existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl'))) return bin;
@@ -53,7 +57,9 @@ async function lookupPostgresUser(): Promise<{ uid: number; gid: number }> {
     const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
     return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   } catch {
-    throw new Error('running as root, but there is no "postgres" user to run initdb as (install the postgresql package)');
+    throw new Error(
+      'running as root, but there is no "postgres" user to run initdb as (install the postgresql package)',
+    );
   }
 }
 
@@ -71,7 +77,18 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    await tool('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+    await tool('initdb', [
+      '-D',
+      data,
+      '-U',
+      'postgres',
+      '-A',
+      'trust',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--locale=C',
+    ]);
   } catch (err) {
     cleanup();
     throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
@@ -81,8 +98,15 @@ export async function startPostgres(): Promise<TestPostgres> {
     port = await freePort();
     try {
       await tool('pg_ctl', [
-        '-D', data, '-w', '-t', '60', '-l', join(dir, 'server.log'),
-        '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+        '-D',
+        data,
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        join(dir, 'server.log'),
+        '-o',
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
         'start',
       ]);
       break;
@@ -90,7 +114,9 @@ export async function startPostgres(): Promise<TestPostgres> {
       // The port may have been taken between freePort() and the start: try another one.
       if (attempt < 2) continue;
       cleanup();
-      throw new Error(`pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
+      throw new Error(
+        `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`,
+      );
     }
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

@@ -3,7 +3,7 @@
  * temp folder, PGlite in memory (or a given state URL), a recording notifier, an injectable
  * clock. Everything is real but Slack, which the LogNotifier stands in for.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,7 +17,41 @@ import type { Reply } from '../../src/core/reply.js';
 import { renderText } from '../../src/core/render-text.js';
 import type { Runtime } from '../../src/core/runtime.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
+import { migrate } from '../../src/store/migrations.js';
+import { wrapPglite } from '../../src/store/pglite-db.js';
+import { StateStore } from '../../src/store/state-store.js';
+import { PGlite } from '@electric-sql/pglite';
 import { wireControllerless } from '../../src/server/wiring.js';
+
+let template: Promise<PGlite> | null = null;
+let sandboxTemplate: Promise<string> | null = null;
+
+/** Fresh demo repositories: a copy of one sandbox made per test process. */
+export async function copySandbox(dir: string): Promise<{ dir: string; configFile: string }> {
+  sandboxTemplate ??= (async () => {
+    const root = mkdtempSync(join(tmpdir(), 'conveyor-sandbox-template-'));
+    await ensureSandbox(root);
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    return root;
+  })();
+  cpSync(join(await sandboxTemplate, '.conveyor'), join(dir, '.conveyor'), { recursive: true });
+  const sandboxDir = join(dir, '.conveyor', 'sandbox');
+  return { dir: sandboxDir, configFile: join(sandboxDir, 'conveyor.yaml') };
+}
+
+/**
+ * A fresh in-memory store: a clone of one migrated PGlite per test process (opening and
+ * migrating PGlite costs seconds; a clone costs little).
+ */
+export async function clonedStore(clock: Clock): Promise<StateStore> {
+  template ??= (async () => {
+    const pg = new PGlite();
+    await migrate(await wrapPglite(pg));
+    return pg;
+  })();
+  const copy = (await (await template).clone()) as PGlite;
+  return StateStore.open(await wrapPglite(copy), clock);
+}
 
 export class TestClock implements Clock {
   constructor(private t = Date.now()) {}
@@ -50,14 +84,16 @@ export async function makeRuntime(
   options: { edit?: (config: Record<string, any>) => void; stateUrl?: string; extra?: Partial<ComposeOptions> } = {},
 ): Promise<TestRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-test-'));
-  const sandbox = await ensureSandbox(dir);
+  const sandbox = await copySandbox(dir);
   const raw = (await import('yaml')).parse(readFileSync(sandbox.configFile, 'utf8'));
   raw.state = { url: options.stateUrl ?? 'pglite:memory' };
   options.edit?.(raw);
   const config = parseConfig((await import('yaml')).stringify(raw));
   const clock = new TestClock();
   const notifier = new LogNotifier(null);
+  const store = options.stateUrl ? undefined : await clonedStore(clock);
   const runtime = await compose({
+    store,
     config,
     baseDir: sandbox.dir,
     log: pino({ level: 'silent' }),

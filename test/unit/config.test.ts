@@ -37,7 +37,10 @@ describe('parseConfig', () => {
   it('accepts the sandbox configuration and fills the defaults', () => {
     const config = parseConfig(SANDBOX_CONFIG);
     expect(config.environments.map((e) => `${e.name}:${e.branch}:${e.enters}`)).toEqual([
-      'development:develop:push', 'qa:qa:push', 'staging:staging:push', 'prod:prod:pull-request',
+      'development:develop:push',
+      'qa:qa:push',
+      'staging:staging:push',
+      'prod:prod:pull-request',
     ]);
     expect(config.apps.map((a) => a.name)).toEqual(['api', 'web']);
     const prod = config.environments[3]!;
@@ -55,7 +58,9 @@ describe('parseConfig', () => {
   });
 
   it('reports a gate role that is not defined under roles', () => {
-    const err = problemsOf(THREE_MISTAKES.replace('enters: merge', 'enters: pull-request').replace('Bad_App', 'bad-app'));
+    const err = problemsOf(
+      THREE_MISTAKES.replace('enters: merge', 'enters: pull-request').replace('Bad_App', 'bad-app'),
+    );
     expect(err.problems).toEqual(['environments[1].gate: role "release-manager" is not defined under roles']);
   });
 
@@ -66,7 +71,9 @@ describe('parseConfig', () => {
     const err = problemsOf(THREE_MISTAKES);
     expect(err.problems).toHaveLength(3);
     expect(err.message).toMatch(/bad\.yaml has 3 problems/);
-    expect(err.problems.join('\n')).toMatch(/^environments\[1\]\.gate: role "release-manager" is not defined under roles/m);
+    expect(err.problems.join('\n')).toMatch(
+      /^environments\[1\]\.gate: role "release-manager" is not defined under roles/m,
+    );
   });
 
   it('reports a YAML syntax error as such', () => {
@@ -76,7 +83,9 @@ describe('parseConfig', () => {
   });
 
   it('reports an empty file and unknown keys', () => {
-    expect(problemsOf('').problems).toEqual(['environments: Invalid input: expected array, received undefined']);
+    expect(problemsOf('').problems).toEqual([
+      'environments: Invalid input: expected array, received undefined',
+    ]);
     const err = problemsOf('environments: [{ name: qa, branch: qa, color: blue }]\nslak: {}\n');
     expect(err.problems.join('\n')).toMatch(/environments\[0\].*color/);
     expect(err.problems.join('\n')).toMatch(/slak/);
@@ -124,7 +133,9 @@ describe('loadConfigFile', () => {
     const dir = mkdtempSync(join(tmpdir(), 'conveyor-config-'));
     try {
       expect(loadConfigFile(undefined, dir)).toBeNull();
-      expect(() => loadConfigFile('missing.yaml', dir)).toThrow(/configuration file not found: missing\.yaml/);
+      expect(() => loadConfigFile('missing.yaml', dir)).toThrow(
+        /configuration file not found: missing\.yaml/,
+      );
       writeFileSync(join(dir, 'conveyor.yaml'), SANDBOX_CONFIG);
       expect(loadConfigFile(undefined, dir)?.file).toBe(join(dir, 'conveyor.yaml'));
       writeFileSync(join(dir, 'bad.yaml'), THREE_MISTAKES);

@@ -5,7 +5,13 @@ import { MAX_COMMAND_LENGTH, tokenize } from '../../src/core/tokenize.js';
 
 describe('tokenize', () => {
   it('splits on any run of whitespace', () => {
-    expect(tokenize('promote  api\tprod\n--version qa/2026.11.23.1')).toEqual(['promote', 'api', 'prod', '--version', 'qa/2026.11.23.1']);
+    expect(tokenize('promote  api\tprod\n--version qa/2026.11.23.1')).toEqual([
+      'promote',
+      'api',
+      'prod',
+      '--version',
+      'qa/2026.11.23.1',
+    ]);
     expect(tokenize('   ')).toEqual([]);
     expect(tokenize('')).toEqual([]);
   });
@@ -13,9 +19,24 @@ describe('tokenize', () => {
   it('groups quoted text, straight or curly as Slack clients type it', () => {
     expect(tokenize('reject op_1 "not today, sorry"')).toEqual(['reject', 'op_1', 'not today, sorry']);
     expect(tokenize("lock api prod 'db migration'")).toEqual(['lock', 'api', 'prod', 'db migration']);
-    expect(tokenize('lock api prod \u201cdb migration\u201d')).toEqual(['lock', 'api', 'prod', 'db migration']);
-    expect(tokenize('lock api prod \u2018db migration\u2019')).toEqual(['lock', 'api', 'prod', 'db migration']);
-    expect(tokenize('lock api prod \u201ddb migration\u201d')).toEqual(['lock', 'api', 'prod', 'db migration']);
+    expect(tokenize('lock api prod \u201cdb migration\u201d')).toEqual([
+      'lock',
+      'api',
+      'prod',
+      'db migration',
+    ]);
+    expect(tokenize('lock api prod \u2018db migration\u2019')).toEqual([
+      'lock',
+      'api',
+      'prod',
+      'db migration',
+    ]);
+    expect(tokenize('lock api prod \u201ddb migration\u201d')).toEqual([
+      'lock',
+      'api',
+      'prod',
+      'db migration',
+    ]);
     expect(tokenize('say "it\'s" fine')).toEqual(['say', "it's", 'fine']);
     expect(tokenize('a "b"c d')).toEqual(['a', 'bc', 'd']);
     expect(tokenize('a "" b')).toEqual(['a', '', 'b']);
@@ -57,10 +78,15 @@ describe('tokenize', () => {
   });
 
   it('keeps any printable text as one word when it is quoted with escapes (property)', () => {
-    const printable = fc.string({ unit: fc.constantFrom(...'ab c"\'\\\u201c\u2019-–é✓ \t'.split('')), maxLength: 30 });
+    const printable = fc.string({
+      unit: fc.constantFrom(...'ab c"\'\\\u201c\u2019-–é✓ \t'.split('')),
+      maxLength: 30,
+    });
     fc.assert(
       fc.property(printable, (text) => {
-        const escaped = [...text].map((ch) => (/[\s"'\\\u201c\u201d\u2018\u2019]/.test(ch) ? `\\${ch}` : ch)).join('');
+        const escaped = [...text]
+          .map((ch) => (/[\s"'\\\u201c\u201d\u2018\u2019]/.test(ch) ? `\\${ch}` : ch))
+          .join('');
         expect(tokenize(`cmd ${escaped || '""'}`)).toEqual(['cmd', text]);
       }),
     );

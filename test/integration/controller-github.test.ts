@@ -1,0 +1,155 @@
+/**
+ * The controller's GitHub side against the GitHub fake: signed push webhooks (real payload
+ * shape from @octokit/webhooks-examples) announce the development version once; bad
+ * signatures are refused; redeliveries are ignored; the safety-net poll is conditional, so
+ * quiet repositories cost no rate limit.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import examples from '@octokit/webhooks-examples';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOctokit, GitHubHost, type GitMirrorReads } from '../../src/adapters/github.js';
+import { GitMirror } from '../../src/adapters/git-mirror.js';
+import { type RunningController, startController } from '../../src/controller/controller.js';
+import { RepoPoller } from '../../src/controller/repo-poller.js';
+import { HttpServer } from '../../src/server/http-server.js';
+import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
+import { makeRuntime, type TestRuntime } from '../support/runtime.js';
+
+const SECRET = 'webhook-secret-for-tests';
+const sign = (body: string, secret = SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+/** The real example push (to a branch) from @octokit/webhooks-examples, re-pointed at our commit. */
+function pushPayload(sha: string): Record<string, any> {
+  const push = (examples as { name: string; examples: Record<string, any>[] }[]).find((e) => e.name === 'push')!;
+  const example = structuredClone(push.examples.find((p) => p.ref.startsWith('refs/heads/') && p.head_commit)!);
+  example.ref = 'refs/heads/develop';
+  example.after = sha;
+  example.head_commit.id = sha;
+  example.head_commit.message = 'Add the pricing endpoint';
+  return example;
+}
+
+describe('controller: GitHub webhooks and conditional polling', () => {
+  let gh: GitHubFake;
+  let t: TestRuntime;
+  let http: HttpServer;
+  let port: number;
+  let controller: RunningController;
+  let mirrorDir: string;
+  let sha: string;
+
+  const deliver = (body: string, headers: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${port}/github/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', ...headers },
+      body,
+    });
+  const announcements = () => t.notifier.sent.filter((s) => s.notice.text.startsWith('New development version of hello'));
+
+  beforeAll(async () => {
+    gh = await startGitHubFake();
+    await gh.createRepo('Codertocat', 'Hello-World', { defaultBranch: 'develop' });
+    await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'README.md': '# hello\n' }, 'Initial commit');
+    sha = await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'src/pricing.ts': 'export {};\n' }, 'Add the pricing endpoint');
+    mirrorDir = mkdtempSync(join(tmpdir(), 'conveyor-gh-mirror-'));
+    const octokit = createOctokit({ token: gh.token, baseUrl: gh.url, throttle: false, retries: 0 });
+    const mirror = new GitMirror({ url: gh.gitUrl('Codertocat', 'Hello-World'), dir: join(mirrorDir, 'hello.git') });
+    const host = new GitHubHost({ octokit, owner: 'Codertocat', repo: 'Hello-World', mirror });
+    t = await makeRuntime({
+      edit: (c) => {
+        c.apps.push({ name: 'hello', repo: 'Codertocat/Hello-World', targets: { development: { cluster: 'kind-eu', namespace: 'dev', workloads: ['hello'] } } });
+      },
+      extra: { gitHosts: new Map([['hello', host]]) },
+    });
+    http = new HttpServer(pino({ level: 'silent' }));
+    port = await http.listen(0, '127.0.0.1');
+    controller = await startController({ runtime: t.runtime, http, secrets: { GITHUB_WEBHOOK_SECRET: SECRET }, log: pino({ level: 'silent' }), kubeConfigs: {} });
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await http?.close();
+    await t?.close();
+    await gh?.close();
+    rmSync(mirrorDir, { recursive: true, force: true });
+  });
+
+  it('a signed push to develop announces the development version, naming the cluster', async () => {
+    const body = JSON.stringify(pushPayload(sha));
+    const res = await deliver(body, { 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sign(body) });
+    expect(res.status).toBe(200);
+    expect(announcements()).toHaveLength(1);
+    const { notice } = announcements()[0]!;
+    expect(notice.channel).toBe('#deploys-dev');
+    expect(notice.text).toContain(sha.slice(0, 7));
+    expect(notice.text).toContain('"Add the pricing endpoint"');
+    expect(notice.text).toContain('cluster kind-eu');
+    // The mirror followed the push.
+    expect(await t.runtime.git.get('hello')!.branchHead('develop')).toBe(sha);
+  });
+
+  it('refuses a bad signature and ignores a redelivery', async () => {
+    const next = await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'src/tax.ts': 'export {};\n' }, 'Tax rules');
+    const body = JSON.stringify(pushPayload(next));
+    const forged = await deliver(body, { 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sign(body, 'not-the-secret') });
+    expect(forged.status).toBe(401);
+    const unsigned = await deliver(body, { 'x-github-delivery': randomUUID() });
+    expect(unsigned.status).toBe(401);
+    expect(announcements()).toHaveLength(1);
+
+    const delivery = randomUUID();
+    const first = await deliver(body, { 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) });
+    expect(first.status).toBe(200);
+    expect(announcements()).toHaveLength(2);
+    const again = await deliver(body, { 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    expect(announcements()).toHaveLength(2);
+    // The poll that follows finds the same version: still announced once.
+    await controller.pollNow();
+    expect(announcements()).toHaveLength(2);
+  });
+
+  it('200 quiet repositories polled twice cost no rate limit on the second pass', async () => {
+    const names = Array.from({ length: Number(process.env.POLL_N ?? 200) }, (_, i) => `svc-${i}`);
+    for (let i = 0; i < names.length; i += 25) {
+      await Promise.all(names.slice(i, i + 25).map((n) => gh.createRepo('acme', n, { defaultBranch: 'develop' })));
+    }
+    await gh.commitFiles('acme', 'svc-7', 'develop', { 'a.txt': '1\n' });
+    const octokit = createOctokit({ token: gh.token, baseUrl: gh.url, throttle: false, retries: 0 });
+    const noMirror = {} as GitMirrorReads; // polling never reads the mirror
+    const hosts = names.map((n) => new GitHubHost({ octokit, owner: 'acme', repo: n, mirror: noMirror }));
+    const changed: string[] = [];
+    const poller = new RepoPoller({
+      sources: hosts.map((h, i) => ({ app: names[i]!, poll: (etag) => h.pollBranches(etag) })),
+      intervalMs: 60_000,
+      onHeads: async (app) => {
+        changed.push(app);
+      },
+      concurrency: 16,
+    });
+    gh.resetCounters();
+    await poller.pollAll();
+    expect(gh.calls.rateLimited).toBe(names.length);
+    expect(changed).toHaveLength(names.length);
+
+    gh.resetCounters();
+    changed.length = 0;
+    await poller.pollAll();
+    expect(gh.calls.total).toBe(names.length);
+    expect(gh.calls.rateLimited).toBe(0);
+    expect(gh.requests.every((r) => r.status === 304)).toBe(true);
+    expect(changed).toEqual([]);
+
+    // A push is seen on the next pass, for the price of that one repository.
+    await gh.commitFiles('acme', 'svc-7', 'develop', { 'a.txt': '2\n' });
+    gh.resetCounters();
+    await poller.pollAll();
+    expect(gh.calls.rateLimited).toBe(1);
+    expect(changed).toEqual(['svc-7']);
+  });
+});
