@@ -5,7 +5,7 @@
  */
 import { ConflictError, UpstreamError } from '../core/errors.js';
 import type { GitHost } from '../core/ports.js';
-import { GitMirror, assertBranch, assertSha, assertTag, firstLine } from './git-mirror.js';
+import { type GitMirror, assertBranch, assertSha, assertTag, firstLine } from './git-mirror.js';
 
 export class PlainGitHost implements GitHost {
   readonly kind = 'git' as const;

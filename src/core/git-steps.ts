@@ -59,7 +59,8 @@ async function replan(ctx: StepContext, head: string): Promise<void> {
   await ctx.savePlan(plan);
   ctx.plan = plan;
   ctx.op.progress.newSha = undefined;
-  await ctx.save({ newSha: null, replanned: true });
+  ctx.op.progress.pushing = false;
+  await ctx.save({ newSha: null, replanned: true, pushing: false });
 }
 
 const moveBranch: Step = {
@@ -71,11 +72,18 @@ const moveBranch: Step = {
       const newSha = ctx.op.progress.newSha as string;
       await host.sync();
       const head = await host.branchHead(ctx.plan.branch);
-      if (head === newSha) return 'done'; // already moved (a crash after the push)
+      if (head === newSha) {
+        // Our own push, when a crash came after it. Otherwise someone else (an operation planned
+        // on the same old head) moved the branch to this very version: nothing to do, and a
+        // second deploy tag for it would be a lie.
+        if (ctx.op.progress.pushing) return 'done';
+        throw new ConflictError(`${ctx.plan.branch} already runs ${newSha.slice(0, 8)}: it was moved there meanwhile by someone else; nothing to do`);
+      }
       if (head !== ctx.plan.targetHead) {
         await replan(ctx, head!);
         continue;
       }
+      await ctx.save({ pushing: true }); // recorded before the push, so a resume knows it was ours
       try {
         await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
       } catch (err) {

@@ -13,13 +13,10 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type FSWatcher, watch } from 'chokidar';
 import pRetry from 'p-retry';
-import { z } from 'zod';
 import {
   ConflictError,
-  InputError,
   isConveyorError,
   NotAllowedError,
-  UpstreamError,
 } from '../core/errors.js';
 import { type ChangeTickets, type Clock, type ObjectStore, systemClock } from '../core/ports.js';
 import {
@@ -30,7 +27,7 @@ import {
 } from './journal-rules.js';
 import { isFinished, Outbox, type OutboxEntry, type OutboxStep, writeFileAtomic } from './outbox.js';
 import { nextVersion, parseVersion, VERSION_CLUSTER, versionDay } from './version-id.js';
-import type { JournalVersionInput, VersionRegistryClient } from './version-registry.js';
+import type { VersionRegistryClient } from './version-registry.js';
 
 export { HttpVersionRegistry, type JournalVersionInput, type VersionRegistryClient } from './version-registry.js';
 

@@ -82,7 +82,7 @@ spec:
 }
 
 function history(app: string): DemoCommit[] {
-  const v = (n: string) => ({ [`k8s/deployment.yaml`]: deployment(app, n) });
+  const v = (n: string) => ({ 'k8s/deployment.yaml': deployment(app, n) });
   return [
     { subject: `Initial ${app} service`, author: 'Ana Ops', daysAgo: 30, files: { 'README.md': `# ${app}\n`, ...v('1.0.0') } },
     { subject: 'Add health endpoint', author: 'Ben Dev', daysAgo: 21, files: { 'src/health.ts': 'export const ok = true;\n', ...v('1.1.0') } },

@@ -260,21 +260,28 @@ describe('checks and pull requests closed by hand', () => {
     expect(await pulls('shop')).toHaveLength(1);
   });
 
-  it('cancels the operation when its pull request is closed by hand, once the approvals are in', async () => {
+  it('cancels the operation when its pull request is closed by hand while it waits for approval', async () => {
     const prod = head('shop', 'prod');
     const { prNumber } = (await operation(waiting)).progress as { prNumber: number };
     await octokit.rest.pulls.update({ owner: OWNER, repo: 'shop', pull_number: prNumber, state: 'closed' });
 
-    await t.run(`approve ${waiting}`, 'U_LEAD');
-    const last = await t.run(`approve ${waiting}`, 'U_PO');
-    expect(last.operation?.state, last.text).toBe('cancelled');
-    expect((await operation(waiting)).error).toMatch(/closed by hand/);
+    await t.runtime.engine.advance(waiting); // what the sweep, or a pull_request webhook, does
+    // BUG (reported): it stays 'awaiting-approval' until the quorum is reached; approvers are
+    // asked to approve a PR that no longer exists. Soft, so the merge-step guard is shown below.
+    expect.soft((await operation(waiting)).state, 'cancelled at the next advance').toBe('cancelled');
+    if ((await operation(waiting)).state === 'awaiting-approval') {
+      await t.run(`approve ${waiting}`, 'U_LEAD');
+      const last = await t.run(`approve ${waiting}`, 'U_PO');
+      expect(last.operation?.state, last.text).toBe('cancelled');
+    }
+    const op = await operation(waiting);
+    expect(op.state).toBe('cancelled');
+    expect(op.error).toMatch(/closed by hand/);
     expect(head('shop', 'prod')).toBe(prod);
     expect(git('shop', 'tag', '--list', `prod/${today()}.*`)).toBe('');
   });
 
-  it('closes the pull request of a request that is withdrawn', async () => {
-    // the lock is free again after the cancellation: a new request opens a new PR
+  it('frees the lock after the cancellation, and closes the PR of a request that is withdrawn', async () => {
     const again = await t.run('promote shop prod');
     expect(again.operation?.state, again.text).toBe('awaiting-approval');
     expect((await pulls('shop')).map((p) => p.state)).toEqual(['closed', 'open']);
@@ -282,21 +289,6 @@ describe('checks and pull requests closed by hand', () => {
     expect(withdrawn.operation?.state, withdrawn.text).toBe('cancelled');
     // BUG (reported): the PR stays open after its operation ended; anyone could still merge it
     expect((await pulls('shop')).map((p) => p.state)).toEqual(['closed', 'closed']);
-  });
-
-  it('cancels at the next advance when the PR is closed by hand, without waiting for the approvals', async () => {
-    const asked = await t.run('promote shop prod');
-    expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
-    const id = asked.operation!.id;
-    const { prNumber } = (await operation(id)).progress as { prNumber: number };
-    await octokit.rest.pulls.update({ owner: OWNER, repo: 'shop', pull_number: prNumber, state: 'closed' });
-    try {
-      await t.runtime.engine.advance(id); // what the sweep, or a pull_request webhook, does
-      // BUG (reported): still 'awaiting-approval', approvers are asked to approve a closed PR
-      expect((await operation(id)).state).toBe('cancelled');
-    } finally {
-      if ((await operation(id)).state === 'awaiting-approval') await t.run(`reject ${id}`);
-    }
   });
 });
 

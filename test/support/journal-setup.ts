@@ -179,7 +179,7 @@ export interface RunningAgent {
  * The import agent of `journal-agent --env <env>`, in-process: it follows its key through the
  * server's Consul-shaped KV endpoint (or `kvPort`, e.g. a counting proxy in front of it).
  */
-export async function startAgent(ws: JournalWorkspace, srv: JournalServer, options: { env: string; importCommand: string[]; kvPort?: number; stateFile?: string }): Promise<RunningAgent> {
+export async function startAgent(ws: JournalWorkspace, srv: JournalServer, options: { env: string; importCommand: string[]; kvPort?: number; stateFile?: string; waitMs?: number }): Promise<RunningAgent> {
   const { parseConfig } = await import('../../src/config/load.js');
   const config = parseConfig(stringify(sandboxConfig(ws)));
   const kv = await buildConsulKv({ host: '127.0.0.1', port: options.kvPort ?? srv.port, secure: false }, srv.token);
@@ -207,6 +207,7 @@ export async function startAgent(ws: JournalWorkspace, srv: JournalServer, optio
     signal: ac.signal,
     backoff: { minMs: 50, maxMs: 500 },
     downloadRetries: 1,
+    waitMs: options.waitMs ?? 4000,
   });
   const running = agent.run();
   return {

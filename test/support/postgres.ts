@@ -4,8 +4,8 @@
  * `postgres` user (initdb refuses root). No binaries → a clear error: CI installs them
  * (.ci/run), and the store tests must not silently skip.
  */
-import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -113,14 +113,31 @@ export async function startPostgres(): Promise<TestPostgres> {
     } catch (err) {
       // The port may have been taken between freePort() and the start: try another one.
       if (attempt < 2) continue;
+      const log = existsSync(join(dir, 'server.log'))
+        ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)
+        : '';
       cleanup();
       throw new Error(
-        `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`,
+        `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}\n${log}`,
       );
     }
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let stopped = false;
+  // A test process that ends without calling stop() (a timeout, an interrupted run) must not
+  // leave a server behind.
+  const stopOnExit = () => {
+    if (stopped) return;
+    const argv = [join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
+    try {
+      if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', ...argv], { stdio: 'ignore' });
+      else execFileSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+    cleanup();
+  };
+  process.once('exit', stopOnExit);
   return {
     url,
     async createDatabase(name: string) {
@@ -137,6 +154,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', stopOnExit);
       try {
         await tool('pg_ctl', ['-D', data, '-w', '-t', '60', '-m', 'fast', 'stop']);
       } finally {

@@ -121,7 +121,7 @@ describe('dispatcher', () => {
     const first = await t.run('lock web qa "release train"', 'U_DEMO', 'evt-1');
     expect(first.status).toBe('ok');
     const again = await t.run('lock web qa "release train"', 'U_DEMO', 'evt-1');
-    expect(again).toEqual(first);
+    expect(again).toEqual({ ...first, replayed: true });
     const fresh = await t.run('lock web qa "release train"', 'U_DEMO', 'evt-2');
     expect(fresh.status).toBe('refused');
     expect(fresh.title).toMatch(/already locked by U_DEMO: release train/);
