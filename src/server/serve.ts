@@ -15,6 +15,7 @@ import { createLogger } from '../core/log.js';
 import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addLocalApi, removeServeInfo, writeServeInfo } from './local-api.js';
+import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { addJournalRoutes } from './journal-routes.js';
 import { mountSlack } from './slack-mount.js';
 import { wireControllerless } from './wiring.js';
@@ -71,6 +72,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   info = writeServeInfo(resolved.serveInfoFile, port);
   await runtime.engine.sweep();
   runtime.engine.startSweeper();
+  const reconcile = () =>
+    reconcileJournalObjects(runtime).catch((err) => log.warn({ err: (err as Error).message }, 'journal reconciliation failed'));
+  await reconcile();
+  const reconciler = setInterval(() => void reconcile(), 5 * 60_000);
+  reconciler.unref();
   ready = true;
   log.info({ port, host, sandbox: resolved.sandbox }, 'conveyor is serving');
   if (resolved.sandbox) {
@@ -90,6 +96,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     stop() {
       stopping ??= (async () => {
         ready = false;
+        clearInterval(reconciler);
         http.drain();
         await runtime.engine.stop();
         await slack?.stop();

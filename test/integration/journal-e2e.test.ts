@@ -104,12 +104,15 @@ describe('journal chain dev → qa → dit', () => {
     const before = devProxy.counters.requests;
     v1 = await exportJournal('orders.jnl', 'V1');
     expect(v1).toMatch(/^\d{4}\.\d{2}\.\d{2}-dev-modelling\.1$/);
-    expect(existsSync(join(exports, 'uploaded', 'orders.jnl'))).toBe(true);
+    await eventually(() => existsSync(join(exports, 'uploaded', 'orders.jnl')), 'the journal to move to uploaded/');
 
     // The dev agent wakes from its blocking query (its wait is 5 minutes) without polling.
     await eventually(() => importsLog().includes(`dev ${v1} V1`), 'dev to import V1');
     expect(devProxy.counters.requests - before).toBeLessThanOrEqual(3);
 
+    await new Promise((r) => setTimeout(r, 3000));
+    console.log('STATUS', JSON.stringify(await srv.status()), importsLog(), agents.dev!.reports);
+    console.log('OPS', JSON.stringify(await srv.server.runtime.store.auditLog({ limit: 20 })));
     await eventually(() => importsLog().includes(`qa ${v1} V1`), 'qa to import V1');
     const status = await eventually(async () => {
       const s = await srv.status();

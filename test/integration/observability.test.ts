@@ -74,9 +74,13 @@ interface Session {
 
 /** The real server on a copy of the sandbox, with an in-memory clone of the migrated store. */
 async function openSession(options: { env?: NodeJS.ProcessEnv; log?: ReturnType<typeof pino>; prepare?: (sandboxDir: string) => void } = {}): Promise<Session> {
+  const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-obs-'));
   const sandbox = await copySandbox(dir);
   options.prepare?.(sandbox.dir);
+  console.error('SANDBOX', Date.now() - t0);
+  const store = await clonedStore(systemClock);
+  console.error('STORE', Date.now() - t0);
   const server = await startServer({
     cwd: dir,
     port: 0,
@@ -84,8 +88,9 @@ async function openSession(options: { env?: NodeJS.ProcessEnv; log?: ReturnType<
     out: () => {},
     env: options.env ?? {},
     log: options.log ?? pino({ level: 'silent' }),
-    compose: { store: await clonedStore(systemClock) },
+    compose: { store },
   });
+  console.error('STARTED', Date.now() - t0);
   const info = JSON.parse(readFileSync(join(sandbox.dir, 'serve.json'), 'utf8')) as { port: number; token: string };
   expect(info.port).toBe(server.port);
   const base = `http://127.0.0.1:${server.port}`;
@@ -104,7 +109,9 @@ async function openSession(options: { env?: NodeJS.ProcessEnv; log?: ReturnType<
     token: info.token,
     post,
     async run(text, user) {
+      const t0 = Date.now();
       const res = await post('/api/run', { text, user });
+      console.error('RUN', text, Date.now() - t0);
       expect(res.status, JSON.stringify(res.json)).toBe(200);
       return res.json as Reply;
     },
@@ -115,7 +122,9 @@ async function openSession(options: { env?: NodeJS.ProcessEnv; log?: ReturnType<
       return parseExposition(await res.text());
     },
     async close() {
+      const t1 = Date.now();
       await server.stop();
+      console.error('STOP', Date.now() - t1);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -281,6 +290,7 @@ describe('logs of a session with real-looking secrets', () => {
     s.server.runtime.log.error({ err: new Error(`GET ${SECRET_REMOTE} failed: 502`), url: SECRET_REMOTE }, `fetch ${SECRET_REMOTE} failed`);
     s.server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
     await s.close();
+    (await import('node:fs')).writeFileSync('/tmp/obs-lines.txt', lines.join('\n'));
   });
 
   afterAll(async () => {

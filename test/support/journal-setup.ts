@@ -207,7 +207,7 @@ export async function startAgent(ws: JournalWorkspace, srv: JournalServer, optio
     signal: ac.signal,
     backoff: { minMs: 50, maxMs: 500 },
     downloadRetries: 1,
-    waitMs: options.waitMs ?? 4000,
+    waitMs: options.waitMs ?? 2000,
   });
   const running = agent.run();
   return {

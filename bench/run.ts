@@ -1,0 +1,83 @@
+/**
+ * `npm run bench [-- --quick] [-- --only a,b] [-- --strict]`: runs each scenario in
+ * bench/scenarios/, prints one table of figures (value, baseline measured in the same run,
+ * ratio, target, pass) and writes bench/results/latest.json.
+ *
+ * --quick   smaller sizes, under a minute in all (each figure says which size it used)
+ * --only    run only the named scenarios (comma-separated)
+ * --strict  exit 1 when a target is missed (by default a miss is reported, and the exit is 0
+ *           unless a scenario could not complete)
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { failedScenario, type Figure, type Scenario } from './lib/figure.js';
+import { buildReport, renderTable, writeReport } from './lib/report.js';
+import { footprint } from './scenarios/footprint.js';
+import { journalUpload } from './scenarios/journal-upload.js';
+import { listAtScale } from './scenarios/list-scale.js';
+import { promote } from './scenarios/promote.js';
+import { slackAck } from './scenarios/slack-ack.js';
+import { watchLatency } from './scenarios/watch-latency.js';
+
+export const SCENARIOS: Scenario[] = [slackAck, listAtScale, promote, watchLatency, journalUpload, footprint];
+
+const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${Math.round(ms / 1000)} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, strict: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+    return 2;
+  }
+  // Git children must not read the user's Git configuration; Conveyor's own logs stay quiet.
+  Object.assign(process.env, { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', LOG_LEVEL: 'silent' });
+  const started = new Date();
+  const figures: Figure[] = [];
+  let crashed = 0;
+  for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
+    const t0 = performance.now();
+    process.stderr.write(`bench: ${scenario.name} (${quick ? 'quick' : 'full'})…\n`);
+    const ctx = { quick, log: (line: string) => process.stderr.write(`  ${scenario.name}: ${line}\n`) };
+    try {
+      figures.push(...(await withTimeout(scenario.run(ctx), scenario.timeoutMs(quick), scenario.name)));
+    } catch (err) {
+      crashed++;
+      figures.push(failedScenario(scenario, err));
+      process.stderr.write(`  ${scenario.name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.stderr.write(`  ${scenario.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  const report = buildReport(quick ? 'quick' : 'full', started, figures);
+  writeReport(RESULTS, report);
+  process.stdout.write(`${renderTable(report)}\n\nwritten: ${RESULTS}\n`);
+  if (crashed > 0) return 2;
+  return values.strict && report.missed > 0 ? 1 : 0;
+}
+
+// Scenarios leave nothing running on purpose, but a stray handle must not keep the run alive.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,165 @@
+/**
+ * Journal upload: a journal (1 GiB; 100 MiB in --quick) through the real `conveyor
+ * journal-watch` process to s3rver — from the moment the finished file appears in the watched
+ * folder (renamed in, as an exporter finishing would) until the watcher reports it uploaded
+ * and registered — and its peak resident memory (VmHWM). Baseline: a separate process doing a
+ * bare `lib-storage` `Upload` of the same file to the same s3rver.
+ */
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+import { figure, type Scenario } from '../lib/figure.js';
+import { childEnv, MiB, procMemory, spawnChild, tsxArgs } from '../lib/proc.js';
+
+interface S3rverLike {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+const S3rver = createRequire(import.meta.url)('s3rver') as new (o: Record<string, unknown>) => S3rverLike;
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const BARE_UPLOAD = fileURLToPath(new URL('../lib/bare-upload.ts', import.meta.url));
+const TOKEN = 'bench-journal-token';
+const FILE = 'journal-bench.dat';
+
+/** A file of `bytes` (a random 8 MiB block repeated: nothing on the way compresses). */
+function writeJournal(path: string, bytes: number): void {
+  const block = randomBytes(8 * MiB);
+  const fd = openSync(path, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= block.length) writeSync(fd, block, 0, Math.min(left, block.length));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The bot's journal endpoints, as far as journal-watch uses them; resolves `uploaded` on the event. */
+function startFakeBot() {
+  let onEvent: (e: { kind: string; reason?: string; at: number }) => void = () => {};
+  const events = new Promise<{ kind: string; reason?: string; at: number }>((resolve) => {
+    onEvent = resolve;
+  });
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      };
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) return send(403, { error: 'forbidden' });
+      const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, string>) : {};
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method === 'GET' && path === '/api/journal/versions') return send(200, { versions: [] });
+      if (req.method === 'POST' && path === '/api/journal/versions') return send(201, { version: body.version, created: true });
+      if (req.method === 'POST' && path === '/api/journal/events') {
+        if (body.kind !== 'waiting') onEvent({ kind: body.kind!, reason: body.reason, at: performance.now() });
+        return send(200, { ok: true });
+      }
+      send(404, { error: 'not found' });
+    });
+  });
+  return {
+    server,
+    events,
+    listen: () => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port))),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export const journalUpload: Scenario = {
+  name: 'journal-upload',
+  title: 'journal through journal-watch to s3rver',
+  timeoutMs: (quick) => (quick ? 45_000 : 300_000),
+  async run(ctx) {
+    const size = ctx.quick ? 100 * MiB : 1024 * MiB;
+    const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-journal-'));
+    const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(tmp, 's3'), configureBuckets: [{ name: 'journals' }] });
+    const bot = startFakeBot();
+    let watcher: ReturnType<typeof spawnChild> | undefined;
+    try {
+      const endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+      const botPort = await bot.listen();
+      const staging = join(tmp, 'staging');
+      const inbox = join(tmp, 'inbox');
+      mkdirSync(staging, { recursive: true });
+      mkdirSync(inbox, { recursive: true });
+      ctx.log(`writing a ${size / MiB} MiB journal`);
+      writeJournal(join(staging, FILE), size);
+
+      ctx.log('baseline: bare lib-storage Upload');
+      const bare = spawnChild(process.execPath, tsxArgs(BARE_UPLOAD, join(staging, FILE), endpoint, 'journals', 'bare/journal.dat'), {
+        cwd: REPO,
+        env: childEnv(),
+      });
+      const line = await bare.waitForLine(/^\{.*"ms".*\}$/, ctx.quick ? 40_000 : 240_000);
+      const baseline = JSON.parse(line[0]) as { ms: number; peakBytes: number };
+      await bare.exited;
+
+      ctx.log('conveyor journal-watch');
+      const configFile = join(tmp, 'conveyor.yaml');
+      writeFileSync(
+        configFile,
+        stringify({
+          environments: [{ name: 'development', branch: 'develop' }],
+          journal: {
+            objects: { bucket: 'journals', endpoint, forcePathStyle: true, region: 'us-east-1' },
+            clusters: [{ name: 'dev-modelling', writable: true, mandators: ['tech-head'] }],
+            botUrl: `http://127.0.0.1:${botPort}`,
+          },
+        }),
+      );
+      watcher = spawnChild(
+        process.execPath,
+        [join(REPO, 'bin', 'conveyor.js'), 'journal-watch', '--cluster', 'dev-modelling', '--dir', 'inbox', '--config', configFile],
+        {
+          cwd: tmp,
+          env: childEnv({ JOURNAL_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' }),
+        },
+      );
+      await watcher.waitForLine(/^journal-watch: watching/, 30_000);
+      writeFileSync(join(inbox, `${FILE}.meta.json`), JSON.stringify({ ticket: 'CHG0001234', mandators: ['tech-head'] }));
+      const t0 = performance.now();
+      renameSync(join(staging, FILE), join(inbox, FILE));
+      const event = await bot.events;
+      const memory = procMemory(watcher.pid);
+      if (event.kind !== 'uploaded') throw new Error(`journal-watch reported ${event.kind}: ${event.reason ?? ''}`);
+      const ms = event.at - t0;
+      const mbps = (bytes: number, t: number) => bytes / MiB / (t / 1000);
+      const sizeNote = `${size / MiB} MiB${ctx.quick ? ' (quick size; full run: 1 GiB)' : ''}`;
+      return [
+        figure({
+          scenario: 'journal-upload',
+          figure: 'upload throughput',
+          unit: 'MiB/s',
+          value: mbps(size, ms),
+          baseline: mbps(size, baseline.ms),
+          check: { kind: 'ratio-min', min: 0.9 },
+          notes:
+            `${sizeNote}: ${Math.round(ms)} ms from the file's arrival to "uploaded" (bare Upload ${Math.round(baseline.ms)} ms); ` +
+            'journal-watch waits until the file is stable for 2 s, reads it once for its sha256, then uploads it (8 MiB parts, 4 at a time) and registers it',
+        }),
+        figure({
+          scenario: 'journal-upload',
+          figure: 'journal-watch peak RSS',
+          unit: 'MiB',
+          value: memory ? memory.peak / MiB : null,
+          baseline: baseline.peakBytes / MiB,
+          check: { kind: 'max', max: 256 },
+          notes: `${sizeNote}; VmHWM of the journal-watch process (node + tsx loader), baseline VmHWM of the bare-Upload process`,
+        }),
+      ];
+    } finally {
+      await watcher?.stop();
+      await bot.close();
+      await s3.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,107 @@
+/**
+ * promote: `promote api qa` from Slack (command → mirror fetch → operation stored → branch
+ * fast-forwarded, annotated deploy tag and its ref written through the REST API → reply)
+ * against the GitHub fake with throttling off. Baseline: the same three Git writes
+ * (PATCH the branch ref, POST the tag object, POST the tag ref) sent directly with Octokit to
+ * another repository of the same fake. Before each sample someone pushes to develop, so each
+ * promotion has something to move.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GitMirror } from '../../src/adapters/git-mirror.js';
+import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
+import { Dispatcher } from '../../src/core/dispatcher.js';
+import { startGitHubFake } from '../../test/support/github-fake.js';
+import { seedGitHubRepo } from '../../test/support/github-repo-seed.js';
+import { makeRuntime } from '../../test/support/runtime.js';
+import { figure, type Scenario } from '../lib/figure.js';
+import { median, percentile, timed } from '../lib/stats.js';
+
+const OWNER = 'acme';
+const TOKEN = 'ghs_BENCHTOKEN0123456789';
+
+export const promote: Scenario = {
+  name: 'promote',
+  title: 'promote api qa on the GitHub fake',
+  timeoutMs: (quick) => (quick ? 40_000 : 180_000),
+  async run(ctx) {
+    const samples = ctx.quick ? 5 : 25;
+    const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
+    const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-promote-'));
+    const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
+    let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
+    try {
+      await seedGitHubRepo(gh, OWNER, 'api');
+      await seedGitHubRepo(gh, OWNER, 'direct');
+      const mirror = new GitMirror({ url: gh.gitUrl(OWNER, 'api'), dir: join(tmp, 'mirrors', 'api.git') });
+      const host = new GitHubHost({ octokit, owner: OWNER, repo: 'api', mirror, htmlBaseUrl: gh.url });
+      t = await makeRuntime({ extra: { gitHosts: new Map([['api', host]]) } });
+      const dispatcher = new Dispatcher(t.runtime);
+      let n = 0;
+      const promoteOnce = async () => {
+        const reply = await dispatcher.execute({
+          text: 'promote api qa',
+          user: 'U_DEMO',
+          source: 'slack',
+          channel: 'C0BENCH01',
+          idempotencyKey: `bench-promote-${process.pid}-${++n}`,
+        });
+        if (reply.operation?.state !== 'succeeded') {
+          throw new Error(`promote ended ${reply.operation?.state ?? reply.status}: ${reply.title}`);
+        }
+      };
+      const direct = async (i: number, sha: string) => {
+        await octokit.rest.git.updateRef({ owner: OWNER, repo: 'direct', ref: 'heads/qa', sha, force: false });
+        const tag = await octokit.rest.git.createTag({
+          owner: OWNER,
+          repo: 'direct',
+          tag: `qa/bench.${i}`,
+          message: `Deploy of direct to qa\n\nSource-Commit: ${sha}\n`,
+          object: sha,
+          type: 'commit',
+          tagger: { name: 'Conveyor', email: 'conveyor@localhost', date: new Date().toISOString() },
+        });
+        await octokit.rest.git.createRef({ owner: OWNER, repo: 'direct', ref: `refs/tags/qa/bench.${i}`, sha: tag.data.sha });
+      };
+      const push = (repo: string, i: number) =>
+        gh.commitFiles(OWNER, repo, 'develop', { [`bench/change-${i}.txt`]: `${i}\n` }, `Bench change ${i}`);
+
+      // warm-up: the first promotion clones the mirror
+      await push('api', 0);
+      await promoteOnce();
+      await direct(0, await push('direct', 0));
+
+      const ours: number[] = [];
+      const base: number[] = [];
+      let writes = 0;
+      for (let i = 1; i <= samples; i++) {
+        const sha = await push('direct', i);
+        base.push((await timed(() => direct(i, sha))).ms);
+        await push('api', i);
+        gh.resetCounters();
+        ours.push((await timed(promoteOnce)).ms);
+        writes += gh.requests.filter((r) => r.method !== 'GET').length;
+      }
+      return [
+        figure({
+          scenario: 'promote',
+          figure: 'promote reply time (median)',
+          unit: 'ms',
+          value: median(ours),
+          baseline: median(base),
+          check: { kind: 'ratio-max', max: 1.5 },
+          notes:
+            `${samples} promotions of api to qa${ctx.quick ? ' (quick size)' : ''}, each after a push to develop; ` +
+            `p90 ${Math.round(percentile(ours, 90))} ms vs direct ${Math.round(percentile(base, 90))} ms; ` +
+            `${(writes / samples).toFixed(1)} REST writes per promotion (direct: 3); ` +
+            'Conveyor also fetches the mirror, stores the operation and its steps, and reads the tags',
+        }),
+      ];
+    } finally {
+      await t?.close();
+      await gh.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,44 @@
+/**
+ * The safety net behind journal registration: when a watcher uploaded a journal but could not
+ * register it (the bot was down past its retries), the object is in the store with its
+ * metadata but no version exists. List the bucket, register what is missing, and say so.
+ */
+import type { Runtime } from '../core/runtime.js';
+import type { JournalVersion } from '../store/state-store.js';
+import { journalChain } from '../server/wiring.js';
+import { VERSION_ID } from './version-id.js';
+
+export async function reconcileJournalObjects(runtime: Runtime): Promise<JournalVersion[]> {
+  const journal = runtime.config.journal;
+  if (!journal) return [];
+  const prefix = 'prefix' in journal.objects ? journal.objects.prefix : 'journals';
+  const known = new Set((await runtime.journal.list({ limit: 100_000 })).map((v) => v.objectKey));
+  const writable = new Set(journal.clusters.filter((c) => c.writable).map((c) => c.name));
+  const registered: JournalVersion[] = [];
+  for (const object of await runtime.objects.list(`${prefix}/`)) {
+    if (known.has(object.key)) continue;
+    const [, cluster, version, ...rest] = object.key.slice(prefix.length).split('/');
+    if (!cluster || !version || rest.length !== 1 || !writable.has(cluster) || !VERSION_ID.test(version)) continue;
+    const meta = Object.keys(object.metadata).length ? object : await runtime.objects.head(object.key);
+    const m = meta?.metadata ?? {};
+    if (m.version !== version || m.cluster !== cluster || !/^[0-9a-f]{64}$/.test(m.sha256 ?? '')) continue;
+    const { version: v, created } = await runtime.journal.register({
+      version,
+      cluster,
+      file: decodeURIComponent(m.file ?? rest[0]!),
+      size: object.size,
+      sha256: m.sha256!,
+      objectKey: object.key,
+      ticket: m.ticket && /^CHG\d{4,10}$/.test(m.ticket) ? m.ticket : null,
+      mandators: (m.mandators ?? '').split(',').filter((x) => x === 'tech-head' || x === 'business-head'),
+      uploadedAt: new Date().toISOString(),
+    });
+    if (!created) continue;
+    registered.push(v);
+    await runtime.store.audit('conveyor', 'journal.reconciled', null, { version, objectKey: object.key });
+    const chain = journalChain(runtime);
+    await chain.announce(`Journal ${version} was uploaded by ${cluster} but never registered; reconciliation registered it now`);
+    await chain.onRegistered(v, true);
+  }
+  return registered;
+}
