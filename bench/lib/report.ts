@@ -73,7 +73,7 @@ export function renderTable(report: RunReport): string {
   );
   if (notes.length > 0) {
     out.push('', 'notes:');
-    notes.forEach((n, i) => out.push(`  [${i + 1}] ${n}`));
+    for (const [i, n] of notes.entries()) out.push(`  [${i + 1}] ${n}`);
   }
   return out.join('\n');
 }

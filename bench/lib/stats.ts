@@ -11,7 +11,7 @@ export function percentile(samples: readonly number[], p: number): number {
 export const median = (samples: readonly number[]) => percentile(samples, 50);
 
 export function max(samples: readonly number[]): number {
-  return samples.reduce((m, s) => (s > m ? s : m), Number.NEGATIVE_INFINITY);
+  return samples.reduce((m, s) => Math.max(m, s), Number.NEGATIVE_INFINITY);
 }
 
 /** Milliseconds taken by `fn`, and its result. */

@@ -63,7 +63,12 @@ async function startBareBolt(fake: SlackFake): Promise<{ port: number; stop(): P
   });
   const server = await receiver.start({ port: 0, host: '127.0.0.1' });
   const address = server.address();
-  return { port: typeof address === 'object' && address ? address.port : 0, stop: () => app.stop() };
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    stop: async () => {
+      await app.stop();
+    },
+  };
 }
 
 export const slackAck: Scenario = {

@@ -73,6 +73,7 @@ export async function startController(input: ControllerInput): Promise<RunningCo
   const kubeConfigs = input.kubeConfigs ?? buildKubeConfigs(runtime, log);
   let verifier: Verifier | null = null;
   const reconciler = new LiveReconciler(runtime, {
+    leading: () => leadership.isLeader(),
     async afterReconcile(target, live, changed, previous) {
       const verifying = await runtime.store.operations({ app: target.app, env: target.env, states: ['verifying'], limit: 10 });
       // While an operation verifies, its verdict is the one message; the steps are stored only.

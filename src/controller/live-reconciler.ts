@@ -54,6 +54,8 @@ export function sameImages(a: string[], b: string[]): boolean {
 }
 
 export interface ReconcilerHooks {
+  /** False once this replica stopped leading: nothing is stored or said from then on. */
+  leading(): boolean;
   /** After each reconcile of an app × env, with whether its stored state changed. */
   afterReconcile(target: AppTarget, live: AggregateLive, changed: boolean, previous: string | undefined): Promise<void>;
 }
@@ -155,7 +157,7 @@ export class LiveReconciler {
   private async reconcileNow(appName: string, envName: string): Promise<void> {
     const t = this.targets.find((x) => x.app === appName && x.env === envName);
     const live = this.liveOf(appName, envName);
-    if (!t || !live) return;
+    if (!t || !live || !this.hooks.leading()) return;
     const key = appEnvKey(appName, envName);
     const previous = this.known.get(key);
     const detail = `${live.detail} (cluster ${t.cluster}, ${t.namespace})`;

@@ -130,6 +130,7 @@ export class Verifier {
 
   private async settle(op: Operation, ok: boolean, detail: string, target?: AppTarget): Promise<void> {
     const { store, engine } = this.runtime;
+    if (!this.running) return;
     if (!(await store.claimKey(`controller:verdict:${op.id}`))) return;
     clearTimeout(this.timers.get(op.id));
     this.timers.delete(op.id);

@@ -141,7 +141,12 @@ const mergePullRequest: Step = {
       return 'done';
     }
     if (pr.state === 'closed') return 'cancelled';
-    const merged = await host.mergePullRequest!(num, pr.headSha, `Merge ${op.id}: ${op.kind} ${op.app} to ${ctx.plan.env}`);
+    // Merge exactly what was approved: if the PR's head moved, GitHub refuses (409).
+    const approvedHead = (op.progress.newSha as string | undefined) ?? pr.headSha;
+    if (pr.headSha !== approvedHead) {
+      throw new ConflictError(`pull request #${num} changed after it was approved (${approvedHead.slice(0, 8)} → ${pr.headSha.slice(0, 8)}); ask again`);
+    }
+    const merged = await host.mergePullRequest!(num, approvedHead, `Merge ${op.id}: ${op.kind} ${op.app} to ${ctx.plan.env}`);
     crashPoint('after-merge');
     await ctx.save({ mergeSha: merged.mergeSha });
     return 'done';

@@ -141,6 +141,7 @@ export class OperationEngine {
           await this.move(op, 'expired', { error: 'nobody approved in time' });
           return true;
         }
+        if (await this.lapseOnChangedPullRequest(op)) return true;
         const status = quorum(this.required(op), await this.deps.store.approvals(op.id), approvalSubject(op), op.requester);
         if (status.satisfied) {
           await this.move(op, 'approved');
@@ -171,6 +172,30 @@ export class OperationEngine {
       default:
         return false;
     }
+  }
+
+  /**
+   * Someone pushed to the promotion PR while it waited: what would ship changed, so earlier
+   * approvals (given for the old tree) lapse and the gate starts over for the new one.
+   */
+  private async lapseOnChangedPullRequest(op: Operation): Promise<boolean> {
+    if (!isGitPlan(op.plan) || !op.progress.prNumber) return false;
+    const host = this.deps.git.get(op.app);
+    if (!host?.getPullRequest) return false;
+    const pr = await host.getPullRequest(op.progress.prNumber as number);
+    if (pr.state === 'closed') {
+      await this.move(op, 'cancelled', { error: 'the pull request was closed by hand' });
+      return true;
+    }
+    if (pr.state === 'merged' || pr.headSha === op.progress.newSha) return false;
+    await host.sync();
+    const tree = await host.treeOf(pr.headSha);
+    op.plan = { ...op.plan, sourceTree: tree };
+    await this.deps.store.savePlan(op.id, op.plan);
+    await this.deps.store.saveProgress(op.id, { newSha: pr.headSha, published: null });
+    op.progress.newSha = pr.headSha;
+    await this.deps.store.audit('conveyor', 'approvals.lapsed', op.id, { reason: 'the pull request changed', head: pr.headSha });
+    return false;
   }
 
   private async stepContext(op: Operation): Promise<StepContext & { host: GitHost }> {

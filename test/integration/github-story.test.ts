@@ -290,6 +290,19 @@ describe('checks and pull requests closed by hand', () => {
     // BUG (reported): the PR stays open after its operation ended; anyone could still merge it
     expect((await pulls('shop')).map((p) => p.state)).toEqual(['closed', 'closed']);
   });
+
+  it('never merges a commit pushed onto the PR branch after the request was approved for another tree', async () => {
+    const asked = await t.run('promote shop prod');
+    expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
+    const id = asked.operation!.id;
+    const foreign = await gh.commitFiles(OWNER, 'shop', `conveyor/${id}`, { 'backdoor.txt': 'x\n' }, 'Sneak in');
+    await t.run(`approve ${id}`, 'U_LEAD');
+    const done = await t.run(`approve ${id}`, 'U_PO');
+    // BUG (reported): merge-pr passes the PR's *current* head as the expected sha, so the
+    // unapproved commit is merged into prod with the approvals of the original tree.
+    expect(isAncestor('shop', foreign, head('shop', 'prod')), done.text).toBe(false);
+    expect(git('shop', 'ls-tree', '--name-only', 'prod')).not.toContain('backdoor.txt');
+  });
 });
 
 describe('races and outages on GitHub', () => {

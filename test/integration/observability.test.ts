@@ -286,6 +286,10 @@ describe('logs of a session with real-looking secrets', () => {
     const driver = new SlackDriver({ url: `${s.base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
     expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO', responseUrl: fake.responseUrl() })).status).toBe(200);
     expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
+    expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: SECRET_REMOTE })).status).toBe(200);
+    const kv = await fetch(`${s.base}/v1/kv/journal_version/dev?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, { method: 'PUT', headers: { authorization: `Bearer ${s.token}` }, body: 'v' });
+    console.error('KV', kv.status, await kv.text());
+    await new Promise((r) => setTimeout(r, 3000));
     // The server's own logger, handed an error the way a caller would log one.
     s.server.runtime.log.error({ err: new Error(`GET ${SECRET_REMOTE} failed: 502`), url: SECRET_REMOTE }, `fetch ${SECRET_REMOTE} failed`);
     s.server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');

@@ -1,0 +1,34 @@
+/** The hostile strings of test/fixtures/hostile/strings.txt, and how to type them safely. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { APP_NAME, ENV_NAME, OPERATION_ID, SHA, TAG_NAME, TICKET } from '../../../src/core/patterns.js';
+
+const FILE = resolve(import.meta.dirname, '../../fixtures/hostile/strings.txt');
+
+/** Every corpus value, with {marker} replaced by `marker`, plus long ones made here. */
+export function hostileStrings(marker: string): string[] {
+  const lines = readFileSync(FILE, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('"'))
+    .map((l) => (JSON.parse(l) as string).replaceAll('{marker}', marker));
+  return [...lines, 'x'.repeat(200), 'a'.repeat(5000), `qa${' '.repeat(300)}x`];
+}
+
+/** Quote a value for the command grammar: double quotes, backslash-escaped. */
+export const quote = (v: string): string => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+
+/** What a parsed argument of each name must look like once the schema let it through. */
+export const ARG_PATTERNS: Record<string, (v: string) => boolean> = {
+  app: (v) => v === '*' || APP_NAME.test(v),
+  env: (v) => ENV_NAME.test(v),
+  src: (v) => ENV_NAME.test(v),
+  dst: (v) => ENV_NAME.test(v),
+  version: (v) => SHA.test(v) || TAG_NAME.test(v),
+  to: (v) => TAG_NAME.test(v),
+  ticket: (v) => TICKET.test(v),
+  id: (v) => OPERATION_ID.test(v),
+  cluster: (v) => APP_NAME.test(v),
+  // free text: bounded, and the tokenizer already refused control characters
+  reason: (v) => v.length <= 500 && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v),
+  command: (v) => v.length <= 40,
+};
