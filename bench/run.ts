@@ -56,7 +56,11 @@ async function main(argv: string[]): Promise<number> {
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
     const t0 = performance.now();
     process.stderr.write(`bench: ${scenario.name} (${quick ? 'quick' : 'full'})…\n`);
-    const ctx = { quick, log: (line: string) => process.stderr.write(`  ${scenario.name}: ${line}\n`) };
+    const ctx = {
+      quick,
+      log: (line: string) =>
+        process.stderr.write(`  ${scenario.name} +${((performance.now() - t0) / 1000).toFixed(1)}s: ${line}\n`),
+    };
     try {
       figures.push(...(await withTimeout(scenario.run(ctx), scenario.timeoutMs(quick), scenario.name)));
     } catch (err) {

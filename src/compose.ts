@@ -77,6 +77,9 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
   const secrets = readSecrets(options.env ?? process.env);
   const stateUrl = secrets.DATABASE_URL && config.state.url.startsWith('pglite:') && !options.sandbox ? secrets.DATABASE_URL : config.state.url;
   const store = options.store ?? (await openStore(stateUrl, clock, baseDir));
+  // A PGlite folder has one process at a time (its folder lock): claims left by a killed
+  // predecessor are stale, so the sweep can resume its operations at once.
+  if (store.db.kind === 'pglite') await store.releaseAllClaims();
   try {
     const metrics = options.metrics ?? new Metrics();
     const git = new Map<string, GitHost>(options.gitHosts ?? []);

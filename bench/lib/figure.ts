@@ -29,7 +29,7 @@ export interface Scenario {
   name: string;
   /** What it measures, one line (shown when it fails before reporting anything). */
   title: string;
-  /** A scenario that runs longer than this is stopped and reported as missed. */
+  /** A hang guard, far above a normal run: past it the scenario is reported as not completed. */
   timeoutMs(quick: boolean): number;
   run(ctx: ScenarioContext): Promise<Figure[]>;
 }

@@ -1,13 +1,17 @@
 /**
- * A sandbox workspace for in-process `startServer`: the sandbox's real bare repositories in a
- * temp folder and a configuration file beside them whose state is in-memory PGlite (a PGlite
- * folder's first open costs seconds that no scenario here means to measure).
+ * A sandbox workspace for in-process `startServer`: a copy of the sandbox's real bare
+ * repositories in a temp folder (made once per process) and a configuration file beside them
+ * whose state is in-memory PGlite; `benchStore()` is a clone of one migrated PGlite per
+ * process. Opening and migrating PGlite costs seconds that no scenario here means to measure
+ * (the footprint scenario measures a real first start).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ensureSandbox } from '../../src/sandbox/sandbox.js';
+import { systemClock } from '../../src/core/ports.js';
+import type { StateStore } from '../../src/store/state-store.js';
+import { clonedStore, copySandbox } from '../../test/support/runtime.js';
 
 export interface BenchWorkspace {
   root: string;
@@ -21,7 +25,7 @@ export async function makeWorkspace(
   edit?: (config: Record<string, unknown>) => void,
 ): Promise<BenchWorkspace> {
   const root = mkdtempSync(join(tmpdir(), `conveyor-bench-${prefix}-`));
-  const sandbox = await ensureSandbox(root);
+  const sandbox = await copySandbox(root);
   const raw = parse(readFileSync(sandbox.configFile, 'utf8')) as Record<string, unknown>;
   raw.state = { url: 'pglite:memory' };
   edit?.(raw);
@@ -39,4 +43,9 @@ export async function makeWorkspace(
 export async function silentLogger() {
   const { pino } = await import('pino');
   return pino({ level: 'silent' });
+}
+
+/** A fresh migrated in-memory store (a clone of this process's template). */
+export function benchStore(): Promise<StateStore> {
+  return clonedStore(systemClock);
 }

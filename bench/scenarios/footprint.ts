@@ -52,7 +52,7 @@ async function measureStart(command: string, args: string[], cwd: string, idleMs
 export const footprint: Scenario = {
   name: 'footprint',
   title: 'conveyor serve on the sandbox: time to ready, idle RSS',
-  timeoutMs: (quick) => (quick ? 50_000 : 120_000),
+  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
     const idleMs = ctx.quick ? 1500 : 5000;
     const cwd = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-'));

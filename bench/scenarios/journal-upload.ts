@@ -76,7 +76,7 @@ function startFakeBot() {
 export const journalUpload: Scenario = {
   name: 'journal-upload',
   title: 'journal through journal-watch to s3rver',
-  timeoutMs: (quick) => (quick ? 45_000 : 300_000),
+  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
     const size = ctx.quick ? 100 * MiB : 1024 * MiB;
     const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-journal-'));

@@ -22,7 +22,7 @@ const TOKEN = 'ghs_BENCHTOKEN0123456789';
 export const listAtScale: Scenario = {
   name: 'list-scale',
   title: '`list` over apps × 4 environments, warm',
-  timeoutMs: (quick) => (quick ? 45_000 : 300_000),
+  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
     const apps = ctx.quick ? 50 : 200;
     const runs = ctx.quick ? 1 : 3;

@@ -24,7 +24,7 @@ const TOKEN = 'ghs_BENCHTOKEN0123456789';
 export const promote: Scenario = {
   name: 'promote',
   title: 'promote api qa on the GitHub fake',
-  timeoutMs: (quick) => (quick ? 40_000 : 180_000),
+  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
     const samples = ctx.quick ? 5 : 25;
     const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });

@@ -11,7 +11,7 @@ import { SlackFake } from '../../test/support/slack-fake.js';
 import { figure, type Figure, type Scenario } from '../lib/figure.js';
 import { type LoadResult, runLoad } from '../lib/load.js';
 import { max, percentile, waitUntil } from '../lib/stats.js';
-import { makeWorkspace, silentLogger } from '../lib/workspace.js';
+import { benchStore, makeWorkspace, silentLogger } from '../lib/workspace.js';
 
 const SECRET = 'bench-signing-secret';
 const CONCURRENCY = 50;
@@ -74,11 +74,12 @@ async function startBareBolt(fake: SlackFake): Promise<{ port: number; stop(): P
 export const slackAck: Scenario = {
   name: 'slack-ack',
   title: 'signed slash commands acked at concurrency 50',
-  timeoutMs: (quick) => (quick ? 40_000 : 240_000),
+  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
     const total = ctx.quick ? 800 : 5000;
     const warmup = ctx.quick ? 100 : 300;
     const rounds = ctx.quick ? 1 : 2;
+    ctx.log('starting the fake Slack, bare Bolt and conveyor serve');
     const fake = await SlackFake.start();
     const ws = await makeWorkspace('slack');
     const bare = await startBareBolt(fake);
@@ -90,6 +91,7 @@ export const slackAck: Scenario = {
       out: () => {},
       log: await silentLogger(),
       env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
+      compose: { store: await benchStore() },
     });
     try {
       const responseUrl = fake.responseUrl('bench');
@@ -102,6 +104,7 @@ export const slackAck: Scenario = {
         return performance.now() - t0;
       };
       let expectedReplies = 0;
+      ctx.log('servers up; warm-up');
       await load(bare.port, warmup);
       await load(server.port, warmup);
       expectedReplies += warmup;

@@ -150,7 +150,7 @@ async function consulLatencies(samples: number): Promise<number[]> {
 export const watchLatency: Scenario = {
   name: 'watch-latency',
   title: 'watch → reaction latency (Kubernetes, Consul)',
-  timeoutMs: (quick) => (quick ? 40_000 : 180_000),
+  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
     const samples = ctx.quick ? 20 : 100;
     const size = `${samples} changes${ctx.quick ? ' (quick size)' : ''}`;

@@ -188,29 +188,37 @@ export const configSchema = z
       .optional(),
   })
   .strict()
-  .superRefine((cfg, ctx) => {
-    const envNames = cfg.environments.map((e) => e.name);
+  .superRefine(
+    (cfg, ctx) => {
+    // Runs even when fields failed (see `when` below), so read defensively: report everything at once.
+    if (!Array.isArray(cfg.environments)) return;
+    const apps = Array.isArray(cfg.apps) ? cfg.apps : [];
+    const roles = cfg.roles && typeof cfg.roles === 'object' ? cfg.roles : {};
+    const envNames = cfg.environments.map((e) => e?.name);
     const dup = envNames.find((n, i) => envNames.indexOf(n) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['environments'], message: `environment "${dup}" is listed twice` });
-    const appNames = cfg.apps.map((a) => a.name);
+    const appNames = apps.map((a) => a?.name);
     const dupApp = appNames.find((n, i) => appNames.indexOf(n) !== i);
     if (dupApp) ctx.addIssue({ code: 'custom', path: ['apps'], message: `app "${dupApp}" is listed twice` });
-    cfg.apps.forEach((app, i) => {
-      for (const env of Object.keys(app.targets)) {
+    apps.forEach((app, i) => {
+      for (const env of Object.keys(app?.targets ?? {})) {
         if (!envNames.includes(env)) {
           ctx.addIssue({ code: 'custom', path: ['apps', i, 'targets', env], message: `unknown environment "${env}"` });
         }
       }
     });
     cfg.environments.forEach((env, i) => {
-      const roles = { ...env.gate.roles, ...env.gate.rollbackRoles };
-      for (const role of [...Object.keys(roles), ...env.gate.requesters]) {
-        if (!(role in cfg.roles)) {
+      const gate = env?.gate;
+      const used = { ...gate?.roles, ...gate?.rollbackRoles };
+      for (const role of [...Object.keys(used), ...(Array.isArray(gate?.requesters) ? gate.requesters : [])]) {
+        if (!(role in roles)) {
           ctx.addIssue({ code: 'custom', path: ['environments', i, 'gate'], message: `role "${role}" is not defined under roles` });
         }
       }
     });
-  });
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 
 export type Config = z.infer<typeof configSchema>;
 export type EnvironmentConfig = Config['environments'][number];

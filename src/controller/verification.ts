@@ -78,7 +78,7 @@ export class Verifier {
       setTimeout(() => void this.check(id, attempt + 1), 20).unref();
       return;
     }
-    if (!op || op.state !== 'verifying') return;
+    if (op?.state !== 'verifying') return;
     const target = this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env);
     if (!target) return;
     if (!this.prepared.has(op.id)) {

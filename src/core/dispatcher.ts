@@ -19,6 +19,11 @@ export function usageBlock(def: CommandDefinition<unknown>): Reply['blocks'][num
   return { type: 'code', text: `usage: ${def.usage}` };
 }
 
+/** A user-typed value echoed in a refusal: never more than `max` characters of it. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** Parse words (after the command name) into the command's validated arguments. */
 export function parseCommandArgs<A>(def: CommandDefinition<A>, words: string[]): A {
   const options = Object.fromEntries(Object.entries(def.flags).map(([name, spec]) => [name, { type: spec.type }]));
@@ -27,14 +32,14 @@ export function parseCommandArgs<A>(def: CommandDefinition<A>, words: string[]):
     parsed = parseArgs({ args: words, options, strict: true, allowPositionals: true });
   } catch (err) {
     const message = (err as Error).message.split('\n')[0]!.replace(/^Option '(.*?)'.*argument missing$/, "option '$1' needs a value");
-    throw new InputError(message.replace(/\. To specify a positional.*$/, ''), def.usage);
+    throw new InputError(clip(message.replace(/\. To specify a positional.*$/, ''), 160), def.usage);
   }
   const names = def.positionals;
   const values: Record<string, unknown> = { ...parsed.values };
   const rest = names.at(-1)?.endsWith('...');
   const fixed = rest ? names.slice(0, -1) : names;
   if (!rest && parsed.positionals.length > names.length) {
-    throw new InputError(`unexpected argument "${parsed.positionals[names.length]}"`, def.usage);
+    throw new InputError(`unexpected argument "${clip(parsed.positionals[names.length]!, 40)}"`, def.usage);
   }
   fixed.forEach((name, i) => {
     if (parsed.positionals[i] !== undefined) values[name.replace(/\?$/, '')] = parsed.positionals[i];

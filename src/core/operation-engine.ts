@@ -88,7 +88,15 @@ export class OperationEngine {
     const gate = this.gateOf(req);
     const expiresAt = gate ? new Date(this.deps.clock.now().getTime() + gate.expiresAfter).toISOString() : null;
     const op = await store.createOperation({ ...req, expiresAt });
-    const lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+    let lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+    if (lock?.operationId && !lock.manual) {
+      // The holder may have expired without anyone noticing yet: let it expire, then try again.
+      const holder = await store.findOperation(lock.operationId);
+      if (holder?.expiresAt && holder.state === 'awaiting-approval' && new Date(holder.expiresAt) < this.deps.clock.now()) {
+        await this.advance(holder.id);
+        lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+      }
+    }
     if (lock) {
       await store.transition(op.id, 'cancelled', 'conveyor', { error: 'locked' });
       const what = lock.manual ? `locked by ${lock.holder}: ${lock.reason}` : `busy with ${lock.reason} (asked by ${lock.holder})`;
@@ -288,6 +296,11 @@ export class OperationEngine {
   async approve(id: string, user: string): Promise<{ op: Operation; role: string }> {
     const { store } = this.deps;
     const op = await store.operation(id);
+    if (op.state === 'awaiting-approval' && op.expiresAt && new Date(op.expiresAt) < this.deps.clock.now()) {
+      const expired = await this.advance(id);
+      await store.audit(user, 'approval.refused', id, { reason: 'expired' });
+      throw new ConflictError(`operation ${id} is ${expired.state}: nobody approved it in time; ask again`);
+    }
     if (op.state !== 'awaiting-approval') {
       await store.audit(user, 'approval.refused', id, { reason: `state ${op.state}` });
       throw new ConflictError(`operation ${id} is ${op.state}; there is nothing to approve`);

@@ -146,7 +146,9 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
   const kv = runtime.kv as EmbeddedKv;
   const keyPrefix = runtime.config.journal?.keyPrefix ?? 'journal_version/';
   const pattern = /^\/v1\/kv\/(?<key>[A-Za-z0-9_.%/-]{1,512})$/;
-  const checkKey = (req: IncomingMessage, raw: string) => {
+  // Agents only read their pointer; pointers move through the chain and its gates, so over HTTP
+  // only the local serve token (same machine, same operator) may write.
+  const checkKey = (req: IncomingMessage, raw: string, write = false) => {
     let key: string;
     try {
       key = decodeURIComponent(raw);
@@ -154,7 +156,8 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
       throw Object.assign(new Error('bad key'), { status: 400 });
     }
     const token = req.headers['x-consul-token'];
-    if (!principal(req, typeof token === 'string' ? token : undefined)) throw Object.assign(new Error('Permission denied'), { status: 403 });
+    const who = principal(req, typeof token === 'string' ? token : undefined);
+    if (!who || (write && who !== '*')) throw Object.assign(new Error('Permission denied'), { status: 403 });
     if (!/^[A-Za-z0-9_./-]{1,256}$/.test(key) || !key.startsWith(keyPrefix) || key.includes('..')) {
       throw Object.assign(new Error('Permission denied'), { status: 403 });
     }
@@ -176,7 +179,7 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
     sendJson(res, 200, [{ Key: e.key, Value: Buffer.from(e.value).toString('base64'), ModifyIndex: e.modifyIndex, CreateIndex: e.modifyIndex, LockIndex: 0, Flags: 0 }], headers);
   });
   http.add('PUT', pattern, async (req, res, params) => {
-    const key = checkKey(req, params.key!);
+    const key = checkKey(req, params.key!, true);
     const url = new URL(req.url ?? '/', 'http://x');
     const casParam = url.searchParams.get('cas');
     const value = (await readBody(req, 4096)).toString('utf8');

@@ -50,8 +50,11 @@ export class EmbeddedKv implements KvStore {
       const entry = await this.get(key);
       return { entry, index: entry?.modifyIndex ?? (await this.index()) };
     };
+    const aborted = () => Object.assign(new Error('aborted'), { name: 'AbortError' });
+    if (options.signal?.aborted) throw aborted();
     const first = await read();
     if (first.index !== index || index === 0) return first;
+    if (options.signal?.aborted) throw aborted();
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -65,7 +68,7 @@ export class EmbeddedKv implements KvStore {
       };
       const onAbort = () => {
         done();
-        reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+        reject(aborted());
       };
       const timer = setTimeout(() => {
         done();

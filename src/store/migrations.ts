@@ -107,20 +107,19 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+export const MIGRATION_LOCK_KEY = 727274;
+
+/** Apply pending migrations in one transaction under an advisory lock: replicas that start together wait. */
 export async function migrate(db: Db): Promise<void> {
-  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())');
-  await db.exec('SELECT pg_advisory_lock(727274)');
-  try {
-    const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+    await tx.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
     const done = new Set(rows.map((r) => Number(r.version)));
     for (const [i, sql] of MIGRATIONS.entries()) {
       if (done.has(i + 1)) continue;
-      await db.transaction(async (tx) => {
-        await tx.exec(sql);
-        await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
-      });
+      await tx.exec(sql);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
     }
-  } finally {
-    await db.exec('SELECT pg_advisory_unlock(727274)');
-  }
+  });
 }

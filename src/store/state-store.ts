@@ -254,6 +254,11 @@ export class StateStore {
     return rows.length === 1;
   }
 
+  /** Drop every claim (only safe when this process is the store's only user: a PGlite folder). */
+  async releaseAllClaims(): Promise<void> {
+    await this.db.query('UPDATE operations SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL');
+  }
+
   async release(id: string, worker: string): Promise<void> {
     await this.db.query('UPDATE operations SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2', [id, worker]);
   }

@@ -125,6 +125,16 @@ describe('grammar fuzzing', () => {
     expect(pure.lost, pure.losses.join('\n')).toBe(0);
   });
 
+  // Regression (found by this suite): a refusal echoed an unexpected argument or an unknown
+  // option in full — thousands of characters back into the channel. Now clipped.
+  it('never echoes a huge value back in a refusal', async () => {
+    for (const text of [`promote api qa ${'z'.repeat(3000)}`, `promote api qa --${'z'.repeat(3000)}`, `list api qa ${'\u{10000}'.repeat(1500)}`]) {
+      const reply = await t.run(text, 'U_DEMO');
+      expect(reply.status).toBe('usage');
+      expect(reply.title.length).toBeLessThan(250);
+    }
+  });
+
   it(`${DISPATCH_RUNS} generated lines through the real dispatcher: a reply every time, never an internal error`, async () => {
     const seed = seedFor('grammar dispatch');
     const users = fc.oneof(

@@ -132,9 +132,9 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(stderr).toContain('apps[0].name:');
   });
 
-  // KNOWN BUG (src/config/schema.ts superRefine, see test/unit/config.test.ts): the undefined
+  // Regression (fixed) (src/config/schema.ts superRefine, see test/unit/config.test.ts): the undefined
   // gate role is not reported while there are field mistakes.
-  it.fails('check-config reports all three mistakes', async () => {
+  it('check-config reports all three mistakes', async () => {
     const { stderr } = await checkConfig;
     expect(stderr).toContain('error: bad.yaml has 3 problems');
     expect(stderr).toContain('environments[1].gate: role "release-manager" is not defined under roles');

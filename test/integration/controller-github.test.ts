@@ -21,8 +21,11 @@ const SECRET = 'webhook-secret-for-tests';
 const sign = (body: string, secret = SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /** The real example push (to a branch) from @octokit/webhooks-examples, re-pointed at our commit. */
-function pushPayload(sha: string): Record<string, any> {
-  const push = (examples as unknown as { name: string; examples: Record<string, any>[] }[]).find((e) => e.name === 'push')!;
+// biome-ignore lint/suspicious/noExplicitAny: a webhook payload is free-form JSON
+type Json = Record<string, any>;
+
+function pushPayload(sha: string): Json {
+  const push = (examples as unknown as { name: string; examples: Json[] }[]).find((e) => e.name === 'push')!;
   const example = structuredClone(push.examples.find((p) => p.ref.startsWith('refs/heads/') && p.head_commit)!);
   example.ref = 'refs/heads/develop';
   example.after = sha;

@@ -7,18 +7,18 @@
  *   line is JSON with `level` and `msg`; `scrubSecrets` on tricky inputs.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSecrets, secretValues } from '../../src/config/secrets.js';
 import { createLogger, scrubSecrets } from '../../src/core/log.js';
-import { systemClock } from '../../src/core/ports.js';
 import type { Reply } from '../../src/core/reply.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
-import { clonedStore, copySandbox } from '../support/runtime.js';
+import { copySandbox } from '../support/runtime.js';
 import { SlackDriver } from '../support/slack-driver.js';
 import { SlackFake } from '../support/slack-fake.js';
 
@@ -30,8 +30,14 @@ interface Sample {
   value: number;
 }
 
+interface Exposition {
+  help: Map<string, string>;
+  type: Map<string, string>;
+  samples: Sample[];
+}
+
 /** Prometheus text exposition: HELP/TYPE per metric name and every sample with its labels. */
-function parseExposition(text: string): { help: Map<string, string>; type: Map<string, string>; samples: Sample[] } {
+function parseExposition(text: string): Exposition {
   const help = new Map<string, string>();
   const type = new Map<string, string>();
   const samples: Sample[] = [];
@@ -61,164 +67,17 @@ function valueOf(samples: Sample[], name: string, labels: Record<string, string>
   return found[0]?.value;
 }
 
-interface Session {
-  server: RunningServer;
-  dir: string;
-  base: string;
-  token: string;
-  run(text: string, user: string): Promise<Reply>;
-  post(path: string, body: unknown, token?: string): Promise<{ status: number; json: unknown }>;
-  metrics(): Promise<ReturnType<typeof parseExposition>>;
-  close(): Promise<void>;
-}
-
-/** The real server on a copy of the sandbox, with an in-memory clone of the migrated store. */
-async function openSession(options: { env?: NodeJS.ProcessEnv; log?: ReturnType<typeof pino>; prepare?: (sandboxDir: string) => void } = {}): Promise<Session> {
-  const t0 = Date.now();
-  const dir = mkdtempSync(join(tmpdir(), 'conveyor-obs-'));
-  const sandbox = await copySandbox(dir);
-  options.prepare?.(sandbox.dir);
-  console.error('SANDBOX', Date.now() - t0);
-  const store = await clonedStore(systemClock);
-  console.error('STORE', Date.now() - t0);
-  const server = await startServer({
-    cwd: dir,
-    port: 0,
-    host: '127.0.0.1',
-    out: () => {},
-    env: options.env ?? {},
-    log: options.log ?? pino({ level: 'silent' }),
-    compose: { store },
-  });
-  console.error('STARTED', Date.now() - t0);
-  const info = JSON.parse(readFileSync(join(sandbox.dir, 'serve.json'), 'utf8')) as { port: number; token: string };
-  expect(info.port).toBe(server.port);
-  const base = `http://127.0.0.1:${server.port}`;
-  const post = async (path: string, body: unknown, token = info.token) => {
-    const res = await fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json()) as unknown };
-  };
-  return {
-    server,
-    dir,
-    base,
-    token: info.token,
-    post,
-    async run(text, user) {
-      const t0 = Date.now();
-      const res = await post('/api/run', { text, user });
-      console.error('RUN', text, Date.now() - t0);
-      expect(res.status, JSON.stringify(res.json)).toBe(200);
-      return res.json as Reply;
-    },
-    async metrics() {
-      const res = await fetch(`${base}/metrics`);
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-      return parseExposition(await res.text());
-    },
-    async close() {
-      const t1 = Date.now();
-      await server.stop();
-      console.error('STOP', Date.now() - t1);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 const today = new Date().toISOString().slice(0, 10).replaceAll('-', '.');
 const VERSION = `${today}-dev-modelling.1`;
-
-// ------------------------------------------------------------ metrics
-
-describe('/metrics after a scripted session', () => {
-  let s: Session;
-  let pendingWhileWaiting: number | undefined;
-  let text: ReturnType<typeof parseExposition>;
-
-  beforeAll(async () => {
-    s = await openSession();
-    expect((await s.run('list', 'U_DEMO')).status).toBe('ok');
-    expect((await s.run('promote api', 'U_DEMO')).operation?.state).toBe('succeeded');
-    const staging = await s.run('promote api staging', 'U_DEMO');
-    expect(staging.operation?.state).toBe('awaiting-approval');
-    pendingWhileWaiting = valueOf((await s.metrics()).samples, 'conveyor_approvals_pending');
-    // Refused: the requester may not approve their own request.
-    expect((await s.run(`approve ${staging.operation!.id}`, 'U_DEMO')).status).toBe('refused');
-    expect((await s.run(`approve ${staging.operation!.id}`, 'U_QA')).operation?.state).toBe('succeeded');
-    expect((await s.run('frobnicate everything', 'U_DEMO')).status).toBe('usage');
-    // A wrong local token is turned away and counts as no command.
-    expect((await s.post('/api/run', { text: 'list', user: 'U_DEMO' }, 'not-the-token')).status).toBe(401);
-    const report = { env: 'dev', version: VERSION, ok: true, exitCode: 0, durationMs: 1200, outputTail: 'imported 42 rows' };
-    expect((await s.post('/api/journal/imports', report)).status).toBe(202);
-    expect((await s.post('/api/journal/imports', { ...report, version: `${today}-dev-modelling.2`, ok: false, exitCode: 3, error: 'bad rows' })).status).toBe(202);
-    expect((await s.post('/api/journal/events', { cluster: 'dev-modelling', kind: 'uploaded', file: 'journal.dat', version: VERSION })).status).toBe(202);
-    text = await s.metrics();
-  });
-
-  afterAll(async () => {
-    await s?.close();
-  });
-
-  it('counts commands by command and outcome', () => {
-    const c = (command: string, outcome: string) => valueOf(text.samples, 'conveyor_commands_total', { command, outcome });
-    expect(text.type.get('conveyor_commands_total')).toBe('counter');
-    expect(c('list', 'ok')).toBe(1);
-    expect(c('promote', 'ok')).toBe(2);
-    expect(c('approve', 'ok')).toBe(1);
-    expect(c('approve', 'refused')).toBe(1);
-    expect(c('unknown', 'usage')).toBe(1);
-    const total = pick(text.samples, 'conveyor_commands_total').reduce((n, x) => n + x.value, 0);
-    expect(total).toBe(6);
-  });
-
-  it('times operations by kind and result, as a histogram', () => {
-    expect(text.type.get('conveyor_operation_duration_seconds')).toBe('histogram');
-    const count = pick(text.samples, 'conveyor_operation_duration_seconds_count');
-    expect(count.map((x) => [x.labels.kind, x.labels.result, x.value])).toEqual([['promote', 'succeeded', 2]]);
-    const buckets = pick(text.samples, 'conveyor_operation_duration_seconds_bucket', { kind: 'promote', result: 'succeeded' });
-    expect(buckets.find((b) => b.labels.le === '+Inf')?.value).toBe(2);
-    expect(buckets.map((b) => b.labels.le)).toContain('3600');
-    expect(valueOf(text.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
-  });
-
-  it('shows approvals pending while one waits, and none once it is approved', () => {
-    expect(text.type.get('conveyor_approvals_pending')).toBe('gauge');
-    expect(pendingWhileWaiting).toBe(1);
-    expect(valueOf(text.samples, 'conveyor_approvals_pending')).toBe(0);
-  });
-
-  it('counts journal export events and import reports by their labels', () => {
-    expect(pick(text.samples, 'conveyor_journal_uploads_total').map((x) => x.labels)).toEqual([{ cluster: 'dev-modelling', result: 'uploaded' }]);
-    expect(valueOf(text.samples, 'conveyor_journal_uploads_total', { cluster: 'dev-modelling', result: 'uploaded' })).toBe(1);
-    expect(valueOf(text.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
-    expect(valueOf(text.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
-  });
-
-  it('declares the series that only GitHub, watches and Slack feed', () => {
-    for (const [name, kind] of [
-      ['conveyor_github_rate_limit_remaining', 'gauge'],
-      ['conveyor_watch_reconnects_total', 'counter'],
-      ['conveyor_slack_api_errors_total', 'counter'],
-    ] as const) {
-      expect(text.help.get(name), name).toBeTruthy();
-      expect(text.type.get(name), name).toBe(kind);
-    }
-    // Nothing happened to them in the sandbox: no labelled series.
-    expect(pick(text.samples, 'conveyor_watch_reconnects_total')).toEqual([]);
-    expect(pick(text.samples, 'conveyor_slack_api_errors_total')).toEqual([]);
-  });
-
-  it('carries the process metrics under the conveyor_ prefix', () => {
-    expect(valueOf(text.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
-  });
-});
-
-// ------------------------------------------------------------ logs
 
 const SECRETS = {
   SLACK_BOT_TOKEN: `xoxb-123456789012-1234567890123-${randomBytes(12).toString('hex')}`,
@@ -231,97 +90,214 @@ const SECRETS = {
   URL_TOKEN: `qs${randomBytes(12).toString('hex')}`,
 };
 
-/** A remote whose URL carries its credentials in the query string; nothing listens there. */
-const SECRET_REMOTE = `http://127.0.0.1:9/ghost.git?token=${SECRETS.URL_TOKEN}`;
+// ------------------------------------------------------------ one session, two views
+
+/**
+ * One real server on a fresh sandbox (its own PGlite folder), Slack live against the fake,
+ * every secret set, logs at debug collected line by line. A scripted session runs first and
+ * `/metrics` is read; then more calls that log (refusals, failures), then serve stops.
+ */
+let server: RunningServer;
+let fake: SlackFake;
+let dir = '';
+let base = '';
+let localToken = '';
+let scrubbed: string[] = [];
+let pendingWhileWaiting: number | undefined;
+let metrics: Exposition;
+const lines: string[] = [];
+
+async function post(path: string, body: unknown, token = localToken): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as unknown) : null };
+}
+
+async function run(text: string, user: string): Promise<Reply> {
+  const res = await post('/api/run', { text, user });
+  expect(res.status, JSON.stringify(res.json)).toBe(200);
+  return res.json as Reply;
+}
+
+async function readMetrics(): Promise<Exposition> {
+  const res = await fetch(`${base}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+  return parseExposition(await res.text());
+}
+
+beforeAll(async () => {
+  fake = await SlackFake.start({ token: SECRETS.SLACK_BOT_TOKEN });
+  const env: NodeJS.ProcessEnv = {
+    SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
+    SLACK_API_URL: fake.apiUrl,
+    GITHUB_TOKEN: SECRETS.GITHUB_TOKEN,
+    // In the sandbox the state stays on PGlite: DATABASE_URL is only read outside it.
+    DATABASE_URL: `postgres://conveyor:${SECRETS.DB_PASSWORD}@db.internal:5432/conveyor`,
+    CONSUL_HTTP_TOKEN: SECRETS.CONSUL_HTTP_TOKEN,
+    JOURNAL_TOKENS: `dev-modelling=${SECRETS.JOURNAL_DEV},dev=${SECRETS.JOURNAL_AGENT}`,
+  };
+  scrubbed = secretValues(readSecrets(env));
+  let partial = '';
+  const destination = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      partial += chunk.toString();
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts.filter(Boolean));
+      done();
+    },
+  });
+  dir = mkdtempSync(join(tmpdir(), 'conveyor-obs-'));
+  const sandbox = await copySandbox(dir);
+  server = await startServer({
+    cwd: dir,
+    port: 0,
+    host: '127.0.0.1',
+    out: () => {},
+    env,
+    log: createLogger({ destination, secrets: scrubbed, level: 'debug' }),
+  });
+  const info = JSON.parse(readFileSync(join(sandbox.dir, 'serve.json'), 'utf8')) as { port: number; token: string };
+  expect(info.port).toBe(server.port);
+  base = `http://127.0.0.1:${server.port}`;
+  localToken = info.token;
+
+  // --- the scripted session
+  fake.leaveChannel('#deploys-qa'); // qa announcements are refused: not_in_channel
+  expect((await run('list', 'U_DEMO')).status).toBe('ok');
+  expect((await run('promote api', 'U_DEMO')).operation?.state).toBe('succeeded');
+  const staging = await run('promote api staging', 'U_DEMO');
+  expect(staging.operation?.state).toBe('awaiting-approval');
+  pendingWhileWaiting = valueOf((await readMetrics()).samples, 'conveyor_approvals_pending');
+  // Refused: the requester may not approve their own request.
+  expect((await run(`approve ${staging.operation!.id}`, 'U_DEMO')).status).toBe('refused');
+  expect((await run(`approve ${staging.operation!.id}`, 'U_QA')).operation?.state).toBe('succeeded');
+  expect((await run('frobnicate everything', 'U_DEMO')).status).toBe('usage');
+  // A wrong local token is turned away and counts as no command.
+  expect((await post('/api/run', { text: 'list', user: 'U_DEMO' }, 'not-the-token')).status).toBe(401);
+  const report = { env: 'dev', version: VERSION, ok: true, exitCode: 0, durationMs: 1200, outputTail: 'imported 42 rows' };
+  expect((await post('/api/journal/imports', report, SECRETS.JOURNAL_AGENT)).status).toBe(202);
+  const failed = { ...report, version: `${today}-dev-modelling.2`, ok: false, exitCode: 3, error: 'bad rows' };
+  expect((await post('/api/journal/imports', failed)).status).toBe(202);
+  const event = { cluster: 'dev-modelling', kind: 'uploaded', file: 'journal.dat', version: VERSION };
+  expect((await post('/api/journal/events', event, SECRETS.JOURNAL_DEV)).status).toBe(202);
+  metrics = await readMetrics();
+
+  // --- more that logs: forged tokens and signatures, failing requests to URLs with ?token=
+  const secretUrl = `http://127.0.0.1:${await closedPort()}/commands/T0000001/1/x?token=${SECRETS.URL_TOKEN}`;
+  expect((await post('/api/journal/events', { ...event, kind: 'failed' }, `${SECRETS.JOURNAL_DEV}x`)).status).toBe(401);
+  const driver = new SlackDriver({ url: `${base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
+  expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
+  // Signed: acked, then the answer to a response_url that cannot be reached fails (logged).
+  expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: secretUrl })).status).toBe(200);
+  // Consul clients may send their ACL token as ?token=; a bad cas fails the request.
+  const kv = await fetch(`${base}/v1/kv/journal_version/qa?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${localToken}` },
+    body: 'v',
+  });
+  expect(kv.status).toBeGreaterThanOrEqual(400);
+  // The server's own logger, handed errors the way callers log them.
+  server.runtime.log.error({ err: new Error(`GET ${secretUrl} failed: 502`), url: secretUrl }, `fetch ${secretUrl} failed`);
+  server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
+  await vi.waitFor(() => expect(lines.some((l) => l.includes('response_url'))).toBe(true), { timeout: 20_000 });
+  await server.stop();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await fake?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('/metrics after a scripted session', () => {
+  it('counts commands by command and outcome', () => {
+    const c = (command: string, outcome: string) => valueOf(metrics.samples, 'conveyor_commands_total', { command, outcome });
+    expect(metrics.type.get('conveyor_commands_total')).toBe('counter');
+    expect(c('list', 'ok')).toBe(1);
+    expect(c('promote', 'ok')).toBe(2);
+    expect(c('approve', 'ok')).toBe(1);
+    expect(c('approve', 'refused')).toBe(1);
+    expect(c('unknown', 'usage')).toBe(1);
+    const total = pick(metrics.samples, 'conveyor_commands_total').reduce((n, x) => n + x.value, 0);
+    expect(total).toBe(6);
+  });
+
+  it('times operations by kind and result, as a histogram', () => {
+    expect(metrics.type.get('conveyor_operation_duration_seconds')).toBe('histogram');
+    const count = pick(metrics.samples, 'conveyor_operation_duration_seconds_count');
+    expect(count.map((x) => [x.labels.kind, x.labels.result, x.value])).toEqual([['promote', 'succeeded', 2]]);
+    const buckets = pick(metrics.samples, 'conveyor_operation_duration_seconds_bucket', { kind: 'promote', result: 'succeeded' });
+    expect(buckets.find((b) => b.labels.le === '+Inf')?.value).toBe(2);
+    expect(buckets.map((b) => b.labels.le)).toContain('3600');
+    expect(valueOf(metrics.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
+  });
+
+  it('shows approvals pending while one waits, and none once it is approved', () => {
+    expect(metrics.type.get('conveyor_approvals_pending')).toBe('gauge');
+    expect(pendingWhileWaiting).toBe(1);
+    expect(valueOf(metrics.samples, 'conveyor_approvals_pending')).toBe(0);
+  });
+
+  it('counts journal export events and import reports by their labels', () => {
+    expect(pick(metrics.samples, 'conveyor_journal_uploads_total').map((x) => [x.labels, x.value])).toEqual([[{ cluster: 'dev-modelling', result: 'uploaded' }, 1]]);
+    expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
+    expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
+  });
+
+  it('counts Slack API errors by method and Slack error code', () => {
+    const refused = fake.callsTo('chat.postMessage').filter((c) => c.outcome === 'not_in_channel').length;
+    expect(refused).toBeGreaterThan(0);
+    expect(pick(metrics.samples, 'conveyor_slack_api_errors_total').map((x) => [x.labels, x.value])).toEqual([
+      [{ method: 'chat.postMessage', error: 'not_in_channel' }, refused],
+    ]);
+  });
+
+  it('declares the series that only GitHub and the watches feed', () => {
+    for (const [name, kind] of [
+      ['conveyor_github_rate_limit_remaining', 'gauge'],
+      ['conveyor_watch_reconnects_total', 'counter'],
+      ['conveyor_slack_api_errors_total', 'counter'],
+    ] as const) {
+      expect(metrics.help.get(name), name).toBeTruthy();
+      expect(metrics.type.get(name), name).toBe(kind);
+    }
+    // No watch ran in the sandbox: no labelled series.
+    expect(pick(metrics.samples, 'conveyor_watch_reconnects_total')).toEqual([]);
+  });
+
+  it('carries the process metrics under the conveyor_ prefix', () => {
+    expect(valueOf(metrics.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+});
 
 describe('logs of a session with real-looking secrets', () => {
-  let s: Session;
-  let fake: SlackFake;
-  const lines: string[] = [];
-  let scrubbed: string[] = [];
-
-  beforeAll(async () => {
-    fake = await SlackFake.start({ token: SECRETS.SLACK_BOT_TOKEN });
-    const env: NodeJS.ProcessEnv = {
-      SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      GITHUB_TOKEN: SECRETS.GITHUB_TOKEN,
-      DATABASE_URL: `postgres://conveyor:${SECRETS.DB_PASSWORD}@db.internal:5432/conveyor`,
-      CONSUL_HTTP_TOKEN: SECRETS.CONSUL_HTTP_TOKEN,
-      JOURNAL_TOKENS: `dev-modelling=${SECRETS.JOURNAL_DEV},dev=${SECRETS.JOURNAL_AGENT}`,
-    };
-    scrubbed = secretValues(readSecrets(env));
-    let pending = '';
-    const destination = new Writable({
-      write(chunk: Buffer | string, _enc, done) {
-        pending += chunk.toString();
-        const parts = pending.split('\n');
-        pending = parts.pop() ?? '';
-        lines.push(...parts.filter(Boolean));
-        done();
-      },
-    });
-    const log = createLogger({ destination, secrets: scrubbed, level: 'debug' });
-    s = await openSession({
-      env,
-      log,
-      prepare: (sandboxDir) => {
-        const file = join(sandboxDir, 'conveyor.yaml');
-        writeFileSync(file, readFileSync(file, 'utf8').replace('apps:\n', `apps:\n  - name: ghost\n    repo: "${SECRET_REMOTE}"\n`));
-      },
-    });
-    fake.leaveChannel('#deploys-qa');
-
-    // A promotion whose announcement Slack refuses (not_in_channel): a warning.
-    expect((await s.run('promote api', 'U_DEMO')).operation?.state).toBe('succeeded');
-    // A remote with ?token= in its URL that cannot be reached: errors and warnings.
-    await s.run('list ghost', 'U_DEMO');
-    await s.run('promote ghost qa', 'U_DEMO');
-    await s.run('diff development qa ghost', 'U_DEMO');
-    // Journal API: an agent's report with its token, and a forged token.
-    await s.post('/api/journal/imports', { env: 'dev', version: VERSION, ok: false, exitCode: 1, durationMs: 5, outputTail: '', error: 'failed' }, SECRETS.JOURNAL_AGENT);
-    expect((await s.post('/api/journal/events', { cluster: 'dev-modelling', kind: 'failed', file: 'x.dat' }, `${SECRETS.JOURNAL_AGENT}x`)).status).toBe(401);
-    // Slack: a correctly signed slash command, and a forged one.
-    const driver = new SlackDriver({ url: `${s.base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
-    expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO', responseUrl: fake.responseUrl() })).status).toBe(200);
-    expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
-    expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: SECRET_REMOTE })).status).toBe(200);
-    const kv = await fetch(`${s.base}/v1/kv/journal_version/dev?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, { method: 'PUT', headers: { authorization: `Bearer ${s.token}` }, body: 'v' });
-    console.error('KV', kv.status, await kv.text());
-    await new Promise((r) => setTimeout(r, 3000));
-    // The server's own logger, handed an error the way a caller would log one.
-    s.server.runtime.log.error({ err: new Error(`GET ${SECRET_REMOTE} failed: 502`), url: SECRET_REMOTE }, `fetch ${SECRET_REMOTE} failed`);
-    s.server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
-    await s.close();
-    (await import('node:fs')).writeFileSync('/tmp/obs-lines.txt', lines.join('\n'));
-  });
-
-  afterAll(async () => {
-    await fake?.close();
-  });
-
-  it('captured lines are JSON with a level and a message', () => {
+  it('are JSON lines with a level and a message, warnings and errors among them', () => {
     expect(lines.length).toBeGreaterThan(5);
     for (const line of lines) {
       const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
       expect(typeof entry.level, line).toBe('number');
       expect(typeof entry.msg, line).toBe('string');
     }
-    const levels = new Set(lines.map((l) => (JSON.parse(l) as { level: number }).level));
-    expect(levels.has(40), 'a warning').toBe(true);
-    expect(levels.has(50), 'an error').toBe(true);
-    // The session did what it was asked: Slack refused the announcement, the token was used.
-    expect(fake.callsTo('chat.postMessage').some((c) => c.outcome === 'not_in_channel')).toBe(true);
-    expect(lines.some((l) => l.includes('could not announce'))).toBe(true);
+    const byLevel = (level: number) => lines.filter((l) => (JSON.parse(l) as { level: number }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(byLevel(20).length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
+    expect(byLevel(40)).toContain('could not announce the operation');
+    expect(byLevel(40)).toContain('could not answer through response_url');
+    expect(byLevel(50).length).toBeGreaterThan(0);
   });
 
-  it('holds no secret value and no URL query string', () => {
+  it('hold no secret value and no URL query string', () => {
     const all = lines.join('\n');
     expect(scrubbed.length).toBeGreaterThanOrEqual(6);
     for (const [name, value] of Object.entries(SECRETS)) expect(all.includes(value), name).toBe(false);
-    expect(all).not.toContain('token=qs');
-    expect(all).not.toMatch(/\?token=/);
+    expect(all).not.toMatch(/[?&]token=/);
+    expect(all).not.toContain('cas=x');
     expect(all).toContain('[redacted]');
   });
 });

@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import type { GitPlan } from '../../src/core/operation.js';
 import type { Clock } from '../../src/core/ports.js';
 import { EmbeddedKv } from '../../src/store/embedded-kv.js';
+import { MIGRATION_LOCK_KEY } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
 import { newOperationId, StateStore } from '../../src/store/state-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -115,11 +116,10 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   });
 
   // Another replica, mid-way through creating the schema (the race seen when replicas start
-  // together): it holds the migration lock of src/store/migrations.ts (key 727274) and has
+  // together): it holds the migration lock of src/store/migrations.ts (MIGRATION_LOCK_KEY) and has
   // created schema_migrations without committing yet. A second replica must wait, not crash.
-  // KNOWN BUG: migrate() creates schema_migrations before taking its advisory lock, so the
-  // second replica fails with 'type "schema_migrations" already exists'.
-  it.skipIf(!backend.sessions).fails(
+  // Regression: migrate() used to create schema_migrations before taking its advisory lock.
+  it.skipIf(!backend.sessions)(
     'a replica that starts while another creates the schema waits for it',
     async () => {
       const fresh = await backend.fresh();
@@ -128,7 +128,7 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
       const observer = new pg.Client({ connectionString: fresh });
       await Promise.all([other.connect(), observer.connect()]);
       try {
-        await other.query('SELECT pg_advisory_lock(727274)');
+        await other.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
         await other.query('BEGIN');
         await other.query(
           'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())',
@@ -147,7 +147,7 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
           { timeout: 20_000, interval: 20 },
         );
         await other.query('COMMIT');
-        await other.query('SELECT pg_advisory_unlock(727274)');
+        await other.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
         const second = await opening;
         if (second instanceof StateStore) await second.close();
         expect(second).toBeInstanceOf(StateStore);
@@ -349,11 +349,11 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     });
 
-    it.fails('a watch whose signal is already aborted rejects instead of waiting out waitMs', async () => {
+    it('a watch whose signal is already aborted rejects instead of waiting out waitMs', async () => {
       const key = `journal_version/${newOperationId()}`;
       await kv.put(key, 'v1');
       const index = (await kv.get(key))!.modifyIndex;
-      // KNOWN BUG: watch() only listens for 'abort' after its first read and never checks
+      // Regression (fixed): watch() only listens for 'abort' after its first read and never checks
       // signal.aborted, so an aborted watch waits out waitMs and then resolves.
       const outcome = await kv.watch(key, index, { waitMs: 300, signal: AbortSignal.abort() }).then(
         () => 'resolved',

@@ -30,5 +30,5 @@ export const ARG_PATTERNS: Record<string, (v: string) => boolean> = {
   cluster: (v) => APP_NAME.test(v),
   // free text: bounded, and the tokenizer already refused control characters
   reason: (v) => v.length <= 500 && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v),
-  command: (v) => v.length <= 40,
+  command: (v) => [...v].length <= 40,
 };
