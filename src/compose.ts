@@ -87,7 +87,8 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
       if (!git.has(app.name)) git.set(app.name, await buildGitHost(app, config, secrets, baseDir, log, metrics));
     }
     const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log, metrics) : null;
-    const notifier = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
+    const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
+    const notifier = primary && config.notify ? await withWebhooks(primary, config, options.env ?? process.env, log) : primary;
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
     const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN) : new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
@@ -154,4 +155,21 @@ function countingNotifier(inner: Notifier, metrics: Metrics): Notifier {
     post: (notice) => inner.post(notice).catch(count('chat.postMessage')),
     update: (ref, notice) => inner.update(ref, notice).catch(count('chat.update')),
   };
+}
+
+/** Add the configured Slack incoming webhooks and signed JSON webhooks beside the main notifier. */
+async function withWebhooks(primary: Notifier, config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<Notifier> {
+  const { FanoutNotifier, JsonWebhookNotifier, SlackWebhookNotifier } = await import('./adapters/webhook-notifier.js');
+  const { IncomingWebhook } = await import('@slack/webhook');
+  const need = (name: string) => {
+    const value = env[name];
+    if (!value) throw new ConfigError(`notify names the environment variable ${name}, but it is not set`);
+    return value;
+  };
+  const slackHooks = Object.fromEntries(Object.entries(config.notify!.slackWebhooks).map(([ch, w]) => [ch, new IncomingWebhook(need(w.urlEnv))]));
+  const routes = Object.fromEntries(Object.entries(config.notify!.webhooks).map(([ch, w]) => [ch, { url: w.url, secret: need(w.secretEnv) }]));
+  const extra: Notifier[] = [];
+  if (Object.keys(slackHooks).length) extra.push(new SlackWebhookNotifier(slackHooks));
+  if (Object.keys(routes).length) extra.push(new JsonWebhookNotifier({ routes }));
+  return new FanoutNotifier(primary, extra, (err) => log.warn({ err: (err as Error).message }, 'a webhook notification failed'));
 }

@@ -137,6 +137,16 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /** Extra notification routes by channel (`*`: every channel). URLs and secrets come from env variables named here. */
+    notify: z
+      .object({
+        slackWebhooks: z.record(z.string(), z.object({ urlEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict()).default({}),
+        webhooks: z
+          .record(z.string(), z.object({ url: z.url(), secretEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict())
+          .default({}),
+      })
+      .strict()
+      .optional(),
     servicenow: z.object({ baseUrl: z.url(), approvedStates: z.array(z.string()).optional() }).strict().optional(),
     consul: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().default(8500), secure: z.boolean().default(false) }).strict().optional(),
     journal: z

@@ -1,6 +1,8 @@
 /**
  * Structured logs with pino. Secrets never reach a line: known secret fields are redacted
- * by path, and every written line is scrubbed of token-shaped strings and URL query strings.
+ * by path, and every written line is scrubbed of the configured secret values (also as they
+ * look JSON-escaped), token-shaped strings, fields named like secrets at any depth, URL
+ * credentials and URL query strings.
  */
 import { pino, type Logger } from 'pino';
 
@@ -11,19 +13,33 @@ const TOKEN_PATTERNS: RegExp[] = [
   /github_pat_[A-Za-z0-9_]{20,}/g,
   /AKIA[0-9A-Z]{16}/g, // AWS access key ids
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-  /(Bearer|token|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/gi,
-  /(postgres(?:ql)?:\/\/[^:/\s]+:)[^@\s]+@/g,
 ];
+
+/** `Bearer x`, `token: x`, `token=x`: keep the word, drop what follows. */
+const LABELLED = /\b(Bearer|Basic|token)(\s+|\s*[:=]\s*)[A-Za-z0-9._~+/=-]{12,}/gi;
+/** Credentials in any URL's user-info (`scheme://user:password@host`): keep the user. */
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^:/\s"'@]+:)[^\s"'/]*@/gi;
+/** Query strings of absolute URLs (any scheme, e.g. wss://…?ticket=) … */
+const URL_QUERY = /\b([a-z][a-z0-9+.-]*:\/\/[^\s"'?]+)\?[^\s"']*/gi;
+/** … and credential-like parameters of relative ones (`/v1/kv/x?token=…`). */
+const PARAM = /([?&;](?:[a-z_]*token|key|sig|signature|secret|password|ticket|code|auth)=)[^&\s"']*/gi;
+/** JSON fields named like a secret, at any depth (pino's redact paths only reach fixed depths). */
+const SECRET_FIELD = /("(?:[A-Za-z0-9_-]*[_-])?(?:token|password|passwd|secret|authorization|cookie|private_?key|api_?key)"|"[a-z][A-Za-z0-9]*(?:Token|Password|Secret|PrivateKey|ApiKey)"):"(?:[^"\\]|\\.)*"/gi;
 
 export function scrubSecrets(text: string, extra: string[] = []): string {
   let out = text;
-  for (const secret of extra) if (secret && secret.length >= 6) out = out.split(secret).join('[redacted]');
-  for (const pattern of TOKEN_PATTERNS) {
-    out = out.replace(pattern, (match, p1: string | undefined) =>
-      typeof p1 === 'string' && match.startsWith(p1) && /^(postgres|Bearer|token|Basic)/i.test(p1) ? `${p1}${p1.endsWith(':') ? '[redacted]@' : ' [redacted]'}` : '[redacted]',
-    );
+  for (const secret of extra) {
+    if (!secret || secret.length < 6) continue;
+    // As written, and as it appears inside a JSON string (quotes and backslashes escaped).
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) out = out.split(form).join('[redacted]');
   }
-  return out.replace(/(https?:\/\/[^\s"?]+)\?[^\s"]*/g, '$1?[redacted]');
+  for (const pattern of TOKEN_PATTERNS) out = out.replace(pattern, '[redacted]');
+  return out
+    .replace(SECRET_FIELD, '$1:"[redacted]"')
+    .replace(LABELLED, (_m, word: string, sep: string) => `${word}${sep}[redacted]`)
+    .replace(USERINFO, '$1[redacted]@')
+    .replace(URL_QUERY, '$1?[redacted]')
+    .replace(PARAM, '$1[redacted]');
 }
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream; secrets?: string[] } = {}): Logger {

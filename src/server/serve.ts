@@ -15,6 +15,7 @@ import { createLogger } from '../core/log.js';
 import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addLocalApi, removeServeInfo, writeServeInfo } from './local-api.js';
+import { startController } from '../controller/controller.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { addJournalRoutes } from './journal-routes.js';
 import { mountSlack } from './slack-mount.js';
@@ -67,6 +68,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   addLocalApi(http, service, () => info.token);
   addJournalRoutes(http, runtime, secrets, () => info.token);
   const slack = await mountSlack(http, service, resolved.config, secrets, log);
+  const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);
   info = writeServeInfo(resolved.serveInfoFile, port);
@@ -98,6 +100,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         ready = false;
         clearInterval(reconciler);
         http.drain();
+        await controller.stop();
         await runtime.engine.stop();
         await slack?.stop();
         await http.close();

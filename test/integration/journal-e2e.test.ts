@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JournalExportWatcher } from '../../src/journal/export-watcher.js';
+import type { JournalExportWatcher } from '../../src/journal/export-watcher.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import {
   dropJournal,

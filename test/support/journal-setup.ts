@@ -56,6 +56,8 @@ export function filesUnder(dir: string): string[] {
 export interface ApiAnswer {
   status: number;
   text: string;
+  /** The parsed body (null when it is not JSON); tests read arbitrary answers from it. */
+  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, checked by the assertions
   json: any;
 }
 
