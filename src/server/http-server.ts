@@ -111,9 +111,15 @@ export class HttpServer {
     });
   }
 
-  close(): Promise<void> {
+  /** Stop listening; idle connections close now, long-held ones (blocking queries) after a grace. */
+  close(graceMs = 2_000): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
   }

@@ -53,7 +53,8 @@ export class EmbeddedKv implements KvStore {
     const aborted = () => Object.assign(new Error('aborted'), { name: 'AbortError' });
     if (options.signal?.aborted) throw aborted();
     const first = await read();
-    if (first.index !== index || index === 0) return first;
+    // A present key answers when its index differs; an absent one only when the store moved past the caller.
+    if (index === 0 || (first.entry ? first.index !== index : first.index > index)) return first;
     if (options.signal?.aborted) throw aborted();
     return new Promise((resolve, reject) => {
       const done = () => {

@@ -6,12 +6,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMANDS, findCommand } from '../../commands/index.js';
-import { parseCommandArgs } from '../../src/core/dispatcher.js';
-import { InputError } from '../../src/core/errors.js';
-import { tokenize } from '../../src/core/tokenize.js';
+import { COMMANDS } from '../../commands/index.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
-import { ARG_PATTERNS, hostileStrings, quote } from './support/corpus.js';
+import { hostileStrings, quote } from './support/corpus.js';
+import { parseLine } from './support/parse-line.js';
 import { family, printFamilies, seedFor } from './support/summary.js';
 
 const PURE_RUNS = 10_000;
@@ -43,33 +41,6 @@ export const commandLine = fc
     fc.array(fc.tuple(separator, fc.oneof(word, quoted)), { maxLength: 8 }),
   )
   .map(([first, rest]) => first + rest.map(([s, w]) => s + w).join(''));
-
-/** The pure path: tokenize → find the command → its schema. Returns 'parsed' or 'usage'. */
-function parseLine(line: string): 'parsed' | 'usage' {
-  let words: string[];
-  try {
-    words = tokenize(line.trim());
-  } catch (err) {
-    if (err instanceof InputError) return 'usage';
-    throw err;
-  }
-  const found = findCommand(words);
-  if (!found) return 'usage';
-  let args: Record<string, unknown>;
-  try {
-    args = parseCommandArgs(found.def, found.rest) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof InputError) return 'usage';
-    throw err;
-  }
-  for (const [name, value] of Object.entries(args)) {
-    if (typeof value === 'boolean') continue;
-    const check = ARG_PATTERNS[name];
-    if (!check) throw new Error(`argument ${name} of ${found.def.name} has no pattern in the hostile suite`);
-    if (typeof value !== 'string' || !check(value)) throw new Error(`${found.def.name}: ${name}=${JSON.stringify(value)} got through`);
-  }
-  return 'parsed';
-}
 
 describe('grammar fuzzing', () => {
   let t: TestRuntime;

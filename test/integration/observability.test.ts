@@ -130,175 +130,177 @@ async function readMetrics(): Promise<Exposition> {
   return parseExposition(await res.text());
 }
 
-beforeAll(async () => {
-  fake = await SlackFake.start({ token: SECRETS.SLACK_BOT_TOKEN });
-  const env: NodeJS.ProcessEnv = {
-    SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
-    SLACK_API_URL: fake.apiUrl,
-    GITHUB_TOKEN: SECRETS.GITHUB_TOKEN,
-    // In the sandbox the state stays on PGlite: DATABASE_URL is only read outside it.
-    DATABASE_URL: `postgres://conveyor:${SECRETS.DB_PASSWORD}@db.internal:5432/conveyor`,
-    CONSUL_HTTP_TOKEN: SECRETS.CONSUL_HTTP_TOKEN,
-    JOURNAL_TOKENS: `dev-modelling=${SECRETS.JOURNAL_DEV},dev=${SECRETS.JOURNAL_AGENT}`,
-  };
-  scrubbed = secretValues(readSecrets(env));
-  let partial = '';
-  const destination = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      partial += chunk.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      lines.push(...parts.filter(Boolean));
-      done();
-    },
-  });
-  dir = mkdtempSync(join(tmpdir(), 'conveyor-obs-'));
-  const sandbox = await copySandbox(dir);
-  server = await startServer({
-    cwd: dir,
-    port: 0,
-    host: '127.0.0.1',
-    out: () => {},
-    env,
-    log: createLogger({ destination, secrets: scrubbed, level: 'debug' }),
-  });
-  const info = JSON.parse(readFileSync(join(sandbox.dir, 'serve.json'), 'utf8')) as { port: number; token: string };
-  expect(info.port).toBe(server.port);
-  base = `http://127.0.0.1:${server.port}`;
-  localToken = info.token;
+describe('a served session with every secret set', () => {
+  beforeAll(async () => {
+    fake = await SlackFake.start({ token: SECRETS.SLACK_BOT_TOKEN });
+    const env: NodeJS.ProcessEnv = {
+      SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
+      SLACK_API_URL: fake.apiUrl,
+      GITHUB_TOKEN: SECRETS.GITHUB_TOKEN,
+      // In the sandbox the state stays on PGlite: DATABASE_URL is only read outside it.
+      DATABASE_URL: `postgres://conveyor:${SECRETS.DB_PASSWORD}@db.internal:5432/conveyor`,
+      CONSUL_HTTP_TOKEN: SECRETS.CONSUL_HTTP_TOKEN,
+      JOURNAL_TOKENS: `dev-modelling=${SECRETS.JOURNAL_DEV},dev=${SECRETS.JOURNAL_AGENT}`,
+    };
+    scrubbed = secretValues(readSecrets(env));
+    let partial = '';
+    const destination = new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        partial += chunk.toString();
+        const parts = partial.split('\n');
+        partial = parts.pop() ?? '';
+        lines.push(...parts.filter(Boolean));
+        done();
+      },
+    });
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-obs-'));
+    const sandbox = await copySandbox(dir);
+    server = await startServer({
+      cwd: dir,
+      port: 0,
+      host: '127.0.0.1',
+      out: () => {},
+      env,
+      log: createLogger({ destination, secrets: scrubbed, level: 'debug' }),
+    });
+    const info = JSON.parse(readFileSync(join(sandbox.dir, 'serve.json'), 'utf8')) as { port: number; token: string };
+    expect(info.port).toBe(server.port);
+    base = `http://127.0.0.1:${server.port}`;
+    localToken = info.token;
 
-  // --- the scripted session
-  fake.leaveChannel('#deploys-qa'); // qa announcements are refused: not_in_channel
-  expect((await run('list', 'U_DEMO')).status).toBe('ok');
-  expect((await run('promote api', 'U_DEMO')).operation?.state).toBe('succeeded');
-  const staging = await run('promote api staging', 'U_DEMO');
-  expect(staging.operation?.state).toBe('awaiting-approval');
-  pendingWhileWaiting = valueOf((await readMetrics()).samples, 'conveyor_approvals_pending');
-  // Refused: the requester may not approve their own request.
-  expect((await run(`approve ${staging.operation!.id}`, 'U_DEMO')).status).toBe('refused');
-  expect((await run(`approve ${staging.operation!.id}`, 'U_QA')).operation?.state).toBe('succeeded');
-  expect((await run('frobnicate everything', 'U_DEMO')).status).toBe('usage');
-  // A wrong local token is turned away and counts as no command.
-  expect((await post('/api/run', { text: 'list', user: 'U_DEMO' }, 'not-the-token')).status).toBe(401);
-  const report = { env: 'dev', version: VERSION, ok: true, exitCode: 0, durationMs: 1200, outputTail: 'imported 42 rows' };
-  expect((await post('/api/journal/imports', report, SECRETS.JOURNAL_AGENT)).status).toBe(202);
-  const failed = { ...report, version: `${today}-dev-modelling.2`, ok: false, exitCode: 3, error: 'bad rows' };
-  expect((await post('/api/journal/imports', failed)).status).toBe(202);
-  const event = { cluster: 'dev-modelling', kind: 'uploaded', file: 'journal.dat', version: VERSION };
-  expect((await post('/api/journal/events', event, SECRETS.JOURNAL_DEV)).status).toBe(202);
-  metrics = await readMetrics();
+    // --- the scripted session
+    fake.leaveChannel('#deploys-qa'); // qa announcements are refused: not_in_channel
+    expect((await run('list', 'U_DEMO')).status).toBe('ok');
+    expect((await run('promote api', 'U_DEMO')).operation?.state).toBe('succeeded');
+    const staging = await run('promote api staging', 'U_DEMO');
+    expect(staging.operation?.state).toBe('awaiting-approval');
+    pendingWhileWaiting = valueOf((await readMetrics()).samples, 'conveyor_approvals_pending');
+    // Refused: the requester may not approve their own request.
+    expect((await run(`approve ${staging.operation!.id}`, 'U_DEMO')).status).toBe('refused');
+    expect((await run(`approve ${staging.operation!.id}`, 'U_QA')).operation?.state).toBe('succeeded');
+    expect((await run('frobnicate everything', 'U_DEMO')).status).toBe('usage');
+    // A wrong local token is turned away and counts as no command.
+    expect((await post('/api/run', { text: 'list', user: 'U_DEMO' }, 'not-the-token')).status).toBe(401);
+    const report = { env: 'dev', version: VERSION, ok: true, exitCode: 0, durationMs: 1200, outputTail: 'imported 42 rows' };
+    expect((await post('/api/journal/imports', report, SECRETS.JOURNAL_AGENT)).status).toBe(202);
+    const failed = { ...report, version: `${today}-dev-modelling.2`, ok: false, exitCode: 3, error: 'bad rows' };
+    expect((await post('/api/journal/imports', failed)).status).toBe(202);
+    const event = { cluster: 'dev-modelling', kind: 'uploaded', file: 'journal.dat', version: VERSION };
+    expect((await post('/api/journal/events', event, SECRETS.JOURNAL_DEV)).status).toBe(202);
+    metrics = await readMetrics();
 
-  // --- more that logs: forged tokens and signatures, failing requests to URLs with ?token=
-  const secretUrl = `http://127.0.0.1:${await closedPort()}/commands/T0000001/1/x?token=${SECRETS.URL_TOKEN}`;
-  expect((await post('/api/journal/events', { ...event, kind: 'failed' }, `${SECRETS.JOURNAL_DEV}x`)).status).toBe(401);
-  const driver = new SlackDriver({ url: `${base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
-  expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
-  // Signed: acked, then the answer to a response_url that cannot be reached fails (logged).
-  expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: secretUrl })).status).toBe(200);
-  // Consul clients may send their ACL token as ?token=; a bad cas fails the request.
-  const kv = await fetch(`${base}/v1/kv/journal_version/qa?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${localToken}` },
-    body: 'v',
-  });
-  expect(kv.status).toBeGreaterThanOrEqual(400);
-  // The server's own logger, handed errors the way callers log them.
-  server.runtime.log.error({ err: new Error(`GET ${secretUrl} failed: 502`), url: secretUrl }, `fetch ${secretUrl} failed`);
-  server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
-  await vi.waitFor(() => expect(lines.some((l) => l.includes('response_url'))).toBe(true), { timeout: 20_000 });
-  await server.stop();
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await fake?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-describe('/metrics after a scripted session', () => {
-  it('counts commands by command and outcome', () => {
-    const c = (command: string, outcome: string) => valueOf(metrics.samples, 'conveyor_commands_total', { command, outcome });
-    expect(metrics.type.get('conveyor_commands_total')).toBe('counter');
-    expect(c('list', 'ok')).toBe(1);
-    expect(c('promote', 'ok')).toBe(2);
-    expect(c('approve', 'ok')).toBe(1);
-    expect(c('approve', 'refused')).toBe(1);
-    expect(c('unknown', 'usage')).toBe(1);
-    const total = pick(metrics.samples, 'conveyor_commands_total').reduce((n, x) => n + x.value, 0);
-    expect(total).toBe(6);
+    // --- more that logs: forged tokens and signatures, failing requests to URLs with ?token=
+    const secretUrl = `http://127.0.0.1:${await closedPort()}/commands/T0000001/1/x?token=${SECRETS.URL_TOKEN}`;
+    expect((await post('/api/journal/events', { ...event, kind: 'failed' }, `${SECRETS.JOURNAL_DEV}x`)).status).toBe(401);
+    const driver = new SlackDriver({ url: `${base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
+    expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
+    // Signed: acked, then the answer to a response_url that cannot be reached fails (logged).
+    expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: secretUrl })).status).toBe(200);
+    // Consul clients may send their ACL token as ?token=; a bad cas fails the request.
+    const kv = await fetch(`${base}/v1/kv/journal_version/qa?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${localToken}` },
+      body: 'v',
+    });
+    expect(kv.status).toBeGreaterThanOrEqual(400);
+    // The server's own logger, handed errors the way callers log them.
+    server.runtime.log.error({ err: new Error(`GET ${secretUrl} failed: 502`), url: secretUrl }, `fetch ${secretUrl} failed`);
+    server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
+    await vi.waitFor(() => expect(lines.some((l) => l.includes('response_url'))).toBe(true), { timeout: 20_000 });
+    await server.stop();
   });
 
-  it('times operations by kind and result, as a histogram', () => {
-    expect(metrics.type.get('conveyor_operation_duration_seconds')).toBe('histogram');
-    const count = pick(metrics.samples, 'conveyor_operation_duration_seconds_count');
-    expect(count.map((x) => [x.labels.kind, x.labels.result, x.value])).toEqual([['promote', 'succeeded', 2]]);
-    const buckets = pick(metrics.samples, 'conveyor_operation_duration_seconds_bucket', { kind: 'promote', result: 'succeeded' });
-    expect(buckets.find((b) => b.labels.le === '+Inf')?.value).toBe(2);
-    expect(buckets.map((b) => b.labels.le)).toContain('3600');
-    expect(valueOf(metrics.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
+  afterAll(async () => {
+    await server?.stop();
+    await fake?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows approvals pending while one waits, and none once it is approved', () => {
-    expect(metrics.type.get('conveyor_approvals_pending')).toBe('gauge');
-    expect(pendingWhileWaiting).toBe(1);
-    expect(valueOf(metrics.samples, 'conveyor_approvals_pending')).toBe(0);
+  describe('/metrics after a scripted session', () => {
+    it('counts commands by command and outcome', () => {
+      const c = (command: string, outcome: string) => valueOf(metrics.samples, 'conveyor_commands_total', { command, outcome });
+      expect(metrics.type.get('conveyor_commands_total')).toBe('counter');
+      expect(c('list', 'ok')).toBe(1);
+      expect(c('promote', 'ok')).toBe(2);
+      expect(c('approve', 'ok')).toBe(1);
+      expect(c('approve', 'refused')).toBe(1);
+      expect(c('unknown', 'usage')).toBe(1);
+      const total = pick(metrics.samples, 'conveyor_commands_total').reduce((n, x) => n + x.value, 0);
+      expect(total).toBe(6);
+    });
+
+    it('times operations by kind and result, as a histogram', () => {
+      expect(metrics.type.get('conveyor_operation_duration_seconds')).toBe('histogram');
+      const count = pick(metrics.samples, 'conveyor_operation_duration_seconds_count');
+      expect(count.map((x) => [x.labels.kind, x.labels.result, x.value])).toEqual([['promote', 'succeeded', 2]]);
+      const buckets = pick(metrics.samples, 'conveyor_operation_duration_seconds_bucket', { kind: 'promote', result: 'succeeded' });
+      expect(buckets.find((b) => b.labels.le === '+Inf')?.value).toBe(2);
+      expect(buckets.map((b) => b.labels.le)).toContain('3600');
+      expect(valueOf(metrics.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
+    });
+
+    it('shows approvals pending while one waits, and none once it is approved', () => {
+      expect(metrics.type.get('conveyor_approvals_pending')).toBe('gauge');
+      expect(pendingWhileWaiting).toBe(1);
+      expect(valueOf(metrics.samples, 'conveyor_approvals_pending')).toBe(0);
+    });
+
+    it('counts journal export events and import reports by their labels', () => {
+      expect(pick(metrics.samples, 'conveyor_journal_uploads_total').map((x) => [x.labels, x.value])).toEqual([[{ cluster: 'dev-modelling', result: 'uploaded' }, 1]]);
+      expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
+      expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
+    });
+
+    it('counts Slack API errors by method and Slack error code', () => {
+      const refused = fake.callsTo('chat.postMessage').filter((c) => c.outcome === 'not_in_channel').length;
+      expect(refused).toBeGreaterThan(0);
+      expect(pick(metrics.samples, 'conveyor_slack_api_errors_total').map((x) => [x.labels, x.value])).toEqual([
+        [{ method: 'chat.postMessage', error: 'not_in_channel' }, refused],
+      ]);
+    });
+
+    it('declares the series that only GitHub and the watches feed', () => {
+      for (const [name, kind] of [
+        ['conveyor_github_rate_limit_remaining', 'gauge'],
+        ['conveyor_watch_reconnects_total', 'counter'],
+        ['conveyor_slack_api_errors_total', 'counter'],
+      ] as const) {
+        expect(metrics.help.get(name), name).toBeTruthy();
+        expect(metrics.type.get(name), name).toBe(kind);
+      }
+      // No watch ran in the sandbox: no labelled series.
+      expect(pick(metrics.samples, 'conveyor_watch_reconnects_total')).toEqual([]);
+    });
+
+    it('carries the process metrics under the conveyor_ prefix', () => {
+      expect(valueOf(metrics.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
+    });
   });
 
-  it('counts journal export events and import reports by their labels', () => {
-    expect(pick(metrics.samples, 'conveyor_journal_uploads_total').map((x) => [x.labels, x.value])).toEqual([[{ cluster: 'dev-modelling', result: 'uploaded' }, 1]]);
-    expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
-    expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
-  });
+  describe('logs of a session with real-looking secrets', () => {
+    it('are JSON lines with a level and a message, warnings and errors among them', () => {
+      expect(lines.length).toBeGreaterThan(5);
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+        expect(typeof entry.level, line).toBe('number');
+        expect(typeof entry.msg, line).toBe('string');
+      }
+      const byLevel = (level: number) => lines.filter((l) => (JSON.parse(l) as { level: number }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(byLevel(20).length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
+      expect(byLevel(40)).toContain('could not announce the operation');
+      expect(byLevel(40)).toContain('could not answer through response_url');
+      expect(byLevel(50).length).toBeGreaterThan(0);
+    });
 
-  it('counts Slack API errors by method and Slack error code', () => {
-    const refused = fake.callsTo('chat.postMessage').filter((c) => c.outcome === 'not_in_channel').length;
-    expect(refused).toBeGreaterThan(0);
-    expect(pick(metrics.samples, 'conveyor_slack_api_errors_total').map((x) => [x.labels, x.value])).toEqual([
-      [{ method: 'chat.postMessage', error: 'not_in_channel' }, refused],
-    ]);
-  });
-
-  it('declares the series that only GitHub and the watches feed', () => {
-    for (const [name, kind] of [
-      ['conveyor_github_rate_limit_remaining', 'gauge'],
-      ['conveyor_watch_reconnects_total', 'counter'],
-      ['conveyor_slack_api_errors_total', 'counter'],
-    ] as const) {
-      expect(metrics.help.get(name), name).toBeTruthy();
-      expect(metrics.type.get(name), name).toBe(kind);
-    }
-    // No watch ran in the sandbox: no labelled series.
-    expect(pick(metrics.samples, 'conveyor_watch_reconnects_total')).toEqual([]);
-  });
-
-  it('carries the process metrics under the conveyor_ prefix', () => {
-    expect(valueOf(metrics.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
-  });
-});
-
-describe('logs of a session with real-looking secrets', () => {
-  it('are JSON lines with a level and a message, warnings and errors among them', () => {
-    expect(lines.length).toBeGreaterThan(5);
-    for (const line of lines) {
-      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
-      expect(typeof entry.level, line).toBe('number');
-      expect(typeof entry.msg, line).toBe('string');
-    }
-    const byLevel = (level: number) => lines.filter((l) => (JSON.parse(l) as { level: number }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
-    expect(byLevel(20).length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
-    expect(byLevel(40)).toContain('could not announce the operation');
-    expect(byLevel(40)).toContain('could not answer through response_url');
-    expect(byLevel(50).length).toBeGreaterThan(0);
-  });
-
-  it('hold no secret value and no URL query string', () => {
-    const all = lines.join('\n');
-    expect(scrubbed.length).toBeGreaterThanOrEqual(6);
-    for (const [name, value] of Object.entries(SECRETS)) expect(all.includes(value), name).toBe(false);
-    expect(all).not.toMatch(/[?&]token=/);
-    expect(all).not.toContain('cas=x');
-    expect(all).toContain('[redacted]');
+    it('hold no secret value and no URL query string', () => {
+      const all = lines.join('\n');
+      expect(scrubbed.length).toBeGreaterThanOrEqual(6);
+      for (const [name, value] of Object.entries(SECRETS)) expect(all.includes(value), name).toBe(false);
+      expect(all).not.toMatch(/[?&]token=/);
+      expect(all).not.toContain('cas=x');
+      expect(all).toContain('[redacted]');
+    });
   });
 });
 
@@ -319,30 +321,78 @@ describe('scrubSecrets', () => {
     for (const [input, secret] of cases) expect(scrubSecrets(input), input).not.toContain(secret);
   });
 
-  it('keeps the user of a database URL but not its password, even one with odd characters', () => {
-    const out = scrubSecrets('connect postgresql://app:p%40ss:w0rd!@db:5432/x failed');
-    expect(out).toContain('postgresql://app:');
-    expect(out).not.toContain('w0rd');
-    expect(out).not.toContain('p%40ss');
+  it('keeps the user of a URL with credentials but not its password, whatever the scheme', () => {
+    const cases: [string, string, string][] = [
+      ['connect postgresql://app:p%40ss:w0rd!@db:5432/x failed', 'postgresql://app:[redacted]@db:5432/x', 'w0rd'],
+      ['connect postgres://app:p@ss@db:5432/x failed', 'postgres://app:[redacted]@db:5432/x', 'ss@db'],
+      ['clone https://x-access-token:s3cr3tPassw0rd@git.example.com/o/r.git', 'https://x-access-token:[redacted]@git.example.com/', 's3cr3t'],
+      ['amqp://guest:guestpass@mq:5672', 'amqp://guest:[redacted]@mq', 'guestpass'],
+    ];
+    for (const [input, kept, secret] of cases) {
+      const out = scrubSecrets(input);
+      expect(out, input).toContain(kept);
+      expect(out, input).not.toContain(secret);
+    }
   });
 
-  it('drops URL query strings but keeps the path', () => {
+  it('drops URL query strings of any scheme, and credential parameters of relative URLs', () => {
     const out = scrubSecrets('GET https://hooks.example.com/a/b?token=abc123&x=1 and http://x.test/p?sig=zz');
     expect(out).toContain('https://hooks.example.com/a/b?[redacted]');
     expect(out).not.toContain('abc123');
     expect(out).not.toContain('sig=zz');
+    expect(scrubSecrets('wss://wss-primary.slack.com/link/?ticket=T1cket&app_id=A1')).toBe('wss://wss-primary.slack.com/link/?[redacted]');
+    const relative = scrubSecrets('{"url":"/v1/kv/journal_version/qa?cas=3&token=0b5e-uuid-like"}');
+    expect(relative).not.toContain('0b5e-uuid-like');
+    expect(relative).toContain('/v1/kv/journal_version/qa?cas=3&token=[redacted]');
   });
 
-  it('removes the given secret values, even inside other words or JSON escapes', () => {
+  it('drops what follows "token=", "token:" and "Bearer"', () => {
+    expect(scrubSecrets('refused: token=opaqueValue123456 (expired)')).toBe('refused: token=[redacted] (expired)');
+    expect(scrubSecrets('token: opaqueValue123456')).toBe('token: [redacted]');
+    expect(scrubSecrets('Authorization: Bearer abc.def.ghi-jkl_mno')).toBe('Authorization: Bearer [redacted]');
+  });
+
+  it('removes the given secret values, inside other words and JSON-escaped', () => {
     const secret = 'hunter2-very-secret';
     const out = scrubSecrets(`{"a":"prefix${secret}suffix","b":"${secret}"}`, [secret, 'abc', '']);
     expect(out).not.toContain(secret);
     // Short values are not scrubbed: they would eat ordinary words.
     expect(out).toContain('prefix');
+    const quoted = 'pa"ss\\word-42';
+    expect(scrubSecrets(JSON.stringify({ v: quoted }), [quoted])).toBe('{"v":"[redacted]"}');
+  });
+
+  it('blanks JSON fields named like secrets at any depth', () => {
+    const line = JSON.stringify({ token: 'plain-top-level', a: { b: { password: 'deep-down-pw', botToken: 'camel-case-1' } }, tokens: 3, msg: 'ok' });
+    const out = scrubSecrets(line);
+    for (const value of ['plain-top-level', 'deep-down-pw', 'camel-case-1']) expect(out).not.toContain(value);
+    expect(JSON.parse(out)).toEqual({ token: '[redacted]', a: { b: { password: '[redacted]', botToken: '[redacted]' } }, tokens: 3, msg: 'ok' });
+  });
+
+  it('createLogger writes JSON lines with none of the secrets, fields at any depth included', () => {
+    const written: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        written.push(chunk.toString());
+        done();
+      },
+    });
+    const secret = 'sv-"quoted"-secret';
+    const log = createLogger({ destination, secrets: [secret], level: 'debug' });
+    log.info({ token: 'top-level-token-1', nested: { deeper: { password: 'pw-deep-2' } }, value: secret }, 'hello');
+    log.warn({ err: new Error(`GET https://api.example.com/x?access_token=qs-3 failed with ${secret}`) }, 'upstream failed');
+    const all = written.join('');
+    for (const value of ['top-level-token-1', 'pw-deep-2', 'quoted', 'qs-3']) expect(all, value).not.toContain(value);
+    for (const line of all.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ level: expect.any(Number), msg: expect.any(String) });
   });
 
   it('leaves ordinary text alone', () => {
-    const text = 'promote api qa: fast-forward 1a2b3c4 → 5d6e7f8 (tag qa/2026.01.02.1)';
-    expect(scrubSecrets(text)).toBe(text);
+    for (const text of [
+      'promote api qa: fast-forward 1a2b3c4 → 5d6e7f8 (tag qa/2026.01.02.1)',
+      'Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN',
+      '{"tokens":12,"keyPrefix":"journal_version/","url":"https://github.example/o/r/pull/3"}',
+    ]) {
+      expect(scrubSecrets(text)).toBe(text);
+    }
   });
 });
