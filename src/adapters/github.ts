@@ -249,6 +249,17 @@ export class GitHubHost implements GitHost {
     return toPullInfo(data);
   }
 
+  /** Close a PR Conveyor opened and delete its conveyor/… branch (a withdrawn operation leaves nothing to merge). */
+  async closePullRequest(num: number): Promise<void> {
+    const { data } = await this.call(`close pull request #${num}`, () =>
+      this.octokit.rest.pulls.update({ ...this.repo, pull_number: num, state: 'closed' }),
+    );
+    const head = data.head?.ref;
+    if (head?.startsWith('conveyor/')) {
+      await this.call(`delete branch ${head}`, () => this.octokit.rest.git.deleteRef({ ...this.repo, ref: `heads/${head}` })).catch(() => undefined);
+    }
+  }
+
   async mergePullRequest(num: number, expectedHeadSha: string, message: string): Promise<PullRequestInfo> {
     fullSha(expectedHeadSha);
     const [title = '', ...rest] = message.split('\n');

@@ -237,7 +237,7 @@ export class OperationEngine {
     for (const step of applySteps(ctx.plan, ctx.host)) {
       const result = await step.run(ctx);
       if (result === 'cancelled') return 'cancelled';
-      await this.deps.store.saveProgress(op.id, { lastStep: step.name });
+      await this.deps.store.saveProgress(op.id, { lastStep: step.name, lastError: null });
     }
     return 'done';
   }
@@ -246,11 +246,21 @@ export class OperationEngine {
     const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
     if (FINAL_STATES.has(to)) {
       await this.deps.store.releaseLock(op.app, op.env, op.id);
+      if (to !== 'succeeded') await this.closeLeftoverPullRequest(updated);
       const seconds = (this.deps.clock.now().getTime() - new Date(op.createdAt).getTime()) / 1000;
       this.deps.metrics?.operations.observe({ kind: op.kind, result: to }, Math.max(0, seconds));
     }
     await this.publish(updated);
     return updated;
+  }
+
+  /** An operation that ends without merging closes its PR, so nobody merges it by hand later. */
+  private async closeLeftoverPullRequest(op: Operation): Promise<void> {
+    if (!isGitPlan(op.plan) || !op.progress.prNumber || op.progress.mergeSha) return;
+    const host = this.deps.git.get(op.app);
+    await host?.closePullRequest?.(op.progress.prNumber as number).catch((err) =>
+      this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not close the pull request'),
+    );
   }
 
   private async fail(id: string, err: unknown): Promise<Operation> {
@@ -261,7 +271,7 @@ export class OperationEngine {
       // Upstream trouble: leave it where it is; the sweep resumes it.
       await this.deps.store.saveProgress(id, { lastError: message });
       this.deps.log.warn({ operation: id, err: message }, 'operation paused by an upstream failure; the sweep retries it');
-      return op;
+      return this.deps.store.operation(id);
     }
     if (FINAL_STATES.has(op.state)) return op;
     return this.move(op, 'failed', { error: message });

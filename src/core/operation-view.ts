@@ -57,6 +57,9 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
     });
   }
   if (op.error) blocks.push({ type: 'text', text: `Error: ${op.error}` });
+  else if (typeof op.progress.lastError === 'string' && !['succeeded', 'failed', 'rejected', 'expired', 'cancelled'].includes(op.state)) {
+    blocks.push({ type: 'text', text: `Paused: ${op.progress.lastError}. Conveyor retries automatically; nothing needs doing.` });
+  }
   if (op.state === 'awaiting-approval') {
     blocks.push({
       type: 'buttons',

@@ -81,6 +81,7 @@ export interface GitHost {
   openPullRequest?(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo>;
   getPullRequest?(num: number): Promise<PullRequestInfo>;
   mergePullRequest?(num: number, expectedHeadSha: string, message: string): Promise<PullRequestInfo>;
+  closePullRequest?(num: number): Promise<void>;
   checks?(sha: string): Promise<ChecksState>;
   compareUrl?(base: string, head: string): string;
 }

@@ -280,7 +280,7 @@ describe('checks and pull requests closed by hand', () => {
     expect((await pulls('shop')).map((p) => p.state)).toEqual(['closed', 'open']);
     const withdrawn = await t.run(`reject ${again.operation!.id} changed my mind`);
     expect(withdrawn.operation?.state, withdrawn.text).toBe('cancelled');
-    // BUG (reported): the PR stays open after its operation ended; anyone could still merge it
+    // Regression: the PR used to stay open after its operation ended (anyone could still merge it)
     expect((await pulls('shop')).map((p) => p.state)).toEqual(['closed', 'closed']);
   });
 
@@ -352,7 +352,7 @@ describe('races and outages on GitHub', () => {
   });
 
   it('tells the person who asked that GitHub is down and the operation will be retried', () => {
-    // BUG (reported): the reply only says "applying"; lastError is stored but never shown
+    // Regression: the reply used to say only "applying"; lastError is now shown
     expect(pausedReply).toMatch(/GitHub answered 502/);
   });
 

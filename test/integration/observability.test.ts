@@ -61,7 +61,7 @@ function pick(samples: Sample[], name: string, labels: Record<string, string> = 
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 }
 
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+function seriesValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   const found = pick(samples, name, labels);
   if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${found.length} series`);
   return found[0]?.value;
@@ -175,7 +175,7 @@ describe('a served session with every secret set', () => {
     expect((await run('promote api', 'U_DEMO')).operation?.state).toBe('succeeded');
     const staging = await run('promote api staging', 'U_DEMO');
     expect(staging.operation?.state).toBe('awaiting-approval');
-    pendingWhileWaiting = valueOf((await readMetrics()).samples, 'conveyor_approvals_pending');
+    pendingWhileWaiting = seriesValue((await readMetrics()).samples, 'conveyor_approvals_pending');
     // Refused: the requester may not approve their own request.
     expect((await run(`approve ${staging.operation!.id}`, 'U_DEMO')).status).toBe('refused');
     expect((await run(`approve ${staging.operation!.id}`, 'U_QA')).operation?.state).toBe('succeeded');
@@ -219,7 +219,7 @@ describe('a served session with every secret set', () => {
 
   describe('/metrics after a scripted session', () => {
     it('counts commands by command and outcome', () => {
-      const c = (command: string, outcome: string) => valueOf(metrics.samples, 'conveyor_commands_total', { command, outcome });
+      const c = (command: string, outcome: string) => seriesValue(metrics.samples, 'conveyor_commands_total', { command, outcome });
       expect(metrics.type.get('conveyor_commands_total')).toBe('counter');
       expect(c('list', 'ok')).toBe(1);
       expect(c('promote', 'ok')).toBe(2);
@@ -237,19 +237,19 @@ describe('a served session with every secret set', () => {
       const buckets = pick(metrics.samples, 'conveyor_operation_duration_seconds_bucket', { kind: 'promote', result: 'succeeded' });
       expect(buckets.find((b) => b.labels.le === '+Inf')?.value).toBe(2);
       expect(buckets.map((b) => b.labels.le)).toContain('3600');
-      expect(valueOf(metrics.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
+      expect(seriesValue(metrics.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
     });
 
     it('shows approvals pending while one waits, and none once it is approved', () => {
       expect(metrics.type.get('conveyor_approvals_pending')).toBe('gauge');
       expect(pendingWhileWaiting).toBe(1);
-      expect(valueOf(metrics.samples, 'conveyor_approvals_pending')).toBe(0);
+      expect(seriesValue(metrics.samples, 'conveyor_approvals_pending')).toBe(0);
     });
 
     it('counts journal export events and import reports by their labels', () => {
       expect(pick(metrics.samples, 'conveyor_journal_uploads_total').map((x) => [x.labels, x.value])).toEqual([[{ cluster: 'dev-modelling', result: 'uploaded' }, 1]]);
-      expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
-      expect(valueOf(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
+      expect(seriesValue(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
+      expect(seriesValue(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
     });
 
     it('counts Slack API errors by method and Slack error code', () => {
@@ -274,7 +274,7 @@ describe('a served session with every secret set', () => {
     });
 
     it('carries the process metrics under the conveyor_ prefix', () => {
-      expect(valueOf(metrics.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
+      expect(seriesValue(metrics.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
     });
   });
 
