@@ -61,7 +61,10 @@ export const journalStatus = defineCommand({
       let step = '—';
       if (last && !last.ok) step = 'fix the import; the chain stops here';
       else if (pointer && last?.version !== pointer.value) step = 'waiting for the agent to import';
-      else if (next && last?.ok) step = next.auto ? `${next.env} follows automatically` : `journal promote ${next.env}`;
+      else if (next && last?.ok) {
+        const nextPointer = await ctx.runtime.kv.get(chain.keyFor(next.env));
+        if (nextPointer?.value !== last.version) step = next.auto ? `${next.env} follows automatically` : `journal promote ${next.env}`;
+      }
       rows.push([
         link.env, chain.keyFor(link.env), pointer?.value ?? '(unset)',
         last ? `${last.ok ? 'ok' : `failed (exit ${last.exitCode ?? '—'})`} ${last.version}` : '—',

@@ -66,6 +66,9 @@ export function renderTable(report: RunReport): string {
   out.push(
     `${report.mode} run, ${(report.durationMs / 1000).toFixed(1)} s, node ${report.machine.node}, ${report.machine.cpus} cpus, load ${report.machine.loadavg.join(' ')}`,
   );
+  if (report.mode === 'quick' && report.durationMs > 60_000) {
+    out.push(`the quick run took longer than its 60 s budget (load average ${report.machine.loadavg[0]} on ${report.machine.cpus} cpus)`);
+  }
   out.push(
     report.missed === 0
       ? `all ${report.figures.length} targets met`

@@ -26,7 +26,7 @@ export const promote: Scenario = {
   title: 'promote api qa on the GitHub fake',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
-    const samples = ctx.quick ? 5 : 25;
+    const samples = ctx.quick ? 3 : 25;
     const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
     const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-promote-'));
     const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });

@@ -76,8 +76,8 @@ export const slackAck: Scenario = {
   title: 'signed slash commands acked at concurrency 50',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
-    const total = ctx.quick ? 800 : 5000;
-    const warmup = ctx.quick ? 100 : 300;
+    const total = ctx.quick ? 500 : 5000;
+    const warmup = ctx.quick ? 50 : 300;
     const rounds = ctx.quick ? 1 : 2;
     ctx.log('starting the fake Slack, bare Bolt and conveyor serve');
     const fake = await SlackFake.start();

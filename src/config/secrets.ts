@@ -42,6 +42,6 @@ export function readSecrets(env: NodeJS.ProcessEnv = process.env): Secrets {
 export function secretValues(secrets: Secrets): string[] {
   return Object.entries(secrets)
     .filter(([k, v]) => typeof v === 'string' && !/URL$|^PORT$|_ID$/.test(k))
-    .flatMap(([, v]) => (String(v).includes('=') ? String(v).split(/[,=]/) : [String(v)]))
+    .flatMap(([k, v]) => (k === 'JOURNAL_TOKENS' ? String(v).split(',').map((pair) => pair.slice(pair.indexOf('=') + 1)) : [String(v)]))
     .filter((v) => v.length >= 6);
 }

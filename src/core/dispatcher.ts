@@ -27,6 +27,11 @@ function clip(text: string, max: number): string {
 /** Parse words (after the command name) into the command's validated arguments. */
 export function parseCommandArgs<A>(def: CommandDefinition<A>, words: string[]): A {
   const options = Object.fromEntries(Object.entries(def.flags).map(([name, spec]) => [name, { type: spec.type }]));
+  // "--" ends the options only where free text follows (a reason); elsewhere it would vanish and
+  // change the command's meaning ("promote api --" promoting to the next stage).
+  if (words.includes('--') && !def.positionals.at(-1)?.endsWith('...')) {
+    throw new InputError('unexpected argument "--"', def.usage);
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: words, options, strict: true, allowPositionals: true });

@@ -309,7 +309,7 @@ export class OperationEngine {
     if (op.state === 'awaiting-approval' && op.expiresAt && new Date(op.expiresAt) < this.deps.clock.now()) {
       const expired = await this.advance(id);
       await store.audit(user, 'approval.refused', id, { reason: 'expired' });
-      throw new ConflictError(`operation ${id} is ${expired.state}: nobody approved it in time; ask again`);
+      throw new ConflictError(`operation ${id} is ${expired.state}: nobody approved in time; ask again`);
     }
     if (op.state !== 'awaiting-approval') {
       await store.audit(user, 'approval.refused', id, { reason: `state ${op.state}` });

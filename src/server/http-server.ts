@@ -56,9 +56,19 @@ export class HttpServer {
   readonly server: Server;
   fallback: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   private draining = false;
+  private closing = false;
+  /** Requests being answered; writes (any method but GET/HEAD) are never cut by close(). */
+  private readonly inFlight = new Map<ServerResponse, { req: IncomingMessage; write: boolean }>();
 
   constructor(private readonly log: Logger) {
-    this.server = createServer((req, res) => void this.dispatch(req, res));
+    this.server = createServer((req, res) => {
+      this.inFlight.set(res, { req, write: req.method !== 'GET' && req.method !== 'HEAD' });
+      res.once('close', () => {
+        this.inFlight.delete(res);
+        if (this.closing) this.server.closeIdleConnections();
+      });
+      void this.dispatch(req, res);
+    });
     this.server.keepAliveTimeout = 5_000;
   }
 
@@ -111,10 +121,18 @@ export class HttpServer {
     });
   }
 
-  /** Stop listening; idle connections close now, long-held ones (blocking queries) after a grace. */
+  /**
+   * Stop listening; idle connections close now. Requests that change something (a promotion
+   * being applied, an approval) are answered to the end however long they take; reads still
+   * held after a grace (blocking queries) are cut, their clients retry elsewhere.
+   */
   close(graceMs = 2_000): Promise<void> {
+    this.closing = true;
+    for (const res of this.inFlight.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      const timer = setTimeout(() => {
+        for (const { req, write } of this.inFlight.values()) if (!write) req.socket.destroy();
+      }, graceMs);
       timer.unref();
       this.server.close(() => {
         clearTimeout(timer);

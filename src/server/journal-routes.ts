@@ -182,6 +182,7 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
     const key = checkKey(req, params.key!, true);
     const url = new URL(req.url ?? '/', 'http://x');
     const casParam = url.searchParams.get('cas');
+    if (casParam !== null && !/^\d{1,15}$/.test(casParam)) throw new InputError('cas must be a non-negative integer');
     const value = (await readBody(req, 4096)).toString('utf8');
     const ok = await kv.put(key, value, casParam === null ? {} : { cas: Number(casParam) });
     sendJson(res, 200, ok);

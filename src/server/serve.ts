@@ -101,9 +101,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         clearInterval(reconciler);
         http.drain();
         await controller.stop();
-        await runtime.engine.stop();
         await slack?.stop();
+        // Requests in flight first (an approval applies its promotion inside the request),
+        // then the steps they and the sweeper started.
         await http.close();
+        await runtime.engine.stop();
         removeServeInfo(resolved.serveInfoFile);
         await runtime.store.close();
       })();

@@ -35,7 +35,7 @@ const quoted = word.map(quote);
 const separator = fc.constantFrom(...SPACES);
 
 /** A command line: mostly a known command name first, then words, quoted words and flags. */
-export const commandLine = fc
+const commandLine = fc
   .tuple(
     fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...COMMANDS.map((c) => c.name)) }, { weight: 1, arbitrary: word }),
     fc.array(fc.tuple(separator, fc.oneof(word, quoted)), { maxLength: 8 }),
@@ -104,6 +104,18 @@ describe('grammar fuzzing', () => {
       expect(reply.status).toBe('usage');
       expect(reply.title.length).toBeLessThan(250);
     }
+  });
+
+  // Regression (found by this suite): a quoted "--" in a typed position vanished as the end of
+  // options, so `promote api "--"` promoted api into the next stage instead of being refused.
+  it('refuses "--" where no free text follows, keeps it before a reason', async () => {
+    for (const text of ['promote api --', 'promote api "--"', 'list -- api', 'rollback api qa -- --to x', 'diff development -- qa']) {
+      expect((await t.run(text, 'U_DEMO')).status, text).toBe('usage');
+    }
+    expect(await t.runtime.store.operations()).toEqual([]);
+    const locked = await t.run('lock web qa -- -rf reasons', 'U_DEMO');
+    expect(locked.title).toBe('Locked web in qa: -rf reasons');
+    expect((await t.run('unlock web qa', 'U_DEMO')).status).toBe('ok');
   });
 
   it(`${DISPATCH_RUNS} generated lines through the real dispatcher: a reply every time, never an internal error`, async () => {

@@ -18,13 +18,16 @@ import { hostileStrings, quote } from './support/corpus.js';
 import { type HostileServer, startHostileServer, TOKENS } from './support/hostile-server.js';
 import { family, printFamilies } from './support/summary.js';
 
+/** A plain file name is a legitimate `file`; only the others are hostile there. */
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
+
 /** Every `step`-th value (the corpus's first line included): a fixed, spread sample. */
 const sample = <T>(values: T[], step: number): T[] => values.filter((_, i) => i % step === 0);
 
 /** Slack mrkdwn that would notify, link or mention if it reached a message unescaped. */
 const LIVE_MRKDWN = /<[!@#]|<https?:/;
 
-export function inertForSlack(reply: Reply): boolean {
+function inertForSlack(reply: Reply): boolean {
   return !LIVE_MRKDWN.test(JSON.stringify(renderReplyBlocks(reply))) && !LIVE_MRKDWN.test(renderReplyText(reply));
 }
 
@@ -94,28 +97,30 @@ describe('injection corpus', () => {
         const text = command(value);
         // Values the grammar refuses never get past the dispatcher's first lines: every one is
         // checked there; the real dispatcher runs each value the grammar lets through, and one
-        // refused value in six (for the rendering of the refusal).
+        // refused value in twelve (for the rendering of the refusal).
         const stage = parsesAs(text);
-        if (stage === 'usage' && n++ % 6 !== 0) {
+        if (stage === 'usage' && n++ % 12 !== 0) {
           fam.record(true);
           continue;
         }
         const reply = await t.run(text, 'U_DEMO');
-        const ok = reply.status !== 'ok' && reply.operation === undefined && reply.title.length < 400 && inertForSlack(reply);
+        // a read-only filter with a well-formed unknown name answers "nothing", which is inert
+        const inertFilter = position === 'journal list --cluster' && /^[a-z][a-z0-9-]{0,62}$/.test(value);
+        const ok = (reply.status !== 'ok' || inertFilter) && reply.operation === undefined && reply.title.length < 400 && inertForSlack(reply);
         fam.record(ok, `${position}: ${JSON.stringify(value.slice(0, 60))} → ${reply.status} ${reply.title.slice(0, 120)}`);
       }
       expect(existsSync(marker), position).toBe(false);
     }
     expect(await counts()).toEqual(before);
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
-  }, 240_000);
+  }, 600_000);
 
   it('keeps free-text reasons inert: shown escaped for Slack, never run, never a mention', async () => {
-    for (const [i, value] of corpus.entries()) {
+    for (const [i, value] of sample(corpus, 2).entries()) {
       const locked = await t.run(`lock web qa ${quote(value)}`, 'U_DEMO');
       let ok = locked.status !== 'ok' || inertForSlack(locked);
       if (locked.status === 'ok') {
-        if (i % 8 === 0) {
+        if (i % 6 === 0) {
           const blocked = await t.run('promote web qa', 'U_DEMO');
           ok &&= blocked.status === 'refused' && inertForSlack(blocked);
         }
@@ -124,7 +129,7 @@ describe('injection corpus', () => {
       fam.record(ok, `lock reason ${JSON.stringify(value.slice(0, 60))} → ${locked.status}`);
     }
     // reject reasons: one operation waiting in staging per reason, rejected with it
-    const reasons = corpus.filter((v) => v.length <= 500 && /[<>&`$;'"|*_~]/.test(v));
+    const reasons = sample(corpus.filter((v) => v.length <= 500 && /[<>&`$;'"|*_~]/.test(v)), 2);
     for (const value of reasons) {
       const asked = await t.run('promote api staging', 'U_DEMO');
       if (!asked.operation) throw new Error(`could not ask: ${asked.text}`);
@@ -136,7 +141,7 @@ describe('injection corpus', () => {
     fam.record(history.status === 'ok' && inertForSlack(history), 'history with hostile reasons');
     expect(existsSync(marker)).toBe(false);
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
-  }, 240_000);
+  }, 600_000);
 
   it('left every ref as it was, and the store (SQL values included) still answers', async () => {
     expect(refsOf(t.repo('api'))).toBe(refs.api);
@@ -156,11 +161,17 @@ describe('injection corpus', () => {
     objectKey: `journals/dev-modelling/${version}/journal.csv`,
     uploadedAt: new Date().toISOString(),
   };
-  const post = (path: string, body: unknown, token: string = TOKENS['dev-modelling']) =>
+  /** POST, once more on a reset keep-alive socket (a client race, not the server's answer). */
+  const post = (path: string, body: unknown, token: string = TOKENS['dev-modelling']): Promise<Response> =>
+    postOnce(path, body, token).catch((err: Error) => {
+      if ((err.cause as { code?: string } | undefined)?.code !== 'ECONNRESET') throw err;
+      return postOnce(path, body, token);
+    });
+  const postOnce = (path: string, body: unknown, token: string) =>
     fetch(`${hs.base}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
   it('refuses hostile S3 object keys, file names and ids in journal registrations', async () => {
@@ -175,11 +186,11 @@ describe('injection corpus', () => {
       `journals/dev-modelling/${version}`,
     ];
     const cases = [
-      ...fields.flatMap((f) => sample(corpus, 3).map((v) => ({ ...validBody, [f]: v }))),
+      ...fields.flatMap((f) => sample(corpus, 3).filter((v) => f !== 'file' || !FILE_NAME.test(v)).map((v) => ({ ...validBody, [f]: v }))),
       ...keys.map((objectKey) => ({ ...validBody, objectKey })),
       { ...validBody, mandators: ['tech-head', 'business-head', 'admin'] },
       { ...validBody, size: -1 },
-      { ...validBody, __proto__: { cluster: 'prod-modelling' } },
+      `{"__proto__":{"cluster":"prod-modelling"},${JSON.stringify({ ...validBody, cluster: undefined }).slice(1)}`,
     ];
     for (const body of cases) {
       const res = await post('/api/journal/versions', body);

@@ -96,7 +96,8 @@ describe('journal chain dev → qa → dit', () => {
       const s = await srv.status();
       return s.qa!.lastImport === `ok ${v1}` && s;
     }, 'status to show the qa import');
-    expect(status.dev).toMatchObject({ pointsAt: v1, lastImport: `ok ${v1}`, next: 'qa follows automatically' });
+    // qa already points at what dev imported: nothing is next for dev
+    expect(status.dev).toMatchObject({ pointsAt: v1, lastImport: `ok ${v1}`, next: '—' });
     expect(status.qa).toMatchObject({ pointsAt: v1, lastImport: `ok ${v1}`, next: 'journal promote dit' });
     expect(status.dit).toMatchObject({ pointsAt: '(unset)', lastImport: '—' });
     expect(importsLog().filter((l) => l.startsWith('dit '))).toEqual([]);

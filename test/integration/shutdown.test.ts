@@ -127,7 +127,11 @@ describe('SIGTERM while a promotion is applied', () => {
     expect([503, 'closed']).toContain(late);
 
     approval.send();
-    const answer = await approval.answer;
+    // A hang-up means serve cut the request short: show what it logged.
+    const answer = await approval.answer.catch(async (err: Error) => {
+      await exit;
+      throw new Error(`${err.message}; serve said: ${stderr}`);
+    });
     expect(answer.status, answer.body).toBe(200);
     const reply = JSON.parse(answer.body) as Reply;
     expect(reply.status, reply.title).toBe('ok');
