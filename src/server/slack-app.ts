@@ -242,7 +242,8 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
           'That form is not valid any more; use `reject <operation-id> <reason>` instead.',
         );
       const reply = await execute({
-        text: `reject ${meta.op} ${reason}`,
+        // Quoted as one word: apostrophes, leading dashes and the like stay part of the reason.
+        text: `reject ${meta.op} "${reason.replace(/["\\]/g, '\\$&')}"`,
         user,
         channel: meta.channel,
         idempotencyKey: `slack:view:${view.id}`,

@@ -253,7 +253,7 @@ describe('buttons and the reject modal', () => {
     expect(res.status).toBe(200);
     await vi.waitFor(() => expect(service.invocations).toHaveLength(1));
     expect(service.invocations[0]).toMatchObject({
-      text: 'reject op_rej001 not ready: tests red',
+      text: 'reject op_rej001 "not ready: tests red"',
       user: 'U0BOB0001',
     });
   });
