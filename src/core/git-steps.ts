@@ -54,6 +54,11 @@ async function replan(ctx: StepContext, head: string): Promise<void> {
     throw new ConflictError(`${ctx.plan.branch} moved again while we worked (now ${head.slice(0, 8)}); nothing was overwritten — ask again`);
   }
   await ctx.host.sync();
+  if ((await ctx.host.treeOf(head)) === ctx.plan.sourceTree) {
+    // Someone else already brought the branch to this very version: a new commit and a second
+    // deploy tag for it would be a lie.
+    throw new ConflictError(`${ctx.plan.branch} already runs this version (${head.slice(0, 8)}): it was moved there meanwhile by someone else; nothing to do`);
+  }
   const ff = await ctx.host.isAncestor(head, ctx.plan.sourceSha);
   const plan: GitPlan = { ...ctx.plan, targetHead: head, mode: ff ? 'fast-forward' : 'commit' };
   await ctx.savePlan(plan);
