@@ -116,16 +116,17 @@ export class OperationEngine {
   private async advanceNow(id: string): Promise<Operation> {
     const { store, workerId } = this.deps;
     if (!(await store.claim(id, workerId, CLAIM_MS))) return store.operation(id);
+    // `return await` throughout: a rejection must settle inside this try, not race the finally.
     try {
       for (let guard = 0; guard < 12; guard++) {
         const op = await store.operation(id);
         if (FINAL_STATES.has(op.state)) return op;
         const next = await this.step(op);
-        if (!next) return store.operation(id);
+        if (!next) return await store.operation(id);
       }
-      return store.operation(id);
+      return await store.operation(id);
     } catch (err) {
-      return this.fail(id, err);
+      return await this.fail(id, err);
     } finally {
       await store.release(id, workerId).catch(() => undefined);
     }

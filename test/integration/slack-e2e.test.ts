@@ -298,6 +298,11 @@ describe('Slack end to end over HTTP', () => {
       timeout: 20_000,
     });
     expect(await server.runtime.store.operations({ app: 'web' })).toHaveLength(1);
+    // The retry may step aside before the first delivery has finished posting: wait for that post.
+    await vi.waitFor(() => expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === RACE)).toHaveLength(1), {
+      timeout: 20_000,
+    });
+    await new Promise((r) => setTimeout(r, 500));
     expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === RACE)).toHaveLength(1);
     expect(fake.messagesIn(RACE)).toHaveLength(1);
   });
