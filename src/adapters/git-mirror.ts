@@ -211,3 +211,19 @@ export function firstLine(err: unknown): string {
 export function redactUrl(text: string): string {
   return text.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@').replace(/(https?:\/\/[^\s?]+)\?\S*/g, '$1?***');
 }
+
+/** Base of every GitHost: reads are answered by the local mirror, so they cost no API calls. */
+export abstract class MirroredHost {
+  constructor(protected readonly reads: GitReads) {}
+
+  sync = () => this.reads.sync();
+  branchHead = (branch: string) => this.reads.branchHead(branch);
+  resolve = (ref: string) => this.reads.resolve(ref);
+  treeOf = (sha: string) => this.reads.treeOf(sha);
+  isAncestor = (a: string, b: string) => this.reads.isAncestor(a, b);
+  log = (base: string, head: string, max?: number) => this.reads.log(base, head, max);
+  commit = (sha: string) => this.reads.commit(sha);
+  diffStat = (base: string, head: string) => this.reads.diffStat(base, head);
+  tags = (prefix: string) => this.reads.tags(prefix);
+  readFile = (sha: string, path: string) => this.reads.readFile(sha, path);
+}

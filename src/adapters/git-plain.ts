@@ -5,23 +5,14 @@
  */
 import { ConflictError, UpstreamError } from '../core/errors.js';
 import type { GitHost } from '../core/ports.js';
-import { type GitMirror, assertBranch, assertSha, assertTag, firstLine } from './git-mirror.js';
+import { type GitMirror, MirroredHost, assertBranch, assertSha, assertTag, firstLine } from './git-mirror.js';
 
-export class PlainGitHost implements GitHost {
+export class PlainGitHost extends MirroredHost implements GitHost {
   readonly kind = 'git' as const;
 
-  constructor(readonly mirror: GitMirror) {}
-
-  sync = () => this.mirror.sync();
-  branchHead = (branch: string) => this.mirror.branchHead(branch);
-  resolve = (ref: string) => this.mirror.resolve(ref);
-  treeOf = (sha: string) => this.mirror.treeOf(sha);
-  isAncestor = (a: string, b: string) => this.mirror.isAncestor(a, b);
-  log = (base: string, head: string, max?: number) => this.mirror.log(base, head, max);
-  commit = (sha: string) => this.mirror.commit(sha);
-  diffStat = (base: string, head: string) => this.mirror.diffStat(base, head);
-  tags = (prefix: string) => this.mirror.tags(prefix);
-  readFile = (sha: string, path: string) => this.mirror.readFile(sha, path);
+  constructor(readonly mirror: GitMirror) {
+    super(mirror);
+  }
 
   async createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string> {
     const tree = await this.mirror.treeOf(input.treeOfSha);

@@ -11,6 +11,7 @@ import { Octokit } from '@octokit/rest';
 import { ConflictError, InputError, NotFoundError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
 import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
+import { MirroredHost } from './git-mirror.js';
 
 /** The read side of a GitHost, served by a local mirror (see git-mirror.ts). */
 export type GitMirrorReads = Pick<
@@ -111,7 +112,7 @@ export interface GitHubHostOptions {
   htmlBaseUrl?: string;
 }
 
-export class GitHubHost implements GitHost {
+export class GitHubHost extends MirroredHost implements GitHost {
   readonly kind = 'github' as const;
   private readonly octokit: Octokit;
   private readonly mirror: GitMirrorReads;
@@ -119,22 +120,12 @@ export class GitHubHost implements GitHost {
   private readonly htmlBaseUrl: string;
 
   constructor(options: GitHubHostOptions) {
+    super(options.mirror);
     this.octokit = options.octokit;
     this.mirror = options.mirror;
     this.repo = { owner: options.owner, repo: options.repo };
     this.htmlBaseUrl = (options.htmlBaseUrl ?? 'https://github.com').replace(/\/+$/, '');
   }
-
-  sync = () => this.mirror.sync();
-  branchHead = (branch: string) => this.mirror.branchHead(branch);
-  resolve = (ref: string) => this.mirror.resolve(ref);
-  treeOf = (sha: string) => this.mirror.treeOf(sha);
-  isAncestor = (a: string, b: string) => this.mirror.isAncestor(a, b);
-  log = (base: string, head: string, max?: number) => this.mirror.log(base, head, max);
-  commit = (sha: string) => this.mirror.commit(sha);
-  diffStat = (base: string, head: string) => this.mirror.diffStat(base, head);
-  tags = (prefix: string) => this.mirror.tags(prefix);
-  readFile = (sha: string, path: string) => this.mirror.readFile(sha, path);
 
   async createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string> {
     const tree = await this.mirror.treeOf(input.treeOfSha);

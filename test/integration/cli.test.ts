@@ -12,20 +12,8 @@ import { freePort } from '../support/postgres.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/conveyor.js');
 
-const THREE_MISTAKES = `environments:
-  - name: development
-    branch: develop
-  - name: prod
-    branch: prod
-    enters: merge
-    gate:
-      roles: { release-manager: 1 }
-apps:
-  - name: Bad_App
-    repo: ./repos/bad.git
-roles:
-  tech-lead: { users: [U_LEAD] }
-`;
+/** Three mistakes: a bad `enters`, a bad app name, a gate role that is not defined. */
+const THREE_MISTAKES = readFileSync(new URL('../fixtures/three-mistakes.yaml', import.meta.url), 'utf8');
 
 interface Result {
   code: number;

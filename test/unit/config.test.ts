@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,20 +18,7 @@ function problemsOf(text: string): ConfigError {
 }
 
 /** Three mistakes: a bad `enters`, a bad app name, a gate role that is not defined. */
-const THREE_MISTAKES = `environments:
-  - name: development
-    branch: develop
-  - name: prod
-    branch: prod
-    enters: merge
-    gate:
-      roles: { release-manager: 1 }
-apps:
-  - name: Bad_App
-    repo: ./repos/bad.git
-roles:
-  tech-lead: { users: [U_LEAD] }
-`;
+const THREE_MISTAKES = readFileSync(new URL('../fixtures/three-mistakes.yaml', import.meta.url), 'utf8');
 
 describe('parseConfig', () => {
   it('accepts the sandbox configuration and fills the defaults', () => {
