@@ -8,11 +8,11 @@ import { dirname } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { InputError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
-import type { CommitInfo, DeployTag, FileStat, GitHost } from '../core/ports.js';
+import type { BranchHead, CommitInfo, DeployTag, FileStat, GitHost, RefsSnapshot } from '../core/ports.js';
 
 export type GitReads = Pick<
   GitHost,
-  'sync' | 'branchHead' | 'resolve' | 'treeOf' | 'isAncestor' | 'log' | 'commit' | 'diffStat' | 'tags' | 'readFile'
+  'sync' | 'branchHead' | 'resolve' | 'treeOf' | 'isAncestor' | 'log' | 'commit' | 'diffStat' | 'tags' | 'readFile' | 'refsSnapshot'
 >;
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
@@ -34,6 +34,22 @@ export function assertTag(tag: string): string {
   if (!TAG_NAME.test(tag)) throw new InputError(`not a valid tag name: ${JSON.stringify(tag)}`);
   return tag;
 }
+
+function assertTagPrefix(prefix: string): string {
+  if (prefix && !TAG_NAME.test(prefix.replace(/\/$/, ''))) throw new InputError(`not a valid tag prefix: ${prefix}`);
+  return prefix;
+}
+
+/**
+ * One ref per record for `refsSnapshot`, fields NUL-separated (no commit or tag message can hold
+ * a NUL): name, type, object, peeled object, tree, subject, author, author date, creator date,
+ * message. A record ends with "\0\n", so each name after the first starts with "\n".
+ */
+const REF_FORMAT = [
+  '%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(tree)', '%(subject)', '%(authorname)',
+  '%(authordate:iso-strict)', '%(creatordate:iso-strict)', '%(contents)',
+].join('%00') + '%00';
+const REF_FIELDS = 10;
 
 function assertPath(path: string): string {
   if (!/^(?!\/)(?!-)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]{1,300}$/.test(path)) {
@@ -156,21 +172,33 @@ export class GitMirror implements GitReads {
   }
 
   async tags(prefix: string): Promise<DeployTag[]> {
-    if (prefix && !TAG_NAME.test(prefix.replace(/\/$/, ''))) throw new InputError(`not a valid tag prefix: ${prefix}`);
-    const out = await this.repo().raw([
-      'for-each-ref',
-      `--format=%(refname:strip=2)${SEP}%(*objectname)${SEP}%(objectname)${SEP}%(creatordate:iso-strict)${SEP}%(contents)${REC}`,
-      `refs/tags/${prefix}`,
-    ]);
-    const tags: DeployTag[] = [];
-    for (const record of out.split(REC)) {
-      const trimmed = record.replace(/^\n/, '');
-      if (!trimmed) continue;
-      const [name, peeled, object, date, message] = trimmed.split(SEP);
-      if (!name) continue;
-      tags.push({ name, sha: peeled || object!, date: date!, message: (message ?? '').trim() });
+    return (await this.refsSnapshot([], [prefix])).tags.get(prefix) ?? [];
+  }
+
+  async refsSnapshot(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot> {
+    const heads = new Map<string, BranchHead>();
+    const tags = new Map<string, DeployTag[]>(tagPrefixes.map((p) => [p, []]));
+    const patterns = [
+      ...branches.map((b) => `refs/heads/${assertBranch(b)}`),
+      ...tagPrefixes.map((p) => `refs/tags/${assertTagPrefix(p)}${p.endsWith('/') || !p ? '' : '*'}`),
+    ];
+    if (!patterns.length) return { heads, tags };
+    const out = await this.repo().raw(['for-each-ref', `--format=${REF_FORMAT}`, ...patterns]);
+    const fields = out.split('\0');
+    for (let i = 0; i + REF_FIELDS <= fields.length; i += REF_FIELDS) {
+      const [ref = '', type, object = '', peeled, tree = '', subject = '', author = '', authorDate = '', createdAt = '', contents = ''] = fields.slice(i, i + REF_FIELDS);
+      const refname = ref.replace(/^\n/, '');
+      if (refname.startsWith('refs/heads/') && type === 'commit') {
+        const branch = refname.slice('refs/heads/'.length);
+        if (branches.includes(branch)) heads.set(branch, { commit: { sha: object, subject, author, date: authorDate }, tree });
+      } else if (refname.startsWith('refs/tags/')) {
+        const name = refname.slice('refs/tags/'.length);
+        const tag = { name, sha: peeled || object, date: createdAt, message: contents.trim() };
+        for (const p of tagPrefixes) if (name.startsWith(p)) tags.get(p)!.push(tag);
+      }
     }
-    return tags.sort((a, b) => b.date.localeCompare(a.date) || compareTagNames(b.name, a.name));
+    for (const list of tags.values()) list.sort((a, b) => b.date.localeCompare(a.date) || compareTagNames(b.name, a.name));
+    return { heads, tags };
   }
 
   async readFile(sha: string, path: string): Promise<string | null> {
@@ -225,5 +253,6 @@ export abstract class MirroredHost {
   commit = (sha: string) => this.reads.commit(sha);
   diffStat = (base: string, head: string) => this.reads.diffStat(base, head);
   tags = (prefix: string) => this.reads.tags(prefix);
+  refsSnapshot = (branches: string[], tagPrefixes: string[]) => this.reads.refsSnapshot(branches, tagPrefixes);
   readFile = (sha: string, path: string) => this.reads.readFile(sha, path);
 }

@@ -11,22 +11,10 @@ import { Octokit } from '@octokit/rest';
 import { ConflictError, InputError, NotFoundError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
 import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
-import { MirroredHost } from './git-mirror.js';
+import { type GitReads, MirroredHost } from './git-mirror.js';
 
 /** The read side of a GitHost, served by a local mirror (see git-mirror.ts). */
-export type GitMirrorReads = Pick<
-  GitHost,
-  | 'sync'
-  | 'branchHead'
-  | 'resolve'
-  | 'treeOf'
-  | 'isAncestor'
-  | 'log'
-  | 'commit'
-  | 'diffStat'
-  | 'tags'
-  | 'readFile'
->;
+export type GitMirrorReads = GitReads;
 
 export interface OctokitLog {
   debug(message: string, ...rest: unknown[]): void;

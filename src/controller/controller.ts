@@ -23,6 +23,7 @@ import { LiveReconciler } from './live-reconciler.js';
 import { reportTransition } from './transition-report.js';
 import { lsRemoteSource, type PollSource, RepoPoller } from './repo-poller.js';
 import { Verifier } from './verification.js';
+import { confirmFresh, syncHost } from '../core/env-state.js';
 
 export interface ControllerInput {
   runtime: Runtime;
@@ -100,7 +101,7 @@ export async function startController(input: ControllerInput): Promise<RunningCo
     const before = await host.branchHead(dev.branch);
     const moved = await Promise.all(Object.entries(heads).map(async ([b, sha]) => (await host.branchHead(b)) !== sha));
     if (!moved.some(Boolean)) return;
-    await host.sync();
+    await syncHost(host, 0);
     const after = heads[dev.branch];
     if (after && before && after !== before) await announceDevVersion(runtime, app, after);
     if (leadership.isLeader()) {
@@ -110,7 +111,17 @@ export async function startController(input: ControllerInput): Promise<RunningCo
   };
 
   const sources = runtime.config.apps.map((a) => pollSourceFor(a.name, runtime.git.get(a.name))).filter((s): s is PollSource => !!s);
-  const poller = new RepoPoller({ sources, intervalMs: runtime.config.git.pollInterval, onHeads: onRepoChanged, log });
+  const poller = new RepoPoller({
+    sources,
+    intervalMs: runtime.config.git.pollInterval,
+    onHeads: onRepoChanged,
+    // `list` and `diff` in chat trust a mirror the poller vouches for instead of fetching it
+    onPolled: (app, nextWithinMs) => {
+      const host = runtime.git.get(app);
+      if (host) confirmFresh(host, nextWithinMs);
+    },
+    log,
+  });
 
   const appOfRepo = (fullName: string) => runtime.config.apps.find((a) => a.repo.toLowerCase() === fullName.toLowerCase());
   mountGitHubWebhooks(input.http, {
@@ -122,7 +133,7 @@ export async function startController(input: ControllerInput): Promise<RunningCo
         const app = appOfRepo(e.repo);
         if (!app || !e.branch || e.deleted) return;
         const host = runtime.git.get(app.name);
-        await host?.sync();
+        if (host) await syncHost(host, 0);
         if (e.branch === developmentEnv(runtime).branch) {
           await announceDevVersion(runtime, app, e.after, { subject: e.subject, author: e.author, pusher: e.pusher });
         }

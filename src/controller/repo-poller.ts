@@ -19,6 +19,8 @@ export interface RepoPollerOptions {
   /** Base interval (config `git.pollInterval`). */
   intervalMs: number;
   onHeads(app: string, heads: Record<string, string>): Promise<void>;
+  /** After every successful poll (changed or not, `onHeads` done): the mirror matches upstream's heads. */
+  onPolled?(app: string, nextWithinMs: number): void;
   log?: { warn(obj: object, msg: string): void };
   concurrency?: number;
 }
@@ -104,6 +106,7 @@ export class RepoPoller {
           await this.options.onHeads(s.source.app, answer.heads);
         }
       }
+      this.options.onPolled?.(s.source.app, s.intervalMs);
     } catch (err) {
       s.etag = null; // ask again in full next time
       s.last = null;

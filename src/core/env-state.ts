@@ -16,7 +16,17 @@ export interface EnvState {
   tags: DeployTag[];
 }
 
-const lastSync = new WeakMap<GitHost, number>();
+/**
+ * How fresh each mirror is known to be: when this process last fetched it, and when a watcher
+ * (the controller's repository poller) last saw upstream agree with it, with the window the
+ * watcher vouches for (it looks again within that).
+ */
+interface Freshness {
+  fetchedAt?: number;
+  confirmedAt?: number;
+  windowMs?: number;
+}
+const freshness = new WeakMap<GitHost, Freshness>();
 
 export function hostFor(runtime: Runtime, app: AppConfig): GitHost {
   const host = runtime.git.get(app.name);
@@ -24,26 +34,49 @@ export function hostFor(runtime: Runtime, app: AppConfig): GitHost {
   return host;
 }
 
-/** Fetch the mirror unless it was fetched within `maxAgeMs`. */
+/**
+ * Fetch the mirror unless it is fresh: fetched within `maxAgeMs`, or confirmed by a watcher
+ * within its window. `maxAgeMs` 0 always fetches.
+ */
 export async function syncHost(host: GitHost, maxAgeMs = 0, now = Date.now()): Promise<void> {
-  const last = lastSync.get(host);
-  if (last !== undefined && now - last < maxAgeMs) return;
+  const f = freshness.get(host);
+  if (maxAgeMs > 0 && f) {
+    if (f.fetchedAt !== undefined && now - f.fetchedAt < maxAgeMs) return;
+    if (f.confirmedAt !== undefined && now - f.confirmedAt < (f.windowMs ?? 0)) return;
+  }
   await host.sync();
-  lastSync.set(host, Date.now());
+  freshness.set(host, { ...freshness.get(host), fetchedAt: Date.now() });
 }
 
-export async function readEnvState(host: GitHost, env: EnvironmentConfig, tagFormat: string): Promise<EnvState> {
-  const head = await host.branchHead(env.branch);
-  const tags = await host.tags(deployTagPrefix(tagFormat, env.name));
-  if (!head) return { env, head: null, tree: null, commit: null, tag: null, tags };
-  const [commit, tree] = await Promise.all([host.commit(head), host.treeOf(head)]);
-  return { env, head, tree, commit, tag: tags.find((t) => t.sha === head) ?? null, tags };
+/**
+ * A watcher saw upstream's branch heads match the mirror and will look again within
+ * `everyMs`: readers that accept a few seconds' staleness need not fetch until twice that.
+ */
+export function confirmFresh(host: GitHost, everyMs: number, now = Date.now()): void {
+  freshness.set(host, { ...freshness.get(host), confirmedAt: now, windowMs: 2 * everyMs });
+}
+
+/** Conveyor wrote to the repository: the mirror is behind until its next fetch. */
+export function markStale(host: GitHost): void {
+  freshness.delete(host);
+}
+
+/** Every environment's state of one app in one read of its mirror. */
+export async function readEnvStates(host: GitHost, envs: EnvironmentConfig[], tagFormat: string): Promise<EnvState[]> {
+  const prefixes = envs.map((env) => deployTagPrefix(tagFormat, env.name));
+  const snapshot = await host.refsSnapshot([...new Set(envs.map((e) => e.branch))], [...new Set(prefixes)]);
+  return envs.map((env, i) => {
+    const tags = snapshot.tags.get(prefixes[i]!) ?? [];
+    const head = snapshot.heads.get(env.branch);
+    if (!head) return { env, head: null, tree: null, commit: null, tag: null, tags };
+    return { env, head: head.commit.sha, tree: head.tree, commit: head.commit, tag: tags.find((t) => t.sha === head.commit.sha) ?? null, tags };
+  });
 }
 
 export async function readAppStates(runtime: Runtime, app: AppConfig, options: { maxAgeMs?: number } = {}): Promise<EnvState[]> {
   const host = hostFor(runtime, app);
   await syncHost(host, options.maxAgeMs ?? 0);
-  return Promise.all(runtime.config.environments.map((env) => readEnvState(host, env, runtime.config.git.tagFormat)));
+  return readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat);
 }
 
 /** Run fn over items with at most `limit` at once. */

@@ -9,6 +9,7 @@ import type { StateStore } from '../store/state-store.js';
 import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf } from './approval-gate.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
 import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
+import { markStale } from './env-state.js';
 import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
 import { renderOperation } from './operation-view.js';
 import type { Clock, Directory, GitHost, Notifier } from './ports.js';
@@ -235,12 +236,16 @@ export class OperationEngine {
     const runner = this.runners.get(op.kind);
     if (runner) return runner.apply(op, this);
     const ctx = await this.stepContext(op);
-    for (const step of applySteps(ctx.plan, ctx.host)) {
-      const result = await step.run(ctx);
-      if (result === 'cancelled') return 'cancelled';
-      await this.deps.store.saveProgress(op.id, { lastStep: step.name, lastError: null });
+    try {
+      for (const step of applySteps(ctx.plan, ctx.host)) {
+        const result = await step.run(ctx);
+        if (result === 'cancelled') return 'cancelled';
+        await this.deps.store.saveProgress(op.id, { lastStep: step.name, lastError: null });
+      }
+      return 'done';
+    } finally {
+      markStale(ctx.host); // the steps wrote upstream: the next read fetches before it answers
     }
-    return 'done';
   }
 
   async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {

@@ -50,6 +50,18 @@ export interface PullRequestInfo {
  * host's API (GitHub) or by push (plain Git). Every write is compare-and-swap: a branch is
  * only moved from the sha the caller saw, otherwise ConflictError. Never a force-push.
  */
+export interface BranchHead {
+  commit: CommitInfo;
+  tree: string;
+}
+
+export interface RefsSnapshot {
+  /** By branch name; absent when the branch does not exist. */
+  heads: Map<string, BranchHead>;
+  /** By prefix, newest first (as `tags`). */
+  tags: Map<string, DeployTag[]>;
+}
+
 export interface GitHost {
   readonly kind: 'github' | 'git';
   /** Bring the local mirror up to date with the remote. */
@@ -69,6 +81,11 @@ export interface GitHost {
   tags(prefix: string): Promise<DeployTag[]>;
   /** Read a file at a commit, or null. */
   readFile(sha: string, path: string): Promise<string | null>;
+  /**
+   * Several branches' heads (with their commit and tree) and several prefixes' deploy tags in
+   * one read of the mirror: what `list` needs of an app, without a Git process per question.
+   */
+  refsSnapshot(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot>;
 
   /** Create a commit with `treeOfSha`'s tree on top of `parent`; returns the new sha. */
   createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string>;
