@@ -16,8 +16,6 @@ export type GitReads = Pick<
 >;
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
-const SEP = '\x1f';
-const REC = '\x1e';
 const IDENTITY = ['user.name=Conveyor', 'user.email=conveyor@localhost'];
 
 export function assertBranch(branch: string): string {
@@ -140,12 +138,12 @@ export class GitMirror implements GitReads {
 
   async log(base: string | null, head: string, max = 500): Promise<CommitInfo[]> {
     const range = base ? `${assertSha(base)}..${assertSha(head)}` : assertSha(head);
-    const out = await this.repo().raw(['log', `--max-count=${max}`, `--format=%H${SEP}%s${SEP}%an${SEP}%aI${REC}`, range]);
+    const out = await this.repo().raw(['log', '-z', `--max-count=${max}`, `--format=${COMMIT_FORMAT}`, range]);
     return parseCommits(out);
   }
 
   async commit(sha: string): Promise<CommitInfo> {
-    const out = await this.repo().raw(['show', '-s', `--format=%H${SEP}%s${SEP}%an${SEP}%aI${REC}`, assertSha(sha)]);
+    const out = await this.repo().raw(['show', '-s', '-z', `--format=${COMMIT_FORMAT}`, assertSha(sha)]);
     const [commit] = parseCommits(out);
     if (!commit) throw new InputError(`unknown commit ${sha}`);
     return commit;
@@ -219,15 +217,18 @@ export class GitMirror implements GitReads {
   }
 }
 
+/** sha, subject, author, author date: NUL-separated, and `-z` ends each commit with a NUL too. */
+const COMMIT_FORMAT = '%H%x00%s%x00%an%x00%aI';
+
 function parseCommits(out: string): CommitInfo[] {
-  return out
-    .split(REC)
-    .map((r) => r.trim())
-    .filter(Boolean)
-    .map((r) => {
-      const [sha, subject, author, date] = r.split(SEP);
-      return { sha: sha!, subject: subject ?? '', author: author ?? '', date: date ?? '' };
-    });
+  const fields = out.split('\0');
+  const commits: CommitInfo[] = [];
+  for (let i = 0; i + 4 <= fields.length; i += 4) {
+    const [sha = '', subject = '', author = '', date = ''] = fields.slice(i, i + 4);
+    const trimmed = sha.trim();
+    if (FULL_SHA.test(trimmed)) commits.push({ sha: trimmed, subject, author, date: date.trim() });
+  }
+  return commits;
 }
 
 export function firstLine(err: unknown): string {

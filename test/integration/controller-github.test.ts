@@ -1,7 +1,8 @@
 /**
  * The controller's GitHub side against the GitHub fake: signed push webhooks (real payload
  * shape from @octokit/webhooks-examples) announce the development version once; bad
- * signatures are refused; redeliveries are ignored.
+ * signatures are refused; redeliveries are ignored. `list` in chat answers from a mirror the
+ * poller vouches for without fetching it, and a promotion's own writes make the next one fetch.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
 import { type RunningController, startController } from '../../src/controller/controller.js';
+import { Dispatcher } from '../../src/core/dispatcher.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
@@ -113,5 +115,52 @@ describe('controller: GitHub webhooks', () => {
     // The poll that follows finds the same version: still announced once.
     await controller.pollNow();
     expect(announcements()).toHaveLength(2);
+  });
+
+  it('list in chat answers from the mirror the poller vouches for; the CLI and a promotion make it fetch', async () => {
+    const host = t.runtime.git.get('hello')!;
+    let fetches = 0;
+    const sync = host.sync;
+    host.sync = async () => {
+      fetches++;
+      await sync();
+    };
+    const dispatcher = new Dispatcher(t.runtime);
+    const chatList = async (text: string) => {
+      const reply = await dispatcher.execute({ text, user: 'U_DEMO', source: 'slack', channel: 'C0DEPLOYS' });
+      return (reply.data as { rows: { env: string; tag: string; sha: string }[] }).rows;
+    };
+    try {
+      await controller.pollNow(); // upstream and mirror agree: vouched for one poll interval more
+      fetches = 0;
+      const develop = await host.branchHead('develop');
+      expect((await chatList('list hello development'))[0]).toMatchObject({ sha: develop!.slice(0, 8) });
+      expect(fetches).toBe(0);
+
+      // Someone pushes: chat shows what the last poll saw until the next poll (or webhook) fetches.
+      const pushed = await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'src/vat.ts': 'export {};\n' }, 'VAT rules');
+      expect((await chatList('list hello development'))[0]!.sha).toBe(develop!.slice(0, 8));
+      await controller.pollNow();
+      expect(fetches).toBe(1);
+      expect((await chatList('list hello development'))[0]!.sha).toBe(pushed.slice(0, 8));
+      expect(fetches).toBe(1);
+      // The CLI always fetches.
+      await t.run('list hello development');
+      expect(fetches).toBe(2);
+
+      // A promotion writes through the API: the next chat list fetches and shows its deploy tag.
+      await gh.commitFiles('Codertocat', 'Hello-World', 'qa', { 'QA.md': 'qa\n' }, 'QA starts here', sha);
+      await controller.pollNow();
+      const promoted = await t.run('promote hello qa');
+      expect(promoted.operation?.state, promoted.text).toBe('succeeded');
+      const tag = (await t.runtime.store.operation(promoted.operation!.id))!.progress.tag as string;
+      expect(tag).toMatch(/^qa\//);
+      fetches = 0;
+      const qa = (await chatList('list hello qa'))[0]!;
+      expect(fetches).toBe(1);
+      expect(qa).toMatchObject({ tag, sha: (await host.branchHead('qa'))!.slice(0, 8) });
+    } finally {
+      host.sync = sync;
+    }
   });
 });
