@@ -4,7 +4,8 @@
  * against strict patterns first and always land where Git reads a revision, never an option.
  */
 import { mkdirSync, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { InputError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
@@ -31,6 +32,10 @@ export function assertSha(sha: string): string {
 export function assertTag(tag: string): string {
   if (!TAG_NAME.test(tag)) throw new InputError(`not a valid tag name: ${JSON.stringify(tag)}`);
   return tag;
+}
+
+function copySnapshot(s: RefsSnapshot): RefsSnapshot {
+  return { heads: new Map(s.heads), tags: new Map([...s.tags].map(([p, list]) => [p, [...list]])) };
 }
 
 function assertTagPrefix(prefix: string): string {
@@ -64,6 +69,8 @@ export function compareTagNames(a: string, b: string): number {
 export class GitMirror implements GitReads {
   readonly git: SimpleGit;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Last snapshots by question, with the fingerprint of the ref files they were read from. */
+  private readonly snapshots = new Map<string, { fingerprint: string; snapshot: RefsSnapshot }>();
 
   constructor(
     private readonly options: { url: string; dir: string; config?: string[] },
@@ -88,6 +95,7 @@ export class GitMirror implements GitReads {
   }
 
   async sync(): Promise<void> {
+    this.snapshots.clear();
     await this.serial(async () => {
       try {
         if (!existsSync(this.options.dir)) {
@@ -105,6 +113,7 @@ export class GitMirror implements GitReads {
 
   /** A Git command in the mirror, for adapters that write (plain remotes). */
   raw(args: string[]): Promise<string> {
+    this.snapshots.clear();
     return this.repo().raw(args);
   }
 
@@ -173,7 +182,47 @@ export class GitMirror implements GitReads {
     return (await this.refsSnapshot([], [prefix])).tags.get(prefix) ?? [];
   }
 
+  /**
+   * Answered from memory while the ref files it was read from are unchanged (a fetch, a push
+   * or a `pack-refs` by any process changes them), else by one `git for-each-ref`.
+   */
   async refsSnapshot(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot> {
+    const key = JSON.stringify([branches, tagPrefixes]);
+    const fingerprint = await this.refsFingerprint(branches, tagPrefixes);
+    const cached = this.snapshots.get(key);
+    if (cached && cached.fingerprint === fingerprint) return copySnapshot(cached.snapshot);
+    const snapshot = await this.readRefs(branches, tagPrefixes);
+    if (this.snapshots.size > 64) this.snapshots.clear();
+    this.snapshots.set(key, { fingerprint, snapshot });
+    return copySnapshot(snapshot);
+  }
+
+  /**
+   * Identity (inode, size, mtime) of every file and folder whose change could change the
+   * answer: packed-refs, the branches' loose refs and their folder, the tag folders.
+   */
+  private async refsFingerprint(branches: string[], tagPrefixes: string[]): Promise<string> {
+    const dir = this.options.dir;
+    const paths = [
+      'packed-refs',
+      'reftable/tables.list',
+      'refs/heads',
+      'refs/tags',
+      ...branches.map((b) => `refs/heads/${assertBranch(b)}`),
+      ...tagPrefixes.map((p) => `refs/tags/${assertTagPrefix(p)}`.replace(/\/[^/]*$/, '')),
+    ];
+    const parts = await Promise.all(
+      [...new Set(paths)].map((p) =>
+        stat(join(dir, p), { bigint: true }).then(
+          (s) => `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+          () => '-',
+        ),
+      ),
+    );
+    return parts.join('|');
+  }
+
+  private async readRefs(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot> {
     const heads = new Map<string, BranchHead>();
     const tags = new Map<string, DeployTag[]>(tagPrefixes.map((p) => [p, []]));
     const patterns = [

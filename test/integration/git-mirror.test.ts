@@ -64,4 +64,30 @@ describe('GitMirror.refsSnapshot', () => {
     await expect(mirror.refsSnapshot(['--output=/tmp/x'], [])).rejects.toThrow(/not a valid branch name/);
     await expect(mirror.refsSnapshot([], ['--format=x'])).rejects.toThrow(/not a valid tag prefix/);
   });
+
+  it('answers from memory only while the ref files are unchanged, whoever changes them', async () => {
+    const first = await mirror.refsSnapshot(['develop', 'qa'], ['qa/']);
+    const again = await mirror.refsSnapshot(['develop', 'qa'], ['qa/']);
+    expect(again).toEqual(first);
+    again.tags.get('qa/')!.pop(); // callers get their own copy
+    expect(await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).toEqual(first);
+
+    // another process moves a branch and adds a tag in the mirror itself
+    const mirrorDir = join(dir, 'mirror.git');
+    const develop = head(mirrorDir, 'develop');
+    const parent = git(mirrorDir, 'rev-parse', `${develop}^`);
+    git(mirrorDir, 'update-ref', 'refs/heads/qa', parent);
+    git(mirrorDir, ...tagger, 'tag', '-a', '-m', 'Deploy three', 'qa/2026.11.24.1', parent);
+    const moved = await mirror.refsSnapshot(['develop', 'qa'], ['qa/']);
+    expect(moved.heads.get('qa')!.commit.sha).toBe(parent);
+    expect(moved.tags.get('qa/')!.map((t) => t.name)).toContain('qa/2026.11.24.1');
+
+    // pack-refs moves every loose ref into packed-refs: still the same answer
+    git(mirrorDir, 'pack-refs', '--all');
+    expect(await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).toEqual(moved);
+    // upstream moves and the mirror fetches: the fetch's answer
+    const pushed = pushCommit(origin, 'develop', { message: 'Later' });
+    await mirror.sync();
+    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).heads.get('develop')!.commit.sha).toBe(pushed);
+  });
 });
