@@ -13,8 +13,10 @@ import {
   type Logger,
   LogLevel,
   type RespondFn,
+  type SlashCommand,
   SocketModeReceiver,
 } from '@slack/bolt';
+import pLimit from 'p-limit';
 import type { ModalView, WebClient, WebClientOptions } from '@slack/web-api';
 import {
   escapeMrkdwn,
@@ -55,6 +57,8 @@ export interface CreateSlackAppOptions {
   /** More routes on the same HTTP server (e.g. `/healthz`). */
   customRoutes?: CustomRoute[];
   newErrorId?: () => string;
+  /** Acked requests whose work runs at once (default 4); the rest wait their turn. */
+  workConcurrency?: number;
 }
 
 export interface SlackApp {
@@ -63,6 +67,8 @@ export interface SlackApp {
   client: WebClient;
   /** HTTP mode listens on `port` (0: a free one) and `host`; resolves with the bound port. */
   start(listen?: { port?: number; host?: string }): Promise<{ port: number | null }>;
+  /** Resolves when every acked request's work has finished (shutdown waits for it). */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +109,22 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     clientOptions,
   });
   const posted = new RecentKeys(5000);
+  /**
+   * What runs after an ack (the command, its reply) waits here, a few at a time: under a burst
+   * the event loop keeps answering Slack's requests (which must be acked within 3 s) instead
+   * of running every command at once.
+   */
+  const limit = pLimit(options.workConcurrency ?? 4);
+  const pending = new Set<Promise<void>>();
+  const afterAck = (task: () => Promise<void>) => {
+    const done: Promise<void> = limit(task)
+      .catch((err: unknown) => logger.error({ err }, 'slack work failed'))
+      .finally(() => pending.delete(done));
+    pending.add(done);
+  };
+  const idle = async () => {
+    while (pending.size) await Promise.all(pending);
+  };
 
   /** One short line for a known error; a generic line with an id (stack to the log) otherwise. */
   const failureLine = (err: unknown): string => {
@@ -152,6 +174,10 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
   // ---------------------------------------------------------------- slash command
   app.command(command, async ({ ack, command: cmd, respond, client }) => {
     await ack();
+    afterAck(() => runCommand(cmd, respond, client));
+  });
+
+  const runCommand = async (cmd: SlashCommand, respond: RespondFn, client: WebClient): Promise<void> => {
     const channel = cmd.channel_id;
     const key = cmd.trigger_id ? `slack:${cmd.team_id}:${cmd.trigger_id}` : undefined;
     try {
@@ -193,7 +219,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     } catch (err) {
       await respondEphemeral(respond, failureLine(err));
     }
-  });
+  };
 
   // ---------------------------------------------------------------- approve / reject buttons
   app.action<BlockAction<ButtonAction>>(SLACK_ACTION_PATTERN, async ({ ack, body, action, client }) => {
@@ -297,8 +323,10 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
       const address = server.address();
       return { port: address && typeof address === 'object' ? address.port : null };
     },
+    idle,
     async stop() {
       await app.stop();
+      await idle();
     },
   };
 }

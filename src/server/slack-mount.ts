@@ -37,5 +37,5 @@ export async function mountSlack(
   const receiver = slack.receiver as import('@slack/bolt').HTTPReceiver;
   http.add('POST', '/slack/events', (req, res) => receiver.requestListener(req, res));
   log.info('slack: listening on /slack/events');
-  return { stop: async () => undefined };
+  return { stop: () => slack.idle() }; // the HTTP server drains requests; this, the work they left
 }

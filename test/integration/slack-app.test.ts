@@ -90,9 +90,11 @@ describe('slash command', () => {
       channel: 'C0SLOW001',
     });
     expect(res.status).toBe(200);
-    expect(service.invocations).toMatchObject([
-      { text: 'promote api prod', user: 'U0ALICE01', source: 'slack', channel: 'C0SLOW001' },
-    ]);
+    await vi.waitFor(() =>
+      expect(service.invocations).toMatchObject([
+        { text: 'promote api prod', user: 'U0ALICE01', source: 'slack', channel: 'C0SLOW001' },
+      ]),
+    );
     expect(fake.messagesIn('C0SLOW001')).toHaveLength(0);
     finish(opReply('op_slow01'));
     await vi.waitFor(() => expect(service.attached).toHaveLength(1));
@@ -102,6 +104,26 @@ describe('slash command', () => {
       ref: { channel: 'C0SLOW001', ts: msg.ts },
     });
     expect(msg.text).toContain('Promotion op_slow01 waiting');
+  });
+
+  it('acks a burst at once while the commands run a few at a time; idle waits for the last reply', async () => {
+    const waiting: (() => void)[] = [];
+    service.answer = (inv) => new Promise<Reply>((resolve) => waiting.push(() => resolve(okReply(`ran ${inv.text}`))));
+    const acks = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => driver.slashCommand({ text: `list api ${i}`, channel: 'C0BURST01' })),
+    );
+    expect(acks.map((r) => r.status)).toEqual(Array(10).fill(200));
+    await vi.waitFor(() => expect(service.invocations).toHaveLength(4)); // four at once, six wait
+    let idle = false;
+    const drained = slack.idle().then(() => (idle = true));
+    while (fake.messagesIn('C0BURST01').length < 10) {
+      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0));
+      waiting.shift()!();
+      await new Promise((r) => setTimeout(r, 5));
+      expect(idle && fake.messagesIn('C0BURST01').length < 10).toBe(false);
+    }
+    await drained;
+    expect(service.invocations).toHaveLength(10);
   });
 
   it.each([
