@@ -27,7 +27,7 @@ export const diff = defineCommand({
     if (src.name === dst.name) throw new InputError('compare two different environments', diff.usage);
     const apps = args.app ? [requireApp(ctx, args.app)] : runtime.config.apps;
     const sections = await mapLimit(apps, 8, async (app): Promise<{ blocks: ReplyBlock[]; inSync: boolean }> => {
-      const states = await readAppStates(runtime, app, { maxAgeMs: ctx.source === 'cli' ? 0 : 5_000 });
+      const states = await readAppStates(runtime, app, { maxAgeMs: ctx.source === 'cli' ? 0 : 5_000, trustWatcher: true });
       const s = states.find((x) => x.env.name === src.name)!;
       const d = states.find((x) => x.env.name === dst.name)!;
       const head = `${app.name}: ${src.name} ${s.tag?.name ?? shortSha(s.head)} ↔ ${dst.name} ${d.tag?.name ?? shortSha(d.head)}`;

@@ -26,7 +26,7 @@ export const list = defineCommand({
     const now = runtime.clock.now();
     const maxAgeMs = ctx.source === 'cli' ? 0 : 5_000;
     const [states, live, pending] = await Promise.all([
-      mapLimit(apps, 8, (app) => readAppStates(runtime, app, { maxAgeMs })),
+      mapLimit(apps, 8, (app) => readAppStates(runtime, app, { maxAgeMs, trustWatcher: true })),
       runtime.store.liveStates(),
       runtime.store.operations({ states: ['awaiting-approval', 'approved', 'applying', 'verifying'], limit: 500 }),
     ]);

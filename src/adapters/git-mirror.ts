@@ -138,6 +138,7 @@ export class GitMirror implements GitReads {
 
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     try {
+      // (not `merge-base --is-ancestor`: simple-git does not fail on an exit code without stderr)
       const base = (await this.repo().raw(['merge-base', assertSha(ancestor), assertSha(descendant)])).trim();
       return base === (await this.revParse(`${ancestor}^{commit}`));
     } catch {

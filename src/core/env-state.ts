@@ -35,14 +35,15 @@ export function hostFor(runtime: Runtime, app: AppConfig): GitHost {
 }
 
 /**
- * Fetch the mirror unless it is fresh: fetched within `maxAgeMs`, or confirmed by a watcher
- * within its window. `maxAgeMs` 0 always fetches.
+ * Fetch the mirror unless it is fresh: fetched within `maxAgeMs`, or (readers that show state,
+ * with `trustWatcher`) confirmed by a watcher within its window. `maxAgeMs` 0 always fetches.
  */
-export async function syncHost(host: GitHost, maxAgeMs = 0, now = Date.now()): Promise<void> {
+export async function syncHost(host: GitHost, maxAgeMs = 0, options: { trustWatcher?: boolean; now?: number } = {}): Promise<void> {
   const f = freshness.get(host);
+  const now = options.now ?? Date.now();
   if (maxAgeMs > 0 && f) {
     if (f.fetchedAt !== undefined && now - f.fetchedAt < maxAgeMs) return;
-    if (f.confirmedAt !== undefined && now - f.confirmedAt < (f.windowMs ?? 0)) return;
+    if (options.trustWatcher && f.confirmedAt !== undefined && now - f.confirmedAt < (f.windowMs ?? 0)) return;
   }
   await host.sync();
   freshness.set(host, { ...freshness.get(host), fetchedAt: Date.now() });
@@ -73,9 +74,13 @@ export async function readEnvStates(host: GitHost, envs: EnvironmentConfig[], ta
   });
 }
 
-export async function readAppStates(runtime: Runtime, app: AppConfig, options: { maxAgeMs?: number } = {}): Promise<EnvState[]> {
+/**
+ * What every environment of an app runs. Planners fetch first (`maxAgeMs` 0); chat readers
+ * accept a mirror fetched within `maxAgeMs` or vouched for by the controller's poller.
+ */
+export async function readAppStates(runtime: Runtime, app: AppConfig, options: { maxAgeMs?: number; trustWatcher?: boolean } = {}): Promise<EnvState[]> {
   const host = hostFor(runtime, app);
-  await syncHost(host, options.maxAgeMs ?? 0);
+  await syncHost(host, options.maxAgeMs ?? 0, { trustWatcher: options.trustWatcher });
   return readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat);
 }
 

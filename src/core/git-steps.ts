@@ -5,7 +5,11 @@
  */
 import { deployTagMessage, deployTagPrefix, nextDeployTag } from './deploy-tag.js';
 import { ConflictError, UpstreamError } from './errors.js';
+import { syncHost } from './env-state.js';
 import { crashPoint } from './fault-points.js';
+
+/** How old a fetch the steps of an operation may build on (the plan's own fetch). */
+const FRESH_MS = 2_000;
 import type { GitPlan, Operation } from './operation.js';
 import type { GitHost } from './ports.js';
 
@@ -75,7 +79,9 @@ const moveBranch: Step = {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (!ctx.op.progress.newSha) await writeCommit.run(ctx);
       const newSha = ctx.op.progress.newSha as string;
-      await host.sync();
+      // The plan fetched the mirror moments ago (a resume or a late approval fetches again);
+      // the write itself is a compare-and-swap, so a branch moved since is still caught.
+      await syncHost(host, ctx.op.progress.pushing ? 0 : FRESH_MS);
       const head = await host.branchHead(ctx.plan.branch);
       if (head === newSha) {
         // Our own push, when a crash came after it. Otherwise someone else (an operation planned
@@ -163,7 +169,9 @@ const tag: Step = {
   async run(ctx) {
     const { host, plan, op } = ctx;
     const target = (op.progress.mergeSha ?? op.progress.newSha) as string;
-    await host.sync();
+    // Only operations holding this environment's lock write its deploy tags: the tags the plan
+    // fetched moments ago are current. A resume or a late approval fetches again.
+    await syncHost(host, op.progress.tag ? 0 : FRESH_MS);
     let name = op.progress.tag as string | undefined;
     if (!name) {
       const existing = await host.tags(deployTagPrefix(ctx.tagFormat, plan.env));

@@ -69,7 +69,7 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
     }
     sourceSha = resolved;
   }
-  const sourceTree = await host.treeOf(sourceSha);
+  const sourceTree = sourceSha === source.head && source.tree ? source.tree : await host.treeOf(sourceSha);
   if (dest.tree === sourceTree) {
     throw new NothingToDo(`nothing to promote: ${env.name} already runs ${source.tag?.name ?? sourceSha.slice(0, 8)}`);
   }
