@@ -4,13 +4,13 @@
 #   docker run --rm -p 3000:3000 conveyor            # the sandbox (`conveyor serve`)
 #   docker run --rm conveyor journal-agent --env qa --import-cmd /opt/importer/import.sh
 
-# --- build: all dependencies, and the typecheck as a gate ----------------------------------
+# --- build: all dependencies, the typecheck as a gate, and the compiled dist/ -----------------
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npm run typecheck
+RUN npm run typecheck && npm run build
 
 # --- runtime: production dependencies only ---------------------------------------------------
 FROM node:20-bookworm-slim AS runtime
@@ -22,12 +22,14 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsx is a runtime dependency: bin/conveyor.js registers it and imports src/cli.ts.
-RUN npm ci --omit=dev --no-audit --no-fund \
+# bin/conveyor.js runs dist/ (built above, newer than the sources); tsx stays a runtime
+# dependency for the fallback to the sources. No install scripts: `prepare` needs tsc.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
  && npm cache clean --force
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/src ./src
 COPY --from=build /app/commands ./commands
+COPY --from=build /app/dist ./dist
 # The data folder (git mirrors, embedded state in the sandbox) is the only writable place;
 # in Kubernetes it is an emptyDir, with a read-only root filesystem.
 RUN mkdir -p /app/.conveyor && chown 1000:1000 /app/.conveyor

@@ -14,6 +14,10 @@ import { childEnv, MiB, procMemory, spawnChild } from '../lib/proc.js';
 import { sleep } from '../lib/stats.js';
 
 const CONVEYOR = fileURLToPath(new URL('../../bin/conveyor.js', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** Opens the embedded store and nothing else: what PGlite's WASM Postgres costs on its own. */
+const pgliteAlone = (dir: string) =>
+  `import('@electric-sql/pglite').then(async ({ PGlite }) => { const pg = new PGlite(${JSON.stringify(dir)}); await pg.waitReady; await pg.query('select 1'); console.log('pglite open 0'); setInterval(() => {}, 1000); })`;
 const EMPTY_SERVER =
   "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { console.log('listening on http://127.0.0.1:' + this.address().port) })";
 
@@ -65,6 +69,8 @@ export const footprint: Scenario = {
       const first = await measureStart(process.execPath, serve, cwd, idleMs, serving);
       ctx.log('restart');
       const again = await measureStart(process.execPath, serve, cwd, idleMs, serving);
+      ctx.log('PGlite alone on the same state folder');
+      const pglite = await measureStart(process.execPath, ['-e', pgliteAlone(join(cwd, '.conveyor', 'sandbox', 'state'))], REPO, idleMs, /pglite open (\d+)/);
       return [
         figure({
           scenario: 'footprint',
@@ -73,7 +79,7 @@ export const footprint: Scenario = {
           value: again.readyMs,
           baseline: base.readyMs,
           check: { kind: 'max', max: 3000 },
-          notes: 'spawn of `node bin/conveyor.js serve` (tsx loader included) until it prints that it serves and /readyz answers 200; sandbox and PGlite folder already there',
+          notes: 'spawn of `node bin/conveyor.js serve` (the compiled dist/ that `npm install` builds) until it prints that it serves and /readyz answers 200; sandbox and PGlite folder already there',
         }),
         figure({
           scenario: 'footprint',
@@ -91,7 +97,9 @@ export const footprint: Scenario = {
           value: again.idleRss / MiB,
           baseline: base.idleRss / MiB,
           check: { kind: 'max', max: 200 },
-          notes: `VmRSS ${idleMs / 1000} s after ready (restart); after the first start it was ${Math.round(first.idleRss / MiB)} MiB`,
+          notes:
+            `VmRSS ${idleMs / 1000} s after ready (restart); after the first start it was ${Math.round(first.idleRss / MiB)} MiB; ` +
+            `PGlite alone (node -e opening the same state folder) takes ${Math.round(pglite.idleRss / MiB)} MiB and ${Math.round(pglite.readyMs)} ms`,
         }),
       ];
     } finally {

@@ -152,7 +152,7 @@ export const journalUpload: Scenario = {
           value: memory ? memory.peak / MiB : null,
           baseline: baseline.peakBytes / MiB,
           check: { kind: 'max', max: 256 },
-          notes: `${sizeNote}; VmHWM of the journal-watch process (node + tsx loader), baseline VmHWM of the bare-Upload process`,
+          notes: `${sizeNote}; VmHWM of the journal-watch process (node running the compiled dist/), baseline VmHWM of the bare-Upload process`,
         }),
       ];
     } finally {

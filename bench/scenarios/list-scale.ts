@@ -67,6 +67,8 @@ export const listAtScale: Scenario = {
       for (let i = 0; i < runs; i++) times.push((await timed(list)).ms);
       const apiCalls = gh.calls.total;
       const fetched = scaled.counter.syncs;
+      await controller.stop(); // its next poll must not land in the baseline's count
+      controller = undefined;
 
       ctx.log(`naive baseline: ${apps * envs.length} branch reads through Octokit`);
       gh.resetCounters();

@@ -10,7 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type BranchPoll, GitHubHost } from '../adapters/github.js';
 import { PlainGitHost } from '../adapters/git-plain.js';
-import { KubeClusterWatch, kubeConfigFor } from '../adapters/kube.js';
+import type { KubeClusterWatch } from '../adapters/kube.js';
 import type { Secrets } from '../config/secrets.js';
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
@@ -46,9 +46,13 @@ export interface RunningController {
   pollNow(): Promise<void>;
 }
 
-function buildKubeConfigs(runtime: Runtime, log: Logger): Record<string, KubeConfig> {
+/** The Kubernetes client (a second of start-up to load) only when clusters are configured. */
+async function buildKubeConfigs(runtime: Runtime, log: Logger): Promise<Record<string, KubeConfig>> {
   const out: Record<string, KubeConfig> = {};
-  for (const [name, c] of Object.entries(runtime.config.kubernetes?.clusters ?? {})) {
+  const clusters = Object.entries(runtime.config.kubernetes?.clusters ?? {});
+  if (!clusters.length) return out;
+  const { kubeConfigFor } = await import('../adapters/kube.js');
+  for (const [name, c] of clusters) {
     try {
       out[name] = kubeConfigFor({ server: c.server, context: c.context, kubeconfigPath: c.kubeconfig, inCluster: c.inCluster });
     } catch (err) {
@@ -71,7 +75,7 @@ function pollSourceFor(app: string, host: unknown): PollSource | null {
 
 export async function startController(input: ControllerInput): Promise<RunningController> {
   const { runtime, log } = input;
-  const kubeConfigs = input.kubeConfigs ?? buildKubeConfigs(runtime, log);
+  const kubeConfigs = input.kubeConfigs ?? (await buildKubeConfigs(runtime, log));
   let verifier: Verifier | null = null;
   const reconciler = new LiveReconciler(runtime, {
     leading: () => leadership.isLeader(),
@@ -164,10 +168,14 @@ export async function startController(input: ControllerInput): Promise<RunningCo
     }
     verifier = new Verifier(runtime, reconciler, { checkEveryMs: input.verifyCheckMs });
     verifier.start();
-    for (const cluster of new Set(targets.map((t) => t.cluster))) {
-      const watch = new KubeClusterWatch({ kubeConfigs: { [cluster]: kubeConfigs[cluster]! }, log });
-      watches.push(watch);
-      await watch.start(reconciler.workloadTargets(cluster), (s) => reconciler.onStatus(s));
+    const clusters = [...new Set(targets.map((t) => t.cluster))];
+    if (clusters.length) {
+      const { KubeClusterWatch } = await import('../adapters/kube.js');
+      for (const cluster of clusters) {
+        const watch = new KubeClusterWatch({ kubeConfigs: { [cluster]: kubeConfigs[cluster]! }, log });
+        watches.push(watch);
+        await watch.start(reconciler.workloadTargets(cluster), (s) => reconciler.onStatus(s));
+      }
     }
     poller.start();
     log.info({ clusters: watches.length, repos: sources.length }, 'controller leading: watching clusters and repositories');
