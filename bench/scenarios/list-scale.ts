@@ -29,7 +29,7 @@ export const listAtScale: Scenario = {
   title: '`list` over apps × 4 environments, warm',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
-    const apps = ctx.quick ? 20 : 200;
+    const apps = ctx.quick ? 10 : 200;
     const runs = ctx.quick ? 1 : 3;
     const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
     const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-list-'));

@@ -81,7 +81,7 @@ export const slackAck: Scenario = {
     const rounds = ctx.quick ? 1 : 2;
     ctx.log('starting the fake Slack, bare Bolt and conveyor serve');
     const fake = await SlackFake.start();
-    const ws = await makeWorkspace('slack');
+    const [ws, store, log] = await Promise.all([makeWorkspace('slack'), benchStore(), silentLogger()]);
     const bare = await startBareBolt(fake);
     const server = await startServer({
       cwd: ws.root,
@@ -89,9 +89,9 @@ export const slackAck: Scenario = {
       port: 0,
       host: '127.0.0.1',
       out: () => {},
-      log: await silentLogger(),
+      log,
       env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
-      compose: { store: await benchStore() },
+      compose: { store },
     });
     try {
       const responseUrl = fake.responseUrl('bench');
