@@ -39,6 +39,15 @@ export function findPostgresBin(root = '/usr/lib/postgresql'): string {
 }
 
 /** A loopback port that was free a moment ago. */
+/** `pg_ctl` arguments that start the server of `data` on loopback `port`, its socket and log in `dir`. */
+export function pgCtlStartArgs(data: string, dir: string, port: number): string[] {
+  return [
+    '-D', data, '-w', '-t', '60', '-l', join(dir, 'server.log'),
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+    'start',
+  ];
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -97,18 +106,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
     try {
-      await tool('pg_ctl', [
-        '-D',
-        data,
-        '-w',
-        '-t',
-        '60',
-        '-l',
-        join(dir, 'server.log'),
-        '-o',
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
-        'start',
-      ]);
+      await tool('pg_ctl', pgCtlStartArgs(data, dir, port));
       break;
     } catch (err) {
       // The port may have been taken between freePort() and the start: try another one.

@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { findPostgresBin } from '../../support/postgres.js';
+import { findPostgresBin, pgCtlStartArgs } from '../../support/postgres.js';
 
 const run = promisify(execFile);
 
@@ -31,7 +31,7 @@ export async function restartable(superuserUrl: string): Promise<RestartablePost
   } finally {
     await client.end();
   }
-  const port = new URL(superuserUrl).port;
+  const port = Number(new URL(superuserUrl).port);
   const dir = dirname(data);
   const bin = findPostgresBin();
   const asRoot = userInfo().uid === 0;
@@ -49,18 +49,7 @@ export async function restartable(superuserUrl: string): Promise<RestartablePost
       up = false;
     },
     async startServer() {
-      await pgCtl([
-        '-D',
-        data,
-        '-w',
-        '-t',
-        '60',
-        '-l',
-        join(dir, 'server.log'),
-        '-o',
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
-        'start',
-      ]);
+      await pgCtl(pgCtlStartArgs(data, dir, port));
       up = true;
     },
   };
