@@ -10,6 +10,7 @@ import {
   type V1Lease,
   V1MicroTime,
 } from '@kubernetes/client-node';
+import { CampaignLeadership } from '../controller/leadership.js';
 import { type Clock, systemClock } from '../core/ports.js';
 import { describeKubeError, type KubeLog } from './kube.js';
 
@@ -37,38 +38,22 @@ function timeOf(v: unknown): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-export class KubeLeaseLeadership {
+export class KubeLeaseLeadership extends CampaignLeadership {
   private readonly api: CoordinationV1Api;
   private readonly leaseSeconds: number;
   private readonly renewEveryMs: number;
   private readonly clock: Clock;
-  private leader = false;
   /** The lease is ours as far as we know (may be true briefly while stopping). */
   private held = false;
-  private running = false;
-  private timer?: NodeJS.Timeout;
-  private inFlight: Promise<void> = Promise.resolve();
-  private onChange: (leader: boolean) => void = () => {};
   /** Clock time of the last successful acquire/renew. */
   private lastRenew = 0;
 
   constructor(private readonly options: KubeLeaseLeadershipOptions) {
+    super();
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
     this.leaseSeconds = options.leaseSeconds ?? 15;
     this.renewEveryMs = options.renewEveryMs ?? Math.max(100, Math.floor((this.leaseSeconds * 1000) / 3));
     this.clock = options.clock ?? systemClock;
-  }
-
-  isLeader(): boolean {
-    return this.leader;
-  }
-
-  /** Begin trying to acquire and then renew; `onChange` is called on every change of leadership. */
-  start(onChange: (leader: boolean) => void): void {
-    if (this.running) return;
-    this.running = true;
-    this.onChange = onChange;
-    this.schedule(0);
   }
 
   /**
@@ -76,9 +61,7 @@ export class KubeLeaseLeadership {
    * clearing its holder; without, the lease simply expires (what a crash looks like).
    */
   async stop(options: { release?: boolean } = {}): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.inFlight;
+    await this.halt();
     if (this.held && options.release !== false) {
       try {
         const lease = await this.read();
@@ -102,18 +85,13 @@ export class KubeLeaseLeadership {
     this.setLeader(false);
   }
 
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.inFlight = this.tick().finally(() => this.schedule(this.renewEveryMs));
-    }, ms);
+  protected nextTickMs(): number {
+    return this.renewEveryMs;
   }
 
-  private setLeader(leader: boolean): void {
+  protected override setLeader(leader: boolean): void {
     if (!leader) this.held = false;
-    if (leader === this.leader) return;
-    this.leader = leader;
-    this.onChange(leader);
+    super.setLeader(leader);
   }
 
   private async read(): Promise<V1Lease | null> {
@@ -128,7 +106,7 @@ export class KubeLeaseLeadership {
     }
   }
 
-  private async tick(): Promise<void> {
+  protected async tick(): Promise<void> {
     try {
       await this.tryAcquireOrRenew();
     } catch (err) {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Leadership } from '../controller/leadership.js';
+import { CampaignLeadership } from '../controller/leadership.js';
 
 export interface PgLeadershipLog {
   warn(obj: object, msg: string): void;
@@ -33,34 +33,17 @@ export function advisoryKey(name: string): string {
   return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 }
 
-export class PgLeadership implements Leadership {
+export class PgLeadership extends CampaignLeadership {
   private client: pg.Client | null = null;
-  private leader = false;
-  private running = false;
-  private timer?: NodeJS.Timeout;
-  private onChange: (leader: boolean) => void = () => {};
-  private inFlight: Promise<void> = Promise.resolve();
   private readonly key: string;
 
   constructor(private readonly options: PgLeadershipOptions) {
+    super();
     this.key = advisoryKey(options.name ?? 'conveyor-controller');
   }
 
-  isLeader(): boolean {
-    return this.leader;
-  }
-
-  start(onChange: (leader: boolean) => void): void {
-    if (this.running) return;
-    this.running = true;
-    this.onChange = onChange;
-    this.schedule(0);
-  }
-
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.inFlight;
+    await this.halt();
     const client = this.client;
     this.client = null;
     this.setLeader(false);
@@ -71,19 +54,8 @@ export class PgLeadership implements Leadership {
     }
   }
 
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.inFlight = this.tick().finally(() =>
-        this.schedule(this.leader ? (this.options.checkMs ?? 5000) : (this.options.retryMs ?? 5000)),
-      );
-    }, ms);
-  }
-
-  private setLeader(leader: boolean): void {
-    if (leader === this.leader) return;
-    this.leader = leader;
-    this.onChange(leader);
+  protected nextTickMs(): number {
+    return this.leader ? (this.options.checkMs ?? 5000) : (this.options.retryMs ?? 5000);
   }
 
   private async connect(): Promise<pg.Client> {
@@ -104,7 +76,7 @@ export class PgLeadership implements Leadership {
     client.end().catch(() => undefined);
   }
 
-  private async tick(): Promise<void> {
+  protected async tick(): Promise<void> {
     try {
       if (!this.client) this.client = await this.connect();
       const client = this.client;
