@@ -200,11 +200,13 @@ export class GitMirror implements GitReads {
 
   /**
    * Identity (inode, size, mtime) of every file and folder whose change could change the
-   * answer: packed-refs, the branches' loose refs and their folder, the tag folders.
+   * answer: packed-refs, the branches' loose refs and their folder, the tag folders, and
+   * FETCH_HEAD (every fetch rewrites it, whichever process fetched).
    */
   private async refsFingerprint(branches: string[], tagPrefixes: string[]): Promise<string> {
     const dir = this.options.dir;
     const paths = [
+      'FETCH_HEAD',
       'packed-refs',
       'reftable/tables.list',
       'refs/heads',

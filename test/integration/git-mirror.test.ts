@@ -85,6 +85,15 @@ describe('GitMirror.refsSnapshot', () => {
     // pack-refs moves every loose ref into packed-refs: still the same answer
     git(mirrorDir, 'pack-refs', '--all');
     expect(await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).toEqual(moved);
+
+    // another process fetches into the mirror a tag nested below a folder that already exists
+    git(origin, ...tagger, 'tag', '-a', '-m', 'Nested one', 'qa/2026/11/one', parent);
+    git(mirrorDir, 'fetch', '--quiet', 'origin', '+refs/tags/*:refs/tags/*');
+    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).tags.get('qa/')!.map((t) => t.name)).toContain('qa/2026/11/one');
+    git(origin, ...tagger, 'tag', '-a', '-m', 'Nested two', 'qa/2026/11/two', parent);
+    git(mirrorDir, 'fetch', '--quiet', 'origin', '+refs/tags/*:refs/tags/*');
+    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).tags.get('qa/')!.map((t) => t.name)).toContain('qa/2026/11/two');
+
     // upstream moves and the mirror fetches: the fetch's answer
     const pushed = pushCommit(origin, 'develop', { message: 'Later' });
     await mirror.sync();
