@@ -12,6 +12,7 @@ import { type BranchPoll, GitHubHost } from '../adapters/github.js';
 import { PlainGitHost } from '../adapters/git-plain.js';
 import type { KubeClusterWatch } from '../adapters/kube.js';
 import type { Secrets } from '../config/secrets.js';
+import { confirmFresh, syncHost } from '../core/env-state.js';
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
 import type { Runtime } from '../core/runtime.js';
@@ -23,7 +24,6 @@ import { LiveReconciler } from './live-reconciler.js';
 import { reportTransition } from './transition-report.js';
 import { lsRemoteSource, type PollSource, RepoPoller } from './repo-poller.js';
 import { Verifier } from './verification.js';
-import { confirmFresh, syncHost } from '../core/env-state.js';
 
 export interface ControllerInput {
   runtime: Runtime;

@@ -7,11 +7,11 @@ import { deployTagMessage, deployTagPrefix, nextDeployTag } from './deploy-tag.j
 import { ConflictError, UpstreamError } from './errors.js';
 import { syncHost } from './env-state.js';
 import { crashPoint } from './fault-points.js';
+import type { GitPlan, Operation } from './operation.js';
+import type { GitHost } from './ports.js';
 
 /** How old a fetch the steps of an operation may build on (the plan's own fetch). */
 const FRESH_MS = 2_000;
-import type { GitPlan, Operation } from './operation.js';
-import type { GitHost } from './ports.js';
 
 export interface StepContext {
   op: Operation;

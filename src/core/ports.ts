@@ -45,11 +45,6 @@ export interface PullRequestInfo {
   mergeSha?: string;
 }
 
-/**
- * A repository host. Reads come from a local mirror (no API calls); writes go through the
- * host's API (GitHub) or by push (plain Git). Every write is compare-and-swap: a branch is
- * only moved from the sha the caller saw, otherwise ConflictError. Never a force-push.
- */
 export interface BranchHead {
   commit: CommitInfo;
   tree: string;
@@ -62,6 +57,11 @@ export interface RefsSnapshot {
   tags: Map<string, DeployTag[]>;
 }
 
+/**
+ * A repository host. Reads come from a local mirror (no API calls); writes go through the
+ * host's API (GitHub) or by push (plain Git). Every write is compare-and-swap: a branch is
+ * only moved from the sha the caller saw, otherwise ConflictError. Never a force-push.
+ */
 export interface GitHost {
   readonly kind: 'github' | 'git';
   /** Bring the local mirror up to date with the remote. */
