@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Octokit } from '@octokit/rest';
-import { LogLevel, WebClient } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConsulKv } from '../../src/adapters/consul.js';
@@ -32,7 +32,7 @@ import { seedGitHubRepo } from '../support/github-repo-seed.js';
 import { deploymentObject, KubeFake } from '../support/kube-fake.js';
 import { startPostgres } from '../support/postgres.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
-import { SlackFake } from '../support/slack-fake.js';
+import { SlackFake, silentSlackLogger } from '../support/slack-fake.js';
 import { gitInvariants, oneLine, until } from './support/faults-checks.js';
 import { restartable } from './support/faults-postgres.js';
 import { family, printFamilies } from './support/summary.js';
@@ -144,19 +144,10 @@ describe('faults', () => {
     const fam = family('faults (Slack)');
     const fake = await SlackFake.start();
     later(() => fake.close());
-    const silent = {
-      debug() {},
-      info() {},
-      warn() {},
-      error() {},
-      setLevel() {},
-      getLevel: () => LogLevel.ERROR,
-      setName() {},
-    };
     const client = new WebClient(fake.token, {
       slackApiUrl: fake.apiUrl,
       retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 1 },
-      logger: silent,
+      logger: silentSlackLogger,
     });
     const t = await makeRuntime({ extra: { notifier: new SlackNotifier(client) } });
     later(() => t.close());

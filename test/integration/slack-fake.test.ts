@@ -1,26 +1,17 @@
-import { LogLevel, type WebAPIPlatformError, WebClient } from '@slack/web-api';
+import { type WebAPIPlatformError, WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReplyBlocks } from '../../src/adapters/slack-blocks.js';
 import { SlackDirectory, SlackNotifier } from '../../src/adapters/slack-notifier.js';
 import { NotAllowedError, UpstreamError } from '../../src/core/errors.js';
 import { okReply } from '../../src/core/reply.js';
-import { SlackFake } from '../support/slack-fake.js';
+import { SlackFake, silentSlackLogger } from '../support/slack-fake.js';
 
 const quick = { retries: 2, minTimeout: 0, maxTimeout: 1 };
 let fake: SlackFake;
 let client: WebClient;
 
-const silent = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  setLevel() {},
-  getLevel: () => LogLevel.ERROR,
-  setName() {},
-};
 const clientWith = (token: string | undefined, extra: object = {}) =>
-  new WebClient(token, { slackApiUrl: fake.apiUrl, retryConfig: quick, logger: silent, ...extra });
+  new WebClient(token, { slackApiUrl: fake.apiUrl, retryConfig: quick, logger: silentSlackLogger, ...extra });
 
 async function slackError(promise: Promise<unknown>): Promise<WebAPIPlatformError> {
   const err = await promise.then(

@@ -8,6 +8,18 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LogLevel, type Logger } from '@slack/web-api';
+
+/** A logger for WebClients pointed at the fake: the tests provoke errors on purpose. */
+export const silentSlackLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  setLevel() {},
+  getLevel: () => LogLevel.ERROR,
+  setName() {},
+};
 
 export interface SlackCall {
   method: string;
