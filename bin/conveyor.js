@@ -27,7 +27,18 @@ let cli;
 if (process.env.CONVEYOR_FROM_SOURCE !== '1' && buildIsFresh()) {
   cli = await import(compiled);
 } else {
-  const { register } = await import('tsx/esm/api');
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    // A production install (`npm install --omit=dev`, the image) has no tsx: it runs dist/ only.
+    process.stderr.write(
+      existsSync(compiled)
+        ? 'conveyor: dist/ is older than the sources and tsx (a development dependency) is not installed: run `npm run build`\n'
+        : 'conveyor: there is no dist/ and tsx (a development dependency) is not installed: run `npm install` (or `npm run build`)\n',
+    );
+    process.exit(1);
+  }
   register();
   cli = await import('../src/cli.ts');
 }

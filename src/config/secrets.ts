@@ -1,4 +1,9 @@
-/** Secrets come from environment variables only, validated here and never logged. */
+/**
+ * Secrets come from environment variables only, validated here and never logged. Each may
+ * also come from a file: `<NAME>_FILE=/path` (a mounted Kubernetes Secret, a Docker secret)
+ * is read when `<NAME>` itself is not set; a trailing newline is dropped.
+ */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const optional = z.string().min(1).optional();
@@ -27,8 +32,29 @@ export const secretsSchema = z.object({
 
 export type Secrets = z.infer<typeof secretsSchema>;
 
+/** `NAME`, else the content of the file `NAME_FILE` names (without its trailing newline). */
+function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name];
+  if (direct !== undefined && direct !== '') return direct;
+  const file = env[`${name}_FILE`];
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    // Name the variable and the file, never a value.
+    throw new Error(`invalid environment: ${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  return value === '' ? undefined : value;
+}
+
 export function readSecrets(env: NodeJS.ProcessEnv = process.env): Secrets {
-  const picked = Object.fromEntries(Object.keys(secretsSchema.shape).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const picked = Object.fromEntries(
+    Object.keys(secretsSchema.shape)
+      .map((k) => [k, secretValue(env, k)] as const)
+      .filter(([, v]) => v !== undefined),
+  );
   const result = secretsSchema.safeParse(picked);
   if (!result.success) {
     // Name the variable, never its value.

@@ -3,8 +3,9 @@
  * Shuts down gracefully on SIGTERM/SIGINT: stop taking requests, let steps in flight reach a
  * safe point, release leadership, close the store.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { resolveConfig } from '../cli-config.js';
 import { compose, type ComposeOptions } from '../compose.js';
@@ -14,7 +15,7 @@ import { Metrics } from '../core/metrics.js';
 import { createLogger } from '../core/log.js';
 import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
-import { addLocalApi, removeServeInfo, writeServeInfo } from './local-api.js';
+import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
 import { startController } from '../controller/controller.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { addJournalRoutes } from './journal-routes.js';
@@ -71,7 +72,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);
-  info = writeServeInfo(resolved.serveInfoFile, port);
+  info = announce(resolved.serveInfoFile, port);
   await runtime.engine.sweep();
   runtime.engine.startSweeper();
   const reconcile = () =>
@@ -112,6 +113,28 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return stopping;
     },
   };
+}
+
+/**
+ * The local token: kept in `local-token` beside serve.json and reused by every start, so
+ * journal workers and CLIs that read it keep working across a restart of serve.
+ */
+function localToken(dir: string): string {
+  const file = join(dir, 'local-token');
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9_-]{32,}$/.test(token)) return token;
+  }
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** Write serve.json (pid, port, local token) so that `conveyor run` and the workers find serve. */
+function announce(file: string, port: number): ServeInfo {
+  const info: ServeInfo = { pid: process.pid, port, token: localToken(dirname(file)) };
+  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  return info;
 }
 
 export async function serve(options: ServeOptions): Promise<void> {

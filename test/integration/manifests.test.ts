@@ -393,7 +393,7 @@ describe('Dockerfile', () => {
       finalStage.filter((l) => /^USER\s/i.test(l)).at(-1) ?? expect.fail('no USER in the final stage');
     expect(user).not.toMatch(/^USER\s+(root|0)(:|$)/i);
     expect(finalStage.find((l) => /^ENTRYPOINT/i.test(l))).toContain('tini');
-    expect(finalStage.join('\n')).toMatch(/npm ci --omit=dev/);
+    expect(finalStage.join('\n')).toMatch(/npm (ci|install) --omit=dev/);
   });
 
   it('copies no .env or secret files into the image, and the context excludes them', () => {
