@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { adviseSync } from '../src/core/advice.js';
 import { defineCommand } from '../src/core/command.js';
 import { hostFor, mapLimit, readAppStates } from '../src/core/env-state.js';
 import { InputError } from '../src/core/errors.js';
 import { shortSha, truncate } from '../src/core/format.js';
 import { okReply, type ReplyBlock } from '../src/core/reply.js';
-import { envIndex } from '../src/core/runtime.js';
 import { appArg, envArg, requireApp, requireEnv } from './args.js';
 
 const MAX_ITEMS = 30;
@@ -15,7 +15,9 @@ export const diff = defineCommand({
   usage: 'diff <src_env> <dst_env> [<app>]',
   help:
     'Per app: the deploy tags on both sides, the commits <dst_env> lacks, the changed files with +/- counts, ' +
-    'a compare link (GitHub), and the exact command that would bring <dst_env> up to <src_env>. "in sync" when the trees are equal.',
+    'a compare link (GitHub), and the commands that bring <dst_env> up to <src_env>, each one Conveyor would accept from you now ' +
+    '(a promote, a promote per stage in between, a --version promote where the target allows skipping, or a rollback --to when <dst_env> ran that version); ' +
+    'when none would be accepted, why. "in sync" when the trees are equal.',
   positionals: ['src', 'dst', 'app?'],
   flags: {},
   schema: z.object({ src: envArg, dst: envArg, app: appArg.optional() }),
@@ -26,7 +28,7 @@ export const diff = defineCommand({
     const dst = requireEnv(ctx, args.dst);
     if (src.name === dst.name) throw new InputError('compare two different environments', diff.usage);
     const apps = args.app ? [requireApp(ctx, args.app)] : runtime.config.apps;
-    const sections = await mapLimit(apps, 8, async (app): Promise<{ blocks: ReplyBlock[]; inSync: boolean }> => {
+    const sections = await mapLimit(apps, 8, async (app): Promise<{ blocks: ReplyBlock[]; inSync: boolean; suggestions?: string[] }> => {
       const states = await readAppStates(runtime, app, { maxAgeMs: ctx.source === 'cli' ? 0 : 5_000, trustWatcher: true });
       const s = states.find((x) => x.env.name === src.name)!;
       const d = states.find((x) => x.env.name === dst.name)!;
@@ -37,10 +39,7 @@ export const diff = defineCommand({
       const lacking = d.head ? await host.log(d.head, s.head, 1000) : await host.log(null as never, s.head, 1000);
       const extra = d.head ? await host.log(s.head, d.head, 1000) : [];
       const files = d.head ? await host.diffStat(d.head, s.head) : [];
-      const adjacent = envIndex(runtime.config, dst.name) === envIndex(runtime.config, src.name) + 1;
-      const command = adjacent
-        ? `promote ${app.name} ${dst.name}`
-        : `promote ${app.name} ${dst.name} --version ${s.tag?.name ?? s.head.slice(0, 12)}`;
+      const advice = await adviseSync(runtime, app, states, src.name, dst.name, ctx.user);
       // After a rollback dst may hold every commit of src and still run another tree: say so,
       // rather than "lacks 0 commit(s)" over an empty list.
       const summary = lacking.length
@@ -67,13 +66,18 @@ export const diff = defineCommand({
         });
       }
       if (host.compareUrl && d.head) blocks.push({ type: 'text', text: `compare: ${host.compareUrl(d.head, s.head)}` });
-      blocks.push({ type: 'code', text: command });
-      return { inSync: false, blocks };
+      if (advice.blocked) blocks.push({ type: 'text', text: advice.blocked });
+      if (advice.commands.length) {
+        blocks.push({ type: 'text', text: advice.commands.length > 1 ? `to bring ${dst.name} up to ${src.name}, one after the other:` : `to bring ${dst.name} up to ${src.name}:` });
+        blocks.push({ type: 'code', text: advice.commands.join('\n') });
+      }
+      return { inSync: false, blocks, suggestions: advice.commands };
     });
     const behind = sections.filter((s) => !s.inSync).length;
     return okReply(
       behind ? `${dst.name} differs from ${src.name} for ${behind} of ${apps.length} app(s)` : `${dst.name} is in sync with ${src.name}`,
       sections.flatMap((s) => s.blocks),
+      { data: { suggestions: sections.flatMap((s) => s.suggestions ?? []) } },
     );
   },
 });

@@ -1,21 +1,30 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
 import { ago } from '../src/core/format.js';
-import { okReply } from '../src/core/reply.js';
+import type { AppConfig } from '../src/config/schema.js';
+import type { CommandContext } from '../src/core/command.js';
+import { rollbackTarget } from '../src/core/deploy-history.js';
+import { readAppStates } from '../src/core/env-state.js';
+import { shortSha } from '../src/core/format.js';
+import { historyOf } from '../src/core/promotion-plan.js';
+import { okReply, type Reply, type ReplyBlock } from '../src/core/reply.js';
 import { appArg, envArg, requireApp, requireEnv } from './args.js';
 
 export const history = defineCommand({
   name: 'history',
   summary: 'Show recent operations, newest first',
   usage: 'history [<app>] [<env>]',
-  help: 'Newest first: who asked, what, when, the outcome and who approved.',
+  help:
+    'Newest first: who asked, what, when, the outcome and who approved. With an app and an environment: its deploy history, every version that ran there ' +
+    '(from its deploy tags), each marked current, superseded or rolled back from; rollback goes to the newest earlier one not rolled back from.',
   positionals: ['app?', 'env?'],
   flags: {},
   schema: z.object({ app: appArg.optional(), env: envArg.optional() }),
   mutates: false,
   async run(args, ctx) {
-    if (args.app) requireApp(ctx, args.app);
+    const app = args.app ? requireApp(ctx, args.app) : undefined;
     if (args.env) requireEnv(ctx, args.env);
+    if (app && args.env) return deployHistoryReply(ctx, app, args.env);
     const { store, clock } = ctx.runtime;
     const ops = await store.operations({ app: args.app, env: args.env, limit: 30 });
     const now = clock.now();
@@ -34,3 +43,23 @@ export const history = defineCommand({
       : []);
   },
 });
+
+async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: string): Promise<Reply> {
+  const { runtime } = ctx;
+  const states = await readAppStates(runtime, app, { maxAgeMs: ctx.source === 'cli' ? 0 : 5_000, trustWatcher: true });
+  const state = states.find((s) => s.env.name === envName)!;
+  const history = historyOf(state);
+  const now = runtime.clock.now();
+  const next = rollbackTarget(history);
+  const rows = history.entries.slice(0, 30).map((e) => [e.tag, shortSha(e.sha), e.kind, e.requestedBy ?? '—', ago(e.date, now), MARKS[e.mark]]);
+  if (history.untaggedHead && state.head) rows.unshift(['(no deploy tag)', shortSha(state.head), 'pushed by hand', state.commit?.author ?? '—', state.commit ? ago(state.commit.date, now) : '—', 'current']);
+  const blocks: ReplyBlock[] = rows.length ? [{ type: 'table', header: ['version', 'sha', 'how', 'by', 'when', 'status'], rows }] : [];
+  blocks.push({ type: 'text', text: next ? `rollback ${app.name} ${envName} would return to ${next.tag}` : `rollback ${app.name} ${envName} has no earlier version to return to` });
+  return okReply(
+    state.head ? `Deploy history of ${app.name} in ${envName}: ${history.entries.length} version(s)` : `${envName} has no branch ${state.env.branch} yet`,
+    blocks,
+    { data: { history: history.entries.map(({ tag, sha, kind, date, mark }) => ({ tag, sha, kind, date, mark })), rollbackTo: next?.tag ?? null } },
+  );
+}
+
+const MARKS = { current: 'current', superseded: 'superseded', 'rolled-back-from': 'rolled back from' } as const;

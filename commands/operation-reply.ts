@@ -23,15 +23,17 @@ export async function runGitPlan(
     throw err;
   }
   const { runtime } = ctx;
+  const request = { kind, app: plan.app, env: plan.env, requester: ctx.user, emergency: Boolean(options.emergency) };
   if (options.dryRun) {
+    // Every check the real request runs (freeze, who may ask, locks), in the same order.
+    await runtime.engine.preflight(request);
     const host = hostFor(runtime, findApp(runtime.config, plan.app)!);
     const tags = await host.tags(deployTagPrefix(runtime.config.git.tagFormat, plan.env));
     const preview = nextDeployTag(runtime.config.git.tagFormat, plan.env, runtime.clock.now(), tags.map((t) => t.name));
-    await runtime.engine.checkRequest({ kind, env: plan.env, requester: ctx.user, emergency: Boolean(options.emergency) });
-    return okReply(`dry run: ${kind} ${plan.app} → ${plan.env} would do this (nothing was changed)`, [
-      { type: 'list', items: describePlan(plan, host, preview) },
+    return okReply(`dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`, [
+      { type: 'list', items: describePlan(plan, host, preview, kind, runtime.config, ctx.user) },
       ...(plan.commits.length ? [{ type: 'list' as const, title: 'commits', items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`) }] : []),
-    ], { data: { plan } });
+    ], { data: { plan, dryRun: true } });
   }
   const op = await runtime.engine.request({
     kind,

@@ -92,8 +92,8 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
     const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN) : new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
-    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, workerId: `${hostname()}:${process.pid}` });
     const tickets = config.servicenow ? await buildTickets(config, secrets) : null;
+    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, tickets, workerId: `${hostname()}:${process.pid}` });
     return { config, store, journal: new JournalStore(store.db, clock), clock, log, git, notifier, directory, tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), metrics, slackClient: slack?.client ?? null };
   } catch (err) {
     await store.close();

@@ -45,14 +45,14 @@ function assertTagPrefix(prefix: string): string {
 
 /**
  * One ref per record for `refsSnapshot`, fields NUL-separated (no commit or tag message can hold
- * a NUL): name, type, object, peeled object, tree, subject, author, author date, creator date,
- * message. A record ends with "\0\n", so each name after the first starts with "\n".
+ * a NUL): name, type, object, peeled object, tree, peeled tree (an annotated tag's commit's tree),
+ * subject, author, author date, creator date, message. A record ends with "\0\n", so each name after the first starts with "\n".
  */
 const REF_FORMAT = [
-  '%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(tree)', '%(subject)', '%(authorname)',
+  '%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(tree)', '%(*tree)', '%(subject)', '%(authorname)',
   '%(authordate:iso-strict)', '%(creatordate:iso-strict)', '%(contents)',
 ].join('%00') + '%00';
-const REF_FIELDS = 10;
+const REF_FIELDS = 11;
 
 function assertPath(path: string): string {
   if (!/^(?!\/)(?!-)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]{1,300}$/.test(path)) {
@@ -236,14 +236,14 @@ export class GitMirror implements GitReads {
     const out = await this.repo().raw(['for-each-ref', `--format=${REF_FORMAT}`, ...patterns]);
     const fields = out.split('\0');
     for (let i = 0; i + REF_FIELDS <= fields.length; i += REF_FIELDS) {
-      const [ref = '', type, object = '', peeled, tree = '', subject = '', author = '', authorDate = '', createdAt = '', contents = ''] = fields.slice(i, i + REF_FIELDS);
+      const [ref = '', type, object = '', peeled, tree = '', peeledTree = '', subject = '', author = '', authorDate = '', createdAt = '', contents = ''] = fields.slice(i, i + REF_FIELDS);
       const refname = ref.replace(/^\n/, '');
       if (refname.startsWith('refs/heads/') && type === 'commit') {
         const branch = refname.slice('refs/heads/'.length);
         if (branches.includes(branch)) heads.set(branch, { commit: { sha: object, subject, author, date: authorDate }, tree });
       } else if (refname.startsWith('refs/tags/')) {
         const name = refname.slice('refs/tags/'.length);
-        const tag = { name, sha: peeled || object, date: createdAt, message: contents.trim() };
+        const tag: DeployTag = { name, sha: peeled || object, date: createdAt, message: contents.trim(), ...(peeledTree || tree ? { tree: peeledTree || tree } : {}) };
         for (const p of tagPrefixes) if (name.startsWith(p)) tags.get(p)!.push(tag);
       }
     }

@@ -3,7 +3,7 @@
  * Secrets never live here: they come from environment variables (see src/config/secrets.ts).
  */
 import { z } from 'zod';
-import { APP_NAME, ENV_NAME, ROLE_NAME, BRANCH_NAME } from '../core/patterns.js';
+import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -22,18 +22,44 @@ const slackUser = z.string().regex(/^[UW][A-Z0-9_]{1,20}$/, 'a Slack user id suc
 const slackGroup = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'a Slack user group id such as S0123ABCD');
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
-const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)');
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM');
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const freezeWindow = z.union([
-  z.object({
-    from: z.iso.datetime({ offset: true }),
-    to: z.iso.datetime({ offset: true }),
-    reason: z.string().min(1),
-  }),
-  z.object({
-    weekly: z.object({ days: z.array(weekday).min(1), from: clockTime, to: clockTime }),
-    reason: z.string().min(1),
-  }),
+  z
+    .object({
+      from: z.iso.datetime({ offset: true }),
+      to: z.iso.datetime({ offset: true }),
+      reason: z.string().min(1),
+    })
+    .strict()
+    .refine((f) => new Date(f.from) < new Date(f.to), { message: 'the freeze ends before it starts ("to" must be after "from")', path: ['to'] }),
+  z
+    .object({
+      /**
+       * On these days from `from` to `to` (local time in `timeZone`, default UTC). A window whose
+       * `to` is earlier than `from` crosses midnight and ends the next day.
+       */
+      weekly: z
+        .object({
+          days: z.array(weekday).min(1),
+          from: clockTime,
+          to: clockTime,
+          timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Zurich').default('UTC'),
+        })
+        .strict()
+        .refine((w) => w.from !== w.to, { message: 'a weekly freeze needs "to" different from "from"', path: ['to'] }),
+      reason: z.string().min(1),
+    })
+    .strict(),
 ]);
 
 const roleQuorum = z.record(roleName, z.number().int().min(1).max(10));
@@ -43,7 +69,16 @@ const gate = z
     /** Required approvals per role, e.g. { tech-lead: 1, product-owner: 1 }. Empty: no approval. */
     roles: roleQuorum.default({}),
     expiresAfter: duration.default(86_400_000),
-    changeTicket: z.enum(['none', 'optional', 'required']).default('none'),
+    /**
+     * none | optional | required: a ticket checked in ServiceNow (a `servicenow:` block is then
+     * required). `{ required: true, verify: false }` records the ticket without checking it.
+     */
+    changeTicket: z
+      .union([
+        z.enum(['none', 'optional', 'required']),
+        z.object({ required: z.boolean(), verify: z.boolean().default(true) }).strict(),
+      ])
+      .default('none'),
     /** Roles for rollbacks (emergency rollbacks may need fewer); defaults to `roles`. */
     rollbackRoles: roleQuorum.optional(),
     freezes: z.array(freezeWindow).default([]),
@@ -96,7 +131,12 @@ export const configSchema = z
       .record(roleName, z.object({ users: z.array(slackUser).default([]), groups: z.array(slackGroup).default([]) }).strict())
       .default({}),
     state: z
-      .object({ url: z.string().min(1).default('pglite:.conveyor/state') })
+      .object({
+        url: z
+          .string()
+          .regex(/^(pglite:.+|postgres(ql)?:\/\/.+)$/, 'pglite:<folder>, pglite:memory, or postgres://…')
+          .default('pglite:.conveyor/state'),
+      })
       .strict()
       .default({ url: 'pglite:.conveyor/state' }),
     git: z
@@ -217,8 +257,48 @@ export const configSchema = z
         }
       }
     });
+    const ticketNeedsServiceNow = (gate: { changeTicket?: unknown } | undefined) => {
+      const t = gate?.changeTicket;
+      if (t === 'optional' || t === 'required') return true;
+      return typeof t === 'object' && t !== null && (t as { verify?: boolean }).verify !== false;
+    };
+    const noServiceNow = (path: (string | number)[]) =>
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message:
+          'tickets are checked in ServiceNow, but there is no servicenow: block; add one, or write ' +
+          'changeTicket: { required: true, verify: false } to record tickets without checking them',
+      });
+    const first = cfg.environments[0];
+    if (first?.gate) {
+      // Nothing promotes into the first environment (it takes pushes): a gate there would never apply.
+      const g = first.gate as Record<string, unknown>;
+      const idle = [
+        Object.keys((g.roles as object) ?? {}).length ? 'roles' : null,
+        g.rollbackRoles ? 'rollbackRoles' : null,
+        g.changeTicket && g.changeTicket !== 'none' ? 'changeTicket' : null,
+        g.requireChecks ? 'requireChecks' : null,
+      ].filter(Boolean);
+      if (idle.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', 0, 'gate'],
+          message: `${first.name} is the first environment: it takes pushes to ${first.branch} and nothing promotes into it, so gate ${idle.join(', ')} would never apply (freezes and requesters do apply, to its rollbacks)`,
+        });
+      }
+      if (first.enters === 'pull-request') {
+        ctx.addIssue({ code: 'custom', path: ['environments', 0, 'enters'], message: `${first.name} is the first environment: nothing promotes into it, so enters: pull-request would never apply` });
+      }
+    }
+    const format = cfg.git?.tagFormat;
+    if (typeof format === 'string') {
+      const problem = tagFormatProblem(format, envNames.filter((n): n is string => typeof n === 'string'));
+      if (problem) ctx.addIssue({ code: 'custom', path: ['git', 'tagFormat'], message: problem });
+    }
     cfg.environments.forEach((env, i) => {
       const gate = env?.gate;
+      if (!cfg.servicenow && ticketNeedsServiceNow(gate)) noServiceNow(['environments', i, 'gate', 'changeTicket']);
       const used = { ...gate?.roles, ...gate?.rollbackRoles };
       for (const role of [...Object.keys(used), ...(Array.isArray(gate?.requesters) ? gate.requesters : [])]) {
         if (!(role in roles)) {
@@ -226,9 +306,30 @@ export const configSchema = z
         }
       }
     });
+    (Array.isArray(cfg.journal?.chain) ? cfg.journal.chain : []).forEach((link, i) => {
+      if (!cfg.servicenow && ticketNeedsServiceNow(link?.gate)) noServiceNow(['journal', 'chain', i, 'gate', 'changeTicket']);
+    });
     },
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   );
+
+/**
+ * Why a deploy tag format cannot work, or null: it must name {env} before the date and number
+ * (each environment its own tags), end in {n} (several deploys a day), and render valid tag names.
+ */
+export function tagFormatProblem(format: string, envs: string[]): string | null {
+  if (!format.includes('{n}')) return `"${format}" needs {n}, the number of the deploy that day`;
+  const cut = format.search(/\{(yyyy|mm|dd|n)\}/);
+  if (!format.slice(0, cut).includes('{env}')) return `"${format}" needs {env} before the date and number, so each environment has its own tags`;
+  const sample = format
+    .replaceAll('{yyyy}', '2026').replaceAll('{mm}', '11').replaceAll('{dd}', '25').replaceAll('{n}', '12');
+  for (const env of envs.length ? envs : ['prod']) {
+    const tag = sample.replaceAll('{env}', env);
+    if (/\{[a-z]*\}/.test(tag)) return `"${format}" has an unknown placeholder; use {env}, {yyyy}, {mm}, {dd} and {n}`;
+    if (!TAG_NAME.test(tag)) return `"${format}" gives an invalid tag name for ${env}: ${tag} (letters, digits, . _ / -, no "..")`;
+  }
+  return null;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type EnvironmentConfig = Config['environments'][number];

@@ -30,6 +30,19 @@ export function requiredRoles(gate: GateConfig, kind: Operation['kind'], emergen
   return gate.roles;
 }
 
+export interface TicketPolicy {
+  mode: 'none' | 'optional' | 'required';
+  /** Check the ticket in ServiceNow (at request, and again right before the first write). */
+  verify: boolean;
+}
+
+/** `changeTicket: required` (verified) or `{ required: true, verify: false }` (recorded, not checked). */
+export function ticketPolicy(gate: GateConfig): TicketPolicy {
+  const t = gate.changeTicket;
+  if (typeof t === 'string') return { mode: t, verify: t !== 'none' };
+  return { mode: t.required ? 'required' : 'optional', verify: t.verify };
+}
+
 /** The version approvals are for: the tree that will ship (git), or the journal version. */
 export function approvalSubject(op: Operation): string {
   return isGitPlan(op.plan) ? op.plan.sourceTree : op.plan.toVersion;
@@ -60,15 +73,29 @@ export function quorum(required: Record<string, number>, approvals: ApprovalRow[
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-/** The reason of the freeze in force at `now`, or null. Weekly windows are in UTC. */
+/** Weekday (sun…sat) and minutes since midnight of `now` on the wall clock of `timeZone`. */
+function wallClock(now: Date, timeZone: string): { day: number; minutes: number } {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return { day: DAYS.indexOf(get('weekday').toLowerCase().slice(0, 3)), minutes: Number(get('hour')) * 60 + Number(get('minute')) };
+}
+
+const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/**
+ * The reason of the freeze in force at `now`, or null. Weekly windows are read on the wall
+ * clock of their time zone (default UTC); one whose `to` is before its `from` crosses midnight
+ * and belongs to the day it starts on.
+ */
 export function activeFreeze(gate: GateConfig, now: Date): string | null {
   for (const f of gate.freezes) {
     if ('weekly' in f) {
-      const day = DAYS[now.getUTCDay()]!;
-      const minutes = now.getUTCHours() * 60 + now.getUTCMinutes();
-      const [fh, fm] = f.weekly.from.split(':').map(Number);
-      const [th, tm] = f.weekly.to.split(':').map(Number);
-      if (f.weekly.days.includes(day as never) && minutes >= fh! * 60 + fm! && minutes <= th! * 60 + tm!) return f.reason;
+      const { day, minutes } = wallClock(now, f.weekly.timeZone ?? 'UTC');
+      const from = toMinutes(f.weekly.from);
+      const to = toMinutes(f.weekly.to);
+      const on = (d: number) => f.weekly.days.includes(DAYS[(d + 7) % 7] as never);
+      const inside = from < to ? on(day) && minutes >= from && minutes <= to : (on(day) && minutes >= from) || (on(day - 1) && minutes <= to);
+      if (inside) return f.reason;
     } else if (now >= new Date(f.from) && now <= new Date(f.to)) {
       return f.reason;
     }

@@ -44,6 +44,8 @@ export interface TagMessageFields {
   kind: string;
   ticket?: string | null;
   reason?: string | null;
+  /** Rollbacks: the version (commit and tree) that ran before and is rolled back from. */
+  rolledBackFrom?: { sha: string; tree: string } | null;
 }
 
 export function deployTagMessage(summary: string, f: TagMessageFields): string {
@@ -58,6 +60,7 @@ export function deployTagMessage(summary: string, f: TagMessageFields): string {
   ];
   if (f.ticket) lines.push(`Change-Ticket: ${f.ticket}`);
   if (f.reason) lines.push(`Reason: ${f.reason.replace(/\s+/g, ' ').slice(0, 300)}`);
+  if (f.rolledBackFrom) lines.push(`Rolled-Back-From: ${f.rolledBackFrom.sha}`, `Rolled-Back-From-Tree: ${f.rolledBackFrom.tree}`);
   return lines.join('\n');
 }
 

@@ -10,9 +10,12 @@ export abstract class ConveyorError extends Error {
   readonly retryable: boolean = false;
   /** CLI exit code: 2 for usage errors, 1 for refusals and failures. */
   readonly exitCode: 1 | 2 = 1;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** A command that Conveyor would accept from this user instead, when there is one. */
+  readonly suggestion?: string;
+  constructor(message: string, options?: { cause?: unknown; suggestion?: string }) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.suggestion) this.suggestion = options.suggestion;
   }
 }
 

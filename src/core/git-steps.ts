@@ -180,12 +180,15 @@ const tag: Step = {
       await ctx.save({ tag: name });
     }
     const summary = `${op.kind === 'rollback' ? 'Rollback' : 'Deploy'} of ${op.app} to ${plan.env}`;
+    // A rollback names the version it leaves (the head it was built on), so the deploy history
+    // never returns to it by itself.
+    const rolledBackFrom = op.kind === 'rollback' && plan.targetHead ? { sha: plan.targetHead, tree: await host.treeOf(plan.targetHead) } : null;
     await host.createTag({
       name,
       sha: target,
       message: deployTagMessage(summary, {
         operation: op.id, source: plan.sourceSha, requestedBy: op.requester, approvedBy: ctx.approvers,
-        kind: op.kind, ticket: plan.ticket, reason: plan.reason,
+        kind: op.kind, ticket: plan.ticket, reason: plan.reason, rolledBackFrom,
       }),
     });
     crashPoint('after-tag');

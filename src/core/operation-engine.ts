@@ -6,13 +6,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { StateStore } from '../store/state-store.js';
-import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf } from './approval-gate.js';
+import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf, ticketPolicy } from './approval-gate.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
 import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
 import { markStale } from './env-state.js';
 import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
 import { renderOperation } from './operation-view.js';
-import type { Clock, Directory, GitHost, Notifier } from './ports.js';
+import type { ChangeTickets, Clock, Directory, GitHost, Notifier } from './ports.js';
 import { findEnv } from './runtime.js';
 
 export interface EngineDeps {
@@ -25,6 +25,8 @@ export interface EngineDeps {
   git: Map<string, GitHost>;
   workerId: string;
   metrics?: import('./metrics.js').Metrics;
+  /** ServiceNow, when configured: tickets are checked again right before the first write. */
+  tickets?: ChangeTickets | null;
 }
 
 export interface OperationRequest {
@@ -44,6 +46,11 @@ export interface KindRunner {
 }
 
 const CLAIM_MS = 60_000;
+
+function lockedMessage(lock: { app: string; manual: boolean; holder: string; reason: string }, app: string, env: string): string {
+  const what = lock.manual ? `locked by ${lock.holder}: ${lock.reason}` : `busy with ${lock.reason} (asked by ${lock.holder})`;
+  return `${lock.app === '*' ? 'every app' : app} in ${env} is ${what}`;
+}
 
 export class OperationEngine {
   /** Decides whether an applied operation waits for the controller's verdict. */
@@ -83,6 +90,23 @@ export class OperationEngine {
     }
   }
 
+  /**
+   * Everything `request` would refuse, without storing anything: what `--dry-run` and
+   * `diff`'s advice run. Same checks, same order, same words as the real request.
+   */
+  async preflight(req: Pick<OperationRequest, 'kind' | 'app' | 'env' | 'requester' | 'emergency'>): Promise<void> {
+    await this.checkRequest(req);
+    const [lock] = await this.deps.store.locksFor(req.app, req.env);
+    if (!lock) return;
+    if (lock.operationId && !lock.manual) {
+      const holder = await this.deps.store.findOperation(lock.operationId);
+      // An expired request waiting for approval gives its lock up when the next request comes.
+      if (holder?.expiresAt && holder.state === 'awaiting-approval' && new Date(holder.expiresAt) < this.deps.clock.now()) return;
+      if (holder && FINAL_STATES.has(holder.state)) return;
+    }
+    throw new ConflictError(lockedMessage(lock, req.app, req.env));
+  }
+
   async request(req: OperationRequest): Promise<Operation> {
     const { store } = this.deps;
     await this.checkRequest(req);
@@ -100,8 +124,7 @@ export class OperationEngine {
     }
     if (lock) {
       await store.transition(op.id, 'cancelled', 'conveyor', { error: 'locked' });
-      const what = lock.manual ? `locked by ${lock.holder}: ${lock.reason}` : `busy with ${lock.reason} (asked by ${lock.holder})`;
-      throw new ConflictError(`${lock.app === '*' ? 'every app' : req.app} in ${req.env} is ${what}`);
+      throw new ConflictError(lockedMessage(lock, req.app, req.env));
     }
     await store.saveProgress(op.id, { requiredRoles: this.required(op), source: req.source });
     return this.advance(op.id);
@@ -159,9 +182,17 @@ export class OperationEngine {
         }
         return false;
       }
-      case 'approved':
+      case 'approved': {
+        // The change ticket may have been withdrawn while the request waited (up to
+        // expiresAfter): look again right before the first write.
+        const ticketProblem = await this.ticketProblem(op);
+        if (ticketProblem) {
+          await this.move(op, 'failed', { error: ticketProblem });
+          return true;
+        }
         await this.move(op, 'applying');
         return true;
+      }
       case 'applying': {
         const result = await this.apply(op);
         await this.move(op, result === 'cancelled' ? 'cancelled' : 'applied', result === 'cancelled' ? { error: 'the pull request was closed by hand' } : {});
@@ -182,6 +213,17 @@ export class OperationEngine {
       default:
         return false;
     }
+  }
+
+  /** Why the operation's change ticket no longer allows it, or null (also when nothing is to check). */
+  private async ticketProblem(op: Operation): Promise<string | null> {
+    if (!isGitPlan(op.plan) || !op.plan.ticket || !this.deps.tickets) return null;
+    const env = findEnv(this.deps.config, op.env);
+    if (!env || !ticketPolicy(env.gate).verify || ticketPolicy(env.gate).mode === 'none') return null;
+    const check = await this.deps.tickets.check(op.plan.ticket);
+    if (check.verdict === 'approved') return null;
+    await this.deps.store.audit('conveyor', 'ticket.refused', op.id, { ticket: op.plan.ticket, verdict: check.verdict });
+    return `change ticket ${op.plan.ticket} is no longer approved (${check.verdict}: ${check.detail}); nothing was written`;
   }
 
   /**

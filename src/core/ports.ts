@@ -27,6 +27,8 @@ export interface DeployTag {
   message: string;
   /** ISO 8601 */
   date: string;
+  /** The tree of the tagged commit (the version), when the reader knows it. */
+  tree?: string;
 }
 
 export interface FileStat {

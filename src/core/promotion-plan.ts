@@ -1,11 +1,15 @@
 /**
  * Decide what a promotion or rollback will do, before anything is written: which stage,
  * which version, fast-forward or a new commit with the same tree, which commits ship.
+ * Every refusal a plan can meet is raised here, so `--dry-run` and `diff`'s advice see it too.
  */
-import type { AppConfig, EnvironmentConfig } from '../config/schema.js';
+import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
+import { requiredRoles, rolesOf, ticketPolicy } from './approval-gate.js';
+import { buildDeployHistory, type DeployHistory, type HistoryEntry, rollbackCandidates, rollbackTarget } from './deploy-history.js';
 import { hostFor, readAppStates, type EnvState } from './env-state.js';
 import { InputError, NotAllowedError, NotFoundError, UpstreamError } from './errors.js';
 import type { GitPlan } from './operation.js';
+import { SHA } from './patterns.js';
 import type { GitHost } from './ports.js';
 import type { Runtime } from './runtime.js';
 
@@ -14,20 +18,54 @@ export interface PlanInput {
   env?: string;
   version?: string;
   ticket?: string;
+  /** Who asks: decides whether --force is theirs to use. */
+  requester: string;
+  /** Ship a version that was rolled back from (needs the target's gate roles). */
+  force?: boolean;
 }
 
 export class NothingToDo extends Error {}
 
 async function checkTicket(runtime: Runtime, env: EnvironmentConfig, ticket: string | undefined): Promise<string | null> {
-  const policy = env.gate.changeTicket;
-  if (policy === 'required' && !ticket) throw new NotAllowedError(`${env.name} needs a change ticket: add --ticket CHG…`);
-  if (!ticket || policy === 'none') return ticket ?? null;
-  if (!runtime.tickets) return ticket;
+  const policy = ticketPolicy(env.gate);
+  if (policy.mode === 'required' && !ticket) throw new NotAllowedError(`${env.name} needs a change ticket: add --ticket CHG…`);
+  if (!ticket || policy.mode === 'none' || !policy.verify) return ticket ?? null;
+  // check-config refuses a checked ticket policy without ServiceNow: never accept a ticket unchecked.
+  if (!runtime.tickets) throw new UpstreamError('servicenow', `${env.name} checks change tickets in ServiceNow, but no ServiceNow connection is configured`);
   const check = await runtime.tickets.check(ticket);
   if (check.verdict !== 'approved') {
     throw new NotAllowedError(`change ticket ${ticket} is ${check.verdict} (${check.detail}); ${env.name} needs an approved ticket`);
   }
   return ticket;
+}
+
+export function historyOf(state: EnvState): DeployHistory {
+  return buildDeployHistory(state.tags, state.head && state.tree ? { sha: state.head, tree: state.tree } : null);
+}
+
+/**
+ * A version rolled back from in an environment is bad there and for every environment after it:
+ * moving it on needs `--force` from someone who holds the target environment's gate roles.
+ * Returns the note a forced plan carries, or null.
+ */
+async function checkNotRolledBack(runtime: Runtime, states: EnvState[], target: number, tree: string, label: string, input: PlanInput): Promise<string | null> {
+  const env = states[target]!.env;
+  const where = states
+    .slice(0, target + 1)
+    .filter((s) => historyOf(s).rolledBackFrom.has(tree))
+    .map((s) => s.env.name);
+  if (!where.length) return null;
+  const roles = Object.keys(env.gate.roles);
+  const mine = await rolesOf(runtime, input.requester);
+  const mayForce = !roles.length || roles.some((r) => mine.includes(r));
+  if (input.force) {
+    if (!mayForce) throw new NotAllowedError(`--force into ${env.name} needs one of its approver roles (${roles.join(', ')})`);
+    return `forced past the rollback in ${where.join(', ')}`;
+  }
+  const message = `${label} was rolled back from in ${where.join(', ')}, so it does not move on to ${env.name}`;
+  if (!mayForce) throw new NotAllowedError(`${message}; only someone holding ${roles.join(' or ')} may ship it anyway, with --force`);
+  const suggestion = `promote ${input.app.name} ${env.name}${input.version ? ` --version ${input.version}` : ''}${input.ticket ? ` --ticket ${input.ticket}` : ''} --force`;
+  throw new NotAllowedError(`${message}; to ship it anyway: ${suggestion}`, { suggestion });
 }
 
 async function commitsToShip(host: GitHost, base: string | null, head: string) {
@@ -39,8 +77,7 @@ async function commitsToShip(host: GitHost, base: string | null, head: string) {
 async function sourceHasRun(host: GitHost, source: EnvState, sha: string): Promise<boolean> {
   if (source.head && (await host.isAncestor(sha, source.head))) return true;
   const tree = await host.treeOf(sha);
-  for (const tag of source.tags) if ((await host.treeOf(tag.sha)) === tree) return true;
-  return false;
+  return source.tags.some((t) => t.tree === tree);
 }
 
 export async function planPromotion(runtime: Runtime, input: PlanInput): Promise<GitPlan> {
@@ -71,8 +108,10 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
   }
   const sourceTree = sourceSha === source.head && source.tree ? source.tree : await host.treeOf(sourceSha);
   if (dest.tree === sourceTree) {
-    throw new NothingToDo(`nothing to promote: ${env.name} already runs ${source.tag?.name ?? sourceSha.slice(0, 8)}`);
+    throw new NothingToDo(`nothing to promote: ${env.name} already runs ${input.version ?? source.tag?.name ?? sourceSha.slice(0, 8)}`);
   }
+  const label = input.version ?? source.tags.find((t) => t.sha === sourceSha)?.name ?? sourceSha.slice(0, 8);
+  const forced = await checkNotRolledBack(runtime, states, target, sourceTree, label, input);
   if (env.gate.requireChecks && host.checks) {
     const checks = await host.checks(sourceSha);
     if (checks === 'failure' || checks === 'pending') {
@@ -96,7 +135,7 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
     emergency: false,
     fromTag: dest.tag?.name ?? null,
     toTag: source.tags.find((t) => t.sha === sourceSha)?.name ?? null,
-    reason: null,
+    reason: forced,
   };
 }
 
@@ -108,26 +147,26 @@ export async function planRollback(
   const states = await readAppStates(runtime, input.app);
   const dest = states.find((s) => s.env.name === input.env.name)!;
   if (!dest.head || !dest.tree) throw new NotFoundError(`${input.env.name} has no branch ${input.env.branch} yet`);
-  let to: { name: string; sha: string } | undefined;
+  const history = historyOf(dest);
+  let to: HistoryEntry | null;
   if (input.to) {
-    const sha = await host.resolve(input.to);
-    if (!sha || !/^[0-9a-f]{40}$/.test(sha) || !(await host.tags('')).some((t) => t.name === input.to)) {
-      throw new NotFoundError(`no deploy tag "${input.to}" in ${input.app.name}`);
+    to = await findInHistory(host, history, input.to);
+    if (!to) {
+      const candidates = rollbackCandidates(history)
+        .slice(0, 8)
+        .map((e) => `${e.tag}${e.mark === 'rolled-back-from' ? ' (rolled back from)' : ''}`);
+      throw new NotAllowedError(
+        `${input.to} never ran in ${input.env.name}; rollback --to takes a version that did: ${candidates.length ? candidates.join(', ') : '(none yet)'}`,
+      );
     }
-    to = { name: input.to, sha };
+    if (to.tree === dest.tree) throw new NothingToDo(`${input.env.name} already runs the version of ${input.to}`);
   } else {
-    for (const tag of dest.tags) {
-      if ((await host.treeOf(tag.sha)) !== dest.tree) {
-        to = tag;
-        break;
-      }
+    to = rollbackTarget(history);
+    if (!to) {
+      throw new NothingToDo(
+        `nothing to roll back to: ${input.env.name} has no earlier version that was not itself rolled back from (see: history ${input.app.name} ${input.env.name})`,
+      );
     }
-    if (!to) throw new NothingToDo(`nothing to roll back to: ${input.env.name} has no earlier deploy tag with a different version`);
-  }
-  const sourceTree = await host.treeOf(to.sha);
-  if (sourceTree === dest.tree) throw new NothingToDo(`${input.env.name} already runs the version of ${to.name}`);
-  if (!host.openPullRequest && input.env.enters === 'pull-request') {
-    // plain remotes: the bot's own gate stands in for the PR review
   }
   return {
     app: input.app.name,
@@ -135,7 +174,7 @@ export async function planRollback(
     branch: input.env.branch,
     sourceEnv: null,
     sourceSha: to.sha,
-    sourceTree,
+    sourceTree: to.tree,
     targetHead: dest.head,
     mode: 'commit',
     viaPullRequest: input.env.enters === 'pull-request' && !input.emergency,
@@ -144,18 +183,58 @@ export async function planRollback(
     ticket: await checkTicket(runtime, input.env, input.ticket),
     emergency: input.emergency,
     fromTag: dest.tag?.name ?? null,
-    toTag: to.name,
-    reason: null,
+    toTag: to.tag,
+    reason: to.mark === 'rolled-back-from' ? `returns on purpose to ${to.tag}, which ${input.env.name} rolled back from` : null,
   };
 }
 
-export function describePlan(plan: GitPlan, host: GitHost, tagPreview: string): string[] {
-  const lines = [
-    `${plan.branch}: ${plan.targetHead ? plan.targetHead.slice(0, 8) : '(new branch)'} → ${plan.mode === 'fast-forward' ? plan.sourceSha.slice(0, 8) : `a new commit on top with the tree of ${plan.sourceSha.slice(0, 8)}`}`,
-    plan.viaPullRequest && host.openPullRequest ? `through a pull request into ${plan.branch}, merged when the gate is satisfied` : 'pushed directly (no force)',
-    `deploy tag: ${tagPreview} (annotated)`,
-  ];
+/** `--to`: a deploy tag of this environment, or a commit that ran here (by sha, or by its tree). */
+async function findInHistory(host: GitHost, history: DeployHistory, ref: string): Promise<HistoryEntry | null> {
+  const byTag = history.entries.find((e) => e.tag === ref);
+  if (byTag) return byTag;
+  if (!SHA.test(ref)) return null;
+  const sha = await host.resolve(ref);
+  if (!sha) return null;
+  const bySha = history.entries.find((e) => e.sha === sha);
+  if (bySha) return bySha;
+  const tree = await host.treeOf(sha).catch(() => null);
+  return history.entries.find((e) => e.tree === tree) ?? null;
+}
+
+/** Who can fill each role of a gate: users and groups from the configuration. */
+export function whoCanFill(config: Config, roles: Record<string, number>): string[] {
+  return Object.entries(roles).map(([role, n]) => {
+    const who = config.roles[role];
+    const names = [...(who?.users ?? []), ...(who?.groups ?? []).map((g) => `group ${g}`)];
+    return `${n} ${role} (${names.length ? names.join(', ') : 'nobody is configured for this role'})`;
+  });
+}
+
+export function describePlan(
+  plan: GitPlan,
+  host: GitHost,
+  tagPreview: string,
+  kind: 'promote' | 'rollback',
+  config: Config,
+  requester: string,
+): string[] {
+  const to = plan.mode === 'fast-forward' ? `${plan.sourceSha.slice(0, 8)} (fast-forward)` : `a new commit on top with the tree of ${plan.sourceSha.slice(0, 8)}`;
+  const lines = [`${plan.branch}: ${plan.targetHead ? plan.targetHead.slice(0, 8) : '(new branch)'} → ${to}`];
+  if (plan.viaPullRequest && host.openPullRequest) lines.push(`through a pull request into ${plan.branch}, merged when the gate is satisfied`);
+  else if (plan.viaPullRequest) lines.push(`${plan.env} enters by pull request, but this remote has none: Conveyor's gate stands in for the review, then it pushes (no force)`);
+  else lines.push('pushed directly (no force)');
+  lines.push(`deploy tag: ${tagPreview} (annotated)`);
+  if (plan.toTag) lines.push(`version: ${plan.toTag}`);
   if (plan.commitCount) lines.push(`${plan.commitCount} commit(s) ship`);
+  if (plan.ticket) lines.push(`change ticket: ${plan.ticket}`);
+  if (plan.reason) lines.push(`note: ${plan.reason}`);
+  const env = config.environments.find((e) => e.name === plan.env);
+  const roles = env ? requiredRoles(env.gate, kind, plan.emergency) : {};
+  lines.push(
+    Object.keys(roles).length
+      ? `waits for approval, never by ${requester}: ${whoCanFill(config, roles).join('; ')}`
+      : 'needs no approval: it applies at once',
+  );
   return lines;
 }
 

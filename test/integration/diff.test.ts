@@ -36,13 +36,13 @@ describe('diff', () => {
     expect(refsOf(repo)).toBe(before);
   });
 
-  it('across two stages: both missing commits, and a command that names the version', async () => {
-    const develop = head(repo, 'develop');
+  it('across two stages: both missing commits, and the promotes stage by stage (staging does not allow skipping)', async () => {
     const reply = await t.run('diff development staging api');
     expect(reply.text).toContain('staging lacks 2 commit(s)');
     expect(reply.text).toContain('Fix timezone in reports');
     expect(reply.text).toContain('Paginate the orders list');
-    expect(reply.blocks.at(-1)).toEqual({ type: 'code', text: `promote api staging --version ${develop.slice(0, 12)}` });
+    expect(reply.blocks.at(-1)).toEqual({ type: 'code', text: 'promote api qa\npromote api staging' });
+    expect(reply.data).toEqual({ suggestions: ['promote api qa', 'promote api staging'] });
   });
 
   it('without an app: one section per app', async () => {
@@ -70,7 +70,9 @@ describe('diff', () => {
     expect(reply.text).not.toContain('lacks 0 commit(s)');
     expect(reply.text).toContain('k8s/deployment.yaml +1 -1');
     expect(reply.text).toContain('src/reports.ts +1 -0');
-    expect(reply.blocks.at(-1)).toEqual({ type: 'code', text: 'promote api qa' });
+    // qa rolled back from development's version: a plain promote would be refused, so it is not advised
+    expect(reply.text).toContain('`promote api qa` would be refused now: ');
+    expect(reply.blocks.at(-1)).toEqual({ type: 'code', text: 'promote api qa --force' });
   });
 
   it('diverged and behind: new commits on develop after a rollback of qa', async () => {

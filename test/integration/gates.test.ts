@@ -168,8 +168,10 @@ describe('approval gates', () => {
     editGate('prod', { changeTicket: 'required' });
     const saved = t.runtime.tickets;
     t.runtime.tickets = new ServiceNowTickets({ baseUrl: sn.url, auth: { user: 'conveyor', password: 'secret' }, retries: 0 });
+    t.runtime.engine.deps.tickets = t.runtime.tickets;
     restore.push(() => {
       t.runtime.tickets = saved;
+      t.runtime.engine.deps.tickets = saved;
     });
     sn.setTicket('CHG0000002', { state: 'Assess', approval: 'requested' });
     sn.setTicket('CHG0000003', { state: 'Implement', approval: 'approved' });
@@ -193,6 +195,19 @@ describe('approval gates', () => {
     const repo = t.repo('web');
     const tag = tagsAt(repo, head(repo, 'prod'), 'prod/').find((n) => tagMessage(repo, n).includes(ok.operation!.id))!;
     expect(tagMessage(repo, tag)).toContain('Change-Ticket: CHG0000003');
-    expect(sn.requests.map((r) => r.query.sysparm_query)).toEqual(['number=CHG0000001', 'number=CHG0000002', 'number=CHG0000003']);
+    // checked at the request, and again right before the first write
+    expect(sn.requests.map((r) => r.query.sysparm_query)).toEqual(['number=CHG0000001', 'number=CHG0000002', 'number=CHG0000003', 'number=CHG0000003']);
+
+    // a ticket withdrawn while the request waited stops it at approval: nothing is written
+    sn.setTicket('CHG0000004', { state: 'Implement', approval: 'approved' });
+    const later = await t.run('rollback web prod --ticket CHG0000004', 'U_DEMO');
+    expect(later.operation?.state).toBe('awaiting-approval');
+    sn.setTicket('CHG0000004', { state: 'Assess', approval: 'rejected' });
+    const before = head(repo, 'prod');
+    await t.run(`approve ${later.operation!.id}`, 'U_LEAD');
+    const last = await t.run(`approve ${later.operation!.id}`, 'U_PO');
+    expect(last.operation?.state).toBe('failed');
+    expect(last.text).toContain('change ticket CHG0000004 is no longer approved (rejected');
+    expect(head(repo, 'prod')).toBe(before);
   });
 });

@@ -153,7 +153,7 @@ describe('locks and concurrency', () => {
   it('a request planned before someone else moved the branch to the same version does not tag it twice', async () => {
     pushCommit(repo, 'develop', { message: 'Add a changelog entry' });
     // planned while qa was behind (as a request racing the burst above can be), applied after
-    const stale = await planPromotion(t.runtime, { app: findApp(t.runtime.config, 'api')!, env: 'qa' });
+    const stale = await planPromotion(t.runtime, { app: findApp(t.runtime.config, 'api')!, env: 'qa', requester: 'U_DEMO' });
     expect((await t.run('promote api qa', 'U_DEMO')).operation?.state).toBe('succeeded');
     const qaHead = head(repo, 'qa');
     const qaTags = tagNames(repo, 'qa/');

@@ -36,7 +36,8 @@ describe('the promotion story on plain Git', () => {
   const prodHeads: string[] = [];
 
   beforeAll(async () => {
-    t = await makeRuntime();
+    // A second tech-lead, so a tech-lead may force a version past a rollback and another approve it.
+    t = await makeRuntime({ edit: (c) => c.roles['tech-lead'].users.push('U_LEAD2') });
     repo = t.repo('api');
     originalProd = head(repo, 'prod');
     prodHeads.push(originalProd);
@@ -47,7 +48,7 @@ describe('the promotion story on plain Git', () => {
     const before = refsOf(repo);
     const reply = await t.run('promote api qa --dry-run');
     expect(reply.status).toBe('ok');
-    expect(reply.text).toContain('dry run: promote api → qa would do this (nothing was changed)');
+    expect(reply.text).toContain('dry run: promote api → qa would be accepted; this is what it would do (nothing was changed)');
     expect(reply.text).toContain(`qa: ${head(repo, 'qa').slice(0, 8)} → ${head(repo, 'develop').slice(0, 8)}`);
     expect(reply.text).toContain('pushed directly (no force)');
     expect(reply.text).toMatch(/deploy tag: qa\/\d{4}\.\d{2}\.\d{2}\.1 \(annotated\)/);
@@ -119,27 +120,35 @@ describe('the promotion story on plain Git', () => {
     prodHeads.push(now);
   });
 
-  it('promote api prod after the rollback adds ONE commit with staging\'s tree on top of prod', async () => {
+  it('the version prod rolled back from does not come back by itself; a tech-lead may force it', async () => {
     const previous = head(repo, 'prod');
     const staging = head(repo, 'staging');
     const before = refsOf(repo);
-    const dry = await t.run('promote api prod --dry-run', 'U_DEMO');
-    expect(dry.text).toContain(`prod: ${previous.slice(0, 8)} → a new commit on top with the tree of ${staging.slice(0, 8)}`);
+    const refused = await t.run('promote api prod', 'U_DEMO');
+    expect(refused.status).toBe('refused');
+    expect(refused.title).toMatch(/was rolled back from in prod.*only someone holding tech-lead or product-owner may ship it anyway, with --force/);
+    expect((await t.run('promote api prod --dry-run', 'U_DEMO')).title).toBe(refused.title);
     expect(refsOf(repo)).toBe(before);
 
-    const asked = await t.run('promote api prod', 'U_DEMO');
+    const dry = await t.run('promote api prod --force --dry-run', 'U_LEAD');
+    expect(dry.status).toBe('ok');
+    expect(dry.text).toContain(`prod: ${previous.slice(0, 8)} → a new commit on top with the tree of ${staging.slice(0, 8)}`);
+    expect(dry.text).toContain('forced past the rollback in prod');
+    expect(refsOf(repo)).toBe(before);
+
+    const asked = await t.run('promote api prod --force', 'U_LEAD');
     const id = asked.operation!.id;
     expect(asked.text).toContain('new commit with the same tree');
     await t.run(`approve ${id}`, 'U_PO');
-    expect((await t.run(`approve ${id}`, 'U_LEAD')).operation?.state).toBe('succeeded');
+    expect((await t.run(`approve ${id}`, 'U_LEAD2')).operation?.state).toBe('succeeded');
     const now = head(repo, 'prod');
     expect(git(repo, 'rev-list', '--count', `${previous}..${now}`)).toBe('1');
     expect(parentsOf(repo, now)).toEqual([previous]);
     expect(treeOf(repo, now)).toBe(treeOf(repo, staging));
     expect(git(repo, 'log', '-1', '--format=%B', now)).toContain(`Conveyor-Operation: ${id}`);
     const tag = deployTagOf(repo, 'prod', now, id);
-    expect(tag).toMatchObject({ source: staging, kind: 'promote', requestedBy: 'U_DEMO' });
-    expect(tag.approvedBy).toContain('U_LEAD (tech-lead)');
+    expect(tag).toMatchObject({ source: staging, kind: 'promote', requestedBy: 'U_LEAD' });
+    expect(tag.approvedBy).toContain('U_LEAD2 (tech-lead)');
     expect(tag.approvedBy).toContain('U_PO (product-owner)');
     prodHeads.push(now);
   });

@@ -110,7 +110,7 @@ describe('dispatcher', () => {
     const one = await t.run('help promote');
     expect(one.status).toBe('ok');
     expect(one.text).toContain('usage: promote <app> [<env>] [--version <tag|sha>]');
-    expect(one.text).toMatch(/--dry-run\s+print the plan/);
+    expect(one.text).toMatch(/--dry-run\s+run every check and print the plan/);
     expect((await t.run('help journal promote')).text).toContain('usage: journal promote <env>');
     const unknown = await t.run('help nosuch');
     expect(unknown.status).toBe('usage');
