@@ -46,7 +46,7 @@ export class LocalObjectStore implements ObjectStore {
     options: { metadata: Record<string, string>; size?: number },
   ): Promise<void> {
     validateObjectKey(key);
-    await mkdir(this.tmpDir, { recursive: true });
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const stamp = `${process.pid}.${randomBytes(6).toString('hex')}`;
     const tmpData = path.join(this.tmpDir, `${stamp}.data`);
     const tmpMeta = path.join(this.tmpDir, `${stamp}.json`);
@@ -67,8 +67,8 @@ export class LocalObjectStore implements ObjectStore {
       }
       const dataFile = path.join(this.dataDir, key);
       const metaFile = path.join(this.metaDir, `${key}.json`);
-      await mkdir(path.dirname(dataFile), { recursive: true });
-      await mkdir(path.dirname(metaFile), { recursive: true });
+      await mkdir(path.dirname(dataFile), { recursive: true, mode: 0o700 });
+      await mkdir(path.dirname(metaFile), { recursive: true, mode: 0o700 });
       await rename(tmpMeta, metaFile);
       await rename(tmpData, dataFile);
     } finally {

@@ -3,12 +3,15 @@
  * command, parse its grammar, replay idempotent answers, run, audit, and turn every error
  * into one short line.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { COMMANDS, findCommand } from '../../commands/index.js';
+import { gateStatus } from '../../commands/operation-reply.js';
 import type { CommandContext, CommandDefinition } from './command.js';
 import type { CommandInvocation, CommandService } from './command-service.js';
 import { InputError, isConveyorError, NotFoundError } from './errors.js';
+import { renderOperation } from './operation-view.js';
 import { USER_ID } from './patterns.js';
 import type { MessageRef } from './ports.js';
 import type { Reply } from './reply.js';
@@ -67,22 +70,43 @@ export function errorReply(err: unknown, runtime: Pick<Runtime, 'log'>, def?: Co
   if (isConveyorError(err)) {
     const usage = err instanceof InputError ? (err.usage ?? def?.usage) : err instanceof NotFoundError ? def?.usage : undefined;
     const blocks: Reply['blocks'] = usage ? [{ type: 'code', text: `usage: ${usage}` }] : [];
+    if (err.suggestion) blocks.push({ type: 'code', text: err.suggestion });
     const status = err instanceof InputError ? 'usage' : err.code === 'UPSTREAM' ? 'error' : 'refused';
-    return { status, title: err.message, blocks, ephemeral: true };
+    return { status, title: err.message, blocks, ephemeral: true, ...(err.suggestion ? { data: { suggestions: [err.suggestion] } } : {}) };
   }
   const ref = `err_${randomBytes(4).toString('hex')}`;
   runtime.log.error({ err, ref }, 'command failed');
   return { status: 'error', title: `Something went wrong (ref ${ref}); the details are in Conveyor's log.`, blocks: [], ephemeral: true };
 }
 
+/** This process, as the claimant of request keys: host, pid and a per-start nonce. */
+export const PROCESS_WORKER = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+/** What binds an idempotency key to its request: the same key with another command is refused. */
+export function requestFingerprint(inv: Pick<CommandInvocation, 'user' | 'text'>): string {
+  return createHash('sha256').update(`${inv.user}\n${inv.text.trim()}`).digest('hex');
+}
+
+/** The reply code (in `data`) of a key reused for another request; the HTTP API answers 409. */
+export const KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED';
+
+/** A claim older than this, by a process that is not this one, is taken to be abandoned (PostgreSQL). */
+const ABANDONED_AFTER_MS = 10 * 60_000;
+
 export class Dispatcher implements CommandService {
   constructor(private readonly runtime: Runtime) {}
+
+  /** The state store the commands run against (the Slack inbox shares it). */
+  get store(): Runtime['store'] {
+    return this.runtime.store;
+  }
 
   async execute(inv: CommandInvocation): Promise<Reply> {
     const { store } = this.runtime;
     let def: CommandDefinition<unknown> | undefined;
     let reply: Reply;
     let claimedKey: string | undefined;
+    const requestKey = inv.idempotencyKey ? `${inv.source}:${inv.idempotencyKey}` : undefined;
     try {
       if (!USER_ID.test(inv.user)) throw new InputError('the caller is not a valid user id');
       const words = tokenize(inv.text.trim());
@@ -96,35 +120,66 @@ export class Dispatcher implements CommandService {
       }
       def = found.def;
       const args = parseCommandArgs(def, found.rest);
-      if (def.mutates && inv.idempotencyKey) {
-        const key = `${inv.source}:${inv.idempotencyKey}`;
-        const previous = await this.replay(key);
+      if (def.mutates && requestKey) {
+        const previous = await this.replay(requestKey, requestFingerprint(inv));
         if (previous) return previous;
-        claimedKey = key;
+        claimedKey = requestKey;
       }
       const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text };
       reply = await def.run(args, ctx);
     } catch (err) {
       reply = errorReply(err, this.runtime, def);
     }
-    if (claimedKey) await store.saveKeyReply(claimedKey, reply);
     this.runtime.metrics?.commands.inc({ command: def?.name ?? 'unknown', outcome: reply.status });
-    await store
-      .logCommand({ actor: inv.user.slice(0, 64), source: inv.source, text: inv.text, outcome: reply.status, detail: reply.title.slice(0, 500) })
-      .catch((err) => this.runtime.log.warn({ err }, 'could not record the command'));
+    const entry = { actor: inv.user.slice(0, 64), source: inv.source, text: inv.text, outcome: reply.status, detail: reply.title.slice(0, 500) };
+    if (claimedKey) await store.finishRequest(claimedKey, reply, entry);
+    else {
+      const keyed = requestKey && reply.data && (reply.data as { code?: string }).code === KEY_REUSED ? undefined : requestKey;
+      await store.logCommand({ ...entry, requestKey: keyed }).catch((err) => this.runtime.log.warn({ err }, 'could not record the command'));
+    }
     return reply;
   }
 
-  /** The first answer for a key seen before; waits briefly while the first is still running. */
-  private async replay(key: string): Promise<Reply | null> {
+  /**
+   * The first answer for a key seen before (waiting briefly while the first is still running);
+   * a refusal when the key came with another request; null when this call runs it.
+   * A claim left by a process that died before answering is taken over: its operation, if it
+   * created one, answers; otherwise the command runs now.
+   */
+  private async replay(key: string, fingerprint: string): Promise<Reply | null> {
     const { store } = this.runtime;
-    if (await store.claimKey(key)) return null;
     for (let i = 0; i < 100; i++) {
-      const reply = (await store.keyReply(key)) as Reply | undefined;
-      if (reply) return { ...reply, replayed: true };
+      const claim = await store.claimRequestKey(key, fingerprint, PROCESS_WORKER);
+      if (claim.claimed) return null;
+      if (claim.fingerprint && claim.fingerprint !== fingerprint) {
+        return {
+          status: 'refused',
+          title: 'This idempotency key was already used for a different command; use a new key for a new command.',
+          blocks: [],
+          ephemeral: true,
+          data: { code: KEY_REUSED },
+        };
+      }
+      if (claim.reply) return { ...(claim.reply as Reply), replayed: true };
+      if (this.abandoned(claim.claimedBy, claim.at) && (await store.takeOverKey(key, PROCESS_WORKER, claim.claimedBy))) {
+        const op = await store.operationByKey(key);
+        if (!op) return null;
+        return renderOperation(op, await gateStatus(this.runtime, op));
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     return { status: 'refused', title: 'This request is already being processed.', blocks: [], ephemeral: true, replayed: true };
+  }
+
+  /** A claim no live process will answer: another process's on a PGlite folder (one process at a time), or a stale one. */
+  private abandoned(claimedBy: string | null, at: string): boolean {
+    if (claimedBy === PROCESS_WORKER) return false;
+    if (this.runtime.store.db.kind === 'pglite') return true;
+    if (claimedBy) {
+      const [host, pid] = claimedBy.split(':');
+      if (host === hostname() && pid && !processAlive(Number(pid))) return true;
+    }
+    return Date.now() - Date.parse(at) > ABANDONED_AFTER_MS;
   }
 
   async attachMessage(operationId: string, ref: MessageRef): Promise<void> {
@@ -138,5 +193,15 @@ export class Dispatcher implements CommandService {
   async pendingFor(viewer: string): Promise<Reply> {
     const { pendingApprovalsFor } = await import('./approval-gate.js');
     return pendingApprovalsFor(this.runtime, viewer);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

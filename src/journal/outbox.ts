@@ -8,7 +8,7 @@
  * second version.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -90,7 +90,10 @@ export class Outbox {
 
   /** Create the folders and drop temp files a crash left half-written. */
   async init(): Promise<void> {
-    await mkdir(this.historyDir, { recursive: true });
+    // Private: 0700 folders and 0600 records whatever the umask.
+    await mkdir(this.historyDir, { recursive: true, mode: 0o700 });
+    await chmod(this.root, 0o700);
+    await chmod(this.historyDir, 0o700);
     for (const name of await readdir(this.root)) {
       if (name.startsWith('.') && name.endsWith('.tmp')) await rm(path.join(this.root, name), { force: true });
     }

@@ -4,16 +4,32 @@
  * (a redelivery is answered 200 and ignored), then handed to the controller as small plain
  * events. Without a secret the route refuses everything: unsigned deliveries are never trusted.
  * GitHub sends no timestamp to bound replays; the delivery id is the replay guard.
+ *
+ * Headers are checked before a byte of the body is read (a missing or malformed signature,
+ * event or delivery id is refused at once), a declared length over the limit is refused
+ * unread, the body is read up to WEBHOOK_MAX_BODY only, and at most WEBHOOK_LARGE_BODIES
+ * bodies over 64 KiB are read at a time (the rest get 503 and GitHub's redelivery, or the poll).
  */
 import { Webhooks } from '@octokit/webhooks';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { StateStore } from '../store/state-store.js';
-import { type HttpServer, readBody, sendJson } from './http-server.js';
+import { BodyGate, type HttpServer, readBody, sendJson } from './http-server.js';
 
 export const GITHUB_WEBHOOK_PATH = '/github/webhooks';
-/** GitHub caps payloads at 25 MB. */
-const MAX_PAYLOAD = 25 * 1024 * 1024;
+/**
+ * GitHub caps payloads at 25 MB, but the events Conveyor reads (pushes, pull requests, checks)
+ * are far smaller: a push lists at most 20 commits. A bigger delivery is refused (413) and the
+ * repository poll catches up on it.
+ */
+export const WEBHOOK_MAX_BODY = 5 * 1024 * 1024;
+export const WEBHOOK_LARGE_BODIES = 2;
+
+const webhookHeaders = z.object({
+  'x-hub-signature-256': z.string().regex(/^sha256=[0-9a-f]{64}$/),
+  'x-github-delivery': z.string().regex(/^[\w-]{1,100}$/),
+  'x-github-event': z.string().regex(/^[a-z_]{1,64}$/),
+});
 
 export interface PushEvent {
   delivery: string;
@@ -54,6 +70,7 @@ const pushPayload = z.object({
     .optional(),
 });
 
+const ACTIVITY_EVENTS = new Set(['pull_request', 'pull_request_review', 'check_suite', 'check_run']);
 const activityPayload = z.object({ action: z.string().default(''), repository: z.object({ full_name: z.string() }) });
 
 const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
@@ -63,6 +80,7 @@ export function mountGitHubWebhooks(
   options: { secret: string | undefined; store: StateStore; log: Logger; sink: GitHubEventSink },
 ): void {
   const { store, log, sink } = options;
+  const gate = new BodyGate(WEBHOOK_LARGE_BODIES);
   const webhooks = options.secret ? new Webhooks({ secret: options.secret }) : null;
   if (webhooks) {
     webhooks.on('push', async ({ id, payload }) => {
@@ -90,24 +108,53 @@ export function mountGitHubWebhooks(
       sendJson(res, 503, { error: 'GitHub webhooks are not configured (GITHUB_WEBHOOK_SECRET is not set)' });
       return;
     }
-    const body = (await readBody(req, MAX_PAYLOAD)).toString('utf8');
     const signature = header(req.headers['x-hub-signature-256']);
     const delivery = header(req.headers['x-github-delivery']);
     const event = header(req.headers['x-github-event']);
-    if (!signature || !(await webhooks.verify(body, signature).catch(() => false))) {
-      log.warn({ delivery: delivery.slice(0, 64), event: event.slice(0, 64) }, 'GitHub webhook refused: bad signature');
-      sendJson(res, 401, { error: 'signature does not match' });
+    const headers = webhookHeaders.safeParse({ 'x-hub-signature-256': signature, 'x-github-delivery': delivery, 'x-github-event': event });
+    if (!headers.success) {
+      req.resume();
+      const bad = headers.error.issues.map((i) => String(i.path[0])).join(', ');
+      log.warn({ delivery: delivery.slice(0, 64), event: event.slice(0, 64), bad }, 'GitHub webhook refused before reading: bad headers');
+      if (bad.includes('signature')) sendJson(res, 401, { error: 'X-Hub-Signature-256 is missing or malformed' });
+      else sendJson(res, 400, { error: 'X-GitHub-Delivery and X-GitHub-Event are required' });
       return;
     }
-    if (!/^[\w-]{1,100}$/.test(delivery) || !/^[a-z_]{1,64}$/.test(event)) {
-      sendJson(res, 400, { error: 'X-GitHub-Delivery and X-GitHub-Event are required' });
+    const release = gate.enter(req);
+    if (!release) {
+      req.resume();
+      log.warn({ delivery }, 'GitHub webhook refused: too many large deliveries at once');
+      sendJson(res, 503, { error: 'too many large deliveries at once; retry later' }, { 'retry-after': '5' });
+      return;
+    }
+    let body: string;
+    try {
+      body = (await readBody(req, WEBHOOK_MAX_BODY)).toString('utf8');
+    } finally {
+      release();
+    }
+    if (!(await webhooks.verify(body, signature).catch(() => false))) {
+      log.warn({ delivery: delivery.slice(0, 64), event: event.slice(0, 64) }, 'GitHub webhook refused: bad signature');
+      sendJson(res, 401, { error: 'signature does not match' });
       return;
     }
     let payload: unknown;
     try {
       payload = JSON.parse(body);
     } catch {
-      sendJson(res, 400, { error: 'the body is not valid JSON' });
+      payload = undefined;
+    }
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+      log.warn({ delivery, event }, 'GitHub webhook refused: the body is not a JSON object');
+      sendJson(res, 400, { error: 'the body is not a JSON object' });
+      return;
+    }
+    const schema = event === 'push' ? pushPayload : ACTIVITY_EVENTS.has(event) ? activityPayload : null;
+    const shaped = schema?.safeParse(payload);
+    if (shaped && !shaped.success) {
+      const issue = shaped.error.issues[0];
+      log.warn({ delivery, event, issue: `${issue?.path.join('.')}: ${issue?.message}` }, 'GitHub webhook refused: unexpected payload shape');
+      sendJson(res, 400, { error: `unexpected ${event} payload: ${issue?.path.join('.') || '(body)'}: ${issue?.message}` });
       return;
     }
     if (!(await store.claimDelivery(delivery))) {

@@ -4,7 +4,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { isConveyorError } from '../core/errors.js';
+import type { z } from 'zod';
+import { InputError, isConveyorError } from '../core/errors.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void> | void;
 
@@ -17,24 +18,108 @@ export interface Route {
 
 export const MAX_BODY = 1024 * 1024;
 
+/** An error that is answered with `status` and its message (a refusal, not a fault). */
+export function httpError(status: number, message: string): Error & { status: number } {
+  return Object.assign(new Error(message), { status });
+}
+
+/**
+ * Read a body of at most `limit` bytes. A declared Content-Length over the limit is refused
+ * before a byte is read; a body that grows past it is cut off as soon as it does.
+ */
 export async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw httpError(413, `request body too large (limit ${limit} bytes)`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
+    if (size > limit) {
+      req.resume();
+      throw httpError(413, `request body too large (limit ${limit} bytes)`);
+    }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
 }
 
-export async function readJson(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req);
+export async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
+  const body = await readBody(req, limit);
   try {
     return JSON.parse(body.toString('utf8') || 'null');
   } catch {
-    throw Object.assign(new Error('the body is not valid JSON'), { status: 400 });
+    throw httpError(400, 'the body is not valid JSON');
   }
+}
+
+/**
+ * The one way an HTTP body becomes data: read (bounded), parse, validate with the surface's
+ * zod schema. Anything else (null, an array, a missing or mistyped field) is a 400 naming the
+ * first problems, never a TypeError further in.
+ */
+export async function readJsonWith<S extends z.ZodType>(req: IncomingMessage, schema: S, what: string, limit = MAX_BODY): Promise<z.output<S>> {
+  return parseWith(schema, await readJson(req, limit), what);
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`)
+      .join('; ');
+    throw new InputError(`invalid ${what}: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * At most `max` large bodies read at once per surface: a flood of big requests is answered
+ * 503 instead of being buffered together.
+ */
+export class BodyGate {
+  private active = 0;
+  constructor(
+    readonly max: number,
+    /** Bodies declared at or below this size pass without a slot. */
+    readonly smallBytes = 64 * 1024,
+  ) {}
+  /** A release function, or null when every slot is taken. */
+  enter(req: IncomingMessage): (() => void) | null {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared <= this.smallBytes) return () => {};
+    if (this.active >= this.max) return null;
+    this.active += 1;
+    let released = false;
+    return () => {
+      if (!released) this.active -= 1;
+      released = true;
+    };
+  }
+}
+
+let guardInstalled = false;
+
+/**
+ * The last line of defence: an exception or rejection nothing caught is logged (with a
+ * metric-friendly message) and the process keeps serving. Request handlers never rely on it —
+ * every request's errors are answered where they happen — but a bug in a library callback
+ * must not take every endpoint down with it.
+ */
+export function installProcessGuard(log: Pick<Logger, 'error'>, onFault: (kind: string) => void = () => {}): void {
+  if (guardInstalled) return;
+  guardInstalled = true;
+  process.on('uncaughtException', (err) => {
+    onFault('uncaughtException');
+    log.error({ err }, 'an uncaught exception was contained; serving on');
+  });
+  process.on('unhandledRejection', (err) => {
+    onFault('unhandledRejection');
+    log.error({ err }, 'an unhandled rejection was contained; serving on');
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -67,7 +152,12 @@ export class HttpServer {
         this.inFlight.delete(res);
         if (this.closing) this.server.closeIdleConnections();
       });
-      void this.dispatch(req, res);
+      this.dispatch(req, res).catch((err: unknown) => this.fail(req, res, err));
+    });
+    this.server.on('clientError', (err, socket) => {
+      this.log.warn({ err: (err as Error).message }, 'malformed HTTP request refused');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
     });
     this.server.keepAliveTimeout = 5_000;
   }
@@ -83,7 +173,12 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      throw httpError(400, 'malformed request target');
+    }
     if (this.draining && url.pathname !== '/healthz') {
       sendJson(res, 503, { error: 'shutting down' }, { connection: 'close' });
       return;
@@ -100,10 +195,7 @@ export class HttpServer {
       try {
         await route.handler(req, res, params);
       } catch (err) {
-        const status = (err as { status?: number }).status ?? (isConveyorError(err) ? STATUS_OF[err.code] : 500) ?? 500;
-        if (status >= 500 && !isConveyorError(err)) this.log.error({ err, path: url.pathname }, 'request failed');
-        if (!res.headersSent) sendJson(res, status, { error: status >= 500 && !isConveyorError(err) ? 'internal error' : (err as Error).message });
-        else res.end();
+        this.fail(req, res, err, url.pathname);
       }
       return;
     }
@@ -111,7 +203,23 @@ export class HttpServer {
     sendJson(res, 404, { error: 'not found' });
   }
 
+  /** Answer a failed request: a refusal (4xx) with its message, a fault (5xx) with a logged line. */
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown, path = (req.url ?? '').split('?')[0]): void {
+    const raw = (err as { status?: unknown } | null)?.status;
+    const status = typeof raw === 'number' && raw >= 400 && raw < 600 ? raw : ((isConveyorError(err) ? STATUS_OF[err.code] : 500) ?? 500);
+    const fault = status >= 500 && !isConveyorError(err);
+    if (fault) this.log.error({ err, path: path?.slice(0, 200) }, 'request failed');
+    else this.log.warn({ status, path: path?.slice(0, 200), err: (err as Error)?.message?.slice(0, 300) }, 'request refused');
+    try {
+      if (!res.headersSent) sendJson(res, status, { error: fault ? 'internal error' : (err as Error).message });
+      else res.end();
+    } catch {
+      res.destroy();
+    }
+  }
+
   listen(port: number, host: string): Promise<number> {
+    installProcessGuard(this.log);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {

@@ -6,21 +6,25 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { Secrets } from '../config/secrets.js';
-import { InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
 import { TICKET } from '../core/patterns.js';
 import type { Runtime } from '../core/runtime.js';
+import { checkJournalIntake, objectDisagreement, SHA256_HEX } from '../journal/intake-rules.js';
 import { parseVersion, VERSION_ID } from '../journal/version-id.js';
 import type { EmbeddedKv } from '../store/embedded-kv.js';
-import { bearerToken, type HttpServer, readBody, readJson, sendJson } from './http-server.js';
+import { bearerToken, type HttpServer, readBody, readJsonWith, sendJson } from './http-server.js';
 import { safeEqual } from './local-api.js';
 import { journalChain } from './wiring.js';
+
+/** JSON bodies of the journal API are small: 64 KiB is generous. */
+const JOURNAL_MAX_BODY = 64 * 1024;
 
 const registerBody = z.object({
   version: z.string().regex(VERSION_ID),
   cluster: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
-  file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/, 'a file name without folders'),
+  file: z.string().max(300),
   size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: z.string().regex(SHA256_HEX),
   ticket: z.string().regex(TICKET).optional(),
   mandators: z.array(z.enum(['tech-head', 'business-head'])).max(2),
   objectKey: z.string().max(512),
@@ -97,17 +101,21 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
   http.add('POST', '/api/journal/versions', async (req, res) => {
     const who = principal(req);
     if (!who) return sendJson(res, 401, { error: 'a cluster token is required' });
-    const parsed = registerBody.safeParse(await readJson(req));
-    if (!parsed.success) throw new InputError(`invalid version: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const v = parsed.data;
+    const v = await readJsonWith(req, registerBody, 'version', JOURNAL_MAX_BODY);
     const clusters = runtime.config.journal?.clusters ?? [];
     const rule = clusters.find((c) => c.name === v.cluster);
     if (who !== '*' && who !== v.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${v.cluster}`);
     if (!rule?.writable) throw new NotAllowedError(`cluster ${v.cluster} may not write journal versions`);
+    // The same rules journal-watch applied before uploading and reconciliation applies: name,
+    // size, ticket, mandators within this cluster's scope.
+    checkJournalIntake(v, clusters);
     if (parseVersion(v.version).cluster !== v.cluster) throw new InputError('the version id names another cluster');
-    if (!v.objectKey.startsWith(`${prefix}/${v.cluster}/${v.version}/`) || v.objectKey.includes('..')) {
-      throw new InputError(`objectKey must lie under ${prefix}/${v.cluster}/${v.version}/`);
+    if (v.objectKey !== `${prefix}/${v.cluster}/${v.version}/${v.file}`) {
+      throw new InputError(`objectKey must be ${prefix}/${v.cluster}/${v.version}/<file>`);
     }
+    // Registration vouches for bytes: the object must be there, as uploaded, with this checksum.
+    const problem = objectDisagreement(v, await runtime.objects.head(v.objectKey));
+    if (problem) throw new ConflictError(`version ${v.version} not registered: ${problem}`);
     const { version, created } = await runtime.journal.register({ ...v, ticket: v.ticket ?? null });
     await runtime.store.audit(v.cluster, created ? 'journal.registered' : 'journal.register-repeated', null, { version: version.version });
     await chain.onRegistered(version, created);
@@ -117,8 +125,7 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
   http.add('POST', '/api/journal/imports', async (req, res) => {
     const who = principal(req);
     if (!who) return sendJson(res, 401, { error: 'an agent token is required' });
-    const parsed = importBody.safeParse(await readJson(req));
-    if (!parsed.success) throw new InputError(`invalid report: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const parsed = { data: await readJsonWith(req, importBody, 'report', JOURNAL_MAX_BODY) };
     if (who !== '*' && who !== parsed.data.env) throw new NotAllowedError(`this token belongs to ${who}, not ${parsed.data.env}`);
     runtime.metrics.journalImports.inc({ env: parsed.data.env, result: parsed.data.ok ? 'ok' : 'failed' });
     await chain.onImport({ ...parsed.data, error: parsed.data.error ?? null });
@@ -128,9 +135,7 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
   http.add('POST', '/api/journal/events', async (req, res) => {
     const who = principal(req);
     if (!who) return sendJson(res, 401, { error: 'a cluster token is required' });
-    const parsed = eventBody.safeParse(await readJson(req));
-    if (!parsed.success) throw new InputError(`invalid event: ${parsed.error.issues[0]?.message}`);
-    const e = parsed.data;
+    const e = await readJsonWith(req, eventBody, 'event', JOURNAL_MAX_BODY);
     if (who !== '*' && who !== e.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${e.cluster}`);
     runtime.metrics.journalUploads.inc({ cluster: e.cluster, result: e.kind });
     await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, { file: e.file, version: e.version, reason: e.reason });
@@ -140,6 +145,14 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
 
   if (!runtime.config.consul) addEmbeddedKvRoutes(http, runtime, principal);
 }
+
+/** A pointer value: a journal version id or empty (bounded by the body limit already). */
+const kvValue = {
+  parse(text: string): string {
+    if (text !== '' && !VERSION_ID.test(text.trim())) throw new InputError('a journal pointer holds a version id');
+    return text;
+  },
+};
 
 /** Consul's KV HTTP shape over the embedded store: GET (blocking with index/wait) and PUT (cas). */
 function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req: IncomingMessage, header?: string) => string | null): void {
@@ -183,7 +196,7 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
     const url = new URL(req.url ?? '/', 'http://x');
     const casParam = url.searchParams.get('cas');
     if (casParam !== null && !/^\d{1,15}$/.test(casParam)) throw new InputError('cas must be a non-negative integer');
-    const value = (await readBody(req, 4096)).toString('utf8');
+    const value = kvValue.parse((await readBody(req, 4096)).toString('utf8'));
     const ok = await kv.put(key, value, casParam === null ? {} : { cas: Number(casParam) });
     sendJson(res, 200, ok);
   });

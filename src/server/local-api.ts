@@ -3,11 +3,11 @@
  * same state (PGlite allows one process), authenticated by a token kept under .conveyor/.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { CommandService } from '../core/command-service.js';
-import { InputError } from '../core/errors.js';
-import { bearerToken, type HttpServer, readJson, sendJson } from './http-server.js';
+import { KEY_REUSED } from '../core/dispatcher.js';
+import { bearerToken, type HttpServer, readJsonWith, sendJson } from './http-server.js';
 
 export interface ServeInfo {
   pid: number;
@@ -15,10 +15,10 @@ export interface ServeInfo {
   token: string;
 }
 
-const runBody = z.object({
+export const runBody = z.object({
   text: z.string().max(4000),
   user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-  idempotencyKey: z.string().max(200).optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
 });
 
 export function safeEqual(a: string, b: string): boolean {
@@ -29,7 +29,10 @@ export function safeEqual(a: string, b: string): boolean {
 
 export function writeServeInfo(file: string, port: number): ServeInfo {
   const info = { pid: process.pid, port, token: randomBytes(24).toString('base64url') };
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  // 0600 whatever the umask, also when an earlier file (perhaps with wider modes) is replaced.
+  rmSync(file, { force: true });
+  writeFileSync(file, JSON.stringify(info), { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
   return info;
 }
 
@@ -58,9 +61,10 @@ export function addLocalApi(server: HttpServer, service: CommandService, token: 
   server.add('POST', '/api/run', async (req, res) => {
     const given = bearerToken(req);
     if (!given || !safeEqual(given, token())) return sendJson(res, 401, { error: 'a valid local token is required' });
-    const parsed = runBody.safeParse(await readJson(req));
-    if (!parsed.success) throw new InputError(`invalid request: ${parsed.error.issues[0]?.message}`);
-    const reply = await service.execute({ ...parsed.data, source: 'cli' });
-    sendJson(res, 200, reply);
+    const body = await readJsonWith(req, runBody, 'request', 64 * 1024);
+    const reply = await service.execute({ ...body, source: 'cli' });
+    // The same idempotency key with another command: refused, never the first command's answer.
+    const reused = (reply.data as { code?: string } | undefined)?.code === KEY_REUSED;
+    sendJson(res, reused ? 409 : 200, reply);
   });
 }

@@ -4,12 +4,11 @@
  * idempotency and every business rule live behind the service.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import {
   App,
   type BlockAction,
   type ButtonAction,
-  type CustomRoute,
-  HTTPReceiver,
   type Logger,
   LogLevel,
   type RespondFn,
@@ -28,6 +27,7 @@ import { toSlackError } from '../adapters/slack-notifier.js';
 import type { CommandInvocation, CommandService } from '../core/command-service.js';
 import { InputError, isConveyorError } from '../core/errors.js';
 import type { Reply } from '../core/reply.js';
+import { SlackHttpReceiver } from './slack-receiver.js';
 
 /** pino-compatible: `logger.error({ err }, 'message')`. */
 export interface SlackAppLogger {
@@ -54,8 +54,6 @@ export interface CreateSlackAppOptions {
   endpoint?: string;
   /** Extra WebClient options (e.g. `retryConfig`, `timeout`). */
   clientOptions?: Omit<WebClientOptions, 'slackApiUrl' | 'logger'>;
-  /** More routes on the same HTTP server (e.g. `/healthz`). */
-  customRoutes?: CustomRoute[];
   newErrorId?: () => string;
   /** Acked requests whose work runs at once (default 4); the rest wait their turn. */
   workConcurrency?: number;
@@ -63,7 +61,7 @@ export interface CreateSlackAppOptions {
 
 export interface SlackApp {
   app: App;
-  receiver: HTTPReceiver | SocketModeReceiver;
+  receiver: SlackHttpReceiver | SocketModeReceiver;
   client: WebClient;
   /** HTTP mode listens on `port` (0: a free one) and `host`; resolves with the bound port. */
   start(listen?: { port?: number; host?: string }): Promise<{ port: number | null }>;
@@ -92,12 +90,8 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
         logger: boltLog,
         installerOptions: { clientOptions },
       })
-    : new HTTPReceiver({
-        signingSecret: options.signingSecret,
-        endpoints: options.endpoint ?? '/slack/events',
-        logger: boltLog,
-        customRoutes: options.customRoutes ?? [],
-      });
+    : new SlackHttpReceiver({ signingSecret: options.signingSecret, log: logger });
+  let server: Server | null = null;
   const app = new App({
     receiver,
     token: options.botToken,
@@ -319,13 +313,33 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
         await app.start();
         return { port: null };
       }
-      const server = await receiver.start({ port: listen.port ?? 3000, host: listen.host ?? '127.0.0.1' });
-      const address = server.address();
+      const endpoint = options.endpoint ?? '/slack/events';
+      const http = createServer((req, res) => {
+        if (req.method === 'POST' && (req.url ?? '').split('?')[0] === endpoint) void receiver.handle(req, res);
+        else {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end('not found');
+        }
+      });
+      server = http;
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(listen.port ?? 3000, listen.host ?? '127.0.0.1', () => resolve());
+      });
+      const address = http.address();
       return { port: address && typeof address === 'object' ? address.port : null };
     },
     idle,
     async stop() {
       await app.stop();
+      if (server) {
+        const s = server;
+        server = null;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        });
+      }
       await idle();
     },
   };

@@ -34,8 +34,8 @@ export async function mountSlack(
     return slack;
   }
   await slack.app.init();
-  const receiver = slack.receiver as import('@slack/bolt').HTTPReceiver;
-  http.add('POST', '/slack/events', (req, res) => receiver.requestListener(req, res));
+  const receiver = slack.receiver as import('./slack-receiver.js').SlackHttpReceiver;
+  http.add('POST', '/slack/events', (req, res) => receiver.handle(req, res));
   log.info('slack: listening on /slack/events');
   return { stop: () => slack.idle() }; // the HTTP server drains requests; this, the work they left
 }

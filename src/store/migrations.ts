@@ -105,6 +105,28 @@ const MIGRATIONS: string[] = [
     at TIMESTAMPTZ NOT NULL DEFAULT now()
   );
   `,
+  // 2: idempotency keys bound to the request they came with; one command-log line per request;
+  // the durable inbox of acked Slack requests (src/store/inbox-store.ts).
+  `
+  ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS fingerprint TEXT;
+  ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS claimed_by TEXT;
+  ALTER TABLE command_log ADD COLUMN IF NOT EXISTS request_key TEXT;
+  CREATE UNIQUE INDEX IF NOT EXISTS command_log_request_key ON command_log (request_key);
+  CREATE TABLE IF NOT EXISTS inbox (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload JSONB NOT NULL,
+    state TEXT NOT NULL,
+    reply JSONB,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    claimed_by TEXT,
+    claimed_until TIMESTAMPTZ,
+    accepted_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS inbox_open ON inbox (accepted_at) WHERE state <> 'done' AND state <> 'failed';
+  `,
 ];
 
 export const MIGRATION_LOCK_KEY = 727274;

@@ -21,6 +21,16 @@ export interface AuditEntry {
   detail: Record<string, unknown>;
 }
 
+export interface CommandLogEntry {
+  actor: string;
+  source: string;
+  text: string;
+  outcome: string;
+  detail?: string;
+  /** The request this line records (idempotency key or inbox id): logged once per request. */
+  requestKey?: string;
+}
+
 export interface LockRow {
   app: string;
   env: string;
@@ -109,10 +119,17 @@ export class StateStore {
 
   // ------------------------------------------------------------ command log and audit
 
-  async logCommand(entry: { actor: string; source: string; text: string; outcome: string; detail?: string }) {
-    await this.db.query('INSERT INTO command_log (at, actor, source, text, outcome, detail) VALUES ($1,$2,$3,$4,$5,$6)', [
-      this.now(), entry.actor, entry.source, entry.text.slice(0, 4000), entry.outcome, entry.detail ?? null,
-    ]);
+  /** One line per command; with a request key, one line per request however often it runs. */
+  async logCommand(entry: CommandLogEntry, db = this.db) {
+    await db.query(
+      'INSERT INTO command_log (at, actor, source, text, outcome, detail, request_key) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING',
+      [this.now(), entry.actor, entry.source, entry.text.slice(0, 4000), entry.outcome, entry.detail ?? null, entry.requestKey ?? null],
+    );
+  }
+
+  async commandLogFor(requestKey: string): Promise<{ actor: string; text: string; outcome: string; at: string }[]> {
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log WHERE request_key = $1', [requestKey]);
+    return rows.map((r) => ({ actor: String(r.actor), text: String(r.text), outcome: String(r.outcome), at: iso(r.at) }));
   }
 
   async commandLog(limit = 50): Promise<{ actor: string; text: string; outcome: string; at: string }[]> {
@@ -144,6 +161,49 @@ export class StateStore {
   async claimKey(key: string): Promise<boolean> {
     const rows = await this.db.query('INSERT INTO idempotency (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING key', [key, this.now()]);
     return rows.length === 1;
+  }
+
+  /**
+   * Claim a request key for a request (its fingerprint) on behalf of a worker. Claimed: the
+   * caller runs it. Otherwise what is known of the earlier claim: its fingerprint (another
+   * request under the same key is a conflict), its reply once there is one, who holds it.
+   */
+  async claimRequestKey(
+    key: string,
+    fingerprint: string,
+    worker: string,
+  ): Promise<{ claimed: true } | { claimed: false; fingerprint: string | null; reply: unknown | null; claimedBy: string | null; at: string }> {
+    const rows = await this.db.query(
+      'INSERT INTO idempotency (key, at, fingerprint, claimed_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key',
+      [key, this.now(), fingerprint, worker],
+    );
+    if (rows.length === 1) return { claimed: true };
+    const [row] = await this.db.query<Record<string, unknown>>('SELECT * FROM idempotency WHERE key = $1', [key]);
+    if (!row) return this.claimRequestKey(key, fingerprint, worker);
+    return {
+      claimed: false,
+      fingerprint: (row.fingerprint as string | null) ?? null,
+      reply: row.reply ?? null,
+      claimedBy: (row.claimed_by as string | null) ?? null,
+      at: iso(row.at),
+    };
+  }
+
+  /** Take over a key whose claimant died before it answered; false when someone else did first. */
+  async takeOverKey(key: string, worker: string, from: string | null): Promise<boolean> {
+    const rows = await this.db.query(
+      'UPDATE idempotency SET claimed_by = $2, at = $4 WHERE key = $1 AND reply IS NULL AND claimed_by IS NOT DISTINCT FROM $3 RETURNING key',
+      [key, worker, from, this.now()],
+    );
+    return rows.length === 1;
+  }
+
+  /** The answer to a request and its command-log line, together or not at all. */
+  async finishRequest(key: string, reply: unknown, entry: CommandLogEntry): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('UPDATE idempotency SET reply = $2 WHERE key = $1', [key, JSON.stringify(reply)]);
+      await this.logCommand({ ...entry, requestKey: key }, tx);
+    });
   }
 
   async saveKeyReply(key: string, reply: unknown): Promise<void> {

@@ -4,6 +4,7 @@
  * checksum, the read endpoints, import reports, and the embedded KV's Consul-shaped endpoint.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { versionDay } from '../../src/journal/version-id.js';
 import { type JournalServer, type JournalWorkspace, makeJournalWorkspace, startJournalServer } from '../support/journal-setup.js';
@@ -32,6 +33,15 @@ function body(cluster: string, seq: number, content: string, extra: Record<strin
 
 let ws: JournalWorkspace;
 let srv: JournalServer;
+
+/** A registration whose object was really uploaded (as journal-watch does) with `content`. */
+async function uploaded(cluster: string, seq: number, content: string, extra: Record<string, unknown> = {}) {
+  const b = body(cluster, seq, content, extra);
+  await srv.server.runtime.objects.put(b.objectKey, Readable.from([Buffer.from(content)]), {
+    metadata: { version: b.version, cluster, sha256: sha(content), mandators: (b.mandators as string[]).join(','), file: b.file },
+  });
+  return b;
+}
 
 beforeAll(async () => {
   ws = await makeJournalWorkspace();
@@ -86,14 +96,14 @@ describe('POST /api/journal/versions', () => {
   });
 
   it('registers a checksum once: the repeat answers 200 created:false with the first version', async () => {
-    const first = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: body('dev-modelling', 1, 'content-1') });
+    const first = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: await uploaded('dev-modelling', 1, 'content-1') });
     expect(first.status).toBe(201);
     expect(first.json).toEqual({ version: `${day}-dev-modelling.1`, created: true });
 
-    const again = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: body('dev-modelling', 1, 'content-1') });
+    const again = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: await uploaded('dev-modelling', 1, 'content-1') });
     expect(again).toMatchObject({ status: 200, json: { version: `${day}-dev-modelling.1`, created: false } });
     // Even under a new version id, the same content keeps its version.
-    const renamed = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: body('dev-modelling', 2, 'content-1') });
+    const renamed = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: await uploaded('dev-modelling', 2, 'content-1') });
     expect(renamed).toMatchObject({ status: 200, json: { version: `${day}-dev-modelling.1`, created: false } });
 
     const list = (await srv.api('GET', '/api/journal/versions')).json.versions as { version: string }[];
@@ -103,9 +113,53 @@ describe('POST /api/journal/versions', () => {
   it('lets the prod modelling cluster register with its own token', async () => {
     const res = await srv.api('POST', '/api/journal/versions', {
       token: TOKENS.prod,
-      body: body('prod-modelling', 1, 'prod-content', { mandators: ['tech-head', 'business-head'] }),
+      body: await uploaded('prod-modelling', 1, 'prod-content', { mandators: ['tech-head', 'business-head'] }),
     });
     expect(res.status).toBe(201);
+  });
+
+  it('refuses a version whose object was never uploaded, or differs from what is stated (409)', async () => {
+    const madeUp = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: body('dev-modelling', 7, 'never uploaded') });
+    expect(madeUp.status).toBe(409);
+    expect(madeUp.json.error).toContain('does not exist');
+    const real = await uploaded('dev-modelling', 8, 'real bytes');
+    const bigger = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: { ...real, size: real.size + 1 } });
+    expect(bigger.status).toBe(409);
+    const otherSha = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: { ...real, sha256: sha('other bytes') } });
+    expect(otherSha.status).toBe(409);
+    expect(otherSha.json.error).toContain('sha256');
+    const versions = (await srv.api('GET', '/api/journal/versions')).json.versions as { version: string }[];
+    expect(versions.map((v) => v.version)).not.toContain(`${day}-dev-modelling.7`);
+    expect(versions.map((v) => v.version)).not.toContain(`${day}-dev-modelling.8`);
+  });
+
+  it("refuses mandators outside the cluster's scope (403): dev-modelling exports tech-head only", async () => {
+    const res = await srv.api('POST', '/api/journal/versions', {
+      token: TOKENS.dev,
+      body: await uploaded('dev-modelling', 9, 'business data', { mandators: ['business-head'] }),
+    });
+    expect(res.status).toBe(403);
+    expect(res.json.error).toContain('business-head');
+  });
+
+  it.each([
+    ['a space', 'my orders.jnl'],
+    ['unicode', 'ordérs.jnl'],
+    ['a leading dash', '-rf.jnl'],
+    ['a command substitution', '$(id).jnl'],
+    ['a newline', 'a\nb.jnl'],
+    ['over 200 characters', `${'x'.repeat(240)}.jnl`],
+  ])('refuses a file name with %s (400), as journal-watch does', async (_what, file) => {
+    const b = body('dev-modelling', 10, 'named', { file });
+    const res = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: { ...b, objectKey: `journals/dev-modelling/${b.version}/${file}` } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toContain('file name');
+  });
+
+  it('refuses an empty journal (400)', async () => {
+    const res = await srv.api('POST', '/api/journal/versions', { token: TOKENS.dev, body: body('dev-modelling', 11, '') });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toContain('empty');
   });
 });
 
