@@ -2,7 +2,8 @@
  * Structured logs with pino. Secrets never reach a line: known secret fields are redacted
  * by path, and every written line is scrubbed of the configured secret values (also as they
  * look JSON-escaped), token-shaped strings, fields named like secrets at any depth, URL
- * credentials and URL query strings.
+ * credentials and URL query strings. Levels are written as words (`"level":"info"`), which log
+ * collectors read without a mapping table.
  */
 import { pino, type Logger } from 'pino';
 
@@ -47,6 +48,7 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   return pino(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: ['*.token', '*.password', '*.secret', '*.authorization', '*.Authorization', 'headers.authorization', '*.headers.authorization', 'req.headers.cookie', '*.privateKey'],
         censor: '[redacted]',

@@ -1,5 +1,31 @@
-/** Prometheus metrics (prom-client), one registry per runtime, served at /metrics. */
+/**
+ * Prometheus metrics (prom-client), one registry per runtime, served at /metrics.
+ * Node's default process metrics keep their standard, unprefixed names (`process_*`,
+ * `nodejs_*`), so the usual Node.js dashboards work. Gauges that only a remote system can feed
+ * (the GitHub rate limit, leadership) are absent until they have a value, never a made-up 0.
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A gauge registered on its first `set`: absent from /metrics until then. */
+export class LateGauge<L extends string = string> {
+  private registered = false;
+  readonly gauge: Gauge<L>;
+
+  constructor(private readonly registry: Registry, config: { name: string; help: string; labelNames?: readonly L[] }) {
+    this.gauge = new Gauge<L>({ ...config, registers: [] });
+  }
+
+  set(value: number): void;
+  set(labels: Partial<Record<L, string | number>>, value: number): void;
+  set(a: number | Partial<Record<L, string | number>>, b?: number): void {
+    if (!this.registered) {
+      this.registry.registerMetric(this.gauge);
+      this.registered = true;
+    }
+    if (typeof a === 'number') this.gauge.set(a);
+    else this.gauge.set(a, b!);
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -11,15 +37,31 @@ export class Metrics {
     buckets: [1, 5, 30, 60, 300, 900, 3600, 14_400, 86_400],
     registers: [this.registry],
   });
+  /** Promotions and rollbacks that reached a final state, per app and environment. */
+  readonly deploys = new Counter({
+    name: 'conveyor_deploys_total',
+    help: 'Promotions and rollbacks that reached a final state, by app, environment, kind and result',
+    labelNames: ['app', 'env', 'kind', 'result'],
+    registers: [this.registry],
+  });
+  readonly deployDuration = new Histogram({
+    name: 'conveyor_deploy_duration_seconds',
+    help: 'Time from request to a final state of promotions and rollbacks, by app and environment',
+    labelNames: ['app', 'env'],
+    buckets: [1, 5, 30, 60, 300, 900, 3600, 14_400, 86_400],
+    registers: [this.registry],
+  });
   readonly approvalsPending = new Gauge({ name: 'conveyor_approvals_pending', help: 'Operations waiting for approval', registers: [this.registry] });
-  readonly githubRateLimit = new Gauge({ name: 'conveyor_github_rate_limit_remaining', help: 'GitHub primary rate limit left, from the last response', registers: [this.registry] });
+  readonly githubRateLimit = new LateGauge(this.registry, { name: 'conveyor_github_rate_limit_remaining', help: 'GitHub primary rate limit left, from the last response' });
+  /** 1 while this replica leads (runs the watches), 0 while it follows; absent before the first election. */
+  readonly leader = new LateGauge(this.registry, { name: 'conveyor_leader', help: '1 while this replica is the leader that runs the watches, else 0' });
   readonly watchReconnects = new Counter({ name: 'conveyor_watch_reconnects_total', help: 'Watch reconnects by kind and target', labelNames: ['kind', 'target'], registers: [this.registry] });
   readonly journalUploads = new Counter({ name: 'conveyor_journal_uploads_total', help: 'Journal export results by cluster and result', labelNames: ['cluster', 'result'], registers: [this.registry] });
   readonly journalImports = new Counter({ name: 'conveyor_journal_imports_total', help: 'Journal import reports by environment and result', labelNames: ['env', 'result'], registers: [this.registry] });
   readonly slackErrors = new Counter({ name: 'conveyor_slack_api_errors_total', help: 'Slack Web API errors by method and error', labelNames: ['method', 'error'], registers: [this.registry] });
 
   constructor(options: { defaults?: boolean } = {}) {
-    if (options.defaults) collectDefaultMetrics({ register: this.registry, prefix: 'conveyor_' });
+    if (options.defaults) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Command name for the label: the first word(s) of a known command, else "unknown". */

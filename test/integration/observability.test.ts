@@ -6,6 +6,7 @@
  *   a Slack post refused with not_in_channel, a URL with `?token=`) hold none of them, and every
  *   line is JSON with `level` and `msg`; `scrubSecrets` on tricky inputs.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -23,6 +24,13 @@ import { SlackDriver } from '../support/slack-driver.js';
 import { SlackFake } from '../support/slack-fake.js';
 
 // ------------------------------------------------------------ helpers
+
+/** promtool (Debian's prometheus package; .ci/run installs it), or null with the reason printed. */
+const promtool = (() => {
+  const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+  if (!found) console.warn('promtool is not installed: skipping `promtool check metrics` (apt-get install prometheus)');
+  return found || null;
+})();
 
 interface Sample {
   name: string;
@@ -105,6 +113,8 @@ let localToken = '';
 let scrubbed: string[] = [];
 let pendingWhileWaiting: number | undefined;
 let metrics: Exposition;
+/** The exposition text as served, for promtool. */
+let metricsText = '';
 const lines: string[] = [];
 
 async function post(path: string, body: unknown, token = localToken): Promise<{ status: number; json: unknown }> {
@@ -127,7 +137,8 @@ async function readMetrics(): Promise<Exposition> {
   const res = await fetch(`${base}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-  return parseExposition(await res.text());
+  metricsText = await res.text();
+  return parseExposition(metricsText);
 }
 
 describe('a served session with every secret set', () => {
@@ -262,7 +273,6 @@ describe('a served session with every secret set', () => {
 
     it('declares the series that only GitHub and the watches feed', () => {
       for (const [name, kind] of [
-        ['conveyor_github_rate_limit_remaining', 'gauge'],
         ['conveyor_watch_reconnects_total', 'counter'],
         ['conveyor_slack_api_errors_total', 'counter'],
       ] as const) {
@@ -273,8 +283,25 @@ describe('a served session with every secret set', () => {
       expect(pick(metrics.samples, 'conveyor_watch_reconnects_total')).toEqual([]);
     });
 
-    it('carries the process metrics under the conveyor_ prefix', () => {
-      expect(seriesValue(metrics.samples, 'conveyor_process_resident_memory_bytes')).toBeGreaterThan(0);
+    it("carries Node's default process metrics under their standard names, without a prefix", () => {
+      expect(seriesValue(metrics.samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+      expect(metrics.type.get('nodejs_heap_size_used_bytes')).toBe('gauge');
+      expect(pick(metrics.samples, 'conveyor_process_resident_memory_bytes')).toEqual([]);
+    });
+
+    it.skipIf(!promtool)('passes `promtool check metrics`: it parses, and no Conveyor series breaks a naming rule', () => {
+      const result = spawnSync(promtool!, ['check', 'metrics'], { input: metricsText, encoding: 'utf8' });
+      const problems = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean);
+      // 0: clean; 3: lint findings only (1 would be a parse error).
+      expect([0, 3], problems.join('\n')).toContain(result.status);
+      // prom-client's own default gauges `nodejs_active_*_total` are the standard names the Node.js
+      // dashboards use; every other finding is ours to fix.
+      expect(problems.filter((p) => !/^nodejs_active_\w+_total /.test(p))).toEqual([]);
+    });
+
+    it('shows no GitHub rate limit before GitHub was ever called (absent, not 0)', () => {
+      expect(metrics.type.get('conveyor_github_rate_limit_remaining')).toBeUndefined();
+      expect(pick(metrics.samples, 'conveyor_github_rate_limit_remaining')).toEqual([]);
     });
   });
 
@@ -283,14 +310,14 @@ describe('a served session with every secret set', () => {
       expect(lines.length).toBeGreaterThan(5);
       for (const line of lines) {
         const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
-        expect(typeof entry.level, line).toBe('number');
+        expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], line).toContain(entry.level);
         expect(typeof entry.msg, line).toBe('string');
       }
-      const byLevel = (level: number) => lines.filter((l) => (JSON.parse(l) as { level: number }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
-      expect(byLevel(20).length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
-      expect(byLevel(40)).toContain('could not announce the operation');
-      expect(byLevel(40)).toContain('could not answer through response_url');
-      expect(byLevel(50).length).toBeGreaterThan(0);
+      const byLevel = (level: string) => lines.filter((l) => (JSON.parse(l) as { level: string }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(byLevel('debug').length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
+      expect(byLevel('warn')).toContain('could not announce the operation');
+      expect(byLevel('warn')).toContain('could not answer through response_url');
+      expect(byLevel('error').length).toBeGreaterThan(0);
     });
 
     it('hold no secret value and no URL query string', () => {
@@ -383,7 +410,7 @@ describe('scrubSecrets', () => {
     log.warn({ err: new Error(`GET https://api.example.com/x?access_token=qs-3 failed with ${secret}`) }, 'upstream failed');
     const all = written.join('');
     for (const value of ['top-level-token-1', 'pw-deep-2', 'quoted', 'qs-3']) expect(all, value).not.toContain(value);
-    for (const line of all.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ level: expect.any(Number), msg: expect.any(String) });
+    for (const line of all.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ level: expect.stringMatching(/^(info|warn|error)$/), msg: expect.any(String) });
   });
 
   it('leaves ordinary text alone', () => {
