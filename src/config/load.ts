@@ -24,14 +24,30 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
 }
 
+/** A configuration file is a few kilobytes; anything near this is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Aliases (`*name`) a configuration may use; a "billion laughs" document needs thousands. */
+export const MAX_CONFIG_ALIASES = 100;
+
 /** Parse and validate configuration text; throws ConfigError listing every problem. */
 export function parseConfig(text: string, source = 'conveyor.yaml'): Config {
-  const doc = parseDocument(text, { prettyErrors: true });
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`${source} is larger than ${MAX_CONFIG_BYTES} bytes; is it the right file?`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, maxAliasCount: MAX_CONFIG_ALIASES });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`);
     throw new ConfigError(`${source} is not valid YAML`, problems);
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
+  } catch (err) {
+    // The yaml package throws (not reports) an alias expansion over the limit: one line, no stack.
+    const line = (err as Error).message.split('\n')[0]!;
+    throw new ConfigError(`${source} is not valid YAML`, [`YAML: ${line} (at most ${MAX_CONFIG_ALIASES} aliases are expanded)`]);
+  }
+  const result = configSchema.safeParse(value ?? {});
   if (!result.success) {
     const problems = formatIssues(result.error.issues);
     throw new ConfigError(`${source} has ${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems);

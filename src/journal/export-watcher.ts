@@ -6,8 +6,8 @@
  * without losing or duplicating a version.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +25,7 @@ import {
   type JournalClusterRule,
   parseJournalMeta,
 } from './journal-rules.js';
+import { checkJournalIntake, checkJournalName, checkJournalSize, isIntakeRefusal } from './intake-rules.js';
 import { isFinished, Outbox, type OutboxEntry, type OutboxStep, writeFileAtomic } from './outbox.js';
 import { nextVersion, parseVersion, VERSION_CLUSTER, versionDay } from './version-id.js';
 import type { VersionRegistryClient } from './version-registry.js';
@@ -88,6 +89,8 @@ export function isCandidateName(name: string): boolean {
 }
 
 class Halt extends Error {}
+/** The version endpoint refused for good (name, scope, object): the journal goes to rejected/. */
+class Refused extends Error {}
 class Deferred extends Error {
   constructor(readonly ms: number) {
     super('deferred');
@@ -143,6 +146,7 @@ export class JournalExportWatcher {
     this.watcher = watch(root, {
       depth: 0,
       ignoreInitial: false,
+      followSymlinks: false,
       usePolling: this.o.usePolling ?? false,
       awaitWriteFinish: {
         stabilityThreshold: threshold,
@@ -151,7 +155,8 @@ export class JournalExportWatcher {
       ignored: (p, stats) => {
         if (path.resolve(p) === root) return false;
         if (path.dirname(path.resolve(p)) !== root) return true;
-        if (stats && !stats.isFile()) return true;
+        // Links and other non-files are not followed: they reach process(), which rejects them.
+        if (stats?.isDirectory()) return true;
         const name = path.basename(p);
         return name.startsWith('.') || TEMP_NAME.test(name);
       },
@@ -240,10 +245,27 @@ export class JournalExportWatcher {
 
   private async process(name: string): Promise<void> {
     const full = path.join(this.o.dir, name);
-    const st = await stat(full).catch(() => null);
+    // lstat: a link is never followed, whatever it points at.
+    const st = await lstat(full).catch(() => null);
     let entry = await this.outbox.get(name);
+    if (st && !st.isFile() && !st.isDirectory() && (!entry || isFinished(entry))) {
+      const kind = st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
+      await this.rejectUnseen(name, full, st, `${name} is ${kind}; journals must be regular files`);
+      return;
+    }
     const present = !!st?.isFile();
     if (!present && (!entry || isFinished(entry))) return;
+    if (present && (!entry || isFinished(entry))) {
+      // The rules every side applies (intake-rules.ts): a name or size that fails is refused for good.
+      try {
+        checkJournalName(name);
+        checkJournalSize(st!.size);
+      } catch (err) {
+        if (!isIntakeRefusal(err)) throw err;
+        await this.rejectUnseen(name, full, st!, (err as Error).message);
+        return;
+      }
+    }
     if (present && entry && isFinished(entry)) {
       await this.outbox.archive(entry); // a new file under a name seen before
       entry = null;
@@ -278,7 +300,15 @@ export class JournalExportWatcher {
 
     if (entry.step === 'new') entry = await this.checkScopeAndTicket(entry, full);
     if (entry.step === 'approved') entry = await this.upload(entry, full);
-    if (entry.step === 'uploaded') entry = await this.register(entry);
+    if (entry.step === 'uploaded') {
+      try {
+        entry = await this.register(entry);
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err;
+        await this.reject(entry, full, `the version endpoint refused ${entry.version}: ${err.message}`);
+        return;
+      }
+    }
     if (entry.step === 'registered') {
       if (changed) {
         // the file was rewritten after its upload: the old content is registered; the new one starts over
@@ -315,6 +345,7 @@ export class JournalExportWatcher {
     try {
       meta = parseJournalMeta(metaText);
       checkMandatorScope(this.o.cluster, meta.mandators, this.o.clusters);
+      checkJournalIntake({ cluster: this.o.cluster, file: name, size: entry.size, ticket: meta.ticket, mandators: meta.mandators }, this.o.clusters);
     } catch (err) {
       if (!isConveyorError(err)) throw err;
       return this.reject(entry, full, err.message);
@@ -376,6 +407,7 @@ export class JournalExportWatcher {
         await this.save({ ...entry, sha256: undefined });
         throw new Deferred(0);
       }
+      if (isIntakeRefusal(err) && what.startsWith('registration')) throw new Refused((err as Error).message);
       const reason = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
       this.log.error({ file: entry.file, err }, reason);
       if (!entry.reportedFailure)
@@ -412,7 +444,8 @@ export class JournalExportWatcher {
           done(null, chunk);
         },
       });
-      const source = createReadStream(full);
+      // Opened without following a link: a file swapped for a link since it was checked fails here.
+      const source = (await open(full, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
       source.on('error', (err) => tap.destroy(err));
       source.pipe(tap);
       await this.o.objects.put(e.objectKey!, tap, { metadata, size: e.size });
@@ -469,6 +502,18 @@ export class JournalExportWatcher {
     return this.save({ ...e, version }, 'registered');
   }
 
+  /** Reject a file that never got an outbox record of its own (bad name, empty, a link). */
+  private async rejectUnseen(name: string, full: string, st: { size: number; mtimeMs: number }, reason: string): Promise<void> {
+    const now = this.clock.now().toISOString();
+    const previous = await this.outbox.get(name);
+    if (previous) await this.outbox.archive(previous);
+    const entry: OutboxEntry = {
+      file: name, size: st.size, mtimeMs: st.mtimeMs, step: 'new', attempts: 0, ticketChecks: 0,
+      reportedWaiting: false, reportedFailure: false, firstSeenAt: now, updatedAt: now,
+    };
+    await this.reject(await this.save(entry), full, reason);
+  }
+
   private async reject(entry: OutboxEntry, full: string, reason: string): Promise<OutboxEntry> {
     const dest = await this.moveOut(full, this.rejectedDir, 'rejected');
     await writeFileAtomic(`${dest}.reason.txt`, `${reason}\n`);
@@ -506,10 +551,17 @@ export class JournalExportWatcher {
   }
 }
 
+/** The sha256 of a regular file, opened without following a link (a swap to a link fails). */
 async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (!(await handle.stat()).isFile()) throw new ConflictError(`${path.basename(file)} is no longer a regular file`);
+    const hash = createHash('sha256');
+    await pipeline(handle.createReadStream({ autoClose: false }), hash);
+    return hash.digest('hex');
+  } finally {
+    await handle.close();
+  }
 }
 
 // ---------------------------------------------------------------- version endpoint client

@@ -6,7 +6,11 @@
 import type { Runtime } from '../core/runtime.js';
 import type { JournalVersion } from '../store/state-store.js';
 import { journalChain } from '../server/wiring.js';
+import { checkJournalIntake, objectDisagreement, SHA256_HEX } from './intake-rules.js';
 import { VERSION_ID } from './version-id.js';
+
+/** Objects already reported as refused, so a refusal is said once per process, not every round. */
+const refusedKeys = new WeakMap<Runtime, Set<string>>();
 
 export async function reconcileJournalObjects(runtime: Runtime): Promise<JournalVersion[]> {
   const journal = runtime.config.journal;
@@ -21,18 +25,40 @@ export async function reconcileJournalObjects(runtime: Runtime): Promise<Journal
     if (!cluster || !version || rest.length !== 1 || !writable.has(cluster) || !VERSION_ID.test(version)) continue;
     const meta = Object.keys(object.metadata).length ? object : await runtime.objects.head(object.key);
     const m = meta?.metadata ?? {};
-    if (m.version !== version || m.cluster !== cluster || !/^[0-9a-f]{64}$/.test(m.sha256 ?? '')) continue;
-    const { version: v, created } = await runtime.journal.register({
+    if (m.version !== version || m.cluster !== cluster || !SHA256_HEX.test(m.sha256 ?? '')) continue;
+    let file: string;
+    try {
+      file = decodeURIComponent(m.file ?? rest[0]!);
+    } catch {
+      file = rest[0]!;
+    }
+    const candidate = {
       version,
       cluster,
-      file: decodeURIComponent(m.file ?? rest[0]!),
+      file,
       size: object.size,
       sha256: m.sha256!,
       objectKey: object.key,
-      ticket: m.ticket && /^CHG\d{4,10}$/.test(m.ticket) ? m.ticket : null,
-      mandators: (m.mandators ?? '').split(',').filter((x) => x === 'tech-head' || x === 'business-head'),
+      ticket: m.ticket ?? null,
+      mandators: (m.mandators ?? '').split(',').filter(Boolean),
       uploadedAt: new Date().toISOString(),
-    });
+    };
+    // The same rules as journal-watch and the version endpoint: nothing is registered here
+    // that the endpoint would have refused.
+    const problem = refusal(() => checkJournalIntake(candidate, journal.clusters))
+      ?? (file === rest[0] ? null : 'the object key and the recorded file name differ')
+      ?? objectDisagreement(candidate, meta);
+    if (problem) {
+      const seen = refusedKeys.get(runtime) ?? new Set<string>();
+      refusedKeys.set(runtime, seen);
+      if (!seen.has(object.key)) {
+        seen.add(object.key);
+        runtime.log.warn({ objectKey: object.key, problem }, 'journal object not registered: it breaks the intake rules');
+        await runtime.store.audit('conveyor', 'journal.reconcile-refused', null, { objectKey: object.key, problem });
+      }
+      continue;
+    }
+    const { version: v, created } = await runtime.journal.register(candidate);
     if (!created) continue;
     registered.push(v);
     await runtime.store.audit('conveyor', 'journal.reconciled', null, { version, objectKey: object.key });
@@ -41,4 +67,13 @@ export async function reconcileJournalObjects(runtime: Runtime): Promise<Journal
     await chain.onRegistered(v, true);
   }
   return registered;
+}
+
+function refusal(check: () => void): string | null {
+  try {
+    check();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
