@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { AppConfig, EnvironmentConfig } from '../src/config/schema.js';
 import type { CommandContext } from '../src/core/command.js';
+import { didYouMean } from '../src/core/did-you-mean.js';
 import { InputError, NotFoundError } from '../src/core/errors.js';
 import { APP_NAME, ENV_NAME, OPERATION_ID, SHA, TAG_NAME, TICKET } from '../src/core/patterns.js';
 import { findApp, findEnv } from '../src/core/runtime.js';
@@ -20,8 +21,8 @@ export const reasonArg = z.string().max(500, 'at most 500 characters');
 export function requireApp(ctx: CommandContext, name: string): AppConfig {
   const app = findApp(ctx.runtime.config, name);
   if (!app) {
-    const known = ctx.runtime.config.apps.map((a) => a.name).join(', ') || '(none configured)';
-    throw new NotFoundError(`unknown app "${name}"; known apps: ${known}`);
+    const names = ctx.runtime.config.apps.map((a) => a.name);
+    throw new NotFoundError(`unknown app "${name}"${didYouMean(name, names)}; known apps: ${names.join(', ') || '(none configured)'}`);
   }
   return app;
 }
@@ -29,8 +30,8 @@ export function requireApp(ctx: CommandContext, name: string): AppConfig {
 export function requireEnv(ctx: CommandContext, name: string): EnvironmentConfig {
   const env = findEnv(ctx.runtime.config, name);
   if (!env) {
-    const known = ctx.runtime.config.environments.map((e) => e.name).join(', ');
-    throw new InputError(`unknown environment "${name}"; environments: ${known}`);
+    const names = ctx.runtime.config.environments.map((e) => e.name);
+    throw new InputError(`unknown environment "${name}"${didYouMean(name, names)}; environments: ${names.join(', ')}`);
   }
   return env;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
+import { didYouMean } from '../src/core/did-you-mean.js';
 import { InputError } from '../src/core/errors.js';
 import { okReply } from '../src/core/reply.js';
 
@@ -21,7 +22,18 @@ export const help = defineCommand({
       ], { ephemeral: true });
     }
     const def = COMMANDS.find((c) => c.name === args.command);
-    if (!def) throw new InputError(`no command "${args.command}"`, 'help [<command>]');
+    if (!def) {
+      // A topic: every command whose name starts with it ("help journal").
+      const family = COMMANDS.filter((c) => c.name.startsWith(`${args.command} `));
+      if (family.length) {
+        return okReply(`${args.command} commands`, [
+          { type: 'table', header: ['command', 'what it does'], rows: family.map((c) => [c.usage, c.summary]) },
+          { type: 'text', text: `Type \`help ${family[0]!.name}\` for details.` },
+        ], { ephemeral: true });
+      }
+      const names = [...new Set(COMMANDS.flatMap((c) => [c.name, c.name.split(' ')[0]!]))];
+      throw new InputError(`no command "${args.command}"${didYouMean(args.command, names)}`, 'help [<command>]');
+    }
     const flags = Object.entries(def.flags).map(([n, f]) => `--${n}${f.type === 'string' ? ' <value>' : ''}  ${f.description}`);
     return okReply(def.summary, [
       { type: 'code', text: `usage: ${def.usage}` },
@@ -30,3 +42,4 @@ export const help = defineCommand({
     ], { ephemeral: true });
   },
 });
+

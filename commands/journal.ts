@@ -3,7 +3,8 @@ import { defineCommand, type CommandContext } from '../src/core/command.js';
 import { ago } from '../src/core/format.js';
 import type { JournalPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
-import { okReply, type Reply } from '../src/core/reply.js';
+import { isConveyorError } from '../src/core/errors.js';
+import { okReply, refusedReply, type Reply } from '../src/core/reply.js';
 import { NothingToMove } from '../src/journal/chain.js';
 import { VERSION_ID } from '../src/journal/version-id.js';
 import { journalChain } from '../src/server/wiring.js';
@@ -54,16 +55,21 @@ export const journalStatus = defineCommand({
     const chain = journalChain(ctx.runtime);
     const now = ctx.runtime.clock.now();
     const rows: string[][] = [];
+    const suggestions: string[] = [];
     for (const [i, link] of chain.chain.entries()) {
       const pointer = await ctx.runtime.kv.get(chain.keyFor(link.env));
       const [last] = await ctx.runtime.journal.imports(link.env, 1);
       const next = chain.chain[i + 1];
       let step = '—';
-      if (last && !last.ok) step = 'fix the import; the chain stops here';
-      else if (pointer && last?.version !== pointer.value) step = 'waiting for the agent to import';
+      if (pointer && last?.version === pointer.value && !last.ok) {
+        step = `the import failed; once fixed: journal retry ${link.env}`;
+        suggestions.push(`journal retry ${link.env}`);
+      } else if (pointer && last?.version !== pointer.value) step = `waiting for the ${link.env} agent to import ${pointer.value}`;
       else if (next && last?.ok) {
-        const nextPointer = await ctx.runtime.kv.get(chain.keyFor(next.env));
-        if (nextPointer?.value !== last.version) step = next.auto ? `${next.env} follows automatically` : `journal promote ${next.env}`;
+        // Say only what will happen: the command that moves the next environment, checked now.
+        const advice = await adviseJournalPromote(ctx, next.env);
+        step = advice.text;
+        if (advice.command) suggestions.push(advice.command);
       }
       rows.push([
         link.env, chain.keyFor(link.env), pointer?.value ?? '(unset)',
@@ -71,7 +77,44 @@ export const journalStatus = defineCommand({
         last ? ago(last.at, now) : '—', step,
       ]);
     }
-    return okReply('Journal chain', [{ type: 'table', header: ['env', 'key', 'points at', 'last import', 'when', 'next'], rows }], { data: { rows } });
+    return okReply('Journal chain', [{ type: 'table', header: ['env', 'key', 'points at', 'last import', 'when', 'next'], rows }], { data: { rows, suggestions } });
+  },
+});
+
+/** What `journal promote <env>` would do now for this user: the command, or why nothing moves. */
+async function adviseJournalPromote(ctx: CommandContext, env: string): Promise<{ text: string; command: string | null }> {
+  try {
+    const plan = await journalChain(ctx.runtime).planPromote(env);
+    await ctx.runtime.engine.preflight({ kind: 'journal-promote', app: 'journal', env, requester: ctx.user, emergency: false });
+    return { text: `journal promote ${env} (to ${plan.toVersion})`, command: `journal promote ${env}` };
+  } catch (err) {
+    if (err instanceof NothingToMove) return { text: `${env}: ${err.message}`, command: null };
+    if (isConveyorError(err)) return { text: `${env} does not move: ${err.message}`, command: null };
+    throw err;
+  }
+}
+
+export const journalRetry = defineCommand({
+  name: 'journal retry',
+  summary: "Run the failed import of an environment's current version again",
+  usage: 'journal retry <env>',
+  help: "When an environment's last import of the version its key points at failed, rewrites the key with the same value (compare-and-set) so its agent imports it once more. Nothing moves along the chain.",
+  positionals: ['env'],
+  flags: {},
+  schema: z.object({ env: envArg }),
+  mutates: true,
+  async run(args, ctx) {
+    const chain = journalChain(ctx.runtime);
+    chain.position(args.env);
+    await ctx.runtime.engine.checkRequest({ kind: 'journal-promote', env: args.env, requester: ctx.user, emergency: false });
+    try {
+      const version = await chain.retry(args.env);
+      await ctx.runtime.store.audit(ctx.user, 'journal.retry', null, { env: args.env, version });
+      return okReply(`${args.env} will import ${version} again: its agent picks it up now`);
+    } catch (err) {
+      if (err instanceof NothingToMove) return refusedReply(err.message);
+      throw err;
+    }
   },
 });
 

@@ -10,6 +10,7 @@ import { COMMANDS, findCommand } from '../../commands/index.js';
 import { gateStatus } from '../../commands/operation-reply.js';
 import type { CommandContext, CommandDefinition } from './command.js';
 import type { CommandInvocation, CommandService } from './command-service.js';
+import { didYouMean } from './did-you-mean.js';
 import { InputError, isConveyorError, NotFoundError } from './errors.js';
 import { renderOperation } from './operation-view.js';
 import { USER_ID } from './patterns.js';
@@ -114,7 +115,7 @@ export class Dispatcher implements CommandService {
       if (!found) {
         const name = words[0] ?? '';
         throw new InputError(
-          name ? `unknown command "${name.slice(0, 40)}"; try "help"` : 'no command given; try "help"',
+          name ? `unknown command "${name.slice(0, 40)}"${didYouMean(name.slice(0, 40), [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))])}; try "help"` : 'no command given; try "help"',
           COMMANDS.map((c) => c.usage).join('\n       '),
         );
       }

@@ -35,6 +35,7 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
     if (plan.toTag) facts.push(`to ${plan.toTag}`);
     if (plan.ticket) facts.push(`ticket ${plan.ticket}`);
     if (plan.emergency) facts.push('EMERGENCY');
+    if (plan.reason) facts.push(plan.reason);
     if (typeof op.progress.tag === 'string') facts.push(`tagged ${op.progress.tag}`);
     if (typeof op.progress.prUrl === 'string') facts.push(`PR ${op.progress.prUrl}`);
   } else if (plan.reason) {

@@ -87,6 +87,28 @@ export class JournalChain implements KindRunner {
     }
   }
 
+  /**
+   * Versions an environment rolled back from (its succeeded journal rollbacks), unless it took
+   * them again on purpose later: they do not move on along the chain.
+   */
+  async rolledBackFrom(env: string): Promise<Set<string>> {
+    const ops = await this.runtime.store.operations({ app: 'journal', env, states: ['succeeded'], kinds: ['journal-promote', 'journal-rollback'], limit: 500 });
+    const bad = new Set<string>();
+    for (const op of [...ops].reverse()) {
+      const plan = op.plan as JournalPlan;
+      bad.delete(plan.toVersion);
+      if (op.kind === 'journal-rollback' && plan.fromVersion) bad.add(plan.fromVersion);
+    }
+    return bad;
+  }
+
+  /** Rolled back from in this environment or any before it in the chain. */
+  private async badBefore(i: number): Promise<Map<string, string>> {
+    const where = new Map<string, string>();
+    for (const link of this.chain.slice(0, i + 1)) for (const v of await this.rolledBackFrom(link.env)) if (!where.has(v)) where.set(v, link.env);
+    return where;
+  }
+
   async planPromote(env: string, version?: string): Promise<JournalPlan> {
     const i = this.position(env);
     const key = this.keyFor(env);
@@ -96,15 +118,26 @@ export class JournalChain implements KindRunner {
       const seedFrom = this.runtime.config.journal?.seedFrom ?? 'dev-modelling';
       const known = await this.runtime.journal.list({ cluster: seedFrom, limit: 500 });
       if (version && !known.some((k) => k.version === version)) throw new NotFoundError(`no journal version ${version} from ${seedFrom}`);
-      target = version ?? known.map((k) => k.version).sort(compareVersions).at(-1);
+      const bad = await this.rolledBackFrom(env);
+      if (version && bad.has(version)) throw new NotAllowedError(`${version} was rolled back from in ${env}; it does not come back by itself`);
+      target = version ?? known.map((k) => k.version).filter((v) => !bad.has(v)).sort(compareVersions).at(-1);
     } else {
       const previous = this.chain[i - 1]!.env;
       const good = await this.runtime.journal.goodImports(previous);
       if (version && !good.includes(version)) {
         throw new NotAllowedError(`${previous} has not imported ${version} successfully; ${env} follows ${previous} one step behind`);
       }
-      target = version ?? good[0];
-      if (!target) throw new NothingToMove(`${previous} has not imported any version successfully yet`);
+      const bad = await this.badBefore(i);
+      if (version && bad.has(version)) {
+        throw new NotAllowedError(`${version} was rolled back from in ${bad.get(version)}, so it does not move on to ${env}`);
+      }
+      // The newest version the previous environment imported and still stands behind.
+      target = version ?? good.find((v) => !bad.has(v));
+      if (!target) {
+        throw new NothingToMove(
+          good.length ? `every version ${previous} imported was rolled back from; ${env} stays where it is` : `${previous} has not imported any version successfully yet`,
+        );
+      }
     }
     if (!target) throw new NothingToMove('no journal version is registered yet');
     if (current?.value === target) throw new NothingToMove(`${env} already points at ${target}`);
@@ -117,11 +150,31 @@ export class JournalChain implements KindRunner {
     const key = this.keyFor(env);
     const current = await this.runtime.kv.get(key);
     const good = await this.runtime.journal.goodImports(env);
-    const target = to ?? good.find((v) => v !== current?.value);
-    if (!target) throw new NothingToMove(`${env} has no earlier successfully imported version to go back to`);
+    const bad = await this.rolledBackFrom(env);
+    // Walk back in time: never to the version just left, nor one rolled back from before.
+    const target = to ?? good.find((v) => v !== current?.value && !bad.has(v));
+    if (!target) throw new NothingToMove(`${env} has no earlier successfully imported version (not itself rolled back from) to go back to`);
     if (to && !good.includes(to)) throw new NotAllowedError(`${env} never imported ${to} successfully; roll back only to a version it imported`);
     if (current?.value === target) throw new NothingToMove(`${env} already points at ${target}`);
     return { env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0, reason: 'rollback' };
+  }
+
+  /**
+   * Run the failed import of an environment's current pointer again: rewrite the key with the
+   * same value (compare-and-set), so its agent sees a new index and tries once more.
+   */
+  async retry(env: string): Promise<string> {
+    this.position(env);
+    const key = this.keyFor(env);
+    const current = await this.runtime.kv.get(key);
+    if (!current) throw new NothingToMove(`${key} is not set: there is no import to retry`);
+    const [last] = await this.runtime.journal.imports(env, 1);
+    if (!last || last.version !== current.value) throw new NothingToMove(`${env} has not reported an import of ${current.value} yet; its agent is still on it`);
+    if (last.ok) throw new NothingToMove(`${env} imported ${current.value} successfully; there is nothing to retry`);
+    if (!(await this.runtime.kv.put(key, current.value, { cas: current.modifyIndex }))) {
+      throw new ConflictError(`${key} changed meanwhile; look at journal status again`);
+    }
+    return current.value;
   }
 
   /** KindRunner: move the key by compare-and-set; a crash after the write is harmless. */
