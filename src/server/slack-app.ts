@@ -27,6 +27,8 @@ import { toSlackError } from '../adapters/slack-notifier.js';
 import type { CommandInvocation, CommandService } from '../core/command-service.js';
 import { InputError, isConveyorError } from '../core/errors.js';
 import type { Reply } from '../core/reply.js';
+import type { InboxStore } from '../store/inbox-store.js';
+import { SlackInboxWorker } from './slack-inbox.js';
 import { SlackHttpReceiver } from './slack-receiver.js';
 
 /** pino-compatible: `logger.error({ err }, 'message')`. */
@@ -57,6 +59,12 @@ export interface CreateSlackAppOptions {
   newErrorId?: () => string;
   /** Acked requests whose work runs at once (default 4); the rest wait their turn. */
   workConcurrency?: number;
+  /**
+   * The durable inbox: commands, approve clicks and reject submissions are written here
+   * before they are acked, and a restart finishes what a dead process accepted.
+   * Without it (unit tests of the transport) the work lives in memory only.
+   */
+  inbox?: { store: InboxStore; worker: string };
 }
 
 export interface SlackApp {
@@ -67,6 +75,8 @@ export interface SlackApp {
   start(listen?: { port?: number; host?: string }): Promise<{ port: number | null }>;
   /** Resolves when every acked request's work has finished (shutdown waits for it). */
   idle(): Promise<void>;
+  /** Queue what the inbox holds unfinished and keep sweeping it (no-op without an inbox). */
+  resume(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -165,8 +175,37 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
   const execute = (invocation: Omit<CommandInvocation, 'source'>) =>
     service.execute({ ...invocation, source: 'slack' });
 
+  const inbox = options.inbox
+    ? new SlackInboxWorker({
+        inbox: options.inbox.store,
+        worker: options.inbox.worker,
+        service,
+        client: app.client,
+        log: logger,
+        failureLine: (err) => failureLine(err),
+        tellUser: (client, user, channel, reply) => tellUser(client, user, channel, reply),
+        publishHome: (client, user) => publishHome(client, user),
+        schedule: afterAck,
+      })
+    : null;
+
   // ---------------------------------------------------------------- slash command
   app.command(command, async ({ ack, command: cmd, respond, client }) => {
+    if (inbox) {
+      // Durable before the ack: if this write fails, Slack gets no ack and tells the user.
+      const id = `slack:${cmd.team_id}:${cmd.trigger_id}`;
+      const fresh = await inbox.accept(id, 'command', {
+        text: cmd.text.trim() || 'help',
+        user: cmd.user_id,
+        channel: cmd.channel_id,
+        channelName: cmd.channel_name,
+        responseUrl: cmd.response_url,
+      });
+      await ack();
+      if (fresh) inbox.enqueue(id);
+      else logger.info({ id }, 'a redelivered command: the first delivery answers it; not posting again');
+      return;
+    }
     await ack();
     afterAck(() => runCommand(cmd, respond, client));
   });
@@ -217,17 +256,25 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
 
   // ---------------------------------------------------------------- approve / reject buttons
   app.action<BlockAction<ButtonAction>>(SLACK_ACTION_PATTERN, async ({ ack, body, action, client }) => {
-    await ack();
     const user = body.user.id;
     const channel = body.channel?.id ?? (body.container?.channel_id as string | undefined);
+    const verb = SLACK_ACTION_PATTERN.exec(action.action_id)?.[1];
+    const [opId, role, ...extra] = String(action.value ?? '').split('|');
+    const validValue = ID_PATTERN.test(opId ?? '') && (role === undefined || ID_PATTERN.test(role)) && extra.length === 0;
+    if (inbox && verb === 'approve' && validValue) {
+      const id = `slack:${body.team?.id ?? ''}:${body.trigger_id}`;
+      const fresh = await inbox.accept(id, 'action', { text: `approve ${opId}`, user, channel, fromHome: body.view?.type === 'home' });
+      await ack();
+      if (fresh) inbox.enqueue(id);
+      return;
+    }
+    await ack();
     try {
-      const verb = SLACK_ACTION_PATTERN.exec(action.action_id)?.[1];
-      const [opId, role, ...extra] = String(action.value ?? '').split('|');
-      if (!ID_PATTERN.test(opId) || (role !== undefined && !ID_PATTERN.test(role)) || extra.length > 0) {
+      if (!validValue) {
         throw new InputError('That button carries an invalid value; use `approve <operation-id>` instead.');
       }
       if (verb === 'reject') {
-        const view = rejectModal({ op: opId, channel, ts: body.container?.message_ts as string | undefined });
+        const view = rejectModal({ op: opId!, channel, ts: body.container?.message_ts as string | undefined });
         await client.views.open({ trigger_id: body.trigger_id, view }).catch((err: unknown) => {
           throw toSlackError(err, { method: 'views.open' });
         });
@@ -254,8 +301,16 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
       await ack({ response_action: 'errors', errors: { reason: 'Say why you reject it.' } });
       return;
     }
-    await ack();
     const user = body.user.id;
+    if (inbox && meta) {
+      const id = `slack:view:${view.id}`;
+      const text = `reject ${meta.op} "${reason.replace(/["\\]/g, '\\$&')}"`;
+      const fresh = await inbox.accept(id, 'action', { text, user, channel: meta.channel });
+      await ack();
+      if (fresh) inbox.enqueue(id);
+      return;
+    }
+    await ack();
     try {
       if (!meta)
         throw new InputError(
@@ -330,7 +385,15 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
       return { port: address && typeof address === 'object' ? address.port : null };
     },
     idle,
+    async resume() {
+      if (!inbox) return 0;
+      const queued = await inbox.sweep();
+      inbox.start();
+      if (queued) logger.info({ queued }, 'inbox: resuming requests accepted before the last stop');
+      return queued;
+    },
     async stop() {
+      inbox?.stop();
       await app.stop();
       if (server) {
         const s = server;

@@ -3,7 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { CommandService } from '../core/command-service.js';
+import { Dispatcher, PROCESS_WORKER } from '../core/dispatcher.js';
 import { ConfigError } from '../core/errors.js';
+import { systemClock } from '../core/ports.js';
+import { InboxStore } from '../store/inbox-store.js';
 import type { HttpServer } from './http-server.js';
 
 export async function mountSlack(
@@ -19,7 +22,12 @@ export async function mountSlack(
     throw new ConfigError('SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests cannot be verified');
   }
   const { createSlackApp } = await import('./slack-app.js');
+  // The durable inbox lives in the state store the commands use.
+  const inbox = service instanceof Dispatcher ? new InboxStore(service.store.db, systemClock) : null;
+  // A PGlite folder has one process at a time: claims left by a killed predecessor are stale.
+  if (inbox && service instanceof Dispatcher && service.store.db.kind === 'pglite') await inbox.releaseAll();
   const slack = createSlackApp({
+    ...(inbox ? { inbox: { store: inbox, worker: PROCESS_WORKER } } : {}),
     service,
     signingSecret: secrets.SLACK_SIGNING_SECRET ?? 'unused-in-socket-mode',
     botToken: secrets.SLACK_BOT_TOKEN,
@@ -31,11 +39,13 @@ export async function mountSlack(
   if (socketMode) {
     await slack.start();
     log.info('slack: connected in Socket Mode');
+    await slack.resume();
     return slack;
   }
   await slack.app.init();
   const receiver = slack.receiver as import('./slack-receiver.js').SlackHttpReceiver;
   http.add('POST', '/slack/events', (req, res) => receiver.handle(req, res));
   log.info('slack: listening on /slack/events');
+  await slack.resume();
   return { stop: () => slack.idle() }; // the HTTP server drains requests; this, the work they left
 }
