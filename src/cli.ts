@@ -1,40 +1,77 @@
 /**
  * The `conveyor` command line: serve, run, check-config, journal-watch, journal-agent.
- * Exit codes: 0 success, 1 refused or failed, 2 usage error.
+ * Exit codes: 0 success, 1 refused or failed, 2 usage error. `--help`/`-h` on every command
+ * prints its usage on stdout and exits 0; errors and usage after an error go to stderr.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig } from './cli-config.js';
+import { didYouMean, RUN_USAGE, SUBCOMMAND_USAGE, USAGE } from './cli-usage.js';
 import { loadConfigFile } from './config/load.js';
 import { ConfigError, isConveyorError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
 
-const USAGE = `usage: conveyor <command> [options]
-
-  serve                               run the bot, the HTTP API and the controller (npm start)
-  run "<command text>" --as <user>    run one chat command as Slack would; --json for the structured reply
-  check-config                        validate the configuration and list every problem
-  journal-watch --cluster <name> --dir <folder>
-                                      export journals from a modelling cluster to the object store
-  journal-agent --env <env> --import-cmd <argv…>
-                                      import journals in an execution environment
-
-options: --config <file> (default ./conveyor.yaml, else the built-in sandbox)`;
-
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
 
+/** The version in package.json (beside src/ and dist/). */
+export function conveyorVersion(): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
+
+/** `--help`/`-h` among the options of a subcommand (journal-agent: before --import-cmd). */
+function wantsHelp(command: string, args: string[]): boolean {
+  const own = command === 'journal-agent' && args.includes('--import-cmd') ? args.slice(0, args.indexOf('--import-cmd')) : args;
+  return own.includes('--help') || own.includes('-h');
+}
+
 export async function main(argv: string[], io: Out = stdio, cwd = process.cwd()): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined) {
+    io.err(USAGE);
+    return 2;
+  }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    io.out(`conveyor ${conveyorVersion()}`);
+    return 0;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.out(USAGE);
+      return 0;
+    }
+    const usage = SUBCOMMAND_USAGE[topic];
+    if (usage) {
+      io.out(usage);
+      return 0;
+    }
+    return unknownCommand(topic, io);
+  }
+  const usage = SUBCOMMAND_USAGE[command];
+  if (!usage) return unknownCommand(command, io);
+  if (wantsHelp(command, rest)) {
+    io.out(usage);
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, port: { type: 'string' } }, strict: true });
+        const port = values.port === undefined ? undefined : Number(values.port);
+        if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+          io.err(`error: --port: "${values.port}" is not a port number\n${usage}`);
+          return 2;
+        }
         const { serve } = await import('./server/serve.js');
-        await serve({ configFile: values.config, port: values.port ? Number(values.port) : undefined, cwd, out: io.out });
+        await serve({ configFile: values.config, port, cwd, out: io.out });
         return 0;
       }
       case 'run':
@@ -45,19 +82,10 @@ export async function main(argv: string[], io: Out = stdio, cwd = process.cwd())
         const { journalWatchMain } = await import('./journal/cli.js');
         return await journalWatchMain(rest, io, cwd);
       }
-      case 'journal-agent': {
+      default: {
         const { journalAgentMain } = await import('./journal/cli.js');
         return await journalAgentMain(rest, io, cwd);
       }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.out(USAGE);
-        return command ? 0 : 2;
-      default:
-        io.err(`unknown command "${command}"\n${USAGE}`);
-        return 2;
     }
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -69,11 +97,18 @@ export async function main(argv: string[], io: Out = stdio, cwd = process.cwd())
       return err.exitCode;
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`error: ${(err as Error).message}\n${USAGE}`);
+      io.err(`error: ${(err as Error).message}\n${usage}`);
       return 2;
     }
     throw err;
   }
+}
+
+function unknownCommand(command: string, io: Out): number {
+  const known = Object.keys(SUBCOMMAND_USAGE);
+  const guess = didYouMean(command, known);
+  io.err(`error: unknown command "${command.slice(0, 40)}"${guess ? `; did you mean "${guess}"?` : ''}\n${USAGE}`);
+  return 2;
 }
 
 function checkConfig(args: string[], io: Out, cwd: string): number {
@@ -84,6 +119,10 @@ function checkConfig(args: string[], io: Out, cwd: string): number {
     return 0;
   }
   io.out(`${loaded.file}: valid (${loaded.config.environments.length} environments, ${loaded.config.apps.length} apps)`);
+  const journal = loaded.config.journal;
+  if (journal && !journal.botUrl) {
+    io.out('note: journal.botUrl is not set: journal-watch and journal-agent with this file reach only a serve running on the same machine');
+  }
   return 0;
 }
 
@@ -95,7 +134,7 @@ async function runCommand(args: string[], io: Out, cwd: string): Promise<number>
     allowPositionals: true,
   });
   if (positionals.length !== 1 || !values.as) {
-    io.err('usage: conveyor run "<command text>" --as <user> [--json] [--config F] [--idempotency-key K]');
+    io.err(`error: ${positionals.length !== 1 ? 'give the command text as one argument, in quotes' : '--as <user> is required'}\n${RUN_USAGE}`);
     return 2;
   }
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });

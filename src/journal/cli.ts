@@ -14,6 +14,7 @@ import { crashPoint } from '../core/fault-points.js';
 import { createLogger } from '../core/log.js';
 import { ENV_NAME } from '../core/patterns.js';
 import type { ChangeTickets, KvStore } from '../core/ports.js';
+import { JOURNAL_AGENT_USAGE, JOURNAL_WATCH_USAGE } from '../cli-usage.js';
 import { BotLink } from './bot-link.js';
 import { WorkerHealth, type WorkerKind } from './worker-health.js';
 
@@ -40,20 +41,6 @@ function untilSignal(): { signal: AbortSignal; wait: Promise<void> } {
   });
   return { signal: ac.signal, wait };
 }
-
-export const JOURNAL_WATCH_USAGE = `usage: conveyor journal-watch --cluster <name> --dir <folder> [--config F] [--health-port N]
-
-  Watches <folder> (absolute, or relative to the working folder) for finished journal exports of
-  the modelling cluster <name>, uploads each to the object store, registers it with the bot
-  (journal.botUrl, token JOURNAL_TOKEN or JOURNAL_TOKEN_FILE) and then moves it to uploaded/.
-  --health-port N (or HEALTH_PORT): serve /healthz, /readyz and /metrics on port N (host: HOST).`;
-
-export const JOURNAL_AGENT_USAGE = `usage: conveyor journal-agent --env <env> [--config F] [--state-file F] [--timeout SECONDS] [--health-port N] --import-cmd <program> [args…]
-
-  Follows the key <journal.keyPrefix><env> (Consul, or the sandbox's embedded store); on each new
-  version downloads it, checks its checksum, runs <program> [args…] <file> and reports the result
-  to the bot (journal.botUrl, token JOURNAL_TOKEN or JOURNAL_TOKEN_FILE). Everything after
-  --import-cmd is the command. --health-port N (or HEALTH_PORT): /healthz, /readyz, /metrics.`;
 
 /** `--health-port`, else HEALTH_PORT; undefined: no health server. */
 function healthPort(flag: string | undefined, env: NodeJS.ProcessEnv): number | undefined {

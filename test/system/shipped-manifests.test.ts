@@ -97,7 +97,7 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   const signingSecret = random();
   const serviceNowAuth = { user: 'conveyor-journals', password: random() };
   let renders: Render[] = [];
-  let pods: Pod[] = [];
+  const pods: Pod[] = [];
   let postgres: TestPostgres;
   let databaseUrl = '';
   let s3: S3rverLike;
@@ -152,7 +152,16 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     serviceNow.setTicket(TICKET, { state: 'Implement', approval: 'approved' });
 
     // Pods: one replica of every Deployment of every applied kustomization, each with its IP.
-    const importer = '#!/bin/sh\n# The environment\'s import script (the ConfigMap conveyor-journal-importer).\nset -eu\nsum=$(sha256sum "$1" | cut -d" " -f1)\necho "$sum $(basename "$1")" >> "${TMPDIR:-/tmp}/imports.log"\necho "imported $sum"\n';
+    const importer = [
+      '#!/bin/sh',
+      "# The environment's import script (the ConfigMap conveyor-journal-importer).",
+      'set -eu',
+      'sum=$(sha256sum "$1" | cut -d" " -f1)',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+      'echo "$sum $(basename "$1")" >> "${TMPDIR:-/tmp}/imports.log"',
+      'echo "imported $sum"',
+      '',
+    ].join('\n');
     const preload = net.writePreload(join(work, 'hosts.mjs'));
     for (const render of renders) {
       for (const d of render.objects.filter((o) => o.kind === 'Deployment')) {

@@ -1,0 +1,87 @@
+/**
+ * Usage texts of the `conveyor` command line and its subcommands, and "did you mean" for a
+ * mistyped subcommand. `--help`/`-h` prints them on stdout (exit 0); a usage error prints them on
+ * stderr (exit 2).
+ */
+
+export const USAGE = `usage: conveyor <command> [options]
+
+  serve                               run the bot, the HTTP API and the controller (npm start)
+  run "<command text>" --as <user>    run one chat command as Slack would; --json for the structured reply
+  check-config                        validate the configuration and list every problem
+  journal-watch --cluster <name> --dir <folder>
+                                      export journals from a modelling cluster to the object store
+  journal-agent --env <env> --import-cmd <argv…>
+                                      import journals in an execution environment
+  help [<command>]                    this text, or the usage of one command
+
+options: --config <file> (default ./conveyor.yaml, else the built-in sandbox)
+         -h, --help (on every command), -V, --version
+exit codes: 0 done, 1 refused or failed, 2 usage error`;
+
+export const SERVE_USAGE = `usage: conveyor serve [--config F] [--port N]
+
+  Runs the bot (Slack over HTTP or Socket Mode), the HTTP API (/slack/events, /github/webhooks,
+  /api/journal/…, /healthz, /readyz, /metrics) and the controller in one process. Without a
+  configuration it runs the sandbox. Listens on --port, else PORT (default 3000), on HOST
+  (default 127.0.0.1 for the sandbox, 0.0.0.0 otherwise; the image sets 0.0.0.0). Stops cleanly
+  on SIGTERM.`;
+
+export const RUN_USAGE = `usage: conveyor run "<command text>" --as <user> [--json] [--config F] [--idempotency-key K]
+
+  Runs one chat command exactly as Slack would, as <user> (a Slack user id), through the running
+  serve of the same configuration when there is one, and prints the reply. Exit 0 done or
+  accepted, 1 refused or failed, 2 usage error. Try: conveyor run "help" --as U_DEMO`;
+
+export const CHECK_CONFIG_USAGE = `usage: conveyor check-config [--config F]
+
+  Validates the configuration (default ./conveyor.yaml) and lists every problem with the path of
+  its field. Exit 0 valid, 2 invalid.`;
+
+export const JOURNAL_WATCH_USAGE = `usage: conveyor journal-watch --cluster <name> --dir <folder> [--config F] [--health-port N]
+
+  Watches <folder> (absolute, or relative to the working folder) for finished journal exports of
+  the modelling cluster <name>, uploads each to the object store, registers it with the bot
+  (journal.botUrl, token JOURNAL_TOKEN or JOURNAL_TOKEN_FILE) and then moves it to uploaded/.
+  --health-port N (or HEALTH_PORT): serve /healthz, /readyz and /metrics on port N (host: HOST).`;
+
+export const JOURNAL_AGENT_USAGE = `usage: conveyor journal-agent --env <env> [--config F] [--state-file F] [--timeout SECONDS] [--health-port N] --import-cmd <program> [args…]
+
+  Follows the key <journal.keyPrefix><env> (Consul, or the sandbox's embedded store); on each new
+  version downloads it, checks its checksum, runs <program> [args…] <file> and reports the result
+  to the bot (journal.botUrl, token JOURNAL_TOKEN or JOURNAL_TOKEN_FILE). Everything after
+  --import-cmd is the command. --health-port N (or HEALTH_PORT): /healthz, /readyz, /metrics.`;
+
+export const SUBCOMMAND_USAGE: Record<string, string> = {
+  serve: SERVE_USAGE,
+  run: RUN_USAGE,
+  'check-config': CHECK_CONFIG_USAGE,
+  'journal-watch': JOURNAL_WATCH_USAGE,
+  'journal-agent': JOURNAL_AGENT_USAGE,
+  help: USAGE,
+};
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known word closest to `word`, when it is close enough to be a typo (or a unique prefix). */
+export function didYouMean(word: string, known: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  const prefixed = known.filter((k) => w.length >= 3 && k.startsWith(w));
+  if (prefixed.length === 1) return prefixed[0];
+  const scored = known.map((k) => ({ k, d: distance(w, k) })).sort((x, y) => x.d - y.d);
+  const best = scored[0];
+  if (!best || best.d > Math.max(1, Math.floor(best.k.length / 3))) return undefined;
+  return scored[1]?.d === best.d ? undefined : best.k;
+}
