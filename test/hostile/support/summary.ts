@@ -2,21 +2,26 @@
  * The hostile suite's figures: one tally per family of attacks or faults, printed as one line
  * at the end of each file (`afterAll(printFamilies)`):
  *
- *   [hostile] grammar fuzz: 10000 tried, 10000 refused/survived, 0 lost
+ *   [hostile] grammar fuzz: 10000 tried, 10000 refused, 0 crashed, 0 lost
  *
- * "refused/survived" counts cases that ended as they must (refused, rendered inert, or survived
- * with every invariant intact); "lost" counts everything else: a crash, an unauthorised success,
- * a lost or duplicated version, a double post. Tests assert `lost === 0`; the line is the record.
+ * "refused" counts cases that ended as they must (refused, rendered inert, or survived with
+ * every invariant intact); "crashed" counts cases after which the server stopped answering
+ * (`crash`, or `recordAlive` with a failed health check); "lost" counts everything else: an
+ * unauthorised success, a lost or duplicated version or reply, a double post. Tests assert
+ * `crashed === 0` and `lost === 0`; the line is the record.
  */
 export interface Family {
   name: string;
   tried: number;
   ok: number;
   lost: number;
-  /** Short descriptions of the first losses, for the failure message. */
+  crashed: number;
+  /** Short descriptions of the first losses and crashes, for the failure message. */
   losses: string[];
   /** Count one case: `ok` true when it ended as it must. */
   record(ok: boolean, what?: string): boolean;
+  /** Count one case after which the server no longer answered. */
+  crash(what: string): void;
 }
 
 const families = new Map<string, Family>();
@@ -29,6 +34,7 @@ export function family(name: string): Family {
       tried: 0,
       ok: 0,
       lost: 0,
+      crashed: 0,
       losses: [],
       record(ok, what) {
         created.tried += 1;
@@ -39,6 +45,11 @@ export function family(name: string): Family {
         }
         return ok;
       },
+      crash(what) {
+        created.tried += 1;
+        created.crashed += 1;
+        if (created.losses.length < 20) created.losses.push(`crashed: ${what}`);
+      },
     };
     f = created;
     families.set(name, f);
@@ -47,7 +58,27 @@ export function family(name: string): Family {
 }
 
 export function familyLine(f: Family): string {
-  return `[hostile] ${f.name}: ${f.tried} tried, ${f.ok} refused/survived, ${f.lost} lost`;
+  return `[hostile] ${f.name}: ${f.tried} tried, ${f.ok} refused, ${f.crashed} crashed, ${f.lost} lost`;
+}
+
+/** Whether the server at `base` still answers its health check (bounded to a few seconds). */
+export async function answers(base: string): Promise<boolean> {
+  return fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
+    (r) => r.status === 200,
+    () => false,
+  );
+}
+
+/**
+ * Count one attack: `refused` when the server refused it as it must; then check the server
+ * still answers — if not, the case counts as a crash whatever the answer was.
+ */
+export async function recordAlive(f: Family, base: string, refused: boolean, what: string): Promise<boolean> {
+  if (!(await answers(base))) {
+    f.crash(what);
+    return false;
+  }
+  return f.record(refused, what);
 }
 
 /** Print one line per family recorded in this file (call from afterAll). */
