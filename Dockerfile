@@ -44,6 +44,7 @@ RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts \
  && npm cache clean --force
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/conveyor.schema.json ./
 # The data folder (git mirrors, run files, the sandbox) is the only writable place;
 # in Kubernetes it is an emptyDir, with a read-only root filesystem.
 RUN mkdir -p /app/.conveyor && chown 1000:1000 /app/.conveyor
