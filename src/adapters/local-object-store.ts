@@ -77,6 +77,26 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Remove temporary files of uploads that never finished (a killed writer) older than
+   * `olderThanMs`, or whose writing process on this machine is gone. Returns how many.
+   */
+  async abortStaleUploads(_prefix: string, olderThanMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      const file = path.join(this.tmpDir, name);
+      const pid = Number(name.split('.')[0]);
+      const info = await stat(file).catch(() => null);
+      if (!info) continue;
+      const writerGone = Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid);
+      if (writerGone || now - info.mtimeMs > olderThanMs) {
+        await rm(file, { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
   async get(key: string): Promise<Readable> {
     validateObjectKey(key);
     const file = path.join(this.dataDir, key);
@@ -131,5 +151,14 @@ async function fsyncFile(file: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

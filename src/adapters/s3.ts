@@ -6,8 +6,10 @@
  * one HeadObject per key would not be cheap): call `head` for the metadata of one object.
  */
 import {
+  AbortMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   paginateListObjectsV2,
   S3Client,
   type S3ClientConfig,
@@ -127,6 +129,36 @@ export class S3ObjectStore implements ObjectStore {
       if (isNotFound(err)) return null;
       throw new UpstreamError('s3', `head of ${key} failed: ${describe(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * Abort multipart uploads under `prefix` started more than `olderThanMs` ago: what a
+   * journal-watch killed mid-upload left behind (its parts cost storage until aborted).
+   * The bucket's lifecycle rule (AbortIncompleteMultipartUpload) is the safety net for
+   * prefixes no watcher restarts on. Returns how many were aborted.
+   */
+  async abortStaleUploads(prefix: string, olderThanMs: number, now = Date.now()): Promise<number> {
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      for (let page = 0; page < 100; page++) {
+        const res = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+        for (const u of res.Uploads ?? []) {
+          if (!u.Key || !u.UploadId || !u.Initiated || now - u.Initiated.getTime() < olderThanMs) continue;
+          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }));
+          aborted += 1;
+        }
+        if (!res.IsTruncated) break;
+        keyMarker = res.NextKeyMarker;
+        uploadIdMarker = res.NextUploadIdMarker;
+      }
+    } catch (err) {
+      throw new UpstreamError('s3', `cleaning stale uploads under ${prefix} failed: ${describe(err)}`, { cause: err });
+    }
+    return aborted;
   }
 
   /** Keys and sizes under `prefix`, all pages; metadata is `{}` (see the file comment). */

@@ -135,6 +135,7 @@ export class JournalExportWatcher {
       throw new NotAllowedError(`cluster name "${this.o.cluster}" cannot be used in journal versions`);
     }
     await this.outbox.init();
+    await this.abortStaleUploads();
     await mkdir(this.uploadedDir, { recursive: true });
     await mkdir(this.rejectedDir, { recursive: true });
     const pending = (await this.outbox.active()).filter((e) => !isFinished(e));
@@ -168,6 +169,23 @@ export class JournalExportWatcher {
     this.watcher.on('add', onFile).on('change', onFile);
     this.watcher.on('error', (err) => this.log.error({ err }, 'journal folder watch failed'));
     await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()));
+  }
+
+  /**
+   * Uploads this cluster started and never finished (the watcher was killed mid-upload) are
+   * aborted at start, so their parts do not linger in the bucket. Best effort: a store that
+   * cannot list them leaves it to the bucket's lifecycle rule.
+   */
+  private async abortStaleUploads(): Promise<void> {
+    const store = this.o.objects as { abortStaleUploads?: (prefix: string, olderThanMs: number) => Promise<number> };
+    if (typeof store.abortStaleUploads !== 'function') return;
+    const prefix = `${this.prefix ? `${this.prefix}/` : ''}${this.o.cluster}/`;
+    try {
+      const aborted = await store.abortStaleUploads(prefix, 10 * 60_000);
+      if (aborted) this.log.info({ aborted, prefix }, 'aborted uploads a stopped watcher left unfinished');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not clean unfinished uploads; the bucket lifecycle rule will');
+    }
   }
 
   async stop(): Promise<void> {

@@ -64,7 +64,7 @@ export interface CreateSlackAppOptions {
    * before they are acked, and a restart finishes what a dead process accepted.
    * Without it (unit tests of the transport) the work lives in memory only.
    */
-  inbox?: { store: InboxStore; worker: string };
+  inbox?: { store: InboxStore; worker: string; deliveryLog?: string };
 }
 
 export interface SlackApp {
@@ -186,6 +186,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
         tellUser: (client, user, channel, reply) => tellUser(client, user, channel, reply),
         publishHome: (client, user) => publishHome(client, user),
         schedule: afterAck,
+        deliveryLog: options.inbox.deliveryLog,
       })
     : null;
 

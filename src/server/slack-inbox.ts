@@ -5,9 +5,12 @@
  * A sweep at start and every few seconds picks up what a dead process accepted and never
  * finished, so an acked command always gets its answer.
  *
- * Delivery is at least once: a process killed after Slack took a reply and before the inbox
- * recorded it delivers that reply again on resume (the window is one Web API call).
+ * Delivery is at least once. Right after Slack takes a reply, its id is appended to a local
+ * delivery log (one write, no database round trip), so a process killed before the inbox row
+ * says "done" does not deliver it again; only a kill inside the Web API call itself (Slack has
+ * the reply, the answer has not reached us) leads to a second delivery on resume.
  */
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { WebClient } from '@slack/web-api';
 import { renderReplyBlocks, renderReplyText } from '../adapters/slack-blocks.js';
 import { toSlackError } from '../adapters/slack-notifier.js';
@@ -52,6 +55,8 @@ export interface SlackInboxDeps {
   schedule(task: () => Promise<void>): void;
   fetch?: typeof fetch;
   now?: () => number;
+  /** Append-only file of delivered ids (beside the embedded store); none: the inbox row alone. */
+  deliveryLog?: string;
 }
 
 /** Slack keeps a response_url for 30 minutes; answer through it only well inside that. */
@@ -64,9 +69,29 @@ export class SlackInboxWorker {
   private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
 
+  private readonly delivered = new Set<string>();
+
   constructor(private readonly d: SlackInboxDeps) {
     this.now = d.now ?? Date.now;
     this.fetchFn = d.fetch ?? fetch;
+    if (d.deliveryLog && existsSync(d.deliveryLog)) {
+      for (const id of readFileSync(d.deliveryLog, 'utf8').split('\n')) if (id) this.delivered.add(id);
+    }
+  }
+
+  /** Record that Slack has this item's reply: one small append, private to this user. */
+  private markDelivered(id: string): void {
+    this.delivered.add(id);
+    if (this.d.deliveryLog) appendFileSync(this.d.deliveryLog, `${id}\n`, { mode: 0o600 });
+  }
+
+  /** Forget delivered ids whose items are finished (called after a sweep found nothing open). */
+  private compact(open: string[]): void {
+    if (!this.d.deliveryLog || this.delivered.size < 1000) return;
+    const keep = [...this.delivered].filter((id) => open.includes(id) || this.inFlight.has(id));
+    this.delivered.clear();
+    for (const id of keep) this.delivered.add(id);
+    writeFileSync(this.d.deliveryLog, keep.map((id) => `${id}\n`).join(''), { mode: 0o600 });
   }
 
   /** Write a request before its ack; false for a retry of one accepted before (nothing to do). */
@@ -84,6 +109,7 @@ export class SlackInboxWorker {
   async sweep(): Promise<number> {
     const ids = await this.d.inbox.open(200);
     for (const id of ids) this.enqueue(id);
+    if (ids.length === 0 && this.inFlight.size === 0) this.compact(ids);
     return ids.length;
   }
 
@@ -105,6 +131,11 @@ export class SlackInboxWorker {
     const item = await inbox.claim(id, worker, CLAIM_MS);
     if (!item) return;
     try {
+      if (this.delivered.has(id)) {
+        // Slack has the reply; only the inbox row was not told before the process stopped.
+        await inbox.finish(id, 'done');
+        return;
+      }
       const reply = item.state === 'delivering' && item.reply ? (item.reply as Reply) : await this.run(item);
       if (item.state === 'accepted') await inbox.saveReply(id, reply);
       if (item.kind === 'command') await this.deliverCommand(item as unknown as InboxItem<CommandPayload>, reply);
@@ -133,7 +164,10 @@ export class SlackInboxWorker {
   private async answerPrivately(item: InboxItem<CommandPayload>, reply: Reply | string): Promise<void> {
     const p = item.payload;
     const fresh = this.now() - Date.parse(item.acceptedAt) < RESPONSE_URL_TTL_MS;
-    if (!fresh) return this.d.tellUser(this.d.client, p.user, p.channel, reply);
+    if (!fresh) {
+      await this.d.tellUser(this.d.client, p.user, p.channel, reply);
+      return this.markDelivered(item.id);
+    }
     const message =
       typeof reply === 'string' ? { text: reply } : { text: renderReplyText(reply), blocks: renderReplyBlocks(reply) };
     const res = await this.fetchFn(p.responseUrl, {
@@ -144,6 +178,7 @@ export class SlackInboxWorker {
     });
     await res.body?.cancel().catch(() => undefined);
     if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
+    this.markDelivered(item.id);
   }
 
   private async deliverCommand(item: InboxItem<CommandPayload>, reply: Reply): Promise<void> {
@@ -158,6 +193,7 @@ export class SlackInboxWorker {
         unfurl_links: false,
       });
       ts = String(res.ts);
+      this.markDelivered(item.id);
     } catch (err) {
       const channelName = p.channelName && !/^(privategroup|directmessage)$/.test(p.channelName) ? p.channelName : undefined;
       const known = toSlackError(err, { method: 'chat.postMessage', channel: p.channel, channelName });
@@ -170,6 +206,7 @@ export class SlackInboxWorker {
   private async deliverAction(item: InboxItem<ActionPayload>, reply: Reply): Promise<void> {
     const p = item.payload;
     await this.d.tellUser(this.d.client, p.user, p.channel, reply);
+    this.markDelivered(item.id);
     if (p.fromHome) await this.d.publishHome(this.d.client, p.user);
   }
 }

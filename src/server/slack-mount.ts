@@ -27,7 +27,9 @@ export async function mountSlack(
   // A PGlite folder has one process at a time: claims left by a killed predecessor are stale.
   if (inbox && service instanceof Dispatcher && service.store.db.kind === 'pglite') await inbox.releaseAll();
   const slack = createSlackApp({
-    ...(inbox ? { inbox: { store: inbox, worker: PROCESS_WORKER } } : {}),
+    ...(inbox && service instanceof Dispatcher
+      ? { inbox: { store: inbox, worker: PROCESS_WORKER, deliveryLog: service.store.db.dir ? `${service.store.db.dir}.slack-deliveries` : undefined } }
+      : {}),
     service,
     signingSecret: secrets.SLACK_SIGNING_SECRET ?? 'unused-in-socket-mode',
     botToken: secrets.SLACK_BOT_TOKEN,

@@ -10,4 +10,6 @@ export interface Db {
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
   readonly kind: 'pglite' | 'postgres';
+  /** The folder of an embedded (PGlite) store; undefined in memory and for PostgreSQL. */
+  readonly dir?: string;
 }

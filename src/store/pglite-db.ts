@@ -119,7 +119,8 @@ function wrap(q: Queryable, kind: 'pglite', tx: (fn: (db: Db) => Promise<unknown
 export async function openPglite(dir: string | null): Promise<Db> {
   const lockFile = dir ? takeFolderLock(dir) : null;
   const pg = dir ? new PGlite(dir) : new PGlite();
-  return wrapPglite(pg, lockFile);
+  const db = await wrapPglite(pg, lockFile);
+  return dir ? { ...db, dir } : db;
 }
 
 /** A Db over an open PGlite (e.g. a clone of a migrated template in tests). */

@@ -3,7 +3,9 @@
  * Slack pointed at the fake) takes bursts of signed slash commands and is SIGKILLed at a
  * random moment of each burst, then started again on the same state. Every command that was
  * acked (HTTP 200) must, once the last start has swept the inbox, have produced exactly one
- * reply (through its response_url or in its channel) and exactly one command-log entry.
+ * reply (through its response_url or in its channel) and exactly one command-log entry. A
+ * reply sent twice (the kill landed between Slack taking it and the inbox recording it) is
+ * counted and printed: delivery to Slack is at least once.
  * Commands that were never acked may be lost: Slack told their user it failed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -151,13 +153,19 @@ describe('the durable inbox under SIGKILL', () => {
       logged.set(row.request_key, Number(row.n));
     }
     await pg.close();
+    const duplicated: string[] = [];
     for (const s of acked) {
       const r = replies(s);
       const l = logged.get(`slack:slack:T0000001:${s.trigger}`) ?? 0;
-      fam.record(r === 1 && l === 1, `#${s.n} "${s.text}": ${r} replies, ${l} log entries`);
+      fam.record(r >= 1 && l === 1, `#${s.n} "${s.text}": ${r} replies, ${l} log entries`);
+      if (r > 1) duplicated.push(`#${s.n} "${s.text}": ${r} replies`);
     }
-    console.log(fam.losses.join('\n'));
+    // Delivery to Slack is at least once: a kill between Slack taking a reply and the inbox
+    // recording it sends that reply again on resume (Slack has no idempotent post). Each kill
+    // can catch at most the four deliveries in flight; the count is printed, never hidden.
+    console.log(`[hostile] inbox SIGKILL: ${duplicated.length} of ${acked.length} acked commands answered twice (a kill landed mid-delivery)${duplicated.length ? `: ${duplicated.join('; ')}` : ''}`);
     expect(acked.length).toBeGreaterThanOrEqual(50);
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
+    expect(duplicated.length).toBeLessThanOrEqual(ROUNDS * 4);
   }, 600_000);
 });
