@@ -8,14 +8,16 @@
  *
  * Then the journal story runs through those processes: a file exported on the dev modelling
  * cluster is uploaded to S3 and registered with serve, imported by the dev and qa agents, and
- * promoted to dit with a signed Slack slash command; every probe in the manifests answers on the
+ * promoted to dit with a signed Slack slash command; an app of the configuration is promoted to
+ * qa by a Slack command against the GitHub fake (REST, and Git over smart HTTP, reached through
+ * a `url.insteadOf` in the image user's git configuration); every probe in the manifests answers on the
  * port and path it names, every pod's Prometheus annotations lead to its metrics, no process
  * writes outside its writable volumes (a read-only root filesystem), and every process stops
  * cleanly on SIGTERM. A renamed variable, a missing setting or a wrong path fails this test.
  *
  * The Secret keys a Deployment references must be the ones manifests/README.md documents.
  * Not emulated: the Kubernetes API (the kubelet's KUBERNETES_SERVICE_* are not set, so serve's
- * leadership falls back to the PostgreSQL advisory lock) and GitHub (its names do not resolve).
+ * leadership falls back to the PostgreSQL advisory lock, and no rollout is ever verified).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -25,6 +27,8 @@ import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulFake } from '../support/consul-fake.js';
+import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
+import { seedGitHubRepo } from '../support/github-repo-seed.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { ServiceNowFake } from '../support/servicenow-fake.js';
 import { SlackDriver } from '../support/slack-driver.js';
@@ -76,6 +80,15 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
   }
 }
 
+async function gitIn(dir: string, args: string[]): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((done, reject) =>
+    execFile('git', ['--git-dir', dir, ...args], { env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } }, (err, stdout) =>
+      err ? reject(err) : done(stdout.trim()),
+    ),
+  );
+}
+
 async function get(url: string, init?: RequestInit): Promise<{ status: number; text: string; type: string }> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
@@ -95,6 +108,7 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   const tokens: Record<string, string> = {};
   const random = (n = 24) => randomBytes(n).toString('base64url');
   const signingSecret = random();
+  const githubToken = `ghp_${randomBytes(20).toString('hex')}`;
   const serviceNowAuth = { user: 'conveyor-journals', password: random() };
   let renders: Render[] = [];
   const pods: Pod[] = [];
@@ -105,6 +119,9 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   let consul: ConsulFake;
   let serviceNow: ServiceNowFake;
   let slack: SlackFake;
+  let github: GitHubFake;
+  /** The first app of serve's configuration, seeded in the GitHub fake. */
+  let gitApp = { owner: '', repo: '', develop: '' };
   /** The Service `conveyor` (serve), as other pods and the ingress reach it. */
   let serveUrl = '';
 
@@ -127,7 +144,7 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     const values: Record<string, string | undefined> = {
       SLACK_BOT_TOKEN: slack.token,
       SLACK_SIGNING_SECRET: signingSecret,
-      GITHUB_TOKEN: `ghp_${random(27).replace(/[-_]/g, 'x')}`,
+      GITHUB_TOKEN: githubToken,
       GITHUB_WEBHOOK_SECRET: random(),
       DATABASE_URL: databaseUrl,
       AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -142,11 +159,12 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
 
   beforeAll(async () => {
     renders = renderLeaves(MANIFESTS);
-    [postgres, slack, serviceNow, consul] = await Promise.all([
+    [postgres, slack, serviceNow, consul, github] = await Promise.all([
       startPostgres(),
       SlackFake.start(),
       ServiceNowFake.start(serviceNowAuth),
       ConsulFake.start(),
+      startGitHubFake({ token: githubToken }),
     ]);
     databaseUrl = await postgres.createDatabase('conveyor');
     serviceNow.setTicket(TICKET, { state: 'Implement', approval: 'approved' });
@@ -217,6 +235,22 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
       const botUrl = configOf(pod).journal?.botUrl as string | undefined;
       if (botUrl) net.https[new URL(botUrl).host] = serveUrl;
     }
+    // GitHub: the apps of serve's configuration, seeded with their environment branches; the
+    // REST API by its host name, Git over smart HTTP through the image user's git configuration.
+    const serveConfig = configOf(serve());
+    for (const app of (serveConfig.apps ?? []) as K8sObject[]) {
+      const [owner, repo] = String(app.repo).split('/') as [string, string];
+      const seeded = await seedGitHubRepo(github, owner, repo, { app: app.name });
+      for (const env of serveConfig.environments as K8sObject[]) {
+        if (!(env.branch in seeded.heads)) await gitIn(seeded.dir, ['branch', env.branch, seeded.heads.prod]);
+      }
+      if (!gitApp.owner) gitApp = { owner, repo, develop: seeded.heads.develop };
+    }
+    net.https[new URL(serveConfig.git?.github?.baseUrl ?? 'https://api.github.com').host] = github.url;
+    const gitconfig = serve().map('/home/node/.gitconfig');
+    mkdirSync(serve().map('/home/node'), { recursive: true });
+    writeFileSync(gitconfig, `[url "${github.url}/"]\n\tinsteadOf = ${serveConfig.git?.github?.gitUrl ?? 'https://github.com'}/\n`);
+    serve().seeded.add(gitconfig);
     net.writePreload(preload);
 
     s3Dir = join(work, 's3');
@@ -230,7 +264,7 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   afterAll(async () => {
     await Promise.all(pods.map((p) => p.stop().catch(() => null)));
     await net.close();
-    await Promise.all([s3?.close(), consul?.close(), serviceNow?.close(), slack?.close(), postgres?.stop()].map((p) => p?.catch(() => {})));
+    await Promise.all([s3?.close(), consul?.close(), serviceNow?.close(), slack?.close(), github?.close(), postgres?.stop()].map((p) => p?.catch(() => {})));
     if (process.env.KEEP_SYSTEM_TEST !== '1') rmSync(work, { recursive: true, force: true });
   });
 
@@ -306,6 +340,21 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     await until('the dit agent imports', async () => existsSync(log), 120_000, pods);
     const dit = await get(`http://127.0.0.1:${consul.port}/v1/kv/journal_version/dit?raw`);
     expect(dit.text).toBe(qa.text);
+  });
+
+  it('promote <app> qa, typed in Slack, moves qa on GitHub to the head of develop', async () => {
+    const app = (configOf(serve()).apps as K8sObject[])[0]!.name as string;
+    const qaBranch = (configOf(serve()).environments as K8sObject[]).find((e) => e.name === 'qa')!.branch as string;
+    expect(await github.refSha(gitApp.owner, gitApp.repo, qaBranch)).not.toBe(gitApp.develop);
+    const driver = new SlackDriver({ url: `${serveUrl}/slack/events`, signingSecret });
+    const responseUrl = slack.responseUrl();
+    const ack = await driver.slashCommand({ text: `promote ${app} qa`, user: 'U0SYSTEST2', channel: 'C0DEPLOYQA', responseUrl });
+    expect(ack.status).toBe(200);
+    await until(`qa of ${app} on GitHub at develop's head`, async () => (await github.refSha(gitApp.owner, gitApp.repo, qaBranch)) === gitApp.develop, 120_000, pods);
+    // Then the deploy tag, and the answer in Slack.
+    const dir = github.repoOrThrow(gitApp.owner, gitApp.repo).dir;
+    await until('a qa deploy tag on the new head', async () => /^qa\//m.test(await gitIn(dir, ['tag', '--points-at', gitApp.develop])), 60_000, pods);
+    await until('the reply in Slack', async () => slack.responses.some((r) => JSON.stringify(r.body).includes(app)) || slack.messagesIn().some((m) => JSON.stringify(m).includes(app)), 60_000, pods);
   });
 
   it("each pod's Prometheus annotations lead to its metrics", async () => {
