@@ -534,7 +534,12 @@ export class JournalExportWatcher {
 
   private async reject(entry: OutboxEntry, full: string, reason: string): Promise<OutboxEntry> {
     const dest = await this.moveOut(full, this.rejectedDir, 'rejected');
-    await writeFileAtomic(`${dest}.reason.txt`, `${reason}\n`);
+    // Beside the file; a name too long for the suffix gets a short one (the reason names the file).
+    const base = path.basename(dest);
+    const reasonFile = Buffer.byteLength(base) + '.reason.txt'.length <= 255
+      ? `${dest}.reason.txt`
+      : path.join(this.rejectedDir, `${createHash('sha256').update(base).digest('hex').slice(0, 16)}.reason.txt`);
+    await writeFileAtomic(reasonFile, `${entry.file}: ${reason}\n`);
     const saved = await this.save({ ...entry, reason }, 'rejected');
     this.log.warn({ file: entry.file, reason }, 'journal rejected');
     await this.report({ kind: 'rejected', file: entry.file, reason });

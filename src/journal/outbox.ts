@@ -51,7 +51,8 @@ export function isFinished(entry: OutboxEntry): boolean {
 /** Write a file so that a crash leaves either the old or the new content, never a mix. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Short whatever the file's name (a name near 255 bytes leaves no room for a suffix).
+  const tmp = path.join(dir, `.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(data);

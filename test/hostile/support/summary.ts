@@ -81,9 +81,15 @@ export async function recordAlive(f: Family, base: string, refused: boolean, wha
   return f.record(refused, what);
 }
 
-/** Print one line per family recorded in this file (call from afterAll). */
+const printed = new Set<string>();
+
+/** Print one line per family recorded so far and not printed yet (call from afterAll). */
 export function printFamilies(): void {
-  for (const f of families.values()) console.log(familyLine(f));
+  for (const f of families.values()) {
+    if (f.tried === 0 || printed.has(f.name)) continue;
+    printed.add(f.name);
+    console.log(familyLine(f));
+  }
 }
 
 /** A reproducible seed: HOSTILE_SEED when set, else a fresh one (always printed). */
