@@ -4,7 +4,7 @@
  * through tsx, so a stale build never runs. Checked on a copy of the entry point with two tiny
  * `main`s that say which one ran.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,6 +45,23 @@ describe('bin/conveyor.js: dist when fresh, else the sources', () => {
     at('src/core/deep.ts', 1_700_000_000);
     at('commands/list.ts', 1_700_000_200);
     expect(run()).toBe('source whoami');
+  });
+
+  it('without tsx (a production install) and a stale build: a clear error, exit 1', () => {
+    const bare = mkdtempSync(join(tmpdir(), 'conveyor-entry-bare-'));
+    try {
+      for (const d of ['bin', 'src', 'dist/src', 'node_modules']) mkdirSync(join(bare, d), { recursive: true });
+      copyFileSync(join(ROOT, 'bin', 'conveyor.js'), join(bare, 'bin', 'conveyor.js'));
+      writeFileSync(join(bare, 'package.json'), '{ "type": "module" }\n');
+      writeFileSync(join(bare, 'dist', 'src', 'cli.js'), 'export async function main() { return 0; }\n');
+      writeFileSync(join(bare, 'src', 'cli.ts'), 'export const newer = 1;\n');
+      utimesSync(join(bare, 'dist', 'src', 'cli.js'), 1_700_000_000, 1_700_000_000);
+      const result = spawnSync(process.execPath, [join(bare, 'bin', 'conveyor.js'), 'serve'], { encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('dist/ is older than the sources and tsx (a development dependency) is not installed: run `npm run build`');
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
   });
 
   it('runs the sources when there is no build', () => {

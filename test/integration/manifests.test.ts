@@ -401,6 +401,31 @@ describe('Dockerfile', () => {
     expect(finalStage.join('\n')).toMatch(/npm (ci|install) --omit=dev/);
   });
 
+  it('runs on the current LTS Node base, listens on every interface, checks its health and carries OCI labels', () => {
+    const text = dockerfile.replace(/\\\n/g, ' ');
+    const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1] ?? expect.fail('no NODE_IMAGE argument');
+    expect(base).toMatch(/^node:24[-.\w]*(@sha256:[0-9a-f]{64})?$/);
+    const stages = lines.flatMap((l, i) => (/^FROM\s/i.test(l) ? [i] : []));
+    expect(lines.filter((l) => /^FROM\s/i.test(l)).every((l) => l.startsWith(['FROM $', '{NODE_IMAGE}'].join('')))).toBe(true);
+    const finalStage = text.slice(text.lastIndexOf('\nFROM '));
+    expect(finalStage).toMatch(/^ENV .*\bHOST=0\.0\.0\.0\b/m);
+    expect(finalStage).toMatch(/^HEALTHCHECK .*\/healthz/m);
+    for (const label of ['title', 'version', 'revision', 'base.name']) {
+      expect(finalStage, label).toContain(`org.opencontainers.image.${label}=`);
+    }
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('ships dist/ and production dependencies only: no sources, no TypeScript, no tsx', () => {
+    const finalStage = lines.slice(lines.map((l, i) => (/^FROM\s/i.test(l) ? i : -1)).filter((i) => i >= 0).at(-1));
+    const copies = finalStage.filter((l) => /^COPY\s/i.test(l)).join('\n');
+    expect(copies).toMatch(/\/app\/dist\b/);
+    expect(copies).not.toMatch(/\/app\/(src|commands|test)\b/);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    for (const tool of ['tsx', 'typescript', 'esbuild', 'vitest']) expect(Object.keys(pkg.dependencies), tool).not.toContain(tool);
+    expect(pkg.devDependencies.tsx).toBeDefined();
+  });
+
   it('copies no .env or secret files into the image, and the context excludes them', () => {
     for (const line of lines.filter((l) => /^(COPY|ADD)\s/i.test(l))) {
       expect(line).not.toMatch(/\.env|secret|\.pem|\.key\b|id_rsa|\.npmrc/i);
