@@ -4,7 +4,7 @@
  * safe point, release leadership, close the store.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { resolveConfig } from '../cli-config.js';
@@ -126,15 +126,22 @@ function localToken(dir: string): string {
     if (/^[A-Za-z0-9_-]{32,}$/.test(token)) return token;
   }
   const token = randomBytes(24).toString('base64url');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  writePrivate(file, `${token}\n`);
   return token;
 }
 
 /** Write serve.json (pid, port, local token) so that `conveyor run` and the workers find serve. */
 function announce(file: string, port: number): ServeInfo {
   const info: ServeInfo = { pid: process.pid, port, token: localToken(dirname(file)) };
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  writePrivate(file, JSON.stringify(info));
   return info;
+}
+
+/** 0600 whatever the umask, also when an earlier file (perhaps with wider modes) is replaced. */
+function writePrivate(file: string, text: string): void {
+  rmSync(file, { force: true });
+  writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
