@@ -91,6 +91,16 @@ export function requestFingerprint(inv: Pick<CommandInvocation, 'user' | 'text'>
 /** The reply code (in `data`) of a key reused for another request; the HTTP API answers 409. */
 export const KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED';
 
+function keyReusedReply(): Reply {
+  return {
+    status: 'refused',
+    title: 'This idempotency key was already used for a different command; use a new key for a new command.',
+    blocks: [],
+    ephemeral: true,
+    data: { code: KEY_REUSED },
+  };
+}
+
 /** A claim older than this, by a process that is not this one, is taken to be abandoned (PostgreSQL). */
 const ABANDONED_AFTER_MS = 10 * 60_000;
 
@@ -125,6 +135,10 @@ export class Dispatcher implements CommandService {
         const previous = await this.replay(requestKey, requestFingerprint(inv));
         if (previous) return previous;
         claimedKey = requestKey;
+      } else if (requestKey) {
+        // A read is run again, but a key taken by another command is still refused.
+        const claim = await store.requestKeyFingerprint(requestKey);
+        if (claim && claim !== requestFingerprint(inv)) return keyReusedReply();
       }
       const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text };
       reply = await def.run(args, ctx);
@@ -152,15 +166,7 @@ export class Dispatcher implements CommandService {
     for (let i = 0; i < 100; i++) {
       const claim = await store.claimRequestKey(key, fingerprint, PROCESS_WORKER);
       if (claim.claimed) return null;
-      if (claim.fingerprint && claim.fingerprint !== fingerprint) {
-        return {
-          status: 'refused',
-          title: 'This idempotency key was already used for a different command; use a new key for a new command.',
-          blocks: [],
-          ephemeral: true,
-          data: { code: KEY_REUSED },
-        };
-      }
+      if (claim.fingerprint && claim.fingerprint !== fingerprint) return keyReusedReply();
       if (claim.reply) return { ...(claim.reply as Reply), replayed: true };
       if (this.abandoned(claim.claimedBy, claim.at) && (await store.takeOverKey(key, PROCESS_WORKER, claim.claimedBy))) {
         const op = await store.operationByKey(key);

@@ -189,6 +189,12 @@ export class StateStore {
     };
   }
 
+  /** The fingerprint of the request that took a key, if any took it. */
+  async requestKeyFingerprint(key: string): Promise<string | null> {
+    const rows = await this.db.query<{ fingerprint: string | null }>('SELECT fingerprint FROM idempotency WHERE key = $1', [key]);
+    return rows[0]?.fingerprint ?? null;
+  }
+
   /** Take over a key whose claimant died before it answered; false when someone else did first. */
   async takeOverKey(key: string, worker: string, from: string | null): Promise<boolean> {
     const rows = await this.db.query(

@@ -203,7 +203,7 @@ describe('malformed but signed requests', () => {
     keys.record(first.status === 200, `first → ${first.status}`);
     const same = await run('lock web qa regression test', 'reuse-1');
     keys.record(same.status === 200 && same.reply.title === first.reply.title, `the same command again → ${same.status} ${same.reply.title}`);
-    for (const [text, user] of [['unlock web qa', 'U_DEMO'], ['lock web staging other', 'U_DEMO'], ['lock web qa regression test', 'U_LEAD']] as const) {
+    for (const [text, user] of [['unlock web qa', 'U_DEMO'], ['lock web staging other', 'U_DEMO'], ['lock web qa regression test', 'U_LEAD'], ['list', 'U_DEMO']] as const) {
       const other = await run(text, 'reuse-1', user);
       await recordAlive(keys, hs.base, other.status === 409 && /different command/.test(other.reply.title) && other.reply.title !== first.reply.title, `"${text}" as ${user} under the same key → ${other.status} ${other.reply.title}`);
     }
