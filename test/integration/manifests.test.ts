@@ -186,9 +186,19 @@ describe('what a platform engineer checks', () => {
       expect(s.stringData ?? {}).toEqual({});
     }
     const secretish = /TOKEN|SECRET|PASSWORD|PRIVATE_KEY|ACCESS_KEY|DATABASE_URL/;
-    for (const c of deployments.flatMap(containers)) {
-      for (const e of c.env ?? []) {
-        if (secretish.test(e.name)) {
+    for (const d of deployments) {
+      for (const c of containers(d)) {
+        for (const e of c.env ?? []) {
+          if (!secretish.test(e.name)) continue;
+          if (e.name.endsWith('_FILE')) {
+            // A path to a key of a mounted Secret, in a file named like the variable.
+            const key = e.name.slice(0, -'_FILE'.length);
+            const mount = c.volumeMounts.find((m: K8sObject) => e.value.startsWith(`${m.mountPath}/`));
+            const volume = podSpec(d).volumes.find((v: K8sObject) => v.name === mount?.name);
+            expect(volume?.secret?.items, `${e.name} points into a Secret volume`).toContainEqual({ key, path: e.value.slice(mount.mountPath.length + 1) });
+            expect(mount.readOnly).toBe(true);
+            continue;
+          }
           expect(e.value, `${e.name} must not be inlined`).toBeUndefined();
           expect(e.valueFrom?.secretKeyRef?.key, e.name).toBe(e.name);
         }

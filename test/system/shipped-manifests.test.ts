@@ -282,8 +282,9 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     // Every worker presents the token serve knows it by.
     const serveTokens = serve().env.JOURNAL_TOKENS ?? '';
     for (const pod of [...podsOf('journal-watch'), ...podsOf('journal-agent')]) {
-      expect(pod.env.JOURNAL_TOKEN, pod.name).toBeTruthy();
-      expect(serveTokens.split(',').map((p) => p.slice(p.indexOf('=') + 1))).toContain(pod.env.JOURNAL_TOKEN);
+      const token = pod.env.JOURNAL_TOKEN ?? readFileSync(pod.env.JOURNAL_TOKEN_FILE ?? '/nonexistent', 'utf8');
+      expect(token, pod.name).toBeTruthy();
+      expect(serveTokens.split(',').map((p) => p.slice(p.indexOf('=') + 1))).toContain(token);
     }
   });
 
@@ -340,6 +341,33 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     await until('the dit agent imports', async () => existsSync(log), 120_000, pods);
     const dit = await get(`http://127.0.0.1:${consul.port}/v1/kv/journal_version/dit?raw`);
     expect(dit.text).toBe(qa.text);
+  });
+
+  it("a rotated worker token: serve rolls out with the new JOURNAL_TOKENS, the kubelet rewrites the agent's token file, and the next journal flows without restarting the agent", async () => {
+    const devAgent = agent('dev');
+    const tokenFile = devAgent.env.JOURNAL_TOKEN_FILE;
+    expect(tokenFile, 'the agent reads its token from the mounted Secret').toBeDefined();
+    tokens.dev = random();
+    // The Secret changed: serve's rollout starts it with the new value.
+    expect(await serve().stop()).toEqual({ code: 0, signal: null });
+    serve().env.JOURNAL_TOKENS = Object.entries(tokens).map(([who, token]) => `${who}=${token}`).join(',');
+    serve().start();
+    const readiness = serve().probes().find((p) => p.kind === 'readinessProbe')!;
+    await until('serve ready again', async () => (await get(readiness.url)).status === 200, readiness.budgetMs * 10, [serve()]);
+    // The kubelet updates the mounted Secret in place.
+    writeFileSync(tokenFile!, tokens.dev);
+
+    const exportDir = watcher('dev-modelling').map(arg(watcher('dev-modelling'), '--dir')!);
+    const content = `journal after the rotation ${random()}\n`;
+    writeFileSync(join(exportDir, 'journal2.dat'), content);
+    writeFileSync(join(exportDir, 'journal2.dat.meta.json'), JSON.stringify({ ticket: TICKET, mandators: ['tech-head'] }));
+    const sha = (await import('node:crypto')).createHash('sha256').update(content).digest('hex');
+    // qa follows dev only once dev's agent has reported its import: that report carries the new token.
+    for (const env of ['dev', 'qa']) {
+      const log = join(agent(env).map('/tmp'), 'imports.log');
+      await until(`the ${env} agent imports the new journal`, async () => existsSync(log) && readFileSync(log, 'utf8').includes(sha), 180_000, pods);
+    }
+    expect(devAgent.running, 'the dev agent was never restarted').toBe(true);
   });
 
   it('promote <app> qa, typed in Slack, moves qa on GitHub to the head of develop', async () => {

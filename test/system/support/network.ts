@@ -77,6 +77,10 @@ dns.promises.lookup = async (hostname, options = {}) => {
   const answer = { address: ip, family: net.isIP(ip) };
   return options && options.all ? [answer] : answer;
 };
+// Diagnostics for a process that does not exit after SIGTERM: what still holds it (in its log).
+process.on('SIGTERM', () => {
+  setTimeout(() => console.error('[system test] still running 10 s after SIGTERM; active resources: ' + JSON.stringify(process.getActiveResourcesInfo())), 10_000).unref();
+});
 const realFetch = globalThis.fetch;
 globalThis.fetch = (input, init) => {
   const url = new URL(typeof input === 'string' || input instanceof URL ? String(input) : input.url);

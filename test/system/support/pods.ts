@@ -8,8 +8,8 @@
  *   `$(VAR)` expansion), Secret keys filled by the caller (a missing key that is not optional
  *   fails, as the kubelet's CreateContainerConfigError does), `fieldRef`s of the pod;
  * - every volume is a folder under the pod's temporary root, at its mount path: ConfigMaps
- *   (rendered, or supplied by the caller as "expected to exist") are written out with their
- *   modes, emptyDirs and PersistentVolumeClaims are empty folders. Absolute paths in args and
+ *   (rendered, or supplied by the caller as "expected to exist") and Secret items are written
+ *   out with their modes, emptyDirs and PersistentVolumeClaims are empty folders. Absolute paths in args and
  *   env values that lie under a mount path are mapped into the pod's root; nothing else is;
  * - the pod has its own loopback address (127.x.y.z) as its pod IP; the process runs with
  *   the image's WORKDIR (under the pod root) as its working folder.
@@ -77,7 +77,7 @@ export interface Mount {
   mountPath: string;
   hostPath: string;
   writable: boolean;
-  kind: 'configMap' | 'emptyDir' | 'persistentVolumeClaim';
+  kind: 'configMap' | 'secret' | 'emptyDir' | 'persistentVolumeClaim';
 }
 
 export interface Probe {
@@ -91,7 +91,7 @@ export class Pod {
   readonly name: string;
   readonly container: K8sObject;
   readonly mounts: Mount[] = [];
-  /** Files the test wrote (ConfigMap contents): not writes of the process. */
+  /** Files the test wrote (ConfigMap and Secret contents): not writes of the process. */
   readonly seeded = new Set<string>();
   readonly argv: string[];
   readonly env: Record<string, string>;
@@ -153,6 +153,22 @@ export class Pod {
           this.seeded.add(file);
         }
         this.mounts.push({ mountPath: m.mountPath, hostPath, writable: false, kind: 'configMap' });
+      } else if (volume.secret) {
+        const name = volume.secret.secretName as string;
+        if (!volume.secret.items) fail(`${this.name}: secret volume ${m.name} without items is not emulated: list the keys`);
+        for (const item of volume.secret.items as K8sObject[]) {
+          const value = this.input.secret(name, item.key);
+          if (value === undefined) {
+            if (volume.secret.optional) continue;
+            fail(`${this.name}: volume ${m.name} needs key ${item.key} of Secret ${name}, which the documented Secret does not have`);
+          }
+          const file = join(hostPath, item.path);
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, value);
+          chmodSync(file, item.mode ?? volume.secret.defaultMode ?? 0o644);
+          this.seeded.add(file);
+        }
+        this.mounts.push({ mountPath: m.mountPath, hostPath, writable: false, kind: 'secret' });
       } else if (volume.emptyDir || volume.persistentVolumeClaim) {
         this.mounts.push({ mountPath: m.mountPath, hostPath, writable: !m.readOnly, kind: volume.emptyDir ? 'emptyDir' : 'persistentVolumeClaim' });
       } else {
