@@ -133,10 +133,16 @@ export class Dispatcher implements CommandService {
       const args = parseCommandArgs(def, found.rest);
       if (def.mutates && requestKey) {
         const previous = await this.replay(requestKey, requestFingerprint(inv));
-        if (previous) return previous;
+        if (previous && !('takenOver' in previous)) return previous;
         claimedKey = requestKey;
-      } else if (requestKey) {
-        // A read is run again, but a key taken by another command is still refused.
+        if (previous) {
+          // A dead process's request: its operation answers, recorded now like any answer.
+          reply = previous.takenOver;
+          return await this.finish(inv, def, reply, claimedKey, requestKey);
+        }
+      } else if (requestKey && inv.source !== 'slack') {
+        // A read is run again, but a key taken by another command is still refused (Slack's
+        // keys are its own per-interaction ids: no other command can come with one).
         const claim = await store.requestKeyFingerprint(requestKey);
         if (claim && claim !== requestFingerprint(inv)) return keyReusedReply();
       }
@@ -145,6 +151,12 @@ export class Dispatcher implements CommandService {
     } catch (err) {
       reply = errorReply(err, this.runtime, def);
     }
+    return this.finish(inv, def, reply, claimedKey, requestKey);
+  }
+
+  /** Count, keep the answer of a claimed key and log the command (once per request key). */
+  private async finish(inv: CommandInvocation, def: CommandDefinition<unknown> | undefined, reply: Reply, claimedKey: string | undefined, requestKey: string | undefined): Promise<Reply> {
+    const { store } = this.runtime;
     this.runtime.metrics?.commands.inc({ command: def?.name ?? 'unknown', outcome: reply.status });
     const entry = { actor: inv.user.slice(0, 64), source: inv.source, text: inv.text, outcome: reply.status, detail: reply.title.slice(0, 500) };
     if (claimedKey) await store.finishRequest(claimedKey, reply, entry);
@@ -161,7 +173,7 @@ export class Dispatcher implements CommandService {
    * A claim left by a process that died before answering is taken over: its operation, if it
    * created one, answers; otherwise the command runs now.
    */
-  private async replay(key: string, fingerprint: string): Promise<Reply | null> {
+  private async replay(key: string, fingerprint: string): Promise<Reply | { takenOver: Reply } | null> {
     const { store } = this.runtime;
     for (let i = 0; i < 100; i++) {
       const claim = await store.claimRequestKey(key, fingerprint, PROCESS_WORKER);
@@ -171,7 +183,7 @@ export class Dispatcher implements CommandService {
       if (this.abandoned(claim.claimedBy, claim.at) && (await store.takeOverKey(key, PROCESS_WORKER, claim.claimedBy))) {
         const op = await store.operationByKey(key);
         if (!op) return null;
-        return renderOperation(op, await gateStatus(this.runtime, op));
+        return { takenOver: renderOperation(op, await gateStatus(this.runtime, op)) };
       }
       await new Promise((r) => setTimeout(r, 100));
     }

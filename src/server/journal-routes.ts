@@ -12,7 +12,7 @@ import type { Runtime } from '../core/runtime.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from '../journal/intake-rules.js';
 import { parseVersion, VERSION_ID } from '../journal/version-id.js';
 import type { EmbeddedKv } from '../store/embedded-kv.js';
-import { bearerToken, type HttpServer, readBody, readJsonWith, sendJson } from './http-server.js';
+import { bearerToken, type HttpServer, parseWith, readBody, readJsonWith, sendJson } from './http-server.js';
 import { safeEqual } from './local-api.js';
 import { journalChain } from './wiring.js';
 
@@ -146,13 +146,8 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
   if (!runtime.config.consul) addEmbeddedKvRoutes(http, runtime, principal);
 }
 
-/** A pointer value: a journal version id or empty (bounded by the body limit already). */
-const kvValue = {
-  parse(text: string): string {
-    if (text !== '' && !VERSION_ID.test(text.trim())) throw new InputError('a journal pointer holds a version id');
-    return text;
-  },
-};
+/** A pointer value: a journal version id, or empty (bounded by the body limit already). */
+const kvValue = z.union([z.literal(''), z.string().regex(VERSION_ID)]);
 
 /** Consul's KV HTTP shape over the embedded store: GET (blocking with index/wait) and PUT (cas). */
 function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req: IncomingMessage, header?: string) => string | null): void {
@@ -196,7 +191,7 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
     const url = new URL(req.url ?? '/', 'http://x');
     const casParam = url.searchParams.get('cas');
     if (casParam !== null && !/^\d{1,15}$/.test(casParam)) throw new InputError('cas must be a non-negative integer');
-    const value = kvValue.parse((await readBody(req, 4096)).toString('utf8'));
+    const value = parseWith(kvValue, (await readBody(req, 4096)).toString('utf8'), 'pointer value (a journal version id)');
     const ok = await kv.put(key, value, casParam === null ? {} : { cas: Number(casParam) });
     sendJson(res, 200, ok);
   });

@@ -77,6 +77,8 @@ export interface SlackApp {
   idle(): Promise<void>;
   /** Queue what the inbox holds unfinished and keep sweeping it (no-op without an inbox). */
   resume(): Promise<number>;
+  /** Shutdown without stopping the receiver (the HTTP server drains requests): finish acked work, stop sweeping. */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -195,15 +197,16 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     if (inbox) {
       // Durable before the ack: if this write fails, Slack gets no ack and tells the user.
       const id = `slack:${cmd.team_id}:${cmd.trigger_id}`;
-      const fresh = await inbox.accept(id, 'command', {
+      const payload = {
         text: cmd.text.trim() || 'help',
         user: cmd.user_id,
         channel: cmd.channel_id,
         channelName: cmd.channel_name,
         responseUrl: cmd.response_url,
-      });
+      };
+      const fresh = await inbox.accept(id, 'command', payload);
       await ack();
-      if (fresh) inbox.enqueue(id);
+      if (fresh) inbox.enqueue(id, { kind: 'command', payload });
       else logger.info({ id }, 'a redelivered command: the first delivery answers it; not posting again');
       return;
     }
@@ -264,9 +267,10 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     const validValue = ID_PATTERN.test(opId ?? '') && (role === undefined || ID_PATTERN.test(role)) && extra.length === 0;
     if (inbox && verb === 'approve' && validValue) {
       const id = `slack:${body.team?.id ?? ''}:${body.trigger_id}`;
-      const fresh = await inbox.accept(id, 'action', { text: `approve ${opId}`, user, channel, fromHome: body.view?.type === 'home' });
+      const payload = { text: `approve ${opId}`, user, channel, fromHome: body.view?.type === 'home' };
+      const fresh = await inbox.accept(id, 'action', payload);
       await ack();
-      if (fresh) inbox.enqueue(id);
+      if (fresh) inbox.enqueue(id, { kind: 'action', payload });
       return;
     }
     await ack();
@@ -306,9 +310,10 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     if (inbox && meta) {
       const id = `slack:view:${view.id}`;
       const text = `reject ${meta.op} "${reason.replace(/["\\]/g, '\\$&')}"`;
-      const fresh = await inbox.accept(id, 'action', { text, user, channel: meta.channel });
+      const payload = { text, user, channel: meta.channel };
+      const fresh = await inbox.accept(id, 'action', payload);
       await ack();
-      if (fresh) inbox.enqueue(id);
+      if (fresh) inbox.enqueue(id, { kind: 'action', payload });
       return;
     }
     await ack();
@@ -386,6 +391,10 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
       return { port: address && typeof address === 'object' ? address.port : null };
     },
     idle,
+    async drain() {
+      await idle();
+      await inbox?.stop();
+    },
     async resume() {
       if (!inbox) return 0;
       const queued = await inbox.sweep();
@@ -394,7 +403,6 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
       return queued;
     },
     async stop() {
-      inbox?.stop();
       await app.stop();
       if (server) {
         const s = server;
@@ -405,6 +413,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
         });
       }
       await idle();
+      await inbox?.stop();
     },
   };
 }

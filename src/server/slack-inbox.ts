@@ -94,15 +94,31 @@ export class SlackInboxWorker {
     writeFileSync(this.d.deliveryLog, keep.map((id) => `${id}\n`).join(''), { mode: 0o600 });
   }
 
-  /** Write a request before its ack; false for a retry of one accepted before (nothing to do). */
+  /**
+   * Write a request before its ack; false for a retry of one accepted before (nothing to do).
+   * The row is born claimed by this worker, which runs it next.
+   */
   accept(id: string, kind: 'command' | 'action', payload: CommandPayload | ActionPayload): Promise<boolean> {
-    return this.d.inbox.accept(id, kind, payload as unknown as Record<string, unknown>);
+    return this.d.inbox.accept(id, kind, payload as unknown as Record<string, unknown>, { worker: this.d.worker, ms: CLAIM_MS });
   }
 
-  enqueue(id: string): void {
+  /**
+   * Queue an item to run. `fresh`: the item this process just accepted (born claimed by it),
+   * run without reading it back; otherwise it is claimed from the store first.
+   */
+  enqueue(id: string, fresh?: { kind: 'command' | 'action'; payload: CommandPayload | ActionPayload }): void {
     if (this.inFlight.has(id)) return;
     this.inFlight.add(id);
-    this.d.schedule(() => this.process(id).finally(() => this.inFlight.delete(id)));
+    const item: InboxItem | undefined = fresh && {
+      id,
+      kind: fresh.kind,
+      payload: fresh.payload as unknown as Record<string, unknown>,
+      state: 'accepted',
+      reply: null,
+      attempts: 1,
+      acceptedAt: new Date(this.now()).toISOString(),
+    };
+    this.d.schedule(() => this.process(id, item).finally(() => this.inFlight.delete(id)));
   }
 
   /** Queue every unfinished item nobody holds. */
@@ -121,14 +137,15 @@ export class SlackInboxWorker {
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.d.inbox.flushDone();
   }
 
-  async process(id: string): Promise<void> {
+  async process(id: string, accepted?: InboxItem): Promise<void> {
     const { inbox, worker, log } = this.d;
-    const item = await inbox.claim(id, worker, CLAIM_MS);
+    const item = accepted ?? (await inbox.claim(id, worker, CLAIM_MS));
     if (!item) return;
     try {
       if (this.delivered.has(id)) {
@@ -136,11 +153,12 @@ export class SlackInboxWorker {
         await inbox.finish(id, 'done');
         return;
       }
+      // A command run again after a restart answers as before: mutating commands replay the
+      // reply the dispatcher stored under this id, reads simply run again (logged once).
       const reply = item.state === 'delivering' && item.reply ? (item.reply as Reply) : await this.run(item);
-      if (item.state === 'accepted') await inbox.saveReply(id, reply);
       if (item.kind === 'command') await this.deliverCommand(item as unknown as InboxItem<CommandPayload>, reply);
       else await this.deliverAction(item as unknown as InboxItem<ActionPayload>, reply);
-      await inbox.finish(id, 'done');
+      inbox.finishSoon(id);
     } catch (err) {
       const message = (err as Error)?.message?.slice(0, 300) ?? String(err);
       if (item.attempts >= INBOX_MAX_ATTEMPTS) {
@@ -176,9 +194,9 @@ export class SlackInboxWorker {
       body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, ...message }),
       signal: AbortSignal.timeout(10_000),
     });
+    if (res.ok) this.markDelivered(item.id);
     await res.body?.cancel().catch(() => undefined);
     if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
-    this.markDelivered(item.id);
   }
 
   private async deliverCommand(item: InboxItem<CommandPayload>, reply: Reply): Promise<void> {

@@ -49,5 +49,5 @@ export async function mountSlack(
   http.add('POST', '/slack/events', (req, res) => receiver.handle(req, res));
   log.info('slack: listening on /slack/events');
   await slack.resume();
-  return { stop: () => slack.idle() }; // the HTTP server drains requests; this, the work they left
+  return { stop: () => slack.drain() }; // the HTTP server drains requests; this, the work they left
 }

@@ -40,7 +40,22 @@ function toItem(r: Record<string, unknown>): InboxItem {
   };
 }
 
+interface PendingAccept {
+  id: string;
+  kind: string;
+  payload: string;
+  claim: { worker: string; ms: number } | null;
+  resolve(fresh: boolean): void;
+  reject(err: unknown): void;
+}
+
+/** Rows per INSERT when a burst of acks is written together. */
+const ACCEPT_BATCH = 100;
+
 export class InboxStore {
+  private readonly pending: PendingAccept[] = [];
+  private flushing = false;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -50,18 +65,54 @@ export class InboxStore {
     return this.clock.now().toISOString();
   }
 
-  /** Write an item before its ack; false when this id was accepted before (a retry). */
-  async accept(id: string, kind: string, payload: Record<string, unknown>): Promise<boolean> {
-    const now = this.now();
-    const rows = await this.db.query(
-      `INSERT INTO inbox (id, kind, payload, state, accepted_at, updated_at) VALUES ($1,$2,$3,'accepted',$4,$4)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [id, kind, JSON.stringify(payload), now],
-    );
-    return rows.length === 1;
+  /**
+   * Write an item before its ack; false when this id was accepted before (a retry). With
+   * `claim`, the item is born claimed by that worker (it runs it next, without a claim query).
+   * Accepts that arrive while a write is under way are written together in the next one
+   * (group commit): each still resolves only once its own row is committed.
+   */
+  accept(id: string, kind: string, payload: Record<string, unknown>, claim: { worker: string; ms: number } | null = null): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.push({ id, kind, payload: JSON.stringify(payload), claim, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 
-  /** Take an unfinished item for `worker` until `ms` from now; null when done or held by another live worker. */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, ACCEPT_BATCH);
+        const now = this.clock.now();
+        const params: unknown[] = [];
+        const values = batch.map((b) => {
+          params.push(b.id, b.kind, b.payload, now.toISOString(), b.claim?.worker ?? null, b.claim ? new Date(now.getTime() + b.claim.ms).toISOString() : null);
+          const n = params.length;
+          return `($${n - 5},$${n - 4},$${n - 3},'accepted',$${n - 2},$${n - 2},$${n - 1},$${n})`;
+        });
+        try {
+          const rows = await this.db.query<{ id: string }>(
+            `INSERT INTO inbox (id, kind, payload, state, accepted_at, updated_at, claimed_by, claimed_until) VALUES ${values.join(',')}
+             ON CONFLICT DO NOTHING RETURNING id`,
+            params,
+          );
+          const fresh = new Set(rows.map((r) => r.id));
+          for (const b of batch) {
+            b.resolve(fresh.delete(b.id)); // an id twice in one batch: only the first is new
+          }
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /**
+   * Take an unfinished item for `worker` until `ms` from now; null when done or held by
+   * another live worker. An item accepted with a claim for this worker is taken as it is.
+   */
   async claim(id: string, worker: string, ms: number): Promise<InboxItem | null> {
     const now = this.clock.now();
     const rows = await this.db.query<Record<string, unknown>>(
@@ -78,6 +129,30 @@ export class InboxStore {
     await this.db.query(`UPDATE inbox SET reply = $2, state = 'delivering', updated_at = $3 WHERE id = $1`, [
       id, JSON.stringify(reply), this.now(),
     ]);
+  }
+
+  private readonly doneLater = new Set<string>();
+  private doneTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Mark an item done soon, together with others (one UPDATE for a burst). Safe to lose in a
+   * crash: the item then runs again, and its delivery is skipped by the delivery log.
+   */
+  finishSoon(id: string): void {
+    this.doneLater.add(id);
+    this.doneTimer ??= setTimeout(() => void this.flushDone(), 50);
+  }
+
+  /** Write the done marks still waiting (shutdown calls this). */
+  async flushDone(): Promise<void> {
+    if (this.doneTimer) clearTimeout(this.doneTimer);
+    this.doneTimer = null;
+    const ids = [...this.doneLater];
+    this.doneLater.clear();
+    if (!ids.length) return;
+    await this.db
+      .query(`UPDATE inbox SET state = 'done', claimed_by = NULL, claimed_until = NULL, updated_at = $2 WHERE id = ANY($1)`, [ids, this.now()])
+      .catch(() => undefined);
   }
 
   async finish(id: string, state: 'done' | 'failed', error: string | null = null): Promise<void> {

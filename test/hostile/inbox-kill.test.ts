@@ -9,7 +9,7 @@
  * Commands that were never acked may be lost: Slack told their user it failed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -147,6 +147,7 @@ describe('the durable inbox under SIGKILL', () => {
     proc.kill('SIGTERM');
     await exited;
     child = null;
+    expect(existsSync(`${stateDir}.slack-deliveries`)).toBe(true); // the delivery log beside the store
     const pg = new PGlite(stateDir);
     const logged = new Map<string, number>();
     for (const row of (await pg.query<{ request_key: string; n: number }>('SELECT request_key, count(*)::int AS n FROM command_log WHERE request_key IS NOT NULL GROUP BY request_key')).rows) {
