@@ -75,7 +75,7 @@ export class SlackHttpReceiver implements Receiver {
     try {
       const { body, retryNum, retryReason } = await this.accept(req);
       if (body === 'ssl_check') return answer(200);
-      if (body.type === 'url_verification') return answer(200, { challenge: body.challenge });
+      if (body.type === 'url_verification') return answer(200, { challenge: String(body.challenge) });
       if (body.type === 'view_closed' || body.type === 'app_rate_limited') return answer(200);
       if (!this.app) throw httpError(503, 'the Slack app is not ready');
       await this.app.processEvent({
@@ -104,7 +104,7 @@ export class SlackHttpReceiver implements Receiver {
   }
 
   /** Headers, body, signature and shape; the parsed body or an error with a 4xx status. */
-  private async accept(req: IncomingMessage): Promise<{ body: Record<string, any> | 'ssl_check'; retryNum?: number; retryReason?: string }> {
+  private async accept(req: IncomingMessage): Promise<{ body: Record<string, unknown> | 'ssl_check'; retryNum?: number; retryReason?: string }> {
     const signature = header(req, 'x-slack-signature');
     const stamp = header(req, 'x-slack-request-timestamp');
     if (!signature || !/^v0=[0-9a-f]{64}$/.test(signature) || !stamp || !/^\d{1,12}$/.test(stamp)) {
@@ -146,7 +146,7 @@ function shape<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
 }
 
 /** The body of a verified request as one of the shapes Conveyor answers; 400 otherwise. */
-export function parseSlackBody(contentType: string, raw: string): Record<string, any> | 'ssl_check' {
+export function parseSlackBody(contentType: string, raw: string): Record<string, unknown> | 'ssl_check' {
   if (/^application\/json\b/i.test(contentType)) {
     let json: unknown;
     try {

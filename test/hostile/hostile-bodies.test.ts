@@ -123,7 +123,8 @@ describe('malformed but signed requests', () => {
     const url = `${hs.base}${GITHUB_WEBHOOK_PATH}`;
     const sign = (body: string) => `sha256=${createHmac('sha256', HOOK_SECRET).update(body).digest('hex')}`;
     const post = async (body: string | Uint8Array, headers: Record<string, string>) => {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).catch(() => null);
+      const payload: BodyInit = typeof body === 'string' ? body : new Blob([body as Uint8Array<ArrayBuffer>]);
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload }).catch(() => null);
       await res?.arrayBuffer().catch(() => undefined);
       return res?.status ?? 0;
     };

@@ -18,6 +18,17 @@ import { family, printFamilies } from './support/summary.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
+/** 'opened' (and closed again), or the error message of the refusal. */
+async function tryOpen(dir: string): Promise<string> {
+  try {
+    const db = await openPglite(dir);
+    await db.close();
+    return 'opened';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 describe('private state under umask 0', () => {
   let root: string;
   let umask: number;
@@ -60,15 +71,15 @@ describe('private state under umask 0', () => {
     const parent = process.ppid;
     // The parent is alive, but the lock says it started at another time: the pid was reused.
     writeFileSync(`${dir}.lock`, JSON.stringify({ pid: parent, startTime: '1' }));
-    const reused = await openPglite(dir).then(async (db) => (await db.close(), 'opened'), (err: Error) => err.message);
+    const reused = await tryOpen(dir);
     fam.record(reused === 'opened', `lock of a reused pid: ${reused}`);
     // An old-style lock (a bare pid) of a process that is gone.
     writeFileSync(`${dir}.lock`, '2147483646');
-    const gone = await openPglite(dir).then(async (db) => (await db.close(), 'opened'), (err: Error) => err.message);
+    const gone = await tryOpen(dir);
     fam.record(gone === 'opened', `lock of a dead pid: ${gone}`);
     // The real holder (alive, same start time) still blocks.
     writeFileSync(`${dir}.lock`, JSON.stringify({ pid: parent, startTime: processStartTime(parent) }));
-    const held = await openPglite(dir).then(async (db) => (await db.close(), 'opened'), (err: Error) => err.message);
+    const held = await tryOpen(dir);
     fam.record(held.includes(`pid ${parent}`), `lock of a live holder: ${held}`);
     rmSync(`${dir}.lock`, { force: true });
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
