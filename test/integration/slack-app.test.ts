@@ -113,11 +113,11 @@ describe('slash command', () => {
       Array.from({ length: 10 }, (_, i) => driver.slashCommand({ text: `list api ${i}`, channel: 'C0BURST01' })),
     );
     expect(acks.map((r) => r.status)).toEqual(Array(10).fill(200));
-    await vi.waitFor(() => expect(service.invocations).toHaveLength(4)); // four at once, six wait
+    await vi.waitFor(() => expect(service.invocations).toHaveLength(4), { timeout: 10_000 }); // four at once, six wait
     let idle = false;
     const drained = slack.idle().then(() => (idle = true));
     while (fake.messagesIn('C0BURST01').length < 10) {
-      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0));
+      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0), { timeout: 10_000 });
       waiting.shift()!();
       await new Promise((r) => setTimeout(r, 5));
       expect(idle && fake.messagesIn('C0BURST01').length < 10).toBe(false);
