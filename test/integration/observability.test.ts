@@ -206,7 +206,7 @@ describe('a served session with every secret set', () => {
     expect((await post('/api/journal/events', { ...event, kind: 'failed' }, `${SECRETS.JOURNAL_DEV}x`)).status).toBe(401);
     const driver = new SlackDriver({ url: `${base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
     expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
-    // Signed: acked, then the answer to a response_url that cannot be reached fails (logged).
+    // Signed: acked, then the answer to a response_url that cannot be reached fails (logged; the inbox retries).
     expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: secretUrl })).status).toBe(200);
     // Consul clients may send their ACL token as ?token=; a bad cas fails the request.
     const kv = await fetch(`${base}/v1/kv/journal_version/qa?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, {
@@ -218,7 +218,7 @@ describe('a served session with every secret set', () => {
     // The server's own logger, handed errors the way callers log them.
     server.runtime.log.error({ err: new Error(`GET ${secretUrl} failed: 502`), url: secretUrl }, `fetch ${secretUrl} failed`);
     server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
-    await vi.waitFor(() => expect(lines.some((l) => l.includes('response_url'))).toBe(true), { timeout: 20_000 });
+    await vi.waitFor(() => expect(lines.some((l) => l.includes('a Slack request failed'))).toBe(true), { timeout: 20_000 });
     await server.stop();
   });
 
@@ -316,7 +316,7 @@ describe('a served session with every secret set', () => {
       const byLevel = (level: string) => lines.filter((l) => (JSON.parse(l) as { level: string }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
       expect(byLevel('debug').length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
       expect(byLevel('warn')).toContain('could not announce the operation');
-      expect(byLevel('warn')).toContain('could not answer through response_url');
+      expect(byLevel('warn')).toContain('a Slack request failed; the inbox sweep tries again');
       expect(byLevel('error').length).toBeGreaterThan(0);
     });
 
