@@ -1,0 +1,130 @@
+/**
+ * The inbox worker on its own (a migrated store, the Slack fake, a scripted CommandService):
+ * what a restart finds accepted but unfinished is run and answered; a private answer goes
+ * through response_url while Slack keeps it valid and as an ephemeral message in the channel
+ * after 30 minutes; a reply the delivery log says Slack already has is not sent again.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebClient } from '@slack/web-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandInvocation, CommandService } from '../../src/core/command-service.js';
+import { systemClock } from '../../src/core/ports.js';
+import { okReply, type Reply, refusedReply } from '../../src/core/reply.js';
+import { SlackInboxWorker } from '../../src/server/slack-inbox.js';
+import { InboxStore } from '../../src/store/inbox-store.js';
+import type { StateStore } from '../../src/store/state-store.js';
+import { SlackFake, silentSlackLogger } from '../support/slack-fake.js';
+import { clonedStore } from '../support/runtime.js';
+
+class ScriptedService implements CommandService {
+  runs: CommandInvocation[] = [];
+  async execute(inv: CommandInvocation): Promise<Reply> {
+    this.runs.push(inv);
+    return inv.text.startsWith('promote') ? refusedReply(`refused: ${inv.text}`) : okReply(`ran ${inv.text}`);
+  }
+  async attachMessage(): Promise<void> {}
+  async matrix(): Promise<Reply> {
+    return okReply('matrix');
+  }
+  async pendingFor(): Promise<Reply> {
+    return okReply('pending');
+  }
+}
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('the Slack inbox worker', () => {
+  let fake: SlackFake;
+  let store: StateStore;
+  let inbox: InboxStore;
+  let client: WebClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    fake = await SlackFake.start();
+    store = await clonedStore(systemClock);
+    inbox = new InboxStore(store.db, systemClock);
+    client = new WebClient(fake.token, { slackApiUrl: fake.apiUrl, logger: silentSlackLogger, retryConfig: { retries: 0 } });
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-inbox-'));
+  });
+  afterAll(async () => {
+    await store.close();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const worker = (service: CommandService, extra: { now?: () => number; deliveryLog?: string } = {}) =>
+    new SlackInboxWorker({
+      inbox,
+      worker: `test-${Math.random()}`,
+      service,
+      client,
+      log: quiet,
+      failureLine: (err) => String(err),
+      tellUser: async (c, user, channel, reply) => {
+        const text = typeof reply === 'string' ? reply : reply.title;
+        await c.chat.postEphemeral({ channel: channel ?? user, user, text });
+      },
+      publishHome: async () => {},
+      schedule: (task) => void task(),
+      ...extra,
+    });
+
+  const accepted = async (id: string, text: string, channel: string) => {
+    // What a process that acked and then died leaves behind: the row, no claim, no answer.
+    expect(await inbox.accept(id, 'command', { text, user: 'U_DEMO', channel, responseUrl: fake.responseUrl(id) })).toBe(true);
+  };
+
+  it('a restart runs and answers what was acked but never finished, once', async () => {
+    await accepted('slack:T1:resume-1', 'list api', 'C0RESUME1');
+    await accepted('slack:T1:resume-2', 'promote api prod', 'C0RESUME1');
+    expect(await inbox.accept('slack:T1:resume-1', 'command', {})).toBe(false); // a Slack retry
+    const service = new ScriptedService();
+    const w = worker(service);
+    expect(await w.sweep()).toBeGreaterThanOrEqual(2);
+    await waitFor(async () => (await inbox.get('slack:T1:resume-1'))?.state === 'done' && (await inbox.get('slack:T1:resume-2'))?.state === 'done');
+    await w.stop();
+    expect(fake.messagesIn('C0RESUME1').map((m) => m.text)).toEqual([expect.stringContaining('ran list api')]);
+    expect(fake.responses.filter((r) => r.id === 'slack:T1:resume-2').map((r) => r.body.response_type)).toEqual(['ephemeral']);
+    expect(service.runs.map((r) => [r.text, r.idempotencyKey])).toEqual([
+      ['list api', 'slack:T1:resume-1'],
+      ['promote api prod', 'slack:T1:resume-2'],
+    ]);
+    expect(await w.sweep()).toBe(0);
+  });
+
+  it('answers privately through response_url for 29 minutes, in the channel after that', async () => {
+    await accepted('slack:T1:late-1', 'promote api qa', 'C0LATE001');
+    const service = new ScriptedService();
+    const w = worker(service, { now: () => Date.now() + 31 * 60_000 });
+    await w.sweep();
+    await waitFor(async () => (await inbox.get('slack:T1:late-1'))?.state !== 'accepted');
+    await w.stop();
+    expect(fake.responses.filter((r) => r.id === 'slack:T1:late-1')).toHaveLength(0);
+    expect(fake.ephemerals.filter((e) => e.channel === 'C0LATE001').map((e) => [e.user, e.text])).toEqual([['U_DEMO', 'refused: promote api qa']]);
+  });
+
+  it('does not send again a reply the delivery log says Slack has', async () => {
+    await accepted('slack:T1:sent-1', 'list web', 'C0SENT001');
+    const log = join(dir, 'deliveries');
+    writeFileSync(log, 'slack:T1:sent-1\n');
+    const service = new ScriptedService();
+    const w = worker(service, { deliveryLog: log });
+    await w.sweep();
+    await waitFor(async () => (await inbox.get('slack:T1:sent-1'))?.state !== 'accepted');
+    await w.stop();
+    expect(fake.messagesIn('C0SENT001')).toHaveLength(0);
+    expect(service.runs).toHaveLength(0);
+    expect((await inbox.get('slack:T1:sent-1'))?.state).toBe('done');
+  });
+});
+
+async function waitFor(probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
