@@ -26,9 +26,11 @@ function kubectlAvailable(): boolean {
   }
 }
 
-export const renderer: 'kubectl' | 'in-repo' = kubectlAvailable() ? 'kubectl' : 'in-repo';
+/** SYSTEM_TEST_RENDERER=in-repo forces the fallback (to check it where kubectl exists). */
+export const renderer: 'kubectl' | 'in-repo' =
+  process.env.SYSTEM_TEST_RENDERER !== 'in-repo' && kubectlAvailable() ? 'kubectl' : 'in-repo';
 if (renderer === 'in-repo') {
-  console.warn('kubectl is not installed: rendering with test/support/kustomize.ts instead (.ci/run installs kubectl where it can)');
+  console.warn('rendering manifests/ with test/support/kustomize.ts: kubectl is not installed (or SYSTEM_TEST_RENDERER=in-repo)');
 }
 
 export function renderDir(dir: string): K8sObject[] {
