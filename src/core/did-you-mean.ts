@@ -11,8 +11,8 @@ export function nearest(typed: string, names: readonly string[]): string | null 
   return best;
 }
 
-/** "; did you mean "x"?" or "". */
+/** ' (did you mean "x"?)' or "". */
 export function didYouMean(typed: string, names: readonly string[]): string {
   const near = nearest(typed, names);
-  return near ? `; did you mean "${near}"?` : '';
+  return near ? ` (did you mean "${near}"?)` : '';
 }

@@ -185,7 +185,7 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
 
     expect(unknown.code).toBe(2);
     const lines = unknown.stdout.trim().split('\n');
-    expect(lines[0]).toBe('error: unknown command "promot"; did you mean "promote"?; try "help"');
+    expect(lines[0]).toBe('error: unknown command "promot" (did you mean "promote"?); try "help"');
     expect(lines[1]).toBe('');
     expect(lines[2]).toMatch(/^usage: promote <app>/);
     expect(lines.filter((l) => l.startsWith('error'))).toHaveLength(1);

@@ -17,7 +17,7 @@ describe('dispatcher', () => {
   it('answers an unknown command with one error line and the usage of every command', async () => {
     const reply = await t.run('promot api qa');
     expect(reply.status).toBe('usage');
-    expect(reply.title).toBe('unknown command "promot"; try "help"');
+    expect(reply.title).toBe('unknown command "promot" (did you mean "promote"?); try "help"');
     expect(reply.ephemeral).toBe(true);
     const usage = reply.blocks.find((b) => b.type === 'code');
     expect(usage?.type === 'code' && usage.text).toMatch(/^usage: promote <app>/);
