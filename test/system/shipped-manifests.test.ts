@@ -229,8 +229,8 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     const service = renders.flatMap((r) => r.objects).find((o) => o.kind === 'Service' && o.metadata.name === 'conveyor')!;
     const servicePort = service.spec.ports[0];
     const serviceIp = net.address();
-    await net.forward(serviceIp, servicePort.port, { host: serve().input.podIp, port: serve().port(servicePort.targetPort) });
-    serveUrl = `http://${serviceIp}:${servicePort.port}`;
+    const listening = await net.forward(serviceIp, servicePort.port, { host: serve().input.podIp, port: serve().port(servicePort.targetPort) });
+    serveUrl = `http://${serviceIp}:${listening}`;
     for (const pod of pods) {
       const botUrl = configOf(pod).journal?.botUrl as string | undefined;
       if (botUrl) net.https[new URL(botUrl).host] = serveUrl;

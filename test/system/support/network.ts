@@ -25,8 +25,11 @@ export class LoopbackNet {
     return `${this.prefix}.${this.next++}`;
   }
 
-  /** Listen on `ip:port` and pipe every connection to `target`. */
-  async forward(ip: string, port: number, target: { host: string; port: number }): Promise<void> {
+  /**
+   * Listen on `ip:port` and pipe every connection to `target`; returns the port listened on
+   * (another one when `port` is privileged and this process may not bind it).
+   */
+  async forward(ip: string, port: number, target: { host: string; port: number }): Promise<number> {
     const server = createServer((client) => {
       const upstream = createConnection(target);
       for (const s of [client, upstream]) {
@@ -39,11 +42,19 @@ export class LoopbackNet {
       }
       client.pipe(upstream).pipe(client);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, ip, () => resolve());
-    });
+    const listen = (p: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(p, ip, () => resolve());
+      });
+    try {
+      await listen(port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+      await listen(0);
+    }
     this.servers.push(server);
+    return (server.address() as import('node:net').AddressInfo).port;
   }
 
   /** Write the preload module that maps this network's names; returns its path. */
