@@ -156,3 +156,39 @@ export const journalRollback = defineCommand({
   mutates: true,
   run: (args, ctx) => runJournalOperation(ctx, 'journal-rollback', () => journalChain(ctx.runtime).planRollback(args.env, args.to)),
 });
+
+export const journalSeed = defineCommand({
+  name: 'journal seed',
+  summary: 'Set every import environment of the chain from the registered versions, in one step',
+  usage: 'journal seed [--dry-run]',
+  help:
+    'Brings a new or rebuilt chain to a defined state: the first environment gets the newest version of the seeding cluster, ' +
+    "each next one a version older (or its seedOffset). One operation, gated like a promotion into the most guarded environment it moves; " +
+    'each key moves by compare-and-swap from what was planned, keys already there are left alone, and a second seed changes nothing.',
+  positionals: [],
+  flags: { 'dry-run': { type: 'boolean', description: 'print what would move, change nothing' } },
+  schema: z.object({ 'dry-run': z.boolean().optional() }),
+  mutates: true,
+  async run(args, ctx) {
+    const chain = journalChain(ctx.runtime);
+    let plan: JournalPlan;
+    try {
+      plan = await chain.planSeed();
+    } catch (err) {
+      if (err instanceof NothingToMove) return okReply(err.message, [], { ephemeral: true });
+      throw err;
+    }
+    const moves = (plan.moves ?? []).map((m) => `${m.key}: ${m.fromVersion ?? '(unset)'} → ${m.toVersion}`);
+    if (args['dry-run']) {
+      await ctx.runtime.engine.preflight({ kind: 'journal-seed', app: 'journal', env: plan.env, requester: ctx.user, emergency: false });
+      return okReply('dry run: journal seed would be accepted; this is what it would move (nothing was changed)', [{ type: 'list', items: moves }], {
+        data: { plan, dryRun: true },
+      });
+    }
+    const op = await ctx.runtime.engine.request({
+      kind: 'journal-seed', app: 'journal', env: plan.env, plan, requester: ctx.user,
+      idempotencyKey: ctx.idempotencyKey ?? null, emergency: false, source: ctx.source,
+    });
+    return renderOperation(op, await gateStatus(ctx.runtime, op), [{ type: 'list', title: 'moves', items: moves }]);
+  },
+});

@@ -225,6 +225,8 @@ export const configSchema = z
                 env: z.string().regex(ENV_NAME),
                 auto: z.boolean().default(false),
                 gate: gate.optional(),
+                /** `journal seed`: how many versions behind the newest this environment starts (default: its place in the chain). */
+                seedOffset: z.number().int().min(0).max(100).optional(),
               })
               .strict(),
           )

@@ -27,7 +27,7 @@ export function canTransition(from: OperationState, to: OperationState): boolean
   return NEXT[from].includes(to);
 }
 
-export type OperationKind = 'promote' | 'rollback' | 'journal-promote' | 'journal-rollback';
+export type OperationKind = 'promote' | 'rollback' | 'journal-promote' | 'journal-rollback' | 'journal-seed';
 
 /** What a promotion or rollback will do, decided once when requested. */
 export interface GitPlan {
@@ -60,6 +60,11 @@ export interface JournalPlan {
   /** Consul modify index seen when planned (CAS). */
   index: number;
   reason: string | null;
+  /**
+   * `journal seed`: every key it moves, each by compare-and-swap from what was planned (then
+   * env/key name the most guarded of them, and from/to summarise the moves).
+   */
+  moves?: { env: string; key: string; fromVersion: string | null; toVersion: string; index: number }[];
 }
 
 export interface Operation {

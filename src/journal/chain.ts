@@ -89,17 +89,57 @@ export class JournalChain implements KindRunner {
 
   /**
    * Versions an environment rolled back from (its succeeded journal rollbacks), unless it took
-   * them again on purpose later: they do not move on along the chain.
+   * them again on purpose later (a promotion or a seed): they do not move on along the chain.
    */
   async rolledBackFrom(env: string): Promise<Set<string>> {
-    const ops = await this.runtime.store.operations({ app: 'journal', env, states: ['succeeded'], kinds: ['journal-promote', 'journal-rollback'], limit: 500 });
+    const ops = await this.runtime.store.operations({
+      app: 'journal', states: ['succeeded'], kinds: ['journal-promote', 'journal-rollback', 'journal-seed'], limit: 1000,
+    });
     const bad = new Set<string>();
     for (const op of [...ops].reverse()) {
       const plan = op.plan as JournalPlan;
-      bad.delete(plan.toVersion);
-      if (op.kind === 'journal-rollback' && plan.fromVersion) bad.add(plan.fromVersion);
+      const moves = plan.moves ?? (op.env === env ? [plan] : []);
+      for (const move of moves.filter((m) => ('env' in m ? m.env : env) === env)) {
+        bad.delete(move.toVersion);
+        if (op.kind === 'journal-rollback' && move.fromVersion) bad.add(move.fromVersion);
+      }
     }
     return bad;
+  }
+
+  /**
+   * `journal seed`: bring every environment of the chain to a defined state in one step, from
+   * the registered versions of the seeding cluster: the first environment the newest, each next
+   * one a version older (or its `seedOffset`). Keys already there are left alone.
+   */
+  async planSeed(): Promise<JournalPlan> {
+    const seedFrom = this.runtime.config.journal?.seedFrom ?? 'dev-modelling';
+    const versions = (await this.runtime.journal.list({ cluster: seedFrom, limit: 500 })).map((v) => v.version).sort(compareVersions);
+    if (!versions.length) throw new NothingToMove(`no journal version from ${seedFrom} is registered yet: nothing to seed`);
+    const moves: NonNullable<JournalPlan['moves']> = [];
+    const short: string[] = [];
+    for (const [i, link] of this.chain.entries()) {
+      const offset = link.seedOffset ?? i;
+      const target = versions[Math.max(0, versions.length - 1 - offset)]!;
+      const key = this.keyFor(link.env);
+      const current = await this.runtime.kv.get(key);
+      if (current?.value === target) continue;
+      moves.push({ env: link.env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0 });
+      short.push(`${link.env}=${target}`);
+    }
+    if (!moves.length) throw new NothingToMove('every environment of the chain already points where seeding would put it');
+    // The operation is gated like a promotion into the most guarded environment it moves.
+    const weight = (env: string) => Object.values(this.chain.find((c) => c.env === env)?.gate?.roles ?? {}).reduce((a, b) => a + b, 0);
+    const guarded = moves.reduce((a, b) => (weight(b.env) > weight(a.env) ? b : a));
+    return {
+      env: guarded.env,
+      key: guarded.key,
+      fromVersion: moves.map((m) => `${m.env}=${m.fromVersion ?? '(unset)'}`).join(', '),
+      toVersion: short.join(', '),
+      index: guarded.index,
+      reason: 'seed',
+      moves,
+    };
   }
 
   /** Rolled back from in this environment or any before it in the chain. */
@@ -177,16 +217,27 @@ export class JournalChain implements KindRunner {
     return current.value;
   }
 
-  /** KindRunner: move the key by compare-and-set; a crash after the write is harmless. */
+  /** KindRunner: move the key (each key of a seed) by compare-and-set; a crash after a write is harmless. */
   async apply(op: Operation, _engine: OperationEngine): Promise<'done' | 'cancelled'> {
     const plan = op.plan as JournalPlan;
+    if (plan.moves) {
+      for (const move of plan.moves) await this.moveKey(op, { ...plan, ...move });
+      await this.runtime.store.audit('conveyor', 'journal.seeded', op.id, { moves: plan.moves.map((m) => `${m.key}=${m.toVersion}`) });
+      await this.notify(`Journal chain seeded: ${plan.toVersion}`);
+      return 'done';
+    }
+    await this.moveKey(op, plan);
+    return 'done';
+  }
+
+  private async moveKey(op: Operation, plan: Pick<JournalPlan, 'key' | 'fromVersion' | 'toVersion'>): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.runtime.kv.get(plan.key);
-      if (current?.value === plan.toVersion) return 'done';
+      if (current?.value === plan.toVersion) return;
       if ((current?.value ?? null) !== plan.fromVersion) {
         throw new ConflictError(`${plan.key} moved to ${current?.value ?? '(none)'} while ${op.id} waited; ask again`);
       }
-      if (await this.runtime.kv.put(plan.key, plan.toVersion, { cas: current?.modifyIndex ?? 0 })) return 'done';
+      if (await this.runtime.kv.put(plan.key, plan.toVersion, { cas: current?.modifyIndex ?? 0 })) return;
     }
     throw new ConflictError(`${plan.key} keeps changing; nothing was overwritten`);
   }

@@ -22,4 +22,5 @@ export function wireControllerless(runtime: Runtime): void {
   const chain = journalChain(runtime);
   runtime.engine.runners.set('journal-promote', chain);
   runtime.engine.runners.set('journal-rollback', chain);
+  runtime.engine.runners.set('journal-seed', chain);
 }

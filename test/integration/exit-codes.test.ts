@@ -75,7 +75,7 @@ describe('the conveyor process exits with the same status', () => {
   const BIN = resolve(import.meta.dirname, '../../bin/conveyor.js');
   const run = (text: string, user: string) =>
     new Promise<{ code: number; stdout: string }>((done) => {
-      const env = { ...process.env, LOG_LEVEL: 'warn', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+      const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
       delete env.DATABASE_URL;
       execFile('node', [BIN, 'run', text, '--as', user, '--json'], { cwd: dir, env, timeout: 120_000 }, (err, stdout) =>
         done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout }),
