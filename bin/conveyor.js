@@ -43,3 +43,10 @@ if (process.env.CONVEYOR_FROM_SOURCE !== '1' && buildIsFresh()) {
   cli = await import('../src/cli.ts');
 }
 process.exitCode = await cli.main(process.argv.slice(2));
+// The command is done (a stopped serve or worker has closed what it owns): a timer some component
+// left behind must not keep the process alive until the kubelet's SIGKILL. Unref'd, so it only
+// fires when something still holds the event loop, and then says what.
+setTimeout(() => {
+  process.stderr.write(`conveyor: finished, but ${process.getActiveResourcesInfo().join(', ') || 'something'} still held the process; exiting\n`);
+  process.exit();
+}, 5000).unref();

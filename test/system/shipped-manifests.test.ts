@@ -404,6 +404,9 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     const results = await Promise.all(pods.map(async (pod) => ({ pod, exit: await pod.stop() })));
     for (const { pod, exit } of results) {
       expect(exit, `${pod.name} exit\n${pod.log()}`).toEqual({ code: 0, signal: null });
+      // bin/conveyor.js ends a finished process that something still holds, and says so: a leak to fix.
+      const held = pod.log(20_000).split('\n').find((l) => l.includes('still held the process'));
+      if (held) console.warn(`${pod.name}: ${held}`);
       expect(pod.writesOutsideVolumes(), `${pod.name} writes on its read-only root filesystem`).toEqual([]);
     }
   });
