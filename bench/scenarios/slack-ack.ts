@@ -2,7 +2,9 @@
  * Slack ack: signed slash commands at concurrency 50 against `conveyor serve` (the real server,
  * its Bolt app on /slack/events, the fake Slack Web API), and against a bare Bolt
  * HTTPReceiver app that only acks, driven by the same load generator in the same run.
- * Measured: acks per second and ack latency (p50, p99, max).
+ * Measured: acks per second and ack latency (p50, p99, max). Each of Conveyor's acks comes
+ * after its command was written to the durable inbox (src/store/inbox-store.ts; here the
+ * store is an in-memory PGlite, so the figure leaves out the filesystem write of a folder).
  */
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { startServer } from '../../src/server/serve.js';
@@ -137,7 +139,7 @@ export const slackAck: Scenario = {
           value: o.throughput,
           baseline: b.throughput,
           check: { kind: 'ratio-min', min: 0.7 },
-          notes: `${size}; after each ack Conveyor runs the command and answers through response_url (${Math.round(drainMs)} ms to finish those after the load)${errorsNote}`,
+          notes: `${size}; each ack follows the command's write to the durable inbox (in-memory PGlite, accepts of a burst written together); after it Conveyor runs the command and answers through response_url (${Math.round(drainMs)} ms to finish those after the load)${errorsNote}`,
         }),
         figure({
           scenario: 'slack-ack',
