@@ -145,7 +145,14 @@ export class HttpServer {
   /** Requests being answered; writes (any method but GET/HEAD) are never cut by close(). */
   private readonly inFlight = new Map<ServerResponse, { req: IncomingMessage; write: boolean }>();
 
-  constructor(private readonly log: Logger) {
+  /**
+   * `onFault` counts what went wrong unexpectedly (a request answered 5xx, an exception or
+   * rejection the process guard contained), e.g. into a Prometheus counter.
+   */
+  constructor(
+    private readonly log: Logger,
+    private readonly onFault: (kind: 'request' | 'uncaughtException' | 'unhandledRejection') => void = () => {},
+  ) {
     this.server = createServer((req, res) => {
       this.inFlight.set(res, { req, write: req.method !== 'GET' && req.method !== 'HEAD' });
       res.once('close', () => {
@@ -208,7 +215,10 @@ export class HttpServer {
     const raw = (err as { status?: unknown } | null)?.status;
     const status = typeof raw === 'number' && raw >= 400 && raw < 600 ? raw : ((isConveyorError(err) ? STATUS_OF[err.code] : 500) ?? 500);
     const fault = status >= 500 && !isConveyorError(err);
-    if (fault) this.log.error({ err, path: path?.slice(0, 200) }, 'request failed');
+    if (fault) {
+      this.log.error({ err, path: path?.slice(0, 200) }, 'request failed');
+      this.onFault('request');
+    }
     else this.log.warn({ status, path: path?.slice(0, 200), err: (err as Error)?.message?.slice(0, 300) }, 'request refused');
     try {
       if (!res.headersSent) sendJson(res, status, { error: fault ? 'internal error' : (err as Error).message });
@@ -219,7 +229,7 @@ export class HttpServer {
   }
 
   listen(port: number, host: string): Promise<number> {
-    installProcessGuard(this.log);
+    installProcessGuard(this.log, (kind) => this.onFault(kind as 'uncaughtException' | 'unhandledRejection'));
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
