@@ -88,9 +88,22 @@ dns.promises.lookup = async (hostname, options = {}) => {
   const answer = { address: ip, family: net.isIP(ip) };
   return options && options.all ? [answer] : answer;
 };
-// Diagnostics for a process that does not exit after SIGTERM: what still holds it (in its log).
+// Diagnostics for a process that does not exit after SIGTERM: what still holds it (in its log),
+// with where each long timer still pending was set.
+const longTimers = new Map();
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+globalThis.setTimeout = function (fn, ms, ...args) {
+  const t = realSetTimeout(function () { longTimers.delete(t); return fn.apply(this, arguments); }, ms, ...args);
+  if (Number(ms) >= 60_000) longTimers.set(t, new Error('timer of ' + ms + ' ms set').stack.split(String.fromCharCode(10)).slice(2, 8).join(' | '));
+  return t;
+};
+globalThis.clearTimeout = (t) => { longTimers.delete(t); return realClearTimeout(t); };
 process.on('SIGTERM', () => {
-  setTimeout(() => console.error('[system test] still running 10 s after SIGTERM; active resources: ' + JSON.stringify(process.getActiveResourcesInfo())), 10_000).unref();
+  realSetTimeout(() => {
+    const pending = [...longTimers].filter(([t]) => t.hasRef()).map(([, where]) => where);
+    console.error('[system test] still running 4 s after SIGTERM; active resources: ' + JSON.stringify(process.getActiveResourcesInfo()) + '; long timers: ' + JSON.stringify(pending));
+  }, 4_000).unref();
 });
 const realFetch = globalThis.fetch;
 globalThis.fetch = (input, init) => {
