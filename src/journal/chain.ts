@@ -79,8 +79,10 @@ export class JournalChain implements KindRunner {
     try {
       const plan = await this.planPromote(next.env, report.version);
       await this.runtime.engine.request({
+        // No idempotency key: the report itself was deduplicated above, and the same version may
+        // rightly move on again later (after a rollback upstream, say).
         kind: 'journal-promote', app: 'journal', env: next.env, plan, requester: 'conveyor',
-        idempotencyKey: `journal-auto:${next.env}:${report.version}`, emergency: false, source: 'controller',
+        idempotencyKey: null, emergency: false, source: 'controller',
       });
     } catch (err) {
       if (!(err instanceof NothingToMove)) await this.notify(`Journal ${next.env} was not promoted: ${(err as Error).message}`);

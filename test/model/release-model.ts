@@ -208,6 +208,17 @@ export function predictJournalRollback(m: Model, env: ChainEnv): Outcome {
   return { status: 'ok', op: 'succeeded' };
 }
 
+/** `journal seed`: the first environment the newest version, each next one a version older. */
+export function predictJournalSeed(m: Model): Outcome {
+  const j = m.journal;
+  const moves = CHAIN.map((env, i) => [env, j.registered[Math.max(0, j.registered.length - 1 - i)]] as const).filter(
+    ([env, v]) => v !== undefined && j.pointer[env] !== v,
+  );
+  if (!moves.length) return none;
+  for (const [env, v] of moves) movePointer(j, env, v!, false);
+  return { status: 'ok', op: 'succeeded' };
+}
+
 /** The dev modelling cluster exported a new version: registered, and the first environment follows it. */
 export function journalExport(m: Model): string {
   const v = `2026.11.25-dev-modelling.${m.journal.registered.length + 1}`;

@@ -23,7 +23,7 @@ import { journalChain } from '../../src/server/wiring.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 import {
   agentWouldImport, CHAIN, type ChainEnv, ENVS, type Env, handPush, initialModel, journalExport, journalImport, journalPromoteTarget,
-  type Model, type Outcome, predictApprove, predictJournalPromote, predictJournalRollback, predictLock, predictPromote,
+  type Model, type Outcome, predictApprove, predictJournalPromote, predictJournalRollback, predictJournalSeed, predictLock, predictPromote,
   predictReject, predictRetry, predictRollback, retryAllowed,
 } from './release-model.js';
 
@@ -368,14 +368,14 @@ class JournalImport implements Cmd {
 }
 
 class JournalMove implements Cmd {
-  constructor(readonly kind: 'promote' | 'rollback' | 'retry', readonly env: ChainEnv) {}
+  constructor(readonly kind: 'promote' | 'rollback' | 'retry' | 'seed', readonly env: ChainEnv) {}
   check = () => true;
   async run(m: Model, r: Real) {
-    const want = this.kind === 'promote' ? predictJournalPromote(m, this.env) : this.kind === 'rollback' ? predictJournalRollback(m, this.env) : predictRetry(m, this.env);
-    expectOutcome(await say(r, this.toString(), 'U_DEMO'), want, this.toString());
+    const predict = { promote: predictJournalPromote, rollback: predictJournalRollback, retry: predictRetry, seed: predictJournalSeed }[this.kind];
+    expectOutcome(await say(r, this.toString(), 'U_DEMO'), predict(m, this.env), this.toString());
     await checkInvariants(m, r);
   }
-  toString = () => `journal ${this.kind} ${this.env}`;
+  toString = () => (this.kind === 'seed' ? 'journal seed' : `journal ${this.kind} ${this.env}`);
 }
 
 class JournalStatus implements Cmd {
@@ -421,7 +421,7 @@ const journalCommands = [
   { weight: 7, arbitrary: fc.tuple(chainEnv, fc.boolean(), fc.boolean()).map(([e, ok1, ok2]) => new JournalImport(e, ok1 || ok2)) },
   {
     weight: 4,
-    arbitrary: fc.tuple(fc.constantFrom('promote' as const, 'promote' as const, 'rollback' as const, 'rollback' as const, 'retry' as const), chainEnv).map(([k, e]) => new JournalMove(k, e)),
+    arbitrary: fc.tuple(fc.constantFrom('promote' as const, 'promote' as const, 'rollback' as const, 'rollback' as const, 'retry' as const, 'seed' as const), chainEnv).map(([k, e]) => new JournalMove(k, e)),
   },
   { weight: 1, arbitrary: fc.constant(new JournalStatus()) },
 ].flatMap(({ weight, arbitrary }) => Array.from({ length: weight }, () => arbitrary as fc.Arbitrary<Cmd>));
