@@ -232,6 +232,8 @@ export const configSchema = z
           )
           .default([]),
         seedFrom: z.string().default('dev-modelling'),
+        /** At serve's start, seed the chain (`journal seed`) when none of its keys is set. */
+        seedOnEmpty: z.boolean().default(false),
         /** Where journal-watch and journal-agent reach the bot (serve). Default: the local serve. */
         botUrl: z.url().optional(),
         channel: z.string().optional(),

@@ -219,6 +219,28 @@ export class JournalChain implements KindRunner {
     return current.value;
   }
 
+  /**
+   * `journal.seedOnEmpty`: at serve's start, when no key of the chain is set and versions are
+   * registered, ask for a seed as Conveyor (through the same gate as one typed by a person).
+   * Returns the operation id, or null when there was nothing to do.
+   */
+  async seedIfEmpty(): Promise<string | null> {
+    for (const link of this.chain) if (await this.runtime.kv.get(this.keyFor(link.env))) return null;
+    let plan: JournalPlan;
+    try {
+      plan = await this.planSeed();
+    } catch (err) {
+      if (err instanceof NothingToMove) return null;
+      throw err;
+    }
+    const op = await this.runtime.engine.request({
+      kind: 'journal-seed', app: 'journal', env: plan.env, plan, requester: 'conveyor',
+      idempotencyKey: null, emergency: false, source: 'controller',
+    });
+    await this.notify(`The journal chain was empty: seeding it (${plan.toVersion}), ${op.id} is ${op.state}`);
+    return op.id;
+  }
+
   /** KindRunner: move the key (each key of a seed) by compare-and-set; a crash after a write is harmless. */
   async apply(op: Operation, _engine: OperationEngine): Promise<'done' | 'cancelled'> {
     const plan = op.plan as JournalPlan;

@@ -99,4 +99,19 @@ describe('journal seed', () => {
     const after = await Promise.all(['dev', 'qa', 'dit'].map((e) => t.runtime.kv.get(`journal_version/${e}`)));
     expect(after.map((e) => e?.modifyIndex)).toEqual(before.map((e) => e?.modifyIndex));
   });
+
+  it('seedOnEmpty: an empty chain is seeded at start, a seeded one is left alone', async () => {
+    const empty = await makeRuntime({ edit: (c) => void (c.journal.seedOnEmpty = true) });
+    try {
+      for (const v of await t.runtime.journal.list({ limit: 10 })) await empty.runtime.journal.register(v as never);
+      const id = await journalChain(empty.runtime).seedIfEmpty();
+      expect(id).toMatch(/^op_/);
+      const op = await empty.runtime.store.operation(id!);
+      expect(op.requester).toBe('conveyor');
+      expect(op.state).toBe('awaiting-approval'); // dit's gate still needs a qa-lead
+      expect(await journalChain(t.runtime).seedIfEmpty()).toBeNull(); // t's chain is seeded already
+    } finally {
+      await empty.close();
+    }
+  });
 });
