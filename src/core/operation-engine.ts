@@ -102,7 +102,6 @@ export class OperationEngine {
       const holder = await this.deps.store.findOperation(lock.operationId);
       // An expired request waiting for approval gives its lock up when the next request comes.
       if (holder?.expiresAt && holder.state === 'awaiting-approval' && new Date(holder.expiresAt) < this.deps.clock.now()) return;
-      if (holder && FINAL_STATES.has(holder.state)) return;
     }
     throw new ConflictError(lockedMessage(lock, req.app, req.env));
   }
