@@ -7,8 +7,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderJsonSchema, SCHEMA_FILE } from '../../scripts/generate-schema.js';
@@ -21,7 +21,8 @@ const LINE = /^# yaml-language-server: \$schema=(\S+)$/;
 
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
-  (addFormats as unknown as (a: unknown) => void)(ajv);
+  const addFormats = ((addFormatsModule as unknown as { default?: (a: unknown) => void }).default ?? addFormatsModule) as unknown as (a: unknown) => void;
+  addFormats(ajv);
   return ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
 }
 
@@ -62,7 +63,7 @@ describe('conveyor.schema.json', () => {
     bad.apps[0]!.name = 'Not An App';
     bad.colour = 'blue';
     expect(validate(bad)).toBe(false);
-    const paths = (validate.errors ?? []).map((e) => e.instancePath || e.params?.additionalProperty);
+    const paths = (validate.errors ?? []).map((e: ErrorObject) => e.instancePath || e.params?.additionalProperty);
     expect(paths).toEqual(expect.arrayContaining(['/environments/1/enters', '/apps/0/name']));
     expect(JSON.stringify(validate.errors)).toContain('colour');
   });
