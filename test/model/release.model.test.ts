@@ -195,7 +195,10 @@ function execFileSyncOk(repo: string, ...args: string[]): boolean {
 }
 
 /** Type a command as `user`; "api" in the text stands for this sequence's app. */
-const say = (r: Real, text: string, user: string) => r.t.run(text.replace(/\bapi\b/, r.app), user);
+const say = (r: Real, text: string, user: string) => {
+  r.t.clock.advance(1_000); // time passes between commands: operations are ordered by when they were made
+  return r.t.run(text.replace(/\bapi\b/, r.app), user);
+};
 
 type Reply = Awaited<ReturnType<TestRuntime['run']>>;
 
@@ -358,6 +361,7 @@ class JournalImport implements Cmd {
   async run(m: Model, r: Real) {
     const version = m.journal.pointer[this.env]!;
     count(`journal import: ${this.ok ? 'ok' : 'failed'}`);
+    r.t.clock.advance(1_000);
     journalImport(m, this.env, this.ok, this.env === 'dev'); // qa follows dev automatically; dit is promoted by hand
     await journalChain(r.t.runtime).onImport({
       env: this.env, version, ok: this.ok, exitCode: this.ok ? 0 : 1, durationMs: m.journal.imports[this.env].length, outputTail: '', error: this.ok ? null : 'exit 1',
