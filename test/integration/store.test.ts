@@ -182,6 +182,44 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
   });
 
+  it('binds a request key to its request: one claimant, the fingerprint kept, one answer and one log line', async () => {
+    const key = `cli:${newOperationId()}`;
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? peer : store).claimRequestKey(key, 'fp-a', `w${i}`)));
+    expect(claims.filter((c) => c.claimed)).toHaveLength(1);
+    const seen = await peer.claimRequestKey(key, 'fp-b', 'w9');
+    expect(seen).toMatchObject({ claimed: false, fingerprint: 'fp-a', reply: null });
+    expect(await store.requestKeyFingerprint(key)).toBe('fp-a');
+    // Only the recorded claimant can be taken over, once.
+    const claimant = (seen as { claimedBy: string }).claimedBy;
+    expect(await store.takeOverKey(key, 'w-new', 'someone-else')).toBe(false);
+    expect(await store.takeOverKey(key, 'w-new', claimant)).toBe(true);
+    expect(await peer.takeOverKey(key, 'w-other', claimant)).toBe(false);
+    const entry = { actor: 'U_A', source: 'cli', text: 'promote api qa', outcome: 'ok' };
+    await store.finishRequest(key, { status: 'ok', title: 'done' }, entry);
+    await peer.logCommand({ ...entry, requestKey: key }); // a second run of the same request
+    expect(await store.commandLogFor(key)).toHaveLength(1);
+    expect(await store.takeOverKey(key, 'w-late', 'w-new')).toBe(false); // answered: nothing to take over
+  });
+
+  it('accepts an inbox item once however many deliveries race, and resumes only unfinished, unclaimed ones', async () => {
+    const { InboxStore } = await import('../../src/store/inbox-store.js');
+    const a = new InboxStore(store.db, clock);
+    const b = new InboxStore(peer.db, clock);
+    const id = `slack:T1:${newOperationId()}`;
+    const accepted = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? b : a).accept(id, 'command', { text: 'help', n: i })));
+    expect(accepted.filter(Boolean)).toHaveLength(1);
+    const claimed = `slack:T1:${newOperationId()}`;
+    expect(await a.accept(claimed, 'command', { text: 'list' }, { worker: 'w1', ms: 60_000 })).toBe(true);
+    const open = await b.open(1000);
+    expect(open).toContain(id);
+    expect(open).not.toContain(claimed); // born claimed by a live worker
+    expect(await b.claim(claimed, 'w2', 60_000)).toBeNull();
+    expect((await a.claim(id, 'w1', 60_000))?.payload).toMatchObject({ text: 'help' });
+    await a.finish(id, 'done');
+    expect(await b.open(1000)).not.toContain(id);
+    expect(await b.claim(id, 'w2', 60_000)).toBeNull();
+  });
+
   it('claims an idempotency key once and replays the saved reply', async () => {
     const key = `slack:${newOperationId()}`;
     const claims = await Promise.all(
