@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type App, isValidSlackRequest, type Receiver } from '@slack/bolt';
 import type { z } from 'zod';
-import { httpError, readBody } from './http-server.js';
+import { BodyGate, httpError, readBody } from './http-server.js';
 import { eventsBody, interactionPayload, slashCommandBody } from './slack-schemas.js';
 
 export interface SlackReceiverLog {
@@ -32,6 +32,8 @@ export interface SlackReceiverOptions {
 }
 
 export const SLACK_MAX_BODY = 512 * 1024;
+/** Bodies over 64 KiB read at once (Slack's own are far smaller; the rest wait for a retry). */
+export const SLACK_LARGE_BODIES = 8;
 
 const header = (req: IncomingMessage, name: string): string | null => {
   const v = req.headers[name];
@@ -40,6 +42,7 @@ const header = (req: IncomingMessage, name: string): string | null => {
 
 export class SlackHttpReceiver implements Receiver {
   private app: App | null = null;
+  private readonly gate = new BodyGate(SLACK_LARGE_BODIES);
   private readonly o: Required<Omit<SlackReceiverOptions, 'log' | 'signingSecret'>> & Pick<SlackReceiverOptions, 'log' | 'signingSecret'>;
 
   constructor(options: SlackReceiverOptions) {
@@ -121,7 +124,17 @@ export class SlackHttpReceiver implements Receiver {
       req.resume();
       throw httpError(401, 'the request timestamp is in the future beyond the allowed clock skew');
     }
-    const raw = (await readBody(req, this.o.maxBody)).toString('utf8');
+    const release = this.gate.enter(req);
+    if (!release) {
+      req.resume();
+      throw httpError(503, 'too many large requests at once; retry later');
+    }
+    let raw: string;
+    try {
+      raw = (await readBody(req, this.o.maxBody)).toString('utf8');
+    } finally {
+      release();
+    }
     const valid = isValidSlackRequest({
       signingSecret: this.o.signingSecret,
       body: raw,
