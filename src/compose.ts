@@ -2,7 +2,8 @@
  * The composition root: every client is built here, once, from the validated configuration
  * and the environment's secrets, and passed down. Nothing deeper constructs an SDK client.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -90,7 +91,7 @@ export async function compose(options: ComposeOptions): Promise<Runtime> {
     const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
     const notifier = primary && config.notify ? await withWebhooks(primary, config, options.env ?? process.env, log) : primary;
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
-    const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN) : new EmbeddedKv(store.db);
+    const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN, baseDir) : new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
     const tickets = config.servicenow ? await buildTickets(config, secrets) : null;
     const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, tickets, workerId: `${hostname()}:${process.pid}` });
@@ -136,10 +137,48 @@ async function buildTickets(config: Config, secrets: Secrets) {
   return new ServiceNowTickets({ baseUrl: sn.baseUrl, auth, approvedStates: sn.approvedStates });
 }
 
-export async function buildConsulKv(consul: { host: string; port: number; secure: boolean }, token: string | undefined) {
+export type ConsulSettings = Pick<NonNullable<Config['consul']>, 'host' | 'port' | 'secure'> & Partial<NonNullable<Config['consul']>>;
+
+/**
+ * The Consul client: ACL token, datacenter, partition (query) and namespace (header) on every
+ * request; over HTTPS with the configured CA, client certificate and server name.
+ */
+export async function buildConsulKv(consul: ConsulSettings, token: string | undefined, baseDir = process.cwd()) {
   const { default: Consul } = await import('consul');
   const { ConsulKv } = await import('./adapters/consul.js');
-  return new ConsulKv(new Consul({ host: consul.host, port: consul.port, secure: consul.secure, ...(token ? { defaults: { token } } : {}) }));
+  const read = (what: string, file: string | undefined) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(resolve(baseDir, file));
+    } catch (err) {
+      throw new ConfigError(`consul.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const tls = consul.tls;
+  const agent = consul.secure
+    ? new HttpsAgent({
+        keepAlive: true,
+        ca: read('caFile', tls?.caFile),
+        cert: read('certFile', tls?.certFile),
+        key: read('keyFile', tls?.keyFile),
+        ...(tls?.serverName ? { servername: tls.serverName } : {}),
+      })
+    : undefined;
+  const defaults = {
+    ...(token ? { token } : {}),
+    ...(consul.datacenter ? { dc: consul.datacenter } : {}),
+    ...(consul.partition ? { partition: consul.partition } : {}),
+  };
+  return new ConsulKv(
+    new Consul({
+      host: consul.host,
+      port: consul.port,
+      secure: consul.secure,
+      ...(agent ? { agent } : {}),
+      ...(Object.keys(defaults).length ? { defaults } : {}),
+      ...(consul.namespace ? { headers: { 'x-consul-namespace': consul.namespace } } : {}),
+    } as ConstructorParameters<typeof Consul>[0]),
+  );
 }
 
 /** Count Slack API errors by method and Slack's error code, then pass them on. */

@@ -188,7 +188,31 @@ export const configSchema = z
       .strict()
       .optional(),
     servicenow: z.object({ baseUrl: z.url(), approvedStates: z.array(z.string()).optional() }).strict().optional(),
-    consul: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().default(8500), secure: z.boolean().default(false) }).strict().optional(),
+    /** Consul for the journal pointers. The ACL token comes from CONSUL_HTTP_TOKEN (or CONSUL_HTTP_TOKEN_FILE). */
+    consul: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535).default(8500),
+        /** HTTPS; with `tls` to name the CA, a client certificate and the server name. */
+        secure: z.boolean().default(false),
+        datacenter: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a datacenter name').optional(),
+        /** Consul Enterprise: sent as X-Consul-Namespace and ?partition=. */
+        namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a namespace name').optional(),
+        partition: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a partition name').optional(),
+        tls: z
+          .object({
+            caFile: z.string().min(1).optional(),
+            certFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+            serverName: z.string().min(1).optional(),
+          })
+          .strict()
+          .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), { message: 'certFile and keyFile go together (a client certificate and its key)' })
+          .optional(),
+      })
+      .strict()
+      .refine((c) => !c.tls || c.secure, { message: 'consul.tls needs secure: true', path: ['secure'] })
+      .optional(),
     journal: z
       .object({
         objects: z
