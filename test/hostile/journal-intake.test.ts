@@ -155,6 +155,33 @@ describe('the version endpoint trusts no caller', () => {
     fam.record((await post(uploaded)) === 201, 'the genuine registration was refused');
     expect(fam.crashed + fam.lost, fam.losses.join('\n')).toBe(0);
   });
+
+  it('reconciliation registers no orphan object the version endpoint would refuse', async () => {
+    const { createHash } = await import('node:crypto');
+    const { Readable } = await import('node:stream');
+    const { versionDay } = await import('../../src/journal/version-id.js');
+    const { reconcileJournalObjects } = await import('../../src/journal/reconcile.js');
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const day = versionDay(new Date());
+    const orphan = async (seq: number, file: string, content: string, mandators: string) => {
+      const version = `${day}-dev-modelling.${seq}`;
+      await srv.server.runtime.objects.put(`journals/dev-modelling/${version}/${file}`, Readable.from([Buffer.from(content)]), {
+        metadata: { version, cluster: 'dev-modelling', sha256: sha(content), mandators, file: encodeURIComponent(file), ticket: 'CHG0001234' },
+      });
+      return version;
+    };
+    const bad = [
+      await orphan(20, 'business.jnl', 'business orphan', 'business-head'),
+      await orphan(21, 'my orders.jnl', 'spaced orphan', 'tech-head'),
+      await orphan(22, 'nobody.jnl', 'no mandator orphan', ''),
+      await orphan(23, 'empty.jnl', '', 'tech-head'),
+    ];
+    const good = await orphan(24, 'orphan.jnl', 'a good orphan', 'tech-head');
+    const registered = (await reconcileJournalObjects(srv.server.runtime)).map((v) => v.version);
+    for (const version of bad) fam.record(!registered.includes(version) && (await srv.server.runtime.journal.get(version)) === null, `reconciliation registered ${version}`);
+    fam.record(registered.includes(good), `reconciliation did not register the good orphan ${good}: ${registered.join(', ')}`);
+    expect(fam.crashed + fam.lost, fam.losses.join('\n')).toBe(0);
+  });
 });
 
 function lstatExists(p: string): boolean {
