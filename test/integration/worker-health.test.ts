@@ -51,7 +51,8 @@ const resolvedWith = (botUrl: string): ResolvedConfig =>
   }) as unknown as ResolvedConfig;
 
 describe('journal workers across token changes', () => {
-  it('the sandbox serve keeps its local token across a restart', async () => {
+  // Two starts of the sandbox serve: slow on a loaded 2-core machine.
+  it('the sandbox serve keeps its local token across a restart', { timeout: 240_000 }, async () => {
     const ws = await makeJournalWorkspace();
     try {
       const first = await startJournalServer(ws);
