@@ -6,6 +6,7 @@ import { renderOperation } from '../src/core/operation-view.js';
 import { isConveyorError } from '../src/core/errors.js';
 import { okReply, refusedReply, type Reply } from '../src/core/reply.js';
 import { NothingToMove } from '../src/journal/chain.js';
+import { registerByHand } from '../src/journal/manual-register.js';
 import { VERSION_ID } from '../src/journal/version-id.js';
 import { journalChain } from '../src/server/wiring.js';
 import { envArg } from './args.js';
@@ -190,5 +191,26 @@ export const journalSeed = defineCommand({
       idempotencyKey: ctx.idempotencyKey ?? null, emergency: false, source: ctx.source,
     });
     return renderOperation(op, await gateStatus(ctx.runtime, op), [{ type: 'list', title: 'moves', items: moves }]);
+  },
+});
+
+export const journalRegister = defineCommand({
+  name: 'journal register',
+  summary: 'Register an uploaded journal whose registration failed (manual correction)',
+  usage: 'journal register <object-key>',
+  help:
+    'For the roles journal.registrars names. Reads the object back in full and registers it only when its size and SHA-256 equal what the uploader recorded ' +
+    'and it passes the same rules as journal-watch and the version endpoint; then the chain follows as for any new version.',
+  positionals: ['key'],
+  flags: {},
+  schema: z.object({ key: z.string().regex(/^[A-Za-z0-9._/-]{1,400}$/, 'an object key such as journals/dev-modelling/2026.11.25-dev-modelling.3/rates.dat') }),
+  mutates: true,
+  async run(args, ctx) {
+    const { version, created } = await registerByHand(ctx.runtime, args.key, ctx.user);
+    return okReply(
+      created ? `Registered ${version.version} from ${args.key} (read back: ${version.size} bytes, sha256 ${version.sha256.slice(0, 12)}…)` : `${args.key} is registered already as ${version.version}`,
+      [],
+      { data: { version } },
+    );
   },
 });

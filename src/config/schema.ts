@@ -256,6 +256,8 @@ export const configSchema = z
           )
           .default([]),
         seedFrom: z.string().default('dev-modelling'),
+        /** Roles that may register an uploaded journal by hand (`journal register <object-key>`). */
+        registrars: z.array(roleName).default([]),
         /** At serve's start, seed the chain (`journal seed`) when none of its keys is set. */
         seedOnEmpty: z.boolean().default(false),
         /** Where journal-watch and journal-agent reach the bot (serve). Default: the local serve. */
