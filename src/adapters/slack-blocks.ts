@@ -16,6 +16,10 @@ export const SLACK_LIMITS = {
   sectionText: 3000,
   headerText: 150,
   buttonText: 75,
+  /** Confirmation dialog: title, text, and its two buttons (Block Kit composition object limits). */
+  confirmTitle: 100,
+  confirmText: 300,
+  confirmButton: 30,
   actionValue: 2000,
   actionsElements: 25,
 } as const;
@@ -181,6 +185,17 @@ function renderButtons(buttons: ReplyButton[]): SlackBlock[] {
         },
         value: b.value,
         ...(b.style ? { style: b.style } : {}),
+        ...(b.confirm
+          ? {
+              confirm: {
+                title: { type: 'plain_text' as const, text: cut(b.confirm.title, SLACK_LIMITS.confirmTitle) },
+                text: { type: 'plain_text' as const, text: cut(b.confirm.text, SLACK_LIMITS.confirmText) },
+                confirm: { type: 'plain_text' as const, text: cut(b.confirm.yes, SLACK_LIMITS.confirmButton) },
+                deny: { type: 'plain_text' as const, text: cut(b.confirm.no, SLACK_LIMITS.confirmButton) },
+                ...(b.style === 'danger' ? { style: 'danger' as const } : { style: 'primary' as const }),
+              },
+            }
+          : {}),
       };
     });
     if (elements.length > 0) blocks.push({ type: 'actions', elements });

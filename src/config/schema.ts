@@ -97,6 +97,8 @@ export const environmentSchema = z
     channel: z.string().min(1).optional(),
     gate: gate.default({ roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false }),
     allowSkip: z.boolean().default(false),
+    /** Approve and Reject buttons in Slack open a dialog naming the app, environment and version first. */
+    confirm: z.boolean().default(false),
     verify: z
       .object({ timeout: duration.default(600_000), autoRollback: z.boolean().default(false) })
       .strict()

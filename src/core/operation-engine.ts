@@ -125,7 +125,8 @@ export class OperationEngine {
       await store.transition(op.id, 'cancelled', 'conveyor', { error: 'locked' });
       throw new ConflictError(lockedMessage(lock, req.app, req.env));
     }
-    await store.saveProgress(op.id, { requiredRoles: this.required(op), source: req.source });
+    const env = req.kind.startsWith('journal') ? undefined : findEnv(this.deps.config, req.env);
+    await store.saveProgress(op.id, { requiredRoles: this.required(op), source: req.source, ...(env?.confirm ? { confirm: true } : {}) });
     return this.advance(op.id);
   }
 

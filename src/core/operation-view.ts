@@ -62,11 +62,15 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
     blocks.push({ type: 'text', text: `Paused: ${op.progress.lastError}. Conveyor retries automatically; nothing needs doing.` });
   }
   if (op.state === 'awaiting-approval') {
+    // Environments with `confirm: true` (prod, typically) ask before a click counts.
+    const what = isGitPlan(plan) ? `${op.app} → ${op.env} at ${plan.toTag ?? shortSha(plan.sourceSha)}` : `journal ${op.env} → ${plan.toVersion}`;
+    const confirm = (verb: string) =>
+      op.progress.confirm ? { confirm: { title: `${verb} ${op.kind}?`, text: `${verb} ${what} (${op.id}), asked by ${op.requester}?`, yes: verb, no: 'Cancel' } } : {};
     blocks.push({
       type: 'buttons',
       buttons: [
-        { action: 'approve', label: 'Approve', value: op.id, style: 'primary' },
-        { action: 'reject', label: 'Reject', value: op.id, style: 'danger' },
+        { action: 'approve', label: 'Approve', value: op.id, style: 'primary', ...confirm('Approve') },
+        { action: 'reject', label: 'Reject', value: op.id, style: 'danger', ...confirm('Reject') },
       ],
     });
     blocks.push({ type: 'text', text: `Or type: approve ${op.id}` });

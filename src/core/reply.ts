@@ -18,6 +18,8 @@ export interface ReplyButton {
   /** Opaque value sent back on click (an operation id and role). */
   value: string;
   style?: 'primary' | 'danger';
+  /** Ask "are you sure?" before the click counts (Slack: a confirm dialog). */
+  confirm?: { title: string; text: string; yes: string; no: string };
 }
 
 export interface Reply {

@@ -1,0 +1,38 @@
+/**
+ * Approvals that ask first: in an environment with `confirm: true`, Slack's Approve and Reject
+ * buttons carry a confirm dialog naming the app, the environment, the version and the request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderReplyBlocks } from '../../src/adapters/slack-blocks.js';
+import { makeRuntime, type TestRuntime } from '../support/runtime.js';
+
+type Button = { action_id: string; confirm?: { title: { text: string }; text: { text: string }; confirm: { text: string }; deny: { text: string }; style?: string } };
+const buttonsOf = (blocks: unknown[]): Button[] =>
+  (blocks as { type: string; elements?: Button[] }[]).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+
+describe('confirm dialogs on approvals', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await makeRuntime({ edit: (c) => void (c.environments[3].confirm = true) });
+  });
+  afterAll(async () => t?.close());
+
+  it('prod (confirm: true) asks before an approval or a rejection counts; staging does not', async () => {
+    const prod = await t.run('promote api prod');
+    expect(prod.operation?.state).toBe('awaiting-approval');
+    const [approve, reject] = buttonsOf(renderReplyBlocks(prod));
+    expect(approve?.confirm?.title.text).toBe('Approve promote?');
+    expect(approve?.confirm?.text.text).toMatch(new RegExp(`^Approve api → prod at staging/\\S+ \\(${prod.operation!.id}\\), asked by U_DEMO\\?$`));
+    expect(approve?.confirm).toMatchObject({ confirm: { text: 'Approve' }, deny: { text: 'Cancel' }, style: 'primary' });
+    expect(reject?.confirm).toMatchObject({ title: { text: 'Reject promote?' }, style: 'danger' });
+    // within Block Kit's limits for a confirmation dialog
+    for (const b of [approve!, reject!]) {
+      expect(b.confirm!.title.text.length).toBeLessThanOrEqual(100);
+      expect(b.confirm!.text.text.length).toBeLessThanOrEqual(300);
+      expect(b.confirm!.confirm.text.length).toBeLessThanOrEqual(30);
+    }
+    const staging = await t.run('promote api staging');
+    expect(staging.operation?.state).toBe('awaiting-approval');
+    expect(buttonsOf(renderReplyBlocks(staging)).every((b) => b.confirm === undefined)).toBe(true);
+  });
+});
