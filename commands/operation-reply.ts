@@ -1,5 +1,5 @@
 /** Shared by promote and rollback: run a Git plan as an operation, or print it (--dry-run). */
-import { approvalSubject, quorum } from '../src/core/approval-gate.js';
+import { approvalSubject, quorum, withWaitingFor } from '../src/core/approval-gate.js';
 import type { CommandContext } from '../src/core/command.js';
 import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
@@ -52,5 +52,5 @@ export async function runGitPlan(
 export async function gateStatus(runtime: Runtime, op: Operation) {
   const required = (op.progress.requiredRoles as Record<string, number>) ?? {};
   if (!Object.keys(required).length) return null;
-  return quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester);
+  return withWaitingFor(quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester), runtime.config, op.requester);
 }

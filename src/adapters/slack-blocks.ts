@@ -140,6 +140,14 @@ function renderPart(block: ReplyBlock): SlackBlock[] {
       return renderTable(block.header, block.rows);
     case 'buttons':
       return renderButtons(block.buttons);
+    case 'mentions': {
+      // Only well-formed ids become mentions; anything else stays inert text.
+      const people = [
+        ...block.users.map((u) => (/^[UW][A-Z0-9_]{2,20}$/.test(u) ? `<@${u}>` : escapeMrkdwn(u))),
+        ...block.groups.map((g) => (/^S[A-Z0-9]{2,20}$/.test(g) ? `<!subteam^${g}>` : escapeMrkdwn(g))),
+      ];
+      return chunk([`${escapeMrkdwn(block.label)}: ${people.join(' ')}`], { max: SLACK_LIMITS.sectionText, noun: 'lines' });
+    }
   }
 }
 

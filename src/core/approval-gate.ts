@@ -4,7 +4,7 @@
  * the requester never counts, one person fills one role, and only approvals of the version
  * that will ship count (they lapse when it changes).
  */
-import type { GateConfig } from '../config/schema.js';
+import type { Config, GateConfig } from '../config/schema.js';
 import type { Operation } from './operation.js';
 import { isGitPlan } from './operation.js';
 import { okReply, type Reply } from './reply.js';
@@ -21,6 +21,25 @@ export interface QuorumStatus {
   roles: RoleProgress[];
   satisfied: boolean;
   missing: string[];
+  /** Who can fill each missing role (set where the configuration is at hand): the ones to mention. */
+  waitingFor?: { role: string; users: string[]; groups: string[] }[];
+}
+
+/**
+ * The people to mention for each role still missing: its named users who may still approve
+ * (never the requester, nobody who approved already); its user groups only where it names no
+ * user, so a group is not pinged when one named person can fill the role.
+ */
+export function withWaitingFor(status: QuorumStatus, config: Pick<Config, 'roles'>, requester: string): QuorumStatus {
+  const approved = new Set(status.roles.flatMap((r) => r.approvers));
+  const waitingFor = status.roles
+    .filter((r) => r.approvers.length < r.needed)
+    .map((r) => {
+      const who = config.roles[r.role];
+      const users = (who?.users ?? []).filter((u) => u !== requester && !approved.has(u));
+      return { role: r.role, users, groups: users.length ? [] : (who?.groups ?? []) };
+    });
+  return { ...status, waitingFor };
 }
 
 export function requiredRoles(gate: GateConfig, kind: Operation['kind'], emergency: boolean): Record<string, number> {

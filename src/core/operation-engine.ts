@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { StateStore } from '../store/state-store.js';
-import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf, ticketPolicy } from './approval-gate.js';
+import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf, ticketPolicy, withWaitingFor } from './approval-gate.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
 import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
 import { markStale } from './env-state.js';
@@ -331,7 +331,7 @@ export class OperationEngine {
     if (!notifier || op.progress.published === op.state) return;
     try {
       const gate = Object.keys(this.required(op)).length
-        ? quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester)
+        ? withWaitingFor(quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester), this.deps.config, op.requester)
         : null;
       const reply = renderOperation(op, gate);
       const notice = { channel: op.message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };

@@ -57,6 +57,11 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
       items: gate.roles.map((r) => `${r.role}: ${r.approvers.length}/${r.needed}${r.approvers.length ? ` (${r.approvers.join(', ')})` : ''}`),
     });
   }
+  if (op.state === 'awaiting-approval') {
+    for (const w of gate?.waitingFor ?? []) {
+      if (w.users.length || w.groups.length) blocks.push({ type: 'mentions', label: `waiting for ${w.role}`, users: w.users, groups: w.groups });
+    }
+  }
   if (op.error) blocks.push({ type: 'text', text: `Error: ${op.error}` });
   else if (typeof op.progress.lastError === 'string' && !['succeeded', 'failed', 'rejected', 'expired', 'cancelled'].includes(op.state)) {
     blocks.push({ type: 'text', text: `Paused: ${op.progress.lastError}. Conveyor retries automatically; nothing needs doing.` });
@@ -76,6 +81,9 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
     blocks.push({ type: 'text', text: `Or type: approve ${op.id}` });
   }
   blocks.push(...extra);
+  if (['succeeded', 'failed', 'rejected', 'expired', 'cancelled'].includes(op.state)) {
+    blocks.push({ type: 'mentions', label: `${STATE_WORDS[op.state]}, asked by`, users: [op.requester], groups: [] });
+  }
   const failed = op.state === 'failed' || op.state === 'rejected' || op.state === 'expired' || op.state === 'cancelled';
   return {
     status: failed ? 'refused' : 'ok',

@@ -21,6 +21,8 @@ function renderBlock(block: ReplyBlock): string {
       return [block.title, ...block.items.map((i) => `  • ${i}`)].filter(Boolean).join('\n');
     case 'buttons':
       return block.buttons.map((b) => `[${b.label}]`).join(' ');
+    case 'mentions':
+      return `${block.label}: ${[...block.users, ...block.groups.map((g) => `group ${g}`)].join(', ')}`;
   }
 }
 

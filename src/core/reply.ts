@@ -9,7 +9,9 @@ export type ReplyBlock =
   | { type: 'table'; header: string[]; rows: string[][] }
   | { type: 'list'; title?: string; items: string[] }
   | { type: 'code'; text: string }
-  | { type: 'buttons'; buttons: ReplyButton[] };
+  | { type: 'buttons'; buttons: ReplyButton[] }
+  /** People to notify: Slack renders mentions (<@U…>, <!subteam^S…>), plain text shows the ids. */
+  | { type: 'mentions'; label: string; users: string[]; groups: string[] };
 
 export interface ReplyButton {
   /** Stable action id, e.g. "approve" or "reject". */

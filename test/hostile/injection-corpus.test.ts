@@ -28,7 +28,10 @@ const sample = <T>(values: T[], step: number): T[] => values.filter((_, i) => i 
 const LIVE_MRKDWN = /<[!@#]|<https?:/;
 
 function inertForSlack(reply: Reply): boolean {
-  return !LIVE_MRKDWN.test(JSON.stringify(renderReplyBlocks(reply))) && !LIVE_MRKDWN.test(renderReplyText(reply));
+  // Conveyor's own mentions (of configured approvers and the requester's id) are meant to be live;
+  // nothing typed may become one.
+  const typed = { ...reply, blocks: reply.blocks.filter((b) => b.type !== 'mentions') };
+  return !LIVE_MRKDWN.test(JSON.stringify(renderReplyBlocks(typed))) && !LIVE_MRKDWN.test(renderReplyText(typed));
 }
 
 describe('injection corpus', () => {

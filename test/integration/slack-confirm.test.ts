@@ -36,3 +36,25 @@ describe('confirm dialogs on approvals', () => {
     expect(buttonsOf(renderReplyBlocks(staging)).every((b) => b.confirm === undefined)).toBe(true);
   });
 });
+
+describe('mentions', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await makeRuntime({ edit: (c) => void (c.roles['product-owner'] = { users: [], groups: ['S0PRODOWN'] }) });
+  });
+  afterAll(async () => t?.close());
+
+  it('the waiting message mentions exactly who can fill each missing role (a group only where no one is named); the end mentions the requester', async () => {
+    const asked = await t.run('promote api prod');
+    const text = (blocks: unknown[]) => JSON.stringify(blocks);
+    const waiting = text(renderReplyBlocks(asked));
+    expect(waiting).toContain('waiting for tech-lead: <@U_LEAD>');
+    expect(waiting).toContain('waiting for product-owner: <!subteam^S0PRODOWN>');
+    expect(waiting).not.toContain('<@U_DEMO>'); // the requester can never approve
+    const half = await t.run(`approve ${asked.operation!.id}`, 'U_LEAD');
+    expect(text(renderReplyBlocks(half))).not.toContain('waiting for tech-lead');
+    expect(asked.text).toContain('waiting for tech-lead: U_LEAD'); // plain text for the CLI
+    const rejected = await t.run(`reject ${asked.operation!.id}`, 'U_LEAD');
+    expect(text(renderReplyBlocks(rejected))).toContain('rejected, asked by: <@U_DEMO>');
+  });
+});
