@@ -34,7 +34,7 @@ export function parseConfig(text: string, source = 'conveyor.yaml'): Config {
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
     throw new ConfigError(`${source} is larger than ${MAX_CONFIG_BYTES} bytes; is it the right file?`);
   }
-  const doc = parseDocument(text, { prettyErrors: true, maxAliasCount: MAX_CONFIG_ALIASES });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`);
     throw new ConfigError(`${source} is not valid YAML`, problems);
