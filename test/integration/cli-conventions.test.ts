@@ -27,11 +27,19 @@ function conveyor(...args: string[]): Promise<{ code: number; stdout: string; st
 const SUBCOMMANDS = ['serve', 'run', 'check-config', 'journal-watch', 'journal-agent'];
 
 describe('conveyor command-line conventions', () => {
-  it.each(SUBCOMMANDS.flatMap((c) => [[c, '--help'], [c, '-h']]))('%s %s: its usage on stdout, exit 0, nothing started', async (command, flag) => {
-    const { code, stdout, stderr } = await conveyor(command, flag);
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^usage: conveyor ${command}\\b`));
+  it('<command> --help and -h, for every command: its usage on stdout, exit 0, nothing started', async () => {
+    const cases = SUBCOMMANDS.flatMap((c) => [[c, '--help'], [c, '-h']] as const);
+    // Child processes, a few at a time.
+    const results: { code: number; stdout: string; stderr: string }[] = [];
+    for (let i = 0; i < cases.length; i += 4) {
+      results.push(...(await Promise.all(cases.slice(i, i + 4).map(([c, flag]) => conveyor(c, flag)))));
+    }
+    cases.forEach(([command, flag], i) => {
+      const { code, stdout, stderr } = results[i]!;
+      expect(stderr, `${command} ${flag}`).toBe('');
+      expect(code, `${command} ${flag}`).toBe(0);
+      expect(stdout, `${command} ${flag}`).toMatch(new RegExp(`^usage: conveyor ${command}\\b`));
+    });
   });
 
   it('--help after other options, and help <command>, print the same usage', async () => {
@@ -72,8 +80,10 @@ describe('conveyor command-line conventions', () => {
   });
 
   it('a mistyped command: error with "did you mean" and the usage on stderr, exit 2', async () => {
-    for (const [typed, meant] of [['serv', 'serve'], ['jounral-agent', 'journal-agent'], ['check', 'check-config'], ['rnu', 'run']]) {
-      const { code, stdout, stderr } = await conveyor(typed!);
+    const typos = [['serv', 'serve'], ['jounral-agent', 'journal-agent'], ['check', 'check-config'], ['rnu', 'run']] as const;
+    const answers = await Promise.all(typos.map(([typed]) => conveyor(typed)));
+    for (const [i, [typed, meant]] of typos.entries()) {
+      const { code, stdout, stderr } = answers[i]!;
       expect(code, typed).toBe(2);
       expect(stdout).toBe('');
       expect(stderr.split('\n')[0]).toBe(`error: unknown command "${typed}"; did you mean "${meant}"?`);
