@@ -151,7 +151,7 @@ async function runCommand(args: string[], io: Out, cwd: string): Promise<number>
     });
     const body = (await res.json()) as Reply & { error?: string };
     if (!res.ok) {
-      io.err(`error: the running serve refused the command: ${body.error ?? res.status}`);
+      io.err(`error: the running serve refused the command: ${body.error ?? body.title ?? res.status}`);
       return 1;
     }
     reply = body;

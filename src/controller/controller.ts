@@ -191,6 +191,7 @@ export async function startController(input: ControllerInput): Promise<RunningCo
   };
   const leadership = input.leadership ?? (await buildLeadership(runtime, input.secrets, input.identity ?? `${hostname()}:${process.pid}`, log));
   await leadership.start((leader) => {
+    runtime.metrics.leader.set(leader ? 1 : 0);
     transitions = transitions
       .then(() => (leader ? lead() : follow()))
       .catch((err) => log.error({ err: (err as Error).message }, 'controller leadership change failed'));

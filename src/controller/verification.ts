@@ -112,7 +112,8 @@ export class Verifier {
       if (now?.state !== 'verifying' || !this.running) return;
       await this.settle(now, false, `the rollout did not become healthy within ${Math.round(timeout / 1000)}s`);
     };
-    this.timers.set(op.id, setTimeout(() => void expire().catch(() => undefined), Math.max(0, left)));
+    if (!this.running) return; // stopped while this check read the store
+    this.timers.set(op.id, setTimeout(() => void expire().catch(() => undefined), Math.max(0, left)).unref());
   }
 
   /** Judge the operations verifying on this app × env against what the cluster shows. */

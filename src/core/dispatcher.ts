@@ -158,6 +158,7 @@ export class Dispatcher implements CommandService {
   private async finish(inv: CommandInvocation, def: CommandDefinition<unknown> | undefined, reply: Reply, claimedKey: string | undefined, requestKey: string | undefined): Promise<Reply> {
     const { store } = this.runtime;
     this.runtime.metrics?.commands.inc({ command: def?.name ?? 'unknown', outcome: reply.status });
+    this.runtime.log.info({ command: def?.name ?? 'unknown', user: inv.user.slice(0, 64), source: inv.source, outcome: reply.status, operation: reply.operation?.id }, 'command');
     const entry = { actor: inv.user.slice(0, 64), source: inv.source, text: inv.text, outcome: reply.status, detail: reply.title.slice(0, 500) };
     if (claimedKey) await store.finishRequest(claimedKey, reply, entry);
     else {

@@ -58,6 +58,12 @@ export class Metrics {
   readonly watchReconnects = new Counter({ name: 'conveyor_watch_reconnects_total', help: 'Watch reconnects by kind and target', labelNames: ['kind', 'target'], registers: [this.registry] });
   readonly journalUploads = new Counter({ name: 'conveyor_journal_uploads_total', help: 'Journal export results by cluster and result', labelNames: ['cluster', 'result'], registers: [this.registry] });
   readonly journalImports = new Counter({ name: 'conveyor_journal_imports_total', help: 'Journal import reports by environment and result', labelNames: ['env', 'result'], registers: [this.registry] });
+  readonly faults = new Counter({
+    name: 'conveyor_faults_total',
+    help: 'Requests answered 5xx, and exceptions or rejections the process guard contained',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly slackErrors = new Counter({ name: 'conveyor_slack_api_errors_total', help: 'Slack Web API errors by method and error', labelNames: ['method', 'error'], registers: [this.registry] });
 
   constructor(options: { defaults?: boolean } = {}) {

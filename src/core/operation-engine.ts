@@ -88,6 +88,17 @@ export class OperationEngine {
         throw new NotAllowedError(`only ${gate.requesters.join(' or ')} may ask for changes in ${req.env}`);
       }
     }
+    // A request nobody could ever approve is refused now, not left to expire.
+    for (const [role, needed] of Object.entries(requiredRoles(gate, req.kind, req.emergency))) {
+      const who = this.deps.config.roles[role];
+      if (who?.groups.length) continue; // a group's members are not known here: someone may fill it
+      const others = (who?.users ?? []).filter((u) => u !== req.requester);
+      if (others.length < needed) {
+        throw new NotAllowedError(
+          `${req.env} needs ${needed} ${role} approval(s) from someone other than the requester, and ${others.length ? `only ${others.join(', ')} can give one` : `nobody ${who?.users.includes(req.requester) ? 'but you' : ''} can give one`.replace(/ +/g, ' ').trim()}: this request could never be approved`,
+        );
+      }
+    }
   }
 
   /**
@@ -292,11 +303,16 @@ export class OperationEngine {
 
   async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {
     const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
+    this.deps.log.info({ operation: op.id, kind: op.kind, app: op.app, env: op.env, from: op.state, to }, 'operation transition');
     if (FINAL_STATES.has(to)) {
       await this.deps.store.releaseLock(op.app, op.env, op.id);
       if (to !== 'succeeded') await this.closeLeftoverPullRequest(updated);
-      const seconds = (this.deps.clock.now().getTime() - new Date(op.createdAt).getTime()) / 1000;
-      this.deps.metrics?.operations.observe({ kind: op.kind, result: to }, Math.max(0, seconds));
+      const seconds = Math.max(0, (this.deps.clock.now().getTime() - new Date(op.createdAt).getTime()) / 1000);
+      this.deps.metrics?.operations.observe({ kind: op.kind, result: to }, seconds);
+      if (op.kind === 'promote' || op.kind === 'rollback') {
+        this.deps.metrics?.deploys.inc({ app: op.app, env: op.env, kind: op.kind, result: to });
+        this.deps.metrics?.deployDuration.observe({ app: op.app, env: op.env }, seconds);
+      }
     }
     await this.publish(updated);
     return updated;

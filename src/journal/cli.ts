@@ -169,7 +169,7 @@ export async function journalAgentMain(argv: string[], io: Out, cwd: string, env
     bot.onResult = (result) => health.botResult(result);
     const secrets = readSecrets(env);
     let kv: KvStore;
-    if (resolved.config.consul) kv = await buildConsulKv(resolved.config.consul, secrets.CONSUL_HTTP_TOKEN);
+    if (resolved.config.consul) kv = await buildConsulKv(resolved.config.consul, secrets.CONSUL_HTTP_TOKEN, resolved.baseDir);
     else {
       // The sandbox: serve's embedded store in Consul's shape, with the bot's token.
       const url = new URL(bot.baseUrl);

@@ -20,7 +20,7 @@ import { startController } from '../controller/controller.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { addJournalRoutes } from './journal-routes.js';
 import { mountSlack } from './slack-mount.js';
-import { wireControllerless } from './wiring.js';
+import { journalChain, wireControllerless } from './wiring.js';
 
 export interface ServeOptions {
   configFile?: string;
@@ -51,7 +51,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env, metrics: new Metrics({ defaults: true }), ...options.compose });
   wireControllerless(runtime);
   const service = new Dispatcher(runtime);
-  const http = new HttpServer(log);
+  const http = new HttpServer(log, (kind) => runtime.metrics.faults.inc({ kind }));
   let ready = false;
   let info = { token: '' };
   http.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { ok: true }));
@@ -78,6 +78,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const reconcile = () =>
     reconcileJournalObjects(runtime).catch((err) => log.warn({ err: (err as Error).message }, 'journal reconciliation failed'));
   await reconcile();
+  if (resolved.config.journal?.seedOnEmpty) {
+    await journalChain(runtime).seedIfEmpty().catch((err) => log.warn({ err: (err as Error).message }, 'journal seeding at start failed'));
+  }
   const reconciler = setInterval(() => void reconcile(), 5 * 60_000);
   reconciler.unref();
   ready = true;
