@@ -3,7 +3,7 @@ import { defineCommand } from '../src/core/command.js';
 import { ago } from '../src/core/format.js';
 import type { AppConfig } from '../src/config/schema.js';
 import type { CommandContext } from '../src/core/command.js';
-import { rollbackTarget } from '../src/core/deploy-history.js';
+import { entryName, rollbackTarget } from '../src/core/deploy-history.js';
 import { readAppStates } from '../src/core/env-state.js';
 import { shortSha } from '../src/core/format.js';
 import { historyOf } from '../src/core/promotion-plan.js';
@@ -51,14 +51,13 @@ async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: 
   const history = historyOf(state);
   const now = runtime.clock.now();
   const next = rollbackTarget(history);
-  const rows = history.entries.slice(0, 30).map((e) => [e.tag, shortSha(e.sha), e.kind, e.requestedBy ?? '—', ago(e.date, now), MARKS[e.mark]]);
-  if (history.untaggedHead && state.head) rows.unshift(['(no deploy tag)', shortSha(state.head), 'pushed by hand', state.commit?.author ?? '—', state.commit ? ago(state.commit.date, now) : '—', 'current']);
+  const rows = history.entries.slice(0, 30).map((e) => [e.tag ?? '(no deploy tag)', shortSha(e.sha), e.kind, e.requestedBy ?? '—', e.date ? ago(e.date, now) : '—', MARKS[e.mark]]);
   const blocks: ReplyBlock[] = rows.length ? [{ type: 'table', header: ['version', 'sha', 'how', 'by', 'when', 'status'], rows }] : [];
-  blocks.push({ type: 'text', text: next ? `rollback ${app.name} ${envName} would return to ${next.tag}` : `rollback ${app.name} ${envName} has no earlier version to return to` });
+  blocks.push({ type: 'text', text: next ? `rollback ${app.name} ${envName} would return to ${entryName(next)}` : `rollback ${app.name} ${envName} has no earlier version to return to` });
   return okReply(
     state.head ? `Deploy history of ${app.name} in ${envName}: ${history.entries.length} version(s)` : `${envName} has no branch ${state.env.branch} yet`,
     blocks,
-    { data: { history: history.entries.map(({ tag, sha, kind, date, mark }) => ({ tag, sha, kind, date, mark })), rollbackTo: next?.tag ?? null } },
+    { data: { history: history.entries.map(({ tag, sha, kind, date, mark }) => ({ tag, sha, kind, date, mark })), rollbackTo: next ? entryName(next) : null } },
   );
 }
 

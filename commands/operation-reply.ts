@@ -1,6 +1,9 @@
 /** Shared by promote and rollback: run a Git plan as an operation, or print it (--dry-run). */
 import { approvalSubject, quorum, withWaitingFor } from '../src/core/approval-gate.js';
+import type { AppConfig } from '../src/config/schema.js';
+import { checkedRefusal } from '../src/core/advice.js';
 import type { CommandContext } from '../src/core/command.js';
+import { isConveyorError } from '../src/core/errors.js';
 import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
 import type { GitPlan, Operation } from '../src/core/operation.js';
@@ -13,13 +16,16 @@ export async function runGitPlan(
   ctx: CommandContext,
   kind: 'promote' | 'rollback',
   makePlan: () => Promise<GitPlan>,
-  options: { dryRun?: boolean; emergency?: boolean },
+  options: { dryRun?: boolean; emergency?: boolean; app?: AppConfig },
 ): Promise<Reply> {
+  const app = options.app;
   let plan: GitPlan;
   try {
     plan = await makePlan();
   } catch (err) {
     if (err instanceof NothingToDo) return okReply(err.message, [], { ephemeral: true });
+    // A way out named in a refusal is shown only when it would be accepted from this user.
+    if (isConveyorError(err) && err.suggestion && app) throw await checkedRefusal(ctx.runtime, app, err, ctx.user);
     throw err;
   }
   const { runtime } = ctx;

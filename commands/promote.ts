@@ -19,7 +19,7 @@ export const promote = defineCommand({
   flags: {
     version: { type: 'string', description: 'a deploy tag or sha that the source stage has run' },
     ticket: { type: 'string', description: 'change ticket, e.g. CHG0001234' },
-    force: { type: 'boolean', description: "ship a version that was rolled back from (the target's approver roles only)" },
+    force: { type: 'boolean', description: "ship a version that was rolled back from (someone holding the target's approver roles; anyone where it has none)" },
     'dry-run': { type: 'boolean', description: 'run every check and print the plan, change nothing' },
   },
   schema: z.object({
@@ -36,6 +36,7 @@ export const promote = defineCommand({
     if (args.env) requireEnv(ctx, args.env);
     return runGitPlan(ctx, 'promote', () => planPromotion(ctx.runtime, { app, env: args.env, version: args.version, ticket: args.ticket, requester: ctx.user, force: args.force }), {
       dryRun: args['dry-run'],
+      app,
     });
   },
 });

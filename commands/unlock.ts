@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
-import { NotFoundError } from '../src/core/errors.js';
+import { ConflictError, NotFoundError } from '../src/core/errors.js';
 import { okReply } from '../src/core/reply.js';
 import { appOrAllArg, envArg, requireApp } from './args.js';
 import { assertMayLock } from './lock.js';
@@ -18,6 +18,12 @@ export const unlock = defineCommand({
     if (args.app !== '*') requireApp(ctx, args.app);
     await assertMayLock(ctx, args.env);
     if (!(await ctx.runtime.store.clearManualLock(args.app, args.env))) {
+      const wildcard = args.app !== '*' && (await ctx.runtime.store.locksFor(args.app, args.env)).find((l) => l.manual && l.app === '*');
+      if (wildcard) {
+        throw new ConflictError(`${args.app} in ${args.env} is not locked by itself: every app in ${args.env} is (by ${wildcard.holder}: ${wildcard.reason}); lift that with: unlock * ${args.env}`, {
+          suggestion: `unlock * ${args.env}`,
+        });
+      }
       throw new NotFoundError(`${args.app === '*' ? 'every app' : args.app} in ${args.env} is not locked`);
     }
     await ctx.runtime.store.audit(ctx.user, 'lock.cleared', null, { app: args.app, env: args.env });

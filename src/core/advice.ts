@@ -5,7 +5,9 @@
  */
 import type { AppConfig } from '../config/schema.js';
 import type { EnvState } from './env-state.js';
-import { isConveyorError } from './errors.js';
+import { type ConveyorError, isConveyorError, NotAllowedError } from './errors.js';
+import { ticketPolicy } from './approval-gate.js';
+import { entryName } from './deploy-history.js';
 import { historyOf, NothingToDo, planPromotion, planRollback } from './promotion-plan.js';
 import type { Runtime } from './runtime.js';
 
@@ -41,15 +43,55 @@ export async function adviseSync(runtime: Runtime, app: AppConfig, states: EnvSt
         blocked: `${dstName} never ran ${srcName}'s version, and versions move forward only (promote) or back to what an environment ran (rollback --to)`,
       };
     }
-    commands = [`rollback ${app.name} ${dstName} --to ${entry.tag}`];
+    commands = [`rollback ${app.name} ${dstName} --to ${entryName(entry)}`];
   }
   const refusal = await refusalOf(runtime, app, commands[0]!, user);
-  if (!refusal) return { commands, blocked: null };
+  if (!refusal) return checkLaterSteps(runtime, app, states, src.tree, commands, user);
   // A refusal may name the command that does work for this user (e.g. --force): that one, if it passes.
   if (refusal.suggestion && !(await refusalOf(runtime, app, refusal.suggestion, user))) {
-    return { commands: [refusal.suggestion, ...commands.slice(1)], blocked: refusal.reason };
+    const rest = await checkLaterSteps(runtime, app, states, src.tree, commands, user);
+    return { commands: [refusal.suggestion, ...rest.commands.slice(1)], blocked: [refusal.reason, rest.blocked].filter(Boolean).join('; ') };
   }
   return { commands: [], blocked: refusal.reason };
+}
+
+/**
+ * The steps after the first can only run once the one before has landed, so they cannot be
+ * planned now; what does not depend on that is checked now (who may ask, freezes, locks, a gate
+ * someone can fill, a ticket the stage requires, a version rolled back from there). The
+ * advice stops before the first later step that would be refused, and says why.
+ */
+async function checkLaterSteps(runtime: Runtime, app: AppConfig, states: EnvState[], tree: string, commands: string[], user: string): Promise<SyncAdvice> {
+  for (const [i, command] of commands.entries()) {
+    if (i === 0) continue;
+    const envName = command.split(' ')[2]!;
+    const env = runtime.config.environments.find((e) => e.name === envName)!;
+    const upTo = states.slice(0, states.findIndex((s) => s.env.name === envName) + 1);
+    let reason: string | null = null;
+    if (ticketPolicy(env.gate).mode === 'required') reason = `${envName} needs a change ticket (--ticket CHG…)`;
+    else if (upTo.some((s) => historyOf(s).rolledBackFrom.has(tree))) reason = `this version was rolled back from before ${envName}`;
+    else {
+      try {
+        await runtime.engine.preflight({ kind: 'promote', app: app.name, env: envName, requester: user, emergency: false });
+      } catch (err) {
+        if (!isConveyorError(err)) throw err;
+        reason = err.message;
+      }
+    }
+    if (reason) return { commands: commands.slice(0, i), blocked: `after that, \`${command}\` would be refused now: ${reason}` };
+  }
+  return { commands, blocked: null };
+}
+
+/**
+ * A refusal that names a way out (`--force`): keep the way out only if Conveyor would accept it
+ * from this user now, and say so in the message; otherwise say why it would be refused too.
+ */
+export async function checkedRefusal(runtime: Runtime, app: AppConfig, err: ConveyorError, user: string): Promise<ConveyorError> {
+  if (!err.suggestion) return err;
+  const refused = await refusalOf(runtime, app, err.suggestion, user);
+  if (!refused) return new NotAllowedError(`${err.message}; to ship it anyway: ${err.suggestion}`, { suggestion: err.suggestion });
+  return new NotAllowedError(`${err.message}; ${refused.reason.replace(/^`([^`]+)` would be refused now: /, '`$1` would be refused too: ')}`);
 }
 
 /** Run the plan and preflight of a promote/rollback command as `user`: why it would be refused, or null. */

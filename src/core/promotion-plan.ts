@@ -5,7 +5,8 @@
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
 import { requiredRoles, rolesOf, ticketPolicy } from './approval-gate.js';
-import { buildDeployHistory, type DeployHistory, type HistoryEntry, rollbackCandidates, rollbackTarget } from './deploy-history.js';
+import { buildDeployHistory, type DeployHistory, entryName, type HistoryEntry, rollbackCandidates, rollbackTarget } from './deploy-history.js';
+import { deployTagPrefix } from './deploy-tag.js';
 import { hostFor, readAppStates, type EnvState } from './env-state.js';
 import { InputError, NotAllowedError, NotFoundError, UpstreamError } from './errors.js';
 import type { GitPlan } from './operation.js';
@@ -40,7 +41,7 @@ async function checkTicket(runtime: Runtime, env: EnvironmentConfig, ticket: str
 }
 
 export function historyOf(state: EnvState): DeployHistory {
-  return buildDeployHistory(state.tags, state.head && state.tree ? { sha: state.head, tree: state.tree } : null);
+  return buildDeployHistory(state.tags, state.head && state.tree ? { sha: state.head, tree: state.tree, date: state.commit?.date } : null);
 }
 
 /**
@@ -64,8 +65,9 @@ async function checkNotRolledBack(runtime: Runtime, states: EnvState[], target: 
   }
   const message = `${label} was rolled back from in ${where.join(', ')}, so it does not move on to ${env.name}`;
   if (!mayForce) throw new NotAllowedError(`${message}; only someone holding ${roles.join(' or ')} may ship it anyway, with --force`);
+  // The way out is named only once it is checked (see checkedRefusal in advice.ts).
   const suggestion = `promote ${input.app.name} ${env.name}${input.version ? ` --version ${input.version}` : ''}${input.ticket ? ` --ticket ${input.ticket}` : ''} --force`;
-  throw new NotAllowedError(`${message}; to ship it anyway: ${suggestion}`, { suggestion });
+  throw new NotAllowedError(message, { suggestion });
 }
 
 async function commitsToShip(host: GitHost, base: string | null, head: string) {
@@ -150,14 +152,19 @@ export async function planRollback(
   const history = historyOf(dest);
   let to: HistoryEntry | null;
   if (input.to) {
+    if (/^[0-9a-f]{1,6}$/.test(input.to)) throw new InputError(`"${input.to}" is too short for a sha: give at least 7 hex digits, or a deploy tag`);
     to = await findInHistory(host, history, input.to);
     if (!to) {
       const candidates = rollbackCandidates(history)
         .slice(0, 8)
-        .map((e) => `${e.tag}${e.mark === 'rolled-back-from' ? ' (rolled back from)' : ''}`);
-      throw new NotAllowedError(
-        `${input.to} never ran in ${input.env.name}; rollback --to takes a version that did: ${candidates.length ? candidates.join(', ') : '(none yet)'}`,
-      );
+        .map((e) => `${entryName(e)}${e.mark === 'rolled-back-from' ? ' (rolled back from)' : ''}`);
+      const otherEnv = runtime.config.environments.find((e) => e.name !== input.env.name && input.to!.startsWith(deployTagPrefix(runtime.config.git.tagFormat, e.name)));
+      const what = otherEnv
+        ? `${input.to} is a deploy tag of ${otherEnv.name}, not of ${input.env.name}`
+        : (await host.resolve(input.to))
+          ? `${input.to} never ran in ${input.env.name}`
+          : `there is no deploy tag or commit "${input.to}"`;
+      throw new NotAllowedError(`${what}; rollback --to takes a version that ran in ${input.env.name}: ${candidates.length ? candidates.join(', ') : '(none yet)'}`);
     }
     if (to.tree === dest.tree) throw new NothingToDo(`${input.env.name} already runs the version of ${input.to}`);
   } else {
@@ -184,7 +191,7 @@ export async function planRollback(
     emergency: input.emergency,
     fromTag: dest.tag?.name ?? null,
     toTag: to.tag,
-    reason: to.mark === 'rolled-back-from' ? `returns on purpose to ${to.tag}, which ${input.env.name} rolled back from` : null,
+    reason: to.mark === 'rolled-back-from' ? `returns on purpose to ${entryName(to)}, which ${input.env.name} rolled back from` : null,
   };
 }
 

@@ -182,7 +182,15 @@ export class JournalChain implements KindRunner {
       }
     }
     if (!target) throw new NothingToMove('no journal version is registered yet');
-    if (current?.value === target) throw new NothingToMove(`${env} already points at ${target}`);
+    if (current?.value === target) {
+      // Say why a newer version does not come: it was rolled back from on the way.
+      const skipped = !version && i > 0 ? (await this.runtime.journal.goodImports(this.chain[i - 1]!.env))[0] : undefined;
+      const bad = skipped && skipped !== target ? await this.badBefore(i) : null;
+      if (skipped && bad?.has(skipped)) {
+        throw new NothingToMove(`${env} stays at ${target}: ${skipped} was rolled back from in ${bad.get(skipped)} and does not move on; a newer version will`);
+      }
+      throw new NothingToMove(`${env} already points at ${target}`);
+    }
     if (!(await this.runtime.journal.get(target))) throw new NotFoundError(`no journal version ${target} is registered`);
     return { env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0, reason: null };
   }

@@ -73,7 +73,7 @@ describe('semantics you can trust', () => {
     const reply = await t.run(`rollback api qa --to ${prodTag}`);
     expect(reply.status).toBe('refused');
     expect(exitCodeOf(reply)).toBe(1);
-    expect(reply.title).toContain(`${prodTag} never ran in qa; rollback --to takes a version that did:`);
+    expect(reply.title).toContain(`${prodTag} is a deploy tag of prod, not of qa; rollback --to takes a version that ran in qa:`);
     expect(head(repo, 'qa')).toBe(before);
     // a sha that ran in qa is accepted
     expect((await t.run('promote api qa')).operation?.state).toBe('succeeded');
@@ -206,11 +206,75 @@ describe('semantics you can trust', () => {
     expect(refused.title).toContain(`${tag} was rolled back from in qa, so it does not move on to staging; only someone holding qa-lead may ship it anyway`);
     const forced = await t.run(`promote api staging --version ${tag} --force`, 'U_DEMO');
     expect(forced.title).toContain('--force into staging needs one of its approver roles (qa-lead)');
+    // the only qa-lead forcing it could never get the approval of another qa-lead: not suggested
+    const alone = await t.run(`promote api staging --version ${tag}`, 'U_QA');
+    expect(suggestions(alone)).toEqual([]);
+    expect(alone.title).toContain(`\`promote api staging --version ${tag} --force\` would be refused too: staging needs 1 qa-lead approval(s) from someone other than the requester`);
+    t.config.roles['qa-lead']!.users.push('U_QA2');
     const byLead = await t.run(`promote api staging --version ${tag}`, 'U_QA');
     expect(suggestions(byLead)).toEqual([`promote api staging --version ${tag} --force`]);
     const accepted = await t.run(suggestions(byLead)[0]!, 'U_QA');
     expect(accepted.operation?.state).toBe('awaiting-approval');
     expect(accepted.text).toContain('forced past the rollback in qa');
+  });
+});
+
+describe('answers a new user checked (review of the semantics issue)', () => {
+  let t: TestRuntime;
+  let repo: string;
+  beforeEach(async () => {
+    t = await makeRuntime();
+    repo = t.repo('api');
+  });
+  afterEach(async () => t?.close());
+
+  it('a request nobody else could ever approve is refused at once, and its dry-run says so', async () => {
+    const dry = await t.run('promote api prod --dry-run', 'U_LEAD');
+    expect(dry.status).toBe('refused');
+    expect(dry.title).toBe('prod needs 1 tech-lead approval(s) from someone other than the requester, and nobody but you can give one: this request could never be approved');
+    const real = await t.run('promote api prod', 'U_LEAD');
+    expect(real.title).toBe(dry.title);
+    expect(await t.runtime.store.operations({ env: 'prod', states: ['awaiting-approval'] })).toEqual([]);
+  });
+
+  it('a version pushed by hand and rolled back from stays in the history, and --to finds it', async () => {
+    const hand = pushCommit(repo, 'qa', { path: 'hotfix.txt', content: 'by hand\n' });
+    const current = await t.run(`rollback api qa --to ${hand.slice(0, 10)}`);
+    expect(current.title).toBe(`qa already runs the version of ${hand.slice(0, 10)}`);
+    expect((await t.run('rollback api qa')).operation?.state).toBe('succeeded');
+    const history = await t.run('history api qa');
+    const rows = (history.data as { history: { tag: string | null; sha: string; kind: string; mark: string }[] }).history;
+    expect(rows[1]).toMatchObject({ tag: null, sha: hand, kind: 'pushed by hand', mark: 'rolled-back-from' });
+    expect(history.title).toBe(`Deploy history of api in qa: ${rows.length} version(s)`);
+    const back = await t.run(`rollback api qa --to ${hand.slice(0, 10)}`);
+    expect(back.operation?.state).toBe('succeeded');
+    expect(treeOf(repo, 'qa')).toBe(treeOf(repo, hand));
+    expect(back.text).toContain('which qa rolled back from');
+  });
+
+  it('--to explains itself: a short sha, another environment\'s tag, something that does not exist', async () => {
+    const short = await t.run('rollback api qa --to 20be');
+    expect(short.status).toBe('usage');
+    expect(short.title).toContain('too short for a sha');
+    const stagingTag = tagNames(repo, 'staging/')[0]!;
+    expect((await t.run(`rollback api qa --to ${stagingTag}`)).title).toMatch(new RegExp(`^${stagingTag} is a deploy tag of staging, not of qa; rollback --to takes a version that ran in qa: `));
+    expect((await t.run('rollback api qa --to qa')).title).toMatch(/^there is no deploy tag or commit "qa"/);
+  });
+
+  it("diff's advice stops before a later stage that would be refused, and says why", async () => {
+    t.config.environments[3]!.gate.changeTicket = { required: true, verify: false };
+    const reply = await t.run('diff development prod api');
+    expect(suggestions(reply)).toEqual(['promote api qa', 'promote api staging']);
+    expect(reply.text).toContain('after that, `promote api prod` would be refused now: prod needs a change ticket');
+  });
+
+  it('unlock of one app under a * lock says which lock holds it', async () => {
+    expect((await t.run('lock * qa release', 'U_DEMO')).status).toBe('ok');
+    const reply = await t.run('unlock api qa', 'U_DEMO');
+    expect(reply.status).toBe('refused');
+    expect(reply.title).toContain('api in qa is not locked by itself: every app in qa is (by U_DEMO: release); lift that with: unlock * qa');
+    expect(suggestions(reply)).toEqual(['unlock * qa']);
+    expect((await t.run(suggestions(reply)[0]!, 'U_DEMO')).status).toBe('ok');
   });
 });
 
