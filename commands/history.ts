@@ -16,7 +16,7 @@ export const history = defineCommand({
   usage: 'history [<app>] [<env>]',
   help:
     'Newest first: who asked, what, when, the outcome and who approved. With an app and an environment: its deploy history, every version that ran there ' +
-    '(from its deploy tags), each marked current, superseded or rolled back from; rollback goes to the newest earlier one not rolled back from.',
+    '(from its deploy tags, and versions pushed by hand), each marked current, superseded or rolled back from, where rollback would go, then its recent operations.',
   positionals: ['app?', 'env?'],
   flags: {},
   schema: z.object({ app: appArg.optional(), env: envArg.optional() }),
@@ -25,24 +25,28 @@ export const history = defineCommand({
     const app = args.app ? requireApp(ctx, args.app) : undefined;
     if (args.env) requireEnv(ctx, args.env);
     if (app && args.env) return deployHistoryReply(ctx, app, args.env);
-    const { store, clock } = ctx.runtime;
-    const ops = await store.operations({ app: args.app, env: args.env, limit: 30 });
-    const now = clock.now();
-    const rows = await Promise.all(
-      ops.map(async (op) => {
-        const approvals = await store.approvals(op.id);
-        return [
-          op.id, op.kind, op.app, op.env, op.requester, ago(op.createdAt, now), op.state,
-          approvals.map((a) => `${a.userId} (${a.role})`).join(', ') || '—',
-          op.error ?? '',
-        ];
-      }),
-    );
-    return okReply(rows.length ? `${rows.length} operation(s)` : 'No operations yet', rows.length
-      ? [{ type: 'table', header: ['id', 'kind', 'app', 'env', 'by', 'when', 'outcome', 'approvers', 'note'], rows }]
-      : []);
+    const ops = await operationsTable(ctx, args.app, args.env);
+    return okReply(ops ? `${ops.rows.length} operation(s)` : 'No operations yet', ops ? [ops] : []);
   },
 });
+
+/** Recent operations, newest first: who asked, what, when, the outcome and who approved. */
+async function operationsTable(ctx: CommandContext, app?: string, env?: string): Promise<Extract<ReplyBlock, { type: 'table' }> | null> {
+  const { store, clock } = ctx.runtime;
+  const ops = await store.operations({ app, env, limit: 30 });
+  const now = clock.now();
+  const rows = await Promise.all(
+    ops.map(async (op) => {
+      const approvals = await store.approvals(op.id);
+      return [
+        op.id, op.kind, op.app, op.env, op.requester, ago(op.createdAt, now), op.state,
+        approvals.map((a) => `${a.userId} (${a.role})`).join(', ') || '—',
+        op.error ?? '',
+      ];
+    }),
+  );
+  return rows.length ? { type: 'table', header: ['id', 'kind', 'app', 'env', 'by', 'when', 'outcome', 'approvers', 'note'], rows } : null;
+}
 
 async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: string): Promise<Reply> {
   const { runtime } = ctx;
@@ -54,6 +58,8 @@ async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: 
   const rows = history.entries.slice(0, 30).map((e) => [e.tag ?? '(no deploy tag)', shortSha(e.sha), e.kind, e.requestedBy ?? '—', e.date ? ago(e.date, now) : '—', MARKS[e.mark]]);
   const blocks: ReplyBlock[] = rows.length ? [{ type: 'table', header: ['version', 'sha', 'how', 'by', 'when', 'status'], rows }] : [];
   blocks.push({ type: 'text', text: next ? `rollback ${app.name} ${envName} would return to ${entryName(next)}` : `rollback ${app.name} ${envName} has no earlier version to return to` });
+  const ops = await operationsTable(ctx, app.name, envName);
+  if (ops) blocks.push({ type: 'text', text: 'Recent operations:' }, ops);
   return okReply(
     state.head ? `Deploy history of ${app.name} in ${envName}: ${history.entries.length} version(s)` : `${envName} has no branch ${state.env.branch} yet`,
     blocks,

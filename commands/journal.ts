@@ -85,11 +85,11 @@ export const journalStatus = defineCommand({
 /** What `journal promote <env>` would do now for this user: the command, or why nothing moves. */
 async function adviseJournalPromote(ctx: CommandContext, env: string): Promise<{ text: string; command: string | null }> {
   try {
-    const plan = await journalChain(ctx.runtime).planPromote(env);
+    await journalChain(ctx.runtime).planPromote(env);
     await ctx.runtime.engine.preflight({ kind: 'journal-promote', app: 'journal', env, requester: ctx.user, emergency: false });
-    return { text: `journal promote ${env} (to ${plan.toVersion})`, command: `journal promote ${env}` };
+    return { text: `journal promote ${env}`, command: `journal promote ${env}` };
   } catch (err) {
-    if (err instanceof NothingToMove) return { text: `${env}: ${err.message}`, command: null };
+    if (err instanceof NothingToMove) return { text: /already points at/.test(err.message) ? '—' : `${env}: ${err.message}`, command: null };
     if (isConveyorError(err)) return { text: `${env} does not move: ${err.message}`, command: null };
     throw err;
   }

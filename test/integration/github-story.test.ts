@@ -88,6 +88,7 @@ beforeAll(async () => {
     edit: (config) => {
       config.environments.find((e: { name: string }) => e.name === 'prod').gate.requireChecks = true;
       config.apps.push({ name: 'shop', repo: `${OWNER}/shop` });
+      config.roles['tech-lead'].users.push('U_LEAD2'); // so a tech-lead may force a version past a rollback
     },
     extra: { gitHosts: new Map(['api', 'web', 'shop'].map((r) => [r, hostFor(r)])) },
   });
@@ -194,10 +195,13 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(tagMessage('api', `prod/${today()}.2`)).toMatch(/Kind: rollback[\s\S]*Approved-By: U_LEAD \(tech-lead\)$/);
   });
 
-  it('promotes prod again after the rollback: a new commit with staging’s tree on top of the old head', async () => {
+  it('promotes prod again after the rollback, forced by a tech-lead: a new commit with staging’s tree on top of the old head', async () => {
     const rolledBack = head('api', 'prod');
+    const refused = await t.run('promote api prod');
+    expect(refused.status).toBe('refused');
+    expect(refused.title).toContain('was rolled back from in prod');
     gh.resetCounters();
-    const asked = await t.run('promote api prod');
+    const asked = await t.run('promote api prod --force', 'U_LEAD');
     expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
     expect(asked.text).toContain('new commit with the same tree');
     expect(writes('api')).toEqual(['POST /git/commits 201', 'POST /git/refs 201', 'POST /pulls 201']);
@@ -207,7 +211,7 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(tree('api', prHead)).toBe(tree('api', 'staging'));
 
     await t.run(`approve ${id}`, 'U_PO');
-    const done = await t.run(`approve ${id}`, 'U_LEAD');
+    const done = await t.run(`approve ${id}`, 'U_LEAD2');
     expect(done.operation?.state, done.text).toBe('succeeded');
     const prod = head('api', 'prod');
     expect(tree('api', prod)).toBe(tree('api', 'staging'));

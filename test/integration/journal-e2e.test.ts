@@ -132,7 +132,7 @@ describe('journal chain dev → qa → dit', () => {
     v2 = await exportJournal('orders-2.jnl', 'V2');
     expect(v2).not.toBe(v1);
     const mid = await srv.status();
-    expect(mid.dev).toMatchObject({ pointsAt: v2, lastImport: `ok ${v1}`, next: 'waiting for the agent to import' });
+    expect(mid.dev).toMatchObject({ pointsAt: v2, lastImport: `ok ${v1}`, next: `waiting for the dev agent to import ${v2}` });
     expect(mid.qa!.pointsAt).toBe(v1);
     expect(mid.dit!.pointsAt).toBe(v1);
 
@@ -182,7 +182,7 @@ describe('journal chain dev → qa → dit', () => {
       expect(report).toMatchObject({ ok: false, exitCode: 3 });
       expect(report.outputTail).toContain('table ORDERS is locked');
       const s = await srv.status();
-      expect(s.dev).toMatchObject({ pointsAt: v3, lastImport: `failed (exit 3) ${v3}`, next: 'fix the import; the chain stops here' });
+      expect(s.dev).toMatchObject({ pointsAt: v3, lastImport: `failed (exit 3) ${v3}`, next: 'the import failed; once fixed: journal retry dev' });
       expect(s.qa!.pointsAt).toBe(v2);
       expect(s.dit!.pointsAt).toBe(v1);
       const forced = await srv.run(`journal promote qa --version ${v3}`, 'U_DEMO');

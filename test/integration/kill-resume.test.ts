@@ -94,7 +94,7 @@ describe('kill -9 and resume', () => {
       const crashed = conveyor('promote api qa', point);
       expect(crashed.signal).toBe('SIGKILL');
       // the stale PGlite lock file names the dead process
-      expect(readFileSync(`${stateDir}.lock`, 'utf8').trim()).toBe(String(crashed.pid));
+      expect(JSON.parse(readFileSync(`${stateDir}.lock`, 'utf8')).pid).toBe(crashed.pid);
       // the Git write happened (and for after-tag, the tag too), the record did not
       expect(head(repo, 'qa')).toBe(develop);
       const tagged = tagNames(repo, 'qa/').filter((n) => !qaTagsBefore.includes(n));
