@@ -3,6 +3,7 @@
  * mistyped subcommand. `--help`/`-h` prints them on stdout (exit 0); a usage error prints them on
  * stderr (exit 2).
  */
+import { nearest } from './core/did-you-mean.js';
 
 export const USAGE = `usage: conveyor <command> [options]
 
@@ -61,27 +62,7 @@ export const SUBCOMMAND_USAGE: Record<string, string> = {
   help: USAGE,
 };
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
-function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** The known word closest to `word`, when it is close enough to be a typo (or a unique prefix). */
+/** The known word a typo most likely meant (see src/core/did-you-mean.ts), or undefined. */
 export function didYouMean(word: string, known: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  const prefixed = known.filter((k) => w.length >= 3 && k.startsWith(w));
-  if (prefixed.length === 1) return prefixed[0];
-  const scored = known.map((k) => ({ k, d: distance(w, k) })).sort((x, y) => x.d - y.d);
-  const best = scored[0];
-  if (!best || best.d > Math.max(1, Math.floor(best.k.length / 3))) return undefined;
-  return scored[1]?.d === best.d ? undefined : best.k;
+  return nearest(word, known) ?? undefined;
 }

@@ -1,14 +1,18 @@
-/** "Did you mean …?" for a mistyped command, app or environment: the closest name within two edits. */
+/**
+ * "Did you mean …?" for a mistyped command, subcommand, app or environment (chat and the CLI):
+ * the known word that is a unique prefix of it, or the one closest to it by edit distance when
+ * that is close enough to be a typo and no other word is as close.
+ */
 import { distance } from 'fastest-levenshtein';
 
-export function nearest(typed: string, names: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const name of names) {
-    const d = distance(typed.toLowerCase(), name);
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  return best;
+export function nearest(word: string, known: readonly string[]): string | null {
+  const w = word.toLowerCase();
+  const prefixed = known.filter((k) => w.length >= 3 && k.startsWith(w));
+  if (prefixed.length === 1) return prefixed[0]!;
+  const scored = known.map((k) => ({ k, d: distance(w, k) })).sort((x, y) => x.d - y.d);
+  const best = scored[0];
+  if (!best || best.d > Math.max(1, Math.floor(best.k.length / 3))) return null;
+  return scored[1]?.d === best.d ? null : best.k;
 }
 
 /** ' (did you mean "x"?)' or "". */
