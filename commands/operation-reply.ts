@@ -7,6 +7,7 @@ import { isConveyorError } from '../src/core/errors.js';
 import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
 import type { GitPlan, Operation } from '../src/core/operation.js';
+import type { GitHost } from '../src/core/ports.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import { describePlan, NothingToDo } from '../src/core/promotion-plan.js';
 import { okReply, type Reply } from '../src/core/reply.js';
@@ -37,7 +38,7 @@ export async function runGitPlan(
     const tags = await host.tags(deployTagPrefix(runtime.config.git.tagFormat, plan.env));
     const preview = nextDeployTag(runtime.config.git.tagFormat, plan.env, runtime.clock.now(), tags.map((t) => t.name));
     return okReply(`dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`, [
-      { type: 'list', items: describePlan(plan, host, preview, kind, runtime.config, ctx.user) },
+      { type: 'list', items: describePlan(plan, host, preview, kind, runtime.config, ctx.user, await changeOf(host, plan)) },
       ...(plan.commits.length ? [{ type: 'list' as const, title: 'commits', items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`) }] : []),
     ], { data: { plan, dryRun: true } });
   }
@@ -59,4 +60,11 @@ export async function gateStatus(runtime: Runtime, op: Operation) {
   const required = (op.progress.requiredRoles as Record<string, number>) ?? {};
   if (!Object.keys(required).length) return null;
   return withWaitingFor(quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester), runtime.config, op.requester);
+}
+
+/** Files that change between the branch head and the tree that ships, for a plan that is not a fast-forward. */
+async function changeOf(host: GitHost, plan: GitPlan): Promise<{ files: number; added: number; deleted: number } | null> {
+  if (plan.mode !== 'commit' || !plan.targetHead) return null;
+  const files = await host.diffStat(plan.targetHead, plan.sourceSha);
+  return { files: files.length, added: files.reduce((n, f) => n + f.added, 0), deleted: files.reduce((n, f) => n + f.deleted, 0) };
 }

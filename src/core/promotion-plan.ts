@@ -224,6 +224,8 @@ export function describePlan(
   kind: 'promote' | 'rollback',
   config: Config,
   requester: string,
+  /** What changes between the branch head and the tree that ships (a new commit's real effect). */
+  change?: { files: number; added: number; deleted: number } | null,
 ): string[] {
   const to = plan.mode === 'fast-forward' ? `${plan.sourceSha.slice(0, 8)} (fast-forward)` : `a new commit on top with the tree of ${plan.sourceSha.slice(0, 8)}`;
   const lines = [`${plan.branch}: ${plan.targetHead ? plan.targetHead.slice(0, 8) : '(new branch)'} → ${to}`];
@@ -232,7 +234,11 @@ export function describePlan(
   else lines.push('pushed directly (no force)');
   lines.push(`deploy tag: ${tagPreview} (annotated)`);
   if (plan.toTag) lines.push(`version: ${plan.toTag}`);
-  if (plan.commitCount) lines.push(`${plan.commitCount} commit(s) ship`);
+  if (plan.mode === 'fast-forward' && plan.commitCount) lines.push(`${plan.commitCount} commit(s) ship`);
+  if (plan.mode === 'commit' && change) {
+    // Not a fast-forward: what ships is a tree, not the commits between; say what really changes.
+    lines.push(`${change.files} file(s) change on ${plan.branch} (+${change.added} -${change.deleted})${plan.commitCount ? `; ${plan.commitCount} commit(s) of ${plan.sourceEnv ?? 'that version'} are not in its history (some may be undone there)` : ''}`);
+  }
   if (plan.ticket) lines.push(`change ticket: ${plan.ticket}`);
   if (plan.reason) lines.push(`note: ${plan.reason}`);
   const env = config.environments.find((e) => e.name === plan.env);
