@@ -5,11 +5,18 @@
  */
 import { distance } from 'fastest-levenshtein';
 
+/** Two adjacent letters swapped ("rnu" for "run"): one slip of the fingers, not two edits. */
+function swapped(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  const diff = [...a].flatMap((c, i) => (c === b[i] ? [] : [i]));
+  return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
+}
+
 export function nearest(word: string, known: readonly string[]): string | null {
   const w = word.toLowerCase();
   const prefixed = known.filter((k) => w.length >= 3 && k.startsWith(w));
   if (prefixed.length === 1) return prefixed[0]!;
-  const scored = known.map((k) => ({ k, d: distance(w, k) })).sort((x, y) => x.d - y.d);
+  const scored = known.map((k) => ({ k, d: swapped(w, k) ? 1 : distance(w, k) })).sort((x, y) => x.d - y.d);
   const best = scored[0];
   if (!best || best.d > Math.max(1, Math.floor(best.k.length / 3))) return null;
   return scored[1]?.d === best.d ? null : best.k;

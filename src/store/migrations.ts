@@ -127,6 +127,11 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX IF NOT EXISTS inbox_open ON inbox (accepted_at) WHERE state <> 'done' AND state <> 'failed';
   `,
+  // 3: the order operations were made in, when two share a timestamp (a journal environment's
+  // moves are read in that order to know which versions it rolled back from).
+  `
+  ALTER TABLE operations ADD COLUMN IF NOT EXISTS seq BIGSERIAL;
+  `,
 ];
 
 export const MIGRATION_LOCK_KEY = 727274;

@@ -269,7 +269,7 @@ export class StateStore {
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT * FROM operations WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2)
         AND ($3::text[] IS NULL OR state = ANY($3)) AND ($4::text[] IS NULL OR kind = ANY($4))
-       ORDER BY created_at DESC, id DESC LIMIT $5`,
+       ORDER BY created_at DESC, seq DESC LIMIT $5`,
       [filter.app ?? null, filter.env ?? null, filter.states ?? null, filter.kinds ?? null, filter.limit ?? 100],
     );
     return rows.map(toOperation);

@@ -30,10 +30,12 @@ function editPolicy(raw: Record<string, any>): void {
 /** What the configuration says, computed from it (not from the code under test). */
 function policy(config: Config) {
   const rolesOf = (user: string) => Object.entries(config.roles).filter(([, r]) => r.users.includes(user)).map(([n]) => n);
-  const mayRequest = (env: EnvironmentConfig, user: string) =>
-    !env.gate.requesters.length || env.gate.requesters.some((r) => rolesOf(user).includes(r));
   const required = (env: EnvironmentConfig, emergency: boolean) =>
     Object.keys(emergency && env.gate.rollbackRoles ? env.gate.rollbackRoles : env.gate.roles);
+  /** Who may ask, and only for a request someone else could approve (every role here needs one). */
+  const mayRequest = (env: EnvironmentConfig, user: string, emergency = false) =>
+    (!env.gate.requesters.length || env.gate.requesters.some((r) => rolesOf(user).includes(r))) &&
+    required(env, emergency).every((role) => (config.roles[role]?.groups.length ?? 0) > 0 || (config.roles[role]?.users ?? []).some((u) => u !== user));
   const mayApprove = (env: EnvironmentConfig, user: string, requester: string, emergency = false) =>
     user !== requester && required(env, emergency).some((r) => rolesOf(user).includes(r));
   const mayReject = (env: EnvironmentConfig, user: string, requester: string) =>
@@ -104,7 +106,7 @@ describe('authorisation matrix', () => {
         for (const text of [`promote api ${envName}`, `rollback api ${envName} --to ${to}`, `rollback api ${envName} --to ${to} --emergency`]) {
           const reply = await t.run(text, user);
           const allowed = reply.operation !== undefined;
-          cell(`${text} as ${user}`, p.mayRequest(env, user), allowed, `${reply.status}: ${reply.title}`);
+          cell(`${text} as ${user}`, p.mayRequest(env, user, text.endsWith('--emergency')), allowed, `${reply.status}: ${reply.title}`);
           if (allowed) await withdraw(reply.operation!.id);
           else fam.record(reply.status === 'refused', `${text} as ${user}: refused as ${reply.status}`);
         }

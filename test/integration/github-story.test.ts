@@ -192,7 +192,7 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(parents('api', prod)).toEqual([before]);
     expect(tree('api', prod)).toBe(tree('api', seeded().heads.prod));
     expect(await pulls('api')).toHaveLength(1);
-    expect(tagMessage('api', `prod/${today()}.2`)).toMatch(/Kind: rollback[\s\S]*Approved-By: U_LEAD \(tech-lead\)$/);
+    expect(tagMessage('api', `prod/${today()}.2`)).toMatch(/Kind: rollback[\s\S]*Approved-By: U_LEAD \(tech-lead\)$/m);
   });
 
   it('promotes prod again after the rollback, forced by a tech-lead: a new commit with staging’s tree on top of the old head', async () => {

@@ -31,4 +31,6 @@ export const ARG_PATTERNS: Record<string, (v: string) => boolean> = {
   // free text: bounded, and the tokenizer already refused control characters
   reason: (v) => v.length <= 500 && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v),
   command: (v) => [...v].length <= 40,
+  // an object key: path segments of safe characters only (no "..", no leading "/" or "-" that matters to a store)
+  key: (v) => /^[A-Za-z0-9._/-]{1,400}$/.test(v),
 };
