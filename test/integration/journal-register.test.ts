@@ -18,7 +18,9 @@ describe('journal register', () => {
     t.runtime.objects.put(k, Readable.from(content), { metadata: { version: v, cluster: 'dev-modelling', sha256: recorded, mandators: 'tech-head', file: 'rates.dat' }, size: content.length });
 
   beforeAll(async () => {
-    t = await makeRuntime({ edit: (c) => void (c.journal.registrars = ['tech-lead']) });
+    t = await makeRuntime({ edit: (c) => {
+        c.journal.registrars = ['tech-lead'];
+      } });
   });
   afterAll(async () => t?.close());
 

@@ -21,7 +21,9 @@ describe('journal seed', () => {
 
   beforeAll(async () => {
     // qa follows by hand here, so each environment keeps the version seeding gave it
-    t = await makeRuntime({ edit: (c) => void (c.journal.chain[1].auto = false) });
+    t = await makeRuntime({ edit: (c) => {
+        c.journal.chain[1].auto = false;
+      } });
     dir = mkdtempSync(join(tmpdir(), 'conveyor-seed-'));
     for (let n = 1; n <= 3; n++) {
       const version = `2026.11.25-dev-modelling.${n}`;
@@ -101,7 +103,9 @@ describe('journal seed', () => {
   });
 
   it('seedOnEmpty: an empty chain is seeded at start, a seeded one is left alone', async () => {
-    const empty = await makeRuntime({ edit: (c) => void (c.journal.seedOnEmpty = true) });
+    const empty = await makeRuntime({ edit: (c) => {
+        c.journal.seedOnEmpty = true;
+      } });
     try {
       for (const v of await t.runtime.journal.list({ limit: 10 })) await empty.runtime.journal.register(v as never);
       const id = await journalChain(empty.runtime).seedIfEmpty();

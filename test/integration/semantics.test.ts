@@ -129,10 +129,14 @@ describe('semantics you can trust', () => {
         undo: () => void t.config.environments[1]!.gate.requesters.pop(),
       },
       {
-        setup: () => void (t.config.environments[1]!.gate.changeTicket = { required: true, verify: false }),
+        setup: () => {
+        t.config.environments[1]!.gate.changeTicket = { required: true, verify: false };
+      },
         command: 'promote api qa',
         reason: /qa needs a change ticket/,
-        undo: () => void (t.config.environments[1]!.gate.changeTicket = 'none'),
+        undo: () => {
+        t.config.environments[1]!.gate.changeTicket = 'none';
+      },
       },
       {
         setup: () => {

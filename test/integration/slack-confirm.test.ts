@@ -13,7 +13,9 @@ const buttonsOf = (blocks: unknown[]): Button[] =>
 describe('confirm dialogs on approvals', () => {
   let t: TestRuntime;
   beforeAll(async () => {
-    t = await makeRuntime({ edit: (c) => void (c.environments[3].confirm = true) });
+    t = await makeRuntime({ edit: (c) => {
+        c.environments[3].confirm = true;
+      } });
   });
   afterAll(async () => t?.close());
 
@@ -40,7 +42,9 @@ describe('confirm dialogs on approvals', () => {
 describe('mentions', () => {
   let t: TestRuntime;
   beforeAll(async () => {
-    t = await makeRuntime({ edit: (c) => void (c.roles['product-owner'] = { users: [], groups: ['S0PRODOWN'] }) });
+    t = await makeRuntime({ edit: (c) => {
+        c.roles['product-owner'] = { users: [], groups: ['S0PRODOWN'] };
+      } });
   });
   afterAll(async () => t?.close());
 

@@ -106,7 +106,7 @@ function accept(m: Model, env: Env, kind: 'promote' | 'rollback', v: string): Ou
 
 /** `promote api [env] [--force]` typed by a developer, who holds no gate role. */
 export function predictPromote(m: Model, target: Env | null, force: boolean): Outcome {
-  let t = target ? index(target) : ENVS.findIndex((e, i) => i > 0 && m.version[e] !== m.version[ENVS[i - 1]!]);
+  const t = target ? index(target) : ENVS.findIndex((e, i) => i > 0 && m.version[e] !== m.version[ENVS[i - 1]!]);
   if (t === -1) return none;
   if (t === 0) return { status: 'usage', op: 'none' }; // the first stage takes pushes, not promotions
   const env = ENVS[t]!;
