@@ -40,11 +40,14 @@ export const diff = defineCommand({
       const extra = d.head ? await host.log(s.head, d.head, 1000) : [];
       const files = d.head ? await host.diffStat(d.head, s.head) : [];
       const advice = await adviseSync(runtime, app, states, src.name, dst.name, ctx.user);
+      // A later stage with commits of its own was most likely rolled back; an earlier one is simply ahead.
+      const later = runtime.config.environments.findIndex((e) => e.name === dst.name) > runtime.config.environments.findIndex((e) => e.name === src.name);
+      const hint = later ? ' (e.g. a rollback)' : ` (${dst.name} comes before ${src.name}: it is ahead)`;
       // After a rollback dst may hold every commit of src and still run another tree: say so,
       // rather than "lacks 0 commit(s)" over an empty list.
       const summary = lacking.length
-        ? `${dst.name} lacks ${lacking.length} commit(s)${extra.length ? ` and has ${extra.length} of its own (e.g. a rollback)` : ''}`
-        : `${dst.name} has every commit of ${src.name} but runs another version; it has ${extra.length} of its own (e.g. a rollback)`;
+        ? `${dst.name} lacks ${lacking.length} commit(s)${extra.length ? ` and has ${extra.length} of its own${hint}` : ''}`
+        : `${dst.name} has every commit of ${src.name} but runs another version; it has ${extra.length} of its own${hint}`;
       const blocks: ReplyBlock[] = [{ type: 'text', text: `${head} — ${summary}` }];
       if (lacking.length) {
         blocks.push({

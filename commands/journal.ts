@@ -107,7 +107,8 @@ export const journalRetry = defineCommand({
   async run(args, ctx) {
     const chain = journalChain(ctx.runtime);
     chain.position(args.env);
-    await ctx.runtime.engine.checkRequest({ kind: 'journal-promote', env: args.env, requester: ctx.user, emergency: false });
+    // A retry moves nothing and waits for no approval: only who may ask and freezes apply.
+    await ctx.runtime.engine.checkRequest({ kind: 'journal-promote', env: args.env, requester: ctx.user, emergency: false }, { needsApproval: false });
     try {
       const version = await chain.retry(args.env);
       await ctx.runtime.store.audit(ctx.user, 'journal.retry', null, { env: args.env, version });

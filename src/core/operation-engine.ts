@@ -75,7 +75,7 @@ export class OperationEngine {
   }
 
   /** Policy checks before anything is stored: freeze, who may ask. */
-  async checkRequest(req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'>): Promise<void> {
+  async checkRequest(req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'>, options: { needsApproval?: boolean } = {}): Promise<void> {
     const gate = this.gateOf(req);
     if (!gate) return;
     const freeze = activeFreeze(gate, this.deps.clock.now());
@@ -89,6 +89,7 @@ export class OperationEngine {
       }
     }
     // A request nobody could ever approve is refused now, not left to expire.
+    if (options.needsApproval === false) return;
     for (const [role, needed] of Object.entries(requiredRoles(gate, req.kind, req.emergency))) {
       const who = this.deps.config.roles[role];
       if (who?.groups.length) continue; // a group's members are not known here: someone may fill it
