@@ -74,7 +74,7 @@ export class OperationEngine {
     return gate ? requiredRoles(gate, op.kind, Boolean((op.plan as { emergency?: boolean }).emergency)) : {};
   }
 
-  /** Policy checks before anything is stored: freeze, who may ask. */
+  /** Policy checks before anything is stored: freeze, who may ask, whether anyone else could approve. */
   async checkRequest(req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'>, options: { needsApproval?: boolean } = {}): Promise<void> {
     const gate = this.gateOf(req);
     if (!gate) return;
@@ -95,9 +95,8 @@ export class OperationEngine {
       if (who?.groups.length) continue; // a group's members are not known here: someone may fill it
       const others = (who?.users ?? []).filter((u) => u !== req.requester);
       if (others.length < needed) {
-        throw new NotAllowedError(
-          `${req.env} needs ${needed} ${role} approval(s) from someone other than the requester, and ${others.length ? `only ${others.join(', ')} can give one` : `nobody ${who?.users.includes(req.requester) ? 'but you' : ''} can give one`.replace(/ +/g, ' ').trim()}: this request could never be approved`,
-        );
+        const givers = others.length ? `only ${others.join(', ')} can give one` : who?.users.includes(req.requester) ? 'nobody but you can give one' : 'nobody can give one';
+        throw new NotAllowedError(`${req.env} needs ${needed} ${role} approval(s) from someone other than the requester, and ${givers}: this request could never be approved`);
       }
     }
   }
