@@ -33,6 +33,8 @@ interface Replica {
   http: HttpServer;
   controller: RunningController;
   clients: pg.Client[];
+  /** A dead replica reaches no database any more (it cannot campaign again). */
+  dead: { value: boolean };
 }
 
 describe('controller leadership over a PostgreSQL advisory lock', () => {
@@ -51,11 +53,13 @@ describe('controller leadership over a PostgreSQL advisory lock', () => {
     const http = new HttpServer(pino({ level: 'silent' }));
     await http.listen(0, '127.0.0.1');
     const clients: pg.Client[] = [];
+    const dead = { value: false };
     const leadership = new PgLeadership({
       connectionString: url,
       retryMs: 100,
       checkMs: 100,
       createClient: (config) => {
+        if (dead.value) throw new Error('this replica is dead: it reaches no database');
         const client = new pgModule.Client(config);
         clients.push(client);
         return client;
@@ -65,7 +69,7 @@ describe('controller leadership over a PostgreSQL advisory lock', () => {
       runtime: t.runtime, http, secrets: {}, log: pino({ level: 'silent' }), identity: name,
       kubeConfigs: { 'kind-eu': kubeConfigFor({ server: kube.url }) }, leadership,
     });
-    const replica = { t, http, controller, clients };
+    const replica = { t, http, controller, clients, dead };
     replicas.push(replica);
     return replica;
   }
@@ -106,14 +110,16 @@ describe('controller leadership over a PostgreSQL advisory lock', () => {
 
     // The leader dies: its database session ends.
     const session = a.clients.at(-1) as unknown as { connection: { stream: { destroy(): void } } };
+    a.dead.value = true; // dead, not merely disconnected: it must not win the lock back
     session.connection.stream.destroy();
-    await waitFor('a to step down', () => !a.controller.isLeader());
-    await waitFor('b to take over', () => b.controller.isLeader());
+    // Generous on a loaded machine: the dead session is noticed on the leader's next check.
+    await waitFor('a to step down', () => !a.controller.isLeader(), 60_000);
+    await waitFor('b to take over', () => b.controller.isLeader(), 60_000);
 
     // The rollout finishes; only the new leader reports, and it did not repeat "rolling out".
     kube.setStatus('dev', 'api', { observedGeneration: 2, updatedReplicas: 3, availableReplicas: 3 });
     await waitFor('healthy', () => reports().length === 2);
     expect(reports()).toEqual(['a: is rolling out', 'b: is healthy']);
     expect((await stored())?.state).toBe('healthy');
-  });
+  }, 180_000);
 });
