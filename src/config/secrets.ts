@@ -28,6 +28,9 @@ export const secretsSchema = z.object({
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */
   JOURNAL_TOKEN: optional,
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Set by the Deployment (downward API): the controller's leadership identity and the Lease's namespace. */
+  POD_NAME: optional,
+  POD_NAMESPACE: optional,
 });
 
 export type Secrets = z.infer<typeof secretsSchema>;

@@ -189,7 +189,7 @@ export async function startController(input: ControllerInput): Promise<RunningCo
     await Promise.all(stopping.map((w) => w.stop()));
     reconciler.reset();
   };
-  const leadership = input.leadership ?? (await buildLeadership(runtime, input.secrets, input.identity ?? `${hostname()}:${process.pid}`, log));
+  const leadership = input.leadership ?? (await buildLeadership(runtime, input.secrets, input.identity ?? input.secrets.POD_NAME ?? `${hostname()}:${process.pid}`, log));
   await leadership.start((leader) => {
     runtime.metrics.leader.set(leader ? 1 : 0);
     transitions = transitions

@@ -33,6 +33,7 @@ export async function buildLeadership(
     kubeConfig.loadFromCluster();
     const namespace =
       runtime.config.kubernetes?.leaseNamespace ??
+      secrets.POD_NAMESPACE ??
       (existsSync(SA_NAMESPACE) ? readFileSync(SA_NAMESPACE, 'utf8').trim() : 'default');
     const lease = new KubeLeaseLeadership({ kubeConfig, namespace, name: 'conveyor-controller', identity, log, clock: runtime.clock });
     return { start: (onChange) => lease.start(onChange), stop: () => lease.stop(), isLeader: () => lease.isLeader() };
