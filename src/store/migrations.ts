@@ -132,6 +132,22 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE operations ADD COLUMN IF NOT EXISTS seq BIGSERIAL;
   `,
+  // 4: personal API tokens (issued to a Slack user, stored as a SHA-256 hash, revocable);
+  // a journal version's true metadata: when the cluster exported it and who uploaded it.
+  `
+  CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    label TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_used_at TIMESTAMPTZ,
+    revoked_at TIMESTAMPTZ
+  );
+  CREATE INDEX IF NOT EXISTS api_tokens_owner ON api_tokens (owner);
+  ALTER TABLE journal_versions ADD COLUMN IF NOT EXISTS exported_at TIMESTAMPTZ;
+  ALTER TABLE journal_versions ADD COLUMN IF NOT EXISTS uploaded_by TEXT;
+  `,
 ];
 
 export const MIGRATION_LOCK_KEY = 727274;
