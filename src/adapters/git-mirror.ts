@@ -1,12 +1,15 @@
 /**
- * A local bare mirror of one repository, kept with simple-git. Every read of a GitHost
- * comes from here, so reads cost no API calls. Arguments that reach Git are validated
- * against strict patterns first and always land where Git reads a revision, never an option.
+ * A local bare mirror of one repository. Every read of a GitHost comes from here, so reads cost
+ * no API calls. Git runs in the helper process (git-helper.ts), never forked from the server:
+ * refs and objects are resolved and files read through the helper's `git cat-file
+ * --batch-command` (no process per call), the rest are single Git commands. Arguments that
+ * reach Git are validated against strict patterns first and always land where Git reads a
+ * revision, never an option.
  */
 import { mkdirSync, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { GitHelper } from './git-helper.js';
 import { InputError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
 import type { BranchHead, CommitInfo, DeployTag, FileStat, GitHost, RefsSnapshot } from '../core/ports.js';
@@ -67,16 +70,18 @@ export function compareTagNames(a: string, b: string): number {
 }
 
 export class GitMirror implements GitReads {
-  readonly git: SimpleGit;
+  private readonly helper: GitHelper;
+  private readonly prefix: string[];
   private queue: Promise<unknown> = Promise.resolve();
   /** Last snapshots by question, with the fingerprint of the ref files they were read from. */
   private readonly snapshots = new Map<string, { fingerprint: string; snapshot: RefsSnapshot }>();
 
   constructor(
-    private readonly options: { url: string; dir: string; config?: string[] },
+    private readonly options: { url: string; dir: string; config?: string[]; helper?: GitHelper },
   ) {
     mkdirSync(dirname(options.dir), { recursive: true });
-    this.git = simpleGit({ baseDir: dirname(options.dir), config: [...IDENTITY, ...(options.config ?? [])], maxConcurrentProcesses: 4 });
+    this.helper = options.helper ?? GitHelper.shared();
+    this.prefix = [...IDENTITY, ...(options.config ?? [])].flatMap((c) => ['-c', c]);
   }
 
   get dir(): string {
@@ -90,8 +95,9 @@ export class GitMirror implements GitReads {
     return next;
   }
 
-  private repo(): SimpleGit {
-    return simpleGit({ baseDir: this.options.dir, config: [...IDENTITY, ...(this.options.config ?? [])] });
+  /** `git <args>` in the mirror (through the helper); a non-zero exit rejects with Git's message. */
+  private git(args: string[], cwd = this.options.dir): Promise<string> {
+    return this.helper.run([...this.prefix, ...args], cwd);
   }
 
   async sync(): Promise<void> {
@@ -99,9 +105,10 @@ export class GitMirror implements GitReads {
     await this.serial(async () => {
       try {
         if (!existsSync(this.options.dir)) {
-          await this.git.raw(['clone', '--bare', '--quiet', '--', this.options.url, this.options.dir]);
+          this.helper.forget(this.options.dir);
+          await this.git(['clone', '--bare', '--quiet', '--', this.options.url, this.options.dir], dirname(this.options.dir));
         }
-        await this.repo().raw([
+        await this.git([
           'fetch', '--quiet', '--prune', '--force', 'origin',
           '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*',
         ]);
@@ -114,7 +121,13 @@ export class GitMirror implements GitReads {
   /** A Git command in the mirror, for adapters that write (plain remotes). */
   raw(args: string[]): Promise<string> {
     this.snapshots.clear();
-    return this.repo().raw(args);
+    return this.git(args);
+  }
+
+  /** Like `raw`, with the exit code returned rather than thrown. */
+  exec(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    this.snapshots.clear();
+    return this.helper.exec([...this.prefix, ...args], this.options.dir);
   }
 
   async branchHead(branch: string): Promise<string | null> {
@@ -130,6 +143,11 @@ export class GitMirror implements GitReads {
     throw new InputError(`not a valid tag or sha: ${JSON.stringify(ref)}`);
   }
 
+  /** The commit a local tag points to, or null. */
+  async tagCommit(name: string): Promise<string | null> {
+    return this.revParse(`refs/tags/${assertTag(name)}^{commit}`);
+  }
+
   async treeOf(sha: string): Promise<string> {
     const tree = await this.revParse(`${assertSha(sha)}^{tree}`);
     if (!tree) throw new InputError(`unknown commit ${sha}`);
@@ -137,30 +155,25 @@ export class GitMirror implements GitReads {
   }
 
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
-    try {
-      // (not `merge-base --is-ancestor`: simple-git does not fail on an exit code without stderr)
-      const base = (await this.repo().raw(['merge-base', assertSha(ancestor), assertSha(descendant)])).trim();
-      return base === (await this.revParse(`${ancestor}^{commit}`));
-    } catch {
-      return false;
-    }
+    const res = await this.helper.exec([...this.prefix, 'merge-base', '--is-ancestor', assertSha(ancestor), assertSha(descendant)], this.options.dir);
+    return res.code === 0;
   }
 
   async log(base: string | null, head: string, max = 500): Promise<CommitInfo[]> {
     const range = base ? `${assertSha(base)}..${assertSha(head)}` : assertSha(head);
-    const out = await this.repo().raw(['log', '-z', `--max-count=${max}`, `--format=${COMMIT_FORMAT}`, range]);
+    const out = await this.git(['log', '-z', `--max-count=${max}`, `--format=${COMMIT_FORMAT}`, range]);
     return parseCommits(out);
   }
 
   async commit(sha: string): Promise<CommitInfo> {
-    const out = await this.repo().raw(['show', '-s', '-z', `--format=${COMMIT_FORMAT}`, assertSha(sha)]);
+    const out = await this.git(['show', '-s', '-z', `--format=${COMMIT_FORMAT}`, assertSha(sha)]);
     const [commit] = parseCommits(out);
     if (!commit) throw new InputError(`unknown commit ${sha}`);
     return commit;
   }
 
   async diffStat(base: string, head: string): Promise<FileStat[]> {
-    const out = await this.repo().raw(['diff', '--numstat', '-z', assertSha(base), assertSha(head)]);
+    const out = await this.git(['diff', '--numstat', '-z', assertSha(base), assertSha(head)]);
     const stats: FileStat[] = [];
     // -z: "added\tdeleted\tpath\0" (renames use an empty path followed by two paths)
     const parts = out.split('\0');
@@ -233,7 +246,7 @@ export class GitMirror implements GitReads {
       ...tagPrefixes.map((p) => `refs/tags/${assertTagPrefix(p)}${p.endsWith('/') || !p ? '' : '*'}`),
     ];
     if (!patterns.length) return { heads, tags };
-    const out = await this.repo().raw(['for-each-ref', `--format=${REF_FORMAT}`, ...patterns]);
+    const out = await this.git(['for-each-ref', `--format=${REF_FORMAT}`, ...patterns]);
     const fields = out.split('\0');
     for (let i = 0; i + REF_FIELDS <= fields.length; i += REF_FIELDS) {
       const [ref = '', type, object = '', peeled, tree = '', peeledTree = '', subject = '', author = '', authorDate = '', createdAt = '', contents = ''] = fields.slice(i, i + REF_FIELDS);
@@ -252,17 +265,22 @@ export class GitMirror implements GitReads {
   }
 
   async readFile(sha: string, path: string): Promise<string | null> {
+    const spec = `${assertSha(sha)}:${assertPath(path)}`;
+    if (!existsSync(this.options.dir)) return null;
     try {
-      return await this.repo().raw(['show', `${assertSha(sha)}:${assertPath(path)}`]);
+      const got = await this.helper.cat('contents', spec, this.options.dir);
+      return got?.type === 'blob' ? (got.content ?? '') : null;
     } catch {
       return null;
     }
   }
 
+  /** The object a revision names (`<ref>^{commit}`, `<sha>^{tree}`), or null. */
   private async revParse(rev: string): Promise<string | null> {
+    if (!existsSync(this.options.dir)) return null;
     try {
-      const out = (await this.repo().raw(['rev-parse', '--verify', '--quiet', rev])).trim();
-      return FULL_SHA.test(out) ? out : null;
+      const got = await this.helper.cat('info', rev, this.options.dir);
+      return got && FULL_SHA.test(got.oid) ? got.oid : null;
     } catch {
       return null;
     }

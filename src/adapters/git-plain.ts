@@ -1,7 +1,9 @@
 /**
  * GitHost for any plain Git remote (URL or local path): reads from the mirror, writes by
- * creating objects in the mirror and pushing them. Pushes never force: a branch that moved
- * under us makes the push non-fast-forward, which Git refuses and we report as a conflict.
+ * creating objects in the mirror and pushing them. Each write is one `git push --atomic` whose
+ * `--force-with-lease=<ref>:<old>` names the value the remote must still hold (empty: the ref
+ * must not exist), so the compare-and-swap is the remote's own; a branch that moved under us
+ * is refused and reported as a conflict. Branches only ever move forward.
  */
 import { ConflictError, UpstreamError } from '../core/errors.js';
 import type { GitHost } from '../core/ports.js';
@@ -25,23 +27,30 @@ export class PlainGitHost extends MirroredHost implements GitHost {
   async updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void> {
     assertBranch(branch);
     assertSha(newSha);
+    if (expectedOld !== null) assertSha(expectedOld);
     await this.mirror.serial(async () => {
-      const remote = await this.remoteHead(branch);
-      if (remote !== expectedOld) {
-        throw new ConflictError(
-          `${branch} moved from ${short(expectedOld)} to ${short(remote)} while we worked; nothing was pushed`,
-        );
+      // Never a forced move: the new commit must build on the old one (Git would refuse a
+      // non-fast-forward push; the lease below would not, so we look first).
+      if (expectedOld && expectedOld !== newSha && !(await this.mirror.isAncestor(expectedOld, newSha))) {
+        throw new ConflictError(`${branch} would not move forward from ${short(expectedOld)} to ${short(newSha)}; nothing was pushed`);
       }
-      try {
-        await this.mirror.raw(['push', '--quiet', '--porcelain', 'origin', `${newSha}:refs/heads/${branch}`]);
-      } catch (err) {
-        const text = firstLine(err);
-        if (/non-fast-forward|fetch first|rejected|stale info/i.test(String(err))) {
-          throw new ConflictError(`${branch} moved while we worked; the push was refused (${text})`, { cause: err });
+      // One atomic push whose lease is the compare-and-swap: the remote ref must still be
+      // `expectedOld` (or absent), checked by the remote as it writes.
+      const ref = `refs/heads/${branch}`;
+      const res = await this.push([`--force-with-lease=${ref}:${expectedOld ?? ''}`, `${newSha}:${ref}`]);
+      if (res.code !== 0) {
+        const text = `${res.stderr}\n${res.stdout}`;
+        if (/stale info|non-fast-forward|fetch first|rejected|already exists/i.test(text)) {
+          const remote = await this.remoteHead(branch).catch(() => undefined);
+          if (remote !== undefined && remote !== expectedOld) {
+            throw new ConflictError(`${branch} moved from ${short(expectedOld)} to ${short(remote)} while we worked; nothing was pushed`);
+          }
+          throw new ConflictError(`${branch} moved while we worked; the push was refused (${firstLine(text)})`);
+        } else {
+          throw new UpstreamError('git', `push to ${branch} failed: ${firstLine(text)}`);
         }
-        throw new UpstreamError('git', `push to ${branch} failed: ${text}`, { cause: err });
       }
-      await this.mirror.raw(['update-ref', `refs/heads/${branch}`, newSha]);
+      await this.mirror.raw(['update-ref', ref, newSha]);
     });
   }
 
@@ -49,23 +58,28 @@ export class PlainGitHost extends MirroredHost implements GitHost {
     const name = assertTag(input.name);
     assertSha(input.sha);
     await this.mirror.serial(async () => {
-      const existing = await this.remoteTagTarget(name);
-      if (existing) {
+      const local = await this.mirror.tagCommit(name);
+      if (local && local !== input.sha) await this.mirror.raw(['tag', '-d', name]);
+      if (local !== input.sha) await this.mirror.raw(['tag', '-a', name, input.sha, '-m', input.message]);
+      // The lease with an empty value: the tag must not exist upstream yet.
+      const ref = `refs/tags/${name}`;
+      const res = await this.push([`--force-with-lease=${ref}:`, `${ref}:${ref}`]);
+      if (res.code === 0) return;
+      const text = `${res.stderr}\n${res.stdout}`;
+      if (/stale info|already exists|rejected/i.test(text)) {
+        // Already there: ours from before a crash (same commit) is done; another is a conflict.
+        const existing = await this.remoteTagTarget(name);
         if (existing === input.sha) return;
-        throw new ConflictError(`tag ${name} already exists on ${short(existing)}`);
+        if (existing) throw new ConflictError(`tag ${name} already exists on ${short(existing)}`);
+        throw new ConflictError(`tag ${name} was created by someone else meanwhile`);
       }
-      const local = await this.mirror.raw(['rev-parse', '--verify', '--quiet', `refs/tags/${name}^{commit}`]).catch(() => '');
-      if (local.trim() && local.trim() !== input.sha) await this.mirror.raw(['tag', '-d', name]);
-      if (local.trim() !== input.sha) await this.mirror.raw(['tag', '-a', name, input.sha, '-m', input.message]);
-      try {
-        await this.mirror.raw(['push', '--quiet', 'origin', `refs/tags/${name}:refs/tags/${name}`]);
-      } catch (err) {
-        if (/already exists|rejected/i.test(String(err))) {
-          throw new ConflictError(`tag ${name} was created by someone else meanwhile`, { cause: err });
-        }
-        throw new UpstreamError('git', `push of tag ${name} failed: ${firstLine(err)}`, { cause: err });
-      }
+      throw new UpstreamError('git', `push of tag ${name} failed: ${firstLine(text)}`);
     });
+  }
+
+  /** `git push --atomic --porcelain origin <options and refspecs>`, its exit code returned. */
+  private push(args: string[]) {
+    return this.mirror.exec(['push', '--quiet', '--atomic', '--porcelain', 'origin', ...args]);
   }
 
   private async remoteHead(branch: string): Promise<string | null> {
