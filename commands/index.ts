@@ -10,11 +10,13 @@ import { lock } from './lock.js';
 import { promote } from './promote.js';
 import { reject } from './reject.js';
 import { rollback } from './rollback.js';
+import { tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { unlock } from './unlock.js';
 
 export const COMMANDS: CommandDefinition<any>[] = [
   promote, rollback, diff, list, history, approve, reject, lock, unlock,
-  journalList, journalStatus, journalPromote, journalRollback, journalRetry, journalSeed, journalRegister, help,
+  journalList, journalStatus, journalPromote, journalRollback, journalRetry, journalSeed, journalRegister,
+  tokenCreate, tokenList, tokenRevoke, help,
 ];
 
 /** Find the command the words start with: two-word names ("journal promote") first. */

@@ -8,7 +8,8 @@ import { nearest } from './core/did-you-mean.js';
 export const USAGE = `usage: conveyor <command> [options]
 
   serve                               run the bot, the HTTP API and the controller (npm start)
-  run "<command text>" --as <user>    run one chat command as Slack would; --json for the structured reply
+  run "<command text>"                run one chat command as Slack would, as the owner of your personal
+                                      token (CONVEYOR_TOKEN or --token-file); --as <user> in the sandbox
   check-config                        validate the configuration and list every problem
   journal-watch --cluster <name> --dir <folder>
                                       export journals from a modelling cluster to the object store
@@ -28,11 +29,18 @@ export const SERVE_USAGE = `usage: conveyor serve [--config F] [--port N]
   (default 127.0.0.1 for the sandbox, 0.0.0.0 otherwise; the image sets 0.0.0.0). Stops cleanly
   on SIGTERM.`;
 
-export const RUN_USAGE = `usage: conveyor run "<command text>" --as <user> [--json] [--config F] [--idempotency-key K]
+export const RUN_USAGE = `usage: conveyor run "<command text>" [--token-file F] [--json] [--config F] [--idempotency-key K]
+       conveyor run "<command text>" --as <user> …      (sandbox only)
 
-  Runs one chat command exactly as Slack would, as <user> (a Slack user id), through the running
-  serve of the same configuration when there is one, and prints the reply. Exit 0 done or
-  accepted, 1 refused or failed, 2 usage error. Try: conveyor run "help" --as U_DEMO`;
+  Runs one chat command exactly as Slack would, through the running serve of the same
+  configuration when there is one, and prints the reply. Exit 0 done or accepted, 1 refused or
+  failed, 2 usage error.
+  Who asks: the owner of a personal API token, created in Slack with \`/conveyor token create\`
+  and given as CONVEYOR_TOKEN, or in a file only you can read (--token-file F or
+  CONVEYOR_TOKEN_FILE; a file others can read is refused). Without a token, commands that only
+  read (list, diff, history, help, journal status…) run anonymously when no serve is running;
+  commands that change state are refused. In the sandbox, --as <user> names a demo user instead.
+  Try: conveyor run "help" --as U_DEMO`;
 
 export const CHECK_CONFIG_USAGE = `usage: conveyor check-config [--config F]
 

@@ -3,8 +3,8 @@
  * Exit codes: 0 success, 1 refused or failed, 2 usage error. `--help`/`-h` on every command
  * prints its usage on stdout and exits 0; errors and usage after an error go to stderr.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig } from './cli-config.js';
 import { didYouMean, RUN_USAGE, SUBCOMMAND_USAGE, USAGE } from './cli-usage.js';
@@ -13,6 +13,7 @@ import { ConfigError, isConveyorError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
+import { TOKEN_SHAPE } from './store/token-store.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
@@ -126,28 +127,107 @@ function checkConfig(args: string[], io: Out, cwd: string): number {
   return 0;
 }
 
-async function runCommand(args: string[], io: Out, cwd: string): Promise<number> {
+/** Who a `conveyor run` acts as: a personal token's owner, an `--as` user (sandbox), or nobody. */
+type RunIdentity = { kind: 'token'; token: string } | { kind: 'as'; user: string } | { kind: 'anonymous' };
+
+/** The identity of CLI calls that present none: reads only, never anyone's roles. */
+export const ANONYMOUS_CLI_USER = 'cli.anonymous';
+
+const TOKEN_HOW = 'create a personal token in Slack with `/conveyor token create`, then set CONVEYOR_TOKEN or pass --token-file <file>';
+
+/** A usage problem of `conveyor run`, reported on one line before the usage (exit 2). */
+class RunUsageError extends Error {}
+
+/** The personal token from --token-file, CONVEYOR_TOKEN_FILE or CONVEYOR_TOKEN (in that order), if any. */
+function personalToken(file: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  const path = file ?? env.CONVEYOR_TOKEN_FILE;
+  const what = file ? '--token-file' : 'CONVEYOR_TOKEN_FILE';
+  let token: string | undefined;
+  if (path) {
+    const full = resolve(cwd, path);
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(full);
+    } catch {
+      throw new RunUsageError(`${what}: cannot read ${path}`);
+    }
+    if (!st.isFile()) throw new RunUsageError(`${what}: ${path} is not a file`);
+    // Like ssh with a private key: a token others can read is refused, with the fix.
+    if ((st.mode & 0o077) !== 0) {
+      throw new RunUsageError(`${what}: ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
+    }
+    token = readFileSync(full, 'utf8').trim();
+    if (!TOKEN_SHAPE.test(token)) throw new RunUsageError(`${what}: ${path} does not hold a Conveyor token (cvy_…)`);
+  } else if (env.CONVEYOR_TOKEN !== undefined && env.CONVEYOR_TOKEN !== '') {
+    token = env.CONVEYOR_TOKEN.trim();
+    if (!TOKEN_SHAPE.test(token)) throw new RunUsageError('CONVEYOR_TOKEN does not hold a Conveyor token (cvy_…)');
+  }
+  return token;
+}
+
+/** The command the text names, when it changes state (an anonymous call may not run it). */
+async function mutatingCommand(text: string): Promise<string | null> {
+  const { findCommand } = await import('../commands/index.js');
+  const { tokenize } = await import('./core/tokenize.js');
+  try {
+    const found = findCommand(tokenize(text.trim()));
+    return found?.def.mutates ? found.def.name : null;
+  } catch {
+    return null; // not a valid command: the dispatcher answers with the usage
+  }
+}
+
+async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { as: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' }, 'idempotency-key': { type: 'string' } },
+    options: {
+      as: { type: 'string' },
+      'token-file': { type: 'string' },
+      json: { type: 'boolean' },
+      config: { type: 'string' },
+      'idempotency-key': { type: 'string' },
+    },
     strict: true,
     allowPositionals: true,
   });
-  if (positionals.length !== 1 || !values.as) {
-    io.err(`error: ${positionals.length !== 1 ? 'give the command text as one argument, in quotes' : '--as <user> is required'}\n${RUN_USAGE}`);
+  // The sandbox: no --config and no ./conveyor.yaml (what resolveConfig decides, without building it).
+  const sandbox = !values.config && !existsSync(join(cwd, 'conveyor.yaml'));
+  let identity: RunIdentity;
+  try {
+    if (positionals.length !== 1) throw new RunUsageError('give the command text as one argument, in quotes');
+    const token = personalToken(values['token-file'], env, cwd);
+    if (values.as !== undefined && token) throw new RunUsageError('give --as or a personal token, not both');
+    if (values.as !== undefined && !sandbox) throw new RunUsageError(`--as works only in the sandbox; to act as yourself, ${TOKEN_HOW}`);
+    if (values.as === undefined && !token && sandbox) throw new RunUsageError('--as <user> is required');
+    identity = token ? { kind: 'token', token } : values.as !== undefined ? { kind: 'as', user: values.as } : { kind: 'anonymous' };
+  } catch (err) {
+    if (!(err instanceof RunUsageError)) throw err;
+    io.err(`error: ${err.message}\n${RUN_USAGE}`);
     return 2;
   }
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const text = positionals[0]!;
+  if (identity.kind === 'anonymous') {
+    const name = await mutatingCommand(text);
+    if (name) {
+      io.err(`error: "${name}" changes state and needs a personal token: ${TOKEN_HOW}`);
+      return 1;
+    }
+  }
+  const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
   const resolved = await resolveConfig(values.config, cwd, log);
-  const invocation = { text: positionals[0]!, user: values.as, idempotencyKey: values['idempotency-key'] };
+  const idempotencyKey = values['idempotency-key'];
   const { readServeInfo } = await import('./server/local-api.js');
   const info = resolved.config.state.url.startsWith('pglite:') ? readServeInfo(resolved.serveInfoFile) : null;
   let reply: Reply;
   if (info) {
+    if (identity.kind === 'anonymous') {
+      io.err(`error: the running serve takes commands only from a person: ${TOKEN_HOW}`);
+      return 1;
+    }
     const res = await fetch(`http://127.0.0.1:${info.port}/api/run`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(invocation),
+      headers: { authorization: `Bearer ${identity.kind === 'token' ? identity.token : info.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ text, idempotencyKey, ...(identity.kind === 'as' ? { user: identity.user } : {}) }),
     });
     const body = (await res.json()) as Reply & { error?: string };
     if (!res.ok) {
@@ -160,12 +240,23 @@ async function runCommand(args: string[], io: Out, cwd: string): Promise<number>
     const { compose } = await import('./compose.js');
     const { Dispatcher } = await import('./core/dispatcher.js');
     const { wireControllerless } = await import('./server/wiring.js');
+    const { TokenStore } = await import('./store/token-store.js');
     const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox });
     try {
+      let user = ANONYMOUS_CLI_USER;
+      if (identity.kind === 'as') user = identity.user;
+      if (identity.kind === 'token') {
+        const owner = await new TokenStore(runtime.store.db, runtime.clock).verify(identity.token);
+        if (!owner) {
+          io.err(`error: the token is not valid (unknown or revoked): ${TOKEN_HOW}`);
+          return 1;
+        }
+        user = owner.owner;
+      }
       wireControllerless(runtime);
       // A start like any other: resume operations an earlier process left half-done.
       await runtime.engine.sweep();
-      reply = await new Dispatcher(runtime).execute({ ...invocation, source: 'cli' });
+      reply = await new Dispatcher(runtime).execute({ text, user, idempotencyKey, source: 'cli' });
     } finally {
       await runtime.engine.stop();
       await runtime.store.close();

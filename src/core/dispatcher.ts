@@ -124,6 +124,16 @@ export class Dispatcher implements CommandService {
       const found = findCommand(words);
       if (!found) {
         const name = words[0] ?? '';
+        const family = COMMANDS.filter((c) => c.name.startsWith(`${name.toLowerCase()} `));
+        if (name && family.length) {
+          // "token foo", "journal": one line naming the subcommands, with a guess when close.
+          const subs = family.map((c) => c.name.split(' ')[1]!);
+          const sub = (words[1] ?? '').slice(0, 40);
+          throw new InputError(
+            sub ? `unknown ${name.toLowerCase()} subcommand "${sub}"${didYouMean(sub, subs)}; try "help ${name.toLowerCase()}"` : `${name.toLowerCase()} needs a subcommand: ${subs.join(', ')}`,
+            family.map((c) => c.usage).join('\n       '),
+          );
+        }
         throw new InputError(
           name ? `unknown command "${name.slice(0, 40)}"${didYouMean(name.slice(0, 40), [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))])}; try "help"` : 'no command given; try "help"',
           COMMANDS.map((c) => c.usage).join('\n       '),
@@ -159,8 +169,11 @@ export class Dispatcher implements CommandService {
     const { store } = this.runtime;
     this.runtime.metrics?.commands.inc({ command: def?.name ?? 'unknown', outcome: reply.status });
     this.runtime.log.info({ command: def?.name ?? 'unknown', user: inv.user.slice(0, 64), source: inv.source, outcome: reply.status, operation: reply.operation?.id }, 'command');
-    const entry = { actor: inv.user.slice(0, 64), source: inv.source, text: inv.text, outcome: reply.status, detail: reply.title.slice(0, 500) };
-    if (claimedKey) await store.finishRequest(claimedKey, reply, entry);
+    const entry = { actor: inv.user.slice(0, 64), source: inv.source, text: inv.text.replace(/cvy_[A-Za-z0-9_-]{8,}/g, 'cvy_[redacted]'), outcome: reply.status, detail: reply.title.slice(0, 500) };
+    // A reply that shows a secret once is kept as its stand-in (a replay never shows it again).
+    const { storedAs, ...shown } = reply;
+    reply = shown;
+    if (claimedKey) await store.finishRequest(claimedKey, storedAs ?? reply, entry);
     else {
       const keyed = requestKey && reply.data && (reply.data as { code?: string }).code === KEY_REUSED ? undefined : requestKey;
       await store.logCommand({ ...entry, requestKey: keyed }).catch((err) => this.runtime.log.warn({ err }, 'could not record the command'));

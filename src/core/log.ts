@@ -13,6 +13,7 @@ const TOKEN_PATTERNS: RegExp[] = [
   /gh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub tokens
   /github_pat_[A-Za-z0-9_]{20,}/g,
   /AKIA[0-9A-Z]{16}/g, // AWS access key ids
+  /cvy_[A-Za-z0-9_-]{8,}/g, // Conveyor personal API tokens (cvy_<id>_<secret>)
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
 

@@ -36,6 +36,11 @@ export interface Reply {
   replayed?: boolean;
   /** Extra machine-readable data for --json and the HTTP API. */
   data?: unknown;
+  /**
+   * What the store keeps for a replay of this request instead of the reply itself, when the
+   * reply shows a secret once (a new API token): never written anywhere, never shown twice.
+   */
+  storedAs?: Reply;
 }
 
 export function okReply(title: string, blocks: ReplyBlock[] = [], extra: Partial<Reply> = {}): Reply {

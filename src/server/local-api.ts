@@ -1,12 +1,16 @@
 /**
- * The local command endpoint: `conveyor run` hands its command to a running `serve` on the
- * same state (PGlite allows one process), authenticated by a token kept under .conveyor/.
+ * The command endpoint `POST /api/run`: `conveyor run` hands its command to a running `serve`
+ * on the same state (PGlite allows one process), and any HTTP client may call it.
+ * The caller is the owner of the personal API token it presents (`Authorization: Bearer cvy_…`,
+ * created in Slack with `token create`). The local serve token (kept 0600 under .conveyor/) with
+ * a body `user` is accepted only in the sandbox, whose users are demo identities.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { CommandService } from '../core/command-service.js';
 import { KEY_REUSED } from '../core/dispatcher.js';
+import type { TokenStore } from '../store/token-store.js';
 import { bearerToken, type HttpServer, readJsonWith, sendJson } from './http-server.js';
 
 export interface ServeInfo {
@@ -57,12 +61,44 @@ export function readServeInfo(file: string): ServeInfo | null {
   }
 }
 
-export function addLocalApi(server: HttpServer, service: CommandService, token: () => string): void {
+/** With a personal token the caller is its owner: a body `user` may only repeat it. */
+export const tokenRunBody = runBody.extend({ user: runBody.shape.user.optional() });
+
+const HOW = 'create a personal token in Slack with `/conveyor token create` and send it as Authorization: Bearer cvy_…';
+export const LOCAL_API_ERRORS = {
+  missing: `a personal API token is required: ${HOW}`,
+  invalid: `the token is not valid: ${HOW}`,
+  serveTokenOutsideSandbox: `the local serve token acts for others only in the sandbox: ${HOW}`,
+  otherUser: 'a personal token acts only as its owner: leave out "user" (or give the owner)',
+} as const;
+
+export interface LocalApiAuth {
+  /** Conveyor runs its embedded sandbox: the local serve token may name any (demo) user. */
+  sandbox: boolean;
+  tokens: TokenStore;
+}
+
+export function addLocalApi(server: HttpServer, service: CommandService, serveToken: () => string, auth: LocalApiAuth): void {
   server.add('POST', '/api/run', async (req, res) => {
     const given = bearerToken(req);
-    if (!given || !safeEqual(given, token())) return sendJson(res, 401, { error: 'a valid local token is required' });
-    const body = await readJsonWith(req, runBody, 'request', 64 * 1024);
-    const reply = await service.execute({ ...body, source: 'cli' });
+    if (!given) return sendJson(res, 401, { error: LOCAL_API_ERRORS.missing });
+    let user: string;
+    let body: z.output<typeof tokenRunBody>;
+    if (given.startsWith('cvy_')) {
+      const owner = await auth.tokens.verify(given);
+      // Unknown, revoked or wrong: one answer, nothing about which part was wrong.
+      if (!owner) return sendJson(res, 401, { error: LOCAL_API_ERRORS.invalid });
+      body = await readJsonWith(req, tokenRunBody, 'request', 64 * 1024);
+      if (body.user !== undefined && body.user !== owner.owner) return sendJson(res, 403, { error: LOCAL_API_ERRORS.otherUser });
+      user = owner.owner;
+    } else if (safeEqual(given, serveToken())) {
+      if (!auth.sandbox) return sendJson(res, 401, { error: LOCAL_API_ERRORS.serveTokenOutsideSandbox });
+      body = await readJsonWith(req, runBody, 'request', 64 * 1024);
+      user = body.user!;
+    } else {
+      return sendJson(res, 401, { error: LOCAL_API_ERRORS.invalid });
+    }
+    const reply = await service.execute({ text: body.text, user, idempotencyKey: body.idempotencyKey, source: 'cli' });
     // The same idempotency key with another command: refused, never the first command's answer.
     const reused = (reply.data as { code?: string } | undefined)?.code === KEY_REUSED;
     sendJson(res, reused ? 409 : 200, reply);

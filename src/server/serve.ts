@@ -19,6 +19,7 @@ import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
 import { startController } from '../controller/controller.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { addJournalRoutes } from './journal-routes.js';
+import { TokenStore } from '../store/token-store.js';
 import { mountSlack } from './slack-mount.js';
 import { journalChain, wireControllerless } from './wiring.js';
 
@@ -66,7 +67,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
     res.end(body);
   });
-  addLocalApi(http, service, () => info.token);
+  addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: new TokenStore(runtime.store.db, runtime.clock) });
   addJournalRoutes(http, runtime, secrets, () => info.token);
   const slack = await mountSlack(http, service, resolved.config, secrets, log);
   const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });

@@ -338,8 +338,28 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
   // ---------------------------------------------------------------- App Home
   const publishHome = async (client: WebClient, user: string) => {
     try {
-      const [matrix, pending] = await Promise.all([service.matrix(user), service.pendingFor(user)]);
-      await client.views.publish({ user_id: user, view: renderHomeView(matrix, pending) });
+      const [matrix, pending, tokens] = await Promise.all([
+        service.matrix(user),
+        service.pendingFor(user),
+        service.execute({ text: 'token list', user, source: 'slack' }),
+      ]);
+      const view = renderHomeView(matrix, pending);
+      // The viewer's active API tokens (never the tokens themselves): one small section at the end.
+      type Listed = { id: string; label: string | null; createdAt: string; lastUsedAt: string | null; revokedAt: string | null };
+      const active = ((tokens.data as { tokens?: Listed[] } | undefined)?.tokens ?? []).filter((t) => !t.revokedAt);
+      const day = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'never');
+      const lines = active
+        .slice(0, 10)
+        .map((t) => `• \`${t.id}\` ${escapeMrkdwn(t.label ?? '(no label)')}: created ${day(t.createdAt)}, last used ${day(t.lastUsedAt)}`);
+      if (active.length > 10) lines.push(`…and ${active.length - 10} more (\`/conveyor token list\`)`);
+      const text = [
+        '*Your API tokens* (for `conveyor run` and the HTTP API)',
+        ...(lines.length ? lines : ['None. `/conveyor token create [label]` makes one, shown once, only to you.']),
+      ].join('\n');
+      if (tokens.status === 'ok' && view.blocks.length + 2 <= 100) {
+        view.blocks.push({ type: 'divider' }, { type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } });
+      }
+      await client.views.publish({ user_id: user, view });
     } catch (err) {
       const line = failureLine(err);
       await client.views
