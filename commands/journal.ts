@@ -15,11 +15,42 @@ import { gateStatus } from './operation-reply.js';
 const journalVersion = z.string().regex(VERSION_ID, 'a journal version such as 2026.11.23-dev-modelling.3');
 const clusterName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a cluster name');
 
+/** 842 B, 12.3 KB, 1.5 MB, 2.0 GB (powers of 1024). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let n = bytes;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** `2026-11-23 14:02` */
+const utcMinute = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
+
+/** Later times as an offset from the first: `+41s`, `+3m`, `+2h`, `+1d`. */
+function after(iso: string, from: string): string {
+  const s = Math.max(0, Math.round((Date.parse(iso) - Date.parse(from)) / 1000));
+  if (s < 60) return `+${s}s`;
+  if (s < 3600) return `+${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `+${Math.floor(s / 3600)}h`;
+  return `+${Math.floor(s / 86_400)}d`;
+}
+
+/** `2026-11-23 14:02 → +41s → +42s`: exported (when known), uploaded, registered. */
+export function timeline(v: { exportedAt: string | null; uploadedAt: string; registeredAt: string }): string {
+  const start = v.exportedAt ?? v.uploadedAt;
+  const steps = v.exportedAt ? [utcMinute(start), after(v.uploadedAt, start)] : [`— → ${utcMinute(start)}`];
+  return [...steps, after(v.registeredAt, start)].join(' → ');
+}
+
 export const journalList = defineCommand({
   name: 'journal list',
   summary: 'List journal versions with their metadata',
   usage: 'journal list [--cluster <name>]',
-  help: 'Lists registered journal versions, newest first: version, cluster, file, size, checksum, ticket, when.',
+  help: 'Lists registered journal versions, newest first: version (it names the source cluster), file, size, sha256, change ticket and mandators, when it was exported, uploaded and registered (UTC; the export time is the sidecar\'s exportedAt, else the file\'s modification time when journal-watch first saw it), and who uploaded it (the cluster whose token registered it). GET /api/journal/versions answers the same in JSON.',
   positionals: [],
   flags: { cluster: { type: 'string', description: 'only versions exported by this cluster' } },
   schema: z.object({ cluster: clusterName.optional() }),
@@ -34,8 +65,16 @@ export const journalList = defineCommand({
     const reply = okReply(versions.length ? `${versions.length} journal version(s)` : 'No journal versions registered yet', versions.length
       ? [{
           type: 'table',
-          header: ['version', 'cluster', 'file', 'size', 'sha256', 'ticket', 'registered'],
-          rows: versions.map((v) => [v.version, v.cluster, v.file, String(v.size), `${v.sha256.slice(0, 12)}…`, v.ticket ?? '—', ago(v.registeredAt, now)]),
+          header: ['version', 'file', 'size', 'sha256', 'ticket · mandators', 'exported → uploaded → registered (UTC)', 'uploaded by'],
+          rows: versions.map((v) => [
+            v.version,
+            v.file,
+            humanSize(v.size),
+            `${v.sha256.slice(0, 12)}…`,
+            `${v.ticket ?? '—'} · ${v.mandators.join('+') || '—'}`,
+            timeline(v),
+            v.uploadedBy ?? '—',
+          ]),
         }]
       : [], { data: { versions } });
     if (events.length) reply.blocks.push({ type: 'list', title: 'Recent export events', items: events });

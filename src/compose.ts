@@ -109,8 +109,8 @@ export async function buildObjectStore(config: Config, baseDir: string): Promise
     return new LocalObjectStore(resolve(baseDir, objects.folder));
   }
   const { S3ObjectStore, createS3Client } = await import('./adapters/s3.js');
-  const client = createS3Client({ endpoint: objects.endpoint, region: objects.region, forcePathStyle: objects.forcePathStyle });
-  return new S3ObjectStore(client, { bucket: objects.bucket });
+  const client = createS3Client({ endpoint: objects.endpoint, region: objects.region, forcePathStyle: objects.forcePathStyle, assumeRole: objects.assumeRole });
+  return new S3ObjectStore(client, { bucket: objects.bucket, sse: objects.sse, kmsKeyId: objects.kmsKeyId });
 }
 
 async function buildSlackClient(config: Config, secrets: Secrets, log: Logger, metrics: Metrics) {

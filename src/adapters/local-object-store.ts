@@ -109,7 +109,7 @@ export class LocalObjectStore implements ObjectStore {
     validateObjectKey(key);
     const info = await stat(path.join(this.dataDir, key)).catch(() => null);
     if (!info?.isFile()) return null;
-    return { key, size: info.size, metadata: await this.readMeta(key) };
+    return { key, size: info.size, metadata: await this.readMeta(key), lastModified: info.mtime.toISOString() };
   }
 
   /** Every object whose key starts with `prefix` (a string prefix, as on S3), sorted by key. */
@@ -125,7 +125,7 @@ export class LocalObjectStore implements ObjectStore {
           }
         } else if (e.isFile() && key.startsWith(prefix)) {
           const info = await stat(path.join(dir, e.name));
-          out.push({ key, size: info.size, metadata: await this.readMeta(key) });
+          out.push({ key, size: info.size, metadata: await this.readMeta(key), lastModified: info.mtime.toISOString() });
         }
       }
     };

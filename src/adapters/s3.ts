@@ -14,12 +14,15 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { NotFoundError, UpstreamError } from '../core/errors.js';
 import type { ObjectInfo, ObjectStore } from '../core/ports.js';
 
 export const PART_SIZE = 8 * 1024 * 1024;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const QUEUE_SIZE = 4;
 
 export interface S3ClientOptions {
@@ -30,6 +33,18 @@ export interface S3ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** SDK attempts per request (first try included). Default 3. */
   maxAttempts?: number;
+  /**
+   * A bucket in another account: the client signs with temporary credentials of this role, got
+   * from STS with the base credentials (`credentials`, else the default chain: IRSA, env, …)
+   * and refreshed by the SDK before they expire.
+   */
+  assumeRole?: { roleArn: string; externalId?: string; sessionName?: string; stsEndpoint?: string; durationSeconds?: number };
+}
+
+/** A session name S3 and CloudTrail show: the given one, else `conveyor-<host>` within STS's limits. */
+function sessionNameOf(given: string | undefined): string {
+  if (given) return given;
+  return `conveyor-${hostname()}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
 }
 
 export function createS3Client(options: S3ClientOptions): S3Client {
@@ -43,7 +58,19 @@ export function createS3Client(options: S3ClientOptions): S3Client {
     retryMode: 'standard',
   };
   if (options.endpoint) config.endpoint = options.endpoint;
-  if (options.credentials) config.credentials = options.credentials;
+  if (options.assumeRole) {
+    const role = options.assumeRole;
+    config.credentials = fromTemporaryCredentials({
+      ...(options.credentials ? { masterCredentials: options.credentials } : {}),
+      params: {
+        RoleArn: role.roleArn,
+        RoleSessionName: sessionNameOf(role.sessionName),
+        DurationSeconds: role.durationSeconds ?? 3600,
+        ...(role.externalId ? { ExternalId: role.externalId } : {}),
+      },
+      clientConfig: { region: options.region, ...(role.stsEndpoint ? { endpoint: role.stsEndpoint } : {}), maxAttempts: options.maxAttempts ?? 3 },
+    });
+  } else if (options.credentials) config.credentials = options.credentials;
   return new S3Client(config);
 }
 
@@ -66,16 +93,30 @@ function isNotFound(err: unknown): boolean {
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 }
 
+export interface S3StoreOptions {
+  bucket: string;
+  /** Server-side encryption of uploads; `kmsKeyId` only with `aws:kms` (absent: the bucket's default key). */
+  sse?: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+}
+
 export class S3ObjectStore implements ObjectStore {
   private readonly bucket: string;
 
   constructor(
     private readonly client: S3Client,
-    options: { bucket: string },
+    private readonly options: S3StoreOptions,
   ) {
     this.bucket = options.bucket;
   }
 
+  /**
+   * Uploads carry an SHA-256 checksum that S3 verifies before it stores anything
+   * (`ChecksumAlgorithm: SHA256`: the SDK sends one per request, each part of a multipart
+   * upload included). A single-part upload whose metadata names the sha256 the uploader
+   * computed sends that one (`x-amz-checksum-sha256`), so S3 refuses bytes that differ from
+   * the file that was hashed.
+   */
   async put(
     key: string,
     body: Readable,
@@ -88,7 +129,13 @@ export class S3ObjectStore implements ObjectStore {
         Key: key,
         Body: body,
         Metadata: options.metadata,
+        ChecksumAlgorithm: 'SHA256',
         ...(options.size !== undefined && options.size < PART_SIZE ? { ContentLength: options.size } : {}),
+        ...(options.size !== undefined && options.size < PART_SIZE && SHA256_HEX.test(options.metadata.sha256 ?? '')
+          ? { ChecksumSHA256: Buffer.from(options.metadata.sha256!, 'hex').toString('base64') }
+          : {}),
+        ...(this.options.sse ? { ServerSideEncryption: this.options.sse } : {}),
+        ...(this.options.sse === 'aws:kms' && this.options.kmsKeyId ? { SSEKMSKeyId: this.options.kmsKeyId } : {}),
       },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
@@ -124,7 +171,12 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | null> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, size: res.ContentLength ?? 0, metadata: { ...(res.Metadata ?? {}) } };
+      return {
+        key,
+        size: res.ContentLength ?? 0,
+        metadata: { ...(res.Metadata ?? {}) },
+        ...(res.LastModified ? { lastModified: res.LastModified.toISOString() } : {}),
+      };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw new UpstreamError('s3', `head of ${key} failed: ${describe(err)}`, { cause: err });
@@ -170,7 +222,7 @@ export class S3ObjectStore implements ObjectStore {
         { Bucket: this.bucket, Prefix: prefix },
       )) {
         for (const o of page.Contents ?? []) {
-          if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, metadata: {} });
+          if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, metadata: {}, ...(o.LastModified ? { lastModified: o.LastModified.toISOString() } : {}) });
         }
       }
     } catch (err) {

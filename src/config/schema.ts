@@ -227,8 +227,26 @@ export const configSchema = z
                 region: z.string().default('us-east-1'),
                 endpoint: z.url().optional(),
                 forcePathStyle: z.boolean().default(false),
+                /** A bucket in another account: assume this role (from the default credentials); refreshed before it expires. */
+                assumeRole: z
+                  .object({
+                    roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)'),
+                    /** The external id the role's trust policy requires (sts:ExternalId). */
+                    externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, '2–1224 characters of letters, digits and +=,.@:/-').optional(),
+                    sessionName: z.string().regex(/^[\w+=,.@-]{2,64}$/, '2–64 characters of letters, digits and +=,.@-').optional(),
+                    /** STS endpoint (a regional or VPC endpoint); default: the region's. */
+                    stsEndpoint: z.url().optional(),
+                    /** Session length in seconds (900–43200, within the role's maximum). Default 3600. */
+                    durationSeconds: z.number().int().min(900).max(43_200).optional(),
+                  })
+                  .strict()
+                  .optional(),
+                /** Server-side encryption of uploads: AES256 (SSE-S3) or aws:kms (SSE-KMS, with kmsKeyId or the bucket's default key). */
+                sse: z.enum(['AES256', 'aws:kms']).optional(),
+                kmsKeyId: z.string().min(1).optional(),
               })
-              .strict(),
+              .strict()
+              .refine((o) => !o.kmsKeyId || o.sse === 'aws:kms', { message: 'kmsKeyId needs sse: aws:kms', path: ['kmsKeyId'] }),
           ])
           .default({ folder: '.conveyor/objects' }),
         clusters: z

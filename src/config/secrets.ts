@@ -27,6 +27,8 @@ export const secretsSchema = z.object({
   JOURNAL_TOKENS: optional,
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */
   JOURNAL_TOKEN: optional,
+  /** journal-watch: this cluster's Slack incoming webhook, for failure notices when serve cannot be reached. */
+  JOURNAL_SLACK_WEBHOOK: z.url().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Set by the Deployment (downward API): the controller's leadership identity and the Lease's namespace. */
   POD_NAME: optional,

@@ -137,6 +137,8 @@ export interface ObjectInfo {
   key: string;
   size: number;
   metadata: Record<string, string>;
+  /** ISO 8601: when the object was last written (its upload), where the store says. */
+  lastModified?: string;
 }
 
 export interface ObjectStore {

@@ -16,6 +16,7 @@ import { ENV_NAME } from '../core/patterns.js';
 import type { ChangeTickets, KvStore } from '../core/ports.js';
 import { JOURNAL_AGENT_USAGE, JOURNAL_WATCH_USAGE } from '../cli-usage.js';
 import { BotLink } from './bot-link.js';
+import { watchNotifier } from './watch-notices.js';
 import { WorkerHealth, type WorkerKind } from './worker-health.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -108,6 +109,13 @@ export async function journalWatchMain(args: string[], io: Out, cwd: string, env
     const objects = await buildObjectStore(resolved.config, resolved.baseDir);
     const cluster = values.cluster;
     const dir = resolve(cwd, values.dir);
+    // Serve first; this cluster's Slack webhook when serve cannot be reached.
+    const notices = watchNotifier({
+      cluster,
+      toBot: (body) => bot.call('POST', '/api/journal/events', body),
+      webhookUrl: readSecrets(env).JOURNAL_SLACK_WEBHOOK,
+      log,
+    });
     const watcher = new JournalExportWatcher({
       cluster,
       dir,
@@ -119,7 +127,7 @@ export async function journalWatchMain(args: string[], io: Out, cwd: string, env
       notify: async (event) => {
         health.events.inc({ kind: event.kind });
         log.info({ event }, `journal ${event.kind}: ${event.file}`);
-        await bot.call('POST', '/api/journal/events', { cluster, ...event }).catch((err) => log.warn({ err: (err as Error).message }, 'event not delivered'));
+        await notices(event);
       },
       log,
       retry: { retries: 5, minTimeout: 1000, maxTimeout: 30_000 },

@@ -38,6 +38,8 @@ export interface JournalEvent {
   file: string;
   version?: string;
   reason?: string;
+  /** What a person should do about it (waiting, failed, rejected), naming the exact command where there is one. */
+  todo?: string;
 }
 
 /** pino's Logger fits this. */
@@ -368,7 +370,9 @@ export class JournalExportWatcher {
       if (!isConveyorError(err)) throw err;
       return this.reject(entry, full, err.message);
     }
-    entry = { ...entry, ticket: meta.ticket, mandators: meta.mandators };
+    // True export time: what the exporter says, else the file's modification time as first seen.
+    const exportedAt = meta.exportedAt ? new Date(meta.exportedAt).toISOString() : new Date(entry.mtimeMs).toISOString();
+    entry = { ...entry, ticket: meta.ticket, mandators: meta.mandators, exportedAt };
     if (this.o.tickets) {
       const delay = () => {
         const b = this.o.ticketBackoff ?? { minTimeout: 30_000, maxTimeout: 600_000 };
@@ -392,6 +396,7 @@ export class JournalExportWatcher {
             kind: 'waiting',
             file: name,
             reason: `change ${meta.ticket} is not approved yet (${check.detail})`,
+            todo: `get ${meta.ticket} approved in ServiceNow; ${name} waits in the export folder and is uploaded by itself once it is (checked again with backoff)`,
           });
         }
         entry = await this.save({ ...entry, reportedWaiting: true, ticketChecks: entry.ticketChecks + 1 });
@@ -426,10 +431,16 @@ export class JournalExportWatcher {
         throw new Deferred(0);
       }
       if (isIntakeRefusal(err) && what.startsWith('registration')) throw new Refused((err as Error).message);
-      const reason = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
-      this.log.error({ file: entry.file, err }, reason);
+      const reason = `${what} failed after ${this.o.retry.retries + 1} attempts: ${err instanceof Error ? err.message : String(err)}`.slice(0, 400);
+      const later = `tried again every ${duration(this.o.retryLaterMs ?? 300_000)}`;
+      const todo = what.startsWith('registration')
+        ? `${entry.file} is uploaded as ${entry.objectKey}; registration is ${later}, or a registrar runs now: journal register ${entry.objectKey}`
+        : what.startsWith('upload')
+          ? `${entry.file} stays in the export folder and is ${later}; check the bucket and this cluster's S3 credentials`
+          : `${entry.file} stays in the export folder and is ${later}; check that serve's version endpoint answers`;
+      this.log.error({ file: entry.file, err, todo }, reason);
       if (!entry.reportedFailure)
-        await this.report({ kind: 'failed', file: entry.file, version: entry.version, reason });
+        await this.report({ kind: 'failed', file: entry.file, version: entry.version, reason, todo });
       await this.save({ ...entry, attempts: entry.attempts + 1, reportedFailure: true });
       throw new Deferred(this.o.retryLaterMs ?? 300_000);
     }
@@ -449,6 +460,7 @@ export class JournalExportWatcher {
       mandators: (e.mandators ?? []).join(','),
       file: encodeURIComponent(e.file),
       ...(e.ticket ? { ticket: e.ticket } : {}),
+      ...(e.exportedAt ? { 'exported-at': e.exportedAt } : {}),
     };
     await this.withRetries(e, `upload of ${e.file}`, async () => {
       const existing = await this.o.objects.head(e.objectKey!);
@@ -507,6 +519,7 @@ export class JournalExportWatcher {
         mandators: e.mandators ?? [],
         objectKey: e.objectKey!,
         uploadedAt: e.uploadedAt ?? this.clock.now().toISOString(),
+        ...(e.exportedAt ? { exportedAt: e.exportedAt } : {}),
       }),
     );
     let version = e.version!;
@@ -542,7 +555,12 @@ export class JournalExportWatcher {
     await writeFileAtomic(reasonFile, `${entry.file}: ${reason}\n`);
     const saved = await this.save({ ...entry, reason }, 'rejected');
     this.log.warn({ file: entry.file, reason }, 'journal rejected');
-    await this.report({ kind: 'rejected', file: entry.file, reason });
+    await this.report({
+      kind: 'rejected',
+      file: entry.file,
+      reason,
+      todo: `${path.basename(dest)} and its reason are in rejected/; correct it and export it again`,
+    });
     return saved;
   }
 
@@ -572,6 +590,11 @@ export class JournalExportWatcher {
       this.log.warn({ err, file: event.file, kind: event.kind }, 'journal notification failed');
     }
   }
+}
+
+/** 300000 → "5 min", 90000 → "90 s". */
+function duration(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.max(1, Math.round(ms / 1000))} s`;
 }
 
 /** The sha256 of a regular file, opened without following a link (a swap to a link fails). */

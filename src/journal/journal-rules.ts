@@ -32,6 +32,8 @@ export const journalMetaSchema = z
   .object({
     ticket: z.string().regex(TICKET, 'a change ticket such as CHG0001234'),
     mandators: z.array(z.enum(MANDATORS)).min(1, 'at least one mandator'),
+    /** When the modelling cluster exported the file (ISO 8601 with offset); absent: the file's mtime when first seen. */
+    exportedAt: z.iso.datetime({ offset: true }).optional(),
   })
   .strict();
 

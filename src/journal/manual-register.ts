@@ -14,6 +14,13 @@ import { journalChain } from '../server/wiring.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from './intake-rules.js';
 import { VERSION_ID } from './version-id.js';
 
+/** An ISO time from object metadata, or null when absent or not a time. */
+export function validTime(value: string | undefined): string | null {
+  if (!value) return null;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
 export async function registerByHand(runtime: Runtime, objectKey: string, user: string): Promise<{ version: JournalVersion; created: boolean }> {
   const journal = runtime.config.journal;
   if (!journal) throw new NotFoundError('no journal pipeline is configured');
@@ -46,7 +53,10 @@ export async function registerByHand(runtime: Runtime, objectKey: string, user: 
     version, cluster, file, size, sha256, objectKey,
     ticket: m.ticket ?? null,
     mandators: (m.mandators ?? '').split(',').filter(Boolean),
-    uploadedAt: runtime.clock.now().toISOString(), // the upload time is not in the object's metadata
+    // The object's own times: its last modification is the upload, its metadata the export.
+    uploadedAt: head.lastModified ?? runtime.clock.now().toISOString(),
+    exportedAt: validTime(m['exported-at']),
+    uploadedBy: `${user} by hand`,
   };
   checkJournalIntake(candidate, journal.clusters);
   const problem = objectDisagreement(candidate, head);

@@ -37,6 +37,8 @@ const entrySchema = z.object({
   ticket: z.string().optional(),
   mandators: z.array(z.string()).optional(),
   uploadedAt: z.string().optional(),
+  /** The sidecar's `exportedAt`, else the file's mtime when the watcher first took it. */
+  exportedAt: z.string().optional(),
   reason: z.string().optional(),
   firstSeenAt: z.string(),
   updatedAt: z.string(),

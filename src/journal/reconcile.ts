@@ -6,6 +6,7 @@
 import type { Runtime } from '../core/runtime.js';
 import type { JournalVersion } from '../store/state-store.js';
 import { journalChain } from '../server/wiring.js';
+import { validTime } from './manual-register.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from './intake-rules.js';
 import { VERSION_ID } from './version-id.js';
 
@@ -41,7 +42,9 @@ export async function reconcileJournalObjects(runtime: Runtime): Promise<Journal
       objectKey: object.key,
       ticket: m.ticket ?? null,
       mandators: (m.mandators ?? '').split(',').filter(Boolean),
-      uploadedAt: new Date().toISOString(),
+      uploadedAt: meta?.lastModified ?? new Date().toISOString(),
+      exportedAt: validTime(m['exported-at']),
+      uploadedBy: 'reconciliation',
     };
     // The same rules as journal-watch and the version endpoint: nothing is registered here
     // that the endpoint would have refused.

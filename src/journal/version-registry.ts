@@ -15,6 +15,8 @@ export interface JournalVersionInput {
   objectKey: string;
   /** ISO 8601 */
   uploadedAt: string;
+  /** ISO 8601: when the modelling cluster exported it (sidecar `exportedAt`, else the file's mtime). */
+  exportedAt?: string;
 }
 
 export interface VersionRegistryClient {

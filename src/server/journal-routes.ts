@@ -11,6 +11,7 @@ import { TICKET } from '../core/patterns.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from '../journal/intake-rules.js';
 import { parseVersion, VERSION_ID } from '../journal/version-id.js';
+import { formatJournalNotice } from '../journal/watch-notices.js';
 import type { EmbeddedKv } from '../store/embedded-kv.js';
 import { bearerToken, type HttpServer, parseWith, readBody, readJsonWith, sendJson } from './http-server.js';
 import { safeEqual } from './local-api.js';
@@ -29,6 +30,8 @@ const registerBody = z.object({
   mandators: z.array(z.enum(['tech-head', 'business-head'])).max(2),
   objectKey: z.string().max(512),
   uploadedAt: z.iso.datetime({ offset: true }),
+  /** When the modelling cluster exported it; older watchers do not send it. */
+  exportedAt: z.iso.datetime({ offset: true }).optional(),
 });
 
 const eventBody = z.object({
@@ -37,6 +40,8 @@ const eventBody = z.object({
   file: z.string().max(300),
   version: z.string().regex(VERSION_ID).optional(),
   reason: z.string().max(1000).optional(),
+  /** What to do about it, as the watcher says (e.g. the `journal register` command). */
+  todo: z.string().max(1000).optional(),
 });
 
 const importBody = z.object({
@@ -116,7 +121,13 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
     // Registration vouches for bytes: the object must be there, as uploaded, with this checksum.
     const problem = objectDisagreement(v, await runtime.objects.head(v.objectKey));
     if (problem) throw new ConflictError(`version ${v.version} not registered: ${problem}`);
-    const { version, created } = await runtime.journal.register({ ...v, ticket: v.ticket ?? null });
+    // Who uploaded is who registered: the cluster this call authenticated as (serve's own token: `local`).
+    const { version, created } = await runtime.journal.register({
+      ...v,
+      ticket: v.ticket ?? null,
+      exportedAt: v.exportedAt ? new Date(v.exportedAt).toISOString() : null,
+      uploadedBy: who === '*' ? 'local' : who,
+    });
     await runtime.store.audit(v.cluster, created ? 'journal.registered' : 'journal.register-repeated', null, { version: version.version });
     await chain.onRegistered(version, created);
     sendJson(res, created ? 201 : 200, { version: version.version, created });
@@ -138,8 +149,8 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
     const e = await readJsonWith(req, eventBody, 'event', JOURNAL_MAX_BODY);
     if (who !== '*' && who !== e.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${e.cluster}`);
     runtime.metrics.journalUploads.inc({ cluster: e.cluster, result: e.kind });
-    await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, { file: e.file, version: e.version, reason: e.reason });
-    await chain.announce(`Journal export on ${e.cluster}: ${e.file} ${e.kind}${e.version ? ` as ${e.version}` : ''}${e.reason ? ` — ${e.reason}` : ''}`);
+    await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, { file: e.file, version: e.version, reason: e.reason, todo: e.todo });
+    await chain.announce(formatJournalNotice(e.cluster, e));
     sendJson(res, 202, { recorded: true });
   });
 

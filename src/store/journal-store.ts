@@ -20,6 +20,8 @@ function toVersion(r: Record<string, unknown>): JournalVersion {
     mandators: (r.mandators as string[]) ?? [],
     uploadedAt: iso(r.uploaded_at),
     registeredAt: iso(r.registered_at),
+    exportedAt: r.exported_at === null || r.exported_at === undefined ? null : iso(r.exported_at),
+    uploadedBy: (r.uploaded_by as string | null) ?? null,
   };
 }
 
@@ -43,11 +45,13 @@ export class JournalStore {
   ) {}
 
   /** Register a version; when its checksum is known already, the existing version is returned. */
-  async register(v: Omit<JournalVersion, 'registeredAt'>): Promise<{ version: JournalVersion; created: boolean }> {
+  async register(
+    v: Omit<JournalVersion, 'registeredAt' | 'exportedAt' | 'uploadedBy'> & Partial<Pick<JournalVersion, 'exportedAt' | 'uploadedBy'>>,
+  ): Promise<{ version: JournalVersion; created: boolean }> {
     const rows = await this.db.query<Record<string, unknown>>(
-      `INSERT INTO journal_versions (version, cluster, file, size, sha256, object_key, ticket, mandators, uploaded_at, registered_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING RETURNING *`,
-      [v.version, v.cluster, v.file, v.size, v.sha256, v.objectKey, v.ticket, JSON.stringify(v.mandators), v.uploadedAt, this.clock.now().toISOString()],
+      `INSERT INTO journal_versions (version, cluster, file, size, sha256, object_key, ticket, mandators, uploaded_at, registered_at, exported_at, uploaded_by)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING RETURNING *`,
+      [v.version, v.cluster, v.file, v.size, v.sha256, v.objectKey, v.ticket, JSON.stringify(v.mandators), v.uploadedAt, this.clock.now().toISOString(), v.exportedAt ?? null, v.uploadedBy ?? null],
     );
     if (rows[0]) return { version: toVersion(rows[0]), created: true };
     const existing = await this.db.query<Record<string, unknown>>('SELECT * FROM journal_versions WHERE sha256 = $1 OR version = $2 ORDER BY sha256 = $1 DESC', [v.sha256, v.version]);

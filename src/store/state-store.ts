@@ -59,6 +59,10 @@ export interface JournalVersion {
   mandators: string[];
   uploadedAt: string;
   registeredAt: string;
+  /** When the modelling cluster exported it (the sidecar's `exportedAt`, else the file's mtime when first seen); null when unknown. */
+  exportedAt: string | null;
+  /** Who registered the upload: the authenticated cluster of the call, `local` (serve's own token), `<user> by hand`, `reconciliation`. */
+  uploadedBy: string | null;
 }
 
 export interface JournalImport {

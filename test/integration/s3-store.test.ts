@@ -143,6 +143,7 @@ describe('LocalObjectStore (the embedded default) keeps the same contract', () =
       key: 'a/dev/1.txt',
       size: 11,
       metadata: { sha256: 'abc' },
+      lastModified: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect(await text(await store.get('a/dev/1.txt'))).toBe('hello world');
     expect(await store.head('a/none')).toBeNull();
