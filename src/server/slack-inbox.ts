@@ -5,10 +5,18 @@
  * A sweep at start and every few seconds picks up what a dead process accepted and never
  * finished, so an acked command always gets its answer.
  *
- * Delivery is at least once. Right after Slack takes a reply, its id is appended to a local
- * delivery log (one write, no database round trip), so a process killed before the inbox row
- * says "done" does not deliver it again; only a kill inside the Web API call itself (Slack has
- * the reply, the answer has not reached us) leads to a second delivery on resume.
+ * Delivery is exactly once as the user sees it. Before a reply goes to Slack, a `begin` line
+ * for its id is appended to a local delivery log (one small write, no database round trip);
+ * right after Slack takes it, a `done` line. A process killed before the inbox row says "done"
+ * then does not deliver again; one killed inside the Web API call itself (Slack may or may not
+ * have the reply) resumes with the `begin` line and no `done`, and delivers so that a first
+ * copy cannot show twice:
+ *   - through the `response_url`, with `replace_original: true` (Slack replaces the message
+ *     that response_url posted, if it did);
+ *   - in the channel, by first looking for its own earlier post: every reply carries message
+ *     metadata naming its request, and `conversations.history` finds it (needs the
+ *     `channels:history`/`groups:history` scopes; without them, or for ephemeral messages,
+ *     which Slack cannot look up, the resume posts again and says so in the log).
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { WebClient } from '@slack/web-api';
@@ -61,6 +69,8 @@ export interface SlackInboxDeps {
 
 /** Slack keeps a response_url for 30 minutes; answer through it only well inside that. */
 export const RESPONSE_URL_TTL_MS = 29 * 60_000;
+/** The message-metadata event type on every reply Conveyor posts for a request. */
+export const REPLY_EVENT = 'conveyor_reply';
 const CLAIM_MS = 5 * 60_000;
 
 export class SlackInboxWorker {
@@ -69,29 +79,60 @@ export class SlackInboxWorker {
   private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
 
+  /** Ids whose reply Slack has taken. */
   private readonly delivered = new Set<string>();
+  /** Ids whose reply was on its way to Slack (a `begin` line): a resume must not show it twice. */
+  private readonly begun = new Set<string>();
 
   constructor(private readonly d: SlackInboxDeps) {
     this.now = d.now ?? Date.now;
     this.fetchFn = d.fetch ?? fetch;
     if (d.deliveryLog && existsSync(d.deliveryLog)) {
-      for (const id of readFileSync(d.deliveryLog, 'utf8').split('\n')) if (id) this.delivered.add(id);
+      for (const line of readFileSync(d.deliveryLog, 'utf8').split('\n')) {
+        if (line.startsWith('b ')) this.begun.add(line.slice(2));
+        else if (line.startsWith('d ')) this.delivered.add(line.slice(2));
+        else if (line) this.delivered.add(line); // the log's first format: bare delivered ids
+      }
     }
+  }
+
+  private append(line: string): void {
+    if (this.d.deliveryLog) appendFileSync(this.d.deliveryLog, `${line}\n`, { mode: 0o600 });
+  }
+
+  /**
+   * Record that a reply is about to go to Slack; true when an earlier process already sent it
+   * off and died before hearing back (the caller then delivers without a second copy).
+   */
+  private markBegun(id: string, route: 'url' | 'channel'): boolean {
+    const key = `${route}:${id}`;
+    const again = this.begun.has(key);
+    if (!again) {
+      this.begun.add(key);
+      this.append(`b ${key}`);
+    }
+    return again;
   }
 
   /** Record that Slack has this item's reply: one small append, private to this user. */
   private markDelivered(id: string): void {
     this.delivered.add(id);
-    if (this.d.deliveryLog) appendFileSync(this.d.deliveryLog, `${id}\n`, { mode: 0o600 });
+    this.begun.delete(`url:${id}`);
+    this.begun.delete(`channel:${id}`);
+    this.append(`d ${id}`);
   }
 
-  /** Forget delivered ids whose items are finished (called after a sweep found nothing open). */
-  private compact(open: string[]): void {
-    if (!this.d.deliveryLog || this.delivered.size < 1000) return;
-    const keep = [...this.delivered].filter((id) => open.includes(id) || this.inFlight.has(id));
+  /** Forget ids whose items are finished (called after a sweep found nothing open). */
+  private compact(): void {
+    if (!this.d.deliveryLog || this.delivered.size + this.begun.size < 1000) return;
+    const keepDone = [...this.delivered].filter((id) => this.inFlight.has(id));
+    const keepBegun = [...this.begun].filter((key) => this.inFlight.has(key.slice(key.indexOf(':') + 1)));
     this.delivered.clear();
-    for (const id of keep) this.delivered.add(id);
-    writeFileSync(this.d.deliveryLog, keep.map((id) => `${id}\n`).join(''), { mode: 0o600 });
+    this.begun.clear();
+    for (const id of keepDone) this.delivered.add(id);
+    for (const id of keepBegun) this.begun.add(id);
+    const lines = [...keepBegun.map((id) => `b ${id}`), ...keepDone.map((id) => `d ${id}`)];
+    writeFileSync(this.d.deliveryLog, lines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
   }
 
   /**
@@ -125,7 +166,7 @@ export class SlackInboxWorker {
   async sweep(): Promise<number> {
     const ids = await this.d.inbox.open(200);
     for (const id of ids) this.enqueue(id);
-    if (ids.length === 0 && this.inFlight.size === 0) this.compact(ids);
+    if (ids.length === 0 && this.inFlight.size === 0) this.compact();
     return ids.length;
   }
 
@@ -188,10 +229,14 @@ export class SlackInboxWorker {
     }
     const message =
       typeof reply === 'string' ? { text: reply } : { text: renderReplyText(reply), blocks: renderReplyBlocks(reply) };
+    // Sent off before by a process that died waiting for Slack's answer: replace that message
+    // (if Slack has it) rather than add a second one.
+    const again = this.markBegun(item.id, 'url');
+    if (again) this.d.log.info({ id: item.id }, 'inbox: delivering again a reply that may have reached Slack; replacing it');
     const res = await this.fetchFn(p.responseUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, ...message }),
+      body: JSON.stringify({ response_type: 'ephemeral', replace_original: again, ...message }),
       signal: AbortSignal.timeout(10_000),
     });
     if (res.ok) this.markDelivered(item.id);
@@ -204,13 +249,20 @@ export class SlackInboxWorker {
     if (reply.ephemeral || reply.status !== 'ok') return this.answerPrivately(item, reply);
     let ts: string;
     try {
-      const res = await this.d.client.chat.postMessage({
-        channel: p.channel,
-        text: renderReplyText(reply),
-        blocks: renderReplyBlocks(reply),
-        unfurl_links: false,
-      });
-      ts = String(res.ts);
+      const again = this.markBegun(item.id, 'channel');
+      const earlier = again ? await this.findPosted(p.channel, item) : null;
+      if (earlier) {
+        ts = earlier;
+      } else {
+        const res = await this.d.client.chat.postMessage({
+          channel: p.channel,
+          text: renderReplyText(reply),
+          blocks: renderReplyBlocks(reply),
+          unfurl_links: false,
+          metadata: { event_type: REPLY_EVENT, event_payload: { request: item.id } },
+        });
+        ts = String(res.ts);
+      }
       this.markDelivered(item.id);
     } catch (err) {
       const channelName = p.channelName && !/^(privategroup|directmessage)$/.test(p.channelName) ? p.channelName : undefined;
@@ -219,6 +271,36 @@ export class SlackInboxWorker {
       return this.answerPrivately(item, `${renderReplyText(reply)}\n:warning: ${known.message}`);
     }
     if (reply.operation) await this.d.service.attachMessage(reply.operation.id, { channel: p.channel, ts });
+  }
+
+  /**
+   * The ts of this request's reply if an earlier process posted it (found by its metadata in
+   * the channel's recent history); null when it is not there or the history cannot be read.
+   */
+  private async findPosted(channel: string, item: { id: string; acceptedAt: string }): Promise<string | null> {
+    try {
+      const oldest = String(Math.floor(Date.parse(item.acceptedAt) / 1000) - 5);
+      let cursor: string | undefined;
+      for (let page = 0; page < 5; page++) {
+        const res = await this.d.client.conversations.history({ channel, oldest, limit: 100, include_all_metadata: true, cursor });
+        for (const m of res.messages ?? []) {
+          const meta = m.metadata as { event_type?: string; event_payload?: { request?: unknown } } | undefined;
+          if (meta?.event_type === REPLY_EVENT && meta.event_payload?.request === item.id && m.ts) {
+            this.d.log.info({ id: item.id }, 'inbox: the reply reached Slack before the last stop; not posting it again');
+            return m.ts;
+          }
+        }
+        cursor = res.response_metadata?.next_cursor || undefined;
+        if (!res.has_more || !cursor) break;
+      }
+      this.d.log.info({ id: item.id }, 'inbox: the reply did not reach Slack before the last stop; posting it');
+    } catch (err) {
+      this.d.log.warn(
+        { err: toSlackError(err, { method: 'conversations.history', channel }), id: item.id },
+        'inbox: cannot read the channel to check for an earlier copy of this reply (channels:history scope?); posting it, perhaps twice',
+      );
+    }
+    return null;
   }
 
   private async deliverAction(item: InboxItem<ActionPayload>, reply: Reply): Promise<void> {

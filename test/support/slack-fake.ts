@@ -3,7 +3,10 @@
  * `slackApiUrl` (`fake.apiUrl`). It checks the bot token, parses form and JSON bodies like
  * Slack, enforces the Block Kit limits (answering `invalid_blocks`), stores messages with their
  * edits, records every call, and can be told to answer `not_in_channel` or `ratelimited`.
- * It also serves `response_url`s (`fake.responseUrl()`), recording what `respond()` sends.
+ * It also serves `response_url`s (`fake.responseUrl()`), recording what `respond()` sends;
+ * a post with `replace_original: true` replaces the message that URL posted before, as Slack
+ * does (`visibleResponses` is what the user sees). `conversations.history` returns a channel's
+ * messages newest first, with their message metadata when `include_all_metadata` is set.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -37,6 +40,8 @@ export interface StoredMessage {
   threadTs?: string;
   /** How many times chat.update changed it. */
   edits: number;
+  /** Message metadata (`{ event_type, event_payload }`) posted with it. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface StoredEphemeral {
@@ -49,6 +54,8 @@ export interface StoredEphemeral {
 export interface StoredResponse {
   id: string;
   body: Record<string, unknown>;
+  /** A later post to the same response_url with `replace_original: true` replaced this one. */
+  replaced?: boolean;
 }
 
 export interface SlackFakeOptions {
@@ -77,6 +84,9 @@ export class SlackFake {
   private readonly notMember = new Set<string>();
   private readonly failures = new Map<string, string>();
   private rateLimit = { remaining: 0, retryAfter: 1, method: undefined as string | undefined };
+  private readonly stalls = new Map<string, number>();
+  /** Requests taken and never answered (see `stallAfterTaking`). */
+  stalled = 0;
   private seq = 0;
   private server!: Server;
   baseUrl = '';
@@ -132,6 +142,23 @@ export class SlackFake {
     this.rateLimit = { remaining: count, retryAfter: retryAfterSec, method };
   }
 
+  /**
+   * The next `count` requests to `target` (a method name, or `response_url`) are carried out
+   * (the message is stored) but never answered: the caller dies or times out not knowing
+   * whether Slack has it, as when a process is killed inside the call.
+   */
+  stallAfterTaking(target: string, count = 1): void {
+    this.stalls.set(target, (this.stalls.get(target) ?? 0) + count);
+  }
+
+  private stallNow(target: string): boolean {
+    const left = this.stalls.get(target) ?? 0;
+    if (left <= 0) return false;
+    this.stalls.set(target, left - 1);
+    this.stalled += 1;
+    return true;
+  }
+
   /** Every call to `method` answers `{ ok: false, error }` (until `failMethod(method, null)`). */
   failMethod(method: string, error: string | null): void {
     if (error === null) this.failures.delete(method);
@@ -143,6 +170,11 @@ export class SlackFake {
   }
 
   // ------------------------------------------------------------ assertions
+
+  /** What a response_url's messages look like to the user: those not replaced by a later post. */
+  visibleResponses(id: string): StoredResponse[] {
+    return this.responses.filter((r) => r.id === id && !r.replaced);
+  }
 
   callsTo(method: string): SlackCall[] {
     return this.calls.filter((c) => c.method === method);
@@ -168,7 +200,13 @@ export class SlackFake {
         res.writeHead(400, { 'content-type': 'text/plain' }).end('invalid_blocks');
         return;
       }
-      this.responses.push({ id: url.pathname.slice('/response/'.length), body });
+      const id = url.pathname.slice('/response/'.length);
+      if (body.replace_original === true || body.replace_original === 'true') {
+        const earlier = this.visibleResponses(id).at(-1);
+        if (earlier) earlier.replaced = true;
+      }
+      this.responses.push({ id, body });
+      if (this.stallNow('response_url')) return;
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
@@ -193,6 +231,7 @@ export class SlackFake {
     }
     const answer = this.answer(method, args, req.headers.authorization);
     call.outcome = answer.ok ? 'ok' : answer.error;
+    if (this.stallNow(method)) return;
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer));
   }
 
@@ -228,6 +267,8 @@ export class SlackFake {
         const users = this.userGroups.get(String(args.usergroup ?? ''));
         return users ? { ok: true, users } : { ok: false, error: 'no_such_subteam' };
       }
+      case 'conversations.history':
+        return this.history(args);
       case 'conversations.info': {
         const channel = String(args.channel ?? '');
         if (!channel) return { ok: false, error: 'channel_not_found' };
@@ -264,7 +305,9 @@ export class SlackFake {
     const threadTs = str(args.thread_ts) || undefined;
     if (threadTs && !this.messages.has(`${channel}/${threadTs}`))
       return { ok: false, error: 'thread_not_found' };
-    const ts = `${1_700_000_000 + this.seq}.${String(++this.seq).padStart(6, '0')}`;
+    // Slack's ts is the post time in seconds, unique per channel.
+    const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.seq).padStart(6, '0')}`;
+    const metadata = asObject(args.metadata);
     const stored: StoredMessage = {
       channel,
       ts,
@@ -272,9 +315,32 @@ export class SlackFake {
       blocks: arr(args.blocks),
       threadTs,
       edits: 0,
+      ...(metadata ? { metadata } : {}),
     };
     this.messages.set(`${channel}/${ts}`, stored);
     return { ok: true, channel, ts, message: this.asSlackMessage(stored) };
+  }
+
+  /** conversations.history: newest first, `oldest`/`latest` exclusive bounds, cursor paging. */
+  private history(args: Args): Answer {
+    const channel = str(args.channel);
+    if (!channel) return { ok: false, error: 'channel_not_found' };
+    if (this.notMember.has(channel)) return { ok: false, error: 'not_in_channel' };
+    const oldest = Number(str(args.oldest) || 0);
+    const latest = Number(str(args.latest) || Number.POSITIVE_INFINITY);
+    const limit = Math.min(Math.max(Number(str(args.limit) || 100), 1), 999);
+    const offset = Number(str(args.cursor).replace(/^c/, '') || 0);
+    const withMeta = args.include_all_metadata === true || args.include_all_metadata === 'true';
+    const all = [...this.messages.values()]
+      .filter((m) => m.channel === channel && !m.threadTs && Number(m.ts) > oldest && Number(m.ts) < latest)
+      .sort((a, b) => Number(b.ts) - Number(a.ts));
+    const page = all.slice(offset, offset + limit).map((m) => {
+      const message = this.asSlackMessage(m);
+      if (withMeta && m.metadata) message.metadata = m.metadata;
+      return message;
+    });
+    const more = offset + limit < all.length;
+    return { ok: true, messages: page, has_more: more, pin_count: 0, response_metadata: { next_cursor: more ? `c${offset + limit}` : '' } };
   }
 
   private update(args: Args): Answer {
@@ -388,6 +454,10 @@ function str(value: unknown): string {
 
 function arr(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
+}
+
+function asObject(value: unknown): Record<string, unknown> | null {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
 
 function asView(value: unknown): Record<string, unknown> | null {
