@@ -10,7 +10,9 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/core/ports.js';
 import { GITHUB_WEBHOOK_PATH } from '../../src/server/github-webhooks.js';
+import { TokenStore } from '../../src/store/token-store.js';
 import { SlackDriver } from '../support/slack-driver.js';
 import { SlackFake } from '../support/slack-fake.js';
 import { type HostileServer, startHostileServer, TOKENS } from './support/hostile-server.js';
@@ -168,7 +170,8 @@ describe('malformed but signed requests', () => {
     };
     const junk = ['null', '[]', '1', '"x"', 'true', '{}', '{', '{"text":null}', '{"text":5,"user":"U_DEMO"}', '{"text":"list","user":["U_DEMO"]}', '{"text":"list","user":"U DEMO"}', `{"text":"${'x'.repeat(5000)}","user":"U_DEMO"}`, '{"__proto__":{"admin":true}}'];
     const surfaces: [string, string, string, string | null, string?][] = [
-      ['local API', 'POST', '/api/run', local.token],
+      // Outside the sandbox /api/run takes a personal token (the local serve token only names demo users).
+      ['local API', 'POST', '/api/run', await personalToken(hs, 'U_DEMO')],
       ['register', 'POST', '/api/journal/versions', TOKENS['dev-modelling']],
       ['import report', 'POST', '/api/journal/imports', TOKENS.qa],
       ['export event', 'POST', '/api/journal/events', TOKENS['dev-modelling']],
@@ -191,11 +194,10 @@ describe('malformed but signed requests', () => {
   });
 
   it('idempotency key reused with a different command is refused (409), never answered with the first reply', async () => {
-    const local = JSON.parse(readFileSync(await serveInfo(hs), 'utf8')) as { token: string };
     const run = async (text: string, key: string, user = 'U_DEMO') => {
       const res = await fetch(`${hs.base}/api/run`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${local.token}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await personalToken(hs, user)}` },
         body: JSON.stringify({ text, user, idempotencyKey: key }),
       });
       return { status: res.status, reply: (await res.json()) as { title: string; operation?: { id: string } } };
@@ -213,6 +215,11 @@ describe('malformed but signed requests', () => {
     expect(keys.crashed + keys.lost, keys.losses.join('\n')).toBe(0);
   });
 });
+
+/** A personal API token of `user` on the hostile server (outside the sandbox /api/run acts as a token's owner). */
+async function personalToken(hs: HostileServer, user: string): Promise<string> {
+  return (await new TokenStore(hs.server.runtime.store.db, systemClock).create(user, 'hostile')).token;
+}
 
 /** serve.json of the hostile server (written by startServer in its sandbox's run folder). */
 async function serveInfo(hs: HostileServer): Promise<string> {

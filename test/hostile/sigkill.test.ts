@@ -20,6 +20,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { FINAL_STATES } from '../../src/core/operation.js';
 import type { Runtime } from '../../src/core/runtime.js';
 import { wireControllerless } from '../../src/server/wiring.js';
+import { TokenStore } from '../../src/store/token-store.js';
+import { systemClock } from '../../src/core/ports.js';
 import { git, isAncestor, pushCommit } from '../support/git-helpers.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { copySandbox } from '../support/runtime.js';
@@ -36,6 +38,8 @@ interface Lane {
   configFile: string;
   runtime: Runtime;
   repo(app: string): string;
+  /** Each user's personal API token (outside the sandbox `conveyor run` acts as a token's owner). */
+  tokens: Record<string, string>;
 }
 
 describe('SIGKILL at random points', () => {
@@ -55,7 +59,9 @@ describe('SIGKILL at random points', () => {
       // The recovering "start", in this process: the same compose + sweep as `conveyor run`.
       const runtime = await compose({ config: parseConfig(stringify(raw)), baseDir: sandbox.dir, log: pino({ level: 'silent' }), env: {} });
       wireControllerless(runtime);
-      lanes.push({ root, configFile, runtime, repo: (app) => join(sandbox.dir, 'repos', `${app}.git`) });
+      const tokens: Record<string, string> = {};
+      for (const user of ['U_DEMO', 'U_QA']) tokens[user] = (await new TokenStore(runtime.store.db, systemClock).create(user, 'sigkill')).token;
+      lanes.push({ root, configFile, runtime, repo: (app) => join(sandbox.dir, 'repos', `${app}.git`), tokens });
     }
   }, 240_000);
 
@@ -74,8 +80,9 @@ describe('SIGKILL at random points', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
     delete env.CONVEYOR_CRASH_AT;
     if (crashAt) env.CONVEYOR_CRASH_AT = crashAt;
+    env.CONVEYOR_TOKEN = lane.tokens[user];
     return new Promise<{ code: number | null; signal: string | null; out: string }>((done) => {
-      const proc = spawn(process.execPath, [BIN, 'run', text, '--as', user, '--config', lane.configFile], { cwd: lane.root, env });
+      const proc = spawn(process.execPath, [BIN, 'run', text, '--config', lane.configFile], { cwd: lane.root, env });
       let out = '';
       proc.stdout.on('data', (d) => (out += d));
       proc.stderr.on('data', (d) => (out += d));

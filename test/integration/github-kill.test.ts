@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { systemClock } from '../../src/core/ports.js';
 import { openStore } from '../../src/store/open-store.js';
+import { TokenStore } from '../../src/store/token-store.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 import { type SeededRepo, seedGitHubRepo } from '../support/github-repo-seed.js';
 
@@ -35,6 +36,8 @@ describe('kill -9 and resume on GitHub', () => {
   let gh: GitHubFake;
   let cwd: string;
   let api: SeededRepo;
+  /** Each user's personal API token: outside the sandbox `conveyor run` acts as a token's owner. */
+  const tokens: Record<string, string> = {};
 
   const git = (...args: string[]) =>
     execFileSync('git', ['--git-dir', api.dir, ...args], {
@@ -57,10 +60,11 @@ describe('kill -9 and resume on GitHub', () => {
     delete env.CONVEYOR_CRASH_AT;
     delete env.DATABASE_URL;
     if (crashAt) env.CONVEYOR_CRASH_AT = crashAt;
+    env.CONVEYOR_TOKEN = tokens[as];
     return new Promise((done) => {
       const child = execFile(
         process.execPath,
-        [BIN, 'run', text, '--as', as],
+        [BIN, 'run', text],
         { cwd, env, encoding: 'utf8', timeout: SLOW },
         (err, stdout, stderr) => {
           done({
@@ -122,6 +126,12 @@ describe('kill -9 and resume on GitHub', () => {
       git: { mirrorDir: 'mirrors', github: { baseUrl: gh.url, gitUrl: gh.url } },
     };
     writeFileSync(join(cwd, 'conveyor.yaml'), stringify(config));
+    const store = await openStore(`pglite:${join(cwd, 'state')}`, systemClock);
+    try {
+      for (const user of ['U_DEMO', 'U_LEAD', 'U_PO']) tokens[user] = (await new TokenStore(store.db, systemClock).create(user, 'kill test')).token;
+    } finally {
+      await store.close();
+    }
   }, SLOW);
 
   afterAll(async () => {
