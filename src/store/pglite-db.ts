@@ -5,8 +5,19 @@
  *
  * The folder holds approvals and the audit log: it is created 0700 whatever the umask, and a
  * folder that other users can write is refused at start with the command that fixes it.
+ *
+ * Memory: PGlite is a whole Postgres in WASM, and its defaults are a server's (128 MB of shared
+ * buffers, 4 MB per sort, 1 GB of WAL before a checkpoint). An embedded control plane holds a
+ * few thousand small rows, so it runs with small buffers (PGLITE_TUNING). Creating a new folder
+ * (Postgres's initdb) takes seconds and leaves hundreds of MiB the WASM heap never gives back,
+ * so it is never done in the server's process: a new folder is a copy of this installation's
+ * template (an initialised, empty folder made once, by `npm install` or the first new folder),
+ * or, without a template, is initialised by a short-lived child process.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { ConfigError, ConflictError } from '../core/errors.js';
 import type { Db } from './db.js';
@@ -116,9 +127,126 @@ function wrap(q: Queryable, kind: 'pglite', tx: (fn: (db: Db) => Promise<unknown
   };
 }
 
+/**
+ * Postgres settings for an embedded control plane (each a `-c` of PGlite's single-user
+ * backend, so they hold for folders made before them too): 16 MB of shared buffers instead of
+ * 128, small sort and temp memory, small WAL buffers, and a checkpoint every 64 MB of WAL
+ * rather than 1 GB (less to replay after a crash, fewer WAL files kept).
+ */
+export const PGLITE_TUNING: Record<string, string> = {
+  shared_buffers: '16MB',
+  work_mem: '1MB',
+  maintenance_work_mem: '8MB',
+  temp_buffers: '1MB',
+  wal_buffers: '256kB',
+  max_wal_size: '64MB',
+  min_wal_size: '32MB',
+  effective_cache_size: '64MB',
+};
+
+export function pgliteStartParams(): string[] {
+  return [...PGlite.defaultStartParams, ...Object.entries(PGLITE_TUNING).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+}
+
+/** PGlite's CommonJS entry (the init child is a plain `node -e` script). */
+const PGLITE_ENTRY = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+/** node_modules/@electric-sql/pglite/ */
+const PGLITE_PACKAGE = join(dirname(PGLITE_ENTRY), '..');
+
+const PGLITE_VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(join(PGLITE_PACKAGE, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
+/**
+ * Where this installation keeps its initialised, empty PGlite folder (per PGlite version):
+ * `CONVEYOR_PGLITE_TEMPLATE`, else node_modules/.cache/conveyor/ beside the PGlite package.
+ */
+export function pgliteTemplateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CONVEYOR_PGLITE_TEMPLATE) return env.CONVEYOR_PGLITE_TEMPLATE;
+  return join(PGLITE_PACKAGE, '..', '..', '.cache', 'conveyor', `pglite-${PGLITE_VERSION}`);
+}
+
+const initialised = (dir: string) => existsSync(join(dir, 'PG_VERSION'));
+
+/** Postgres's initdb for `dir`, in a child process whose memory goes away with it. */
+export async function initPgliteInChild(dir: string): Promise<void> {
+  const script = `const { PGlite } = require(${JSON.stringify(PGLITE_ENTRY)});
+(async () => { const pg = new PGlite(${JSON.stringify(dir)}, { startParams: ${JSON.stringify(pgliteStartParams())} });
+await pg.waitReady; await pg.close(); })().catch((e) => { console.error(e); process.exit(1); });`;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`initialising the PGlite folder failed (exit ${code}): ${err.trim().split('\n').at(-1) ?? ''}`))));
+  });
+  if (!initialised(dir)) throw new Error(`initialising the PGlite folder ${dir} left no PG_VERSION`);
+}
+
+/** Make this installation's template folder if it is missing (what `npm install` runs). */
+export async function preparePgliteTemplate(template = pgliteTemplateDir()): Promise<string> {
+  if (initialised(template)) return template;
+  const tmp = `${template}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(dirname(template), { recursive: true });
+  await initPgliteInChild(tmp);
+  try {
+    renameSync(tmp, template);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another process made it first
+  }
+  return template;
+}
+
+/**
+ * An empty (just created) state folder becomes an initialised one without initdb in this
+ * process: a copy of the template, else a child's initdb (whose result becomes the template).
+ * The work happens beside the folder and is renamed into place, so a crash leaves it empty.
+ */
+async function initialiseFolder(dir: string): Promise<void> {
+  if (initialised(dir)) return;
+  if (readdirSync(dir).length > 0) return; // something else: let PGlite say what is wrong
+  const tmp = `${dir}.init-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  let template: string | null = null;
+  try {
+    template = pgliteTemplateDir();
+  } catch {
+    /* no template location */
+  }
+  if (template && initialised(template)) {
+    cpSync(template, tmp, { recursive: true });
+  } else {
+    await initPgliteInChild(tmp);
+    if (template) {
+      try {
+        mkdirSync(dirname(template), { recursive: true });
+        cpSync(tmp, `${template}.tmp-${process.pid}`, { recursive: true });
+        renameSync(`${template}.tmp-${process.pid}`, template);
+      } catch {
+        rmSync(`${template}.tmp-${process.pid}`, { recursive: true, force: true }); // read-only install, or made meanwhile
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  chmodSync(dir, 0o700);
+}
+
 export async function openPglite(dir: string | null): Promise<Db> {
   const lockFile = dir ? takeFolderLock(dir) : null;
-  const pg = dir ? new PGlite(dir) : new PGlite();
+  try {
+    if (dir) await initialiseFolder(dir);
+  } catch (err) {
+    if (lockFile) rmSync(lockFile, { force: true });
+    throw err;
+  }
+  const startParams = pgliteStartParams();
+  const pg = dir ? new PGlite(dir, { startParams }) : new PGlite({ startParams });
   const db = await wrapPglite(pg, lockFile);
   return dir ? { ...db, dir } : db;
 }
