@@ -2,11 +2,6 @@
 // Entry point. Runs the compiled JavaScript in dist/ when it is up to date with the sources
 // (`npm install` builds it; `npm run build` rebuilds it), else the TypeScript sources through
 // tsx's loader: a stale build never runs.
-//
-// Where sources can change under a build (a Git checkout: `.git` beside package.json) their
-// modification times are compared with the build's (a walk of src/ and commands/, 2–4 ms for
-// ~110 files). An installed package (npm, the image) has no `.git`: its sources change only
-// with a new install, which rebuilds, so the one build stamp (dist/src/cli.js) is all it reads.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -24,7 +19,6 @@ function newestSource(dir) {
 
 function buildIsFresh() {
   if (!existsSync(compiled)) return false;
-  if (!existsSync(join(root, '.git'))) return true;
   const built = statSync(compiled).mtimeMs;
   return ['src', 'commands'].every((d) => newestSource(join(root, d)) <= built);
 }
