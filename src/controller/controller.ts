@@ -12,7 +12,7 @@ import { type BranchPoll, GitHubHost } from '../adapters/github.js';
 import { PlainGitHost } from '../adapters/git-plain.js';
 import type { KubeClusterWatch } from '../adapters/kube.js';
 import type { Secrets } from '../config/secrets.js';
-import { confirmFresh, syncHost } from '../core/env-state.js';
+import { confirmFresh, readEnvStates, syncHost } from '../core/env-state.js';
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
 import type { Runtime } from '../core/runtime.js';
@@ -120,9 +120,12 @@ export async function startController(input: ControllerInput): Promise<RunningCo
     intervalMs: runtime.config.git.pollInterval,
     onHeads: onRepoChanged,
     // `list` and `diff` in chat trust a mirror the poller vouches for instead of fetching it
-    onPolled: (app, nextWithinMs) => {
+    // and the refs `list` reads are read here, once per change, so its first answer is warm
+    onPolled: async (app, nextWithinMs) => {
       const host = runtime.git.get(app);
-      if (host) confirmFresh(host, nextWithinMs);
+      if (!host) return;
+      confirmFresh(host, nextWithinMs);
+      await readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat).catch(() => undefined);
     },
     log,
   });

@@ -19,8 +19,12 @@ export interface RepoPollerOptions {
   /** Base interval (config `git.pollInterval`). */
   intervalMs: number;
   onHeads(app: string, heads: Record<string, string>): Promise<void>;
-  /** After every successful poll (changed or not, `onHeads` done): the mirror matches upstream's heads. */
-  onPolled?(app: string, nextWithinMs: number): void;
+  /**
+   * After every successful poll (changed or not, `onHeads` done): the mirror matches upstream's
+   * heads. Awaited, so a pass (and `pollAll`) ends with what it warms (the controller reads each
+   * mirror's refs once here, so the first `list` after start finds them in memory).
+   */
+  onPolled?(app: string, nextWithinMs: number): void | Promise<void>;
   log?: { warn(obj: object, msg: string): void };
   concurrency?: number;
 }
@@ -106,7 +110,7 @@ export class RepoPoller {
           await this.options.onHeads(s.source.app, answer.heads);
         }
       }
-      this.options.onPolled?.(s.source.app, s.intervalMs);
+      await this.options.onPolled?.(s.source.app, s.intervalMs);
     } catch (err) {
       s.etag = null; // ask again in full next time
       s.last = null;
