@@ -61,7 +61,7 @@ export const journalList = defineCommand({
     const events = (await ctx.runtime.store.auditLog({ limit: 200 }))
       .filter((e) => e.action.startsWith('journal.export.') && (!args.cluster || e.actor === args.cluster))
       .slice(0, 5)
-      .map((e) => `${ago(e.at, now)}: ${e.actor} ${e.action.replace('journal.export.', '')} ${String(e.detail.file ?? '')}${e.detail.reason ? ` — ${String(e.detail.reason)}` : ''}`);
+      .map((e) => `${ago(e.at, now)}: ${e.actor} ${e.action.replace('journal.export.', '')} ${String(e.detail.file ?? '')}${e.detail.reason ? ` — ${String(e.detail.reason)}` : ''}${e.detail.todo ? ` — To do: ${String(e.detail.todo)}` : ''}`);
     const reply = okReply(versions.length ? `${versions.length} journal version(s)` : 'No journal versions registered yet', versions.length
       ? [{
           type: 'table',

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
-import { buildConsulKv, buildObjectStore } from '../../src/compose.js';
+import { buildConsulKv, buildObjectStore, type ComposeOptions } from '../../src/compose.js';
 import type { Reply } from '../../src/core/reply.js';
-import { JournalExportWatcher, type JournalEvent } from '../../src/journal/export-watcher.js';
+import { JournalExportWatcher, type JournalEvent, type JournalExportOptions } from '../../src/journal/export-watcher.js';
 import { ImportAgent, type ImportReport } from '../../src/journal/import-agent.js';
 import { HttpVersionRegistry } from '../../src/journal/version-registry.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
@@ -75,7 +75,7 @@ export interface JournalServer {
   stop(): Promise<void>;
 }
 
-export async function startJournalServer(ws: JournalWorkspace, env: Record<string, string> = {}): Promise<JournalServer> {
+export async function startJournalServer(ws: JournalWorkspace, env: Record<string, string> = {}, compose: Partial<ComposeOptions> = {}): Promise<JournalServer> {
   const server = await startServer({
     cwd: ws.root,
     port: 0,
@@ -83,6 +83,7 @@ export async function startJournalServer(ws: JournalWorkspace, env: Record<strin
     out: () => {},
     env: { LOG_LEVEL: 'silent', ...env },
     log: pino({ level: 'silent' }),
+    compose,
   });
   const info = JSON.parse(readFileSync(join(ws.sandboxDir, 'serve.json'), 'utf8')) as { port: number; token: string };
   const baseUrl = `http://127.0.0.1:${server.port}`;
@@ -152,7 +153,11 @@ export async function eventually<T>(probe: () => Promise<T | undefined | null | 
 const sandboxConfig = (ws: JournalWorkspace) => parse(readFileSync(join(ws.sandboxDir, 'conveyor.yaml'), 'utf8'));
 
 /** The export watcher of `journal-watch`, in-process. */
-export async function makeWatcher(ws: JournalWorkspace, srv: JournalServer, options: { cluster: string; dir: string; token?: string; events?: JournalEvent[] }) {
+export async function makeWatcher(
+  ws: JournalWorkspace,
+  srv: JournalServer,
+  options: Pick<Partial<JournalExportOptions>, 'notify' | 'tickets' | 'objects' | 'registry' | 'log' | 'retryLaterMs'> & { cluster: string; dir: string; token?: string; events?: JournalEvent[] },
+) {
   const { parseConfig } = await import('../../src/config/load.js');
   const config = parseConfig(stringify(sandboxConfig(ws)));
   const journal = config.journal!;
@@ -160,12 +165,16 @@ export async function makeWatcher(ws: JournalWorkspace, srv: JournalServer, opti
     cluster: options.cluster,
     dir: options.dir,
     clusters: journal.clusters,
-    objects: await buildObjectStore(config, ws.sandboxDir),
+    objects: options.objects ?? (await buildObjectStore(config, ws.sandboxDir)),
     prefix: 'journals',
-    registry: new HttpVersionRegistry({ baseUrl: srv.baseUrl, token: options.token ?? srv.token }),
+    registry: options.registry ?? new HttpVersionRegistry({ baseUrl: srv.baseUrl, token: options.token ?? srv.token }),
     notify: async (event) => {
       options.events?.push(event);
+      await options.notify?.(event);
     },
+    tickets: options.tickets,
+    log: options.log,
+    retryLaterMs: options.retryLaterMs,
     retry: { retries: 2, minTimeout: 50, maxTimeout: 200 },
     awaitWriteFinishMs: 150,
   });
