@@ -156,7 +156,7 @@ const sandboxConfig = (ws: JournalWorkspace) => parse(readFileSync(join(ws.sandb
 export async function makeWatcher(
   ws: JournalWorkspace,
   srv: JournalServer,
-  options: Pick<Partial<JournalExportOptions>, 'notify' | 'tickets' | 'objects' | 'registry' | 'log' | 'retryLaterMs'> & { cluster: string; dir: string; token?: string; events?: JournalEvent[] },
+  options: Pick<Partial<JournalExportOptions>, 'notify' | 'tickets' | 'objects' | 'registry' | 'log' | 'retryLaterMs' | 'ticketBackoff'> & { cluster: string; dir: string; token?: string; events?: JournalEvent[] },
 ) {
   const { parseConfig } = await import('../../src/config/load.js');
   const config = parseConfig(stringify(sandboxConfig(ws)));
@@ -175,6 +175,7 @@ export async function makeWatcher(
     tickets: options.tickets,
     log: options.log,
     retryLaterMs: options.retryLaterMs,
+    ticketBackoff: options.ticketBackoff,
     retry: { retries: 2, minTimeout: 50, maxTimeout: 200 },
     awaitWriteFinishMs: 150,
   });
