@@ -9,7 +9,7 @@ import { didYouMean } from '../src/core/did-you-mean.js';
 import { ConflictError, NotAllowedError, NotFoundError } from '../src/core/errors.js';
 import { ago } from '../src/core/format.js';
 import { okReply } from '../src/core/reply.js';
-import { type ApiToken, TOKEN_ID, TOKEN_SHAPE, TokenStore } from '../src/store/token-store.js';
+import { type ApiToken, TOKEN_ID, TokenStore } from '../src/store/token-store.js';
 
 /** Active tokens one person may hold at a time. */
 export const MAX_ACTIVE_TOKENS = 25;
@@ -35,7 +35,7 @@ export const tokenCreate = defineCommand({
   help:
     'Creates a token that acts as you for `conveyor run` (CONVEYOR_TOKEN or --token-file) and `POST /api/run` ' +
     '(Authorization: Bearer …). It is shown once, only to you; Conveyor keeps only its hash. Created in Slack only, ' +
-    'where Slack vouches for who you are. `token list` shows yours, `token revoke <id>` ends one.',
+    'where Slack vouches for who you are. `token list` shows yours, `token revoke <token-id>` ends one.',
   positionals: ['label...'],
   flags: {},
   schema: z.object({ label: labelArg.optional() }),
@@ -48,7 +48,7 @@ export const tokenCreate = defineCommand({
     const store = tokenStore(ctx);
     const active = (await store.list(ctx.user)).filter((t) => !t.revokedAt);
     if (active.length >= MAX_ACTIVE_TOKENS) {
-      throw new ConflictError(`you have ${active.length} active tokens; revoke one first (\`token list\`, then \`token revoke <id>\`)`);
+      throw new ConflictError(`you have ${active.length} active tokens; revoke one first (\`token list\`, then \`token revoke <token-id>\`)`);
     }
     const label = args.label?.trim() || null;
     const { token, record } = await store.create(ctx.user, label);
@@ -107,23 +107,22 @@ export const tokenList = defineCommand({
 export const tokenRevoke = defineCommand({
   name: 'token revoke',
   summary: 'Revoke one of your personal API tokens',
-  usage: 'token revoke <id>',
+  usage: 'token revoke <token-id>',
   help: 'Ends a token at once: the CLI and the HTTP API refuse it from then on. Give its id (see `token list`), never the token itself.',
-  positionals: ['id'],
+  positionals: ['token-id'],
   flags: {},
-  schema: z.object({ id: z.string().max(200) }),
+  // Never the token itself: a token pasted here is refused by its shape, never echoed.
+  schema: z.object({ 'token-id': z.string().regex(TOKEN_ID, "the token's id (12 letters or digits, see `token list`), not the token") }),
   mutates: true,
   async run(args, ctx) {
-    if (TOKEN_SHAPE.test(args.id) || args.id.startsWith('cvy_')) {
-      throw new NotAllowedError('give the token\'s id (see `token list`), not the token itself; a token typed into a chat should be revoked');
-    }
+    const id = args['token-id'];
     const store = tokenStore(ctx);
     const mine = await store.list(ctx.user);
-    const own = TOKEN_ID.test(args.id) ? mine.find((t) => t.id === args.id) : undefined;
+    const own = mine.find((t) => t.id === id);
     if (!own) {
-      await ctx.runtime.store.audit(ctx.user, 'token.revoke.refused', null, { id: args.id.slice(0, 40) });
+      await ctx.runtime.store.audit(ctx.user, 'token.revoke.refused', null, { id });
       const ids = mine.filter((t) => !t.revokedAt).map((t) => t.id);
-      throw new NotFoundError(`you have no token "${args.id.slice(0, 40)}"${didYouMean(args.id.slice(0, 40), ids)}; \`token list\` shows yours`);
+      throw new NotFoundError(`you have no token "${id}"${didYouMean(id, ids)}; \`token list\` shows yours`);
     }
     if (!(await store.revoke(own.id, ctx.user))) return okReply(`Token ${own.id} was already revoked`, [], { ephemeral: true });
     await ctx.runtime.store.audit(ctx.user, 'token.revoked', null, { id: own.id, label: own.label });

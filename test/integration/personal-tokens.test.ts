@@ -72,13 +72,20 @@ async function createToken(user: string, label: string): Promise<string> {
   return token!;
 }
 
-async function post(body: unknown, auth?: string): Promise<{ status: number; json: Record<string, any> }> {
+/** What /api/run answers: a reply, or one error line. */
+interface Answer {
+  error?: string;
+  status?: string;
+  title?: string;
+}
+
+async function post(body: unknown, auth?: string): Promise<{ status: number; json: Answer }> {
   const res = await fetch(`${base}/api/run`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Answer };
 }
 
 beforeAll(async () => {
@@ -217,6 +224,10 @@ describe('personal API tokens, outside the sandbox', () => {
     const foreign = await slash('U_QA', `token revoke ${spareId}`);
     expect(foreign).toMatch(/you have no token/);
     expect((await post({ text: 'list' }, `Bearer ${spare}`)).status).toBe(200);
+    // The token itself in place of its id: refused, never echoed (nor kept in the command log).
+    const pasted = await post({ text: `token revoke ${spare}` }, `Bearer ${spare}`);
+    expect(pasted.json.status).toBe('usage');
+    expect(JSON.stringify(pasted.json)).not.toContain(spare);
     const revoked = await slash('U_DEMO', `token revoke ${spareId}`);
     expect(revoked).toContain(`Revoked token ${spareId}`);
     const after = await post({ text: 'list' }, `Bearer ${spare}`);
@@ -255,7 +266,7 @@ describe('personal API tokens, outside the sandbox', () => {
     expect(tokens.length).toBeGreaterThanOrEqual(3);
     for (const token of tokens) {
       expect(dump).not.toContain(token);
-      expect(dump).not.toContain(token.split('_').at(-1)!.slice(0, 20));
+      expect(dump).not.toContain(TOKEN_SHAPE.exec(token)![2]!.slice(0, 20));
       expect(dump).toContain(hashToken(token));
     }
     expect(dump).not.toMatch(/cvy_[a-z0-9]{12}_[A-Za-z0-9_-]{20,}/);
@@ -265,7 +276,7 @@ describe('personal API tokens, outside the sandbox', () => {
     expect(logText.length).toBeGreaterThan(0);
     for (const token of Object.values(created)) {
       expect(logText).not.toContain(token);
-      expect(logText).not.toContain(token.split('_').at(-1)!.slice(0, 20));
+      expect(logText).not.toContain(TOKEN_SHAPE.exec(token)![2]!.slice(0, 20));
     }
   });
 });

@@ -27,6 +27,9 @@ export const ARG_PATTERNS: Record<string, (v: string) => boolean> = {
   to: (v) => TAG_NAME.test(v),
   ticket: (v) => TICKET.test(v),
   id: (v) => OPERATION_ID.test(v),
+  // personal API tokens: a label of safe characters, a token's id (never the token itself)
+  label: (v) => /^[A-Za-z0-9 ._:@()/-]{1,60}$/.test(v),
+  'token-id': (v) => /^[a-z0-9]{12}$/.test(v),
   cluster: (v) => APP_NAME.test(v),
   // free text: bounded, and the tokenizer already refused control characters
   reason: (v) => v.length <= 500 && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v),
