@@ -57,6 +57,10 @@ describe('exit statuses mean what they say', () => {
       { command: 'journal status', exit: 0, meaning: 'read' },
       { command: 'journal promote qa', exit: 0, meaning: 'nothing to move' },
       { command: 'journal retry dev', exit: 1, meaning: 'refused: no failed import' },
+      { command: 'token list', exit: 0, meaning: 'read' },
+      { command: 'token create laptop', exit: 1, meaning: 'refused: tokens are created in Slack' },
+      { command: 'token revoke aaaaaaaaaaaa', exit: 1, meaning: 'refused: not a token of yours' },
+      { command: 'token revok aaaaaaaaaaaa', exit: 2, meaning: 'unknown subcommand' },
       { command: 'nosuch', exit: 2, meaning: 'unknown command' },
     ];
     const ids: Record<string, string> = {};
