@@ -38,7 +38,9 @@ export type Check =
   | { kind: 'ratio-min'; min: number }
   | { kind: 'ratio-max'; max: number }
   | { kind: 'max'; max: number; inclusive?: boolean }
-  | { kind: 'equals'; value: number };
+  | { kind: 'equals'; value: number }
+  /** Reported beside its baseline, with no target (met when measured). */
+  | { kind: 'report' };
 
 export function describeCheck(check: Check, unit: string): string {
   switch (check.kind) {
@@ -50,6 +52,8 @@ export function describeCheck(check: Check, unit: string): string {
       return `${check.inclusive ? '≤' : '<'} ${check.max} ${unit}`;
     case 'equals':
       return `= ${check.value} ${unit}`;
+    case 'report':
+      return '(reported)';
   }
 }
 
@@ -75,7 +79,8 @@ export function figure(input: {
     if (c.kind === 'ratio-min') pass = ratio !== null && ratio >= c.min;
     else if (c.kind === 'ratio-max') pass = ratio !== null && ratio <= c.max;
     else if (c.kind === 'max') pass = c.inclusive ? value <= c.max : value < c.max;
-    else pass = value === c.value;
+    else if (c.kind === 'equals') pass = value === c.value;
+    else pass = true;
   }
   return {
     scenario: input.scenario,

@@ -1,51 +1,35 @@
 /**
- * Slack ack: signed slash commands at concurrency 50 against `conveyor serve` (the real server,
- * its Bolt app on /slack/events, the fake Slack Web API), and against a bare Bolt
- * HTTPReceiver app that only acks, driven by the same load generator in the same run.
- * Measured: acks per second and ack latency (p50, p99, max). Each of Conveyor's acks comes
- * after its command was written to the durable inbox (src/store/inbox-store.ts; here the
- * store is an in-memory PGlite, so the figure leaves out the filesystem write of a folder).
+ * Slack ack: signed slash commands (`help`, `list`, `promote api qa --dry-run` in turn) at
+ * concurrency 10 and 50 against `conveyor serve` (the real server, its Bolt app on
+ * /slack/events, the fake Slack Web API), and against a bare Bolt HTTPReceiver app that only
+ * acks, in the same run. The load generator runs in its own process (lib/load-child.ts), so
+ * it never shares the server's event loop. Measured: acks per second and ack latency (p50,
+ * p99, max) per concurrency, and replies delivered per second: every command's answer posted
+ * to its own response_url, from the first request until the last answer arrived.
  */
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { fileURLToPath } from 'node:url';
 import { startServer } from '../../src/server/serve.js';
-import { signSlackRequest } from '../../test/support/slack-driver.js';
 import { SlackFake } from '../../test/support/slack-fake.js';
 import { figure, type Figure, type Scenario } from '../lib/figure.js';
-import { type LoadResult, runLoad } from '../lib/load.js';
-import { max, percentile, waitUntil } from '../lib/stats.js';
+import type { LoadResult } from '../lib/load.js';
+import type { LoadChildInput } from '../lib/load-child.js';
+import { childEnv, spawnChild, tsxArgs } from '../lib/proc.js';
+import { max, percentile, sleep } from '../lib/stats.js';
 import { benchStore, makeWorkspace, silentLogger } from '../lib/workspace.js';
 
 const SECRET = 'bench-signing-secret';
-const CONCURRENCY = 50;
-const COMMAND_TEXT = 'help';
+const TEXTS = ['help', 'list', 'promote api qa --dry-run'];
+const LOAD_CHILD = fileURLToPath(new URL('../lib/load-child.ts', import.meta.url));
 
-let seq = 0;
-function slashCommand(responseUrl: string) {
-  const body = new URLSearchParams({
-    token: 'deprecated-verification-token',
-    team_id: 'T0000001',
-    team_domain: 'bench',
-    channel_id: 'C0BENCH01',
-    channel_name: 'deploys',
-    user_id: 'U_DEMO',
-    user_name: 'demo',
-    command: '/conveyor',
-    text: COMMAND_TEXT,
-    api_app_id: 'A0CONVEYOR',
-    is_enterprise_install: 'false',
-    response_url: responseUrl,
-    trigger_id: `tr.bench.${process.pid}.${++seq}`,
-  }).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  return {
-    path: '/slack/events',
-    body,
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-slack-signature': signSlackRequest(SECRET, ts, body),
-      'x-slack-request-timestamp': String(ts),
-    },
-  };
+type ChildLoad = LoadResult & { startedAt: number; endedAt: number };
+
+/** One load run from its own process. */
+async function loadFromChild(input: Omit<LoadChildInput, 'secret' | 'user'>): Promise<ChildLoad> {
+  const child = spawnChild(process.execPath, tsxArgs(LOAD_CHILD, JSON.stringify({ ...input, secret: SECRET, user: 'U_DEMO' })), { env: childEnv() });
+  const line = await child.waitForLine(/^\{.*\}$/, 600_000);
+  await child.exited;
+  return JSON.parse(line[0]) as ChildLoad;
 }
 
 /** The baseline: Bolt's HTTPReceiver and one listener that acks, nothing else. */
@@ -75,12 +59,11 @@ async function startBareBolt(fake: SlackFake): Promise<{ port: number; stop(): P
 
 export const slackAck: Scenario = {
   name: 'slack-ack',
-  title: 'signed slash commands acked at concurrency 50',
-  timeoutMs: (quick) => (quick ? 180_000 : 600_000),
+  title: 'signed slash commands acked at concurrency 10 and 50, replies delivered',
+  timeoutMs: (quick) => (quick ? 180_000 : 900_000),
   async run(ctx) {
-    const total = ctx.quick ? 500 : 5000;
-    const warmup = ctx.quick ? 50 : 300;
-    const rounds = ctx.quick ? 1 : 2;
+    const total = ctx.quick ? 120 : 3000;
+    const warmup = ctx.quick ? 15 : 300;
     ctx.log('starting the fake Slack, bare Bolt and conveyor serve');
     const fake = await SlackFake.start();
     const [ws, store, log] = await Promise.all([makeWorkspace('slack'), benchStore(), silentLogger()]);
@@ -95,71 +78,92 @@ export const slackAck: Scenario = {
       env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
       compose: { store },
     });
-    try {
-      const responseUrl = fake.responseUrl('bench');
-      const load = (port: number, n: number) =>
-        runLoad({ port, total: n, concurrency: CONCURRENCY, make: () => slashCommand(responseUrl) });
-      /** Conveyor answers each command after the ack: wait until it has, so rounds do not overlap. */
-      const drain = async (expected: number) => {
-        const t0 = performance.now();
-        await waitUntil('replies to every command', () => fake.responses.length >= expected, 120_000, 20);
-        return performance.now() - t0;
-      };
-      let expectedReplies = 0;
-      ctx.log('servers up; warm-up');
-      await load(bare.port, warmup);
-      await load(server.port, warmup);
-      expectedReplies += warmup;
-      await drain(expectedReplies);
-      const base: LoadResult[] = [];
-      const ours: LoadResult[] = [];
-      let drainMs = 0;
-      for (let r = 0; r < rounds; r++) {
-        ctx.log(`round ${r + 1}/${rounds}: ${total} commands each`);
-        base.push(await load(bare.port, total));
-        ours.push(await load(server.port, total));
-        expectedReplies += total - ours.at(-1)!.errors;
-        drainMs += await drain(expectedReplies);
+    let run = 0;
+    /**
+     * Commands of one run answered so far: `help` answers on its own response_url (counted once
+     * per command), `list` and `promote --dry-run` post to the channel (chat.postMessage or
+     * chat.postEphemeral calls since the run began; the sandbox posts nothing else meanwhile).
+     */
+    const answered = (prefix: string, callsMark: number) =>
+      new Set(fake.responses.filter((r) => r.id.startsWith(`${prefix}-`)).map((r) => r.id)).size +
+      fake.calls.slice(callsMark).filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.postEphemeral') && c.outcome === 'ok').length;
+    const busy = (prefix: string, callsMark: number) =>
+      fake.responses.filter((r) => r.id.startsWith(`${prefix}-`) && /busy|try again/i.test(JSON.stringify(r.body))).length +
+      fake.calls.slice(callsMark).filter((c) => /busy|try again/i.test(JSON.stringify(c.args))).length;
+    /** A run against Conveyor, then until every acked command is answered (or 120 s pass). */
+    const against = async (port: number, n: number, concurrency: number, waitReplies: boolean) => {
+      const prefix = `bench${++run}`;
+      const mark = fake.calls.length;
+      const load = await loadFromChild({ port, total: n, concurrency, responseUrl: fake.responseUrl(prefix), texts: TEXTS });
+      const acked = load.latencies.length;
+      let lastAt = load.endedAt;
+      if (waitReplies) {
+        const deadline = Date.now() + 120_000;
+        let seen = answered(prefix, mark);
+        while (seen < acked && Date.now() < deadline) {
+          await sleep(20);
+          const now = answered(prefix, mark);
+          if (now !== seen) lastAt = Date.now();
+          seen = now;
+        }
       }
-      const merge = (rs: LoadResult[]) => {
-        const latencies = rs.flatMap((r) => r.latencies);
-        const elapsed = rs.reduce((s, r) => s + r.elapsedMs, 0);
-        const errors = rs.reduce((s, r) => s + r.errors, 0);
-        return { latencies, errors, throughput: latencies.length / (elapsed / 1000), samples: rs.flatMap((r) => r.errorSamples) };
-      };
-      const b = merge(base);
-      const o = merge(ours);
-      const size = `${rounds}×${total} signed \`/conveyor ${COMMAND_TEXT}\` per side, concurrency ${CONCURRENCY}${ctx.quick ? ' (quick size)' : ''}`;
-      const errorsNote = o.errors > 0 ? `; ${o.errors} not acked (${o.samples.join(', ')})` : '';
-      const figures: Figure[] = [
-        figure({
-          scenario: 'slack-ack',
-          figure: 'acks per second',
-          unit: '/s',
-          value: o.throughput,
-          baseline: b.throughput,
-          check: { kind: 'ratio-min', min: 0.7 },
-          notes: `${size}; each ack follows the command's write to the durable inbox (in-memory PGlite, accepts of a burst written together); after it Conveyor runs the command and answers through response_url (${Math.round(drainMs)} ms to finish those after the load)${errorsNote}`,
-        }),
-        figure({
-          scenario: 'slack-ack',
-          figure: 'ack latency p99',
-          unit: 'ms',
-          value: percentile(o.latencies, 99),
-          baseline: percentile(b.latencies, 99),
-          check: { kind: 'max', max: 100 },
-          notes: `p50 ${percentile(o.latencies, 50).toFixed(1)} ms (bare Bolt ${percentile(b.latencies, 50).toFixed(1)} ms)`,
-        }),
-        figure({
-          scenario: 'slack-ack',
-          figure: 'acks over 3 s (or missing)',
-          unit: 'requests',
-          value: o.latencies.filter((l) => l > 3000).length + o.errors,
-          baseline: b.latencies.filter((l) => l > 3000).length + b.errors,
-          check: { kind: 'equals', value: 0 },
-          notes: `slowest ack ${Math.round(max(o.latencies))} ms (bare Bolt ${Math.round(max(b.latencies))} ms); Slack shows an error to the user after 3 s`,
-        }),
-      ];
+      const replies = Math.min(answered(prefix, mark), acked);
+      return { load, replies, busy: busy(prefix, mark), repliesMs: Math.max(1, lastAt - load.startedAt) };
+    };
+    try {
+      ctx.log('servers up; warm-up');
+      await against(bare.port, warmup, 10, false);
+      await against(server.port, warmup, 10, true);
+      const figures: Figure[] = [];
+      for (const concurrency of [10, 50]) {
+        ctx.log(`concurrency ${concurrency}: ${total} commands each (bare Bolt, then Conveyor)`);
+        const b = await against(bare.port, total, concurrency, false);
+        const o = await against(server.port, total, concurrency, true);
+        const size = `${total} signed commands per side (help, list, promote api qa --dry-run in turn), concurrency ${concurrency}, load from its own process${ctx.quick ? ' (quick size)' : ''}`;
+        const errorsNote = o.load.errors > 0 ? `; ${o.load.errors} not acked (${o.load.errorSamples.join(', ')})` : '';
+        figures.push(
+          figure({
+            scenario: 'slack-ack',
+            figure: `acks per second, c=${concurrency}`,
+            unit: '/s',
+            value: o.load.throughput,
+            baseline: b.load.throughput,
+            check: { kind: 'ratio-min', min: 0.7 },
+            notes: `${size}; each ack follows the command's write to the durable inbox (in-memory PGlite)${errorsNote}`,
+          }),
+          figure({
+            scenario: 'slack-ack',
+            figure: `ack latency p99, c=${concurrency}`,
+            unit: 'ms',
+            value: percentile(o.load.latencies, 99),
+            baseline: percentile(b.load.latencies, 99),
+            check: { kind: 'max', max: 100 },
+            notes: `p50 ${percentile(o.load.latencies, 50).toFixed(1)} ms (bare Bolt ${percentile(b.load.latencies, 50).toFixed(1)} ms); slowest ${Math.round(max(o.load.latencies))} ms (bare Bolt ${Math.round(max(b.load.latencies))} ms)`,
+          }),
+          figure({
+            scenario: 'slack-ack',
+            figure: `replies delivered per second, c=${concurrency}`,
+            unit: '/s',
+            value: o.replies / (o.repliesMs / 1000),
+            baseline: b.load.throughput,
+            check: { kind: 'report' },
+            notes:
+              `${o.replies} of ${o.load.latencies.length} acked commands answered (help on its response_url, the others in the channel), ` +
+              `${(o.repliesMs / 1000).toFixed(1)} s from the first request to the last answer ` +
+              `(the load itself took ${((o.load.endedAt - o.load.startedAt) / 1000).toFixed(1)} s); ${o.busy} of the answers said busy; ` +
+              'baseline: bare Bolt acks per second (it answers nothing)',
+          }),
+          figure({
+            scenario: 'slack-ack',
+            figure: `acks over 3 s (or missing), c=${concurrency}`,
+            unit: 'requests',
+            value: o.load.latencies.filter((l) => l > 3000).length + o.load.errors,
+            baseline: b.load.latencies.filter((l) => l > 3000).length + b.load.errors,
+            check: { kind: 'equals', value: 0 },
+            notes: 'Slack shows an error to the user after 3 s',
+          }),
+        );
+      }
       return figures;
     } finally {
       await server.stop();
