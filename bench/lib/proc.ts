@@ -3,7 +3,7 @@
  * spawn, wait for a line on stdout, read resident memory from /proc/<pid>/status, stop.
  */
 import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcMemory {
   /** Resident set now, bytes. */
@@ -26,6 +26,35 @@ export function procMemory(pid: number): ProcMemory | null {
 }
 
 export const MiB = 1024 * 1024;
+
+/** The pids of a process's descendants (Linux: parent pids read from /proc/<pid>/stat). */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, parent] of parents) if (parent === p) (out.push(child), walk(child));
+  };
+  walk(pid);
+  return out;
+}
+
+/** Resident memory of a process and all its descendants (the Git helper, its cat-files), bytes. */
+export function treeRss(pid: number): { total: number; own: number; children: number } | null {
+  const own = procMemory(pid);
+  if (!own) return null;
+  const kids = descendants(pid).reduce((sum, p) => sum + (procMemory(p)?.rss ?? 0), 0);
+  return { total: own.rss + kids, own: own.rss, children: kids };
+}
 
 export interface Child {
   proc: ChildProcess;

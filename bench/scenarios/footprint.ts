@@ -1,29 +1,32 @@
 /**
  * Footprint: `conveyor serve` on the sandbox (no configuration; the process that `npm start`
- * runs), from spawn until it says it is serving (and /readyz answers 200), then its resident
- * memory after idling. Twice: the first start in a fresh folder (creates the sandbox's
- * repositories and its PGlite folder), then a restart in the same folder. Baseline: `node -e`
- * starting an empty HTTP server, measured the same way.
+ * runs), from spawn until it says it is serving (and /readyz answers 200), then the resident
+ * memory of the server and every process it started (the Git helper, its cat-files) after
+ * idling. Three starts: a first start in a fresh folder as an installation has it after
+ * `npm install` (its PGlite template made), a restart in the same folder, and a first start
+ * where the installation has no template yet (the new folder is initialised by a child
+ * process). Baseline: `node -e` starting an empty HTTP server, measured the same way.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { preparePgliteTemplate } from '../../src/store/pglite-db.js';
 import { figure, type Scenario } from '../lib/figure.js';
-import { childEnv, MiB, procMemory, spawnChild } from '../lib/proc.js';
+import { childEnv, MiB, spawnChild, treeRss } from '../lib/proc.js';
 import { sleep } from '../lib/stats.js';
 
 const CONVEYOR = fileURLToPath(new URL('../../bin/conveyor.js', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-/** Opens the embedded store and nothing else: what PGlite's WASM Postgres costs on its own. */
+/** Opens the embedded store and nothing else (with Conveyor's settings): what PGlite costs on its own. */
 const pgliteAlone = (dir: string) =>
-  `import('@electric-sql/pglite').then(async ({ PGlite }) => { const pg = new PGlite(${JSON.stringify(dir)}); await pg.waitReady; await pg.query('select 1'); console.log('pglite open 0'); setInterval(() => {}, 1000); })`;
+  `import('./src/store/pglite-db.ts').then(async ({ openPglite }) => { const db = await openPglite(${JSON.stringify(dir)}); await db.query('select 1'); console.log('pglite open 0'); setInterval(() => {}, 1000); })`;
 const EMPTY_SERVER =
   "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { console.log('listening on http://127.0.0.1:' + this.address().port) })";
 
 /** The environment of a sandbox start: nothing that would switch a real backend on. */
-function sandboxEnv(): NodeJS.ProcessEnv {
-  const env = childEnv();
+function sandboxEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = childEnv(extra);
   for (const key of Object.keys(env)) {
     if (/^(SLACK_|GITHUB_|SERVICENOW_|CONSUL_|JOURNAL_)|^(DATABASE_URL|PORT|HOST)$/.test(key)) delete env[key];
   }
@@ -32,26 +35,39 @@ function sandboxEnv(): NodeJS.ProcessEnv {
 
 interface Start {
   readyMs: number;
+  /** The process and its descendants. */
   idleRss: number;
+  ownRss: number;
+  childrenRss: number;
 }
 
-async function measureStart(command: string, args: string[], cwd: string, idleMs: number, readyPattern: RegExp): Promise<Start> {
+async function measureStart(
+  command: string,
+  args: string[],
+  cwd: string,
+  idleMs: number,
+  readyPattern: RegExp,
+  env: NodeJS.ProcessEnv = sandboxEnv(),
+): Promise<Start> {
   const t0 = performance.now();
-  const child = spawnChild(command, args, { cwd, env: sandboxEnv() });
+  const child = spawnChild(command, args, { cwd, env });
   try {
-    const m = await child.waitForLine(readyPattern, 60_000);
+    const m = await child.waitForLine(readyPattern, 120_000);
     const readyMs = performance.now() - t0;
     const res = await fetch(`http://127.0.0.1:${m[1]}/readyz`).catch(() => null);
     if (args.includes('serve') && res?.status !== 200) throw new Error(`/readyz answered ${res?.status ?? 'nothing'} after the ready line`);
     await res?.text();
     await sleep(idleMs);
-    const memory = procMemory(child.pid);
+    const memory = treeRss(child.pid);
     if (!memory) throw new Error('cannot read /proc/<pid>/status');
-    return { readyMs, idleRss: memory.rss };
+    return { readyMs, idleRss: memory.total, ownRss: memory.own, childrenRss: memory.children };
   } finally {
     await child.stop();
   }
 }
+
+const mib = (n: number) => `${Math.round(n / MiB)} MiB`;
+const split = (s: Start) => `${mib(s.ownRss)} server + ${mib(s.childrenRss)} its children`;
 
 export const footprint: Scenario = {
   name: 'footprint',
@@ -60,32 +76,29 @@ export const footprint: Scenario = {
   async run(ctx) {
     const idleMs = ctx.quick ? 1000 : 5000;
     const cwd = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-'));
+    const cold = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-cold-'));
     try {
       const serving = /serving the sandbox on http:\/\/[^:]+:(\d+)/;
       const serve = [CONVEYOR, 'serve', '--port', '0'];
+      ctx.log('the installation\'s PGlite template (as `npm install` leaves it)');
+      await preparePgliteTemplate();
       ctx.log('baseline: node -e empty HTTP server');
       const base = await measureStart(process.execPath, ['-e', EMPTY_SERVER], cwd, idleMs, /listening on http:\/\/[^:]+:(\d+)/);
       ctx.log('first start (creates the sandbox)');
       const first = await measureStart(process.execPath, serve, cwd, idleMs, serving);
       ctx.log('restart');
       const again = await measureStart(process.execPath, serve, cwd, idleMs, serving);
+      ctx.log('first start without a template (the folder is initialised by a child)');
+      const noTemplate = await measureStart(process.execPath, serve, cold, idleMs, serving, sandboxEnv({ CONVEYOR_PGLITE_TEMPLATE: join(cold, 'no-template') }));
       // the full run also measures the embedded store alone, to say where the memory goes
       let pglite: Start | null = null;
       if (!ctx.quick) {
         ctx.log('PGlite alone on the same state folder');
         const dir = join(cwd, '.conveyor', 'sandbox', 'state');
-        pglite = await measureStart(process.execPath, ['-e', pgliteAlone(dir)], REPO, idleMs, /pglite open (\d+)/);
+        pglite = await measureStart(process.execPath, ['--import', 'tsx', '-e', pgliteAlone(dir)], REPO, idleMs, /pglite open (\d+)/);
       }
+      const where = 'spawn of `node bin/conveyor.js serve` (dist/ when it is fresh) until it prints that it serves and /readyz answers 200';
       return [
-        figure({
-          scenario: 'footprint',
-          figure: 'time to ready, restart',
-          unit: 'ms',
-          value: again.readyMs,
-          baseline: base.readyMs,
-          check: { kind: 'max', max: 3000 },
-          notes: 'spawn of `node bin/conveyor.js serve` (the compiled dist/ that `npm install` builds) until it prints that it serves and /readyz answers 200; sandbox and PGlite folder already there',
-        }),
         figure({
           scenario: 'footprint',
           figure: 'time to ready, first start',
@@ -93,24 +106,52 @@ export const footprint: Scenario = {
           value: first.readyMs,
           baseline: base.readyMs,
           check: { kind: 'max', max: 3000 },
-          notes: 'the same in a fresh folder: creates the sandbox repositories and opens a new PGlite folder (migrations included)',
+          notes: `${where}; a fresh folder: creates the sandbox repositories and its PGlite folder (a copy of the installation's template, then migrations)`,
         }),
         figure({
           scenario: 'footprint',
-          figure: 'idle RSS',
+          figure: 'time to ready, first start, no template',
+          unit: 'ms',
+          value: noTemplate.readyMs,
+          baseline: base.readyMs,
+          check: { kind: 'max', max: 3000 },
+          notes: `the same where the installation has no PGlite template yet: Postgres's initdb runs in a short-lived child (and leaves the template); idle RSS after it ${mib(noTemplate.idleRss)} (${split(noTemplate)})`,
+        }),
+        figure({
+          scenario: 'footprint',
+          figure: 'time to ready, restart',
+          unit: 'ms',
+          value: again.readyMs,
+          baseline: base.readyMs,
+          check: { kind: 'max', max: 3000 },
+          notes: `${where}; sandbox and PGlite folder already there`,
+        }),
+        figure({
+          scenario: 'footprint',
+          figure: 'idle RSS, first start',
+          unit: 'MiB',
+          value: first.idleRss / MiB,
+          baseline: base.idleRss / MiB,
+          check: { kind: 'max', max: 200 },
+          notes: `VmRSS ${idleMs / 1000} s after ready, the server and every process it started: ${split(first)}`,
+        }),
+        figure({
+          scenario: 'footprint',
+          figure: 'idle RSS, restart',
           unit: 'MiB',
           value: again.idleRss / MiB,
           baseline: base.idleRss / MiB,
           check: { kind: 'max', max: 200 },
           notes:
-            `VmRSS ${idleMs / 1000} s after ready (restart); after the first start it was ${Math.round(first.idleRss / MiB)} MiB; ` +
+            `the same after a restart: ${split(again)}; ` +
             (pglite
-              ? `PGlite alone (node -e opening the same state folder) takes ${Math.round(pglite.idleRss / MiB)} MiB and ${Math.round(pglite.readyMs)} ms`
+              ? `PGlite alone (node opening the same state folder with Conveyor's settings) takes ${mib(pglite.idleRss)}`
               : 'PGlite alone is measured in the full run'),
         }),
       ];
     } finally {
       await rm(cwd, { recursive: true, force: true });
+      await rm(cold, { recursive: true, force: true });
     }
   },
 };
