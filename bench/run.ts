@@ -16,10 +16,11 @@ import { footprint } from './scenarios/footprint.js';
 import { journalUpload } from './scenarios/journal-upload.js';
 import { listAtScale } from './scenarios/list-scale.js';
 import { promote } from './scenarios/promote.js';
+import { promoteGit } from './scenarios/promote-git.js';
 import { slackAck } from './scenarios/slack-ack.js';
 import { watchLatency } from './scenarios/watch-latency.js';
 
-export const SCENARIOS: Scenario[] = [slackAck, listAtScale, promote, watchLatency, journalUpload, footprint];
+export const SCENARIOS: Scenario[] = [slackAck, listAtScale, promote, promoteGit, watchLatency, journalUpload, footprint];
 
 const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
