@@ -272,6 +272,15 @@ describe('personal API tokens, outside the sandbox', () => {
     expect(dump).not.toMatch(/cvy_[a-z0-9]{12}_[A-Za-z0-9_-]{20,}/);
   });
 
+  it('a token that reaches a log call anyway is scrubbed from the line', () => {
+    const token = created['U_DEMO:laptop']!;
+    let line = '';
+    const log = createLogger({ destination: new Writable({ write: (c, _e, done) => { line += String(c); done(); } }) });
+    log.warn({ detail: `sent ${token} to the API`, nested: { value: token } }, `request with ${token}`);
+    expect(line).toContain('[redacted]');
+    expect(line).not.toContain(TOKEN_SHAPE.exec(token)![2]!.slice(0, 8));
+  });
+
   it('no token ever reaches the log', () => {
     expect(logText.length).toBeGreaterThan(0);
     for (const token of Object.values(created)) {
