@@ -275,7 +275,7 @@ describe('personal API tokens, outside the sandbox', () => {
   it('a token that reaches a log call anyway is scrubbed from the line', () => {
     const token = created['U_DEMO:laptop']!;
     let line = '';
-    const log = createLogger({ destination: new Writable({ write: (c, _e, done) => { line += String(c); done(); } }) });
+    const log = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, done) => { line += String(c); done(); } }) });
     log.warn({ detail: `sent ${token} to the API`, nested: { value: token } }, `request with ${token}`);
     expect(line).toContain('[redacted]');
     expect(line).not.toContain(TOKEN_SHAPE.exec(token)![2]!.slice(0, 8));
