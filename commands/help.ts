@@ -13,8 +13,8 @@ export const help = defineCommand({
   flags: {},
   schema: z.object({ command: z.string().max(40).optional() }),
   mutates: false,
-  async run(args) {
-    const { COMMANDS } = await import('./index.js');
+  async run(args, ctx) {
+    const COMMANDS = ctx.commands;
     if (!args.command) {
       return okReply('Conveyor commands', [
         { type: 'table', header: ['command', 'what it does'], rows: COMMANDS.map((c) => [c.usage, c.summary]) },

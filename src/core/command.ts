@@ -16,6 +16,8 @@ export interface CommandContext {
   idempotencyKey?: string;
   /** The command line as typed, for the audit log. */
   text: string;
+  /** Every command the dispatcher knows (the registry it was given), for help and advice. */
+  commands: readonly CommandDefinition[];
 }
 
 export interface CommandDefinition<A = unknown> {

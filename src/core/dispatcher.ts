@@ -156,7 +156,7 @@ export class Dispatcher implements CommandService {
         const claim = await store.requestKeyFingerprint(requestKey);
         if (claim && claim !== requestFingerprint(inv)) return keyReusedReply();
       }
-      const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text };
+      const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text, commands: COMMANDS };
       reply = await def.run(args, ctx);
     } catch (err) {
       reply = errorReply(err, this.runtime, def);

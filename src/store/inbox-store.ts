@@ -10,6 +10,7 @@
  */
 import type { Clock } from '../core/ports.js';
 import type { Db } from './db.js';
+import { GroupInsert } from './group-insert.js';
 
 export type InboxState = 'accepted' | 'delivering' | 'done' | 'failed';
 
@@ -40,26 +41,24 @@ function toItem(r: Record<string, unknown>): InboxItem {
   };
 }
 
-interface PendingAccept {
-  id: string;
-  kind: string;
-  payload: string;
-  claim: { worker: string; ms: number } | null;
-  resolve(fresh: boolean): void;
-  reject(err: unknown): void;
-}
-
-/** Rows per INSERT when a burst of acks is written together. */
-const ACCEPT_BATCH = 100;
-
 export class InboxStore {
-  private readonly pending: PendingAccept[] = [];
-  private flushing = false;
+  /** Accepts of one burst written together (group commit); each resolves once its row is committed. */
+  private readonly accepts: GroupInsert<boolean>;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.accepts = new GroupInsert<boolean>(db, {
+      head: 'INSERT INTO inbox (id, kind, payload, state, accepted_at, updated_at, claimed_by, claimed_until) VALUES',
+      tail: 'ON CONFLICT DO NOTHING RETURNING id',
+      width: 8,
+      settle: (rows, batch) => {
+        const fresh = new Set(rows.map((r) => String(r.id)));
+        return batch.map((values) => fresh.delete(String(values[0]))); // an id twice in one batch: only the first is new
+      },
+    });
+  }
 
   private now(): string {
     return this.clock.now().toISOString();
@@ -68,45 +67,21 @@ export class InboxStore {
   /**
    * Write an item before its ack; false when this id was accepted before (a retry). With
    * `claim`, the item is born claimed by that worker (it runs it next, without a claim query).
-   * Accepts that arrive while a write is under way are written together in the next one
-   * (group commit): each still resolves only once its own row is committed.
+   * Accepts of the same burst are written by one statement; each still resolves only once its
+   * own row is committed.
    */
   accept(id: string, kind: string, payload: Record<string, unknown>, claim: { worker: string; ms: number } | null = null): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.push({ id, kind, payload: JSON.stringify(payload), claim, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.length) {
-        const batch = this.pending.splice(0, ACCEPT_BATCH);
-        const now = this.clock.now();
-        const params: unknown[] = [];
-        const values = batch.map((b) => {
-          params.push(b.id, b.kind, b.payload, now.toISOString(), b.claim?.worker ?? null, b.claim ? new Date(now.getTime() + b.claim.ms).toISOString() : null);
-          const n = params.length;
-          return `($${n - 5},$${n - 4},$${n - 3},'accepted',$${n - 2},$${n - 2},$${n - 1},$${n})`;
-        });
-        try {
-          const rows = await this.db.query<{ id: string }>(
-            `INSERT INTO inbox (id, kind, payload, state, accepted_at, updated_at, claimed_by, claimed_until) VALUES ${values.join(',')}
-             ON CONFLICT DO NOTHING RETURNING id`,
-            params,
-          );
-          const fresh = new Set(rows.map((r) => r.id));
-          for (const b of batch) {
-            b.resolve(fresh.delete(b.id)); // an id twice in one batch: only the first is new
-          }
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
+    const now = this.clock.now();
+    return this.accepts.add([
+      id,
+      kind,
+      JSON.stringify(payload),
+      'accepted',
+      now.toISOString(),
+      now.toISOString(),
+      claim?.worker ?? null,
+      claim ? new Date(now.getTime() + claim.ms).toISOString() : null,
+    ]);
   }
 
   /**

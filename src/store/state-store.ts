@@ -10,6 +10,7 @@ import type { Operation, OperationKind, OperationState } from '../core/operation
 import { canTransition } from '../core/operation.js';
 import type { Clock, MessageRef } from '../core/ports.js';
 import type { Db } from './db.js';
+import { GroupInsert } from './group-insert.js';
 import { migrate } from './migrations.js';
 
 export interface AuditEntry {
@@ -106,7 +107,14 @@ export class StateStore {
   constructor(
     readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.commandLines = new GroupInsert<void>(db, {
+      head: 'INSERT INTO command_log (at, actor, source, text, outcome, detail, request_key) VALUES',
+      tail: 'ON CONFLICT DO NOTHING',
+      width: 7,
+      settle: (_rows, batch) => batch.map(() => undefined),
+    });
+  }
 
   static async open(db: Db, clock: Clock): Promise<StateStore> {
     await migrate(db);
@@ -123,11 +131,19 @@ export class StateStore {
 
   // ------------------------------------------------------------ command log and audit
 
-  /** One line per command; with a request key, one line per request however often it runs. */
+  /** Command-log lines of a burst, written together (outside a transaction). */
+  private readonly commandLines: GroupInsert<void>;
+
+  /**
+   * One line per command; with a request key, one line per request however often it runs.
+   * Resolves once the line is committed (lines of one burst share a statement).
+   */
   async logCommand(entry: CommandLogEntry, db = this.db) {
+    const values = [this.now(), entry.actor, entry.source, entry.text.slice(0, 4000), entry.outcome, entry.detail ?? null, entry.requestKey ?? null];
+    if (db === this.db) return this.commandLines.add(values);
     await db.query(
       'INSERT INTO command_log (at, actor, source, text, outcome, detail, request_key) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING',
-      [this.now(), entry.actor, entry.source, entry.text.slice(0, 4000), entry.outcome, entry.detail ?? null, entry.requestKey ?? null],
+      values,
     );
   }
 
