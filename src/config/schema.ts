@@ -159,6 +159,8 @@ export const configSchema = z
         apiUrl: z.url().optional(),
         socketMode: z.boolean().default(false),
         journalChannel: z.string().optional(),
+        /** Commands waiting after their ack beyond which new ones are answered "busy" at once. */
+        maxQueued: z.number().int().min(10).max(100_000).optional(),
       })
       .strict()
       .optional(),

@@ -64,6 +64,7 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly slackBusy = new Counter({ name: 'conveyor_slack_busy_total', help: 'Slash commands answered "busy" because the work queue after acks was full', registers: [this.registry] });
   readonly slackErrors = new Counter({ name: 'conveyor_slack_api_errors_total', help: 'Slack Web API errors by method and error', labelNames: ['method', 'error'], registers: [this.registry] });
 
   constructor(options: { defaults?: boolean } = {}) {

@@ -5,6 +5,7 @@ import type { Secrets } from '../config/secrets.js';
 import type { CommandService } from '../core/command-service.js';
 import { Dispatcher, PROCESS_WORKER } from '../core/dispatcher.js';
 import { ConfigError } from '../core/errors.js';
+import type { Metrics } from '../core/metrics.js';
 import { systemClock } from '../core/ports.js';
 import { InboxStore } from '../store/inbox-store.js';
 import type { HttpServer } from './http-server.js';
@@ -15,6 +16,7 @@ export async function mountSlack(
   config: Config,
   secrets: Secrets,
   log: Logger,
+  metrics?: Metrics,
 ): Promise<{ stop(): Promise<void> } | null> {
   if (!secrets.SLACK_BOT_TOKEN) return null;
   const socketMode = Boolean(secrets.SLACK_APP_TOKEN) || config.slack?.socketMode === true;
@@ -37,6 +39,8 @@ export async function mountSlack(
     slackApiUrl: secrets.SLACK_API_URL ?? config.slack?.apiUrl,
     command: config.slack?.command,
     logger: log.child({ component: 'slack' }),
+    maxQueued: config.slack?.maxQueued,
+    onBusy: () => metrics?.slackBusy.inc(),
   });
   if (socketMode) {
     await slack.start();
