@@ -20,8 +20,21 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+/**
+ * One line per problem. A value that matches none of a union's shapes (`journal.objects` is a
+ * folder or a bucket) is explained by the shape it came closest to — the branch whose problems
+ * reach deepest, then the one with the fewest — rather than zod's bare "Invalid input".
+ */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const depth = (branch: readonly z.core.$ZodIssue[]) => Math.max(0, ...branch.map((i) => i.path.length));
+      const closest = [...issue.errors].sort((a, b) => depth(b) - depth(a) || a.length - b.length)[0]!;
+      if (closest.length > 0) return formatIssues(closest, path);
+    }
+    return [`${formatPath(path)}: ${issue.message}`];
+  });
 }
 
 /** A configuration file is a few kilobytes; anything near this is a mistake or an attack. */

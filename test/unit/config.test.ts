@@ -78,6 +78,16 @@ describe('parseConfig', () => {
     expect(err.problems.join('\n')).toMatch(/slak/);
   });
 
+  it('explains a value that fits none of a setting\'s shapes by the shape it came closest to', () => {
+    const journal = (objects: string) =>
+      `environments: [{ name: dev, branch: dev }]\njournal:\n  objects: ${objects}\n  clusters: [{ name: c1, writable: true, mandators: [tech-head] }]\n  chain: [{ env: dev }]\n`;
+    expect(problemsOf(journal('{ bucket: journals, sse: AES512 }')).problems).toEqual([
+      'journal.objects.sse: Invalid option: expected one of "AES256"|"aws:kms"',
+    ]);
+    expect(problemsOf(journal('{ bucket: journals, kmsKeyId: k1 }')).problems).toEqual(['journal.objects.kmsKeyId: kmsKeyId needs sse: aws:kms']);
+    expect(problemsOf(journal('{ folder: 42 }')).problems).toEqual(['journal.objects.folder: Invalid input: expected string, received number']);
+  });
+
   it('parses durations into milliseconds and refuses malformed ones', () => {
     const withDurations = (expires: string, timeout: string) =>
       `environments:\n  - name: qa\n    branch: qa\n    gate: { expiresAfter: ${expires} }\n    verify: { timeout: ${timeout} }\n`;
