@@ -1,20 +1,16 @@
 import { z } from 'zod';
-import { rolesOf } from '../src/core/approval-gate.js';
 import { defineCommand, type CommandContext } from '../src/core/command.js';
-import { ConflictError, NotAllowedError } from '../src/core/errors.js';
+import { ConflictError } from '../src/core/errors.js';
+import { gateContext } from '../src/core/gates/context.js';
+import { enforceGates } from '../src/core/gates/run-gates.js';
 import { okReply } from '../src/core/reply.js';
 import { appOrAllArg, envArg, reasonArg, requireApp, requireEnv } from './args.js';
 
-/** Who may lock or unlock: the environment's approvers and requesters (everyone where none are set). */
+/** Who may lock or unlock: the gate's `lock-permission` rule (src/core/gates/lock-permission.ts). */
 export async function assertMayLock(ctx: CommandContext, envName: string): Promise<void> {
-  const env = requireEnv(ctx, envName);
-  const allowed = [...Object.keys(env.gate.roles), ...Object.keys(env.gate.rollbackRoles ?? {}), ...env.gate.requesters];
-  if (!allowed.length) return;
-  const mine = await rolesOf(ctx.runtime, ctx.user);
-  if (!allowed.some((r) => mine.includes(r))) {
-    await ctx.runtime.store.audit(ctx.user, 'lock.refused', null, { env: envName });
-    throw new NotAllowedError(`only ${[...new Set(allowed)].join(', ')} may lock or unlock ${envName}`);
-  }
+  requireEnv(ctx, envName);
+  const req = { kind: null, app: '*', env: envName, requester: ctx.user, emergency: false };
+  await enforceGates(gateContext(ctx.runtime, 'lock', req), (a) => ctx.runtime.store.audit(ctx.user, a.action, null, a.detail));
 }
 
 export const lock = defineCommand({

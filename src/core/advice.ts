@@ -6,8 +6,9 @@
 import type { AppConfig } from '../config/schema.js';
 import type { EnvState } from './env-state.js';
 import { type ConveyorError, isConveyorError, NotAllowedError } from './errors.js';
-import { ticketPolicy } from './approval-gate.js';
 import { entryName } from './deploy-history.js';
+import { gateContext } from './gates/context.js';
+import { runGates } from './gates/run-gates.js';
 import { historyOf, NothingToDo, planPromotion, planRollback } from './promotion-plan.js';
 import type { Runtime } from './runtime.js';
 
@@ -57,27 +58,19 @@ export async function adviseSync(runtime: Runtime, app: AppConfig, states: EnvSt
 
 /**
  * The steps after the first can only run once the one before has landed, so they cannot be
- * planned now; what does not depend on that is checked now (who may ask, freezes, locks, a gate
- * someone can fill, a ticket the stage requires, a version rolled back from there). The
- * advice stops before the first later step that would be refused, and says why.
+ * planned now; what does not depend on that is checked now by the gates' `advice` phase (a
+ * ticket the stage requires, a version rolled back from there, freezes, who may ask, a gate
+ * someone can fill, locks). The advice stops before the first later step that would be
+ * refused, and says why.
  */
 async function checkLaterSteps(runtime: Runtime, app: AppConfig, states: EnvState[], tree: string, commands: string[], user: string): Promise<SyncAdvice> {
   for (const [i, command] of commands.entries()) {
     if (i === 0) continue;
     const envName = command.split(' ')[2]!;
-    const env = runtime.config.environments.find((e) => e.name === envName)!;
-    const upTo = states.slice(0, states.findIndex((s) => s.env.name === envName) + 1);
-    let reason: string | null = null;
-    if (ticketPolicy(env.gate).mode === 'required') reason = `${envName} needs a change ticket (--ticket CHG…)`;
-    else if (upTo.some((s) => historyOf(s).rolledBackFrom.has(tree))) reason = `this version was rolled back from before ${envName}`;
-    else {
-      try {
-        await runtime.engine.preflight({ kind: 'promote', app: app.name, env: envName, requester: user, emergency: false });
-      } catch (err) {
-        if (!isConveyorError(err)) throw err;
-        reason = err.message;
-      }
-    }
+    const target = states.findIndex((s) => s.env.name === envName);
+    const req = { kind: 'promote' as const, app: app.name, env: envName, requester: user, emergency: false };
+    const outcome = await runGates(gateContext(runtime, 'advice', req, { locks: runtime.store, promotion: { states, target, tree } }));
+    const reason = outcome.verdict === 'refuse' ? outcome.reason : null;
     if (reason) return { commands: commands.slice(0, i), blocked: `after that, \`${command}\` would be refused now: ${reason}` };
   }
   return { commands, blocked: null };

@@ -1,29 +1,18 @@
 /**
- * Approval gates: which roles must approve, who may fill them, whether a quorum is reached,
- * and freeze windows. Approvals are counted by distinct eligible people, never by clicks:
- * the requester never counts, one person fills one role, and only approvals of the version
- * that will ship count (they lapse when it changes).
+ * Approval gates: which roles must approve and who may fill them. The rules themselves (quorum,
+ * freezes, tickets, …) are in ./gates/, one per file; their helpers are re-exported here for
+ * the commands and views that show a gate.
  */
 import type { Config, GateConfig } from '../config/schema.js';
 import type { Operation } from './operation.js';
 import { isGitPlan } from './operation.js';
 import { okReply, type Reply } from './reply.js';
 import type { Runtime } from './runtime.js';
-import type { ApprovalRow } from '../store/state-store.js';
+import type { QuorumStatus } from './gates/quorum.js';
 
-export interface RoleProgress {
-  role: string;
-  needed: number;
-  approvers: string[];
-}
-
-export interface QuorumStatus {
-  roles: RoleProgress[];
-  satisfied: boolean;
-  missing: string[];
-  /** Who can fill each missing role (set where the configuration is at hand): the ones to mention. */
-  waitingFor?: { role: string; users: string[]; groups: string[] }[];
-}
+export { activeFreeze } from './gates/freeze.js';
+export { ticketPolicy, type TicketPolicy } from './gates/change-ticket.js';
+export { quorum, type QuorumStatus, type RoleProgress } from './gates/quorum.js';
 
 /**
  * The people to mention for each role still missing: its named users who may still approve
@@ -49,19 +38,6 @@ export function requiredRoles(gate: GateConfig, kind: Operation['kind'], emergen
   return gate.roles;
 }
 
-export interface TicketPolicy {
-  mode: 'none' | 'optional' | 'required';
-  /** Check the ticket in ServiceNow (at request, and again right before the first write). */
-  verify: boolean;
-}
-
-/** `changeTicket: required` (verified) or `{ required: true, verify: false }` (recorded, not checked). */
-export function ticketPolicy(gate: GateConfig): TicketPolicy {
-  const t = gate.changeTicket;
-  if (typeof t === 'string') return { mode: t, verify: t !== 'none' };
-  return { mode: t.required ? 'required' : 'optional', verify: t.verify };
-}
-
 /** The version approvals are for: the tree that will ship (git), or the journal version. */
 export function approvalSubject(op: Operation): string {
   return isGitPlan(op.plan) ? op.plan.sourceTree : op.plan.toVersion;
@@ -72,54 +48,6 @@ export async function rolesOf(runtime: Pick<Runtime, 'config' | 'directory'>, us
   return Object.entries(runtime.config.roles)
     .filter(([, who]) => who.users.includes(user) || who.groups.some((g) => groups.has(g)))
     .map(([role]) => role);
-}
-
-export function quorum(required: Record<string, number>, approvals: ApprovalRow[], subject: string, requester: string): QuorumStatus {
-  const valid = approvals.filter((a) => a.sha === subject && a.userId !== requester);
-  const seen = new Set<string>();
-  const roles: RoleProgress[] = Object.entries(required).map(([role, needed]) => {
-    const approvers: string[] = [];
-    for (const a of valid) {
-      if (a.role !== role || seen.has(a.userId) || approvers.length >= needed) continue;
-      seen.add(a.userId);
-      approvers.push(a.userId);
-    }
-    return { role, needed, approvers };
-  });
-  const missing = roles.filter((r) => r.approvers.length < r.needed).map((r) => `${r.needed - r.approvers.length} ${r.role}`);
-  return { roles, satisfied: missing.length === 0, missing };
-}
-
-const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-
-/** Weekday (sun…sat) and minutes since midnight of `now` on the wall clock of `timeZone`. */
-function wallClock(now: Date, timeZone: string): { day: number; minutes: number } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return { day: DAYS.indexOf(get('weekday').toLowerCase().slice(0, 3)), minutes: Number(get('hour')) * 60 + Number(get('minute')) };
-}
-
-const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-
-/**
- * The reason of the freeze in force at `now`, or null. Weekly windows are read on the wall
- * clock of their time zone (default UTC); one whose `to` is before its `from` crosses midnight
- * and belongs to the day it starts on.
- */
-export function activeFreeze(gate: GateConfig, now: Date): string | null {
-  for (const f of gate.freezes) {
-    if ('weekly' in f) {
-      const { day, minutes } = wallClock(now, f.weekly.timeZone ?? 'UTC');
-      const from = toMinutes(f.weekly.from);
-      const to = toMinutes(f.weekly.to);
-      const on = (d: number) => f.weekly.days.includes(DAYS[(d + 7) % 7] as never);
-      const inside = from < to ? on(day) && minutes >= from && minutes <= to : (on(day) && minutes >= from) || (on(day - 1) && minutes <= to);
-      if (inside) return f.reason;
-    } else if (now >= new Date(f.from) && now <= new Date(f.to)) {
-      return f.reason;
-    }
-  }
-  return null;
 }
 
 /** Operations waiting for an approval this viewer could give (App Home, `list`). */

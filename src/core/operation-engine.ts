@@ -6,10 +6,15 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { StateStore } from '../store/state-store.js';
-import { activeFreeze, approvalSubject, quorum, requiredRoles, rolesOf, ticketPolicy, withWaitingFor } from './approval-gate.js';
+import { approvalSubject, quorum, requiredRoles, rolesOf, withWaitingFor } from './approval-gate.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
 import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
 import { markStale } from './env-state.js';
+import { gateContext, gateOf } from './gates/context.js';
+import { expiredWhileWaiting, lockedMessage } from './gates/env-lock.js';
+import type { GateContext, GatePhase } from './gates/gate-rule.js';
+import { openRolesFor } from './gates/approver.js';
+import { enforceGates, runGates } from './gates/run-gates.js';
 import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
 import { renderOperation } from './operation-view.js';
 import type { ChangeTickets, Clock, Directory, GitHost, Notifier } from './ports.js';
@@ -47,11 +52,6 @@ export interface KindRunner {
 
 const CLAIM_MS = 60_000;
 
-function lockedMessage(lock: { app: string; manual: boolean; holder: string; reason: string }, app: string, env: string): string {
-  const what = lock.manual ? `locked by ${lock.holder}: ${lock.reason}` : `busy with ${lock.reason} (asked by ${lock.holder})`;
-  return `${lock.app === '*' ? 'every app' : app} in ${env} is ${what}`;
-}
-
 export class OperationEngine {
   /** Decides whether an applied operation waits for the controller's verdict. */
   needsVerification: (op: Operation) => boolean = () => false;
@@ -62,11 +62,17 @@ export class OperationEngine {
   constructor(readonly deps: EngineDeps) {}
 
   private gateOf(op: { env: string; kind: OperationKind }) {
-    if (op.kind.startsWith('journal')) {
-      const link = this.deps.config.journal?.chain.find((c) => c.env === op.env);
-      return link?.gate ?? null;
-    }
-    return findEnv(this.deps.config, op.env)?.gate ?? null;
+    return gateOf(this.deps.config, op.kind, op.env);
+  }
+
+  /** The context the gate rules read (src/core/gates/), for a request or a stored operation. */
+  private gateContext(phase: GatePhase, req: Pick<OperationRequest, 'kind' | 'env' | 'requester'> & { app?: string; emergency: boolean }, extra: Partial<GateContext> = {}): GateContext {
+    return gateContext(this.deps, phase, { ...req, app: req.app ?? '' }, extra);
+  }
+
+  private opGateContext(phase: GatePhase, op: Operation, extra: Partial<GateContext> = {}): GateContext {
+    const emergency = Boolean((op.plan as { emergency?: boolean }).emergency);
+    return this.gateContext(phase, { ...op, emergency }, { operation: { id: op.id, state: op.state, expiresAt: op.expiresAt }, ...extra });
   }
 
   private required(op: Operation): Record<string, number> {
@@ -74,47 +80,24 @@ export class OperationEngine {
     return gate ? requiredRoles(gate, op.kind, Boolean((op.plan as { emergency?: boolean }).emergency)) : {};
   }
 
-  /** Policy checks before anything is stored: freeze, who may ask, whether anyone else could approve. */
-  async checkRequest(req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'>, options: { needsApproval?: boolean } = {}): Promise<void> {
-    const gate = this.gateOf(req);
-    if (!gate) return;
-    const freeze = activeFreeze(gate, this.deps.clock.now());
-    if (freeze && !(req.kind.endsWith('rollback') && req.emergency)) {
-      throw new NotAllowedError(`${req.env} is frozen: ${freeze}${req.kind.endsWith('rollback') ? ' (an --emergency rollback is allowed)' : ''}`);
-    }
-    if (gate.requesters.length) {
-      const mine = await rolesOf(this.deps, req.requester);
-      if (!gate.requesters.some((r) => mine.includes(r))) {
-        throw new NotAllowedError(`only ${gate.requesters.join(' or ')} may ask for changes in ${req.env}`);
-      }
-    }
-    // A request nobody could ever approve is refused now, not left to expire.
-    if (options.needsApproval === false) return;
-    for (const [role, needed] of Object.entries(requiredRoles(gate, req.kind, req.emergency))) {
-      const who = this.deps.config.roles[role];
-      if (who?.groups.length) continue; // a group's members are not known here: someone may fill it
-      const others = (who?.users ?? []).filter((u) => u !== req.requester);
-      if (others.length < needed) {
-        const givers = others.length ? `only ${others.join(', ')} can give one` : who?.users.includes(req.requester) ? 'nobody but you can give one' : 'nobody can give one';
-        throw new NotAllowedError(`${req.env} needs ${needed} ${role} approval(s) from someone other than the requester, and ${givers}: this request could never be approved`);
-      }
-    }
+  /**
+   * Policy checks before anything is stored (the gates' `request` phase): freeze, who may ask,
+   * whether anyone else could approve.
+   */
+  async checkRequest(
+    req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'> & { app?: string },
+    options: { needsApproval?: boolean } = {},
+  ): Promise<void> {
+    await enforceGates(this.gateContext('request', req, options.needsApproval === false ? { needsApproval: false } : {}));
   }
 
   /**
    * Everything `request` would refuse, without storing anything: what `--dry-run` and
-   * `diff`'s advice run. Same checks, same order, same words as the real request.
+   * `diff`'s advice run. Same checks, same order, same words as the real request, and the lock
+   * the real request would meet (the gates' `dry-run` phase).
    */
   async preflight(req: Pick<OperationRequest, 'kind' | 'app' | 'env' | 'requester' | 'emergency'>): Promise<void> {
-    await this.checkRequest(req);
-    const [lock] = await this.deps.store.locksFor(req.app, req.env);
-    if (!lock) return;
-    if (lock.operationId && !lock.manual) {
-      const holder = await this.deps.store.findOperation(lock.operationId);
-      // An expired request waiting for approval gives its lock up when the next request comes.
-      if (holder?.expiresAt && holder.state === 'awaiting-approval' && new Date(holder.expiresAt) < this.deps.clock.now()) return;
-    }
-    throw new ConflictError(lockedMessage(lock, req.app, req.env));
+    await enforceGates(this.gateContext('dry-run', req, { locks: this.deps.store }));
   }
 
   async request(req: OperationRequest): Promise<Operation> {
@@ -127,7 +110,7 @@ export class OperationEngine {
     if (lock?.operationId && !lock.manual) {
       // The holder may have expired without anyone noticing yet: let it expire, then try again.
       const holder = await store.findOperation(lock.operationId);
-      if (holder?.expiresAt && holder.state === 'awaiting-approval' && new Date(holder.expiresAt) < this.deps.clock.now()) {
+      if (holder && expiredWhileWaiting(holder, this.deps.clock.now())) {
         await this.advance(holder.id);
         lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
       }
@@ -181,24 +164,19 @@ export class OperationEngine {
         return true;
       }
       case 'awaiting-approval': {
-        if (op.expiresAt && new Date(op.expiresAt) < now) {
-          await this.move(op, 'expired', { error: 'nobody approved in time' });
-          return true;
-        }
-        if (await this.lapseOnChangedPullRequest(op)) return true;
-        const status = quorum(this.required(op), await this.deps.store.approvals(op.id), approvalSubject(op), op.requester);
-        if (status.satisfied) {
-          await this.move(op, 'approved');
-          return true;
-        }
-        return false;
+        // Expiry, then the quorum of the version that will ship now (a pushed PR lapses approvals).
+        const outcome = await runGates(this.opGateContext('await', op, { approval: { load: () => this.approvalsToCount(op) } }));
+        if (outcome.verdict === 'wait') return false;
+        await this.move(op, outcome.verdict === 'pass' ? 'approved' : (outcome.outcome ?? 'failed'), outcome.verdict === 'pass' ? {} : { error: outcome.reason });
+        return true;
       }
       case 'approved': {
-        // The change ticket may have been withdrawn while the request waited (up to
-        // expiresAfter): look again right before the first write.
-        const ticketProblem = await this.ticketProblem(op);
-        if (ticketProblem) {
-          await this.move(op, 'failed', { error: ticketProblem });
+        // The change ticket may have been withdrawn while the request waited: the gates' `apply` phase.
+        const ticket = isGitPlan(op.plan) ? op.plan.ticket : null;
+        const outcome = await runGates(this.opGateContext('apply', op, { ticket, tickets: this.deps.tickets ?? null }));
+        if (outcome.verdict === 'refuse') {
+          if (outcome.audit) await this.deps.store.audit('conveyor', outcome.audit.action, op.id, outcome.audit.detail);
+          await this.move(op, 'failed', { error: outcome.reason });
           return true;
         }
         await this.move(op, 'applying');
@@ -226,15 +204,10 @@ export class OperationEngine {
     }
   }
 
-  /** Why the operation's change ticket no longer allows it, or null (also when nothing is to check). */
-  private async ticketProblem(op: Operation): Promise<string | null> {
-    if (!isGitPlan(op.plan) || !op.plan.ticket || !this.deps.tickets) return null;
-    const env = findEnv(this.deps.config, op.env);
-    if (!env || !ticketPolicy(env.gate).verify || ticketPolicy(env.gate).mode === 'none') return null;
-    const check = await this.deps.tickets.check(op.plan.ticket);
-    if (check.verdict === 'approved') return null;
-    await this.deps.store.audit('conveyor', 'ticket.refused', op.id, { ticket: op.plan.ticket, verdict: check.verdict });
-    return `change ticket ${op.plan.ticket} is no longer approved (${check.verdict}: ${check.detail}); nothing was written`;
+  /** The approvals that count now, and what they must be for; null when the operation ended meanwhile. */
+  private async approvalsToCount(op: Operation) {
+    if (await this.lapseOnChangedPullRequest(op)) return null;
+    return { approvals: await this.deps.store.approvals(op.id), subject: approvalSubject(op) };
   }
 
   /**
@@ -370,37 +343,27 @@ export class OperationEngine {
   async approve(id: string, user: string): Promise<{ op: Operation; role: string }> {
     const { store } = this.deps;
     const op = await store.operation(id);
-    if (op.state === 'awaiting-approval' && op.expiresAt && new Date(op.expiresAt) < this.deps.clock.now()) {
-      const expired = await this.advance(id);
-      await store.audit(user, 'approval.refused', id, { reason: 'expired' });
-      throw new ConflictError(`operation ${id} is ${expired.state}: nobody approved in time; ask again`);
-    }
-    if (op.state !== 'awaiting-approval') {
-      await store.audit(user, 'approval.refused', id, { reason: `state ${op.state}` });
-      throw new ConflictError(`operation ${id} is ${op.state}; there is nothing to approve`);
-    }
-    if (op.requester === user) {
-      await store.audit(user, 'approval.refused', id, { reason: 'requester' });
-      throw new NotAllowedError('you asked for this operation; someone else must approve it');
-    }
     const required = this.required(op);
     const subject = approvalSubject(op);
-    const approvals = await store.approvals(id);
-    if (approvals.some((a) => a.userId === user && a.sha === subject)) {
-      await store.audit(user, 'approval.refused', id, { reason: 'already-approved' });
-      throw new ConflictError(`you already approved ${id}; one person fills one role`);
+    let approvals: Awaited<ReturnType<typeof store.approvals>> | null = null;
+    const load = async () => {
+      approvals ??= await store.approvals(id);
+      return { approvals, subject };
+    };
+    // The gates' `approve` phase: expiry, then who may approve (not the requester, one person one role).
+    const ctx = this.opGateContext('approve', op, { approval: { approver: user, load } });
+    const outcome = await runGates(ctx);
+    if (outcome.verdict === 'refuse') {
+      if (outcome.outcome === 'expired') {
+        const expired = await this.advance(id);
+        if (outcome.audit) await store.audit(user, outcome.audit.action, id, outcome.audit.detail);
+        throw new ConflictError(`operation ${id} is ${expired.state}: ${outcome.reason}; ask again`);
+      }
+      if (outcome.audit) await store.audit(user, outcome.audit.action, id, outcome.audit.detail);
+      throw outcome.error;
     }
-    const mine = await rolesOf(this.deps, user);
-    const status = quorum(required, approvals, subject, op.requester);
-    const open = status.roles.filter((r) => r.approvers.length < r.needed && mine.includes(r.role));
-    if (!open.length) {
-      await store.audit(user, 'approval.refused', id, { roles: mine });
-      const eligible = Object.keys(required).filter((r) => mine.includes(r));
-      throw new NotAllowedError(
-        eligible.length ? `the ${eligible.join('/')} approval is already given` : `you are not one of the approvers (${Object.keys(required).join(', ')}) of ${id}`,
-      );
-    }
-    const role = open[0]!.role;
+    const { approvals: given } = await load();
+    const role = openRolesFor(required, given, subject, op.requester, await ctx.rolesOf(user))[0]!;
     await store.addApproval(id, user, role, subject);
     await store.audit(user, 'approval.given', id, { role });
     const updated = await this.advance(id);

@@ -4,11 +4,15 @@
  * Every refusal a plan can meet is raised here, so `--dry-run` and `diff`'s advice see it too.
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
-import { requiredRoles, rolesOf, ticketPolicy } from './approval-gate.js';
-import { buildDeployHistory, type DeployHistory, entryName, type HistoryEntry, rollbackCandidates, rollbackTarget } from './deploy-history.js';
+import { requiredRoles } from './approval-gate.js';
+import { type DeployHistory, entryName, type HistoryEntry, rollbackCandidates, rollbackTarget } from './deploy-history.js';
 import { deployTagPrefix } from './deploy-tag.js';
 import { hostFor, readAppStates, type EnvState } from './env-state.js';
 import { InputError, NotAllowedError, NotFoundError, UpstreamError } from './errors.js';
+import { gateContext } from './gates/context.js';
+import type { GateContext } from './gates/gate-rule.js';
+import { historyOf } from './gates/rolled-back.js';
+import { enforceGates } from './gates/run-gates.js';
 import type { GitPlan } from './operation.js';
 import { SHA } from './patterns.js';
 import type { GitHost } from './ports.js';
@@ -27,47 +31,20 @@ export interface PlanInput {
 
 export class NothingToDo extends Error {}
 
-async function checkTicket(runtime: Runtime, env: EnvironmentConfig, ticket: string | undefined): Promise<string | null> {
-  const policy = ticketPolicy(env.gate);
-  if (policy.mode === 'required' && !ticket) throw new NotAllowedError(`${env.name} needs a change ticket: add --ticket CHG…`);
-  if (!ticket || policy.mode === 'none' || !policy.verify) return ticket ?? null;
-  // check-config refuses a checked ticket policy without ServiceNow: never accept a ticket unchecked.
-  if (!runtime.tickets) throw new UpstreamError('servicenow', `${env.name} checks change tickets in ServiceNow, but no ServiceNow connection is configured`);
-  const check = await runtime.tickets.check(ticket);
-  if (check.verdict !== 'approved') {
-    throw new NotAllowedError(`change ticket ${ticket} is ${check.verdict} (${check.detail}); ${env.name} needs an approved ticket`);
-  }
-  return ticket;
-}
-
-export function historyOf(state: EnvState): DeployHistory {
-  return buildDeployHistory(state.tags, state.head && state.tree ? { sha: state.head, tree: state.tree, date: state.commit?.date } : null);
-}
+/** An environment's deploy history (its rule lives in ./gates/rolled-back.ts). */
+export { historyOf };
 
 /**
- * A version rolled back from in an environment is bad there and for every environment after it:
- * moving it on needs `--force` from someone who holds the target environment's gate roles.
- * Returns the note a forced plan carries, or null.
+ * The plan-time gates (src/core/gates/index.ts, phase `plan`): a version rolled back from,
+ * required checks, the change ticket. Returns the note a forced plan carries, or null.
  */
-async function checkNotRolledBack(runtime: Runtime, states: EnvState[], target: number, tree: string, label: string, input: PlanInput): Promise<string | null> {
-  const env = states[target]!.env;
-  const where = states
-    .slice(0, target + 1)
-    .filter((s) => historyOf(s).rolledBackFrom.has(tree))
-    .map((s) => s.env.name);
-  if (!where.length) return null;
-  const roles = Object.keys(env.gate.roles);
-  const mine = await rolesOf(runtime, input.requester);
-  const mayForce = !roles.length || roles.some((r) => mine.includes(r));
-  if (input.force) {
-    if (!mayForce) throw new NotAllowedError(`--force into ${env.name} needs one of its approver roles (${roles.join(', ')})`);
-    return `forced past the rollback in ${where.join(', ')}`;
-  }
-  const message = `${label} was rolled back from in ${where.join(', ')}, so it does not move on to ${env.name}`;
-  if (!mayForce) throw new NotAllowedError(`${message}; only someone holding ${roles.join(' or ')} may ship it anyway, with --force`);
-  // The way out is named only once it is checked (see checkedRefusal in advice.ts).
-  const suggestion = `promote ${input.app.name} ${env.name}${input.version ? ` --version ${input.version}` : ''}${input.ticket ? ` --ticket ${input.ticket}` : ''} --force`;
-  throw new NotAllowedError(message, { suggestion });
+async function checkPlanGates(
+  runtime: Runtime,
+  req: { kind: 'promote' | 'rollback'; app: string; env: string; requester: string; emergency: boolean },
+  extra: Pick<GateContext, 'ticket' | 'promotion'>,
+): Promise<string | null> {
+  const outcome = await enforceGates(gateContext(runtime, 'plan', req, extra));
+  return outcome.verdict === 'pass' ? (outcome.notes[0] ?? null) : null;
 }
 
 async function commitsToShip(host: GitHost, base: string | null, head: string) {
@@ -113,14 +90,14 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
     throw new NothingToDo(`nothing to promote: ${env.name} already runs ${input.version ?? source.tag?.name ?? sourceSha.slice(0, 8)}`);
   }
   const label = input.version ?? source.tags.find((t) => t.sha === sourceSha)?.name ?? sourceSha.slice(0, 8);
-  const forced = await checkNotRolledBack(runtime, states, target, sourceTree, label, input);
-  if (env.gate.requireChecks && host.checks) {
-    const checks = await host.checks(sourceSha);
-    if (checks === 'failure' || checks === 'pending') {
-      throw new NotAllowedError(`the checks of ${sourceSha.slice(0, 8)} are ${checks === 'failure' ? 'failing' : 'still running'}; ${env.name} requires passing checks`);
-    }
-  }
-  const ticket = await checkTicket(runtime, env, input.ticket);
+  const forced = await checkPlanGates(runtime, { kind: 'promote', app: input.app.name, env: env.name, requester: input.requester, emergency: false }, {
+    ticket: input.ticket ?? null,
+    promotion: {
+      states, target, tree: sourceTree, label, sourceSha, force: input.force, version: input.version, ticket: input.ticket,
+      checks: host.checks ? (sha) => host.checks!(sha) : undefined,
+    },
+  });
+  const ticket = input.ticket ?? null;
   const ff = !dest.head || (await host.isAncestor(dest.head, sourceSha));
   return {
     app: input.app.name,
@@ -143,7 +120,7 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
 
 export async function planRollback(
   runtime: Runtime,
-  input: { app: AppConfig; env: EnvironmentConfig; to?: string; ticket?: string; emergency: boolean },
+  input: { app: AppConfig; env: EnvironmentConfig; to?: string; ticket?: string; emergency: boolean; requester?: string },
 ): Promise<GitPlan> {
   const host = hostFor(runtime, input.app);
   const states = await readAppStates(runtime, input.app);
@@ -175,6 +152,8 @@ export async function planRollback(
       );
     }
   }
+  const req = { kind: 'rollback' as const, app: input.app.name, env: input.env.name, requester: input.requester ?? '', emergency: input.emergency };
+  await checkPlanGates(runtime, req, { ticket: input.ticket ?? null });
   return {
     app: input.app.name,
     env: input.env.name,
@@ -187,7 +166,7 @@ export async function planRollback(
     viaPullRequest: input.env.enters === 'pull-request' && !input.emergency,
     commits: [],
     commitCount: 0,
-    ticket: await checkTicket(runtime, input.env, input.ticket),
+    ticket: input.ticket ?? null,
     emergency: input.emergency,
     fromTag: dest.tag?.name ?? null,
     toTag: to.tag,
