@@ -165,6 +165,7 @@ export class KubeClusterWatch implements ClusterWatch {
     onChange: (status: WorkloadStatus) => void,
   ): Running {
     const kc = this.options.kubeConfigs[cluster];
+    if (!kc) throw new ConfigError(`no Kubernetes connection configured for cluster "${cluster}"`); // start() checked
     const api = kc.makeApiClient(AppsV1Api);
     const emit = (d: V1Deployment, exists: boolean) => {
       const name = d.metadata?.name ?? '';

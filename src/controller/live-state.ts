@@ -83,9 +83,8 @@ function findDeployment(node: Node, name: string): Node | undefined {
  */
 export function imagesFromManifests(yamlText: string, deploymentName: string): string[] {
   for (const doc of parseAllDocuments(yamlText)) {
-    if (doc.errors.length > 0) {
-      throw new InputError(`invalid manifest YAML: ${doc.errors[0].message.split('\n')[0]}`);
-    }
+    const [error] = doc.errors;
+    if (error) throw new InputError(`invalid manifest YAML: ${error.message.split('\n')[0]}`);
     const found = findDeployment(doc.toJS() as Node, deploymentName);
     if (found) return imagesOf(found);
   }

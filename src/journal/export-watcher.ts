@@ -501,7 +501,7 @@ export class JournalExportWatcher {
     for (const v of (await this.o.registry.latestForDay?.(this.o.cluster, day)) ?? []) known.add(v);
     const base = `${this.prefix ? `${this.prefix}/` : ''}${this.o.cluster}/`;
     for (const obj of await this.o.objects.list(`${base}${day}-`))
-      known.add(obj.key.slice(base.length).split('/')[0]);
+      known.add(obj.key.slice(base.length).split('/')[0]!); // split always yields a first element
     const version = nextVersion(this.clock.now(), this.o.cluster, known);
     return { version, objectKey: `${base}${version}/${entry.file}` };
   }

@@ -262,7 +262,7 @@ export class ImportAgent {
     sha256: string,
   ): Promise<{ exitCode: number | null; outputTail: string; error?: string }> {
     const { importCommand, timeoutMs, signal, killGraceMs = 5000 } = this.options;
-    const argv = importCommand.includes('{file}')
+    const [program, ...args] = importCommand.includes('{file}')
       ? importCommand.map((a) => (a === '{file}' ? file : a))
       : [...importCommand, file];
     return new Promise((resolve) => {
@@ -279,7 +279,8 @@ export class ImportAgent {
         JOURNAL_SHA256: sha256,
       };
       // detached: its own process group, so a timeout also stops what the command started.
-      const child = spawn(argv[0], argv.slice(1), {
+      // program: the constructor refuses an empty importCommand
+      const child = spawn(program!, args, {
         shell: false,
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],

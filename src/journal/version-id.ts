@@ -35,7 +35,7 @@ export function parseVersion(value: string, strict = true): VersionParts | null 
       `"${value.slice(0, 80)}" is not a journal version (expected e.g. 2026.11.23-dev-modelling.3)`,
     );
   }
-  return { day: `${m[1]}.${m[2]}.${m[3]}`, cluster: m[4], sequence: Number(m[5]) };
+  return { day: `${m[1]}.${m[2]}.${m[3]}`, cluster: m[4]!, sequence: Number(m[5]) }; // PARTS has no optional group
 }
 
 export function formatVersion(parts: VersionParts): string {

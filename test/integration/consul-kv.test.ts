@@ -78,7 +78,7 @@ describe('ConsulKv', () => {
     expect(changed.entry?.value).toBe('v2');
     expect(changed.index).toBeGreaterThan(initial.index);
     expect(fake.blockingRequests).toBe(1);
-    expect(fake.requests.filter((r) => r.query.index)[0].query.wait).toBe('60000ms');
+    expect(fake.requests.find((r) => r.query.index)?.query.wait).toBe('60000ms');
   });
 
   it('watchKey yields the first state, then only real changes, without polling', async () => {

@@ -142,8 +142,8 @@ describe('GitHubHost', () => {
 
     await host.sync();
     const [read] = await host.tags('prod/');
-    expect([read.name, read.sha]).toEqual(['prod/2024.01.02.1', v2]);
-    expect(read.message).toContain('operation: op_12345678');
+    expect([read?.name, read?.sha]).toEqual(['prod/2024.01.02.1', v2]);
+    expect(read?.message).toContain('operation: op_12345678');
   });
 
   it('opens a pull request, merges it with the head check, and the base branch moves', async () => {

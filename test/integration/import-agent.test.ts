@@ -152,7 +152,7 @@ function startAgent(overrides: Partial<ImportAgentOptions> = {}) {
   stops.push(stop);
   const next = () =>
     new Promise<ImportReport>((resolve) => {
-      if (reports.length > delivered) resolve(reports[delivered++]);
+      if (reports.length > delivered) resolve(reports[delivered++]!); // in range: length checked
       else waiting.push(resolve);
     });
   return { reports, next, stop };
@@ -178,8 +178,8 @@ describe('ImportAgent', () => {
 
     const [run] = await runs();
     expect(run).toMatchObject({ content: 'journal one', version: V1 });
-    expect(run.args).toEqual(['--journal', run.file, '--env', 'qa']);
-    expect(run.file.endsWith('journal.dat')).toBe(true);
+    expect(run?.args).toEqual(['--journal', run?.file, '--env', 'qa']);
+    expect(run?.file.endsWith('journal.dat')).toBe(true);
     const state = JSON.parse(await readFile(join(dir, 'state', 'qa.json'), 'utf8'));
     expect(state.imported.version).toBe(V1);
 

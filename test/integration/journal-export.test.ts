@@ -225,7 +225,7 @@ describe('journal export watcher', () => {
     expect(done.version).toMatch(/^\d{4}\.\d{2}\.\d{2}-dev-modelling\.1$/);
     const listed = await objects.list(`${prefix}/`);
     expect(listed.map((o) => o.key)).toEqual([`${prefix}/dev-modelling/${done.version}/big.jnl`]);
-    const head = await objects.head(listed[0].key);
+    const head = await objects.head(listed[0]!.key); // exactly one, as just asserted
     expect(head).toMatchObject({
       size: 200 * 1024 * 1024,
       metadata: { sha256: digest, cluster: 'dev-modelling' },

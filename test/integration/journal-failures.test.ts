@@ -184,7 +184,7 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     // a registrar runs exactly that command: registered, the chain follows
     const fixed = await srv.run(command!, 'U_LEAD');
     expect(fixed.status).toBe('ok');
-    const v = (await registered('noendpoint.dat')) as unknown as Record<string, string>;
+    const v = (await registered('noendpoint.dat')) as unknown as Record<'version' | 'exportedAt', string>;
     expect(v).toMatchObject({ uploadedBy: 'U_LEAD by hand' });
     expect(v.exportedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(announced(new RegExp(`Journal ${v.version.replace(/\./g, '\\.')} registered by hand by U_LEAD`))).toBeDefined();

@@ -49,7 +49,7 @@ const lastOf = (name: string) => seen.filter((s) => s.name === name).at(-1);
 const milestonesOf = (name: string) => seen.filter((s) => s.name === name).map(milestone);
 
 /** Drive a full rollout of web to `image` in steps, as the deployment controller would. */
-function rolloutSteps(image: string): Array<() => void> {
+function rolloutSteps(image: string): [() => void, ...Array<() => void>] {
   return [
     () => fake.setImage(NS, 'web', image),
     () => fake.setStatus(NS, 'web', { observedGeneration: 2, updatedReplicas: 1, availableReplicas: 3 }),

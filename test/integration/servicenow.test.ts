@@ -34,7 +34,7 @@ describe('ServiceNowTickets', () => {
     expect((await tickets({ auth: { token: 'tok-123' } }).check('CHG0030002')).verdict).toBe('approved');
     const q = fake.requests.at(-1)!.query;
     expect(q).toMatchObject({ sysparm_query: 'number=CHG0030002', sysparm_limit: '1' });
-    expect(q.sysparm_fields.split(',')).toEqual(expect.arrayContaining(['number', 'state', 'approval']));
+    expect(q.sysparm_fields?.split(',')).toEqual(expect.arrayContaining(['number', 'state', 'approval']));
   });
 
   it('keeps a change pending while it waits for approval or a schedule', async () => {

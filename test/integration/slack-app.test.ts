@@ -98,7 +98,7 @@ describe('slash command', () => {
     expect(fake.messagesIn('C0SLOW001')).toHaveLength(0);
     finish(opReply('op_slow01'));
     await vi.waitFor(() => expect(service.attached).toHaveLength(1));
-    const [msg] = fake.messagesIn('C0SLOW001');
+    const msg = fake.messagesIn('C0SLOW001')[0]!; // the message the operation was attached to, just awaited
     expect(service.attached[0]).toEqual({
       operationId: 'op_slow01',
       ref: { channel: 'C0SLOW001', ts: msg.ts },
@@ -147,8 +147,8 @@ describe('slash command', () => {
     expect((await driver.slashCommand(input, { retryNum: 1 })).status).toBe(200);
     await vi.waitFor(() => expect(service.invocations).toHaveLength(2));
     const [first, second] = service.invocations;
-    expect(first.idempotencyKey).toBeTruthy();
-    expect(second.idempotencyKey).toBe(first.idempotencyKey);
+    expect(first?.idempotencyKey).toBeTruthy();
+    expect(second?.idempotencyKey).toBe(first?.idempotencyKey);
     // The second delivery is fully handled once the app says it did not post again.
     await vi.waitFor(() => expect(logged.some((l) => l.msg?.includes('not posting again'))).toBe(true));
     expect(fake.messagesIn('C0RETRY01')).toHaveLength(1);
@@ -210,7 +210,7 @@ describe('slash command', () => {
       okReply('Matrix <!here>', [{ type: 'table', header: ['app', 'tag', 'state', 'note'], rows }]);
     await driver.slashCommand({ text: 'list', channel: 'C0TABLE01' });
     await vi.waitFor(() => expect(fake.messagesIn('C0TABLE01')).toHaveLength(1));
-    const [msg] = fake.messagesIn('C0TABLE01');
+    const msg = fake.messagesIn('C0TABLE01')[0]!; // waited for exactly one above
     const all = JSON.stringify(msg.blocks) + msg.text;
     expect(msg.blocks.length).toBeLessThanOrEqual(50);
     expect(all).toMatch(/…and \d+ more rows/);

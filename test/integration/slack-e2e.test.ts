@@ -84,11 +84,11 @@ describe('Slack end to end over HTTP', () => {
     expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
 
     await vi.waitFor(() => expect(fake.messagesIn(DEPLOYS)).toHaveLength(1), { timeout: 20_000 });
-    const [msg] = fake.messagesIn(DEPLOYS);
+    const msg = fake.messagesIn(DEPLOYS)[0]!; // waited for exactly one above
     approvalTs = msg.ts;
     const buttons = buttonsOf(msg.blocks);
     expect(buttons.map((b) => b.action_id)).toEqual(['conveyor_approve', 'conveyor_reject']);
-    opId = buttons[0].value;
+    opId = buttons[0]!.value; // the two buttons were just asserted
     expect(opId).toMatch(/^op_[0-9a-z]+$/);
     const text = shown(msg);
     expect(text).toContain('waiting for approval');
@@ -163,7 +163,7 @@ describe('Slack end to end over HTTP', () => {
     });
     expect(res.status).toBe(200);
     await vi.waitFor(() => expect(ephemeralsFor(user).length).toBe(before + 1), { timeout: 20_000 });
-    return ephemeralsFor(user)[before];
+    return ephemeralsFor(user)[before]!; // waited for it above
   }
 
   it('refuses clicks by a non-approver and tampered buttons privately; the operation keeps waiting', async () => {
@@ -275,7 +275,7 @@ describe('Slack end to end over HTTP', () => {
       },
     );
     const [call] = fake.callsTo('chat.postMessage').filter((c) => c.args.channel === DIFFS);
-    expect(call.outcome).toBe('ok');
+    expect(call?.outcome).toBe('ok');
     const [msg] = fake.messagesIn(DIFFS);
     const text = shown(msg);
     expect(text).toContain(`qa lacks ${lacking} commit(s)`);

@@ -53,7 +53,8 @@ export function parseGoDuration(text: string): number | undefined {
   if (/^\d+$/.test(text)) return Number(text) * 1000; // Consul reads a bare number as seconds
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return undefined;
-  return parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]], 0);
+  // both groups always take part in a match, and the unit group only matches keys of DURATION_UNITS
+  return parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
 }
 
 export class ConsulFake {

@@ -262,7 +262,7 @@ export class KubeFake {
     const lease = LEASES.exec(path);
     if (lease) {
       this.counts.lease += 1;
-      return this.leaseRequest(req.method ?? 'GET', lease[1], lease[2], body, res);
+      return this.leaseRequest(req.method ?? 'GET', lease[1]!, lease[2], body, res); // LEASES' namespace group is not optional
     }
     this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
   }

@@ -137,12 +137,12 @@ export class ServiceNowFake {
       return;
     }
     const p = url.searchParams;
-    const match = /^number=([^^]*)$/.exec(p.get('sysparm_query') ?? '');
+    const number = /^number=([^^]*)$/.exec(p.get('sysparm_query') ?? '')?.[1];
     const limit = Number(p.get('sysparm_limit') ?? '10000');
     const fields = p.get('sysparm_fields')?.split(',').filter(Boolean);
     const display = (p.get('sysparm_display_value') ?? 'false').toLowerCase();
-    const found = match ? this.tickets.get(match[1]) : undefined;
-    const rows = (match ? (found ? [found] : []) : [...this.tickets.values()]).slice(0, limit);
+    const found = number !== undefined ? this.tickets.get(number) : undefined;
+    const rows = (number !== undefined ? (found ? [found] : []) : [...this.tickets.values()]).slice(0, limit);
     const result = rows.map((t) => {
       const row: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(t)) {
