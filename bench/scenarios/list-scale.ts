@@ -109,6 +109,36 @@ export const listAtScale: Scenario = {
   timeoutMs: (quick) => (quick ? 180_000 : 900_000),
   async run(ctx) {
     const sizes = ctx.quick ? [10, 50] : [200, 1000];
-    return [...(await atScale(ctx, sizes[0]!, 1000)), ...(await atScale(ctx, sizes[1]!, 3000))];
+    // Each size on its own guard: a size that cannot finish is one missed figure saying why,
+    // and the other size still reports.
+    const guarded = async (apps: number, target: number): Promise<Figure[]> => {
+      let timer: NodeJS.Timeout | undefined;
+      const limitMs = ctx.quick ? 80_000 : 420_000;
+      try {
+        return await Promise.race([
+          atScale(ctx, apps, target),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 1000} s`)), limitMs);
+          }),
+        ]);
+      } catch (err) {
+        return [
+          {
+            scenario: 'list-scale',
+            figure: `first list after start, ${apps} apps`,
+            unit: 'ms',
+            value: null,
+            baseline: null,
+            ratio: null,
+            target: `≤ ${target} ms`,
+            pass: false,
+            notes: `did not complete: ${(err as Error).message.split('\n')[0]}`,
+          },
+        ];
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    return [...(await guarded(sizes[0]!, 1000)), ...(await guarded(sizes[1]!, 3000))];
   },
 };
