@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import { operationArg } from './args.js';
-import { gateStatus } from './operation-reply.js';
+import { gateStatus } from '../src/core/gate-status.js';
 
 export const approve = defineCommand({
   name: 'approve',

@@ -1,5 +1,6 @@
 /** The one list of chat commands. Order is the order `help` shows. */
 import type { CommandDefinition } from '../src/core/command.js';
+import { findCommandIn } from '../src/core/command-registry.js';
 import { approve } from './approve.js';
 import { diff } from './diff.js';
 import { help } from './help.js';
@@ -21,10 +22,5 @@ export const COMMANDS: CommandDefinition<any>[] = [
 
 /** Find the command the words start with: two-word names ("journal promote") first. */
 export function findCommand(words: string[]): { def: CommandDefinition<any>; rest: string[] } | null {
-  const [first, second] = words.map((w) => w.toLowerCase());
-  if (!first) return null;
-  const two = COMMANDS.find((c) => c.name === `${first} ${second}`);
-  if (two) return { def: two, rest: words.slice(2) };
-  const one = COMMANDS.find((c) => c.name === first);
-  return one ? { def: one, rest: words.slice(1) } : null;
+  return findCommandIn(COMMANDS, words);
 }

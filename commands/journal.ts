@@ -5,12 +5,11 @@ import type { JournalPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import { isConveyorError } from '../src/core/errors.js';
 import { okReply, refusedReply, type Reply } from '../src/core/reply.js';
-import { NothingToMove } from '../src/journal/chain.js';
+import { journalChain, NothingToMove } from '../src/journal/chain.js';
 import { registerByHand } from '../src/journal/manual-register.js';
 import { VERSION_ID } from '../src/journal/version-id.js';
-import { journalChain } from '../src/server/wiring.js';
 import { envArg } from './args.js';
-import { gateStatus } from './operation-reply.js';
+import { gateStatus } from '../src/core/gate-status.js';
 
 const journalVersion = z.string().regex(VERSION_ID, 'a journal version such as 2026.11.23-dev-modelling.3');
 const clusterName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a cluster name');

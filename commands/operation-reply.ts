@@ -1,5 +1,4 @@
 /** Shared by promote and rollback: run a Git plan as an operation, or print it (--dry-run). */
-import { approvalSubject, quorum, withWaitingFor } from '../src/core/approval-gate.js';
 import type { AppConfig } from '../src/config/schema.js';
 import { checkedRefusal } from '../src/core/advice.js';
 import type { CommandContext } from '../src/core/command.js';
@@ -11,7 +10,8 @@ import type { GitHost } from '../src/core/ports.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import { describePlan, NothingToDo } from '../src/core/promotion-plan.js';
 import { okReply, type Reply } from '../src/core/reply.js';
-import { findApp, type Runtime } from '../src/core/runtime.js';
+import { findApp } from '../src/core/runtime.js';
+import { gateStatus } from '../src/core/gate-status.js';
 
 export async function runGitPlan(
   ctx: CommandContext,
@@ -53,13 +53,6 @@ export async function runGitPlan(
     source: ctx.source,
   });
   return renderOperation(op, await gateStatus(runtime, op));
-}
-
-/** The approvals so far of an operation that has a gate. */
-export async function gateStatus(runtime: Runtime, op: Operation) {
-  const required = (op.progress.requiredRoles as Record<string, number>) ?? {};
-  if (!Object.keys(required).length) return null;
-  return withWaitingFor(quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester), runtime.config, op.requester);
 }
 
 /** Files that change between the branch head and the tree that ships, for a plan that is not a fast-forward. */

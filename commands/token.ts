@@ -9,7 +9,7 @@ import { didYouMean } from '../src/core/did-you-mean.js';
 import { ConflictError, NotAllowedError, NotFoundError } from '../src/core/errors.js';
 import { ago } from '../src/core/format.js';
 import { okReply } from '../src/core/reply.js';
-import { type ApiToken, TOKEN_ID, TokenStore } from '../src/store/token-store.js';
+import { type ApiToken, type ApiTokens, TOKEN_ID } from '../src/core/ports.js';
 
 /** Active tokens one person may hold at a time. */
 export const MAX_ACTIVE_TOKENS = 25;
@@ -19,8 +19,8 @@ const labelArg = z
   .max(60, 'a label of at most 60 characters')
   .regex(/^[A-Za-z0-9 ._:@()/-]+$/, 'a label of letters, digits, spaces and . _ : @ ( ) / -');
 
-export function tokenStore(ctx: CommandContext): TokenStore {
-  return new TokenStore(ctx.runtime.store.db, ctx.runtime.clock);
+export function tokenStore(ctx: CommandContext): ApiTokens {
+  return ctx.runtime.tokens;
 }
 
 /** How a token's row reads in a table: id, label, created, last used, state. */

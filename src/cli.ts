@@ -13,7 +13,7 @@ import { ConfigError, isConveyorError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
-import { TOKEN_SHAPE } from './store/token-store.js';
+import { TOKEN_SHAPE } from './core/ports.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
@@ -237,16 +237,14 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
     reply = body;
   } else {
     mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
-    const { compose } = await import('./compose.js');
+    const { compose, wireControllerless } = await import('./compose/index.js');
     const { Dispatcher } = await import('./core/dispatcher.js');
-    const { wireControllerless } = await import('./server/wiring.js');
-    const { TokenStore } = await import('./store/token-store.js');
     const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox });
     try {
       let user = ANONYMOUS_CLI_USER;
       if (identity.kind === 'as') user = identity.user;
       if (identity.kind === 'token') {
-        const owner = await new TokenStore(runtime.store.db, runtime.clock).verify(identity.token);
+        const owner = await runtime.tokens.verify(identity.token);
         if (!owner) {
           io.err(`error: the token is not valid (unknown or revoked): ${TOKEN_HOW}`);
           return 1;
@@ -256,7 +254,7 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
       wireControllerless(runtime);
       // A start like any other: resume operations an earlier process left half-done.
       await runtime.engine.sweep();
-      reply = await new Dispatcher(runtime).execute({ text, user, idempotencyKey, source: 'cli' });
+      reply = await new Dispatcher(runtime, runtime.commands).execute({ text, user, idempotencyKey, source: 'cli' });
     } finally {
       await runtime.engine.stop();
       await runtime.store.close();

@@ -10,7 +10,7 @@ import {
   type V1Lease,
   V1MicroTime,
 } from '@kubernetes/client-node';
-import { CampaignLeadership } from '../controller/leadership.js';
+import { CampaignLeadership } from './campaign-leadership.js';
 import { type Clock, systemClock } from '../core/ports.js';
 import { describeKubeError, type KubeLog } from './kube.js';
 

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { CampaignLeadership } from '../controller/leadership.js';
+import { CampaignLeadership } from './campaign-leadership.js';
 
 export interface PgLeadershipLog {
   warn(obj: object, msg: string): void;

@@ -38,6 +38,11 @@ export interface CommandDefinition<A = unknown> {
   run(args: A, ctx: CommandContext): Promise<Reply>;
 }
 
+/** What carries the chat commands the composition root chose (a composed runtime does). */
+export interface CommandRegistry {
+  commands: readonly CommandDefinition<any>[];
+}
+
 export function defineCommand<A>(def: CommandDefinition<A>): CommandDefinition<A> {
   return def;
 }

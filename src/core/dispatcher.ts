@@ -6,12 +6,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { COMMANDS, findCommand } from '../../commands/index.js';
-import { gateStatus } from '../../commands/operation-reply.js';
-import type { CommandContext, CommandDefinition } from './command.js';
+import type { CommandContext, CommandDefinition, CommandRegistry } from './command.js';
+import { findCommandIn } from './command-registry.js';
 import type { CommandInvocation, CommandService } from './command-service.js';
 import { didYouMean } from './did-you-mean.js';
 import { InputError, isConveyorError, NotFoundError } from './errors.js';
+import { gateStatus } from './gate-status.js';
 import { renderOperation } from './operation-view.js';
 import { USER_ID } from './patterns.js';
 import type { MessageRef } from './ports.js';
@@ -104,11 +104,23 @@ function keyReusedReply(): Reply {
 /** A claim older than this, by a process that is not this one, is taken to be abandoned (PostgreSQL). */
 const ABANDONED_AFTER_MS = 10 * 60_000;
 
-export class Dispatcher implements CommandService {
-  constructor(private readonly runtime: Runtime) {}
+export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
+  private readonly commands: readonly CommandDefinition<any>[];
+
+  /**
+   * @param commands the command registry (commands/index.ts), handed in by the composition
+   *   root; by default the one a composed runtime carries
+   */
+  constructor(
+    private readonly runtime: R,
+    commands: readonly CommandDefinition<any>[] | undefined = (runtime as Partial<CommandRegistry>).commands,
+  ) {
+    if (!commands) throw new Error('the dispatcher needs the command registry');
+    this.commands = commands;
+  }
 
   /** The state store the commands run against (the Slack inbox shares it). */
-  get store(): Runtime['store'] {
+  get store(): R['store'] {
     return this.runtime.store;
   }
 
@@ -121,10 +133,10 @@ export class Dispatcher implements CommandService {
     try {
       if (!USER_ID.test(inv.user)) throw new InputError('the caller is not a valid user id');
       const words = tokenize(inv.text.trim());
-      const found = findCommand(words);
+      const found = findCommandIn(this.commands, words);
       if (!found) {
         const name = words[0] ?? '';
-        const family = COMMANDS.filter((c) => c.name.startsWith(`${name.toLowerCase()} `));
+        const family = this.commands.filter((c) => c.name.startsWith(`${name.toLowerCase()} `));
         if (name && family.length) {
           // "token foo", "journal": one line naming the subcommands, with a guess when close.
           const subs = family.map((c) => c.name.split(' ')[1]!);
@@ -135,8 +147,8 @@ export class Dispatcher implements CommandService {
           );
         }
         throw new InputError(
-          name ? `unknown command "${name.slice(0, 40)}"${didYouMean(name.slice(0, 40), [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))])}; try "help"` : 'no command given; try "help"',
-          COMMANDS.map((c) => c.usage).join('\n       '),
+          name ? `unknown command "${name.slice(0, 40)}"${didYouMean(name.slice(0, 40), [...new Set(this.commands.map((c) => c.name.split(' ')[0]!))])}; try "help"` : 'no command given; try "help"',
+          this.commands.map((c) => c.usage).join('\n       '),
         );
       }
       def = found.def;
@@ -156,7 +168,7 @@ export class Dispatcher implements CommandService {
         const claim = await store.requestKeyFingerprint(requestKey);
         if (claim && claim !== requestFingerprint(inv)) return keyReusedReply();
       }
-      const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text, commands: COMMANDS };
+      const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text, commands: this.commands };
       reply = await def.run(args, ctx);
     } catch (err) {
       reply = errorReply(err, this.runtime, def);
@@ -207,7 +219,7 @@ export class Dispatcher implements CommandService {
   /** A claim no live process will answer: another process's on a PGlite folder (one process at a time), or a stale one. */
   private abandoned(claimedBy: string | null, at: string): boolean {
     if (claimedBy === PROCESS_WORKER) return false;
-    if (this.runtime.store.db.kind === 'pglite') return true;
+    if (this.runtime.store.singleProcess) return true;
     if (claimedBy) {
       const [host, pid] = claimedBy.split(':');
       if (host === hostname() && pid && !processAlive(Number(pid))) return true;

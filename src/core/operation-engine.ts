@@ -3,9 +3,7 @@
  * steps whose progress is stored), verify, and a sweep that resumes interrupted operations
  * and ends stuck ones. Every transition is stored and audited before it is announced.
  */
-import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { StateStore } from '../store/state-store.js';
 import { approvalSubject, quorum, requiredRoles, rolesOf, withWaitingFor } from './approval-gate.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
 import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
@@ -17,14 +15,14 @@ import { openRolesFor } from './gates/approver.js';
 import { enforceGates, runGates } from './gates/run-gates.js';
 import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
 import { renderOperation } from './operation-view.js';
-import type { ChangeTickets, Clock, Directory, GitHost, Notifier } from './ports.js';
+import type { ChangeTickets, Clock, Directory, GitHost, Log, Notifier, Store } from './ports.js';
 import { findEnv } from './runtime.js';
 
 export interface EngineDeps {
-  store: StateStore;
+  store: Store;
   config: Config;
   clock: Clock;
-  log: Logger;
+  log: Log;
   notifier: Notifier | null;
   directory: Directory;
   git: Map<string, GitHost>;

@@ -1,5 +1,6 @@
 /** The durable operation record and its state machine (SPEC §1). */
-import type { CommitInfo, MessageRef } from './ports.js';
+import type { CommitInfo } from './ports/git-host.js';
+import type { MessageRef } from './ports/notifier.js';
 
 export const OPERATION_STATES = [
   'requested', 'awaiting-approval', 'approved', 'applying', 'applied', 'verifying',

@@ -1,19 +1,20 @@
 /**
  * Everything a command or the controller needs, built once by the composition root
- * (src/compose.ts) from the validated configuration.
+ * (src/compose/) from the validated configuration. The core sees only its ports.
  */
-import type { Logger } from 'pino';
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
-import type { JournalStore } from '../store/journal-store.js';
-import type { StateStore } from '../store/state-store.js';
-import type { ChangeTickets, Clock, Directory, GitHost, KvStore, Notifier, ObjectStore } from './ports.js';
+import type { Metrics } from './metrics.js';
+import type { OperationEngine } from './operation-engine.js';
+import type { ApiTokens, ChangeTickets, Clock, Directory, GitHost, JournalVersions, KvStore, Log, Notifier, ObjectStore, Store } from './ports.js';
 
 export interface Runtime {
   config: Config;
-  store: StateStore;
-  journal: JournalStore;
+  store: Store;
+  journal: JournalVersions;
+  /** Personal API tokens. */
+  tokens: ApiTokens;
   clock: Clock;
-  log: Logger;
+  log: Log;
   /** One GitHost per app, by app name. */
   git: Map<string, GitHost>;
   notifier: Notifier | null;
@@ -22,11 +23,9 @@ export interface Runtime {
   kv: KvStore;
   objects: ObjectStore;
   /** Set by the composition root: runs operations (src/core/operation-engine.ts). */
-  engine: import('./operation-engine.js').OperationEngine;
+  engine: OperationEngine;
   sandbox: boolean;
-  metrics: import('./metrics.js').Metrics;
-  /** The Slack Web API client when Slack is configured (the Slack app reuses it). */
-  slackClient?: import('@slack/web-api').WebClient | null;
+  metrics: Metrics;
 }
 
 export function findApp(config: Config, name: string): AppConfig | undefined {

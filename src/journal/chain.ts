@@ -274,3 +274,15 @@ export class JournalChain implements KindRunner {
     throw new ConflictError(`${plan.key} keeps changing; nothing was overwritten`);
   }
 }
+
+const chains = new WeakMap<Runtime, JournalChain>();
+
+/** The one JournalChain of a runtime (commands, routes and the reconciliation share it). */
+export function journalChain(runtime: Runtime): JournalChain {
+  let chain = chains.get(runtime);
+  if (!chain) {
+    chain = new JournalChain(runtime);
+    chains.set(runtime, chain);
+  }
+  return chain;
+}

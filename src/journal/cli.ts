@@ -7,7 +7,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ResolvedConfig, resolveConfig } from '../cli-config.js';
-import { buildConsulKv, buildObjectStore } from '../compose.js';
+import { buildConsulKv, buildObjectStore, buildTickets as composeTickets } from '../compose/index.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { ConfigError, InputError } from '../core/errors.js';
 import { crashPoint } from '../core/fault-points.js';
@@ -23,11 +23,7 @@ type Out = { out: (s: string) => void; err: (s: string) => void };
 
 async function buildTickets(resolved: ResolvedConfig, env: NodeJS.ProcessEnv): Promise<ChangeTickets | undefined> {
   const sn = resolved.config.servicenow;
-  if (!sn) return undefined;
-  const secrets = readSecrets(env);
-  const { ServiceNowTickets } = await import('../adapters/servicenow.js');
-  const auth = secrets.SERVICENOW_TOKEN ? { token: secrets.SERVICENOW_TOKEN } : { user: secrets.SERVICENOW_USER ?? '', password: secrets.SERVICENOW_PASSWORD ?? '' };
-  return new ServiceNowTickets({ baseUrl: sn.baseUrl, auth, approvedStates: sn.approvedStates });
+  return sn ? composeTickets(sn, readSecrets(env), { credentialsRequired: false }) : undefined;
 }
 
 function untilSignal(): { signal: AbortSignal; wait: Promise<void> } {

@@ -10,7 +10,7 @@ import { rolesOf } from '../core/approval-gate.js';
 import { InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
 import type { Runtime } from '../core/runtime.js';
 import type { JournalVersion } from '../store/state-store.js';
-import { journalChain } from '../server/wiring.js';
+import { journalChain } from './chain.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from './intake-rules.js';
 import { VERSION_ID } from './version-id.js';
 

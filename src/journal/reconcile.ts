@@ -5,7 +5,7 @@
  */
 import type { Runtime } from '../core/runtime.js';
 import type { JournalVersion } from '../store/state-store.js';
-import { journalChain } from '../server/wiring.js';
+import { journalChain } from './chain.js';
 import { validTime } from './manual-register.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from './intake-rules.js';
 import { VERSION_ID } from './version-id.js';

@@ -15,7 +15,7 @@ import { formatJournalNotice } from '../journal/watch-notices.js';
 import type { EmbeddedKv } from '../store/embedded-kv.js';
 import { bearerToken, type HttpServer, parseWith, readBody, readJsonWith, sendJson } from './http-server.js';
 import { safeEqual } from './local-api.js';
-import { journalChain } from './wiring.js';
+import { journalChain } from '../journal/chain.js';
 
 /** JSON bodies of the journal API are small: 64 KiB is generous. */
 const JOURNAL_MAX_BODY = 64 * 1024;

@@ -8,20 +8,17 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { resolveConfig } from '../cli-config.js';
-import { compose, type ComposeOptions } from '../compose.js';
+import { type ComposedRuntime, compose, type ComposeOptions, journalChain, wireControllerless } from '../compose/index.js';
+import { startController } from '../compose/controller.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { Dispatcher } from '../core/dispatcher.js';
 import { Metrics } from '../core/metrics.js';
 import { createLogger } from '../core/log.js';
-import type { Runtime } from '../core/runtime.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
-import { startController } from '../controller/controller.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { addJournalRoutes } from './journal-routes.js';
-import { TokenStore } from '../store/token-store.js';
 import { mountSlack } from './slack-mount.js';
-import { journalChain, wireControllerless } from './wiring.js';
 
 export interface ServeOptions {
   configFile?: string;
@@ -37,7 +34,7 @@ export interface ServeOptions {
 
 export interface RunningServer {
   port: number;
-  runtime: Runtime;
+  runtime: ComposedRuntime;
   http: HttpServer;
   /** Graceful stop: refuse new requests, finish steps in flight, close everything. */
   stop(): Promise<void>;
@@ -51,7 +48,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
   const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env, metrics: new Metrics({ defaults: true }), ...options.compose });
   wireControllerless(runtime);
-  const service = new Dispatcher(runtime);
+  const service = new Dispatcher(runtime, runtime.commands);
   const http = new HttpServer(log, (kind) => runtime.metrics.faults.inc({ kind }));
   let ready = false;
   let info = { token: '' };
@@ -67,7 +64,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
     res.end(body);
   });
-  addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: new TokenStore(runtime.store.db, runtime.clock) });
+  addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
   addJournalRoutes(http, runtime, secrets, () => info.token);
   const slack = await mountSlack(http, service, resolved.config, secrets, log, runtime.metrics);
   const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });

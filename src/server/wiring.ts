@@ -1,26 +1,2 @@
-/**
- * Wiring that every process running commands needs, with or without the controller:
- * the operation kinds beyond Git (journal pointers) and how verification is decided.
- */
-import type { Runtime } from '../core/runtime.js';
-import { JournalChain } from '../journal/chain.js';
-
-const chains = new WeakMap<Runtime, JournalChain>();
-
-export function journalChain(runtime: Runtime): JournalChain {
-  let chain = chains.get(runtime);
-  if (!chain) {
-    chain = new JournalChain(runtime);
-    chains.set(runtime, chain);
-  }
-  return chain;
-}
-
-export function wireControllerless(runtime: Runtime): void {
-  // Without a controller there is nothing to verify against: applied means succeeded.
-  runtime.engine.needsVerification = () => false;
-  const chain = journalChain(runtime);
-  runtime.engine.runners.set('journal-promote', chain);
-  runtime.engine.runners.set('journal-rollback', chain);
-  runtime.engine.runners.set('journal-seed', chain);
-}
+/** Moved to the composition root (src/compose/wiring.ts); this re-export keeps old imports working. */
+export { journalChain, wireControllerless } from '../compose/wiring.js';

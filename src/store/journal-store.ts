@@ -2,9 +2,8 @@
  * Journal versions and import results in the state store. Registration is idempotent by
  * checksum: the same content never gets two versions.
  */
-import type { Clock } from '../core/ports.js';
+import type { Clock, JournalImport, JournalVersion, JournalVersions, NewJournalVersion } from '../core/ports.js';
 import type { Db } from './db.js';
-import type { JournalImport, JournalVersion } from './state-store.js';
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
@@ -38,16 +37,14 @@ function toImport(r: Record<string, unknown>): JournalImport {
   };
 }
 
-export class JournalStore {
+export class JournalStore implements JournalVersions {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {}
 
   /** Register a version; when its checksum is known already, the existing version is returned. */
-  async register(
-    v: Omit<JournalVersion, 'registeredAt' | 'exportedAt' | 'uploadedBy'> & Partial<Pick<JournalVersion, 'exportedAt' | 'uploadedBy'>>,
-  ): Promise<{ version: JournalVersion; created: boolean }> {
+  async register(v: NewJournalVersion): Promise<{ version: JournalVersion; created: boolean }> {
     const rows = await this.db.query<Record<string, unknown>>(
       `INSERT INTO journal_versions (version, cluster, file, size, sha256, object_key, ticket, mandators, uploaded_at, registered_at, exported_at, uploaded_by)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING RETURNING *`,

@@ -8,74 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Operation, OperationKind, OperationState } from '../core/operation.js';
 import { canTransition } from '../core/operation.js';
-import type { Clock, MessageRef } from '../core/ports.js';
+import type { ApprovalRow, AuditEntry, Clock, CommandLogEntry, CommandLogLine, LiveStateRow, LockRow, MessageRef, NewOperation, OperationFilter, RequestKeyClaim, Store } from '../core/ports.js';
 import type { Db } from './db.js';
 import { GroupInsert } from './group-insert.js';
 import { migrate } from './migrations.js';
 
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  operationId: string | null;
-  detail: Record<string, unknown>;
-}
-
-export interface CommandLogEntry {
-  actor: string;
-  source: string;
-  text: string;
-  outcome: string;
-  detail?: string;
-  /** The request this line records (idempotency key or inbox id): logged once per request. */
-  requestKey?: string;
-}
-
-export interface LockRow {
-  app: string;
-  env: string;
-  operationId: string | null;
-  holder: string;
-  reason: string;
-  manual: boolean;
-  at: string;
-}
-
-export interface ApprovalRow {
-  userId: string;
-  role: string;
-  sha: string;
-  at: string;
-}
-
-export interface JournalVersion {
-  version: string;
-  cluster: string;
-  file: string;
-  size: number;
-  sha256: string;
-  objectKey: string;
-  ticket: string | null;
-  mandators: string[];
-  uploadedAt: string;
-  registeredAt: string;
-  /** When the modelling cluster exported it (the sidecar's `exportedAt`, else the file's mtime when first seen); null when unknown. */
-  exportedAt: string | null;
-  /** Who registered the upload: the authenticated cluster of the call, `local` (serve's own token), `<user> by hand`, `reconciliation`. */
-  uploadedBy: string | null;
-}
-
-export interface JournalImport {
-  env: string;
-  version: string;
-  ok: boolean;
-  exitCode: number | null;
-  durationMs: number;
-  outputTail: string;
-  error: string | null;
-  at: string;
-}
+// The row types are the core's (its store ports); re-exported for the store's own users.
+export type { ApprovalRow, AuditEntry, CommandLogEntry, JournalImport, JournalVersion, LockRow } from '../core/ports.js';
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
@@ -103,7 +42,7 @@ export function newOperationId(): string {
   return `op_${[...randomBytes(10)].map((b) => alphabet[b % 36]).join('')}`;
 }
 
-export class StateStore {
+export class StateStore implements Store {
   constructor(
     readonly db: Db,
     private readonly clock: Clock,
@@ -125,6 +64,11 @@ export class StateStore {
     return this.db.close();
   }
 
+  /** A PGlite folder has one process at a time (its folder lock). */
+  get singleProcess(): boolean {
+    return this.db.kind === 'pglite';
+  }
+
   private now(): string {
     return this.clock.now().toISOString();
   }
@@ -138,7 +82,7 @@ export class StateStore {
    * One line per command; with a request key, one line per request however often it runs.
    * Resolves once the line is committed (lines of one burst share a statement).
    */
-  async logCommand(entry: CommandLogEntry, db = this.db) {
+  async logCommand(entry: CommandLogEntry, db = this.db): Promise<void> {
     const values = [this.now(), entry.actor, entry.source, entry.text.slice(0, 4000), entry.outcome, entry.detail ?? null, entry.requestKey ?? null];
     if (db === this.db) return this.commandLines.add(values);
     await db.query(
@@ -147,17 +91,17 @@ export class StateStore {
     );
   }
 
-  async commandLogFor(requestKey: string): Promise<{ actor: string; text: string; outcome: string; at: string }[]> {
+  async commandLogFor(requestKey: string): Promise<CommandLogLine[]> {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log WHERE request_key = $1', [requestKey]);
     return rows.map((r) => ({ actor: String(r.actor), text: String(r.text), outcome: String(r.outcome), at: iso(r.at) }));
   }
 
-  async commandLog(limit = 50): Promise<{ actor: string; text: string; outcome: string; at: string }[]> {
+  async commandLog(limit = 50): Promise<CommandLogLine[]> {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log ORDER BY id DESC LIMIT $1', [limit]);
     return rows.map((r) => ({ actor: String(r.actor), text: String(r.text), outcome: String(r.outcome), at: iso(r.at) }));
   }
 
-  async audit(actor: string, action: string, operationId: string | null, detail: Record<string, unknown> = {}, db = this.db) {
+  async audit(actor: string, action: string, operationId: string | null, detail: Record<string, unknown> = {}, db = this.db): Promise<void> {
     await db.query('INSERT INTO audit (at, actor, action, operation_id, detail) VALUES ($1,$2,$3,$4,$5)', [
       this.now(), actor, action, operationId, JSON.stringify(detail),
     ]);
@@ -192,7 +136,7 @@ export class StateStore {
     key: string,
     fingerprint: string,
     worker: string,
-  ): Promise<{ claimed: true } | { claimed: false; fingerprint: string | null; reply: unknown | null; claimedBy: string | null; at: string }> {
+  ): Promise<RequestKeyClaim> {
     const rows = await this.db.query(
       'INSERT INTO idempotency (key, at, fingerprint, claimed_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key',
       [key, this.now(), fingerprint, worker],
@@ -253,10 +197,7 @@ export class StateStore {
 
   // ------------------------------------------------------------ operations
 
-  async createOperation(input: {
-    kind: OperationKind; app: string; env: string; requester: string; plan: Operation['plan'];
-    idempotencyKey: string | null; expiresAt: string | null; state?: OperationState;
-  }): Promise<Operation> {
+  async createOperation(input: NewOperation): Promise<Operation> {
     const now = this.now();
     const id = newOperationId();
     const rows = await this.db.query<Record<string, unknown>>(
@@ -285,7 +226,7 @@ export class StateStore {
     return rows[0] ? toOperation(rows[0]) : null;
   }
 
-  async operations(filter: { app?: string; env?: string; states?: OperationState[]; kinds?: OperationKind[]; limit?: number } = {}) {
+  async operations(filter: OperationFilter = {}): Promise<Operation[]> {
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT * FROM operations WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2)
         AND ($3::text[] IS NULL OR state = ANY($3)) AND ($4::text[] IS NULL OR kind = ANY($4))
@@ -296,7 +237,7 @@ export class StateStore {
   }
 
   /** Move an operation to a new state; refuses transitions the state machine does not allow. */
-  async transition(id: string, to: OperationState, actor: string, extra: { error?: string | null; detail?: Record<string, unknown> } = {}) {
+  async transition(id: string, to: OperationState, actor: string, extra: { error?: string | null; detail?: Record<string, unknown> } = {}): Promise<Operation> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.query<Record<string, unknown>>('SELECT * FROM operations WHERE id = $1 FOR UPDATE', [id]);
       if (!rows[0]) throw new NotFoundError(`no operation ${id}`);
@@ -435,7 +376,7 @@ export class StateStore {
     return rows.length === 1;
   }
 
-  async liveStates(): Promise<{ app: string; env: string; state: string; detail: string; since: string }[]> {
+  async liveStates(): Promise<LiveStateRow[]> {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM live_state');
     return rows.map((r) => ({ app: String(r.app), env: String(r.env), state: String(r.state), detail: String(r.detail), since: iso(r.since) }));
   }

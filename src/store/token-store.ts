@@ -5,22 +5,11 @@
  * part was wrong.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../core/ports.js';
+import { type ApiToken, type ApiTokens, type Clock, TOKEN_PREFIX, TOKEN_SHAPE } from '../core/ports.js';
 import type { Db } from './db.js';
 
-export interface ApiToken {
-  id: string;
-  owner: string;
-  label: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-export const TOKEN_PREFIX = 'cvy_';
-/** `cvy_` + 12 lowercase letters or digits + `_` + 43 base64url characters (32 random bytes). */
-export const TOKEN_SHAPE = /^cvy_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
-export const TOKEN_ID = /^[a-z0-9]{12}$/;
+// The token's shape is the core's (its ApiTokens port); re-exported for the store's own users.
+export { type ApiToken, TOKEN_ID, TOKEN_PREFIX, TOKEN_SHAPE } from '../core/ports.js';
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -51,7 +40,7 @@ function sameHash(a: string, b: string): boolean {
 /** Compared against when no row matched, so an unknown id costs the same as a wrong secret. */
 const NO_HASH = hashToken('cvy_none');
 
-export class TokenStore {
+export class TokenStore implements ApiTokens {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,

@@ -18,7 +18,7 @@ import { parse, stringify } from 'yaml';
 import { compose } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load.js';
 import { FINAL_STATES } from '../../src/core/operation.js';
-import type { Runtime } from '../../src/core/runtime.js';
+import type { ComposedRuntime as Runtime } from '../../src/compose.js';
 import { wireControllerless } from '../../src/server/wiring.js';
 import { TokenStore } from '../../src/store/token-store.js';
 import { systemClock } from '../../src/core/ports.js';

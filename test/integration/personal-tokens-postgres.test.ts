@@ -17,7 +17,7 @@ import { compose } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import { renderText } from '../../src/core/render-text.js';
-import type { Runtime } from '../../src/core/runtime.js';
+import type { ComposedRuntime as Runtime } from '../../src/compose.js';
 import { wireControllerless } from '../../src/server/wiring.js';
 import { TOKEN_SHAPE } from '../../src/store/token-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';

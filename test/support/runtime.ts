@@ -8,14 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { LogNotifier } from '../../src/adapters/log-notifier.js';
-import { compose, type ComposeOptions } from '../../src/compose.js';
+import { type ComposedRuntime, compose, type ComposeOptions } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import type { Clock } from '../../src/core/ports.js';
 import type { Reply } from '../../src/core/reply.js';
 import { renderText } from '../../src/core/render-text.js';
-import type { Runtime } from '../../src/core/runtime.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
 import { migrate } from '../../src/store/migrations.js';
 import { wrapPglite } from '../../src/store/pglite-db.js';
@@ -64,7 +63,7 @@ export class TestClock implements Clock {
 }
 
 export interface TestRuntime {
-  runtime: Runtime;
+  runtime: ComposedRuntime;
   dir: string;
   sandboxDir: string;
   config: Config;

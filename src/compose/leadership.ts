@@ -6,21 +6,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Secrets } from '../config/secrets.js';
+import type { Leadership } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
-import { AlwaysLeader, type Leadership } from './leadership.js';
-
-export type { Leadership } from './leadership.js';
+import { AlwaysLeader } from '../controller/leadership.js';
+import { stateUrlOf } from './state.js';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-/** The state URL as the composition root chooses it. */
-export function stateUrlOf(runtime: Runtime, secrets: Secrets): string {
-  const configured = runtime.config.state.url;
-  return secrets.DATABASE_URL && configured.startsWith('pglite:') && !runtime.sandbox ? secrets.DATABASE_URL : configured;
-}
-
 export async function buildLeadership(
-  runtime: Runtime,
+  runtime: Pick<Runtime, 'config' | 'clock' | 'sandbox'>,
   secrets: Secrets,
   identity: string,
   log: Logger,
@@ -38,7 +32,7 @@ export async function buildLeadership(
     const lease = new KubeLeaseLeadership({ kubeConfig, namespace, name: 'conveyor-controller', identity, log, clock: runtime.clock });
     return { start: (onChange) => lease.start(onChange), stop: () => lease.stop(), isLeader: () => lease.isLeader() };
   }
-  const url = stateUrlOf(runtime, secrets);
+  const url = stateUrlOf(runtime.config, secrets, runtime.sandbox);
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PgLeadership } = await import('../adapters/pg-leadership.js');
     return new PgLeadership({ connectionString: url, log });

@@ -1,0 +1,47 @@
+/**
+ * A Git host provider: which repositories it serves, how its GitHost is built, and (when it has
+ * them) the poll source the controller's safety net asks and the webhook route its events
+ * arrive on. Adding a host is one adapter under src/adapters/, one provider here and one line in
+ * ./index.ts.
+ */
+import type { Logger } from 'pino';
+import type { AppConfig, Config } from '../../config/schema.js';
+import type { Secrets } from '../../config/secrets.js';
+import type { Metrics } from '../../core/metrics.js';
+import type { GitHost } from '../../core/ports.js';
+import type { RepoEvents } from '../../controller/run-controller.js';
+import type { PollSource } from '../../controller/repo-poller.js';
+import type { HttpServer } from '../../server/http-server.js';
+import type { StateStore } from '../../store/state-store.js';
+
+export interface GitHostBuild {
+  app: AppConfig;
+  config: Config;
+  secrets: Secrets;
+  baseDir: string;
+  log: Logger;
+  metrics: Metrics;
+  /** The app's mirror folder. */
+  mirrorDir: string;
+  /** `app.repo` as a path relative to baseDir. */
+  local: string;
+}
+
+export interface WebhookMount {
+  http: HttpServer;
+  secrets: Secrets;
+  store: StateStore;
+  log: Logger;
+  events: RepoEvents;
+}
+
+export interface GitHostProvider {
+  readonly name: string;
+  /** Whether this provider serves the app's repository. */
+  matches(build: GitHostBuild): boolean;
+  build(build: GitHostBuild): Promise<GitHost>;
+  /** The poller's source for a host of this provider's kind; null for other hosts. */
+  pollSource?(app: string, host: GitHost): PollSource | null;
+  /** Put this host's webhook route on the HTTP server (every replica serves it). */
+  mountWebhooks?(mount: WebhookMount): void;
+}

@@ -1,0 +1,88 @@
+/**
+ * The composition root: every client is built here, once, from the validated configuration
+ * and the environment's secrets, and passed down. Nothing deeper constructs an SDK client or
+ * reads a secret: serve, the controller (./controller.ts), `conveyor run` and the journal
+ * workers are all composed from here.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { COMMANDS } from '../../commands/index.js';
+import { LogNotifier } from '../adapters/log-notifier.js';
+import type { Config } from '../config/schema.js';
+import { readSecrets } from '../config/secrets.js';
+import type { CommandRegistry } from '../core/command.js';
+import { Metrics } from '../core/metrics.js';
+import { OperationEngine } from '../core/operation-engine.js';
+import { type Clock, type Directory, emptyDirectory, type GitHost, type Notifier, type ObjectStore, systemClock } from '../core/ports.js';
+import type { Runtime } from '../core/runtime.js';
+import { EmbeddedKv } from '../store/embedded-kv.js';
+import { JournalStore } from '../store/journal-store.js';
+import { openStore } from '../store/open-store.js';
+import type { StateStore } from '../store/state-store.js';
+import { TokenStore } from '../store/token-store.js';
+import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
+import { buildGitHost } from './git-hosts/index.js';
+import { stateUrlOf } from './state.js';
+
+export { buildConsulKv, buildObjectStore, buildTickets, type ConsulSettings } from './clients.js';
+export { GIT_HOST_PROVIDERS } from './git-hosts/index.js';
+export { stateUrlOf } from './state.js';
+export { journalChain, wireControllerless } from './wiring.js';
+
+export interface ComposeOptions {
+  config: Config;
+  /** Folder relative paths in the configuration are resolved against. */
+  baseDir: string;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  log: Logger;
+  sandbox?: boolean;
+  notifier?: Notifier | null;
+  directory?: Directory;
+  /** Extra GitHosts by app name (tests, or adapters built elsewhere). */
+  gitHosts?: Map<string, GitHost>;
+  objects?: ObjectStore;
+  metrics?: Metrics;
+  /** An already-open store (tests clone a migrated template instead of migrating again). */
+  store?: StateStore;
+}
+
+/** The runtime as the outer rings (server, CLI, tests) see it: the concrete store behind the ports. */
+export interface ComposedRuntime extends Runtime, CommandRegistry {
+  store: StateStore;
+  journal: JournalStore;
+  tokens: TokenStore;
+  log: Logger;
+}
+
+export async function compose(options: ComposeOptions): Promise<ComposedRuntime> {
+  const { config, baseDir, log } = options;
+  const clock = options.clock ?? systemClock;
+  const secrets = readSecrets(options.env ?? process.env);
+  const store = options.store ?? (await openStore(stateUrlOf(config, secrets, Boolean(options.sandbox)), clock, baseDir));
+  // A PGlite folder has one process at a time (its folder lock): claims left by a killed
+  // predecessor are stale, so the sweep can resume its operations at once.
+  if (store.singleProcess) await store.releaseAllClaims();
+  try {
+    const metrics = options.metrics ?? new Metrics();
+    const git = new Map<string, GitHost>(options.gitHosts ?? []);
+    for (const app of config.apps) {
+      if (!git.has(app.name)) git.set(app.name, await buildGitHost(app, { config, secrets, baseDir, log, metrics }));
+    }
+    const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log, metrics) : null;
+    const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
+    const notifier = primary && config.notify ? await withWebhooks(primary, config, options.env ?? process.env, log) : primary;
+    const directory = options.directory ?? slack?.directory ?? emptyDirectory;
+    const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN, baseDir) : new EmbeddedKv(store.db);
+    const objects = options.objects ?? (await buildObjectStore(config, baseDir));
+    const tickets = config.servicenow ? await buildTickets(config.servicenow, secrets) : null;
+    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, tickets, workerId: `${hostname()}:${process.pid}` });
+    return {
+      config, store, journal: new JournalStore(store.db, clock), tokens: new TokenStore(store.db, clock), clock, log, git, notifier, directory,
+      tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), metrics, commands: COMMANDS,
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

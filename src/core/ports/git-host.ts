@@ -1,0 +1,93 @@
+/** A repository host (GitHub, plain Git): reads from a local mirror, compare-and-swap writes. */
+export interface CommitInfo {
+  sha: string;
+  subject: string;
+  author: string;
+  /** ISO 8601 */
+  date: string;
+}
+
+export interface DeployTag {
+  name: string;
+  /** The commit the tag points to. */
+  sha: string;
+  message: string;
+  /** ISO 8601 */
+  date: string;
+  /** The tree of the tagged commit (the version), when the reader knows it. */
+  tree?: string;
+}
+
+export interface FileStat {
+  path: string;
+  added: number;
+  deleted: number;
+}
+
+export type ChecksState = 'success' | 'pending' | 'failure' | 'none';
+
+export interface PullRequestInfo {
+  number: number;
+  url: string;
+  state: 'open' | 'closed' | 'merged';
+  headSha: string;
+  mergeSha?: string;
+}
+
+export interface BranchHead {
+  commit: CommitInfo;
+  tree: string;
+}
+
+export interface RefsSnapshot {
+  /** By branch name; absent when the branch does not exist. */
+  heads: Map<string, BranchHead>;
+  /** By prefix, newest first (as `tags`). */
+  tags: Map<string, DeployTag[]>;
+}
+
+/**
+ * A repository host. Reads come from a local mirror (no API calls); writes go through the
+ * host's API (GitHub) or by push (plain Git). Every write is compare-and-swap: a branch is
+ * only moved from the sha the caller saw, otherwise ConflictError. Never a force-push.
+ */
+export interface GitHost {
+  readonly kind: 'github' | 'git';
+  /** Bring the local mirror up to date with the remote. */
+  sync(): Promise<void>;
+  /** Head sha of a branch in the mirror, or null when the branch does not exist. */
+  branchHead(branch: string): Promise<string | null>;
+  /** Resolve a tag name or (abbreviated) sha to a full commit sha, or null. */
+  resolve(ref: string): Promise<string | null>;
+  treeOf(sha: string): Promise<string>;
+  isAncestor(ancestor: string, descendant: string): Promise<boolean>;
+  /** Commits reachable from `head` but not from `base`, newest first. */
+  log(base: string, head: string, max?: number): Promise<CommitInfo[]>;
+  commit(sha: string): Promise<CommitInfo>;
+  /** File changes between two commits' trees. */
+  diffStat(base: string, head: string): Promise<FileStat[]>;
+  /** Annotated tags matching a prefix (e.g. "prod/"), newest first. */
+  tags(prefix: string): Promise<DeployTag[]>;
+  /** Read a file at a commit, or null. */
+  readFile(sha: string, path: string): Promise<string | null>;
+  /**
+   * Several branches' heads (with their commit and tree) and several prefixes' deploy tags in
+   * one read of the mirror: what `list` needs of an app, without a Git process per question.
+   */
+  refsSnapshot(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot>;
+
+  /** Create a commit with `treeOfSha`'s tree on top of `parent`; returns the new sha. */
+  createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string>;
+  /** Move (or create, when expectedOld is null) a branch; ConflictError when it moved. */
+  updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void>;
+  /** Create an annotated tag; succeeds silently when the same tag already points at sha. */
+  createTag(input: { name: string; sha: string; message: string }): Promise<void>;
+
+  /** Pull requests: only on hosts that have them (GitHub). */
+  openPullRequest?(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo>;
+  getPullRequest?(num: number): Promise<PullRequestInfo>;
+  mergePullRequest?(num: number, expectedHeadSha: string, message: string): Promise<PullRequestInfo>;
+  closePullRequest?(num: number): Promise<void>;
+  checks?(sha: string): Promise<ChecksState>;
+  compareUrl?(base: string, head: string): string;
+}

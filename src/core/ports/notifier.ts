@@ -1,0 +1,23 @@
+/** Notifications (Slack, webhooks). */
+import type { Reply } from '../reply.js';
+
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+export interface Notice {
+  /** Channel id or name (Slack) or a route name for generic webhooks. */
+  channel: string;
+  /** Plain-text fallback; always present. */
+  text: string;
+  /** Structured reply to render (Block Kit on Slack). */
+  reply?: Reply;
+  /** Post in the thread of this message. */
+  thread?: MessageRef;
+}
+
+export interface Notifier {
+  post(notice: Notice): Promise<MessageRef | null>;
+  update(ref: MessageRef, notice: Notice): Promise<void>;
+}

@@ -1,0 +1,46 @@
+/** Operations: the persisted promotions, rollbacks and journal moves, and who works on them. */
+import type { Operation, OperationKind, OperationState } from '../operation.js';
+import type { MessageRef } from './notifier.js';
+
+export interface NewOperation {
+  kind: OperationKind;
+  app: string;
+  env: string;
+  requester: string;
+  plan: Operation['plan'];
+  idempotencyKey: string | null;
+  expiresAt: string | null;
+  state?: OperationState;
+}
+
+export interface OperationFilter {
+  app?: string;
+  env?: string;
+  states?: OperationState[];
+  kinds?: OperationKind[];
+  limit?: number;
+}
+
+export interface OperationStore {
+  /** A new operation (and its `operation.requested` audit line). */
+  createOperation(input: NewOperation): Promise<Operation>;
+  /** NotFoundError when there is none. */
+  operation(id: string): Promise<Operation>;
+  findOperation(id: string): Promise<Operation | null>;
+  /** The operation a request key created, if any. */
+  operationByKey(key: string): Promise<Operation | null>;
+  /** Newest first. */
+  operations(filter?: OperationFilter): Promise<Operation[]>;
+  /** Move an operation to a new state (audited); ConflictError when the state machine forbids it. */
+  transition(id: string, to: OperationState, actor: string, extra?: { error?: string | null; detail?: Record<string, unknown> }): Promise<Operation>;
+  /** Merge into the operation's progress. */
+  saveProgress(id: string, progress: Record<string, unknown>): Promise<void>;
+  savePlan(id: string, plan: Operation['plan']): Promise<void>;
+  /** Remember the message that shows an operation. */
+  attachMessage(id: string, ref: MessageRef): Promise<void>;
+  /** Claim an operation for a worker for `untilMs`; false when another live worker has it. */
+  claim(id: string, worker: string, untilMs: number): Promise<boolean>;
+  release(id: string, worker: string): Promise<void>;
+  /** Drop every claim (only when this process is the store's only user). */
+  releaseAllClaims(): Promise<void>;
+}
