@@ -14,13 +14,10 @@ import {
   type V1DeploymentList,
 } from '@kubernetes/client-node';
 import { ConfigError } from '../core/errors.js';
-import type { ClusterWatch, WorkloadStatus, WorkloadTarget } from '../core/ports.js';
+import type { ClusterWatch, Log, WorkloadStatus, WorkloadTarget } from '../core/ports.js';
 
 /** The part of a pino logger used here. */
-export interface KubeLog {
-  warn(obj: object, msg: string): void;
-  info?(obj: object, msg: string): void;
-}
+export type KubeLog = Pick<Log, 'warn'> & Partial<Pick<Log, 'info'>>;
 
 export interface KubeClusterWatchOptions {
   /** Cluster name (as in WorkloadTarget.cluster) → its KubeConfig, built by the composition root. */

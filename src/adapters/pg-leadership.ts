@@ -8,11 +8,9 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { CampaignLeadership } from './campaign-leadership.js';
+import type { Log } from '../core/ports.js';
 
-export interface PgLeadershipLog {
-  warn(obj: object, msg: string): void;
-  info?(obj: object, msg: string): void;
-}
+export type PgLeadershipLog = Pick<Log, 'warn'> & Partial<Pick<Log, 'info'>>;
 
 export interface PgLeadershipOptions {
   /** postgres:// URL (from DATABASE_URL or state.url; never logged). */

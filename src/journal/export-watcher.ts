@@ -18,7 +18,7 @@ import {
   isConveyorError,
   NotAllowedError,
 } from '../core/errors.js';
-import { type ChangeTickets, type Clock, type ObjectStore, systemClock } from '../core/ports.js';
+import { type ChangeTickets, type Clock, type Log, type ObjectStore, systemClock } from '../core/ports.js';
 import {
   checkClusterMayWrite,
   checkMandatorScope,
@@ -43,11 +43,7 @@ export interface JournalEvent {
 }
 
 /** pino's Logger fits this. */
-export interface JournalLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type JournalLog = Pick<Log, 'info' | 'warn' | 'error'>;
 
 const silentLog: JournalLog = { info() {}, warn() {}, error() {} };
 

@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import pRetry from 'p-retry';
 import { z } from 'zod';
 import { isConveyorError } from '../core/errors.js';
-import type { KvEntry, KvStore, ObjectStore } from '../core/ports.js';
+import type { KvEntry, KvStore, Log, ObjectStore } from '../core/ports.js';
 import { type WatchBackoff, watchKey } from '../core/watch-key.js';
 
 /** A journal version id: date, source, sequence, e.g. `2026.03.14-dev-model.2`. */
@@ -52,11 +52,7 @@ export interface ImportReport {
   error?: string;
 }
 
-export interface AgentLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type AgentLog = Pick<Log, 'info' | 'warn' | 'error'>;
 
 export interface ImportAgentOptions {
   env: string;
