@@ -1,0 +1,57 @@
+/** Git smart HTTP for the GitHub fake: `git http-backend` behind GitHub's push authentication. */
+import { spawn } from 'node:child_process';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GIT_ENV } from './git-plumbing.js';
+
+/** Git smart HTTP through `git http-backend` (CGI). */
+export async function serveGit(
+  root: string,
+  token: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const basic = /^basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  const [user, pass] = basic ? Buffer.from(basic, 'base64').toString().split(':') : [];
+  const pushing = url.pathname.endsWith('/git-receive-pack') || url.searchParams.get('service') === 'git-receive-pack';
+  if (pushing && pass !== token) {
+    res.writeHead(401, { 'www-authenticate': 'Basic realm="GitHub"', 'content-type': 'text/plain' });
+    res.end('Invalid username or token.');
+    return;
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...GIT_ENV,
+    GIT_PROJECT_ROOT: root,
+    GIT_HTTP_EXPORT_ALL: '1',
+    PATH_INFO: decodeURIComponent(url.pathname),
+    QUERY_STRING: url.search.slice(1),
+    REQUEST_METHOD: req.method ?? 'GET',
+    CONTENT_TYPE: req.headers['content-type'] ?? '',
+    GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+    HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
+    REMOTE_ADDR: '127.0.0.1',
+    ...(pass === token ? { REMOTE_USER: user || 'git' } : {}),
+  };
+  const child = spawn('git', ['http-backend'], { env });
+  child.stdin.on('error', () => {});
+  req.pipe(child.stdin);
+  const out: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.resume();
+  await new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const raw = Buffer.concat(out);
+  const end = raw.indexOf('\r\n\r\n') >= 0 ? raw.indexOf('\r\n\r\n') : raw.indexOf('\n\n');
+  const sep = raw.indexOf('\r\n\r\n') >= 0 ? 4 : 2;
+  const headers: Record<string, string> = {};
+  let status = 200;
+  for (const line of raw.subarray(0, Math.max(end, 0)).toString().split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const key = line.slice(0, i).trim().toLowerCase();
+    const value = line.slice(i + 1).trim();
+    if (key === 'status') status = Number.parseInt(value, 10);
+    else headers[key] = value;
+  }
+  res.writeHead(status, headers);
+  res.end(end < 0 ? raw : raw.subarray(end + sep));
+}
