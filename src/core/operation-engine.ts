@@ -6,8 +6,7 @@
 import type { Config } from '../config/schema.js';
 import { approvalSubject, quorum, requiredRoles, rolesOf, withWaitingFor } from './approval-gate.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
-import { applySteps, openPullRequest, type StepContext } from './git-steps.js';
-import { markStale } from './env-state.js';
+import { openPullRequest } from './git-steps.js';
 import { gateContext, gateOf } from './gates/context.js';
 import { expiredWhileWaiting, lockedMessage } from './gates/env-lock.js';
 import type { GateContext, GatePhase } from './gates/gate-rule.js';
@@ -15,7 +14,12 @@ import { openRolesFor } from './gates/approver.js';
 import { enforceGates, runGates } from './gates/run-gates.js';
 import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
 import { renderOperation } from './operation-view.js';
+import { webLinksFor } from './commit-links.js';
 import type { ChangeTickets, Clock, Directory, GitHost, Log, Notifier, Store } from './ports.js';
+import { gitStepContext } from './steps/git-step-context.js';
+import { builtInRunners } from './steps/index.js';
+import type { KindRunner } from './steps/kind-runner.js';
+import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
 import { findEnv } from './runtime.js';
 
 export interface EngineDeps {
@@ -30,6 +34,8 @@ export interface EngineDeps {
   metrics?: import('./metrics.js').Metrics;
   /** ServiceNow, when configured: tickets are checked again right before the first write. */
   tickets?: ChangeTickets | null;
+  /** Whether an applied operation waits for the controller's verdict (default: never). */
+  needsVerification?: VerificationPolicy;
 }
 
 export interface OperationRequest {
@@ -44,20 +50,35 @@ export interface OperationRequest {
 }
 
 /** Steps of kinds other than Git (journal pointers) are plugged in by their module. */
-export interface KindRunner {
-  apply(op: Operation, engine: OperationEngine): Promise<'done' | 'cancelled'>;
-}
+export type { KindRunner };
 
 const CLAIM_MS = 60_000;
 
 export class OperationEngine {
-  /** Decides whether an applied operation waits for the controller's verdict. */
-  needsVerification: (op: Operation) => boolean = () => false;
-  readonly runners = new Map<OperationKind, KindRunner>();
+  /** The step registry: the runner that applies each kind (Git kinds built in, see ./steps/). */
+  readonly runners = builtInRunners();
+  private verification: VerificationPolicy;
   private sweeper: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<unknown>>();
 
-  constructor(readonly deps: EngineDeps) {}
+  constructor(readonly deps: EngineDeps) {
+    this.verification = deps.needsVerification ?? noVerification;
+  }
+
+  /** Plug in the runner of a kind of operation (the journal chain registers its kinds). */
+  registerKind(kind: OperationKind, runner: KindRunner): void {
+    this.runners.set(kind, runner);
+  }
+
+  /** The controller, once it knows which workloads it watches, decides what waits in `verifying`. */
+  verifyWith(policy: VerificationPolicy): void {
+    this.verification = policy;
+  }
+
+  /** @deprecated Pass `needsVerification` to the constructor, or call verifyWith(). */
+  set needsVerification(policy: VerificationPolicy) {
+    this.verifyWith(policy);
+  }
 
   private gateOf(op: { env: string; kind: OperationKind }) {
     return gateOf(this.deps.config, op.kind, op.env);
@@ -154,7 +175,7 @@ export class OperationEngine {
     switch (op.state) {
       case 'requested': {
         if (isGitPlan(op.plan) && op.plan.viaPullRequest) {
-          const ctx = await this.stepContext(op);
+          const ctx = await gitStepContext(this, op);
           if (ctx.host.openPullRequest) await openPullRequest.run(ctx);
         }
         const needed = Object.keys(this.required(op)).length > 0;
@@ -186,7 +207,7 @@ export class OperationEngine {
         return true;
       }
       case 'applied':
-        await this.move(op, this.needsVerification(op) ? 'verifying' : 'succeeded');
+        await this.move(op, nextAfterApplied(op, this.verification));
         return true;
       case 'verifying': {
         const env = findEnv(this.deps.config, op.env);
@@ -216,7 +237,7 @@ export class OperationEngine {
     if (!isGitPlan(op.plan) || !op.progress.prNumber) return false;
     const host = this.deps.git.get(op.app);
     if (!host?.getPullRequest) return false;
-    const pr = await host.getPullRequest(op.progress.prNumber as number);
+    const pr = await host.getPullRequest(op.progress.prNumber);
     if (pr.state === 'closed') {
       await this.move(op, 'cancelled', { error: 'the pull request was closed by hand' });
       return true;
@@ -232,44 +253,10 @@ export class OperationEngine {
     return false;
   }
 
-  private async stepContext(op: Operation): Promise<StepContext & { host: GitHost }> {
-    if (!isGitPlan(op.plan)) throw new Error('not a Git operation');
-    const host = this.deps.git.get(op.app);
-    if (!host) throw new NotAllowedError(`no repository is connected for ${op.app}`);
-    const approvals = await this.deps.store.approvals(op.id);
-    const ctx: StepContext = {
-      op,
-      plan: op.plan,
-      host,
-      tagFormat: this.deps.config.git.tagFormat,
-      now: this.deps.clock.now(),
-      approvers: [...new Set(approvals.filter((a) => a.sha === approvalSubject(op)).map((a) => `${a.userId} (${a.role})`))],
-      save: async (progress) => {
-        Object.assign(op.progress, progress);
-        await this.deps.store.saveProgress(op.id, progress);
-      },
-      savePlan: async (plan) => {
-        op.plan = plan;
-        await this.deps.store.savePlan(op.id, plan);
-      },
-    };
-    return ctx;
-  }
-
   private async apply(op: Operation): Promise<'done' | 'cancelled'> {
     const runner = this.runners.get(op.kind);
-    if (runner) return runner.apply(op, this);
-    const ctx = await this.stepContext(op);
-    try {
-      for (const step of applySteps(ctx.plan, ctx.host)) {
-        const result = await step.run(ctx);
-        if (result === 'cancelled') return 'cancelled';
-        await this.deps.store.saveProgress(op.id, { lastStep: step.name, lastError: null });
-      }
-      return 'done';
-    } finally {
-      markStale(ctx.host); // the steps wrote upstream: the next read fetches before it answers
-    }
+    if (!runner) throw new Error(`no runner is registered for ${op.kind} operations`);
+    return runner.apply(op, this);
   }
 
   async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {
@@ -293,7 +280,7 @@ export class OperationEngine {
   private async closeLeftoverPullRequest(op: Operation): Promise<void> {
     if (!isGitPlan(op.plan) || !op.progress.prNumber || op.progress.mergeSha) return;
     const host = this.deps.git.get(op.app);
-    await host?.closePullRequest?.(op.progress.prNumber as number).catch((err) =>
+    await host?.closePullRequest?.(op.progress.prNumber).catch((err) =>
       this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not close the pull request'),
     );
   }
@@ -320,7 +307,7 @@ export class OperationEngine {
       const gate = Object.keys(this.required(op)).length
         ? withWaitingFor(quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester), this.deps.config, op.requester)
         : null;
-      const reply = renderOperation(op, gate);
+      const reply = renderOperation(op, gate, [], { web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind) });
       const notice = { channel: op.message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
       if (op.message) await notifier.update(op.message, notice);
       else if (notice.channel && op.progress.source !== 'slack') {

@@ -76,8 +76,8 @@ export interface Operation {
   state: OperationState;
   requester: string;
   plan: GitPlan | JournalPlan;
-  /** Results of the steps done so far, persisted after each step. */
-  progress: Record<string, unknown>;
+  /** Results of the steps done so far, persisted after each step (see OperationProgress). */
+  progress: OperationProgress;
   idempotencyKey: string | null;
   message: MessageRef | null;
   error: string | null;
@@ -85,6 +85,63 @@ export interface Operation {
   updatedAt: string;
   expiresAt: string | null;
 }
+
+/**
+ * Progress: each part of the engine owns one slice, written only by it and merged into the
+ * stored record after each step (so a step resumed after a crash sees what it did before).
+ */
+/** Written when the operation is requested. */
+export interface RequestProgress {
+  /** The roles (and how many of each) its gate waits for, decided once. */
+  requiredRoles?: Record<string, number>;
+  source?: 'slack' | 'cli' | 'http' | 'controller';
+  /** The environment asks for a confirmation before approve/reject buttons act. */
+  confirm?: boolean;
+}
+
+/** Written by the announcer: the last state it posted (null: post the current state again). */
+export interface PublishProgress {
+  published?: OperationState | null;
+}
+
+/** Written by the apply loop: the last step done, and the upstream failure it paused on. */
+export interface ApplyProgress {
+  lastStep?: string;
+  lastError?: string | null;
+}
+
+/** The Git steps' slice (src/core/git-steps.ts): commit, push, pull request, deploy tag. */
+export interface GitProgress {
+  /** The commit the branch moves to (write-commit); null after a re-plan. */
+  newSha?: string | null;
+  /** Recorded before the push, so a resume knows a branch at newSha was its own push. */
+  pushing?: boolean;
+  /** The branch moved under the operation once and it was planned again. */
+  replanned?: boolean;
+  prNumber?: number;
+  prUrl?: string;
+  mergeSha?: string;
+  tag?: string;
+  /** What the deploy tag points at: the last Git step is done. */
+  deployedSha?: string;
+}
+
+export type CommonProgress = RequestProgress & PublishProgress & ApplyProgress;
+
+/** The progress of each kind of operation: Git kinds carry the Git slice, journal moves none. */
+export interface ProgressByKind {
+  promote: CommonProgress & GitProgress;
+  rollback: CommonProgress & GitProgress;
+  'journal-promote': CommonProgress;
+  'journal-rollback': CommonProgress;
+  'journal-seed': CommonProgress;
+}
+
+/**
+ * The progress record as stored, read without knowing the kind: every slice, each optional
+ * (a journal operation simply never has the Git fields).
+ */
+export type OperationProgress = ProgressByKind[OperationKind] & Partial<GitProgress>;
 
 export function isGitPlan(plan: Operation['plan']): plan is GitPlan {
   return 'branch' in plan;

@@ -1,0 +1,26 @@
+/**
+ * The apply steps of one kind of operation, run by the engine from its registry keyed by kind
+ * (Git kinds: ./git-apply.ts; journal kinds: the journal chain registers itself). Each step is
+ * idempotent: it looks whether its effect is already there before it acts, so a resume after a
+ * crash never does anything twice.
+ */
+import type { Operation } from '../operation.js';
+import type { Clock, GitHost } from '../ports.js';
+
+export interface KindRunner {
+  apply(op: Operation, engine: StepEngine): Promise<'done' | 'cancelled'>;
+}
+
+/** What a runner may use of the engine (structurally the OperationEngine and its ports). */
+export interface StepEngine {
+  readonly deps: {
+    store: {
+      approvals(operationId: string): Promise<{ userId: string; role: string; sha: string }[]>;
+      saveProgress(id: string, progress: Record<string, unknown>): Promise<void>;
+      savePlan(id: string, plan: Operation['plan']): Promise<void>;
+    };
+    config: { git: { tagFormat: string } };
+    clock: Clock;
+    git: Map<string, GitHost>;
+  };
+}
