@@ -20,6 +20,7 @@ import { JournalStore } from '../store/journal-store.js';
 import { openStore } from '../store/open-store.js';
 import type { StateStore } from '../store/state-store.js';
 import { TokenStore } from '../store/token-store.js';
+import { InboxStore } from '../store/inbox-store.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
 import { stateUrlOf } from './state.js';
@@ -52,6 +53,8 @@ export interface ComposedRuntime extends Runtime, CommandRegistry {
   store: StateStore;
   journal: JournalStore;
   tokens: TokenStore;
+  /** The durable inbox of acked Slack requests, in the same store. */
+  inbox: InboxStore;
   log: Logger;
 }
 
@@ -78,7 +81,7 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     const tickets = config.servicenow ? await buildTickets(config.servicenow, secrets) : null;
     const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, tickets, workerId: `${hostname()}:${process.pid}` });
     return {
-      config, store, journal: new JournalStore(store.db, clock), tokens: new TokenStore(store.db, clock), clock, log, git, notifier, directory,
+      config, store, journal: new JournalStore(store.db, clock), tokens: new TokenStore(store.db, clock), inbox: new InboxStore(store.db, clock), clock, log, git, notifier, directory,
       tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), metrics, commands: COMMANDS,
     };
   } catch (err) {

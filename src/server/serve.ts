@@ -66,7 +66,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
   addJournalRoutes(http, runtime, secrets, () => info.token);
-  const slack = await mountSlack(http, service, resolved.config, secrets, log, runtime.metrics);
+  const slack = await mountSlack({
+    http,
+    service,
+    config: resolved.config,
+    secrets,
+    log,
+    metrics: runtime.metrics,
+    inbox: { store: runtime.inbox, singleProcess: runtime.store.singleProcess, dir: runtime.store.db.dir },
+  });
   const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);

@@ -3,34 +3,40 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { CommandService } from '../core/command-service.js';
-import { Dispatcher, PROCESS_WORKER } from '../core/dispatcher.js';
+import { PROCESS_WORKER } from '../core/dispatcher.js';
 import { ConfigError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
-import { systemClock } from '../core/ports.js';
-import { InboxStore } from '../store/inbox-store.js';
+import type { InboxStore } from '../store/inbox-store.js';
 import type { HttpServer } from './http-server.js';
 
-export async function mountSlack(
-  http: HttpServer,
-  service: CommandService,
-  config: Config,
-  secrets: Secrets,
-  log: Logger,
-  metrics?: Metrics,
-): Promise<{ stop(): Promise<void> } | null> {
+/** What the composition root hands the Slack surface besides the service. */
+export interface SlackMountDeps {
+  http: HttpServer;
+  service: CommandService;
+  config: Config;
+  secrets: Secrets;
+  log: Logger;
+  metrics?: Metrics;
+  /**
+   * The durable inbox; `singleProcess` (a PGlite folder: one process at a time) lets start drop
+   * the claims a killed predecessor left; `dir` puts the delivery log beside the store.
+   */
+  inbox?: { store: InboxStore; singleProcess: boolean; dir?: string };
+}
+
+export async function mountSlack(d: SlackMountDeps): Promise<{ stop(): Promise<void> } | null> {
+  const { http, service, config, secrets, log, metrics } = d;
   if (!secrets.SLACK_BOT_TOKEN) return null;
   const socketMode = Boolean(secrets.SLACK_APP_TOKEN) || config.slack?.socketMode === true;
   if (!socketMode && !secrets.SLACK_SIGNING_SECRET) {
     throw new ConfigError('SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests cannot be verified');
   }
   const { createSlackApp } = await import('./slack-app.js');
-  // The durable inbox lives in the state store the commands use.
-  const inbox = service instanceof Dispatcher ? new InboxStore(service.store.db, systemClock) : null;
   // A PGlite folder has one process at a time: claims left by a killed predecessor are stale.
-  if (inbox && service instanceof Dispatcher && service.store.db.kind === 'pglite') await inbox.releaseAll();
+  if (d.inbox?.singleProcess) await d.inbox.store.releaseAll();
   const slack = createSlackApp({
-    ...(inbox && service instanceof Dispatcher
-      ? { inbox: { store: inbox, worker: PROCESS_WORKER, deliveryLog: service.store.db.dir ? `${service.store.db.dir}.slack-deliveries` : undefined } }
+    ...(d.inbox
+      ? { inbox: { store: d.inbox.store, worker: PROCESS_WORKER, deliveryLog: d.inbox.dir ? `${d.inbox.dir}.slack-deliveries` : undefined } }
       : {}),
     service,
     signingSecret: secrets.SLACK_SIGNING_SECRET ?? 'unused-in-socket-mode',
@@ -40,6 +46,8 @@ export async function mountSlack(
     command: config.slack?.command,
     logger: log.child({ component: 'slack' }),
     maxQueued: config.slack?.maxQueued,
+    homeChannel: (op) =>
+      op.kind?.startsWith('journal') ? (config.journal?.channel ?? config.slack?.journalChannel) : config.environments.find((e) => e.name === op.env)?.channel,
     onBusy: () => metrics?.slackBusy.inc(),
   });
   if (socketMode) {

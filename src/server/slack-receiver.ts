@@ -10,14 +10,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type App, isValidSlackRequest, type Receiver } from '@slack/bolt';
 import type { z } from 'zod';
+import type { Log } from '../core/ports/log.js';
 import { BodyGate, httpError, readBody } from './http-server.js';
 import { eventsBody, interactionPayload, slashCommandBody } from './slack-schemas.js';
 
-export interface SlackReceiverLog {
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+/** What the receiver logs to: the core's one Log shape. */
+export type SlackReceiverLog = Pick<Log, 'info' | 'warn' | 'error'>;
 
 export interface SlackReceiverOptions {
   signingSecret: string;

@@ -11,17 +11,13 @@ import pLimit from 'p-limit';
 import { escapeMrkdwn, renderHomeView, renderReplyBlocks, renderReplyText } from '../../adapters/slack-blocks.js';
 import { toSlackError } from '../../adapters/slack-notifier.js';
 import type { CommandInvocation, CommandService } from '../../core/command-service.js';
+import type { Log } from '../../core/ports/log.js';
 import { InputError, isConveyorError } from '../../core/errors.js';
 import type { Reply } from '../../core/reply.js';
 import type { SlackInboxWorker } from '../slack-inbox.js';
 
-/** pino-compatible: `logger.error({ err }, 'message')`. */
-export interface SlackAppLogger {
-  debug(obj: unknown, msg?: string): void;
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+/** The core's one Log shape (pino fits it): `logger.error({ err }, 'message')`. */
+export type SlackAppLogger = Log;
 
 /** Action values are `opId` or `opId|role`; the service decides whether the id means anything. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
