@@ -8,6 +8,7 @@ import { readAppStates } from '../src/core/env-state.js';
 import { shortSha } from '../src/core/format.js';
 import { historyOf } from '../src/core/promotion-plan.js';
 import { okReply, type Reply, type ReplyBlock } from '../src/core/reply.js';
+import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, requireApp, requireEnv } from './args.js';
 
 export const history = defineCommand({
@@ -35,12 +36,14 @@ async function operationsTable(ctx: CommandContext, app?: string, env?: string):
   const { store, clock } = ctx.runtime;
   const ops = await store.operations({ app, env, limit: 30 });
   const now = clock.now();
+  const given = await Promise.all(ops.map((op) => store.approvals(op.id)));
+  const nameOf = await userNames(ctx.runtime.directory, [...ops.map((op) => op.requester), ...given.flat().map((a) => a.userId)]);
   const rows = await Promise.all(
-    ops.map(async (op) => {
-      const approvals = await store.approvals(op.id);
+    ops.map(async (op, i) => {
+      const approvals = given[i]!;
       return [
-        op.id, op.kind, op.app, op.env, op.requester, ago(op.createdAt, now), op.state,
-        approvals.map((a) => `${a.userId} (${a.role})`).join(', ') || '—',
+        op.id, op.kind, op.app, op.env, nameOf(op.requester), ago(op.createdAt, now), op.state,
+        approvals.map((a) => `${nameOf(a.userId)} (${a.role})`).join(', ') || '—',
         op.error ?? '',
       ];
     }),

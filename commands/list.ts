@@ -3,7 +3,8 @@ import { defineCommand } from '../src/core/command.js';
 import { trailer } from '../src/core/deploy-tag.js';
 import { mapLimit, readAppStates } from '../src/core/env-state.js';
 import { ago, shortSha, truncate } from '../src/core/format.js';
-import { okReply } from '../src/core/reply.js';
+import { type MatrixView, okReply } from '../src/core/reply.js';
+import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, requireApp, requireEnv } from './args.js';
 
 export const list = defineCommand({
@@ -31,28 +32,43 @@ export const list = defineCommand({
       runtime.store.operations({ states: ['awaiting-approval', 'approved', 'applying', 'verifying'], limit: 500 }),
     ]);
     const rows: string[][] = [];
+    const matrix: MatrixView = { envs: runtime.config.environments.map((e) => e.name).filter((e) => !envFilter || e === envFilter), apps: [] };
+    const deployers = states.flat().map((s) => (s.tag && trailer(s.tag.message, 'Requested-By')) || null);
+    const nameOf = await userNames(runtime.directory, deployers);
     apps.forEach((app, i) => {
+      const cells: MatrixView['apps'][number]['cells'] = [];
       for (const s of states[i]!) {
         if (envFilter && s.env.name !== envFilter) continue;
         const liveRow = live.find((l) => l.app === app.name && l.env === s.env.name);
         const waiting = pending.filter((o) => o.app === app.name && o.env === s.env.name);
         const host = runtime.git.get(app.name);
         const envLabel = s.env.enters === 'pull-request' ? `${s.env.name} (PR${host?.kind === 'git' ? ', gate' : ''})` : s.env.name;
+        const deployer = s.tag && trailer(s.tag.message, 'Requested-By');
+        const age = s.commit ? ago(s.commit.date, now) : null;
         rows.push([
           app.name,
           envLabel,
           s.tag?.name ?? '—',
           shortSha(s.head),
-          s.commit ? ago(s.commit.date, now) : '—',
-          (s.tag && trailer(s.tag.message, 'Requested-By')) || s.commit?.author || '—',
+          age ?? '—',
+          (deployer && nameOf(deployer)) || s.commit?.author || '—',
           liveRow ? liveRow.state : 'unknown',
           waiting.length ? waiting.map((o) => `${o.kind} ${o.id} ${o.state}`).join('; ') : '',
           s.commit ? truncate(s.commit.subject, 50) : '(no branch)',
         ]);
+        cells.push({
+          env: envLabel,
+          version: s.head ? (s.tag?.name ?? shortSha(s.head)) : null,
+          sha: s.head,
+          age,
+          live: liveRow ? liveRow.state : 'unknown',
+          pending: waiting.map((o) => `${o.kind} ${o.id}`),
+        });
       }
+      matrix.apps.push({ name: app.name, cells });
     });
     return okReply(`${apps.length === 1 ? apps[0]!.name : `${apps.length} apps`} × ${envFilter ?? `${runtime.config.environments.length} environments`}`, [
       { type: 'table', header: ['app', 'env', 'deploy tag', 'sha', 'age', 'deployed by', 'live', 'pending', 'subject'], rows },
-    ], { data: { rows: rows.map((r) => ({ app: r[0], env: r[1]!.split(' ')[0], tag: r[2], sha: r[3], live: r[6], pending: r[7] })) } });
+    ], { matrix, data: { rows: rows.map((r) => ({ app: r[0], env: r[1]!.split(' ')[0], tag: r[2], sha: r[3], live: r[6], pending: r[7] })) } });
   },
 });

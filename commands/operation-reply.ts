@@ -1,6 +1,7 @@
 /** Shared by promote and rollback: run a Git plan as an operation, or print it (--dry-run). */
 import type { AppConfig } from '../src/config/schema.js';
 import { checkedRefusal } from '../src/core/advice.js';
+import { webLinksFor } from '../src/core/commit-links.js';
 import type { CommandContext } from '../src/core/command.js';
 import { isConveyorError } from '../src/core/errors.js';
 import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
@@ -52,7 +53,7 @@ export async function runGitPlan(
     emergency: Boolean(options.emergency),
     source: ctx.source,
   });
-  return renderOperation(op, await gateStatus(runtime, op));
+  return renderOperation(op, await gateStatus(runtime, op), [], { web: webLinksFor(runtime.config, op.app, runtime.git.get(op.app)?.kind) });
 }
 
 /** Files that change between the branch head and the tree that ships, for a plan that is not a fast-forward. */

@@ -1,25 +1,11 @@
 /**
- * Slack behind the Notifier and Directory ports, over a WebClient built by the composition
+ * Slack behind the Notifier and Directory ports (groups and names), over a WebClient built by the composition
  * root (its `retryConfig` decides how `ratelimited` and network failures are retried; the
  * WebClient waits the `Retry-After` Slack sends). Slack errors become the Conveyor family:
  * `not_in_channel` is a NotAllowedError that says how to fix it; the rest are UpstreamErrors
  * whose text never carries a token.
  */
-import {
-  ErrorCode,
-  type WebAPIHTTPError,
-  type WebAPIPlatformError,
-  type WebAPIRateLimitedError,
-  type WebAPIRequestError,
-  type WebClient,
-} from '@slack/web-api';
-import {
-  type ConveyorError,
-  isConveyorError,
-  NotAllowedError,
-  NotFoundError,
-  UpstreamError,
-} from '../core/errors.js';
+import type { WebClient } from '@slack/web-api';
 import {
   type Clock,
   type Directory,
@@ -28,103 +14,113 @@ import {
   type Notifier,
   systemClock,
 } from '../core/ports.js';
-import { escapeMrkdwn, renderReplyBlocks } from './slack-blocks.js';
+import { stateEmoji, userMention } from './slack-block-parts.js';
+import { escapeMrkdwn, renderReplyBlocks, renderReplyText } from './slack-blocks.js';
+import { SlackChannels } from './slack-channels.js';
+import { EditPacer } from './slack-edit-pacer.js';
+import { toSlackError } from './slack-errors.js';
 
-const TOKEN_PATTERN = /xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+/g;
-const AUTH_ERRORS = new Set([
-  'invalid_auth',
-  'not_authed',
-  'token_revoked',
-  'token_expired',
-  'account_inactive',
-]);
+export { channelLabel, toSlackError } from './slack-errors.js';
 
-/** How a channel is named in a fix-it line: `<#C123>` renders as a link in Slack. */
-function channelLabel(channel: string): string {
-  if (channel.startsWith('#')) return channel;
-  return /^[CGD][A-Z0-9]{6,}$/.test(channel) ? `<#${channel}>` : `#${channel}`;
+export interface SlackNotifierOptions {
+  /** At most one chat.update per message per this many ms (default 1,000). */
+  editIntervalMs?: number;
+  /** Where an edit that failed after its caller moved on is reported. */
+  log?: { warn(obj: unknown, msg?: string): void };
+  /** Resolves channel names (`#deploys-prod`) to ids; default: over the same client. */
+  channels?: SlackChannels;
 }
 
-/** Turn anything the WebClient throws into a Conveyor error with a short, token-free message. */
-export function toSlackError(
-  err: unknown,
-  context: { method: string; channel?: string; channelName?: string },
-): ConveyorError {
-  if (isConveyorError(err)) return err;
-  const named = context.channelName ? `#${context.channelName.replace(/^#/, '')}` : context.channel;
-  const where = named ? ` in ${channelLabel(named)}` : '';
-  const code = (err as { code?: string } | null)?.code;
-  if (code === ErrorCode.PlatformError) {
-    const slackError = String((err as WebAPIPlatformError).data?.error ?? 'unknown_error');
-    if (slackError === 'not_in_channel' || slackError === 'channel_not_found') {
-      const label = named ? channelLabel(named) : 'the channel';
-      const fix = `run \`/invite @Conveyor\` in ${label}`;
-      return slackError === 'not_in_channel'
-        ? new NotAllowedError(`Conveyor is not a member of ${label}: ${fix}`, { cause: err })
-        : new NotFoundError(`Slack channel ${label} not found (a private channel? ${fix})`, { cause: err });
-    }
-    if (AUTH_ERRORS.has(slackError)) {
-      return new UpstreamError(
-        'slack',
-        `Slack refused the bot token (${slackError}): check SLACK_BOT_TOKEN`,
-        {
-          cause: err,
-        },
-      );
-    }
-    return new UpstreamError('slack', `Slack ${context.method} failed${where}: ${slackError}`, {
-      cause: err,
-    });
-  }
-  if (code === ErrorCode.RateLimitedError) {
-    const after = (err as WebAPIRateLimitedError).retryAfter;
-    return new UpstreamError('slack', `Slack is rate limiting ${context.method}: retry after ${after}s`, {
-      cause: err,
-    });
-  }
-  if (code === ErrorCode.HTTPError) {
-    const status = (err as WebAPIHTTPError).statusCode;
-    return new UpstreamError('slack', `Slack ${context.method} answered HTTP ${status}`, { cause: err });
-  }
-  const original = code === ErrorCode.RequestError ? (err as WebAPIRequestError).original : err;
-  const detail = sanitize(original instanceof Error ? original.message : String(original));
-  return new UpstreamError('slack', `Slack is unreachable (${context.method}): ${detail}`, { cause: err });
-}
-
-function sanitize(text: string): string {
-  return text.replace(TOKEN_PATTERN, '[token]').replace(/\?[^\s)]*/g, '');
-}
-
-/** Notifier over chat.postMessage / chat.update. */
+/**
+ * Notifier over chat.postMessage / chat.update. An operation's message is edited at most once a
+ * second (edits in between are coalesced, the latest always sent; a final state is waited for),
+ * and each transition also gets its own line in the message's thread, so nothing is lost.
+ */
 export class SlackNotifier implements Notifier {
-  constructor(private readonly client: WebClient) {}
+  private readonly pacer: EditPacer;
+  private readonly channels: SlackChannels;
+  /** The last thread line per message (a transition announced twice gets one line). */
+  private readonly lastLine = new Map<string, string>();
+  private readonly threads = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly client: WebClient,
+    private readonly options: SlackNotifierOptions = {},
+  ) {
+    this.pacer = new EditPacer({ intervalMs: options.editIntervalMs });
+    this.channels = options.channels ?? new SlackChannels(client);
+  }
 
   async post(notice: Notice): Promise<MessageRef> {
+    const channel = await this.channels.resolve(notice.channel).catch(() => null) ?? notice.channel;
     try {
       const res = await this.client.chat.postMessage({
-        channel: notice.channel,
-        text: escapeMrkdwn(notice.text),
+        channel,
+        text: notice.reply ? renderReplyText(notice.reply) : escapeMrkdwn(notice.text),
         ...(notice.reply ? { blocks: renderReplyBlocks(notice.reply) } : {}),
         ...(notice.thread ? { thread_ts: notice.thread.ts } : {}),
         unfurl_links: false,
       });
-      return { channel: res.channel ?? notice.channel, ts: String(res.ts) };
+      return { channel: res.channel ?? channel, ts: String(res.ts) };
     } catch (err) {
       throw toSlackError(err, { method: 'chat.postMessage', channel: notice.channel });
     }
   }
 
   async update(ref: MessageRef, notice: Notice): Promise<void> {
-    try {
-      await this.client.chat.update({
-        channel: ref.channel,
-        ts: ref.ts,
-        text: escapeMrkdwn(notice.text),
-        blocks: notice.reply ? renderReplyBlocks(notice.reply) : [],
+    const key = `${ref.channel}/${ref.ts}`;
+    const line = notice.reply?.progressLine;
+    if (line) await this.threadLine(key, ref, line, notice);
+    const edit = this.pacer.submit(key, async () => {
+      try {
+        await this.client.chat.update({
+          channel: ref.channel,
+          ts: ref.ts,
+          text: notice.reply ? renderReplyText(notice.reply) : escapeMrkdwn(notice.text),
+          blocks: notice.reply ? renderReplyBlocks(notice.reply) : [],
+        });
+      } catch (err) {
+        throw toSlackError(err, { method: 'chat.update', channel: ref.channel });
+      }
+    });
+    // An edit that goes at once, or a final state, is waited for; one paced behind an earlier
+    // edit goes within the second (a later state may replace it: the thread has every line).
+    if (edit.immediate || notice.reply?.card?.final) return edit.done;
+    edit.done.catch((err: unknown) => this.options.log?.warn({ err, channel: ref.channel }, 'a paced edit of an operation message failed'));
+  }
+
+  /** Resolves when every paced edit has been sent (shutdown). */
+  flush(): Promise<void> {
+    return this.pacer.idle();
+  }
+
+  /** One line in the message's thread per transition, in order; the final one mentions the requester. */
+  private threadLine(key: string, ref: MessageRef, line: string, notice: Notice): Promise<void> {
+    const previous = this.threads.get(key) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.lastLine.get(key) === line) return;
+        const card = notice.reply?.card;
+        const who = card?.final ? ` ${userMention(card.requester)}` : '';
+        try {
+          await this.client.chat.postMessage({
+            channel: ref.channel,
+            thread_ts: ref.ts,
+            text: `${stateEmoji(card?.state ?? notice.reply?.operation?.state ?? '')} ${escapeMrkdwn(line)}${who}`,
+            unfurl_links: false,
+          });
+        } catch (err) {
+          throw toSlackError(err, { method: 'chat.postMessage', channel: ref.channel });
+        }
+        this.lastLine.set(key, line);
+        if (this.lastLine.size > 5000) this.lastLine.delete(this.lastLine.keys().next().value as string);
       });
-    } catch (err) {
-      throw toSlackError(err, { method: 'chat.update', channel: ref.channel });
-    }
+    this.threads.set(key, next);
+    void next.finally(() => {
+      if (this.threads.get(key) === next) this.threads.delete(key);
+    }).catch(() => undefined);
+    return next;
   }
 }
 
@@ -134,6 +130,8 @@ export interface SlackDirectoryOptions {
   groups: string[];
   /** How long a group's members are trusted before asking Slack again (default 60 s). */
   ttlMs?: number;
+  /** How long a user's name is kept before asking users.info again (default ten minutes). */
+  namesTtlMs?: number;
   clock?: Clock;
 }
 
@@ -149,6 +147,8 @@ interface CachedGroup {
 export class SlackDirectory implements Directory {
   private readonly cache = new Map<string, CachedGroup>();
   private readonly inflight = new Map<string, Promise<Set<string>>>();
+  private readonly names = new Map<string, { name: string | null; at: number }>();
+  private readonly namesInflight = new Map<string, Promise<string | null>>();
   private readonly ttlMs: number;
   private readonly clock: Clock;
 
@@ -159,7 +159,32 @@ export class SlackDirectory implements Directory {
 
   async groupsOf(userId: string): Promise<string[]> {
     const members = await Promise.all(this.options.groups.map((g) => this.membersOf(g)));
-    return this.options.groups.filter((_, i) => members[i].has(userId));
+    return this.options.groups.filter((_, i) => members[i]?.has(userId) === true);
+  }
+
+  /**
+   * The user's display name (else real name, else handle) from users.info, cached for
+   * `namesTtlMs`; null when Slack does not know the user or cannot be asked (callers show the id).
+   */
+  async nameOf(userId: string): Promise<string | null> {
+    const now = this.clock.now().getTime();
+    const cached = this.names.get(userId);
+    if (cached && now - cached.at < (this.options.namesTtlMs ?? 10 * 60_000)) return cached.name;
+    const running = this.namesInflight.get(userId);
+    if (running) return running;
+    const asking = this.options.client.users
+      .info({ user: userId })
+      .then((res) => {
+        const u = res.user;
+        const name = u?.profile?.display_name || u?.profile?.real_name || u?.real_name || u?.name || null;
+        this.names.set(userId, { name, at: this.clock.now().getTime() });
+        if (this.names.size > 10_000) this.names.delete(this.names.keys().next().value as string);
+        return name;
+      })
+      .catch(() => cached?.name ?? null)
+      .finally(() => this.namesInflight.delete(userId));
+    this.namesInflight.set(userId, asking);
+    return asking;
   }
 
   /** Forget cached memberships (e.g. on a `subteam_members_changed` event). */

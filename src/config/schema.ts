@@ -19,6 +19,7 @@ export const duration = z
 
 const roleName = z.string().regex(ROLE_NAME, 'a role name of lowercase letters, digits and dashes');
 const slackUser = z.string().regex(/^[UW][A-Z0-9_]{1,20}$/, 'a Slack user id such as U012ABCDEF');
+const webTemplate = z.string().regex(/^https?:\/\/[^\s<>|]+$/, 'an http(s) URL template such as https://git.example.com/{repo}/commit/{sha}');
 const slackGroup = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'a Slack user group id such as S0123ABCD');
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -94,7 +95,11 @@ export const environmentSchema = z
     name: z.string().regex(ENV_NAME, 'an environment name of lowercase letters, digits and dashes'),
     branch: z.string().regex(BRANCH_NAME, 'a branch name without spaces, "..", or a leading "-"'),
     enters: z.enum(['push', 'pull-request']).default('push'),
-    channel: z.string().min(1).optional(),
+    /** Slack channel of this environment's operation messages: a name ("#deploys-prod") or an id ("C0123ABCD"). */
+    channel: z
+      .string()
+      .regex(/^(#?[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$/, 'a Slack channel name such as "#deploys-prod" or a channel id such as C0123ABCD')
+      .optional(),
     gate: gate.default({ roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false }),
     allowSkip: z.boolean().default(false),
     /** Approve and Reject buttons in Slack open a dialog naming the app, environment and version first. */
@@ -159,6 +164,15 @@ export const configSchema = z
         apiUrl: z.url().optional(),
         socketMode: z.boolean().default(false),
         journalChannel: z.string().optional(),
+        /**
+         * Web pages of plain-Git repositories, linked from operation messages (GitHub repositories
+         * link to GitHub by themselves). Placeholders: {app}, {repo} (the repository path, e.g.
+         * acme/api), {sha}, {from}, {to}, {tag}.
+         */
+        gitWeb: z
+          .object({ commit: webTemplate.optional(), compare: webTemplate.optional(), tag: webTemplate.optional() })
+          .strict()
+          .optional(),
         /** Commands waiting after their ack beyond which new ones are answered "busy" at once. */
         maxQueued: z.number().int().min(10).max(100_000).optional(),
       })

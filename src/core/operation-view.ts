@@ -2,7 +2,7 @@
 import type { QuorumStatus } from './approval-gate.js';
 import { shortSha, truncate } from './format.js';
 import { isGitPlan, type Operation } from './operation.js';
-import type { Reply, ReplyBlock } from './reply.js';
+import type { OperationCard, Reply, ReplyBlock, ReplyButton, WebLinks } from './reply.js';
 
 const STATE_WORDS: Record<Operation['state'], string> = {
   requested: 'requested',
@@ -26,7 +26,14 @@ export function operationHeadline(op: Operation): string {
   return `${what}: ${STATE_WORDS[op.state]} (${op.id})`;
 }
 
-export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra: ReplyBlock[] = []): Reply {
+const FINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled']);
+
+export interface RenderOperationOptions {
+  /** Where the Slack layout links commits, compare views and tags (commit-links.ts). */
+  web?: WebLinks | null;
+}
+
+export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra: ReplyBlock[] = [], options: RenderOperationOptions = {}): Reply {
   const blocks: ReplyBlock[] = [];
   const plan = op.plan;
   const facts: string[] = [`asked by ${op.requester}`];
@@ -66,18 +73,17 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
   else if (typeof op.progress.lastError === 'string' && !['succeeded', 'failed', 'rejected', 'expired', 'cancelled'].includes(op.state)) {
     blocks.push({ type: 'text', text: `Paused: ${op.progress.lastError}. Conveyor retries automatically; nothing needs doing.` });
   }
+  let buttons: ReplyButton[] = [];
   if (op.state === 'awaiting-approval') {
     // Environments with `confirm: true` (prod, typically) ask before a click counts.
     const what = isGitPlan(plan) ? `${op.app} → ${op.env} at ${plan.toTag ?? shortSha(plan.sourceSha)}` : `journal ${op.env} → ${plan.toVersion}`;
     const confirm = (verb: string) =>
       op.progress.confirm ? { confirm: { title: `${verb} ${op.kind}?`, text: `${verb} ${what} (${op.id}), asked by ${op.requester}?`, yes: verb, no: 'Cancel' } } : {};
-    blocks.push({
-      type: 'buttons',
-      buttons: [
-        { action: 'approve', label: 'Approve', value: op.id, style: 'primary', ...confirm('Approve') },
-        { action: 'reject', label: 'Reject', value: op.id, style: 'danger', ...confirm('Reject') },
-      ],
-    });
+    buttons = [
+      { action: 'approve', label: 'Approve', value: op.id, style: 'primary', ...confirm('Approve') },
+      { action: 'reject', label: 'Reject', value: op.id, style: 'danger', ...confirm('Reject') },
+    ];
+    blocks.push({ type: 'buttons', buttons });
     blocks.push({ type: 'text', text: `Or type: approve ${op.id}` });
   }
   blocks.push(...extra);
@@ -89,6 +95,72 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
     status: failed ? 'refused' : 'ok',
     title: operationHeadline(op),
     blocks,
-    operation: { id: op.id, state: op.state },
+    operation: { id: op.id, state: op.state, kind: op.kind, app: op.app, env: op.env },
+    card: operationCard(op, gate ?? null, buttons, options.web ?? null, extra),
+    progressLine: progressLine(op, gate ?? null),
   };
+}
+
+/** The operation as data for Slack's layout (src/adapters/slack-operation-blocks.ts). */
+export function operationCard(op: Operation, gate: QuorumStatus | null, buttons: ReplyButton[], web: WebLinks | null, extra: ReplyBlock[] = []): OperationCard {
+  const plan = op.plan;
+  const git = isGitPlan(plan) ? plan : null;
+  const journal = isGitPlan(plan) ? null : plan;
+  const facts: string[] = [];
+  if (git) {
+    facts.push(git.mode === 'fast-forward' ? 'fast-forward' : 'new commit with the same tree');
+    if (git.viaPullRequest) facts.push('via pull request');
+    if (git.emergency) facts.push('EMERGENCY');
+  }
+  if (plan.reason) facts.push(plan.reason);
+  const waiting = new Map((gate?.waitingFor ?? []).map((w) => [w.role, w]));
+  const lastError = typeof op.progress.lastError === 'string' ? op.progress.lastError : null;
+  return {
+    id: op.id,
+    kind: op.kind,
+    app: git ? op.app : null,
+    env: op.env,
+    state: op.state,
+    stateText: STATE_WORDS[op.state],
+    headline: operationHeadline(op),
+    final: FINAL.has(op.state),
+    requester: op.requester,
+    requestedAt: op.createdAt,
+    ticket: git?.ticket ?? null,
+    from: git
+      ? { label: git.fromTag ?? shortSha(git.targetHead), sha: git.targetHead, env: op.env }
+      : { label: journal?.fromVersion ?? '(none)', sha: null, env: op.env },
+    to: git ? { label: git.toTag ?? shortSha(git.sourceSha), sha: git.sourceSha, env: git.sourceEnv } : { label: journal?.toVersion ?? '?', sha: null, env: null },
+    facts,
+    commits: git ? git.commits.map((c) => ({ sha: c.sha, subject: c.subject, author: c.author })) : [],
+    commitCount: git?.commitCount ?? 0,
+    pullRequest: typeof op.progress.prUrl === 'string' ? op.progress.prUrl : null,
+    tag: typeof op.progress.tag === 'string' ? op.progress.tag : null,
+    approvals: (gate?.roles ?? []).map((r) => {
+      const w = op.state === 'awaiting-approval' ? waiting.get(r.role) : undefined;
+      return { role: r.role, needed: r.needed, approvers: r.approvers, waiting: w ? { users: w.users, groups: w.groups } : null };
+    }),
+    problem: op.error ?? (lastError && !FINAL.has(op.state) ? `paused: ${lastError}; Conveyor retries automatically` : null),
+    buttons,
+    web,
+    extra,
+  };
+}
+
+/** One line per state, for the thread under the operation's message (no mentions: nobody is pinged by progress). */
+export function progressLine(op: Operation, gate: QuorumStatus | null): string {
+  const words = STATE_WORDS[op.state];
+  switch (op.state) {
+    case 'awaiting-approval': {
+      const roles = (gate?.roles ?? []).map((r) => `${r.role} ${r.approvers.length}/${r.needed}`);
+      return roles.length ? `${words}: ${roles.join(', ')}` : words;
+    }
+    case 'applying':
+      return typeof op.progress.lastStep === 'string' ? `${words} (done: ${op.progress.lastStep})` : words;
+    case 'applied':
+    case 'succeeded':
+      return typeof op.progress.tag === 'string' ? `${words}: ${op.progress.tag}` : words;
+    default:
+      return op.error ? `${words}: ${op.error}` : words;
+  }
 }

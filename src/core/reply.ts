@@ -31,7 +31,13 @@ export interface Reply {
   blocks: ReplyBlock[];
   /** Visible only to the asker (Slack ephemeral). */
   ephemeral?: boolean;
-  operation?: { id: string; state: string };
+  operation?: { id: string; state: string; kind?: string; app?: string; env?: string };
+  /** An operation laid out for Slack (header, context, fields, commits, approvals, actions). */
+  card?: OperationCard;
+  /** One line saying what this state of an operation is (Slack: a line in the message's thread). */
+  progressLine?: string;
+  /** The apps × environments matrix as data (Slack: one section per app on a phone). */
+  matrix?: MatrixView;
   /** The stored answer of an earlier delivery with the same idempotency key (post nothing again). */
   replayed?: boolean;
   /** Extra machine-readable data for --json and the HTTP API. */
@@ -54,4 +60,75 @@ export function refusedReply(title: string, blocks: ReplyBlock[] = []): Reply {
 export function exitCodeOf(reply: Reply): 0 | 1 | 2 {
   if (reply.status === 'ok') return 0;
   return reply.status === 'usage' ? 2 : 1;
+}
+
+/** URL templates for a repository's web pages: `{sha}`, `{from}`, `{to}`, `{tag}` are filled in. */
+export interface WebLinks {
+  commit?: string;
+  compare?: string;
+  tag?: string;
+}
+
+/** One side of a change: what an environment runs (or will run). */
+export interface CardVersion {
+  /** A deploy tag, a journal version, or a short sha. */
+  label: string;
+  sha: string | null;
+  /** The environment it comes from or lives in. */
+  env: string | null;
+}
+
+/** An operation as data, for surfaces that lay it out themselves (Slack's Block Kit). */
+export interface OperationCard {
+  id: string;
+  kind: string;
+  /** The app; null for journal operations. */
+  app: string | null;
+  env: string;
+  state: string;
+  /** "waiting for approval", "succeeded", … */
+  stateText: string;
+  /** The one-line summary (the reply's title, unless a command says more, e.g. who approved). */
+  headline: string;
+  final: boolean;
+  requester: string;
+  /** ISO time the operation was asked for. */
+  requestedAt: string;
+  ticket: string | null;
+  from: CardVersion | null;
+  to: CardVersion;
+  /** Short facts (fast-forward or new commit, emergency, reason). */
+  facts: string[];
+  commits: { sha: string; subject: string; author: string }[];
+  commitCount: number;
+  pullRequest: string | null;
+  /** The deploy tag made by this operation, once it exists. */
+  tag: string | null;
+  approvals: { role: string; needed: number; approvers: string[]; waiting: { users: string[]; groups: string[] } | null }[];
+  /** An error (failed) or why it is paused (retrying). */
+  problem: string | null;
+  buttons: ReplyButton[];
+  /** Where commits, compare views and tags link to; null: no links. */
+  web: WebLinks | null;
+  /** More to show below (e.g. the keys a journal seed moves). */
+  extra: ReplyBlock[];
+}
+
+/** One cell of the matrix: what an app runs in an environment. */
+export interface MatrixCell {
+  env: string;
+  /** Deploy tag, or the short sha when the head is untagged; null: no branch. */
+  version: string | null;
+  sha: string | null;
+  /** "3d ago" */
+  age: string | null;
+  /** healthy, progressing, failed, drifted, unknown */
+  live: string;
+  /** Operations on it that are not finished: "promote op_… awaiting-approval". */
+  pending: string[];
+}
+
+export interface MatrixView {
+  envs: string[];
+  apps: { name: string; cells: MatrixCell[] }[];
 }

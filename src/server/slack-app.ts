@@ -55,6 +55,8 @@ export interface CreateSlackAppOptions {
    * Without it (unit tests of the transport) the work lives in memory only.
    */
   inbox?: { store: InboxStore; worker: string; deliveryLog?: string };
+  /** The channel an operation's message belongs in (its environment's); typed elsewhere, a link is left there. */
+  homeChannel?: (operation: { kind?: string; env?: string }) => string | undefined;
 }
 
 export interface SlackApp {
@@ -113,6 +115,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
         publishHome: (client, user) => base.publishHome(client, user),
         schedule: (task) => base.afterAck(task),
         deliveryLog: options.inbox.deliveryLog,
+        homeChannel: options.homeChannel,
       })
     : null;
   const surface: SlackSurface = { ...base, inbox };

@@ -21,7 +21,8 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { WebClient } from '@slack/web-api';
 import { request } from 'undici';
-import { renderReplyBlocks, renderReplyText } from '../adapters/slack-blocks.js';
+import { escapeMrkdwn, renderReplyBlocks, renderReplyText, statusEmoji } from '../adapters/slack-blocks.js';
+import { SlackChannels } from '../adapters/slack-channels.js';
 import { toSlackError } from '../adapters/slack-notifier.js';
 import type { CommandService } from '../core/command-service.js';
 import type { Reply } from '../core/reply.js';
@@ -67,6 +68,10 @@ export interface SlackInboxDeps {
   now?: () => number;
   /** Append-only file of delivered ids (beside the embedded store); none: the inbox row alone. */
   deliveryLog?: string;
+  /** The channel (name or id) an operation's message belongs in: its environment's, from the configuration. */
+  homeChannel?: (operation: { kind?: string; env?: string }) => string | undefined;
+  /** Channel names to ids (default: conversations.list over `client`, cached). */
+  channels?: SlackChannels;
 }
 
 /** Slack keeps a response_url for 30 minutes; answer through it only well inside that. */
@@ -96,6 +101,7 @@ export class SlackInboxWorker {
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly postJson: (url: string, body: string) => Promise<number>;
+  private readonly channels: SlackChannels;
 
   /** Ids whose reply Slack has taken. */
   private readonly delivered = new Set<string>();
@@ -105,6 +111,7 @@ export class SlackInboxWorker {
   constructor(private readonly d: SlackInboxDeps) {
     this.now = d.now ?? Date.now;
     this.postJson = d.postJson ?? postJson;
+    this.channels = d.channels ?? new SlackChannels(d.client);
     if (d.deliveryLog && existsSync(d.deliveryLog)) {
       for (const line of readFileSync(d.deliveryLog, 'utf8').split('\n')) {
         if (line.startsWith('b ')) this.begun.add(line.slice(2));
@@ -122,7 +129,7 @@ export class SlackInboxWorker {
    * Record that a reply is about to go to Slack; true when an earlier process already sent it
    * off and died before hearing back (the caller then delivers without a second copy).
    */
-  private markBegun(id: string, route: 'url' | 'channel'): boolean {
+  private markBegun(id: string, route: 'url' | 'channel' | 'link'): boolean {
     const key = `${route}:${id}`;
     const again = this.begun.has(key);
     if (!again) {
@@ -137,6 +144,7 @@ export class SlackInboxWorker {
     this.delivered.add(id);
     this.begun.delete(`url:${id}`);
     this.begun.delete(`channel:${id}`);
+    this.begun.delete(`link:${id}`);
     this.append(`d ${id}`);
   }
 
@@ -256,25 +264,36 @@ export class SlackInboxWorker {
     this.markDelivered(item.id);
   }
 
+  /**
+   * An answer for the channel. An operation's message goes to its environment's channel (the
+   * configuration's `environments[].channel`, resolved to an id); typed elsewhere, the channel it
+   * was typed in gets a short line linking to it. Each post is made once as the user sees it.
+   */
   private async deliverCommand(item: InboxItem<CommandPayload>, reply: Reply): Promise<void> {
     const p = item.payload;
     if (reply.ephemeral || reply.status !== 'ok') return this.answerPrivately(item, reply);
+    const home = await this.homeOf(reply);
+    let warning: string | null = null;
+    if (home && home.id !== p.channel) {
+      try {
+        const ts = await this.postOnce(item, 'channel', home.id, { text: renderReplyText(reply), blocks: renderReplyBlocks(reply) });
+        if (reply.operation) await this.d.service.attachMessage(reply.operation.id, { channel: home.id, ts });
+        await this.postLink(item, reply, home, ts);
+        return;
+      } catch (err) {
+        const known = toSlackError(err, { method: 'chat.postMessage', channel: home.id, channelName: home.name });
+        if (known.code !== 'NOT_ALLOWED' && known.code !== 'NOT_FOUND') throw known;
+        // Not in the environment's channel: answer where it was typed, and say how to fix it.
+        this.begun.delete(`channel:${item.id}`);
+        warning = known.message;
+        this.d.log.warn({ id: item.id, channel: home.name }, 'inbox: cannot post in the environment channel; answering where the command was typed');
+      }
+    }
     let ts: string;
     try {
-      const again = this.markBegun(item.id, 'channel');
-      const earlier = again ? await this.findPosted(p.channel, item) : null;
-      if (earlier) {
-        ts = earlier;
-      } else {
-        const res = await this.d.client.chat.postMessage({
-          channel: p.channel,
-          text: renderReplyText(reply),
-          blocks: renderReplyBlocks(reply),
-          unfurl_links: false,
-          metadata: { event_type: REPLY_EVENT, event_payload: { request: item.id } },
-        });
-        ts = String(res.ts);
-      }
+      const blocks = renderReplyBlocks(reply);
+      const note = warning && blocks.length < 50 ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: `:warning: ${escapeMrkdwn(warning)}` }] }] : [];
+      ts = await this.postOnce(item, 'channel', p.channel, { text: renderReplyText(reply), blocks: [...blocks, ...note] });
       this.markDelivered(item.id);
     } catch (err) {
       const channelName = p.channelName && !/^(privategroup|directmessage)$/.test(p.channelName) ? p.channelName : undefined;
@@ -283,6 +302,61 @@ export class SlackInboxWorker {
       return this.answerPrivately(item, `${renderReplyText(reply)}\n:warning: ${known.message}`);
     }
     if (reply.operation) await this.d.service.attachMessage(reply.operation.id, { channel: p.channel, ts });
+  }
+
+  /** The environment channel of an operation's reply, as an id; null when there is none or Slack does not know it. */
+  private async homeOf(reply: Reply): Promise<{ id: string; name: string } | null> {
+    const name = reply.operation && this.d.homeChannel?.(reply.operation);
+    if (!name) return null;
+    try {
+      const id = await this.channels.resolve(name);
+      if (!id) this.d.log.warn({ channel: name }, 'inbox: the environment channel is not one Conveyor can see (invite it, or check the name); answering where the command was typed');
+      return id ? { id, name } : null;
+    } catch (err) {
+      this.d.log.warn({ err, channel: name }, 'inbox: cannot look up the environment channel (channels:read scope?); answering where the command was typed');
+      return null;
+    }
+  }
+
+  /**
+   * Post in a channel once as the user sees it: a resumed delivery first looks for the post an
+   * earlier process may have made (by its metadata), and takes that one.
+   */
+  private async postOnce(item: { id: string; acceptedAt: string }, route: 'channel' | 'link', channel: string, message: { text: string; blocks: unknown[] }): Promise<string> {
+    const again = this.markBegun(item.id, route);
+    const earlier = again ? await this.findPosted(channel, item) : null;
+    if (earlier) return earlier;
+    const res = await this.d.client.chat.postMessage({
+      channel,
+      text: message.text,
+      blocks: message.blocks as never,
+      unfurl_links: false,
+      metadata: { event_type: REPLY_EVENT, event_payload: { request: item.id } },
+    });
+    return String(res.ts);
+  }
+
+  /** Where the command was typed: one short line with a permalink to the operation's message. */
+  private async postLink(item: InboxItem<CommandPayload>, reply: Reply, home: { id: string; name: string }, ts: string): Promise<void> {
+    const p = item.payload;
+    const permalink = await this.d.client.chat
+      .getPermalink({ channel: home.id, message_ts: ts })
+      .then((r) => (typeof r.permalink === 'string' && /^https:\/\/[^\s<>|]+$/.test(r.permalink) ? r.permalink : null))
+      .catch(() => null);
+    const where = `<#${home.id}>`;
+    const what = escapeMrkdwn(reply.title.slice(0, 200));
+    const text = permalink ? `${statusEmoji(reply)} ${what}: <${permalink}|follow it in ${home.name.startsWith('#') ? escapeMrkdwn(home.name) : 'the environment channel'}>` : `${statusEmoji(reply)} ${what}: follow it in ${where}`;
+    try {
+      await this.postOnce(item, 'link', p.channel, { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
+    } catch (err) {
+      const known = toSlackError(err, { method: 'chat.postMessage', channel: p.channel });
+      if (known.code !== 'NOT_ALLOWED' && known.code !== 'NOT_FOUND') throw known;
+      // Typed where Conveyor is not a member (a DM with someone, a channel it was not invited to): say it privately.
+      this.markDelivered(item.id);
+      await this.d.tellUser(this.d.client, p.user, p.channel, text);
+      return;
+    }
+    this.markDelivered(item.id);
   }
 
   /**

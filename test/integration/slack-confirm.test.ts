@@ -51,14 +51,18 @@ describe('mentions', () => {
   it('the waiting message mentions exactly who can fill each missing role (a group only where no one is named); the end mentions the requester', async () => {
     const asked = await t.run('promote api prod');
     const text = (blocks: unknown[]) => JSON.stringify(blocks);
-    const waiting = text(renderReplyBlocks(asked));
-    expect(waiting).toContain('waiting for tech-lead: <@U_LEAD>');
-    expect(waiting).toContain('waiting for product-owner: <!subteam^S0PRODOWN>');
+    const approvalsOf = (blocks: unknown[]) =>
+      (blocks as { text?: { text?: string } }[]).map((b) => b.text?.text ?? '').find((t) => t.startsWith('*approvals*')) ?? '';
+    const waiting = approvalsOf(renderReplyBlocks(asked));
+    expect(waiting).toContain('*tech-lead*: waiting: <@U_LEAD>');
+    expect(waiting).toContain('*product-owner*: waiting: <!subteam^S0PRODOWN>');
     expect(waiting).not.toContain('<@U_DEMO>'); // the requester can never approve
     const half = await t.run(`approve ${asked.operation!.id}`, 'U_LEAD');
-    expect(text(renderReplyBlocks(half))).not.toContain('waiting for tech-lead');
+    expect(approvalsOf(renderReplyBlocks(half))).toContain('*tech-lead*: ✓ <@U_LEAD>');
+    expect(approvalsOf(renderReplyBlocks(half))).not.toContain('*tech-lead*: waiting');
     expect(asked.text).toContain('waiting for tech-lead: U_LEAD'); // plain text for the CLI
     const rejected = await t.run(`reject ${asked.operation!.id}`, 'U_LEAD');
-    expect(text(renderReplyBlocks(rejected))).toContain('rejected, asked by: <@U_DEMO>');
+    expect(text(renderReplyBlocks(rejected))).toContain('asked by <@U_DEMO>');
+    expect(approvalsOf(renderReplyBlocks(rejected))).not.toContain('waiting');
   });
 });

@@ -92,7 +92,7 @@ describe('Slack end to end over HTTP', () => {
     expect(opId).toMatch(/^op_[0-9a-z]+$/);
     const text = shown(msg);
     expect(text).toContain('waiting for approval');
-    for (const role of ['tech-lead: 0/1', 'product-owner: 0/1', 'devops: 0/1']) expect(text).toContain(role);
+    for (const role of ['*tech-lead*: waiting: <@U_LEAD>', '*product-owner*: waiting: <@U_PO>', '*devops*: waiting: <@U_OPS>']) expect(text).toContain(role);
 
     // The posted message becomes the operation's living message (attached right after the post).
     await vi.waitFor(async () => {
@@ -209,15 +209,15 @@ describe('Slack end to end over HTTP', () => {
     const lead = await click('U_LEAD', opId);
     expect(lead.text).toContain('U_LEAD approved as tech-lead');
     await vi.waitFor(() =>
-      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('tech-lead: 1/1 (U_LEAD)'),
-    );
-    expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('product-owner: 0/1');
+      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*tech-lead*: ✓ <@U_LEAD>'),
+    { timeout: 5_000 });
+    expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*product-owner*: waiting: <@U_PO>');
 
     const po = await click('U_PO', opId);
     expect(po.text).toContain('U_PO approved as product-owner');
     await vi.waitFor(() =>
-      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('product-owner: 1/1 (U_PO)'),
-    );
+      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*product-owner*: ✓ <@U_PO>'),
+    { timeout: 5_000 });
     expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
 
     const ops = await click('U_OPS', opId);
@@ -228,9 +228,10 @@ describe('Slack end to end over HTTP', () => {
     });
     const final = fake.message(DEPLOYS, approvalTs)!;
     expect(buttonsOf(final.blocks)).toEqual([]);
-    expect(shown(final)).toContain('devops: 1/1 (U_OPS)');
-    // One living message: every update edited the request's own message, nothing else was posted.
-    expect(fake.messagesIn(DEPLOYS)).toHaveLength(1);
+    expect(shown(final)).toContain('*devops*: ✓ <@U_OPS>');
+    // One living message: every update edited the request's own message; the rest went to its thread.
+    expect(fake.messagesIn(DEPLOYS).filter((m) => !m.threadTs)).toHaveLength(1);
+    expect(fake.messagesIn(DEPLOYS).filter((m) => m.threadTs).every((m) => m.threadTs === approvalTs)).toBe(true);
     const updates = fake.callsTo('chat.update');
     expect(updates.length).toBeGreaterThanOrEqual(3);
     expect(

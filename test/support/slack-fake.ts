@@ -66,6 +66,14 @@ export interface SlackFakeOptions {
 }
 
 type Args = Record<string, unknown>;
+
+export interface FakeUser {
+  id: string;
+  /** The handle (`name`). */
+  name: string;
+  realName?: string;
+  displayName?: string;
+}
 type Answer = { ok: true; [k: string]: unknown } | { ok: false; error: string; [k: string]: unknown };
 
 export class SlackFake {
@@ -81,6 +89,8 @@ export class SlackFake {
   readonly openedViews: { triggerId: string; view: Record<string, unknown> }[] = [];
   private readonly messages = new Map<string, StoredMessage>();
   private readonly userGroups = new Map<string, string[]>();
+  private readonly channels = new Map<string, { name: string; isPrivate: boolean }>();
+  private readonly users = new Map<string, FakeUser>();
   private readonly notMember = new Set<string>();
   private readonly failures = new Map<string, string>();
   private rateLimit = { remaining: 0, retryAfter: 1, method: undefined as string | undefined };
@@ -167,6 +177,21 @@ export class SlackFake {
 
   setUserGroup(groupId: string, users: string[]): void {
     this.userGroups.set(groupId, [...users]);
+  }
+
+  /** A channel `conversations.list` names (e.g. `addChannel('C0PROD001', 'deploys-prod')`). */
+  addChannel(id: string, name: string, isPrivate = false): void {
+    this.channels.set(id, { name: name.replace(/^#/, ''), isPrivate });
+  }
+
+  /** A workspace member `users.info` answers for. */
+  setUser(id: string, user: Omit<FakeUser, 'id'>): void {
+    this.users.set(id, { id, ...user });
+  }
+
+  /** The permalink chat.getPermalink answers for a message. */
+  permalink(channel: string, ts: string): string {
+    return `https://fake.slack.com/archives/${channel}/p${ts.replace('.', '')}`;
   }
 
   // ------------------------------------------------------------ assertions
@@ -269,6 +294,16 @@ export class SlackFake {
       }
       case 'conversations.history':
         return this.history(args);
+      case 'conversations.list':
+        return this.listChannels(args);
+      case 'chat.getPermalink': {
+        const channel = str(args.channel);
+        const ts = str(args.message_ts);
+        if (!this.messages.has(`${channel}/${ts}`)) return { ok: false, error: 'message_not_found' };
+        return { ok: true, channel, permalink: this.permalink(channel, ts) };
+      }
+      case 'users.info':
+        return this.userInfo(args);
       case 'conversations.info': {
         const channel = String(args.channel ?? '');
         if (!channel) return { ok: false, error: 'channel_not_found' };
@@ -341,6 +376,37 @@ export class SlackFake {
     });
     const more = offset + limit < all.length;
     return { ok: true, messages: page, has_more: more, pin_count: 0, response_metadata: { next_cursor: more ? `c${offset + limit}` : '' } };
+  }
+
+  /** conversations.list as Slack answers it: `channels` with id, name, is_private, is_member; cursor paging. */
+  private listChannels(args: Args): Answer {
+    const types = (str(args.types) || 'public_channel').split(',');
+    const limit = Math.min(Math.max(Number(str(args.limit) || 100), 1), 1000);
+    const offset = Number(str(args.cursor).replace(/^c/, '') || 0);
+    const all = [...this.channels.entries()]
+      .filter(([, c]) => types.includes(c.isPrivate ? 'private_channel' : 'public_channel'))
+      .map(([id, c]) => ({ id, name: c.name, is_channel: !c.isPrivate, is_private: c.isPrivate, is_archived: false, is_member: !this.notMember.has(id) }));
+    const more = offset + limit < all.length;
+    return { ok: true, channels: all.slice(offset, offset + limit), response_metadata: { next_cursor: more ? `c${offset + limit}` : '' } };
+  }
+
+  /** users.info as Slack documents it: `user` with `name`, `real_name` and `profile.display_name`/`real_name`. */
+  private userInfo(args: Args): Answer {
+    const user = this.users.get(str(args.user));
+    if (!user) return { ok: false, error: 'user_not_found' };
+    return {
+      ok: true,
+      user: {
+        id: user.id,
+        team_id: this.teamId,
+        name: user.name,
+        deleted: false,
+        real_name: user.realName ?? '',
+        tz: 'Europe/Zurich',
+        is_bot: false,
+        profile: { real_name: user.realName ?? '', display_name: user.displayName ?? '', real_name_normalized: user.realName ?? '', display_name_normalized: user.displayName ?? '' },
+      },
+    };
   }
 
   private update(args: Args): Answer {
@@ -476,6 +542,8 @@ const LIMITS = {
   actionId: 255,
   elements: 25,
   context: 10,
+  fields: 10,
+  field: 2000,
 };
 
 /** What Slack would say about these blocks; empty when they are valid. */
@@ -500,6 +568,11 @@ export function blockErrors(blocks: unknown[], maxBlocks: number): string[] {
         const text = asView(block.text);
         if (!text && !Array.isArray(block.fields)) errors.push(`must provide text or fields ${at}`);
         if (text) errors.push(...textErrors(text, LIMITS.section, `${at}/text`));
+        if (block.fields !== undefined) {
+          const fields = arr(block.fields);
+          if (fields.length === 0 || fields.length > LIMITS.fields) errors.push(`must have 1 to ${LIMITS.fields} fields ${at}/fields`);
+          fields.forEach((f, j) => errors.push(...textErrors(asView(f) ?? {}, LIMITS.field, `${at}/fields/${j}`)));
+        }
         break;
       }
       case 'header': {
