@@ -107,7 +107,8 @@ function renderTable(header: string[], rows: string[][]): SlackBlock[] {
         .join('  ')
         .trimEnd(),
     );
-  const head = [line(all[0]), escapeMrkdwn(widths.map((w) => '-'.repeat(w)).join('  '))];
+  // all[0] is the header row
+  const head = [line(all[0]!), escapeMrkdwn(widths.map((w) => '-'.repeat(w)).join('  '))];
   return chunk(all.slice(1).map(line), {
     max: SLACK_LIMITS.sectionText,
     fence: true,

@@ -240,7 +240,7 @@ export class SlackFake {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const method = match[1];
+    const method = match[1]!; // the pattern's one group always takes part
     const args = parseBody(raw, req.headers['content-type']);
     const call: SlackCall = { method, args: withoutToken(args), at: new Date(), outcome: 'ok' };
     this.calls.push(call);
