@@ -3,16 +3,16 @@
  * freezes, tickets, …) are in ./gates/, one per file; their helpers are re-exported here for
  * the commands and views that show a gate.
  */
-import type { Config, GateConfig } from '../config/schema.js';
-import type { Operation } from './operation.js';
-import { isGitPlan } from './operation.js';
+import type { Config } from '../config/schema.js';
 import { okReply, type Reply } from './reply.js';
 import type { Runtime } from './runtime.js';
 import type { QuorumStatus } from './gates/quorum.js';
+import { rolesOf } from './gates/roles.js';
 
 export { activeFreeze } from './gates/freeze.js';
 export { ticketPolicy, type TicketPolicy } from './gates/change-ticket.js';
-export { quorum, type QuorumStatus, type RoleProgress } from './gates/quorum.js';
+export { approvalSubject, quorum, type QuorumStatus, type RoleProgress } from './gates/quorum.js';
+export { requiredRoles, rolesOf } from './gates/roles.js';
 
 /**
  * The people to mention for each role still missing: its named users who may still approve
@@ -29,25 +29,6 @@ export function withWaitingFor(status: QuorumStatus, config: Pick<Config, 'roles
       return { role: r.role, users, groups: users.length ? [] : (who?.groups ?? []) };
     });
   return { ...status, waitingFor };
-}
-
-export function requiredRoles(gate: GateConfig, kind: Operation['kind'], emergency: boolean): Record<string, number> {
-  if ((kind === 'rollback' || kind === 'journal-rollback') && gate.rollbackRoles && (emergency || kind === 'journal-rollback')) {
-    return gate.rollbackRoles;
-  }
-  return gate.roles;
-}
-
-/** The version approvals are for: the tree that will ship (git), or the journal version. */
-export function approvalSubject(op: Operation): string {
-  return isGitPlan(op.plan) ? op.plan.sourceTree : op.plan.toVersion;
-}
-
-export async function rolesOf(runtime: Pick<Runtime, 'config' | 'directory'>, user: string): Promise<string[]> {
-  const groups = new Set(await runtime.directory.groupsOf(user).catch(() => [] as string[]));
-  return Object.entries(runtime.config.roles)
-    .filter(([, who]) => who.users.includes(user) || who.groups.some((g) => groups.has(g)))
-    .map(([role]) => role);
 }
 
 /** Operations waiting for an approval this viewer could give (App Home, `list`). */

@@ -1,9 +1,9 @@
 /** Builds the context the gate rules read, from the configuration and the ports at hand. */
 import type { Config, GateConfig } from '../../config/schema.js';
-import { requiredRoles, rolesOf } from '../approval-gate.js';
 import type { OperationKind } from '../operation.js';
 import type { ChangeTickets, Clock, Directory } from '../ports.js';
 import type { GateContext, GatePhase } from './gate-rule.js';
+import { requiredRoles, rolesOf } from './roles.js';
 
 export interface GateSources {
   config: Config;

@@ -5,10 +5,18 @@
  * ./index.ts; ./run-gates.ts runs them.
  */
 import type { Config, GateConfig } from '../../config/schema.js';
-import type { EnvState } from '../env-state.js';
 import type { ConveyorError } from '../errors.js';
 import type { OperationKind, OperationState } from '../operation.js';
-import type { ChangeTickets, ChecksState } from '../ports.js';
+import type { ChangeTickets, ChecksState, DeployTag } from '../ports.js';
+
+/** What a rule reads of one environment's state (structurally core/env-state's EnvState). */
+export interface GateEnvState {
+  env: { name: string };
+  head: string | null;
+  tree: string | null;
+  commit: { date: string } | null;
+  tags: DeployTag[];
+}
 
 /**
  * When a gate runs. `plan`: while a promotion or rollback is planned (what `--dry-run` and the
@@ -84,7 +92,7 @@ export interface GateApproval {
 /** What a promotion is about to ship (plan) or would ship (advice). */
 export interface PromotionFacts {
   /** Every environment's state, in pipeline order, and the index of the target. */
-  states: EnvState[];
+  states: GateEnvState[];
   target: number;
   /** The version (tree) that ships, and how the user named it. */
   tree: string;

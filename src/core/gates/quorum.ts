@@ -3,6 +3,7 @@
  * requester never counts, one person fills one role, and only approvals of the version that
  * will ship count (they lapse when it changes).
  */
+import { isGitPlan, type Operation } from '../operation.js';
 import { type GateApproval, type GateRule, pass, wait } from './gate-rule.js';
 
 export interface RoleProgress {
@@ -17,6 +18,11 @@ export interface QuorumStatus {
   missing: string[];
   /** Who can fill each missing role (set where the configuration is at hand): the ones to mention. */
   waitingFor?: { role: string; users: string[]; groups: string[] }[];
+}
+
+/** The version approvals are for: the tree that will ship (git), or the journal version. */
+export function approvalSubject(op: Pick<Operation, 'plan'>): string {
+  return isGitPlan(op.plan) ? op.plan.sourceTree : op.plan.toVersion;
 }
 
 export function quorum(required: Record<string, number>, approvals: GateApproval[], subject: string, requester: string): QuorumStatus {

@@ -4,11 +4,10 @@
  * anyone where it has none). A forced plan passes with a note it carries.
  */
 import { buildDeployHistory, type DeployHistory } from '../deploy-history.js';
-import type { EnvState } from '../env-state.js';
 import { NotAllowedError } from '../errors.js';
-import { type GateRule, pass, refuse } from './gate-rule.js';
+import { type GateEnvState, type GateRule, pass, refuse } from './gate-rule.js';
 
-export function historyOf(state: EnvState): DeployHistory {
+export function historyOf(state: GateEnvState): DeployHistory {
   return buildDeployHistory(state.tags, state.head && state.tree ? { sha: state.head, tree: state.tree, date: state.commit?.date } : null);
 }
 

@@ -1,5 +1,5 @@
 /** The context the Git steps (src/core/git-steps.ts) run in, for one operation. */
-import { approvalSubject } from '../approval-gate.js';
+import { approvalSubject } from '../gates/quorum.js';
 import { NotAllowedError } from '../errors.js';
 import type { StepContext } from '../git-steps.js';
 import { isGitPlan, type Operation } from '../operation.js';
