@@ -571,7 +571,7 @@ export function blockErrors(blocks: unknown[], maxBlocks: number): string[] {
         if (block.fields !== undefined) {
           const fields = arr(block.fields);
           if (fields.length === 0 || fields.length > LIMITS.fields) errors.push(`must have 1 to ${LIMITS.fields} fields ${at}/fields`);
-          fields.forEach((f, j) => errors.push(...textErrors(asView(f) ?? {}, LIMITS.field, `${at}/fields/${j}`)));
+          for (const [j, f] of fields.entries()) errors.push(...textErrors(asView(f) ?? {}, LIMITS.field, `${at}/fields/${j}`));
         }
         break;
       }
