@@ -30,7 +30,9 @@ const LIVE_MRKDWN = /<[!@#]|<https?:/;
 function inertForSlack(reply: Reply): boolean {
   // Conveyor's own mentions (of configured approvers and the requester's id) are meant to be live;
   // nothing typed may become one.
-  const typed = { ...reply, blocks: reply.blocks.filter((b) => b.type !== 'mentions') };
+  // An operation card's own live parts are the requester, the approvers and the <!date^…> time.
+  const card = reply.card && { ...reply.card, requester: 'requester', approvals: [], requestedAt: 'when' };
+  const typed = { ...reply, blocks: reply.blocks.filter((b) => b.type !== 'mentions'), ...(card ? { card } : {}) };
   return !LIVE_MRKDWN.test(JSON.stringify(renderReplyBlocks(typed))) && !LIVE_MRKDWN.test(renderReplyText(typed));
 }
 
