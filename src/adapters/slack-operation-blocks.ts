@@ -83,8 +83,8 @@ export function renderOperationCard(card: OperationCard, extra: ReplyBlock[] = [
     },
   ];
   const fields = [
-    versionField(card.app ? `${card.env} runs` : `${card.env} follows`, card.from, web),
-    versionField(card.to.env ? `ships (from ${card.to.env})` : 'ships', card.to, web),
+    versionField(card.state === 'succeeded' ? `${card.env} ran` : card.app ? `${card.env} runs` : `${card.env} follows`, card.from, web),
+    versionField(`${card.state === 'succeeded' ? 'shipped' : 'ships'}${card.to.env ? ` (from ${card.to.env})` : ''}`, card.to, web),
   ];
   if (card.tag) fields.push(`*deploy tag*\n${link(fill(web?.tag, { tag: card.tag }), card.tag)}`);
   if (card.pullRequest && /^https?:\/\/[^\s<>|]+$/.test(card.pullRequest)) {
