@@ -4,6 +4,7 @@
  * sources and webhook routes. The controller itself (src/controller/run-controller.ts) sees
  * only ports.
  */
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -20,7 +21,7 @@ import { buildLeadership } from './leadership.js';
 export type { RunningController } from '../controller/run-controller.js';
 
 export interface ControllerInput {
-  runtime: Runtime & { store: StateStore };
+  runtime: RuntimeWithEngine & { store: StateStore };
   http: HttpServer;
   secrets: Secrets;
   log: Logger;

@@ -55,6 +55,8 @@ export interface ComposedRuntime extends Runtime, CommandRegistry {
   tokens: TokenStore;
   /** The durable inbox of acked Slack requests, in the same store. */
   inbox: InboxStore;
+  /** The engine itself: kinds and the verification policy are registered here, not by the core. */
+  engine: OperationEngine;
   log: Logger;
 }
 

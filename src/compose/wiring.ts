@@ -2,12 +2,12 @@
  * Wiring that every process running commands needs, with or without the controller:
  * the operation kinds beyond Git (journal pointers) and how verification is decided.
  */
-import type { Runtime } from '../core/runtime.js';
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { journalChain } from '../journal/chain.js';
 
 export { journalChain } from '../journal/chain.js';
 
-export function wireControllerless(runtime: Runtime): void {
+export function wireControllerless(runtime: RuntimeWithEngine): void {
   // Without a controller there is nothing to verify against: applied means succeeded.
   runtime.engine.needsVerification = () => false;
   const chain = journalChain(runtime);

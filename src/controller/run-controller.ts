@@ -8,6 +8,7 @@
  * leadership, the cluster watches, the poll sources and the route that delivers repository events.
  */
 import type { AppConfig } from '../config/schema.js';
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { confirmFresh, readEnvStates, syncHost } from '../core/env-state.js';
 import type { Operation } from '../core/operation.js';
 import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
@@ -39,7 +40,7 @@ export interface RepoEvents {
 }
 
 export interface ControllerDeps {
-  runtime: Runtime;
+  runtime: RuntimeWithEngine;
   log: Log;
   leadership: Leadership;
   /** Clusters the controller can watch; targets on other clusters are not watched. */

@@ -5,6 +5,7 @@
  * `verify.autoRollback` starts an emergency rollback itself and says why. Each verdict is
  * claimed once in the store, so two replicas never both report or roll back.
  */
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { hostFor, syncHost } from '../core/env-state.js';
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
@@ -40,7 +41,7 @@ export class Verifier {
   private running = false;
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly runtime: RuntimeWithEngine,
     private readonly reconciler: LiveReconciler,
     private readonly options: VerifierOptions = {},
   ) {}

@@ -12,15 +12,15 @@ import { expiredWhileWaiting, lockedMessage } from './gates/env-lock.js';
 import type { GateContext, GatePhase } from './gates/gate-rule.js';
 import { openRolesFor } from './gates/approver.js';
 import { enforceGates, runGates } from './gates/run-gates.js';
-import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationState } from './operation.js';
+import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationRequest, type OperationState } from './operation.js';
 import { renderOperation } from './operation-view.js';
 import { webLinksFor } from './commit-links.js';
-import type { ChangeTickets, Clock, Directory, GitHost, Log, Notifier, Store } from './ports.js';
+import type { ChangeTickets, Clock, Directory, Engine, GitHost, Log, Notifier, Store } from './ports.js';
 import { gitStepContext } from './steps/git-step-context.js';
 import { builtInRunners } from './steps/index.js';
 import type { KindRunner } from './steps/kind-runner.js';
 import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
-import { findEnv } from './runtime.js';
+import { findEnv, type Runtime } from './runtime.js';
 
 export interface EngineDeps {
   store: Store;
@@ -38,23 +38,18 @@ export interface EngineDeps {
   needsVerification?: VerificationPolicy;
 }
 
-export interface OperationRequest {
-  kind: OperationKind;
-  app: string;
-  env: string;
-  plan: Operation['plan'];
-  requester: string;
-  idempotencyKey: string | null;
-  emergency: boolean;
-  source: 'slack' | 'cli' | 'http' | 'controller';
-}
+/** The runtime as the composition root and the controller hold it: the engine itself, not its port. */
+export type RuntimeWithEngine = Runtime & { engine: OperationEngine };
+
+/** What asks for an operation (defined beside Operation, re-exported here for its callers). */
+export type { OperationRequest } from './operation.js';
 
 /** Steps of kinds other than Git (journal pointers) are plugged in by their module. */
 export type { KindRunner };
 
 const CLAIM_MS = 60_000;
 
-export class OperationEngine {
+export class OperationEngine implements Engine {
   /** The step registry: the runner that applies each kind (Git kinds built in, see ./steps/). */
   readonly runners = builtInRunners();
   private verification: VerificationPolicy;

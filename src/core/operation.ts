@@ -146,3 +146,15 @@ export type OperationProgress = ProgressByKind[OperationKind] & Partial<GitProgr
 export function isGitPlan(plan: Operation['plan']): plan is GitPlan {
   return 'branch' in plan;
 }
+
+/** What asks for an operation: the engine's `request` (src/core/ports/engine.ts). */
+export interface OperationRequest {
+  kind: OperationKind;
+  app: string;
+  env: string;
+  plan: Operation['plan'];
+  requester: string;
+  idempotencyKey: string | null;
+  emergency: boolean;
+  source: 'slack' | 'cli' | 'http' | 'controller';
+}

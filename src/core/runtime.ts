@@ -4,8 +4,7 @@
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
 import type { Metrics } from './metrics.js';
-import type { OperationEngine } from './operation-engine.js';
-import type { ApiTokens, ChangeTickets, Clock, Directory, GitHost, JournalVersions, KvStore, Log, Notifier, ObjectStore, Store } from './ports.js';
+import type { ApiTokens, ChangeTickets, Clock, Directory, Engine, GitHost, JournalVersions, KvStore, Log, Notifier, ObjectStore, Store } from './ports.js';
 
 export interface Runtime {
   config: Config;
@@ -22,8 +21,8 @@ export interface Runtime {
   tickets: ChangeTickets | null;
   kv: KvStore;
   objects: ObjectStore;
-  /** Set by the composition root: runs operations (src/core/operation-engine.ts). */
-  engine: OperationEngine;
+  /** Runs operations (src/core/operation-engine.ts, built by the composition root). */
+  engine: Engine;
   sandbox: boolean;
   metrics: Metrics;
 }

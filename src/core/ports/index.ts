@@ -11,6 +11,7 @@ export * from './change-tickets.js';
 export * from './clock.js';
 export * from './cluster-watch.js';
 export * from './directory.js';
+export * from './engine.js';
 export * from './git-host.js';
 export * from './idempotency.js';
 export * from './journal-versions.js';
