@@ -87,6 +87,11 @@ const gate = z
     requesters: z.array(roleName).default([]),
     /** Refuse to promote a commit whose checks failed or are pending (GitHub). */
     requireChecks: z.boolean().default(false),
+    /**
+     * Also send each named person who can fill a missing role a direct message with the same
+     * card and buttons while the request waits (user groups are mentioned in the channel only).
+     */
+    dmApprovers: z.boolean().default(false),
   })
   .strict();
 
@@ -100,7 +105,7 @@ export const environmentSchema = z
       .string()
       .regex(/^(#?[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$/, 'a Slack channel name such as "#deploys-prod" or a channel id such as C0123ABCD')
       .optional(),
-    gate: gate.default({ roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false }),
+    gate: gate.default({ roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false, dmApprovers: false }),
     allowSkip: z.boolean().default(false),
     /** Approve and Reject buttons in Slack open a dialog naming the app, environment and version first. */
     confirm: z.boolean().default(false),

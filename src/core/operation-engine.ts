@@ -20,6 +20,7 @@ import { gitStepContext } from './steps/git-step-context.js';
 import { builtInRunners } from './steps/index.js';
 import type { KindRunner } from './steps/kind-runner.js';
 import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
+import type { Reply } from './reply.js';
 import { findEnv, type Runtime } from './runtime.js';
 
 export interface EngineDeps {
@@ -310,8 +311,28 @@ export class OperationEngine implements Engine {
         if (ref) await store.attachMessage(op.id, ref);
       }
       await store.saveProgress(op.id, { published: op.state });
+      if (op.state === 'awaiting-approval' && gate?.waitingFor) await this.sendToApprovers(op, gate.waitingFor, reply);
     } catch (err) {
       this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not announce the operation');
+    }
+  }
+
+  /**
+   * With `gate.dmApprovers`, each named person who can fill a missing role gets the waiting
+   * request privately too (same card, same buttons; the click is authorised like any other).
+   * Each person once per operation, recorded before the message goes out (at most once).
+   */
+  private async sendToApprovers(op: Operation, waitingFor: { users: string[] }[], reply: Reply): Promise<void> {
+    const { notifier, store, config } = this.deps;
+    if (!notifier || op.kind.startsWith('journal') || !findEnv(config, op.env)?.gate.dmApprovers) return;
+    const sent = new Set(op.progress.dmSent ?? []);
+    const people = [...new Set(waitingFor.flatMap((w) => w.users))].filter((u) => !sent.has(u));
+    if (!people.length) return;
+    await store.saveProgress(op.id, { dmSent: [...sent, ...people] });
+    for (const user of people) {
+      await notifier
+        .post({ channel: user, text: `${reply.title} (you can approve)`, reply })
+        .catch((err: unknown) => this.deps.log.warn({ operation: op.id, user, err: (err as Error).message }, 'could not send the request to an approver'));
     }
   }
 

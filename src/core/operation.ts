@@ -102,6 +102,8 @@ export interface RequestProgress {
 /** Written by the announcer: the last state it posted (null: post the current state again). */
 export interface PublishProgress {
   published?: OperationState | null;
+  /** People already sent the waiting request privately (`gate.dmApprovers`): each once. */
+  dmSent?: string[];
 }
 
 /** Written by the apply loop: the last step done, and the upstream failure it paused on. */
