@@ -332,8 +332,22 @@ describe('what a platform engineer checks', () => {
         .sort();
     expect(principals('s3:PutObject')).toEqual(overlays('journal-watch-'));
     expect(principals('s3:AbortMultipartUpload')).toEqual(overlays('journal-watch-'));
-    expect(principals('s3:GetObject')).toEqual(overlays('journal-agent-'));
-    expect(principals('s3:ListBucket')).toEqual(overlays('journal-agent-'));
+    // Reading every journal: the execution environments. A modelling cluster's watcher checks
+    // only its own uploads (HeadObject needs s3:GetObject; listing needs s3:ListBucket), each
+    // statement held to its own prefix.
+    const readers = (action: string) => allows.filter((s: K8sObject) => [s.Action].flat().includes(action));
+    const scopeOf = (s: K8sObject): string => (s.Action === 's3:ListBucket' ? s.Condition.StringLike['s3:prefix'][0] : s.Resource.replace(/^arn:aws:s3:::[^/]+\//, ''));
+    for (const action of ['s3:GetObject', 's3:ListBucket']) {
+      const everything = readers(action).filter((s: K8sObject) => scopeOf(s) === 'journals/*');
+      expect(everything.flatMap((s: K8sObject) => s.Principal.AWS).sort()).toEqual(overlays('journal-agent-'));
+      const own = readers(action).filter((s: K8sObject) => scopeOf(s) !== 'journals/*');
+      expect(own.flatMap((s: K8sObject) => s.Principal.AWS).sort()).toEqual(overlays('journal-watch-'));
+      for (const s of own) {
+        const cluster = /journal-watch-(.+)$/.exec(s.Principal.AWS[0])![1];
+        expect(s.Principal.AWS).toHaveLength(1);
+        expect(scopeOf(s)).toBe(`journals/${cluster}/*`);
+      }
+    }
     for (const s of allows) {
       expect(s.Principal).not.toBe('*');
       expect([s.Action].flat().some((a: string) => a.includes('*'))).toBe(false);
