@@ -70,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`  ${scenario.name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }
     process.stderr.write(`  ${scenario.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    // what is measured so far survives a run stopped later
+    writeReport(RESULTS, buildReport(quick ? 'quick' : 'full', started, figures));
   }
   const report = buildReport(quick ? 'quick' : 'full', started, figures);
   writeReport(RESULTS, report);
