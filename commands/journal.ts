@@ -3,13 +3,18 @@ import { defineCommand, type CommandContext } from '../src/core/command.js';
 import { ago } from '../src/core/format.js';
 import type { JournalPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
-import { isConveyorError } from '../src/core/errors.js';
+import { InputError, isConveyorError, NothingToMove } from '../src/core/errors.js';
+import type { JournalChainPort } from '../src/core/ports.js';
 import { okReply, refusedReply, type Reply } from '../src/core/reply.js';
-import { journalChain, NothingToMove } from '../src/journal/chain.js';
-import { registerByHand } from '../src/journal/manual-register.js';
 import { VERSION_ID } from '../src/journal/version-id.js';
 import { envArg } from './args.js';
 import { gateStatus } from '../src/core/gate-status.js';
+
+/** The journal chain the composition root handed over; none: journals are not set up here. */
+function chainOf(ctx: CommandContext): JournalChainPort {
+  if (!ctx.runtime.journalChain) throw new InputError('journals are not configured here (no `journal:` section)');
+  return ctx.runtime.journalChain;
+}
 
 const journalVersion = z.string().regex(VERSION_ID, 'a journal version such as 2026.11.23-dev-modelling.3');
 const clusterName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a cluster name');
@@ -91,7 +96,7 @@ export const journalStatus = defineCommand({
   schema: z.object({}),
   mutates: false,
   async run(_args, ctx) {
-    const chain = journalChain(ctx.runtime);
+    const chain = chainOf(ctx);
     const now = ctx.runtime.clock.now();
     const rows: string[][] = [];
     const suggestions: string[] = [];
@@ -123,7 +128,7 @@ export const journalStatus = defineCommand({
 /** What `journal promote <env>` would do now for this user: the command, or why nothing moves. */
 async function adviseJournalPromote(ctx: CommandContext, env: string): Promise<{ text: string; command: string | null }> {
   try {
-    await journalChain(ctx.runtime).planPromote(env);
+    await chainOf(ctx).planPromote(env);
     await ctx.runtime.engine.preflight({ kind: 'journal-promote', app: 'journal', env, requester: ctx.user, emergency: false });
     return { text: `journal promote ${env}`, command: `journal promote ${env}` };
   } catch (err) {
@@ -143,7 +148,7 @@ export const journalRetry = defineCommand({
   schema: z.object({ env: envArg }),
   mutates: true,
   async run(args, ctx) {
-    const chain = journalChain(ctx.runtime);
+    const chain = chainOf(ctx);
     chain.position(args.env);
     // A retry moves nothing and waits for no approval: only who may ask and freezes apply.
     await ctx.runtime.engine.checkRequest({ kind: 'journal-promote', env: args.env, requester: ctx.user, emergency: false }, { needsApproval: false });
@@ -182,7 +187,7 @@ export const journalPromote = defineCommand({
   flags: { version: { type: 'string', description: 'the version (must be imported successfully by the previous environment)' } },
   schema: z.object({ env: envArg, version: journalVersion.optional() }),
   mutates: true,
-  run: (args, ctx) => runJournalOperation(ctx, 'journal-promote', () => journalChain(ctx.runtime).planPromote(args.env, args.version)),
+  run: (args, ctx) => runJournalOperation(ctx, 'journal-promote', () => chainOf(ctx).planPromote(args.env, args.version)),
 });
 
 export const journalRollback = defineCommand({
@@ -194,7 +199,7 @@ export const journalRollback = defineCommand({
   flags: { to: { type: 'string', description: 'the version to return to' } },
   schema: z.object({ env: envArg, to: journalVersion.optional() }),
   mutates: true,
-  run: (args, ctx) => runJournalOperation(ctx, 'journal-rollback', () => journalChain(ctx.runtime).planRollback(args.env, args.to)),
+  run: (args, ctx) => runJournalOperation(ctx, 'journal-rollback', () => chainOf(ctx).planRollback(args.env, args.to)),
 });
 
 export const journalSeed = defineCommand({
@@ -210,7 +215,7 @@ export const journalSeed = defineCommand({
   schema: z.object({ 'dry-run': z.boolean().optional() }),
   mutates: true,
   async run(args, ctx) {
-    const chain = journalChain(ctx.runtime);
+    const chain = chainOf(ctx);
     let plan: JournalPlan;
     try {
       plan = await chain.planSeed();
@@ -245,7 +250,7 @@ export const journalRegister = defineCommand({
   schema: z.object({ key: z.string().regex(/^[A-Za-z0-9._/-]{1,400}$/, 'an object key such as journals/dev-modelling/2026.11.25-dev-modelling.3/rates.dat') }),
   mutates: true,
   async run(args, ctx) {
-    const { version, created } = await registerByHand(ctx.runtime, args.key, ctx.user);
+    const { version, created } = await chainOf(ctx).registerByHand(args.key, ctx.user);
     return okReply(
       created ? `Registered ${version.version} from ${args.key} (read back: ${version.size} bytes, sha256 ${version.sha256.slice(0, 12)}…)` : `${args.key} is registered already as ${version.version}`,
       [],

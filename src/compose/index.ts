@@ -21,6 +21,8 @@ import { openStore } from '../store/open-store.js';
 import type { StateStore } from '../store/state-store.js';
 import { TokenStore } from '../store/token-store.js';
 import { InboxStore } from '../store/inbox-store.js';
+import { journalChain } from '../journal/chain.js';
+import { registerByHand } from '../journal/manual-register.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
 import { stateUrlOf } from './state.js';
@@ -82,10 +84,25 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
     const tickets = config.servicenow ? await buildTickets(config.servicenow, secrets) : null;
     const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, tickets, workerId: `${hostname()}:${process.pid}` });
-    return {
+    const runtime: ComposedRuntime = {
       config, store, journal: new JournalStore(store.db, clock), tokens: new TokenStore(store.db, clock), inbox: new InboxStore(store.db, clock), clock, log, git, notifier, directory,
       tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), metrics, commands: COMMANDS,
     };
+    // The journal chain reads the runtime it belongs to; the commands see it as a port.
+    const chain = journalChain(runtime);
+    runtime.journalChain = {
+      get chain() {
+        return chain.chain;
+      },
+      keyFor: (env) => chain.keyFor(env),
+      position: (env) => chain.position(env),
+      planSeed: () => chain.planSeed(),
+      planPromote: (env, version) => chain.planPromote(env, version),
+      planRollback: (env, to) => chain.planRollback(env, to),
+      retry: (env) => chain.retry(env),
+      registerByHand: (objectKey, user) => registerByHand(runtime, objectKey, user),
+    };
+    return runtime;
   } catch (err) {
     await store.close();
     throw err;

@@ -72,6 +72,9 @@ export class ConfigError extends ConveyorError {
   }
 }
 
+/** A journal plan found nothing to move (already there, nothing newer): said plainly, not an error reply. */
+export class NothingToMove extends Error {}
+
 export function isConveyorError(err: unknown): err is ConveyorError {
   return err instanceof ConveyorError;
 }

@@ -4,12 +4,14 @@
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
 import type { Metrics } from './metrics.js';
-import type { ApiTokens, ChangeTickets, Clock, Directory, Engine, GitHost, JournalVersions, KvStore, Log, Notifier, ObjectStore, Store } from './ports.js';
+import type { ApiTokens, ChangeTickets, Clock, Directory, Engine, GitHost, JournalChainPort, JournalVersions, KvStore, Log, Notifier, ObjectStore, Store } from './ports.js';
 
 export interface Runtime {
   config: Config;
   store: Store;
   journal: JournalVersions;
+  /** The journal chain's plans and moves (src/journal/chain.ts), set by the composition root. */
+  journalChain?: JournalChainPort;
   /** Personal API tokens. */
   tokens: ApiTokens;
   clock: Clock;

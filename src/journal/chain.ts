@@ -4,14 +4,14 @@
  * version its predecessor imported successfully — automatically or by `journal promote`,
  * through operations and gates like apps. Keys move only by compare-and-set.
  */
-import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
+import { ConflictError, InputError, NotAllowedError, NotFoundError, NothingToMove } from '../core/errors.js';
 import type { KindRunner, OperationEngine } from '../core/operation-engine.js';
 import type { JournalPlan, Operation } from '../core/operation.js';
 import type { Runtime } from '../core/runtime.js';
 import type { JournalImport, JournalVersion } from '../store/state-store.js';
 import { compareVersions } from './version-id.js';
 
-export class NothingToMove extends Error {}
+export { NothingToMove } from '../core/errors.js';
 
 export class JournalChain implements KindRunner {
   constructor(private readonly runtime: Runtime) {}
