@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
+import { gateStatus } from '../src/core/gate-status.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import { operationArg } from './args.js';
-import { gateStatus } from '../src/core/gate-status.js';
 
 export const approve = defineCommand({
   name: 'approve',

@@ -22,7 +22,9 @@ export function requireApp(ctx: CommandContext, name: string): AppConfig {
   const app = findApp(ctx.runtime.config, name);
   if (!app) {
     const names = ctx.runtime.config.apps.map((a) => a.name);
-    throw new NotFoundError(`unknown app "${name}"${didYouMean(name, names)}; known apps: ${names.join(', ') || '(none configured)'}`);
+    throw new NotFoundError(
+      `unknown app "${name}"${didYouMean(name, names)}; known apps: ${names.join(', ') || '(none configured)'}`,
+    );
   }
   return app;
 }

@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/core/command.js';
-import { ago } from '../src/core/format.js';
 import type { AppConfig } from '../src/config/schema.js';
 import type { CommandContext } from '../src/core/command.js';
+import { defineCommand } from '../src/core/command.js';
 import { entryName, rollbackTarget } from '../src/core/deploy-history.js';
 import { readAppStates } from '../src/core/env-state.js';
-import { shortSha } from '../src/core/format.js';
+import { ago, shortSha } from '../src/core/format.js';
 import { historyOf } from '../src/core/promotion-plan.js';
 import { okReply, type Reply, type ReplyBlock } from '../src/core/reply.js';
 import { userNames } from '../src/core/user-names.js';
@@ -32,23 +31,38 @@ export const history = defineCommand({
 });
 
 /** Recent operations, newest first: who asked, what, when, the outcome and who approved. */
-async function operationsTable(ctx: CommandContext, app?: string, env?: string): Promise<Extract<ReplyBlock, { type: 'table' }> | null> {
+async function operationsTable(
+  ctx: CommandContext,
+  app?: string,
+  env?: string,
+): Promise<Extract<ReplyBlock, { type: 'table' }> | null> {
   const { store, clock } = ctx.runtime;
   const ops = await store.operations({ app, env, limit: 30 });
   const now = clock.now();
   const given = await Promise.all(ops.map((op) => store.approvals(op.id)));
-  const nameOf = await userNames(ctx.runtime.directory, [...ops.map((op) => op.requester), ...given.flat().map((a) => a.userId)]);
+  const nameOf = await userNames(ctx.runtime.directory, [
+    ...ops.map((op) => op.requester),
+    ...given.flat().map((a) => a.userId),
+  ]);
   const rows = await Promise.all(
     ops.map(async (op, i) => {
       const approvals = given[i]!;
       return [
-        op.id, op.kind, op.app, op.env, nameOf(op.requester), ago(op.createdAt, now), op.state,
+        op.id,
+        op.kind,
+        op.app,
+        op.env,
+        nameOf(op.requester),
+        ago(op.createdAt, now),
+        op.state,
         approvals.map((a) => `${nameOf(a.userId)} (${a.role})`).join(', ') || '—',
         op.error ?? '',
       ];
     }),
   );
-  return rows.length ? { type: 'table', header: ['id', 'kind', 'app', 'env', 'by', 'when', 'outcome', 'approvers', 'note'], rows } : null;
+  return rows.length
+    ? { type: 'table', header: ['id', 'kind', 'app', 'env', 'by', 'when', 'outcome', 'approvers', 'note'], rows }
+    : null;
 }
 
 async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: string): Promise<Reply> {
@@ -58,15 +72,38 @@ async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: 
   const history = historyOf(state);
   const now = runtime.clock.now();
   const next = rollbackTarget(history);
-  const rows = history.entries.slice(0, 30).map((e) => [e.tag ?? '(no deploy tag)', shortSha(e.sha), e.kind, e.requestedBy ?? '—', e.date ? ago(e.date, now) : '—', MARKS[e.mark]]);
-  const blocks: ReplyBlock[] = rows.length ? [{ type: 'table', header: ['version', 'sha', 'how', 'by', 'when', 'status'], rows }] : [];
-  blocks.push({ type: 'text', text: next ? `rollback ${app.name} ${envName} would return to ${entryName(next)}` : `rollback ${app.name} ${envName} has no earlier version to return to` });
+  const rows = history.entries
+    .slice(0, 30)
+    .map((e) => [
+      e.tag ?? '(no deploy tag)',
+      shortSha(e.sha),
+      e.kind,
+      e.requestedBy ?? '—',
+      e.date ? ago(e.date, now) : '—',
+      MARKS[e.mark],
+    ]);
+  const blocks: ReplyBlock[] = rows.length
+    ? [{ type: 'table', header: ['version', 'sha', 'how', 'by', 'when', 'status'], rows }]
+    : [];
+  blocks.push({
+    type: 'text',
+    text: next
+      ? `rollback ${app.name} ${envName} would return to ${entryName(next)}`
+      : `rollback ${app.name} ${envName} has no earlier version to return to`,
+  });
   const ops = await operationsTable(ctx, app.name, envName);
   if (ops) blocks.push({ type: 'text', text: 'Recent operations:' }, ops);
   return okReply(
-    state.head ? `Deploy history of ${app.name} in ${envName}: ${history.entries.length} version(s)` : `${envName} has no branch ${state.env.branch} yet`,
+    state.head
+      ? `Deploy history of ${app.name} in ${envName}: ${history.entries.length} version(s)`
+      : `${envName} has no branch ${state.env.branch} yet`,
     blocks,
-    { data: { history: history.entries.map(({ tag, sha, kind, date, mark }) => ({ tag, sha, kind, date, mark })), rollbackTo: next ? entryName(next) : null } },
+    {
+      data: {
+        history: history.entries.map(({ tag, sha, kind, date, mark }) => ({ tag, sha, kind, date, mark })),
+        rollbackTo: next ? entryName(next) : null,
+      },
+    },
   );
 }
 

@@ -5,7 +5,15 @@ import { approve } from './approve.js';
 import { diff } from './diff.js';
 import { help } from './help.js';
 import { history } from './history.js';
-import { journalList, journalPromote, journalRegister, journalRetry, journalRollback, journalSeed, journalStatus } from './journal.js';
+import {
+  journalList,
+  journalPromote,
+  journalRegister,
+  journalRetry,
+  journalRollback,
+  journalSeed,
+  journalStatus,
+} from './journal.js';
 import { list } from './list.js';
 import { lock } from './lock.js';
 import { promote } from './promote.js';
@@ -15,9 +23,26 @@ import { tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { unlock } from './unlock.js';
 
 export const COMMANDS: CommandDefinition<any>[] = [
-  promote, rollback, diff, list, history, approve, reject, lock, unlock,
-  journalList, journalStatus, journalPromote, journalRollback, journalRetry, journalSeed, journalRegister,
-  tokenCreate, tokenList, tokenRevoke, help,
+  promote,
+  rollback,
+  diff,
+  list,
+  history,
+  approve,
+  reject,
+  lock,
+  unlock,
+  journalList,
+  journalStatus,
+  journalPromote,
+  journalRollback,
+  journalRetry,
+  journalSeed,
+  journalRegister,
+  tokenCreate,
+  tokenList,
+  tokenRevoke,
+  help,
 ];
 
 /** Find the command the words start with: two-word names ("journal promote") first. */

@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { defineCommand, type CommandContext } from '../src/core/command.js';
+import { type CommandContext, defineCommand } from '../src/core/command.js';
+import { InputError, isConveyorError, NothingToMove } from '../src/core/errors.js';
 import { ago } from '../src/core/format.js';
+import { gateStatus } from '../src/core/gate-status.js';
 import type { JournalPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
-import { InputError, isConveyorError, NothingToMove } from '../src/core/errors.js';
 import type { JournalChainPort } from '../src/core/ports.js';
-import { okReply, refusedReply, type Reply } from '../src/core/reply.js';
+import { okReply, type Reply, refusedReply } from '../src/core/reply.js';
 import { VERSION_ID } from '../src/journal/version-id.js';
 import { envArg } from './args.js';
-import { gateStatus } from '../src/core/gate-status.js';
 
 /** The journal chain the composition root handed over; none: journals are not set up here. */
 function chainOf(ctx: CommandContext): JournalChainPort {
@@ -54,7 +54,7 @@ export const journalList = defineCommand({
   name: 'journal list',
   summary: 'List journal versions with their metadata',
   usage: 'journal list [--cluster <name>]',
-  help: 'Lists registered journal versions, newest first: version (it names the source cluster), file, size, sha256, change ticket and mandators, when it was exported, uploaded and registered (UTC; the export time is the sidecar\'s exportedAt, else the file\'s modification time when journal-watch first saw it), and who uploaded it (the cluster whose token registered it). GET /api/journal/versions answers the same in JSON.',
+  help: "Lists registered journal versions, newest first: version (it names the source cluster), file, size, sha256, change ticket and mandators, when it was exported, uploaded and registered (UTC; the export time is the sidecar's exportedAt, else the file's modification time when journal-watch first saw it), and who uploaded it (the cluster whose token registered it). GET /api/journal/versions answers the same in JSON.",
   positionals: [],
   flags: { cluster: { type: 'string', description: 'only versions exported by this cluster' } },
   schema: z.object({ cluster: clusterName.optional() }),
@@ -65,22 +65,39 @@ export const journalList = defineCommand({
     const events = (await ctx.runtime.store.auditLog({ limit: 200 }))
       .filter((e) => e.action.startsWith('journal.export.') && (!args.cluster || e.actor === args.cluster))
       .slice(0, 5)
-      .map((e) => `${ago(e.at, now)}: ${e.actor} ${e.action.replace('journal.export.', '')} ${String(e.detail.file ?? '')}${e.detail.reason ? ` — ${String(e.detail.reason)}` : ''}${e.detail.todo ? ` — To do: ${String(e.detail.todo)}` : ''}`);
-    const reply = okReply(versions.length ? `${versions.length} journal version(s)` : 'No journal versions registered yet', versions.length
-      ? [{
-          type: 'table',
-          header: ['version', 'file', 'size', 'sha256', 'ticket · mandators', 'exported → uploaded → registered (UTC)', 'uploaded by'],
-          rows: versions.map((v) => [
-            v.version,
-            v.file,
-            humanSize(v.size),
-            `${v.sha256.slice(0, 12)}…`,
-            `${v.ticket ?? '—'} · ${v.mandators.join('+') || '—'}`,
-            timeline(v),
-            v.uploadedBy ?? '—',
-          ]),
-        }]
-      : [], { data: { versions } });
+      .map(
+        (e) =>
+          `${ago(e.at, now)}: ${e.actor} ${e.action.replace('journal.export.', '')} ${String(e.detail.file ?? '')}${e.detail.reason ? ` — ${String(e.detail.reason)}` : ''}${e.detail.todo ? ` — To do: ${String(e.detail.todo)}` : ''}`,
+      );
+    const reply = okReply(
+      versions.length ? `${versions.length} journal version(s)` : 'No journal versions registered yet',
+      versions.length
+        ? [
+            {
+              type: 'table',
+              header: [
+                'version',
+                'file',
+                'size',
+                'sha256',
+                'ticket · mandators',
+                'exported → uploaded → registered (UTC)',
+                'uploaded by',
+              ],
+              rows: versions.map((v) => [
+                v.version,
+                v.file,
+                humanSize(v.size),
+                `${v.sha256.slice(0, 12)}…`,
+                `${v.ticket ?? '—'} · ${v.mandators.join('+') || '—'}`,
+                timeline(v),
+                v.uploadedBy ?? '—',
+              ]),
+            },
+          ]
+        : [],
+      { data: { versions } },
+    );
     if (events.length) reply.blocks.push({ type: 'list', title: 'Recent export events', items: events });
     return reply;
   },
@@ -108,7 +125,8 @@ export const journalStatus = defineCommand({
       if (pointer && last?.version === pointer.value && !last.ok) {
         step = `the import failed; once fixed: journal retry ${link.env}`;
         suggestions.push(`journal retry ${link.env}`);
-      } else if (pointer && last?.version !== pointer.value) step = `waiting for the ${link.env} agent to import ${pointer.value}`;
+      } else if (pointer && last?.version !== pointer.value)
+        step = `waiting for the ${link.env} agent to import ${pointer.value}`;
       else if (next && last?.ok) {
         // Say only what will happen: the command that moves the next environment, checked now.
         const advice = await adviseJournalPromote(ctx, next.env);
@@ -116,23 +134,40 @@ export const journalStatus = defineCommand({
         if (advice.command) suggestions.push(advice.command);
       }
       rows.push([
-        link.env, chain.keyFor(link.env), pointer?.value ?? '(unset)',
+        link.env,
+        chain.keyFor(link.env),
+        pointer?.value ?? '(unset)',
         last ? `${last.ok ? 'ok' : `failed (exit ${last.exitCode ?? '—'})`} ${last.version}` : '—',
-        last ? ago(last.at, now) : '—', step,
+        last ? ago(last.at, now) : '—',
+        step,
       ]);
     }
-    return okReply('Journal chain', [{ type: 'table', header: ['env', 'key', 'points at', 'last import', 'when', 'next'], rows }], { data: { rows, suggestions } });
+    return okReply(
+      'Journal chain',
+      [{ type: 'table', header: ['env', 'key', 'points at', 'last import', 'when', 'next'], rows }],
+      { data: { rows, suggestions } },
+    );
   },
 });
 
 /** What `journal promote <env>` would do now for this user: the command, or why nothing moves. */
-async function adviseJournalPromote(ctx: CommandContext, env: string): Promise<{ text: string; command: string | null }> {
+async function adviseJournalPromote(
+  ctx: CommandContext,
+  env: string,
+): Promise<{ text: string; command: string | null }> {
   try {
     await chainOf(ctx).planPromote(env);
-    await ctx.runtime.engine.preflight({ kind: 'journal-promote', app: 'journal', env, requester: ctx.user, emergency: false });
+    await ctx.runtime.engine.preflight({
+      kind: 'journal-promote',
+      app: 'journal',
+      env,
+      requester: ctx.user,
+      emergency: false,
+    });
     return { text: `journal promote ${env}`, command: `journal promote ${env}` };
   } catch (err) {
-    if (err instanceof NothingToMove) return { text: /already points at/.test(err.message) ? '—' : `${env}: ${err.message}`, command: null };
+    if (err instanceof NothingToMove)
+      return { text: /already points at/.test(err.message) ? '—' : `${env}: ${err.message}`, command: null };
     if (isConveyorError(err)) return { text: `${env} does not move: ${err.message}`, command: null };
     throw err;
   }
@@ -151,7 +186,10 @@ export const journalRetry = defineCommand({
     const chain = chainOf(ctx);
     chain.position(args.env);
     // A retry moves nothing and waits for no approval: only who may ask and freezes apply.
-    await ctx.runtime.engine.checkRequest({ kind: 'journal-promote', env: args.env, requester: ctx.user, emergency: false }, { needsApproval: false });
+    await ctx.runtime.engine.checkRequest(
+      { kind: 'journal-promote', env: args.env, requester: ctx.user, emergency: false },
+      { needsApproval: false },
+    );
     try {
       const version = await chain.retry(args.env);
       await ctx.runtime.store.audit(ctx.user, 'journal.retry', null, { env: args.env, version });
@@ -163,7 +201,11 @@ export const journalRetry = defineCommand({
   },
 });
 
-async function runJournalOperation(ctx: CommandContext, kind: 'journal-promote' | 'journal-rollback', plan: () => Promise<JournalPlan>): Promise<Reply> {
+async function runJournalOperation(
+  ctx: CommandContext,
+  kind: 'journal-promote' | 'journal-rollback',
+  plan: () => Promise<JournalPlan>,
+): Promise<Reply> {
   let p: JournalPlan;
   try {
     p = await plan();
@@ -172,8 +214,14 @@ async function runJournalOperation(ctx: CommandContext, kind: 'journal-promote' 
     throw err;
   }
   const op = await ctx.runtime.engine.request({
-    kind, app: 'journal', env: p.env, plan: p, requester: ctx.user,
-    idempotencyKey: ctx.idempotencyKey ?? null, emergency: false, source: ctx.source,
+    kind,
+    app: 'journal',
+    env: p.env,
+    plan: p,
+    requester: ctx.user,
+    idempotencyKey: ctx.idempotencyKey ?? null,
+    emergency: false,
+    source: ctx.source,
   });
   return renderOperation(op, await gateStatus(ctx.runtime, op));
 }
@@ -184,10 +232,13 @@ export const journalPromote = defineCommand({
   usage: 'journal promote <env> [--version <v>]',
   help: "Moves the environment's key one step along the chain, behind the environment's approval gate. Only a version the previous environment imported successfully can move on.",
   positionals: ['env'],
-  flags: { version: { type: 'string', description: 'the version (must be imported successfully by the previous environment)' } },
+  flags: {
+    version: { type: 'string', description: 'the version (must be imported successfully by the previous environment)' },
+  },
   schema: z.object({ env: envArg, version: journalVersion.optional() }),
   mutates: true,
-  run: (args, ctx) => runJournalOperation(ctx, 'journal-promote', () => chainOf(ctx).planPromote(args.env, args.version)),
+  run: (args, ctx) =>
+    runJournalOperation(ctx, 'journal-promote', () => chainOf(ctx).planPromote(args.env, args.version)),
 });
 
 export const journalRollback = defineCommand({
@@ -208,7 +259,7 @@ export const journalSeed = defineCommand({
   usage: 'journal seed [--dry-run]',
   help:
     'Brings a new or rebuilt chain to a defined state: the first environment gets the newest version of the seeding cluster, ' +
-    "each next one a version older (or its seedOffset). One operation, gated like a promotion into the most guarded environment it moves; " +
+    'each next one a version older (or its seedOffset). One operation, gated like a promotion into the most guarded environment it moves; ' +
     'each key moves by compare-and-swap from what was planned, keys already there are left alone, and a second seed changes nothing.',
   positionals: [],
   flags: { 'dry-run': { type: 'boolean', description: 'print what would move, change nothing' } },
@@ -225,14 +276,30 @@ export const journalSeed = defineCommand({
     }
     const moves = (plan.moves ?? []).map((m) => `${m.key}: ${m.fromVersion ?? '(unset)'} → ${m.toVersion}`);
     if (args['dry-run']) {
-      await ctx.runtime.engine.preflight({ kind: 'journal-seed', app: 'journal', env: plan.env, requester: ctx.user, emergency: false });
-      return okReply('dry run: journal seed would be accepted; this is what it would move (nothing was changed)', [{ type: 'list', items: moves }], {
-        data: { plan, dryRun: true },
+      await ctx.runtime.engine.preflight({
+        kind: 'journal-seed',
+        app: 'journal',
+        env: plan.env,
+        requester: ctx.user,
+        emergency: false,
       });
+      return okReply(
+        'dry run: journal seed would be accepted; this is what it would move (nothing was changed)',
+        [{ type: 'list', items: moves }],
+        {
+          data: { plan, dryRun: true },
+        },
+      );
     }
     const op = await ctx.runtime.engine.request({
-      kind: 'journal-seed', app: 'journal', env: plan.env, plan, requester: ctx.user,
-      idempotencyKey: ctx.idempotencyKey ?? null, emergency: false, source: ctx.source,
+      kind: 'journal-seed',
+      app: 'journal',
+      env: plan.env,
+      plan,
+      requester: ctx.user,
+      idempotencyKey: ctx.idempotencyKey ?? null,
+      emergency: false,
+      source: ctx.source,
     });
     return renderOperation(op, await gateStatus(ctx.runtime, op), [{ type: 'list', title: 'moves', items: moves }]);
   },
@@ -247,12 +314,21 @@ export const journalRegister = defineCommand({
     'and it passes the same rules as journal-watch and the version endpoint; then the chain follows as for any new version.',
   positionals: ['key'],
   flags: {},
-  schema: z.object({ key: z.string().regex(/^[A-Za-z0-9._/-]{1,400}$/, 'an object key such as journals/dev-modelling/2026.11.25-dev-modelling.3/rates.dat') }),
+  schema: z.object({
+    key: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._/-]{1,400}$/,
+        'an object key such as journals/dev-modelling/2026.11.25-dev-modelling.3/rates.dat',
+      ),
+  }),
   mutates: true,
   async run(args, ctx) {
     const { version, created } = await chainOf(ctx).registerByHand(args.key, ctx.user);
     return okReply(
-      created ? `Registered ${version.version} from ${args.key} (read back: ${version.size} bytes, sha256 ${version.sha256.slice(0, 12)}…)` : `${args.key} is registered already as ${version.version}`,
+      created
+        ? `Registered ${version.version} from ${args.key} (read back: ${version.size} bytes, sha256 ${version.sha256.slice(0, 12)}…)`
+        : `${args.key} is registered already as ${version.version}`,
       [],
       { data: { version } },
     );

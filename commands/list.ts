@@ -32,7 +32,10 @@ export const list = defineCommand({
       runtime.store.operations({ states: ['awaiting-approval', 'approved', 'applying', 'verifying'], limit: 500 }),
     ]);
     const rows: string[][] = [];
-    const matrix: MatrixView = { envs: runtime.config.environments.map((e) => e.name).filter((e) => !envFilter || e === envFilter), apps: [] };
+    const matrix: MatrixView = {
+      envs: runtime.config.environments.map((e) => e.name).filter((e) => !envFilter || e === envFilter),
+      apps: [],
+    };
     const deployers = states.flat().map((s) => (s.tag && trailer(s.tag.message, 'Requested-By')) || null);
     const nameOf = await userNames(runtime.directory, deployers);
     apps.forEach((app, i) => {
@@ -42,7 +45,8 @@ export const list = defineCommand({
         const liveRow = live.find((l) => l.app === app.name && l.env === s.env.name);
         const waiting = pending.filter((o) => o.app === app.name && o.env === s.env.name);
         const host = runtime.git.get(app.name);
-        const envLabel = s.env.enters === 'pull-request' ? `${s.env.name} (PR${host?.kind === 'git' ? ', gate' : ''})` : s.env.name;
+        const envLabel =
+          s.env.enters === 'pull-request' ? `${s.env.name} (PR${host?.kind === 'git' ? ', gate' : ''})` : s.env.name;
         const deployer = s.tag && trailer(s.tag.message, 'Requested-By');
         const age = s.commit ? ago(s.commit.date, now) : null;
         rows.push([
@@ -67,8 +71,28 @@ export const list = defineCommand({
       }
       matrix.apps.push({ name: app.name, cells });
     });
-    return okReply(`${apps.length === 1 ? apps[0]!.name : `${apps.length} apps`} × ${envFilter ?? `${runtime.config.environments.length} environments`}`, [
-      { type: 'table', header: ['app', 'env', 'deploy tag', 'sha', 'age', 'deployed by', 'live', 'pending', 'subject'], rows },
-    ], { matrix, data: { rows: rows.map((r) => ({ app: r[0], env: r[1]!.split(' ')[0], tag: r[2], sha: r[3], live: r[6], pending: r[7] })) } });
+    return okReply(
+      `${apps.length === 1 ? apps[0]!.name : `${apps.length} apps`} × ${envFilter ?? `${runtime.config.environments.length} environments`}`,
+      [
+        {
+          type: 'table',
+          header: ['app', 'env', 'deploy tag', 'sha', 'age', 'deployed by', 'live', 'pending', 'subject'],
+          rows,
+        },
+      ],
+      {
+        matrix,
+        data: {
+          rows: rows.map((r) => ({
+            app: r[0],
+            env: r[1]!.split(' ')[0],
+            tag: r[2],
+            sha: r[3],
+            live: r[6],
+            pending: r[7],
+          })),
+        },
+      },
+    );
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, type CommandContext } from '../src/core/command.js';
+import { type CommandContext, defineCommand } from '../src/core/command.js';
 import { ConflictError } from '../src/core/errors.js';
 import { gateContext } from '../src/core/gates/context.js';
 import { enforceGates } from '../src/core/gates/run-gates.js';
@@ -10,14 +10,16 @@ import { appOrAllArg, envArg, reasonArg, requireApp, requireEnv } from './args.j
 export async function assertMayLock(ctx: CommandContext, envName: string): Promise<void> {
   requireEnv(ctx, envName);
   const req = { kind: null, app: '*', env: envName, requester: ctx.user, emergency: false };
-  await enforceGates(gateContext(ctx.runtime, 'lock', req), (a) => ctx.runtime.store.audit(ctx.user, a.action, null, a.detail));
+  await enforceGates(gateContext(ctx.runtime, 'lock', req), (a) =>
+    ctx.runtime.store.audit(ctx.user, a.action, null, a.detail),
+  );
 }
 
 export const lock = defineCommand({
   name: 'lock',
   summary: 'Stop promotions and rollbacks of an app (or every app: *) in an environment',
   usage: 'lock <app|*> <env> [reason…]',
-  help: 'While locked, promote and rollback into the environment are refused with the lock\'s reason. `unlock` lifts it.',
+  help: "While locked, promote and rollback into the environment are refused with the lock's reason. `unlock` lifts it.",
   positionals: ['app', 'env', 'reason...'],
   flags: {},
   schema: z.object({ app: appOrAllArg, env: envArg, reason: reasonArg.optional() }),

@@ -1,18 +1,18 @@
 /** Shared by promote and rollback: run a Git plan as an operation, or print it (--dry-run). */
 import type { AppConfig } from '../src/config/schema.js';
 import { checkedRefusal } from '../src/core/advice.js';
-import { webLinksFor } from '../src/core/commit-links.js';
 import type { CommandContext } from '../src/core/command.js';
-import { isConveyorError } from '../src/core/errors.js';
+import { webLinksFor } from '../src/core/commit-links.js';
 import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
+import { isConveyorError } from '../src/core/errors.js';
+import { gateStatus } from '../src/core/gate-status.js';
 import type { GitPlan, Operation } from '../src/core/operation.js';
-import type { GitHost } from '../src/core/ports.js';
 import { renderOperation } from '../src/core/operation-view.js';
+import type { GitHost } from '../src/core/ports.js';
 import { describePlan, NothingToDo } from '../src/core/promotion-plan.js';
 import { okReply, type Reply } from '../src/core/reply.js';
 import { findApp } from '../src/core/runtime.js';
-import { gateStatus } from '../src/core/gate-status.js';
 
 export async function runGitPlan(
   ctx: CommandContext,
@@ -37,11 +37,31 @@ export async function runGitPlan(
     await runtime.engine.preflight(request);
     const host = hostFor(runtime, findApp(runtime.config, plan.app)!);
     const tags = await host.tags(deployTagPrefix(runtime.config.git.tagFormat, plan.env));
-    const preview = nextDeployTag(runtime.config.git.tagFormat, plan.env, runtime.clock.now(), tags.map((t) => t.name));
-    return okReply(`dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`, [
-      { type: 'list', items: describePlan(plan, host, preview, kind, runtime.config, ctx.user, await changeOf(host, plan)) },
-      ...(plan.commits.length ? [{ type: 'list' as const, title: 'commits', items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`) }] : []),
-    ], { data: { plan, dryRun: true } });
+    const preview = nextDeployTag(
+      runtime.config.git.tagFormat,
+      plan.env,
+      runtime.clock.now(),
+      tags.map((t) => t.name),
+    );
+    return okReply(
+      `dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`,
+      [
+        {
+          type: 'list',
+          items: describePlan(plan, host, preview, kind, runtime.config, ctx.user, await changeOf(host, plan)),
+        },
+        ...(plan.commits.length
+          ? [
+              {
+                type: 'list' as const,
+                title: 'commits',
+                items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`),
+              },
+            ]
+          : []),
+      ],
+      { data: { plan, dryRun: true } },
+    );
   }
   const op = await runtime.engine.request({
     kind,
@@ -53,12 +73,21 @@ export async function runGitPlan(
     emergency: Boolean(options.emergency),
     source: ctx.source,
   });
-  return renderOperation(op, await gateStatus(runtime, op), [], { web: webLinksFor(runtime.config, op.app, runtime.git.get(op.app)?.kind) });
+  return renderOperation(op, await gateStatus(runtime, op), [], {
+    web: webLinksFor(runtime.config, op.app, runtime.git.get(op.app)?.kind),
+  });
 }
 
 /** Files that change between the branch head and the tree that ships, for a plan that is not a fast-forward. */
-async function changeOf(host: GitHost, plan: GitPlan): Promise<{ files: number; added: number; deleted: number } | null> {
+async function changeOf(
+  host: GitHost,
+  plan: GitPlan,
+): Promise<{ files: number; added: number; deleted: number } | null> {
   if (plan.mode !== 'commit' || !plan.targetHead) return null;
   const files = await host.diffStat(plan.targetHead, plan.sourceSha);
-  return { files: files.length, added: files.reduce((n, f) => n + f.added, 0), deleted: files.reduce((n, f) => n + f.deleted, 0) };
+  return {
+    files: files.length,
+    added: files.reduce((n, f) => n + f.added, 0),
+    deleted: files.reduce((n, f) => n + f.deleted, 0),
+  };
 }

@@ -19,7 +19,11 @@ export const promote = defineCommand({
   flags: {
     version: { type: 'string', description: 'a deploy tag or sha that the source stage has run' },
     ticket: { type: 'string', description: 'change ticket, e.g. CHG0001234' },
-    force: { type: 'boolean', description: "ship a version that was rolled back from (someone holding the target's approver roles; anyone where it has none)" },
+    force: {
+      type: 'boolean',
+      description:
+        "ship a version that was rolled back from (someone holding the target's approver roles; anyone where it has none)",
+    },
     'dry-run': { type: 'boolean', description: 'run every check and print the plan, change nothing' },
   },
   schema: z.object({
@@ -34,9 +38,22 @@ export const promote = defineCommand({
   async run(args, ctx) {
     const app = requireApp(ctx, args.app);
     if (args.env) requireEnv(ctx, args.env);
-    return runGitPlan(ctx, 'promote', () => planPromotion(ctx.runtime, { app, env: args.env, version: args.version, ticket: args.ticket, requester: ctx.user, force: args.force }), {
-      dryRun: args['dry-run'],
-      app,
-    });
+    return runGitPlan(
+      ctx,
+      'promote',
+      () =>
+        planPromotion(ctx.runtime, {
+          app,
+          env: args.env,
+          version: args.version,
+          ticket: args.ticket,
+          requester: ctx.user,
+          force: args.force,
+        }),
+      {
+        dryRun: args['dry-run'],
+        app,
+      },
+    );
   },
 });

@@ -9,7 +9,7 @@ export const rollback = defineCommand({
   summary: 'Return an environment to the version that ran before (or --to)',
   usage: 'rollback <app> <env> [--to <tag|sha>] [--emergency] [--ticket <CHG…>] [--dry-run]',
   help:
-    "Returns the environment to the newest version in its deploy history (see history <app> <env>) before the current one that was not itself rolled back from, " +
+    'Returns the environment to the newest version in its deploy history (see history <app> <env>) before the current one that was not itself rolled back from, ' +
     'so repeated rollbacks walk back in time and never return to a version just abandoned. --to takes a deploy tag of this environment, or a sha that ran here. ' +
     'Adds one new commit whose tree equals that version and tags it like any deploy; history is never rewritten. The version left is marked rolled back from: ' +
     "it does not move on to later environments without --force. Goes through the environment's gate; --emergency uses the rollback roles and is allowed during a freeze. " +
@@ -34,9 +34,14 @@ export const rollback = defineCommand({
     const app = requireApp(ctx, args.app);
     const env = requireEnv(ctx, args.env);
     const emergency = Boolean(args.emergency);
-    return runGitPlan(ctx, 'rollback', () => planRollback(ctx.runtime, { app, env, to: args.to, ticket: args.ticket, emergency }), {
-      dryRun: args['dry-run'],
-      emergency,
-    });
+    return runGitPlan(
+      ctx,
+      'rollback',
+      () => planRollback(ctx.runtime, { app, env, to: args.to, ticket: args.ticket, emergency }),
+      {
+        dryRun: args['dry-run'],
+        emergency,
+      },
+    );
   },
 });

@@ -4,12 +4,12 @@
  * `POST /api/run`; it is shown once and only its hash is kept (src/store/token-store.ts).
  */
 import { z } from 'zod';
-import { defineCommand, type CommandContext } from '../src/core/command.js';
+import { type CommandContext, defineCommand } from '../src/core/command.js';
 import { didYouMean } from '../src/core/did-you-mean.js';
 import { ConflictError, NotAllowedError, NotFoundError } from '../src/core/errors.js';
 import { ago } from '../src/core/format.js';
-import { okReply } from '../src/core/reply.js';
 import { type ApiToken, type ApiTokens, TOKEN_ID } from '../src/core/ports.js';
+import { okReply } from '../src/core/reply.js';
 
 /** Active tokens one person may hold at a time. */
 export const MAX_ACTIVE_TOKENS = 25;
@@ -25,7 +25,13 @@ export function tokenStore(ctx: CommandContext): ApiTokens {
 
 /** How a token's row reads in a table: id, label, created, last used, state. */
 function tokenRow(t: ApiToken, now: Date): string[] {
-  return [t.id, t.label ?? '—', ago(t.createdAt, now), t.lastUsedAt ? ago(t.lastUsedAt, now) : 'never', t.revokedAt ? `revoked ${ago(t.revokedAt, now)}` : 'active'];
+  return [
+    t.id,
+    t.label ?? '—',
+    ago(t.createdAt, now),
+    t.lastUsedAt ? ago(t.lastUsedAt, now) : 'never',
+    t.revokedAt ? `revoked ${ago(t.revokedAt, now)}` : 'active',
+  ];
 }
 
 export const tokenCreate = defineCommand({
@@ -43,12 +49,16 @@ export const tokenCreate = defineCommand({
   async run(args, ctx) {
     if (ctx.source !== 'slack') {
       await ctx.runtime.store.audit(ctx.user, 'token.create.refused', null, { source: ctx.source });
-      throw new NotAllowedError('tokens are created in Slack, where Slack vouches for who you are: type `/conveyor token create [label]` there');
+      throw new NotAllowedError(
+        'tokens are created in Slack, where Slack vouches for who you are: type `/conveyor token create [label]` there',
+      );
     }
     const store = tokenStore(ctx);
     const active = (await store.list(ctx.user)).filter((t) => !t.revokedAt);
     if (active.length >= MAX_ACTIVE_TOKENS) {
-      throw new ConflictError(`you have ${active.length} active tokens; revoke one first (\`token list\`, then \`token revoke <token-id>\`)`);
+      throw new ConflictError(
+        `you have ${active.length} active tokens; revoke one first (\`token list\`, then \`token revoke <token-id>\`)`,
+      );
     }
     const label = args.label?.trim() || null;
     const { token, record } = await store.create(ctx.user, label);
@@ -68,7 +78,10 @@ export const tokenCreate = defineCommand({
             'curl -H "Authorization: Bearer <the token>" -d \'{"text":"list"}\' <serve>/api/run',
           ].join('\n'),
         },
-        { type: 'text', text: `Conveyor keeps only its hash. \`token list\` shows your tokens; \`token revoke ${record.id}\` ends this one.` },
+        {
+          type: 'text',
+          text: `Conveyor keeps only its hash. \`token list\` shows your tokens; \`token revoke ${record.id}\` ends this one.`,
+        },
       ],
       {
         ephemeral: true,
@@ -97,8 +110,18 @@ export const tokenList = defineCommand({
     const now = ctx.runtime.clock.now();
     const active = tokens.filter((t) => !t.revokedAt).length;
     return okReply(
-      tokens.length ? `You have ${active} active API token(s)${tokens.length > active ? ` and ${tokens.length - active} revoked` : ''}` : 'You have no API tokens; in Slack, `token create [label]` makes one',
-      tokens.length ? [{ type: 'table', header: ['id', 'label', 'created', 'last used', 'state'], rows: tokens.map((t) => tokenRow(t, now)) }] : [],
+      tokens.length
+        ? `You have ${active} active API token(s)${tokens.length > active ? ` and ${tokens.length - active} revoked` : ''}`
+        : 'You have no API tokens; in Slack, `token create [label]` makes one',
+      tokens.length
+        ? [
+            {
+              type: 'table',
+              header: ['id', 'label', 'created', 'last used', 'state'],
+              rows: tokens.map((t) => tokenRow(t, now)),
+            },
+          ]
+        : [],
       { ephemeral: true, data: { tokens } },
     );
   },
@@ -112,7 +135,9 @@ export const tokenRevoke = defineCommand({
   positionals: ['token-id'],
   flags: {},
   // Never the token itself: a token pasted here is refused by its shape, never echoed.
-  schema: z.object({ 'token-id': z.string().regex(TOKEN_ID, "the token's id (12 letters or digits, see `token list`), not the token") }),
+  schema: z.object({
+    'token-id': z.string().regex(TOKEN_ID, "the token's id (12 letters or digits, see `token list`), not the token"),
+  }),
   mutates: true,
   async run(args, ctx) {
     const id = args['token-id'];
@@ -124,8 +149,13 @@ export const tokenRevoke = defineCommand({
       const ids = mine.filter((t) => !t.revokedAt).map((t) => t.id);
       throw new NotFoundError(`you have no token "${id}"${didYouMean(id, ids)}; \`token list\` shows yours`);
     }
-    if (!(await store.revoke(own.id, ctx.user))) return okReply(`Token ${own.id} was already revoked`, [], { ephemeral: true });
+    if (!(await store.revoke(own.id, ctx.user)))
+      return okReply(`Token ${own.id} was already revoked`, [], { ephemeral: true });
     await ctx.runtime.store.audit(ctx.user, 'token.revoked', null, { id: own.id, label: own.label });
-    return okReply(`Revoked token ${own.id}${own.label ? ` "${own.label}"` : ''}: the CLI and the HTTP API refuse it from now on`, [], { ephemeral: true });
+    return okReply(
+      `Revoked token ${own.id}${own.label ? ` "${own.label}"` : ''}: the CLI and the HTTP API refuse it from now on`,
+      [],
+      { ephemeral: true },
+    );
   },
 });

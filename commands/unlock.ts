@@ -18,11 +18,16 @@ export const unlock = defineCommand({
     if (args.app !== '*') requireApp(ctx, args.app);
     await assertMayLock(ctx, args.env);
     if (!(await ctx.runtime.store.clearManualLock(args.app, args.env))) {
-      const wildcard = args.app !== '*' && (await ctx.runtime.store.locksFor(args.app, args.env)).find((l) => l.manual && l.app === '*');
+      const wildcard =
+        args.app !== '*' &&
+        (await ctx.runtime.store.locksFor(args.app, args.env)).find((l) => l.manual && l.app === '*');
       if (wildcard) {
-        throw new ConflictError(`${args.app} in ${args.env} is not locked by itself: every app in ${args.env} is (by ${wildcard.holder}: ${wildcard.reason}); lift that with: unlock * ${args.env}`, {
-          suggestion: `unlock * ${args.env}`,
-        });
+        throw new ConflictError(
+          `${args.app} in ${args.env} is not locked by itself: every app in ${args.env} is (by ${wildcard.holder}: ${wildcard.reason}); lift that with: unlock * ${args.env}`,
+          {
+            suggestion: `unlock * ${args.env}`,
+          },
+        );
       }
       throw new NotFoundError(`${args.app === '*' ? 'every app' : args.app} in ${args.env} is not locked`);
     }

@@ -26,10 +26,24 @@ export async function resolveConfig(explicit: string | undefined, cwd: string, l
   const loaded = loadConfigFile(explicit, cwd);
   if (loaded?.file) {
     const runDir = join(cwd, '.conveyor');
-    return { config: loaded.config, baseDir: dirname(loaded.file), sandbox: false, runDir, serveInfoFile: join(runDir, 'serve.json'), file: loaded.file };
+    return {
+      config: loaded.config,
+      baseDir: dirname(loaded.file),
+      sandbox: false,
+      runDir,
+      serveInfoFile: join(runDir, 'serve.json'),
+      file: loaded.file,
+    };
   }
   const sandbox = await ensureSandbox(cwd);
   if (sandbox.created) log?.info({ dir: sandbox.dir }, 'created the sandbox');
   const config = parseConfig(readFileSync(sandbox.configFile, 'utf8'), sandbox.configFile);
-  return { config, baseDir: sandbox.dir, sandbox: true, runDir: sandbox.dir, serveInfoFile: join(sandbox.dir, 'serve.json'), file: sandbox.configFile };
+  return {
+    config,
+    baseDir: sandbox.dir,
+    sandbox: true,
+    runDir: sandbox.dir,
+    serveInfoFile: join(sandbox.dir, 'serve.json'),
+    file: sandbox.configFile,
+  };
 }

@@ -11,9 +11,9 @@ import { didYouMean, RUN_USAGE, SUBCOMMAND_USAGE, USAGE } from './cli-usage.js';
 import { loadConfigFile } from './config/load.js';
 import { ConfigError, isConveyorError } from './core/errors.js';
 import { createLogger } from './core/log.js';
+import { TOKEN_SHAPE } from './core/ports.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
-import { TOKEN_SHAPE } from './core/ports.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
@@ -29,7 +29,8 @@ export function conveyorVersion(): string {
 
 /** `--help`/`-h` among the options of a subcommand (journal-agent: before --import-cmd). */
 function wantsHelp(command: string, args: string[]): boolean {
-  const own = command === 'journal-agent' && args.includes('--import-cmd') ? args.slice(0, args.indexOf('--import-cmd')) : args;
+  const own =
+    command === 'journal-agent' && args.includes('--import-cmd') ? args.slice(0, args.indexOf('--import-cmd')) : args;
   return own.includes('--help') || own.includes('-h');
 }
 
@@ -65,7 +66,11 @@ export async function main(argv: string[], io: Out = stdio, cwd = process.cwd())
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, port: { type: 'string' } }, strict: true });
+        const { values } = parseArgs({
+          args: rest,
+          options: { config: { type: 'string' }, port: { type: 'string' } },
+          strict: true,
+        });
         const port = values.port === undefined ? undefined : Number(values.port);
         if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
           io.err(`error: --port: "${values.port}" is not a port number\n${usage}`);
@@ -119,10 +124,14 @@ function checkConfig(args: string[], io: Out, cwd: string): number {
     io.out('no conveyor.yaml here: Conveyor would run its built-in sandbox');
     return 0;
   }
-  io.out(`${loaded.file}: valid (${loaded.config.environments.length} environments, ${loaded.config.apps.length} apps)`);
+  io.out(
+    `${loaded.file}: valid (${loaded.config.environments.length} environments, ${loaded.config.apps.length} apps)`,
+  );
   const journal = loaded.config.journal;
   if (journal && !journal.botUrl) {
-    io.out('note: journal.botUrl is not set: journal-watch and journal-agent with this file reach only a serve running on the same machine');
+    io.out(
+      'note: journal.botUrl is not set: journal-watch and journal-agent with this file reach only a serve running on the same machine',
+    );
   }
   return 0;
 }
@@ -133,7 +142,8 @@ type RunIdentity = { kind: 'token'; token: string } | { kind: 'as'; user: string
 /** The identity of CLI calls that present none: reads only, never anyone's roles. */
 export const ANONYMOUS_CLI_USER = 'cli.anonymous';
 
-const TOKEN_HOW = 'create a personal token in Slack with `/conveyor token create`, then set CONVEYOR_TOKEN or pass --token-file <file>';
+const TOKEN_HOW =
+  'create a personal token in Slack with `/conveyor token create`, then set CONVEYOR_TOKEN or pass --token-file <file>';
 
 /** A usage problem of `conveyor run`, reported on one line before the usage (exit 2). */
 class RunUsageError extends Error {}
@@ -154,7 +164,9 @@ function personalToken(file: string | undefined, env: NodeJS.ProcessEnv, cwd: st
     if (!st.isFile()) throw new RunUsageError(`${what}: ${path} is not a file`);
     // Like ssh with a private key: a token others can read is refused, with the fix.
     if ((st.mode & 0o077) !== 0) {
-      throw new RunUsageError(`${what}: ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
+      throw new RunUsageError(
+        `${what}: ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`,
+      );
     }
     token = readFileSync(full, 'utf8').trim();
     if (!TOKEN_SHAPE.test(token)) throw new RunUsageError(`${what}: ${path} does not hold a Conveyor token (cvy_…)`);
@@ -197,9 +209,14 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
     if (positionals.length !== 1) throw new RunUsageError('give the command text as one argument, in quotes');
     const token = personalToken(values['token-file'], env, cwd);
     if (values.as !== undefined && token) throw new RunUsageError('give --as or a personal token, not both');
-    if (values.as !== undefined && !sandbox) throw new RunUsageError(`--as works only in the sandbox; to act as yourself, ${TOKEN_HOW}`);
+    if (values.as !== undefined && !sandbox)
+      throw new RunUsageError(`--as works only in the sandbox; to act as yourself, ${TOKEN_HOW}`);
     if (values.as === undefined && !token && sandbox) throw new RunUsageError('--as <user> is required');
-    identity = token ? { kind: 'token', token } : values.as !== undefined ? { kind: 'as', user: values.as } : { kind: 'anonymous' };
+    identity = token
+      ? { kind: 'token', token }
+      : values.as !== undefined
+        ? { kind: 'as', user: values.as }
+        : { kind: 'anonymous' };
   } catch (err) {
     if (!(err instanceof RunUsageError)) throw err;
     io.err(`error: ${err.message}\n${RUN_USAGE}`);
@@ -226,7 +243,10 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
     }
     const res = await fetch(`http://127.0.0.1:${info.port}/api/run`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${identity.kind === 'token' ? identity.token : info.token}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${identity.kind === 'token' ? identity.token : info.token}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ text, idempotencyKey, ...(identity.kind === 'as' ? { user: identity.user } : {}) }),
     });
     const body = (await res.json()) as Reply & { error?: string };
@@ -239,7 +259,12 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
     mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
     const { compose, wireControllerless } = await import('./compose/index.js');
     const { Dispatcher } = await import('./core/dispatcher.js');
-    const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox });
+    const runtime = await compose({
+      config: resolved.config,
+      baseDir: resolved.baseDir,
+      log,
+      sandbox: resolved.sandbox,
+    });
     try {
       let user = ANONYMOUS_CLI_USER;
       if (identity.kind === 'as') user = identity.user;
@@ -261,7 +286,20 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
     }
   }
   if (values.json) {
-    io.out(JSON.stringify({ ok: reply.status === 'ok', status: reply.status, text: renderText(reply), title: reply.title, operation: reply.operation, data: reply.data }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          ok: reply.status === 'ok',
+          status: reply.status,
+          text: renderText(reply),
+          title: reply.title,
+          operation: reply.operation,
+          data: reply.data,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     io.out(renderText(reply));
   }

@@ -130,7 +130,8 @@ type Pending = { resolve(v: unknown): void; reject(e: Error): void };
 /** Which of the server's environment variables reach Git (the rest is the helper's own). */
 function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && /^(GIT_|SSH_|HOME$|PATH$)/.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && /^(GIT_|SSH_|HOME$|PATH$)/.test(k)) env[k] = v;
   return env;
 }
 
@@ -160,7 +161,10 @@ export class GitHelper {
     const res = await this.exec(args, cwd, input);
     if (res.code !== 0) {
       const text = [res.stderr.trim(), res.stdout.trim()].filter(Boolean).join('\n');
-      throw Object.assign(new Error(text || `git ${args[0]} exited with code ${res.code}`), { exitCode: res.code, stdout: res.stdout });
+      throw Object.assign(new Error(text || `git ${args[0]} exited with code ${res.code}`), {
+        exitCode: res.code,
+        stdout: res.stdout,
+      });
     }
     return res.stdout;
   }

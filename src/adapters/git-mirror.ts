@@ -6,17 +6,27 @@
  * reach Git are validated against strict patterns first and always land where Git reads a
  * revision, never an option.
  */
-import { mkdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { GitHelper } from './git-helper.js';
 import { InputError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
 import type { BranchHead, CommitInfo, DeployTag, FileStat, GitHost, RefsSnapshot } from '../core/ports.js';
+import { GitHelper } from './git-helper.js';
 
 export type GitReads = Pick<
   GitHost,
-  'sync' | 'branchHead' | 'resolve' | 'treeOf' | 'isAncestor' | 'log' | 'commit' | 'diffStat' | 'tags' | 'readFile' | 'refsSnapshot'
+  | 'sync'
+  | 'branchHead'
+  | 'resolve'
+  | 'treeOf'
+  | 'isAncestor'
+  | 'log'
+  | 'commit'
+  | 'diffStat'
+  | 'tags'
+  | 'readFile'
+  | 'refsSnapshot'
 >;
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
@@ -51,10 +61,20 @@ function assertTagPrefix(prefix: string): string {
  * a NUL): name, type, object, peeled object, tree, peeled tree (an annotated tag's commit's tree),
  * subject, author, author date, creator date, message. A record ends with "\0\n", so each name after the first starts with "\n".
  */
-const REF_FORMAT = [
-  '%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(tree)', '%(*tree)', '%(subject)', '%(authorname)',
-  '%(authordate:iso-strict)', '%(creatordate:iso-strict)', '%(contents)',
-].join('%00') + '%00';
+const REF_FORMAT =
+  [
+    '%(refname)',
+    '%(objecttype)',
+    '%(objectname)',
+    '%(*objectname)',
+    '%(tree)',
+    '%(*tree)',
+    '%(subject)',
+    '%(authorname)',
+    '%(authordate:iso-strict)',
+    '%(creatordate:iso-strict)',
+    '%(contents)',
+  ].join('%00') + '%00';
 const REF_FIELDS = 11;
 
 function assertPath(path: string): string {
@@ -76,9 +96,7 @@ export class GitMirror implements GitReads {
   /** Last snapshots by question, with the fingerprint of the ref files they were read from. */
   private readonly snapshots = new Map<string, { fingerprint: string; snapshot: RefsSnapshot }>();
 
-  constructor(
-    private readonly options: { url: string; dir: string; config?: string[]; helper?: GitHelper },
-  ) {
+  constructor(private readonly options: { url: string; dir: string; config?: string[]; helper?: GitHelper }) {
     mkdirSync(dirname(options.dir), { recursive: true });
     this.helper = options.helper ?? GitHelper.shared();
     this.prefix = [...IDENTITY, ...(options.config ?? [])].flatMap((c) => ['-c', c]);
@@ -106,14 +124,24 @@ export class GitMirror implements GitReads {
       try {
         if (!existsSync(this.options.dir)) {
           this.helper.forget(this.options.dir);
-          await this.git(['clone', '--bare', '--quiet', '--', this.options.url, this.options.dir], dirname(this.options.dir));
+          await this.git(
+            ['clone', '--bare', '--quiet', '--', this.options.url, this.options.dir],
+            dirname(this.options.dir),
+          );
         }
         await this.git([
-          'fetch', '--quiet', '--prune', '--force', 'origin',
-          '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*',
+          'fetch',
+          '--quiet',
+          '--prune',
+          '--force',
+          'origin',
+          '+refs/heads/*:refs/heads/*',
+          '+refs/tags/*:refs/tags/*',
         ]);
       } catch (err) {
-        throw new UpstreamError('git', `cannot fetch ${redactUrl(this.options.url)}: ${firstLine(err)}`, { cause: err });
+        throw new UpstreamError('git', `cannot fetch ${redactUrl(this.options.url)}: ${firstLine(err)}`, {
+          cause: err,
+        });
       }
     });
   }
@@ -155,7 +183,10 @@ export class GitMirror implements GitReads {
   }
 
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
-    const res = await this.helper.exec([...this.prefix, 'merge-base', '--is-ancestor', assertSha(ancestor), assertSha(descendant)], this.options.dir);
+    const res = await this.helper.exec(
+      [...this.prefix, 'merge-base', '--is-ancestor', assertSha(ancestor), assertSha(descendant)],
+      this.options.dir,
+    );
     return res.code === 0;
   }
 
@@ -187,7 +218,11 @@ export class GitMirror implements GitReads {
         name = `${parts[i + 1]} → ${parts[i + 2]}`;
         i += 2;
       }
-      stats.push({ path: name, added: added === '-' ? 0 : Number(added), deleted: deleted === '-' ? 0 : Number(deleted) });
+      stats.push({
+        path: name,
+        added: added === '-' ? 0 : Number(added),
+        deleted: deleted === '-' ? 0 : Number(deleted),
+      });
     }
     return stats;
   }
@@ -249,18 +284,38 @@ export class GitMirror implements GitReads {
     const out = await this.git(['for-each-ref', `--format=${REF_FORMAT}`, ...patterns]);
     const fields = out.split('\0');
     for (let i = 0; i + REF_FIELDS <= fields.length; i += REF_FIELDS) {
-      const [ref = '', type, object = '', peeled, tree = '', peeledTree = '', subject = '', author = '', authorDate = '', createdAt = '', contents = ''] = fields.slice(i, i + REF_FIELDS);
+      const [
+        ref = '',
+        type,
+        object = '',
+        peeled,
+        tree = '',
+        peeledTree = '',
+        subject = '',
+        author = '',
+        authorDate = '',
+        createdAt = '',
+        contents = '',
+      ] = fields.slice(i, i + REF_FIELDS);
       const refname = ref.replace(/^\n/, '');
       if (refname.startsWith('refs/heads/') && type === 'commit') {
         const branch = refname.slice('refs/heads/'.length);
-        if (branches.includes(branch)) heads.set(branch, { commit: { sha: object, subject, author, date: authorDate }, tree });
+        if (branches.includes(branch))
+          heads.set(branch, { commit: { sha: object, subject, author, date: authorDate }, tree });
       } else if (refname.startsWith('refs/tags/')) {
         const name = refname.slice('refs/tags/'.length);
-        const tag: DeployTag = { name, sha: peeled || object, date: createdAt, message: contents.trim(), ...(peeledTree || tree ? { tree: peeledTree || tree } : {}) };
+        const tag: DeployTag = {
+          name,
+          sha: peeled || object,
+          date: createdAt,
+          message: contents.trim(),
+          ...(peeledTree || tree ? { tree: peeledTree || tree } : {}),
+        };
         for (const p of tagPrefixes) if (name.startsWith(p)) tags.get(p)!.push(tag);
       }
     }
-    for (const list of tags.values()) list.sort((a, b) => b.date.localeCompare(a.date) || compareTagNames(b.name, a.name));
+    for (const list of tags.values())
+      list.sort((a, b) => b.date.localeCompare(a.date) || compareTagNames(b.name, a.name));
     return { heads, tags };
   }
 

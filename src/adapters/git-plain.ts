@@ -7,7 +7,7 @@
  */
 import { ConflictError, UpstreamError } from '../core/errors.js';
 import type { GitHost } from '../core/ports.js';
-import { type GitMirror, MirroredHost, assertBranch, assertSha, assertTag, firstLine } from './git-mirror.js';
+import { assertBranch, assertSha, assertTag, firstLine, type GitMirror, MirroredHost } from './git-mirror.js';
 
 export class PlainGitHost extends MirroredHost implements GitHost {
   readonly kind = 'git' as const;
@@ -32,7 +32,9 @@ export class PlainGitHost extends MirroredHost implements GitHost {
       // Never a forced move: the new commit must build on the old one (Git would refuse a
       // non-fast-forward push; the lease below would not, so we look first).
       if (expectedOld && expectedOld !== newSha && !(await this.mirror.isAncestor(expectedOld, newSha))) {
-        throw new ConflictError(`${branch} would not move forward from ${short(expectedOld)} to ${short(newSha)}; nothing was pushed`);
+        throw new ConflictError(
+          `${branch} would not move forward from ${short(expectedOld)} to ${short(newSha)}; nothing was pushed`,
+        );
       }
       // One atomic push whose lease is the compare-and-swap: the remote ref must still be
       // `expectedOld` (or absent), checked by the remote as it writes.
@@ -43,7 +45,9 @@ export class PlainGitHost extends MirroredHost implements GitHost {
         if (/stale info|non-fast-forward|fetch first|rejected|already exists/i.test(text)) {
           const remote = await this.remoteHead(branch).catch(() => undefined);
           if (remote !== undefined && remote !== expectedOld) {
-            throw new ConflictError(`${branch} moved from ${short(expectedOld)} to ${short(remote)} while we worked; nothing was pushed`);
+            throw new ConflictError(
+              `${branch} moved from ${short(expectedOld)} to ${short(remote)} while we worked; nothing was pushed`,
+            );
           }
           throw new ConflictError(`${branch} moved while we worked; the push was refused (${firstLine(text)})`);
         } else {

@@ -61,8 +61,7 @@ export function createOctokit(opts: GitHubClientOptions = {}): Octokit {
       : opts.token
         ? { auth: opts.token }
         : {};
-  const where = (o: { method?: string; url?: string }) =>
-    `${o.method ?? 'GET'} ${String(o.url ?? '').split('?')[0]}`;
+  const where = (o: { method?: string; url?: string }) => `${o.method ?? 'GET'} ${String(o.url ?? '').split('?')[0]}`;
   return new Client({
     ...auth,
     baseUrl: opts.baseUrl ?? 'https://api.github.com',
@@ -154,12 +153,9 @@ export class GitHubHost extends MirroredHost implements GitHost {
       }
     } catch (err) {
       if (statusOf(err) === 422 && /fast forward|already exists|does not exist/i.test(githubMessage(err))) {
-        throw new ConflictError(
-          `${branch} moved while we worked; GitHub refused the update (${githubMessage(err)})`,
-          {
-            cause: err,
-          },
-        );
+        throw new ConflictError(`${branch} moved while we worked; GitHub refused the update (${githubMessage(err)})`, {
+          cause: err,
+        });
       }
       throw this.failure(`update ${branch}`, err);
     }
@@ -194,12 +190,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
     }
   }
 
-  async openPullRequest(input: {
-    base: string;
-    head: string;
-    title: string;
-    body: string;
-  }): Promise<PullRequestInfo> {
+  async openPullRequest(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo> {
     checkName(input.base, BRANCH_NAME, 'branch');
     checkName(input.head, BRANCH_NAME, 'branch');
     try {
@@ -235,7 +226,9 @@ export class GitHubHost extends MirroredHost implements GitHost {
     );
     const head = data.head?.ref;
     if (head?.startsWith('conveyor/')) {
-      await this.call(`delete branch ${head}`, () => this.octokit.rest.git.deleteRef({ ...this.repo, ref: `heads/${head}` })).catch(() => undefined);
+      await this.call(`delete branch ${head}`, () =>
+        this.octokit.rest.git.deleteRef({ ...this.repo, ref: `heads/${head}` }),
+      ).catch(() => undefined);
     }
   }
 
@@ -256,12 +249,9 @@ export class GitHubHost extends MirroredHost implements GitHost {
     } catch (err) {
       const status = statusOf(err);
       if (status === 409) {
-        throw new ConflictError(
-          `pull request #${num} changed since ${short(expectedHeadSha)}; it was not merged`,
-          {
-            cause: err,
-          },
-        );
+        throw new ConflictError(`pull request #${num} changed since ${short(expectedHeadSha)}; it was not merged`, {
+          cause: err,
+        });
       }
       if (status === 405) {
         const pr = await this.getPullRequest(num);
@@ -290,8 +280,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
         return conclusion === 'stale' ? 'pending' : 'failure'; // stale: GitHub gave up waiting
       }),
       ...status.data.statuses.map(
-        (s): ChecksState =>
-          s.state === 'success' ? 'success' : s.state === 'pending' ? 'pending' : 'failure',
+        (s): ChecksState => (s.state === 'success' ? 'success' : s.state === 'pending' ? 'pending' : 'failure'),
       ),
     ];
     if (states.length === 0) return 'none';
@@ -314,7 +303,8 @@ export class GitHubHost extends MirroredHost implements GitHost {
       });
       const heads: Record<string, string> = {};
       for (const r of res.data) {
-        if (r.ref.startsWith('refs/heads/') && r.object.type === 'commit') heads[r.ref.slice('refs/heads/'.length)] = r.object.sha;
+        if (r.ref.startsWith('refs/heads/') && r.object.type === 'commit')
+          heads[r.ref.slice('refs/heads/'.length)] = r.object.sha;
       }
       const interval = Number(res.headers['x-poll-interval']);
       return {

@@ -3,15 +3,9 @@
  * it: acquire when the lease has no holder or has expired, renew while held, and rely on the
  * lease's resourceVersion for optimistic concurrency (a 409 means another replica won).
  */
-import {
-  ApiException,
-  CoordinationV1Api,
-  type KubeConfig,
-  type V1Lease,
-  V1MicroTime,
-} from '@kubernetes/client-node';
-import { CampaignLeadership } from './campaign-leadership.js';
+import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../core/ports.js';
+import { CampaignLeadership } from './campaign-leadership.js';
 import { describeKubeError, type KubeLog } from './kube.js';
 
 export interface KubeLeaseLeadershipOptions {
@@ -76,10 +70,7 @@ export class KubeLeaseLeadership extends CampaignLeadership {
           });
         }
       } catch (err) {
-        this.options.log?.warn(
-          { lease: this.options.name, status: statusOf(err) },
-          'could not release the lease',
-        );
+        this.options.log?.warn({ lease: this.options.name, status: statusOf(err) }, 'could not release the lease');
       }
     }
     this.setLeader(false);
@@ -115,10 +106,7 @@ export class KubeLeaseLeadership extends CampaignLeadership {
         this.setLeader(false); // another replica changed the lease first
         return;
       }
-      this.options.log?.warn(
-        { lease: this.options.name, err: describeKubeError(err) },
-        'lease acquire/renew failed',
-      );
+      this.options.log?.warn({ lease: this.options.name, err: describeKubeError(err) }, 'lease acquire/renew failed');
       // Step down before the lease could expire for the others.
       const deadline = this.lastRenew + (this.leaseSeconds * 1000 * 2) / 3;
       if (this.leader && this.clock.now().getTime() >= deadline) this.setLeader(false);

@@ -44,12 +44,7 @@ interface Running {
 }
 
 /** Translate a Deployment into the port's status (replicas = desired replicas from the spec). */
-export function toWorkloadStatus(
-  cluster: string,
-  namespace: string,
-  d: V1Deployment,
-  exists = true,
-): WorkloadStatus {
+export function toWorkloadStatus(cluster: string, namespace: string, d: V1Deployment, exists = true): WorkloadStatus {
   const podSpec = d.spec?.template?.spec;
   const images = [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])]
     .map((c) => c.image)
@@ -98,9 +93,7 @@ export function describeKubeError(err: unknown): string {
     }
   }
   const name = e.name === 'Error' ? undefined : e.name;
-  return [name, e.statusCode ?? e.code, message.slice(0, 200)]
-    .filter((x) => x !== undefined && x !== '')
-    .join(' ');
+  return [name, e.statusCode ?? e.code, message.slice(0, 200)].filter((x) => x !== undefined && x !== '').join(' ');
 }
 
 export class KubeClusterWatch implements ClusterWatch {
@@ -134,8 +127,7 @@ export class KubeClusterWatch implements ClusterWatch {
     }
     this.stopped = false;
     this.exists.clear();
-    for (const g of groups.values())
-      this.running.push(this.makeRunning(g.cluster, g.namespace, g.names, onChange));
+    for (const g of groups.values()) this.running.push(this.makeRunning(g.cluster, g.namespace, g.names, onChange));
     await Promise.all(this.running.map((r) => this.launch(r)));
   }
 
@@ -262,9 +254,7 @@ export function kubeConfigFor(opts: KubeConnectionOptions): KubeConfig {
   // client-node refuses plain http:// unless TLS verification is off (there is no TLS to verify).
   const plainHttp = opts.server.startsWith('http://');
   kc.loadFromOptions({
-    clusters: [
-      { name, server: opts.server, caFile: opts.caFile, skipTLSVerify: plainHttp || !!opts.skipTlsVerify },
-    ],
+    clusters: [{ name, server: opts.server, caFile: opts.caFile, skipTLSVerify: plainHttp || !!opts.skipTlsVerify }],
     users: [{ name, ...(opts.token ? { token: opts.token } : {}) }],
     contexts: [{ name, cluster: name, user: name }],
     currentContext: name,

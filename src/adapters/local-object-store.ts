@@ -19,10 +19,8 @@ const MAX_KEY = 1024;
 export function validateObjectKey(key: string): void {
   const shown = JSON.stringify(key.slice(0, 80));
   if (key.length === 0 || key.length > MAX_KEY) throw new InputError(`object key ${shown} has a bad length`);
-  if (/[\u0000-\u001f\u007f\\]/.test(key))
-    throw new InputError(`object key ${shown} contains forbidden characters`);
-  if (key.startsWith('/') || path.isAbsolute(key))
-    throw new InputError(`object key ${shown} must be relative`);
+  if (/[\u0000-\u001f\u007f\\]/.test(key)) throw new InputError(`object key ${shown} contains forbidden characters`);
+  if (key.startsWith('/') || path.isAbsolute(key)) throw new InputError(`object key ${shown} must be relative`);
   const segments = key.split('/');
   if (segments.some((s) => s === '' || s === '.' || s === '..')) {
     throw new InputError(`object key ${shown} has an empty, "." or ".." segment`);
@@ -40,11 +38,7 @@ export class LocalObjectStore implements ObjectStore {
     this.tmpDir = path.join(root, 'tmp');
   }
 
-  async put(
-    key: string,
-    body: Readable,
-    options: { metadata: Record<string, string>; size?: number },
-  ): Promise<void> {
+  async put(key: string, body: Readable, options: { metadata: Record<string, string>; size?: number }): Promise<void> {
     validateObjectKey(key);
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const stamp = `${process.pid}.${randomBytes(6).toString('hex')}`;
@@ -125,7 +119,12 @@ export class LocalObjectStore implements ObjectStore {
           }
         } else if (e.isFile() && key.startsWith(prefix)) {
           const info = await stat(path.join(dir, e.name));
-          out.push({ key, size: info.size, metadata: await this.readMeta(key), lastModified: info.mtime.toISOString() });
+          out.push({
+            key,
+            size: info.size,
+            metadata: await this.readMeta(key),
+            lastModified: info.mtime.toISOString(),
+          });
         }
       }
     };

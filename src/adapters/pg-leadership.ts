@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { CampaignLeadership } from './campaign-leadership.js';
 import type { Log } from '../core/ports.js';
+import { CampaignLeadership } from './campaign-leadership.js';
 
 export type PgLeadershipLog = Pick<Log, 'warn'> & Partial<Pick<Log, 'info'>>;
 
@@ -82,7 +82,9 @@ export class PgLeadership extends CampaignLeadership {
         await client.query('SELECT 1');
         return;
       }
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [this.key]);
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [
+        this.key,
+      ]);
       if (rows[0]?.locked && this.running && this.client === client) {
         this.options.log?.info?.({}, 'leadership acquired (PostgreSQL advisory lock)');
         this.setLeader(true);

@@ -5,6 +5,9 @@
  * `list` returns key and size with empty metadata (ListObjectsV2 does not carry user metadata;
  * one HeadObject per key would not be cheap): call `head` for the metadata of one object.
  */
+
+import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   GetObjectCommand,
@@ -16,8 +19,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
-import { hostname } from 'node:os';
-import { Readable } from 'node:stream';
 import { NotFoundError, UpstreamError } from '../core/errors.js';
 import type { ObjectInfo, ObjectStore } from '../core/ports.js';
 
@@ -38,7 +39,13 @@ export interface S3ClientOptions {
    * from STS with the base credentials (`credentials`, else the default chain: IRSA, env, …)
    * and refreshed by the SDK before they expire.
    */
-  assumeRole?: { roleArn: string; externalId?: string; sessionName?: string; stsEndpoint?: string; durationSeconds?: number };
+  assumeRole?: {
+    roleArn: string;
+    externalId?: string;
+    sessionName?: string;
+    stsEndpoint?: string;
+    durationSeconds?: number;
+  };
 }
 
 /** A session name S3 and CloudTrail show: the given one, else `conveyor-<host>` within STS's limits. */
@@ -68,7 +75,11 @@ export function createS3Client(options: S3ClientOptions): S3Client {
         DurationSeconds: role.durationSeconds ?? 3600,
         ...(role.externalId ? { ExternalId: role.externalId } : {}),
       },
-      clientConfig: { region: options.region, ...(role.stsEndpoint ? { endpoint: role.stsEndpoint } : {}), maxAttempts: options.maxAttempts ?? 3 },
+      clientConfig: {
+        region: options.region,
+        ...(role.stsEndpoint ? { endpoint: role.stsEndpoint } : {}),
+        maxAttempts: options.maxAttempts ?? 3,
+      },
     });
   } else if (options.credentials) config.credentials = options.credentials;
   return new S3Client(config);
@@ -117,11 +128,7 @@ export class S3ObjectStore implements ObjectStore {
    * computed sends that one (`x-amz-checksum-sha256`), so S3 refuses bytes that differ from
    * the file that was hashed.
    */
-  async put(
-    key: string,
-    body: Readable,
-    options: { metadata: Record<string, string>; size?: number },
-  ): Promise<void> {
+  async put(key: string, body: Readable, options: { metadata: Record<string, string>; size?: number }): Promise<void> {
     const upload = new Upload({
       client: this.client,
       params: {
@@ -196,11 +203,18 @@ export class S3ObjectStore implements ObjectStore {
     try {
       for (let page = 0; page < 100; page++) {
         const res = await this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
         );
         for (const u of res.Uploads ?? []) {
           if (!u.Key || !u.UploadId || !u.Initiated || now - u.Initiated.getTime() < olderThanMs) continue;
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }));
+          await this.client.send(
+            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }),
+          );
           aborted += 1;
         }
         if (!res.IsTruncated) break;
@@ -222,7 +236,13 @@ export class S3ObjectStore implements ObjectStore {
         { Bucket: this.bucket, Prefix: prefix },
       )) {
         for (const o of page.Contents ?? []) {
-          if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, metadata: {}, ...(o.LastModified ? { lastModified: o.LastModified.toISOString() } : {}) });
+          if (o.Key)
+            out.push({
+              key: o.Key,
+              size: o.Size ?? 0,
+              metadata: {},
+              ...(o.LastModified ? { lastModified: o.LastModified.toISOString() } : {}),
+            });
         }
       }
     } catch (err) {

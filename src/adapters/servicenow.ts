@@ -39,15 +39,10 @@ export interface ServiceNowOptions {
   rejectedStates?: string[];
 }
 
-const field = z.union([
-  z.string(),
-  z.object({ value: z.string().nullish(), display_value: z.string().nullish() }),
-]);
+const field = z.union([z.string(), z.object({ value: z.string().nullish(), display_value: z.string().nullish() })]);
 
 const responseSchema = z.object({
-  result: z.array(
-    z.object({ number: field.optional(), state: field.optional(), approval: field.optional() }).loose(),
-  ),
+  result: z.array(z.object({ number: field.optional(), state: field.optional(), approval: field.optional() }).loose()),
 });
 
 type Field = z.infer<typeof field> | undefined;
@@ -76,9 +71,7 @@ export class ServiceNowTickets implements ChangeTickets {
 
   async check(number: string): Promise<TicketCheck> {
     if (!TICKET.test(number)) {
-      throw new InputError(
-        `"${number.slice(0, 40)}" is not a change ticket number (expected CHG followed by digits)`,
-      );
+      throw new InputError(`"${number.slice(0, 40)}" is not a change ticket number (expected CHG followed by digits)`);
     }
     const rows = await pRetry(() => this.lookup(number), {
       retries: this.options.retries ?? 3,

@@ -89,7 +89,10 @@ export function renderPart(block: ReplyBlock): SlackBlock[] {
     case 'mentions': {
       // Only well-formed ids become mentions; anything else stays inert text.
       const people = [...block.users.map(userMention), ...block.groups.map(groupMention)];
-      return chunk([`${escapeMrkdwn(block.label)}: ${people.join(' ')}`], { max: SLACK_LIMITS.sectionText, noun: 'lines' });
+      return chunk([`${escapeMrkdwn(block.label)}: ${people.join(' ')}`], {
+        max: SLACK_LIMITS.sectionText,
+        noun: 'lines',
+      });
     }
   }
 }

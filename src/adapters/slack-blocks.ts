@@ -7,7 +7,16 @@
  */
 import type { types } from '@slack/bolt';
 import type { Reply } from '../core/reply.js';
-import { cutText, escapeMrkdwn, renderPart, section, type SlackBlock, SLACK_LIMITS, STATE_EMOJI, STATUS_EMOJI } from './slack-block-parts.js';
+import {
+  cutText,
+  escapeMrkdwn,
+  renderPart,
+  SLACK_LIMITS,
+  type SlackBlock,
+  STATE_EMOJI,
+  STATUS_EMOJI,
+  section,
+} from './slack-block-parts.js';
 import { renderMatrix } from './slack-matrix-blocks.js';
 import { operationFallback, renderOperationCard } from './slack-operation-blocks.js';
 
@@ -23,7 +32,8 @@ export function statusEmoji(reply: Reply): string {
 /** Plain-text fallback (the `text` of a message: notifications, screen readers). */
 export function renderReplyText(reply: Reply, max = SLACK_LIMITS.sectionText): string {
   if (reply.card) return operationFallback(reply.card, reply.title);
-  if (reply.matrix && reply.status === 'ok') return `${statusEmoji(reply)} ${cutText(escapeMrkdwn(reply.title), max - 40)}`;
+  if (reply.matrix && reply.status === 'ok')
+    return `${statusEmoji(reply)} ${cutText(escapeMrkdwn(reply.title), max - 40)}`;
   const first = reply.blocks.find((b) => b.type === 'text');
   const raw = first && first.type === 'text' ? `${reply.title}\n${first.text}` : reply.title;
   return `${statusEmoji(reply)} ${cutText(escapeMrkdwn(raw), max - 40)}`;
@@ -41,13 +51,14 @@ export function renderReplyBlocks(reply: Reply, options: RenderOptions = {}): Sl
   const maxBlocks = Math.max(2, options.maxBlocks ?? SLACK_LIMITS.blocksPerMessage);
   if (reply.card) {
     // A command that says more than the operation's headline (who approved) says it first.
-    const note = reply.title !== reply.card.headline ? [section(`${statusEmoji(reply)} ${cutText(escapeMrkdwn(reply.title), SLACK_LIMITS.sectionText - 60)}`)] : [];
+    const note =
+      reply.title !== reply.card.headline
+        ? [section(`${statusEmoji(reply)} ${cutText(escapeMrkdwn(reply.title), SLACK_LIMITS.sectionText - 60)}`)]
+        : [];
     return [...note, ...renderOperationCard(reply.card, reply.card.extra, maxBlocks - note.length)];
   }
   if (reply.matrix && !options.wide && reply.status === 'ok') return renderMatrix(reply.title, reply.matrix, maxBlocks);
-  const title = section(
-    `${statusEmoji(reply)} *${cutText(escapeMrkdwn(reply.title), SLACK_LIMITS.sectionText - 60)}*`,
-  );
+  const title = section(`${statusEmoji(reply)} *${cutText(escapeMrkdwn(reply.title), SLACK_LIMITS.sectionText - 60)}*`);
   const parts = reply.blocks.map((block) => ({
     essential: block.type === 'buttons',
     blocks: renderPart(block),
@@ -55,8 +66,7 @@ export function renderReplyBlocks(reply: Reply, options: RenderOptions = {}): Sl
   const essential = parts.filter((p) => p.essential).reduce((n, p) => n + p.blocks.length, 0);
   const optional = parts.filter((p) => !p.essential).reduce((n, p) => n + p.blocks.length, 0);
   let budget = maxBlocks - 1 - essential;
-  if (budget < 0)
-    return [title, ...parts.flatMap((p) => (p.essential ? p.blocks : [])).slice(0, maxBlocks - 1)];
+  if (budget < 0) return [title, ...parts.flatMap((p) => (p.essential ? p.blocks : [])).slice(0, maxBlocks - 1)];
   const cutting = optional > budget;
   if (cutting) budget -= 1;
   const out: SlackBlock[] = [title];
@@ -90,4 +100,3 @@ export function renderHomeView(matrix: Reply, pending: Reply): SlackHomeView {
     ],
   };
 }
-

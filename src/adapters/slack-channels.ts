@@ -55,7 +55,12 @@ export class SlackChannels {
       let cursor: string | undefined;
       try {
         for (let page = 0; page < 50; page++) {
-          const res = await this.client.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: 1000, cursor });
+          const res = await this.client.conversations.list({
+            types: 'public_channel,private_channel',
+            exclude_archived: true,
+            limit: 1000,
+            cursor,
+          });
           for (const c of res.channels ?? []) if (c.id && c.name) found.set(c.name.toLowerCase(), c.id);
           cursor = res.response_metadata?.next_cursor || undefined;
           if (!cursor) break;

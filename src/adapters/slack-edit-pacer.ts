@@ -73,7 +73,11 @@ export class EditPacer {
 
   private async pump(key: string, slot: Slot): Promise<void> {
     while (slot.sent < slot.version) {
-      for (let wait = slot.lastAt + this.intervalMs - this.now(); wait > 0; wait = slot.lastAt + this.intervalMs - this.now()) {
+      for (
+        let wait = slot.lastAt + this.intervalMs - this.now();
+        wait > 0;
+        wait = slot.lastAt + this.intervalMs - this.now()
+      ) {
         await this.sleep(wait);
       }
       const version = slot.version;
@@ -99,6 +103,7 @@ export class EditPacer {
   private prune(justDone: string): void {
     if (this.slots.size < 1000) return;
     const stale = this.now() - this.intervalMs;
-    for (const [key, slot] of this.slots) if (key !== justDone && !slot.running && slot.lastAt < stale) this.slots.delete(key);
+    for (const [key, slot] of this.slots)
+      if (key !== justDone && !slot.running && slot.lastAt < stale) this.slots.delete(key);
   }
 }

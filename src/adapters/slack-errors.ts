@@ -12,13 +12,7 @@ import {
 import { type ConveyorError, isConveyorError, NotAllowedError, NotFoundError, UpstreamError } from '../core/errors.js';
 
 const TOKEN_PATTERN = /xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+/g;
-const AUTH_ERRORS = new Set([
-  'invalid_auth',
-  'not_authed',
-  'token_revoked',
-  'token_expired',
-  'account_inactive',
-]);
+const AUTH_ERRORS = new Set(['invalid_auth', 'not_authed', 'token_revoked', 'token_expired', 'account_inactive']);
 
 /** How a channel is named in a fix-it line: `<#C123>` renders as a link in Slack. */
 export function channelLabel(channel: string): string {
@@ -45,13 +39,9 @@ export function toSlackError(
         : new NotFoundError(`Slack channel ${label} not found (a private channel? ${fix})`, { cause: err });
     }
     if (AUTH_ERRORS.has(slackError)) {
-      return new UpstreamError(
-        'slack',
-        `Slack refused the bot token (${slackError}): check SLACK_BOT_TOKEN`,
-        {
-          cause: err,
-        },
-      );
+      return new UpstreamError('slack', `Slack refused the bot token (${slackError}): check SLACK_BOT_TOKEN`, {
+        cause: err,
+      });
     }
     return new UpstreamError('slack', `Slack ${context.method} failed${where}: ${slackError}`, {
       cause: err,
@@ -75,4 +65,3 @@ export function toSlackError(
 function sanitize(text: string): string {
   return text.replace(TOKEN_PATTERN, '[token]').replace(/\?[^\s)]*/g, '');
 }
-

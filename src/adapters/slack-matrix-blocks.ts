@@ -4,7 +4,7 @@
  * Past the block budget it ends with "…and N more apps: `list <app>`" rather than exceed it.
  */
 import type { MatrixCell, MatrixView } from '../core/reply.js';
-import { cutText, escapeMrkdwn, section, type SlackBlock } from './slack-block-parts.js';
+import { cutText, escapeMrkdwn, type SlackBlock, section } from './slack-block-parts.js';
 
 /** The widest line of text this layout writes (emoji shortcodes counted as typed). */
 export const PHONE_LINE = 60;
@@ -25,7 +25,10 @@ function cellText(c: MatrixCell): string {
   const age = c.age ? ` · ${escapeMrkdwn(c.age.replace(/ ago$/, ''))}` : '';
   const lines = [head, `${version}${age}`];
   const [first, ...others] = c.pending;
-  if (first) lines.push(`:hourglass_flowing_sand: ${escapeMrkdwn(cutText(first, 30))}${others.length ? ` +${others.length}` : ''}`);
+  if (first)
+    lines.push(
+      `:hourglass_flowing_sand: ${escapeMrkdwn(cutText(first, 30))}${others.length ? ` +${others.length}` : ''}`,
+    );
   return lines.map((l) => cutText(l, PHONE_LINE)).join('\n');
 }
 
@@ -37,12 +40,20 @@ export function renderMatrix(title: string, view: MatrixView, maxBlocks: number)
     const fields = app.cells.map(cellText);
     const name = `*${escapeMrkdwn(cutText(app.name, PHONE_LINE - 2))}*`;
     if (fields.length === 0) blocks.push(section(`${name}\n_no environment_`));
-    else if (fields.length <= MAX_FIELDS) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: name }, fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })) });
+    else if (fields.length <= MAX_FIELDS)
+      blocks.push({
+        type: 'section',
+        text: { type: 'mrkdwn', text: name },
+        fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })),
+      });
     else blocks.push(section(cutText([name, ...fields].join('\n'), 2900)));
   }
   const more = view.apps.length - shown.length;
   if (more > 0) {
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${more} more app${more === 1 ? '' : 's'}: \`list <app>\`` }] });
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `…and ${more} more app${more === 1 ? '' : 's'}: \`list <app>\`` }],
+    });
   }
   return blocks;
 }

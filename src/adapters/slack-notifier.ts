@@ -6,14 +6,7 @@
  * whose text never carries a token.
  */
 import type { WebClient } from '@slack/web-api';
-import {
-  type Clock,
-  type Directory,
-  type MessageRef,
-  type Notice,
-  type Notifier,
-  systemClock,
-} from '../core/ports.js';
+import { type Clock, type Directory, type MessageRef, type Notice, type Notifier, systemClock } from '../core/ports.js';
 import { stateEmoji, userMention } from './slack-block-parts.js';
 import { escapeMrkdwn, renderReplyBlocks, renderReplyText } from './slack-blocks.js';
 import { SlackChannels } from './slack-channels.js';
@@ -52,7 +45,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async post(notice: Notice): Promise<MessageRef> {
-    const channel = await this.channels.resolve(notice.channel).catch(() => null) ?? notice.channel;
+    const channel = (await this.channels.resolve(notice.channel).catch(() => null)) ?? notice.channel;
     try {
       const res = await this.client.chat.postMessage({
         channel,
@@ -86,7 +79,9 @@ export class SlackNotifier implements Notifier {
     // An edit that goes at once, or a final state, is waited for; one paced behind an earlier
     // edit goes within the second (a later state may replace it: the thread has every line).
     if (edit.immediate || notice.reply?.card?.final) return edit.done;
-    edit.done.catch((err: unknown) => this.options.log?.warn({ err, channel: ref.channel }, 'a paced edit of an operation message failed'));
+    edit.done.catch((err: unknown) =>
+      this.options.log?.warn({ err, channel: ref.channel }, 'a paced edit of an operation message failed'),
+    );
   }
 
   /** Resolves when every paced edit has been sent (shutdown). */
@@ -117,9 +112,11 @@ export class SlackNotifier implements Notifier {
         if (this.lastLine.size > 5000) this.lastLine.delete(this.lastLine.keys().next().value as string);
       });
     this.threads.set(key, next);
-    void next.finally(() => {
-      if (this.threads.get(key) === next) this.threads.delete(key);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.threads.get(key) === next) this.threads.delete(key);
+      })
+      .catch(() => undefined);
     return next;
   }
 }
@@ -195,8 +192,7 @@ export class SlackDirectory implements Directory {
 
   private membersOf(groupId: string): Promise<Set<string>> {
     const cached = this.cache.get(groupId);
-    if (cached && this.clock.now().getTime() - cached.fetchedAt < this.ttlMs)
-      return Promise.resolve(cached.users);
+    if (cached && this.clock.now().getTime() - cached.fetchedAt < this.ttlMs) return Promise.resolve(cached.users);
     const running = this.inflight.get(groupId);
     if (running) return running;
     const fetching = this.options.client.usergroups.users

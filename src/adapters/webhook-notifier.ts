@@ -80,7 +80,11 @@ export class JsonWebhookNotifier implements Notifier {
 
   async post(notice: Notice): Promise<MessageRef | null> {
     const id = randomUUID();
-    const sent = await this.send(notice, { type: 'post', id, ...(notice.thread ? { inReplyTo: notice.thread.ts } : {}) });
+    const sent = await this.send(notice, {
+      type: 'post',
+      id,
+      ...(notice.thread ? { inReplyTo: notice.thread.ts } : {}),
+    });
     return sent ? { channel: notice.channel, ts: id } : null;
   }
 

@@ -16,7 +16,12 @@ export async function buildObjectStore(config: Config, baseDir: string): Promise
     return new LocalObjectStore(resolve(baseDir, objects.folder));
   }
   const { S3ObjectStore, createS3Client } = await import('../adapters/s3.js');
-  const client = createS3Client({ endpoint: objects.endpoint, region: objects.region, forcePathStyle: objects.forcePathStyle, assumeRole: objects.assumeRole });
+  const client = createS3Client({
+    endpoint: objects.endpoint,
+    region: objects.region,
+    forcePathStyle: objects.forcePathStyle,
+    assumeRole: objects.assumeRole,
+  });
   return new S3ObjectStore(client, { bucket: objects.bucket, sse: objects.sse, kmsKeyId: objects.kmsKeyId });
 }
 
@@ -31,25 +36,36 @@ export async function buildSlackClient(config: Config, secrets: Secrets, log: Lo
   });
   void log;
   const groups = [...new Set(Object.values(config.roles).flatMap((r) => r.groups))];
-  return { client, notifier: countingNotifier(new SlackNotifier(client), metrics), directory: new SlackDirectory({ client, groups }) };
+  return {
+    client,
+    notifier: countingNotifier(new SlackNotifier(client), metrics),
+    directory: new SlackDirectory({ client, groups }),
+  };
 }
 
 /**
  * The ServiceNow client. serve refuses to start without credentials; the journal workers
  * (`credentialsRequired: false`) have always started without them, and still do.
  */
-export async function buildTickets(sn: NonNullable<Config['servicenow']>, secrets: Secrets, options: { credentialsRequired?: boolean } = {}): Promise<ChangeTickets> {
+export async function buildTickets(
+  sn: NonNullable<Config['servicenow']>,
+  secrets: Secrets,
+  options: { credentialsRequired?: boolean } = {},
+): Promise<ChangeTickets> {
   const { ServiceNowTickets } = await import('../adapters/servicenow.js');
   const auth = secrets.SERVICENOW_TOKEN
     ? { token: secrets.SERVICENOW_TOKEN }
     : { user: secrets.SERVICENOW_USER ?? '', password: secrets.SERVICENOW_PASSWORD ?? '' };
   if ((options.credentialsRequired ?? true) && !('token' in auth) && !auth.user) {
-    throw new ConfigError('servicenow is configured, but neither SERVICENOW_TOKEN nor SERVICENOW_USER/SERVICENOW_PASSWORD is set');
+    throw new ConfigError(
+      'servicenow is configured, but neither SERVICENOW_TOKEN nor SERVICENOW_USER/SERVICENOW_PASSWORD is set',
+    );
   }
   return new ServiceNowTickets({ baseUrl: sn.baseUrl, auth, approvedStates: sn.approvedStates });
 }
 
-export type ConsulSettings = Pick<NonNullable<Config['consul']>, 'host' | 'port' | 'secure'> & Partial<NonNullable<Config['consul']>>;
+export type ConsulSettings = Pick<NonNullable<Config['consul']>, 'host' | 'port' | 'secure'> &
+  Partial<NonNullable<Config['consul']>>;
 
 /**
  * The Consul client: ACL token, datacenter, partition (query) and namespace (header) on every
@@ -63,7 +79,9 @@ export async function buildConsulKv(consul: ConsulSettings, token: string | unde
     try {
       return readFileSync(resolve(baseDir, file));
     } catch (err) {
-      throw new ConfigError(`consul.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `consul.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   };
   const tls = consul.tls;
@@ -96,9 +114,11 @@ export async function buildConsulKv(consul: ConsulSettings, token: string | unde
 /** Count Slack API errors by method and Slack's error code, then pass them on. */
 export function countingNotifier(inner: Notifier, metrics: Metrics): Notifier {
   const count = (method: string) => (err: unknown) => {
-    const code = (err as { data?: { error?: string }; cause?: { data?: { error?: string } } }).data?.error
-      ?? (err as { cause?: { data?: { error?: string } } }).cause?.data?.error
-      ?? (err as { code?: string }).code ?? 'error';
+    const code =
+      (err as { data?: { error?: string }; cause?: { data?: { error?: string } } }).data?.error ??
+      (err as { cause?: { data?: { error?: string } } }).cause?.data?.error ??
+      (err as { code?: string }).code ??
+      'error';
     metrics.slackErrors.inc({ method, error: String(code).slice(0, 40) });
     throw err;
   };
@@ -109,7 +129,12 @@ export function countingNotifier(inner: Notifier, metrics: Metrics): Notifier {
 }
 
 /** Add the configured Slack incoming webhooks and signed JSON webhooks beside the main notifier. */
-export async function withWebhooks(primary: Notifier, config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<Notifier> {
+export async function withWebhooks(
+  primary: Notifier,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<Notifier> {
   const { FanoutNotifier, JsonWebhookNotifier, SlackWebhookNotifier } = await import('../adapters/webhook-notifier.js');
   const { IncomingWebhook } = await import('@slack/webhook');
   const need = (name: string) => {
@@ -117,10 +142,16 @@ export async function withWebhooks(primary: Notifier, config: Config, env: NodeJ
     if (!value) throw new ConfigError(`notify names the environment variable ${name}, but it is not set`);
     return value;
   };
-  const slackHooks = Object.fromEntries(Object.entries(config.notify!.slackWebhooks).map(([ch, w]) => [ch, new IncomingWebhook(need(w.urlEnv))]));
-  const routes = Object.fromEntries(Object.entries(config.notify!.webhooks).map(([ch, w]) => [ch, { url: w.url, secret: need(w.secretEnv) }]));
+  const slackHooks = Object.fromEntries(
+    Object.entries(config.notify!.slackWebhooks).map(([ch, w]) => [ch, new IncomingWebhook(need(w.urlEnv))]),
+  );
+  const routes = Object.fromEntries(
+    Object.entries(config.notify!.webhooks).map(([ch, w]) => [ch, { url: w.url, secret: need(w.secretEnv) }]),
+  );
   const extra: Notifier[] = [];
   if (Object.keys(slackHooks).length) extra.push(new SlackWebhookNotifier(slackHooks));
   if (Object.keys(routes).length) extra.push(new JsonWebhookNotifier({ routes }));
-  return new FanoutNotifier(primary, extra, (err) => log.warn({ err: (err as Error).message }, 'a webhook notification failed'));
+  return new FanoutNotifier(primary, extra, (err) =>
+    log.warn({ err: (err as Error).message }, 'a webhook notification failed'),
+  );
 }

@@ -4,15 +4,16 @@
  * sources and webhook routes. The controller itself (src/controller/run-controller.ts) sees
  * only ports.
  */
-import type { RuntimeWithEngine } from '../core/operation-engine.js';
+
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Secrets } from '../config/secrets.js';
+import { type RunningController, runController } from '../controller/run-controller.js';
 import { isConveyorError } from '../core/errors.js';
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { Leadership } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
-import { type RunningController, runController } from '../controller/run-controller.js';
 import type { HttpServer } from '../server/http-server.js';
 import type { StateStore } from '../store/state-store.js';
 import { mountGitHostWebhooks, pollSourcesOf } from './git-hosts/index.js';
@@ -42,7 +43,12 @@ async function buildKubeConfigs(runtime: Runtime, log: Logger): Promise<Record<s
   const { kubeConfigFor } = await import('../adapters/kube.js');
   for (const [name, c] of clusters) {
     try {
-      out[name] = kubeConfigFor({ server: c.server, context: c.context, kubeconfigPath: c.kubeconfig, inCluster: c.inCluster });
+      out[name] = kubeConfigFor({
+        server: c.server,
+        context: c.context,
+        kubeconfigPath: c.kubeconfig,
+        inCluster: c.inCluster,
+      });
     } catch (err) {
       log.error({ cluster: name, err: isConveyorError(err) ? err.message : 'cannot load' }, 'cluster not watched');
     }
@@ -61,9 +67,19 @@ export async function startController(input: ControllerInput): Promise<RunningCo
       const { KubeClusterWatch } = await import('../adapters/kube.js');
       return new KubeClusterWatch({ kubeConfigs: { [cluster]: kubeConfigs[cluster]! }, log });
     },
-    pollSources: pollSourcesOf(runtime.git, runtime.config.apps.map((a) => a.name)),
+    pollSources: pollSourcesOf(
+      runtime.git,
+      runtime.config.apps.map((a) => a.name),
+    ),
     mountEvents: (events) => mountGitHostWebhooks({ http: input.http, secrets, store: runtime.store, log, events }),
-    leadership: input.leadership ?? (await buildLeadership(runtime, secrets, input.identity ?? secrets.POD_NAME ?? `${hostname()}:${process.pid}`, log)),
+    leadership:
+      input.leadership ??
+      (await buildLeadership(
+        runtime,
+        secrets,
+        input.identity ?? secrets.POD_NAME ?? `${hostname()}:${process.pid}`,
+        log,
+      )),
     verifyCheckMs: input.verifyCheckMs,
   });
 }

@@ -13,16 +13,24 @@ import { readSecrets } from '../config/secrets.js';
 import type { CommandRegistry } from '../core/command.js';
 import { Metrics } from '../core/metrics.js';
 import { OperationEngine } from '../core/operation-engine.js';
-import { type Clock, type Directory, emptyDirectory, type GitHost, type Notifier, type ObjectStore, systemClock } from '../core/ports.js';
+import {
+  type Clock,
+  type Directory,
+  emptyDirectory,
+  type GitHost,
+  type Notifier,
+  type ObjectStore,
+  systemClock,
+} from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
+import { journalChain } from '../journal/chain.js';
+import { registerByHand } from '../journal/manual-register.js';
 import { EmbeddedKv } from '../store/embedded-kv.js';
+import { InboxStore } from '../store/inbox-store.js';
 import { JournalStore } from '../store/journal-store.js';
 import { openStore } from '../store/open-store.js';
 import type { StateStore } from '../store/state-store.js';
 import { TokenStore } from '../store/token-store.js';
-import { InboxStore } from '../store/inbox-store.js';
-import { journalChain } from '../journal/chain.js';
-import { registerByHand } from '../journal/manual-register.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
 import { stateUrlOf } from './state.js';
@@ -66,7 +74,8 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
   const { config, baseDir, log } = options;
   const clock = options.clock ?? systemClock;
   const secrets = readSecrets(options.env ?? process.env);
-  const store = options.store ?? (await openStore(stateUrlOf(config, secrets, Boolean(options.sandbox)), clock, baseDir));
+  const store =
+    options.store ?? (await openStore(stateUrlOf(config, secrets, Boolean(options.sandbox)), clock, baseDir));
   // A PGlite folder has one process at a time (its folder lock): claims left by a killed
   // predecessor are stale, so the sweep can resume its operations at once.
   if (store.singleProcess) await store.releaseAllClaims();
@@ -78,15 +87,44 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     }
     const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log, metrics) : null;
     const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
-    const notifier = primary && config.notify ? await withWebhooks(primary, config, options.env ?? process.env, log) : primary;
+    const notifier =
+      primary && config.notify ? await withWebhooks(primary, config, options.env ?? process.env, log) : primary;
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
-    const kv = config.consul ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN, baseDir) : new EmbeddedKv(store.db);
+    const kv = config.consul
+      ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN, baseDir)
+      : new EmbeddedKv(store.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
     const tickets = config.servicenow ? await buildTickets(config.servicenow, secrets) : null;
-    const engine = new OperationEngine({ store, config, clock, log, notifier, directory, git, metrics, tickets, workerId: `${hostname()}:${process.pid}` });
+    const engine = new OperationEngine({
+      store,
+      config,
+      clock,
+      log,
+      notifier,
+      directory,
+      git,
+      metrics,
+      tickets,
+      workerId: `${hostname()}:${process.pid}`,
+    });
     const runtime: ComposedRuntime = {
-      config, store, journal: new JournalStore(store.db, clock), tokens: new TokenStore(store.db, clock), inbox: new InboxStore(store.db, clock), clock, log, git, notifier, directory,
-      tickets, kv, objects, engine, sandbox: Boolean(options.sandbox), metrics, commands: COMMANDS,
+      config,
+      store,
+      journal: new JournalStore(store.db, clock),
+      tokens: new TokenStore(store.db, clock),
+      inbox: new InboxStore(store.db, clock),
+      clock,
+      log,
+      git,
+      notifier,
+      directory,
+      tickets,
+      kv,
+      objects,
+      engine,
+      sandbox: Boolean(options.sandbox),
+      metrics,
+      commands: COMMANDS,
     };
     // The journal chain reads the runtime it belongs to; the commands see it as a port.
     const chain = journalChain(runtime);

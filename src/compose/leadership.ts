@@ -6,9 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Secrets } from '../config/secrets.js';
+import { AlwaysLeader } from '../controller/leadership.js';
 import type { Leadership } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
-import { AlwaysLeader } from '../controller/leadership.js';
 import { stateUrlOf } from './state.js';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -29,7 +29,14 @@ export async function buildLeadership(
       runtime.config.kubernetes?.leaseNamespace ??
       secrets.POD_NAMESPACE ??
       (existsSync(SA_NAMESPACE) ? readFileSync(SA_NAMESPACE, 'utf8').trim() : 'default');
-    const lease = new KubeLeaseLeadership({ kubeConfig, namespace, name: 'conveyor-controller', identity, log, clock: runtime.clock });
+    const lease = new KubeLeaseLeadership({
+      kubeConfig,
+      namespace,
+      name: 'conveyor-controller',
+      identity,
+      log,
+      clock: runtime.clock,
+    });
     return { start: (onChange) => lease.start(onChange), stop: () => lease.stop(), isLeader: () => lease.isLeader() };
   }
   const url = stateUrlOf(runtime.config, secrets, runtime.sandbox);

@@ -58,7 +58,9 @@ export function parseConfig(text: string, source = 'conveyor.yaml'): Config {
   } catch (err) {
     // The yaml package throws (not reports) an alias expansion over the limit: one line, no stack.
     const line = (err as Error).message.split('\n')[0]!;
-    throw new ConfigError(`${source} is not valid YAML`, [`YAML: ${line} (at most ${MAX_CONFIG_ALIASES} aliases are expanded)`]);
+    throw new ConfigError(`${source} is not valid YAML`, [
+      `YAML: ${line} (at most ${MAX_CONFIG_ALIASES} aliases are expanded)`,
+    ]);
   }
   const result = configSchema.safeParse(value ?? {});
   if (!result.success) {

@@ -19,7 +19,9 @@ export const duration = z
 
 const roleName = z.string().regex(ROLE_NAME, 'a role name of lowercase letters, digits and dashes');
 const slackUser = z.string().regex(/^[UW][A-Z0-9_]{1,20}$/, 'a Slack user id such as U012ABCDEF');
-const webTemplate = z.string().regex(/^https?:\/\/[^\s<>|]+$/, 'an http(s) URL template such as https://git.example.com/{repo}/commit/{sha}');
+const webTemplate = z
+  .string()
+  .regex(/^https?:\/\/[^\s<>|]+$/, 'an http(s) URL template such as https://git.example.com/{repo}/commit/{sha}');
 const slackGroup = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'a Slack user group id such as S0123ABCD');
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -42,7 +44,10 @@ const freezeWindow = z.union([
       reason: z.string().min(1),
     })
     .strict()
-    .refine((f) => new Date(f.from) < new Date(f.to), { message: 'the freeze ends before it starts ("to" must be after "from")', path: ['to'] }),
+    .refine((f) => new Date(f.from) < new Date(f.to), {
+      message: 'the freeze ends before it starts ("to" must be after "from")',
+      path: ['to'],
+    }),
   z
     .object({
       /**
@@ -103,9 +108,20 @@ export const environmentSchema = z
     /** Slack channel of this environment's operation messages: a name ("#deploys-prod") or an id ("C0123ABCD"). */
     channel: z
       .string()
-      .regex(/^(#?[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$/, 'a Slack channel name such as "#deploys-prod" or a channel id such as C0123ABCD')
+      .regex(
+        /^(#?[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$/,
+        'a Slack channel name such as "#deploys-prod" or a channel id such as C0123ABCD',
+      )
       .optional(),
-    gate: gate.default({ roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false, dmApprovers: false }),
+    gate: gate.default({
+      roles: {},
+      expiresAfter: 86_400_000,
+      changeTicket: 'none',
+      freezes: [],
+      requesters: [],
+      requireChecks: false,
+      dmApprovers: false,
+    }),
     allowSkip: z.boolean().default(false),
     /** Approve and Reject buttons in Slack open a dialog naming the app, environment and version first. */
     confirm: z.boolean().default(false),
@@ -140,7 +156,10 @@ export const configSchema = z
     environments: z.array(environmentSchema).min(1),
     apps: z.array(appSchema).default([]),
     roles: z
-      .record(roleName, z.object({ users: z.array(slackUser).default([]), groups: z.array(slackGroup).default([]) }).strict())
+      .record(
+        roleName,
+        z.object({ users: z.array(slackUser).default([]), groups: z.array(slackGroup).default([]) }).strict(),
+      )
       .default({}),
     state: z
       .object({
@@ -165,7 +184,10 @@ export const configSchema = z
       .default({ mirrorDir: '.conveyor/mirrors', tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}', pollInterval: 60_000 }),
     slack: z
       .object({
-        command: z.string().regex(/^\/[a-z0-9_-]{1,31}$/).default('/conveyor'),
+        command: z
+          .string()
+          .regex(/^\/[a-z0-9_-]{1,31}$/)
+          .default('/conveyor'),
         apiUrl: z.url().optional(),
         socketMode: z.boolean().default(false),
         journalChannel: z.string().optional(),
@@ -203,14 +225,19 @@ export const configSchema = z
     /** Extra notification routes by channel (`*`: every channel). URLs and secrets come from env variables named here. */
     notify: z
       .object({
-        slackWebhooks: z.record(z.string(), z.object({ urlEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict()).default({}),
+        slackWebhooks: z
+          .record(z.string(), z.object({ urlEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict())
+          .default({}),
         webhooks: z
           .record(z.string(), z.object({ url: z.url(), secretEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict())
           .default({}),
       })
       .strict()
       .optional(),
-    servicenow: z.object({ baseUrl: z.url(), approvedStates: z.array(z.string()).optional() }).strict().optional(),
+    servicenow: z
+      .object({ baseUrl: z.url(), approvedStates: z.array(z.string()).optional() })
+      .strict()
+      .optional(),
     /** Consul for the journal pointers. The ACL token comes from CONSUL_HTTP_TOKEN (or CONSUL_HTTP_TOKEN_FILE). */
     consul: z
       .object({
@@ -218,10 +245,19 @@ export const configSchema = z
         port: z.number().int().min(1).max(65535).default(8500),
         /** HTTPS; with `tls` to name the CA, a client certificate and the server name. */
         secure: z.boolean().default(false),
-        datacenter: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a datacenter name').optional(),
+        datacenter: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a datacenter name')
+          .optional(),
         /** Consul Enterprise: sent as X-Consul-Namespace and ?partition=. */
-        namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a namespace name').optional(),
-        partition: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a partition name').optional(),
+        namespace: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a namespace name')
+          .optional(),
+        partition: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a partition name')
+          .optional(),
         tls: z
           .object({
             caFile: z.string().min(1).optional(),
@@ -230,7 +266,9 @@ export const configSchema = z
             serverName: z.string().min(1).optional(),
           })
           .strict()
-          .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), { message: 'certFile and keyFile go together (a client certificate and its key)' })
+          .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), {
+            message: 'certFile and keyFile go together (a client certificate and its key)',
+          })
           .optional(),
       })
       .strict()
@@ -251,10 +289,21 @@ export const configSchema = z
                 /** A bucket in another account: assume this role (from the default credentials); refreshed before it expires. */
                 assumeRole: z
                   .object({
-                    roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)'),
+                    roleArn: z
+                      .string()
+                      .regex(
+                        /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+                        'an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+                      ),
                     /** The external id the role's trust policy requires (sts:ExternalId). */
-                    externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, '2–1224 characters of letters, digits and +=,.@:/-').optional(),
-                    sessionName: z.string().regex(/^[\w+=,.@-]{2,64}$/, '2–64 characters of letters, digits and +=,.@-').optional(),
+                    externalId: z
+                      .string()
+                      .regex(/^[\w+=,.@:/-]{2,1224}$/, '2–1224 characters of letters, digits and +=,.@:/-')
+                      .optional(),
+                    sessionName: z
+                      .string()
+                      .regex(/^[\w+=,.@-]{2,64}$/, '2–64 characters of letters, digits and +=,.@-')
+                      .optional(),
                     /** STS endpoint (a regional or VPC endpoint); default: the region's. */
                     stsEndpoint: z.url().optional(),
                     /** Session length in seconds (900–43200, within the role's maximum). Default 3600. */
@@ -267,7 +316,10 @@ export const configSchema = z
                 kmsKeyId: z.string().min(1).optional(),
               })
               .strict()
-              .refine((o) => !o.kmsKeyId || o.sse === 'aws:kms', { message: 'kmsKeyId needs sse: aws:kms', path: ['kmsKeyId'] }),
+              .refine((o) => !o.kmsKeyId || o.sse === 'aws:kms', {
+                message: 'kmsKeyId needs sse: aws:kms',
+                path: ['kmsKeyId'],
+              }),
           ])
           .default({ folder: '.conveyor/objects' }),
         clusters: z
@@ -281,7 +333,10 @@ export const configSchema = z
               .strict(),
           )
           .default([]),
-        keyPrefix: z.string().regex(/^[a-z0-9_/-]+$/).default('journal_version/'),
+        keyPrefix: z
+          .string()
+          .regex(/^[a-z0-9_/-]+$/)
+          .default('journal_version/'),
         /** The import chain, e.g. [dev, qa, dit]; the first follows the dev modelling cluster. */
         chain: z
           .array(
@@ -311,75 +366,92 @@ export const configSchema = z
   .strict()
   .superRefine(
     (cfg, ctx) => {
-    // Runs even when fields failed (see `when` below), so read defensively: report everything at once.
-    if (!Array.isArray(cfg.environments)) return;
-    const apps = Array.isArray(cfg.apps) ? cfg.apps : [];
-    const roles = cfg.roles && typeof cfg.roles === 'object' ? cfg.roles : {};
-    const envNames = cfg.environments.map((e) => e?.name);
-    const dup = envNames.find((n, i) => envNames.indexOf(n) !== i);
-    if (dup) ctx.addIssue({ code: 'custom', path: ['environments'], message: `environment "${dup}" is listed twice` });
-    const appNames = apps.map((a) => a?.name);
-    const dupApp = appNames.find((n, i) => appNames.indexOf(n) !== i);
-    if (dupApp) ctx.addIssue({ code: 'custom', path: ['apps'], message: `app "${dupApp}" is listed twice` });
-    apps.forEach((app, i) => {
-      for (const env of Object.keys(app?.targets ?? {})) {
-        if (!envNames.includes(env)) {
-          ctx.addIssue({ code: 'custom', path: ['apps', i, 'targets', env], message: `unknown environment "${env}"` });
+      // Runs even when fields failed (see `when` below), so read defensively: report everything at once.
+      if (!Array.isArray(cfg.environments)) return;
+      const apps = Array.isArray(cfg.apps) ? cfg.apps : [];
+      const roles = cfg.roles && typeof cfg.roles === 'object' ? cfg.roles : {};
+      const envNames = cfg.environments.map((e) => e?.name);
+      const dup = envNames.find((n, i) => envNames.indexOf(n) !== i);
+      if (dup)
+        ctx.addIssue({ code: 'custom', path: ['environments'], message: `environment "${dup}" is listed twice` });
+      const appNames = apps.map((a) => a?.name);
+      const dupApp = appNames.find((n, i) => appNames.indexOf(n) !== i);
+      if (dupApp) ctx.addIssue({ code: 'custom', path: ['apps'], message: `app "${dupApp}" is listed twice` });
+      apps.forEach((app, i) => {
+        for (const env of Object.keys(app?.targets ?? {})) {
+          if (!envNames.includes(env)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['apps', i, 'targets', env],
+              message: `unknown environment "${env}"`,
+            });
+          }
         }
-      }
-    });
-    const ticketNeedsServiceNow = (gate: { changeTicket?: unknown } | undefined) => {
-      const t = gate?.changeTicket;
-      if (t === 'optional' || t === 'required') return true;
-      return typeof t === 'object' && t !== null && (t as { verify?: boolean }).verify !== false;
-    };
-    const noServiceNow = (path: (string | number)[]) =>
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message:
-          'tickets are checked in ServiceNow, but there is no servicenow: block; add one, or write ' +
-          'changeTicket: { required: true, verify: false } to record tickets without checking them',
       });
-    const first = cfg.environments[0];
-    if (first?.gate) {
-      // Nothing promotes into the first environment (it takes pushes): a gate there would never apply.
-      const g = first.gate as Record<string, unknown>;
-      const idle = [
-        Object.keys((g.roles as object) ?? {}).length ? 'roles' : null,
-        g.rollbackRoles ? 'rollbackRoles' : null,
-        g.changeTicket && g.changeTicket !== 'none' ? 'changeTicket' : null,
-        g.requireChecks ? 'requireChecks' : null,
-      ].filter(Boolean);
-      if (idle.length) {
+      const ticketNeedsServiceNow = (gate: { changeTicket?: unknown } | undefined) => {
+        const t = gate?.changeTicket;
+        if (t === 'optional' || t === 'required') return true;
+        return typeof t === 'object' && t !== null && (t as { verify?: boolean }).verify !== false;
+      };
+      const noServiceNow = (path: (string | number)[]) =>
         ctx.addIssue({
           code: 'custom',
-          path: ['environments', 0, 'gate'],
-          message: `${first.name} is the first environment: it takes pushes to ${first.branch} and nothing promotes into it, so gate ${idle.join(', ')} would never apply (freezes and requesters do apply, to its rollbacks)`,
+          path,
+          message:
+            'tickets are checked in ServiceNow, but there is no servicenow: block; add one, or write ' +
+            'changeTicket: { required: true, verify: false } to record tickets without checking them',
         });
-      }
-      if (first.enters === 'pull-request') {
-        ctx.addIssue({ code: 'custom', path: ['environments', 0, 'enters'], message: `${first.name} is the first environment: nothing promotes into it, so enters: pull-request would never apply` });
-      }
-    }
-    const format = cfg.git?.tagFormat;
-    if (typeof format === 'string') {
-      const problem = tagFormatProblem(format, envNames.filter((n): n is string => typeof n === 'string'));
-      if (problem) ctx.addIssue({ code: 'custom', path: ['git', 'tagFormat'], message: problem });
-    }
-    cfg.environments.forEach((env, i) => {
-      const gate = env?.gate;
-      if (!cfg.servicenow && ticketNeedsServiceNow(gate)) noServiceNow(['environments', i, 'gate', 'changeTicket']);
-      const used = { ...gate?.roles, ...gate?.rollbackRoles };
-      for (const role of [...Object.keys(used), ...(Array.isArray(gate?.requesters) ? gate.requesters : [])]) {
-        if (!(role in roles)) {
-          ctx.addIssue({ code: 'custom', path: ['environments', i, 'gate'], message: `role "${role}" is not defined under roles` });
+      const first = cfg.environments[0];
+      if (first?.gate) {
+        // Nothing promotes into the first environment (it takes pushes): a gate there would never apply.
+        const g = first.gate as Record<string, unknown>;
+        const idle = [
+          Object.keys((g.roles as object) ?? {}).length ? 'roles' : null,
+          g.rollbackRoles ? 'rollbackRoles' : null,
+          g.changeTicket && g.changeTicket !== 'none' ? 'changeTicket' : null,
+          g.requireChecks ? 'requireChecks' : null,
+        ].filter(Boolean);
+        if (idle.length) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', 0, 'gate'],
+            message: `${first.name} is the first environment: it takes pushes to ${first.branch} and nothing promotes into it, so gate ${idle.join(', ')} would never apply (freezes and requesters do apply, to its rollbacks)`,
+          });
+        }
+        if (first.enters === 'pull-request') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', 0, 'enters'],
+            message: `${first.name} is the first environment: nothing promotes into it, so enters: pull-request would never apply`,
+          });
         }
       }
-    });
-    (Array.isArray(cfg.journal?.chain) ? cfg.journal.chain : []).forEach((link, i) => {
-      if (!cfg.servicenow && ticketNeedsServiceNow(link?.gate)) noServiceNow(['journal', 'chain', i, 'gate', 'changeTicket']);
-    });
+      const format = cfg.git?.tagFormat;
+      if (typeof format === 'string') {
+        const problem = tagFormatProblem(
+          format,
+          envNames.filter((n): n is string => typeof n === 'string'),
+        );
+        if (problem) ctx.addIssue({ code: 'custom', path: ['git', 'tagFormat'], message: problem });
+      }
+      cfg.environments.forEach((env, i) => {
+        const gate = env?.gate;
+        if (!cfg.servicenow && ticketNeedsServiceNow(gate)) noServiceNow(['environments', i, 'gate', 'changeTicket']);
+        const used = { ...gate?.roles, ...gate?.rollbackRoles };
+        for (const role of [...Object.keys(used), ...(Array.isArray(gate?.requesters) ? gate.requesters : [])]) {
+          if (!(role in roles)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['environments', i, 'gate'],
+              message: `role "${role}" is not defined under roles`,
+            });
+          }
+        }
+      });
+      (Array.isArray(cfg.journal?.chain) ? cfg.journal.chain : []).forEach((link, i) => {
+        if (!cfg.servicenow && ticketNeedsServiceNow(link?.gate))
+          noServiceNow(['journal', 'chain', i, 'gate', 'changeTicket']);
+      });
     },
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   );
@@ -391,13 +463,18 @@ export const configSchema = z
 export function tagFormatProblem(format: string, envs: string[]): string | null {
   if (!format.includes('{n}')) return `"${format}" needs {n}, the number of the deploy that day`;
   const cut = format.search(/\{(yyyy|mm|dd|n)\}/);
-  if (!format.slice(0, cut).includes('{env}')) return `"${format}" needs {env} before the date and number, so each environment has its own tags`;
+  if (!format.slice(0, cut).includes('{env}'))
+    return `"${format}" needs {env} before the date and number, so each environment has its own tags`;
   const sample = format
-    .replaceAll('{yyyy}', '2026').replaceAll('{mm}', '11').replaceAll('{dd}', '25').replaceAll('{n}', '12');
+    .replaceAll('{yyyy}', '2026')
+    .replaceAll('{mm}', '11')
+    .replaceAll('{dd}', '25')
+    .replaceAll('{n}', '12');
   for (const env of envs.length ? envs : ['prod']) {
     const tag = sample.replaceAll('{env}', env);
     if (/\{[a-z]*\}/.test(tag)) return `"${format}" has an unknown placeholder; use {env}, {yyyy}, {mm}, {dd} and {n}`;
-    if (!TAG_NAME.test(tag)) return `"${format}" gives an invalid tag name for ${env}: ${tag} (letters, digits, . _ / -, no "..")`;
+    if (!TAG_NAME.test(tag))
+      return `"${format}" gives an invalid tag name for ${env}: ${tag} (letters, digits, . _ / -, no "..")`;
   }
   return null;
 }

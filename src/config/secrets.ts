@@ -48,7 +48,9 @@ function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     // Name the variable and the file, never a value.
-    throw new Error(`invalid environment: ${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(
+      `invalid environment: ${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const value = text.replace(/\r?\n$/, '');
   return value === '' ? undefined : value;
@@ -73,6 +75,12 @@ export function readSecrets(env: NodeJS.ProcessEnv = process.env): Secrets {
 export function secretValues(secrets: Secrets): string[] {
   return Object.entries(secrets)
     .filter(([k, v]) => typeof v === 'string' && !/URL$|^PORT$|_ID$/.test(k))
-    .flatMap(([k, v]) => (k === 'JOURNAL_TOKENS' ? String(v).split(',').map((pair) => pair.slice(pair.indexOf('=') + 1)) : [String(v)]))
+    .flatMap(([k, v]) =>
+      k === 'JOURNAL_TOKENS'
+        ? String(v)
+            .split(',')
+            .map((pair) => pair.slice(pair.indexOf('=') + 1))
+        : [String(v)],
+    )
     .filter((v) => v.length >= 6);
 }

@@ -22,18 +22,28 @@ export function developmentEnv(runtime: Runtime) {
 }
 
 /** Announce `sha` as the new development version of `app`; false when it was announced before. */
-export async function announceDevVersion(runtime: Runtime, app: AppConfig, sha: string, info: PushInfo = {}): Promise<boolean> {
+export async function announceDevVersion(
+  runtime: Runtime,
+  app: AppConfig,
+  sha: string,
+  info: PushInfo = {},
+): Promise<boolean> {
   const env = developmentEnv(runtime);
   if (!env.channel || !runtime.notifier) return false;
   if (!(await runtime.store.claimKey(announceKey(app.name, sha)))) return false;
   let { subject, author } = info;
   if (subject === undefined || author === undefined) {
-    const commit = await runtime.git.get(app.name)?.commit(sha).catch(() => null);
+    const commit = await runtime.git
+      .get(app.name)
+      ?.commit(sha)
+      .catch(() => null);
     subject ??= commit?.subject;
     author ??= commit?.author;
   }
   const target = app.targets[env.name];
-  const where = target ? `deploying to cluster ${target.cluster} (namespace ${target.namespace})` : 'no cluster target is configured';
+  const where = target
+    ? `deploying to cluster ${target.cluster} (namespace ${target.namespace})`
+    : 'no cluster target is configured';
   const text =
     `New ${env.name} version of ${app.name}: ${shortSha(sha)}` +
     (subject ? ` "${truncate(subject.split('\n')[0]!, 80)}"` : '') +

@@ -109,7 +109,10 @@ export class LiveReconciler {
           images.set(w, found.length ? found : undefined);
         }
       } catch (err) {
-        this.runtime.log.warn({ app: t.app, env: t.env, err: isConveyorError(err) ? err.message : String(err) }, 'cannot read the desired images');
+        this.runtime.log.warn(
+          { app: t.app, env: t.env, err: isConveyorError(err) ? err.message : String(err) },
+          'cannot read the desired images',
+        );
       }
       this.desired.set(appEnvKey(t.app, t.env), images);
     }
@@ -139,7 +142,9 @@ export class LiveReconciler {
     const worst = SEVERITY.find((s) => parts.some((p) => p.live.state === s)) ?? 'unknown';
     const shown = parts.filter((p) => p.live.state === worst);
     const detail = shown.map((p) => (t.workloads.length > 1 ? `${p.w}: ${p.live.detail}` : p.live.detail)).join('; ');
-    const matchesDesired = parts.every((p) => !p.want || (p.status?.exists === true && sameImages(p.status.images, p.want)));
+    const matchesDesired = parts.every(
+      (p) => !p.want || (p.status?.exists === true && sameImages(p.status.images, p.want)),
+    );
     return { state: worst, detail, matchesDesired, cluster: t.cluster };
   }
 

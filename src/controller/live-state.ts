@@ -18,13 +18,9 @@ function sameImages(a: string[], b: string[]): boolean {
   return x.length === y.length && x.every((img, i) => img === y[i]);
 }
 
-export function deriveLiveState(
-  status: WorkloadStatus | undefined,
-  desiredImages: string[] | undefined,
-): LiveState {
+export function deriveLiveState(status: WorkloadStatus | undefined, desiredImages: string[] | undefined): LiveState {
   if (!status) return { state: 'unknown', detail: 'no report from the cluster yet' };
-  if (!status.exists)
-    return { state: 'unknown', detail: `deployment ${status.namespace}/${status.name} not found` };
+  if (!status.exists) return { state: 'unknown', detail: `deployment ${status.namespace}/${status.name} not found` };
 
   if (status.observedGeneration < status.generation) {
     return { state: 'progressing', detail: 'waiting for the deployment spec update to be observed' };

@@ -4,9 +4,10 @@
  * 304 and costs no rate limit, and GitHub's X-Poll-Interval is honoured. Plain Git remotes are
  * asked with `git ls-remote`. Only a changed answer reaches `onHeads`.
  */
+
+import type { BranchPoll } from '../adapters/github.js';
 import { mapLimit } from '../core/env-state.js';
 import { isConveyorError } from '../core/errors.js';
-import type { BranchPoll } from '../adapters/github.js';
 
 export interface PollSource {
   app: string;
@@ -65,7 +66,13 @@ export class RepoPoller {
   private passing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RepoPollerOptions) {
-    this.states = options.sources.map((source) => ({ source, etag: null, last: null, dueAt: 0, intervalMs: options.intervalMs }));
+    this.states = options.sources.map((source) => ({
+      source,
+      etag: null,
+      last: null,
+      dueAt: 0,
+      intervalMs: options.intervalMs,
+    }));
   }
 
   start(): void {
@@ -114,7 +121,10 @@ export class RepoPoller {
     } catch (err) {
       s.etag = null; // ask again in full next time
       s.last = null;
-      this.options.log?.warn({ app: s.source.app, err: isConveyorError(err) ? err.message : String(err) }, 'repository poll failed');
+      this.options.log?.warn(
+        { app: s.source.app, err: isConveyorError(err) ? err.message : String(err) },
+        'repository poll failed',
+      );
     } finally {
       s.dueAt = Date.now() + s.intervalMs;
     }

@@ -8,9 +8,9 @@
  * leadership, the cluster watches, the poll sources and the route that delivers repository events.
  */
 import type { AppConfig } from '../config/schema.js';
-import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { confirmFresh, readEnvStates, syncHost } from '../core/env-state.js';
 import type { Operation } from '../core/operation.js';
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
 import { announceDevVersion, developmentEnv } from './dev-announcer.js';
@@ -68,7 +68,12 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
   const reconciler = new LiveReconciler(runtime, {
     leading: () => leadership.isLeader(),
     async afterReconcile(target, live, changed, previous) {
-      const verifying = await runtime.store.operations({ app: target.app, env: target.env, states: ['verifying'], limit: 10 });
+      const verifying = await runtime.store.operations({
+        app: target.app,
+        env: target.env,
+        states: ['verifying'],
+        limit: 10,
+      });
       // While an operation verifies, its verdict is the one message; the steps are stored only.
       if (verifying.length) return verifier?.evaluate(target, live, verifying);
       if (changed) await reportTransition(runtime, target, live, previous);
@@ -88,7 +93,10 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
    * The one repo-changed handler (webhook pushes and the poller): refresh the mirror, announce a
    * new development version when there is one, and (leading) what the clusters should run.
    */
-  const repoChanged = async (app: AppConfig, devHead?: { sha: string; details?: { subject?: string; author?: string; pusher?: string } }) => {
+  const repoChanged = async (
+    app: AppConfig,
+    devHead?: { sha: string; details?: { subject?: string; author?: string; pusher?: string } },
+  ) => {
     const host = runtime.git.get(app.name);
     if (host) await syncHost(host, 0);
     if (devHead) await announceDevVersion(runtime, app, devHead.sha, devHead.details);
@@ -126,19 +134,27 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     log,
   });
 
-  const appOfRepo = (fullName: string) => runtime.config.apps.find((a) => a.repo.toLowerCase() === fullName.toLowerCase());
+  const appOfRepo = (fullName: string) =>
+    runtime.config.apps.find((a) => a.repo.toLowerCase() === fullName.toLowerCase());
   deps.mountEvents?.({
     async push(e) {
       const app = appOfRepo(e.repo);
       if (!app || !e.branch || e.deleted) return;
       const dev = e.branch === developmentEnv(runtime).branch;
-      await repoChanged(app, dev ? { sha: e.after, details: { subject: e.subject, author: e.author, pusher: e.pusher } } : undefined);
+      await repoChanged(
+        app,
+        dev ? { sha: e.after, details: { subject: e.subject, author: e.author, pusher: e.pusher } } : undefined,
+      );
     },
     async repoActivity(e) {
       const app = appOfRepo(e.repo);
       if (!app) return;
       await runtime.git.get(app.name)?.sync();
-      const open = await runtime.store.operations({ app: app.name, states: ['awaiting-approval', 'approved', 'applying'], limit: 50 });
+      const open = await runtime.store.operations({
+        app: app.name,
+        states: ['awaiting-approval', 'approved', 'applying'],
+        limit: 50,
+      });
       for (const op of open) await runtime.engine.advance(op.id);
     },
   });
@@ -150,7 +166,9 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     await reconciler.loadKnown();
     for (const app of new Set(targets.map((t) => t.app))) {
       const host = runtime.git.get(app);
-      await host?.sync().catch((err) => log.warn({ app, err: (err as Error).message }, 'cannot fetch; using the mirror as it is'));
+      await host
+        ?.sync()
+        .catch((err) => log.warn({ app, err: (err as Error).message }, 'cannot fetch; using the mirror as it is'));
       await reconciler.refreshDesired(app);
     }
     verifier = new Verifier(runtime, reconciler, { checkEveryMs: deps.verifyCheckMs });
@@ -161,7 +179,10 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
       await watch.start(reconciler.workloadTargets(cluster), (s) => reconciler.onStatus(s));
     }
     poller.start();
-    log.info({ clusters: watches.length, repos: deps.pollSources.length }, 'controller leading: watching clusters and repositories');
+    log.info(
+      { clusters: watches.length, repos: deps.pollSources.length },
+      'controller leading: watching clusters and repositories',
+    );
   };
   const follow = async () => {
     await poller.stop();

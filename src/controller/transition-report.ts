@@ -21,7 +21,12 @@ export function transitionText(target: AppTarget, live: AggregateLive, previous:
   return `${whereText(target)} ${VERB[live.state]}${previous ? ` (was ${previous})` : ''}: ${live.detail}`;
 }
 
-export async function reportTransition(runtime: Runtime, target: AppTarget, live: AggregateLive, previous: string | undefined): Promise<void> {
+export async function reportTransition(
+  runtime: Runtime,
+  target: AppTarget,
+  live: AggregateLive,
+  previous: string | undefined,
+): Promise<void> {
   if (previous === undefined && live.state === 'healthy') return;
   let thread = null;
   const dev = developmentEnv(runtime);

@@ -5,10 +5,11 @@
  * `verify.autoRollback` starts an emergency rollback itself and says why. Each verdict is
  * claimed once in the store, so two replicas never both report or roll back.
  */
-import type { RuntimeWithEngine } from '../core/operation-engine.js';
+
 import { hostFor, syncHost } from '../core/env-state.js';
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
+import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { MessageRef } from '../core/ports.js';
 import { planRollback } from '../core/promotion-plan.js';
 import { findApp, findEnv, type Runtime } from '../core/runtime.js';
@@ -20,13 +21,21 @@ export interface VerifierOptions {
 }
 
 /** Post to an environment's channel; null when it has none or nothing can post. */
-export async function postToEnv(runtime: Runtime, envName: string, text: string, thread?: MessageRef | null): Promise<MessageRef | null> {
+export async function postToEnv(
+  runtime: Runtime,
+  envName: string,
+  text: string,
+  thread?: MessageRef | null,
+): Promise<MessageRef | null> {
   const channel = findEnv(runtime.config, envName)?.channel;
   if (!runtime.notifier || !channel) return null;
   try {
     return await runtime.notifier.post({ channel, text, ...(thread ? { thread } : {}) });
   } catch (err) {
-    runtime.log.warn({ env: envName, err: isConveyorError(err) ? err.message : 'post failed' }, 'could not post a controller message');
+    runtime.log.warn(
+      { env: envName, err: isConveyorError(err) ? err.message : 'post failed' },
+      'could not post a controller message',
+    );
     return null;
   }
 }
@@ -66,8 +75,15 @@ export class Verifier {
   }
 
   async sweep(): Promise<void> {
-    const ops = await this.runtime.store.operations({ states: ['verifying'], kinds: ['promote', 'rollback'], limit: 500 });
-    for (const op of ops) await this.check(op.id).catch((err) => this.runtime.log.warn({ operation: op.id, err: (err as Error).message }, 'verification check failed'));
+    const ops = await this.runtime.store.operations({
+      states: ['verifying'],
+      kinds: ['promote', 'rollback'],
+      limit: 500,
+    });
+    for (const op of ops)
+      await this.check(op.id).catch((err) =>
+        this.runtime.log.warn({ operation: op.id, err: (err as Error).message }, 'verification check failed'),
+      );
   }
 
   /** Look at one operation now: refresh what Git asks for once, then judge or arm its deadline. */
@@ -104,7 +120,11 @@ export class Verifier {
   private async armDeadline(op: Operation): Promise<void> {
     if (this.timers.has(op.id)) return;
     const timeout = findEnv(this.runtime.config, op.env)?.verify.timeout ?? 600_000;
-    const [entered] = await this.runtime.store.auditLog({ operationId: op.id, action: 'operation.verifying', limit: 1 });
+    const [entered] = await this.runtime.store.auditLog({
+      operationId: op.id,
+      action: 'operation.verifying',
+      limit: 1,
+    });
     const since = new Date(entered?.at ?? op.updatedAt).getTime();
     const left = since + timeout - this.runtime.clock.now().getTime();
     const expire = async () => {
@@ -139,7 +159,9 @@ export class Verifier {
     const done = await engine.finishVerification(op.id, ok, detail);
     const where = whereText(target ?? this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env)!);
     const lines = [
-      ok ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}` : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,
+      ok
+        ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}`
+        : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,
     ];
     if (!ok && done.state === 'failed') {
       const rollback = await this.autoRollback(done, detail);

@@ -4,14 +4,14 @@
  * the commands and views that show a gate.
  */
 import type { Config } from '../config/schema.js';
-import { okReply, type Reply } from './reply.js';
-import type { Runtime } from './runtime.js';
 import type { QuorumStatus } from './gates/quorum.js';
 import { rolesOf } from './gates/roles.js';
+import { okReply, type Reply } from './reply.js';
+import type { Runtime } from './runtime.js';
 
+export { type TicketPolicy, ticketPolicy } from './gates/change-ticket.js';
 export { activeFreeze } from './gates/freeze.js';
-export { ticketPolicy, type TicketPolicy } from './gates/change-ticket.js';
-export { approvalSubject, quorum, type QuorumStatus, type RoleProgress } from './gates/quorum.js';
+export { approvalSubject, type QuorumStatus, quorum, type RoleProgress } from './gates/quorum.js';
 export { requiredRoles, rolesOf } from './gates/roles.js';
 
 /**
@@ -39,7 +39,13 @@ export async function pendingApprovalsFor(runtime: Runtime, viewer: string): Pro
   for (const op of waiting) {
     if (op.requester === viewer) continue;
     const missing = Object.keys(op.progress.requiredRoles ?? {}).filter((r) => mine.has(r));
-    if (missing.length) items.push(`${op.id}: ${op.kind} ${op.app} → ${op.env} (asked by ${op.requester}; you can approve as ${missing.join(' or ')})`);
+    if (missing.length)
+      items.push(
+        `${op.id}: ${op.kind} ${op.app} → ${op.env} (asked by ${op.requester}; you can approve as ${missing.join(' or ')})`,
+      );
   }
-  return okReply(items.length ? `${items.length} operation(s) wait for you` : 'Nothing waits for your approval', items.length ? [{ type: 'list', items }] : []);
+  return okReply(
+    items.length ? `${items.length} operation(s) wait for you` : 'Nothing waits for your approval',
+    items.length ? [{ type: 'list', items }] : [],
+  );
 }

@@ -28,11 +28,19 @@ export function webLinksFor(
   if (!app) return null;
   if (hostKind === 'github' && GITHUB_REPO.test(app.repo)) {
     const base = `${(config.git.github?.htmlUrl ?? 'https://github.com').replace(/\/+$/, '')}/${app.repo}`;
-    return { commit: `${base}/commit/{sha}`, compare: `${base}/compare/{from}...{to}`, tag: `${base}/releases/tag/{tag}` };
+    return {
+      commit: `${base}/commit/{sha}`,
+      compare: `${base}/compare/{from}...{to}`,
+      tag: `${base}/releases/tag/{tag}`,
+    };
   }
   const templates = config.slack?.gitWeb;
   if (!templates) return null;
   const fill = (t: string | undefined) => t?.replaceAll('{app}', app.name).replaceAll('{repo}', repoPath(app.repo));
-  const links: WebLinks = { commit: fill(templates.commit), compare: fill(templates.compare), tag: fill(templates.tag) };
+  const links: WebLinks = {
+    commit: fill(templates.commit),
+    compare: fill(templates.compare),
+    tag: fill(templates.tag),
+  };
   return links.commit || links.compare || links.tag ? links : null;
 }

@@ -41,7 +41,10 @@ export interface DeployHistory {
  * @param tags the environment's deploy tags, any order, each with its `tree`
  * @param head the branch head's sha, tree and commit date, or null when the branch does not exist
  */
-export function buildDeployHistory(tags: DeployTag[], head: { sha: string; tree: string; date?: string } | null): DeployHistory {
+export function buildDeployHistory(
+  tags: DeployTag[],
+  head: { sha: string; tree: string; date?: string } | null,
+): DeployHistory {
   const oldestFirst = [...tags].filter((t) => t.tree).reverse();
   const tagged = new Set(oldestFirst.map((t) => t.sha));
   const bad = new Set<string>();
@@ -55,20 +58,41 @@ export function buildDeployHistory(tags: DeployTag[], head: { sha: string; tree:
       const from: string | null = trailer(tag.message, 'Rolled-Back-From-Tree') ?? previousTree;
       // A version pushed by hand and then rolled back from: it ran here, so it belongs to the history.
       if (fromSha && from && !tagged.has(fromSha) && !events.some((e) => e.sha === fromSha)) {
-        events.push({ tag: null, sha: fromSha, tree: from, kind: 'pushed by hand', date: tag.date, requestedBy: null, operation: null });
+        events.push({
+          tag: null,
+          sha: fromSha,
+          tree: from,
+          kind: 'pushed by hand',
+          date: tag.date,
+          requestedBy: null,
+          operation: null,
+        });
       }
       if (from && from !== tree) bad.add(from);
     }
     bad.delete(tree); // deployed (again): whatever it was marked, it runs here on purpose now
     events.push({
-      tag: tag.name, sha: tag.sha, tree, kind, date: tag.date,
-      requestedBy: trailer(tag.message, 'Requested-By'), operation: trailer(tag.message, 'Operation'),
+      tag: tag.name,
+      sha: tag.sha,
+      tree,
+      kind,
+      date: tag.date,
+      requestedBy: trailer(tag.message, 'Requested-By'),
+      operation: trailer(tag.message, 'Operation'),
     });
     previousTree = tree;
   }
   const untaggedHead = Boolean(head) && !tagged.has(head!.sha);
   if (head && untaggedHead && !events.some((e) => e.sha === head.sha)) {
-    events.push({ tag: null, sha: head.sha, tree: head.tree, kind: 'pushed by hand', date: head.date ?? '', requestedBy: null, operation: null });
+    events.push({
+      tag: null,
+      sha: head.sha,
+      tree: head.tree,
+      kind: 'pushed by hand',
+      date: head.date ?? '',
+      requestedBy: null,
+      operation: null,
+    });
   }
   const currentTree = head?.tree ?? null;
   let currentSeen = false;

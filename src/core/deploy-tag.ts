@@ -60,7 +60,8 @@ export function deployTagMessage(summary: string, f: TagMessageFields): string {
   ];
   if (f.ticket) lines.push(`Change-Ticket: ${f.ticket}`);
   if (f.reason) lines.push(`Reason: ${f.reason.replace(/\s+/g, ' ').slice(0, 300)}`);
-  if (f.rolledBackFrom) lines.push(`Rolled-Back-From: ${f.rolledBackFrom.sha}`, `Rolled-Back-From-Tree: ${f.rolledBackFrom.tree}`);
+  if (f.rolledBackFrom)
+    lines.push(`Rolled-Back-From: ${f.rolledBackFrom.sha}`, `Rolled-Back-From-Tree: ${f.rolledBackFrom.tree}`);
   return lines.join('\n');
 }
 

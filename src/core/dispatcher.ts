@@ -40,7 +40,9 @@ export function parseCommandArgs<A>(def: CommandDefinition<A>, words: string[]):
   try {
     parsed = parseArgs({ args: words, options, strict: true, allowPositionals: true });
   } catch (err) {
-    const message = (err as Error).message.split('\n')[0]!.replace(/^Option '(.*?)'.*argument missing$/, "option '$1' needs a value");
+    const message = (err as Error).message
+      .split('\n')[0]!
+      .replace(/^Option '(.*?)'.*argument missing$/, "option '$1' needs a value");
     throw new InputError(clip(message.replace(/\. To specify a positional.*$/, ''), 160), def.usage);
   }
   const names = def.positionals;
@@ -61,7 +63,10 @@ export function parseCommandArgs<A>(def: CommandDefinition<A>, words: string[]):
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const field = issue.path.join('.');
-    const message = issue.code === 'invalid_type' && values[field] === undefined ? `missing <${field}>` : `${field ? `${field}: ` : ''}${issue.message}`;
+    const message =
+      issue.code === 'invalid_type' && values[field] === undefined
+        ? `missing <${field}>`
+        : `${field ? `${field}: ` : ''}${issue.message}`;
     throw new InputError(message, def.usage);
   }
   return result.data;
@@ -69,15 +74,27 @@ export function parseCommandArgs<A>(def: CommandDefinition<A>, words: string[]):
 
 export function errorReply(err: unknown, runtime: Pick<Runtime, 'log'>, def?: CommandDefinition<unknown>): Reply {
   if (isConveyorError(err)) {
-    const usage = err instanceof InputError ? (err.usage ?? def?.usage) : err instanceof NotFoundError ? def?.usage : undefined;
+    const usage =
+      err instanceof InputError ? (err.usage ?? def?.usage) : err instanceof NotFoundError ? def?.usage : undefined;
     const blocks: Reply['blocks'] = usage ? [{ type: 'code', text: `usage: ${usage}` }] : [];
     if (err.suggestion) blocks.push({ type: 'code', text: err.suggestion });
     const status = err instanceof InputError ? 'usage' : err.code === 'UPSTREAM' ? 'error' : 'refused';
-    return { status, title: err.message, blocks, ephemeral: true, ...(err.suggestion ? { data: { suggestions: [err.suggestion] } } : {}) };
+    return {
+      status,
+      title: err.message,
+      blocks,
+      ephemeral: true,
+      ...(err.suggestion ? { data: { suggestions: [err.suggestion] } } : {}),
+    };
   }
   const ref = `err_${randomBytes(4).toString('hex')}`;
   runtime.log.error({ err, ref }, 'command failed');
-  return { status: 'error', title: `Something went wrong (ref ${ref}); the details are in Conveyor's log.`, blocks: [], ephemeral: true };
+  return {
+    status: 'error',
+    title: `Something went wrong (ref ${ref}); the details are in Conveyor's log.`,
+    blocks: [],
+    ephemeral: true,
+  };
 }
 
 /** This process, as the claimant of request keys: host, pid and a per-start nonce. */
@@ -142,12 +159,16 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
           const subs = family.map((c) => c.name.split(' ')[1]!);
           const sub = (words[1] ?? '').slice(0, 40);
           throw new InputError(
-            sub ? `unknown ${name.toLowerCase()} subcommand "${sub}"${didYouMean(sub, subs)}; try "help ${name.toLowerCase()}"` : `${name.toLowerCase()} needs a subcommand: ${subs.join(', ')}`,
+            sub
+              ? `unknown ${name.toLowerCase()} subcommand "${sub}"${didYouMean(sub, subs)}; try "help ${name.toLowerCase()}"`
+              : `${name.toLowerCase()} needs a subcommand: ${subs.join(', ')}`,
             family.map((c) => c.usage).join('\n       '),
           );
         }
         throw new InputError(
-          name ? `unknown command "${name.slice(0, 40)}"${didYouMean(name.slice(0, 40), [...new Set(this.commands.map((c) => c.name.split(' ')[0]!))])}; try "help"` : 'no command given; try "help"',
+          name
+            ? `unknown command "${name.slice(0, 40)}"${didYouMean(name.slice(0, 40), [...new Set(this.commands.map((c) => c.name.split(' ')[0]!))])}; try "help"`
+            : 'no command given; try "help"',
           this.commands.map((c) => c.usage).join('\n       '),
         );
       }
@@ -168,7 +189,15 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
         const claim = await store.requestKeyFingerprint(requestKey);
         if (claim && claim !== requestFingerprint(inv)) return keyReusedReply();
       }
-      const ctx: CommandContext = { runtime: this.runtime, user: inv.user, source: inv.source, channel: inv.channel, idempotencyKey: claimedKey, text: inv.text, commands: this.commands };
+      const ctx: CommandContext = {
+        runtime: this.runtime,
+        user: inv.user,
+        source: inv.source,
+        channel: inv.channel,
+        idempotencyKey: claimedKey,
+        text: inv.text,
+        commands: this.commands,
+      };
       reply = await def.run(args, ctx);
     } catch (err) {
       reply = errorReply(err, this.runtime, def);
@@ -177,18 +206,42 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
   }
 
   /** Count, keep the answer of a claimed key and log the command (once per request key). */
-  private async finish(inv: CommandInvocation, def: CommandDefinition<unknown> | undefined, reply: Reply, claimedKey: string | undefined, requestKey: string | undefined): Promise<Reply> {
+  private async finish(
+    inv: CommandInvocation,
+    def: CommandDefinition<unknown> | undefined,
+    reply: Reply,
+    claimedKey: string | undefined,
+    requestKey: string | undefined,
+  ): Promise<Reply> {
     const { store } = this.runtime;
     this.runtime.metrics?.commands.inc({ command: def?.name ?? 'unknown', outcome: reply.status });
-    this.runtime.log.info({ command: def?.name ?? 'unknown', user: inv.user.slice(0, 64), source: inv.source, outcome: reply.status, operation: reply.operation?.id }, 'command');
-    const entry = { actor: inv.user.slice(0, 64), source: inv.source, text: inv.text.replace(/cvy_[A-Za-z0-9_-]{8,}/g, 'cvy_[redacted]'), outcome: reply.status, detail: reply.title.slice(0, 500) };
+    this.runtime.log.info(
+      {
+        command: def?.name ?? 'unknown',
+        user: inv.user.slice(0, 64),
+        source: inv.source,
+        outcome: reply.status,
+        operation: reply.operation?.id,
+      },
+      'command',
+    );
+    const entry = {
+      actor: inv.user.slice(0, 64),
+      source: inv.source,
+      text: inv.text.replace(/cvy_[A-Za-z0-9_-]{8,}/g, 'cvy_[redacted]'),
+      outcome: reply.status,
+      detail: reply.title.slice(0, 500),
+    };
     // A reply that shows a secret once is kept as its stand-in (a replay never shows it again).
     const { storedAs, ...shown } = reply;
     reply = shown;
     if (claimedKey) await store.finishRequest(claimedKey, storedAs ?? reply, entry);
     else {
-      const keyed = requestKey && reply.data && (reply.data as { code?: string }).code === KEY_REUSED ? undefined : requestKey;
-      await store.logCommand({ ...entry, requestKey: keyed }).catch((err) => this.runtime.log.warn({ err }, 'could not record the command'));
+      const keyed =
+        requestKey && reply.data && (reply.data as { code?: string }).code === KEY_REUSED ? undefined : requestKey;
+      await store
+        .logCommand({ ...entry, requestKey: keyed })
+        .catch((err) => this.runtime.log.warn({ err }, 'could not record the command'));
     }
     return reply;
   }
@@ -206,14 +259,23 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
       if (claim.claimed) return null;
       if (claim.fingerprint && claim.fingerprint !== fingerprint) return keyReusedReply();
       if (claim.reply) return { ...(claim.reply as Reply), replayed: true };
-      if (this.abandoned(claim.claimedBy, claim.at) && (await store.takeOverKey(key, PROCESS_WORKER, claim.claimedBy))) {
+      if (
+        this.abandoned(claim.claimedBy, claim.at) &&
+        (await store.takeOverKey(key, PROCESS_WORKER, claim.claimedBy))
+      ) {
         const op = await store.operationByKey(key);
         if (!op) return null;
         return { takenOver: renderOperation(op, await gateStatus(this.runtime, op)) };
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    return { status: 'refused', title: 'This request is already being processed.', blocks: [], ephemeral: true, replayed: true };
+    return {
+      status: 'refused',
+      title: 'This request is already being processed.',
+      blocks: [],
+      ephemeral: true,
+      replayed: true,
+    };
   }
 
   /** A claim no live process will answer: another process's on a PGlite folder (one process at a time), or a stale one. */

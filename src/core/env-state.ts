@@ -38,7 +38,11 @@ export function hostFor(runtime: Runtime, app: AppConfig): GitHost {
  * Fetch the mirror unless it is fresh: fetched within `maxAgeMs`, or (readers that show state,
  * with `trustWatcher`) confirmed by a watcher within its window. `maxAgeMs` 0 always fetches.
  */
-export async function syncHost(host: GitHost, maxAgeMs = 0, options: { trustWatcher?: boolean; now?: number } = {}): Promise<void> {
+export async function syncHost(
+  host: GitHost,
+  maxAgeMs = 0,
+  options: { trustWatcher?: boolean; now?: number } = {},
+): Promise<void> {
   const f = freshness.get(host);
   const now = options.now ?? Date.now();
   if (maxAgeMs > 0 && f) {
@@ -70,7 +74,14 @@ export async function readEnvStates(host: GitHost, envs: EnvironmentConfig[], ta
     const tags = snapshot.tags.get(prefixes[i]!) ?? [];
     const head = snapshot.heads.get(env.branch);
     if (!head) return { env, head: null, tree: null, commit: null, tag: null, tags };
-    return { env, head: head.commit.sha, tree: head.tree, commit: head.commit, tag: tags.find((t) => t.sha === head.commit.sha) ?? null, tags };
+    return {
+      env,
+      head: head.commit.sha,
+      tree: head.tree,
+      commit: head.commit,
+      tag: tags.find((t) => t.sha === head.commit.sha) ?? null,
+      tags,
+    };
   });
 }
 
@@ -78,7 +89,11 @@ export async function readEnvStates(host: GitHost, envs: EnvironmentConfig[], ta
  * What every environment of an app runs. Planners fetch first (`maxAgeMs` 0); chat readers
  * accept a mirror fetched within `maxAgeMs` or vouched for by the controller's poller.
  */
-export async function readAppStates(runtime: Runtime, app: AppConfig, options: { maxAgeMs?: number; trustWatcher?: boolean } = {}): Promise<EnvState[]> {
+export async function readAppStates(
+  runtime: Runtime,
+  app: AppConfig,
+  options: { maxAgeMs?: number; trustWatcher?: boolean } = {},
+): Promise<EnvState[]> {
   const host = hostFor(runtime, app);
   await syncHost(host, options.maxAgeMs ?? 0, { trustWatcher: options.trustWatcher });
   return readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat);

@@ -6,5 +6,9 @@ import type { Runtime } from './runtime.js';
 export async function gateStatus(runtime: Pick<Runtime, 'store' | 'config'>, op: Operation) {
   const required = (op.progress.requiredRoles as Record<string, number>) ?? {};
   if (!Object.keys(required).length) return null;
-  return withWaitingFor(quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester), runtime.config, op.requester);
+  return withWaitingFor(
+    quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester),
+    runtime.config,
+    op.requester,
+  );
 }

@@ -4,8 +4,8 @@
  * then acts, then records. Run in order by the operation engine.
  */
 import { deployTagMessage, deployTagPrefix, nextDeployTag } from './deploy-tag.js';
-import { ConflictError, UpstreamError } from './errors.js';
 import { syncHost } from './env-state.js';
+import { ConflictError, UpstreamError } from './errors.js';
 import { crashPoint } from './fault-points.js';
 import type { GitPlan, Operation } from './operation.js';
 import type { GitHost } from './ports.js';
@@ -33,7 +33,10 @@ export interface Step {
 
 function commitMessage(ctx: StepContext): string {
   const { plan, op } = ctx;
-  const what = op.kind === 'rollback' ? `Roll back ${plan.env} to ${plan.toTag ?? plan.sourceSha.slice(0, 8)}` : `Promote ${plan.sourceEnv ?? 'version'} to ${plan.env}`;
+  const what =
+    op.kind === 'rollback'
+      ? `Roll back ${plan.env} to ${plan.toTag ?? plan.sourceSha.slice(0, 8)}`
+      : `Promote ${plan.sourceEnv ?? 'version'} to ${plan.env}`;
   return `${what}\n\nConveyor-Source: ${plan.sourceSha}\nConveyor-Operation: ${op.id}\nRequested-By: ${op.requester}`;
 }
 
@@ -55,13 +58,17 @@ const writeCommit: Step = {
 /** Re-plan once when the branch moved under us: build again on the new head. */
 async function replan(ctx: StepContext, head: string): Promise<void> {
   if (ctx.op.progress.replanned) {
-    throw new ConflictError(`${ctx.plan.branch} moved again while we worked (now ${head.slice(0, 8)}); nothing was overwritten — ask again`);
+    throw new ConflictError(
+      `${ctx.plan.branch} moved again while we worked (now ${head.slice(0, 8)}); nothing was overwritten — ask again`,
+    );
   }
   await ctx.host.sync();
   if ((await ctx.host.treeOf(head)) === ctx.plan.sourceTree) {
     // Someone else already brought the branch to this very version: a new commit and a second
     // deploy tag for it would be a lie.
-    throw new ConflictError(`${ctx.plan.branch} already runs this version (${head.slice(0, 8)}): it was moved there meanwhile by someone else; nothing to do`);
+    throw new ConflictError(
+      `${ctx.plan.branch} already runs this version (${head.slice(0, 8)}): it was moved there meanwhile by someone else; nothing to do`,
+    );
   }
   const ff = await ctx.host.isAncestor(head, ctx.plan.sourceSha);
   const plan: GitPlan = { ...ctx.plan, targetHead: head, mode: ff ? 'fast-forward' : 'commit' };
@@ -88,7 +95,9 @@ const moveBranch: Step = {
         // on the same old head) moved the branch to this very version: nothing to do, and a
         // second deploy tag for it would be a lie.
         if (ctx.op.progress.pushing) return 'done';
-        throw new ConflictError(`${ctx.plan.branch} already runs ${newSha.slice(0, 8)}: it was moved there meanwhile by someone else; nothing to do`);
+        throw new ConflictError(
+          `${ctx.plan.branch} already runs ${newSha.slice(0, 8)}: it was moved there meanwhile by someone else; nothing to do`,
+        );
       }
       if (head !== ctx.plan.targetHead) {
         await replan(ctx, head!);
@@ -155,9 +164,15 @@ const mergePullRequest: Step = {
     // Merge exactly what was approved: if the PR's head moved, GitHub refuses (409).
     const approvedHead = (op.progress.newSha as string | undefined) ?? pr.headSha;
     if (pr.headSha !== approvedHead) {
-      throw new ConflictError(`pull request #${num} changed after it was approved (${approvedHead.slice(0, 8)} → ${pr.headSha.slice(0, 8)}); ask again`);
+      throw new ConflictError(
+        `pull request #${num} changed after it was approved (${approvedHead.slice(0, 8)} → ${pr.headSha.slice(0, 8)}); ask again`,
+      );
     }
-    const merged = await host.mergePullRequest!(num, approvedHead, `Merge ${op.id}: ${op.kind} ${op.app} to ${ctx.plan.env}`);
+    const merged = await host.mergePullRequest!(
+      num,
+      approvedHead,
+      `Merge ${op.id}: ${op.kind} ${op.app} to ${ctx.plan.env}`,
+    );
     crashPoint('after-merge');
     await ctx.save({ mergeSha: merged.mergeSha });
     return 'done';
@@ -176,19 +191,35 @@ const tag: Step = {
     if (!name) {
       const existing = await host.tags(deployTagPrefix(ctx.tagFormat, plan.env));
       const mine = existing.find((t) => t.sha === target && t.message.includes(`Operation: ${op.id}`));
-      name = mine?.name ?? nextDeployTag(ctx.tagFormat, plan.env, ctx.now, existing.map((t) => t.name));
+      name =
+        mine?.name ??
+        nextDeployTag(
+          ctx.tagFormat,
+          plan.env,
+          ctx.now,
+          existing.map((t) => t.name),
+        );
       await ctx.save({ tag: name });
     }
     const summary = `${op.kind === 'rollback' ? 'Rollback' : 'Deploy'} of ${op.app} to ${plan.env}`;
     // A rollback names the version it leaves (the head it was built on), so the deploy history
     // never returns to it by itself.
-    const rolledBackFrom = op.kind === 'rollback' && plan.targetHead ? { sha: plan.targetHead, tree: await host.treeOf(plan.targetHead) } : null;
+    const rolledBackFrom =
+      op.kind === 'rollback' && plan.targetHead
+        ? { sha: plan.targetHead, tree: await host.treeOf(plan.targetHead) }
+        : null;
     await host.createTag({
       name,
       sha: target,
       message: deployTagMessage(summary, {
-        operation: op.id, source: plan.sourceSha, requestedBy: op.requester, approvedBy: ctx.approvers,
-        kind: op.kind, ticket: plan.ticket, reason: plan.reason, rolledBackFrom,
+        operation: op.id,
+        source: plan.sourceSha,
+        requestedBy: op.requester,
+        approvedBy: ctx.approvers,
+        kind: op.kind,
+        ticket: plan.ticket,
+        reason: plan.reason,
+        rolledBackFrom,
       }),
     });
     crashPoint('after-tag');

@@ -5,7 +5,7 @@
  * credentials and URL query strings. Levels are written as words (`"level":"info"`), which log
  * collectors read without a mapping table.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 const TOKEN_PATTERNS: RegExp[] = [
   /xox[abposr]-[A-Za-z0-9-]{8,}/g, // Slack tokens
@@ -26,7 +26,8 @@ const URL_QUERY = /\b([a-z][a-z0-9+.-]*:\/\/[^\s"'?]+)\?[^\s"']*/gi;
 /** … and credential-like parameters of relative ones (`/v1/kv/x?token=…`). */
 const PARAM = /([?&;](?:[a-z_]*token|key|sig|signature|secret|password|ticket|code|auth)=)[^&\s"']*/gi;
 /** JSON fields named like a secret, at any depth (pino's redact paths only reach fixed depths). */
-const SECRET_FIELD = /("(?:[A-Za-z0-9_-]*[_-])?(?:token|password|passwd|secret|authorization|cookie|private_?key|api_?key)"|"[a-z][A-Za-z0-9]*(?:Token|Password|Secret|PrivateKey|ApiKey)"):"(?:[^"\\]|\\.)*"/gi;
+const SECRET_FIELD =
+  /("(?:[A-Za-z0-9_-]*[_-])?(?:token|password|passwd|secret|authorization|cookie|private_?key|api_?key)"|"[a-z][A-Za-z0-9]*(?:Token|Password|Secret|PrivateKey|ApiKey)"):"(?:[^"\\]|\\.)*"/gi;
 
 export function scrubSecrets(text: string, extra: string[] = []): string {
   let out = text;
@@ -44,14 +45,26 @@ export function scrubSecrets(text: string, extra: string[] = []): string {
     .replace(PARAM, '$1[redacted]');
 }
 
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream; secrets?: string[] } = {}): Logger {
+export function createLogger(
+  options: { level?: string; destination?: NodeJS.WritableStream; secrets?: string[] } = {},
+): Logger {
   const secrets = options.secrets ?? [];
   return pino(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       formatters: { level: (label) => ({ level: label }) },
       redact: {
-        paths: ['*.token', '*.password', '*.secret', '*.authorization', '*.Authorization', 'headers.authorization', '*.headers.authorization', 'req.headers.cookie', '*.privateKey'],
+        paths: [
+          '*.token',
+          '*.password',
+          '*.secret',
+          '*.authorization',
+          '*.Authorization',
+          'headers.authorization',
+          '*.headers.authorization',
+          'req.headers.cookie',
+          '*.privateKey',
+        ],
         censor: '[redacted]',
       },
       hooks: {

@@ -5,23 +5,30 @@
  */
 import type { Config } from '../config/schema.js';
 import { approvalSubject, quorum, requiredRoles, rolesOf, withWaitingFor } from './approval-gate.js';
+import { webLinksFor } from './commit-links.js';
 import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
-import { openPullRequest } from './git-steps.js';
+import { openRolesFor } from './gates/approver.js';
 import { gateContext, gateOf } from './gates/context.js';
 import { expiredWhileWaiting, lockedMessage } from './gates/env-lock.js';
 import type { GateContext, GatePhase } from './gates/gate-rule.js';
-import { openRolesFor } from './gates/approver.js';
 import { enforceGates, runGates } from './gates/run-gates.js';
-import { FINAL_STATES, isGitPlan, type Operation, type OperationKind, type OperationRequest, type OperationState } from './operation.js';
+import { openPullRequest } from './git-steps.js';
+import {
+  FINAL_STATES,
+  isGitPlan,
+  type Operation,
+  type OperationKind,
+  type OperationRequest,
+  type OperationState,
+} from './operation.js';
 import { renderOperation } from './operation-view.js';
-import { webLinksFor } from './commit-links.js';
 import type { ChangeTickets, Clock, Directory, Engine, GitHost, Log, Notifier, Store } from './ports.js';
+import type { Reply } from './reply.js';
+import { findEnv, type Runtime } from './runtime.js';
 import { gitStepContext } from './steps/git-step-context.js';
 import { builtInRunners } from './steps/index.js';
 import type { KindRunner } from './steps/kind-runner.js';
 import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
-import type { Reply } from './reply.js';
-import { findEnv, type Runtime } from './runtime.js';
 
 export interface EngineDeps {
   store: Store;
@@ -81,13 +88,21 @@ export class OperationEngine implements Engine {
   }
 
   /** The context the gate rules read (src/core/gates/), for a request or a stored operation. */
-  private gateContext(phase: GatePhase, req: Pick<OperationRequest, 'kind' | 'env' | 'requester'> & { app?: string; emergency: boolean }, extra: Partial<GateContext> = {}): GateContext {
+  private gateContext(
+    phase: GatePhase,
+    req: Pick<OperationRequest, 'kind' | 'env' | 'requester'> & { app?: string; emergency: boolean },
+    extra: Partial<GateContext> = {},
+  ): GateContext {
     return gateContext(this.deps, phase, { ...req, app: req.app ?? '' }, extra);
   }
 
   private opGateContext(phase: GatePhase, op: Operation, extra: Partial<GateContext> = {}): GateContext {
     const emergency = Boolean((op.plan as { emergency?: boolean }).emergency);
-    return this.gateContext(phase, { ...op, emergency }, { operation: { id: op.id, state: op.state, expiresAt: op.expiresAt }, ...extra });
+    return this.gateContext(
+      phase,
+      { ...op, emergency },
+      { operation: { id: op.id, state: op.state, expiresAt: op.expiresAt }, ...extra },
+    );
   }
 
   private required(op: Operation): Record<string, number> {
@@ -103,7 +118,9 @@ export class OperationEngine implements Engine {
     req: Pick<OperationRequest, 'kind' | 'env' | 'requester' | 'emergency'> & { app?: string },
     options: { needsApproval?: boolean } = {},
   ): Promise<void> {
-    await enforceGates(this.gateContext('request', req, options.needsApproval === false ? { needsApproval: false } : {}));
+    await enforceGates(
+      this.gateContext('request', req, options.needsApproval === false ? { needsApproval: false } : {}),
+    );
   }
 
   /**
@@ -135,7 +152,11 @@ export class OperationEngine implements Engine {
       throw new ConflictError(lockedMessage(lock, req.app, req.env));
     }
     const env = req.kind.startsWith('journal') ? undefined : findEnv(this.deps.config, req.env);
-    await store.saveProgress(op.id, { requiredRoles: this.required(op), source: req.source, ...(env?.confirm ? { confirm: true } : {}) });
+    await store.saveProgress(op.id, {
+      requiredRoles: this.required(op),
+      source: req.source,
+      ...(env?.confirm ? { confirm: true } : {}),
+    });
     return this.advance(op.id);
   }
 
@@ -180,9 +201,15 @@ export class OperationEngine implements Engine {
       }
       case 'awaiting-approval': {
         // Expiry, then the quorum of the version that will ship now (a pushed PR lapses approvals).
-        const outcome = await runGates(this.opGateContext('await', op, { approval: { load: () => this.approvalsToCount(op) } }));
+        const outcome = await runGates(
+          this.opGateContext('await', op, { approval: { load: () => this.approvalsToCount(op) } }),
+        );
         if (outcome.verdict === 'wait') return false;
-        await this.move(op, outcome.verdict === 'pass' ? 'approved' : (outcome.outcome ?? 'failed'), outcome.verdict === 'pass' ? {} : { error: outcome.reason });
+        await this.move(
+          op,
+          outcome.verdict === 'pass' ? 'approved' : (outcome.outcome ?? 'failed'),
+          outcome.verdict === 'pass' ? {} : { error: outcome.reason },
+        );
         return true;
       }
       case 'approved': {
@@ -199,7 +226,11 @@ export class OperationEngine implements Engine {
       }
       case 'applying': {
         const result = await this.apply(op);
-        await this.move(op, result === 'cancelled' ? 'cancelled' : 'applied', result === 'cancelled' ? { error: 'the pull request was closed by hand' } : {});
+        await this.move(
+          op,
+          result === 'cancelled' ? 'cancelled' : 'applied',
+          result === 'cancelled' ? { error: 'the pull request was closed by hand' } : {},
+        );
         return true;
       }
       case 'applied':
@@ -209,7 +240,9 @@ export class OperationEngine implements Engine {
         const env = findEnv(this.deps.config, op.env);
         const timeout = env?.verify.timeout ?? 600_000;
         if (now.getTime() - new Date(op.updatedAt).getTime() > timeout) {
-          await this.move(op, 'failed', { error: `the rollout did not become healthy within ${Math.round(timeout / 1000)}s` });
+          await this.move(op, 'failed', {
+            error: `the rollout did not become healthy within ${Math.round(timeout / 1000)}s`,
+          });
           return true;
         }
         return false;
@@ -245,7 +278,10 @@ export class OperationEngine implements Engine {
     await this.deps.store.savePlan(op.id, op.plan);
     await this.deps.store.saveProgress(op.id, { newSha: pr.headSha, published: null });
     op.progress.newSha = pr.headSha;
-    await this.deps.store.audit('conveyor', 'approvals.lapsed', op.id, { reason: 'the pull request changed', head: pr.headSha });
+    await this.deps.store.audit('conveyor', 'approvals.lapsed', op.id, {
+      reason: 'the pull request changed',
+      head: pr.headSha,
+    });
     return false;
   }
 
@@ -257,7 +293,10 @@ export class OperationEngine implements Engine {
 
   async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {
     const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
-    this.deps.log.info({ operation: op.id, kind: op.kind, app: op.app, env: op.env, from: op.state, to }, 'operation transition');
+    this.deps.log.info(
+      { operation: op.id, kind: op.kind, app: op.app, env: op.env, from: op.state, to },
+      'operation transition',
+    );
     if (FINAL_STATES.has(to)) {
       await this.deps.store.releaseLock(op.app, op.env, op.id);
       if (to !== 'succeeded') await this.closeLeftoverPullRequest(updated);
@@ -276,9 +315,11 @@ export class OperationEngine implements Engine {
   private async closeLeftoverPullRequest(op: Operation): Promise<void> {
     if (!isGitPlan(op.plan) || !op.progress.prNumber || op.progress.mergeSha) return;
     const host = this.deps.git.get(op.app);
-    await host?.closePullRequest?.(op.progress.prNumber).catch((err) =>
-      this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not close the pull request'),
-    );
+    await host
+      ?.closePullRequest?.(op.progress.prNumber)
+      .catch((err) =>
+        this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not close the pull request'),
+      );
   }
 
   private async fail(id: string, err: unknown): Promise<Operation> {
@@ -288,7 +329,10 @@ export class OperationEngine implements Engine {
     if (isConveyorError(err) && err.retryable && !FINAL_STATES.has(op.state)) {
       // Upstream trouble: leave it where it is; the sweep resumes it.
       await this.deps.store.saveProgress(id, { lastError: message });
-      this.deps.log.warn({ operation: id, err: message }, 'operation paused by an upstream failure; the sweep retries it');
+      this.deps.log.warn(
+        { operation: id, err: message },
+        'operation paused by an upstream failure; the sweep retries it',
+      );
       return this.deps.store.operation(id);
     }
     if (FINAL_STATES.has(op.state)) return op;
@@ -301,9 +345,15 @@ export class OperationEngine implements Engine {
     if (!notifier || op.progress.published === op.state) return;
     try {
       const gate = Object.keys(this.required(op)).length
-        ? withWaitingFor(quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester), this.deps.config, op.requester)
+        ? withWaitingFor(
+            quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester),
+            this.deps.config,
+            op.requester,
+          )
         : null;
-      const reply = renderOperation(op, gate, [], { web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind) });
+      const reply = renderOperation(op, gate, [], {
+        web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind),
+      });
       const notice = { channel: op.message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
       if (op.message) await notifier.update(op.message, notice);
       else if (notice.channel && op.progress.source !== 'slack') {
@@ -332,7 +382,12 @@ export class OperationEngine implements Engine {
     for (const user of people) {
       await notifier
         .post({ channel: user, text: `${reply.title} (you can approve)`, reply })
-        .catch((err: unknown) => this.deps.log.warn({ operation: op.id, user, err: (err as Error).message }, 'could not send the request to an approver'));
+        .catch((err: unknown) =>
+          this.deps.log.warn(
+            { operation: op.id, user, err: (err as Error).message },
+            'could not send the request to an approver',
+          ),
+        );
     }
   }
 
@@ -368,21 +423,25 @@ export class OperationEngine implements Engine {
     await store.addApproval(id, user, role, subject);
     await store.audit(user, 'approval.given', id, { role });
     const updated = await this.advance(id);
-    if (updated.state === 'awaiting-approval') await this.publish({ ...updated, progress: { ...updated.progress, published: null } });
+    if (updated.state === 'awaiting-approval')
+      await this.publish({ ...updated, progress: { ...updated.progress, published: null } });
     return { op: updated, role };
   }
 
   async reject(id: string, user: string, reason: string | null): Promise<Operation> {
     const { store } = this.deps;
     const op = await store.operation(id);
-    if (op.state !== 'awaiting-approval') throw new ConflictError(`operation ${id} is ${op.state}; it cannot be rejected now`);
+    if (op.state !== 'awaiting-approval')
+      throw new ConflictError(`operation ${id} is ${op.state}; it cannot be rejected now`);
     const mine = await rolesOf(this.deps, user);
     const required = Object.keys(this.required(op));
     if (user !== op.requester && !required.some((r) => mine.includes(r))) {
       await store.audit(user, 'rejection.refused', id, {});
       throw new NotAllowedError(`only an approver (${required.join(', ')}) or the requester can reject ${id}`);
     }
-    return this.move(op, user === op.requester ? 'cancelled' : 'rejected', { error: `${user === op.requester ? 'withdrawn' : 'rejected'} by ${user}${reason ? `: ${reason}` : ''}` });
+    return this.move(op, user === op.requester ? 'cancelled' : 'rejected', {
+      error: `${user === op.requester ? 'withdrawn' : 'rejected'} by ${user}${reason ? `: ${reason}` : ''}`,
+    });
   }
 
   /** Verdict from the controller for an operation in `verifying`. */
@@ -399,7 +458,9 @@ export class OperationEngine implements Engine {
       limit: 1000,
     });
     for (const op of open) {
-      await this.advance(op.id).catch((err) => this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'sweep could not advance'));
+      await this.advance(op.id).catch((err) =>
+        this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'sweep could not advance'),
+      );
     }
   }
 

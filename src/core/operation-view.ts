@@ -33,12 +33,19 @@ export interface RenderOperationOptions {
   web?: WebLinks | null;
 }
 
-export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra: ReplyBlock[] = [], options: RenderOperationOptions = {}): Reply {
+export function renderOperation(
+  op: Operation,
+  gate?: QuorumStatus | null,
+  extra: ReplyBlock[] = [],
+  options: RenderOperationOptions = {},
+): Reply {
   const blocks: ReplyBlock[] = [];
   const plan = op.plan;
   const facts: string[] = [`asked by ${op.requester}`];
   if (isGitPlan(plan)) {
-    facts.push(`ships ${shortSha(plan.sourceSha)} (${plan.mode === 'fast-forward' ? 'fast-forward' : 'new commit with the same tree'})`);
+    facts.push(
+      `ships ${shortSha(plan.sourceSha)} (${plan.mode === 'fast-forward' ? 'fast-forward' : 'new commit with the same tree'})`,
+    );
     if (plan.toTag) facts.push(`to ${plan.toTag}`);
     if (plan.ticket) facts.push(`ticket ${plan.ticket}`);
     if (plan.emergency) facts.push('EMERGENCY');
@@ -54,31 +61,55 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
     blocks.push({
       type: 'list',
       title: `${plan.commitCount} commit(s)`,
-      items: [...plan.commits.map((c) => `${shortSha(c.sha)} ${truncate(c.subject, 72)} (${c.author})`), ...(more > 0 ? [`…and ${more} more`] : [])],
+      items: [
+        ...plan.commits.map((c) => `${shortSha(c.sha)} ${truncate(c.subject, 72)} (${c.author})`),
+        ...(more > 0 ? [`…and ${more} more`] : []),
+      ],
     });
   }
   if (gate) {
     blocks.push({
       type: 'list',
       title: 'Approvals',
-      items: gate.roles.map((r) => `${r.role}: ${r.approvers.length}/${r.needed}${r.approvers.length ? ` (${r.approvers.join(', ')})` : ''}`),
+      items: gate.roles.map(
+        (r) =>
+          `${r.role}: ${r.approvers.length}/${r.needed}${r.approvers.length ? ` (${r.approvers.join(', ')})` : ''}`,
+      ),
     });
   }
   if (op.state === 'awaiting-approval') {
     for (const w of gate?.waitingFor ?? []) {
-      if (w.users.length || w.groups.length) blocks.push({ type: 'mentions', label: `waiting for ${w.role}`, users: w.users, groups: w.groups });
+      if (w.users.length || w.groups.length)
+        blocks.push({ type: 'mentions', label: `waiting for ${w.role}`, users: w.users, groups: w.groups });
     }
   }
   if (op.error) blocks.push({ type: 'text', text: `Error: ${op.error}` });
-  else if (typeof op.progress.lastError === 'string' && !['succeeded', 'failed', 'rejected', 'expired', 'cancelled'].includes(op.state)) {
-    blocks.push({ type: 'text', text: `Paused: ${op.progress.lastError}. Conveyor retries automatically; nothing needs doing.` });
+  else if (
+    typeof op.progress.lastError === 'string' &&
+    !['succeeded', 'failed', 'rejected', 'expired', 'cancelled'].includes(op.state)
+  ) {
+    blocks.push({
+      type: 'text',
+      text: `Paused: ${op.progress.lastError}. Conveyor retries automatically; nothing needs doing.`,
+    });
   }
   let buttons: ReplyButton[] = [];
   if (op.state === 'awaiting-approval') {
     // Environments with `confirm: true` (prod, typically) ask before a click counts.
-    const what = isGitPlan(plan) ? `${op.app} → ${op.env} at ${plan.toTag ?? shortSha(plan.sourceSha)}` : `journal ${op.env} → ${plan.toVersion}`;
+    const what = isGitPlan(plan)
+      ? `${op.app} → ${op.env} at ${plan.toTag ?? shortSha(plan.sourceSha)}`
+      : `journal ${op.env} → ${plan.toVersion}`;
     const confirm = (verb: string) =>
-      op.progress.confirm ? { confirm: { title: `${verb} ${op.kind}?`, text: `${verb} ${what} (${op.id}), asked by ${op.requester}?`, yes: verb, no: 'Cancel' } } : {};
+      op.progress.confirm
+        ? {
+            confirm: {
+              title: `${verb} ${op.kind}?`,
+              text: `${verb} ${what} (${op.id}), asked by ${op.requester}?`,
+              yes: verb,
+              no: 'Cancel',
+            },
+          }
+        : {};
     buttons = [
       { action: 'approve', label: 'Approve', value: op.id, style: 'primary', ...confirm('Approve') },
       { action: 'reject', label: 'Reject', value: op.id, style: 'danger', ...confirm('Reject') },
@@ -102,7 +133,13 @@ export function renderOperation(op: Operation, gate?: QuorumStatus | null, extra
 }
 
 /** The operation as data for Slack's layout (src/adapters/slack-operation-blocks.ts). */
-export function operationCard(op: Operation, gate: QuorumStatus | null, buttons: ReplyButton[], web: WebLinks | null, extra: ReplyBlock[] = []): OperationCard {
+export function operationCard(
+  op: Operation,
+  gate: QuorumStatus | null,
+  buttons: ReplyButton[],
+  web: WebLinks | null,
+  extra: ReplyBlock[] = [],
+): OperationCard {
   const plan = op.plan;
   const git = isGitPlan(plan) ? plan : null;
   const journal = isGitPlan(plan) ? null : plan;
@@ -130,7 +167,9 @@ export function operationCard(op: Operation, gate: QuorumStatus | null, buttons:
     from: git
       ? { label: git.fromTag ?? shortSha(git.targetHead), sha: git.targetHead, env: op.env }
       : { label: journal?.fromVersion ?? '(none)', sha: null, env: op.env },
-    to: git ? { label: git.toTag ?? shortSha(git.sourceSha), sha: git.sourceSha, env: git.sourceEnv } : { label: journal?.toVersion ?? '?', sha: null, env: null },
+    to: git
+      ? { label: git.toTag ?? shortSha(git.sourceSha), sha: git.sourceSha, env: git.sourceEnv }
+      : { label: journal?.toVersion ?? '?', sha: null, env: null },
     facts,
     commits: git ? git.commits.map((c) => ({ sha: c.sha, subject: c.subject, author: c.author })) : [],
     commitCount: git?.commitCount ?? 0,
@@ -138,9 +177,15 @@ export function operationCard(op: Operation, gate: QuorumStatus | null, buttons:
     tag: typeof op.progress.tag === 'string' ? op.progress.tag : null,
     approvals: (gate?.roles ?? []).map((r) => {
       const w = op.state === 'awaiting-approval' ? waiting.get(r.role) : undefined;
-      return { role: r.role, needed: r.needed, approvers: r.approvers, waiting: w ? { users: w.users, groups: w.groups } : null };
+      return {
+        role: r.role,
+        needed: r.needed,
+        approvers: r.approvers,
+        waiting: w ? { users: w.users, groups: w.groups } : null,
+      };
     }),
-    problem: op.error ?? (lastError && !FINAL.has(op.state) ? `paused: ${lastError}; Conveyor retries automatically` : null),
+    problem:
+      op.error ?? (lastError && !FINAL.has(op.state) ? `paused: ${lastError}; Conveyor retries automatically` : null),
     buttons,
     web,
     extra,

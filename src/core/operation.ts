@@ -3,12 +3,27 @@ import type { CommitInfo } from './ports/git-host.js';
 import type { MessageRef } from './ports/notifier.js';
 
 export const OPERATION_STATES = [
-  'requested', 'awaiting-approval', 'approved', 'applying', 'applied', 'verifying',
-  'succeeded', 'failed', 'rejected', 'expired', 'cancelled',
+  'requested',
+  'awaiting-approval',
+  'approved',
+  'applying',
+  'applied',
+  'verifying',
+  'succeeded',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
 ] as const;
 export type OperationState = (typeof OPERATION_STATES)[number];
 
-export const FINAL_STATES: ReadonlySet<OperationState> = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled']);
+export const FINAL_STATES: ReadonlySet<OperationState> = new Set([
+  'succeeded',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+]);
 
 const NEXT: Record<OperationState, OperationState[]> = {
   requested: ['awaiting-approval', 'approved', 'failed', 'cancelled', 'rejected'],

@@ -5,9 +5,15 @@
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
 import { requiredRoles } from './approval-gate.js';
-import { type DeployHistory, entryName, type HistoryEntry, rollbackCandidates, rollbackTarget } from './deploy-history.js';
+import {
+  type DeployHistory,
+  entryName,
+  type HistoryEntry,
+  rollbackCandidates,
+  rollbackTarget,
+} from './deploy-history.js';
 import { deployTagPrefix } from './deploy-tag.js';
-import { hostFor, readAppStates, type EnvState } from './env-state.js';
+import { type EnvState, hostFor, readAppStates } from './env-state.js';
 import { InputError, NotAllowedError, NotFoundError, UpstreamError } from './errors.js';
 import { gateContext } from './gates/context.js';
 import type { GateContext } from './gates/gate-rule.js';
@@ -66,11 +72,16 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
   let target: number;
   if (input.env) {
     target = envs.findIndex((e) => e.name === input.env);
-    if (target === -1) throw new NotFoundError(`unknown environment "${input.env}"; environments: ${envs.map((e) => e.name).join(', ')}`);
-    if (target === 0) throw new InputError(`${envs[0]!.name} takes pushes to ${envs[0]!.branch}; promote into a later stage`);
+    if (target === -1)
+      throw new NotFoundError(
+        `unknown environment "${input.env}"; environments: ${envs.map((e) => e.name).join(', ')}`,
+      );
+    if (target === 0)
+      throw new InputError(`${envs[0]!.name} takes pushes to ${envs[0]!.branch}; promote into a later stage`);
   } else {
     target = states.findIndex((s, i) => i > 0 && s.tree !== states[i - 1]!.tree);
-    if (target === -1) throw new NothingToDo(`nothing to promote: every environment of ${input.app.name} runs the same version`);
+    if (target === -1)
+      throw new NothingToDo(`nothing to promote: every environment of ${input.app.name} runs the same version`);
   }
   const env = envs[target]!;
   const source = states[target - 1]!;
@@ -81,22 +92,37 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
     const resolved = await host.resolve(input.version);
     if (!resolved) throw new NotFoundError(`no tag or commit "${input.version}" in ${input.app.name}`);
     if (!env.allowSkip && !(await sourceHasRun(host, source, resolved))) {
-      throw new NotAllowedError(`${input.version} has not run in ${source.env.name}; skipping a stage is not allowed for ${env.name}`);
+      throw new NotAllowedError(
+        `${input.version} has not run in ${source.env.name}; skipping a stage is not allowed for ${env.name}`,
+      );
     }
     sourceSha = resolved;
   }
   const sourceTree = sourceSha === source.head && source.tree ? source.tree : await host.treeOf(sourceSha);
   if (dest.tree === sourceTree) {
-    throw new NothingToDo(`nothing to promote: ${env.name} already runs ${input.version ?? source.tag?.name ?? sourceSha.slice(0, 8)}`);
+    throw new NothingToDo(
+      `nothing to promote: ${env.name} already runs ${input.version ?? source.tag?.name ?? sourceSha.slice(0, 8)}`,
+    );
   }
   const label = input.version ?? source.tags.find((t) => t.sha === sourceSha)?.name ?? sourceSha.slice(0, 8);
-  const forced = await checkPlanGates(runtime, { kind: 'promote', app: input.app.name, env: env.name, requester: input.requester, emergency: false }, {
-    ticket: input.ticket ?? null,
-    promotion: {
-      states, target, tree: sourceTree, label, sourceSha, force: input.force, version: input.version, ticket: input.ticket,
-      checks: host.checks ? (sha) => host.checks!(sha) : undefined,
+  const forced = await checkPlanGates(
+    runtime,
+    { kind: 'promote', app: input.app.name, env: env.name, requester: input.requester, emergency: false },
+    {
+      ticket: input.ticket ?? null,
+      promotion: {
+        states,
+        target,
+        tree: sourceTree,
+        label,
+        sourceSha,
+        force: input.force,
+        version: input.version,
+        ticket: input.ticket,
+        checks: host.checks ? (sha) => host.checks!(sha) : undefined,
+      },
     },
-  });
+  );
   const ticket = input.ticket ?? null;
   const ff = !dest.head || (await host.isAncestor(dest.head, sourceSha));
   return {
@@ -120,7 +146,14 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
 
 export async function planRollback(
   runtime: Runtime,
-  input: { app: AppConfig; env: EnvironmentConfig; to?: string; ticket?: string; emergency: boolean; requester?: string },
+  input: {
+    app: AppConfig;
+    env: EnvironmentConfig;
+    to?: string;
+    ticket?: string;
+    emergency: boolean;
+    requester?: string;
+  },
 ): Promise<GitPlan> {
   const host = hostFor(runtime, input.app);
   const states = await readAppStates(runtime, input.app);
@@ -129,19 +162,24 @@ export async function planRollback(
   const history = historyOf(dest);
   let to: HistoryEntry | null;
   if (input.to) {
-    if (/^[0-9a-f]{1,6}$/.test(input.to)) throw new InputError(`"${input.to}" is too short for a sha: give at least 7 hex digits, or a deploy tag`);
+    if (/^[0-9a-f]{1,6}$/.test(input.to))
+      throw new InputError(`"${input.to}" is too short for a sha: give at least 7 hex digits, or a deploy tag`);
     to = await findInHistory(host, history, input.to);
     if (!to) {
       const candidates = rollbackCandidates(history)
         .slice(0, 8)
         .map((e) => `${entryName(e)}${e.mark === 'rolled-back-from' ? ' (rolled back from)' : ''}`);
-      const otherEnv = runtime.config.environments.find((e) => e.name !== input.env.name && input.to!.startsWith(deployTagPrefix(runtime.config.git.tagFormat, e.name)));
+      const otherEnv = runtime.config.environments.find(
+        (e) => e.name !== input.env.name && input.to!.startsWith(deployTagPrefix(runtime.config.git.tagFormat, e.name)),
+      );
       const what = otherEnv
         ? `${input.to} is a deploy tag of ${otherEnv.name}, not of ${input.env.name}`
         : (await host.resolve(input.to))
           ? `${input.to} never ran in ${input.env.name}`
           : `there is no deploy tag or commit "${input.to}"`;
-      throw new NotAllowedError(`${what}; rollback --to takes a version that ran in ${input.env.name}: ${candidates.length ? candidates.join(', ') : '(none yet)'}`);
+      throw new NotAllowedError(
+        `${what}; rollback --to takes a version that ran in ${input.env.name}: ${candidates.length ? candidates.join(', ') : '(none yet)'}`,
+      );
     }
     if (to.tree === dest.tree) throw new NothingToDo(`${input.env.name} already runs the version of ${input.to}`);
   } else {
@@ -152,7 +190,13 @@ export async function planRollback(
       );
     }
   }
-  const req = { kind: 'rollback' as const, app: input.app.name, env: input.env.name, requester: input.requester ?? '', emergency: input.emergency };
+  const req = {
+    kind: 'rollback' as const,
+    app: input.app.name,
+    env: input.env.name,
+    requester: input.requester ?? '',
+    emergency: input.emergency,
+  };
   await checkPlanGates(runtime, req, { ticket: input.ticket ?? null });
   return {
     app: input.app.name,
@@ -170,7 +214,10 @@ export async function planRollback(
     emergency: input.emergency,
     fromTag: dest.tag?.name ?? null,
     toTag: to.tag,
-    reason: to.mark === 'rolled-back-from' ? `returns on purpose to ${entryName(to)}, which ${input.env.name} rolled back from` : null,
+    reason:
+      to.mark === 'rolled-back-from'
+        ? `returns on purpose to ${entryName(to)}, which ${input.env.name} rolled back from`
+        : null,
   };
 }
 
@@ -206,17 +253,26 @@ export function describePlan(
   /** What changes between the branch head and the tree that ships (a new commit's real effect). */
   change?: { files: number; added: number; deleted: number } | null,
 ): string[] {
-  const to = plan.mode === 'fast-forward' ? `${plan.sourceSha.slice(0, 8)} (fast-forward)` : `a new commit on top with the tree of ${plan.sourceSha.slice(0, 8)}`;
+  const to =
+    plan.mode === 'fast-forward'
+      ? `${plan.sourceSha.slice(0, 8)} (fast-forward)`
+      : `a new commit on top with the tree of ${plan.sourceSha.slice(0, 8)}`;
   const lines = [`${plan.branch}: ${plan.targetHead ? plan.targetHead.slice(0, 8) : '(new branch)'} → ${to}`];
-  if (plan.viaPullRequest && host.openPullRequest) lines.push(`through a pull request into ${plan.branch}, merged when the gate is satisfied`);
-  else if (plan.viaPullRequest) lines.push(`${plan.env} enters by pull request, but this remote has none: Conveyor's gate stands in for the review, then it pushes (no force)`);
+  if (plan.viaPullRequest && host.openPullRequest)
+    lines.push(`through a pull request into ${plan.branch}, merged when the gate is satisfied`);
+  else if (plan.viaPullRequest)
+    lines.push(
+      `${plan.env} enters by pull request, but this remote has none: Conveyor's gate stands in for the review, then it pushes (no force)`,
+    );
   else lines.push('pushed directly (no force)');
   lines.push(`deploy tag: ${tagPreview} (annotated)`);
   if (plan.toTag) lines.push(`version: ${plan.toTag}`);
   if (plan.mode === 'fast-forward' && plan.commitCount) lines.push(`${plan.commitCount} commit(s) ship`);
   if (plan.mode === 'commit' && change) {
     // Not a fast-forward: what ships is a tree, not the commits between; say what really changes.
-    lines.push(`${change.files} file(s) change on ${plan.branch} (+${change.added} -${change.deleted})${plan.commitCount ? `; ${plan.commitCount} commit(s) of ${plan.sourceEnv ?? 'that version'} are not in its history (some may be undone there)` : ''}`);
+    lines.push(
+      `${change.files} file(s) change on ${plan.branch} (+${change.added} -${change.deleted})${plan.commitCount ? `; ${plan.commitCount} commit(s) of ${plan.sourceEnv ?? 'that version'} are not in its history (some may be undone there)` : ''}`,
+    );
   }
   if (plan.ticket) lines.push(`change ticket: ${plan.ticket}`);
   if (plan.reason) lines.push(`note: ${plan.reason}`);

@@ -104,7 +104,12 @@ export interface OperationCard {
   pullRequest: string | null;
   /** The deploy tag made by this operation, once it exists. */
   tag: string | null;
-  approvals: { role: string; needed: number; approvers: string[]; waiting: { users: string[]; groups: string[] } | null }[];
+  approvals: {
+    role: string;
+    needed: number;
+    approvers: string[];
+    waiting: { users: string[]; groups: string[] } | null;
+  }[];
   /** An error (failed) or why it is paused (retrying). */
   problem: string | null;
   buttons: ReplyButton[];

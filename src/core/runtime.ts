@@ -4,7 +4,21 @@
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
 import type { Metrics } from './metrics.js';
-import type { ApiTokens, ChangeTickets, Clock, Directory, Engine, GitHost, JournalChainPort, JournalVersions, KvStore, Log, Notifier, ObjectStore, Store } from './ports.js';
+import type {
+  ApiTokens,
+  ChangeTickets,
+  Clock,
+  Directory,
+  Engine,
+  GitHost,
+  JournalChainPort,
+  JournalVersions,
+  KvStore,
+  Log,
+  Notifier,
+  ObjectStore,
+  Store,
+} from './ports.js';
 
 export interface Runtime {
   config: Config;

@@ -5,11 +5,18 @@
  */
 import { InputError } from './errors.js';
 
-const OPEN_CLOSE: Record<string, string> = { '"': '"', "'": "'", '\u201c': '\u201d', '\u2018': '\u2019', '\u201d': '\u201d' };
+const OPEN_CLOSE: Record<string, string> = {
+  '"': '"',
+  "'": "'",
+  '\u201c': '\u201d',
+  '\u2018': '\u2019',
+  '\u201d': '\u201d',
+};
 export const MAX_COMMAND_LENGTH = 4000;
 
 export function tokenize(line: string): string[] {
-  if (line.length > MAX_COMMAND_LENGTH) throw new InputError(`the command is too long (${line.length} characters, at most ${MAX_COMMAND_LENGTH})`);
+  if (line.length > MAX_COMMAND_LENGTH)
+    throw new InputError(`the command is too long (${line.length} characters, at most ${MAX_COMMAND_LENGTH})`);
   if (/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(line)) {
     throw new InputError('the command contains control characters');
   }

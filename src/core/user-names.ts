@@ -7,7 +7,10 @@ import type { Directory } from './ports.js';
 const SLACK_USER = /^[UW][A-Z0-9_]{2,20}$/;
 
 /** A function from id to display name, for these ids (looked up once each, in parallel). */
-export async function userNames(directory: Pick<Directory, 'nameOf'>, ids: Iterable<string | null | undefined>): Promise<(id: string) => string> {
+export async function userNames(
+  directory: Pick<Directory, 'nameOf'>,
+  ids: Iterable<string | null | undefined>,
+): Promise<(id: string) => string> {
   const unique = [...new Set([...ids].filter((id): id is string => Boolean(id) && SLACK_USER.test(id!)))];
   const names = new Map<string, string>();
   if (directory.nameOf && unique.length) {

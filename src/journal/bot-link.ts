@@ -32,7 +32,11 @@ export class BotLink {
       return new BotLink(configured.replace(/\/+$/, ''), fromEnv);
     }
     const local = readServeInfo(resolved.serveInfoFile);
-    if (!local) throw new UpstreamError('conveyor', 'no Conveyor serve is running here: start it with "npm start" (or set journal.botUrl)');
+    if (!local)
+      throw new UpstreamError(
+        'conveyor',
+        'no Conveyor serve is running here: start it with "npm start" (or set journal.botUrl)',
+      );
     const fromServe = () => {
       try {
         return (JSON.parse(readFileSync(resolved.serveInfoFile, 'utf8')) as { token?: string }).token;
@@ -89,7 +93,8 @@ export class BotLink {
       throw new UpstreamError('conveyor', `the bot is unreachable (${(err as Error).message})`);
     }
     const text = await res.text();
-    if (res.status === 401 || res.status === 403) throw new NotAllowedError(`the bot refused this token (HTTP ${res.status})`);
+    if (res.status === 401 || res.status === 403)
+      throw new NotAllowedError(`the bot refused this token (HTTP ${res.status})`);
     if (!res.ok) throw new UpstreamError('conveyor', `the bot answered HTTP ${res.status}: ${text.slice(0, 200)}`);
     return text ? JSON.parse(text) : null;
   }

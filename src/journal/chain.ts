@@ -5,8 +5,8 @@
  * through operations and gates like apps. Keys move only by compare-and-set.
  */
 import { ConflictError, InputError, NotAllowedError, NotFoundError, NothingToMove } from '../core/errors.js';
-import type { KindRunner, OperationEngine } from '../core/operation-engine.js';
 import type { JournalPlan, Operation } from '../core/operation.js';
+import type { KindRunner, OperationEngine } from '../core/operation-engine.js';
 import type { Runtime } from '../core/runtime.js';
 import type { JournalImport, JournalVersion } from '../store/state-store.js';
 import { compareVersions } from './version-id.js';
@@ -26,7 +26,10 @@ export class JournalChain implements KindRunner {
 
   position(env: string): number {
     const i = this.chain.findIndex((c) => c.env === env);
-    if (i === -1) throw new InputError(`"${env}" is not in the journal chain (${this.chain.map((c) => c.env).join(' → ') || 'none configured'})`);
+    if (i === -1)
+      throw new InputError(
+        `"${env}" is not in the journal chain (${this.chain.map((c) => c.env).join(' → ') || 'none configured'})`,
+      );
     return i;
   }
 
@@ -38,13 +41,17 @@ export class JournalChain implements KindRunner {
   private async notify(text: string): Promise<void> {
     const channel = this.runtime.config.journal?.channel;
     if (!channel || !this.runtime.notifier) return;
-    await this.runtime.notifier.post({ channel, text }).catch((err) => this.runtime.log.warn({ err: (err as Error).message }, 'journal notice not posted'));
+    await this.runtime.notifier
+      .post({ channel, text })
+      .catch((err) => this.runtime.log.warn({ err: (err as Error).message }, 'journal notice not posted'));
   }
 
   /** A version was registered: seed the first environment when it comes from the seeding cluster. */
   async onRegistered(v: JournalVersion, created: boolean): Promise<void> {
     if (!created) return;
-    await this.notify(`Journal ${v.version} registered from ${v.cluster} (${v.file}, ${v.size} bytes, sha256 ${v.sha256.slice(0, 12)}…)`);
+    await this.notify(
+      `Journal ${v.version} registered from ${v.cluster} (${v.file}, ${v.size} bytes, sha256 ${v.sha256.slice(0, 12)}…)`,
+    );
     const first = this.chain[0];
     if (!first || v.cluster !== (this.runtime.config.journal?.seedFrom ?? 'dev-modelling')) return;
     const key = this.keyFor(first.env);
@@ -81,11 +88,18 @@ export class JournalChain implements KindRunner {
       await this.runtime.engine.request({
         // No idempotency key: the report itself was deduplicated above, and the same version may
         // rightly move on again later (after a rollback upstream, say).
-        kind: 'journal-promote', app: 'journal', env: next.env, plan, requester: 'conveyor',
-        idempotencyKey: null, emergency: false, source: 'controller',
+        kind: 'journal-promote',
+        app: 'journal',
+        env: next.env,
+        plan,
+        requester: 'conveyor',
+        idempotencyKey: null,
+        emergency: false,
+        source: 'controller',
       });
     } catch (err) {
-      if (!(err instanceof NothingToMove)) await this.notify(`Journal ${next.env} was not promoted: ${(err as Error).message}`);
+      if (!(err instanceof NothingToMove))
+        await this.notify(`Journal ${next.env} was not promoted: ${(err as Error).message}`);
     }
   }
 
@@ -95,7 +109,10 @@ export class JournalChain implements KindRunner {
    */
   async rolledBackFrom(env: string): Promise<Set<string>> {
     const ops = await this.runtime.store.operations({
-      app: 'journal', states: ['succeeded'], kinds: ['journal-promote', 'journal-rollback', 'journal-seed'], limit: 1000,
+      app: 'journal',
+      states: ['succeeded'],
+      kinds: ['journal-promote', 'journal-rollback', 'journal-seed'],
+      limit: 1000,
     });
     const bad = new Set<string>();
     for (const op of [...ops].reverse()) {
@@ -116,8 +133,11 @@ export class JournalChain implements KindRunner {
    */
   async planSeed(): Promise<JournalPlan> {
     const seedFrom = this.runtime.config.journal?.seedFrom ?? 'dev-modelling';
-    const versions = (await this.runtime.journal.list({ cluster: seedFrom, limit: 500 })).map((v) => v.version).sort(compareVersions);
-    if (!versions.length) throw new NothingToMove(`no journal version from ${seedFrom} is registered yet: nothing to seed`);
+    const versions = (await this.runtime.journal.list({ cluster: seedFrom, limit: 500 }))
+      .map((v) => v.version)
+      .sort(compareVersions);
+    if (!versions.length)
+      throw new NothingToMove(`no journal version from ${seedFrom} is registered yet: nothing to seed`);
     const moves: NonNullable<JournalPlan['moves']> = [];
     const short: string[] = [];
     for (const [i, link] of this.chain.entries()) {
@@ -126,12 +146,20 @@ export class JournalChain implements KindRunner {
       const key = this.keyFor(link.env);
       const current = await this.runtime.kv.get(key);
       if (current?.value === target) continue;
-      moves.push({ env: link.env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0 });
+      moves.push({
+        env: link.env,
+        key,
+        fromVersion: current?.value ?? null,
+        toVersion: target,
+        index: current?.modifyIndex ?? 0,
+      });
       short.push(`${link.env}=${target}`);
     }
-    if (!moves.length) throw new NothingToMove('every environment of the chain already points where seeding would put it');
+    if (!moves.length)
+      throw new NothingToMove('every environment of the chain already points where seeding would put it');
     // The operation is gated like a promotion into the most guarded environment it moves.
-    const weight = (env: string) => Object.values(this.chain.find((c) => c.env === env)?.gate?.roles ?? {}).reduce((a, b) => a + b, 0);
+    const weight = (env: string) =>
+      Object.values(this.chain.find((c) => c.env === env)?.gate?.roles ?? {}).reduce((a, b) => a + b, 0);
     const guarded = moves.reduce((a, b) => (weight(b.env) > weight(a.env) ? b : a));
     return {
       env: guarded.env,
@@ -147,7 +175,8 @@ export class JournalChain implements KindRunner {
   /** Rolled back from in this environment or any before it in the chain. */
   private async badBefore(i: number): Promise<Map<string, string>> {
     const where = new Map<string, string>();
-    for (const link of this.chain.slice(0, i + 1)) for (const v of await this.rolledBackFrom(link.env)) if (!where.has(v)) where.set(v, link.env);
+    for (const link of this.chain.slice(0, i + 1))
+      for (const v of await this.rolledBackFrom(link.env)) if (!where.has(v)) where.set(v, link.env);
     return where;
   }
 
@@ -159,40 +188,65 @@ export class JournalChain implements KindRunner {
     if (i === 0) {
       const seedFrom = this.runtime.config.journal?.seedFrom ?? 'dev-modelling';
       const known = await this.runtime.journal.list({ cluster: seedFrom, limit: 500 });
-      if (version && !known.some((k) => k.version === version)) throw new NotFoundError(`no journal version ${version} from ${seedFrom}`);
+      if (version && !known.some((k) => k.version === version))
+        throw new NotFoundError(`no journal version ${version} from ${seedFrom}`);
       const bad = await this.rolledBackFrom(env);
-      if (version && bad.has(version)) throw new NotAllowedError(`${version} was rolled back from in ${env}; it does not come back by itself`);
-      target = version ?? known.map((k) => k.version).filter((v) => !bad.has(v)).sort(compareVersions).at(-1);
+      if (version && bad.has(version))
+        throw new NotAllowedError(`${version} was rolled back from in ${env}; it does not come back by itself`);
+      target =
+        version ??
+        known
+          .map((k) => k.version)
+          .filter((v) => !bad.has(v))
+          .sort(compareVersions)
+          .at(-1);
     } else {
       const previous = this.chain[i - 1]!.env;
       const good = await this.runtime.journal.goodImports(previous);
       if (version && !good.includes(version)) {
-        throw new NotAllowedError(`${previous} has not imported ${version} successfully; ${env} follows ${previous} one step behind`);
+        throw new NotAllowedError(
+          `${previous} has not imported ${version} successfully; ${env} follows ${previous} one step behind`,
+        );
       }
       const bad = await this.badBefore(i);
       if (version && bad.has(version)) {
-        throw new NotAllowedError(`${version} was rolled back from in ${bad.get(version)}, so it does not move on to ${env}`);
+        throw new NotAllowedError(
+          `${version} was rolled back from in ${bad.get(version)}, so it does not move on to ${env}`,
+        );
       }
       // The newest version the previous environment imported and still stands behind.
       target = version ?? good.find((v) => !bad.has(v));
       if (!target) {
         throw new NothingToMove(
-          good.length ? `every version ${previous} imported was rolled back from; ${env} stays where it is` : `${previous} has not imported any version successfully yet`,
+          good.length
+            ? `every version ${previous} imported was rolled back from; ${env} stays where it is`
+            : `${previous} has not imported any version successfully yet`,
         );
       }
     }
     if (!target) throw new NothingToMove('no journal version is registered yet');
     if (current?.value === target) {
       // Say why a newer version does not come: it was rolled back from on the way.
-      const skipped = !version && i > 0 ? (await this.runtime.journal.goodImports(this.chain[i - 1]!.env))[0] : undefined;
+      const skipped =
+        !version && i > 0 ? (await this.runtime.journal.goodImports(this.chain[i - 1]!.env))[0] : undefined;
       const bad = skipped && skipped !== target ? await this.badBefore(i) : null;
       if (skipped && bad?.has(skipped)) {
-        throw new NothingToMove(`${env} stays at ${target}: ${skipped} was rolled back from in ${bad.get(skipped)} and does not move on; a newer version will`);
+        throw new NothingToMove(
+          `${env} stays at ${target}: ${skipped} was rolled back from in ${bad.get(skipped)} and does not move on; a newer version will`,
+        );
       }
       throw new NothingToMove(`${env} already points at ${target}`);
     }
-    if (!(await this.runtime.journal.get(target))) throw new NotFoundError(`no journal version ${target} is registered`);
-    return { env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0, reason: null };
+    if (!(await this.runtime.journal.get(target)))
+      throw new NotFoundError(`no journal version ${target} is registered`);
+    return {
+      env,
+      key,
+      fromVersion: current?.value ?? null,
+      toVersion: target,
+      index: current?.modifyIndex ?? 0,
+      reason: null,
+    };
   }
 
   async planRollback(env: string, to?: string): Promise<JournalPlan> {
@@ -203,10 +257,21 @@ export class JournalChain implements KindRunner {
     const bad = await this.rolledBackFrom(env);
     // Walk back in time: never to the version just left, nor one rolled back from before.
     const target = to ?? good.find((v) => v !== current?.value && !bad.has(v));
-    if (!target) throw new NothingToMove(`${env} has no earlier successfully imported version (not itself rolled back from) to go back to`);
-    if (to && !good.includes(to)) throw new NotAllowedError(`${env} never imported ${to} successfully; roll back only to a version it imported`);
+    if (!target)
+      throw new NothingToMove(
+        `${env} has no earlier successfully imported version (not itself rolled back from) to go back to`,
+      );
+    if (to && !good.includes(to))
+      throw new NotAllowedError(`${env} never imported ${to} successfully; roll back only to a version it imported`);
     if (current?.value === target) throw new NothingToMove(`${env} already points at ${target}`);
-    return { env, key, fromVersion: current?.value ?? null, toVersion: target, index: current?.modifyIndex ?? 0, reason: 'rollback' };
+    return {
+      env,
+      key,
+      fromVersion: current?.value ?? null,
+      toVersion: target,
+      index: current?.modifyIndex ?? 0,
+      reason: 'rollback',
+    };
   }
 
   /**
@@ -219,7 +284,8 @@ export class JournalChain implements KindRunner {
     const current = await this.runtime.kv.get(key);
     if (!current) throw new NothingToMove(`${key} is not set: there is no import to retry`);
     const [last] = await this.runtime.journal.imports(env, 1);
-    if (!last || last.version !== current.value) throw new NothingToMove(`${env} has not reported an import of ${current.value} yet; its agent is still on it`);
+    if (!last || last.version !== current.value)
+      throw new NothingToMove(`${env} has not reported an import of ${current.value} yet; its agent is still on it`);
     if (last.ok) throw new NothingToMove(`${env} imported ${current.value} successfully; there is nothing to retry`);
     if (!(await this.runtime.kv.put(key, current.value, { cas: current.modifyIndex }))) {
       throw new ConflictError(`${key} changed meanwhile; look at journal status again`);
@@ -242,8 +308,14 @@ export class JournalChain implements KindRunner {
       throw err;
     }
     const op = await this.runtime.engine.request({
-      kind: 'journal-seed', app: 'journal', env: plan.env, plan, requester: 'conveyor',
-      idempotencyKey: null, emergency: false, source: 'controller',
+      kind: 'journal-seed',
+      app: 'journal',
+      env: plan.env,
+      plan,
+      requester: 'conveyor',
+      idempotencyKey: null,
+      emergency: false,
+      source: 'controller',
     });
     await this.notify(`The journal chain was empty: seeding it (${plan.toVersion}), ${op.id} is ${op.state}`);
     return op.id;
@@ -254,7 +326,9 @@ export class JournalChain implements KindRunner {
     const plan = op.plan as JournalPlan;
     if (plan.moves) {
       for (const move of plan.moves) await this.moveKey(op, { ...plan, ...move });
-      await this.runtime.store.audit('conveyor', 'journal.seeded', op.id, { moves: plan.moves.map((m) => `${m.key}=${m.toVersion}`) });
+      await this.runtime.store.audit('conveyor', 'journal.seeded', op.id, {
+        moves: plan.moves.map((m) => `${m.key}=${m.toVersion}`),
+      });
       await this.notify(`Journal chain seeded: ${plan.toVersion}`);
       return 'done';
     }

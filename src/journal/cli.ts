@@ -7,6 +7,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ResolvedConfig, resolveConfig } from '../cli-config.js';
+import { JOURNAL_AGENT_USAGE, JOURNAL_WATCH_USAGE } from '../cli-usage.js';
 import { buildConsulKv, buildObjectStore, buildTickets as composeTickets } from '../compose/index.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { ConfigError, InputError } from '../core/errors.js';
@@ -14,7 +15,6 @@ import { crashPoint } from '../core/fault-points.js';
 import { createLogger } from '../core/log.js';
 import { ENV_NAME } from '../core/patterns.js';
 import type { ChangeTickets, KvStore } from '../core/ports.js';
-import { JOURNAL_AGENT_USAGE, JOURNAL_WATCH_USAGE } from '../cli-usage.js';
 import { BotLink } from './bot-link.js';
 import { watchNotifier } from './watch-notices.js';
 import { WorkerHealth, type WorkerKind } from './worker-health.js';
@@ -44,11 +44,18 @@ function healthPort(flag: string | undefined, env: NodeJS.ProcessEnv): number | 
   const raw = flag ?? env.HEALTH_PORT;
   if (raw === undefined || raw === '') return undefined;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--health-port: "${raw}" is not a port number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InputError(`--health-port: "${raw}" is not a port number`);
   return port;
 }
 
-async function startHealth(kind: WorkerKind, labels: Record<string, string>, port: number | undefined, env: NodeJS.ProcessEnv, io: Out): Promise<WorkerHealth> {
+async function startHealth(
+  kind: WorkerKind,
+  labels: Record<string, string>,
+  port: number | undefined,
+  env: NodeJS.ProcessEnv,
+  io: Out,
+): Promise<WorkerHealth> {
   const health = new WorkerHealth(kind, labels);
   if (port !== undefined) {
     const host = env.HOST ?? '127.0.0.1';
@@ -81,10 +88,21 @@ function refreshingKv(build: (token: string) => Promise<KvStore>, bot: BotLink):
   };
 }
 
-export async function journalWatchMain(args: string[], io: Out, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function journalWatchMain(
+  args: string[],
+  io: Out,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { cluster: { type: 'string' }, dir: { type: 'string' }, config: { type: 'string' }, 'health-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      cluster: { type: 'string' },
+      dir: { type: 'string' },
+      config: { type: 'string' },
+      'health-port': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   });
   if (values.help) {
@@ -92,11 +110,20 @@ export async function journalWatchMain(args: string[], io: Out, cwd: string, env
     return 0;
   }
   if (!values.cluster || !values.dir) throw new InputError(JOURNAL_WATCH_USAGE);
-  const log = createLogger({ secrets: secretValues(readSecrets(env)) }).child({ component: 'journal-watch', cluster: values.cluster });
+  const log = createLogger({ secrets: secretValues(readSecrets(env)) }).child({
+    component: 'journal-watch',
+    cluster: values.cluster,
+  });
   const resolved = await resolveConfig(values.config, cwd, log);
   const journal = resolved.config.journal;
   if (!journal) throw new ConfigError('the configuration has no journal section');
-  const health = await startHealth('journal-watch', { cluster: values.cluster }, healthPort(values['health-port'], env), env, io);
+  const health = await startHealth(
+    'journal-watch',
+    { cluster: values.cluster },
+    healthPort(values['health-port'], env),
+    env,
+    io,
+  );
   try {
     const bot = BotLink.fromConfig(resolved, env);
     bot.onResult = (result) => health.botResult(result);
@@ -133,7 +160,9 @@ export async function journalWatchMain(args: string[], io: Out, cwd: string, env
     await watcher.start();
     health.markStarted();
     log.info({ dir, bot: bot.baseUrl }, 'journal-watch started');
-    io.out(`journal-watch: watching ${dir} for ${cluster}; uploads go to ${'bucket' in journal.objects ? `s3://${journal.objects.bucket}` : 'the local object store'}`);
+    io.out(
+      `journal-watch: watching ${dir} for ${cluster}; uploads go to ${'bucket' in journal.objects ? `s3://${journal.objects.bucket}` : 'the local object store'}`,
+    );
     const { wait } = untilSignal();
     await wait;
     await watcher.stop();
@@ -143,7 +172,12 @@ export async function journalWatchMain(args: string[], io: Out, cwd: string, env
   }
 }
 
-export async function journalAgentMain(argv: string[], io: Out, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function journalAgentMain(
+  argv: string[],
+  io: Out,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const at = argv.indexOf('--import-cmd');
   const importCommand = at === -1 ? [] : argv.slice(at + 1);
   const { values } = parseArgs({
@@ -162,22 +196,38 @@ export async function journalAgentMain(argv: string[], io: Out, cwd: string, env
     io.out(JOURNAL_AGENT_USAGE);
     return 0;
   }
-  if (!values.env || !ENV_NAME.test(values.env) || importCommand.length === 0) throw new InputError(JOURNAL_AGENT_USAGE);
-  const log = createLogger({ secrets: secretValues(readSecrets(env)) }).child({ component: 'journal-agent', env: values.env });
+  if (!values.env || !ENV_NAME.test(values.env) || importCommand.length === 0)
+    throw new InputError(JOURNAL_AGENT_USAGE);
+  const log = createLogger({ secrets: secretValues(readSecrets(env)) }).child({
+    component: 'journal-agent',
+    env: values.env,
+  });
   const resolved = await resolveConfig(values.config, cwd, log);
   const journal = resolved.config.journal;
-  if (!journal?.chain.some((c) => c.env === values.env)) throw new ConfigError(`"${values.env}" is not in journal.chain`);
-  const health = await startHealth('journal-agent', { env: values.env }, healthPort(values['health-port'], env), env, io);
+  if (!journal?.chain.some((c) => c.env === values.env))
+    throw new ConfigError(`"${values.env}" is not in journal.chain`);
+  const health = await startHealth(
+    'journal-agent',
+    { env: values.env },
+    healthPort(values['health-port'], env),
+    env,
+    io,
+  );
   try {
     const bot = BotLink.fromConfig(resolved, env);
     bot.onResult = (result) => health.botResult(result);
     const secrets = readSecrets(env);
     let kv: KvStore;
-    if (resolved.config.consul) kv = await buildConsulKv(resolved.config.consul, secrets.CONSUL_HTTP_TOKEN, resolved.baseDir);
+    if (resolved.config.consul)
+      kv = await buildConsulKv(resolved.config.consul, secrets.CONSUL_HTTP_TOKEN, resolved.baseDir);
     else {
       // The sandbox: serve's embedded store in Consul's shape, with the bot's token.
       const url = new URL(bot.baseUrl);
-      kv = refreshingKv((token) => buildConsulKv({ host: url.hostname, port: Number(url.port), secure: url.protocol === 'https:' }, token), bot);
+      kv = refreshingKv(
+        (token) =>
+          buildConsulKv({ host: url.hostname, port: Number(url.port), secure: url.protocol === 'https:' }, token),
+        bot,
+      );
     }
     let following = false;
     const watchedKv: KvStore = {
@@ -200,22 +250,34 @@ export async function journalAgentMain(argv: string[], io: Out, cwd: string, env
       kv: watchedKv,
       objects: await buildObjectStore(resolved.config, resolved.baseDir),
       resolveVersion: async (version) => {
-        const v = (await bot.call('GET', `/api/journal/versions/${encodeURIComponent(version)}`)) as { objectKey: string; sha256: string; size: number; file: string };
+        const v = (await bot.call('GET', `/api/journal/versions/${encodeURIComponent(version)}`)) as {
+          objectKey: string;
+          sha256: string;
+          size: number;
+          file: string;
+        };
         return { objectKey: v.objectKey, sha256: v.sha256, size: v.size, file: v.file };
       },
       importCommand,
       timeoutMs: (Number(values.timeout) || 3600) * 1000,
-      stateFile: values['state-file'] ? resolve(cwd, values['state-file']) : join(resolved.runDir, `journal-agent-${values.env}.json`),
+      stateFile: values['state-file']
+        ? resolve(cwd, values['state-file'])
+        : join(resolved.runDir, `journal-agent-${values.env}.json`),
       report: async (result) => {
         health.events.inc({ kind: result.ok ? 'succeeded' : 'failed' });
-        log.info({ version: result.version, ok: result.ok, exitCode: result.exitCode, durationMs: result.durationMs }, `journal import ${result.ok ? 'succeeded' : 'failed'}`);
+        log.info(
+          { version: result.version, ok: result.ok, exitCode: result.exitCode, durationMs: result.durationMs },
+          `journal import ${result.ok ? 'succeeded' : 'failed'}`,
+        );
         await bot.call('POST', '/api/journal/imports', result);
       },
       log,
       signal,
     });
     log.info({ key: `${journal.keyPrefix}${values.env}`, bot: bot.baseUrl }, 'journal-agent started');
-    io.out(`journal-agent: following ${journal.keyPrefix}${values.env}; imports run: ${importCommand.join(' ')} <file>`);
+    io.out(
+      `journal-agent: following ${journal.keyPrefix}${values.env}; imports run: ${importCommand.join(' ')} <file>`,
+    );
     await Promise.race([agent.run(), wait]);
     return 0;
   } finally {

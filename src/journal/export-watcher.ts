@@ -13,19 +13,15 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type FSWatcher, watch } from 'chokidar';
 import pRetry from 'p-retry';
-import {
-  ConflictError,
-  isConveyorError,
-  NotAllowedError,
-} from '../core/errors.js';
+import { ConflictError, isConveyorError, NotAllowedError } from '../core/errors.js';
 import { type ChangeTickets, type Clock, type Log, type ObjectStore, systemClock } from '../core/ports.js';
+import { checkJournalIntake, checkJournalName, checkJournalSize, isIntakeRefusal } from './intake-rules.js';
 import {
   checkClusterMayWrite,
   checkMandatorScope,
   type JournalClusterRule,
   parseJournalMeta,
 } from './journal-rules.js';
-import { checkJournalIntake, checkJournalName, checkJournalSize, isIntakeRefusal } from './intake-rules.js';
 import { isFinished, Outbox, type OutboxEntry, type OutboxStep, writeFileAtomic } from './outbox.js';
 import { nextVersion, parseVersion, VERSION_CLUSTER, versionDay } from './version-id.js';
 import type { VersionRegistryClient } from './version-registry.js';
@@ -182,7 +178,10 @@ export class JournalExportWatcher {
       const aborted = await store.abortStaleUploads(prefix, 10 * 60_000);
       if (aborted) this.log.info({ aborted, prefix }, 'aborted uploads a stopped watcher left unfinished');
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not clean unfinished uploads; the bucket lifecycle rule will');
+      this.log.warn(
+        { err: (err as Error).message },
+        'could not clean unfinished uploads; the bucket lifecycle rule will',
+      );
     }
   }
 
@@ -328,19 +327,13 @@ export class JournalExportWatcher {
     if (entry.step === 'registered') {
       if (changed) {
         // the file was rewritten after its upload: the old content is registered; the new one starts over
-        this.log.warn(
-          { file: name, version: entry.version },
-          'journal file changed after upload; exporting it anew',
-        );
+        this.log.warn({ file: name, version: entry.version }, 'journal file changed after upload; exporting it anew');
         await this.save({ ...entry, reason: 'file changed after upload' }, 'moved');
         this.enqueue(name);
         return;
       }
       if (present) await this.moveOut(full, this.uploadedDir, entry.version!);
-      else
-        await rename(`${full}${META_SUFFIX}`, path.join(this.uploadedDir, `${name}${META_SUFFIX}`)).catch(
-          () => {},
-        );
+      else await rename(`${full}${META_SUFFIX}`, path.join(this.uploadedDir, `${name}${META_SUFFIX}`)).catch(() => {});
       entry = await this.save({ ...entry, reportedFailure: false }, 'moved');
       await this.report({ kind: 'uploaded', file: name, version: entry.version, reason: entry.reason });
     }
@@ -361,13 +354,18 @@ export class JournalExportWatcher {
     try {
       meta = parseJournalMeta(metaText);
       checkMandatorScope(this.o.cluster, meta.mandators, this.o.clusters);
-      checkJournalIntake({ cluster: this.o.cluster, file: name, size: entry.size, ticket: meta.ticket, mandators: meta.mandators }, this.o.clusters);
+      checkJournalIntake(
+        { cluster: this.o.cluster, file: name, size: entry.size, ticket: meta.ticket, mandators: meta.mandators },
+        this.o.clusters,
+      );
     } catch (err) {
       if (!isConveyorError(err)) throw err;
       return this.reject(entry, full, err.message);
     }
     // True export time: what the exporter says, else the file's modification time as first seen.
-    const exportedAt = meta.exportedAt ? new Date(meta.exportedAt).toISOString() : new Date(entry.mtimeMs).toISOString();
+    const exportedAt = meta.exportedAt
+      ? new Date(meta.exportedAt).toISOString()
+      : new Date(entry.mtimeMs).toISOString();
     entry = { ...entry, ticket: meta.ticket, mandators: meta.mandators, exportedAt };
     if (this.o.tickets) {
       const delay = () => {
@@ -379,10 +377,7 @@ export class JournalExportWatcher {
       try {
         check = await this.o.tickets.check(meta.ticket);
       } catch (err) {
-        this.log.warn(
-          { err, file: name, ticket: meta.ticket },
-          'change ticket check failed; will check again',
-        );
+        this.log.warn({ err, file: name, ticket: meta.ticket }, 'change ticket check failed; will check again');
         entry = await this.save({ ...entry, ticketChecks: entry.ticketChecks + 1 });
         throw new Deferred(delay());
       }
@@ -427,7 +422,11 @@ export class JournalExportWatcher {
         throw new Deferred(0);
       }
       if (isIntakeRefusal(err) && what.startsWith('registration')) throw new Refused((err as Error).message);
-      const reason = `${what} failed after ${this.o.retry.retries + 1} attempts: ${err instanceof Error ? err.message : String(err)}`.slice(0, 400);
+      const reason =
+        `${what} failed after ${this.o.retry.retries + 1} attempts: ${err instanceof Error ? err.message : String(err)}`.slice(
+          0,
+          400,
+        );
       const later = `tried again every ${duration(this.o.retryLaterMs ?? 300_000)}`;
       const todo = what.startsWith('registration')
         ? `${entry.file} is uploaded as ${entry.objectKey}; registration is ${later}, or a registrar runs now: journal register ${entry.objectKey}`
@@ -483,21 +482,15 @@ export class JournalExportWatcher {
   }
 
   /** Same content keeps its version; otherwise the next sequence of the day. */
-  private async assignVersion(
-    entry: OutboxEntry,
-  ): Promise<Pick<OutboxEntry, 'version' | 'objectKey' | 'reason'>> {
+  private async assignVersion(entry: OutboxEntry): Promise<Pick<OutboxEntry, 'version' | 'objectKey' | 'reason'>> {
     const all = await this.outbox.all();
-    const same = all.find(
-      (x) => x.sha256 === entry.sha256 && x.version && x.objectKey && x.step !== 'rejected',
-    );
-    if (same)
-      return { version: same.version, objectKey: same.objectKey, reason: `same content as ${same.file}` };
+    const same = all.find((x) => x.sha256 === entry.sha256 && x.version && x.objectKey && x.step !== 'rejected');
+    if (same) return { version: same.version, objectKey: same.objectKey, reason: `same content as ${same.file}` };
     const day = versionDay(this.clock.now());
     const known = new Set(all.flatMap((x) => (x.version ? [x.version] : [])));
     for (const v of (await this.o.registry.latestForDay?.(this.o.cluster, day)) ?? []) known.add(v);
     const base = `${this.prefix ? `${this.prefix}/` : ''}${this.o.cluster}/`;
-    for (const obj of await this.o.objects.list(`${base}${day}-`))
-      known.add(obj.key.slice(base.length).split('/')[0]!); // split always yields a first element
+    for (const obj of await this.o.objects.list(`${base}${day}-`)) known.add(obj.key.slice(base.length).split('/')[0]!); // split always yields a first element
     const version = nextVersion(this.clock.now(), this.o.cluster, known);
     return { version, objectKey: `${base}${version}/${entry.file}` };
   }
@@ -520,23 +513,33 @@ export class JournalExportWatcher {
     );
     let version = e.version!;
     if (result.version !== version && parseVersion(result.version, false)) {
-      this.log.warn(
-        { file: e.file, ours: version, registered: result.version },
-        'content already registered',
-      );
+      this.log.warn({ file: e.file, ours: version, registered: result.version }, 'content already registered');
       version = result.version;
     }
     return this.save({ ...e, version }, 'registered');
   }
 
   /** Reject a file that never got an outbox record of its own (bad name, empty, a link). */
-  private async rejectUnseen(name: string, full: string, st: { size: number; mtimeMs: number }, reason: string): Promise<void> {
+  private async rejectUnseen(
+    name: string,
+    full: string,
+    st: { size: number; mtimeMs: number },
+    reason: string,
+  ): Promise<void> {
     const now = this.clock.now().toISOString();
     const previous = await this.outbox.get(name);
     if (previous) await this.outbox.archive(previous);
     const entry: OutboxEntry = {
-      file: name, size: st.size, mtimeMs: st.mtimeMs, step: 'new', attempts: 0, ticketChecks: 0,
-      reportedWaiting: false, reportedFailure: false, firstSeenAt: now, updatedAt: now,
+      file: name,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      step: 'new',
+      attempts: 0,
+      ticketChecks: 0,
+      reportedWaiting: false,
+      reportedFailure: false,
+      firstSeenAt: now,
+      updatedAt: now,
     };
     await this.reject(await this.save(entry), full, reason);
   }
@@ -545,9 +548,10 @@ export class JournalExportWatcher {
     const dest = await this.moveOut(full, this.rejectedDir, 'rejected');
     // Beside the file; a name too long for the suffix gets a short one (the reason names the file).
     const base = path.basename(dest);
-    const reasonFile = Buffer.byteLength(base) + '.reason.txt'.length <= 255
-      ? `${dest}.reason.txt`
-      : path.join(this.rejectedDir, `${createHash('sha256').update(base).digest('hex').slice(0, 16)}.reason.txt`);
+    const reasonFile =
+      Buffer.byteLength(base) + '.reason.txt'.length <= 255
+        ? `${dest}.reason.txt`
+        : path.join(this.rejectedDir, `${createHash('sha256').update(base).digest('hex').slice(0, 16)}.reason.txt`);
     await writeFileAtomic(reasonFile, `${entry.file}: ${reason}\n`);
     const saved = await this.save({ ...entry, reason }, 'rejected');
     this.log.warn({ file: entry.file, reason }, 'journal rejected');

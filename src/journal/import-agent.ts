@@ -95,9 +95,7 @@ const reportSchema = z.object({
 
 const stateSchema = z.object({
   imported: z.object({ version: z.string(), sha256: z.string(), at: z.string() }).optional(),
-  lastAttempt: z
-    .object({ version: z.string(), modifyIndex: z.number(), ok: z.boolean(), at: z.string() })
-    .optional(),
+  lastAttempt: z.object({ version: z.string(), modifyIndex: z.number(), ok: z.boolean(), at: z.string() }).optional(),
   pendingReport: reportSchema.optional(),
 });
 
@@ -154,10 +152,7 @@ export class ImportAgent {
     const started = performance.now();
     let result: ImportReport;
     if (version === undefined) {
-      this.log.warn(
-        { key: this.options.key, length: raw.length },
-        'journal pointer holds an invalid version; ignored',
-      );
+      this.log.warn({ key: this.options.key, length: raw.length }, 'journal pointer holds an invalid version; ignored');
       result = this.failure(
         '(invalid)',
         started,
@@ -191,9 +186,7 @@ export class ImportAgent {
       let resolved: ResolvedVersion;
       let file: string;
       try {
-        resolved = parseResolved(
-          await this.retry(() => this.options.resolveVersion(version), this.downloadRetries),
-        );
+        resolved = parseResolved(await this.retry(() => this.options.resolveVersion(version), this.downloadRetries));
         file = join(dir, SAFE_FILE.test(resolved.file) ? resolved.file : `${version}.journal`);
         this.log.info({ version, objectKey: resolved.objectKey, size: resolved.size }, 'downloading journal');
         const got = await this.retry(() => this.download(resolved.objectKey, file), this.downloadRetries);
@@ -306,11 +299,7 @@ export class ImportAgent {
         const error =
           spawnError ??
           stopReason ??
-          (code === 0
-            ? undefined
-            : code === null
-              ? `import killed by ${sig}`
-              : `import exited with code ${code}`);
+          (code === 0 ? undefined : code === null ? `import killed by ${sig}` : `import exited with code ${code}`);
         resolve({ exitCode: spawnError ? null : code, outputTail, ...(error ? { error } : {}) });
       });
     });
@@ -347,8 +336,7 @@ export class ImportAgent {
       factor: backoff.factor ?? 2,
       randomize: true,
       signal,
-      shouldRetry: ({ error }) =>
-        !(isConveyorError(error) && !error.retryable) && !(error instanceof ImportFailure),
+      shouldRetry: ({ error }) => !(isConveyorError(error) && !error.retryable) && !(error instanceof ImportFailure),
       onFailedAttempt: ({ error, attemptNumber }) =>
         this.log.warn({ attempt: attemptNumber, err: describe(error) }, 'retrying'),
     }).catch((err: unknown) => {

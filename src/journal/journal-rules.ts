@@ -44,10 +44,7 @@ function effectiveClusters(clusters: readonly JournalClusterRule[]): readonly Jo
 }
 
 /** The rule for a cluster, or NotAllowedError when it is not configured or may not upload. */
-export function checkClusterMayWrite(
-  cluster: string,
-  clusters: readonly JournalClusterRule[],
-): JournalClusterRule {
+export function checkClusterMayWrite(cluster: string, clusters: readonly JournalClusterRule[]): JournalClusterRule {
   const all = effectiveClusters(clusters);
   const rule = all.find((c) => c.name === cluster);
   if (!rule) {
@@ -99,9 +96,7 @@ export function parseJournalMeta(text: string): JournalMeta {
   }
   const parsed = journalMetaSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InputError(
-      `metadata sidecar is invalid: ${z.prettifyError(parsed.error).replace(/\n+/g, '; ')}`,
-    );
+    throw new InputError(`metadata sidecar is invalid: ${z.prettifyError(parsed.error).replace(/\n+/g, '; ')}`);
   }
   return parsed.data;
 }

@@ -21,22 +21,35 @@ export function validTime(value: string | undefined): string | null {
   return Number.isNaN(t) ? null : new Date(t).toISOString();
 }
 
-export async function registerByHand(runtime: Runtime, objectKey: string, user: string): Promise<{ version: JournalVersion; created: boolean }> {
+export async function registerByHand(
+  runtime: Runtime,
+  objectKey: string,
+  user: string,
+): Promise<{ version: JournalVersion; created: boolean }> {
   const journal = runtime.config.journal;
   if (!journal) throw new NotFoundError('no journal pipeline is configured');
   const mine = await rolesOf(runtime, user);
-  if (!journal.registrars.length) throw new NotAllowedError('nobody may register journals by hand: journal.registrars names no role');
-  if (!journal.registrars.some((r) => mine.includes(r))) throw new NotAllowedError(`only ${journal.registrars.join(' or ')} may register journals by hand`);
+  if (!journal.registrars.length)
+    throw new NotAllowedError('nobody may register journals by hand: journal.registrars names no role');
+  if (!journal.registrars.some((r) => mine.includes(r)))
+    throw new NotAllowedError(`only ${journal.registrars.join(' or ')} may register journals by hand`);
 
   const prefix = 'prefix' in journal.objects ? journal.objects.prefix : 'journals';
-  const [cluster, version, file, ...rest] = objectKey.startsWith(`${prefix}/`) ? objectKey.slice(prefix.length + 1).split('/') : [];
+  const [cluster, version, file, ...rest] = objectKey.startsWith(`${prefix}/`)
+    ? objectKey.slice(prefix.length + 1).split('/')
+    : [];
   if (!cluster || !version || !file || rest.length || !VERSION_ID.test(version)) {
-    throw new InputError(`"${objectKey.slice(0, 80)}" is not a journal object key (${prefix}/<cluster>/<version>/<file>)`);
+    throw new InputError(
+      `"${objectKey.slice(0, 80)}" is not a journal object key (${prefix}/<cluster>/<version>/<file>)`,
+    );
   }
   const head = await runtime.objects.head(objectKey);
   if (!head) throw new NotFoundError(`no object ${objectKey} in the journal store`);
   const m = head.metadata;
-  if (!SHA256_HEX.test(m.sha256 ?? '')) throw new NotAllowedError(`${objectKey} carries no sha256 from its upload; it cannot be checked, so it is not registered`);
+  if (!SHA256_HEX.test(m.sha256 ?? ''))
+    throw new NotAllowedError(
+      `${objectKey} carries no sha256 from its upload; it cannot be checked, so it is not registered`,
+    );
 
   // Read it back: the bytes must be the ones the uploader hashed.
   const hash = createHash('sha256');
@@ -47,10 +60,17 @@ export async function registerByHand(runtime: Runtime, objectKey: string, user: 
   }
   const sha256 = hash.digest('hex');
   if (size !== head.size || sha256 !== m.sha256) {
-    throw new NotAllowedError(`${objectKey} read back as ${size} bytes with sha256 ${sha256.slice(0, 12)}…, not the ${head.size} bytes and ${m.sha256!.slice(0, 12)}… recorded at upload: not registered`);
+    throw new NotAllowedError(
+      `${objectKey} read back as ${size} bytes with sha256 ${sha256.slice(0, 12)}…, not the ${head.size} bytes and ${m.sha256!.slice(0, 12)}… recorded at upload: not registered`,
+    );
   }
   const candidate = {
-    version, cluster, file, size, sha256, objectKey,
+    version,
+    cluster,
+    file,
+    size,
+    sha256,
+    objectKey,
     ticket: m.ticket ?? null,
     mandators: (m.mandators ?? '').split(',').filter(Boolean),
     // The object's own times: its last modification is the upload, its metadata the export.
@@ -64,7 +84,9 @@ export async function registerByHand(runtime: Runtime, objectKey: string, user: 
   const registered = await runtime.journal.register(candidate);
   if (registered.created) {
     await runtime.store.audit(user, 'journal.registered-by-hand', null, { version, objectKey, sha256 });
-    await journalChain(runtime).announce(`Journal ${version} registered by hand by ${user} (${file}, ${size} bytes, read back and checked)`);
+    await journalChain(runtime).announce(
+      `Journal ${version} registered by hand by ${user} (${file}, ${size} bytes, read back and checked)`,
+    );
     await journalChain(runtime).onRegistered(registered.version, true);
   }
   return registered;

@@ -119,10 +119,7 @@ export class Outbox {
   /** Move a finished record out of the way of a new file with the same name. */
   async archive(entry: OutboxEntry): Promise<void> {
     const tag = entry.sha256?.slice(0, 16) ?? randomBytes(8).toString('hex');
-    await rename(
-      this.pathOf(entry.file),
-      path.join(this.historyDir, `${tag}-${encodeURIComponent(entry.file)}.json`),
-    );
+    await rename(this.pathOf(entry.file), path.join(this.historyDir, `${tag}-${encodeURIComponent(entry.file)}.json`));
     await syncDir(this.root);
   }
 

@@ -6,8 +6,8 @@
 import type { Runtime } from '../core/runtime.js';
 import type { JournalVersion } from '../store/state-store.js';
 import { journalChain } from './chain.js';
-import { validTime } from './manual-register.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from './intake-rules.js';
+import { validTime } from './manual-register.js';
 import { VERSION_ID } from './version-id.js';
 
 /** Objects already reported as refused, so a refusal is said once per process, not every round. */
@@ -48,15 +48,19 @@ export async function reconcileJournalObjects(runtime: Runtime): Promise<Journal
     };
     // The same rules as journal-watch and the version endpoint: nothing is registered here
     // that the endpoint would have refused.
-    const problem = refusal(() => checkJournalIntake(candidate, journal.clusters))
-      ?? (file === rest[0] ? null : 'the object key and the recorded file name differ')
-      ?? objectDisagreement(candidate, meta);
+    const problem =
+      refusal(() => checkJournalIntake(candidate, journal.clusters)) ??
+      (file === rest[0] ? null : 'the object key and the recorded file name differ') ??
+      objectDisagreement(candidate, meta);
     if (problem) {
       const seen = refusedKeys.get(runtime) ?? new Set<string>();
       refusedKeys.set(runtime, seen);
       if (!seen.has(object.key)) {
         seen.add(object.key);
-        runtime.log.warn({ objectKey: object.key, problem }, 'journal object not registered: it breaks the intake rules');
+        runtime.log.warn(
+          { objectKey: object.key, problem },
+          'journal object not registered: it breaks the intake rules',
+        );
         await runtime.store.audit('conveyor', 'journal.reconcile-refused', null, { objectKey: object.key, problem });
       }
       continue;
@@ -66,7 +70,9 @@ export async function reconcileJournalObjects(runtime: Runtime): Promise<Journal
     registered.push(v);
     await runtime.store.audit('conveyor', 'journal.reconciled', null, { version, objectKey: object.key });
     const chain = journalChain(runtime);
-    await chain.announce(`Journal ${version} was uploaded by ${cluster} but never registered; reconciliation registered it now`);
+    await chain.announce(
+      `Journal ${version} was uploaded by ${cluster} but never registered; reconciliation registered it now`,
+    );
     await chain.onRegistered(v, true);
   }
   return registered;

@@ -31,9 +31,7 @@ export function parseVersion(value: string, strict = true): VersionParts | null 
   const dayOfMonth = m ? Number(m[3]) : 0;
   if (!m || month < 1 || month > 12 || dayOfMonth < 1 || dayOfMonth > 31) {
     if (!strict) return null;
-    throw new InputError(
-      `"${value.slice(0, 80)}" is not a journal version (expected e.g. 2026.11.23-dev-modelling.3)`,
-    );
+    throw new InputError(`"${value.slice(0, 80)}" is not a journal version (expected e.g. 2026.11.23-dev-modelling.3)`);
   }
   return { day: `${m[1]}.${m[2]}.${m[3]}`, cluster: m[4]!, sequence: Number(m[5]) }; // PARTS has no optional group
 }

@@ -41,9 +41,7 @@ export class HttpVersionRegistry implements VersionRegistryClient {
   private readonly url: string;
   private readonly fetchFn: typeof fetch;
 
-  constructor(
-    private readonly options: { baseUrl: string; token: string; fetch?: typeof fetch; timeoutMs?: number },
-  ) {
+  constructor(private readonly options: { baseUrl: string; token: string; fetch?: typeof fetch; timeoutMs?: number }) {
     this.url = `${options.baseUrl.replace(/\/+$/, '')}/api/journal/versions`;
     this.fetchFn = options.fetch ?? fetch;
   }
@@ -51,16 +49,14 @@ export class HttpVersionRegistry implements VersionRegistryClient {
   async register(v: JournalVersionInput): Promise<{ version: string; created: boolean }> {
     const body = await this.call(this.url, { method: 'POST', body: JSON.stringify(v) });
     const parsed = registeredSchema.safeParse(body);
-    if (!parsed.success)
-      throw new UpstreamError('version-endpoint', 'the version endpoint answered without a version');
+    if (!parsed.success) throw new UpstreamError('version-endpoint', 'the version endpoint answered without a version');
     return parsed.data;
   }
 
   async latestForDay(cluster: string, day: string): Promise<string[]> {
     const query = new URLSearchParams({ cluster, day });
     const parsed = listedSchema.safeParse(await this.call(`${this.url}?${query}`, { method: 'GET' }));
-    if (!parsed.success)
-      throw new UpstreamError('version-endpoint', 'the version endpoint sent an unexpected list');
+    if (!parsed.success) throw new UpstreamError('version-endpoint', 'the version endpoint sent an unexpected list');
     const items = Array.isArray(parsed.data) ? parsed.data : parsed.data.versions;
     return items.map((i) => (typeof i === 'string' ? i : i.version));
   }
@@ -86,9 +82,7 @@ export class HttpVersionRegistry implements VersionRegistryClient {
       throw new UpstreamError('version-endpoint', `version endpoint failed with HTTP ${res.status}`);
     }
     if (!res.ok)
-      throw new InputError(
-        `the version endpoint refused the request (HTTP ${res.status}): ${text.slice(0, 200)}`,
-      );
+      throw new InputError(`the version endpoint refused the request (HTTP ${res.status}): ${text.slice(0, 200)}`);
     try {
       return JSON.parse(text);
     } catch {

@@ -35,16 +35,25 @@ export function watchNotifier(o: WatchNoticeOptions): (event: JournalEvent) => P
     } catch (err) {
       const why = (err as Error).message;
       if (!webhook) {
-        o.log.warn({ kind: event.kind, file: event.file, err: why }, 'notice not delivered: serve is unreachable and no JOURNAL_SLACK_WEBHOOK is set');
+        o.log.warn(
+          { kind: event.kind, file: event.file, err: why },
+          'notice not delivered: serve is unreachable and no JOURNAL_SLACK_WEBHOOK is set',
+        );
         return;
       }
       try {
         await webhook.send({ text: formatJournalNotice(o.cluster, event) });
-        o.log.warn({ kind: event.kind, file: event.file, err: why }, 'serve is unreachable: the notice was posted to this cluster\'s Slack webhook instead');
+        o.log.warn(
+          { kind: event.kind, file: event.file, err: why },
+          "serve is unreachable: the notice was posted to this cluster's Slack webhook instead",
+        );
       } catch (hookErr) {
         // The library's error may carry the URL: log only its code.
         const code = (hookErr as { code?: string }).code ?? 'error';
-        o.log.error({ kind: event.kind, file: event.file, err: why, webhook: code }, 'notice not delivered: serve is unreachable and the Slack webhook failed');
+        o.log.error(
+          { kind: event.kind, file: event.file, err: why, webhook: code },
+          'notice not delivered: serve is unreachable and the Slack webhook failed',
+        );
       }
     }
   };

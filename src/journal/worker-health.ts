@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export type WorkerKind = 'journal-watch' | 'journal-agent';
 
@@ -32,7 +32,10 @@ export class WorkerHealth {
   private refused = false;
   private server: Server | null = null;
 
-  constructor(readonly kind: WorkerKind, labels: Record<string, string>) {
+  constructor(
+    readonly kind: WorkerKind,
+    labels: Record<string, string>,
+  ) {
     this.registry.setDefaultLabels({ worker: kind, ...labels });
     collectDefaultMetrics({ register: this.registry });
     this.readyGauge.set(0);
@@ -69,7 +72,12 @@ export class WorkerHealth {
       };
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
       if (path === '/healthz') return json(200, { ok: true, worker: this.kind });
-      if (path === '/readyz') return json(this.ready ? 200 : 503, { ready: this.ready, started: this.started, botAcceptsToken: !this.refused });
+      if (path === '/readyz')
+        return json(this.ready ? 200 : 503, {
+          ready: this.ready,
+          started: this.started,
+          botAcceptsToken: !this.refused,
+        });
       if (path === '/metrics') {
         void this.registry.metrics().then((body) => {
           res.writeHead(200, { 'content-type': this.registry.contentType });

@@ -84,12 +84,42 @@ spec:
 function history(app: string): DemoCommit[] {
   const v = (n: string) => ({ 'k8s/deployment.yaml': deployment(app, n) });
   return [
-    { subject: `Initial ${app} service`, author: 'Ana Ops', daysAgo: 30, files: { 'README.md': `# ${app}\n`, ...v('1.0.0') } },
-    { subject: 'Add health endpoint', author: 'Ben Dev', daysAgo: 21, files: { 'src/health.ts': 'export const ok = true;\n', ...v('1.1.0') } },
-    { subject: 'Cache configuration reads', author: 'Chloe Dev', daysAgo: 12, files: { 'src/config.ts': 'export const cache = new Map();\n', ...v('1.2.0') } },
-    { subject: 'Retry upstream calls with backoff', author: 'Ben Dev', daysAgo: 5, files: { 'src/retry.ts': 'export const retries = 3;\n', ...v('1.3.0') } },
-    { subject: 'Paginate the orders list', author: 'Dara Dev', daysAgo: 2, files: { 'src/orders.ts': 'export const pageSize = 50;\n', ...v('1.4.0') } },
-    { subject: 'Fix timezone in reports', author: 'Chloe Dev', daysAgo: 0.2, files: { 'src/reports.ts': 'export const tz = "UTC";\n', ...v('1.4.1') } },
+    {
+      subject: `Initial ${app} service`,
+      author: 'Ana Ops',
+      daysAgo: 30,
+      files: { 'README.md': `# ${app}\n`, ...v('1.0.0') },
+    },
+    {
+      subject: 'Add health endpoint',
+      author: 'Ben Dev',
+      daysAgo: 21,
+      files: { 'src/health.ts': 'export const ok = true;\n', ...v('1.1.0') },
+    },
+    {
+      subject: 'Cache configuration reads',
+      author: 'Chloe Dev',
+      daysAgo: 12,
+      files: { 'src/config.ts': 'export const cache = new Map();\n', ...v('1.2.0') },
+    },
+    {
+      subject: 'Retry upstream calls with backoff',
+      author: 'Ben Dev',
+      daysAgo: 5,
+      files: { 'src/retry.ts': 'export const retries = 3;\n', ...v('1.3.0') },
+    },
+    {
+      subject: 'Paginate the orders list',
+      author: 'Dara Dev',
+      daysAgo: 2,
+      files: { 'src/orders.ts': 'export const pageSize = 50;\n', ...v('1.4.0') },
+    },
+    {
+      subject: 'Fix timezone in reports',
+      author: 'Chloe Dev',
+      daysAgo: 0.2,
+      files: { 'src/reports.ts': 'export const tz = "UTC";\n', ...v('1.4.1') },
+    },
   ];
 }
 
@@ -104,7 +134,16 @@ function tagDate(daysAgo: number): string {
 async function createDemoRepo(bare: string, app: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), `conveyor-sandbox-${app}-`));
   try {
-    const git = simpleGit({ baseDir: work, config: ['user.name=Conveyor Sandbox', 'user.email=sandbox@localhost', 'init.defaultBranch=develop', 'commit.gpgsign=false', 'tag.gpgsign=false'] });
+    const git = simpleGit({
+      baseDir: work,
+      config: [
+        'user.name=Conveyor Sandbox',
+        'user.email=sandbox@localhost',
+        'init.defaultBranch=develop',
+        'commit.gpgsign=false',
+        'tag.gpgsign=false',
+      ],
+    });
     await git.init();
     const shas: string[] = [];
     for (const c of history(app)) {
@@ -114,7 +153,14 @@ async function createDemoRepo(bare: string, app: string): Promise<void> {
       }
       await git.add('.');
       const date = new Date(Date.now() - c.daysAgo * 86_400_000).toISOString();
-      await git.raw(['commit', '--quiet', '-m', c.subject, `--author=${c.author} <${c.author.split(' ')[0]!.toLowerCase()}@example.com>`, `--date=${date}`]);
+      await git.raw([
+        'commit',
+        '--quiet',
+        '-m',
+        c.subject,
+        `--author=${c.author} <${c.author.split(' ')[0]!.toLowerCase()}@example.com>`,
+        `--date=${date}`,
+      ]);
       shas.push((await git.revparse(['HEAD'])).trim());
     }
     for (const [branch, i] of Object.entries(BRANCHES)) {
@@ -122,7 +168,14 @@ async function createDemoRepo(bare: string, app: string): Promise<void> {
       const env = branch === 'develop' ? null : branch;
       if (env) {
         const days = history(app)[i]!.daysAgo;
-        await git.raw(['tag', '-a', `${env}/${tagDate(days)}.1`, shas[i]!, '-m', `Deploy of ${app} to ${env}\n\nSource-Commit: ${shas[i]}\nOperation: sandbox\nKind: promote\nRequested-By: U_DEMO\nApproved-By: (sandbox history)`]);
+        await git.raw([
+          'tag',
+          '-a',
+          `${env}/${tagDate(days)}.1`,
+          shas[i]!,
+          '-m',
+          `Deploy of ${app} to ${env}\n\nSource-Commit: ${shas[i]}\nOperation: sandbox\nKind: promote\nRequested-By: U_DEMO\nApproved-By: (sandbox history)`,
+        ]);
       }
     }
     await simpleGit().raw(['clone', '--bare', '--quiet', work, bare]);
@@ -134,7 +187,8 @@ async function createDemoRepo(bare: string, app: string): Promise<void> {
 /** conveyor.schema.json of this installation (beside package.json), if it is there. */
 function schemaFile(): string | null {
   for (let d = import.meta.dirname; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return existsSync(join(d, 'conveyor.schema.json')) ? join(d, 'conveyor.schema.json') : null;
+    if (existsSync(join(d, 'package.json')))
+      return existsSync(join(d, 'conveyor.schema.json')) ? join(d, 'conveyor.schema.json') : null;
     if (dirname(d) === d) return null;
   }
 }

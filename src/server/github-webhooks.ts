@@ -111,11 +111,18 @@ export function mountGitHubWebhooks(
     const signature = header(req.headers['x-hub-signature-256']);
     const delivery = header(req.headers['x-github-delivery']);
     const event = header(req.headers['x-github-event']);
-    const headers = webhookHeaders.safeParse({ 'x-hub-signature-256': signature, 'x-github-delivery': delivery, 'x-github-event': event });
+    const headers = webhookHeaders.safeParse({
+      'x-hub-signature-256': signature,
+      'x-github-delivery': delivery,
+      'x-github-event': event,
+    });
     if (!headers.success) {
       req.resume();
       const bad = headers.error.issues.map((i) => String(i.path[0])).join(', ');
-      log.warn({ delivery: delivery.slice(0, 64), event: event.slice(0, 64), bad }, 'GitHub webhook refused before reading: bad headers');
+      log.warn(
+        { delivery: delivery.slice(0, 64), event: event.slice(0, 64), bad },
+        'GitHub webhook refused before reading: bad headers',
+      );
       if (bad.includes('signature')) sendJson(res, 401, { error: 'X-Hub-Signature-256 is missing or malformed' });
       else sendJson(res, 400, { error: 'X-GitHub-Delivery and X-GitHub-Event are required' });
       return;
@@ -153,8 +160,13 @@ export function mountGitHubWebhooks(
     const shaped = schema?.safeParse(payload);
     if (shaped && !shaped.success) {
       const issue = shaped.error.issues[0];
-      log.warn({ delivery, event, issue: `${issue?.path.join('.')}: ${issue?.message}` }, 'GitHub webhook refused: unexpected payload shape');
-      sendJson(res, 400, { error: `unexpected ${event} payload: ${issue?.path.join('.') || '(body)'}: ${issue?.message}` });
+      log.warn(
+        { delivery, event, issue: `${issue?.path.join('.')}: ${issue?.message}` },
+        'GitHub webhook refused: unexpected payload shape',
+      );
+      sendJson(res, 400, {
+        error: `unexpected ${event} payload: ${issue?.path.join('.') || '(body)'}: ${issue?.message}`,
+      });
       return;
     }
     if (!(await store.claimDelivery(delivery))) {

@@ -7,7 +7,11 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { InputError, isConveyorError } from '../core/errors.js';
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void> | void;
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: Record<string, string>,
+) => Promise<void> | void;
 
 export interface Route {
   method: string;
@@ -60,7 +64,12 @@ export async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<
  * zod schema. Anything else (null, an array, a missing or mistyped field) is a 400 naming the
  * first problems, never a TypeError further in.
  */
-export async function readJsonWith<S extends z.ZodType>(req: IncomingMessage, schema: S, what: string, limit = MAX_BODY): Promise<z.output<S>> {
+export async function readJsonWith<S extends z.ZodType>(
+  req: IncomingMessage,
+  schema: S,
+  what: string,
+  limit = MAX_BODY,
+): Promise<z.output<S>> {
   return parseWith(schema, await readJson(req, limit), what);
 }
 
@@ -122,13 +131,29 @@ export function installProcessGuard(log: Pick<Logger, 'error'>, onFault: (kind: 
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
-const STATUS_OF: Record<string, number> = { INPUT: 400, NOT_ALLOWED: 403, NOT_FOUND: 404, CONFLICT: 409, UPSTREAM: 502, CONFIG: 500 };
+const STATUS_OF: Record<string, number> = {
+  INPUT: 400,
+  NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  UPSTREAM: 502,
+  CONFIG: 500,
+};
 
 export function bearerToken(req: IncomingMessage): string | null {
   const header = req.headers.authorization ?? '';
@@ -213,13 +238,19 @@ export class HttpServer {
   /** Answer a failed request: a refusal (4xx) with its message, a fault (5xx) with a logged line. */
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown, path = (req.url ?? '').split('?')[0]): void {
     const raw = (err as { status?: unknown } | null)?.status;
-    const status = typeof raw === 'number' && raw >= 400 && raw < 600 ? raw : ((isConveyorError(err) ? STATUS_OF[err.code] : 500) ?? 500);
+    const status =
+      typeof raw === 'number' && raw >= 400 && raw < 600
+        ? raw
+        : ((isConveyorError(err) ? STATUS_OF[err.code] : 500) ?? 500);
     const fault = status >= 500 && !isConveyorError(err);
     if (fault) {
       this.log.error({ err, path: path?.slice(0, 200) }, 'request failed');
       this.onFault('request');
-    }
-    else this.log.warn({ status, path: path?.slice(0, 200), err: (err as Error)?.message?.slice(0, 300) }, 'request refused');
+    } else
+      this.log.warn(
+        { status, path: path?.slice(0, 200), err: (err as Error)?.message?.slice(0, 300) },
+        'request refused',
+      );
     try {
       if (!res.headersSent) sendJson(res, status, { error: fault ? 'internal error' : (err as Error).message });
       else res.end();

@@ -9,13 +9,13 @@ import type { Secrets } from '../config/secrets.js';
 import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../core/errors.js';
 import { TICKET } from '../core/patterns.js';
 import type { Runtime } from '../core/runtime.js';
+import { journalChain } from '../journal/chain.js';
 import { checkJournalIntake, objectDisagreement, SHA256_HEX } from '../journal/intake-rules.js';
 import { parseVersion, VERSION_ID } from '../journal/version-id.js';
 import { formatJournalNotice } from '../journal/watch-notices.js';
 import type { EmbeddedKv } from '../store/embedded-kv.js';
 import { bearerToken, type HttpServer, parseWith, readBody, readJsonWith, sendJson } from './http-server.js';
 import { safeEqual } from './local-api.js';
-import { journalChain } from '../journal/chain.js';
 
 /** JSON bodies of the journal API are small: 64 KiB is generous. */
 const JOURNAL_MAX_BODY = 64 * 1024;
@@ -57,7 +57,10 @@ const importBody = z.object({
 /** Tokens from JOURNAL_TOKENS ("name=token,…"): who a bearer token speaks for. */
 export function parseJournalTokens(value: string | undefined): Map<string, string> {
   const byToken = new Map<string, string>();
-  for (const pair of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of (value ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new InputError('JOURNAL_TOKENS must look like "dev-modelling=<token>,qa=<token>"');
     byToken.set(pair.slice(at + 1), pair.slice(0, at));
@@ -67,7 +70,10 @@ export function parseJournalTokens(value: string | undefined): Map<string, strin
 
 export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Secrets, localToken: () => string): void {
   const tokens = parseJournalTokens(secrets.JOURNAL_TOKENS);
-  const prefix = runtime.config.journal?.objects && 'prefix' in runtime.config.journal.objects ? runtime.config.journal.objects.prefix : 'journals';
+  const prefix =
+    runtime.config.journal?.objects && 'prefix' in runtime.config.journal.objects
+      ? runtime.config.journal.objects.prefix
+      : 'journals';
   const chain = journalChain(runtime);
 
   /** The principal a request speaks for: '*' for the local serve token, else the token's name. */
@@ -128,7 +134,9 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
       exportedAt: v.exportedAt ? new Date(v.exportedAt).toISOString() : null,
       uploadedBy: who === '*' ? 'local' : who,
     });
-    await runtime.store.audit(v.cluster, created ? 'journal.registered' : 'journal.register-repeated', null, { version: version.version });
+    await runtime.store.audit(v.cluster, created ? 'journal.registered' : 'journal.register-repeated', null, {
+      version: version.version,
+    });
     await chain.onRegistered(version, created);
     sendJson(res, created ? 201 : 200, { version: version.version, created });
   });
@@ -137,7 +145,8 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
     const who = principal(req);
     if (!who) return sendJson(res, 401, { error: 'an agent token is required' });
     const parsed = { data: await readJsonWith(req, importBody, 'report', JOURNAL_MAX_BODY) };
-    if (who !== '*' && who !== parsed.data.env) throw new NotAllowedError(`this token belongs to ${who}, not ${parsed.data.env}`);
+    if (who !== '*' && who !== parsed.data.env)
+      throw new NotAllowedError(`this token belongs to ${who}, not ${parsed.data.env}`);
     runtime.metrics.journalImports.inc({ env: parsed.data.env, result: parsed.data.ok ? 'ok' : 'failed' });
     await chain.onImport({ ...parsed.data, error: parsed.data.error ?? null });
     sendJson(res, 202, { recorded: true });
@@ -149,7 +158,12 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
     const e = await readJsonWith(req, eventBody, 'event', JOURNAL_MAX_BODY);
     if (who !== '*' && who !== e.cluster) throw new NotAllowedError(`this token belongs to ${who}, not ${e.cluster}`);
     runtime.metrics.journalUploads.inc({ cluster: e.cluster, result: e.kind });
-    await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, { file: e.file, version: e.version, reason: e.reason, todo: e.todo });
+    await runtime.store.audit(e.cluster, `journal.export.${e.kind}`, null, {
+      file: e.file,
+      version: e.version,
+      reason: e.reason,
+      todo: e.todo,
+    });
     await chain.announce(formatJournalNotice(e.cluster, e));
     sendJson(res, 202, { recorded: true });
   });
@@ -161,7 +175,11 @@ export function addJournalRoutes(http: HttpServer, runtime: Runtime, secrets: Se
 const kvValue = z.union([z.literal(''), z.string().regex(VERSION_ID)]);
 
 /** Consul's KV HTTP shape over the embedded store: GET (blocking with index/wait) and PUT (cas). */
-function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req: IncomingMessage, header?: string) => string | null): void {
+function addEmbeddedKvRoutes(
+  http: HttpServer,
+  runtime: Runtime,
+  principal: (req: IncomingMessage, header?: string) => string | null,
+): void {
   const kv = runtime.kv as EmbeddedKv;
   const keyPrefix = runtime.config.journal?.keyPrefix ?? 'journal_version/';
   const pattern = /^\/v1\/kv\/(?<key>[A-Za-z0-9_.%/-]{1,512})$/;
@@ -187,22 +205,45 @@ function addEmbeddedKvRoutes(http: HttpServer, runtime: Runtime, principal: (req
     const url = new URL(req.url ?? '/', 'http://x');
     const index = Number(url.searchParams.get('index') ?? 0) || 0;
     const waitMatch = /^(\d+)(ms|s|m)$/.exec(url.searchParams.get('wait') ?? '');
-    const waitMs = waitMatch ? Math.min(Number(waitMatch[1]) * { ms: 1, s: 1000, m: 60_000 }[waitMatch[2] as 'ms' | 's' | 'm'], 600_000) : 300_000;
+    const waitMs = waitMatch
+      ? Math.min(Number(waitMatch[1]) * { ms: 1, s: 1000, m: 60_000 }[waitMatch[2] as 'ms' | 's' | 'm'], 600_000)
+      : 300_000;
     const ac = new AbortController();
     req.on('close', () => ac.abort());
-    const result = index > 0 ? await kv.watch(key, index, { waitMs, signal: ac.signal }).catch(() => null) : { entry: await kv.get(key), index: await kv.index() };
+    const result =
+      index > 0
+        ? await kv.watch(key, index, { waitMs, signal: ac.signal }).catch(() => null)
+        : { entry: await kv.get(key), index: await kv.index() };
     if (!result || res.destroyed) return;
     const headers = { 'x-consul-index': String(Math.max(result.index, 1)) };
     if (!result.entry) return sendJson(res, 404, [], headers);
     const e = result.entry;
-    sendJson(res, 200, [{ Key: e.key, Value: Buffer.from(e.value).toString('base64'), ModifyIndex: e.modifyIndex, CreateIndex: e.modifyIndex, LockIndex: 0, Flags: 0 }], headers);
+    sendJson(
+      res,
+      200,
+      [
+        {
+          Key: e.key,
+          Value: Buffer.from(e.value).toString('base64'),
+          ModifyIndex: e.modifyIndex,
+          CreateIndex: e.modifyIndex,
+          LockIndex: 0,
+          Flags: 0,
+        },
+      ],
+      headers,
+    );
   });
   http.add('PUT', pattern, async (req, res, params) => {
     const key = checkKey(req, params.key!, true);
     const url = new URL(req.url ?? '/', 'http://x');
     const casParam = url.searchParams.get('cas');
     if (casParam !== null && !/^\d{1,15}$/.test(casParam)) throw new InputError('cas must be a non-negative integer');
-    const value = parseWith(kvValue, (await readBody(req, 4096)).toString('utf8'), 'pointer value (a journal version id)');
+    const value = parseWith(
+      kvValue,
+      (await readBody(req, 4096)).toString('utf8'),
+      'pointer value (a journal version id)',
+    );
     const ok = await kv.put(key, value, casParam === null ? {} : { cas: Number(casParam) });
     sendJson(res, 200, ok);
   });

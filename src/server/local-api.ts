@@ -78,7 +78,12 @@ export interface LocalApiAuth {
   tokens: TokenStore;
 }
 
-export function addLocalApi(server: HttpServer, service: CommandService, serveToken: () => string, auth: LocalApiAuth): void {
+export function addLocalApi(
+  server: HttpServer,
+  service: CommandService,
+  serveToken: () => string,
+  auth: LocalApiAuth,
+): void {
   server.add('POST', '/api/run', async (req, res) => {
     const given = bearerToken(req);
     if (!given) return sendJson(res, 401, { error: LOCAL_API_ERRORS.missing });
@@ -89,7 +94,8 @@ export function addLocalApi(server: HttpServer, service: CommandService, serveTo
       // Unknown, revoked or wrong: one answer, nothing about which part was wrong.
       if (!owner) return sendJson(res, 401, { error: LOCAL_API_ERRORS.invalid });
       body = await readJsonWith(req, tokenRunBody, 'request', 64 * 1024);
-      if (body.user !== undefined && body.user !== owner.owner) return sendJson(res, 403, { error: LOCAL_API_ERRORS.otherUser });
+      if (body.user !== undefined && body.user !== owner.owner)
+        return sendJson(res, 403, { error: LOCAL_API_ERRORS.otherUser });
       user = owner.owner;
     } else if (safeEqual(given, serveToken())) {
       if (!auth.sandbox) return sendJson(res, 401, { error: LOCAL_API_ERRORS.serveTokenOutsideSandbox });

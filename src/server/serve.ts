@@ -8,16 +8,22 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { resolveConfig } from '../cli-config.js';
-import { type ComposedRuntime, compose, type ComposeOptions, journalChain, wireControllerless } from '../compose/index.js';
 import { startController } from '../compose/controller.js';
+import {
+  type ComposedRuntime,
+  type ComposeOptions,
+  compose,
+  journalChain,
+  wireControllerless,
+} from '../compose/index.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { Dispatcher } from '../core/dispatcher.js';
-import { Metrics } from '../core/metrics.js';
 import { createLogger } from '../core/log.js';
-import { HttpServer, sendJson } from './http-server.js';
-import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
+import { Metrics } from '../core/metrics.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
+import { HttpServer, sendJson } from './http-server.js';
 import { addJournalRoutes } from './journal-routes.js';
+import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
 import { mountSlack } from './slack-mount.js';
 
 export interface ServeOptions {
@@ -46,7 +52,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log ?? createLogger({ secrets: secretValues(secrets) });
   const resolved = await resolveConfig(options.configFile, options.cwd, log);
   mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
-  const runtime = await compose({ config: resolved.config, baseDir: resolved.baseDir, log, sandbox: resolved.sandbox, env, metrics: new Metrics({ defaults: true }), ...options.compose });
+  const runtime = await compose({
+    config: resolved.config,
+    baseDir: resolved.baseDir,
+    log,
+    sandbox: resolved.sandbox,
+    env,
+    metrics: new Metrics({ defaults: true }),
+    ...options.compose,
+  });
   wireControllerless(runtime);
   const service = new Dispatcher(runtime, runtime.commands);
   const http = new HttpServer(log, (kind) => runtime.metrics.faults.inc({ kind }));
@@ -54,7 +68,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let info = { token: '' };
   http.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { ok: true }));
   http.add('GET', '/readyz', async (_req, res) => {
-    const storeOk = await runtime.store.db.query('SELECT 1').then(() => true, () => false);
+    const storeOk = await runtime.store.db.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
     sendJson(res, ready && storeOk ? 200 : 503, { ready: ready && storeOk, store: storeOk });
   });
   http.add('GET', '/metrics', async (_req, res) => {
@@ -82,10 +99,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   await runtime.engine.sweep();
   runtime.engine.startSweeper();
   const reconcile = () =>
-    reconcileJournalObjects(runtime).catch((err) => log.warn({ err: (err as Error).message }, 'journal reconciliation failed'));
+    reconcileJournalObjects(runtime).catch((err) =>
+      log.warn({ err: (err as Error).message }, 'journal reconciliation failed'),
+    );
   await reconcile();
   if (resolved.config.journal?.seedOnEmpty) {
-    await journalChain(runtime).seedIfEmpty().catch((err) => log.warn({ err: (err as Error).message }, 'journal seeding at start failed'));
+    await journalChain(runtime)
+      .seedIfEmpty()
+      .catch((err) => log.warn({ err: (err as Error).message }, 'journal seeding at start failed'));
   }
   const reconciler = setInterval(() => void reconcile(), 5 * 60_000);
   reconciler.unref();

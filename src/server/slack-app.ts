@@ -20,10 +20,10 @@ import { createSurface, type SlackAppLogger, type SlackSurface } from './slack/s
 import { SlackInboxWorker } from './slack-inbox.js';
 import { SlackHttpReceiver } from './slack-receiver.js';
 
-export type { SlackAppLogger } from './slack/surface.js';
 export { SLACK_ACTION_PATTERN } from './slack/listeners/buttons.js';
 export { REJECT_MODAL_ID } from './slack/listeners/reject-modal.js';
 export { BUSY_TEXT } from './slack/listeners/slash-command.js';
+export type { SlackAppLogger } from './slack/surface.js';
 
 export interface CreateSlackAppOptions {
   service: CommandService;

@@ -166,7 +166,10 @@ export class SlackInboxWorker {
    * The row is born claimed by this worker, which runs it next.
    */
   accept(id: string, kind: 'command' | 'action', payload: CommandPayload | ActionPayload): Promise<boolean> {
-    return this.d.inbox.accept(id, kind, payload as unknown as Record<string, unknown>, { worker: this.d.worker, ms: CLAIM_MS });
+    return this.d.inbox.accept(id, kind, payload as unknown as Record<string, unknown>, {
+      worker: this.d.worker,
+      ms: CLAIM_MS,
+    });
   }
 
   /**
@@ -242,7 +245,13 @@ export class SlackInboxWorker {
 
   private run(item: InboxItem): Promise<Reply> {
     const p = item.payload as unknown as ActionPayload;
-    return this.d.service.execute({ text: p.text, user: p.user, channel: p.channel, idempotencyKey: item.id, source: 'slack' });
+    return this.d.service.execute({
+      text: p.text,
+      user: p.user,
+      channel: p.channel,
+      idempotencyKey: item.id,
+      source: 'slack',
+    });
   }
 
   /** Privately to the asker: response_url while valid, else an ephemeral message in the channel. */
@@ -258,8 +267,12 @@ export class SlackInboxWorker {
     // Sent off before by a process that died waiting for Slack's answer: replace that message
     // (if Slack has it) rather than add a second one.
     const again = this.markBegun(item.id, 'url');
-    if (again) this.d.log.info({ id: item.id }, 'inbox: delivering again a reply that may have reached Slack; replacing it');
-    const status = await this.postJson(p.responseUrl, JSON.stringify({ response_type: 'ephemeral', replace_original: again, ...message }));
+    if (again)
+      this.d.log.info({ id: item.id }, 'inbox: delivering again a reply that may have reached Slack; replacing it');
+    const status = await this.postJson(
+      p.responseUrl,
+      JSON.stringify({ response_type: 'ephemeral', replace_original: again, ...message }),
+    );
     if (status < 200 || status > 299) throw new Error(`response_url answered HTTP ${status}`);
     this.markDelivered(item.id);
   }
@@ -276,7 +289,10 @@ export class SlackInboxWorker {
     let warning: string | null = null;
     if (home && home.id !== p.channel) {
       try {
-        const ts = await this.postOnce(item, 'channel', home.id, { text: renderReplyText(reply), blocks: renderReplyBlocks(reply) });
+        const ts = await this.postOnce(item, 'channel', home.id, {
+          text: renderReplyText(reply),
+          blocks: renderReplyBlocks(reply),
+        });
         if (reply.operation) await this.d.service.attachMessage(reply.operation.id, { channel: home.id, ts });
         await this.postLink(item, reply, home, ts);
         return;
@@ -286,17 +302,32 @@ export class SlackInboxWorker {
         // Not in the environment's channel: answer where it was typed, and say how to fix it.
         this.begun.delete(`channel:${item.id}`);
         warning = known.message;
-        this.d.log.warn({ id: item.id, channel: home.name }, 'inbox: cannot post in the environment channel; answering where the command was typed');
+        this.d.log.warn(
+          { id: item.id, channel: home.name },
+          'inbox: cannot post in the environment channel; answering where the command was typed',
+        );
       }
     }
     let ts: string;
     try {
       const blocks = renderReplyBlocks(reply);
-      const note = warning && blocks.length < 50 ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: `:warning: ${escapeMrkdwn(warning)}` }] }] : [];
-      ts = await this.postOnce(item, 'channel', p.channel, { text: renderReplyText(reply), blocks: [...blocks, ...note] });
+      const note =
+        warning && blocks.length < 50
+          ? [
+              {
+                type: 'context' as const,
+                elements: [{ type: 'mrkdwn' as const, text: `:warning: ${escapeMrkdwn(warning)}` }],
+              },
+            ]
+          : [];
+      ts = await this.postOnce(item, 'channel', p.channel, {
+        text: renderReplyText(reply),
+        blocks: [...blocks, ...note],
+      });
       this.markDelivered(item.id);
     } catch (err) {
-      const channelName = p.channelName && !/^(privategroup|directmessage)$/.test(p.channelName) ? p.channelName : undefined;
+      const channelName =
+        p.channelName && !/^(privategroup|directmessage)$/.test(p.channelName) ? p.channelName : undefined;
       const known = toSlackError(err, { method: 'chat.postMessage', channel: p.channel, channelName });
       if (known.code !== 'NOT_ALLOWED' && known.code !== 'NOT_FOUND') throw known;
       return this.answerPrivately(item, `${renderReplyText(reply)}\n:warning: ${known.message}`);
@@ -310,10 +341,17 @@ export class SlackInboxWorker {
     if (!name) return null;
     try {
       const id = await this.channels.resolve(name);
-      if (!id) this.d.log.warn({ channel: name }, 'inbox: the environment channel is not one Conveyor can see (invite it, or check the name); answering where the command was typed');
+      if (!id)
+        this.d.log.warn(
+          { channel: name },
+          'inbox: the environment channel is not one Conveyor can see (invite it, or check the name); answering where the command was typed',
+        );
       return id ? { id, name } : null;
     } catch (err) {
-      this.d.log.warn({ err, channel: name }, 'inbox: cannot look up the environment channel (channels:read scope?); answering where the command was typed');
+      this.d.log.warn(
+        { err, channel: name },
+        'inbox: cannot look up the environment channel (channels:read scope?); answering where the command was typed',
+      );
       return null;
     }
   }
@@ -322,7 +360,12 @@ export class SlackInboxWorker {
    * Post in a channel once as the user sees it: a resumed delivery first looks for the post an
    * earlier process may have made (by its metadata), and takes that one.
    */
-  private async postOnce(item: { id: string; acceptedAt: string }, route: 'channel' | 'link', channel: string, message: { text: string; blocks: unknown[] }): Promise<string> {
+  private async postOnce(
+    item: { id: string; acceptedAt: string },
+    route: 'channel' | 'link',
+    channel: string,
+    message: { text: string; blocks: unknown[] },
+  ): Promise<string> {
     const again = this.markBegun(item.id, route);
     const earlier = again ? await this.findPosted(channel, item) : null;
     if (earlier) return earlier;
@@ -337,7 +380,12 @@ export class SlackInboxWorker {
   }
 
   /** Where the command was typed: one short line with a permalink to the operation's message. */
-  private async postLink(item: InboxItem<CommandPayload>, reply: Reply, home: { id: string; name: string }, ts: string): Promise<void> {
+  private async postLink(
+    item: InboxItem<CommandPayload>,
+    reply: Reply,
+    home: { id: string; name: string },
+    ts: string,
+  ): Promise<void> {
     const p = item.payload;
     const permalink = await this.d.client.chat
       .getPermalink({ channel: home.id, message_ts: ts })
@@ -345,9 +393,14 @@ export class SlackInboxWorker {
       .catch(() => null);
     const where = `<#${home.id}>`;
     const what = escapeMrkdwn(reply.title.slice(0, 200));
-    const text = permalink ? `${statusEmoji(reply)} ${what}: <${permalink}|follow it in ${home.name.startsWith('#') ? escapeMrkdwn(home.name) : 'the environment channel'}>` : `${statusEmoji(reply)} ${what}: follow it in ${where}`;
+    const text = permalink
+      ? `${statusEmoji(reply)} ${what}: <${permalink}|follow it in ${home.name.startsWith('#') ? escapeMrkdwn(home.name) : 'the environment channel'}>`
+      : `${statusEmoji(reply)} ${what}: follow it in ${where}`;
     try {
-      await this.postOnce(item, 'link', p.channel, { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
+      await this.postOnce(item, 'link', p.channel, {
+        text,
+        blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }],
+      });
     } catch (err) {
       const known = toSlackError(err, { method: 'chat.postMessage', channel: p.channel });
       if (known.code !== 'NOT_ALLOWED' && known.code !== 'NOT_FOUND') throw known;
@@ -368,11 +421,20 @@ export class SlackInboxWorker {
       const oldest = String(Math.floor(Date.parse(item.acceptedAt) / 1000) - 5);
       let cursor: string | undefined;
       for (let page = 0; page < 5; page++) {
-        const res = await this.d.client.conversations.history({ channel, oldest, limit: 100, include_all_metadata: true, cursor });
+        const res = await this.d.client.conversations.history({
+          channel,
+          oldest,
+          limit: 100,
+          include_all_metadata: true,
+          cursor,
+        });
         for (const m of res.messages ?? []) {
           const meta = m.metadata as { event_type?: string; event_payload?: { request?: unknown } } | undefined;
           if (meta?.event_type === REPLY_EVENT && meta.event_payload?.request === item.id && m.ts) {
-            this.d.log.info({ id: item.id }, 'inbox: the reply reached Slack before the last stop; not posting it again');
+            this.d.log.info(
+              { id: item.id },
+              'inbox: the reply reached Slack before the last stop; not posting it again',
+            );
             return m.ts;
           }
         }

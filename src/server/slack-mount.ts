@@ -36,7 +36,13 @@ export async function mountSlack(d: SlackMountDeps): Promise<{ stop(): Promise<v
   if (d.inbox?.singleProcess) await d.inbox.store.releaseAll();
   const slack = createSlackApp({
     ...(d.inbox
-      ? { inbox: { store: d.inbox.store, worker: PROCESS_WORKER, deliveryLog: d.inbox.dir ? `${d.inbox.dir}.slack-deliveries` : undefined } }
+      ? {
+          inbox: {
+            store: d.inbox.store,
+            worker: PROCESS_WORKER,
+            deliveryLog: d.inbox.dir ? `${d.inbox.dir}.slack-deliveries` : undefined,
+          },
+        }
       : {}),
     service,
     signingSecret: secrets.SLACK_SIGNING_SECRET ?? 'unused-in-socket-mode',
@@ -47,7 +53,9 @@ export async function mountSlack(d: SlackMountDeps): Promise<{ stop(): Promise<v
     logger: log.child({ component: 'slack' }),
     maxQueued: config.slack?.maxQueued,
     homeChannel: (op) =>
-      op.kind?.startsWith('journal') ? (config.journal?.channel ?? config.slack?.journalChannel) : config.environments.find((e) => e.name === op.env)?.channel,
+      op.kind?.startsWith('journal')
+        ? (config.journal?.channel ?? config.slack?.journalChannel)
+        : config.environments.find((e) => e.name === op.env)?.channel,
     onBusy: () => metrics?.slackBusy.inc(),
   });
   if (socketMode) {

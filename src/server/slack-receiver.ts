@@ -41,7 +41,8 @@ const header = (req: IncomingMessage, name: string): string | null => {
 export class SlackHttpReceiver implements Receiver {
   private app: App | null = null;
   private readonly gate = new BodyGate(SLACK_LARGE_BODIES);
-  private readonly o: Required<Omit<SlackReceiverOptions, 'log' | 'signingSecret'>> & Pick<SlackReceiverOptions, 'log' | 'signingSecret'>;
+  private readonly o: Required<Omit<SlackReceiverOptions, 'log' | 'signingSecret'>> &
+    Pick<SlackReceiverOptions, 'log' | 'signingSecret'>;
 
   constructor(options: SlackReceiverOptions) {
     this.o = {
@@ -105,7 +106,9 @@ export class SlackHttpReceiver implements Receiver {
   }
 
   /** Headers, body, signature and shape; the parsed body or an error with a 4xx status. */
-  private async accept(req: IncomingMessage): Promise<{ body: Record<string, unknown> | 'ssl_check'; retryNum?: number; retryReason?: string }> {
+  private async accept(
+    req: IncomingMessage,
+  ): Promise<{ body: Record<string, unknown> | 'ssl_check'; retryNum?: number; retryReason?: string }> {
     const signature = header(req, 'x-slack-signature');
     const stamp = header(req, 'x-slack-request-timestamp');
     if (!signature || !/^v0=[0-9a-f]{64}$/.test(signature) || !stamp || !/^\d{1,12}$/.test(stamp)) {
@@ -151,7 +154,10 @@ function shape<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw httpError(400, `invalid ${what}: ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'unexpected shape'}`);
+    throw httpError(
+      400,
+      `invalid ${what}: ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'unexpected shape'}`,
+    );
   }
   return parsed.data;
 }

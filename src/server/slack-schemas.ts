@@ -35,7 +35,10 @@ const blockActions = z.looseObject({
     .max(5),
   channel: z.looseObject({ id }).nullable().optional(),
   container: z.looseObject({}).nullable().optional(),
-  view: z.looseObject({ type: z.string().max(40) }).nullable().optional(),
+  view: z
+    .looseObject({ type: z.string().max(40) })
+    .nullable()
+    .optional(),
 });
 
 const viewSubmission = z.looseObject({

@@ -16,7 +16,10 @@ export class EmbeddedKv implements KvStore {
   }
 
   async get(key: string): Promise<KvEntry | null> {
-    const rows = await this.db.query<{ key: string; value: string; modify_index: string | number }>('SELECT * FROM kv WHERE key = $1', [key]);
+    const rows = await this.db.query<{ key: string; value: string; modify_index: string | number }>(
+      'SELECT * FROM kv WHERE key = $1',
+      [key],
+    );
     const r = rows[0];
     return r ? { key: r.key, value: r.value, modifyIndex: Number(r.modify_index) } : null;
   }
@@ -31,21 +34,34 @@ export class EmbeddedKv implements KvStore {
       const [next] = await tx.query<{ n: string | number }>("SELECT nextval('kv_index') AS n");
       const index = Number(next!.n);
       if (options.cas === undefined) {
-        await tx.query('INSERT INTO kv (key, value, modify_index) VALUES ($1,$2,$3) ON CONFLICT (key) DO UPDATE SET value = $2, modify_index = $3', [key, value, index]);
+        await tx.query(
+          'INSERT INTO kv (key, value, modify_index) VALUES ($1,$2,$3) ON CONFLICT (key) DO UPDATE SET value = $2, modify_index = $3',
+          [key, value, index],
+        );
         return true;
       }
       if (options.cas === 0) {
-        const rows = await tx.query('INSERT INTO kv (key, value, modify_index) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING RETURNING key', [key, value, index]);
+        const rows = await tx.query(
+          'INSERT INTO kv (key, value, modify_index) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING RETURNING key',
+          [key, value, index],
+        );
         return rows.length === 1;
       }
-      const rows = await tx.query('UPDATE kv SET value = $2, modify_index = $3 WHERE key = $1 AND modify_index = $4 RETURNING key', [key, value, index, options.cas]);
+      const rows = await tx.query(
+        'UPDATE kv SET value = $2, modify_index = $3 WHERE key = $1 AND modify_index = $4 RETURNING key',
+        [key, value, index, options.cas],
+      );
       return rows.length === 1;
     });
     if (written) this.changes.emit('change', key);
     return written;
   }
 
-  async watch(key: string, index: number, options: { waitMs: number; signal?: AbortSignal }): Promise<{ entry: KvEntry | null; index: number }> {
+  async watch(
+    key: string,
+    index: number,
+    options: { waitMs: number; signal?: AbortSignal },
+  ): Promise<{ entry: KvEntry | null; index: number }> {
     const read = async () => {
       const entry = await this.get(key);
       return { entry, index: entry?.modifyIndex ?? (await this.index()) };

@@ -68,7 +68,10 @@ export class GroupInsert<R> {
         });
         try {
           const rows = await this.db.query(`${this.o.head} ${lists.join(',')} ${this.o.tail ?? ''}`, params);
-          const results = this.o.settle(rows, batch.map((p) => p.values));
+          const results = this.o.settle(
+            rows,
+            batch.map((p) => p.values),
+          );
           for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
         } catch (err) {
           for (const p of batch) p.reject(err);

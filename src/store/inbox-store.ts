@@ -70,7 +70,12 @@ export class InboxStore {
    * Accepts of the same burst are written by one statement; each still resolves only once its
    * own row is committed.
    */
-  accept(id: string, kind: string, payload: Record<string, unknown>, claim: { worker: string; ms: number } | null = null): Promise<boolean> {
+  accept(
+    id: string,
+    kind: string,
+    payload: Record<string, unknown>,
+    claim: { worker: string; ms: number } | null = null,
+  ): Promise<boolean> {
     const now = this.clock.now();
     return this.accepts.add([
       id,
@@ -102,7 +107,9 @@ export class InboxStore {
   /** The command ran: its reply is kept, so a restart delivers this reply instead of running it again. */
   async saveReply(id: string, reply: unknown): Promise<void> {
     await this.db.query(`UPDATE inbox SET reply = $2, state = 'delivering', updated_at = $3 WHERE id = $1`, [
-      id, JSON.stringify(reply), this.now(),
+      id,
+      JSON.stringify(reply),
+      this.now(),
     ]);
   }
 
@@ -126,7 +133,10 @@ export class InboxStore {
     this.doneLater.clear();
     if (!ids.length) return;
     await this.db
-      .query(`UPDATE inbox SET state = 'done', claimed_by = NULL, claimed_until = NULL, updated_at = $2 WHERE id = ANY($1)`, [ids, this.now()])
+      .query(
+        `UPDATE inbox SET state = 'done', claimed_by = NULL, claimed_until = NULL, updated_at = $2 WHERE id = ANY($1)`,
+        [ids, this.now()],
+      )
       .catch(() => undefined);
   }
 
@@ -166,7 +176,9 @@ export class InboxStore {
   }
 
   async count(states: InboxState[]): Promise<number> {
-    const rows = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM inbox WHERE state = ANY($1)', [states]);
+    const rows = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM inbox WHERE state = ANY($1)', [
+      states,
+    ]);
     return Number(rows[0]?.n ?? 0);
   }
 }

@@ -11,7 +11,9 @@ export async function openDb(url: string, cwd = process.cwd()): Promise<Db> {
   if (url === 'pglite:memory') return openPglite(null);
   if (url.startsWith('pglite:')) return openPglite(resolve(cwd, url.slice('pglite:'.length)));
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
-  throw new ConfigError('state.url must be pglite:<folder>, pglite:memory or postgres://…', [`state.url: unsupported "${url.split(':')[0]}:"`]);
+  throw new ConfigError('state.url must be pglite:<folder>, pglite:memory or postgres://…', [
+    `state.url: unsupported "${url.split(':')[0]}:"`,
+  ]);
 }
 
 export async function openStore(url: string, clock: Clock, cwd = process.cwd()): Promise<StateStore> {

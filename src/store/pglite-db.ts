@@ -15,7 +15,20 @@
  * or, without a template, is initialised by a short-lived child process.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
@@ -63,7 +76,8 @@ function readLock(file: string): LockRecord | null {
   try {
     const parsed = JSON.parse(text) as Partial<LockRecord> | number;
     if (typeof parsed === 'number') return { pid: parsed, startTime: null };
-    if (typeof parsed?.pid === 'number') return { pid: parsed.pid, startTime: typeof parsed.startTime === 'string' ? parsed.startTime : null };
+    if (typeof parsed?.pid === 'number')
+      return { pid: parsed.pid, startTime: typeof parsed.startTime === 'string' ? parsed.startTime : null };
   } catch {
     /* unreadable: stale */
   }
@@ -155,7 +169,10 @@ const PGLITE_PACKAGE = join(dirname(PGLITE_ENTRY), '..');
 
 const PGLITE_VERSION = (() => {
   try {
-    return (JSON.parse(readFileSync(join(PGLITE_PACKAGE, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(readFileSync(join(PGLITE_PACKAGE, 'package.json'), 'utf8')) as { version?: string }).version ??
+      'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -182,7 +199,13 @@ await pg.waitReady; await pg.close(); })().catch((e) => { console.error(e); proc
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`initialising the PGlite folder failed (exit ${code}): ${err.trim().split('\n').at(-1) ?? ''}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(`initialising the PGlite folder failed (exit ${code}): ${err.trim().split('\n').at(-1) ?? ''}`),
+          ),
+    );
   });
   if (!initialised(dir)) throw new Error(`initialising the PGlite folder ${dir} left no PG_VERSION`);
 }

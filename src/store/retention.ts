@@ -22,7 +22,12 @@ export interface RetentionPolicy {
   auditDays: number | null;
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { idempotencyDays: 7, commandLogDays: 90, deliveriesDays: 7, auditDays: null };
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  idempotencyDays: 7,
+  commandLogDays: 90,
+  deliveriesDays: 7,
+  auditDays: null,
+};
 
 const DAY_MS = 86_400_000;
 const BATCH = 1000;
@@ -36,7 +41,11 @@ const TABLES: Array<{ policy: keyof RetentionPolicy; table: string; key: string;
 ];
 
 /** Rows deleted per table in one pass. */
-export async function pruneRetention(db: Db, policy: RetentionPolicy = DEFAULT_RETENTION, now: Date = new Date()): Promise<Record<string, number>> {
+export async function pruneRetention(
+  db: Db,
+  policy: RetentionPolicy = DEFAULT_RETENTION,
+  now: Date = new Date(),
+): Promise<Record<string, number>> {
   const deleted: Record<string, number> = {};
   for (const t of TABLES) {
     const days = policy[t.policy];
@@ -63,7 +72,9 @@ export function startRetention(
   options: { everyMs?: number; log?: { warn(obj: object, msg: string): void } } = {},
 ): () => void {
   const pass = () =>
-    void pruneRetention(db, policy).catch((err) => options.log?.warn({ err: (err as Error).message }, 'retention pass failed'));
+    void pruneRetention(db, policy).catch((err) =>
+      options.log?.warn({ err: (err as Error).message }, 'retention pass failed'),
+    );
   const timer = setInterval(pass, options.everyMs ?? 6 * 3_600_000);
   timer.unref();
   pass();

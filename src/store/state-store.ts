@@ -8,13 +8,33 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Operation, OperationKind, OperationState } from '../core/operation.js';
 import { canTransition } from '../core/operation.js';
-import type { ApprovalRow, AuditEntry, Clock, CommandLogEntry, CommandLogLine, LiveStateRow, LockRow, MessageRef, NewOperation, OperationFilter, RequestKeyClaim, Store } from '../core/ports.js';
+import type {
+  ApprovalRow,
+  AuditEntry,
+  Clock,
+  CommandLogEntry,
+  CommandLogLine,
+  LiveStateRow,
+  LockRow,
+  MessageRef,
+  NewOperation,
+  OperationFilter,
+  RequestKeyClaim,
+  Store,
+} from '../core/ports.js';
 import type { Db } from './db.js';
 import { GroupInsert } from './group-insert.js';
 import { migrate } from './migrations.js';
 
 // The row types are the core's (its store ports); re-exported for the store's own users.
-export type { ApprovalRow, AuditEntry, CommandLogEntry, JournalImport, JournalVersion, LockRow } from '../core/ports.js';
+export type {
+  ApprovalRow,
+  AuditEntry,
+  CommandLogEntry,
+  JournalImport,
+  JournalVersion,
+  LockRow,
+} from '../core/ports.js';
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
@@ -83,7 +103,15 @@ export class StateStore implements Store {
    * Resolves once the line is committed (lines of one burst share a statement).
    */
   async logCommand(entry: CommandLogEntry, db = this.db): Promise<void> {
-    const values = [this.now(), entry.actor, entry.source, entry.text.slice(0, 4000), entry.outcome, entry.detail ?? null, entry.requestKey ?? null];
+    const values = [
+      this.now(),
+      entry.actor,
+      entry.source,
+      entry.text.slice(0, 4000),
+      entry.outcome,
+      entry.detail ?? null,
+      entry.requestKey ?? null,
+    ];
     if (db === this.db) return this.commandLines.add(values);
     await db.query(
       'INSERT INTO command_log (at, actor, source, text, outcome, detail, request_key) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING',
@@ -92,18 +120,42 @@ export class StateStore implements Store {
   }
 
   async commandLogFor(requestKey: string): Promise<CommandLogLine[]> {
-    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log WHERE request_key = $1', [requestKey]);
-    return rows.map((r) => ({ actor: String(r.actor), text: String(r.text), outcome: String(r.outcome), at: iso(r.at) }));
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log WHERE request_key = $1', [
+      requestKey,
+    ]);
+    return rows.map((r) => ({
+      actor: String(r.actor),
+      text: String(r.text),
+      outcome: String(r.outcome),
+      at: iso(r.at),
+    }));
   }
 
   async commandLog(limit = 50): Promise<CommandLogLine[]> {
-    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log ORDER BY id DESC LIMIT $1', [limit]);
-    return rows.map((r) => ({ actor: String(r.actor), text: String(r.text), outcome: String(r.outcome), at: iso(r.at) }));
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log ORDER BY id DESC LIMIT $1', [
+      limit,
+    ]);
+    return rows.map((r) => ({
+      actor: String(r.actor),
+      text: String(r.text),
+      outcome: String(r.outcome),
+      at: iso(r.at),
+    }));
   }
 
-  async audit(actor: string, action: string, operationId: string | null, detail: Record<string, unknown> = {}, db = this.db): Promise<void> {
+  async audit(
+    actor: string,
+    action: string,
+    operationId: string | null,
+    detail: Record<string, unknown> = {},
+    db = this.db,
+  ): Promise<void> {
     await db.query('INSERT INTO audit (at, actor, action, operation_id, detail) VALUES ($1,$2,$3,$4,$5)', [
-      this.now(), actor, action, operationId, JSON.stringify(detail),
+      this.now(),
+      actor,
+      action,
+      operationId,
+      JSON.stringify(detail),
     ]);
   }
 
@@ -114,8 +166,12 @@ export class StateStore implements Store {
       [filter.operationId ?? null, filter.action ?? null, filter.limit ?? 200],
     );
     return rows.map((r) => ({
-      id: Number(r.id), at: iso(r.at), actor: String(r.actor), action: String(r.action),
-      operationId: (r.operation_id as string | null) ?? null, detail: r.detail as Record<string, unknown>,
+      id: Number(r.id),
+      at: iso(r.at),
+      actor: String(r.actor),
+      action: String(r.action),
+      operationId: (r.operation_id as string | null) ?? null,
+      detail: r.detail as Record<string, unknown>,
     }));
   }
 
@@ -123,7 +179,10 @@ export class StateStore implements Store {
 
   /** Claim a key; false when it was seen before. */
   async claimKey(key: string): Promise<boolean> {
-    const rows = await this.db.query('INSERT INTO idempotency (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING key', [key, this.now()]);
+    const rows = await this.db.query(
+      'INSERT INTO idempotency (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING key',
+      [key, this.now()],
+    );
     return rows.length === 1;
   }
 
@@ -132,11 +191,7 @@ export class StateStore implements Store {
    * caller runs it. Otherwise what is known of the earlier claim: its fingerprint (another
    * request under the same key is a conflict), its reply once there is one, who holds it.
    */
-  async claimRequestKey(
-    key: string,
-    fingerprint: string,
-    worker: string,
-  ): Promise<RequestKeyClaim> {
+  async claimRequestKey(key: string, fingerprint: string, worker: string): Promise<RequestKeyClaim> {
     const rows = await this.db.query(
       'INSERT INTO idempotency (key, at, fingerprint, claimed_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key',
       [key, this.now(), fingerprint, worker],
@@ -155,7 +210,10 @@ export class StateStore implements Store {
 
   /** The fingerprint of the request that took a key, if any took it. */
   async requestKeyFingerprint(key: string): Promise<string | null> {
-    const rows = await this.db.query<{ fingerprint: string | null }>('SELECT fingerprint FROM idempotency WHERE key = $1', [key]);
+    const rows = await this.db.query<{ fingerprint: string | null }>(
+      'SELECT fingerprint FROM idempotency WHERE key = $1',
+      [key],
+    );
     return rows[0]?.fingerprint ?? null;
   }
 
@@ -191,7 +249,10 @@ export class StateStore implements Store {
 
   /** Remember a webhook delivery id; false when it was delivered before. */
   async claimDelivery(id: string): Promise<boolean> {
-    const rows = await this.db.query('INSERT INTO deliveries (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id', [id, this.now()]);
+    const rows = await this.db.query(
+      'INSERT INTO deliveries (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id',
+      [id, this.now()],
+    );
     return rows.length === 1;
   }
 
@@ -203,8 +264,18 @@ export class StateStore implements Store {
     const rows = await this.db.query<Record<string, unknown>>(
       `INSERT INTO operations (id, kind, app, env, state, requester, plan, idempotency_key, created_at, updated_at, expires_at)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$10) RETURNING *`,
-      [id, input.kind, input.app, input.env, input.state ?? 'requested', input.requester, JSON.stringify(input.plan),
-        input.idempotencyKey, now, input.expiresAt],
+      [
+        id,
+        input.kind,
+        input.app,
+        input.env,
+        input.state ?? 'requested',
+        input.requester,
+        JSON.stringify(input.plan),
+        input.idempotencyKey,
+        now,
+        input.expiresAt,
+      ],
     );
     await this.audit(input.requester, 'operation.requested', id, { kind: input.kind, app: input.app, env: input.env });
     return toOperation(rows[0]!);
@@ -222,7 +293,9 @@ export class StateStore implements Store {
   }
 
   async operationByKey(key: string): Promise<Operation | null> {
-    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM operations WHERE idempotency_key = $1', [key]);
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM operations WHERE idempotency_key = $1', [
+      key,
+    ]);
     return rows[0] ? toOperation(rows[0]) : null;
   }
 
@@ -237,30 +310,48 @@ export class StateStore implements Store {
   }
 
   /** Move an operation to a new state; refuses transitions the state machine does not allow. */
-  async transition(id: string, to: OperationState, actor: string, extra: { error?: string | null; detail?: Record<string, unknown> } = {}): Promise<Operation> {
+  async transition(
+    id: string,
+    to: OperationState,
+    actor: string,
+    extra: { error?: string | null; detail?: Record<string, unknown> } = {},
+  ): Promise<Operation> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.query<Record<string, unknown>>('SELECT * FROM operations WHERE id = $1 FOR UPDATE', [id]);
       if (!rows[0]) throw new NotFoundError(`no operation ${id}`);
       const op = toOperation(rows[0]);
       if (op.state === to) return op;
-      if (!canTransition(op.state, to)) throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
+      if (!canTransition(op.state, to))
+        throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
       const updated = await tx.query<Record<string, unknown>>(
         'UPDATE operations SET state = $2, error = COALESCE($3, error), updated_at = $4 WHERE id = $1 RETURNING *',
         [id, to, extra.error ?? null, this.now()],
       );
-      await this.audit(actor, `operation.${to}`, id, { from: op.state, ...(extra.error ? { error: extra.error } : {}), ...extra.detail }, tx);
+      await this.audit(
+        actor,
+        `operation.${to}`,
+        id,
+        { from: op.state, ...(extra.error ? { error: extra.error } : {}), ...extra.detail },
+        tx,
+      );
       return toOperation(updated[0]!);
     });
   }
 
   async saveProgress(id: string, progress: Record<string, unknown>): Promise<void> {
     await this.db.query('UPDATE operations SET progress = progress || $2::jsonb, updated_at = $3 WHERE id = $1', [
-      id, JSON.stringify(progress), this.now(),
+      id,
+      JSON.stringify(progress),
+      this.now(),
     ]);
   }
 
   async savePlan(id: string, plan: Operation['plan']): Promise<void> {
-    await this.db.query('UPDATE operations SET plan = $2, updated_at = $3 WHERE id = $1', [id, JSON.stringify(plan), this.now()]);
+    await this.db.query('UPDATE operations SET plan = $2, updated_at = $3 WHERE id = $1', [
+      id,
+      JSON.stringify(plan),
+      this.now(),
+    ]);
   }
 
   async attachMessage(id: string, ref: MessageRef): Promise<void> {
@@ -287,7 +378,10 @@ export class StateStore implements Store {
   }
 
   async release(id: string, worker: string): Promise<void> {
-    await this.db.query('UPDATE operations SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2', [id, worker]);
+    await this.db.query(
+      'UPDATE operations SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2',
+      [id, worker],
+    );
   }
 
   // ------------------------------------------------------------ approvals
@@ -301,7 +395,10 @@ export class StateStore implements Store {
   }
 
   async approvals(operationId: string): Promise<ApprovalRow[]> {
-    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM approvals WHERE operation_id = $1 ORDER BY at', [operationId]);
+    const rows = await this.db.query<Record<string, unknown>>(
+      'SELECT * FROM approvals WHERE operation_id = $1 ORDER BY at',
+      [operationId],
+    );
     return rows.map((r) => ({ userId: String(r.user_id), role: String(r.role), sha: String(r.sha), at: iso(r.at) }));
   }
 
@@ -311,7 +408,13 @@ export class StateStore implements Store {
    * Take the apply lock of (app, env) for an operation. Returns null on success, else the
    * lock that is in the way (an operation's or a manual one, also `*` for every app).
    */
-  async acquireLock(app: string, env: string, operationId: string, holder: string, reason: string): Promise<LockRow | null> {
+  async acquireLock(
+    app: string,
+    env: string,
+    operationId: string,
+    holder: string,
+    reason: string,
+  ): Promise<LockRow | null> {
     return this.db.transaction(async (tx) => {
       const manual = await this.locksFor(app, env, tx, true);
       if (manual[0]) return manual[0];
@@ -328,7 +431,11 @@ export class StateStore implements Store {
   }
 
   async releaseLock(app: string, env: string, operationId: string): Promise<void> {
-    await this.db.query('DELETE FROM locks WHERE app = $1 AND env = $2 AND manual = false AND operation_id = $3', [app, env, operationId]);
+    await this.db.query('DELETE FROM locks WHERE app = $1 AND env = $2 AND manual = false AND operation_id = $3', [
+      app,
+      env,
+      operationId,
+    ]);
   }
 
   async setManualLock(app: string, env: string, holder: string, reason: string): Promise<boolean> {
@@ -341,7 +448,10 @@ export class StateStore implements Store {
   }
 
   async clearManualLock(app: string, env: string): Promise<boolean> {
-    const rows = await this.db.query('DELETE FROM locks WHERE app = $1 AND env = $2 AND manual = true RETURNING app', [app, env]);
+    const rows = await this.db.query('DELETE FROM locks WHERE app = $1 AND env = $2 AND manual = true RETURNING app', [
+      app,
+      env,
+    ]);
     return rows.length === 1;
   }
 
@@ -351,16 +461,26 @@ export class StateStore implements Store {
       [app, env, manualOnly],
     );
     return rows.map((r) => ({
-      app: String(r.app), env: String(r.env), operationId: (r.operation_id as string | null) ?? null, holder: String(r.holder),
-      reason: String(r.reason), manual: Boolean(r.manual), at: iso(r.at),
+      app: String(r.app),
+      env: String(r.env),
+      operationId: (r.operation_id as string | null) ?? null,
+      holder: String(r.holder),
+      reason: String(r.reason),
+      manual: Boolean(r.manual),
+      at: iso(r.at),
     }));
   }
 
   async allLocks(): Promise<LockRow[]> {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM locks ORDER BY app, env');
     return rows.map((r) => ({
-      app: String(r.app), env: String(r.env), operationId: (r.operation_id as string | null) ?? null, holder: String(r.holder),
-      reason: String(r.reason), manual: Boolean(r.manual), at: iso(r.at),
+      app: String(r.app),
+      env: String(r.env),
+      operationId: (r.operation_id as string | null) ?? null,
+      holder: String(r.holder),
+      reason: String(r.reason),
+      manual: Boolean(r.manual),
+      at: iso(r.at),
     }));
   }
 
@@ -378,6 +498,12 @@ export class StateStore implements Store {
 
   async liveStates(): Promise<LiveStateRow[]> {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM live_state');
-    return rows.map((r) => ({ app: String(r.app), env: String(r.env), state: String(r.state), detail: String(r.detail), since: iso(r.since) }));
+    return rows.map((r) => ({
+      app: String(r.app),
+      env: String(r.env),
+      state: String(r.state),
+      detail: String(r.detail),
+      since: iso(r.since),
+    }));
   }
 }

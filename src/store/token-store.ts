@@ -17,7 +17,8 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v));
+const iso = (v: unknown): string | null =>
+  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
 
 function toToken(r: Record<string, unknown>): ApiToken {
   return {
@@ -69,7 +70,9 @@ export class TokenStore implements ApiTokens {
   /** The active token this plaintext is, or null (malformed, unknown, wrong secret, revoked); marks it used. */
   async verify(token: string): Promise<ApiToken | null> {
     const m = TOKEN_SHAPE.exec(token);
-    const rows = m ? await this.db.query<Record<string, unknown>>('SELECT * FROM api_tokens WHERE id = $1', [m[1]]) : [];
+    const rows = m
+      ? await this.db.query<Record<string, unknown>>('SELECT * FROM api_tokens WHERE id = $1', [m[1]])
+      : [];
     const row = rows[0];
     const match = sameHash(hashToken(token), row ? String(row.hash) : NO_HASH);
     if (!row || !match || row.revoked_at !== null) return null;
@@ -82,7 +85,10 @@ export class TokenStore implements ApiTokens {
 
   /** The owner's tokens, newest first (revoked ones too, marked). */
   async list(owner: string): Promise<ApiToken[]> {
-    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM api_tokens WHERE owner = $1 ORDER BY created_at DESC, id', [owner]);
+    const rows = await this.db.query<Record<string, unknown>>(
+      'SELECT * FROM api_tokens WHERE owner = $1 ORDER BY created_at DESC, id',
+      [owner],
+    );
     return rows.map(toToken);
   }
 
@@ -93,9 +99,10 @@ export class TokenStore implements ApiTokens {
 
   /** Revoke the owner's token `id`: true when this call revoked it, false when it was revoked already. */
   async revoke(id: string, owner: string): Promise<boolean> {
-    const rows = await this.db.query('UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND owner = $2 AND revoked_at IS NULL RETURNING id', [
-      id, owner, this.clock.now().toISOString(),
-    ]);
+    const rows = await this.db.query(
+      'UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND owner = $2 AND revoked_at IS NULL RETURNING id',
+      [id, owner, this.clock.now().toISOString()],
+    );
     return rows.length > 0;
   }
 }

@@ -27,7 +27,13 @@ export class MemoryGitHost implements GitHost {
   constructor(options: { pullRequests?: boolean } = {}) {
     this.kind = options.pullRequests ? 'github' : 'git';
     // A plain Git remote has no pull requests: hide the methods as the plain adapter lacks them.
-    if (!options.pullRequests) Object.assign(this, { openPullRequest: undefined, getPullRequest: undefined, mergePullRequest: undefined, closePullRequest: undefined });
+    if (!options.pullRequests)
+      Object.assign(this, {
+        openPullRequest: undefined,
+        getPullRequest: undefined,
+        mergePullRequest: undefined,
+        closePullRequest: undefined,
+      });
   }
 
   /** Add a commit by hand (a test's history); returns its sha. */
@@ -44,7 +50,9 @@ export class MemoryGitHost implements GitHost {
     return this.branches.get(branch) ?? null;
   }
   async resolve(ref: string): Promise<string | null> {
-    return this.tagList.find((t) => t.name === ref)?.sha ?? [...this.commits.keys()].find((s) => s.startsWith(ref)) ?? null;
+    return (
+      this.tagList.find((t) => t.name === ref)?.sha ?? [...this.commits.keys()].find((s) => s.startsWith(ref)) ?? null
+    );
   }
   async treeOf(sha: string): Promise<string> {
     const c = this.commits.get(sha);
@@ -108,12 +116,25 @@ export class MemoryGitHost implements GitHost {
     if (existing?.sha === input.sha) return;
     if (existing) throw new ConflictError(`tag ${input.name} exists`);
     this.writes.push(`tag ${input.name}`);
-    this.tagList.unshift({ name: input.name, sha: input.sha, message: input.message, date: '2025-03-05T12:00:00Z', tree: await this.treeOf(input.sha) });
+    this.tagList.unshift({
+      name: input.name,
+      sha: input.sha,
+      message: input.message,
+      date: '2025-03-05T12:00:00Z',
+      tree: await this.treeOf(input.sha),
+    });
   }
 
   async openPullRequest(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo> {
     const number = this.prs.size + 1;
-    const pr = { number, url: `https://github.example/pr/${number}`, state: 'open' as const, headSha: this.branches.get(input.head)!, base: input.base, head: input.head };
+    const pr = {
+      number,
+      url: `https://github.example/pr/${number}`,
+      state: 'open' as const,
+      headSha: this.branches.get(input.head)!,
+      base: input.base,
+      head: input.head,
+    };
     this.prs.set(number, pr);
     this.writes.push(`open pr ${number}`);
     return { ...pr };

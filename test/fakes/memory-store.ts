@@ -41,14 +41,31 @@ export class MemoryStore {
   }
 
   async createOperation(input: {
-    kind: OperationKind; app: string; env: string; requester: string; plan: Operation['plan'];
-    idempotencyKey: string | null; expiresAt: string | null; state?: OperationState;
+    kind: OperationKind;
+    app: string;
+    env: string;
+    requester: string;
+    plan: Operation['plan'];
+    idempotencyKey: string | null;
+    expiresAt: string | null;
+    state?: OperationState;
   }): Promise<Operation> {
     const id = `op_${String(++this.seq).padStart(4, '0')}`;
     const op: Operation = {
-      id, kind: input.kind, app: input.app, env: input.env, state: input.state ?? 'requested', requester: input.requester,
-      plan: structuredClone(input.plan), progress: {}, idempotencyKey: input.idempotencyKey, message: null, error: null,
-      createdAt: this.stamp(), updatedAt: this.stamp(), expiresAt: input.expiresAt,
+      id,
+      kind: input.kind,
+      app: input.app,
+      env: input.env,
+      state: input.state ?? 'requested',
+      requester: input.requester,
+      plan: structuredClone(input.plan),
+      progress: {},
+      idempotencyKey: input.idempotencyKey,
+      message: null,
+      error: null,
+      createdAt: this.stamp(),
+      updatedAt: this.stamp(),
+      expiresAt: input.expiresAt,
     };
     this.ops.set(id, op);
     await this.audit(input.requester, 'operation.requested', id, { kind: input.kind });
@@ -70,16 +87,25 @@ export class MemoryStore {
     return op ? structuredClone(op) : null;
   }
 
-  async operations(filter: { app?: string; env?: string; states?: OperationState[]; kinds?: OperationKind[]; limit?: number } = {}): Promise<Operation[]> {
+  async operations(
+    filter: { app?: string; env?: string; states?: OperationState[]; kinds?: OperationKind[]; limit?: number } = {},
+  ): Promise<Operation[]> {
     return [...this.ops.values()]
       .filter((o) => (!filter.app || o.app === filter.app) && (!filter.env || o.env === filter.env))
-      .filter((o) => (!filter.states || filter.states.includes(o.state)) && (!filter.kinds || filter.kinds.includes(o.kind)))
+      .filter(
+        (o) => (!filter.states || filter.states.includes(o.state)) && (!filter.kinds || filter.kinds.includes(o.kind)),
+      )
       .reverse()
       .slice(0, filter.limit ?? 50)
       .map((o) => structuredClone(o));
   }
 
-  async transition(id: string, to: OperationState, actor: string, extra: { error?: string | null; detail?: Record<string, unknown> } = {}): Promise<Operation> {
+  async transition(
+    id: string,
+    to: OperationState,
+    actor: string,
+    extra: { error?: string | null; detail?: Record<string, unknown> } = {},
+  ): Promise<Operation> {
     const op = this.ops.get(id);
     if (!op) throw new NotFoundError(`no operation ${id}`);
     if (op.state === to) return structuredClone(op);
@@ -88,7 +114,11 @@ export class MemoryStore {
     op.state = to;
     if (extra.error) op.error = extra.error;
     op.updatedAt = this.stamp();
-    await this.audit(actor, `operation.${to}`, id, { from, ...(extra.error ? { error: extra.error } : {}), ...extra.detail });
+    await this.audit(actor, `operation.${to}`, id, {
+      from,
+      ...(extra.error ? { error: extra.error } : {}),
+      ...extra.detail,
+    });
     return structuredClone(op);
   }
 
@@ -137,7 +167,12 @@ export class MemoryStore {
     return true;
   }
 
-  async audit(actor: string, action: string, operationId: string | null, detail: Record<string, unknown> = {}): Promise<void> {
+  async audit(
+    actor: string,
+    action: string,
+    operationId: string | null,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
     this.auditRows.push({ actor, action, operationId, detail });
   }
 
@@ -150,7 +185,13 @@ export class MemoryStore {
     return this.lockRows.map((l) => ({ ...l }));
   }
 
-  async acquireLock(app: string, env: string, operationId: string, holder: string, reason: string): Promise<MemoryLock | null> {
+  async acquireLock(
+    app: string,
+    env: string,
+    operationId: string,
+    holder: string,
+    reason: string,
+  ): Promise<MemoryLock | null> {
     const [existing] = await this.locksFor(app, env);
     if (existing) return existing.operationId === operationId ? null : existing;
     this.lockRows.push({ app, env, operationId, holder, reason, manual: false, at: this.stamp() });
@@ -158,7 +199,9 @@ export class MemoryStore {
   }
 
   async releaseLock(app: string, env: string, operationId: string): Promise<void> {
-    const i = this.lockRows.findIndex((l) => l.app === app && l.env === env && !l.manual && l.operationId === operationId);
+    const i = this.lockRows.findIndex(
+      (l) => l.app === app && l.env === env && !l.manual && l.operationId === operationId,
+    );
     if (i !== -1) this.lockRows.splice(i, 1);
   }
 

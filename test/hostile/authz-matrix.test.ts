@@ -29,23 +29,41 @@ function editPolicy(raw: Record<string, any>): void {
 
 /** What the configuration says, computed from it (not from the code under test). */
 function policy(config: Config) {
-  const rolesOf = (user: string) => Object.entries(config.roles).filter(([, r]) => r.users.includes(user)).map(([n]) => n);
+  const rolesOf = (user: string) =>
+    Object.entries(config.roles)
+      .filter(([, r]) => r.users.includes(user))
+      .map(([n]) => n);
   const required = (env: EnvironmentConfig, emergency: boolean) =>
     Object.keys(emergency && env.gate.rollbackRoles ? env.gate.rollbackRoles : env.gate.roles);
   /** Who may ask, and only for a request someone else could approve (every role here needs one). */
   const mayRequest = (env: EnvironmentConfig, user: string, emergency = false) =>
     (!env.gate.requesters.length || env.gate.requesters.some((r) => rolesOf(user).includes(r))) &&
-    required(env, emergency).every((role) => (config.roles[role]?.groups.length ?? 0) > 0 || (config.roles[role]?.users ?? []).some((u) => u !== user));
+    required(env, emergency).every(
+      (role) =>
+        (config.roles[role]?.groups.length ?? 0) > 0 || (config.roles[role]?.users ?? []).some((u) => u !== user),
+    );
   const mayApprove = (env: EnvironmentConfig, user: string, requester: string, emergency = false) =>
     user !== requester && required(env, emergency).some((r) => rolesOf(user).includes(r));
   const mayReject = (env: EnvironmentConfig, user: string, requester: string) =>
     user === requester || required(env, false).some((r) => rolesOf(user).includes(r));
   const mayLock = (env: EnvironmentConfig, user: string) => {
-    const allowed = [...Object.keys(env.gate.roles), ...Object.keys(env.gate.rollbackRoles ?? {}), ...env.gate.requesters];
+    const allowed = [
+      ...Object.keys(env.gate.roles),
+      ...Object.keys(env.gate.rollbackRoles ?? {}),
+      ...env.gate.requesters,
+    ];
     return !allowed.length || allowed.some((r) => rolesOf(user).includes(r));
   };
   /** One user per role, the requester, and someone with no role at all. */
-  const users = [...new Set([REQUESTER, ...Object.values(config.roles).map((r) => r.users[0]!).filter(Boolean), OUTSIDER])];
+  const users = [
+    ...new Set([
+      REQUESTER,
+      ...Object.values(config.roles)
+        .map((r) => r.users[0]!)
+        .filter(Boolean),
+      OUTSIDER,
+    ]),
+  ];
   return { mayRequest, mayApprove, mayReject, mayLock, users };
 }
 
@@ -76,7 +94,19 @@ describe('authorisation matrix', () => {
     const found = own.find((tag) => git(repo, 'rev-parse', `${tag}^{tree}`) !== tree);
     if (found) return found;
     const earlier = `${env.name}/2020.01.01.1`;
-    git(repo, '-c', 'user.name=Conveyor', '-c', 'user.email=conveyor@example.invalid', 'tag', '-a', earlier, '-m', 'an earlier deploy', `${env.branch}~1`);
+    git(
+      repo,
+      '-c',
+      'user.name=Conveyor',
+      '-c',
+      'user.email=conveyor@example.invalid',
+      'tag',
+      '-a',
+      earlier,
+      '-m',
+      'an earlier deploy',
+      `${env.branch}~1`,
+    );
     madeTags.push(earlier);
     return earlier;
   };
@@ -103,10 +133,19 @@ describe('authorisation matrix', () => {
       const to = rollbackTarget(env);
       for (const user of p.users) {
         // promote and rollback (plain and emergency): who may ask
-        for (const text of [`promote api ${envName}`, `rollback api ${envName} --to ${to}`, `rollback api ${envName} --to ${to} --emergency`]) {
+        for (const text of [
+          `promote api ${envName}`,
+          `rollback api ${envName} --to ${to}`,
+          `rollback api ${envName} --to ${to} --emergency`,
+        ]) {
           const reply = await t.run(text, user);
           const allowed = reply.operation !== undefined;
-          cell(`${text} as ${user}`, p.mayRequest(env, user, text.endsWith('--emergency')), allowed, `${reply.status}: ${reply.title}`);
+          cell(
+            `${text} as ${user}`,
+            p.mayRequest(env, user, text.endsWith('--emergency')),
+            allowed,
+            `${reply.status}: ${reply.title}`,
+          );
           if (allowed) await withdraw(reply.operation!.id);
           else fam.record(reply.status === 'refused', `${text} as ${user}: refused as ${reply.status}`);
         }
@@ -115,8 +154,16 @@ describe('authorisation matrix', () => {
           const id = await ask(emergency ? `rollback api ${envName} --to ${to} --emergency` : `promote api ${envName}`);
           const reply = await t.run(`approve ${id}`, user);
           const given = (await t.runtime.store.approvals(id)).length;
-          cell(`approve ${emergency ? 'emergency rollback' : 'promotion'} in ${envName} as ${user}`, p.mayApprove(env, user, REQUESTER, emergency), given === 1, `${reply.status}: ${reply.title}`);
-          fam.record((reply.status === 'ok') === (given === 1), `approve reply ${reply.status} with ${given} approval(s)`);
+          cell(
+            `approve ${emergency ? 'emergency rollback' : 'promotion'} in ${envName} as ${user}`,
+            p.mayApprove(env, user, REQUESTER, emergency),
+            given === 1,
+            `${reply.status}: ${reply.title}`,
+          );
+          fam.record(
+            (reply.status === 'ok') === (given === 1),
+            `approve reply ${reply.status} with ${given} approval(s)`,
+          );
           await withdraw(id);
         }
         // reject
@@ -125,7 +172,12 @@ describe('authorisation matrix', () => {
           const reply = await t.run(`reject ${id} matrix`, user);
           const state = (await t.runtime.store.operation(id)).state;
           const expectedState = user === REQUESTER ? 'cancelled' : 'rejected';
-          cell(`reject in ${envName} as ${user}`, p.mayReject(env, user, REQUESTER), state !== 'awaiting-approval', `${reply.status}: ${reply.title}`);
+          cell(
+            `reject in ${envName} as ${user}`,
+            p.mayReject(env, user, REQUESTER),
+            state !== 'awaiting-approval',
+            `${reply.status}: ${reply.title}`,
+          );
           if (state !== 'awaiting-approval') fam.record(state === expectedState, `reject as ${user} ended ${state}`);
           await withdraw(id);
         }
@@ -138,7 +190,12 @@ describe('authorisation matrix', () => {
           if (!locked) await t.run(`lock api ${envName} matrix`, holder);
           const unlocked = await t.run(`unlock api ${envName}`, user);
           const still = (await t.runtime.store.locksFor('api', envName)).some((l) => l.manual);
-          cell(`unlock api ${envName} as ${user}`, p.mayLock(env, user), !still, `${unlocked.status}: ${unlocked.title}`);
+          cell(
+            `unlock api ${envName} as ${user}`,
+            p.mayLock(env, user),
+            !still,
+            `${unlocked.status}: ${unlocked.title}`,
+          );
           if (still) await t.run(`unlock api ${envName}`, holder);
         }
         // reading is open to everyone
@@ -153,9 +210,14 @@ describe('authorisation matrix', () => {
 
   it('the matrix shipped nothing and left no operation open or lock behind', async () => {
     // The refs as before, but for the earlier deploy tags this file made itself.
-    const now = refsOf(t.repo('api')).split('\n').filter((line) => !madeTags.some((tag) => line.includes(`refs/tags/${tag}`))).join('\n');
+    const now = refsOf(t.repo('api'))
+      .split('\n')
+      .filter((line) => !madeTags.some((tag) => line.includes(`refs/tags/${tag}`)))
+      .join('\n');
     expect(now).toBe(refs);
-    const open = await t.runtime.store.operations({ states: ['requested', 'awaiting-approval', 'approved', 'applying'] });
+    const open = await t.runtime.store.operations({
+      states: ['requested', 'awaiting-approval', 'approved', 'applying'],
+    });
     expect(open).toEqual([]);
     expect(await t.runtime.store.allLocks()).toEqual([]);
   });

@@ -98,13 +98,7 @@ describe('faults', () => {
     ];
     let n = 0;
     for (const [name, when, count, status, headers] of cases) {
-      const want = await gh.commitFiles(
-        'acme',
-        'web',
-        'develop',
-        { [`fault-${++n}.txt`]: `${name}\n` },
-        `Change ${n}`,
-      );
+      const want = await gh.commitFiles('acme', 'web', 'develop', { [`fault-${++n}.txt`]: `${name}\n` }, `Change ${n}`);
       const tagsBefore = tagNames(seeded.dir, 'qa/');
       armed = { when, fire: () => gh.failNext(count, status, headers ?? {}) };
       const reply = await t.run('promote web qa');
@@ -183,12 +177,7 @@ describe('faults', () => {
 
     fake.rateLimitNext(1, 1);
     const asked = await t.run('promote api staging');
-    await check(
-      'a 429 on the approval request',
-      asked.operation?.id,
-      'awaiting-approval',
-      'waiting for approval',
-    );
+    await check('a 429 on the approval request', asked.operation?.id, 'awaiting-approval', 'waiting for approval');
     fake.rateLimitNext(3, 0); // the "approved" edit is lost; later edits land on the same message
     await t.run(`approve ${asked.operation?.id}`, 'U_QA');
     await check('429s on the edits after approval', asked.operation?.id, 'succeeded');
@@ -223,17 +212,12 @@ describe('faults', () => {
       `approve while down: ${down.status} ${down.title}`,
     );
     const listed = await t.run('list');
-    fam.record(
-      listed.status === 'error' && oneLine(listed.title),
-      `list while down: ${listed.status} ${listed.title}`,
-    );
+    fam.record(listed.status === 'error' && oneLine(listed.title), `list while down: ${listed.status} ${listed.title}`);
     await server.startServer();
 
     const op = await store.operation(id);
     fam.record(
-      op.state === 'awaiting-approval' &&
-        (await store.approvals(id)).length === 0 &&
-        head(repo, 'staging') === staging,
+      op.state === 'awaiting-approval' && (await store.approvals(id)).length === 0 && head(repo, 'staging') === staging,
       `half-written while down: ${op.state}`,
     );
 
@@ -275,10 +259,7 @@ describe('faults', () => {
     await server.startServer();
 
     const again = await t.run(`approve ${id}`, 'U_QA');
-    fam.record(
-      again.status !== 'ok' || again.operation?.state === 'succeeded',
-      `approve once more: ${again.text}`,
-    );
+    fam.record(again.status !== 'ok' || again.operation?.state === 'succeeded', `approve once more: ${again.text}`);
     await t.runtime.engine.sweep();
     const problems = await gitInvariants(t, { id, repo, branch: 'staging', want, tagsBefore });
     fam.record(!problems, `after the restart: ${problems}`);
@@ -328,10 +309,7 @@ describe('faults', () => {
         () => 'written',
         (e: unknown) => e,
       );
-      fam.record(
-        cas instanceof UpstreamError && oneLine(cas.message),
-        `CAS while down (${mode}): ${String(cas)}`,
-      );
+      fam.record(cas instanceof UpstreamError && oneLine(cas.message), `CAS while down (${mode}): ${String(cas)}`);
       fam.record(fake.value(KEY) === before!.value, `the CAS while down (${mode}) wrote`);
       fake.set(KEY, `theirs-${mode}`); // another client wrote meanwhile
       await until('failed watch attempts', () => errors.length > errorsBefore);
@@ -342,10 +320,7 @@ describe('faults', () => {
         'the watch saw a non-upstream error',
       );
       // The stale CAS is refused, a fresh one lands.
-      fam.record(
-        (await kv.put(KEY, 'stale', { cas: before!.modifyIndex })) === false,
-        `a stale CAS after ${mode} won`,
-      );
+      fam.record((await kv.put(KEY, 'stale', { cas: before!.modifyIndex })) === false, `a stale CAS after ${mode} won`);
       const fresh = await kv.get(KEY);
       fam.record(
         (await kv.put(KEY, `ours-${mode}`, { cas: fresh!.modifyIndex })) === true,
@@ -409,8 +384,7 @@ describe('faults', () => {
         () => 'stored',
         (e: unknown) => e,
       );
-      const cleanFailure =
-        outcome instanceof UpstreamError && outcome.system === 's3' && oneLine(outcome.message);
+      const cleanFailure = outcome instanceof UpstreamError && outcome.system === 's3' && oneLine(outcome.message);
       proxy.pass();
       if (outcome !== 'stored') {
         if (!cleanFailure) {

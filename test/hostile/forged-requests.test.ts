@@ -36,7 +36,12 @@ describe('forged requests', () => {
   beforeAll(async () => {
     fake = await SlackFake.start();
     hs = await startHostileServer({
-      env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl, GITHUB_WEBHOOK_SECRET: HOOK_SECRET },
+      env: {
+        SLACK_BOT_TOKEN: fake.token,
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: fake.apiUrl,
+        GITHUB_WEBHOOK_SECRET: HOOK_SECRET,
+      },
       edit: (raw) => {
         raw.roles.devops = { users: ['U_OPS'] };
       },
@@ -69,8 +74,27 @@ describe('forged requests', () => {
     ];
     const sends: [string, (f: Forgery) => Promise<{ status: number }>][] = [
       ['slash command', (f) => driver.slashCommand({ text: 'promote web qa', user: 'U_DEMO', channel: CHANNEL }, f)],
-      ['approve button', (f) => driver.blockAction({ actionId: 'conveyor_approve', value: 'op_qaqaqaqaqa', user: 'U_LEAD', channel: CHANNEL }, f)],
-      ['reject modal', (f) => driver.viewSubmission({ callbackId: 'conveyor_reject_modal', user: 'U_LEAD', values: { reason: { reason: { type: 'plain_text_input', value: 'qa' } } }, privateMetadata: JSON.stringify({ op: 'op_qaqaqaqaqa' }) }, f)],
+      [
+        'approve button',
+        (f) =>
+          driver.blockAction(
+            { actionId: 'conveyor_approve', value: 'op_qaqaqaqaqa', user: 'U_LEAD', channel: CHANNEL },
+            f,
+          ),
+      ],
+      [
+        'reject modal',
+        (f) =>
+          driver.viewSubmission(
+            {
+              callbackId: 'conveyor_reject_modal',
+              user: 'U_LEAD',
+              values: { reason: { reason: { type: 'plain_text_input', value: 'qa' } } },
+              privateMetadata: JSON.stringify({ op: 'op_qaqaqaqaqa' }),
+            },
+            f,
+          ),
+      ],
       ['app home event', (f) => driver.appHomeOpened({ user: 'U_DEMO' }, f)],
     ];
     const calls = slackCalls();
@@ -90,11 +114,14 @@ describe('forged requests', () => {
   it('answers the same request, correctly signed, so the refusals above were the signature', async () => {
     const res = await driver.slashCommand({ text: 'list api', user: 'U_DEMO', channel: CHANNEL });
     expect(res.status).toBe(200);
-    await vi.waitFor(() => expect(fake.callsTo('chat.postMessage').length + fake.responses.length).toBeGreaterThan(0), { timeout: 30_000 });
+    await vi.waitFor(() => expect(fake.callsTo('chat.postMessage').length + fake.responses.length).toBeGreaterThan(0), {
+      timeout: 30_000,
+    });
   });
 
   it('refuses GitHub deliveries with a wrong, missing or malformed signature', async () => {
-    const routeMounted = (await fetch(`${hs.base}${GITHUB_WEBHOOK_PATH}`, { method: 'POST', body: '{}' })).status !== 404;
+    const routeMounted =
+      (await fetch(`${hs.base}${GITHUB_WEBHOOK_PATH}`, { method: 'POST', body: '{}' })).status !== 404;
     expect(routeMounted, 'serve mounts /github/webhooks').toBe(true);
     const body = JSON.stringify({
       ref: 'refs/heads/develop',
@@ -117,7 +144,12 @@ describe('forged requests', () => {
       const delivery = `forged-${name.replace(/\W/g, '-')}`;
       const res = await fetch(`${hs.base}${GITHUB_WEBHOOK_PATH}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': delivery, ...headers },
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'push',
+          'x-github-delivery': delivery,
+          ...headers,
+        },
         body: sent,
       });
       await res.arrayBuffer();
@@ -129,13 +161,21 @@ describe('forged requests', () => {
     const send = () =>
       fetch(`${hs.base}${GITHUB_WEBHOOK_PATH}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'genuine-1', 'x-hub-signature-256': sign(HOOK_SECRET, body) },
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'push',
+          'x-github-delivery': 'genuine-1',
+          'x-hub-signature-256': sign(HOOK_SECRET, body),
+        },
         body,
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as { duplicate?: boolean } }));
     const first = await send();
     const replay = await send();
     hooks.record(first.status === 200 && !first.body.duplicate, `genuine → ${first.status}`);
-    hooks.record(replay.status === 200 && replay.body.duplicate === true, `replayed delivery handled again: ${JSON.stringify(replay.body)}`);
+    hooks.record(
+      replay.status === 200 && replay.body.duplicate === true,
+      `replayed delivery handled again: ${JSON.stringify(replay.body)}`,
+    );
     expect(hooks.lost, hooks.losses.join('\n')).toBe(0);
   });
 
@@ -151,32 +191,106 @@ describe('forged requests', () => {
       objectKey: `journals/${cluster}/${day}-${cluster}.1/journal.csv`,
       uploadedAt: new Date().toISOString(),
     });
-    const report = (env: string) => ({ env, version: `${day}-dev-modelling.1`, ok: true, exitCode: 0, durationMs: 1, outputTail: '' });
-    const call = async (method: string, path: string, token: string | null, payload?: unknown, header = 'authorization') => {
+    const report = (env: string) => ({
+      env,
+      version: `${day}-dev-modelling.1`,
+      ok: true,
+      exitCode: 0,
+      durationMs: 1,
+      outputTail: '',
+    });
+    const call = async (
+      method: string,
+      path: string,
+      token: string | null,
+      payload?: unknown,
+      header = 'authorization',
+    ) => {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (token !== null) headers[header] = header === 'authorization' ? `Bearer ${token}` : token;
-      const res = await fetch(`${hs.base}${path}`, { method, headers, body: payload === undefined ? undefined : typeof payload === 'string' ? payload : JSON.stringify(payload) });
+      const res = await fetch(`${hs.base}${path}`, {
+        method,
+        headers,
+        body: payload === undefined ? undefined : typeof payload === 'string' ? payload : JSON.stringify(payload),
+      });
       await res.arrayBuffer();
       return res.status;
     };
     const cases: [string, () => Promise<number>, number[]][] = [
       ['register without a token', () => call('POST', '/api/journal/versions', null, body('dev-modelling')), [401]],
-      ['register with a wrong token', () => call('POST', '/api/journal/versions', 'tok-guess', body('dev-modelling')), [401]],
-      ['register with a token prefix', () => call('POST', '/api/journal/versions', TOKENS['dev-modelling'].slice(0, -1), body('dev-modelling')), [401]],
-      ['register with a token suffix', () => call('POST', '/api/journal/versions', `${TOKENS['dev-modelling']}x`, body('dev-modelling')), [401]],
-      ['register for dev with prod’s token', () => call('POST', '/api/journal/versions', TOKENS['prod-modelling'], body('dev-modelling')), [403]],
-      ['register for prod with dev’s token', () => call('POST', '/api/journal/versions', TOKENS['dev-modelling'], body('prod-modelling')), [403]],
-      ['register by the read-only cluster', () => call('POST', '/api/journal/versions', TOKENS['qa-execution'], body('qa-execution')), [403]],
-      ['register with an agent token', () => call('POST', '/api/journal/versions', TOKENS.qa, body('dev-modelling')), [403]],
-      ['register with the token in the query', () => call('POST', `/api/journal/versions?token=${TOKENS['dev-modelling']}`, null, body('dev-modelling')), [401]],
+      [
+        'register with a wrong token',
+        () => call('POST', '/api/journal/versions', 'tok-guess', body('dev-modelling')),
+        [401],
+      ],
+      [
+        'register with a token prefix',
+        () => call('POST', '/api/journal/versions', TOKENS['dev-modelling'].slice(0, -1), body('dev-modelling')),
+        [401],
+      ],
+      [
+        'register with a token suffix',
+        () => call('POST', '/api/journal/versions', `${TOKENS['dev-modelling']}x`, body('dev-modelling')),
+        [401],
+      ],
+      [
+        'register for dev with prod’s token',
+        () => call('POST', '/api/journal/versions', TOKENS['prod-modelling'], body('dev-modelling')),
+        [403],
+      ],
+      [
+        'register for prod with dev’s token',
+        () => call('POST', '/api/journal/versions', TOKENS['dev-modelling'], body('prod-modelling')),
+        [403],
+      ],
+      [
+        'register by the read-only cluster',
+        () => call('POST', '/api/journal/versions', TOKENS['qa-execution'], body('qa-execution')),
+        [403],
+      ],
+      [
+        'register with an agent token',
+        () => call('POST', '/api/journal/versions', TOKENS.qa, body('dev-modelling')),
+        [403],
+      ],
+      [
+        'register with the token in the query',
+        () => call('POST', `/api/journal/versions?token=${TOKENS['dev-modelling']}`, null, body('dev-modelling')),
+        [401],
+      ],
       ['import report without a token', () => call('POST', '/api/journal/imports', null, report('qa')), [401]],
-      ['import report for dit by the qa agent', () => call('POST', '/api/journal/imports', TOKENS.qa, report('dit')), [403]],
-      ['import report for qa by a cluster', () => call('POST', '/api/journal/imports', TOKENS['dev-modelling'], report('qa')), [403]],
-      ['export event for dev by prod', () => call('POST', '/api/journal/events', TOKENS['prod-modelling'], { cluster: 'dev-modelling', kind: 'failed', file: 'x' }), [403]],
+      [
+        'import report for dit by the qa agent',
+        () => call('POST', '/api/journal/imports', TOKENS.qa, report('dit')),
+        [403],
+      ],
+      [
+        'import report for qa by a cluster',
+        () => call('POST', '/api/journal/imports', TOKENS['dev-modelling'], report('qa')),
+        [403],
+      ],
+      [
+        'export event for dev by prod',
+        () =>
+          call('POST', '/api/journal/events', TOKENS['prod-modelling'], {
+            cluster: 'dev-modelling',
+            kind: 'failed',
+            file: 'x',
+          }),
+        [403],
+      ],
       ['KV read without a token', () => call('GET', '/v1/kv/journal_version/qa', null), [403]],
-      ['KV read with a wrong token', () => call('GET', '/v1/kv/journal_version/qa', 'nope', undefined, 'x-consul-token'), [403]],
+      [
+        'KV read with a wrong token',
+        () => call('GET', '/v1/kv/journal_version/qa', 'nope', undefined, 'x-consul-token'),
+        [403],
+      ],
       ...(['dev-modelling', 'prod-modelling', 'qa-execution', 'qa'] as const).map(
-        (who): [string, () => Promise<number>, number[]] => [`KV pointer write by ${who}`, () => call('PUT', '/v1/kv/journal_version/dit', TOKENS[who], '2026.11.23-dev-modelling.1', 'x-consul-token'), [403]],
+        (who): [string, () => Promise<number>, number[]] => [
+          `KV pointer write by ${who}`,
+          () => call('PUT', '/v1/kv/journal_version/dit', TOKENS[who], '2026.11.23-dev-modelling.1', 'x-consul-token'),
+          [403],
+        ],
       ),
     ];
     for (const [name, send, expected] of cases) {
@@ -184,7 +298,11 @@ describe('forged requests', () => {
       tokens.record(expected.includes(status), `${name} → ${status}`);
     }
     tokens.record((await hs.server.runtime.journal.list({ limit: 10 })).length === 0, 'a version was registered');
-    tokens.record((await hs.server.runtime.journal.imports('dit')).length === 0 && (await hs.server.runtime.journal.imports('qa')).length === 0, 'an import was recorded');
+    tokens.record(
+      (await hs.server.runtime.journal.imports('dit')).length === 0 &&
+        (await hs.server.runtime.journal.imports('qa')).length === 0,
+      'an import was recorded',
+    );
     tokens.record((await hs.server.runtime.kv.get('journal_version/dit')) === null, 'the dit pointer moved');
     expect(tokens.lost, tokens.losses.join('\n')).toBe(0);
   });
@@ -194,11 +312,14 @@ describe('forged requests', () => {
       const res = await driver.slashCommand({ text, user: 'U_DEMO', channel: CHANNEL });
       expect(res.status).toBe(200);
       let id = '';
-      await vi.waitFor(async () => {
-        const ops = await store().operations({ env: text.split(' ').at(-1) });
-        id = ops.find((o) => o.state === 'awaiting-approval')?.id ?? '';
-        expect(id).not.toBe('');
-      }, { timeout: 30_000 });
+      await vi.waitFor(
+        async () => {
+          const ops = await store().operations({ env: text.split(' ').at(-1) });
+          id = ops.find((o) => o.state === 'awaiting-approval')?.id ?? '';
+          expect(id).not.toBe('');
+        },
+        { timeout: 30_000 },
+      );
       return id;
     };
     const prodOp = await ask('promote api prod'); // tech-lead + product-owner
@@ -207,7 +328,9 @@ describe('forged requests', () => {
       const before = fake.ephemerals.filter((e) => e.user === user).length;
       const res = await driver.blockAction({ actionId, value, user, channel: CHANNEL });
       if (res.status === 200 && actionId.startsWith('conveyor_approve')) {
-        await vi.waitFor(() => expect(fake.ephemerals.filter((e) => e.user === user).length).toBeGreaterThan(before), { timeout: 30_000 });
+        await vi.waitFor(() => expect(fake.ephemerals.filter((e) => e.user === user).length).toBeGreaterThan(before), {
+          timeout: 30_000,
+        });
       }
       return res.status;
     };
@@ -217,7 +340,10 @@ describe('forged requests', () => {
     await click('U_QA', `${prodOp}|tech-lead`);
     buttons.record((await approvals(prodOp)).length === 0, 'U_QA claimed tech-lead on prod');
     await click('U_PO', `${prodOp}|tech-lead`);
-    buttons.record(JSON.stringify(await approvals(prodOp)) === JSON.stringify(['U_PO:product-owner']), `U_PO claimed tech-lead: ${await approvals(prodOp)}`);
+    buttons.record(
+      JSON.stringify(await approvals(prodOp)) === JSON.stringify(['U_PO:product-owner']),
+      `U_PO claimed tech-lead: ${await approvals(prodOp)}`,
+    );
     // another operation: only what the clicker could approve anyway
     await click('U_LEAD', stagingOp);
     buttons.record((await approvals(stagingOp)).length === 0, 'U_LEAD approved staging (qa-lead only)');
@@ -243,8 +369,14 @@ describe('forged requests', () => {
       privateMetadata: JSON.stringify({ op: prodOp, channel: CHANNEL }),
     });
     await new Promise((r) => setTimeout(r, 1_000));
-    buttons.record((await store().operation(prodOp)).state === 'awaiting-approval', 'U_QA rejected prod through an edited modal');
-    buttons.record(JSON.stringify(await approvals(prodOp)) === JSON.stringify(['U_PO:product-owner']), 'prod approvals changed');
+    buttons.record(
+      (await store().operation(prodOp)).state === 'awaiting-approval',
+      'U_QA rejected prod through an edited modal',
+    );
+    buttons.record(
+      JSON.stringify(await approvals(prodOp)) === JSON.stringify(['U_PO:product-owner']),
+      'prod approvals changed',
+    );
     buttons.record((await approvals(stagingOp)).length === 0, 'staging approvals changed');
     expect(buttons.lost, buttons.losses.join('\n')).toBe(0);
   });

@@ -17,8 +17,37 @@ const DISPATCH_RUNS = 400;
 const corpus = hostileStrings('/tmp/conveyor-hostile-never');
 
 const NAMES = [...new Set(COMMANDS.flatMap((c) => c.name.split(' ')))];
-const FLAGS = ['--version', '--to', '--ticket', '--dry-run', '--emergency', '--cluster', '--x', '-x', '--', '-', '--version=', '--to=qa/2026.11.23.1'];
-const PLAUSIBLE = ['api', 'web', '*', 'development', 'qa', 'staging', 'prod', 'dev', 'dit', 'qa/2026.11.23.1', 'CHG0001234', 'op_abcdefgh12', '1234567', 'deadbeefcafe', '2026.11.23-dev-modelling.1'];
+const FLAGS = [
+  '--version',
+  '--to',
+  '--ticket',
+  '--dry-run',
+  '--emergency',
+  '--cluster',
+  '--x',
+  '-x',
+  '--',
+  '-',
+  '--version=',
+  '--to=qa/2026.11.23.1',
+];
+const PLAUSIBLE = [
+  'api',
+  'web',
+  '*',
+  'development',
+  'qa',
+  'staging',
+  'prod',
+  'dev',
+  'dit',
+  'qa/2026.11.23.1',
+  'CHG0001234',
+  'op_abcdefgh12',
+  '1234567',
+  'deadbeefcafe',
+  '2026.11.23-dev-modelling.1',
+];
 const SPACES = [' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u2003', '\u3000'];
 
 const word = fc.oneof(
@@ -27,7 +56,10 @@ const word = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...corpus) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
-  { weight: 1, arbitrary: fc.constantFrom('"', "'", '\u201c', '\u201d', '\u2018', '\u2019', '\\', '"unclosed', "it's") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('"', "'", '\u201c', '\u201d', '\u2018', '\u2019', '\\', '"unclosed', "it's"),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 3 }).map((s) => `${s}\u0000${s}`) },
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 6000 }).map((n) => 'z'.repeat(n)) },
 );
@@ -99,7 +131,11 @@ describe('grammar fuzzing', () => {
   // Regression (found by this suite): a refusal echoed an unexpected argument or an unknown
   // option in full — thousands of characters back into the channel. Now clipped.
   it('never echoes a huge value back in a refusal', async () => {
-    for (const text of [`promote api qa ${'z'.repeat(3000)}`, `promote api qa --${'z'.repeat(3000)}`, `list api qa ${'\u{10000}'.repeat(1500)}`]) {
+    for (const text of [
+      `promote api qa ${'z'.repeat(3000)}`,
+      `promote api qa --${'z'.repeat(3000)}`,
+      `list api qa ${'\u{10000}'.repeat(1500)}`,
+    ]) {
       const reply = await t.run(text, 'U_DEMO');
       expect(reply.status).toBe('usage');
       expect(reply.title.length).toBeLessThan(250);
@@ -109,7 +145,13 @@ describe('grammar fuzzing', () => {
   // Regression (found by this suite): a quoted "--" in a typed position vanished as the end of
   // options, so `promote api "--"` promoted api into the next stage instead of being refused.
   it('refuses "--" where no free text follows, keeps it before a reason', async () => {
-    for (const text of ['promote api --', 'promote api "--"', 'list -- api', 'rollback api qa -- --to x', 'diff development -- qa']) {
+    for (const text of [
+      'promote api --',
+      'promote api "--"',
+      'list -- api',
+      'rollback api qa -- --to x',
+      'diff development -- qa',
+    ]) {
       expect((await t.run(text, 'U_DEMO')).status, text).toBe('usage');
     }
     expect(await t.runtime.store.operations()).toEqual([]);
@@ -132,7 +174,10 @@ describe('grammar fuzzing', () => {
           reply.title.length < 600 &&
           !/\n\s+at /.test(reply.text) &&
           (reply.status !== 'usage' || reply.operation === undefined);
-        dispatched.record(ok, `${JSON.stringify(line.slice(0, 120))} as ${JSON.stringify(user)} → ${reply.status}: ${reply.title.slice(0, 200)}`);
+        dispatched.record(
+          ok,
+          `${JSON.stringify(line.slice(0, 120))} as ${JSON.stringify(user)} → ${reply.status}: ${reply.title.slice(0, 200)}`,
+        );
         return true;
       }),
       { numRuns: DISPATCH_RUNS, seed },

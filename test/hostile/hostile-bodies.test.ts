@@ -21,15 +21,30 @@ import { answers, family, printFamilies, recordAlive } from './support/summary.j
 const SECRET = 'hostile-bodies-signing-secret';
 const HOOK_SECRET = 'hostile-bodies-webhook-secret';
 
-const form = (fields: [string, string][]) => fields.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+const form = (fields: [string, string][]) =>
+  fields.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 const command = (over: Record<string, string | null> = {}): [string, string][] => {
   const base: Record<string, string | null> = {
-    token: 'x', team_id: 'T0000001', channel_id: 'C0BODY001', channel_name: 'deploys', user_id: 'U_DEMO', command: '/conveyor',
-    text: 'help', response_url: 'https://hooks.slack.invalid/commands/1', trigger_id: `tr.body.${Math.random()}`, ...over,
+    token: 'x',
+    team_id: 'T0000001',
+    channel_id: 'C0BODY001',
+    channel_name: 'deploys',
+    user_id: 'U_DEMO',
+    command: '/conveyor',
+    text: 'help',
+    response_url: 'https://hooks.slack.invalid/commands/1',
+    trigger_id: `tr.body.${Math.random()}`,
+    ...over,
   };
   return Object.entries(base).filter((e): e is [string, string] => e[1] !== null);
 };
-const action = { type: 'block_actions', user: { id: 'U_LEAD' }, team: { id: 'T0000001' }, trigger_id: 'tr.a', actions: [{ action_id: 'conveyor_approve', value: 'op_aaaaaaaaaa' }] };
+const action = {
+  type: 'block_actions',
+  user: { id: 'U_LEAD' },
+  team: { id: 'T0000001' },
+  trigger_id: 'tr.a',
+  actions: [{ action_id: 'conveyor_approve', value: 'op_aaaaaaaaaa' }],
+};
 
 describe('malformed but signed requests', () => {
   let hs: HostileServer;
@@ -44,7 +59,12 @@ describe('malformed but signed requests', () => {
   beforeAll(async () => {
     fake = await SlackFake.start();
     hs = await startHostileServer({
-      env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl, GITHUB_WEBHOOK_SECRET: HOOK_SECRET },
+      env: {
+        SLACK_BOT_TOKEN: fake.token,
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: fake.apiUrl,
+        GITHUB_WEBHOOK_SECRET: HOOK_SECRET,
+      },
     });
     driver = new SlackDriver({ url: `${hs.base}/slack/events`, signingSecret: SECRET });
   });
@@ -70,10 +90,35 @@ describe('malformed but signed requests', () => {
       ['block_actions without actions', form([['payload', JSON.stringify({ ...action, actions: undefined })]]), FORM],
       ['block_actions with no action', form([['payload', JSON.stringify({ ...action, actions: [] })]]), FORM],
       ['block_actions with an empty action', form([['payload', JSON.stringify({ ...action, actions: [{}] })]]), FORM],
-      ['block_actions with a numeric value', form([['payload', JSON.stringify({ ...action, actions: [{ action_id: 'conveyor_approve', value: 7 }] })]]), FORM],
-      ['view_submission without view', form([['payload', JSON.stringify({ type: 'view_submission', user: { id: 'U_LEAD' } })]]), FORM],
-      ['view_submission with state null', form([['payload', JSON.stringify({ type: 'view_submission', user: { id: 'U_LEAD' }, view: { id: 'V1', callback_id: 'conveyor_reject_modal', private_metadata: '', state: null } })]]), FORM],
-      ['an unknown interaction type', form([['payload', JSON.stringify({ type: 'shortcut', user: { id: 'U_LEAD' } })]]), FORM],
+      [
+        'block_actions with a numeric value',
+        form([['payload', JSON.stringify({ ...action, actions: [{ action_id: 'conveyor_approve', value: 7 }] })]]),
+        FORM,
+      ],
+      [
+        'view_submission without view',
+        form([['payload', JSON.stringify({ type: 'view_submission', user: { id: 'U_LEAD' } })]]),
+        FORM,
+      ],
+      [
+        'view_submission with state null',
+        form([
+          [
+            'payload',
+            JSON.stringify({
+              type: 'view_submission',
+              user: { id: 'U_LEAD' },
+              view: { id: 'V1', callback_id: 'conveyor_reject_modal', private_metadata: '', state: null },
+            }),
+          ],
+        ]),
+        FORM,
+      ],
+      [
+        'an unknown interaction type',
+        form([['payload', JSON.stringify({ type: 'shortcut', user: { id: 'U_LEAD' } })]]),
+        FORM,
+      ],
       ['payload beside command fields', `payload=null&${form(command())}`, FORM],
       ['command without user_id', form(command({ user_id: null })), FORM],
       ['command without text', form(command({ text: null })), FORM],
@@ -98,7 +143,12 @@ describe('malformed but signed requests', () => {
     ];
     for (const [name, body, type] of cases) {
       const res = await driver.send(body, type);
-      await recordAlive(slack, hs.base, res.status >= 400 && res.status < 500, `${name} → ${res.status} ${res.body.slice(0, 120)}`);
+      await recordAlive(
+        slack,
+        hs.base,
+        res.status >= 400 && res.status < 500,
+        `${name} → ${res.status} ${res.body.slice(0, 120)}`,
+      );
     }
     // Nothing was lost: a real command sent now is answered.
     const responseUrl = fake.responseUrl('after-bodies');
@@ -112,10 +162,16 @@ describe('malformed but signed requests', () => {
   it('refuses Slack requests timestamped in the future beyond a minute of skew, like stale ones', async () => {
     const now = Math.floor(Date.now() / 1000);
     for (const ahead of [61, 120, 300, 3_600, 86_400, 10 ** 9]) {
-      const res = await driver.slashCommand({ text: 'promote api qa', user: 'U_DEMO', channel: 'C0FUTURE1' }, { timestamp: now + ahead });
+      const res = await driver.slashCommand(
+        { text: 'promote api qa', user: 'U_DEMO', channel: 'C0FUTURE1' },
+        { timestamp: now + ahead },
+      );
       await recordAlive(future, hs.base, res.status === 401, `${ahead} s ahead → ${res.status}`);
     }
-    const skewed = await driver.slashCommand({ text: 'help', user: 'U_DEMO', channel: 'C0FUTURE1' }, { timestamp: now + 20 });
+    const skewed = await driver.slashCommand(
+      { text: 'help', user: 'U_DEMO', channel: 'C0FUTURE1' },
+      { timestamp: now + 20 },
+    );
     future.record(skewed.status === 200, `20 s ahead (clock skew) → ${skewed.status}`);
     expect(await hs.server.runtime.store.operations({ app: 'api', env: 'qa' })).toHaveLength(0);
     expect(future.crashed + future.lost, future.losses.join('\n')).toBe(0);
@@ -126,7 +182,11 @@ describe('malformed but signed requests', () => {
     const sign = (body: string) => `sha256=${createHmac('sha256', HOOK_SECRET).update(body).digest('hex')}`;
     const post = async (body: string | Uint8Array, headers: Record<string, string>) => {
       const payload: BodyInit = typeof body === 'string' ? body : new Blob([body as Uint8Array<ArrayBuffer>]);
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload }).catch(() => null);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: payload,
+      }).catch(() => null);
       await res?.arrayBuffer().catch(() => undefined);
       return res?.status ?? 0;
     };
@@ -135,13 +195,47 @@ describe('malformed but signed requests', () => {
       ['no signature', () => post('{}', good), [401]],
       ['a malformed signature', () => post('{}', { ...good, 'x-hub-signature-256': 'sha1=abc' }), [401]],
       ['no event', () => post('{}', { 'x-github-delivery': 'd1', 'x-hub-signature-256': sign('{}') }), [400]],
-      ['an event with a path', () => post('{}', { ...good, 'x-github-event': '../push', 'x-hub-signature-256': sign('{}') }), [400]],
+      [
+        'an event with a path',
+        () => post('{}', { ...good, 'x-github-event': '../push', 'x-hub-signature-256': sign('{}') }),
+        [400],
+      ],
       ['a wrong signature', () => post('{"a":1}', { ...good, 'x-hub-signature-256': sign('{"a":2}') }), [401]],
-      ['signed null', () => post('null', { ...good, 'x-github-delivery': 'd-null', 'x-hub-signature-256': sign('null') }), [400]],
-      ['signed []', () => post('[]', { ...good, 'x-github-delivery': 'd-arr', 'x-hub-signature-256': sign('[]') }), [400]],
-      ['signed not JSON', () => post('{', { ...good, 'x-github-delivery': 'd-nojson', 'x-hub-signature-256': sign('{') }), [400]],
-      ['a signed push without after', () => post('{"ref":"refs/heads/develop","repository":{"full_name":"acme/api"}}', { ...good, 'x-github-delivery': 'd-shape', 'x-hub-signature-256': sign('{"ref":"refs/heads/develop","repository":{"full_name":"acme/api"}}') }), [400]],
-      ['a declared 6 MB body', () => post(new Uint8Array(6 * 1024 * 1024), { ...good, 'x-github-delivery': 'd-big', 'x-hub-signature-256': sign('x') }), [413]],
+      [
+        'signed null',
+        () => post('null', { ...good, 'x-github-delivery': 'd-null', 'x-hub-signature-256': sign('null') }),
+        [400],
+      ],
+      [
+        'signed []',
+        () => post('[]', { ...good, 'x-github-delivery': 'd-arr', 'x-hub-signature-256': sign('[]') }),
+        [400],
+      ],
+      [
+        'signed not JSON',
+        () => post('{', { ...good, 'x-github-delivery': 'd-nojson', 'x-hub-signature-256': sign('{') }),
+        [400],
+      ],
+      [
+        'a signed push without after',
+        () =>
+          post('{"ref":"refs/heads/develop","repository":{"full_name":"acme/api"}}', {
+            ...good,
+            'x-github-delivery': 'd-shape',
+            'x-hub-signature-256': sign('{"ref":"refs/heads/develop","repository":{"full_name":"acme/api"}}'),
+          }),
+        [400],
+      ],
+      [
+        'a declared 6 MB body',
+        () =>
+          post(new Uint8Array(6 * 1024 * 1024), {
+            ...good,
+            'x-github-delivery': 'd-big',
+            'x-hub-signature-256': sign('x'),
+          }),
+        [413],
+      ],
     ];
     for (const [name, send, expected] of cases) {
       const status = await send();
@@ -149,13 +243,29 @@ describe('malformed but signed requests', () => {
     }
     // Eight unsigned 24 MB bodies at once: refused on their headers, never buffered.
     const rssBefore = process.memoryUsage().rss;
-    const flood = await Promise.all(Array.from({ length: 8 }, (_, i) => post(new Uint8Array(24 * 1024 * 1024), { ...good, 'x-github-delivery': `d-flood-${i}` })));
+    const flood = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        post(new Uint8Array(24 * 1024 * 1024), { ...good, 'x-github-delivery': `d-flood-${i}` }),
+      ),
+    );
     for (const status of flood) await recordAlive(hooks, hs.base, status === 401, `unsigned 24 MB body → ${status}`);
     // Eight signed-looking (wrong signature) 4 MB bodies at once: at most two are read, the rest wait for a retry.
     const big = new Uint8Array(4 * 1024 * 1024);
-    const signedFlood = await Promise.all(Array.from({ length: 8 }, (_, i) => post(big, { ...good, 'x-github-delivery': `d-sflood-${i}`, 'x-hub-signature-256': sign('not this body') })));
-    for (const status of signedFlood) await recordAlive(hooks, hs.base, status === 401 || status === 503, `4 MB body with a wrong signature → ${status}`);
-    console.log(`[hostile] GitHub floods: RSS of the test process (serve included) grew ${Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20)} MiB; statuses of the signed flood: ${signedFlood.join(',')}`);
+    const signedFlood = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        post(big, { ...good, 'x-github-delivery': `d-sflood-${i}`, 'x-hub-signature-256': sign('not this body') }),
+      ),
+    );
+    for (const status of signedFlood)
+      await recordAlive(
+        hooks,
+        hs.base,
+        status === 401 || status === 503,
+        `4 MB body with a wrong signature → ${status}`,
+      );
+    console.log(
+      `[hostile] GitHub floods: RSS of the test process (serve included) grew ${Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20)} MiB; statuses of the signed flood: ${signedFlood.join(',')}`,
+    );
     expect(hooks.crashed + hooks.lost, hooks.losses.join('\n')).toBe(0);
   });
 
@@ -168,7 +278,21 @@ describe('malformed but signed requests', () => {
       await res?.arrayBuffer().catch(() => undefined);
       return res?.status ?? 0;
     };
-    const junk = ['null', '[]', '1', '"x"', 'true', '{}', '{', '{"text":null}', '{"text":5,"user":"U_DEMO"}', '{"text":"list","user":["U_DEMO"]}', '{"text":"list","user":"U DEMO"}', `{"text":"${'x'.repeat(5000)}","user":"U_DEMO"}`, '{"__proto__":{"admin":true}}'];
+    const junk = [
+      'null',
+      '[]',
+      '1',
+      '"x"',
+      'true',
+      '{}',
+      '{',
+      '{"text":null}',
+      '{"text":5,"user":"U_DEMO"}',
+      '{"text":"list","user":["U_DEMO"]}',
+      '{"text":"list","user":"U DEMO"}',
+      `{"text":"${'x'.repeat(5000)}","user":"U_DEMO"}`,
+      '{"__proto__":{"admin":true}}',
+    ];
     const surfaces: [string, string, string, string | null, string?][] = [
       // Outside the sandbox /api/run takes a personal token (the local serve token only names demo users).
       ['local API', 'POST', '/api/run', await personalToken(hs, 'U_DEMO')],
@@ -186,7 +310,12 @@ describe('malformed but signed requests', () => {
     }
     for (const value of ['', 'not a version', '$(id)', '2026.11.23-dev-modelling.1\nX: y', 'x'.repeat(5000)]) {
       const status = await call('PUT', '/v1/kv/journal_version/dit', local.token, value, 'x-consul-token');
-      await recordAlive(apis, hs.base, (value === '' && status === 200) || (status >= 400 && status < 500), `KV value ${JSON.stringify(value.slice(0, 30))} → ${status}`);
+      await recordAlive(
+        apis,
+        hs.base,
+        (value === '' && status === 200) || (status >= 400 && status < 500),
+        `KV value ${JSON.stringify(value.slice(0, 30))} → ${status}`,
+      );
     }
     apis.record((await hs.server.runtime.journal.list({ limit: 10 })).length === 0, 'a version was registered');
     expect(await answers(hs.base)).toBe(true);
@@ -205,13 +334,30 @@ describe('malformed but signed requests', () => {
     const first = await run('lock web qa regression test', 'reuse-1');
     keys.record(first.status === 200, `first → ${first.status}`);
     const same = await run('lock web qa regression test', 'reuse-1');
-    keys.record(same.status === 200 && same.reply.title === first.reply.title, `the same command again → ${same.status} ${same.reply.title}`);
-    for (const [text, user] of [['unlock web qa', 'U_DEMO'], ['lock web staging other', 'U_DEMO'], ['lock web qa regression test', 'U_LEAD'], ['list', 'U_DEMO']] as const) {
+    keys.record(
+      same.status === 200 && same.reply.title === first.reply.title,
+      `the same command again → ${same.status} ${same.reply.title}`,
+    );
+    for (const [text, user] of [
+      ['unlock web qa', 'U_DEMO'],
+      ['lock web staging other', 'U_DEMO'],
+      ['lock web qa regression test', 'U_LEAD'],
+      ['list', 'U_DEMO'],
+    ] as const) {
       const other = await run(text, 'reuse-1', user);
-      await recordAlive(keys, hs.base, other.status === 409 && /different command/.test(other.reply.title) && other.reply.title !== first.reply.title, `"${text}" as ${user} under the same key → ${other.status} ${other.reply.title}`);
+      await recordAlive(
+        keys,
+        hs.base,
+        other.status === 409 && /different command/.test(other.reply.title) && other.reply.title !== first.reply.title,
+        `"${text}" as ${user} under the same key → ${other.status} ${other.reply.title}`,
+      );
     }
     const locks = await hs.server.runtime.store.allLocks();
-    keys.record(locks.some((l) => l.app === 'web' && l.env === 'qa') && !locks.some((l) => l.app === 'web' && l.env === 'staging'), 'the reused key changed the locks');
+    keys.record(
+      locks.some((l) => l.app === 'web' && l.env === 'qa') &&
+        !locks.some((l) => l.app === 'web' && l.env === 'staging'),
+      'the reused key changed the locks',
+    );
     expect(keys.crashed + keys.lost, keys.losses.join('\n')).toBe(0);
   });
 });

@@ -17,15 +17,23 @@ import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { copySandbox } from '../support/runtime.js';
 import { SlackDriver } from '../support/slack-driver.js';
 import { SlackFake } from '../support/slack-fake.js';
-import { copySandbox } from '../support/runtime.js';
 import { family, printFamilies, seededRandom, seedFor } from './support/summary.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/conveyor.js');
 const SECRET = 'inbox-kill-signing-secret';
 const ROUNDS = Number(process.env.HOSTILE_INBOX_ROUNDS ?? 5);
-const TEXTS = ['help', 'list api', 'history', 'promote api qa --dry-run', 'help promote', 'diff development qa api', 'promote web qa'];
+const TEXTS = [
+  'help',
+  'list api',
+  'history',
+  'promote api qa --dry-run',
+  'help promote',
+  'diff development qa api',
+  'promote web qa',
+];
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -87,7 +95,10 @@ describe('the durable inbox under SIGKILL', () => {
     child = spawn(process.execPath, [BIN, 'serve', '--config', configFile], { cwd: root, env, stdio: 'ignore' });
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       if (Date.now() > deadline || child.exitCode !== null) throw new Error('serve did not become ready');
       await new Promise((r) => setTimeout(r, 100));
@@ -104,9 +115,14 @@ describe('the durable inbox under SIGKILL', () => {
   }
 
   /** Replies as the user sees them (a response_url message replaced by a later one counts once). */
-  const replies = (s: Sent) => fake.visibleResponses(`k${s.n}`).length + fake.messagesIn(`CK${s.n}`).length + fake.ephemerals.filter((e) => e.channel === `CK${s.n}`).length;
+  const replies = (s: Sent) =>
+    fake.visibleResponses(`k${s.n}`).length +
+    fake.messagesIn(`CK${s.n}`).length +
+    fake.ephemerals.filter((e) => e.channel === `CK${s.n}`).length;
   /** Posts Slack took for it, replaced or not: more than one means a kill landed mid-delivery. */
-  const posts = (s: Sent) => fake.responses.filter((r) => r.id === `k${s.n}`).length + fake.callsTo('chat.postMessage').filter((c) => c.args.channel === `CK${s.n}` && c.outcome === 'ok').length;
+  const posts = (s: Sent) =>
+    fake.responses.filter((r) => r.id === `k${s.n}`).length +
+    fake.callsTo('chat.postMessage').filter((c) => c.args.channel === `CK${s.n}` && c.outcome === 'ok').length;
 
   it(`${ROUNDS} rounds of commands, SIGKILL after a random number of acks in each: every acked command answered once and logged once`, async () => {
     const rnd = seededRandom(seedFor('inbox SIGKILL'));
@@ -121,10 +137,21 @@ describe('the durable inbox under SIGKILL', () => {
       let killing: Promise<void> | null = null;
       const lanes = Array.from({ length: 6 }, async () => {
         while (!killed) {
-          const s: Sent = { n: sent.length, text: TEXTS[Math.floor(rnd() * TEXTS.length)]!, trigger: `tr.kill.${round}.${sent.length}.${Date.now()}`, acked: false };
+          const s: Sent = {
+            n: sent.length,
+            text: TEXTS[Math.floor(rnd() * TEXTS.length)]!,
+            trigger: `tr.kill.${round}.${sent.length}.${Date.now()}`,
+            acked: false,
+          };
           sent.push(s);
           const res = await driver
-            .slashCommand({ text: s.text, user: 'U_DEMO', channel: `CK${s.n}`, triggerId: s.trigger, responseUrl: fake.responseUrl(`k${s.n}`) })
+            .slashCommand({
+              text: s.text,
+              user: 'U_DEMO',
+              channel: `CK${s.n}`,
+              triggerId: s.trigger,
+              responseUrl: fake.responseUrl(`k${s.n}`),
+            })
             .catch(() => ({ status: 0 }));
           s.acked = res.status === 200;
           if (s.acked && ++ackedThisRound >= target && !killing) {
@@ -140,7 +167,9 @@ describe('the durable inbox under SIGKILL', () => {
       await killing;
     }
     const acked = sent.filter((s) => s.acked);
-    console.log(`[hostile] inbox SIGKILL: ${sent.length} sent, ${acked.length} acked before their serve was killed or while it lived`);
+    console.log(
+      `[hostile] inbox SIGKILL: ${sent.length} sent, ${acked.length} acked before their serve was killed or while it lived`,
+    );
     // The last start sweeps what every killed serve accepted.
     await start();
     const deadline = Date.now() + 120_000;
@@ -154,7 +183,11 @@ describe('the durable inbox under SIGKILL', () => {
     expect(existsSync(`${stateDir}.slack-deliveries`)).toBe(true); // the delivery log beside the store
     const pg = new PGlite(stateDir);
     const logged = new Map<string, number>();
-    for (const row of (await pg.query<{ request_key: string; n: number }>('SELECT request_key, count(*)::int AS n FROM command_log WHERE request_key IS NOT NULL GROUP BY request_key')).rows) {
+    for (const row of (
+      await pg.query<{ request_key: string; n: number }>(
+        'SELECT request_key, count(*)::int AS n FROM command_log WHERE request_key IS NOT NULL GROUP BY request_key',
+      )
+    ).rows) {
       logged.set(row.request_key, Number(row.n));
     }
     await pg.close();
@@ -177,7 +210,7 @@ describe('the durable inbox under SIGKILL', () => {
     expect(duplicated).toEqual([]);
   }, 600_000);
 
-  it('a kill inside the reply\'s delivery (Slack took it, serve never heard): after restart the user still sees one reply', async () => {
+  it("a kill inside the reply's delivery (Slack took it, serve never heard): after restart the user still sees one reply", async () => {
     const driver = new SlackDriver({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: SECRET });
     const waitFor = async (what: string, cond: () => boolean) => {
       const deadline = Date.now() + 60_000;
@@ -196,7 +229,13 @@ describe('the durable inbox under SIGKILL', () => {
     // 1. A private answer through the response_url: Slack shows it, the answer never comes back.
     await start();
     fake.stallAfterTaking('response_url');
-    const ack = await driver.slashCommand({ text: 'help promote', user: 'U_DEMO', channel: 'CSTALL1', triggerId: 'tr.stall.1', responseUrl: fake.responseUrl('stall1') });
+    const ack = await driver.slashCommand({
+      text: 'help promote',
+      user: 'U_DEMO',
+      channel: 'CSTALL1',
+      triggerId: 'tr.stall.1',
+      responseUrl: fake.responseUrl('stall1'),
+    });
     expect(ack.status).toBe(200);
     await waitFor('the stalled response_url post', () => fake.responses.some((r) => r.id === 'stall1'));
     await kill();
@@ -204,20 +243,34 @@ describe('the durable inbox under SIGKILL', () => {
     await start();
     const postsBefore = fake.callsTo('chat.postMessage').length;
     fake.stallAfterTaking('chat.postMessage');
-    const ack2 = await driver.slashCommand({ text: 'promote web qa', user: 'U_DEMO', channel: 'CSTALL2', triggerId: 'tr.stall.2', responseUrl: fake.responseUrl('stall2') });
+    const ack2 = await driver.slashCommand({
+      text: 'promote web qa',
+      user: 'U_DEMO',
+      channel: 'CSTALL2',
+      triggerId: 'tr.stall.2',
+      responseUrl: fake.responseUrl('stall2'),
+    });
     expect(ack2.status).toBe(200);
-    await waitFor('the stalled chat.postMessage', () => fake.callsTo('chat.postMessage').length > postsBefore && fake.messagesIn('CSTALL2').length === 1);
+    await waitFor(
+      'the stalled chat.postMessage',
+      () => fake.callsTo('chat.postMessage').length > postsBefore && fake.messagesIn('CSTALL2').length === 1,
+    );
     await kill();
     // The restart sweeps both.
     await start();
-    await waitFor('the response_url to be posted again', () => fake.responses.filter((r) => r.id === 'stall1').length === 2);
+    await waitFor(
+      'the response_url to be posted again',
+      () => fake.responses.filter((r) => r.id === 'stall1').length === 2,
+    );
     const [first, second] = fake.responses.filter((r) => r.id === 'stall1');
     expect(second!.body.replace_original).toBe(true);
     expect(String(second!.body.text)).toBe(String(first!.body.text));
     expect(fake.visibleResponses('stall1')).toHaveLength(1);
     // The channel reply was found by its metadata, not posted again; the operation's later
     // edits go to that one message.
-    await waitFor('a look for the earlier copy', () => fake.callsTo('conversations.history').some((c) => c.args.channel === 'CSTALL2'));
+    await waitFor('a look for the earlier copy', () =>
+      fake.callsTo('conversations.history').some((c) => c.args.channel === 'CSTALL2'),
+    );
     await new Promise((r) => setTimeout(r, 1_500));
     expect(fake.messagesIn('CSTALL2')).toHaveLength(1);
     expect(fake.visibleResponses('stall2')).toHaveLength(0);
@@ -225,7 +278,11 @@ describe('the durable inbox under SIGKILL', () => {
     await kill();
     // The operation knows that message as its own: its later transitions edit it in place.
     const pg = new PGlite(stateDir);
-    const ops = (await pg.query<{ message: { channel?: string; ts?: string } | null }>(`SELECT message FROM operations WHERE message->>'channel' = 'CSTALL2'`)).rows;
+    const ops = (
+      await pg.query<{ message: { channel?: string; ts?: string } | null }>(
+        `SELECT message FROM operations WHERE message->>'channel' = 'CSTALL2'`,
+      )
+    ).rows;
     await pg.close();
     expect(ops.map((o) => o.message?.ts)).toEqual([message!.ts]);
   }, 300_000);

@@ -13,9 +13,9 @@ import { renderReplyBlocks, renderReplyText } from '../../src/adapters/slack-blo
 import type { Reply } from '../../src/core/reply.js';
 import { refsOf } from '../support/git-helpers.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
-import { parseLine as parsesAs } from './support/parse-line.js';
 import { hostileStrings, quote } from './support/corpus.js';
 import { type HostileServer, startHostileServer, TOKENS } from './support/hostile-server.js';
+import { parseLine as parsesAs } from './support/parse-line.js';
 import { family, printFamilies } from './support/summary.js';
 
 /** A plain file name is a legitimate `file`; only the others are hostile there. */
@@ -112,9 +112,17 @@ describe('injection corpus', () => {
         // a read-only filter with a well-formed unknown name answers "nothing", which is inert
         // (and `help "--"` is plain `help`: the command list)
         const inertFilter =
-          (position === 'journal list --cluster' && /^[a-z][a-z0-9-]{0,62}$/.test(value)) || (position === 'help command' && value === '--');
-        const ok = (reply.status !== 'ok' || inertFilter) && reply.operation === undefined && reply.title.length < 400 && inertForSlack(reply);
-        fam.record(ok, `${position}: ${JSON.stringify(value.slice(0, 60))} → ${reply.status} ${reply.title.slice(0, 120)}`);
+          (position === 'journal list --cluster' && /^[a-z][a-z0-9-]{0,62}$/.test(value)) ||
+          (position === 'help command' && value === '--');
+        const ok =
+          (reply.status !== 'ok' || inertFilter) &&
+          reply.operation === undefined &&
+          reply.title.length < 400 &&
+          inertForSlack(reply);
+        fam.record(
+          ok,
+          `${position}: ${JSON.stringify(value.slice(0, 60))} → ${reply.status} ${reply.title.slice(0, 120)}`,
+        );
       }
       expect(existsSync(marker), position).toBe(false);
     }
@@ -136,13 +144,19 @@ describe('injection corpus', () => {
       fam.record(ok, `lock reason ${JSON.stringify(value.slice(0, 60))} → ${locked.status}`);
     }
     // reject reasons: one operation waiting in staging per reason, rejected with it
-    const reasons = sample(corpus.filter((v) => v.length <= 500 && /[<>&`$;'"|*_~]/.test(v)), 2);
+    const reasons = sample(
+      corpus.filter((v) => v.length <= 500 && /[<>&`$;'"|*_~]/.test(v)),
+      2,
+    );
     for (const value of reasons) {
       const asked = await t.run('promote api staging', 'U_DEMO');
       if (!asked.operation) throw new Error(`could not ask: ${asked.text}`);
       const rejected = await t.run(`reject ${asked.operation.id} ${quote(value)}`, 'U_QA');
       if (rejected.status !== 'ok') await t.run(`reject ${asked.operation.id}`, 'U_DEMO');
-      fam.record(inertForSlack(rejected) && rejected.status !== 'error', `reject reason ${JSON.stringify(value.slice(0, 60))} → ${rejected.status}`);
+      fam.record(
+        inertForSlack(rejected) && rejected.status !== 'error',
+        `reject reason ${JSON.stringify(value.slice(0, 60))} → ${rejected.status}`,
+      );
     }
     const history = await t.run('history api staging', 'U_DEMO');
     fam.record(history.status === 'ok' && inertForSlack(history), 'history with hostile reasons');
@@ -193,7 +207,11 @@ describe('injection corpus', () => {
       `journals/dev-modelling/${version}`,
     ];
     const cases = [
-      ...fields.flatMap((f) => sample(corpus, 3).filter((v) => f !== 'file' || !FILE_NAME.test(v)).map((v) => ({ ...validBody, [f]: v }))),
+      ...fields.flatMap((f) =>
+        sample(corpus, 3)
+          .filter((v) => f !== 'file' || !FILE_NAME.test(v))
+          .map((v) => ({ ...validBody, [f]: v })),
+      ),
       ...keys.map((objectKey) => ({ ...validBody, objectKey })),
       { ...validBody, mandators: ['tech-head', 'business-head', 'admin'] },
       { ...validBody, size: -1 },
@@ -201,7 +219,10 @@ describe('injection corpus', () => {
     ];
     for (const body of cases) {
       const res = await post('/api/journal/versions', body);
-      http.record(res.status >= 400 && res.status < 500, `register ${JSON.stringify(body).slice(0, 160)} → ${res.status}`);
+      http.record(
+        res.status >= 400 && res.status < 500,
+        `register ${JSON.stringify(body).slice(0, 160)} → ${res.status}`,
+      );
     }
     expect(await hs.server.runtime.journal.list({ limit: 10 })).toEqual([]);
     expect(http.lost, http.losses.join('\n')).toBe(0);
@@ -210,10 +231,19 @@ describe('injection corpus', () => {
   it('refuses hostile query values and version ids on the read endpoints without an error', async () => {
     for (const v of sample(corpus, 2)) {
       const q = encodeURIComponent(v);
-      for (const path of [`/api/journal/versions?cluster=${q}`, `/api/journal/versions?day=${q}`, `/api/journal/versions/latest?cluster=${q}`, `/api/journal/versions/${q}`]) {
+      for (const path of [
+        `/api/journal/versions?cluster=${q}`,
+        `/api/journal/versions?day=${q}`,
+        `/api/journal/versions/latest?cluster=${q}`,
+        `/api/journal/versions/${q}`,
+      ]) {
         const res = await fetch(`${hs.base}${path}`);
         await res.arrayBuffer();
-        http.record(res.status < 500 && (res.status !== 200 || path.includes('cluster=') === false || /^[a-z][a-z0-9-]{0,62}$/.test(v)), `GET ${path.slice(0, 120)} → ${res.status}`);
+        http.record(
+          res.status < 500 &&
+            (res.status !== 200 || path.includes('cluster=') === false || /^[a-z][a-z0-9-]{0,62}$/.test(v)),
+          `GET ${path.slice(0, 120)} → ${res.status}`,
+        );
       }
     }
     expect(http.lost, http.losses.join('\n')).toBe(0);

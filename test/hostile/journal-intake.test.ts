@@ -13,7 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalEvent } from '../../src/journal/export-watcher.js';
-import { dropJournal, eventually, filesUnder, type JournalServer, type JournalWorkspace, makeJournalWorkspace, makeWatcher, startJournalServer } from '../support/journal-setup.js';
+import {
+  dropJournal,
+  eventually,
+  filesUnder,
+  type JournalServer,
+  type JournalWorkspace,
+  makeJournalWorkspace,
+  makeWatcher,
+  startJournalServer,
+} from '../support/journal-setup.js';
 import { answers, family, printFamilies } from './support/summary.js';
 
 const TOKEN = 'tok-intake-dev-modelling-0123';
@@ -65,12 +74,26 @@ describe('journal intake', () => {
     await watcher.start();
     try {
       for (const [name] of bad) {
-        const seen = await eventually(() => events.find((e) => e.kind === 'rejected' && e.file === name), `the rejection of ${JSON.stringify(name.slice(0, 40))}`, 30_000).catch(() => null);
-        const moved = existsSync(join(dir, 'rejected', `${name}.reason.txt`)) && lstatExists(join(dir, 'rejected', name)) && !lstatExists(join(dir, name));
-        fam.record(Boolean(seen) && moved, `${JSON.stringify(name.slice(0, 40))}: event ${seen ? 'yes' : 'no'}, moved to rejected/ with a reason ${moved}`);
+        const seen = await eventually(
+          () => events.find((e) => e.kind === 'rejected' && e.file === name),
+          `the rejection of ${JSON.stringify(name.slice(0, 40))}`,
+          30_000,
+        ).catch(() => null);
+        const moved =
+          existsSync(join(dir, 'rejected', `${name}.reason.txt`)) &&
+          lstatExists(join(dir, 'rejected', name)) &&
+          !lstatExists(join(dir, name));
+        fam.record(
+          Boolean(seen) && moved,
+          `${JSON.stringify(name.slice(0, 40))}: event ${seen ? 'yes' : 'no'}, moved to rejected/ with a reason ${moved}`,
+        );
       }
       dropJournal(dir, 'good.jnl', 'good journal data');
-      const good = await eventually(() => events.find((e) => e.kind === 'uploaded' && e.file === 'good.jnl'), 'the good journal', 30_000).catch(() => null);
+      const good = await eventually(
+        () => events.find((e) => e.kind === 'uploaded' && e.file === 'good.jnl'),
+        'the good journal',
+        30_000,
+      ).catch(() => null);
       fam.record(Boolean(good), 'the good journal after the refusals was not uploaded');
       // No retries: a second look finds nothing new.
       await new Promise((r) => setTimeout(r, 1_000));
@@ -85,7 +108,10 @@ describe('journal intake', () => {
     fam.record(JSON.stringify(versions) === JSON.stringify(['good.jnl']), `registered: ${versions.join(', ')}`);
     const objects = filesUnder(join(ws.objectsDir, 'data'));
     fam.record(objects.length === 1 && objects[0]!.endsWith('/good.jnl'), `objects: ${objects.join(', ')}`);
-    fam.record(readdirSync(join(ws.objectsDir, 'tmp')).length === 0, 'the dead writer’s temporary upload is still there');
+    fam.record(
+      readdirSync(join(ws.objectsDir, 'tmp')).length === 0,
+      'the dead writer’s temporary upload is still there',
+    );
     fam.record(await answers(srv.baseUrl), 'serve stopped answering');
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
   }, 120_000);
@@ -115,13 +141,32 @@ describe('the version endpoint trusts no caller', () => {
     const reg = (seq: number, content: string, extra: Record<string, unknown> = {}) => {
       const version = `${day}-dev-modelling.${seq}`;
       const file = (extra.file as string) ?? 'orders.jnl';
-      return { version, cluster: 'dev-modelling', file, size: Buffer.byteLength(content), sha256: sha(content), ticket: 'CHG0001234', mandators: ['tech-head'], objectKey: `journals/dev-modelling/${version}/${file}`, uploadedAt: new Date().toISOString(), ...extra };
+      return {
+        version,
+        cluster: 'dev-modelling',
+        file,
+        size: Buffer.byteLength(content),
+        sha256: sha(content),
+        ticket: 'CHG0001234',
+        mandators: ['tech-head'],
+        objectKey: `journals/dev-modelling/${version}/${file}`,
+        uploadedAt: new Date().toISOString(),
+        ...extra,
+      };
     };
     const upload = async (b: ReturnType<typeof reg>, content: string, metadata: Record<string, string> = {}) =>
       srv.server.runtime.objects.put(b.objectKey, Readable.from([Buffer.from(content)]), {
-        metadata: { version: b.version, cluster: 'dev-modelling', sha256: sha(content), mandators: b.mandators.join(','), file: b.file, ...metadata },
+        metadata: {
+          version: b.version,
+          cluster: 'dev-modelling',
+          sha256: sha(content),
+          mandators: b.mandators.join(','),
+          file: b.file,
+          ...metadata,
+        },
       });
-    const post = async (body: unknown) => (await srv.api('POST', '/api/journal/versions', { token: TOKEN, body })).status;
+    const post = async (body: unknown) =>
+      (await srv.api('POST', '/api/journal/versions', { token: TOKEN, body })).status;
     const uploaded = reg(2, 'real content');
     await upload(uploaded, 'real content');
     const otherBytes = reg(3, 'claimed content');
@@ -142,7 +187,11 @@ describe('the version endpoint trusts no caller', () => {
       ['a name starting with -', reg(6, 'x', { file: '-rf.jnl' }), [400]],
       ['a command substitution', reg(6, 'x', { file: '$(id).jnl' }), [400]],
       ['a 240-character name', reg(6, 'x', { file: `${'x'.repeat(240)}.jnl` }), [400]],
-      ['an objectKey for another file', { ...uploaded, objectKey: uploaded.objectKey.replace('orders.jnl', 'other.jnl') }, [400]],
+      [
+        'an objectKey for another file',
+        { ...uploaded, objectKey: uploaded.objectKey.replace('orders.jnl', 'other.jnl') },
+        [400],
+      ],
     ];
     for (const [name, body, expected] of cases) {
       const status = await post(body);
@@ -165,9 +214,20 @@ describe('the version endpoint trusts no caller', () => {
     const day = versionDay(new Date());
     const orphan = async (seq: number, file: string, content: string, mandators: string) => {
       const version = `${day}-dev-modelling.${seq}`;
-      await srv.server.runtime.objects.put(`journals/dev-modelling/${version}/${file}`, Readable.from([Buffer.from(content)]), {
-        metadata: { version, cluster: 'dev-modelling', sha256: sha(content), mandators, file: encodeURIComponent(file), ticket: 'CHG0001234' },
-      });
+      await srv.server.runtime.objects.put(
+        `journals/dev-modelling/${version}/${file}`,
+        Readable.from([Buffer.from(content)]),
+        {
+          metadata: {
+            version,
+            cluster: 'dev-modelling',
+            sha256: sha(content),
+            mandators,
+            file: encodeURIComponent(file),
+            ticket: 'CHG0001234',
+          },
+        },
+      );
       return version;
     };
     const bad = [
@@ -178,8 +238,15 @@ describe('the version endpoint trusts no caller', () => {
     ];
     const good = await orphan(24, 'orphan.jnl', 'a good orphan', 'tech-head');
     const registered = (await reconcileJournalObjects(srv.server.runtime)).map((v) => v.version);
-    for (const version of bad) fam.record(!registered.includes(version) && (await srv.server.runtime.journal.get(version)) === null, `reconciliation registered ${version}`);
-    fam.record(registered.includes(good), `reconciliation did not register the good orphan ${good}: ${registered.join(', ')}`);
+    for (const version of bad)
+      fam.record(
+        !registered.includes(version) && (await srv.server.runtime.journal.get(version)) === null,
+        `reconciliation registered ${version}`,
+      );
+    fam.record(
+      registered.includes(good),
+      `reconciliation did not register the good orphan ${good}: ${registered.join(', ')}`,
+    );
     expect(fam.crashed + fam.lost, fam.losses.join('\n')).toBe(0);
   });
 });

@@ -45,19 +45,32 @@ describe('personal tokens under attack', () => {
   };
 
   it('refuses every forged, altered, revoked or misplaced credential on /api/run with 401 or 403', async () => {
-    const serveToken = (JSON.parse(readFileSync(join(root, '.conveyor', 'serve.json'), 'utf8')) as { token: string }).token;
+    const serveToken = (JSON.parse(readFileSync(join(root, '.conveyor', 'serve.json'), 'utf8')) as { token: string })
+      .token;
     const [, id, secret] = TOKEN_SHAPE.exec(valid)!;
     const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
     const cases: [string, Record<string, string>, Record<string, unknown>, string?][] = [
       ['no Authorization', {}, { text: COMMAND, user: 'U_DEMO' }],
       ['empty Bearer', { authorization: 'Bearer ' }, { text: COMMAND, user: 'U_DEMO' }],
-      ['Basic credentials', { authorization: `Basic ${Buffer.from(`U_DEMO:${valid}`).toString('base64')}` }, { text: COMMAND }],
+      [
+        'Basic credentials',
+        { authorization: `Basic ${Buffer.from(`U_DEMO:${valid}`).toString('base64')}` },
+        { text: COMMAND },
+      ],
       ['the serve token naming a lead', { authorization: `Bearer ${serveToken}` }, { text: COMMAND, user: 'U_LEAD' }],
       ['the serve token naming nobody', { authorization: `Bearer ${serveToken}` }, { text: COMMAND }],
       ['a revoked token', { authorization: `Bearer ${revoked}` }, { text: COMMAND }],
       ['a revoked token naming its owner', { authorization: `Bearer ${revoked}` }, { text: COMMAND, user: 'U_LEAD' }],
-      ...[0, 1, 20, 41, 42].map((i): [string, Record<string, string>, Record<string, unknown>] => [`secret altered at ${i}`, { authorization: `Bearer cvy_${id}_${flip(secret!, i)}` }, { text: COMMAND }]),
-      ['another id, the right secret', { authorization: `Bearer cvy_${flip(id!.replace(/^./, 'a'), 0)}_${secret}` }, { text: COMMAND }],
+      ...[0, 1, 20, 41, 42].map((i): [string, Record<string, string>, Record<string, unknown>] => [
+        `secret altered at ${i}`,
+        { authorization: `Bearer cvy_${id}_${flip(secret!, i)}` },
+        { text: COMMAND },
+      ]),
+      [
+        'another id, the right secret',
+        { authorization: `Bearer cvy_${flip(id!.replace(/^./, 'a'), 0)}_${secret}` },
+        { text: COMMAND },
+      ],
       ['the id upper-cased', { authorization: `Bearer cvy_${id!.toUpperCase()}_${secret}` }, { text: COMMAND }],
       ['one character short', { authorization: `Bearer ${valid.slice(0, -1)}` }, { text: COMMAND }],
       ['one character more', { authorization: `Bearer ${valid}A` }, { text: COMMAND }],
@@ -70,7 +83,11 @@ describe('personal tokens under attack', () => {
       ['the token in the query', {}, { text: COMMAND }, `?token=${encodeURIComponent(valid)}`],
       ['the token in a cookie', { cookie: `token=${valid}` }, { text: COMMAND }],
       ['a valid token naming a lead', { authorization: `Bearer ${valid}` }, { text: COMMAND, user: 'U_LEAD' }],
-      ['a valid token naming its owner in lower case', { authorization: `Bearer ${valid}` }, { text: COMMAND, user: 'u_demo' }],
+      [
+        'a valid token naming its owner in lower case',
+        { authorization: `Bearer ${valid}` },
+        { text: COMMAND, user: 'u_demo' },
+      ],
       ...Array.from({ length: 40 }, (_, i): [string, Record<string, string>, Record<string, unknown>] => [
         `random token ${i}`,
         { authorization: `Bearer cvy_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}` },
@@ -116,7 +133,12 @@ describe('personal tokens under attack', () => {
         if (saved === undefined) delete process.env.CONVEYOR_TOKEN;
         else process.env.CONVEYOR_TOKEN = saved;
       });
-      await recordAlive(fam, hs.base, code === 2 && /^error: /.test(err) && !err.includes(valid) && (await nothingRan()), `${name} → exit ${code}: ${err.split('\n')[0]}`);
+      await recordAlive(
+        fam,
+        hs.base,
+        code === 2 && /^error: /.test(err) && !err.includes(valid) && (await nothingRan()),
+        `${name} → exit ${code}: ${err.split('\n')[0]}`,
+      );
     }
     expect(fam.crashed + fam.lost, fam.losses.join('\n')).toBe(0);
   });

@@ -51,17 +51,29 @@ describe('private state under umask 0', () => {
       fam.record(mode(dir) === 0o700, `state folder mode ${mode(dir).toString(8)}`);
       fam.record(mode(`${dir}.lock`) === 0o600, `lock mode ${mode(`${dir}.lock`).toString(8)}`);
       const lock = JSON.parse(readFileSync(`${dir}.lock`, 'utf8')) as { pid: number; startTime: string };
-      fam.record(lock.pid === process.pid && lock.startTime === processStartTime(process.pid), `lock ${JSON.stringify(lock)}`);
+      fam.record(
+        lock.pid === process.pid && lock.startTime === processStartTime(process.pid),
+        `lock ${JSON.stringify(lock)}`,
+      );
     } finally {
       await db.close();
     }
     const open = join(root, 'open-state');
     mkdirSync(open);
     chmodSync(open, 0o777);
-    const refused = await openPglite(open).then(() => 'opened', (err: Error) => err.message);
-    fam.record(refused.includes('can be written by other users') && refused.includes(`chmod 700 '${open}'`), `world-writable folder: ${refused}`);
+    const refused = await openPglite(open).then(
+      () => 'opened',
+      (err: Error) => err.message,
+    );
+    fam.record(
+      refused.includes('can be written by other users') && refused.includes(`chmod 700 '${open}'`),
+      `world-writable folder: ${refused}`,
+    );
     chmodSync(open, 0o775);
-    const groupWritable = await openPglite(open).then(() => 'opened', (err: Error) => err.message);
+    const groupWritable = await openPglite(open).then(
+      () => 'opened',
+      (err: Error) => err.message,
+    );
     fam.record(groupWritable.includes('chmod 700'), `group-writable folder: ${groupWritable}`);
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
   }, 120_000);
@@ -95,10 +107,24 @@ describe('private state under umask 0', () => {
     mkdirSync(journals);
     const outbox = new Outbox(journals);
     await outbox.init();
-    await outbox.save({ file: 'a.jnl', size: 1, mtimeMs: 0, step: 'new', attempts: 0, ticketChecks: 0, reportedWaiting: false, reportedFailure: false, firstSeenAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+    await outbox.save({
+      file: 'a.jnl',
+      size: 1,
+      mtimeMs: 0,
+      step: 'new',
+      attempts: 0,
+      ticketChecks: 0,
+      reportedWaiting: false,
+      reportedFailure: false,
+      firstSeenAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+    });
     fam.record(mode(outbox.root) === 0o700, `outbox folder mode ${mode(outbox.root).toString(8)}`);
     for (const name of readdirSync(outbox.root).filter((n) => n.endsWith('.json'))) {
-      fam.record(mode(join(outbox.root, name)) === 0o600, `outbox record ${name} mode ${mode(join(outbox.root, name)).toString(8)}`);
+      fam.record(
+        mode(join(outbox.root, name)) === 0o600,
+        `outbox record ${name} mode ${mode(join(outbox.root, name)).toString(8)}`,
+      );
     }
 
     const objects = new LocalObjectStore(join(root, 'objects'));

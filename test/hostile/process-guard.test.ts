@@ -52,7 +52,11 @@ describe('the process guard', () => {
         const body = (await res?.text()) ?? '';
         await new Promise((r) => setTimeout(r, 20)); // let the escaped bug fire
         if (!(await answers(base)) || child.exitCode !== null) fam.crash(`${path} took the process down`);
-        else fam.record(res?.status === expected && !body.includes('at '), `${path} → ${res?.status} ${body.slice(0, 80)}`);
+        else
+          fam.record(
+            res?.status === expected && !body.includes('at '),
+            `${path} → ${res?.status} ${body.slice(0, 80)}`,
+          );
       }
     }
     expect(fam.crashed + fam.lost, fam.losses.join('\n')).toBe(0);

@@ -15,13 +15,13 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import type { ComposedRuntime as Runtime } from '../../src/compose.js';
 import { compose } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load.js';
 import { FINAL_STATES } from '../../src/core/operation.js';
-import type { ComposedRuntime as Runtime } from '../../src/compose.js';
+import { systemClock } from '../../src/core/ports.js';
 import { wireControllerless } from '../../src/server/wiring.js';
 import { TokenStore } from '../../src/store/token-store.js';
-import { systemClock } from '../../src/core/ports.js';
 import { git, isAncestor, pushCommit } from '../support/git-helpers.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { copySandbox } from '../support/runtime.js';
@@ -57,10 +57,16 @@ describe('SIGKILL at random points', () => {
       const configFile = join(sandbox.dir, 'kill.yaml');
       writeFileSync(configFile, stringify(raw));
       // The recovering "start", in this process: the same compose + sweep as `conveyor run`.
-      const runtime = await compose({ config: parseConfig(stringify(raw)), baseDir: sandbox.dir, log: pino({ level: 'silent' }), env: {} });
+      const runtime = await compose({
+        config: parseConfig(stringify(raw)),
+        baseDir: sandbox.dir,
+        log: pino({ level: 'silent' }),
+        env: {},
+      });
       wireControllerless(runtime);
       const tokens: Record<string, string> = {};
-      for (const user of ['U_DEMO', 'U_QA']) tokens[user] = (await new TokenStore(runtime.store.db, systemClock).create(user, 'sigkill')).token;
+      for (const user of ['U_DEMO', 'U_QA'])
+        tokens[user] = (await new TokenStore(runtime.store.db, systemClock).create(user, 'sigkill')).token;
       lanes.push({ root, configFile, runtime, repo: (app) => join(sandbox.dir, 'repos', `${app}.git`), tokens });
     }
   }, 240_000);
@@ -77,7 +83,12 @@ describe('SIGKILL at random points', () => {
 
   /** One child: `conveyor run`, killed at `crashAt` or after `killAfterMs`. */
   function child(lane: Lane, text: string, user: string, crashAt: string | undefined, killAfterMs: number | null) {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'silent',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    };
     delete env.CONVEYOR_CRASH_AT;
     if (crashAt) env.CONVEYOR_CRASH_AT = crashAt;
     env.CONVEYOR_TOKEN = lane.tokens[user];
@@ -97,7 +108,9 @@ describe('SIGKILL at random points', () => {
   /** A random operation that has something to do most of the time. */
   async function pickOperation(lane: Lane, rnd: () => number): Promise<{ text: string; user: string }> {
     const app = APPS[Math.floor(rnd() * APPS.length)]!;
-    const waiting = (await lane.runtime.store.operations({ app, states: ['awaiting-approval'] })).filter((o) => o.env === 'staging');
+    const waiting = (await lane.runtime.store.operations({ app, states: ['awaiting-approval'] })).filter(
+      (o) => o.env === 'staging',
+    );
     const roll = rnd();
     if (waiting.length && roll < 0.3) return { text: `approve ${waiting[0]!.id}`, user: 'U_QA' };
     if (roll < 0.55) {
@@ -110,7 +123,9 @@ describe('SIGKILL at random points', () => {
 
   /** A start after the crash: the dead worker's claims run out, the sweep resumes. */
   async function recover(lane: Lane): Promise<void> {
-    await lane.runtime.store.db.query('UPDATE operations SET claimed_until = $1 WHERE claimed_by IS NOT NULL', [new Date(Date.now() - 60_000).toISOString()]);
+    await lane.runtime.store.db.query('UPDATE operations SET claimed_until = $1 WHERE claimed_by IS NOT NULL', [
+      new Date(Date.now() - 60_000).toISOString(),
+    ]);
     await lane.runtime.engine.sweep();
   }
 
@@ -145,7 +160,8 @@ describe('SIGKILL at random points', () => {
     }
     const open = new Set(ops.filter((o) => !FINAL_STATES.has(o.state)).map((o) => o.id));
     for (const lock of await lane.runtime.store.allLocks()) {
-      if (!lock.manual && !open.has(lock.operationId ?? '')) wrong.push(`lock on ${lock.app}/${lock.env} left by ${lock.operationId}`);
+      if (!lock.manual && !open.has(lock.operationId ?? ''))
+        wrong.push(`lock on ${lock.app}/${lock.env} left by ${lock.operationId}`);
     }
     return wrong;
   }
@@ -166,11 +182,16 @@ describe('SIGKILL at random points', () => {
           else kills.finished++;
           await recover(lane);
           const wrong = await violations(lane);
-          fam.record(wrong.length === 0, `lane ${index} run ${run} "${text}" ${point ?? `kill after ${delay} ms`}: ${wrong.join('; ')}`);
+          fam.record(
+            wrong.length === 0,
+            `lane ${index} run ${run} "${text}" ${point ?? `kill after ${delay} ms`}: ${wrong.join('; ')}`,
+          );
         }
       }),
     );
-    console.log(`[hostile] SIGKILL: ${kills.point} killed at a crash point, ${kills.delay} after a random delay, ${kills.finished} finished first`);
+    console.log(
+      `[hostile] SIGKILL: ${kills.point} killed at a crash point, ${kills.delay} after a random delay, ${kills.finished} finished first`,
+    );
     expect(fam.lost, fam.losses.join('\n')).toBe(0);
     expect(fam.tried).toBeGreaterThanOrEqual(RUNS);
   }, 900_000);

@@ -18,9 +18,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function conveyor(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, timeout: 60_000, env: { ...process.env, LOG_LEVEL: 'silent' } }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: dir, timeout: 60_000, env: { ...process.env, LOG_LEVEL: 'silent' } },
+      (err, stdout, stderr) => {
+        done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -28,7 +33,13 @@ const SUBCOMMANDS = ['serve', 'run', 'check-config', 'journal-watch', 'journal-a
 
 describe('conveyor command-line conventions', () => {
   it('<command> --help and -h, for every command: its usage on stdout, exit 0, nothing started', async () => {
-    const cases = SUBCOMMANDS.flatMap((c) => [[c, '--help'], [c, '-h']] as const);
+    const cases = SUBCOMMANDS.flatMap(
+      (c) =>
+        [
+          [c, '--help'],
+          [c, '-h'],
+        ] as const,
+    );
     // Child processes, a few at a time.
     const results: { code: number; stdout: string; stderr: string }[] = [];
     for (let i = 0; i < cases.length; i += 4) {
@@ -80,7 +91,12 @@ describe('conveyor command-line conventions', () => {
   });
 
   it('a mistyped command: error with "did you mean" and the usage on stderr, exit 2', async () => {
-    const typos = [['serv', 'serve'], ['jounral-agent', 'journal-agent'], ['check', 'check-config'], ['rnu', 'run']] as const;
+    const typos = [
+      ['serv', 'serve'],
+      ['jounral-agent', 'journal-agent'],
+      ['check', 'check-config'],
+      ['rnu', 'run'],
+    ] as const;
     const answers = await Promise.all(typos.map(([typed]) => conveyor(typed)));
     for (const [i, [typed, meant]] of typos.entries()) {
       const { code, stdout, stderr } = answers[i]!;

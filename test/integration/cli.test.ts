@@ -37,15 +37,10 @@ const childEnv = () => {
 
 function conveyor(...args: string[]): Promise<Result> {
   return new Promise((done) => {
-    execFile(
-      'node',
-      [BIN, ...args],
-      { cwd: dir, env: childEnv(), timeout: 150_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
+    execFile('node', [BIN, ...args], { cwd: dir, env: childEnv(), timeout: 150_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      done({ code, stdout, stderr });
+    });
   });
 }
 
@@ -104,10 +99,7 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
       ['api', 'web'].flatMap((app) => ['development', 'qa', 'staging', 'prod'].map((env) => `${app} ${env}`)),
     );
     for (const row of rows) {
-      expect(
-        git(row.app, 'rev-parse', BRANCH_OF[row.env]!).startsWith(row.sha),
-        `${row.app} ${row.env}`,
-      ).toBe(true);
+      expect(git(row.app, 'rev-parse', BRANCH_OF[row.env]!).startsWith(row.sha), `${row.app} ${row.env}`).toBe(true);
     }
   });
 

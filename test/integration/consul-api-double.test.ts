@@ -15,23 +15,39 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ConsulFake } from '../support/consul-fake.js';
-import { type JournalServer, type JournalWorkspace, makeJournalWorkspace, startJournalServer } from '../support/journal-setup.js';
+import {
+  type JournalServer,
+  type JournalWorkspace,
+  makeJournalWorkspace,
+  startJournalServer,
+} from '../support/journal-setup.js';
 
-const doubleDir = join(dirname(createRequire(import.meta.url).resolve('@hashicorp/consul-api-double/package.json')), 'v1', 'kv');
+const doubleDir = join(
+  dirname(createRequire(import.meta.url).resolve('@hashicorp/consul-api-double/package.json')),
+  'v1',
+  'kv',
+);
 
 /** Render one api-double template the way api-double does: a template literal over its helpers. */
-function renderDouble(file: string, req: { method: string; pathname: string; search?: Record<string, string> }): string {
+function renderDouble(
+  file: string,
+  req: { method: string; pathname: string; search?: Record<string, string> },
+): string {
   const text = readFileSync(join(doubleDir, file), 'utf8');
   const helpers = {
     http: { method: req.method },
     location: { pathname: req.pathname, search: req.search ?? {} },
-    env: (name: string, fallback: unknown) => ({ CONSUL_KV_COUNT: 3, CONSUL_LATENCY: 0 } as Record<string, unknown>)[name] ?? fallback,
+    env: (name: string, fallback: unknown) =>
+      (({ CONSUL_KV_COUNT: 3, CONSUL_LATENCY: 0 }) as Record<string, unknown>)[name] ?? fallback,
     range: (n: number) => Array.from({ length: Number(n) }, (_v, i) => i),
     fake: {
-      random: { number: ({ max }: { max: number }) => Math.min(1, Number(max)), uuid: () => '8f6ec1ef-0f5c-4cbb-8f38-6d7d1d5b6f6e' },
+      random: {
+        number: ({ max }: { max: number }) => Math.min(1, Number(max)),
+        uuid: () => '8f6ec1ef-0f5c-4cbb-8f38-6d7d1d5b6f6e',
+      },
       lorem: { word: () => 'word' },
     },
   };
@@ -41,7 +57,8 @@ function renderDouble(file: string, req: { method: string; pathname: string; sea
 
 type Shape = Record<string, string>;
 const jsonType = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-const shapeOf = (o: Record<string, unknown>): Shape => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, jsonType(v)]));
+const shapeOf = (o: Record<string, unknown>): Shape =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, jsonType(v)]));
 /** Fields Consul sends only sometimes (a locked key's Session; Enterprise's Namespace and Partition). */
 const SOMETIMES = new Set(['Session', 'Namespace', 'Partition']);
 
@@ -63,12 +80,27 @@ function expectKvShape(answer: unknown, double: Record<string, unknown>): void {
 describe("the Consul KV stand-ins answer in the shapes of HashiCorp's API double", () => {
   const keyPath = '/v1/kv/journal_version/dev';
   const doubleRead = JSON.parse(renderDouble('_', { method: 'GET', pathname: keyPath }))[0] as Record<string, unknown>;
-  const doubleKeys = JSON.parse(renderDouble('_', { method: 'GET', pathname: '/v1/kv/journal_version/', search: { keys: '' } })) as unknown[];
+  const doubleKeys = JSON.parse(
+    renderDouble('_', { method: 'GET', pathname: '/v1/kv/journal_version/', search: { keys: '' } }),
+  ) as unknown[];
   const doublePut = JSON.parse(renderDouble('_', { method: 'PUT', pathname: keyPath })) as unknown;
-  const doubleHeaders = (parse(renderDouble('.config', { method: 'GET', pathname: keyPath, search: { index: '7' } })) as Record<string, Record<string, Record<string, { headers: { response: Record<string, unknown> } }>>>)['*']!.GET!['*']!.headers.response;
+  const doubleHeaders = (
+    parse(renderDouble('.config', { method: 'GET', pathname: keyPath, search: { index: '7' } })) as Record<
+      string,
+      Record<string, Record<string, { headers: { response: Record<string, unknown> } }>>
+    >
+  )['*']!.GET!['*']!.headers.response;
 
   it('the double itself: a read is a list of entries, ?keys a list of strings, a PUT a boolean, reads carry X-Consul-Index', () => {
-    expect(Object.keys(doubleRead).sort()).toEqual(['CreateIndex', 'Flags', 'Key', 'LockIndex', 'ModifyIndex', 'Session', 'Value']);
+    expect(Object.keys(doubleRead).sort()).toEqual([
+      'CreateIndex',
+      'Flags',
+      'Key',
+      'LockIndex',
+      'ModifyIndex',
+      'Session',
+      'Value',
+    ]);
     expect(doubleKeys.length).toBe(3);
     expect(doubleKeys.every((k) => typeof k === 'string')).toBe(true);
     expect(doublePut).toBe(true);
@@ -81,7 +113,8 @@ describe("the Consul KV stand-ins answer in the shapes of HashiCorp's API double
       consul = await ConsulFake.start();
     });
     afterAll(async () => consul?.close());
-    const call = (method: string, path: string, body?: string) => fetch(`http://127.0.0.1:${consul.port}${path}`, { method, body });
+    const call = (method: string, path: string, body?: string) =>
+      fetch(`http://127.0.0.1:${consul.port}${path}`, { method, body });
 
     it('answers reads, ?keys and PUTs (plain and cas) as the double does', async () => {
       const put = await call('PUT', keyPath, '2026.11.25-dev-modelling.1');

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import examples from '@octokit/webhooks-examples';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
+import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import { type RunningController, startController } from '../../src/controller/controller.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import { HttpServer } from '../../src/server/http-server.js';
@@ -51,26 +51,43 @@ describe('controller: GitHub webhooks', () => {
       headers: { 'content-type': 'application/json', 'x-github-event': 'push', ...headers },
       body,
     });
-  const announcements = () => t.notifier.sent.filter((s) => s.notice.text.startsWith('New development version of hello'));
+  const announcements = () =>
+    t.notifier.sent.filter((s) => s.notice.text.startsWith('New development version of hello'));
 
   beforeAll(async () => {
     gh = await startGitHubFake();
     await gh.createRepo('Codertocat', 'Hello-World', { defaultBranch: 'develop' });
     await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'README.md': '# hello\n' }, 'Initial commit');
-    sha = await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'src/pricing.ts': 'export {};\n' }, 'Add the pricing endpoint');
+    sha = await gh.commitFiles(
+      'Codertocat',
+      'Hello-World',
+      'develop',
+      { 'src/pricing.ts': 'export {};\n' },
+      'Add the pricing endpoint',
+    );
     mirrorDir = mkdtempSync(join(tmpdir(), 'conveyor-gh-mirror-'));
     const octokit = createOctokit({ token: gh.token, baseUrl: gh.url, throttle: false, retries: 0 });
     const mirror = new GitMirror({ url: gh.gitUrl('Codertocat', 'Hello-World'), dir: join(mirrorDir, 'hello.git') });
     const host = new GitHubHost({ octokit, owner: 'Codertocat', repo: 'Hello-World', mirror });
     t = await makeRuntime({
       edit: (c) => {
-        c.apps.push({ name: 'hello', repo: 'Codertocat/Hello-World', targets: { development: { cluster: 'kind-eu', namespace: 'dev', workloads: ['hello'] } } });
+        c.apps.push({
+          name: 'hello',
+          repo: 'Codertocat/Hello-World',
+          targets: { development: { cluster: 'kind-eu', namespace: 'dev', workloads: ['hello'] } },
+        });
       },
       extra: { gitHosts: new Map([['hello', host]]) },
     });
     http = new HttpServer(pino({ level: 'silent' }));
     port = await http.listen(0, '127.0.0.1');
-    controller = await startController({ runtime: t.runtime, http, secrets: { GITHUB_WEBHOOK_SECRET: SECRET }, log: pino({ level: 'silent' }), kubeConfigs: {} });
+    controller = await startController({
+      runtime: t.runtime,
+      http,
+      secrets: { GITHUB_WEBHOOK_SECRET: SECRET },
+      log: pino({ level: 'silent' }),
+      kubeConfigs: {},
+    });
   });
 
   afterAll(async () => {
@@ -96,9 +113,18 @@ describe('controller: GitHub webhooks', () => {
   });
 
   it('refuses a bad signature and ignores a redelivery', async () => {
-    const next = await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'src/tax.ts': 'export {};\n' }, 'Tax rules');
+    const next = await gh.commitFiles(
+      'Codertocat',
+      'Hello-World',
+      'develop',
+      { 'src/tax.ts': 'export {};\n' },
+      'Tax rules',
+    );
     const body = JSON.stringify(pushPayload(next));
-    const forged = await deliver(body, { 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sign(body, 'not-the-secret') });
+    const forged = await deliver(body, {
+      'x-github-delivery': randomUUID(),
+      'x-hub-signature-256': sign(body, 'not-the-secret'),
+    });
     expect(forged.status).toBe(401);
     const unsigned = await deliver(body, { 'x-github-delivery': randomUUID() });
     expect(unsigned.status).toBe(401);
@@ -138,7 +164,13 @@ describe('controller: GitHub webhooks', () => {
       expect(fetches).toBe(0);
 
       // Someone pushes: chat shows what the last poll saw until the next poll (or webhook) fetches.
-      const pushed = await gh.commitFiles('Codertocat', 'Hello-World', 'develop', { 'src/vat.ts': 'export {};\n' }, 'VAT rules');
+      const pushed = await gh.commitFiles(
+        'Codertocat',
+        'Hello-World',
+        'develop',
+        { 'src/vat.ts': 'export {};\n' },
+        'VAT rules',
+      );
       expect((await chatList('list hello development'))[0]!.sha).toBe(develop!.slice(0, 8));
       await controller.pollNow();
       expect(fetches).toBe(1);

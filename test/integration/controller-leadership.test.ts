@@ -5,9 +5,10 @@
  * frees the lock, as it does when a process dies). The other takes over and no transition is
  * reported twice.
  */
-import { pino } from 'pino';
-import pgModule from 'pg';
+
 import type pg from 'pg';
+import pgModule from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfigFor } from '../../src/adapters/kube.js';
 import { PgLeadership } from '../../src/adapters/pg-leadership.js';
@@ -66,8 +67,13 @@ describe('controller leadership over a PostgreSQL advisory lock', () => {
       },
     });
     const controller = await startController({
-      runtime: t.runtime, http, secrets: {}, log: pino({ level: 'silent' }), identity: name,
-      kubeConfigs: { 'kind-eu': kubeConfigFor({ server: kube.url }) }, leadership,
+      runtime: t.runtime,
+      http,
+      secrets: {},
+      log: pino({ level: 'silent' }),
+      identity: name,
+      kubeConfigs: { 'kind-eu': kubeConfigFor({ server: kube.url }) },
+      leadership,
     });
     const replica = { t, http, controller, clients, dead };
     replicas.push(replica);
@@ -79,7 +85,13 @@ describe('controller leadership over a PostgreSQL advisory lock', () => {
     url = await pgServer.createDatabase('conveyor_leader');
     kube = await KubeFake.start();
     kube.applyDeployment('dev', deploymentObject('api', { image: IMAGE, replicas: 2 }));
-    kube.setStatus('dev', 'api', { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2, conditions: COMPLETE });
+    kube.setStatus('dev', 'api', {
+      observedGeneration: 1,
+      replicas: 2,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      conditions: COMPLETE,
+    });
   });
 
   afterAll(async () => {
@@ -96,12 +108,17 @@ describe('controller leadership over a PostgreSQL advisory lock', () => {
     const a = await startReplica('replica-a');
     await waitFor('a to lead', () => a.controller.isLeader());
     const b = await startReplica('replica-b');
-    const stored = async () => (await a.t.runtime.store.liveStates()).find((l) => l.app === 'api' && l.env === 'development');
+    const stored = async () =>
+      (await a.t.runtime.store.liveStates()).find((l) => l.app === 'api' && l.env === 'development');
     await waitFor('the first sight', async () => (await stored())?.state === 'healthy');
     expect(b.controller.isLeader()).toBe(false);
 
     const reports = () =>
-      [a, b].flatMap((r, i) => r.t.notifier.sent.filter((s) => s.notice.text.includes('api in development')).map((s) => `${i === 0 ? 'a' : 'b'}: ${/is \w+( \w+)?/.exec(s.notice.text)?.[0]}`));
+      [a, b].flatMap((r, i) =>
+        r.t.notifier.sent
+          .filter((s) => s.notice.text.includes('api in development'))
+          .map((s) => `${i === 0 ? 'a' : 'b'}: ${/is \w+( \w+)?/.exec(s.notice.text)?.[0]}`),
+      );
 
     // A rollout starts (more replicas): the leader reports it.
     kube.applyDeployment('dev', deploymentObject('api', { image: IMAGE, replicas: 3 }));

@@ -20,7 +20,11 @@ const COMPLETE = [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetA
 const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
 const git = (dir: string, ...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env }).trim();
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 20_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -37,7 +41,17 @@ function pushDevelop(bare: string, version: string): string {
     git(work, 'clone', '--quiet', '--branch', 'develop', bare, '.');
     const yaml = `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 2\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec:\n      containers:\n        - name: api\n          image: ${IMAGE(version)}\n`;
     writeFileSync(join(work, 'k8s/deployment.yaml'), yaml);
-    git(work, '-c', 'user.name=Dev', '-c', 'user.email=dev@example.test', 'commit', '--quiet', '-am', `Release ${version}`);
+    git(
+      work,
+      '-c',
+      'user.name=Dev',
+      '-c',
+      'user.email=dev@example.test',
+      'commit',
+      '--quiet',
+      '-am',
+      `Release ${version}`,
+    );
     git(work, 'push', '--quiet', 'origin', 'develop');
     return git(work, 'rev-parse', 'HEAD');
   } finally {
@@ -59,13 +73,23 @@ describe('controller: rollouts, verification and reports', () => {
   };
   const posts = () => t.notifier.sent.filter((s) => !s.edit);
   const controllerPosts = (needle: string) => posts().filter((s) => s.notice.text.includes(needle));
-  const live = async (appEnv: string) => (await t.runtime.store.liveStates()).find((l) => `${l.app}/${l.env}` === appEnv);
+  const live = async (appEnv: string) =>
+    (await t.runtime.store.liveStates()).find((l) => `${l.app}/${l.env}` === appEnv);
 
   beforeAll(async () => {
     kube = await KubeFake.start();
-    for (const [ns, v] of [['dev', '1.4.1'], ['qa', '1.4.0']] as const) {
+    for (const [ns, v] of [
+      ['dev', '1.4.1'],
+      ['qa', '1.4.0'],
+    ] as const) {
       kube.applyDeployment(ns, deploymentObject('api', { image: IMAGE(v), replicas: 2 }));
-      kube.setStatus(ns, 'api', { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2, conditions: COMPLETE });
+      kube.setStatus(ns, 'api', {
+        observedGeneration: 1,
+        replicas: 2,
+        updatedReplicas: 2,
+        availableReplicas: 2,
+        conditions: COMPLETE,
+      });
     }
     t = await makeRuntime({
       edit: (c) => {
@@ -132,7 +156,14 @@ describe('controller: rollouts, verification and reports', () => {
       observedGeneration: d.metadata.generation,
       updatedReplicas: 1,
       availableReplicas: 1,
-      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "api-7f" has timed out progressing.' }],
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'ProgressDeadlineExceeded',
+          message: 'ReplicaSet "api-7f" has timed out progressing.',
+        },
+      ],
     });
     const failed = await waitFor('the failure', async () => {
       const o = await t.runtime.store.operation(id);
@@ -181,7 +212,11 @@ describe('controller: rollouts, verification and reports', () => {
     await waitFor('progressing', () => devPosts().length === 2);
     const watchesBefore = kube.counts.watch;
     kube.dropWatches('destroy');
-    kube.setStatus('dev', 'api', { observedGeneration: d.metadata.generation, updatedReplicas: 1, availableReplicas: 2 });
+    kube.setStatus('dev', 'api', {
+      observedGeneration: d.metadata.generation,
+      updatedReplicas: 1,
+      availableReplicas: 2,
+    });
     await waitFor('the watch to come back', () => kube.counts.watch > watchesBefore && kube.openWatches > 0);
     kube.setStatus('dev', 'api', { updatedReplicas: 2, availableReplicas: 2, conditions: COMPLETE });
     await waitFor('healthy', () => devPosts().length === 3);
@@ -196,13 +231,24 @@ describe('controller: rollouts, verification and reports', () => {
     kube.expireHistory();
     await waitFor('progressing after the 410 re-list', () => devPosts().length === 5);
     expect(kube.counts.list).toBeGreaterThan(listsBefore);
-    kube.setStatus('dev', 'api', { observedGeneration: d2.metadata.generation, updatedReplicas: 2, availableReplicas: 2, conditions: COMPLETE });
+    kube.setStatus('dev', 'api', {
+      observedGeneration: d2.metadata.generation,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      conditions: COMPLETE,
+    });
     await waitFor('healthy again', () => devPosts().length === 6);
 
-    const states = devPosts().map((p) => /(is healthy|is rolling out|has drifted from Git|FAILED)/.exec(p.notice.text)?.[1]);
+    const states = devPosts().map(
+      (p) => /(is healthy|is rolling out|has drifted from Git|FAILED)/.exec(p.notice.text)?.[1],
+    );
     expect(states).toEqual([
-      'has drifted from Git', 'is rolling out', 'is healthy',
-      'has drifted from Git', 'is rolling out', 'is healthy',
+      'has drifted from Git',
+      'is rolling out',
+      'is healthy',
+      'has drifted from Git',
+      'is rolling out',
+      'is healthy',
     ]);
     expect((await live('api/development'))?.detail).toContain(IMAGE('1.7.0'));
   });

@@ -26,7 +26,9 @@ describe('diff', () => {
     expect(reply.text).toContain(`api: development ${develop.slice(0, 8)} ↔ qa ${qaTag} — qa lacks 1 commit(s)`);
     expect(reply.text).toContain(`${develop.slice(0, 8)} Fix timezone in reports (Chloe Dev)`);
     // the same numbers plain git gives
-    const numstat = git(repo, 'diff', '--numstat', qa, develop).split('\n').map((l) => l.split('\t'));
+    const numstat = git(repo, 'diff', '--numstat', qa, develop)
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(numstat).toHaveLength(2);
     expect(reply.text).toContain('2 file(s) changed, +2 -1');
     for (const [added, deleted, path] of numstat) expect(reply.text).toContain(`${path} +${added} -${deleted}`);
@@ -66,7 +68,9 @@ describe('diff', () => {
     expect((await t.run('rollback api qa')).operation?.state).toBe('succeeded');
     const reply = await t.run('diff development qa api');
     expect(reply.title).toBe('qa differs from development for 1 of 1 app(s)');
-    expect(reply.text).toContain('qa has every commit of development but runs another version; it has 1 of its own (e.g. a rollback)');
+    expect(reply.text).toContain(
+      'qa has every commit of development but runs another version; it has 1 of its own (e.g. a rollback)',
+    );
     expect(reply.text).not.toContain('lacks 0 commit(s)');
     expect(reply.text).toContain('k8s/deployment.yaml +1 -1');
     expect(reply.text).toContain('src/reports.ts +1 -0');
@@ -76,7 +80,11 @@ describe('diff', () => {
   });
 
   it('diverged and behind: new commits on develop after a rollback of qa', async () => {
-    const other = pushCommit(repo, 'develop', { path: 'src/feature.ts', content: 'export const on = 1;\nexport const off = 0;\n', message: 'Add the feature flag' });
+    const other = pushCommit(repo, 'develop', {
+      path: 'src/feature.ts',
+      content: 'export const on = 1;\nexport const off = 0;\n',
+      message: 'Add the feature flag',
+    });
     const reply = await t.run('diff development qa api');
     expect(reply.text).toContain('qa lacks 1 commit(s) and has 1 of its own (e.g. a rollback)');
     expect(reply.text).toContain(`${other.slice(0, 8)} Add the feature flag (Olga Other)`);

@@ -15,7 +15,10 @@ const ROOT = resolve(import.meta.dirname, '../..');
 describe('bin/conveyor.js: dist when fresh, else the sources', () => {
   let dir: string;
   const run = (env: NodeJS.ProcessEnv = {}) =>
-    execFileSync(process.execPath, [join(dir, 'bin', 'conveyor.js'), 'whoami'], { encoding: 'utf8', env: { ...process.env, ...env } }).trim();
+    execFileSync(process.execPath, [join(dir, 'bin', 'conveyor.js'), 'whoami'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    }).trim();
   const at = (path: string, seconds: number) => utimesSync(join(dir, path), seconds, seconds);
 
   beforeAll(() => {
@@ -24,7 +27,8 @@ describe('bin/conveyor.js: dist when fresh, else the sources', () => {
     copyFileSync(join(ROOT, 'bin', 'conveyor.js'), join(dir, 'bin', 'conveyor.js'));
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    const main = (who: string) => `export async function main(args) { console.log('${who} ' + args.join(' ')); return 0; }\n`;
+    const main = (who: string) =>
+      `export async function main(args) { console.log('${who} ' + args.join(' ')); return 0; }\n`;
     writeFileSync(join(dir, 'src', 'cli.ts'), main('source').replace('(args)', '(args: string[])'));
     writeFileSync(join(dir, 'src', 'core', 'deep.ts'), 'export const x = 1;\n');
     writeFileSync(join(dir, 'commands', 'list.ts'), 'export const y = 2;\n');
@@ -58,7 +62,9 @@ describe('bin/conveyor.js: dist when fresh, else the sources', () => {
       utimesSync(join(bare, 'dist', 'src', 'cli.js'), 1_700_000_000, 1_700_000_000);
       const result = spawnSync(process.execPath, [join(bare, 'bin', 'conveyor.js'), 'serve'], { encoding: 'utf8' });
       expect(result.status).toBe(1);
-      expect(result.stderr).toContain('dist/ is older than the sources and tsx (a development dependency) is not installed: run `npm run build`');
+      expect(result.stderr).toContain(
+        'dist/ is older than the sources and tsx (a development dependency) is not installed: run `npm run build`',
+      );
     } finally {
       rmSync(bare, { recursive: true, force: true });
     }

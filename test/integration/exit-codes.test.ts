@@ -67,9 +67,14 @@ describe('exit statuses mean what they say', () => {
     for (const row of rows) {
       const text = row.command.replace(/\$(\w+)/, (_, name: string) => ids[name]!);
       const reply = await t.run(text, row.user ?? 'U_DEMO');
-      if (reply.operation && /^promote api staging$/.test(text) && reply.operation.state === 'awaiting-approval') ids.STAGING = reply.operation.id;
+      if (reply.operation && /^promote api staging$/.test(text) && reply.operation.state === 'awaiting-approval')
+        ids.STAGING = reply.operation.id;
       if (reply.operation && /^rollback api staging$/.test(text)) ids.ROLLBACK = reply.operation.id;
-      expect({ command: row.command, meaning: row.meaning, exit: exitCodeOf(reply) }, reply.title).toEqual({ command: row.command, meaning: row.meaning, exit: row.exit });
+      expect({ command: row.command, meaning: row.meaning, exit: exitCodeOf(reply) }, reply.title).toEqual({
+        command: row.command,
+        meaning: row.meaning,
+        exit: row.exit,
+      });
     }
   });
 });
@@ -79,7 +84,12 @@ describe('the conveyor process exits with the same status', () => {
   const BIN = resolve(import.meta.dirname, '../../bin/conveyor.js');
   const run = (text: string, user: string) =>
     new Promise<{ code: number; stdout: string }>((done) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_NOSYSTEM: '1',
+      };
       delete env.DATABASE_URL;
       execFile('node', [BIN, 'run', text, '--as', user, '--json'], { cwd: dir, env, timeout: 120_000 }, (err, stdout) =>
         done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout }),

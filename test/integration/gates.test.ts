@@ -91,7 +91,9 @@ describe('approval gates', () => {
     await t.runtime.store.addApproval(id, 'U_QA', 'qa-lead', other);
     expect((await t.runtime.engine.advance(id)).state).toBe('awaiting-approval');
     expect((await t.run(`approve ${id}`, 'U_QA')).operation?.state).toBe('succeeded');
-    const tag = tagsAt(t.repo('web'), head(t.repo('web'), 'staging'), 'staging/').find((n) => tagMessage(t.repo('web'), n).includes(id))!;
+    const tag = tagsAt(t.repo('web'), head(t.repo('web'), 'staging'), 'staging/').find((n) =>
+      tagMessage(t.repo('web'), n).includes(id),
+    )!;
     expect(tagMessage(t.repo('web'), tag)).toContain('Approved-By: U_QA (qa-lead)');
   });
 
@@ -137,7 +139,15 @@ describe('approval gates', () => {
 
   it('a freeze refuses promote with its reason but lets an --emergency rollback through', async () => {
     const now = t.clock.now().getTime();
-    editGate('prod', { freezes: [{ from: new Date(now - HOUR).toISOString(), to: new Date(now + HOUR).toISOString(), reason: 'quarter-end close' }] });
+    editGate('prod', {
+      freezes: [
+        {
+          from: new Date(now - HOUR).toISOString(),
+          to: new Date(now + HOUR).toISOString(),
+          reason: 'quarter-end close',
+        },
+      ],
+    });
     const before = head(t.repo('api'), 'prod');
     const promote = await t.run('promote api prod', 'U_DEMO');
     expect(promote.status).toBe('refused');
@@ -167,7 +177,11 @@ describe('approval gates', () => {
   it('changeTicket: required; ServiceNow verdicts missing / pending / approved; the ticket lands in the tag', async () => {
     editGate('prod', { changeTicket: 'required' });
     const saved = t.runtime.tickets;
-    t.runtime.tickets = new ServiceNowTickets({ baseUrl: sn.url, auth: { user: 'conveyor', password: 'secret' }, retries: 0 });
+    t.runtime.tickets = new ServiceNowTickets({
+      baseUrl: sn.url,
+      auth: { user: 'conveyor', password: 'secret' },
+      retries: 0,
+    });
     t.runtime.engine.deps.tickets = t.runtime.tickets;
     restore.push(() => {
       t.runtime.tickets = saved;
@@ -196,7 +210,12 @@ describe('approval gates', () => {
     const tag = tagsAt(repo, head(repo, 'prod'), 'prod/').find((n) => tagMessage(repo, n).includes(ok.operation!.id))!;
     expect(tagMessage(repo, tag)).toContain('Change-Ticket: CHG0000003');
     // checked at the request, and again right before the first write
-    expect(sn.requests.map((r) => r.query.sysparm_query)).toEqual(['number=CHG0000001', 'number=CHG0000002', 'number=CHG0000003', 'number=CHG0000003']);
+    expect(sn.requests.map((r) => r.query.sysparm_query)).toEqual([
+      'number=CHG0000001',
+      'number=CHG0000002',
+      'number=CHG0000003',
+      'number=CHG0000003',
+    ]);
 
     // a ticket withdrawn while the request waited stops it at approval: nothing is written
     sn.setTicket('CHG0000004', { state: 'Implement', approval: 'approved' });

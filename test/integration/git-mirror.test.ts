@@ -24,8 +24,17 @@ describe('GitMirror.refsSnapshot', () => {
     execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=develop', origin]);
     // pushCommit clones the branch: give it a first commit (the empty tree) to clone
     const empty = execFileSync('git', ['--git-dir', origin, 'mktree'], { input: '', encoding: 'utf8' }).trim();
-    const env = { ...process.env, GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@x', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@x' };
-    const first = execFileSync('git', ['--git-dir', origin, 'commit-tree', '-m', 'First', empty], { encoding: 'utf8', env }).trim();
+    const env = {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'A',
+      GIT_AUTHOR_EMAIL: 'a@x',
+      GIT_COMMITTER_NAME: 'A',
+      GIT_COMMITTER_EMAIL: 'a@x',
+    };
+    const first = execFileSync('git', ['--git-dir', origin, 'commit-tree', '-m', 'First', empty], {
+      encoding: 'utf8',
+      env,
+    }).trim();
     git(origin, 'update-ref', 'refs/heads/develop', first);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,7 +59,10 @@ describe('GitMirror.refsSnapshot', () => {
     expect(develop.tree).toBe(treeOf(origin, 'develop'));
     // the one-off readers parse the same way
     expect(await mirror.commit(sha)).toEqual(develop.commit);
-    expect(await mirror.log(null, sha)).toEqual([develop.commit, expect.objectContaining({ subject: 'First', author: 'A' })]);
+    expect(await mirror.log(null, sha)).toEqual([
+      develop.commit,
+      expect.objectContaining({ subject: 'First', author: 'A' }),
+    ]);
 
     const qa = snap.tags.get('qa/')!;
     expect(qa.map((t) => t.name).sort()).toEqual(['qa/2026.11.23.1', 'qa/2026.11.23.10', 'qa/lightweight']);
@@ -89,10 +101,14 @@ describe('GitMirror.refsSnapshot', () => {
     // another process fetches into the mirror a tag nested below a folder that already exists
     git(origin, ...tagger, 'tag', '-a', '-m', 'Nested one', 'qa/2026/11/one', parent);
     git(mirrorDir, 'fetch', '--quiet', 'origin', '+refs/tags/*:refs/tags/*');
-    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).tags.get('qa/')!.map((t) => t.name)).toContain('qa/2026/11/one');
+    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).tags.get('qa/')!.map((t) => t.name)).toContain(
+      'qa/2026/11/one',
+    );
     git(origin, ...tagger, 'tag', '-a', '-m', 'Nested two', 'qa/2026/11/two', parent);
     git(mirrorDir, 'fetch', '--quiet', 'origin', '+refs/tags/*:refs/tags/*');
-    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).tags.get('qa/')!.map((t) => t.name)).toContain('qa/2026/11/two');
+    expect((await mirror.refsSnapshot(['develop', 'qa'], ['qa/'])).tags.get('qa/')!.map((t) => t.name)).toContain(
+      'qa/2026/11/two',
+    );
 
     // upstream moves and the mirror fetches: the fetch's answer
     const pushed = pushCommit(origin, 'develop', { message: 'Later' });

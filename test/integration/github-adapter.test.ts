@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
-import { GitHubHost, createOctokit } from '../../src/adapters/github.js';
+import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import { ConflictError, UpstreamError } from '../../src/core/errors.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 
@@ -159,9 +159,9 @@ describe('GitHubHost', () => {
       headSha: release,
       url: `${gh.url}/acme/shop/pull/${pr.number}`,
     });
-    expect(
-      (await host.openPullRequest({ base: 'main', head: 'release', title: 'again', body: '' })).number,
-    ).toBe(pr.number);
+    expect((await host.openPullRequest({ base: 'main', head: 'release', title: 'again', body: '' })).number).toBe(
+      pr.number,
+    );
 
     expect(await rejection(host.mergePullRequest(pr.number, v1, 'merge'))).toBeInstanceOf(ConflictError);
     expect((await host.getPullRequest(pr.number)).state).toBe('open');

@@ -42,13 +42,7 @@ async function failure(p: Promise<unknown>): Promise<{ status: number; data: unk
 beforeAll(async () => {
   gh = await startGitHubFake({ token: 'fake-token', pollInterval: 30 });
   bare = await gh.createRepo(owner, repo);
-  first = await gh.commitFiles(
-    owner,
-    repo,
-    'main',
-    { 'app.yaml': 'version: 1\n', 'nested/dir/a.txt': 'a\n' },
-    'first',
-  );
+  first = await gh.commitFiles(owner, repo, 'main', { 'app.yaml': 'version: 1\n', 'nested/dir/a.txt': 'a\n' }, 'first');
   second = await gh.commitFiles(owner, repo, 'main', { 'app.yaml': 'version: 2\n' }, 'second');
   octokit = new Octokit({ auth: gh.token, baseUrl: gh.url, log: quiet });
 });
@@ -67,9 +61,9 @@ describe('GitHub fake REST API matches @octokit/openapi', () => {
     const ref = await octokit.rest.git.getRef({ owner, repo, ref: 'heads/main' });
     assertGitHubResponse(`${R}/git/ref/{ref}`, 'get', 200, ref.data);
     // the check is not vacuous: a wrong shape is reported
-    expect(
-      checkGitHubResponse(`${R}/git/ref/{ref}`, 'get', 200, { ...ref.data, object: { sha: 1 } }),
-    ).toEqual(expect.arrayContaining([expect.stringContaining('/object')]));
+    expect(checkGitHubResponse(`${R}/git/ref/{ref}`, 'get', 200, { ...ref.data, object: { sha: 1 } })).toEqual(
+      expect.arrayContaining([expect.stringContaining('/object')]),
+    );
     expect(ref.data.object.sha).toBe(second);
     const raw = await fetch(`${gh.url}/repos/${owner}/${repo}/git/ref/heads/main`, {
       headers: { authorization: `Bearer ${gh.token}` },
@@ -95,9 +89,7 @@ describe('GitHub fake REST API matches @octokit/openapi', () => {
     assertGitHubResponse(`${R}/git/refs`, 'post', 201, created.data);
     expect(gitIn(bare, 'rev-parse', 'refs/heads/feature/x')).toBe(first);
 
-    const again = await failure(
-      octokit.rest.git.createRef({ owner, repo, ref: 'refs/heads/feature/x', sha: second }),
-    );
+    const again = await failure(octokit.rest.git.createRef({ owner, repo, ref: 'refs/heads/feature/x', sha: second }));
     expect(again.status).toBe(422);
     assertGitHubResponse(`${R}/git/refs`, 'post', 422, again.data);
     expect(gitIn(bare, 'rev-parse', 'refs/heads/feature/x')).toBe(first);
@@ -132,9 +124,7 @@ describe('GitHub fake REST API matches @octokit/openapi', () => {
     assertGitHubResponse(`${R}/git/refs/{ref}`, 'patch', 200, ff.data);
     expect(gitIn(bare, 'rev-parse', 'refs/heads/qa')).toBe(second);
 
-    const back = await failure(
-      octokit.rest.git.updateRef({ owner, repo, ref: 'heads/qa', sha: first, force: false }),
-    );
+    const back = await failure(octokit.rest.git.updateRef({ owner, repo, ref: 'heads/qa', sha: first, force: false }));
     expect(back.status).toBe(422);
     assertGitHubResponse(`${R}/git/refs/{ref}`, 'patch', 422, back.data);
     expect((back.data as { message: string }).message).toBe('Update is not a fast forward');
@@ -192,9 +182,7 @@ describe('GitHub fake REST API matches @octokit/openapi', () => {
     assertGitHubResponse(`${R}/pulls/{pull_number}`, 'get', 200, got.data);
     expect(got.data.mergeable).toBe(true);
 
-    const stale = await failure(
-      octokit.rest.pulls.merge({ owner, repo, pull_number: pr.data.number, sha: first }),
-    );
+    const stale = await failure(octokit.rest.pulls.merge({ owner, repo, pull_number: pr.data.number, sha: first }));
     expect(stale.status).toBe(409);
     assertGitHubResponse(`${R}/pulls/{pull_number}/merge`, 'put', 409, stale.data);
 
@@ -293,9 +281,7 @@ describe('GitHub fake REST API matches @octokit/openapi', () => {
 
   it('issues installation tokens to a GitHub App JWT', async () => {
     const jwt = (payload: object) =>
-      ['{"alg":"RS256"}', JSON.stringify(payload), 'sig']
-        .map((p) => Buffer.from(p).toString('base64url'))
-        .join('.');
+      ['{"alg":"RS256"}', JSON.stringify(payload), 'sig'].map((p) => Buffer.from(p).toString('base64url')).join('.');
     const url = `${gh.url}/app/installations/7/access_tokens`;
     const res = await fetch(url, {
       method: 'POST',

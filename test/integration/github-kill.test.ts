@@ -128,7 +128,8 @@ describe('kill -9 and resume on GitHub', () => {
     writeFileSync(join(cwd, 'conveyor.yaml'), stringify(config));
     const store = await openStore(`pglite:${join(cwd, 'state')}`, systemClock);
     try {
-      for (const user of ['U_DEMO', 'U_LEAD', 'U_PO']) tokens[user] = (await new TokenStore(store.db, systemClock).create(user, 'kill test')).token;
+      for (const user of ['U_DEMO', 'U_LEAD', 'U_PO'])
+        tokens[user] = (await new TokenStore(store.db, systemClock).create(user, 'kill test')).token;
     } finally {
       await store.close();
     }

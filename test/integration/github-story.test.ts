@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Octokit } from '@octokit/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
-import { GitHubHost, createOctokit } from '../../src/adapters/github.js';
+import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import type { GitHost } from '../../src/core/ports.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 import { type SeededRepo, seedGitHubRepo } from '../support/github-repo-seed.js';
@@ -112,11 +112,7 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(reply.operation?.state, reply.text).toBe('succeeded');
     const id = reply.operation!.id;
     const tag = `qa/${today()}.1`;
-    expect(writes('api')).toEqual([
-      'PATCH /git/refs/heads/qa 200',
-      'POST /git/tags 201',
-      `POST /git/refs 201`,
-    ]);
+    expect(writes('api')).toEqual(['PATCH /git/refs/heads/qa 200', 'POST /git/tags 201', `POST /git/refs 201`]);
     expect(head('api', 'qa')).toBe(seeded().heads.develop);
     expect(tagTarget('api', tag)).toEqual(['tag', seeded().heads.develop]);
     const message = tagMessage('api', tag);
@@ -150,7 +146,12 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect((await operation(id)).progress).toMatchObject({ prNumber: 1, prUrl });
     expect(writes('api')).toEqual(['POST /git/refs 201', 'POST /pulls 201']);
     const [pr] = await pulls('api');
-    expect(pr).toMatchObject({ number: 1, state: 'open', head: { ref: `conveyor/${id}`, sha: staging }, base: { ref: 'prod' } });
+    expect(pr).toMatchObject({
+      number: 1,
+      state: 'open',
+      head: { ref: `conveyor/${id}`, sha: staging },
+      base: { ref: 'prod' },
+    });
     expect(head('api', 'prod')).toBe(oldProd);
 
     expect((await t.run(`approve ${id}`, 'U_LEAD')).operation?.state).toBe('awaiting-approval');
@@ -226,7 +227,11 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
     const id = asked.operation!.id;
     expect(asked.text).toContain(`${gh.url}/${OWNER}/api/pull/3`);
-    expect((await pulls('api'))[2]).toMatchObject({ state: 'open', head: { ref: `conveyor/${id}` }, base: { ref: 'prod' } });
+    expect((await pulls('api'))[2]).toMatchObject({
+      state: 'open',
+      head: { ref: `conveyor/${id}` },
+      base: { ref: 'prod' },
+    });
 
     const first = await t.run(`approve ${id}`, 'U_LEAD');
     expect(first.operation?.state).toBe('awaiting-approval');
@@ -306,7 +311,8 @@ describe('checks and pull requests closed by hand', () => {
 });
 
 describe('races and outages on GitHub', () => {
-  const newChange = (file: string) => gh.commitFiles(OWNER, 'web', 'develop', { [file]: `${file}\n` }, `Change ${file}`);
+  const newChange = (file: string) =>
+    gh.commitFiles(OWNER, 'web', 'develop', { [file]: `${file}\n` }, `Change ${file}`);
   let pausedReply = '';
   const isRefPatch = (branch: string) => (o: RequestOptions) =>
     o.method === 'PATCH' && o.repo === 'web' && o.ref === `heads/${branch}`;
@@ -314,7 +320,10 @@ describe('races and outages on GitHub', () => {
   it('retries GitHub 500 and 502 answers on writes, and the promotion completes', async () => {
     const develop = await newChange('a.txt');
     beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(2, 500) });
-    beforeRequest.push({ when: (o) => o.method === 'POST' && o.url.endsWith('/git/tags'), action: () => gh.failNext(1, 502) });
+    beforeRequest.push({
+      when: (o) => o.method === 'POST' && o.url.endsWith('/git/tags'),
+      action: () => gh.failNext(1, 502),
+    });
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');

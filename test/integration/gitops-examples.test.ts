@@ -10,14 +10,15 @@ import { join, resolve } from 'node:path';
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1';
 import { Kustomization } from '@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1';
 import { GitRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 
 const MANIFESTS = resolve(import.meta.dirname, '../../manifests');
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped JSON trees
 type Obj = Record<string, any>;
-const load = (file: string): Obj[] => parseAllDocuments(readFileSync(join(MANIFESTS, 'examples', file), 'utf8')).map((d) => d.toJS() as Obj);
+const load = (file: string): Obj[] =>
+  parseAllDocuments(readFileSync(join(MANIFESTS, 'examples', file), 'utf8')).map((d) => d.toJS() as Obj);
 const config = parseConfig(readFileSync(join(MANIFESTS, 'base', 'conveyor.yaml'), 'utf8'));
 const app = config.apps.find((a) => a.name === 'billing')!;
 const repoUrl = `https://github.com/${app.repo}.git`;
@@ -40,7 +41,8 @@ describe('GitOps examples: what applies each environment branch', () => {
     const sources = objects.filter((o) => o.kind === 'GitRepository');
     const kustomizations = objects.filter((o) => o.kind === 'Kustomization');
     for (const s of sources) expect(() => new GitRepository(s as never).validate(), s.metadata.name).not.toThrow();
-    for (const k of kustomizations) expect(() => new Kustomization(k as never).validate(), k.metadata.name).not.toThrow();
+    for (const k of kustomizations)
+      expect(() => new Kustomization(k as never).validate(), k.metadata.name).not.toThrow();
     expect(
       kustomizations.map((k) => {
         const source = sources.find((s) => s.metadata.name === k.spec.sourceRef.name)!;

@@ -47,9 +47,7 @@ class FolderObjects implements ObjectStore {
   }
   async list(prefix: string): Promise<ObjectInfo[]> {
     const names = await readdir(join(this.root, prefix)).catch(() => []);
-    const infos = await Promise.all(
-      names.filter((n) => !n.endsWith('.meta')).map((n) => this.head(join(prefix, n))),
-    );
+    const infos = await Promise.all(names.filter((n) => !n.endsWith('.meta')).map((n) => this.head(join(prefix, n))));
     return infos.filter((i): i is ObjectInfo => i !== null);
   }
 }
@@ -152,7 +150,8 @@ function startAgent(overrides: Partial<ImportAgentOptions> = {}) {
   stops.push(stop);
   const next = () =>
     new Promise<ImportReport>((resolve) => {
-      if (reports.length > delivered) resolve(reports[delivered++]!); // in range: length checked
+      if (reports.length > delivered)
+        resolve(reports[delivered++]!); // in range: length checked
       else waiting.push(resolve);
     });
   return { reports, next, stop };
@@ -277,8 +276,7 @@ describe('ImportAgent', () => {
     await expect
       .poll(
         async () =>
-          JSON.parse(await readFile(join(dir, 'state', 'qa.json'), 'utf8').catch(() => '{}')).pendingReport
-            ?.version,
+          JSON.parse(await readFile(join(dir, 'state', 'qa.json'), 'utf8').catch(() => '{}')).pendingReport?.version,
         {
           timeout: 10_000,
         },

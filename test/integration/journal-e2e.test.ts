@@ -47,7 +47,9 @@ const importsLog = (): string[] => {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
 };
 const versions = async (): Promise<string[]> =>
-  ((await srv.api('GET', '/api/journal/versions?cluster=dev-modelling')).json.versions as { version: string }[]).map((v) => v.version);
+  ((await srv.api('GET', '/api/journal/versions?cluster=dev-modelling')).json.versions as { version: string }[]).map(
+    (v) => v.version,
+  );
 const pointer = async (env: string) => (await srv.status())[env]!.pointsAt;
 
 async function exportJournal(name: string, content: string): Promise<string> {
@@ -85,7 +87,11 @@ describe('journal chain dev → qa → dit', () => {
   let v3 = '';
 
   it('a dev export seeds journal_version/dev; dev imports, qa follows, dit waits for its gate', async () => {
-    expect(await srv.status()).toMatchObject({ dev: { pointsAt: '(unset)' }, qa: { pointsAt: '(unset)' }, dit: { pointsAt: '(unset)' } });
+    expect(await srv.status()).toMatchObject({
+      dev: { pointsAt: '(unset)' },
+      qa: { pointsAt: '(unset)' },
+      dit: { pointsAt: '(unset)' },
+    });
     v1 = await exportJournal('orders.jnl', 'V1');
     expect(v1).toMatch(/^\d{4}\.\d{2}\.\d{2}-dev-modelling\.1$/);
     await eventually(() => existsSync(join(exports, 'uploaded', 'orders.jnl')), 'the journal to move to uploaded/');
@@ -132,7 +138,11 @@ describe('journal chain dev → qa → dit', () => {
     v2 = await exportJournal('orders-2.jnl', 'V2');
     expect(v2).not.toBe(v1);
     const mid = await srv.status();
-    expect(mid.dev).toMatchObject({ pointsAt: v2, lastImport: `ok ${v1}`, next: `waiting for the dev agent to import ${v2}` });
+    expect(mid.dev).toMatchObject({
+      pointsAt: v2,
+      lastImport: `ok ${v1}`,
+      next: `waiting for the dev agent to import ${v2}`,
+    });
     expect(mid.qa!.pointsAt).toBe(v1);
     expect(mid.dit!.pointsAt).toBe(v1);
 
@@ -182,7 +192,11 @@ describe('journal chain dev → qa → dit', () => {
       expect(report).toMatchObject({ ok: false, exitCode: 3 });
       expect(report.outputTail).toContain('table ORDERS is locked');
       const s = await srv.status();
-      expect(s.dev).toMatchObject({ pointsAt: v3, lastImport: `failed (exit 3) ${v3}`, next: 'the import failed; once fixed: journal retry dev' });
+      expect(s.dev).toMatchObject({
+        pointsAt: v3,
+        lastImport: `failed (exit 3) ${v3}`,
+        next: 'the import failed; once fixed: journal retry dev',
+      });
       expect(s.qa!.pointsAt).toBe(v2);
       expect(s.dit!.pointsAt).toBe(v1);
       const forced = await srv.run(`journal promote qa --version ${v3}`, 'U_DEMO');

@@ -13,8 +13,8 @@ import type { ChangeTickets, TicketVerdict } from '../../src/core/ports.js';
 import {
   HttpVersionRegistry,
   type JournalEvent,
-  JournalExportWatcher,
   type JournalExportOptions,
+  JournalExportWatcher,
   type JournalVersionInput,
 } from '../../src/journal/export-watcher.js';
 import type { JournalClusterRule } from '../../src/journal/journal-rules.js';
@@ -383,9 +383,7 @@ describe('HttpVersionRegistry', () => {
       seenAuth = req.headers.authorization ?? '';
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(
-        status === 200
-          ? JSON.stringify({ versions: ['2026.11.23-dev.1', { version: '2026.11.23-dev.2' }] })
-          : '{}',
+        status === 200 ? JSON.stringify({ versions: ['2026.11.23-dev.1', { version: '2026.11.23-dev.2' }] }) : '{}',
       );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -411,10 +409,7 @@ describe('HttpVersionRegistry', () => {
       status = 422;
       await expect(client.register(input)).rejects.toBeInstanceOf(InputError);
       status = 200;
-      expect(await client.latestForDay('dev', '2026.11.23')).toEqual([
-        '2026.11.23-dev.1',
-        '2026.11.23-dev.2',
-      ]);
+      expect(await client.latestForDay('dev', '2026.11.23')).toEqual(['2026.11.23-dev.1', '2026.11.23-dev.2']);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }

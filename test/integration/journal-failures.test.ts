@@ -5,21 +5,28 @@
  * `journal register <object-key>` command, and running it fixes it. In §5.3 serve is out of
  * the watcher's reach altogether, so the notice goes to the cluster's Slack incoming webhook.
  */
-import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { LogNotifier } from '../../src/adapters/log-notifier.js';
+import { buildObjectStore } from '../../src/compose.js';
+import { parseConfig } from '../../src/config/load.js';
 import { UpstreamError } from '../../src/core/errors.js';
 import type { ChangeTickets, ObjectStore, TicketVerdict } from '../../src/core/ports.js';
 import type { JournalExportWatcher, JournalLog } from '../../src/journal/export-watcher.js';
 import { HttpVersionRegistry, type VersionRegistryClient } from '../../src/journal/version-registry.js';
 import { watchNotifier } from '../../src/journal/watch-notices.js';
-import { buildObjectStore } from '../../src/compose.js';
-import { parseConfig } from '../../src/config/load.js';
-import { eventually, type JournalServer, type JournalWorkspace, makeJournalWorkspace, makeWatcher, startJournalServer } from '../support/journal-setup.js';
+import {
+  eventually,
+  type JournalServer,
+  type JournalWorkspace,
+  makeJournalWorkspace,
+  makeWatcher,
+  startJournalServer,
+} from '../support/journal-setup.js';
 import { WebhookSink } from '../support/webhook-sink.js';
 
 const TOKEN = 'tok-dev-modelling-5678';
@@ -90,7 +97,11 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     watchNotifier({
       cluster: 'dev-modelling',
       toBot: async (body) => {
-        const res = await fetch(`${botUrl}/api/journal/events`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${botUrl}/api/journal/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         if (!res.ok) throw new UpstreamError('conveyor', `the bot answered HTTP ${res.status}`);
       },
       webhookUrl: `${sink.url}/services/T000/B000/XXXXSECRETXXXX`,
@@ -98,14 +109,29 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     });
   const announced = (pattern: RegExp) => notifier.sent.map((m) => m.notice.text).find((t) => pattern.test(t));
   const registered = async (file: string) =>
-    ((await srv.api('GET', '/api/journal/versions')).json.versions as { file: string; version: string }[]).find((v) => v.file === file);
+    ((await srv.api('GET', '/api/journal/versions')).json.versions as { file: string; version: string }[]).find(
+      (v) => v.file === file,
+    );
 
   it('§5.1 approval pending: says the change waits for approval and that the upload starts by itself; it does once approved', async () => {
     const verdicts = new Map<string, TicketVerdict>([['CHG0001234', 'pending']]);
-    const tickets: ChangeTickets = { check: async (number) => ({ number, verdict: verdicts.get(number) ?? 'missing', detail: `state=${verdicts.get(number)}` }) };
+    const tickets: ChangeTickets = {
+      check: async (number) => ({
+        number,
+        verdict: verdicts.get(number) ?? 'missing',
+        detail: `state=${verdicts.get(number)}`,
+      }),
+    };
     const dir = exportFolder('pending.dat', 'rate,1\n');
     const log = new RecordingLog();
-    watcher = await makeWatcher(ws, srv, { cluster: 'dev-modelling', dir, token: TOKEN, tickets, ticketBackoff: { minTimeout: 50, maxTimeout: 100 }, notify: notices(log) });
+    watcher = await makeWatcher(ws, srv, {
+      cluster: 'dev-modelling',
+      dir,
+      token: TOKEN,
+      tickets,
+      ticketBackoff: { minTimeout: 50, maxTimeout: 100 },
+      notify: notices(log),
+    });
     await watcher.start();
 
     const notice = await eventually(() => announced(/pending\.dat waiting/), 'the waiting notice');
@@ -115,7 +141,9 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     expect(existsSync(join(dir, 'pending.dat'))).toBe(true);
     expect(await registered('pending.dat')).toBeUndefined();
     // the same words in journal list's recent events
-    expect(JSON.stringify((await srv.run('journal list', 'U_DEMO')).blocks)).toContain('To do: get CHG0001234 approved in ServiceNow');
+    expect(JSON.stringify((await srv.run('journal list', 'U_DEMO')).blocks)).toContain(
+      'To do: get CHG0001234 approved in ServiceNow',
+    );
 
     verdicts.set('CHG0001234', 'approved');
     await eventually(() => announced(/pending\.dat uploaded as /), 'the upload once approved');
@@ -141,12 +169,24 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     };
     const dir = exportFolder('s3down.dat', 'rate,2\n');
     const log = new RecordingLog();
-    watcher = await makeWatcher(ws, srv, { cluster: 'dev-modelling', dir, token: TOKEN, objects, retryLaterMs: 300, log, notify: notices(log) });
+    watcher = await makeWatcher(ws, srv, {
+      cluster: 'dev-modelling',
+      dir,
+      token: TOKEN,
+      objects,
+      retryLaterMs: 300,
+      log,
+      notify: notices(log),
+    });
     await watcher.start();
 
     const notice = await eventually(() => announced(/s3down\.dat failed/), 'the failure notice');
-    expect(notice).toMatch(/^Journal export on dev-modelling: s3down\.dat failed as \S+ — upload of s3down\.dat failed after 3 attempts: upload of journals\/dev-modelling\/\S+\/s3down\.dat to bucket appcore-journals failed: connect ETIMEDOUT/);
-    expect(notice).toContain("To do: s3down.dat stays in the export folder and is tried again every 1 s; check the bucket and this cluster's S3 credentials");
+    expect(notice).toMatch(
+      /^Journal export on dev-modelling: s3down\.dat failed as \S+ — upload of s3down\.dat failed after 3 attempts: upload of journals\/dev-modelling\/\S+\/s3down\.dat to bucket appcore-journals failed: connect ETIMEDOUT/,
+    );
+    expect(notice).toContain(
+      "To do: s3down.dat stays in the export folder and is tried again every 1 s; check the bucket and this cluster's S3 credentials",
+    );
     expect(existsSync(join(dir, 's3down.dat'))).toBe(true);
     expect(log.lines.some((l) => l.level === 'error' && /upload of s3down\.dat failed/.test(l.msg))).toBe(true);
 
@@ -167,17 +207,35 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     const dir = exportFolder('noendpoint.dat', 'rate,3\n');
     const log = new RecordingLog();
     const before = sink.received.length;
-    watcher = await makeWatcher(ws, srv, { cluster: 'dev-modelling', dir, token: TOKEN, registry, notify: notices(log, dead) });
+    watcher = await makeWatcher(ws, srv, {
+      cluster: 'dev-modelling',
+      dir,
+      token: TOKEN,
+      registry,
+      notify: notices(log, dead),
+    });
     await watcher.start();
 
-    const posted = await eventually(() => sink.received.slice(before).find((r) => r.body.includes('noendpoint.dat failed')), 'the webhook notice');
+    const posted = await eventually(
+      () => sink.received.slice(before).find((r) => r.body.includes('noendpoint.dat failed')),
+      'the webhook notice',
+    );
     expect(posted.path).toBe('/services/T000/B000/XXXXSECRETXXXX');
     const text = (JSON.parse(posted.body) as { text: string }).text;
-    expect(text).toMatch(/^Journal export on dev-modelling: noendpoint\.dat failed as \S+ — registration of \S+ failed after 3 attempts: version endpoint unreachable/);
-    const command = /To do: .*or a registrar runs now: (journal register journals\/dev-modelling\/\S+\/noendpoint\.dat)$/.exec(text)?.[1];
+    expect(text).toMatch(
+      /^Journal export on dev-modelling: noendpoint\.dat failed as \S+ — registration of \S+ failed after 3 attempts: version endpoint unreachable/,
+    );
+    const command =
+      /To do: .*or a registrar runs now: (journal register journals\/dev-modelling\/\S+\/noendpoint\.dat)$/.exec(
+        text,
+      )?.[1];
     expect(command).toBeDefined();
     // the watcher's log says where the notice went, never the webhook's URL
-    expect(log.lines.some((l) => l.msg === "serve is unreachable: the notice was posted to this cluster's Slack webhook instead")).toBe(true);
+    expect(
+      log.lines.some(
+        (l) => l.msg === "serve is unreachable: the notice was posted to this cluster's Slack webhook instead",
+      ),
+    ).toBe(true);
     expect(log.text()).not.toContain('XXXXSECRETXXXX');
     expect(await registered('noendpoint.dat')).toBeUndefined();
 
@@ -187,7 +245,9 @@ describe('seed 000 §5: every failure ends in a notice that says what to do', ()
     const v = (await registered('noendpoint.dat')) as unknown as Record<'version' | 'exportedAt', string>;
     expect(v).toMatchObject({ uploadedBy: 'U_LEAD by hand' });
     expect(v.exportedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
-    expect(announced(new RegExp(`Journal ${v.version.replace(/\./g, '\\.')} registered by hand by U_LEAD`))).toBeDefined();
+    expect(
+      announced(new RegExp(`Journal ${v.version.replace(/\./g, '\\.')} registered by hand by U_LEAD`)),
+    ).toBeDefined();
     expect((await srv.status()).dev?.pointsAt).toContain(v.version);
   });
 });

@@ -58,7 +58,8 @@ function journalWatch(crashAt?: string): { child: ChildProcess; exited: Promise<
   return { child, exited };
 }
 
-const versions = async () => (await srv.api('GET', '/api/journal/versions')).json.versions as { version: string; sha256: string }[];
+const versions = async () =>
+  (await srv.api('GET', '/api/journal/versions')).json.versions as { version: string; sha256: string }[];
 const objects = () => filesUnder(join(ws.objectsDir, 'data'));
 const exportsDir = () => join(ws.root, 'exports');
 
@@ -94,7 +95,11 @@ describe('journal-watch killed between steps', () => {
 
     // 3. restarted without a crash point: the journal moves to uploaded/, nothing is added.
     const third = journalWatch();
-    await eventually(() => existsSync(join(exportsDir(), 'uploaded', 'ledger.jnl')), 'the journal to move to uploaded/', 60_000);
+    await eventually(
+      () => existsSync(join(exportsDir(), 'uploaded', 'ledger.jnl')),
+      'the journal to move to uploaded/',
+      60_000,
+    );
     third.child.kill('SIGTERM');
     expect((await third.exited).code).toBe(0);
 

@@ -19,7 +19,14 @@ describe('journal reconciliation', () => {
     const version = '2026.11.23-dev-modelling.7';
     const key = `journals/dev-modelling/${version}/rates.dat`;
     await t.runtime.objects.put(key, Readable.from(body), {
-      metadata: { version, cluster: 'dev-modelling', sha256, mandators: 'tech-head', file: 'rates.dat', ticket: 'CHG0001234' },
+      metadata: {
+        version,
+        cluster: 'dev-modelling',
+        sha256,
+        mandators: 'tech-head',
+        file: 'rates.dat',
+        ticket: 'CHG0001234',
+      },
       size: body.length,
     });
     // an object outside the rules is left alone
@@ -31,7 +38,13 @@ describe('journal reconciliation', () => {
     const registered = await reconcileJournalObjects(t.runtime);
     expect(registered.map((v) => v.version)).toEqual([version]);
     const stored = await t.runtime.journal.get(version);
-    expect(stored).toMatchObject({ sha256, size: body.length, file: 'rates.dat', ticket: 'CHG0001234', objectKey: key });
+    expect(stored).toMatchObject({
+      sha256,
+      size: body.length,
+      file: 'rates.dat',
+      ticket: 'CHG0001234',
+      objectKey: key,
+    });
     expect((await t.runtime.kv.get('journal_version/dev'))?.value).toBe(version);
     expect(t.notifier.sent.some((m) => m.notice.text.includes('never registered'))).toBe(true);
 

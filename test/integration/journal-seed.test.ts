@@ -21,9 +21,11 @@ describe('journal seed', () => {
 
   beforeAll(async () => {
     // qa follows by hand here, so each environment keeps the version seeding gave it
-    t = await makeRuntime({ edit: (c) => {
+    t = await makeRuntime({
+      edit: (c) => {
         c.journal.chain[1].auto = false;
-      } });
+      },
+    });
     dir = mkdtempSync(join(tmpdir(), 'conveyor-seed-'));
     for (let n = 1; n <= 3; n++) {
       const version = `2026.11.25-dev-modelling.${n}`;
@@ -32,7 +34,14 @@ describe('journal seed', () => {
       const objectKey = `journals/dev-modelling/${version}/rates.dat`;
       await t.runtime.objects.put(objectKey, Readable.from(body), { metadata: { version, sha256 }, size: body.length });
       await t.runtime.journal.register({
-        version, cluster: 'dev-modelling', file: 'rates.dat', size: body.length, sha256, ticket: null, mandators: ['tech-head'], objectKey,
+        version,
+        cluster: 'dev-modelling',
+        file: 'rates.dat',
+        size: body.length,
+        sha256,
+        ticket: null,
+        mandators: ['tech-head'],
+        objectKey,
         uploadedAt: new Date().toISOString(),
       } as never);
       versions.push(version);
@@ -59,20 +68,35 @@ describe('journal seed', () => {
     expect(await pointer('dev')).toBeNull();
     const done = await t.run(`approve ${asked.operation!.id}`, 'U_QA');
     expect(done.operation?.state).toBe('succeeded');
-    expect([await pointer('dev'), await pointer('qa'), await pointer('dit')]).toEqual([versions[2], versions[1], versions[0]]);
+    expect([await pointer('dev'), await pointer('qa'), await pointer('dit')]).toEqual([
+      versions[2],
+      versions[1],
+      versions[0],
+    ]);
     expect((await t.runtime.store.auditLog({ limit: 50 })).some((e) => e.action === 'journal.seeded')).toBe(true);
 
     const log = join(dir, 'imports.log');
     const stop = new AbortController();
     const agents = ['dev', 'qa', 'dit'].map((env) =>
       new ImportAgent({
-        env, key: `journal_version/${env}`, kv: t.runtime.kv, objects: t.runtime.objects,
+        env,
+        key: `journal_version/${env}`,
+        kv: t.runtime.kv,
+        objects: t.runtime.objects,
         resolveVersion: async (v) => {
           const found = await t.runtime.journal.get(v);
           return { objectKey: found!.objectKey, sha256: found!.sha256, size: found!.size, file: found!.file };
         },
-        importCommand: [process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(log)}, '${env} ' + require('fs').readFileSync(process.argv[1], 'utf8'))`],
-        timeoutMs: 60_000, stateFile: join(dir, `agent-${env}.json`), workDir: dir, waitMs: 1_000, signal: stop.signal,
+        importCommand: [
+          process.execPath,
+          '-e',
+          `require('fs').appendFileSync(${JSON.stringify(log)}, '${env} ' + require('fs').readFileSync(process.argv[1], 'utf8'))`,
+        ],
+        timeoutMs: 60_000,
+        stateFile: join(dir, `agent-${env}.json`),
+        workDir: dir,
+        waitMs: 1_000,
+        signal: stop.signal,
         report: (r) => journalChain(t.runtime).onImport({ ...r, error: r.error ?? null }),
       }).run(),
     );
@@ -86,10 +110,18 @@ describe('journal seed', () => {
       stop.abort();
       await Promise.allSettled(agents);
     }
-    for (const [env, v] of [['dev', versions[2]], ['qa', versions[1]], ['dit', versions[0]]] as const) {
+    for (const [env, v] of [
+      ['dev', versions[2]],
+      ['qa', versions[1]],
+      ['dit', versions[0]],
+    ] as const) {
       expect((await t.runtime.journal.lastGoodImport(env))?.version, `${env} imported what its pointer names`).toBe(v);
     }
-    expect(readFileSync(log, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['dev journal 3', 'dit journal 1', 'qa journal 2']);
+    expect(readFileSync(log, 'utf8').split('\n').filter(Boolean).sort()).toEqual([
+      'dev journal 3',
+      'dit journal 1',
+      'qa journal 2',
+    ]);
   });
 
   it('a second seed changes nothing', async () => {
@@ -103,9 +135,11 @@ describe('journal seed', () => {
   });
 
   it('seedOnEmpty: an empty chain is seeded at start, a seeded one is left alone', async () => {
-    const empty = await makeRuntime({ edit: (c) => {
+    const empty = await makeRuntime({
+      edit: (c) => {
         c.journal.seedOnEmpty = true;
-      } });
+      },
+    });
     try {
       for (const v of await t.runtime.journal.list({ limit: 10 })) await empty.runtime.journal.register(v as never);
       const id = await journalChain(empty.runtime).seedIfEmpty();

@@ -34,10 +34,20 @@ describe('kill -9 and resume', () => {
   const known = new Set<string>();
 
   function conveyor(text: string, crashAt?: string) {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'silent',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    };
     delete env.CONVEYOR_CRASH_AT;
     if (crashAt) env.CONVEYOR_CRASH_AT = crashAt;
-    return spawnSync(process.execPath, [BIN, 'run', text, '--as', 'U_DEMO'], { cwd, env, encoding: 'utf8', timeout: SLOW });
+    return spawnSync(process.execPath, [BIN, 'run', text, '--as', 'U_DEMO'], {
+      cwd,
+      env,
+      encoding: 'utf8',
+      timeout: SLOW,
+    });
   }
 
   function history(): HistoryRow[] {
@@ -59,7 +69,9 @@ describe('kill -9 and resume', () => {
   async function expireClaims(): Promise<void> {
     const store = await openStore(`pglite:${stateDir}`, systemClock);
     try {
-      await store.db.query(`UPDATE operations SET claimed_until = $1 WHERE claimed_by IS NOT NULL`, [new Date(Date.now() - 60_000).toISOString()]);
+      await store.db.query(`UPDATE operations SET claimed_until = $1 WHERE claimed_by IS NOT NULL`, [
+        new Date(Date.now() - 60_000).toISOString(),
+      ]);
     } finally {
       await store.close();
     }
@@ -74,54 +86,62 @@ describe('kill -9 and resume', () => {
     if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
 
-  it('control: without a crash point the promotion succeeds with one tag', () => {
-    const res = conveyor('promote api qa');
-    expect(res.signal).toBeNull();
-    expect(res.status, res.stderr).toBe(0);
-    const id = /promote api development → qa: succeeded \((op_\w+)\)/.exec(res.stdout)?.[1];
-    expect(id, res.stdout).toBeDefined();
-    known.add(id!);
-    expect(head(repo, 'qa')).toBe(head(repo, 'develop'));
-    expect(tagsAt(repo, head(repo, 'qa'), 'qa/')).toHaveLength(1);
-    expect(existsSync(`${stateDir}.lock`)).toBe(false);
-  }, SLOW);
+  it(
+    'control: without a crash point the promotion succeeds with one tag',
+    () => {
+      const res = conveyor('promote api qa');
+      expect(res.signal).toBeNull();
+      expect(res.status, res.stderr).toBe(0);
+      const id = /promote api development → qa: succeeded \((op_\w+)\)/.exec(res.stdout)?.[1];
+      expect(id, res.stdout).toBeDefined();
+      known.add(id!);
+      expect(head(repo, 'qa')).toBe(head(repo, 'develop'));
+      expect(tagsAt(repo, head(repo, 'qa'), 'qa/')).toHaveLength(1);
+      expect(existsSync(`${stateDir}.lock`)).toBe(false);
+    },
+    SLOW,
+  );
 
   for (const point of ['after-push', 'after-tag']) {
-    it(`crash ${point}: resumed on the next start, succeeded exactly once, one tag`, async () => {
-      const develop = pushCommit(repo, 'develop', { message: `Change before the ${point} crash` });
-      const qaTagsBefore = tagNames(repo, 'qa/');
+    it(
+      `crash ${point}: resumed on the next start, succeeded exactly once, one tag`,
+      async () => {
+        const develop = pushCommit(repo, 'develop', { message: `Change before the ${point} crash` });
+        const qaTagsBefore = tagNames(repo, 'qa/');
 
-      const crashed = conveyor('promote api qa', point);
-      expect(crashed.signal).toBe('SIGKILL');
-      // the stale PGlite lock file names the dead process
-      expect(JSON.parse(readFileSync(`${stateDir}.lock`, 'utf8')).pid).toBe(crashed.pid);
-      // the Git write happened (and for after-tag, the tag too), the record did not
-      expect(head(repo, 'qa')).toBe(develop);
-      const tagged = tagNames(repo, 'qa/').filter((n) => !qaTagsBefore.includes(n));
-      expect(tagged).toHaveLength(point === 'after-tag' ? 1 : 0);
+        const crashed = conveyor('promote api qa', point);
+        expect(crashed.signal).toBe('SIGKILL');
+        // the stale PGlite lock file names the dead process
+        expect(JSON.parse(readFileSync(`${stateDir}.lock`, 'utf8')).pid).toBe(crashed.pid);
+        // the Git write happened (and for after-tag, the tag too), the record did not
+        expect(head(repo, 'qa')).toBe(develop);
+        const tagged = tagNames(repo, 'qa/').filter((n) => !qaTagsBefore.includes(n));
+        expect(tagged).toHaveLength(point === 'after-tag' ? 1 : 0);
 
-      const afterCrash = history(); // a start: takes over the stale lock, sweeps
-      const mine = afterCrash.filter((r) => !known.has(r.id));
-      expect(mine).toHaveLength(1);
-      immediate[point] = mine[0]!.outcome;
+        const afterCrash = history(); // a start: takes over the stale lock, sweeps
+        const mine = afterCrash.filter((r) => !known.has(r.id));
+        expect(mine).toHaveLength(1);
+        immediate[point] = mine[0]!.outcome;
 
-      if (mine[0]!.outcome !== 'succeeded') await expireClaims();
-      const rows = history();
-      const ours = rows.filter((r) => !known.has(r.id));
-      expect(ours).toEqual([{ id: mine[0]!.id, kind: 'promote', app: 'api', env: 'qa', outcome: 'succeeded' }]);
-      expect(rows).toHaveLength(known.size + 1);
-      expect(rows.every((r) => r.outcome === 'succeeded')).toBe(true);
-      known.add(mine[0]!.id);
+        if (mine[0]!.outcome !== 'succeeded') await expireClaims();
+        const rows = history();
+        const ours = rows.filter((r) => !known.has(r.id));
+        expect(ours).toEqual([{ id: mine[0]!.id, kind: 'promote', app: 'api', env: 'qa', outcome: 'succeeded' }]);
+        expect(rows).toHaveLength(known.size + 1);
+        expect(rows.every((r) => r.outcome === 'succeeded')).toBe(true);
+        known.add(mine[0]!.id);
 
-      expect(head(repo, 'qa')).toBe(head(repo, 'develop'));
-      const newTags = tagNames(repo, 'qa/').filter((n) => !qaTagsBefore.includes(n));
-      expect(newTags).toHaveLength(1);
-      expect(tagsAt(repo, develop, 'qa/')).toEqual(newTags);
-      const message = tagMessage(repo, newTags[0]!);
-      expect(message).toContain(`Operation: ${mine[0]!.id}`);
-      expect(message).toContain(`Source-Commit: ${develop}`);
-      expect(existsSync(`${stateDir}.lock`)).toBe(false);
-    }, SLOW);
+        expect(head(repo, 'qa')).toBe(head(repo, 'develop'));
+        const newTags = tagNames(repo, 'qa/').filter((n) => !qaTagsBefore.includes(n));
+        expect(newTags).toHaveLength(1);
+        expect(tagsAt(repo, develop, 'qa/')).toEqual(newTags);
+        const message = tagMessage(repo, newTags[0]!);
+        expect(message).toContain(`Operation: ${mine[0]!.id}`);
+        expect(message).toContain(`Source-Commit: ${develop}`);
+        expect(existsSync(`${stateDir}.lock`)).toBe(false);
+      },
+      SLOW,
+    );
   }
 
   // Regression: the killed process's claim (60 s lease) used to block the next start's sweep;

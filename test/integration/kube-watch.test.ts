@@ -2,9 +2,9 @@ import { Watch } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClusterWatch, kubeConfigFor } from '../../src/adapters/kube.js';
 import { KubeLeaseLeadership } from '../../src/adapters/kube-lease.js';
+import { deriveLiveState } from '../../src/controller/live-state.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { WorkloadStatus } from '../../src/core/ports.js';
-import { deriveLiveState } from '../../src/controller/live-state.js';
 import { deploymentObject, KubeFake } from '../support/kube-fake.js';
 
 const TOKEN = 'test-token-not-a-secret';
@@ -106,9 +106,7 @@ describe('KubeClusterWatch', () => {
 
   it('refuses targets on a cluster it has no connection for', async () => {
     const w = new KubeClusterWatch({ kubeConfigs: {} });
-    await expect(w.start([{ cluster: 'nope', namespace: NS, name: 'web' }], () => {})).rejects.toThrow(
-      ConfigError,
-    );
+    await expect(w.start([{ cluster: 'nope', namespace: NS, name: 'web' }], () => {})).rejects.toThrow(ConfigError);
   });
 
   it('follows an image change through every rollout step in order, then a deletion', async () => {

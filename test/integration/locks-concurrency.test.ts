@@ -53,7 +53,9 @@ describe('locks and concurrency', () => {
 
   it('a manual lock refuses promotions with its reason until unlock', async () => {
     pushCommit(repo, 'develop', { message: 'Speed up the search' });
-    expect((await t.run('lock api qa freeze for release', 'U_DEMO')).title).toBe('Locked api in qa: freeze for release');
+    expect((await t.run('lock api qa freeze for release', 'U_DEMO')).title).toBe(
+      'Locked api in qa: freeze for release',
+    );
     const before = refsOf(repo);
     const refused = await t.run('promote api qa', 'U_DEMO');
     expect(refused.status).toBe('refused');
@@ -67,7 +69,9 @@ describe('locks and concurrency', () => {
   });
 
   it('lock * prod blocks every app (web too); only prod approvers may set it', async () => {
-    expect((await t.run('lock * prod incident 4711', 'U_DEMO')).title).toBe('only tech-lead, product-owner may lock or unlock prod');
+    expect((await t.run('lock * prod incident 4711', 'U_DEMO')).title).toBe(
+      'only tech-lead, product-owner may lock or unlock prod',
+    );
     expect((await t.run('lock * prod incident 4711', 'U_LEAD')).title).toBe('Locked every app in prod: incident 4711');
     for (const app of ['web', 'api']) {
       const r = await t.run(`promote ${app} prod`, 'U_DEMO');
@@ -124,7 +128,8 @@ describe('locks and concurrency', () => {
       get(target, prop, receiver) {
         if (prop === 'updateBranch') {
           return async (branch: string, newSha: string, expectedOld: string | null) => {
-            if (branch === 'qa' && !foreign) foreign = pushCommit(repo, 'qa', { path: 'QA-NOTE.md', message: 'Test data fix on qa' });
+            if (branch === 'qa' && !foreign)
+              foreign = pushCommit(repo, 'qa', { path: 'QA-NOTE.md', message: 'Test data fix on qa' });
             return target.updateBranch(branch, newSha, expectedOld);
           };
         }
@@ -153,12 +158,23 @@ describe('locks and concurrency', () => {
   it('a request planned before someone else moved the branch to the same version does not tag it twice', async () => {
     pushCommit(repo, 'develop', { message: 'Add a changelog entry' });
     // planned while qa was behind (as a request racing the burst above can be), applied after
-    const stale = await planPromotion(t.runtime, { app: findApp(t.runtime.config, 'api')!, env: 'qa', requester: 'U_DEMO' });
+    const stale = await planPromotion(t.runtime, {
+      app: findApp(t.runtime.config, 'api')!,
+      env: 'qa',
+      requester: 'U_DEMO',
+    });
     expect((await t.run('promote api qa', 'U_DEMO')).operation?.state).toBe('succeeded');
     const qaHead = head(repo, 'qa');
     const qaTags = tagNames(repo, 'qa/');
     const op = await t.runtime.engine.request({
-      kind: 'promote', app: 'api', env: 'qa', plan: stale, requester: 'U_C2', idempotencyKey: null, emergency: false, source: 'cli',
+      kind: 'promote',
+      app: 'api',
+      env: 'qa',
+      plan: stale,
+      requester: 'U_C2',
+      idempotencyKey: null,
+      emergency: false,
+      source: 'cli',
     });
     expect(head(repo, 'qa')).toBe(qaHead);
     expect(tagNames(repo, 'qa/')).toEqual(qaTags); // one deploy, one tag

@@ -11,21 +11,11 @@ import * as k8s from '@kubernetes/client-node';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import {
-  ClusterRole,
-  ClusterRoleBinding,
-  Role,
-  RoleBinding,
-} from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import {
-  configMapHash,
-  findKustomizations,
-  type K8sObject,
-  renderKustomization,
-} from '../support/kustomize.js';
+import { configMapHash, findKustomizations, type K8sObject, renderKustomization } from '../support/kustomize.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const manifests = join(root, 'manifests');
@@ -74,10 +64,7 @@ const one = (objs: K8sObject[], kind: string, name?: string): K8sObject => {
   return found[0]!;
 };
 const podSpec = (d: K8sObject): K8sObject => d.spec.template.spec;
-const containers = (d: K8sObject): K8sObject[] => [
-  ...(podSpec(d).initContainers ?? []),
-  ...podSpec(d).containers,
-];
+const containers = (d: K8sObject): K8sObject[] => [...(podSpec(d).initContainers ?? []), ...podSpec(d).containers];
 const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 const roleArn = (objs: K8sObject[]): string =>
@@ -108,8 +95,7 @@ describe('manifests render and validate', () => {
           continue;
         }
         const entry =
-          models[`${obj.apiVersion}/${obj.kind}`] ??
-          expect.fail(`no schema for ${obj.apiVersion} ${obj.kind}`);
+          models[`${obj.apiVersion}/${obj.kind}`] ?? expect.fail(`no schema for ${obj.apiVersion} ${obj.kind}`);
         const id = `${obj.kind}/${obj.metadata.name}`;
         expect(() => new entry[0](obj as never).validate(), id).not.toThrow();
         expect(strayFields(obj, entry[1], id)).toEqual([]);
@@ -134,12 +120,8 @@ describe('manifests render and validate', () => {
         }
         for (const kind of ['Service', 'PodDisruptionBudget', 'NetworkPolicy']) {
           for (const o of objs.filter((x) => x.kind === kind)) {
-            const selector =
-              o.spec.selector?.matchLabels ?? o.spec.podSelector?.matchLabels ?? o.spec.selector;
-            expect(
-              matches(selector, d.spec.template.metadata.labels),
-              `${name} ${kind} selects the pods`,
-            ).toBe(true);
+            const selector = o.spec.selector?.matchLabels ?? o.spec.podSelector?.matchLabels ?? o.spec.selector;
+            expect(matches(selector, d.spec.template.metadata.labels), `${name} ${kind} selects the pods`).toBe(true);
           }
         }
       }
@@ -195,7 +177,10 @@ describe('what a platform engineer checks', () => {
             const key = e.name.slice(0, -'_FILE'.length);
             const mount = c.volumeMounts.find((m: K8sObject) => e.value.startsWith(`${m.mountPath}/`));
             const volume = podSpec(d).volumes.find((v: K8sObject) => v.name === mount?.name);
-            expect(volume?.secret?.items, `${e.name} points into a Secret volume`).toContainEqual({ key, path: e.value.slice(mount.mountPath.length + 1) });
+            expect(volume?.secret?.items, `${e.name} points into a Secret volume`).toContainEqual({
+              key,
+              path: e.value.slice(mount.mountPath.length + 1),
+            });
             expect(mount.readOnly).toBe(true);
             continue;
           }
@@ -204,16 +189,9 @@ describe('what a platform engineer checks', () => {
         }
       }
     }
-    const serveEnv = containers(one(render('base'), 'Deployment', 'conveyor'))[0]!.env.map(
-      (e: K8sObject) => e.name,
-    );
+    const serveEnv = containers(one(render('base'), 'Deployment', 'conveyor'))[0]!.env.map((e: K8sObject) => e.name);
     expect(serveEnv).toEqual(
-      expect.arrayContaining([
-        'SLACK_BOT_TOKEN',
-        'SLACK_SIGNING_SECRET',
-        'GITHUB_WEBHOOK_SECRET',
-        'DATABASE_URL',
-      ]),
+      expect.arrayContaining(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'GITHUB_WEBHOOK_SECRET', 'DATABASE_URL']),
     );
   });
 
@@ -231,10 +209,8 @@ describe('what a platform engineer checks', () => {
         for (const group of rule.apiGroups) {
           for (const resource of rule.resources) {
             const grant =
-              allowed[`${group}/${resource}`] ??
-              expect.fail(`${role.metadata.name} grants ${group}/${resource}`);
-            for (const verb of rule.verbs)
-              expect(grant, `${role.metadata.name}: ${verb} ${resource}`).toContain(verb);
+              allowed[`${group}/${resource}`] ?? expect.fail(`${role.metadata.name} grants ${group}/${resource}`);
+            for (const verb of rule.verbs) expect(grant, `${role.metadata.name}: ${verb} ${resource}`).toContain(verb);
           }
         }
       }
@@ -298,24 +274,21 @@ describe('what a platform engineer checks', () => {
     expect(objs.some((o) => o.kind.includes('Role'))).toBe(false);
   });
 
-  it.each(['dev', 'prod'])(
-    'journal-watch-%s-modelling: watches the export folder mounted from a PVC',
-    (cluster) => {
-      const objs = render(`overlays/journal-watch-${cluster}-modelling`);
-      const d = one(objs, 'Deployment', 'conveyor-journal-watch');
-      const [c] = containers(d);
-      const arg = (flag: string): string => c!.args[c!.args.indexOf(flag) + 1];
-      expect(c!.args[0]).toBe('journal-watch');
-      expect(arg('--cluster')).toBe(`${cluster}-modelling`);
-      const mount = c!.volumeMounts.find((m: K8sObject) => m.mountPath === arg('--dir'));
-      expect(mount.readOnly ?? false).toBe(false);
-      expect(
-        podSpec(d).volumes.find((v: K8sObject) => v.name === mount.name).persistentVolumeClaim.claimName,
-      ).toBe('journal-export');
-      expect(d.spec.replicas).toBe(1);
-      expect(d.spec.strategy.type).toBe('Recreate');
-    },
-  );
+  it.each(['dev', 'prod'])('journal-watch-%s-modelling: watches the export folder mounted from a PVC', (cluster) => {
+    const objs = render(`overlays/journal-watch-${cluster}-modelling`);
+    const d = one(objs, 'Deployment', 'conveyor-journal-watch');
+    const [c] = containers(d);
+    const arg = (flag: string): string => c!.args[c!.args.indexOf(flag) + 1];
+    expect(c!.args[0]).toBe('journal-watch');
+    expect(arg('--cluster')).toBe(`${cluster}-modelling`);
+    const mount = c!.volumeMounts.find((m: K8sObject) => m.mountPath === arg('--dir'));
+    expect(mount.readOnly ?? false).toBe(false);
+    expect(podSpec(d).volumes.find((v: K8sObject) => v.name === mount.name).persistentVolumeClaim.claimName).toBe(
+      'journal-export',
+    );
+    expect(d.spec.replicas).toBe(1);
+    expect(d.spec.strategy.type).toBe('Recreate');
+  });
 
   it('the S3 bucket policy lets only the modelling clusters write and the execution environments read', () => {
     const policy = JSON.parse(readFileSync(join(manifests, 's3-bucket-policy.example.json'), 'utf8'));
@@ -336,7 +309,10 @@ describe('what a platform engineer checks', () => {
     // only its own uploads (HeadObject needs s3:GetObject; listing needs s3:ListBucket), each
     // statement held to its own prefix.
     const readers = (action: string) => allows.filter((s: K8sObject) => [s.Action].flat().includes(action));
-    const scopeOf = (s: K8sObject): string => (s.Action === 's3:ListBucket' ? s.Condition.StringLike['s3:prefix'][0] : s.Resource.replace(/^arn:aws:s3:::[^/]+\//, ''));
+    const scopeOf = (s: K8sObject): string =>
+      s.Action === 's3:ListBucket'
+        ? s.Condition.StringLike['s3:prefix'][0]
+        : s.Resource.replace(/^arn:aws:s3:::[^/]+\//, '');
     for (const action of ['s3:GetObject', 's3:ListBucket']) {
       const everything = readers(action).filter((s: K8sObject) => scopeOf(s) === 'journals/*');
       expect(everything.flatMap((s: K8sObject) => s.Principal.AWS).sort()).toEqual(overlays('journal-agent-'));
@@ -401,9 +377,7 @@ describe('the renderer refuses what it does not implement', () => {
 
   it("hashes generated ConfigMaps like kustomize (kustomize's own test vectors)", () => {
     expect(configMapHash({ metadata: { name: '' }, data: {} })).toBe('42745tchd9');
-    expect(configMapHash({ metadata: { name: '' }, data: { two: '2', one: '', three: '3' } })).toBe(
-      'f5h7t85m9b',
-    );
+    expect(configMapHash({ metadata: { name: '' }, data: { two: '2', one: '', three: '3' } })).toBe('f5h7t85m9b');
   });
 });
 
@@ -418,8 +392,7 @@ describe('Dockerfile', () => {
     const stages = lines.flatMap((l, i) => (/^FROM\s/i.test(l) ? [i] : []));
     expect(stages.length).toBeGreaterThanOrEqual(2);
     const finalStage = lines.slice(stages.at(-1));
-    const user =
-      finalStage.filter((l) => /^USER\s/i.test(l)).at(-1) ?? expect.fail('no USER in the final stage');
+    const user = finalStage.filter((l) => /^USER\s/i.test(l)).at(-1) ?? expect.fail('no USER in the final stage');
     expect(user).not.toMatch(/^USER\s+(root|0)(:|$)/i);
     expect(finalStage.find((l) => /^ENTRYPOINT/i.test(l))).toContain('tini');
     expect(finalStage.join('\n')).toMatch(/npm (ci|install) --omit=dev/);
@@ -430,7 +403,9 @@ describe('Dockerfile', () => {
     const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1] ?? expect.fail('no NODE_IMAGE argument');
     expect(base).toMatch(/^node:24[-.\w]*(@sha256:[0-9a-f]{64})?$/);
     const stages = lines.flatMap((l, i) => (/^FROM\s/i.test(l) ? [i] : []));
-    expect(lines.filter((l) => /^FROM\s/i.test(l)).every((l) => l.startsWith(['FROM $', '{NODE_IMAGE}'].join('')))).toBe(true);
+    expect(
+      lines.filter((l) => /^FROM\s/i.test(l)).every((l) => l.startsWith(['FROM $', '{NODE_IMAGE}'].join(''))),
+    ).toBe(true);
     const finalStage = text.slice(text.lastIndexOf('\nFROM '));
     expect(finalStage).toMatch(/^ENV .*\bHOST=0\.0\.0\.0\b/m);
     expect(finalStage).toMatch(/^HEALTHCHECK .*\/healthz/m);
@@ -441,12 +416,18 @@ describe('Dockerfile', () => {
   });
 
   it('ships dist/ and production dependencies only: no sources, no TypeScript, no tsx', () => {
-    const finalStage = lines.slice(lines.map((l, i) => (/^FROM\s/i.test(l) ? i : -1)).filter((i) => i >= 0).at(-1));
+    const finalStage = lines.slice(
+      lines
+        .map((l, i) => (/^FROM\s/i.test(l) ? i : -1))
+        .filter((i) => i >= 0)
+        .at(-1),
+    );
     const copies = finalStage.filter((l) => /^COPY\s/i.test(l)).join('\n');
     expect(copies).toMatch(/\/app\/dist\b/);
     expect(copies).not.toMatch(/\/app\/(src|commands|test)\b/);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    for (const tool of ['tsx', 'typescript', 'esbuild', 'vitest']) expect(Object.keys(pkg.dependencies), tool).not.toContain(tool);
+    for (const tool of ['tsx', 'typescript', 'esbuild', 'vitest'])
+      expect(Object.keys(pkg.dependencies), tool).not.toContain(tool);
     expect(pkg.devDependencies.tsx).toBeDefined();
   });
 

@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { Metrics } from '../../src/core/metrics.js';
 import { WorkerHealth } from '../../src/journal/worker-health.js';
 import { type K8sObject, renderDir } from '../system/support/render.js';
@@ -24,7 +24,10 @@ const one = (objs: K8sObject[], kind: string, name?: string): K8sObject => {
 };
 const promtool = (() => {
   const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
-  if (!found) console.warn('promtool is not installed: skipping the promtool checks of the alert rules (apt-get install prometheus)');
+  if (!found)
+    console.warn(
+      'promtool is not installed: skipping the promtool checks of the alert rules (apt-get install prometheus)',
+    );
   return found || null;
 })();
 const work = mkdtempSync(join(tmpdir(), 'conveyor-monitoring-'));
@@ -53,13 +56,39 @@ function exposedNames(): Set<string> {
 /** Metric names in a PromQL expression: identifiers followed by `{`, `[`, or standing alone, minus keywords and functions. */
 function metricNames(expr: string): string[] {
   const words = new Set([
-    'sum', 'max', 'min', 'avg', 'by', 'without', 'rate', 'increase', 'absent', 'or', 'and', 'unless', 'histogram_quantile',
-    'le', 'label_values', 'on', 'ignoring', 'group_left', 'group_right', 'count',
+    'sum',
+    'max',
+    'min',
+    'avg',
+    'by',
+    'without',
+    'rate',
+    'increase',
+    'absent',
+    'or',
+    'and',
+    'unless',
+    'histogram_quantile',
+    'le',
+    'label_values',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'count',
   ]);
-  const stripped = expr.replace(/\{[^}]*\}/g, '{}').replace(/"[^"]*"/g, '""').replace(/\$\w+|\[[^\]]*\]/g, '');
+  const stripped = expr
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\$\w+|\[[^\]]*\]/g, '');
   return [...stripped.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
     .map((m) => m[1]!)
-    .filter((w) => !words.has(w) && !/^\d/.test(w) && !/^(kind|outcome|command|app|env|result|method|error|target|cluster|worker|pod|namespace)$/.test(w));
+    .filter(
+      (w) =>
+        !words.has(w) &&
+        !/^\d/.test(w) &&
+        !/^(kind|outcome|command|app|env|result|method|error|target|cluster|worker|pod|namespace)$/.test(w),
+    );
 }
 
 describe('manifests/monitoring', () => {
@@ -75,16 +104,19 @@ describe('manifests/monitoring', () => {
     expect(deployment.spec.template.metadata.annotations['prometheus.io/path']).toBe(monitor.spec.endpoints[0].path);
   });
 
-  it.each(['journal-agent-qa', 'journal-watch-dev-modelling'])('the PodMonitor selects the %s pods and scrapes their health port', (overlay) => {
-    const monitor = one(monitoring, 'PodMonitor');
-    const d = one(renderDir(join(MANIFESTS, 'overlays', overlay)), 'Deployment');
-    expect(matches(monitor.spec.selector, d.spec.template.metadata.labels)).toBe(true);
-    const container = d.spec.template.spec.containers[0];
-    for (const e of monitor.spec.podMetricsEndpoints) {
-      expect(container.ports.map((p: K8sObject) => p.name)).toContain(e.port);
-      expect(e.path).toBe(d.spec.template.metadata.annotations['prometheus.io/path']);
-    }
-  });
+  it.each(['journal-agent-qa', 'journal-watch-dev-modelling'])(
+    'the PodMonitor selects the %s pods and scrapes their health port',
+    (overlay) => {
+      const monitor = one(monitoring, 'PodMonitor');
+      const d = one(renderDir(join(MANIFESTS, 'overlays', overlay)), 'Deployment');
+      expect(matches(monitor.spec.selector, d.spec.template.metadata.labels)).toBe(true);
+      const container = d.spec.template.spec.containers[0];
+      for (const e of monitor.spec.podMetricsEndpoints) {
+        expect(container.ports.map((p: K8sObject) => p.name)).toContain(e.port);
+        expect(e.path).toBe(d.spec.template.metadata.annotations['prometheus.io/path']);
+      }
+    },
+  );
 
   it('the Grafana dashboard is a labelled ConfigMap whose JSON names a uid, a data source variable and panels', () => {
     const cm = one(monitoring, 'ConfigMap');
@@ -105,7 +137,11 @@ describe('manifests/monitoring', () => {
       ...rules.map((r: K8sObject) => r.expr as string),
       ...dashboard.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr as string)),
     ];
-    const unknown = exprs.flatMap((e) => metricNames(e).filter((n) => !exposed.has(n)).map((n) => `${n} in ${e}`));
+    const unknown = exprs.flatMap((e) =>
+      metricNames(e)
+        .filter((n) => !exposed.has(n))
+        .map((n) => `${n} in ${e}`),
+    );
     expect(unknown).toEqual([]);
     expect(exprs.flatMap(metricNames)).toContain('conveyor_journal_worker_ready');
   });
@@ -118,39 +154,48 @@ describe('manifests/monitoring', () => {
     expect(result.stdout).toMatch(/SUCCESS: 12 rules found/);
   });
 
-  it.skipIf(!promtool)('a journal worker refused for 15 minutes fires ConveyorJournalWorkerNotReady (promtool test rules)', () => {
-    writeFileSync(join(work, 'rules.yaml'), stringify({ groups: one(monitoring, 'PrometheusRule').spec.groups }));
-    const series = 'conveyor_journal_worker_ready{worker="journal-agent",env="qa",job="conveyor/conveyor-journal"}';
-    writeFileSync(
-      join(work, 'test.yaml'),
-      stringify({
-        rule_files: ['rules.yaml'],
-        evaluation_interval: '1m',
-        tests: [
-          {
-            interval: '1m',
-            input_series: [{ series, values: '1 0x30' }],
-            alert_rule_test: [
-              { eval_time: '10m', alertname: 'ConveyorJournalWorkerNotReady', exp_alerts: [] },
-              {
-                eval_time: '20m',
-                alertname: 'ConveyorJournalWorkerNotReady',
-                exp_alerts: [
-                  {
-                    exp_labels: { severity: 'warning', worker: 'journal-agent', env: 'qa', job: 'conveyor/conveyor-journal' },
-                    exp_annotations: {
-                      summary: 'Journal journal-agent qa is not ready',
-                      description: "It has not started, or the bot refuses its token (JOURNAL_TOKEN against serve's JOURNAL_TOKENS).",
+  it.skipIf(!promtool)(
+    'a journal worker refused for 15 minutes fires ConveyorJournalWorkerNotReady (promtool test rules)',
+    () => {
+      writeFileSync(join(work, 'rules.yaml'), stringify({ groups: one(monitoring, 'PrometheusRule').spec.groups }));
+      const series = 'conveyor_journal_worker_ready{worker="journal-agent",env="qa",job="conveyor/conveyor-journal"}';
+      writeFileSync(
+        join(work, 'test.yaml'),
+        stringify({
+          rule_files: ['rules.yaml'],
+          evaluation_interval: '1m',
+          tests: [
+            {
+              interval: '1m',
+              input_series: [{ series, values: '1 0x30' }],
+              alert_rule_test: [
+                { eval_time: '10m', alertname: 'ConveyorJournalWorkerNotReady', exp_alerts: [] },
+                {
+                  eval_time: '20m',
+                  alertname: 'ConveyorJournalWorkerNotReady',
+                  exp_alerts: [
+                    {
+                      exp_labels: {
+                        severity: 'warning',
+                        worker: 'journal-agent',
+                        env: 'qa',
+                        job: 'conveyor/conveyor-journal',
+                      },
+                      exp_annotations: {
+                        summary: 'Journal journal-agent qa is not ready',
+                        description:
+                          "It has not started, or the bot refuses its token (JOURNAL_TOKEN against serve's JOURNAL_TOKENS).",
+                      },
                     },
-                  },
-                ],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const result = spawnSync(promtool!, ['test', 'rules', 'test.yaml'], { cwd: work, encoding: 'utf8' });
-    expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
-  });
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      );
+      const result = spawnSync(promtool!, ['test', 'rules', 'test.yaml'], { cwd: work, encoding: 'utf8' });
+      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+    },
+  );
 });

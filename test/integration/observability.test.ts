@@ -193,7 +193,14 @@ describe('a served session with every secret set', () => {
     expect((await run('frobnicate everything', 'U_DEMO')).status).toBe('usage');
     // A wrong local token is turned away and counts as no command.
     expect((await post('/api/run', { text: 'list', user: 'U_DEMO' }, 'not-the-token')).status).toBe(401);
-    const report = { env: 'dev', version: VERSION, ok: true, exitCode: 0, durationMs: 1200, outputTail: 'imported 42 rows' };
+    const report = {
+      env: 'dev',
+      version: VERSION,
+      ok: true,
+      exitCode: 0,
+      durationMs: 1200,
+      outputTail: 'imported 42 rows',
+    };
     expect((await post('/api/journal/imports', report, SECRETS.JOURNAL_AGENT)).status).toBe(202);
     const failed = { ...report, version: `${today}-dev-modelling.2`, ok: false, exitCode: 3, error: 'bad rows' };
     expect((await post('/api/journal/imports', failed)).status).toBe(202);
@@ -203,11 +210,15 @@ describe('a served session with every secret set', () => {
 
     // --- more that logs: forged tokens and signatures, failing requests to URLs with ?token=
     const secretUrl = `http://127.0.0.1:${await closedPort()}/commands/T0000001/1/x?token=${SECRETS.URL_TOKEN}`;
-    expect((await post('/api/journal/events', { ...event, kind: 'failed' }, `${SECRETS.JOURNAL_DEV}x`)).status).toBe(401);
+    expect((await post('/api/journal/events', { ...event, kind: 'failed' }, `${SECRETS.JOURNAL_DEV}x`)).status).toBe(
+      401,
+    );
     const driver = new SlackDriver({ url: `${base}/slack/events`, signingSecret: SECRETS.SLACK_SIGNING_SECRET });
     expect((await driver.slashCommand({ text: 'list', user: 'U_DEMO' }, { secret: 'wrong' })).status).toBe(401);
     // Signed: acked, then the answer to a response_url that cannot be reached fails (logged; the inbox retries).
-    expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: secretUrl })).status).toBe(200);
+    expect((await driver.slashCommand({ text: 'frobnicate', user: 'U_DEMO', responseUrl: secretUrl })).status).toBe(
+      200,
+    );
     // Consul clients may send their ACL token as ?token=; a bad cas fails the request.
     const kv = await fetch(`${base}/v1/kv/journal_version/qa?cas=x&token=${SECRETS.CONSUL_HTTP_TOKEN}`, {
       method: 'PUT',
@@ -216,9 +227,17 @@ describe('a served session with every secret set', () => {
     });
     expect(kv.status).toBeGreaterThanOrEqual(400);
     // The server's own logger, handed errors the way callers log them.
-    server.runtime.log.error({ err: new Error(`GET ${secretUrl} failed: 502`), url: secretUrl }, `fetch ${secretUrl} failed`);
-    server.runtime.log.debug({ headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env }, 'request with credentials');
-    await vi.waitFor(() => expect(lines.some((l) => l.includes('a Slack request failed'))).toBe(true), { timeout: 20_000 });
+    server.runtime.log.error(
+      { err: new Error(`GET ${secretUrl} failed: 502`), url: secretUrl },
+      `fetch ${secretUrl} failed`,
+    );
+    server.runtime.log.debug(
+      { headers: { authorization: `Bearer ${SECRETS.GITHUB_TOKEN}` }, env },
+      'request with credentials',
+    );
+    await vi.waitFor(() => expect(lines.some((l) => l.includes('a Slack request failed'))).toBe(true), {
+      timeout: 20_000,
+    });
     await server.stop();
   });
 
@@ -230,7 +249,8 @@ describe('a served session with every secret set', () => {
 
   describe('/metrics after a scripted session', () => {
     it('counts commands by command and outcome', () => {
-      const c = (command: string, outcome: string) => seriesValue(metrics.samples, 'conveyor_commands_total', { command, outcome });
+      const c = (command: string, outcome: string) =>
+        seriesValue(metrics.samples, 'conveyor_commands_total', { command, outcome });
       expect(metrics.type.get('conveyor_commands_total')).toBe('counter');
       expect(c('list', 'ok')).toBe(1);
       expect(c('promote', 'ok')).toBe(2);
@@ -245,10 +265,18 @@ describe('a served session with every secret set', () => {
       expect(metrics.type.get('conveyor_operation_duration_seconds')).toBe('histogram');
       const count = pick(metrics.samples, 'conveyor_operation_duration_seconds_count');
       expect(count.map((x) => [x.labels.kind, x.labels.result, x.value])).toEqual([['promote', 'succeeded', 2]]);
-      const buckets = pick(metrics.samples, 'conveyor_operation_duration_seconds_bucket', { kind: 'promote', result: 'succeeded' });
+      const buckets = pick(metrics.samples, 'conveyor_operation_duration_seconds_bucket', {
+        kind: 'promote',
+        result: 'succeeded',
+      });
       expect(buckets.find((b) => b.labels.le === '+Inf')?.value).toBe(2);
       expect(buckets.map((b) => b.labels.le)).toContain('3600');
-      expect(seriesValue(metrics.samples, 'conveyor_operation_duration_seconds_sum', { kind: 'promote', result: 'succeeded' })).toBeGreaterThanOrEqual(0);
+      expect(
+        seriesValue(metrics.samples, 'conveyor_operation_duration_seconds_sum', {
+          kind: 'promote',
+          result: 'succeeded',
+        }),
+      ).toBeGreaterThanOrEqual(0);
     });
 
     it('shows approvals pending while one waits, and none once it is approved', () => {
@@ -258,7 +286,9 @@ describe('a served session with every secret set', () => {
     });
 
     it('counts journal export events and import reports by their labels', () => {
-      expect(pick(metrics.samples, 'conveyor_journal_uploads_total').map((x) => [x.labels, x.value])).toEqual([[{ cluster: 'dev-modelling', result: 'uploaded' }, 1]]);
+      expect(pick(metrics.samples, 'conveyor_journal_uploads_total').map((x) => [x.labels, x.value])).toEqual([
+        [{ cluster: 'dev-modelling', result: 'uploaded' }, 1],
+      ]);
       expect(seriesValue(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'ok' })).toBe(1);
       expect(seriesValue(metrics.samples, 'conveyor_journal_imports_total', { env: 'dev', result: 'failed' })).toBe(1);
     });
@@ -289,15 +319,18 @@ describe('a served session with every secret set', () => {
       expect(pick(metrics.samples, 'conveyor_process_resident_memory_bytes')).toEqual([]);
     });
 
-    it.skipIf(!promtool)('passes `promtool check metrics`: it parses, and no Conveyor series breaks a naming rule', () => {
-      const result = spawnSync(promtool!, ['check', 'metrics'], { input: metricsText, encoding: 'utf8' });
-      const problems = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean);
-      // 0: clean; 3: lint findings only (1 would be a parse error).
-      expect([0, 3], problems.join('\n')).toContain(result.status);
-      // prom-client's own default gauges `nodejs_active_*_total` are the standard names the Node.js
-      // dashboards use; every other finding is ours to fix.
-      expect(problems.filter((p) => !/^nodejs_active_\w+_total /.test(p))).toEqual([]);
-    });
+    it.skipIf(!promtool)(
+      'passes `promtool check metrics`: it parses, and no Conveyor series breaks a naming rule',
+      () => {
+        const result = spawnSync(promtool!, ['check', 'metrics'], { input: metricsText, encoding: 'utf8' });
+        const problems = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean);
+        // 0: clean; 3: lint findings only (1 would be a parse error).
+        expect([0, 3], problems.join('\n')).toContain(result.status);
+        // prom-client's own default gauges `nodejs_active_*_total` are the standard names the Node.js
+        // dashboards use; every other finding is ours to fix.
+        expect(problems.filter((p) => !/^nodejs_active_\w+_total /.test(p))).toEqual([]);
+      },
+    );
 
     it('shows no GitHub rate limit before GitHub was ever called (absent, not 0)', () => {
       expect(metrics.type.get('conveyor_github_rate_limit_remaining')).toBeUndefined();
@@ -313,7 +346,10 @@ describe('a served session with every secret set', () => {
         expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], line).toContain(entry.level);
         expect(typeof entry.msg, line).toBe('string');
       }
-      const byLevel = (level: string) => lines.filter((l) => (JSON.parse(l) as { level: string }).level === level).map((l) => (JSON.parse(l) as { msg: string }).msg);
+      const byLevel = (level: string) =>
+        lines
+          .filter((l) => (JSON.parse(l) as { level: string }).level === level)
+          .map((l) => (JSON.parse(l) as { msg: string }).msg);
       expect(byLevel('debug').length, 'debug lines (Bolt, the Web API client)').toBeGreaterThan(0);
       expect(byLevel('warn')).toContain('could not announce the operation');
       expect(byLevel('warn')).toContain('a Slack request failed; the inbox sweep tries again');
@@ -352,7 +388,11 @@ describe('scrubSecrets', () => {
     const cases: [string, string, string][] = [
       ['connect postgresql://app:p%40ss:w0rd!@db:5432/x failed', 'postgresql://app:[redacted]@db:5432/x', 'w0rd'],
       ['connect postgres://app:p@ss@db:5432/x failed', 'postgres://app:[redacted]@db:5432/x', 'ss@db'],
-      ['clone https://x-access-token:s3cr3tPassw0rd@git.example.com/o/r.git', 'https://x-access-token:[redacted]@git.example.com/', 's3cr3t'],
+      [
+        'clone https://x-access-token:s3cr3tPassw0rd@git.example.com/o/r.git',
+        'https://x-access-token:[redacted]@git.example.com/',
+        's3cr3t',
+      ],
       ['amqp://guest:guestpass@mq:5672', 'amqp://guest:[redacted]@mq', 'guestpass'],
     ];
     for (const [input, kept, secret] of cases) {
@@ -367,7 +407,9 @@ describe('scrubSecrets', () => {
     expect(out).toContain('https://hooks.example.com/a/b?[redacted]');
     expect(out).not.toContain('abc123');
     expect(out).not.toContain('sig=zz');
-    expect(scrubSecrets('wss://wss-primary.slack.com/link/?ticket=T1cket&app_id=A1')).toBe('wss://wss-primary.slack.com/link/?[redacted]');
+    expect(scrubSecrets('wss://wss-primary.slack.com/link/?ticket=T1cket&app_id=A1')).toBe(
+      'wss://wss-primary.slack.com/link/?[redacted]',
+    );
     const relative = scrubSecrets('{"url":"/v1/kv/journal_version/qa?cas=3&token=0b5e-uuid-like"}');
     expect(relative).not.toContain('0b5e-uuid-like');
     expect(relative).toContain('/v1/kv/journal_version/qa?cas=3&token=[redacted]');
@@ -390,10 +432,20 @@ describe('scrubSecrets', () => {
   });
 
   it('blanks JSON fields named like secrets at any depth', () => {
-    const line = JSON.stringify({ token: 'plain-top-level', a: { b: { password: 'deep-down-pw', botToken: 'camel-case-1' } }, tokens: 3, msg: 'ok' });
+    const line = JSON.stringify({
+      token: 'plain-top-level',
+      a: { b: { password: 'deep-down-pw', botToken: 'camel-case-1' } },
+      tokens: 3,
+      msg: 'ok',
+    });
     const out = scrubSecrets(line);
     for (const value of ['plain-top-level', 'deep-down-pw', 'camel-case-1']) expect(out).not.toContain(value);
-    expect(JSON.parse(out)).toEqual({ token: '[redacted]', a: { b: { password: '[redacted]', botToken: '[redacted]' } }, tokens: 3, msg: 'ok' });
+    expect(JSON.parse(out)).toEqual({
+      token: '[redacted]',
+      a: { b: { password: '[redacted]', botToken: '[redacted]' } },
+      tokens: 3,
+      msg: 'ok',
+    });
   });
 
   it('createLogger writes JSON lines with none of the secrets, fields at any depth included', () => {
@@ -407,10 +459,17 @@ describe('scrubSecrets', () => {
     const secret = 'sv-"quoted"-secret';
     const log = createLogger({ destination, secrets: [secret], level: 'debug' });
     log.info({ token: 'top-level-token-1', nested: { deeper: { password: 'pw-deep-2' } }, value: secret }, 'hello');
-    log.warn({ err: new Error(`GET https://api.example.com/x?access_token=qs-3 failed with ${secret}`) }, 'upstream failed');
+    log.warn(
+      { err: new Error(`GET https://api.example.com/x?access_token=qs-3 failed with ${secret}`) },
+      'upstream failed',
+    );
     const all = written.join('');
     for (const value of ['top-level-token-1', 'pw-deep-2', 'quoted', 'qs-3']) expect(all, value).not.toContain(value);
-    for (const line of all.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ level: expect.stringMatching(/^(info|warn|error)$/), msg: expect.any(String) });
+    for (const line of all.trim().split('\n'))
+      expect(JSON.parse(line)).toMatchObject({
+        level: expect.stringMatching(/^(info|warn|error)$/),
+        msg: expect.any(String),
+      });
   });
 
   it('leaves ordinary text alone', () => {

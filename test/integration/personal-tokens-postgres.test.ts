@@ -13,11 +13,11 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { main } from '../../src/cli.js';
+import type { ComposedRuntime as Runtime } from '../../src/compose.js';
 import { compose } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import { renderText } from '../../src/core/render-text.js';
-import type { ComposedRuntime as Runtime } from '../../src/compose.js';
 import { wireControllerless } from '../../src/server/wiring.js';
 import { TOKEN_SHAPE } from '../../src/store/token-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -61,7 +61,12 @@ beforeAll(async () => {
   raw.state = { url: await pg.createDatabase('personal_tokens') };
   configFile = join(sandbox.dir, 'pg.yaml');
   writeFileSync(configFile, stringify(raw));
-  runtime = await compose({ config: parseConfig(stringify(raw)), baseDir: sandbox.dir, log: pino({ level: 'silent' }), env: {} });
+  runtime = await compose({
+    config: parseConfig(stringify(raw)),
+    baseDir: sandbox.dir,
+    log: pino({ level: 'silent' }),
+    env: {},
+  });
   wireControllerless(runtime);
   dispatcher = new Dispatcher(runtime);
 }, 240_000);
@@ -106,19 +111,37 @@ describe('conveyor run in-process on PostgreSQL', () => {
     const created = await tokenFromSlack('U_DEMO', 'pg laptop');
     expect(created.token, created.text).toBeDefined();
     demo = created.token!;
-    const res = await conveyor('run', 'promote api qa', '--config', configFile, '--token-file', tokenFile('demo.token', demo), '--json');
+    const res = await conveyor(
+      'run',
+      'promote api qa',
+      '--config',
+      configFile,
+      '--token-file',
+      tokenFile('demo.token', demo),
+      '--json',
+    );
     expect(res.code, res.err).toBe(0);
     const { operation } = JSON.parse(res.out) as { operation: { id: string } };
     expect((await runtime.store.operation(operation.id))?.requester).toBe('U_DEMO');
   }, 120_000);
 
   it('with CONVEYOR_TOKEN in a child process: the same', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CONVEYOR_TOKEN: demo, LOG_LEVEL: 'silent', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CONVEYOR_TOKEN: demo,
+      LOG_LEVEL: 'silent',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    };
     delete env.DATABASE_URL;
     delete env.CONVEYOR_TOKEN_FILE;
     const res = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-      execFile(process.execPath, [BIN, 'run', 'lock web qa token test', '--config', configFile], { cwd: root, env, timeout: 120_000 }, (err, stdout, stderr) =>
-        done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, 'run', 'lock web qa token test', '--config', configFile],
+        { cwd: root, env, timeout: 120_000 },
+        (err, stdout, stderr) =>
+          done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
       ),
     );
     expect(res.code, res.stderr).toBe(0);
@@ -131,7 +154,14 @@ describe('conveyor run in-process on PostgreSQL', () => {
     const id = TOKEN_SHAPE.exec(spare)![1]!;
     const revoked = await dispatcher.execute({ text: `token revoke ${id}`, user: 'U_DEMO', source: 'slack' });
     expect(revoked.status).toBe('ok');
-    const res = await conveyor('run', 'unlock web qa', '--config', configFile, '--token-file', tokenFile('spare.token', spare));
+    const res = await conveyor(
+      'run',
+      'unlock web qa',
+      '--config',
+      configFile,
+      '--token-file',
+      tokenFile('spare.token', spare),
+    );
     expect(res.code).toBe(1);
     expect(res.err.trim().split('\n')).toHaveLength(1);
     expect(res.err).toMatch(/not valid/);
@@ -146,9 +176,12 @@ describe('conveyor run in-process on PostgreSQL', () => {
     expect(again.text).toMatch(/was shown once when it was created and is not kept/);
     const rows = await runtime.store.db.query<{ label: string }>("SELECT label FROM api_tokens WHERE owner = 'U_QA'");
     expect(rows).toHaveLength(1);
-    const tables = await runtime.store.db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    const tables = await runtime.store.db.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
     let dump = '';
-    for (const { table_name } of tables) dump += JSON.stringify(await runtime.store.db.query(`SELECT * FROM "${table_name}"`));
+    for (const { table_name } of tables)
+      dump += JSON.stringify(await runtime.store.db.query(`SELECT * FROM "${table_name}"`));
     for (const token of [demo, first.token!]) expect(dump).not.toContain(TOKEN_SHAPE.exec(token)![2]!);
     expect(dump).not.toMatch(TOKEN_IN_TEXT);
   });

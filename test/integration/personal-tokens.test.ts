@@ -12,10 +12,10 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
 import { createLogger } from '../../src/core/log.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { hashToken, TOKEN_SHAPE } from '../../src/store/token-store.js';
-import { type E2eWorkspace, git, makeE2eWorkspace } from '../support/slack-e2e-setup.js';
 import { SlackDriver } from '../support/slack-driver.js';
+import { type E2eWorkspace, git, makeE2eWorkspace } from '../support/slack-e2e-setup.js';
 import { SlackFake } from '../support/slack-fake.js';
 
 const SECRET = 'tokens-signing-secret';
@@ -54,10 +54,13 @@ async function slash(user: string, text: string): Promise<string> {
   const res = await driver.slashCommand({ text, user, channel: CHANNEL, responseUrl });
   expect(res.status).toBe(200);
   let body: Record<string, unknown> | undefined;
-  await vi.waitFor(() => {
-    body = fake.responses.find((r) => r.id === id)?.body;
-    expect(body).toBeDefined();
-  }, { timeout: 20_000 });
+  await vi.waitFor(
+    () => {
+      body = fake.responses.find((r) => r.id === id)?.body;
+      expect(body).toBeDefined();
+    },
+    { timeout: 20_000 },
+  );
   expect(body!.response_type).toBe('ephemeral');
   return `${String(body!.text)}\n${JSON.stringify(body!.blocks)}`;
 }
@@ -135,24 +138,55 @@ describe('personal API tokens, outside the sandbox', () => {
     // Only U_DEMO's own tokens.
     expect(listed).not.toContain(TOKEN_SHAPE.exec(qa)![1]!);
     // Nothing about it went to the channel.
-    expect(fake.messagesIn(CHANNEL).map((m) => m.text).join('\n')).not.toMatch(TOKEN_IN_TEXT);
+    expect(
+      fake
+        .messagesIn(CHANNEL)
+        .map((m) => m.text)
+        .join('\n'),
+    ).not.toMatch(TOKEN_IN_TEXT);
     const audit = await server.runtime.store.auditLog({ action: 'token.created' });
     expect(audit.map((a) => a.actor).sort()).toEqual(['U_DEMO', 'U_QA']);
   });
 
-  it('conveyor run with the token promotes as its owner, and the other person\'s token approves', async () => {
+  it("conveyor run with the token promotes as its owner, and the other person's token approves", async () => {
     const qaHead = git(ws.repo('api'), 'rev-parse', 'qa');
-    const asked = await conveyor('run', 'promote api staging', '--config', ws.configFile, '--token-file', tokenFile('demo', demo), '--json');
+    const asked = await conveyor(
+      'run',
+      'promote api staging',
+      '--config',
+      ws.configFile,
+      '--token-file',
+      tokenFile('demo', demo),
+      '--json',
+    );
     expect(asked.code, asked.err).toBe(0);
     const reply = JSON.parse(asked.out) as { operation: { id: string; state: string } };
     expect(reply.operation.state).toBe('awaiting-approval');
     expect((await server.runtime.store.operation(reply.operation.id))?.requester).toBe('U_DEMO');
     // The requester's own token cannot approve.
-    const own = await conveyor('run', `approve ${reply.operation.id}`, '--config', ws.configFile, '--token-file', tokenFile('demo', demo));
+    const own = await conveyor(
+      'run',
+      `approve ${reply.operation.id}`,
+      '--config',
+      ws.configFile,
+      '--token-file',
+      tokenFile('demo', demo),
+    );
     expect(own.code).toBe(1);
-    const approved = await conveyor('run', `approve ${reply.operation.id}`, '--config', ws.configFile, '--token-file', tokenFile('qa', qa), '--json');
+    const approved = await conveyor(
+      'run',
+      `approve ${reply.operation.id}`,
+      '--config',
+      ws.configFile,
+      '--token-file',
+      tokenFile('qa', qa),
+      '--json',
+    );
     expect(approved.code, approved.err).toBe(0);
-    await vi.waitFor(async () => expect((await server.runtime.store.operation(reply.operation.id))?.state).toBe('succeeded'), { timeout: 30_000 });
+    await vi.waitFor(
+      async () => expect((await server.runtime.store.operation(reply.operation.id))?.state).toBe('succeeded'),
+      { timeout: 30_000 },
+    );
     expect(git(ws.repo('api'), 'rev-parse', 'staging')).toBe(qaHead);
     // Last used is recorded (and shown), never the token.
     const listed = await slash('U_DEMO', 'token list');
@@ -172,7 +206,14 @@ describe('personal API tokens, outside the sandbox', () => {
   });
 
   it('tokens are created in Slack only: the CLI and the HTTP API are refused with one line', async () => {
-    const cli = await conveyor('run', 'token create sneaky', '--config', ws.configFile, '--token-file', tokenFile('demo', demo));
+    const cli = await conveyor(
+      'run',
+      'token create sneaky',
+      '--config',
+      ws.configFile,
+      '--token-file',
+      tokenFile('demo', demo),
+    );
     expect(cli.code).toBe(1);
     expect(cli.out.trim().split('\n')[0]).toMatch(/tokens are created in Slack/);
     const http = await post({ text: 'token create sneaky' }, `Bearer ${demo}`);
@@ -194,7 +235,9 @@ describe('personal API tokens, outside the sandbox', () => {
   it('--as is a usage error outside the sandbox (exit 2), naming the token way', async () => {
     const as = await conveyor('run', 'approve op_aaaaaaaaaa', '--as', 'U_LEAD', '--config', ws.configFile);
     expect(as.code).toBe(2);
-    expect(as.err.split('\n')[0]).toMatch(/^error: --as works only in the sandbox; .*\/conveyor token create.*CONVEYOR_TOKEN.*--token-file/);
+    expect(as.err.split('\n')[0]).toMatch(
+      /^error: --as works only in the sandbox; .*\/conveyor token create.*CONVEYOR_TOKEN.*--token-file/,
+    );
     // Without any token a running serve takes nothing.
     const anon = await conveyor('run', 'list', '--config', ws.configFile);
     expect(anon.code).toBe(1);
@@ -205,8 +248,17 @@ describe('personal API tokens, outside the sandbox', () => {
     const open = tokenFile('open', demo, 0o644);
     const res = await conveyor('run', 'list', '--config', ws.configFile, '--token-file', open);
     expect(res.code).toBe(2);
-    expect(res.err.split('\n')[0]).toBe(`error: --token-file: ${open} is readable by others (mode 644); run: chmod 600 ${open}`);
-    const junk = await conveyor('run', 'list', '--config', ws.configFile, '--token-file', tokenFile('junk', 'not-a-token'));
+    expect(res.err.split('\n')[0]).toBe(
+      `error: --token-file: ${open} is readable by others (mode 644); run: chmod 600 ${open}`,
+    );
+    const junk = await conveyor(
+      'run',
+      'list',
+      '--config',
+      ws.configFile,
+      '--token-file',
+      tokenFile('junk', 'not-a-token'),
+    );
     expect(junk.code).toBe(2);
     expect(junk.err).toMatch(/does not hold a Conveyor token/);
   });
@@ -245,10 +297,13 @@ describe('personal API tokens, outside the sandbox', () => {
     expect(audit[0]).toMatchObject({ actor: 'U_DEMO', detail: { id: spareId } });
   });
 
-  it('App Home lists the viewer\'s active tokens (label, created, last used), never a revoked one or a token', async () => {
+  it("App Home lists the viewer's active tokens (label, created, last used), never a revoked one or a token", async () => {
     const res = await driver.appHomeOpened({ user: 'U_DEMO' });
     expect(res.status).toBe(200);
-    await vi.waitFor(() => expect(JSON.stringify(fake.homeViews.get('U_DEMO')?.blocks ?? [])).toContain('Your API tokens'), { timeout: 20_000 });
+    await vi.waitFor(
+      () => expect(JSON.stringify(fake.homeViews.get('U_DEMO')?.blocks ?? [])).toContain('Your API tokens'),
+      { timeout: 20_000 },
+    );
     const home = JSON.stringify(fake.homeViews.get('U_DEMO')!.blocks);
     expect(home).toContain('laptop');
     expect(home).toContain(TOKEN_SHAPE.exec(demo)![1]!);
@@ -258,7 +313,9 @@ describe('personal API tokens, outside the sandbox', () => {
 
   it('the store keeps only hashes: no token appears in any table', async () => {
     const db = server.runtime.store.db;
-    const tables = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    const tables = await db.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
     expect(tables.map((t) => t.table_name)).toContain('api_tokens');
     let dump = '';
     for (const { table_name } of tables) dump += JSON.stringify(await db.query(`SELECT * FROM "${table_name}"`));
@@ -275,7 +332,15 @@ describe('personal API tokens, outside the sandbox', () => {
   it('a token that reaches a log call anyway is scrubbed from the line', () => {
     const token = created['U_DEMO:laptop']!;
     let line = '';
-    const log = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, done) => { line += String(c); done(); } }) });
+    const log = createLogger({
+      level: 'info',
+      destination: new Writable({
+        write: (c, _e, done) => {
+          line += String(c);
+          done();
+        },
+      }),
+    });
     log.warn({ detail: `sent ${token} to the API`, nested: { value: token } }, `request with ${token}`);
     expect(line).toContain('[redacted]');
     expect(line).not.toContain(TOKEN_SHAPE.exec(token)![2]!.slice(0, 8));

@@ -6,7 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trailer } from '../../src/core/deploy-tag.js';
-import { git, head, isAncestor, parentsOf, refsOf, tagMessage, tagsAt, tagType, treeOf } from '../support/git-helpers.js';
+import {
+  git,
+  head,
+  isAncestor,
+  parentsOf,
+  refsOf,
+  tagMessage,
+  tagsAt,
+  tagType,
+  treeOf,
+} from '../support/git-helpers.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
 /** The one deploy tag on `sha` written by operation `opId`, with its parsed trailers. */
@@ -18,7 +28,15 @@ function deployTagOf(repo: string, env: string, sha: string, opId: string) {
   expect(tagType(repo, name)).toBe('tag'); // annotated
   const message = tagMessage(repo, name);
   const field = (f: string) => trailer(message, f);
-  return { name, message, source: field('Source-Commit'), operation: field('Operation'), kind: field('Kind'), requestedBy: field('Requested-By'), approvedBy: field('Approved-By') };
+  return {
+    name,
+    message,
+    source: field('Source-Commit'),
+    operation: field('Operation'),
+    kind: field('Kind'),
+    requestedBy: field('Requested-By'),
+    approvedBy: field('Approved-By'),
+  };
 }
 
 /** Names of refs added, moved or deleted between two `refsOf` snapshots. */
@@ -48,7 +66,9 @@ describe('the promotion story on plain Git', () => {
     const before = refsOf(repo);
     const reply = await t.run('promote api qa --dry-run');
     expect(reply.status).toBe('ok');
-    expect(reply.text).toContain('dry run: promote api → qa would be accepted; this is what it would do (nothing was changed)');
+    expect(reply.text).toContain(
+      'dry run: promote api → qa would be accepted; this is what it would do (nothing was changed)',
+    );
     expect(reply.text).toContain(`qa: ${head(repo, 'qa').slice(0, 8)} → ${head(repo, 'develop').slice(0, 8)}`);
     expect(reply.text).toContain('pushed directly (no force)');
     expect(reply.text).toMatch(/deploy tag: qa\/\d{4}\.\d{2}\.\d{2}\.1 \(annotated\)/);
@@ -64,7 +84,13 @@ describe('the promotion story on plain Git', () => {
     expect(reply.operation?.state).toBe('succeeded');
     expect(head(repo, 'qa')).toBe(develop);
     const tag = deployTagOf(repo, 'qa', develop, reply.operation!.id);
-    expect(tag).toMatchObject({ source: develop, operation: reply.operation!.id, kind: 'promote', requestedBy: 'U_DEMO', approvedBy: '(no approval required)' });
+    expect(tag).toMatchObject({
+      source: develop,
+      operation: reply.operation!.id,
+      kind: 'promote',
+      requestedBy: 'U_DEMO',
+      approvedBy: '(no approval required)',
+    });
     expect(changedRefs(before, refsOf(repo)).sort()).toEqual(['refs/heads/qa', `refs/tags/${tag.name}`].sort());
   });
 
@@ -79,7 +105,11 @@ describe('the promotion story on plain Git', () => {
     expect(approved.title).toContain('U_QA approved as qa-lead');
     expect(approved.operation?.state).toBe('succeeded');
     expect(head(repo, 'staging')).toBe(qa);
-    expect(deployTagOf(repo, 'staging', qa, asked.operation!.id)).toMatchObject({ source: qa, requestedBy: 'U_DEMO', approvedBy: 'U_QA (qa-lead)' });
+    expect(deployTagOf(repo, 'staging', qa, asked.operation!.id)).toMatchObject({
+      source: qa,
+      requestedBy: 'U_DEMO',
+      approvedBy: 'U_QA (qa-lead)',
+    });
   });
 
   it('staging → prod needs both the tech-lead and the product-owner (the gate stands in for the PR)', async () => {
@@ -103,7 +133,7 @@ describe('the promotion story on plain Git', () => {
     prodHeads.push(staging);
   });
 
-  it('rollback api prod: one new commit with the previous version\'s tree, both approvals', async () => {
+  it("rollback api prod: one new commit with the previous version's tree, both approvals", async () => {
     const previous = head(repo, 'prod');
     const asked = await t.run('rollback api prod', 'U_DEMO');
     expect(asked.operation?.state).toBe('awaiting-approval');
@@ -126,13 +156,17 @@ describe('the promotion story on plain Git', () => {
     const before = refsOf(repo);
     const refused = await t.run('promote api prod', 'U_DEMO');
     expect(refused.status).toBe('refused');
-    expect(refused.title).toMatch(/was rolled back from in prod.*only someone holding tech-lead or product-owner may ship it anyway, with --force/);
+    expect(refused.title).toMatch(
+      /was rolled back from in prod.*only someone holding tech-lead or product-owner may ship it anyway, with --force/,
+    );
     expect((await t.run('promote api prod --dry-run', 'U_DEMO')).title).toBe(refused.title);
     expect(refsOf(repo)).toBe(before);
 
     const dry = await t.run('promote api prod --force --dry-run', 'U_LEAD');
     expect(dry.status).toBe('ok');
-    expect(dry.text).toContain(`prod: ${previous.slice(0, 8)} → a new commit on top with the tree of ${staging.slice(0, 8)}`);
+    expect(dry.text).toContain(
+      `prod: ${previous.slice(0, 8)} → a new commit on top with the tree of ${staging.slice(0, 8)}`,
+    );
     expect(dry.text).toContain('forced past the rollback in prod');
     expect(refsOf(repo)).toBe(before);
 
@@ -173,7 +207,7 @@ describe('the promotion story on plain Git', () => {
   it('rewrote no history: every prod head seen is an ancestor of the last, every tag is where it was', () => {
     const last = head(repo, 'prod');
     for (const h of prodHeads) expect(isAncestor(repo, h, last)).toBe(true);
-    expect(git(repo, 'rev-list', '--count', `${originalProd}..${last}`)).toBe(String(4 + 3)) // c2…c5 by fast-forward, then rollback, promote, rollback;
+    expect(git(repo, 'rev-list', '--count', `${originalProd}..${last}`)).toBe(String(4 + 3)); // c2…c5 by fast-forward, then rollback, promote, rollback;
     // the sandbox's own deploy tags still point where they did
     const sandboxProdTag = tagsAt(repo, originalProd, 'prod/');
     expect(sandboxProdTag.length).toBeGreaterThanOrEqual(1);

@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
 const git = (repo: string, ...args: string[]) =>
-  execFileSync('git', ['--git-dir', repo, ...args], { encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } }).trim();
+  execFileSync('git', ['--git-dir', repo, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' },
+  }).trim();
 
 describe('promote on plain Git (sandbox repositories)', () => {
   let t: TestRuntime;

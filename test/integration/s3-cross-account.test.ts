@@ -37,10 +37,13 @@ async function recordingProxy(port: number): Promise<{ url: string; seen: Seen[]
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
-    const out = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const out = http.request(
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     out.on('error', () => res.destroy());
     req.pipe(out);
   });
@@ -69,12 +72,16 @@ class StsFake {
       const params = new URLSearchParams(body);
       this.calls.push({ params, authorization: String(req.headers.authorization ?? '') });
       if (params.get('Action') !== 'AssumeRole') {
-        res.writeHead(400, { 'content-type': 'text/xml' }).end('<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>');
+        res
+          .writeHead(400, { 'content-type': 'text/xml' })
+          .end('<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>');
         return;
       }
       const n = this.calls.length;
       const expiration = new Date(Date.now() + this.lifetimeMs).toISOString();
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+      res
+        .writeHead(200, { 'content-type': 'text/xml' })
+        .end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
     <AssumedRoleUser>
       <AssumedRoleId>AROAEXAMPLEID:${params.get('RoleSessionName')}</AssumedRoleId>
@@ -120,7 +127,13 @@ describe('journal bucket in another account', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 's3-cross-account-'));
-    server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: 'appcore-journals' }] });
+    server = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: 'appcore-journals' }],
+    });
     const { port } = await server.run();
     proxy = await recordingProxy(port);
     await sts.start();
@@ -138,14 +151,26 @@ describe('journal bucket in another account', () => {
   });
 
   it('sends the sha256 the uploader computed as the checksum S3 verifies, and asks for SSE-KMS with the key', async () => {
-    const store = new S3ObjectStore(createS3Client({ endpoint: proxy.url, region: 'eu-central-1', forcePathStyle: true, credentials: s3rverKeys, maxAttempts: 1 }), {
-      bucket: 'appcore-journals',
-      sse: 'aws:kms',
-      kmsKeyId: 'alias/conveyor-journals',
-    });
+    const store = new S3ObjectStore(
+      createS3Client({
+        endpoint: proxy.url,
+        region: 'eu-central-1',
+        forcePathStyle: true,
+        credentials: s3rverKeys,
+        maxAttempts: 1,
+      }),
+      {
+        bucket: 'appcore-journals',
+        sse: 'aws:kms',
+        kmsKeyId: 'alias/conveyor-journals',
+      },
+    );
     const body = Buffer.from('mandator,tech-head\nrate,1.25\n');
     const digest = sha256(body);
-    await store.put('journals/dev-modelling/v1/rates.dat', Readable.from(body), { metadata: { sha256: digest.toString('hex') }, size: body.length });
+    await store.put('journals/dev-modelling/v1/rates.dat', Readable.from(body), {
+      metadata: { sha256: digest.toString('hex') },
+      size: body.length,
+    });
 
     const put = proxy.seen.find((r) => r.method === 'PUT');
     expect(put?.headers['x-amz-checksum-sha256']).toBe(digest.toString('base64'));
@@ -156,15 +181,28 @@ describe('journal bucket in another account', () => {
   });
 
   it('a multipart upload asks for SHA-256 checksums and SSE-S3, and every part carries its own checksum', async () => {
-    const store = new S3ObjectStore(createS3Client({ endpoint: proxy.url, region: 'eu-central-1', forcePathStyle: true, credentials: s3rverKeys, maxAttempts: 1 }), {
-      bucket: 'appcore-journals',
-      sse: 'AES256',
-    });
+    const store = new S3ObjectStore(
+      createS3Client({
+        endpoint: proxy.url,
+        region: 'eu-central-1',
+        forcePathStyle: true,
+        credentials: s3rverKeys,
+        maxAttempts: 1,
+      }),
+      {
+        bucket: 'appcore-journals',
+        sse: 'AES256',
+      },
+    );
     const body = randomBytes(17 * 1024 * 1024);
-    await store.put('journals/dev-modelling/v2/big.dat', Readable.from([body.subarray(0, 5_000_000), body.subarray(5_000_000)]), {
-      metadata: { sha256: sha256(body).toString('hex') },
-      size: body.length,
-    });
+    await store.put(
+      'journals/dev-modelling/v2/big.dat',
+      Readable.from([body.subarray(0, 5_000_000), body.subarray(5_000_000)]),
+      {
+        metadata: { sha256: sha256(body).toString('hex') },
+        size: body.length,
+      },
+    );
     const create = proxy.seen.find((r) => r.method === 'POST' && r.url.includes('uploads'));
     expect(create?.headers['x-amz-checksum-algorithm']).toBe('SHA256');
     expect(create?.headers['x-amz-server-side-encryption']).toBe('AES256');
@@ -173,7 +211,9 @@ describe('journal bucket in another account', () => {
     const PART = 8 * 1024 * 1024;
     parts.sort((a, b) => Number(/partNumber=(\d+)/.exec(a.url)![1]) - Number(/partNumber=(\d+)/.exec(b.url)![1]));
     parts.forEach((p, i) => {
-      expect(p.headers['x-amz-checksum-sha256']).toBe(sha256(body.subarray(i * PART, (i + 1) * PART)).toString('base64'));
+      expect(p.headers['x-amz-checksum-sha256']).toBe(
+        sha256(body.subarray(i * PART, (i + 1) * PART)).toString('base64'),
+      );
     });
     expect((await bytes(await store.get('journals/dev-modelling/v2/big.dat'))).equals(body)).toBe(true);
   });
@@ -220,7 +260,10 @@ describe('journal bucket in another account', () => {
         forcePathStyle: true,
         credentials: master,
         maxAttempts: 1,
-        assumeRole: { roleArn: 'arn:aws:iam::444444444444:role/conveyor-journal-writer-dev-modelling', stsEndpoint: sts.url },
+        assumeRole: {
+          roleArn: 'arn:aws:iam::444444444444:role/conveyor-journal-writer-dev-modelling',
+          stsEndpoint: sts.url,
+        },
       }),
       { bucket: 'appcore-journals' },
     );
@@ -238,9 +281,17 @@ describe('journal bucket in another account', () => {
   });
 
   it('check-config takes assumeRole and SSE settings and refuses a KMS key without aws:kms', () => {
-    const base = (objects: string) => `environments: [{ name: dev, branch: develop }]\njournal:\n  objects: ${objects}\n`;
-    const ok = parseConfig(base(`{ bucket: appcore-journals, assumeRole: { roleArn: "arn:aws:iam::444444444444:role/writer", externalId: x-1 }, sse: "aws:kms", kmsKeyId: alias/j }`));
-    expect(ok.journal?.objects).toMatchObject({ assumeRole: { roleArn: 'arn:aws:iam::444444444444:role/writer' }, sse: 'aws:kms' });
+    const base = (objects: string) =>
+      `environments: [{ name: dev, branch: develop }]\njournal:\n  objects: ${objects}\n`;
+    const ok = parseConfig(
+      base(
+        `{ bucket: appcore-journals, assumeRole: { roleArn: "arn:aws:iam::444444444444:role/writer", externalId: x-1 }, sse: "aws:kms", kmsKeyId: alias/j }`,
+      ),
+    );
+    expect(ok.journal?.objects).toMatchObject({
+      assumeRole: { roleArn: 'arn:aws:iam::444444444444:role/writer' },
+      sse: 'aws:kms',
+    });
     const problems = (objects: string): string => {
       try {
         parseConfig(base(objects));
@@ -249,8 +300,12 @@ describe('journal bucket in another account', () => {
         return (err as ConfigError).problems.join('\n');
       }
     };
-    expect(problems('{ bucket: appcore-journals, sse: AES256, kmsKeyId: alias/j }')).toMatch(/journal\.objects\.kmsKeyId.*kmsKeyId needs sse: aws:kms/);
-    expect(problems('{ bucket: appcore-journals, assumeRole: { roleArn: "writer" } }')).toMatch(/journal\.objects\.assumeRole\.roleArn.*an IAM role ARN/);
+    expect(problems('{ bucket: appcore-journals, sse: AES256, kmsKeyId: alias/j }')).toMatch(
+      /journal\.objects\.kmsKeyId.*kmsKeyId needs sse: aws:kms/,
+    );
+    expect(problems('{ bucket: appcore-journals, assumeRole: { roleArn: "writer" } }')).toMatch(
+      /journal\.objects\.assumeRole\.roleArn.*an IAM role ARN/,
+    );
     expect(problems('{ bucket: appcore-journals, sse: aws:kms2 }')).toMatch(/^journal\.objects/);
   });
 });

@@ -93,9 +93,7 @@ describe('S3ObjectStore against s3rver', () => {
   it('reports a server that keeps failing as an UpstreamError naming s3', async () => {
     const store = storeAt(proxy.url);
     proxy.fail500(5);
-    const err = await store
-      .put('c/fail.txt', Readable.from(['x']), { metadata: {} })
-      .catch((e: unknown) => e);
+    const err = await store.put('c/fail.txt', Readable.from(['x']), { metadata: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).system).toBe('s3');
     proxy.pass();

@@ -27,7 +27,8 @@ async function follow(t: TestRuntime, command: string, user: string): Promise<st
   return state;
 }
 
-const suggestions = (reply: { data?: unknown }) => ((reply.data as { suggestions?: string[] } | undefined)?.suggestions ?? []);
+const suggestions = (reply: { data?: unknown }) =>
+  (reply.data as { suggestions?: string[] } | undefined)?.suggestions ?? [];
 
 describe('semantics you can trust', () => {
   let t: TestRuntime;
@@ -59,7 +60,13 @@ describe('semantics you can trust', () => {
     const history = await t.run('history api qa');
     const rows = (history.data as { history: { tag: string; mark: string }[] }).history;
     // newest first: rollback to v1.4.0, rollback to v1.4.1, promote v3, promote v1.4.1, the sandbox's v1.4.0
-    expect(rows.map((r) => r.mark)).toEqual(['current', 'rolled-back-from', 'rolled-back-from', 'rolled-back-from', 'superseded']);
+    expect(rows.map((r) => r.mark)).toEqual([
+      'current',
+      'rolled-back-from',
+      'rolled-back-from',
+      'rolled-back-from',
+      'superseded',
+    ]);
     expect(history.text).toContain('rolled back from');
     // the rollback tag names the version it left
     const newest = rows[0]!.tag;
@@ -73,7 +80,9 @@ describe('semantics you can trust', () => {
     const reply = await t.run(`rollback api qa --to ${prodTag}`);
     expect(reply.status).toBe('refused');
     expect(exitCodeOf(reply)).toBe(1);
-    expect(reply.title).toContain(`${prodTag} is a deploy tag of prod, not of qa; rollback --to takes a version that ran in qa:`);
+    expect(reply.title).toContain(
+      `${prodTag} is a deploy tag of prod, not of qa; rollback --to takes a version that ran in qa:`,
+    );
     expect(head(repo, 'qa')).toBe(before);
     // a sha that ran in qa is accepted
     expect((await t.run('promote api qa')).operation?.state).toBe('succeeded');
@@ -98,7 +107,10 @@ describe('semantics you can trust', () => {
     // after qa moves on, staging's... no: promote qa, then diff from a stage holding qa's old version
     const old = head(repo, 'qa');
     expect((await t.run('promote api staging')).operation?.state).toBe('awaiting-approval');
-    await t.run(`approve ${(await t.runtime.store.operations({ env: 'staging', states: ['awaiting-approval'] }))[0]!.id}`, 'U_QA');
+    await t.run(
+      `approve ${(await t.runtime.store.operations({ env: 'staging', states: ['awaiting-approval'] }))[0]!.id}`,
+      'U_QA',
+    );
     expect(treeOf(repo, 'staging')).toBe(treeOf(repo, old));
     expect((await t.run('promote api qa')).operation?.state).toBe('succeeded');
     const ahead = await t.run('diff staging qa api');
@@ -109,7 +121,13 @@ describe('semantics you can trust', () => {
   });
 
   it('dry-run predicts refusals: lock, freeze, requester, missing ticket, failing checks; exit 1 like the real request', async () => {
-    const cases: { setup: () => Promise<void> | void; command: string; user?: string; reason: RegExp; undo: () => Promise<void> | void }[] = [
+    const cases: {
+      setup: () => Promise<void> | void;
+      command: string;
+      user?: string;
+      reason: RegExp;
+      undo: () => Promise<void> | void;
+    }[] = [
       {
         setup: async () => void (await t.run('lock api qa release day', 'U_DEMO')),
         command: 'promote api qa',
@@ -117,7 +135,12 @@ describe('semantics you can trust', () => {
         undo: async () => void (await t.run('unlock api qa', 'U_DEMO')),
       },
       {
-        setup: () => void t.config.environments[1]!.gate.freezes.push({ from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z', reason: 'year-end freeze' }),
+        setup: () =>
+          void t.config.environments[1]!.gate.freezes.push({
+            from: '2000-01-01T00:00:00Z',
+            to: '2100-01-01T00:00:00Z',
+            reason: 'year-end freeze',
+          }),
         command: 'promote api qa',
         reason: /qa is frozen: year-end freeze/,
         undo: () => void t.config.environments[1]!.gate.freezes.pop(),
@@ -130,13 +153,13 @@ describe('semantics you can trust', () => {
       },
       {
         setup: () => {
-        t.config.environments[1]!.gate.changeTicket = { required: true, verify: false };
-      },
+          t.config.environments[1]!.gate.changeTicket = { required: true, verify: false };
+        },
         command: 'promote api qa',
         reason: /qa needs a change ticket/,
         undo: () => {
-        t.config.environments[1]!.gate.changeTicket = 'none';
-      },
+          t.config.environments[1]!.gate.changeTicket = 'none';
+        },
       },
       {
         setup: () => {
@@ -177,7 +200,9 @@ describe('semantics you can trust', () => {
     const dry = await t.run('promote api prod --dry-run');
     expect(dry.status).toBe('ok');
     expect(dry.text).not.toContain('pushed directly');
-    expect(dry.text).toContain("prod enters by pull request, but this remote has none: Conveyor's gate stands in for the review");
+    expect(dry.text).toContain(
+      "prod enters by pull request, but this remote has none: Conveyor's gate stands in for the review",
+    );
     expect(dry.text).toContain('waits for approval, never by U_DEMO: 1 tech-lead (U_LEAD); 1 product-owner (U_PO)');
   });
 
@@ -207,13 +232,17 @@ describe('semantics you can trust', () => {
     const tag = tagNames(repo, 'qa/').find((n) => treeOf(repo, n) === bad)!;
     const refused = await t.run(`promote api staging --version ${tag}`, 'U_DEMO');
     expect(refused.status).toBe('refused');
-    expect(refused.title).toContain(`${tag} was rolled back from in qa, so it does not move on to staging; only someone holding qa-lead may ship it anyway`);
+    expect(refused.title).toContain(
+      `${tag} was rolled back from in qa, so it does not move on to staging; only someone holding qa-lead may ship it anyway`,
+    );
     const forced = await t.run(`promote api staging --version ${tag} --force`, 'U_DEMO');
     expect(forced.title).toContain('--force into staging needs one of its approver roles (qa-lead)');
     // the only qa-lead forcing it could never get the approval of another qa-lead: not suggested
     const alone = await t.run(`promote api staging --version ${tag}`, 'U_QA');
     expect(suggestions(alone)).toEqual([]);
-    expect(alone.title).toContain(`\`promote api staging --version ${tag} --force\` would be refused too: staging needs 1 qa-lead approval(s) from someone other than the requester`);
+    expect(alone.title).toContain(
+      `\`promote api staging --version ${tag} --force\` would be refused too: staging needs 1 qa-lead approval(s) from someone other than the requester`,
+    );
     t.config.roles['qa-lead']!.users.push('U_QA2');
     const byLead = await t.run(`promote api staging --version ${tag}`, 'U_QA');
     expect(suggestions(byLead)).toEqual([`promote api staging --version ${tag} --force`]);
@@ -227,7 +256,9 @@ describe('semantics you can trust', () => {
   it('a request nobody else could ever approve is refused at once, and its dry-run says so', async () => {
     const dry = await t.run('promote api prod --dry-run', 'U_LEAD');
     expect(dry.status).toBe('refused');
-    expect(dry.title).toBe('prod needs 1 tech-lead approval(s) from someone other than the requester, and nobody but you can give one: this request could never be approved');
+    expect(dry.title).toBe(
+      'prod needs 1 tech-lead approval(s) from someone other than the requester, and nobody but you can give one: this request could never be approved',
+    );
     const real = await t.run('promote api prod', 'U_LEAD');
     expect(real.title).toBe(dry.title);
     expect(await t.runtime.store.operations({ env: 'prod', states: ['awaiting-approval'] })).toEqual([]);
@@ -239,7 +270,8 @@ describe('semantics you can trust', () => {
     expect(current.title).toBe(`qa already runs the version of ${hand.slice(0, 10)}`);
     expect((await t.run('rollback api qa')).operation?.state).toBe('succeeded');
     const history = await t.run('history api qa');
-    const rows = (history.data as { history: { tag: string | null; sha: string; kind: string; mark: string }[] }).history;
+    const rows = (history.data as { history: { tag: string | null; sha: string; kind: string; mark: string }[] })
+      .history;
     expect(rows[1]).toMatchObject({ tag: null, sha: hand, kind: 'pushed by hand', mark: 'rolled-back-from' });
     expect(history.title).toBe(`Deploy history of api in qa: ${rows.length} version(s)`);
     const back = await t.run(`rollback api qa --to ${hand.slice(0, 10)}`);
@@ -248,12 +280,16 @@ describe('semantics you can trust', () => {
     expect(back.text).toContain('which qa rolled back from');
   });
 
-  it('--to explains itself: a short sha, another environment\'s tag, something that does not exist', async () => {
+  it("--to explains itself: a short sha, another environment's tag, something that does not exist", async () => {
     const short = await t.run('rollback api qa --to 20be');
     expect(short.status).toBe('usage');
     expect(short.title).toContain('too short for a sha');
     const stagingTag = tagNames(repo, 'staging/')[0]!;
-    expect((await t.run(`rollback api qa --to ${stagingTag}`)).title).toMatch(new RegExp(`^${stagingTag} is a deploy tag of staging, not of qa; rollback --to takes a version that ran in qa: `));
+    expect((await t.run(`rollback api qa --to ${stagingTag}`)).title).toMatch(
+      new RegExp(
+        `^${stagingTag} is a deploy tag of staging, not of qa; rollback --to takes a version that ran in qa: `,
+      ),
+    );
     expect((await t.run('rollback api qa --to qa')).title).toMatch(/^there is no deploy tag or commit "qa"/);
   });
 
@@ -268,7 +304,9 @@ describe('semantics you can trust', () => {
     expect((await t.run('lock * qa release', 'U_DEMO')).status).toBe('ok');
     const reply = await t.run('unlock api qa', 'U_DEMO');
     expect(reply.status).toBe('refused');
-    expect(reply.title).toContain('api in qa is not locked by itself: every app in qa is (by U_DEMO: release); lift that with: unlock * qa');
+    expect(reply.title).toContain(
+      'api in qa is not locked by itself: every app in qa is (by U_DEMO: release); lift that with: unlock * qa',
+    );
     expect(suggestions(reply)).toEqual(['unlock * qa']);
     expect((await t.run(suggestions(reply)[0]!, 'U_DEMO')).status).toBe('ok');
   });
@@ -298,22 +336,43 @@ roles:
   it('changeTicket: required without ServiceNow is refused; { required: true, verify: false } is explicit', () => {
     expect(problems(envs('      changeTicket: required')).join('\n')).toMatch(/changeTicket.*no servicenow: block/);
     expect(problems(envs('      changeTicket: { required: true, verify: false }'))).toEqual([]);
-    expect(problems(`${envs('      changeTicket: required')}servicenow: { baseUrl: "https://sn.example.com" }\n`)).toEqual([]);
+    expect(
+      problems(`${envs('      changeTicket: required')}servicenow: { baseUrl: "https://sn.example.com" }\n`),
+    ).toEqual([]);
   });
 
   it('a gate on the first environment, which nothing promotes into, is refused', () => {
     const first = '    gate:\n      roles: { tech-lead: 1 }\n';
-    expect(problems(envs('      roles: { tech-lead: 1 }', first)).join('\n')).toMatch(/development is the first environment.*gate roles would never apply/);
+    expect(problems(envs('      roles: { tech-lead: 1 }', first)).join('\n')).toMatch(
+      /development is the first environment.*gate roles would never apply/,
+    );
     // freezes do apply there (to its rollbacks)
-    expect(problems(envs('      roles: { tech-lead: 1 }', '    gate:\n      freezes: [{ from: "2026-12-20T00:00:00Z", to: "2027-01-04T00:00:00Z", reason: x }]\n'))).toEqual([]);
+    expect(
+      problems(
+        envs(
+          '      roles: { tech-lead: 1 }',
+          '    gate:\n      freezes: [{ from: "2026-12-20T00:00:00Z", to: "2027-01-04T00:00:00Z", reason: x }]\n',
+        ),
+      ),
+    ).toEqual([]);
   });
 
   it('settings that would fail later fail at load: tag format, state URL, a freeze that ends before it starts', () => {
-    expect(problems(`${envs('      roles: { tech-lead: 1 }')}git: { tagFormat: "{env}/{yyyy}..{n}" }\n`).join('\n')).toMatch(/tagFormat.*invalid tag name/);
-    expect(problems(`${envs('      roles: { tech-lead: 1 }')}git: { tagFormat: "{env}/{yyyy}" }\n`).join('\n')).toMatch(/needs \{n\}/);
-    expect(problems(`${envs('      roles: { tech-lead: 1 }')}state: { url: "mysql://x" }\n`).join('\n')).toMatch(/state\.url/);
     expect(
-      problems(envs('      roles: { tech-lead: 1 }\n      freezes: [{ from: "2027-01-04T00:00:00Z", to: "2026-12-20T00:00:00Z", reason: x }]')).join('\n'),
+      problems(`${envs('      roles: { tech-lead: 1 }')}git: { tagFormat: "{env}/{yyyy}..{n}" }\n`).join('\n'),
+    ).toMatch(/tagFormat.*invalid tag name/);
+    expect(problems(`${envs('      roles: { tech-lead: 1 }')}git: { tagFormat: "{env}/{yyyy}" }\n`).join('\n')).toMatch(
+      /needs \{n\}/,
+    );
+    expect(problems(`${envs('      roles: { tech-lead: 1 }')}state: { url: "mysql://x" }\n`).join('\n')).toMatch(
+      /state\.url/,
+    );
+    expect(
+      problems(
+        envs(
+          '      roles: { tech-lead: 1 }\n      freezes: [{ from: "2027-01-04T00:00:00Z", to: "2026-12-20T00:00:00Z", reason: x }]',
+        ),
+      ).join('\n'),
     ).toMatch(/ends before it starts/);
   });
 });
@@ -328,14 +387,29 @@ describe('the journal chain tells the truth', () => {
   async function register(n: number): Promise<string> {
     const version = `2026.11.25-dev-modelling.${n}`;
     const { version: v, created } = await t.runtime.journal.register({
-      version, cluster: 'dev-modelling', file: `j${n}.dat`, size: 10 + n, sha256: createHash('sha256').update(String(n)).digest('hex'),
-      ticket: null, mandators: ['tech-head'], objectKey: `journals/dev-modelling/${version}/j${n}.dat`, uploadedAt: new Date().toISOString(),
+      version,
+      cluster: 'dev-modelling',
+      file: `j${n}.dat`,
+      size: 10 + n,
+      sha256: createHash('sha256').update(String(n)).digest('hex'),
+      ticket: null,
+      mandators: ['tech-head'],
+      objectKey: `journals/dev-modelling/${version}/j${n}.dat`,
+      uploadedAt: new Date().toISOString(),
     } as never);
     await journalChain(t.runtime).onRegistered(v, created);
     return version;
   }
   const imported = (env: string, version: string, ok = true) =>
-    journalChain(t.runtime).onImport({ env, version, ok, exitCode: ok ? 0 : 3, durationMs: Math.floor(Math.random() * 1e6), outputTail: '', error: ok ? null : 'exit 3' });
+    journalChain(t.runtime).onImport({
+      env,
+      version,
+      ok,
+      exitCode: ok ? 0 : 3,
+      durationMs: Math.floor(Math.random() * 1e6),
+      outputTail: '',
+      error: ok ? null : 'exit 3',
+    });
   const pointer = async (env: string) => (await t.runtime.kv.get(`journal_version/${env}`))?.value;
 
   it('a version qa rolled back from does not reach dit, and status says what will really happen', async () => {

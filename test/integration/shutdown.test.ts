@@ -33,7 +33,13 @@ function heldRequest(port: number, path: string, token: string, body: unknown) {
     path,
     method: 'POST',
     agent: false,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), expect: '100-continue', connection: 'close' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      expect: '100-continue',
+      connection: 'close',
+    },
   });
   const accepted = once(req, 'continue');
   const answer = new Promise<Answer>((resolve, reject) => {
@@ -73,8 +79,14 @@ describe('SIGTERM while a promotion is applied', () => {
     const sandbox = await copySandbox(cwd);
     repo = join(sandbox.dir, 'repos', 'api.git');
     serveInfo = join(sandbox.dir, 'serve.json');
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
-    for (const k of ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'DATABASE_URL', 'PORT', 'HOST', 'CONVEYOR_CRASH_AT']) delete env[k];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    };
+    for (const k of ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'DATABASE_URL', 'PORT', 'HOST', 'CONVEYOR_CRASH_AT'])
+      delete env[k];
     child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.resume();
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -92,7 +104,10 @@ describe('SIGTERM while a promotion is applied', () => {
     const info = JSON.parse(readFileSync(serveInfo, 'utf8')) as { pid: number; port: number; token: string };
     expect(info.pid).toBe(child.pid);
     const base = `http://127.0.0.1:${info.port}`;
-    await vi.waitFor(async () => expect(await tryRequest(`${base}/readyz`)).toBe(200), { timeout: 60_000, interval: 200 });
+    await vi.waitFor(async () => expect(await tryRequest(`${base}/readyz`)).toBe(200), {
+      timeout: 60_000,
+      interval: 200,
+    });
 
     const run = async (text: string, user: string): Promise<Reply> => {
       const res = await fetch(`${base}/api/run`, {
@@ -118,7 +133,10 @@ describe('SIGTERM while a promotion is applied', () => {
     expect(child.kill('SIGTERM')).toBe(true);
 
     // From now on serve takes nothing new: 503 while it drains, or a closed port.
-    await vi.waitFor(async () => expect(await tryRequest(`${base}/readyz`)).not.toBe(200), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await tryRequest(`${base}/readyz`)).not.toBe(200), {
+      timeout: 30_000,
+      interval: 50,
+    });
     const late = await tryRequest(`${base}/api/run`, {
       method: 'POST',
       headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
@@ -146,7 +164,10 @@ describe('SIGTERM while a promotion is applied', () => {
     let out = '';
     const io = { out: (s: string) => (out += `${s}\n`), err: (s: string) => (out += `${s}\n`) };
     expect(await main(['run', 'history api staging', '--as', 'U_DEMO'], io, cwd), out).toBe(0);
-    const rows = out.split('\n').filter((l) => l.startsWith('op_')).map((l) => l.split(/\s{2,}/));
+    const rows = out
+      .split('\n')
+      .filter((l) => l.startsWith('op_'))
+      .map((l) => l.split(/\s{2,}/));
     expect(rows.map((r) => [r[0], r[1], r[6]])).toEqual([[id, 'promote', 'succeeded']]);
 
     // Git agrees: staging now runs qa's version, with exactly one new deploy tag on it.

@@ -118,7 +118,9 @@ describe('slash command', () => {
     const drained = slack.idle().then(() => (idle = true));
     while (fake.messagesIn('C0BURST01').length < 10) {
       // The next command waiting, or (after the last release) its reply arriving.
-      await vi.waitFor(() => expect(waiting.length > 0 || fake.messagesIn('C0BURST01').length >= 10).toBe(true), { timeout: 10_000 });
+      await vi.waitFor(() => expect(waiting.length > 0 || fake.messagesIn('C0BURST01').length >= 10).toBe(true), {
+        timeout: 10_000,
+      });
       if (!waiting.length) break;
       waiting.shift()!();
       await new Promise((r) => setTimeout(r, 5));
@@ -194,18 +196,11 @@ describe('slash command', () => {
     expect(text('known1')).toBe(':warning: No app named "apx"');
     expect(text('unknown1')).toContain('err42');
     expect(text('unknown1')).not.toContain('exploded');
-    expect(
-      logged.some((l) => l.level === 'error' && (l.obj as { errorId?: string }).errorId === 'err42'),
-    ).toBe(true);
+    expect(logged.some((l) => l.level === 'error' && (l.obj as { errorId?: string }).errorId === 'err42')).toBe(true);
   });
 
   it('keeps a 300-row table within Block Kit limits and renders user text inert', async () => {
-    const rows = Array.from({ length: 300 }, (_, i) => [
-      `app-${i}`,
-      `prod/2024.01.${i}`,
-      'healthy',
-      '<!channel>',
-    ]);
+    const rows = Array.from({ length: 300 }, (_, i) => [`app-${i}`, `prod/2024.01.${i}`, 'healthy', '<!channel>']);
     service.answer = async () =>
       okReply('Matrix <!here>', [{ type: 'table', header: ['app', 'tag', 'state', 'note'], rows }]);
     await driver.slashCommand({ text: 'list', channel: 'C0TABLE01' });
@@ -233,9 +228,7 @@ describe('buttons and the reject modal', () => {
       user: 'U0BOB0001',
       source: 'slack',
     });
-    await vi.waitFor(() =>
-      expect(fake.ephemerals.find((e) => e.text.includes('ran approve op_abc123'))).toBeDefined(),
-    );
+    await vi.waitFor(() => expect(fake.ephemerals.find((e) => e.text.includes('ran approve op_abc123'))).toBeDefined());
   });
 
   it('tells a refused clicker why, privately', async () => {

@@ -76,7 +76,8 @@ describe('the work queue after acks is bounded', () => {
   });
 
   it('answers "busy" past the bound, takes nothing it cannot run, and takes commands again once drained', async () => {
-    const send = (n: number) => driver.slashCommand({ text: `help ${n}`, triggerId: `tr.busy.${n}`, responseUrl: fake.responseUrl(`busy${n}`) });
+    const send = (n: number) =>
+      driver.slashCommand({ text: `help ${n}`, triggerId: `tr.busy.${n}`, responseUrl: fake.responseUrl(`busy${n}`) });
     const taken = [];
     for (let n = 0; n < 5; n++) taken.push(await send(n));
     expect(taken.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 5 }, () => [200, '']));

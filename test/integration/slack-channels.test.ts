@@ -7,11 +7,11 @@
  * edits arrive at most once per second per message, the final state last, each in the thread.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
-import { captureLog, type E2eWorkspace, makeE2eWorkspace } from '../support/slack-e2e-setup.js';
+import { parse, stringify } from 'yaml';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { SlackDriver } from '../support/slack-driver.js';
+import { captureLog, type E2eWorkspace, makeE2eWorkspace } from '../support/slack-e2e-setup.js';
 import { SlackFake } from '../support/slack-fake.js';
 
 const SECRET = 'channels-signing-secret';
@@ -26,9 +26,12 @@ let driver: SlackDriver;
 
 type Button = { action_id: string; value: string; confirm?: { title: { text: string }; text: { text: string } } };
 const buttonsOf = (blocks: unknown[]): Button[] =>
-  (blocks as { type: string; elements?: Button[] }[]).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+  (blocks as { type: string; elements?: Button[] }[])
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? []);
 const approvalsOf = (blocks: unknown[]) =>
-  (blocks as { text?: { text?: string } }[]).map((b) => b.text?.text ?? '').find((t) => t.startsWith('*approvals*')) ?? '';
+  (blocks as { text?: { text?: string } }[]).map((b) => b.text?.text ?? '').find((t) => t.startsWith('*approvals*')) ??
+  '';
 
 beforeAll(async () => {
   ws = await makeE2eWorkspace();
@@ -67,7 +70,12 @@ describe("operation messages in the environment's channel", () => {
   let opId = '';
 
   it('typed elsewhere: the message goes to #deploys-prod, the typed-in channel gets a permalink line', async () => {
-    const res = await driver.slashCommand({ text: 'promote api prod', user: REQUESTER, channel: ELSEWHERE, triggerId: 'tr.channels.1' });
+    const res = await driver.slashCommand({
+      text: 'promote api prod',
+      user: REQUESTER,
+      channel: ELSEWHERE,
+      triggerId: 'tr.channels.1',
+    });
     expect(res.status).toBe(200);
     await vi.waitFor(() => expect(fake.messagesIn(ELSEWHERE)).toHaveLength(1), { timeout: 20_000 });
     const [msg] = fake.messagesIn(PROD);
@@ -78,7 +86,9 @@ describe("operation messages in the environment's channel", () => {
     expect(line!.text).toContain(fake.permalink(PROD, ts));
     expect(line!.text).toContain('waiting for approval');
     expect(buttonsOf(line!.blocks)).toEqual([]); // a short line, not a second copy of the request
-    await vi.waitFor(async () => expect((await server.runtime.store.operation(opId)).message).toEqual({ channel: PROD, ts }));
+    await vi.waitFor(async () =>
+      expect((await server.runtime.store.operation(opId)).message).toEqual({ channel: PROD, ts }),
+    );
   });
 
   it('mentions exactly who can fill each missing role: the named users, a group only where no user is named; nobody else', () => {
@@ -92,7 +102,9 @@ describe("operation messages in the environment's channel", () => {
   it('prod approvals carry a confirm dialog naming app, environment and version', () => {
     const [approve, reject] = buttonsOf(fake.message(PROD, ts)!.blocks);
     expect(approve!.confirm?.title.text).toBe('Approve promote?');
-    expect(approve!.confirm?.text.text).toMatch(new RegExp(`^Approve api → prod at \\S+ \\(${opId}\\), asked by ${REQUESTER}\\?$`));
+    expect(approve!.confirm?.text.text).toMatch(
+      new RegExp(`^Approve api → prod at \\S+ \\(${opId}\\), asked by ${REQUESTER}\\?$`),
+    );
     expect(reject!.confirm?.title.text).toBe('Reject promote?');
   });
 
@@ -100,14 +112,19 @@ describe("operation messages in the environment's channel", () => {
     for (const user of ['U_LEAD', 'U_PO', 'U_OPS']) {
       const before = fake.ephemerals.filter((e) => e.user === user).length;
       await driver.blockAction({ actionId: 'conveyor_approve', value: opId, user, channel: PROD, messageTs: ts });
-      await vi.waitFor(() => expect(fake.ephemerals.filter((e) => e.user === user).length).toBe(before + 1), { timeout: 20_000 });
+      await vi.waitFor(() => expect(fake.ephemerals.filter((e) => e.user === user).length).toBe(before + 1), {
+        timeout: 20_000,
+      });
     }
     await vi.waitFor(() => expect(fake.message(PROD, ts)!.text).toContain('succeeded'), { timeout: 20_000 });
     const updates = fake.callsTo('chat.update').filter((c) => c.args.ts === ts);
     const times = updates.map((u) => u.at.getTime());
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1000);
     expect(String(updates.at(-1)!.args.text)).toContain('succeeded');
-    const thread = fake.messagesIn(PROD).filter((m) => m.threadTs === ts).map((m) => m.text);
+    const thread = fake
+      .messagesIn(PROD)
+      .filter((m) => m.threadTs === ts)
+      .map((m) => m.text);
     const order = ['approved', 'applying', 'succeeded'].map((word) => thread.findIndex((t) => t.includes(word)));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
@@ -117,7 +134,12 @@ describe("operation messages in the environment's channel", () => {
 
   it('typed in the environment channel itself: one message there, no link line', async () => {
     const before = fake.messagesIn('C0STAGING1').length;
-    await driver.slashCommand({ text: 'promote web staging', user: REQUESTER, channel: 'C0STAGING1', triggerId: 'tr.channels.2' });
+    await driver.slashCommand({
+      text: 'promote web staging',
+      user: REQUESTER,
+      channel: 'C0STAGING1',
+      triggerId: 'tr.channels.2',
+    });
     await vi.waitFor(() => expect(fake.messagesIn('C0STAGING1').length).toBe(before + 1), { timeout: 20_000 });
     await new Promise((r) => setTimeout(r, 300));
     expect(fake.messagesIn('C0STAGING1').filter((m) => !m.threadTs)).toHaveLength(before + 1);

@@ -6,16 +6,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReplyBlocks } from '../../src/adapters/slack-blocks.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
-type Button = { action_id: string; confirm?: { title: { text: string }; text: { text: string }; confirm: { text: string }; deny: { text: string }; style?: string } };
+type Button = {
+  action_id: string;
+  confirm?: {
+    title: { text: string };
+    text: { text: string };
+    confirm: { text: string };
+    deny: { text: string };
+    style?: string;
+  };
+};
 const buttonsOf = (blocks: unknown[]): Button[] =>
-  (blocks as { type: string; elements?: Button[] }[]).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+  (blocks as { type: string; elements?: Button[] }[])
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? []);
 
 describe('confirm dialogs on approvals', () => {
   let t: TestRuntime;
   beforeAll(async () => {
-    t = await makeRuntime({ edit: (c) => {
+    t = await makeRuntime({
+      edit: (c) => {
         c.environments[3].confirm = true;
-      } });
+      },
+    });
   });
   afterAll(async () => t?.close());
 
@@ -24,8 +37,14 @@ describe('confirm dialogs on approvals', () => {
     expect(prod.operation?.state).toBe('awaiting-approval');
     const [approve, reject] = buttonsOf(renderReplyBlocks(prod));
     expect(approve?.confirm?.title.text).toBe('Approve promote?');
-    expect(approve?.confirm?.text.text).toMatch(new RegExp(`^Approve api → prod at staging/\\S+ \\(${prod.operation!.id}\\), asked by U_DEMO\\?$`));
-    expect(approve?.confirm).toMatchObject({ confirm: { text: 'Approve' }, deny: { text: 'Cancel' }, style: 'primary' });
+    expect(approve?.confirm?.text.text).toMatch(
+      new RegExp(`^Approve api → prod at staging/\\S+ \\(${prod.operation!.id}\\), asked by U_DEMO\\?$`),
+    );
+    expect(approve?.confirm).toMatchObject({
+      confirm: { text: 'Approve' },
+      deny: { text: 'Cancel' },
+      style: 'primary',
+    });
     expect(reject?.confirm).toMatchObject({ title: { text: 'Reject promote?' }, style: 'danger' });
     // within Block Kit's limits for a confirmation dialog
     for (const b of [approve!, reject!]) {
@@ -42,9 +61,11 @@ describe('confirm dialogs on approvals', () => {
 describe('mentions', () => {
   let t: TestRuntime;
   beforeAll(async () => {
-    t = await makeRuntime({ edit: (c) => {
+    t = await makeRuntime({
+      edit: (c) => {
         c.roles['product-owner'] = { users: [], groups: ['S0PRODOWN'] };
-      } });
+      },
+    });
   });
   afterAll(async () => t?.close());
 
@@ -52,7 +73,9 @@ describe('mentions', () => {
     const asked = await t.run('promote api prod');
     const text = (blocks: unknown[]) => JSON.stringify(blocks);
     const approvalsOf = (blocks: unknown[]) =>
-      (blocks as { text?: { text?: string } }[]).map((b) => b.text?.text ?? '').find((t) => t.startsWith('*approvals*')) ?? '';
+      (blocks as { text?: { text?: string } }[])
+        .map((b) => b.text?.text ?? '')
+        .find((t) => t.startsWith('*approvals*')) ?? '';
     const waiting = approvalsOf(renderReplyBlocks(asked));
     expect(waiting).toContain('*tech-lead*: waiting: <@U_LEAD>');
     expect(waiting).toContain('*product-owner*: waiting: <!subteam^S0PRODOWN>');

@@ -5,8 +5,8 @@
  * the real server, signed requests and the Slack fake.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { SlackDriver } from '../support/slack-driver.js';
 import { captureLog, type E2eWorkspace, makeE2eWorkspace } from '../support/slack-e2e-setup.js';
@@ -22,7 +22,9 @@ let driver: SlackDriver;
 
 type Button = { action_id: string; value: string };
 const buttonsOf = (blocks: unknown[]): Button[] =>
-  (blocks as { type: string; elements?: Button[] }[]).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+  (blocks as { type: string; elements?: Button[] }[])
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? []);
 
 beforeAll(async () => {
   ws = await makeE2eWorkspace();
@@ -56,7 +58,12 @@ afterAll(async () => {
 
 describe('a waiting request sent privately to its approvers', () => {
   it('each eligible person gets it once, with the buttons; not the requester, not others; a click there approves', async () => {
-    const res = await driver.slashCommand({ text: 'promote api staging', user: 'U_DEMO', channel: STAGING, triggerId: 'tr.dm.1' });
+    const res = await driver.slashCommand({
+      text: 'promote api staging',
+      user: 'U_DEMO',
+      channel: STAGING,
+      triggerId: 'tr.dm.1',
+    });
     expect(res.status).toBe(200);
     await vi.waitFor(() => expect(fake.messagesIn('U_QA')).toHaveLength(1), { timeout: 20_000 });
     await vi.waitFor(() => expect(fake.messagesIn('U_QA2')).toHaveLength(1), { timeout: 20_000 });
@@ -69,10 +76,22 @@ describe('a waiting request sent privately to its approvers', () => {
     for (const other of ['U_DEMO', 'U_LEAD', 'U_PO']) expect(fake.messagesIn(other)).toHaveLength(0);
 
     // U_QA approves from the direct message.
-    await driver.blockAction({ actionId: 'conveyor_approve', value: opId, user: 'U_QA', channel: 'D0QA00001', messageTs: dm!.ts });
-    await vi.waitFor(async () => expect((await server.runtime.store.operations({ env: 'staging' })).find((o) => o.id === opId)?.state).toBe('succeeded'), {
-      timeout: 30_000,
+    await driver.blockAction({
+      actionId: 'conveyor_approve',
+      value: opId,
+      user: 'U_QA',
+      channel: 'D0QA00001',
+      messageTs: dm!.ts,
     });
+    await vi.waitFor(
+      async () =>
+        expect((await server.runtime.store.operations({ env: 'staging' })).find((o) => o.id === opId)?.state).toBe(
+          'succeeded',
+        ),
+      {
+        timeout: 30_000,
+      },
+    );
     expect((await server.runtime.store.approvals(opId)).map((a) => a.userId)).toEqual(['U_QA']);
     // Still one direct message each: re-announcing the waiting state did not send it again.
     expect(fake.messagesIn('U_QA').filter((m) => !m.threadTs)).toHaveLength(1);

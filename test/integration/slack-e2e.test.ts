@@ -4,16 +4,16 @@
  * `SLACK_API_URL`, driven by signed (and forged) Slack requests over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { SlackDriver } from '../support/slack-driver.js';
 import {
-  captureLog,
   type CapturedLog,
+  captureLog,
   type E2eWorkspace,
   git,
   makeE2eWorkspace,
   pushCommits,
 } from '../support/slack-e2e-setup.js';
-import { SlackDriver } from '../support/slack-driver.js';
 import { SlackFake } from '../support/slack-fake.js';
 
 const SECRET = 'e2e-signing-secret';
@@ -92,7 +92,12 @@ describe('Slack end to end over HTTP', () => {
     expect(opId).toMatch(/^op_[0-9a-z]+$/);
     const text = shown(msg);
     expect(text).toContain('waiting for approval');
-    for (const role of ['*tech-lead*: waiting: <@U_LEAD>', '*product-owner*: waiting: <@U_PO>', '*devops*: waiting: <@U_OPS>']) expect(text).toContain(role);
+    for (const role of [
+      '*tech-lead*: waiting: <@U_LEAD>',
+      '*product-owner*: waiting: <@U_PO>',
+      '*devops*: waiting: <@U_OPS>',
+    ])
+      expect(text).toContain(role);
 
     // The posted message becomes the operation's living message (attached right after the post).
     await vi.waitFor(async () => {
@@ -125,10 +130,7 @@ describe('Slack end to end over HTTP', () => {
         { text: 'promote web prod', user: REQUESTER, channel: DEPLOYS },
         { secret: 'not-the-secret' },
       ),
-      await driver.slashCommand(
-        { text: 'promote web prod', user: REQUESTER, channel: DEPLOYS },
-        { timestamp: stale },
-      ),
+      await driver.slashCommand({ text: 'promote web prod', user: REQUESTER, channel: DEPLOYS }, { timestamp: stale }),
       await driver.blockAction(
         {
           actionId: 'conveyor_approve',
@@ -208,16 +210,16 @@ describe('Slack end to end over HTTP', () => {
   it('three approvals by tech-lead, product-owner and devops move prod, tag it and edit the same message to succeeded', async () => {
     const lead = await click('U_LEAD', opId);
     expect(lead.text).toContain('U_LEAD approved as tech-lead');
-    await vi.waitFor(() =>
-      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*tech-lead*: ✓ <@U_LEAD>'),
-    { timeout: 5_000 });
+    await vi.waitFor(() => expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*tech-lead*: ✓ <@U_LEAD>'), {
+      timeout: 5_000,
+    });
     expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*product-owner*: waiting: <@U_PO>');
 
     const po = await click('U_PO', opId);
     expect(po.text).toContain('U_PO approved as product-owner');
-    await vi.waitFor(() =>
-      expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*product-owner*: ✓ <@U_PO>'),
-    { timeout: 5_000 });
+    await vi.waitFor(() => expect(shown(fake.message(DEPLOYS, approvalTs))).toContain('*product-owner*: ✓ <@U_PO>'), {
+      timeout: 5_000,
+    });
     expect(git(api, 'rev-parse', 'prod')).toBe(prodBefore);
 
     const ops = await click('U_OPS', opId);
@@ -231,12 +233,17 @@ describe('Slack end to end over HTTP', () => {
     expect(shown(final)).toContain('*devops*: ✓ <@U_OPS>');
     // One living message: every update edited the request's own message; the rest went to its thread.
     expect(fake.messagesIn(DEPLOYS).filter((m) => !m.threadTs)).toHaveLength(1);
-    expect(fake.messagesIn(DEPLOYS).filter((m) => m.threadTs).every((m) => m.threadTs === approvalTs)).toBe(true);
+    expect(
+      fake
+        .messagesIn(DEPLOYS)
+        .filter((m) => m.threadTs)
+        .every((m) => m.threadTs === approvalTs),
+    ).toBe(true);
     const updates = fake.callsTo('chat.update');
     expect(updates.length).toBeGreaterThanOrEqual(3);
-    expect(
-      updates.every((u) => u.args.channel === DEPLOYS && u.args.ts === approvalTs && u.outcome === 'ok'),
-    ).toBe(true);
+    expect(updates.every((u) => u.args.channel === DEPLOYS && u.args.ts === approvalTs && u.outcome === 'ok')).toBe(
+      true,
+    );
 
     const op = await server.runtime.store.operation(opId);
     expect(op.state).toBe('succeeded');
@@ -290,20 +297,22 @@ describe('Slack end to end over HTTP', () => {
   it('a redelivery racing the first delivery still makes one operation and one post', async () => {
     const input = { text: 'promote web prod', user: REQUESTER, channel: RACE, triggerId: 'tr.e2e.race.1' };
     const skippedBefore = logs.find('not posting again').length;
-    const [first, retry] = await Promise.all([
-      driver.slashCommand(input),
-      driver.slashCommand(input, { retryNum: 1 }),
-    ]);
+    const [first, retry] = await Promise.all([driver.slashCommand(input), driver.slashCommand(input, { retryNum: 1 })]);
     expect([first.status, retry.status]).toEqual([200, 200]);
     await vi.waitFor(() => expect(logs.find('not posting again')).toHaveLength(skippedBefore + 1), {
       timeout: 20_000,
     });
     // The retry steps aside as soon as the inbox holds the first delivery, maybe before it ran.
-    await vi.waitFor(async () => expect(await server.runtime.store.operations({ app: 'web' })).toHaveLength(1), { timeout: 20_000 });
-    // The retry may step aside before the first delivery has finished posting: wait for that post.
-    await vi.waitFor(() => expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === RACE)).toHaveLength(1), {
+    await vi.waitFor(async () => expect(await server.runtime.store.operations({ app: 'web' })).toHaveLength(1), {
       timeout: 20_000,
     });
+    // The retry may step aside before the first delivery has finished posting: wait for that post.
+    await vi.waitFor(
+      () => expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === RACE)).toHaveLength(1),
+      {
+        timeout: 20_000,
+      },
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(fake.callsTo('chat.postMessage').filter((c) => c.args.channel === RACE)).toHaveLength(1);
     expect(fake.messagesIn(RACE)).toHaveLength(1);

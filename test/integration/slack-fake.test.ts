@@ -92,24 +92,17 @@ describe('SlackFake: Block Kit limits', () => {
     ['header of 151 chars', [{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }]],
     ['button text of 76 chars', [{ type: 'actions', elements: [button('b'.repeat(76), 'v')] }]],
     ['action value of 2001 chars', [{ type: 'actions', elements: [button('ok', 'v'.repeat(2001))] }]],
-    [
-      '26 elements',
-      [{ type: 'actions', elements: Array.from({ length: 26 }, (_, i) => button('b', 'v', `a${i}`)) }],
-    ],
+    ['26 elements', [{ type: 'actions', elements: Array.from({ length: 26 }, (_, i) => button('b', 'v', `a${i}`)) }]],
     ['duplicate action ids', [{ type: 'actions', elements: [button('b', 'v'), button('c', 'w')] }]],
   ];
   it.each(cases)('refuses %s with invalid_blocks', async (_name, blocks) => {
-    const err = await slackError(
-      client.chat.postMessage({ channel: 'C0LIMITS1', text: 'x', blocks: blocks as never }),
-    );
+    const err = await slackError(client.chat.postMessage({ channel: 'C0LIMITS1', text: 'x', blocks: blocks as never }));
     expect(err.data.error).toBe('invalid_blocks');
   });
 
   it('accepts blocks at the limits, and refuses a home view of 101 blocks', async () => {
     const ok = [section(3000), ...Array.from({ length: 49 }, () => ({ type: 'divider' as const }))];
-    await expect(
-      client.chat.postMessage({ channel: 'C0LIMITS1', text: 'x', blocks: ok }),
-    ).resolves.toMatchObject({
+    await expect(client.chat.postMessage({ channel: 'C0LIMITS1', text: 'x', blocks: ok })).resolves.toMatchObject({
       ok: true,
     });
     const blocks = Array.from({ length: 101 }, () => ({ type: 'divider' as const }));

@@ -15,8 +15,8 @@ import { okReply, type Reply, refusedReply } from '../../src/core/reply.js';
 import { SlackInboxWorker } from '../../src/server/slack-inbox.js';
 import { InboxStore } from '../../src/store/inbox-store.js';
 import type { StateStore } from '../../src/store/state-store.js';
-import { SlackFake, silentSlackLogger } from '../support/slack-fake.js';
 import { clonedStore } from '../support/runtime.js';
+import { SlackFake, silentSlackLogger } from '../support/slack-fake.js';
 
 class ScriptedService implements CommandService {
   runs: CommandInvocation[] = [];
@@ -46,7 +46,11 @@ describe('the Slack inbox worker', () => {
     fake = await SlackFake.start();
     store = await clonedStore(systemClock);
     inbox = new InboxStore(store.db, systemClock);
-    client = new WebClient(fake.token, { slackApiUrl: fake.apiUrl, logger: silentSlackLogger, retryConfig: { retries: 0 } });
+    client = new WebClient(fake.token, {
+      slackApiUrl: fake.apiUrl,
+      logger: silentSlackLogger,
+      retryConfig: { retries: 0 },
+    });
     dir = mkdtempSync(join(tmpdir(), 'conveyor-inbox-'));
   });
   afterAll(async () => {
@@ -74,7 +78,9 @@ describe('the Slack inbox worker', () => {
 
   const accepted = async (id: string, text: string, channel: string) => {
     // What a process that acked and then died leaves behind: the row, no claim, no answer.
-    expect(await inbox.accept(id, 'command', { text, user: 'U_DEMO', channel, responseUrl: fake.responseUrl(id) })).toBe(true);
+    expect(
+      await inbox.accept(id, 'command', { text, user: 'U_DEMO', channel, responseUrl: fake.responseUrl(id) }),
+    ).toBe(true);
   };
 
   it('a restart runs and answers what was acked but never finished, once', async () => {
@@ -84,10 +90,16 @@ describe('the Slack inbox worker', () => {
     const service = new ScriptedService();
     const w = worker(service);
     expect(await w.sweep()).toBeGreaterThanOrEqual(2);
-    await waitFor(async () => (await inbox.get('slack:T1:resume-1'))?.state === 'done' && (await inbox.get('slack:T1:resume-2'))?.state === 'done');
+    await waitFor(
+      async () =>
+        (await inbox.get('slack:T1:resume-1'))?.state === 'done' &&
+        (await inbox.get('slack:T1:resume-2'))?.state === 'done',
+    );
     await w.stop();
     expect(fake.messagesIn('C0RESUME1').map((m) => m.text)).toEqual([expect.stringContaining('ran list api')]);
-    expect(fake.responses.filter((r) => r.id === 'slack:T1:resume-2').map((r) => r.body.response_type)).toEqual(['ephemeral']);
+    expect(fake.responses.filter((r) => r.id === 'slack:T1:resume-2').map((r) => r.body.response_type)).toEqual([
+      'ephemeral',
+    ]);
     expect(service.runs.map((r) => [r.text, r.idempotencyKey])).toEqual([
       ['list api', 'slack:T1:resume-1'],
       ['promote api prod', 'slack:T1:resume-2'],
@@ -103,7 +115,9 @@ describe('the Slack inbox worker', () => {
     await waitFor(async () => (await inbox.get('slack:T1:late-1'))?.state !== 'accepted');
     await w.stop();
     expect(fake.responses.filter((r) => r.id === 'slack:T1:late-1')).toHaveLength(0);
-    expect(fake.ephemerals.filter((e) => e.channel === 'C0LATE001').map((e) => [e.user, e.text])).toEqual([['U_DEMO', 'refused: promote api qa']]);
+    expect(fake.ephemerals.filter((e) => e.channel === 'C0LATE001').map((e) => [e.user, e.text])).toEqual([
+      ['U_DEMO', 'refused: promote api qa'],
+    ]);
   });
 
   it('does not send again a reply the delivery log says Slack has', async () => {

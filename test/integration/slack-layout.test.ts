@@ -22,14 +22,23 @@ let client: WebClient;
 
 beforeAll(async () => {
   fake = await SlackFake.start();
-  client = new WebClient(fake.token, { slackApiUrl: fake.apiUrl, logger: silentSlackLogger, logLevel: LogLevel.ERROR, retryConfig: { retries: 0 } });
+  client = new WebClient(fake.token, {
+    slackApiUrl: fake.apiUrl,
+    logger: silentSlackLogger,
+    logLevel: LogLevel.ERROR,
+    retryConfig: { retries: 0 },
+  });
 });
 afterAll(async () => fake?.close());
 
 /** Every line of text a message shows (section text, fields, context), markup included. */
 function linesOf(blocks: unknown[]): string[] {
   const texts: string[] = [];
-  for (const b of blocks as { text?: { text: string }; fields?: { text: string }[]; elements?: { text?: string | { text: string } }[] }[]) {
+  for (const b of blocks as {
+    text?: { text: string };
+    fields?: { text: string }[];
+    elements?: { text?: string | { text: string } }[];
+  }[]) {
     if (b.text) texts.push(b.text.text);
     for (const f of b.fields ?? []) texts.push(f.text);
     for (const e of b.elements ?? []) if (typeof e.text === 'string') texts.push(e.text);
@@ -57,7 +66,11 @@ function matrix(apps: number, envs = ['development', 'qa (PR, gate)', 'staging',
 describe('list on a phone', () => {
   it('20 apps × 4 environments: one section per app, a field per environment, no line over 60 characters, accepted by Slack', async () => {
     const wide = [['api', 'prod', 'x'.repeat(40), 'y'.repeat(40), 'z'.repeat(60)]];
-    const reply = okReply('20 apps × 4 environments', [{ type: 'table', header: ['a', 'b', 'c', 'd', 'e'], rows: wide }], { matrix: matrix(20) });
+    const reply = okReply(
+      '20 apps × 4 environments',
+      [{ type: 'table', header: ['a', 'b', 'c', 'd', 'e'], rows: wide }],
+      { matrix: matrix(20) },
+    );
     const blocks = renderReplyBlocks(reply);
     expect(blockErrors(blocks, 50)).toEqual([]);
     const sections = (blocks as { fields?: unknown[] }[]).filter((b) => b.fields);
@@ -65,7 +78,11 @@ describe('list on a phone', () => {
     expect(sections.every((s) => s.fields!.length === 4)).toBe(true);
     const lines = linesOf(blocks);
     expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(60);
-    const res = await client.chat.postMessage({ channel: 'C0PHONE01', text: renderReplyText(reply), blocks: blocks as never });
+    const res = await client.chat.postMessage({
+      channel: 'C0PHONE01',
+      text: renderReplyText(reply),
+      blocks: blocks as never,
+    });
     expect(res.ok).toBe(true);
     // The App Home keeps the wide table.
     expect(JSON.stringify(renderReplyBlocks(reply, { wide: true }))).toContain('z'.repeat(60));
@@ -82,9 +99,37 @@ describe('list on a phone', () => {
 function op(state: OperationState, progress: Record<string, unknown> = {}): Operation {
   const now = new Date().toISOString();
   return {
-    id: 'op_burst00001', kind: 'promote', app: 'api', env: 'qa', state, requester: 'U0ASKER01',
-    plan: { app: 'api', env: 'qa', branch: 'qa', sourceEnv: 'development', sourceSha: 'a'.repeat(40), sourceTree: 'b'.repeat(40), targetHead: 'c'.repeat(40), mode: 'fast-forward', viaPullRequest: false, commits: [], commitCount: 0, ticket: null, emergency: false, fromTag: null, toTag: 'development/2026.11.25.1', reason: null },
-    progress, idempotencyKey: null, message: null, error: null, createdAt: now, updatedAt: now, expiresAt: null,
+    id: 'op_burst00001',
+    kind: 'promote',
+    app: 'api',
+    env: 'qa',
+    state,
+    requester: 'U0ASKER01',
+    plan: {
+      app: 'api',
+      env: 'qa',
+      branch: 'qa',
+      sourceEnv: 'development',
+      sourceSha: 'a'.repeat(40),
+      sourceTree: 'b'.repeat(40),
+      targetHead: 'c'.repeat(40),
+      mode: 'fast-forward',
+      viaPullRequest: false,
+      commits: [],
+      commitCount: 0,
+      ticket: null,
+      emergency: false,
+      fromTag: null,
+      toTag: 'development/2026.11.25.1',
+      reason: null,
+    },
+    progress,
+    idempotencyKey: null,
+    message: null,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: null,
   };
 }
 
@@ -94,7 +139,11 @@ describe('edits of an operation message', () => {
     const first = renderOperation(op('approved'));
     const ref = await notifier.post({ channel: 'C0BURST01', text: first.title, reply: first });
     const burst: [OperationState, Record<string, unknown>][] = [
-      ['applying', {}], ['applying', { lastStep: 'push' }], ['applied', { tag: 'qa/2026.11.25.1' }], ['verifying', { tag: 'qa/2026.11.25.1' }], ['succeeded', { tag: 'qa/2026.11.25.1' }],
+      ['applying', {}],
+      ['applying', { lastStep: 'push' }],
+      ['applied', { tag: 'qa/2026.11.25.1' }],
+      ['verifying', { tag: 'qa/2026.11.25.1' }],
+      ['succeeded', { tag: 'qa/2026.11.25.1' }],
     ];
     for (const [state, progress] of burst) {
       const reply = renderOperation(op(state, progress));
@@ -108,7 +157,10 @@ describe('edits of an operation message', () => {
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1000);
     expect(String(updates.at(-1)!.args.text)).toContain('succeeded');
     expect(fake.message(ref.channel, ref.ts)!.text).toContain('succeeded');
-    const thread = fake.messagesIn('C0BURST01').filter((m) => m.threadTs === ref.ts).map((m) => m.text);
+    const thread = fake
+      .messagesIn('C0BURST01')
+      .filter((m) => m.threadTs === ref.ts)
+      .map((m) => m.text);
     expect(thread).toHaveLength(burst.length);
     expect(thread[0]).toContain('applying');
     expect(thread[1]).toContain('applying (done: push)');
@@ -140,19 +192,47 @@ describe('the gallery (docs/slack)', () => {
   it('is what `npm run slack:gallery` writes today, one Block Kit Builder payload per message kind', () => {
     const files = renderGallery();
     expect(Object.keys(files).sort()).toEqual(
-      ['app-home', 'applying', 'approved', 'awaiting-approval', 'diff', 'failed', 'list', 'request', 'rolled-back', 'succeeded'].map((n) => `${n}.json`),
+      [
+        'app-home',
+        'applying',
+        'approved',
+        'awaiting-approval',
+        'diff',
+        'failed',
+        'list',
+        'request',
+        'rolled-back',
+        'succeeded',
+      ].map((n) => `${n}.json`),
     );
-    for (const [name, text] of Object.entries(files)) expect(readFileSync(join(GALLERY_DIR, name), 'utf8'), `${name}: run npm run slack:gallery`).toBe(text);
+    for (const [name, text] of Object.entries(files))
+      expect(readFileSync(join(GALLERY_DIR, name), 'utf8'), `${name}: run npm run slack:gallery`).toBe(text);
   });
 
   it('every payload passes the fake Slack Block Kit validation, and Slack takes each message', async () => {
     for (const [name, payload] of Object.entries(galleryPayloads())) {
       expect(blockErrors(payload.blocks, name === 'app-home.json' ? 100 : 50), name).toEqual([]);
       if (name === 'app-home.json') {
-        expect((await client.views.publish({ user_id: 'U0GALLERY', view: { type: 'home', blocks: payload.blocks as never } })).ok).toBe(true);
+        expect(
+          (
+            await client.views.publish({
+              user_id: 'U0GALLERY',
+              view: { type: 'home', blocks: payload.blocks as never },
+            })
+          ).ok,
+        ).toBe(true);
       } else {
         expect(payload.text, name).toBeTruthy();
-        expect((await client.chat.postMessage({ channel: 'C0GALLERY', text: payload.text!, blocks: payload.blocks as never })).ok, name).toBe(true);
+        expect(
+          (
+            await client.chat.postMessage({
+              channel: 'C0GALLERY',
+              text: payload.text!,
+              blocks: payload.blocks as never,
+            })
+          ).ok,
+          name,
+        ).toBe(true);
       }
     }
   });

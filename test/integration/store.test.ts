@@ -119,43 +119,40 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   // together): it holds the migration lock of src/store/migrations.ts (MIGRATION_LOCK_KEY) and has
   // created schema_migrations without committing yet. A second replica must wait, not crash.
   // Regression: migrate() used to create schema_migrations before taking its advisory lock.
-  it.skipIf(!backend.sessions)(
-    'a replica that starts while another creates the schema waits for it',
-    async () => {
-      const fresh = await backend.fresh();
-      const other = new pg.Client({ connectionString: fresh });
-      // Watches for the second replica to block (pg_stat_activity is a snapshot inside `other`'s transaction).
-      const observer = new pg.Client({ connectionString: fresh });
-      await Promise.all([other.connect(), observer.connect()]);
-      try {
-        await other.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
-        await other.query('BEGIN');
-        await other.query(
-          'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())',
-        );
-        const opening = openStore(fresh, clock).then(
-          (s) => s,
-          (err: Error) => err,
-        );
-        await vi.waitFor(
-          async () => {
-            const { rows } = await observer.query(
-              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            );
-            expect(rows[0].n).toBeGreaterThan(0);
-          },
-          { timeout: 20_000, interval: 20 },
-        );
-        await other.query('COMMIT');
-        await other.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
-        const second = await opening;
-        if (second instanceof StateStore) await second.close();
-        expect(second).toBeInstanceOf(StateStore);
-      } finally {
-        await Promise.all([other.end(), observer.end()]);
-      }
-    },
-  );
+  it.skipIf(!backend.sessions)('a replica that starts while another creates the schema waits for it', async () => {
+    const fresh = await backend.fresh();
+    const other = new pg.Client({ connectionString: fresh });
+    // Watches for the second replica to block (pg_stat_activity is a snapshot inside `other`'s transaction).
+    const observer = new pg.Client({ connectionString: fresh });
+    await Promise.all([other.connect(), observer.connect()]);
+    try {
+      await other.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+      await other.query('BEGIN');
+      await other.query(
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now())',
+      );
+      const opening = openStore(fresh, clock).then(
+        (s) => s,
+        (err: Error) => err,
+      );
+      await vi.waitFor(
+        async () => {
+          const { rows } = await observer.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+          );
+          expect(rows[0].n).toBeGreaterThan(0);
+        },
+        { timeout: 20_000, interval: 20 },
+      );
+      await other.query('COMMIT');
+      await other.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
+      const second = await opening;
+      if (second instanceof StateStore) await second.close();
+      expect(second).toBeInstanceOf(StateStore);
+    } finally {
+      await Promise.all([other.end(), observer.end()]);
+    }
+  });
 
   it('moves an operation through its states, audits each step and refuses illegal transitions', async () => {
     const op = await newOp();
@@ -169,22 +166,19 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
       /succeeded; it cannot become requested/,
     );
     expect((await store.operation(op.id)).state).toBe('succeeded');
-    await expect(store.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(
-      NotFoundError,
-    );
+    await expect(store.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(NotFoundError);
 
     const audit = await store.auditLog({ operationId: op.id });
-    expect(audit.map((a) => a.action).reverse()).toEqual([
-      'operation.requested',
-      ...path.map((s) => `operation.${s}`),
-    ]);
+    expect(audit.map((a) => a.action).reverse()).toEqual(['operation.requested', ...path.map((s) => `operation.${s}`)]);
     expect(audit.find((a) => a.action === 'operation.applying')?.detail).toMatchObject({ from: 'approved' });
     expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
   });
 
   it('binds a request key to its request: one claimant, the fingerprint kept, one answer and one log line', async () => {
     const key = `cli:${newOperationId()}`;
-    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? peer : store).claimRequestKey(key, 'fp-a', `w${i}`)));
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? peer : store).claimRequestKey(key, 'fp-a', `w${i}`)),
+    );
     expect(claims.filter((c) => c.claimed)).toHaveLength(1);
     const seen = await peer.claimRequestKey(key, 'fp-b', 'w9');
     expect(seen).toMatchObject({ claimed: false, fingerprint: 'fp-a', reply: null });
@@ -206,7 +200,9 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     const a = new InboxStore(store.db, clock);
     const b = new InboxStore(peer.db, clock);
     const id = `slack:T1:${newOperationId()}`;
-    const accepted = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? b : a).accept(id, 'command', { text: 'help', n: i })));
+    const accepted = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? b : a).accept(id, 'command', { text: 'help', n: i })),
+    );
     expect(accepted.filter(Boolean)).toHaveLength(1);
     const claimed = `slack:T1:${newOperationId()}`;
     expect(await a.accept(claimed, 'command', { text: 'list' }, { worker: 'w1', ms: 60_000 })).toBe(true);
@@ -222,9 +218,7 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
 
   it('claims an idempotency key once and replays the saved reply', async () => {
     const key = `slack:${newOperationId()}`;
-    const claims = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).claimKey(key)),
-    );
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).claimKey(key)));
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(await store.keyReply(key)).toBeUndefined();
     await store.saveKeyReply(key, { status: 'ok', title: 'promoted' });
@@ -251,10 +245,7 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(await store.addApproval(op.id, 'U_LEAD', 'product-owner', sha)).toBe(false);
     expect(await store.addApproval(op.id, 'U_PO', 'product-owner', sha)).toBe(true);
     const approvals = await store.approvals(op.id);
-    expect(approvals.map((a) => `${a.userId}:${a.role}`).sort()).toEqual([
-      'U_LEAD:tech-lead',
-      'U_PO:product-owner',
-    ]);
+    expect(approvals.map((a) => `${a.userId}:${a.role}`).sort()).toEqual(['U_LEAD:tech-lead', 'U_PO:product-owner']);
   });
 
   it('apply locks: the second acquirer sees the holder; a manual * lock blocks every app; release frees', async () => {

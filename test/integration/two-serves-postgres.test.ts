@@ -7,15 +7,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { copySandbox } from '../support/runtime.js';
 
 const git = (repo: string, ...args: string[]) =>
-  execFileSync('git', ['--git-dir', repo, ...args], { encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } }).trim();
+  execFileSync('git', ['--git-dir', repo, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' },
+  }).trim();
 
 describe('two serve instances on one PostgreSQL', () => {
   let pg: TestPostgres;
@@ -59,7 +62,12 @@ describe('two serve instances on one PostgreSQL', () => {
     const dispatchers = servers.map((s) => new Dispatcher(s.runtime));
     const replies = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        dispatchers[i % 2]!.execute({ text: 'promote api qa', user: `U_P${i}`, source: 'cli', idempotencyKey: `two-serves-${i}` }),
+        dispatchers[i % 2]!.execute({
+          text: 'promote api qa',
+          user: `U_P${i}`,
+          source: 'cli',
+          idempotencyKey: `two-serves-${i}`,
+        }),
       ),
     );
     const applied = replies.filter((r) => r.operation?.state === 'succeeded');
@@ -73,7 +81,9 @@ describe('two serve instances on one PostgreSQL', () => {
     }
     expect(others.filter((r) => /busy with/.test(r.title)).length).toBeGreaterThan(0);
     expect(git(repo, 'rev-parse', 'qa')).toBe(develop);
-    const newTags = git(repo, 'tag', '-l', 'qa/*').split('\n').filter((t) => t && !tagsBefore.includes(t));
+    const newTags = git(repo, 'tag', '-l', 'qa/*')
+      .split('\n')
+      .filter((t) => t && !tagsBefore.includes(t));
     expect(newTags).toHaveLength(1);
     const ops = await servers[0]!.runtime.store.operations({ app: 'api', env: 'qa' });
     expect(ops.filter((o) => o.state === 'succeeded')).toHaveLength(1);

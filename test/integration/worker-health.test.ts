@@ -20,7 +20,12 @@ const dir = mkdtempSync(join(tmpdir(), 'conveyor-worker-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A bot that accepts one bearer token at a time. */
-async function tokenBot(): Promise<{ url: string; accept: (token: string) => void; seen: string[]; close: () => Promise<void> }> {
+async function tokenBot(): Promise<{
+  url: string;
+  accept: (token: string) => void;
+  seen: string[];
+  close: () => Promise<void>;
+}> {
   let accepted = '';
   const seen: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -101,8 +106,12 @@ describe('journal workers across token changes', () => {
     const file = join(dir, 'slack-token');
     writeFileSync(file, 'xoxb-from-a-file\n');
     expect(readSecrets({ SLACK_BOT_TOKEN_FILE: file }).SLACK_BOT_TOKEN).toBe('xoxb-from-a-file');
-    expect(readSecrets({ SLACK_BOT_TOKEN: 'xoxb-direct', SLACK_BOT_TOKEN_FILE: file }).SLACK_BOT_TOKEN).toBe('xoxb-direct');
-    expect(() => readSecrets({ DATABASE_URL_FILE: join(dir, 'missing') })).toThrow(/DATABASE_URL_FILE: cannot read .*missing \(ENOENT\)/);
+    expect(readSecrets({ SLACK_BOT_TOKEN: 'xoxb-direct', SLACK_BOT_TOKEN_FILE: file }).SLACK_BOT_TOKEN).toBe(
+      'xoxb-direct',
+    );
+    expect(() => readSecrets({ DATABASE_URL_FILE: join(dir, 'missing') })).toThrow(
+      /DATABASE_URL_FILE: cannot read .*missing \(ENOENT\)/,
+    );
     expect(readFileSync(file, 'utf8')).toContain('xoxb');
   });
 });
@@ -127,7 +136,9 @@ describe("a worker's health endpoint", () => {
       const metrics = (await get('/metrics')).text;
       expect(metrics).toMatch(/^process_cpu_user_seconds_total\{worker="journal-agent",env="qa"\} /m);
       expect(metrics).toMatch(/^conveyor_journal_worker_ready\{worker="journal-agent",env="qa"\} 1$/m);
-      expect(metrics).toMatch(/^conveyor_journal_bot_requests_total\{result="unauthorized",worker="journal-agent",env="qa"\} 1$/m);
+      expect(metrics).toMatch(
+        /^conveyor_journal_bot_requests_total\{result="unauthorized",worker="journal-agent",env="qa"\} 1$/m,
+      );
       expect((await get('/nothing')).status).toBe(404);
     } finally {
       await health.close();

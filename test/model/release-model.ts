@@ -59,7 +59,14 @@ export function initialModel(): Model {
   return {
     // the same start as the test's template repository: some history to walk through
     version: { development: 'v3', qa: 'v2', prod: 'v1' },
-    tags: { development: [], qa: [{ v: 'v1', kind: 'promote' }, { v: 'v2', kind: 'promote' }], prod: [{ v: 'v1', kind: 'promote' }] },
+    tags: {
+      development: [],
+      qa: [
+        { v: 'v1', kind: 'promote' },
+        { v: 'v2', kind: 'promote' },
+      ],
+      prod: [{ v: 'v1', kind: 'promote' }],
+    },
     bad: { development: new Set(), qa: new Set(), prod: new Set() },
     locked: { development: false, qa: false, prod: false },
     pending: null,

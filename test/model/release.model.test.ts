@@ -22,9 +22,28 @@ import { PlainGitHost } from '../../src/adapters/git-plain.js';
 import { journalChain } from '../../src/server/wiring.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 import {
-  agentWouldImport, CHAIN, type ChainEnv, ENVS, type Env, handPush, initialModel, journalExport, journalImport, journalPromoteTarget,
-  type Model, type Outcome, predictApprove, predictJournalPromote, predictJournalRollback, predictJournalSeed, predictLock, predictPromote,
-  predictReject, predictRetry, predictRollback, retryAllowed,
+  agentWouldImport,
+  CHAIN,
+  type ChainEnv,
+  ENVS,
+  type Env,
+  handPush,
+  initialModel,
+  journalExport,
+  journalImport,
+  journalPromoteTarget,
+  type Model,
+  type Outcome,
+  predictApprove,
+  predictJournalPromote,
+  predictJournalRollback,
+  predictJournalSeed,
+  predictLock,
+  predictPromote,
+  predictReject,
+  predictRetry,
+  predictRollback,
+  retryAllowed,
 } from './release-model.js';
 
 const RUNS = Number(process.env.MODEL_RUNS ?? 12);
@@ -33,7 +52,8 @@ const SECONDS = Number(process.env.MODEL_SECONDS ?? 60);
 const BRANCH: Record<Env, string> = { development: 'develop', qa: 'qa', prod: 'prod' };
 const SEED_TAGS: Record<Env, number> = { development: 0, qa: 2, prod: 1 };
 const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
-const git = (repo: string, ...args: string[]) => execFileSync('git', ['--git-dir', repo, ...args], { encoding: 'utf8', env: gitEnv }).trim();
+const git = (repo: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', repo, ...args], { encoding: 'utf8', env: gitEnv }).trim();
 
 // ---------------------------------------------------------------- the real system under test
 
@@ -65,21 +85,59 @@ function makeTemplate(): string {
   const v1 = commitVersion(repo, 'v1', null);
   const v2 = commitVersion(repo, 'v2', v1);
   const v3 = commitVersion(repo, 'v3', v2);
-  const refs: [string, string][] = [['develop', v3], ['qa', v2], ['prod', v1]];
+  const refs: [string, string][] = [
+    ['develop', v3],
+    ['qa', v2],
+    ['prod', v1],
+  ];
   for (const [branch, sha] of refs) git(repo, 'update-ref', `refs/heads/${branch}`, sha);
-  const tags: [string, string][] = [['qa/2026.11.01.1', v1], ['qa/2026.11.02.1', v2], ['prod/2026.11.03.1', v1]];
+  const tags: [string, string][] = [
+    ['qa/2026.11.01.1', v1],
+    ['qa/2026.11.02.1', v2],
+    ['prod/2026.11.03.1', v1],
+  ];
   for (const [name, sha] of tags) {
-    git(repo, '-c', 'user.name=Seed', '-c', 'user.email=seed@example.com', 'tag', '-a', name, sha, '-m',
-      `Deploy of api\n\nSource-Commit: ${sha}\nOperation: seed\nKind: promote\nRequested-By: U_DEMO\nApproved-By: (seed)`);
+    git(
+      repo,
+      '-c',
+      'user.name=Seed',
+      '-c',
+      'user.email=seed@example.com',
+      'tag',
+      '-a',
+      name,
+      sha,
+      '-m',
+      `Deploy of api\n\nSource-Commit: ${sha}\nOperation: seed\nKind: promote\nRequested-By: U_DEMO\nApproved-By: (seed)`,
+    );
   }
   return repo;
 }
 
 /** A commit whose whole tree is version.txt = label (same label, same tree), on top of `parent`. */
 function commitVersion(repo: string, label: string, parent: string | null): string {
-  const blob = execFileSync('git', ['--git-dir', repo, 'hash-object', '-w', '--stdin'], { input: `${label}\n`, encoding: 'utf8', env: gitEnv }).trim();
-  const tree = execFileSync('git', ['--git-dir', repo, 'mktree'], { input: `100644 blob ${blob}\tversion.txt\n`, encoding: 'utf8', env: gitEnv }).trim();
-  return git(repo, '-c', 'user.name=Hand', '-c', 'user.email=hand@example.com', 'commit-tree', tree, ...(parent ? ['-p', parent] : []), '-m', `Version ${label}`);
+  const blob = execFileSync('git', ['--git-dir', repo, 'hash-object', '-w', '--stdin'], {
+    input: `${label}\n`,
+    encoding: 'utf8',
+    env: gitEnv,
+  }).trim();
+  const tree = execFileSync('git', ['--git-dir', repo, 'mktree'], {
+    input: `100644 blob ${blob}\tversion.txt\n`,
+    encoding: 'utf8',
+    env: gitEnv,
+  }).trim();
+  return git(
+    repo,
+    '-c',
+    'user.name=Hand',
+    '-c',
+    'user.email=hand@example.com',
+    'commit-tree',
+    tree,
+    ...(parent ? ['-p', parent] : []),
+    '-m',
+    `Version ${label}`,
+  );
 }
 
 const versionAt = (repo: string, rev: string) => git(repo, 'show', `${rev}:version.txt`);
@@ -124,14 +182,27 @@ async function setup(journalOnly: boolean): Promise<{ model: Model; real: Real }
   await db.query("DELETE FROM locks WHERE app = 'journal'");
   await db.query("DELETE FROM operations WHERE app = 'journal'");
   for (const table of ['journal_imports', 'journal_versions', 'kv']) await db.query(`DELETE FROM ${table}`);
-  return { model: initialModel(), real: { t, app, repo, seen: { development: [], qa: [], prod: [] }, pending: null, journalOnly } };
+  return {
+    model: initialModel(),
+    real: { t, app, repo, seen: { development: [], qa: [], prod: [] }, pending: null, journalOnly },
+  };
 }
 
 // ---------------------------------------------------------------- checks after every step
 
 /** Every branch head and deploy tag with the version it holds: one for-each-ref and one cat-file. */
-function readRepo(repo: string): { heads: Map<string, { sha: string; version: string }>; tags: Map<string, { name: string; type: string; version: string }[]> } {
-  const refs = git(repo, 'for-each-ref', '--sort=version:refname', '--format=%(refname) %(objecttype) %(objectname)', 'refs/heads/', 'refs/tags/')
+function readRepo(repo: string): {
+  heads: Map<string, { sha: string; version: string }>;
+  tags: Map<string, { name: string; type: string; version: string }[]>;
+} {
+  const refs = git(
+    repo,
+    'for-each-ref',
+    '--sort=version:refname',
+    '--format=%(refname) %(objecttype) %(objectname)',
+    'refs/heads/',
+    'refs/tags/',
+  )
     .split('\n')
     .filter(Boolean)
     .map((line) => line.split(' ') as [string, string, string]);
@@ -159,7 +230,9 @@ function readRepo(repo: string): { heads: Map<string, { sha: string; version: st
 
 async function checkInvariants(m: Model, r: Real): Promise<void> {
   for (const env of CHAIN) {
-    expect((await r.t.runtime.kv.get(`journal_version/${env}`))?.value ?? null, `journal pointer of ${env}`).toBe(m.journal.pointer[env]);
+    expect((await r.t.runtime.kv.get(`journal_version/${env}`))?.value ?? null, `journal pointer of ${env}`).toBe(
+      m.journal.pointer[env],
+    );
   }
   if (r.journalOnly) return;
   const { heads, tags } = readRepo(r.repo);
@@ -169,19 +242,31 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
     // No history rewritten: the head seen last is an ancestor of this one (and so are all before it).
     const last = r.seen[env].at(-1);
     if (last && last !== head.sha) {
-      expect(execFileSyncOk(r.repo, 'merge-base', '--is-ancestor', last, head.sha), `${env}: ${last.slice(0, 8)} is still in its history`).toBe(true);
+      expect(
+        execFileSyncOk(r.repo, 'merge-base', '--is-ancestor', last, head.sha),
+        `${env}: ${last.slice(0, 8)} is still in its history`,
+      ).toBe(true);
     }
     if (last !== head.sha) r.seen[env].push(head.sha);
     const envTags = tags.get(env) ?? [];
-    expect(envTags.map((tag) => tag.version), `${env}: deploy tags, oldest first`).toEqual(m.tags[env].map((e) => e.v));
-    expect(envTags.every((tag) => tag.type === 'tag'), `${env}: every deploy tag is annotated`).toBe(true);
+    expect(
+      envTags.map((tag) => tag.version),
+      `${env}: deploy tags, oldest first`,
+    ).toEqual(m.tags[env].map((e) => e.v));
+    expect(
+      envTags.every((tag) => tag.type === 'tag'),
+      `${env}: every deploy tag is annotated`,
+    ).toBe(true);
     // the store agrees with Git: one succeeded operation per deploy tag Conveyor wrote
     const done = await r.t.runtime.store.operations({ app: r.app, env, states: ['succeeded'], limit: 1000 });
     expect(done.length, `${env}: succeeded operations`).toBe(m.tags[env].length - SEED_TAGS[env]);
   }
   const waiting = await r.t.runtime.store.operations({ app: r.app, states: ['awaiting-approval'] });
   expect(waiting.map((o) => o.env)).toEqual(m.pending ? [m.pending.env] : []);
-  const manual = (await r.t.runtime.store.allLocks()).filter((l) => l.manual && l.app === r.app).map((l) => l.env).sort();
+  const manual = (await r.t.runtime.store.allLocks())
+    .filter((l) => l.manual && l.app === r.app)
+    .map((l) => l.env)
+    .sort();
   expect(manual).toEqual(ENVS.filter((e) => m.locked[e]).sort());
 }
 
@@ -207,7 +292,12 @@ const tally = new Map<string, number>();
 const count = (what: string) => tally.set(what, (tally.get(what) ?? 0) + 1);
 
 function expectOutcome(reply: Reply, want: Outcome, what: string): void {
-  count(`${what.split(' ').slice(0, what.startsWith('journal') ? 2 : 1).join(' ')}: ${want.status}/${want.op}`);
+  count(
+    `${what
+      .split(' ')
+      .slice(0, what.startsWith('journal') ? 2 : 1)
+      .join(' ')}: ${want.status}/${want.op}`,
+  );
   expect({ status: reply.status, op: reply.operation?.state ?? 'none' }, `${what}: ${reply.title}`).toEqual(want);
 }
 
@@ -251,7 +341,10 @@ class PushByHand implements Cmd {
 }
 
 class Promote implements Cmd {
-  constructor(readonly env: Env | null, readonly force: boolean) {}
+  constructor(
+    readonly env: Env | null,
+    readonly force: boolean,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real) {
     const want = predictPromote(m, this.env, this.force);
@@ -264,8 +357,13 @@ class Promote implements Cmd {
 
 class Rollback implements Cmd {
   /** `to`: a fraction picking one of env's deploy tags, "foreign" for another env's tag, or null. */
-  constructor(readonly env: Env, readonly to: number | 'foreign' | null) {}
-  check = (m: Readonly<Model>) => this.to === null || (this.to === 'foreign' ? ENVS.some((e) => e !== this.env && m.tags[e].length) : m.tags[this.env].length > 0);
+  constructor(
+    readonly env: Env,
+    readonly to: number | 'foreign' | null,
+  ) {}
+  check = (m: Readonly<Model>) =>
+    this.to === null ||
+    (this.to === 'foreign' ? ENVS.some((e) => e !== this.env && m.tags[e].length) : m.tags[this.env].length > 0);
   private text = '';
   async run(m: Model, r: Real) {
     let to: number | 'foreign' | null = null;
@@ -276,7 +374,13 @@ class Rollback implements Cmd {
       to = 'foreign';
     } else if (this.to !== null) {
       to = Math.min(m.tags[this.env].length - 1, Math.floor(this.to * m.tags[this.env].length));
-      const tags = git(r.repo, 'for-each-ref', '--sort=version:refname', '--format=%(refname:short)', `refs/tags/${this.env}/`).split('\n');
+      const tags = git(
+        r.repo,
+        'for-each-ref',
+        '--sort=version:refname',
+        '--format=%(refname:short)',
+        `refs/tags/${this.env}/`,
+      ).split('\n');
       flag = ` --to ${tags[to]}`;
     }
     const before = { version: m.version[this.env], bad: new Set(m.bad[this.env]) };
@@ -319,7 +423,10 @@ class Reject implements Cmd {
 }
 
 class Lock implements Cmd {
-  constructor(readonly env: Env, readonly lock: boolean) {}
+  constructor(
+    readonly env: Env,
+    readonly lock: boolean,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real) {
     const want = predictLock(m, this.env, this.lock);
@@ -330,12 +437,16 @@ class Lock implements Cmd {
 }
 
 class Diff implements Cmd {
-  constructor(readonly src: Env, readonly dst: Env) {}
+  constructor(
+    readonly src: Env,
+    readonly dst: Env,
+  ) {}
   check = () => this.src !== this.dst;
   async run(m: Model, r: Real) {
     const reply = await say(r, this.toString(), 'U_DEMO');
     expect(reply.status).toBe('ok');
-    if (m.version[this.src] === m.version[this.dst]) expect(reply.title).toBe(`${this.dst} is in sync with ${this.src}`);
+    if (m.version[this.src] === m.version[this.dst])
+      expect(reply.title).toBe(`${this.dst} is in sync with ${this.src}`);
     await checkSuggestions(r, reply, 'U_DEMO');
   }
   toString = () => `diff ${this.src} ${this.dst} api`;
@@ -346,8 +457,15 @@ class JournalExport implements Cmd {
   async run(m: Model, r: Real) {
     const version = journalExport(m);
     const { version: v, created } = await r.t.runtime.journal.register({
-      version, cluster: 'dev-modelling', file: 'rates.dat', size: version.length, sha256: createHash('sha256').update(version).digest('hex'),
-      ticket: null, mandators: ['tech-head'], objectKey: `journals/dev-modelling/${version}/rates.dat`, uploadedAt: new Date().toISOString(),
+      version,
+      cluster: 'dev-modelling',
+      file: 'rates.dat',
+      size: version.length,
+      sha256: createHash('sha256').update(version).digest('hex'),
+      ticket: null,
+      mandators: ['tech-head'],
+      objectKey: `journals/dev-modelling/${version}/rates.dat`,
+      uploadedAt: new Date().toISOString(),
     } as never);
     await journalChain(r.t.runtime).onRegistered(v, created);
     await checkInvariants(m, r);
@@ -356,7 +474,10 @@ class JournalExport implements Cmd {
 }
 
 class JournalImport implements Cmd {
-  constructor(readonly env: ChainEnv, readonly ok: boolean) {}
+  constructor(
+    readonly env: ChainEnv,
+    readonly ok: boolean,
+  ) {}
   check = (m: Readonly<Model>) => agentWouldImport(m.journal, this.env);
   async run(m: Model, r: Real) {
     const version = m.journal.pointer[this.env]!;
@@ -364,7 +485,13 @@ class JournalImport implements Cmd {
     r.t.clock.advance(1_000);
     journalImport(m, this.env, this.ok, this.env === 'dev'); // qa follows dev automatically; dit is promoted by hand
     await journalChain(r.t.runtime).onImport({
-      env: this.env, version, ok: this.ok, exitCode: this.ok ? 0 : 1, durationMs: m.journal.imports[this.env].length, outputTail: '', error: this.ok ? null : 'exit 1',
+      env: this.env,
+      version,
+      ok: this.ok,
+      exitCode: this.ok ? 0 : 1,
+      durationMs: m.journal.imports[this.env].length,
+      outputTail: '',
+      error: this.ok ? null : 'exit 1',
     });
     await checkInvariants(m, r);
   }
@@ -372,10 +499,18 @@ class JournalImport implements Cmd {
 }
 
 class JournalMove implements Cmd {
-  constructor(readonly kind: 'promote' | 'rollback' | 'retry' | 'seed', readonly env: ChainEnv) {}
+  constructor(
+    readonly kind: 'promote' | 'rollback' | 'retry' | 'seed',
+    readonly env: ChainEnv,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real) {
-    const predict = { promote: predictJournalPromote, rollback: predictJournalRollback, retry: predictRetry, seed: predictJournalSeed }[this.kind];
+    const predict = {
+      promote: predictJournalPromote,
+      rollback: predictJournalRollback,
+      retry: predictRetry,
+      seed: predictJournalSeed,
+    }[this.kind];
     expectOutcome(await say(r, this.toString(), 'U_DEMO'), predict(m, this.env), this.toString());
     await checkInvariants(m, r);
   }
@@ -386,9 +521,10 @@ class JournalStatus implements Cmd {
   check = () => true;
   async run(m: Model, r: Real) {
     const reply = await say(r, 'journal status', 'U_DEMO');
-    for (const s of ((reply.data as { suggestions?: string[] }).suggestions ?? [])) {
+    for (const s of (reply.data as { suggestions?: string[] }).suggestions ?? []) {
       const [, verb, env] = s.split(' ') as [string, string, ChainEnv];
-      if (verb === 'promote') expect(journalPromoteTarget(m.journal, env), `suggested "${s}" moves something`).not.toBeNull();
+      if (verb === 'promote')
+        expect(journalPromoteTarget(m.journal, env), `suggested "${s}" moves something`).not.toBeNull();
       else expect(retryAllowed(m.journal, env), `suggested "${s}" is allowed`).toBe(true);
     }
     expect(reply.text).not.toContain('automatically');
@@ -400,17 +536,26 @@ const env = fc.constantFrom<Env>(...ENVS);
 const chainEnv = fc.constantFrom<ChainEnv>(...CHAIN);
 /** Weighted so that sequences build deploy histories worth rolling back through. */
 const appCommands = [
-  { weight: 3, arbitrary: fc.constantFrom<Env>('development', 'development', 'qa', 'prod').map((e) => new PushByHand(e)) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom<Env>('development', 'development', 'qa', 'prod').map((e) => new PushByHand(e)),
+  },
   {
     weight: 5,
-    arbitrary: fc.tuple(fc.constantFrom<Env | null>(null, null, 'qa', 'qa', 'prod', 'prod', 'development'), fc.boolean()).map(([e, force]) => new Promote(e, force)),
+    arbitrary: fc
+      .tuple(fc.constantFrom<Env | null>(null, null, 'qa', 'qa', 'prod', 'prod', 'development'), fc.boolean())
+      .map(([e, force]) => new Promote(e, force)),
   },
   {
     weight: 5,
     arbitrary: fc
       .tuple(
         fc.constantFrom<Env>('development', 'qa', 'qa', 'prod', 'prod'),
-        fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, fc.constant('foreign' as const), fc.double({ min: 0, max: 0.999, noNaN: true })),
+        fc.oneof(
+          { weight: 4, arbitrary: fc.constant(null) },
+          fc.constant('foreign' as const),
+          fc.double({ min: 0, max: 0.999, noNaN: true }),
+        ),
       )
       .map(([e, to]) => new Rollback(e, to)),
   },
@@ -422,15 +567,35 @@ const appCommands = [
 
 const journalCommands = [
   { weight: 3, arbitrary: fc.constant(new JournalExport()) },
-  { weight: 7, arbitrary: fc.tuple(chainEnv, fc.boolean(), fc.boolean()).map(([e, ok1, ok2]) => new JournalImport(e, ok1 || ok2)) },
+  {
+    weight: 7,
+    arbitrary: fc.tuple(chainEnv, fc.boolean(), fc.boolean()).map(([e, ok1, ok2]) => new JournalImport(e, ok1 || ok2)),
+  },
   {
     weight: 4,
-    arbitrary: fc.tuple(fc.constantFrom('promote' as const, 'promote' as const, 'rollback' as const, 'rollback' as const, 'retry' as const, 'seed' as const), chainEnv).map(([k, e]) => new JournalMove(k, e)),
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(
+          'promote' as const,
+          'promote' as const,
+          'rollback' as const,
+          'rollback' as const,
+          'retry' as const,
+          'seed' as const,
+        ),
+        chainEnv,
+      )
+      .map(([k, e]) => new JournalMove(k, e)),
   },
   { weight: 1, arbitrary: fc.constant(new JournalStatus()) },
 ].flatMap(({ weight, arbitrary }) => Array.from({ length: weight }, () => arbitrary as fc.Arbitrary<Cmd>));
 
-async function runSequences(commands: fc.Arbitrary<Cmd>[], runs: number, seconds: number, journalOnly = false): Promise<void> {
+async function runSequences(
+  commands: fc.Arbitrary<Cmd>[],
+  runs: number,
+  seconds: number,
+  journalOnly = false,
+): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 24, size: 'large' }), async (cmds) => {
       const { model, real } = await setup(journalOnly);
@@ -442,16 +607,29 @@ async function runSequences(commands: fc.Arbitrary<Cmd>[], runs: number, seconds
 
 describe('Conveyor against its reference model', () => {
   afterAll(async () => {
-    console.log(`model run: ${sequences} sequences; ${[...tally].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+    console.log(
+      `model run: ${sequences} sequences; ${[...tally]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ')}`,
+    );
     await (await shared)?.close();
     for (const dir of cleanups) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`promote, rollback, approve, reject, lock, diff and pushes by hand agree with the model (${RUNS} sequences, at most ${SECONDS}s)`, async () => {
-    await runSequences(appCommands, RUNS, SECONDS);
-  }, (SECONDS + 120) * 1000);
+  it(
+    `promote, rollback, approve, reject, lock, diff and pushes by hand agree with the model (${RUNS} sequences, at most ${SECONDS}s)`,
+    async () => {
+      await runSequences(appCommands, RUNS, SECONDS);
+    },
+    (SECONDS + 120) * 1000,
+  );
 
-  it(`the journal chain agrees with the model (${JOURNAL_RUNS} sequences, at most ${SECONDS}s)`, async () => {
-    await runSequences(journalCommands, JOURNAL_RUNS, SECONDS, true);
-  }, (SECONDS + 120) * 1000);
+  it(
+    `the journal chain agrees with the model (${JOURNAL_RUNS} sequences, at most ${SECONDS}s)`,
+    async () => {
+      await runSequences(journalCommands, JOURNAL_RUNS, SECONDS, true);
+    },
+    (SECONDS + 120) * 1000,
+  );
 });

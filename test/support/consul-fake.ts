@@ -180,8 +180,7 @@ export class ConsulFake {
 
   private allowed(req: IncomingMessage, url: URL, key: string, write: boolean): boolean {
     if (!this.options.tokens) return true;
-    const token =
-      (req.headers['x-consul-token'] as string | undefined) ?? url.searchParams.get('token') ?? '';
+    const token = (req.headers['x-consul-token'] as string | undefined) ?? url.searchParams.get('token') ?? '';
     const rule = Object.hasOwn(this.options.tokens, token) ? this.options.tokens[token] : undefined;
     if (!rule) return false;
     if (write && rule.writePrefixes) return rule.writePrefixes.some((p) => key.startsWith(p));
@@ -245,9 +244,7 @@ export class ConsulFake {
       }
     }
     if (listing) {
-      const matches = [...this.entries]
-        .filter(([k]) => k.startsWith(key))
-        .sort(([a], [b]) => a.localeCompare(b));
+      const matches = [...this.entries].filter(([k]) => k.startsWith(key)).sort(([a], [b]) => a.localeCompare(b));
       const headers = { 'content-type': 'application/json', 'x-consul-index': String(this.index) };
       if (matches.length === 0) {
         res.writeHead(404, headers).end();
@@ -267,9 +264,7 @@ export class ConsulFake {
       res.writeHead(200, { ...headers, 'content-type': 'application/octet-stream' }).end(entry.value);
       return;
     }
-    res
-      .writeHead(200, { ...headers, 'content-type': 'application/json' })
-      .end(JSON.stringify([toJson(key, entry)]));
+    res.writeHead(200, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify([toJson(key, entry)]));
   }
 
   private hold(key: string, index: number, waitMs: number, req: IncomingMessage): Promise<void> {
@@ -312,8 +307,7 @@ export class ConsulFake {
     let ok = true;
     if (url.searchParams.has('recurse')) {
       let removed = false;
-      for (const k of [...this.entries.keys()])
-        if (k.startsWith(key)) removed = this.entries.delete(k) || removed;
+      for (const k of [...this.entries.keys()]) if (k.startsWith(key)) removed = this.entries.delete(k) || removed;
       if (removed) this.bump();
     } else {
       const existing = this.entries.get(key);

@@ -29,15 +29,7 @@ export interface FaultCounters {
   methods: Record<string, number>;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect']);
 
 export class FaultProxy {
   private mode: FaultMode = { kind: 'pass' };

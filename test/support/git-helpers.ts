@@ -11,7 +11,11 @@ const gitEnv = () => ({ ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONF
 
 /** Run git with argv (never a shell) on a bare repository; returns trimmed stdout. */
 export function git(repo: string, ...args: string[]): string {
-  return execFileSync('git', ['--git-dir', repo, ...args], { encoding: 'utf8', env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync('git', ['--git-dir', repo, ...args], {
+    encoding: 'utf8',
+    env: gitEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 
 /** Every ref with the object it names, one "sha type name" a line: compare before/after. */
@@ -33,7 +37,10 @@ export function parentsOf(repo: string, rev: string): string[] {
 
 export function isAncestor(repo: string, ancestor: string, descendant: string): boolean {
   try {
-    execFileSync('git', ['--git-dir', repo, 'merge-base', '--is-ancestor', ancestor, descendant], { env: gitEnv(), stdio: 'ignore' });
+    execFileSync('git', ['--git-dir', repo, 'merge-base', '--is-ancestor', ancestor, descendant], {
+      env: gitEnv(),
+      stdio: 'ignore',
+    });
     return true;
   } catch {
     return false;
@@ -72,7 +79,12 @@ export function pushCommit(
   const work = mkdtempSync(join(tmpdir(), 'conveyor-other-'));
   try {
     const run = (...args: string[]) =>
-      execFileSync('git', args, { cwd: work, encoding: 'utf8', env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      execFileSync('git', args, {
+        cwd: work,
+        encoding: 'utf8',
+        env: gitEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim();
     run('clone', '--quiet', '--branch', branch, '--single-branch', '--', repo, '.');
     const path = change.path ?? `other/${Date.now()}-${Math.random().toString(36).slice(2)}.txt`;
     mkdirSync(dirname(join(work, path)), { recursive: true });
@@ -80,8 +92,16 @@ export function pushCommit(
     run('add', '--', path);
     const author = change.author ?? 'Olga Other';
     run(
-      '-c', `user.name=${author}`, '-c', 'user.email=other@example.com', '-c', 'commit.gpgsign=false',
-      'commit', '--quiet', '-m', change.message ?? `Hotfix pushed by hand to ${branch}`,
+      '-c',
+      `user.name=${author}`,
+      '-c',
+      'user.email=other@example.com',
+      '-c',
+      'commit.gpgsign=false',
+      'commit',
+      '--quiet',
+      '-m',
+      change.message ?? `Hotfix pushed by hand to ${branch}`,
     );
     run('push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`);
     return run('rev-parse', 'HEAD');

@@ -62,10 +62,34 @@ function deployment(app: string, version: string): string {
 
 const HISTORY: { subject: string; author: string; daysAgo: number; version: string; file: [string, string] }[] = [
   { subject: 'Initial service', author: 'Ana Ops', daysAgo: 30, version: '1.0.0', file: ['README.md', '# service\n'] },
-  { subject: 'Add health endpoint', author: 'Ben Dev', daysAgo: 21, version: '1.1.0', file: ['src/health.ts', 'export const ok = true;\n'] },
-  { subject: 'Cache configuration reads', author: 'Chloe Dev', daysAgo: 12, version: '1.2.0', file: ['src/config.ts', 'export const cache = new Map();\n'] },
-  { subject: 'Retry upstream calls with backoff', author: 'Ben Dev', daysAgo: 5, version: '1.3.0', file: ['src/retry.ts', 'export const retries = 3;\n'] },
-  { subject: 'Paginate the orders list', author: 'Dara Dev', daysAgo: 2, version: '1.4.0', file: ['src/orders.ts', 'export const pageSize = 50;\n'] },
+  {
+    subject: 'Add health endpoint',
+    author: 'Ben Dev',
+    daysAgo: 21,
+    version: '1.1.0',
+    file: ['src/health.ts', 'export const ok = true;\n'],
+  },
+  {
+    subject: 'Cache configuration reads',
+    author: 'Chloe Dev',
+    daysAgo: 12,
+    version: '1.2.0',
+    file: ['src/config.ts', 'export const cache = new Map();\n'],
+  },
+  {
+    subject: 'Retry upstream calls with backoff',
+    author: 'Ben Dev',
+    daysAgo: 5,
+    version: '1.3.0',
+    file: ['src/retry.ts', 'export const retries = 3;\n'],
+  },
+  {
+    subject: 'Paginate the orders list',
+    author: 'Dara Dev',
+    daysAgo: 2,
+    version: '1.4.0',
+    file: ['src/orders.ts', 'export const pageSize = 50;\n'],
+  },
 ];
 
 /** Branch → index in HISTORY, and how many days ago its deploy tag was made. */
@@ -115,30 +139,46 @@ function tagStream(app: string, now: Date, shas: string[]): string {
 
 function fastImport(dir: string, stream: string, marks: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile('git', ['--git-dir', dir, 'fast-import', '--quiet', '--done', `--export-marks=${marks}`], { env: GIT_ENV }, (err) =>
-      err ? reject(err) : resolve(),
+    const child = execFile(
+      'git',
+      ['--git-dir', dir, 'fast-import', '--quiet', '--done', `--export-marks=${marks}`],
+      { env: GIT_ENV },
+      (err) => (err ? reject(err) : resolve()),
     );
     child.stdin!.end(stream);
   });
 }
 
 /** Create `owner/repo` in the fake and fill it (a few git processes in all); returns where everything is. */
-export async function seedGitHubRepo(fake: GitHubFake, owner: string, repo: string, options: SeedOptions = {}): Promise<SeededRepo> {
+export async function seedGitHubRepo(
+  fake: GitHubFake,
+  owner: string,
+  repo: string,
+  options: SeedOptions = {},
+): Promise<SeededRepo> {
   const app = options.app ?? repo;
   const now = options.now ?? new Date();
   const dir = await fake.createRepo(owner, repo, { defaultBranch: 'develop' });
   const marks = join(dir, 'seed-marks');
   await fastImport(dir, historyStream(app, now), marks);
-  const byMark = new Map((await readFile(marks, 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]));
+  const byMark = new Map(
+    (await readFile(marks, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]),
+  );
   const commits = HISTORY.map((_, i) => byMark.get(`:${i + 1}`)!);
   await fastImport(dir, tagStream(app, now, commits), marks);
   await rm(marks, { force: true });
 
   const refs = new Map(
-    (await git(dir, ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads', 'refs/tags'])).split('\n').map((l) => l.split(' ') as [string, string]),
+    (await git(dir, ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads', 'refs/tags']))
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]),
   );
   const head = (branch: EnvBranch) => refs.get(`refs/heads/${branch}`)!;
-  const tagOf = (env: keyof typeof PLACES) => [...refs.keys()].find((r) => r.startsWith(`refs/tags/${env}/`))!.slice('refs/tags/'.length);
+  const tagOf = (env: keyof typeof PLACES) =>
+    [...refs.keys()].find((r) => r.startsWith(`refs/tags/${env}/`))!.slice('refs/tags/'.length);
   return {
     owner,
     repo,

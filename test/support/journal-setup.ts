@@ -12,7 +12,11 @@ import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { buildConsulKv, buildObjectStore, type ComposeOptions } from '../../src/compose.js';
 import type { Reply } from '../../src/core/reply.js';
-import { JournalExportWatcher, type JournalEvent, type JournalExportOptions } from '../../src/journal/export-watcher.js';
+import {
+  type JournalEvent,
+  type JournalExportOptions,
+  JournalExportWatcher,
+} from '../../src/journal/export-watcher.js';
 import { ImportAgent, type ImportReport } from '../../src/journal/import-agent.js';
 import { HttpVersionRegistry } from '../../src/journal/version-registry.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
@@ -67,7 +71,11 @@ export interface JournalServer {
   baseUrl: string;
   /** The local token serve wrote to serve.json. */
   token: string;
-  api(method: string, path: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<ApiAnswer>;
   /** A chat command through the local `/api/run` endpoint. */
   run(text: string, user: string): Promise<Reply>;
   /** `journal status` as env → { pointsAt, lastImport, next }. */
@@ -75,7 +83,11 @@ export interface JournalServer {
   stop(): Promise<void>;
 }
 
-export async function startJournalServer(ws: JournalWorkspace, env: Record<string, string> = {}, compose: Partial<ComposeOptions> = {}): Promise<JournalServer> {
+export async function startJournalServer(
+  ws: JournalWorkspace,
+  env: Record<string, string> = {},
+  compose: Partial<ComposeOptions> = {},
+): Promise<JournalServer> {
   const server = await startServer({
     cwd: ws.root,
     port: 0,
@@ -96,7 +108,12 @@ export async function startJournalServer(ws: JournalWorkspace, env: Record<strin
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...options.headers,
       },
-      body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+      body:
+        options.body === undefined
+          ? undefined
+          : typeof options.body === 'string'
+            ? options.body
+            : JSON.stringify(options.body),
     });
     const text = await res.text();
     let json: unknown = null;
@@ -135,7 +152,11 @@ export function dropJournal(dir: string, name: string, content: string, mandator
 }
 
 /** Poll `probe` until it returns something truthy; throws naming `what` after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -145,7 +166,8 @@ export async function eventually<T>(probe: () => Promise<T | undefined | null | 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -156,7 +178,10 @@ const sandboxConfig = (ws: JournalWorkspace) => parse(readFileSync(join(ws.sandb
 export async function makeWatcher(
   ws: JournalWorkspace,
   srv: JournalServer,
-  options: Pick<Partial<JournalExportOptions>, 'notify' | 'tickets' | 'objects' | 'registry' | 'log' | 'retryLaterMs' | 'ticketBackoff'> & { cluster: string; dir: string; token?: string; events?: JournalEvent[] },
+  options: Pick<
+    Partial<JournalExportOptions>,
+    'notify' | 'tickets' | 'objects' | 'registry' | 'log' | 'retryLaterMs' | 'ticketBackoff'
+  > & { cluster: string; dir: string; token?: string; events?: JournalEvent[] },
 ) {
   const { parseConfig } = await import('../../src/config/load.js');
   const config = parseConfig(stringify(sandboxConfig(ws)));
@@ -191,7 +216,11 @@ export interface RunningAgent {
  * The import agent of `journal-agent --env <env>`, in-process: it follows its key through the
  * server's Consul-shaped KV endpoint (or `kvPort`, e.g. a counting proxy in front of it).
  */
-export async function startAgent(ws: JournalWorkspace, srv: JournalServer, options: { env: string; importCommand: string[]; kvPort?: number; stateFile?: string; waitMs?: number }): Promise<RunningAgent> {
+export async function startAgent(
+  ws: JournalWorkspace,
+  srv: JournalServer,
+  options: { env: string; importCommand: string[]; kvPort?: number; stateFile?: string; waitMs?: number },
+): Promise<RunningAgent> {
   const { parseConfig } = await import('../../src/config/load.js');
   const config = parseConfig(stringify(sandboxConfig(ws)));
   const kv = await buildConsulKv({ host: '127.0.0.1', port: options.kvPort ?? srv.port, secure: false }, srv.token);

@@ -125,9 +125,7 @@ export class KubeFake {
       namespace,
       uid: old?.metadata.uid ?? randomUUID(),
       creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      generation: old
-        ? old.metadata.generation + (JSON.stringify(old.spec) === JSON.stringify(next.spec) ? 0 : 1)
-        : 1,
+      generation: old ? old.metadata.generation + (JSON.stringify(old.spec) === JSON.stringify(next.spec) ? 0 : 1) : 1,
     };
     next.status = old?.status ?? {};
     return this.commit(key, old ? 'MODIFIED' : 'ADDED', next);
@@ -338,11 +336,7 @@ export class KubeFake {
     const notFound = (n: string) =>
       this.send(res, 404, statusBody(404, 'NotFound', `leases.coordination.k8s.io "${n}" not found`));
     const conflict = (n: string, reason: string, message: string) =>
-      this.send(
-        res,
-        409,
-        statusBody(409, reason, message, { name: n, group: 'coordination.k8s.io', kind: 'leases' }),
-      );
+      this.send(res, 409, statusBody(409, reason, message, { name: n, group: 'coordination.k8s.io', kind: 'leases' }));
     if (method === 'GET' && name) {
       const lease = this.leases.get(`${ns}/${name}`);
       return lease ? this.send(res, 200, lease) : notFound(name);
@@ -361,11 +355,7 @@ export class KubeFake {
       const key = `${ns}/${leaseName}`;
       const old = this.leases.get(key);
       if (method === 'POST' && old) {
-        return conflict(
-          leaseName,
-          'AlreadyExists',
-          `leases.coordination.k8s.io "${leaseName}" already exists`,
-        );
+        return conflict(leaseName, 'AlreadyExists', `leases.coordination.k8s.io "${leaseName}" already exists`);
       }
       if (method === 'PUT') {
         if (!old) return notFound(leaseName);
@@ -384,8 +374,7 @@ export class KubeFake {
           namespace: ns,
           uid: old?.metadata.uid ?? randomUUID(),
           resourceVersion: String(this.rv),
-          creationTimestamp:
-            old?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         },
         spec: body.spec ?? {},
       };

@@ -141,8 +141,7 @@ export function configMapHash(cm: K8sObject): string {
 
 function generateConfigMap(dir: string, spec: K8sObject): K8sObject {
   const allowed = new Set(['name', 'files', 'literals']);
-  for (const key of Object.keys(spec))
-    if (!allowed.has(key)) fail(dir, `configMapGenerator.${key} is not supported`);
+  for (const key of Object.keys(spec)) if (!allowed.has(key)) fail(dir, `configMapGenerator.${key} is not supported`);
   if (typeof spec.name !== 'string') fail(dir, 'configMapGenerator entries need a name');
   const data: Record<string, string> = {};
   const put = (key: string, value: string): void => {
@@ -202,8 +201,7 @@ export function applyJsonPatch(doc: K8sObject, ops: K8sObject[]): void {
     if (op.op === 'add') parent[last] = value;
     else if (op.op === 'replace' && exists) parent[last] = value;
     else if (op.op === 'remove' && exists) delete parent[last];
-    else if (op.op === 'replace' || op.op === 'remove')
-      throw new Error(`${op.op} ${op.path}: path does not exist`);
+    else if (op.op === 'replace' || op.op === 'remove') throw new Error(`${op.op} ${op.path}: path does not exist`);
     else throw new Error(`JSON patch op "${op.op}" is not supported`);
   }
 }
@@ -226,10 +224,7 @@ function applyPatch(dir: string, objects: K8sObject[], spec: K8sObject): void {
   if (typeof text !== 'string') fail(dir, 'patches need `patch` or `path`');
   const [ops] = parseYaml(dir, text, `patch for ${target.kind}/${target.name}`);
   if (!Array.isArray(ops))
-    fail(
-      dir,
-      `patch for ${target.kind}/${target.name}: only JSON 6902 patches (a list of ops) are supported`,
-    );
+    fail(dir, `patch for ${target.kind}/${target.name}: only JSON 6902 patches (a list of ops) are supported`);
   const matches = objects.filter((o) => {
     const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
     return (
@@ -281,8 +276,7 @@ function applyLabels(dir: string, objects: K8sObject[], entries: K8sObject[]): v
 function applyImages(dir: string, objects: K8sObject[], images: K8sObject[]): void {
   for (const image of images) {
     for (const key of Object.keys(image)) {
-      if (!['name', 'newName', 'newTag', 'digest'].includes(key))
-        fail(dir, `images[].${key} is not supported`);
+      if (!['name', 'newName', 'newTag', 'digest'].includes(key)) fail(dir, `images[].${key} is not supported`);
     }
     for (const container of objects.flatMap(podSpecs).flatMap(containersOf)) {
       const ref = String(container.image ?? '');
@@ -310,8 +304,7 @@ function build(dir: string, seen: string[]): Rendered {
 
   const out: Rendered = { objects: [], generated: new Set() };
   for (const entry of (k.resources ?? []) as string[]) {
-    if (/^[a-z]+:\/\//i.test(entry) || entry.includes('?ref='))
-      fail(dir, `remote resource ${entry} is not supported`);
+    if (/^[a-z]+:\/\//i.test(entry) || entry.includes('?ref=')) fail(dir, `remote resource ${entry} is not supported`);
     const path = resolve(dir, entry);
     if (!existsSync(path)) fail(dir, `resource ${entry} does not exist`);
     if (statSync(path).isDirectory()) {
@@ -333,8 +326,7 @@ function build(dir: string, seen: string[]): Rendered {
     for (const obj of out.objects) {
       if (!CLUSTER_SCOPED.has(obj.kind)) obj.metadata.namespace = k.namespace;
       if (obj.kind === 'RoleBinding' || obj.kind === 'ClusterRoleBinding') {
-        for (const subject of obj.subjects ?? [])
-          if (subject.name === 'default') subject.namespace = k.namespace;
+        for (const subject of obj.subjects ?? []) if (subject.name === 'default') subject.namespace = k.namespace;
       }
     }
   }
@@ -366,8 +358,7 @@ function renameGenerated(rendered: Rendered): void {
         }
         for (const c of containersOf(spec)) {
           for (const e of c.envFrom ?? []) if (e.configMapRef) refs.push(e.configMapRef);
-          for (const e of c.env ?? [])
-            if (e.valueFrom?.configMapKeyRef) refs.push(e.valueFrom.configMapKeyRef);
+          for (const e of c.env ?? []) if (e.valueFrom?.configMapKeyRef) refs.push(e.valueFrom.configMapKeyRef);
         }
         for (const ref of refs) if (ref.name === from) ref.name = to;
       }

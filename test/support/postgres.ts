@@ -42,8 +42,15 @@ export function findPostgresBin(root = '/usr/lib/postgresql'): string {
 /** `pg_ctl` arguments that start the server of `data` on loopback `port`, its socket and log in `dir`. */
 export function pgCtlStartArgs(data: string, dir: string, port: number): string[] {
   return [
-    '-D', data, '-w', '-t', '60', '-l', join(dir, 'server.log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+    '-D',
+    data,
+    '-w',
+    '-t',
+    '60',
+    '-l',
+    join(dir, 'server.log'),
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
     'start',
   ];
 }
@@ -86,18 +93,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    await tool('initdb', [
-      '-D',
-      data,
-      '-U',
-      'postgres',
-      '-A',
-      'trust',
-      '--no-sync',
-      '-E',
-      'UTF8',
-      '--locale=C',
-    ]);
+    await tool('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   } catch (err) {
     cleanup();
     throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
@@ -111,13 +107,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     } catch (err) {
       // The port may have been taken between freePort() and the start: try another one.
       if (attempt < 2) continue;
-      const log = existsSync(join(dir, 'server.log'))
-        ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)
-        : '';
+      const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) : '';
       cleanup();
-      throw new Error(
-        `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}\n${log}`,
-      );
+      throw new Error(`pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}\n${log}`);
     }
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

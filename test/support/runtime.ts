@@ -6,21 +6,21 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { pino } from 'pino';
 import { LogNotifier } from '../../src/adapters/log-notifier.js';
-import { type ComposedRuntime, compose, type ComposeOptions } from '../../src/compose.js';
+import { type ComposedRuntime, type ComposeOptions, compose } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import type { Clock } from '../../src/core/ports.js';
-import type { Reply } from '../../src/core/reply.js';
 import { renderText } from '../../src/core/render-text.js';
+import type { Reply } from '../../src/core/reply.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
+import { wireControllerless } from '../../src/server/wiring.js';
 import { migrate } from '../../src/store/migrations.js';
 import { wrapPglite } from '../../src/store/pglite-db.js';
 import { StateStore } from '../../src/store/state-store.js';
-import { PGlite } from '@electric-sql/pglite';
-import { wireControllerless } from '../../src/server/wiring.js';
 
 let template: Promise<PGlite> | null = null;
 let sandboxTemplate: Promise<string> | null = null;

@@ -147,8 +147,7 @@ export class ServiceNowFake {
       const row: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(t)) {
         if (fields && !fields.includes(name)) continue;
-        const label =
-          name === 'state' ? CHANGE_STATES[value] : name === 'approval' ? APPROVALS[value] : value;
+        const label = name === 'state' ? CHANGE_STATES[value] : name === 'approval' ? APPROVALS[value] : value;
         row[name] = display === 'true' ? label : display === 'all' ? { display_value: label, value } : value;
       }
       return row;

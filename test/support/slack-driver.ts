@@ -205,8 +205,7 @@ export class SlackDriver {
     const timestamp = forgery.timestamp ?? this.now();
     const signature = signSlackRequest(forgery.secret ?? this.options.signingSecret, timestamp, body);
     const headers: Record<string, string> = { 'content-type': contentType };
-    if (forgery.omitHeaders !== 'both' && forgery.omitHeaders !== 'signature')
-      headers['x-slack-signature'] = signature;
+    if (forgery.omitHeaders !== 'both' && forgery.omitHeaders !== 'signature') headers['x-slack-signature'] = signature;
     if (forgery.omitHeaders !== 'both' && forgery.omitHeaders !== 'timestamp')
       headers['x-slack-request-timestamp'] = String(timestamp);
     if (forgery.retryNum !== undefined) {

@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LogLevel, type Logger } from '@slack/web-api';
+import { type Logger, LogLevel } from '@slack/web-api';
 
 /** A logger for WebClients pointed at the fake: the tests provoke errors on purpose. */
 export const silentSlackLogger: Logger = {
@@ -327,8 +327,7 @@ export class SlackFake {
       if (errors.length > 0) return invalidBlocks(errors);
     }
     const text = str(args.text);
-    if (needText && !text && !(Array.isArray(blocks) && blocks.length > 0))
-      return { ok: false, error: 'no_text' };
+    if (needText && !text && !(Array.isArray(blocks) && blocks.length > 0)) return { ok: false, error: 'no_text' };
     if (text.length > 40_000) return { ok: false, error: 'msg_too_long' };
     return null;
   }
@@ -338,8 +337,7 @@ export class SlackFake {
     if (problem) return problem;
     const channel = str(args.channel);
     const threadTs = str(args.thread_ts) || undefined;
-    if (threadTs && !this.messages.has(`${channel}/${threadTs}`))
-      return { ok: false, error: 'thread_not_found' };
+    if (threadTs && !this.messages.has(`${channel}/${threadTs}`)) return { ok: false, error: 'thread_not_found' };
     // Slack's ts is the post time in seconds, unique per channel.
     const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.seq).padStart(6, '0')}`;
     const metadata = asObject(args.metadata);
@@ -375,7 +373,13 @@ export class SlackFake {
       return message;
     });
     const more = offset + limit < all.length;
-    return { ok: true, messages: page, has_more: more, pin_count: 0, response_metadata: { next_cursor: more ? `c${offset + limit}` : '' } };
+    return {
+      ok: true,
+      messages: page,
+      has_more: more,
+      pin_count: 0,
+      response_metadata: { next_cursor: more ? `c${offset + limit}` : '' },
+    };
   }
 
   /** conversations.list as Slack answers it: `channels` with id, name, is_private, is_member; cursor paging. */
@@ -385,9 +389,20 @@ export class SlackFake {
     const offset = Number(str(args.cursor).replace(/^c/, '') || 0);
     const all = [...this.channels.entries()]
       .filter(([, c]) => types.includes(c.isPrivate ? 'private_channel' : 'public_channel'))
-      .map(([id, c]) => ({ id, name: c.name, is_channel: !c.isPrivate, is_private: c.isPrivate, is_archived: false, is_member: !this.notMember.has(id) }));
+      .map(([id, c]) => ({
+        id,
+        name: c.name,
+        is_channel: !c.isPrivate,
+        is_private: c.isPrivate,
+        is_archived: false,
+        is_member: !this.notMember.has(id),
+      }));
     const more = offset + limit < all.length;
-    return { ok: true, channels: all.slice(offset, offset + limit), response_metadata: { next_cursor: more ? `c${offset + limit}` : '' } };
+    return {
+      ok: true,
+      channels: all.slice(offset, offset + limit),
+      response_metadata: { next_cursor: more ? `c${offset + limit}` : '' },
+    };
   }
 
   /** users.info as Slack documents it: `user` with `name`, `real_name` and `profile.display_name`/`real_name`. */
@@ -404,7 +419,12 @@ export class SlackFake {
         real_name: user.realName ?? '',
         tz: 'Europe/Zurich',
         is_bot: false,
-        profile: { real_name: user.realName ?? '', display_name: user.displayName ?? '', real_name_normalized: user.realName ?? '', display_name_normalized: user.displayName ?? '' },
+        profile: {
+          real_name: user.realName ?? '',
+          display_name: user.displayName ?? '',
+          real_name_normalized: user.realName ?? '',
+          display_name_normalized: user.displayName ?? '',
+        },
       },
     };
   }
@@ -527,9 +547,7 @@ function asObject(value: unknown): Record<string, unknown> | null {
 }
 
 function asView(value: unknown): Record<string, unknown> | null {
-  return value && typeof value === 'object' && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : null;
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
 
 // ------------------------------------------------------------ Block Kit limits (as Slack documents them)
@@ -549,8 +567,7 @@ const LIMITS = {
 /** What Slack would say about these blocks; empty when they are valid. */
 export function blockErrors(blocks: unknown[], maxBlocks: number): string[] {
   const errors: string[] = [];
-  if (blocks.length > maxBlocks)
-    errors.push(`no more than ${maxBlocks} items allowed [json-pointer:/blocks]`);
+  if (blocks.length > maxBlocks) errors.push(`no more than ${maxBlocks} items allowed [json-pointer:/blocks]`);
   const blockIds = new Set<string>();
   for (const [i, b] of blocks.entries()) {
     const at = `[json-pointer:/blocks/${i}]`;
@@ -570,8 +587,10 @@ export function blockErrors(blocks: unknown[], maxBlocks: number): string[] {
         if (text) errors.push(...textErrors(text, LIMITS.section, `${at}/text`));
         if (block.fields !== undefined) {
           const fields = arr(block.fields);
-          if (fields.length === 0 || fields.length > LIMITS.fields) errors.push(`must have 1 to ${LIMITS.fields} fields ${at}/fields`);
-          for (const [j, f] of fields.entries()) errors.push(...textErrors(asView(f) ?? {}, LIMITS.field, `${at}/fields/${j}`));
+          if (fields.length === 0 || fields.length > LIMITS.fields)
+            errors.push(`must have 1 to ${LIMITS.fields} fields ${at}/fields`);
+          for (const [j, f] of fields.entries())
+            errors.push(...textErrors(asView(f) ?? {}, LIMITS.field, `${at}/fields/${j}`));
         }
         break;
       }
@@ -605,8 +624,7 @@ export function blockErrors(blocks: unknown[], maxBlocks: number): string[] {
       }
       case 'context': {
         const elements = arr(block.elements);
-        if (elements.length === 0 || elements.length > LIMITS.context)
-          errors.push(`must have 1 to 10 elements ${at}`);
+        if (elements.length === 0 || elements.length > LIMITS.context) errors.push(`must have 1 to 10 elements ${at}`);
         elements.forEach((e, j) => {
           const el = asView(e);
           if (el && (el.type === 'mrkdwn' || el.type === 'plain_text'))
@@ -617,8 +635,7 @@ export function blockErrors(blocks: unknown[], maxBlocks: number): string[] {
       case 'divider':
         break;
       case 'input':
-        if (!asView(block.label) || !asView(block.element))
-          errors.push(`must provide label and element ${at}`);
+        if (!asView(block.label) || !asView(block.element)) errors.push(`must provide label and element ${at}`);
         break;
       default:
         errors.push(`unsupported type ${JSON.stringify(block.type)} ${at}`);
@@ -638,8 +655,7 @@ export function viewErrors(view: Record<string, unknown>): string[] {
       if (key === 'title' && !text) errors.push('must provide a title [json-pointer:/view/title]');
       if (text) errors.push(...textErrors(text, 24, `[json-pointer:/view/${key}]`));
     }
-    if (str(view.private_metadata).length > 3000)
-      errors.push('private_metadata too long [json-pointer:/view]');
+    if (str(view.private_metadata).length > 3000) errors.push('private_metadata too long [json-pointer:/view]');
   }
   return errors;
 }

@@ -29,7 +29,11 @@ export class WebhookSink {
           res.writeHead(fail, { 'content-type': 'text/plain' }).end('failure');
           return;
         }
-        sink.received.push({ path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        sink.received.push({
+          path: req.url ?? '/',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
         // Slack incoming webhooks answer 200 "ok".
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       });

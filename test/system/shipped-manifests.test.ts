@@ -20,12 +20,12 @@
  * leadership falls back to the PostgreSQL advisory lock, and no rollout is ever verified).
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ConsulFake } from '../support/consul-fake.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 import { seedGitHubRepo } from '../support/github-repo-seed.js';
@@ -59,7 +59,12 @@ function documentedSecrets(): Map<string, Set<string>> {
   return out;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs: number, pods: Pod[] = []): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  pods: Pod[] = [],
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -74,7 +79,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
     }
     if (Date.now() > deadline) {
       const logs = pods.map((p) => `--- ${p.name}\n${p.log(2500)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${logs}`);
+      throw new Error(
+        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${logs}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -83,8 +90,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
 async function gitIn(dir: string, args: string[]): Promise<string> {
   const { execFile } = await import('node:child_process');
   return new Promise((done, reject) =>
-    execFile('git', ['--git-dir', dir, ...args], { env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } }, (err, stdout) =>
-      err ? reject(err) : done(stdout.trim()),
+    execFile(
+      'git',
+      ['--git-dir', dir, ...args],
+      { env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } },
+      (err, stdout) => (err ? reject(err) : done(stdout.trim())),
     ),
   );
 }
@@ -125,7 +135,8 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   /** The Service `conveyor` (serve), as other pods and the ingress reach it. */
   let serveUrl = '';
 
-  const podsOf = (component: string) => pods.filter((p) => p.input.deployment.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
+  const podsOf = (component: string) =>
+    pods.filter((p) => p.input.deployment.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
   const serve = () => podsOf('serve')[0]!;
   const watcher = (cluster: string) => podsOf('journal-watch').find((p) => arg(p, '--cluster') === cluster)!;
   const agent = (env: string) => podsOf('journal-agent').find((p) => arg(p, '--env') === env)!;
@@ -135,27 +146,37 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   };
 
   /** The value a user puts under `key` in the Secret `name`, for `pod`; undefined: left out. */
-  const secretFor = (deployment: K8sObject) => (name: string, key: string): string | undefined => {
-    const keys = documented.get(name);
-    if (!keys) throw new Error(`${deployment.metadata.name} references Secret ${name}, which manifests/README.md does not document`);
-    if (!keys.has(key)) throw new Error(`${deployment.metadata.name} reads key ${key} of Secret ${name}, which manifests/README.md does not document (it lists ${[...keys].join(', ')})`);
-    const args = (deployment.spec.template.spec.containers[0].args ?? []) as string[];
-    const identity = args[args.indexOf(args[0] === 'journal-watch' ? '--cluster' : '--env') + 1]!;
-    const values: Record<string, string | undefined> = {
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: signingSecret,
-      GITHUB_TOKEN: githubToken,
-      GITHUB_WEBHOOK_SECRET: random(),
-      DATABASE_URL: databaseUrl,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      SERVICENOW_USER: serviceNowAuth.user,
-      SERVICENOW_PASSWORD: serviceNowAuth.password,
-      JOURNAL_TOKENS: Object.entries(tokens).map(([who, token]) => `${who}=${token}`).join(','),
-      JOURNAL_TOKEN: tokens[identity],
+  const secretFor =
+    (deployment: K8sObject) =>
+    (name: string, key: string): string | undefined => {
+      const keys = documented.get(name);
+      if (!keys)
+        throw new Error(
+          `${deployment.metadata.name} references Secret ${name}, which manifests/README.md does not document`,
+        );
+      if (!keys.has(key))
+        throw new Error(
+          `${deployment.metadata.name} reads key ${key} of Secret ${name}, which manifests/README.md does not document (it lists ${[...keys].join(', ')})`,
+        );
+      const args = (deployment.spec.template.spec.containers[0].args ?? []) as string[];
+      const identity = args[args.indexOf(args[0] === 'journal-watch' ? '--cluster' : '--env') + 1]!;
+      const values: Record<string, string | undefined> = {
+        SLACK_BOT_TOKEN: slack.token,
+        SLACK_SIGNING_SECRET: signingSecret,
+        GITHUB_TOKEN: githubToken,
+        GITHUB_WEBHOOK_SECRET: random(),
+        DATABASE_URL: databaseUrl,
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        SERVICENOW_USER: serviceNowAuth.user,
+        SERVICENOW_PASSWORD: serviceNowAuth.password,
+        JOURNAL_TOKENS: Object.entries(tokens)
+          .map(([who, token]) => `${who}=${token}`)
+          .join(','),
+        JOURNAL_TOKEN: tokens[identity],
+      };
+      return values[key];
     };
-    return values[key];
-  };
 
   beforeAll(async () => {
     renders = renderLeaves(MANIFESTS);
@@ -226,10 +247,15 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
       if (config.journal?.objects?.bucket) buckets.add(config.journal.objects.bucket);
     }
     // The ingress in front of the Service `conveyor` (serve): its port → the pod's target port.
-    const service = renders.flatMap((r) => r.objects).find((o) => o.kind === 'Service' && o.metadata.name === 'conveyor')!;
+    const service = renders
+      .flatMap((r) => r.objects)
+      .find((o) => o.kind === 'Service' && o.metadata.name === 'conveyor')!;
     const servicePort = service.spec.ports[0];
     const serviceIp = net.address();
-    const listening = await net.forward(serviceIp, servicePort.port, { host: serve().input.podIp, port: serve().port(servicePort.targetPort) });
+    const listening = await net.forward(serviceIp, servicePort.port, {
+      host: serve().input.podIp,
+      port: serve().port(servicePort.targetPort),
+    });
     serveUrl = `http://${serviceIp}:${listening}`;
     for (const pod of pods) {
       const botUrl = configOf(pod).journal?.botUrl as string | undefined;
@@ -249,22 +275,36 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     net.https[new URL(serveConfig.git?.github?.baseUrl ?? 'https://api.github.com').host] = github.url;
     const gitconfig = serve().map('/home/node/.gitconfig');
     mkdirSync(serve().map('/home/node'), { recursive: true });
-    writeFileSync(gitconfig, `[url "${github.url}/"]\n\tinsteadOf = ${serveConfig.git?.github?.gitUrl ?? 'https://github.com'}/\n`);
+    writeFileSync(
+      gitconfig,
+      `[url "${github.url}/"]\n\tinsteadOf = ${serveConfig.git?.github?.gitUrl ?? 'https://github.com'}/\n`,
+    );
     serve().seeded.add(gitconfig);
     net.writePreload(preload);
 
     s3Dir = join(work, 's3');
     mkdirSync(s3Dir);
-    s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [...buckets].map((name) => ({ name })) });
+    s3 = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: s3Dir,
+      configureBuckets: [...buckets].map((name) => ({ name })),
+    });
     s3Port = (await s3.run()).port;
     // HTTPS endpoints cannot be served here: the SDK's and Slack's own endpoint settings point at the stand-ins.
-    for (const pod of pods) Object.assign(pod.env, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${s3Port}`, SLACK_API_URL: slack.apiUrl });
+    for (const pod of pods)
+      Object.assign(pod.env, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${s3Port}`, SLACK_API_URL: slack.apiUrl });
   }, 180_000);
 
   afterAll(async () => {
     await Promise.all(pods.map((p) => p.stop().catch(() => null)));
     await net.close();
-    await Promise.all([s3?.close(), consul?.close(), serviceNow?.close(), slack?.close(), github?.close(), postgres?.stop()].map((p) => p?.catch(() => {})));
+    await Promise.all(
+      [s3?.close(), consul?.close(), serviceNow?.close(), slack?.close(), github?.close(), postgres?.stop()].map((p) =>
+        p?.catch(() => {}),
+      ),
+    );
     if (process.env.KEEP_SYSTEM_TEST !== '1') rmSync(work, { recursive: true, force: true });
   });
 
@@ -293,11 +333,22 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     // serve first answers its startup probe; the workers come up beside it.
     for (const pod of pods) {
       for (const probe of pod.probes()) {
-        await until(`${pod.name} ${probe.kind} ${probe.url}`, async () => (await get(probe.url)).status < 400, probe.budgetMs, [pod]);
+        await until(
+          `${pod.name} ${probe.kind} ${probe.url}`,
+          async () => (await get(probe.url)).status < 400,
+          probe.budgetMs,
+          [pod],
+        );
       }
     }
     for (const pod of pods) {
-      expect(pod.probes().map((p) => p.kind).sort(), `${pod.name} has all three probes`).toEqual(['livenessProbe', 'readinessProbe', 'startupProbe']);
+      expect(
+        pod
+          .probes()
+          .map((p) => p.kind)
+          .sort(),
+        `${pod.name} has all three probes`,
+      ).toEqual(['livenessProbe', 'readinessProbe', 'startupProbe']);
     }
   });
 
@@ -305,7 +356,10 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     const exportDir = watcher('dev-modelling').map(arg(watcher('dev-modelling'), '--dir')!);
     const content = `journal ${random()}\n`;
     writeFileSync(join(exportDir, 'journal.dat'), content);
-    writeFileSync(join(exportDir, 'journal.dat.meta.json'), JSON.stringify({ ticket: TICKET, mandators: ['tech-head'] }));
+    writeFileSync(
+      join(exportDir, 'journal.dat.meta.json'),
+      JSON.stringify({ ticket: TICKET, mandators: ['tech-head'] }),
+    );
 
     const version = await until(
       'the version registered with serve',
@@ -318,12 +372,22 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     );
     expect(version).toMatch(/-dev-modelling\.\d+$/);
     // The file leaves the export folder only once it is uploaded and registered.
-    await until('the export moved to uploaded/', async () => existsSync(join(exportDir, 'uploaded', 'journal.dat')) && !existsSync(join(exportDir, 'journal.dat')), 60_000, pods);
+    await until(
+      'the export moved to uploaded/',
+      async () => existsSync(join(exportDir, 'uploaded', 'journal.dat')) && !existsSync(join(exportDir, 'journal.dat')),
+      60_000,
+      pods,
+    );
 
     const sha = (await import('node:crypto')).createHash('sha256').update(content).digest('hex');
     for (const env of ['dev', 'qa']) {
       const log = join(agent(env).map('/tmp'), 'imports.log');
-      await until(`the ${env} agent imports ${version}`, async () => existsSync(log) && readFileSync(log, 'utf8').includes(sha), 120_000, pods);
+      await until(
+        `the ${env} agent imports ${version}`,
+        async () => existsSync(log) && readFileSync(log, 'utf8').includes(sha),
+        120_000,
+        pods,
+      );
       const pointer = await get(`http://127.0.0.1:${consul.port}/v1/kv/journal_version/${env}?raw`);
       expect(pointer.text, `journal_version/${env}`).toBe(version);
     }
@@ -333,9 +397,19 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
   it('journal promote dit, typed in Slack, moves dit and its agent imports', async () => {
     const driver = new SlackDriver({ url: `${serveUrl}/slack/events`, signingSecret });
     const responseUrl = slack.responseUrl();
-    const ack = await driver.slashCommand({ text: 'journal promote dit', user: 'U0SYSTEST1', channel: 'C0JOURNALS', responseUrl });
+    const ack = await driver.slashCommand({
+      text: 'journal promote dit',
+      user: 'U0SYSTEST1',
+      channel: 'C0JOURNALS',
+      responseUrl,
+    });
     expect(ack.status).toBe(200);
-    await until('the reply to the slash command', async () => slack.responses.length > 0 || slack.messagesIn().length > 0, 60_000, pods);
+    await until(
+      'the reply to the slash command',
+      async () => slack.responses.length > 0 || slack.messagesIn().length > 0,
+      60_000,
+      pods,
+    );
     const qa = await get(`http://127.0.0.1:${consul.port}/v1/kv/journal_version/qa?raw`);
     const log = join(agent('dit').map('/tmp'), 'imports.log');
     await until('the dit agent imports', async () => existsSync(log), 120_000, pods);
@@ -350,22 +424,36 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     tokens.dev = random();
     // The Secret changed: serve's rollout starts it with the new value.
     expect(await serve().stop()).toEqual({ code: 0, signal: null });
-    serve().env.JOURNAL_TOKENS = Object.entries(tokens).map(([who, token]) => `${who}=${token}`).join(',');
+    serve().env.JOURNAL_TOKENS = Object.entries(tokens)
+      .map(([who, token]) => `${who}=${token}`)
+      .join(',');
     serve().start();
-    const readiness = serve().probes().find((p) => p.kind === 'readinessProbe')!;
-    await until('serve ready again', async () => (await get(readiness.url)).status === 200, readiness.budgetMs * 10, [serve()]);
+    const readiness = serve()
+      .probes()
+      .find((p) => p.kind === 'readinessProbe')!;
+    await until('serve ready again', async () => (await get(readiness.url)).status === 200, readiness.budgetMs * 10, [
+      serve(),
+    ]);
     // The kubelet updates the mounted Secret in place.
     writeFileSync(tokenFile!, tokens.dev);
 
     const exportDir = watcher('dev-modelling').map(arg(watcher('dev-modelling'), '--dir')!);
     const content = `journal after the rotation ${random()}\n`;
     writeFileSync(join(exportDir, 'journal2.dat'), content);
-    writeFileSync(join(exportDir, 'journal2.dat.meta.json'), JSON.stringify({ ticket: TICKET, mandators: ['tech-head'] }));
+    writeFileSync(
+      join(exportDir, 'journal2.dat.meta.json'),
+      JSON.stringify({ ticket: TICKET, mandators: ['tech-head'] }),
+    );
     const sha = (await import('node:crypto')).createHash('sha256').update(content).digest('hex');
     // qa follows dev only once dev's agent has reported its import: that report carries the new token.
     for (const env of ['dev', 'qa']) {
       const log = join(agent(env).map('/tmp'), 'imports.log');
-      await until(`the ${env} agent imports the new journal`, async () => existsSync(log) && readFileSync(log, 'utf8').includes(sha), 180_000, pods);
+      await until(
+        `the ${env} agent imports the new journal`,
+        async () => existsSync(log) && readFileSync(log, 'utf8').includes(sha),
+        180_000,
+        pods,
+      );
     }
     expect(devAgent.running, 'the dev agent was never restarted').toBe(true);
   });
@@ -376,26 +464,54 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     expect(await github.refSha(gitApp.owner, gitApp.repo, qaBranch)).not.toBe(gitApp.develop);
     const driver = new SlackDriver({ url: `${serveUrl}/slack/events`, signingSecret });
     const responseUrl = slack.responseUrl();
-    const ack = await driver.slashCommand({ text: `promote ${app} qa`, user: 'U0SYSTEST2', channel: 'C0DEPLOYQA', responseUrl });
+    const ack = await driver.slashCommand({
+      text: `promote ${app} qa`,
+      user: 'U0SYSTEST2',
+      channel: 'C0DEPLOYQA',
+      responseUrl,
+    });
     expect(ack.status).toBe(200);
-    await until(`qa of ${app} on GitHub at develop's head`, async () => (await github.refSha(gitApp.owner, gitApp.repo, qaBranch)) === gitApp.develop, 120_000, pods);
+    await until(
+      `qa of ${app} on GitHub at develop's head`,
+      async () => (await github.refSha(gitApp.owner, gitApp.repo, qaBranch)) === gitApp.develop,
+      120_000,
+      pods,
+    );
     // Then the deploy tag, and the answer in Slack.
     const dir = github.repoOrThrow(gitApp.owner, gitApp.repo).dir;
-    await until('a qa deploy tag on the new head', async () => /^qa\//m.test(await gitIn(dir, ['tag', '--points-at', gitApp.develop])), 60_000, pods);
-    await until('the reply in Slack', async () => slack.responses.some((r) => JSON.stringify(r.body).includes(app)) || slack.messagesIn().some((m) => JSON.stringify(m).includes(app)), 60_000, pods);
+    await until(
+      'a qa deploy tag on the new head',
+      async () => /^qa\//m.test(await gitIn(dir, ['tag', '--points-at', gitApp.develop])),
+      60_000,
+      pods,
+    );
+    await until(
+      'the reply in Slack',
+      async () =>
+        slack.responses.some((r) => JSON.stringify(r.body).includes(app)) ||
+        slack.messagesIn().some((m) => JSON.stringify(m).includes(app)),
+      60_000,
+      pods,
+    );
   });
 
   it("each pod's Prometheus annotations lead to its metrics", async () => {
     for (const pod of pods) {
       const annotations = pod.input.deployment.spec.template.metadata.annotations ?? {};
       expect(annotations['prometheus.io/scrape'], pod.name).toBe('true');
-      const metrics = await get(`http://${pod.input.podIp}:${annotations['prometheus.io/port']}${annotations['prometheus.io/path']}`);
+      const metrics = await get(
+        `http://${pod.input.podIp}:${annotations['prometheus.io/port']}${annotations['prometheus.io/path']}`,
+      );
       expect(metrics.status, pod.name).toBe(200);
       expect(metrics.type).toMatch(/^text\/plain/);
-      expect(metrics.text, `${pod.name}: Node's default metrics, unprefixed`).toMatch(/^process_cpu_user_seconds_total/m);
+      expect(metrics.text, `${pod.name}: Node's default metrics, unprefixed`).toMatch(
+        /^process_cpu_user_seconds_total/m,
+      );
     }
     for (const pod of [...podsOf('journal-watch'), ...podsOf('journal-agent')]) {
-      const metrics = await get(`http://${pod.input.podIp}:${pod.input.deployment.spec.template.metadata.annotations['prometheus.io/port']}/metrics`);
+      const metrics = await get(
+        `http://${pod.input.podIp}:${pod.input.deployment.spec.template.metadata.annotations['prometheus.io/port']}/metrics`,
+      );
       expect(metrics.text, pod.name).toMatch(/^conveyor_journal_worker_ready\{[^}]*\} 1$/m);
     }
   });
@@ -405,7 +521,10 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     for (const { pod, exit } of results) {
       expect(exit, `${pod.name} exit\n${pod.log()}`).toEqual({ code: 0, signal: null });
       // bin/conveyor.js ends a finished process that something still holds, and says so: a leak to fix.
-      const held = pod.log(20_000).split('\n').find((l) => l.includes('still held the process'));
+      const held = pod
+        .log(20_000)
+        .split('\n')
+        .find((l) => l.includes('still held the process'));
       if (held) console.warn(`${pod.name}: ${held}`);
       expect(pod.writesOutsideVolumes(), `${pod.name} writes on its read-only root filesystem`).toEqual([]);
     }

@@ -9,19 +9,24 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { renderJsonSchema, SCHEMA_FILE } from '../../scripts/generate-schema.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const SHIPPED = ['manifests/base/conveyor.yaml', 'manifests/journal-agent/conveyor.yaml', 'manifests/journal-watch/conveyor.yaml'];
+const SHIPPED = [
+  'manifests/base/conveyor.yaml',
+  'manifests/journal-agent/conveyor.yaml',
+  'manifests/journal-watch/conveyor.yaml',
+];
 const LINE = /^# yaml-language-server: \$schema=(\S+)$/;
 
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
-  const addFormats = ((addFormatsModule as unknown as { default?: (a: unknown) => void }).default ?? addFormatsModule) as unknown as (a: unknown) => void;
+  const addFormats = ((addFormatsModule as unknown as { default?: (a: unknown) => void }).default ??
+    addFormatsModule) as unknown as (a: unknown) => void;
   addFormats(ajv);
   return ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
 }
@@ -58,7 +63,10 @@ describe('conveyor.schema.json', () => {
 
   it('refuses the mistakes the zod schema refuses (a bad enum, a bad app name, an unknown field)', () => {
     const validate = validator();
-    const bad = parse(readFileSync(join(ROOT, SHIPPED[0]!), 'utf8')) as Record<string, unknown> & { environments: Record<string, unknown>[]; apps: Record<string, unknown>[] };
+    const bad = parse(readFileSync(join(ROOT, SHIPPED[0]!), 'utf8')) as Record<string, unknown> & {
+      environments: Record<string, unknown>[];
+      apps: Record<string, unknown>[];
+    };
     bad.environments[1]!.enters = 'carrier-pigeon';
     bad.apps[0]!.name = 'Not An App';
     bad.colour = 'blue';

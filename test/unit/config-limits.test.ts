@@ -11,7 +11,10 @@ import { main } from '../../src/cli.js';
 import { MAX_CONFIG_ALIASES, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 
-const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n');
+const bomb = [
+  'a: &a ["x","x","x","x","x","x","x","x","x"]',
+  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+].join('\n');
 
 describe('configuration limits', () => {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-config-limits-'));

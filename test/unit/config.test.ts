@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,22 +70,24 @@ describe('parseConfig', () => {
   });
 
   it('reports an empty file and unknown keys', () => {
-    expect(problemsOf('').problems).toEqual([
-      'environments: Invalid input: expected array, received undefined',
-    ]);
+    expect(problemsOf('').problems).toEqual(['environments: Invalid input: expected array, received undefined']);
     const err = problemsOf('environments: [{ name: qa, branch: qa, color: blue }]\nslak: {}\n');
     expect(err.problems.join('\n')).toMatch(/environments\[0\].*color/);
     expect(err.problems.join('\n')).toMatch(/slak/);
   });
 
-  it('explains a value that fits none of a setting\'s shapes by the shape it came closest to', () => {
+  it("explains a value that fits none of a setting's shapes by the shape it came closest to", () => {
     const journal = (objects: string) =>
       `environments: [{ name: dev, branch: dev }]\njournal:\n  objects: ${objects}\n  clusters: [{ name: c1, writable: true, mandators: [tech-head] }]\n  chain: [{ env: dev }]\n`;
     expect(problemsOf(journal('{ bucket: journals, sse: AES512 }')).problems).toEqual([
       'journal.objects.sse: Invalid option: expected one of "AES256"|"aws:kms"',
     ]);
-    expect(problemsOf(journal('{ bucket: journals, kmsKeyId: k1 }')).problems).toEqual(['journal.objects.kmsKeyId: kmsKeyId needs sse: aws:kms']);
-    expect(problemsOf(journal('{ folder: 42 }')).problems).toEqual(['journal.objects.folder: Invalid input: expected string, received number']);
+    expect(problemsOf(journal('{ bucket: journals, kmsKeyId: k1 }')).problems).toEqual([
+      'journal.objects.kmsKeyId: kmsKeyId needs sse: aws:kms',
+    ]);
+    expect(problemsOf(journal('{ folder: 42 }')).problems).toEqual([
+      'journal.objects.folder: Invalid input: expected string, received number',
+    ]);
   });
 
   it('parses durations into milliseconds and refuses malformed ones', () => {
@@ -130,9 +132,7 @@ describe('loadConfigFile', () => {
     const dir = mkdtempSync(join(tmpdir(), 'conveyor-config-'));
     try {
       expect(loadConfigFile(undefined, dir)).toBeNull();
-      expect(() => loadConfigFile('missing.yaml', dir)).toThrow(
-        /configuration file not found: missing\.yaml/,
-      );
+      expect(() => loadConfigFile('missing.yaml', dir)).toThrow(/configuration file not found: missing\.yaml/);
       writeFileSync(join(dir, 'conveyor.yaml'), SANDBOX_CONFIG);
       expect(loadConfigFile(undefined, dir)?.file).toBe(join(dir, 'conveyor.yaml'));
       writeFileSync(join(dir, 'bad.yaml'), THREE_MISTAKES);

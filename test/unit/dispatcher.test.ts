@@ -21,12 +21,7 @@ describe('dispatcher', () => {
     expect(reply.ephemeral).toBe(true);
     const usage = reply.blocks.find((b) => b.type === 'code');
     expect(usage?.type === 'code' && usage.text).toMatch(/^usage: promote <app>/);
-    for (const cmd of [
-      'rollback <app> <env>',
-      'list [<app>] [<env>]',
-      'approve <operation-id>',
-      'help [<command>]',
-    ]) {
+    for (const cmd of ['rollback <app> <env>', 'list [<app>] [<env>]', 'approve <operation-id>', 'help [<command>]']) {
       expect(reply.text).toContain(cmd);
     }
     expect((await t.run('')).title).toMatch(/no command given/);
@@ -42,9 +37,7 @@ describe('dispatcher', () => {
   it('answers an unknown environment with usage', async () => {
     const reply = await t.run('list api nosuchenv');
     expect(reply.status).toBe('usage');
-    expect(reply.title).toMatch(
-      /unknown environment "nosuchenv"; environments: development, qa, staging, prod/,
-    );
+    expect(reply.title).toMatch(/unknown environment "nosuchenv"; environments: development, qa, staging, prod/);
     expect(reply.text).toContain('usage: list [<app>] [<env>]');
   });
 
@@ -125,9 +118,7 @@ describe('dispatcher', () => {
     const fresh = await t.run('lock web qa "release train"', 'U_DEMO', 'evt-2');
     expect(fresh.status).toBe('refused');
     expect(fresh.title).toMatch(/already locked by U_DEMO: release train/);
-    expect((await t.runtime.store.allLocks()).filter((l) => l.app === 'web' && l.env === 'qa')).toHaveLength(
-      1,
-    );
+    expect((await t.runtime.store.allLocks()).filter((l) => l.app === 'web' && l.env === 'qa')).toHaveLength(1);
     expect((await t.run('unlock web qa', 'U_DEMO', 'evt-3')).status).toBe('ok');
     const log = await t.runtime.store.commandLog(5);
     expect(log.map((l) => `${l.text} → ${l.outcome}`)).toContain('lock web qa "release train" → refused');

@@ -32,15 +32,11 @@ describe('journal rules', () => {
     expect(() => checkMandatorScope('dev-modelling', ['tech-head', 'business-head'], clusters)).toThrow(
       /may not export mandator business-head \(allowed: tech-head\)/,
     );
-    expect(() =>
-      checkMandatorScope('prod-modelling', ['tech-head', 'business-head'], clusters),
-    ).not.toThrow();
+    expect(() => checkMandatorScope('prod-modelling', ['tech-head', 'business-head'], clusters)).not.toThrow();
   });
 
   it('uses configured mandators over the defaults', () => {
-    const custom: JournalClusterRule[] = [
-      { name: 'dev-modelling', writable: true, mandators: ['business-head'] },
-    ];
+    const custom: JournalClusterRule[] = [{ name: 'dev-modelling', writable: true, mandators: ['business-head'] }];
     expect(() => checkMandatorScope('dev-modelling', ['tech-head'], custom)).toThrow(NotAllowedError);
     expect(() => checkMandatorScope('dev-modelling', ['business-head'], custom)).not.toThrow();
   });

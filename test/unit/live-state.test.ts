@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { deriveLiveState, imagesFromManifests } from '../../src/controller/live-state.js';
 import { InputError } from '../../src/core/errors.js';
 import type { WorkloadStatus } from '../../src/core/ports.js';
-import { deriveLiveState, imagesFromManifests } from '../../src/controller/live-state.js';
 
 function status(over: Partial<WorkloadStatus> = {}): WorkloadStatus {
   return {

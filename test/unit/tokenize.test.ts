@@ -19,24 +19,9 @@ describe('tokenize', () => {
   it('groups quoted text, straight or curly as Slack clients type it', () => {
     expect(tokenize('reject op_1 "not today, sorry"')).toEqual(['reject', 'op_1', 'not today, sorry']);
     expect(tokenize("lock api prod 'db migration'")).toEqual(['lock', 'api', 'prod', 'db migration']);
-    expect(tokenize('lock api prod \u201cdb migration\u201d')).toEqual([
-      'lock',
-      'api',
-      'prod',
-      'db migration',
-    ]);
-    expect(tokenize('lock api prod \u2018db migration\u2019')).toEqual([
-      'lock',
-      'api',
-      'prod',
-      'db migration',
-    ]);
-    expect(tokenize('lock api prod \u201ddb migration\u201d')).toEqual([
-      'lock',
-      'api',
-      'prod',
-      'db migration',
-    ]);
+    expect(tokenize('lock api prod \u201cdb migration\u201d')).toEqual(['lock', 'api', 'prod', 'db migration']);
+    expect(tokenize('lock api prod \u2018db migration\u2019')).toEqual(['lock', 'api', 'prod', 'db migration']);
+    expect(tokenize('lock api prod \u201ddb migration\u201d')).toEqual(['lock', 'api', 'prod', 'db migration']);
     expect(tokenize('say "it\'s" fine')).toEqual(['say', "it's", 'fine']);
     expect(tokenize('a "b"c d')).toEqual(['a', 'bc', 'd']);
     expect(tokenize('a "" b')).toEqual(['a', '', 'b']);
@@ -84,9 +69,7 @@ describe('tokenize', () => {
     });
     fc.assert(
       fc.property(printable, (text) => {
-        const escaped = [...text]
-          .map((ch) => (/[\s"'\\\u201c\u201d\u2018\u2019]/.test(ch) ? `\\${ch}` : ch))
-          .join('');
+        const escaped = [...text].map((ch) => (/[\s"'\\\u201c\u201d\u2018\u2019]/.test(ch) ? `\\${ch}` : ch)).join('');
         expect(tokenize(`cmd ${escaped || '""'}`)).toEqual(['cmd', text]);
       }),
     );

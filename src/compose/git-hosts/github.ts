@@ -33,7 +33,8 @@ export const githubProvider: GitHostProvider = {
     const mirror = new GitMirror({ url: `${gitBase}/${owner}/${repo}.git`, dir: mirrorDir, config: header });
     return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: config.git.github?.htmlUrl });
   },
-  pollSource: (app, host) => (host instanceof GitHubHost ? { app, poll: (etag): Promise<BranchPoll> => host.pollBranches(etag) } : null),
+  pollSource: (app, host) =>
+    host instanceof GitHubHost ? { app, poll: (etag): Promise<BranchPoll> => host.pollBranches(etag) } : null,
   mountWebhooks: ({ http, secrets, store, log, events }) =>
     mountGitHubWebhooks(http, { secret: secrets.GITHUB_WEBHOOK_SECRET, store, log, sink: events }),
 };

@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig, Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
+import type { PollSource } from '../../controller/repo-poller.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { GitHost } from '../../core/ports.js';
-import type { PollSource } from '../../controller/repo-poller.js';
 import { githubProvider } from './github.js';
 import { plainGitProvider } from './plain-git.js';
 import type { GitHostProvider, WebhookMount } from './provider.js';
@@ -34,7 +34,11 @@ export async function buildGitHost(
 }
 
 /** The poll source of each app whose host has one. */
-export function pollSourcesOf(git: Map<string, GitHost>, apps: string[], providers: readonly GitHostProvider[] = GIT_HOST_PROVIDERS): PollSource[] {
+export function pollSourcesOf(
+  git: Map<string, GitHost>,
+  apps: string[],
+  providers: readonly GitHostProvider[] = GIT_HOST_PROVIDERS,
+): PollSource[] {
   const sources: PollSource[] = [];
   for (const app of apps) {
     const host = git.get(app);
@@ -51,6 +55,9 @@ export function pollSourcesOf(git: Map<string, GitHost>, apps: string[], provide
 }
 
 /** Every provider's webhook route. */
-export function mountGitHostWebhooks(mount: WebhookMount, providers: readonly GitHostProvider[] = GIT_HOST_PROVIDERS): void {
+export function mountGitHostWebhooks(
+  mount: WebhookMount,
+  providers: readonly GitHostProvider[] = GIT_HOST_PROVIDERS,
+): void {
   for (const p of providers) p.mountWebhooks?.(mount);
 }

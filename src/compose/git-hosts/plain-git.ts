@@ -10,7 +10,12 @@ export const plainGitProvider: GitHostProvider = {
   name: 'git',
   matches: () => true,
   async build({ app, local, mirrorDir }) {
-    const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(app.repo) || /^[\w.-]+@[\w.-]+:/.test(app.repo) ? app.repo : isAbsolute(app.repo) ? app.repo : local;
+    const url =
+      /^[a-z][a-z0-9+.-]*:\/\//i.test(app.repo) || /^[\w.-]+@[\w.-]+:/.test(app.repo)
+        ? app.repo
+        : isAbsolute(app.repo)
+          ? app.repo
+          : local;
     return new PlainGitHost(new GitMirror({ url, dir: mirrorDir }));
   },
   pollSource(app, host) {

@@ -7,10 +7,10 @@
 import type { Logger } from 'pino';
 import type { AppConfig, Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
+import type { PollSource } from '../../controller/repo-poller.js';
+import type { RepoEvents } from '../../controller/run-controller.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { GitHost } from '../../core/ports.js';
-import type { RepoEvents } from '../../controller/run-controller.js';
-import type { PollSource } from '../../controller/repo-poller.js';
 import type { HttpServer } from '../../server/http-server.js';
 import type { StateStore } from '../../store/state-store.js';
 

@@ -28,24 +28,41 @@ export const changeTicket: GateRule = {
     const policy = ticketPolicy(ctx.gate);
     const ticket = ctx.ticket ?? null;
     if (ctx.phase === 'advice') {
-      return policy.mode === 'required' ? refuse(new NotAllowedError(`${ctx.env} needs a change ticket (--ticket CHG…)`)) : pass();
+      return policy.mode === 'required'
+        ? refuse(new NotAllowedError(`${ctx.env} needs a change ticket (--ticket CHG…)`))
+        : pass();
     }
     if (ctx.phase === 'apply') {
       if (!ticket || !ctx.tickets || !policy.verify || policy.mode === 'none') return pass();
       const check = await ctx.tickets.check(ticket);
       if (check.verdict === 'approved') return pass();
-      return refuse(new NotAllowedError(`change ticket ${ticket} is no longer approved (${check.verdict}: ${check.detail}); nothing was written`), {
-        audit: { action: 'ticket.refused', detail: { ticket, verdict: check.verdict } },
-      });
+      return refuse(
+        new NotAllowedError(
+          `change ticket ${ticket} is no longer approved (${check.verdict}: ${check.detail}); nothing was written`,
+        ),
+        {
+          audit: { action: 'ticket.refused', detail: { ticket, verdict: check.verdict } },
+        },
+      );
     }
-    if (policy.mode === 'required' && !ticket) return refuse(new NotAllowedError(`${ctx.env} needs a change ticket: add --ticket CHG…`));
+    if (policy.mode === 'required' && !ticket)
+      return refuse(new NotAllowedError(`${ctx.env} needs a change ticket: add --ticket CHG…`));
     if (!ticket || policy.mode === 'none' || !policy.verify) return pass();
     // check-config refuses a checked ticket policy without ServiceNow: never accept a ticket unchecked.
     if (!ctx.tickets) {
-      return refuse(new UpstreamError('servicenow', `${ctx.env} checks change tickets in ServiceNow, but no ServiceNow connection is configured`));
+      return refuse(
+        new UpstreamError(
+          'servicenow',
+          `${ctx.env} checks change tickets in ServiceNow, but no ServiceNow connection is configured`,
+        ),
+      );
     }
     const check = await ctx.tickets.check(ticket);
     if (check.verdict === 'approved') return pass();
-    return refuse(new NotAllowedError(`change ticket ${ticket} is ${check.verdict} (${check.detail}); ${ctx.env} needs an approved ticket`));
+    return refuse(
+      new NotAllowedError(
+        `change ticket ${ticket} is ${check.verdict} (${check.detail}); ${ctx.env} needs an approved ticket`,
+      ),
+    );
   },
 };

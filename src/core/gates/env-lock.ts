@@ -7,8 +7,14 @@
 import { ConflictError } from '../errors.js';
 import { type GateRule, pass, refuse } from './gate-rule.js';
 
-export function lockedMessage(lock: { app: string; manual: boolean; holder: string; reason: string }, app: string, env: string): string {
-  const what = lock.manual ? `locked by ${lock.holder}: ${lock.reason}` : `busy with ${lock.reason} (asked by ${lock.holder})`;
+export function lockedMessage(
+  lock: { app: string; manual: boolean; holder: string; reason: string },
+  app: string,
+  env: string,
+): string {
+  const what = lock.manual
+    ? `locked by ${lock.holder}: ${lock.reason}`
+    : `busy with ${lock.reason} (asked by ${lock.holder})`;
   return `${lock.app === '*' ? 'every app' : app} in ${env} is ${what}`;
 }
 
@@ -23,7 +29,12 @@ export const envLock: GateRule = {
     if (!ctx.locks) return pass();
     const [lock] = await ctx.locks.locksFor(ctx.app, ctx.env);
     if (!lock) return pass();
-    if (lock.operationId && !lock.manual && expiredWhileWaiting(await ctx.locks.findOperation(lock.operationId), ctx.now)) return pass();
+    if (
+      lock.operationId &&
+      !lock.manual &&
+      expiredWhileWaiting(await ctx.locks.findOperation(lock.operationId), ctx.now)
+    )
+      return pass();
     return refuse(new ConflictError(lockedMessage(lock, ctx.app, ctx.env)));
   },
 };

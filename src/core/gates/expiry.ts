@@ -13,6 +13,9 @@ export const expiry: GateRule = {
   check(ctx) {
     const op = ctx.operation;
     if (!op?.expiresAt || op.state !== 'awaiting-approval' || !(new Date(op.expiresAt) < ctx.now)) return pass();
-    return refuse(new ConflictError(EXPIRED_REASON), { audit: { action: 'approval.refused', detail: { reason: 'expired' } }, outcome: 'expired' });
+    return refuse(new ConflictError(EXPIRED_REASON), {
+      audit: { action: 'approval.refused', detail: { reason: 'expired' } },
+      outcome: 'expired',
+    });
   },
 };

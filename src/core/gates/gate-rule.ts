@@ -62,7 +62,10 @@ export function pass(note?: string): GatePass {
   return note ? { verdict: 'pass', note } : { verdict: 'pass' };
 }
 
-export function refuse(error: ConveyorError, options: { audit?: GateAudit; outcome?: GateRefusal['outcome'] } = {}): GateRefusal {
+export function refuse(
+  error: ConveyorError,
+  options: { audit?: GateAudit; outcome?: GateRefusal['outcome'] } = {},
+): GateRefusal {
   return {
     verdict: 'refuse',
     reason: error.message,
@@ -79,7 +82,10 @@ export function wait(missing: string[]): GateWait {
 
 /** The locks a dry run looks at (structurally the lock and operation stores). */
 export interface GateLocks {
-  locksFor(app: string, env: string): Promise<{ app: string; operationId: string | null; holder: string; reason: string; manual: boolean }[]>;
+  locksFor(
+    app: string,
+    env: string,
+  ): Promise<{ app: string; operationId: string | null; holder: string; reason: string; manual: boolean }[]>;
   findOperation(id: string): Promise<{ state: OperationState; expiresAt: string | null } | null>;
 }
 

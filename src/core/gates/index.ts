@@ -18,7 +18,17 @@ import { rolledBack } from './rolled-back.js';
 import { unfillableGate } from './unfillable-gate.js';
 
 export const GATE_RULES: readonly GateRule[] = [
-  rolledBack, requiredChecks, changeTicket, freeze, requesters, unfillableGate, envLock, expiry, approver, rolesQuorum, lockPermission,
+  rolledBack,
+  requiredChecks,
+  changeTicket,
+  freeze,
+  requesters,
+  unfillableGate,
+  envLock,
+  expiry,
+  approver,
+  rolesQuorum,
+  lockPermission,
 ];
 
 /** What the request-time checks are; a dry run adds the lock (a real request takes it instead). */

@@ -6,7 +6,11 @@ export const lockPermission: GateRule = {
   name: 'lock-permission',
   async check(ctx) {
     if (!ctx.gate) return pass();
-    const allowed = [...Object.keys(ctx.gate.roles), ...Object.keys(ctx.gate.rollbackRoles ?? {}), ...ctx.gate.requesters];
+    const allowed = [
+      ...Object.keys(ctx.gate.roles),
+      ...Object.keys(ctx.gate.rollbackRoles ?? {}),
+      ...ctx.gate.requesters,
+    ];
     if (!allowed.length) return pass();
     const mine = await ctx.rolesOf(ctx.requester);
     if (allowed.some((r) => mine.includes(r))) return pass();

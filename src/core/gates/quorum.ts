@@ -25,7 +25,12 @@ export function approvalSubject(op: Pick<Operation, 'plan'>): string {
   return isGitPlan(op.plan) ? op.plan.sourceTree : op.plan.toVersion;
 }
 
-export function quorum(required: Record<string, number>, approvals: GateApproval[], subject: string, requester: string): QuorumStatus {
+export function quorum(
+  required: Record<string, number>,
+  approvals: GateApproval[],
+  subject: string,
+  requester: string,
+): QuorumStatus {
   const valid = approvals.filter((a) => a.sha === subject && a.userId !== requester);
   const seen = new Set<string>();
   const roles: RoleProgress[] = Object.entries(required).map(([role, needed]) => {
@@ -37,7 +42,9 @@ export function quorum(required: Record<string, number>, approvals: GateApproval
     }
     return { role, needed, approvers };
   });
-  const missing = roles.filter((r) => r.approvers.length < r.needed).map((r) => `${r.needed - r.approvers.length} ${r.role}`);
+  const missing = roles
+    .filter((r) => r.approvers.length < r.needed)
+    .map((r) => `${r.needed - r.approvers.length} ${r.role}`);
   return { roles, satisfied: missing.length === 0, missing };
 }
 

@@ -10,7 +10,9 @@ export const requiredChecks: GateRule = {
     const checks = await facts.checks(facts.sourceSha);
     if (checks !== 'failure' && checks !== 'pending') return pass();
     return refuse(
-      new NotAllowedError(`the checks of ${facts.sourceSha.slice(0, 8)} are ${checks === 'failure' ? 'failing' : 'still running'}; ${ctx.env} requires passing checks`),
+      new NotAllowedError(
+        `the checks of ${facts.sourceSha.slice(0, 8)} are ${checks === 'failure' ? 'failing' : 'still running'}; ${ctx.env} requires passing checks`,
+      ),
     );
   },
 };

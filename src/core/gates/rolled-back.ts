@@ -8,7 +8,10 @@ import { NotAllowedError } from '../errors.js';
 import { type GateEnvState, type GateRule, pass, refuse } from './gate-rule.js';
 
 export function historyOf(state: GateEnvState): DeployHistory {
-  return buildDeployHistory(state.tags, state.head && state.tree ? { sha: state.head, tree: state.tree, date: state.commit?.date } : null);
+  return buildDeployHistory(
+    state.tags,
+    state.head && state.tree ? { sha: state.head, tree: state.tree, date: state.commit?.date } : null,
+  );
 }
 
 export const rolledBack: GateRule = {
@@ -22,16 +25,23 @@ export const rolledBack: GateRule = {
       .map((s) => s.env.name);
     if (!where.length) return pass();
     // A later step of diff's advice: it would be refused, --force or not (the advice names no --force).
-    if (ctx.phase === 'advice') return refuse(new NotAllowedError(`this version was rolled back from before ${ctx.env}`));
+    if (ctx.phase === 'advice')
+      return refuse(new NotAllowedError(`this version was rolled back from before ${ctx.env}`));
     const roles = Object.keys(ctx.gate.roles);
     const mine = await ctx.rolesOf(ctx.requester);
     const mayForce = !roles.length || roles.some((r) => mine.includes(r));
     if (facts.force) {
-      if (!mayForce) return refuse(new NotAllowedError(`--force into ${ctx.env} needs one of its approver roles (${roles.join(', ')})`));
+      if (!mayForce)
+        return refuse(
+          new NotAllowedError(`--force into ${ctx.env} needs one of its approver roles (${roles.join(', ')})`),
+        );
       return pass(`forced past the rollback in ${where.join(', ')}`);
     }
     const message = `${facts.label ?? facts.tree.slice(0, 8)} was rolled back from in ${where.join(', ')}, so it does not move on to ${ctx.env}`;
-    if (!mayForce) return refuse(new NotAllowedError(`${message}; only someone holding ${roles.join(' or ')} may ship it anyway, with --force`));
+    if (!mayForce)
+      return refuse(
+        new NotAllowedError(`${message}; only someone holding ${roles.join(' or ')} may ship it anyway, with --force`),
+      );
     // The way out is named only once it is checked (see checkedRefusal in advice.ts).
     const suggestion = `promote ${ctx.app} ${ctx.env}${facts.version ? ` --version ${facts.version}` : ''}${facts.ticket ? ` --ticket ${facts.ticket}` : ''} --force`;
     return refuse(new NotAllowedError(message, { suggestion }));

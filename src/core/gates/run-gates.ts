@@ -5,7 +5,10 @@
 import type { GateAudit, GateContext, GateRefusal, GateRule, GateWait } from './gate-rule.js';
 import { GATES } from './index.js';
 
-export type GateOutcome = { verdict: 'pass'; notes: string[] } | (GateRefusal & { rule: string }) | (GateWait & { rule: string });
+export type GateOutcome =
+  | { verdict: 'pass'; notes: string[] }
+  | (GateRefusal & { rule: string })
+  | (GateWait & { rule: string });
 
 export async function runGates(ctx: GateContext, rules: readonly GateRule[] = GATES[ctx.phase]): Promise<GateOutcome> {
   const notes: string[] = [];

@@ -15,9 +15,15 @@ export const unfillableGate: GateRule = {
       if (who?.groups.length) continue;
       const others = (who?.users ?? []).filter((u) => u !== ctx.requester);
       if (others.length < needed) {
-        const givers = others.length ? `only ${others.join(', ')} can give one` : who?.users.includes(ctx.requester) ? 'nobody but you can give one' : 'nobody can give one';
+        const givers = others.length
+          ? `only ${others.join(', ')} can give one`
+          : who?.users.includes(ctx.requester)
+            ? 'nobody but you can give one'
+            : 'nobody can give one';
         return refuse(
-          new NotAllowedError(`${ctx.env} needs ${needed} ${role} approval(s) from someone other than the requester, and ${givers}: this request could never be approved`),
+          new NotAllowedError(
+            `${ctx.env} needs ${needed} ${role} approval(s) from someone other than the requester, and ${givers}: this request could never be approved`,
+          ),
         );
       }
     }

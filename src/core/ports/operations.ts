@@ -32,7 +32,12 @@ export interface OperationStore {
   /** Newest first. */
   operations(filter?: OperationFilter): Promise<Operation[]>;
   /** Move an operation to a new state (audited); ConflictError when the state machine forbids it. */
-  transition(id: string, to: OperationState, actor: string, extra?: { error?: string | null; detail?: Record<string, unknown> }): Promise<Operation>;
+  transition(
+    id: string,
+    to: OperationState,
+    actor: string,
+    extra?: { error?: string | null; detail?: Record<string, unknown> },
+  ): Promise<Operation>;
   /** Merge into the operation's progress. */
   saveProgress(id: string, progress: Record<string, unknown>): Promise<void>;
   savePlan(id: string, plan: Operation['plan']): Promise<void>;

@@ -1,6 +1,7 @@
 /** The context the Git steps (src/core/git-steps.ts) run in, for one operation. */
-import { approvalSubject } from '../gates/quorum.js';
+
 import { NotAllowedError } from '../errors.js';
+import { approvalSubject } from '../gates/quorum.js';
 import type { StepContext } from '../git-steps.js';
 import { isGitPlan, type Operation } from '../operation.js';
 import type { GitHost } from '../ports.js';
@@ -18,7 +19,9 @@ export async function gitStepContext(engine: StepEngine, op: Operation): Promise
     host,
     tagFormat: deps.config.git.tagFormat,
     now: deps.clock.now(),
-    approvers: [...new Set(approvals.filter((a) => a.sha === approvalSubject(op)).map((a) => `${a.userId} (${a.role})`))],
+    approvers: [
+      ...new Set(approvals.filter((a) => a.sha === approvalSubject(op)).map((a) => `${a.userId} (${a.role})`)),
+    ],
     save: async (progress) => {
       Object.assign(op.progress, progress);
       await deps.store.saveProgress(op.id, progress);

@@ -11,8 +11,8 @@ import pLimit from 'p-limit';
 import { escapeMrkdwn, renderHomeView, renderReplyBlocks, renderReplyText } from '../../adapters/slack-blocks.js';
 import { toSlackError } from '../../adapters/slack-notifier.js';
 import type { CommandInvocation, CommandService } from '../../core/command-service.js';
-import type { Log } from '../../core/ports/log.js';
 import { InputError, isConveyorError } from '../../core/errors.js';
+import type { Log } from '../../core/ports/log.js';
 import type { Reply } from '../../core/reply.js';
 import type { SlackInboxWorker } from '../slack-inbox.js';
 
@@ -97,12 +97,21 @@ export function createSurface(o: SurfaceOptions): Omit<SlackSurface, 'inbox'> {
       ]);
       const view = renderHomeView(matrix, pending);
       // The viewer's active API tokens (never the tokens themselves): one small section at the end.
-      type Listed = { id: string; label: string | null; createdAt: string; lastUsedAt: string | null; revokedAt: string | null };
+      type Listed = {
+        id: string;
+        label: string | null;
+        createdAt: string;
+        lastUsedAt: string | null;
+        revokedAt: string | null;
+      };
       const active = ((tokens.data as { tokens?: Listed[] } | undefined)?.tokens ?? []).filter((t) => !t.revokedAt);
       const day = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'never');
       const lines = active
         .slice(0, 10)
-        .map((t) => `• \`${t.id}\` ${escapeMrkdwn(t.label ?? '(no label)')}: created ${day(t.createdAt)}, last used ${day(t.lastUsedAt)}`);
+        .map(
+          (t) =>
+            `• \`${t.id}\` ${escapeMrkdwn(t.label ?? '(no label)')}: created ${day(t.createdAt)}, last used ${day(t.lastUsedAt)}`,
+        );
       if (active.length > 10) lines.push(`…and ${active.length - 10} more (\`/conveyor token list\`)`);
       const text = [
         '*Your API tokens* (for `conveyor run` and the HTTP API)',
@@ -115,8 +124,13 @@ export function createSurface(o: SurfaceOptions): Omit<SlackSurface, 'inbox'> {
     } catch (err) {
       const line = failureLine(err);
       await client.views
-        .publish({ user_id: user, view: { type: 'home', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: line } }] } })
-        .catch((e: unknown) => logger.warn({ err: toSlackError(e, { method: 'views.publish' }) }, 'App Home not published'));
+        .publish({
+          user_id: user,
+          view: { type: 'home', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: line } }] },
+        })
+        .catch((e: unknown) =>
+          logger.warn({ err: toSlackError(e, { method: 'views.publish' }) }, 'App Home not published'),
+        );
     }
   };
 
@@ -140,7 +154,10 @@ export function createSurface(o: SurfaceOptions): Omit<SlackSurface, 'inbox'> {
     execute: (invocation) => service.execute({ ...invocation, source: 'slack' }),
     failureLine,
     async respondEphemeral(respond, reply) {
-      const message = typeof reply === 'string' ? { text: reply } : { text: renderReplyText(reply), blocks: renderReplyBlocks(reply) };
+      const message =
+        typeof reply === 'string'
+          ? { text: reply }
+          : { text: renderReplyText(reply), blocks: renderReplyBlocks(reply) };
       await respond({ response_type: 'ephemeral', replace_original: false, ...message }).catch((err: unknown) =>
         logger.warn({ err }, 'could not answer through response_url'),
       );

@@ -36,9 +36,7 @@ export async function restartable(superuserUrl: string): Promise<RestartablePost
   const bin = findPostgresBin();
   const asRoot = userInfo().uid === 0;
   const pgCtl = (args: string[]) =>
-    asRoot
-      ? run('runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args])
-      : run(join(bin, 'pg_ctl'), args);
+    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args]) : run(join(bin, 'pg_ctl'), args);
   let up = true;
   return {
     get up() {

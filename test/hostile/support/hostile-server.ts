@@ -3,8 +3,7 @@
  * with a cloned in-memory store, journal tokens for three clusters (two writable, one
  * read-only) and, when asked, Slack pointed at a fake. What the hostile families attack.
  */
-import { writeFileSync } from 'node:fs';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';

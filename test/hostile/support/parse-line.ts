@@ -30,7 +30,8 @@ export function parseLine(line: string): 'parsed' | 'usage' {
     if (typeof value === 'boolean') continue;
     const check = ARG_PATTERNS[name];
     if (!check) throw new Error(`argument ${name} of ${found.def.name} has no pattern in the hostile suite`);
-    if (typeof value !== 'string' || !check(value)) throw new Error(`${found.def.name}: ${name}=${JSON.stringify(value)} got through`);
+    if (typeof value !== 'string' || !check(value))
+      throw new Error(`${found.def.name}: ${name}=${JSON.stringify(value)} got through`);
   }
   return 'parsed';
 }

@@ -21,7 +21,17 @@
  * (client endpoint overrides for HTTPS services, which cannot be served here with TLS).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { K8sObject } from './render.js';
 
@@ -37,8 +47,15 @@ export interface ImageFacts {
 /** ENV, WORKDIR, ENTRYPOINT and CMD of the Dockerfile's final stage (JSON forms only). */
 export function readImage(dockerfile = join(ROOT, 'Dockerfile')): ImageFacts {
   const text = readFileSync(dockerfile, 'utf8').replace(/\\\n/g, ' ');
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const last = lines.map((l, i) => (/^FROM\s/i.test(l) ? i : -1)).filter((i) => i >= 0).at(-1) ?? 0;
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const last =
+    lines
+      .map((l, i) => (/^FROM\s/i.test(l) ? i : -1))
+      .filter((i) => i >= 0)
+      .at(-1) ?? 0;
   const facts: ImageFacts = { env: {}, workdir: '/', entrypoint: [], cmd: [] };
   for (const line of lines.slice(last)) {
     const [, word = '', rest = ''] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
@@ -111,13 +128,23 @@ export class Pod {
     this.cwd = this.map(input.image.workdir);
     mkdirSync(this.cwd, { recursive: true });
     this.env = this.buildEnv(spec);
-    const entry = input.image.entrypoint.filter((w, i, all) => !(w.endsWith('/tini') || (w === '--' && all[i - 1]?.endsWith('/tini'))));
-    if (entry[0] !== 'node') throw new Error(`${this.name}: the image's entrypoint is expected to start with node: ${input.image.entrypoint.join(' ')}`);
+    const entry = input.image.entrypoint.filter(
+      (w, i, all) => !(w.endsWith('/tini') || (w === '--' && all[i - 1]?.endsWith('/tini'))),
+    );
+    if (entry[0] !== 'node')
+      throw new Error(
+        `${this.name}: the image's entrypoint is expected to start with node: ${input.image.entrypoint.join(' ')}`,
+      );
     const command = (this.container.command as string[] | undefined) ?? entry;
     const args = (this.container.args as string[] | undefined) ?? (this.container.command ? [] : input.image.cmd);
     const script = join(ROOT, command[1]!);
-    if (!existsSync(script)) throw new Error(`${this.name}: ${command[1]} is not in the image's ${input.image.workdir}`);
-    this.argv = [script, ...command.slice(2).map((a) => this.mapValue(a)), ...args.map((a) => this.mapValue(this.expand(a, this.env)))];
+    if (!existsSync(script))
+      throw new Error(`${this.name}: ${command[1]} is not in the image's ${input.image.workdir}`);
+    this.argv = [
+      script,
+      ...command.slice(2).map((a) => this.mapValue(a)),
+      ...args.map((a) => this.mapValue(this.expand(a, this.env))),
+    ];
     this.logFile = join(input.root, '..', `${input.render.replaceAll('/', '_')}_${d.metadata.name}.log`);
   }
 
@@ -145,7 +172,9 @@ export class Pod {
         const name = volume.configMap.name as string;
         const rendered = this.input.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
         const data: Record<string, string> =
-          rendered?.data ?? this.input.existingConfigMaps[name] ?? fail(`${this.name}: ConfigMap ${name} is neither rendered nor documented as expected to exist`);
+          rendered?.data ??
+          this.input.existingConfigMaps[name] ??
+          fail(`${this.name}: ConfigMap ${name} is neither rendered nor documented as expected to exist`);
         for (const [key, content] of Object.entries(data)) {
           const file = join(hostPath, key);
           writeFileSync(file, content);
@@ -155,12 +184,15 @@ export class Pod {
         this.mounts.push({ mountPath: m.mountPath, hostPath, writable: false, kind: 'configMap' });
       } else if (volume.secret) {
         const name = volume.secret.secretName as string;
-        if (!volume.secret.items) fail(`${this.name}: secret volume ${m.name} without items is not emulated: list the keys`);
+        if (!volume.secret.items)
+          fail(`${this.name}: secret volume ${m.name} without items is not emulated: list the keys`);
         for (const item of volume.secret.items as K8sObject[]) {
           const value = this.input.secret(name, item.key);
           if (value === undefined) {
             if (volume.secret.optional) continue;
-            fail(`${this.name}: volume ${m.name} needs key ${item.key} of Secret ${name}, which the documented Secret does not have`);
+            fail(
+              `${this.name}: volume ${m.name} needs key ${item.key} of Secret ${name}, which the documented Secret does not have`,
+            );
           }
           const file = join(hostPath, item.path);
           mkdirSync(dirname(file), { recursive: true });
@@ -170,7 +202,12 @@ export class Pod {
         }
         this.mounts.push({ mountPath: m.mountPath, hostPath, writable: false, kind: 'secret' });
       } else if (volume.emptyDir || volume.persistentVolumeClaim) {
-        this.mounts.push({ mountPath: m.mountPath, hostPath, writable: !m.readOnly, kind: volume.emptyDir ? 'emptyDir' : 'persistentVolumeClaim' });
+        this.mounts.push({
+          mountPath: m.mountPath,
+          hostPath,
+          writable: !m.readOnly,
+          kind: volume.emptyDir ? 'emptyDir' : 'persistentVolumeClaim',
+        });
       } else {
         fail(`${this.name}: volume ${m.name} is of a kind this test does not emulate`);
       }
@@ -195,16 +232,24 @@ export class Pod {
         const ref = e.valueFrom.secretKeyRef;
         const value = this.input.secret(ref.name, ref.key);
         if (value !== undefined) env[e.name] = value;
-        else if (!ref.optional) fail(`${this.name}: env ${e.name} needs key ${ref.key} of Secret ${ref.name}, which the documented Secret does not have`);
+        else if (!ref.optional)
+          fail(
+            `${this.name}: env ${e.name} needs key ${ref.key} of Secret ${ref.name}, which the documented Secret does not have`,
+          );
       } else if (e.valueFrom?.fieldRef) {
-        env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? fail(`${this.name}: fieldRef ${e.valueFrom.fieldRef.fieldPath} is not emulated`);
+        env[e.name] =
+          fields[e.valueFrom.fieldRef.fieldPath] ??
+          fail(`${this.name}: fieldRef ${e.valueFrom.fieldRef.fieldPath} is not emulated`);
       } else fail(`${this.name}: env ${e.name} has a source this test does not emulate`);
     }
-    for (const source of this.container.envFrom ?? []) fail(`${this.name}: envFrom ${JSON.stringify(source)} is not emulated`);
+    for (const source of this.container.envFrom ?? [])
+      fail(`${this.name}: envFrom ${JSON.stringify(source)} is not emulated`);
     // Inside the pod's network namespace, 0.0.0.0 is the pod's address.
     // Anything else would leave the kubelet's probes (and `docker run -p`) unanswered.
     if (env.HOST !== '0.0.0.0' && env.HOST !== this.input.podIp) {
-      fail(`${this.name}: HOST is ${env.HOST === undefined ? 'not set' : `"${env.HOST}"`} in the image and the pod; it must be 0.0.0.0 (or the pod IP) to be reachable`);
+      fail(
+        `${this.name}: HOST is ${env.HOST === undefined ? 'not set' : `"${env.HOST}"`} in the image and the pod; it must be 0.0.0.0 (or the pod IP) to be reachable`,
+      );
     }
     env.HOST = this.input.podIp;
     const tmp = this.mounts.find((m) => m.mountPath === '/tmp');

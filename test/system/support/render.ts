@@ -30,12 +30,18 @@ function kubectlAvailable(): boolean {
 export const renderer: 'kubectl' | 'in-repo' =
   process.env.SYSTEM_TEST_RENDERER !== 'in-repo' && kubectlAvailable() ? 'kubectl' : 'in-repo';
 if (renderer === 'in-repo') {
-  console.warn('rendering manifests/ with test/support/kustomize.ts: kubectl is not installed (or SYSTEM_TEST_RENDERER=in-repo)');
+  console.warn(
+    'rendering manifests/ with test/support/kustomize.ts: kubectl is not installed (or SYSTEM_TEST_RENDERER=in-repo)',
+  );
 }
 
 export function renderDir(dir: string): K8sObject[] {
   if (renderer === 'in-repo') return renderKustomization(dir);
-  const text = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 32 * 1024 * 1024 });
+  const text = execFileSync('kubectl', ['kustomize', dir], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 32 * 1024 * 1024,
+  });
   return parseAllDocuments(text)
     .map((d) => d.toJS() as K8sObject | null)
     .filter((o): o is K8sObject => o !== null);

@@ -20,7 +20,15 @@ describe('gate rule: env lock', () => {
 
   it('names the operation holding it, unless that one waits for approval past its expiry', async () => {
     const store = new MemoryStore();
-    const op = await store.createOperation({ kind: 'promote', app: 'api', env: 'prod', requester: 'U_PO', plan: {} as never, idempotencyKey: null, expiresAt: '2025-03-06T00:00:00Z' });
+    const op = await store.createOperation({
+      kind: 'promote',
+      app: 'api',
+      env: 'prod',
+      requester: 'U_PO',
+      plan: {} as never,
+      idempotencyKey: null,
+      expiresAt: '2025-03-06T00:00:00Z',
+    });
     await store.transition(op.id, 'awaiting-approval', 'conveyor');
     await store.acquireLock('api', 'prod', op.id, 'U_PO', `promote ${op.id}`);
     const busy = await envLock.check(gateCtx('dry-run', { locks: store }));

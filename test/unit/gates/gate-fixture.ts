@@ -1,7 +1,7 @@
 /** A gate context built by hand: every rule test starts from this and changes what it checks. */
 import type { GateConfig } from '../../../src/config/schema.js';
-import type { GateContext, GatePhase } from '../../../src/core/gates/gate-rule.js';
 import type { EnvState } from '../../../src/core/env-state.js';
+import type { GateContext, GatePhase } from '../../../src/core/gates/gate-rule.js';
 import type { DeployTag } from '../../../src/core/ports.js';
 
 export const ROLES = {
@@ -12,10 +12,24 @@ export const ROLES = {
   developer: { users: ['U_DEV'], groups: [] },
 };
 
-const HELD: Record<string, string[]> = { U_LEAD: ['tech-lead'], U_LEAD2: ['tech-lead'], U_PO: ['product-owner'], U_QA: ['qa-lead'], U_DEV: ['developer'] };
+const HELD: Record<string, string[]> = {
+  U_LEAD: ['tech-lead'],
+  U_LEAD2: ['tech-lead'],
+  U_PO: ['product-owner'],
+  U_QA: ['qa-lead'],
+  U_DEV: ['developer'],
+};
 
 export function gateConfig(over: Partial<GateConfig> = {}): GateConfig {
-  return { roles: {}, expiresAfter: 86_400_000, changeTicket: 'none', freezes: [], requesters: [], requireChecks: false, ...over } as GateConfig;
+  return {
+    roles: {},
+    expiresAfter: 86_400_000,
+    changeTicket: 'none',
+    freezes: [],
+    requesters: [],
+    requireChecks: false,
+    ...over,
+  } as GateConfig;
 }
 
 export function gateCtx(phase: GatePhase, over: Partial<GateContext> = {}): GateContext {

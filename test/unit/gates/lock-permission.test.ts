@@ -9,9 +9,15 @@ describe('gate rule: lock permission', () => {
   });
 
   it("lets the environment's approvers and requesters lock it, and audits a refusal", async () => {
-    const gate = gateConfig({ roles: { 'tech-lead': 1 }, rollbackRoles: { 'tech-lead': 1, 'product-owner': 1 }, requesters: ['developer'] });
+    const gate = gateConfig({
+      roles: { 'tech-lead': 1 },
+      rollbackRoles: { 'tech-lead': 1, 'product-owner': 1 },
+      requesters: ['developer'],
+    });
     expect((await lockPermission.check(gateCtx('lock', { kind: null, gate, requester: 'U_PO' }))).verdict).toBe('pass');
-    expect((await lockPermission.check(gateCtx('lock', { kind: null, gate, requester: 'U_DEV' }))).verdict).toBe('pass');
+    expect((await lockPermission.check(gateCtx('lock', { kind: null, gate, requester: 'U_DEV' }))).verdict).toBe(
+      'pass',
+    );
     const v = await lockPermission.check(gateCtx('lock', { kind: null, gate, requester: 'U_QA' }));
     expect(v.verdict === 'refuse' && v.error).toBeInstanceOf(NotAllowedError);
     expect(v.verdict === 'refuse' && v.reason).toBe('only tech-lead, product-owner, developer may lock or unlock prod');

@@ -16,7 +16,9 @@ describe('gate rule: unfillable gate', () => {
     expect(await reason({ required: { 'tech-lead': 2 }, requester: 'U_LEAD' })).toBe(
       'prod needs 2 tech-lead approval(s) from someone other than the requester, and only U_LEAD2 can give one: this request could never be approved',
     );
-    expect(await reason({ required: { 'product-owner': 1 }, requester: 'U_PO' })).toContain('and nobody but you can give one');
+    expect(await reason({ required: { 'product-owner': 1 }, requester: 'U_PO' })).toContain(
+      'and nobody but you can give one',
+    );
     expect(await reason({ required: { nobody: 1 } })).toContain('and nobody can give one');
   });
 
@@ -27,6 +29,8 @@ describe('gate rule: unfillable gate', () => {
   });
 
   it('is what a gate config with roles nobody holds meets', async () => {
-    expect(await reason({ gate: gateConfig({ roles: { nobody: 1 } }), required: { nobody: 1 } })).toContain('could never be approved');
+    expect(await reason({ gate: gateConfig({ roles: { nobody: 1 } }), required: { nobody: 1 } })).toContain(
+      'could never be approved',
+    );
   });
 });

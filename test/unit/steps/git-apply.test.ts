@@ -11,7 +11,14 @@ describe('step: git apply (promote, rollback)', () => {
     expect(host.branches.get('qa')).toBe(source);
     expect(host.writes).toEqual(['move qa', 'tag qa/2025.03.05.1']);
     const { progress } = await reload();
-    expect(progress).toMatchObject({ newSha: source, pushing: true, tag: 'qa/2025.03.05.1', deployedSha: source, lastStep: 'tag', lastError: null });
+    expect(progress).toMatchObject({
+      newSha: source,
+      pushing: true,
+      tag: 'qa/2025.03.05.1',
+      deployedSha: source,
+      lastStep: 'tag',
+      lastError: null,
+    });
     expect(host.tagList[0]!.message).toContain(`Operation: ${op.id}`);
   });
 

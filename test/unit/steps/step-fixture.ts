@@ -5,7 +5,9 @@ import { FixedClock } from '../../fakes/fixed-clock.js';
 import { MemoryGitHost } from '../../fakes/memory-git-host.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 
-export async function gitOperation(options: { mode?: 'fast-forward' | 'commit'; pullRequests?: boolean; kind?: 'promote' | 'rollback' } = {}) {
+export async function gitOperation(
+  options: { mode?: 'fast-forward' | 'commit'; pullRequests?: boolean; kind?: 'promote' | 'rollback' } = {},
+) {
   const host = new MemoryGitHost({ pullRequests: options.pullRequests });
   const base = host.commit_('T0');
   const source = host.commit_('T1', [base]);
@@ -14,14 +16,37 @@ export async function gitOperation(options: { mode?: 'fast-forward' | 'commit'; 
   const target = options.mode === 'commit' ? host.commit_('T0b', [base]) : base;
   host.branches.set('qa', target);
   const plan: GitPlan = {
-    app: 'api', env: 'qa', branch: 'qa', sourceEnv: 'development', sourceSha: source, sourceTree: 'T1', targetHead: target,
-    mode: options.mode ?? 'fast-forward', viaPullRequest: Boolean(options.pullRequests), commits: [], commitCount: 1,
-    ticket: null, emergency: false, fromTag: null, toTag: null, reason: null,
+    app: 'api',
+    env: 'qa',
+    branch: 'qa',
+    sourceEnv: 'development',
+    sourceSha: source,
+    sourceTree: 'T1',
+    targetHead: target,
+    mode: options.mode ?? 'fast-forward',
+    viaPullRequest: Boolean(options.pullRequests),
+    commits: [],
+    commitCount: 1,
+    ticket: null,
+    emergency: false,
+    fromTag: null,
+    toTag: null,
+    reason: null,
   };
   const clock = new FixedClock();
   const store = new MemoryStore(() => clock.now());
-  const created = await store.createOperation({ kind: options.kind ?? 'promote', app: 'api', env: 'qa', requester: 'U_DEV', plan, idempotencyKey: null, expiresAt: null });
-  const engine: StepEngine = { deps: { store, config: { git: { tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}' } }, clock, git: new Map([['api', host]]) } };
+  const created = await store.createOperation({
+    kind: options.kind ?? 'promote',
+    app: 'api',
+    env: 'qa',
+    requester: 'U_DEV',
+    plan,
+    idempotencyKey: null,
+    expiresAt: null,
+  });
+  const engine: StepEngine = {
+    deps: { store, config: { git: { tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}' } }, clock, git: new Map([['api', host]]) },
+  };
   const reload = (): Promise<Operation> => store.operation(created.id);
   return { host, store, engine, op: created, reload, source, target };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Operation } from '../../../src/core/operation.js';
-import { builtInRunners } from '../../../src/core/steps/index.js';
 import { gitApply } from '../../../src/core/steps/git-apply.js';
+import { builtInRunners } from '../../../src/core/steps/index.js';
 import { nextAfterApplied, noVerification } from '../../../src/core/steps/verification.js';
 
 describe('step: verification hand-off, and the registry by kind', () => {

@@ -8,8 +8,14 @@ describe('retention', () => {
     const db = store.db;
     try {
       const old = '2020-01-01T00:00:00Z';
-      await db.query(`INSERT INTO idempotency (key, reply, at) VALUES ('old-done', '{}'::jsonb, $1), ('old-in-flight', NULL, $1), ('new', '{}'::jsonb, now())`, [old]);
-      await db.query(`INSERT INTO command_log (at, actor, source, text, outcome) VALUES ($1, 'U1', 'slack', 'list', 'ok'), (now(), 'U1', 'slack', 'list', 'ok')`, [old]);
+      await db.query(
+        `INSERT INTO idempotency (key, reply, at) VALUES ('old-done', '{}'::jsonb, $1), ('old-in-flight', NULL, $1), ('new', '{}'::jsonb, now())`,
+        [old],
+      );
+      await db.query(
+        `INSERT INTO command_log (at, actor, source, text, outcome) VALUES ($1, 'U1', 'slack', 'list', 'ok'), (now(), 'U1', 'slack', 'list', 'ok')`,
+        [old],
+      );
       await db.query(`INSERT INTO deliveries (id, at) VALUES ('d-old', $1), ('d-new', now())`, [old]);
       await db.query(`INSERT INTO audit (at, actor, action) VALUES ($1, 'U1', 'promote')`, [old]);
       const deleted = await pruneRetention(db);

@@ -17,7 +17,8 @@ export function registerButtons(app: App, s: SlackSurface): void {
     const channel = body.channel?.id ?? (body.container?.channel_id as string | undefined);
     const verb = SLACK_ACTION_PATTERN.exec(action.action_id)?.[1];
     const [opId, role, ...extra] = String(action.value ?? '').split('|');
-    const validValue = ID_PATTERN.test(opId ?? '') && (role === undefined || ID_PATTERN.test(role)) && extra.length === 0;
+    const validValue =
+      ID_PATTERN.test(opId ?? '') && (role === undefined || ID_PATTERN.test(role)) && extra.length === 0;
     if (s.inbox && verb === 'approve' && validValue) {
       const id = `slack:${body.team?.id ?? ''}:${body.trigger_id}`;
       const payload = { text: `approve ${opId}`, user, channel, fromHome: body.view?.type === 'home' };
@@ -28,7 +29,8 @@ export function registerButtons(app: App, s: SlackSurface): void {
     }
     await ack();
     try {
-      if (!validValue) throw new InputError('That button carries an invalid value; use `approve <operation-id>` instead.');
+      if (!validValue)
+        throw new InputError('That button carries an invalid value; use `approve <operation-id>` instead.');
       if (verb === 'reject') {
         const view = rejectModal({ op: opId!, channel, ts: body.container?.message_ts as string | undefined });
         await client.views.open({ trigger_id: body.trigger_id, view }).catch((err: unknown) => {
@@ -36,7 +38,12 @@ export function registerButtons(app: App, s: SlackSurface): void {
         });
         return;
       }
-      const reply = await s.execute({ text: `approve ${opId}`, user, channel, idempotencyKey: `slack:${body.team?.id ?? ''}:${body.trigger_id}` });
+      const reply = await s.execute({
+        text: `approve ${opId}`,
+        user,
+        channel,
+        idempotencyKey: `slack:${body.team?.id ?? ''}:${body.trigger_id}`,
+      });
       await s.tellUser(client, user, channel, reply);
       if (body.view?.type === 'home') await s.publishHome(client, user);
     } catch (err) {

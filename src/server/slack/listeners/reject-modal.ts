@@ -38,7 +38,12 @@ export function registerRejectModal(app: App, s: SlackSurface): void {
     await ack();
     try {
       if (!meta) throw new InputError('That form is not valid any more; use `reject <operation-id> <reason>` instead.');
-      const reply = await s.execute({ text: rejectText(meta.op, reason), user, channel: meta.channel, idempotencyKey: `slack:view:${view.id}` });
+      const reply = await s.execute({
+        text: rejectText(meta.op, reason),
+        user,
+        channel: meta.channel,
+        idempotencyKey: `slack:view:${view.id}`,
+      });
       await s.tellUser(client, user, meta.channel, reply);
     } catch (err) {
       await s.tellUser(client, user, meta?.channel, s.failureLine(err));

@@ -9,7 +9,8 @@ import { escapeMrkdwn, renderReplyBlocks, renderReplyText } from '../../../adapt
 import { toSlackError } from '../../../adapters/slack-notifier.js';
 import { type SlackSurface, withoutTokens } from '../surface.js';
 
-export const BUSY_TEXT = ':hourglass: Conveyor is busy with many requests right now and did not take this one. Please try again in a minute.';
+export const BUSY_TEXT =
+  ':hourglass: Conveyor is busy with many requests right now and did not take this one. Please try again in a minute.';
 
 export function registerSlashCommand(app: App, s: SlackSurface, command: string): void {
   const posted = new RecentKeys(5000);
@@ -41,7 +42,13 @@ export function registerSlashCommand(app: App, s: SlackSurface, command: string)
 }
 
 /** Without an inbox (transport tests): run the command in memory and answer. */
-async function runCommand(s: SlackSurface, posted: RecentKeys, cmd: SlashCommand, respond: RespondFn, client: WebClient): Promise<void> {
+async function runCommand(
+  s: SlackSurface,
+  posted: RecentKeys,
+  cmd: SlashCommand,
+  respond: RespondFn,
+  client: WebClient,
+): Promise<void> {
   const channel = cmd.channel_id;
   const key = cmd.trigger_id ? `slack:${cmd.team_id}:${cmd.trigger_id}` : undefined;
   try {
@@ -59,7 +66,12 @@ async function runCommand(s: SlackSurface, posted: RecentKeys, cmd: SlashCommand
     }
     let ts: string;
     try {
-      const res = await client.chat.postMessage({ channel, text: renderReplyText(reply), blocks: renderReplyBlocks(reply), unfurl_links: false });
+      const res = await client.chat.postMessage({
+        channel,
+        text: renderReplyText(reply),
+        blocks: renderReplyBlocks(reply),
+        unfurl_links: false,
+      });
       ts = String(res.ts);
     } catch (err) {
       if (claim) posted.release(claim);
