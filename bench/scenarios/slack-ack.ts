@@ -108,7 +108,10 @@ export const slackAck: Scenario = {
         }
       }
       const replies = Math.min(answered(prefix, mark), acked);
-      return { load, replies, busy: busy(prefix, mark), repliesMs: Math.max(1, lastAt - load.startedAt) };
+      const methods = new Map<string, number>();
+      for (const c of fake.calls.slice(mark)) methods.set(`${c.method} ${c.outcome}`, (methods.get(`${c.method} ${c.outcome}`) ?? 0) + 1);
+      const calls = [...methods].map(([m, n]) => `${m} ×${n}`).join(', ');
+      return { load, replies, busy: busy(prefix, mark), repliesMs: Math.max(1, lastAt - load.startedAt), calls };
     };
     try {
       ctx.log('servers up; warm-up');
@@ -151,7 +154,7 @@ export const slackAck: Scenario = {
               `${o.replies} of ${o.load.latencies.length} acked commands answered (help on its response_url, the others in the channel), ` +
               `${(o.repliesMs / 1000).toFixed(1)} s from the first request to the last answer ` +
               `(the load itself took ${((o.load.endedAt - o.load.startedAt) / 1000).toFixed(1)} s); ${o.busy} of the answers said busy; ` +
-              'baseline: bare Bolt acks per second (it answers nothing)',
+              `Slack API calls meanwhile: ${o.calls || 'none'}; baseline: bare Bolt acks per second (it answers nothing)`,
           }),
           figure({
             scenario: 'slack-ack',
