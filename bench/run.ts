@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { failedScenario, type Figure, type Scenario } from './lib/figure.js';
+import { type Figure, failedScenario, type Scenario } from './lib/figure.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
 import { footprint } from './scenarios/footprint.js';
 import { journalUpload } from './scenarios/journal-upload.js';
@@ -20,7 +20,15 @@ import { promoteGit } from './scenarios/promote-git.js';
 import { slackAck } from './scenarios/slack-ack.js';
 import { watchLatency } from './scenarios/watch-latency.js';
 
-export const SCENARIOS: Scenario[] = [slackAck, listAtScale, promote, promoteGit, watchLatency, journalUpload, footprint];
+export const SCENARIOS: Scenario[] = [
+  slackAck,
+  listAtScale,
+  promote,
+  promoteGit,
+  watchLatency,
+  journalUpload,
+  footprint,
+];
 
 const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
@@ -39,14 +47,23 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, strict: { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      strict: { type: 'boolean', default: false },
+    },
     strict: true,
   });
   const quick = values.quick === true;
-  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0) {
-    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+    process.stderr.write(
+      `unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`,
+    );
     return 2;
   }
   // Git children must not read the user's Git configuration; Conveyor's own logs stay quiet.
@@ -67,7 +84,9 @@ async function main(argv: string[]): Promise<number> {
     } catch (err) {
       crashed++;
       figures.push(failedScenario(scenario, err));
-      process.stderr.write(`  ${scenario.name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `  ${scenario.name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
     }
     process.stderr.write(`  ${scenario.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     // what is measured so far survives a run stopped later

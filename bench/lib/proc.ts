@@ -2,7 +2,7 @@
  * Child processes for the scenarios that measure a whole process (footprint, journal upload):
  * spawn, wait for a line on stdout, read resident memory from /proc/<pid>/status, stop.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcMemory {
@@ -42,7 +42,7 @@ export function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number) => {
-    for (const [child, parent] of parents) if (parent === p) (out.push(child), walk(child));
+    for (const [child, parent] of parents) if (parent === p) out.push(child), walk(child);
   };
   walk(pid);
   return out;
@@ -99,7 +99,10 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
       const seen = lines.map((l) => pattern.exec(l)).find(Boolean);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         const onLine = (line: string) => {
           const m = pattern.exec(line);
           if (m) done(null, m);

@@ -60,14 +60,20 @@ export function renderTable(report: RunReport): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]!].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c + ' '.repeat(widths[i]! - [...c].length))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
   out.push('');
   out.push(
     `${report.mode} run, ${(report.durationMs / 1000).toFixed(1)} s, node ${report.machine.node}, ${report.machine.cpus} cpus, load ${report.machine.loadavg.join(' ')}`,
   );
   if (report.mode === 'quick' && report.durationMs > 60_000) {
-    out.push(`the quick run took longer than its 60 s budget (load average ${report.machine.loadavg[0]} on ${report.machine.cpus} cpus)`);
+    out.push(
+      `the quick run took longer than its 60 s budget (load average ${report.machine.loadavg[0]} on ${report.machine.cpus} cpus)`,
+    );
   }
   out.push(
     report.missed === 0

@@ -55,7 +55,8 @@ async function measureStart(
     const m = await child.waitForLine(readyPattern, 120_000);
     const readyMs = performance.now() - t0;
     const res = await fetch(`http://127.0.0.1:${m[1]}/readyz`).catch(() => null);
-    if (args.includes('serve') && res?.status !== 200) throw new Error(`/readyz answered ${res?.status ?? 'nothing'} after the ready line`);
+    if (args.includes('serve') && res?.status !== 200)
+      throw new Error(`/readyz answered ${res?.status ?? 'nothing'} after the ready line`);
     await res?.text();
     await sleep(idleMs);
     const memory = treeRss(child.pid);
@@ -80,24 +81,44 @@ export const footprint: Scenario = {
     try {
       const serving = /serving the sandbox on http:\/\/[^:]+:(\d+)/;
       const serve = [CONVEYOR, 'serve', '--port', '0'];
-      ctx.log('the installation\'s PGlite template (as `npm install` leaves it)');
+      ctx.log("the installation's PGlite template (as `npm install` leaves it)");
       await preparePgliteTemplate();
       ctx.log('baseline: node -e empty HTTP server');
-      const base = await measureStart(process.execPath, ['-e', EMPTY_SERVER], cwd, idleMs, /listening on http:\/\/[^:]+:(\d+)/);
+      const base = await measureStart(
+        process.execPath,
+        ['-e', EMPTY_SERVER],
+        cwd,
+        idleMs,
+        /listening on http:\/\/[^:]+:(\d+)/,
+      );
       ctx.log('first start (creates the sandbox)');
       const first = await measureStart(process.execPath, serve, cwd, idleMs, serving);
       ctx.log('restart');
       const again = await measureStart(process.execPath, serve, cwd, idleMs, serving);
       ctx.log('first start without a template (the folder is initialised by a child)');
-      const noTemplate = await measureStart(process.execPath, serve, cold, idleMs, serving, sandboxEnv({ CONVEYOR_PGLITE_TEMPLATE: join(cold, 'no-template') }));
+      const noTemplate = await measureStart(
+        process.execPath,
+        serve,
+        cold,
+        idleMs,
+        serving,
+        sandboxEnv({ CONVEYOR_PGLITE_TEMPLATE: join(cold, 'no-template') }),
+      );
       // the full run also measures the embedded store alone, to say where the memory goes
       let pglite: Start | null = null;
       if (!ctx.quick) {
         ctx.log('PGlite alone on the same state folder');
         const dir = join(cwd, '.conveyor', 'sandbox', 'state');
-        pglite = await measureStart(process.execPath, ['--import', 'tsx', '-e', pgliteAlone(dir)], REPO, idleMs, /pglite open (\d+)/);
+        pglite = await measureStart(
+          process.execPath,
+          ['--import', 'tsx', '-e', pgliteAlone(dir)],
+          REPO,
+          idleMs,
+          /pglite open (\d+)/,
+        );
       }
-      const where = 'spawn of `node bin/conveyor.js serve` (dist/ when it is fresh) until it prints that it serves and /readyz answers 200';
+      const where =
+        'spawn of `node bin/conveyor.js serve` (dist/ when it is fresh) until it prints that it serves and /readyz answers 200';
       return [
         figure({
           scenario: 'footprint',

@@ -5,6 +5,8 @@
  * and registered — and its peak resident memory (VmHWM). Baseline: a separate process doing a
  * bare `lib-storage` `Upload` of the same file to the same s3rver.
  */
+
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -13,7 +15,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { figure, type Scenario } from '../lib/figure.js';
 import { childEnv, MiB, procMemory, spawnChild, tsxArgs } from '../lib/proc.js';
@@ -57,7 +58,8 @@ function startFakeBot() {
       const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, string>) : {};
       const path = (req.url ?? '').split('?')[0];
       if (req.method === 'GET' && path === '/api/journal/versions') return send(200, { versions: [] });
-      if (req.method === 'POST' && path === '/api/journal/versions') return send(201, { version: body.version, created: true });
+      if (req.method === 'POST' && path === '/api/journal/versions')
+        return send(201, { version: body.version, created: true });
       if (req.method === 'POST' && path === '/api/journal/events') {
         if (body.kind !== 'waiting') onEvent({ kind: body.kind!, reason: body.reason, at: performance.now() });
         return send(200, { ok: true });
@@ -68,7 +70,8 @@ function startFakeBot() {
   return {
     server,
     events,
-    listen: () => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port))),
+    listen: () =>
+      new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port))),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -80,7 +83,13 @@ export const journalUpload: Scenario = {
   async run(ctx) {
     const size = ctx.quick ? 100 * MiB : 1024 * MiB;
     const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-journal-'));
-    const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(tmp, 's3'), configureBuckets: [{ name: 'journals' }] });
+    const s3 = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: join(tmp, 's3'),
+      configureBuckets: [{ name: 'journals' }],
+    });
     const bot = startFakeBot();
     let watcher: ReturnType<typeof spawnChild> | undefined;
     try {
@@ -94,10 +103,14 @@ export const journalUpload: Scenario = {
       writeJournal(join(staging, FILE), size);
 
       ctx.log('baseline: bare lib-storage Upload');
-      const bare = spawnChild(process.execPath, tsxArgs(BARE_UPLOAD, join(staging, FILE), endpoint, 'journals', 'bare/journal.dat'), {
-        cwd: REPO,
-        env: childEnv(),
-      });
+      const bare = spawnChild(
+        process.execPath,
+        tsxArgs(BARE_UPLOAD, join(staging, FILE), endpoint, 'journals', 'bare/journal.dat'),
+        {
+          cwd: REPO,
+          env: childEnv(),
+        },
+      );
       const line = await bare.waitForLine(/^\{.*"ms".*\}$/, ctx.quick ? 40_000 : 240_000);
       const baseline = JSON.parse(line[0]) as { ms: number; peakBytes: number };
       await bare.exited;
@@ -117,14 +130,31 @@ export const journalUpload: Scenario = {
       );
       watcher = spawnChild(
         process.execPath,
-        [join(REPO, 'bin', 'conveyor.js'), 'journal-watch', '--cluster', 'dev-modelling', '--dir', 'inbox', '--config', configFile],
+        [
+          join(REPO, 'bin', 'conveyor.js'),
+          'journal-watch',
+          '--cluster',
+          'dev-modelling',
+          '--dir',
+          'inbox',
+          '--config',
+          configFile,
+        ],
         {
           cwd: tmp,
-          env: childEnv({ JOURNAL_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' }),
+          env: childEnv({
+            JOURNAL_TOKEN: TOKEN,
+            AWS_ACCESS_KEY_ID: 'S3RVER',
+            AWS_SECRET_ACCESS_KEY: 'S3RVER',
+            AWS_REGION: 'us-east-1',
+          }),
         },
       );
       await watcher.waitForLine(/^journal-watch: watching/, 30_000);
-      writeFileSync(join(inbox, `${FILE}.meta.json`), JSON.stringify({ ticket: 'CHG0001234', mandators: ['tech-head'] }));
+      writeFileSync(
+        join(inbox, `${FILE}.meta.json`),
+        JSON.stringify({ ticket: 'CHG0001234', mandators: ['tech-head'] }),
+      );
       const t0 = performance.now();
       renameSync(join(staging, FILE), join(inbox, FILE));
       const event = await bot.events;

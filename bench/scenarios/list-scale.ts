@@ -9,14 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createOctokit } from '../../src/adapters/github.js';
-import { Dispatcher } from '../../src/core/dispatcher.js';
-import { type RunningController, startController } from '../../src/controller/controller.js';
-import { HttpServer } from '../../src/server/http-server.js';
 import { pino } from 'pino';
+import { createOctokit } from '../../src/adapters/github.js';
+import { type RunningController, startController } from '../../src/controller/controller.js';
+import { Dispatcher } from '../../src/core/dispatcher.js';
+import { HttpServer } from '../../src/server/http-server.js';
 import { startGitHubFake } from '../../test/support/github-fake.js';
 import { makeRuntime } from '../../test/support/runtime.js';
-import { figure, type Figure, type Scenario, type ScenarioContext } from '../lib/figure.js';
+import { type Figure, figure, type Scenario, type ScenarioContext } from '../lib/figure.js';
 import { seedScaledRepos } from '../lib/github-scale.js';
 import { childEnv } from '../lib/proc.js';
 import { median, timed } from '../lib/stats.js';
@@ -49,14 +49,21 @@ async function atScale(ctx: ScenarioContext, apps: number, target: number): Prom
     await http.listen(0, '127.0.0.1');
     ctx.log(`${apps} apps: controller start and its first pass over the repositories`);
     const started = await timed(async () => {
-      controller = await startController({ runtime: t!.runtime, http, secrets: {}, log: pino({ level: 'silent' }), kubeConfigs: {} });
+      controller = await startController({
+        runtime: t!.runtime,
+        http,
+        secrets: {},
+        log: pino({ level: 'silent' }),
+        kubeConfigs: {},
+      });
       await controller.pollNow();
     });
     const dispatcher = new Dispatcher(t.runtime);
     const list = async () => {
       const reply = await dispatcher.execute({ text: 'list', user: 'U_DEMO', source: 'slack', channel: 'C0BENCH01' });
       const rows = (reply.data as { rows?: unknown[] } | undefined)?.rows?.length ?? 0;
-      if (reply.status !== 'ok' || rows !== apps * envs.length) throw new Error(`list answered ${reply.status} with ${rows} rows: ${reply.title}`);
+      if (reply.status !== 'ok' || rows !== apps * envs.length)
+        throw new Error(`list answered ${reply.status} with ${rows} rows: ${reply.title}`);
     };
     gh.resetCounters();
     scaled.counter.syncs = 0;
@@ -68,7 +75,12 @@ async function atScale(ctx: ScenarioContext, apps: number, target: number): Prom
     await controller!.stop();
     controller = undefined;
     const baselineMs =
-      Number(execFileSync('sh', ['-c', FOR_EACH_REF], { env: childEnv({ MIRRORS: join(tmp, 'mirrors') }), encoding: 'utf8' }).trim()) / 1000;
+      Number(
+        execFileSync('sh', ['-c', FOR_EACH_REF], {
+          env: childEnv({ MIRRORS: join(tmp, 'mirrors') }),
+          encoding: 'utf8',
+        }).trim(),
+      ) / 1000;
     const size = `${apps} apps × ${envs.length} environments${ctx.quick ? ' (quick size)' : ''}`;
     return [
       figure({

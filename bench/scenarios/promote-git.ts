@@ -38,7 +38,9 @@ export const promoteGit: Scenario = {
       cpSync(t.repo('web'), direct, { recursive: true });
       execFileSync('git', ['clone', '--bare', '--quiet', direct, mirror], { env: childEnv() });
       const byHand = (i: number) =>
-        Number(execFileSync('sh', ['-c', BY_HAND], { env: childEnv({ M: mirror, I: String(i) }), encoding: 'utf8' }).trim()) / 1000;
+        Number(
+          execFileSync('sh', ['-c', BY_HAND], { env: childEnv({ M: mirror, I: String(i) }), encoding: 'utf8' }).trim(),
+        ) / 1000;
       const dispatcher = new Dispatcher(t.runtime);
       let n = 0;
       const promoteOnce = async () => {
@@ -49,7 +51,8 @@ export const promoteGit: Scenario = {
           channel: 'C0BENCH01',
           idempotencyKey: `bench-promote-git-${process.pid}-${++n}`,
         });
-        if (reply.operation?.state !== 'succeeded') throw new Error(`promote ended ${reply.operation?.state ?? reply.status}: ${reply.title}`);
+        if (reply.operation?.state !== 'succeeded')
+          throw new Error(`promote ended ${reply.operation?.state ?? reply.status}: ${reply.title}`);
       };
       // warm-up: the first promotion clones the mirror
       pushCommit(t.repo('web'), 'develop');

@@ -62,7 +62,12 @@ export const promote: Scenario = {
           type: 'commit',
           tagger: { name: 'Conveyor', email: 'conveyor@localhost', date: new Date().toISOString() },
         });
-        await octokit.rest.git.createRef({ owner: OWNER, repo: 'direct', ref: `refs/tags/qa/bench.${i}`, sha: tag.data.sha });
+        await octokit.rest.git.createRef({
+          owner: OWNER,
+          repo: 'direct',
+          ref: `refs/tags/qa/bench.${i}`,
+          sha: tag.data.sha,
+        });
       };
       const push = (repo: string, i: number) =>
         gh.commitFiles(OWNER, repo, 'develop', { [`bench/change-${i}.txt`]: `${i}\n` }, `Bench change ${i}`);

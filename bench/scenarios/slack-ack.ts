@@ -7,11 +7,12 @@
  * p99, max) per concurrency, and replies delivered per second: every command's answer posted
  * to its own response_url, from the first request until the last answer arrived.
  */
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+
 import { fileURLToPath } from 'node:url';
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { startServer } from '../../src/server/serve.js';
 import { SlackFake } from '../../test/support/slack-fake.js';
-import { figure, type Figure, type Scenario } from '../lib/figure.js';
+import { type Figure, figure, type Scenario } from '../lib/figure.js';
 import type { LoadResult } from '../lib/load.js';
 import type { LoadChildInput } from '../lib/load-child.js';
 import { childEnv, spawnChild, tsxArgs } from '../lib/proc.js';
@@ -26,7 +27,11 @@ type ChildLoad = LoadResult & { startedAt: number; endedAt: number };
 
 /** One load run from its own process. */
 async function loadFromChild(input: Omit<LoadChildInput, 'secret' | 'user'>): Promise<ChildLoad> {
-  const child = spawnChild(process.execPath, tsxArgs(LOAD_CHILD, JSON.stringify({ ...input, secret: SECRET, user: 'U_DEMO' })), { env: childEnv() });
+  const child = spawnChild(
+    process.execPath,
+    tsxArgs(LOAD_CHILD, JSON.stringify({ ...input, secret: SECRET, user: 'U_DEMO' })),
+    { env: childEnv() },
+  );
   const line = await child.waitForLine(/^\{.*\}$/, 600_000);
   await child.exited;
   return JSON.parse(line[0]) as ChildLoad;
@@ -86,15 +91,24 @@ export const slackAck: Scenario = {
      */
     const answered = (prefix: string, callsMark: number) =>
       new Set(fake.responses.filter((r) => r.id.startsWith(`${prefix}-`)).map((r) => r.id)).size +
-      fake.calls.slice(callsMark).filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.postEphemeral') && c.outcome === 'ok').length;
+      fake.calls
+        .slice(callsMark)
+        .filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.postEphemeral') && c.outcome === 'ok')
+        .length;
     const busy = (prefix: string, callsMark: number) =>
-      fake.responses.filter((r) => r.id.startsWith(`${prefix}-`) && /busy|try again/i.test(JSON.stringify(r.body))).length +
-      fake.calls.slice(callsMark).filter((c) => /busy|try again/i.test(JSON.stringify(c.args))).length;
+      fake.responses.filter((r) => r.id.startsWith(`${prefix}-`) && /busy|try again/i.test(JSON.stringify(r.body)))
+        .length + fake.calls.slice(callsMark).filter((c) => /busy|try again/i.test(JSON.stringify(c.args))).length;
     /** A run against Conveyor, then until every acked command is answered (or 120 s pass). */
     const against = async (port: number, n: number, concurrency: number, waitReplies: boolean) => {
       const prefix = `bench${++run}`;
       const mark = fake.calls.length;
-      const load = await loadFromChild({ port, total: n, concurrency, responseUrl: fake.responseUrl(prefix), texts: TEXTS });
+      const load = await loadFromChild({
+        port,
+        total: n,
+        concurrency,
+        responseUrl: fake.responseUrl(prefix),
+        texts: TEXTS,
+      });
       const acked = load.latencies.length;
       let lastAt = load.endedAt;
       if (waitReplies) {
@@ -109,7 +123,8 @@ export const slackAck: Scenario = {
       }
       const replies = Math.min(answered(prefix, mark), acked);
       const methods = new Map<string, number>();
-      for (const c of fake.calls.slice(mark)) methods.set(`${c.method} ${c.outcome}`, (methods.get(`${c.method} ${c.outcome}`) ?? 0) + 1);
+      for (const c of fake.calls.slice(mark))
+        methods.set(`${c.method} ${c.outcome}`, (methods.get(`${c.method} ${c.outcome}`) ?? 0) + 1);
       const calls = [...methods].map(([m, n]) => `${m} ×${n}`).join(', ');
       return { load, replies, busy: busy(prefix, mark), repliesMs: Math.max(1, lastAt - load.startedAt), calls };
     };

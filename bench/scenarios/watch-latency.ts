@@ -26,13 +26,18 @@ import { HttpServer } from '../../src/server/http-server.js';
 import { ConsulFake } from '../../test/support/consul-fake.js';
 import { deploymentObject, KubeFake } from '../../test/support/kube-fake.js';
 import { makeRuntime } from '../../test/support/runtime.js';
-import { figure, type Figure, type Scenario } from '../lib/figure.js';
+import { type Figure, figure, type Scenario } from '../lib/figure.js';
 import { percentile, waitUntil } from '../lib/stats.js';
 import { silentLogger } from '../lib/workspace.js';
 
 const COMPLETE = [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }];
 const DEADLINE = [
-  { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "api-7f" has timed out progressing.' },
+  {
+    type: 'Progressing',
+    status: 'False',
+    reason: 'ProgressDeadlineExceeded',
+    message: 'ReplicaSet "api-7f" has timed out progressing.',
+  },
 ];
 
 /** Records when each notice was posted. */
@@ -49,7 +54,13 @@ class TimedNotifier implements Notifier {
 async function kubeLatencies(samples: number): Promise<number[]> {
   const kube = await KubeFake.start();
   kube.applyDeployment('qa', deploymentObject('api', { image: 'registry.example.com/api:1.4.0', replicas: 2 }));
-  kube.setStatus('qa', 'api', { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2, conditions: COMPLETE });
+  kube.setStatus('qa', 'api', {
+    observedGeneration: 1,
+    replicas: 2,
+    updatedReplicas: 2,
+    availableReplicas: 2,
+    conditions: COMPLETE,
+  });
   const notifier = new TimedNotifier();
   const t = await makeRuntime({
     edit: (c) => {
@@ -69,7 +80,8 @@ async function kubeLatencies(samples: number): Promise<number[]> {
     kubeConfigs: { bench: kubeConfigFor({ server: kube.url }) },
   });
   try {
-    const state = async () => (await t.runtime.store.liveStates()).find((l) => l.app === 'api' && l.env === 'qa')?.state;
+    const state = async () =>
+      (await t.runtime.store.liveStates()).find((l) => l.app === 'api' && l.env === 'qa')?.state;
     await waitUntil('the first sight of api in qa', async () => (await state()) === 'healthy', 30_000, 20);
     const latencies: number[] = [];
     for (let i = 0; i < samples; i++) {
@@ -133,7 +145,8 @@ async function consulLatencies(samples: number): Promise<number[]> {
       const t0 = performance.now();
       consul.set(key, version);
       await waitUntil('the import to start', () => starts.length >= i, 15_000, 1);
-      if (starts[i - 1]!.version !== version) throw new Error(`agent started ${starts[i - 1]!.version}, not ${version}`);
+      if (starts[i - 1]!.version !== version)
+        throw new Error(`agent started ${starts[i - 1]!.version}, not ${version}`);
       latencies.push(starts[i - 1]!.at - t0);
       await waitUntil('the import report', () => reports.length >= i, 15_000, 1);
     }
@@ -181,7 +194,11 @@ export const watchLatency: Scenario = {
         kube,
         'controller path: informer → live-state reconcile → store → transition report → Notifier.post',
       ),
-      ...pair('Consul key → import starts', kv, 'ImportAgent blocking query on journal_version/qa → its first import step'),
+      ...pair(
+        'Consul key → import starts',
+        kv,
+        'ImportAgent blocking query on journal_version/qa → its first import step',
+      ),
     ];
   },
 };
