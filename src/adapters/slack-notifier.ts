@@ -178,7 +178,14 @@ export class SlackDirectory implements Directory {
         if (this.names.size > 10_000) this.names.delete(this.names.keys().next().value as string);
         return name;
       })
-      .catch(() => cached?.name ?? null)
+      .catch((err: unknown) => {
+        // A user Slack does not know is remembered as such (no users.info per list for an id
+        // that is not a Slack user, e.g. a CLI identity); other failures are asked again.
+        if ((err as { data?: { error?: string } })?.data?.error === 'user_not_found') {
+          this.names.set(userId, { name: null, at: this.clock.now().getTime() });
+        }
+        return cached?.name ?? null;
+      })
       .finally(() => this.namesInflight.delete(userId));
     this.namesInflight.set(userId, asking);
     return asking;
