@@ -319,10 +319,11 @@ export class GitMirror implements GitReads {
     return { heads, tags };
   }
 
+  /** A file's text at a commit; null when it is not there (or the path could not name a file in a repository). */
   async readFile(sha: string, path: string): Promise<string | null> {
-    const spec = `${assertSha(sha)}:${assertPath(path)}`;
     if (!existsSync(this.options.dir)) return null;
     try {
+      const spec = `${assertSha(sha)}:${assertPath(path)}`;
       const got = await this.helper.cat('contents', spec, this.options.dir);
       return got?.type === 'blob' ? (got.content ?? '') : null;
     } catch {
