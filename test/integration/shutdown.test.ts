@@ -153,7 +153,7 @@ describe('SIGTERM while a promotion is applied', () => {
     expect(answer.status, answer.body).toBe(200);
     const reply = JSON.parse(answer.body) as Reply;
     expect(reply.status, reply.title).toBe('ok');
-    expect(reply.operation).toEqual({ id, state: 'succeeded' });
+    expect(reply.operation).toMatchObject({ id, state: 'succeeded' });
 
     const [code, signal] = await exit;
     expect(signal, stderr).toBeNull();
