@@ -62,6 +62,13 @@ export function newOperationId(): string {
   return `op_${[...randomBytes(10)].map((b) => alphabet[b % 36]).join('')}`;
 }
 
+const toCommandLogLine = (r: Record<string, unknown>): CommandLogLine => ({
+  actor: String(r.actor),
+  text: String(r.text),
+  outcome: String(r.outcome),
+  at: iso(r.at),
+});
+
 export class StateStore implements Store {
   constructor(
     readonly db: Db,
@@ -123,24 +130,14 @@ export class StateStore implements Store {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log WHERE request_key = $1', [
       requestKey,
     ]);
-    return rows.map((r) => ({
-      actor: String(r.actor),
-      text: String(r.text),
-      outcome: String(r.outcome),
-      at: iso(r.at),
-    }));
+    return rows.map(toCommandLogLine);
   }
 
   async commandLog(limit = 50): Promise<CommandLogLine[]> {
     const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM command_log ORDER BY id DESC LIMIT $1', [
       limit,
     ]);
-    return rows.map((r) => ({
-      actor: String(r.actor),
-      text: String(r.text),
-      outcome: String(r.outcome),
-      at: iso(r.at),
-    }));
+    return rows.map(toCommandLogLine);
   }
 
   async audit(

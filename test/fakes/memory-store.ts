@@ -6,7 +6,7 @@
  */
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import { canTransition, type Operation, type OperationKind, type OperationState } from '../../src/core/operation.js';
-import type { MessageRef } from '../../src/core/ports.js';
+import type { MessageRef, NewOperation } from '../../src/core/ports.js';
 
 export interface MemoryLock {
   app: string;
@@ -40,16 +40,7 @@ export class MemoryStore {
     return this.now().toISOString();
   }
 
-  async createOperation(input: {
-    kind: OperationKind;
-    app: string;
-    env: string;
-    requester: string;
-    plan: Operation['plan'];
-    idempotencyKey: string | null;
-    expiresAt: string | null;
-    state?: OperationState;
-  }): Promise<Operation> {
+  async createOperation(input: NewOperation): Promise<Operation> {
     const id = `op_${String(++this.seq).padStart(4, '0')}`;
     const op: Operation = {
       id,

@@ -10,8 +10,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
-import { SlackDriver } from '../support/slack-driver.js';
-import { captureLog, type E2eWorkspace, makeE2eWorkspace } from '../support/slack-e2e-setup.js';
+import type { SlackDriver } from '../support/slack-driver.js';
+import { captureLog, type E2eWorkspace, makeE2eWorkspace, startSlackServe } from '../support/slack-e2e-setup.js';
 import { SlackFake } from '../support/slack-fake.js';
 
 const SECRET = 'channels-signing-secret';
@@ -47,16 +47,7 @@ beforeAll(async () => {
   fake.addChannel(PROD, 'deploys-prod');
   fake.addChannel('C0STAGING1', 'deploys-staging');
   fake.setUserGroup('S0PRODOWN', ['U_PO']);
-  server = await startServer({
-    cwd: ws.root,
-    configFile: ws.configFile,
-    port: 0,
-    host: '127.0.0.1',
-    out: () => {},
-    log: captureLog().log,
-    env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
-  });
-  driver = new SlackDriver({ url: `http://127.0.0.1:${server.port}/slack/events`, signingSecret: SECRET });
+  ({ server, driver } = await startSlackServe(ws, fake, SECRET, captureLog().log));
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
-import { SlackDriver } from '../support/slack-driver.js';
+import type { SlackDriver } from '../support/slack-driver.js';
 import {
   type CapturedLog,
   captureLog,
@@ -13,6 +13,7 @@ import {
   git,
   makeE2eWorkspace,
   pushCommits,
+  startSlackServe,
 } from '../support/slack-e2e-setup.js';
 import { SlackFake } from '../support/slack-fake.js';
 
@@ -48,16 +49,7 @@ beforeAll(async () => {
   developHead = pushCommits(api, 'develop', EXTRA_COMMITS);
   fake = await SlackFake.start();
   logs = captureLog();
-  server = await startServer({
-    cwd: ws.root,
-    configFile: ws.configFile,
-    port: 0,
-    host: '127.0.0.1',
-    out: () => {},
-    log: logs.log,
-    env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
-  });
-  driver = new SlackDriver({ url: `http://127.0.0.1:${server.port}/slack/events`, signingSecret: SECRET });
+  ({ server, driver } = await startSlackServe(ws, fake, SECRET, logs.log));
 });
 
 afterAll(async () => {

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { SlackDriver } from './slack-driver.js';
+import type { SlackFake } from './slack-fake.js';
 
 export interface E2eWorkspace {
   /** Temp root (the server's cwd). */
@@ -132,4 +135,23 @@ export function captureLog(): CapturedLog {
     lines,
     find: (text) => lines.filter((l) => typeof l.msg === 'string' && l.msg.includes(text)),
   };
+}
+
+/** `conveyor serve` on the workspace, its Slack pointed at the fake, and a driver signing for it. */
+export async function startSlackServe(
+  ws: E2eWorkspace,
+  fake: SlackFake,
+  signingSecret: string,
+  log: Logger = captureLog().log,
+): Promise<{ server: RunningServer; driver: SlackDriver }> {
+  const server = await startServer({
+    cwd: ws.root,
+    configFile: ws.configFile,
+    port: 0,
+    host: '127.0.0.1',
+    out: () => {},
+    log,
+    env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: signingSecret, SLACK_API_URL: fake.apiUrl },
+  });
+  return { server, driver: new SlackDriver({ url: `http://127.0.0.1:${server.port}/slack/events`, signingSecret }) };
 }
