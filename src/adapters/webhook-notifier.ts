@@ -143,6 +143,10 @@ export class FanoutNotifier implements Notifier {
     return ref;
   }
 
+  async flush(): Promise<void> {
+    await this.primary.flush?.();
+  }
+
   /** Secondaries cannot edit the primary's message: they get the new text as a post. */
   async update(ref: MessageRef, notice: Notice): Promise<void> {
     const { thread: _thread, ...plain } = notice;

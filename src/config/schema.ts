@@ -167,6 +167,19 @@ export const configSchema = z
           .string()
           .regex(/^(pglite:.+|postgres(ql)?:\/\/.+)$/, 'pglite:<folder>, pglite:memory, or postgres://…')
           .default('pglite:.conveyor/state'),
+        /**
+         * Days kept in the tables that only grow (null: kept for ever). Defaults: idempotency
+         * keys and answered Slack requests 7, command log 90, webhook deliveries 7, audit kept.
+         */
+        retention: z
+          .object({
+            idempotencyDays: z.number().int().min(1).nullable().optional(),
+            commandLogDays: z.number().int().min(1).nullable().optional(),
+            deliveriesDays: z.number().int().min(1).nullable().optional(),
+            auditDays: z.number().int().min(30).nullable().optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ url: 'pglite:.conveyor/state' }),

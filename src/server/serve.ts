@@ -21,6 +21,7 @@ import { Dispatcher } from '../core/dispatcher.js';
 import { createLogger } from '../core/log.js';
 import { Metrics } from '../core/metrics.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
+import { DEFAULT_RETENTION, startRetention } from '../store/retention.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addJournalRoutes } from './journal-routes.js';
 import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
@@ -108,6 +109,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       .seedIfEmpty()
       .catch((err) => log.warn({ err: (err as Error).message }, 'journal seeding at start failed'));
   }
+  // Tables that only grow are pruned now and every 6 hours (state.retention; the audit log is kept).
+  const stopRetention = startRetention(
+    runtime.store.db,
+    { ...DEFAULT_RETENTION, ...resolved.config.state.retention },
+    {
+      log: log.child({ component: 'retention' }),
+    },
+  );
   const reconciler = setInterval(() => void reconcile(), 5 * 60_000);
   reconciler.unref();
   ready = true;
@@ -137,6 +146,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         // then the steps they and the sweeper started.
         await http.close();
         await runtime.engine.stop();
+        // The last paced edit of each operation message (its final state) goes out before the exit.
+        await runtime.notifier
+          ?.flush?.()
+          .catch((err: unknown) => log.warn({ err }, 'could not send the last message edits'));
+        stopRetention();
         removeServeInfo(resolved.serveInfoFile);
         await runtime.store.close();
       })();

@@ -33,11 +33,13 @@ const DAY_MS = 86_400_000;
 const BATCH = 1000;
 
 /** table, key column, extra condition that keeps a row in use */
-const TABLES: Array<{ policy: keyof RetentionPolicy; table: string; key: string; keep?: string }> = [
+const TABLES: Array<{ policy: keyof RetentionPolicy; table: string; key: string; column?: string; keep?: string }> = [
   { policy: 'idempotencyDays', table: 'idempotency', key: 'key', keep: 'reply IS NOT NULL' },
   { policy: 'commandLogDays', table: 'command_log', key: 'id' },
   { policy: 'deliveriesDays', table: 'deliveries', key: 'id' },
   { policy: 'auditDays', table: 'audit', key: 'id' },
+  // Slack requests answered (or given up): their payload and reply are no longer needed.
+  { policy: 'idempotencyDays', table: 'inbox', key: 'id', column: 'updated_at', keep: "state IN ('done', 'failed')" },
 ];
 
 /** Rows deleted per table in one pass. */
@@ -54,7 +56,7 @@ export async function pruneRetention(
     let total = 0;
     for (;;) {
       const rows = await db.query<{ k: unknown }>(
-        `DELETE FROM ${t.table} WHERE ${t.key} IN (SELECT ${t.key} FROM ${t.table} WHERE at < $1${t.keep ? ` AND ${t.keep}` : ''} LIMIT ${BATCH}) RETURNING ${t.key} AS k`,
+        `DELETE FROM ${t.table} WHERE ${t.key} IN (SELECT ${t.key} FROM ${t.table} WHERE ${t.column ?? 'at'} < $1${t.keep ? ` AND ${t.keep}` : ''} LIMIT ${BATCH}) RETURNING ${t.key} AS k`,
         [before],
       );
       total += rows.length;

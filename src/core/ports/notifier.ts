@@ -20,4 +20,6 @@ export interface Notice {
 export interface Notifier {
   post(notice: Notice): Promise<MessageRef | null>;
   update(ref: MessageRef, notice: Notice): Promise<void>;
+  /** Send what is still held back (paced edits) before the process stops. */
+  flush?(): Promise<void>;
 }

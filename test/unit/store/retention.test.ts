@@ -18,8 +18,19 @@ describe('retention', () => {
       );
       await db.query(`INSERT INTO deliveries (id, at) VALUES ('d-old', $1), ('d-new', now())`, [old]);
       await db.query(`INSERT INTO audit (at, actor, action) VALUES ($1, 'U1', 'promote')`, [old]);
+      await db.query(
+        `INSERT INTO inbox (id, kind, payload, state, accepted_at, updated_at) VALUES
+           ('i-old-done', 'command', '{}'::jsonb, 'done', $1, $1), ('i-old-open', 'command', '{}'::jsonb, 'accepted', $1, $1),
+           ('i-new-done', 'command', '{}'::jsonb, 'done', now(), now())`,
+        [old],
+      );
       const deleted = await pruneRetention(db);
-      expect(deleted).toEqual({ idempotency: 1, command_log: 1, deliveries: 1 });
+      expect(deleted).toEqual({ idempotency: 1, command_log: 1, deliveries: 1, inbox: 1 });
+      // An accepted request not yet answered is never pruned, however old.
+      expect((await db.query<{ id: string }>('SELECT id FROM inbox ORDER BY id')).map((r) => r.id)).toEqual([
+        'i-new-done',
+        'i-old-open',
+      ]);
       const keys = (await db.query<{ key: string }>('SELECT key FROM idempotency ORDER BY key')).map((r) => r.key);
       expect(keys).toEqual(['new', 'old-in-flight']);
       expect(await db.query('SELECT id FROM deliveries')).toEqual([{ id: 'd-new' }]);
