@@ -115,6 +115,7 @@ export class SlackInboxWorker {
     if (d.deliveryLog && existsSync(d.deliveryLog)) {
       for (const line of readFileSync(d.deliveryLog, 'utf8').split('\n')) {
         if (line.startsWith('b ')) this.begun.add(line.slice(2));
+        else if (line.startsWith('x ')) this.begun.delete(line.slice(2));
         else if (line.startsWith('d ')) this.delivered.add(line.slice(2));
         else if (line) this.delivered.add(line); // the log's first format: bare delivered ids
       }
@@ -137,6 +138,15 @@ export class SlackInboxWorker {
       this.append(`b ${key}`);
     }
     return again;
+  }
+
+  /**
+   * Slack answered that it did not take the reply (an HTTP error status, a platform error): the
+   * next attempt is a first delivery again, not a replacement of a copy that does not exist.
+   */
+  private markRefused(id: string, route: 'url' | 'channel' | 'link'): void {
+    const key = `${route}:${id}`;
+    if (this.begun.delete(key)) this.append(`x ${key}`);
   }
 
   /** Record that Slack has this item's reply: one small append, private to this user. */
@@ -273,7 +283,10 @@ export class SlackInboxWorker {
       p.responseUrl,
       JSON.stringify({ response_type: 'ephemeral', replace_original: again, ...message }),
     );
-    if (status < 200 || status > 299) throw new Error(`response_url answered HTTP ${status}`);
+    if (status < 200 || status > 299) {
+      this.markRefused(item.id, 'url');
+      throw new Error(`response_url answered HTTP ${status}`);
+    }
     this.markDelivered(item.id);
   }
 
@@ -369,13 +382,19 @@ export class SlackInboxWorker {
     const again = this.markBegun(item.id, route);
     const earlier = again ? await this.findPosted(channel, item) : null;
     if (earlier) return earlier;
-    const res = await this.d.client.chat.postMessage({
-      channel,
-      text: message.text,
-      blocks: message.blocks as never,
-      unfurl_links: false,
-      metadata: { event_type: REPLY_EVENT, event_payload: { request: item.id } },
-    });
+    const res = await this.d.client.chat
+      .postMessage({
+        channel,
+        text: message.text,
+        blocks: message.blocks as never,
+        unfurl_links: false,
+        metadata: { event_type: REPLY_EVENT, event_payload: { request: item.id } },
+      })
+      .catch((err: unknown) => {
+        // Slack's own refusal (not_in_channel, invalid_blocks…): nothing was posted.
+        if ((err as { code?: string })?.code === 'slack_webapi_platform_error') this.markRefused(item.id, route);
+        throw err;
+      });
     return String(res.ts);
   }
 

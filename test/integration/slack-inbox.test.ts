@@ -4,7 +4,7 @@
  * through response_url while Slack keeps it valid and as an ephemeral message in the channel
  * after 30 minutes; a reply the delivery log says Slack already has is not sent again.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebClient } from '@slack/web-api';
@@ -59,7 +59,10 @@ describe('the Slack inbox worker', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const worker = (service: CommandService, extra: { now?: () => number; deliveryLog?: string } = {}) =>
+  const worker = (
+    service: CommandService,
+    extra: { now?: () => number; deliveryLog?: string; postJson?: (url: string, body: string) => Promise<number> } = {},
+  ) =>
     new SlackInboxWorker({
       inbox,
       worker: `test-${Math.random()}`,
@@ -117,6 +120,35 @@ describe('the Slack inbox worker', () => {
     expect(fake.responses.filter((r) => r.id === 'slack:T1:late-1')).toHaveLength(0);
     expect(fake.ephemerals.filter((e) => e.channel === 'C0LATE001').map((e) => [e.user, e.text])).toEqual([
       ['U_DEMO', 'refused: promote api qa'],
+    ]);
+  });
+
+  it('a response_url that refused the reply (HTTP 500) gets a first delivery on the retry, not a replacement', async () => {
+    await accepted('slack:T1:refused-1', 'promote web qa', 'C0REFUSE1');
+    const log = join(dir, 'deliveries-refused');
+    let refusals = 1;
+    // The first POST is answered 500 without Slack taking anything; the next ones reach the fake.
+    const postJson = async (url: string, body: string) => {
+      if (refusals-- > 0) return 500;
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.body?.cancel();
+      return res.status;
+    };
+    const service = new ScriptedService();
+    const w = worker(service, { deliveryLog: log, postJson });
+    await w.sweep();
+    await waitFor(async () => (await inbox.get('slack:T1:refused-1'))?.attempts === 1);
+    await waitFor(async () => (await inbox.open(200)).includes('slack:T1:refused-1')); // released for the sweep
+    await w.sweep();
+    await waitFor(async () => (await inbox.get('slack:T1:refused-1'))?.state === 'done');
+    await w.stop();
+    const posts = fake.responses.filter((r) => r.id === 'slack:T1:refused-1');
+    expect(posts.map((r) => r.body.replace_original)).toEqual([false]);
+    expect(readFileSync(log, 'utf8').split('\n').filter(Boolean)).toEqual([
+      'b url:slack:T1:refused-1',
+      'x url:slack:T1:refused-1',
+      'b url:slack:T1:refused-1',
+      'd slack:T1:refused-1',
     ]);
   });
 
