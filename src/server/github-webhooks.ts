@@ -13,6 +13,7 @@
 import { Webhooks } from '@octokit/webhooks';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { RepoPush } from '../controller/run-controller.js';
 import type { StateStore } from '../store/state-store.js';
 import { BodyGate, type HttpServer, readBody, sendJson } from './http-server.js';
 
@@ -31,17 +32,9 @@ const webhookHeaders = z.object({
   'x-github-event': z.string().regex(/^[a-z_]{1,64}$/),
 });
 
-export interface PushEvent {
+/** A push as the controller handles it (RepoPush), with the webhook delivery it came in. */
+export interface PushEvent extends RepoPush {
   delivery: string;
-  /** "owner/repo" */
-  repo: string;
-  /** Branch name, or null for a tag push. */
-  branch: string | null;
-  after: string;
-  deleted: boolean;
-  subject?: string;
-  author?: string;
-  pusher?: string;
 }
 
 export interface RepoActivityEvent {

@@ -6,17 +6,10 @@
  */
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import { canTransition, type Operation, type OperationKind, type OperationState } from '../../src/core/operation.js';
-import type { MessageRef, NewOperation } from '../../src/core/ports.js';
+import type { LockRow, MessageRef, NewOperation } from '../../src/core/ports.js';
 
-export interface MemoryLock {
-  app: string;
-  env: string;
-  operationId: string | null;
-  holder: string;
-  reason: string;
-  manual: boolean;
-  at: string;
-}
+/** A lock as the port describes it. */
+export type MemoryLock = LockRow;
 
 export interface MemoryAudit {
   actor: string;
