@@ -136,4 +136,6 @@ export interface MatrixCell {
 export interface MatrixView {
   envs: string[];
   apps: { name: string; cells: MatrixCell[] }[];
+  /** The command that shows this view again (`list`, `list qa`): a "more" button re-runs it. */
+  command?: string;
 }
