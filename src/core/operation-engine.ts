@@ -354,8 +354,12 @@ export class OperationEngine implements Engine {
       const reply = renderOperation(op, gate, [], {
         web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind),
       });
-      const notice = { channel: op.message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
-      if (op.message) await notifier.update(op.message, notice);
+      // A Slack command's reply becomes the message once Slack has taken it (attachMessage):
+      // read it again rather than mark this state published with nothing shown.
+      const message =
+        op.message ?? (op.progress.source === 'slack' ? ((await store.findOperation(op.id))?.message ?? null) : null);
+      const notice = { channel: message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
+      if (message) await notifier.update(message, notice);
       else if (notice.channel && op.progress.source !== 'slack') {
         const ref = await notifier.post(notice);
         if (ref) await store.attachMessage(op.id, ref);
