@@ -38,7 +38,6 @@ export type {
   JournalVersion,
   LockRow,
 } from '../core/ports.js';
-export { newOperationId } from './operation-store.js';
 
 export class StateStore {
   readonly operationStore: SqlOperationStore;

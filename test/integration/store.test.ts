@@ -12,7 +12,8 @@ import { SqlAuditLog } from '../../src/store/audit-store.js';
 import { EmbeddedKv } from '../../src/store/embedded-kv.js';
 import { MIGRATION_LOCK_KEY } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
-import { newOperationId, StateStore } from '../../src/store/state-store.js';
+import { newOperationId } from '../../src/store/operation-store.js';
+import { StateStore } from '../../src/store/state-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 class ManualClock implements Clock {
