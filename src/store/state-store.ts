@@ -39,6 +39,7 @@ export type {
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
 function toOperation(r: Record<string, unknown>): Operation {
+  // The row's kind tells its plan and progress (a Git kind has a GitPlan): the union is asserted here.
   return {
     id: String(r.id),
     kind: r.kind as OperationKind,
@@ -54,7 +55,7 @@ function toOperation(r: Record<string, unknown>): Operation {
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     expiresAt: r.expires_at ? iso(r.expires_at) : null,
-  };
+  } as Operation;
 }
 
 export function newOperationId(): string {
