@@ -9,7 +9,9 @@ import type { EngineDeps } from './deps.js';
 
 /** What a handler may use of the engine. */
 export interface EngineMoves {
-  readonly deps: Pick<EngineDeps, 'store' | 'config' | 'clock' | 'git' | 'tickets'>;
+  readonly deps: Pick<EngineDeps, 'config' | 'clock' | 'git' | 'tickets'> & {
+    store: Pick<EngineDeps['store'], 'approvals' | 'saveProgress' | 'savePlan' | 'audit'>;
+  };
   /** Store the transition, audit and announce it (releases the lock when it is final). */
   move(op: Operation, to: OperationState, extra?: { error?: string }): Promise<Operation>;
   /** The roles (and how many of each) the operation's gate waits for. */
