@@ -82,12 +82,12 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
   const targets = reconciler.targets.filter((t) => deps.clusters.includes(t.cluster));
   const watched = (op: Operation) => targets.some((t) => t.app === op.app && t.env === op.env);
 
-  runtime.engine.needsVerification = (op) => {
+  runtime.engine.verifyWith((op) => {
     const need = (op.kind === 'promote' || op.kind === 'rollback') && watched(op);
     // The engine moves the operation to `verifying` right after asking: look once it has.
     if (need && leadership.isLeader()) setTimeout(() => void verifier?.check(op.id), 0);
     return need;
-  };
+  });
 
   /**
    * The one repo-changed handler (webhook pushes and the poller): refresh the mirror, announce a

@@ -299,7 +299,8 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
     const op = await store.findOperation(operationId);
     if (op && op.state !== shown) {
       await store.saveProgress(op.id, { published: null });
-      await engine.publish({ ...op, message: ref, progress: { ...op.progress, published: null } });
+      const again = await store.findOperation(op.id);
+      if (again) await engine.publish(again);
     }
   }
 

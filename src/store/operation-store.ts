@@ -16,6 +16,7 @@ import type { Db } from './db.js';
 import { iso } from './rows.js';
 
 function toOperation(r: Record<string, unknown>): Operation {
+  // The row's kind tells its plan and progress (a Git kind has a GitPlan): the union is asserted here.
   return {
     id: String(r.id),
     kind: r.kind as OperationKind,
@@ -31,7 +32,7 @@ function toOperation(r: Record<string, unknown>): Operation {
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     expiresAt: r.expires_at ? iso(r.expires_at) : null,
-  };
+  } as Operation;
 }
 
 export function newOperationId(): string {
