@@ -12,7 +12,6 @@ import { confirmFresh, readEnvStates, syncHost } from '../core/env-state.js';
 import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
-import type { Runtime } from '../core/runtime.js';
 import { announceDevVersion, developmentEnv } from './dev-announcer.js';
 import { LiveReconciler } from './live-reconciler.js';
 import { type PollSource, RepoPoller } from './repo-poller.js';
