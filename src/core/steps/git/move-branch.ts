@@ -3,7 +3,8 @@
  * planned on (compare-and-swap). When the branch moved under the operation, it is planned once
  * more on the new head; twice is a conflict. Its slice: `pushing` (recorded before the push, so a
  * resume knows a branch at the commit was its own push) and `replanned`, which discards the
- * commit written for the old plan (`newSha: null`).
+ * commit written for the old plan (`newSha: null`). Where the host can, the deploy tag of the next
+ * step is pushed with the branch, in one atomic write.
  */
 
 import { syncHost } from '../../env-state.js';
@@ -11,6 +12,7 @@ import { ConflictError } from '../../errors.js';
 import { crashPoint } from '../../fault-points.js';
 import type { GitPlan } from '../../operation.js';
 import { FRESH_MS, type GitStep, type GitStepContext } from './step.js';
+import { deployTagName, deployTagText } from './tag.js';
 import { theCommit } from './write-commit.js';
 
 /** Re-plan once when the branch moved under us: build again on the new head. */
@@ -59,7 +61,14 @@ export const moveBranch: GitStep<'move-branch'> = {
       }
       await ctx.save({ pushing: true }); // recorded before the push, so a resume knows it was ours
       try {
-        await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
+        if (host.updateBranchWithTag) {
+          // The deploy tag (the next step) goes in the same atomic push: one write to the remote,
+          // not two. The tag step then finds it there, as after a crash.
+          await host.updateBranchWithTag(ctx.plan.branch, newSha, ctx.plan.targetHead, {
+            name: await deployTagName(ctx, newSha),
+            message: await deployTagText(ctx),
+          });
+        } else await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
       } catch (err) {
         if (err instanceof ConflictError && attempt === 0) {
           await host.sync();
