@@ -13,6 +13,7 @@ import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
+import type { JobsFor } from '../verify/jobs.js';
 import { announceDevVersion, developmentEnv } from './dev-announcer.js';
 import { LiveReconciler } from './live-reconciler.js';
 import { type PollSource, RepoPoller } from './repo-poller.js';
@@ -53,6 +54,8 @@ export interface ControllerDeps {
   mountEvents?(events: RepoEvents): void;
   /** How often the store is asked for operations in `verifying` (default 5000). */
   verifyCheckMs?: number;
+  /** The Jobs of a cluster, for `job` verification checks (src/verify/). */
+  jobsFor?: JobsFor;
 }
 
 export interface RunningController {
@@ -171,7 +174,7 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
         .catch((err) => log.warn({ app, err: (err as Error).message }, 'cannot fetch; using the mirror as it is'));
       await reconciler.refreshDesired(app);
     }
-    verifier = new Verifier(runtime, reconciler, { checkEveryMs: deps.verifyCheckMs });
+    verifier = new Verifier(runtime, reconciler, { checkEveryMs: deps.verifyCheckMs, jobsFor: deps.jobsFor });
     verifier.start();
     for (const cluster of new Set(targets.map((t) => t.cluster))) {
       const watch = await deps.watchCluster(cluster);
