@@ -38,7 +38,7 @@ export class KubeJobs implements Jobs {
       return 'created';
     } catch (err) {
       if (statusOf(err) === 409) return 'exists';
-      throw new UpstreamError('kubernetes', `cannot create the Job: ${describeKubeError(err)}`);
+      throw new UpstreamError('kubernetes', describeKubeError(err));
     }
   }
 
@@ -47,7 +47,7 @@ export class KubeJobs implements Jobs {
       return jobState(await this.batch.readNamespacedJob({ namespace, name }));
     } catch (err) {
       if (statusOf(err) === 404) return { phase: 'missing', detail: 'not found' };
-      throw new UpstreamError('kubernetes', `cannot read the Job: ${describeKubeError(err)}`);
+      throw new UpstreamError('kubernetes', describeKubeError(err));
     }
   }
 
@@ -57,22 +57,23 @@ export class KubeJobs implements Jobs {
       labelSelector: `batch.kubernetes.io/job-name=${name}`,
     });
     const at = (p: (typeof pods.items)[number]) => new Date(p.metadata?.creationTimestamp ?? 0).getTime();
-    const newest = [...pods.items].sort((a, b) => at(b) - at(a))[0];
-    if (!newest?.metadata?.name) return '';
-    return this.core.readNamespacedPodLog({
-      namespace,
-      name: newest.metadata.name,
-      container: 'check',
-      tailLines: lines,
-    });
+    // Timestamps have a second's resolution: the last few pods, each named, oldest first.
+    const recent = [...pods.items].sort((a, b) => at(a) - at(b)).slice(-3);
+    const tails = await Promise.all(
+      recent.map(async (p) => {
+        const pod = p.metadata?.name ?? '';
+        const text = await this.core.readNamespacedPodLog({ namespace, name: pod, container: 'check', tailLines: lines });
+        return recent.length > 1 ? `--- pod ${pod} ---\n${text}` : text;
+      }),
+    );
+    return tails.join('');
   }
 
   async remove(namespace: string, name: string): Promise<void> {
     try {
       await this.batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' });
     } catch (err) {
-      if (statusOf(err) !== 404)
-        throw new UpstreamError('kubernetes', `cannot delete the Job: ${describeKubeError(err)}`);
+      if (statusOf(err) !== 404) throw new UpstreamError('kubernetes', describeKubeError(err));
     }
   }
 }

@@ -19,7 +19,7 @@ export interface Jobs {
   /** Create it; `exists` when a Job of that name is already there (a resumed check). */
   create(job: JobManifest): Promise<'created' | 'exists'>;
   read(namespace: string, name: string): Promise<JobState>;
-  /** The last lines of the log of the Job's newest pod ('' when there is none). */
+  /** The last lines of the logs of the Job's newest pods, each named when there are several ('' when none). */
   logTail(namespace: string, name: string, lines: number): Promise<string>;
   /** Delete the Job and its pods (background propagation); absent is fine. */
   remove(namespace: string, name: string): Promise<void>;
