@@ -62,7 +62,12 @@ export class KubeJobs implements Jobs {
     const tails = await Promise.all(
       recent.map(async (p) => {
         const pod = p.metadata?.name ?? '';
-        const text = await this.core.readNamespacedPodLog({ namespace, name: pod, container: 'check', tailLines: lines });
+        const text = await this.core.readNamespacedPodLog({
+          namespace,
+          name: pod,
+          container: 'check',
+          tailLines: lines,
+        });
         return recent.length > 1 ? `--- pod ${pod} ---\n${text}` : text;
       }),
     );

@@ -311,7 +311,7 @@ export class FakeJobs {
 
   private createJob(ns: string, body: Obj | undefined): Reply {
     const name: string | undefined = body?.metadata?.name;
-    if (!body || body.kind !== 'Job' || body.apiVersion !== 'batch/v1' || !name)
+    if (body?.kind !== 'Job' || body.apiVersion !== 'batch/v1' || !name)
       return { code: 400, body: status(400, 'BadRequest', 'a batch/v1 Job with metadata.name is required') };
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))
       return {
