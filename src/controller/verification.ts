@@ -24,6 +24,8 @@ export interface VerifierOptions {
   checkEveryMs?: number;
   /** The Jobs of a cluster, for `job` checks. */
   jobsFor?: JobsFor;
+  /** After a verified operation: what to add to the verdict (a soak window begins). */
+  afterVerified?: (op: Operation) => Promise<string | null>;
 }
 
 /** Why a verdict is what it is: the rollout, or a check after it. */
@@ -232,45 +234,65 @@ export class Verifier {
           ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}`
           : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,
     ];
+    if (ok && done.state === 'succeeded' && this.options.afterVerified) {
+      const more = await this.options.afterVerified(done).catch((err: unknown) => {
+        this.runtime.log.warn({ operation: op.id, err: String(err) }, 'could not begin the soak window');
+        return null;
+      });
+      if (more) lines.push(more);
+    }
     if (!ok && done.state === 'failed') {
       const inconclusive = cause.by === 'checks' && cause.outcome.status === 'inconclusive';
       const rollback = inconclusive
         ? `not rolled back automatically: an inconclusive check does not say the version is bad${op.kind === 'promote' ? ` (\`rollback ${op.app} ${op.env}\` rolls it back)` : ''}`
-        : await this.autoRollback(done, detail, cause);
+        : await startAutoRollback(
+            this.runtime,
+            done,
+            cause.by === 'checks'
+              ? `automatic rollback: ${op.id}: ${detail}`
+              : `automatic rollback: the rollout of ${op.id} failed (${detail})`,
+            cause.by === 'checks' && cause.outcome.check
+              ? `check ${cause.outcome.check.name} failed`
+              : 'the rollout failed',
+          );
       if (rollback) lines.push(rollback);
     }
     await store.saveKeyReply(`controller:verdict:${op.id}`, { ok, state: done.state });
     await postToEnv(this.runtime, op.env, lines.join('\n'), done.message);
   }
+}
 
-  /** Start an emergency rollback when the environment asks for it; returns what to say. */
-  private async autoRollback(op: Operation, why: string, cause: Cause): Promise<string | null> {
-    const what =
-      cause.by === 'checks' && cause.outcome.check ? `check ${cause.outcome.check.name} failed` : 'the rollout failed';
-    const env = findEnv(this.runtime.config, op.env);
-    const app = findApp(this.runtime.config, op.app);
-    if (!env?.verify.autoRollback || !app || op.kind !== 'promote') return null;
-    try {
-      const plan = await planRollback(this.runtime, { app, env, emergency: true });
-      plan.reason =
-        cause.by === 'checks'
-          ? `automatic rollback: ${op.id}: ${why}`
-          : `automatic rollback: the rollout of ${op.id} failed (${why})`;
-      const rollback = await this.runtime.engine.request({
-        kind: 'rollback',
-        app: app.name,
-        env: env.name,
-        plan,
-        requester: 'conveyor',
-        idempotencyKey: `controller:autorollback:${op.id}`,
-        emergency: true,
-        source: 'controller',
-      });
-      return `${env.name} rolls back automatically to ${plan.toTag ?? plan.sourceSha.slice(0, 8)} (${rollback.id}, ${rollback.state}) because ${what}`;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.runtime.log.warn({ operation: op.id, err: message }, 'automatic rollback not started');
-      return `automatic rollback not started: ${message}`;
-    }
+/**
+ * Start an emergency rollback of a promotion when its environment asks for it
+ * (`verify.autoRollback`); returns what to say, or null when it does not ask.
+ * `reason` goes on the rollback's plan; `because` ends the sentence said.
+ */
+export async function startAutoRollback(
+  runtime: RuntimeWithEngine,
+  op: Operation,
+  reason: string,
+  because: string,
+): Promise<string | null> {
+  const env = findEnv(runtime.config, op.env);
+  const app = findApp(runtime.config, op.app);
+  if (!env?.verify.autoRollback || !app || op.kind !== 'promote') return null;
+  try {
+    const plan = await planRollback(runtime, { app, env, emergency: true });
+    plan.reason = reason;
+    const rollback = await runtime.engine.request({
+      kind: 'rollback',
+      app: app.name,
+      env: env.name,
+      plan,
+      requester: 'conveyor',
+      idempotencyKey: `controller:autorollback:${op.id}`,
+      emergency: true,
+      source: 'controller',
+    });
+    return `${env.name} rolls back automatically to ${plan.toTag ?? plan.sourceSha.slice(0, 8)} (${rollback.id}, ${rollback.state}) because ${because}`;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    runtime.log.warn({ operation: op.id, err: message }, 'automatic rollback not started');
+    return `automatic rollback not started: ${message}`;
   }
 }

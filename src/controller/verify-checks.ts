@@ -153,27 +153,42 @@ export async function runChecks(
     );
   }
   const vars = await templateVars(deps.runtime, op, target);
-  let passed = 0;
-  for (const check of checks) {
-    let result: StoredCheckResult | undefined = progress.results[check.name];
-    if (!result) {
-      const r = await runOne(deps, op, target, check, vars, progress, save, signal);
-      if (signal.aborted) throw signal.reason;
-      result = { kind: check.kind, status: r.status, output: clip(r.output), at: clock.now().toISOString() };
-      progress.results[check.name] = result;
-      await save();
-      await store.audit('conveyor', 'verify.check', op.id, {
-        check: check.name,
-        kind: check.kind,
-        status: result.status,
-        output: result.output,
-      });
-      await deps.say(`${MARK[result.status]} check ${check.name} (${check.kind}) ${result.status}: ${result.output}`);
-    }
-    await cleanUp(deps, op, target, check, progress.jobs[check.name]);
-    if (result.status !== 'passed')
-      return { status: result.status, check: { name: check.name, kind: check.kind, output: result.output }, passed };
-    passed += 1;
+  // The engine's sweep ends a `verifying` operation untouched for `verify.timeout`: a long
+  // check (an analysis of many measurements, a slow Job) keeps it fresh while it runs.
+  const timeout = findEnv(deps.runtime.config, op.env)?.verify.timeout ?? 600_000;
+  const heartbeat = setInterval(
+    () => void save().catch(() => undefined),
+    Math.max(1000, Math.min(60_000, timeout / 4)),
+  ).unref();
+  try {
+    return await runInOrder();
+  } finally {
+    clearInterval(heartbeat);
   }
-  return { status: 'passed', passed };
+
+  async function runInOrder(): Promise<ChecksOutcome> {
+    let passed = 0;
+    for (const check of checks) {
+      let result: StoredCheckResult | undefined = progress.results[check.name];
+      if (!result) {
+        const r = await runOne(deps, op, target, check, vars, progress, save, signal);
+        if (signal.aborted) throw signal.reason;
+        result = { kind: check.kind, status: r.status, output: clip(r.output), at: clock.now().toISOString() };
+        progress.results[check.name] = result;
+        await save();
+        await store.audit('conveyor', 'verify.check', op.id, {
+          check: check.name,
+          kind: check.kind,
+          status: result.status,
+          output: result.output,
+        });
+        await deps.say(`${MARK[result.status]} check ${check.name} (${check.kind}) ${result.status}: ${result.output}`);
+      }
+      await cleanUp(deps, op, target, check, progress.jobs[check.name]);
+      if (result.status !== 'passed')
+        return { status: result.status, check: { name: check.name, kind: check.kind, output: result.output }, passed };
+      passed += 1;
+    }
+    return { status: 'passed', passed };
+  }
 }

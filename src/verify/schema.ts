@@ -9,13 +9,13 @@ import { z } from 'zod';
 import { parseCondition } from './condition.js';
 import { TEMPLATE_VARS, unknownPlaceholders } from './template.js';
 
-const durationPattern = /^(\d+)(ms|s|m|h)$/;
-const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "500ms", "30s", "10m", "2h" → milliseconds (its own copy: src/config/schema.ts imports this file). */
 const duration = z
   .string()
-  .regex(durationPattern, 'a duration such as "500ms", "30s", "10m" or "2h"')
+  .regex(durationPattern, 'a duration such as "500ms", "30s", "10m", "2h" or "1d"')
   .transform((s) => {
     const [, n, unit] = durationPattern.exec(s)!;
     return Number(n) * unitMs[unit!]!;
@@ -172,6 +172,48 @@ export const checksSchema = z
   })
   .default([]);
 
+/**
+ * A soak window: after the operation succeeded, the environment stays under watch for `for`,
+ * and the named checks (default: every http and prometheus check) are evaluated every `interval`.
+ */
+export const soakSchema = z
+  .object({
+    for: duration,
+    interval: duration.default(300_000),
+    checks: z.array(z.string()).min(1).optional(),
+  })
+  .strict();
+
+/** `environments[].verify` (src/config/schema.ts refers to it). */
+export const verifySchema = z
+  .object({
+    /** For the rollout to become healthy (the checks bound themselves). */
+    timeout: duration.default(600_000),
+    autoRollback: z.boolean().default(false),
+    checks: checksSchema,
+    soak: soakSchema.optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    for (const [i, name] of (v.soak?.checks ?? []).entries()) {
+      const check = v.checks.find((c) => c.name === name);
+      if (!check)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['soak', 'checks', i],
+          message: `no check named ${name} in verify.checks`,
+        });
+      else if (check.kind === 'job')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['soak', 'checks', i],
+          message: `${name} is a job check; a soak window evaluates http and prometheus checks only`,
+        });
+    }
+  })
+  .default({ timeout: 600_000, autoRollback: false, checks: [] });
+
+export type SoakConfig = z.infer<typeof soakSchema>;
 export type HttpCheck = z.infer<typeof httpCheckSchema>;
 export type PrometheusCheck = z.infer<typeof prometheusCheckSchema>;
 export type JobCheck = z.infer<typeof jobCheckSchema>;
