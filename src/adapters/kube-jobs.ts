@@ -74,6 +74,20 @@ export class KubeJobs implements Jobs {
     return tails.join('');
   }
 
+  async output(namespace: string, name: string): Promise<string> {
+    const pods = await this.core.listNamespacedPod({
+      namespace,
+      labelSelector: `batch.kubernetes.io/job-name=${name}`,
+    });
+    const done = pods.items.find((p) => p.status?.phase === 'Succeeded');
+    const pod = done?.metadata?.name;
+    if (!pod) return '';
+    const message = done.status?.containerStatuses?.[0]?.state?.terminated?.message?.trim();
+    if (message) return message;
+    const tail = await this.core.readNamespacedPodLog({ namespace, name: pod, container: 'check', tailLines: 1 });
+    return tail.trim();
+  }
+
   async remove(namespace: string, name: string): Promise<void> {
     try {
       await this.batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' });

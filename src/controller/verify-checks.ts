@@ -78,7 +78,7 @@ export async function templateVars(
   } catch {
     // manifests unreadable: the deploy tag (or sha) stands for the version
   }
-  return { app: op.app, env: op.env, version, sha, tag, operation: op.id, namespace: target.namespace };
+  return { app: op.app, env: op.env, version, sha, tag, operation: op.id, namespace: target.namespace, backup: '' };
 }
 
 async function runOne(

@@ -71,24 +71,43 @@ export interface JobRun {
   record(): Promise<void>;
 }
 
-export async function runJobCheck(check: JobCheck, vars: TemplateVars, run: JobRun): Promise<CheckResult> {
+/** Record the name, then create the Job (or find it there); a failure to create is the result. */
+export async function startJob(check: JobCheck, vars: TemplateVars, run: JobRun): Promise<CheckResult | null> {
+  await run.record();
+  try {
+    const created = await run.jobs.create(jobManifest(check, vars, run.name, run.namespace));
+    if (created === 'created') crashPoint('after-verify-job-create');
+    return null;
+  } catch (err) {
+    return { status: 'failed', output: `cannot create Job ${run.namespace}/${run.name}: ${(err as Error).message}` };
+  }
+}
+
+/** One look at the Job: its result once it has ended, null while it runs (a read error throws). */
+export async function readJobOnce(check: JobCheck, run: JobRun): Promise<CheckResult | null> {
   const { jobs, namespace, name } = run;
   const where = `Job ${namespace}/${name}`;
-  await run.record();
-  let created: 'created' | 'exists';
-  try {
-    created = await jobs.create(jobManifest(check, vars, name, namespace));
-  } catch (err) {
-    return { status: 'failed', output: `cannot create ${where}: ${(err as Error).message}` };
+  const state = await jobs.read(namespace, name);
+  if (state.phase === 'succeeded') return { status: 'passed', output: `${where} succeeded` };
+  if (state.phase === 'failed' || state.phase === 'missing') {
+    const tail = await jobs.logTail(namespace, name, check.logLines).catch(() => '');
+    const detail = state.phase === 'missing' ? 'the Job is gone' : `failed: ${state.detail}`;
+    return { status: 'failed', output: `${where} ${detail}${tail ? `\nlast log lines:\n${tail.trimEnd()}` : ''}` };
   }
-  if (created === 'created') crashPoint('after-verify-job-create');
+  return null;
+}
+
+export async function runJobCheck(check: JobCheck, vars: TemplateVars, run: JobRun): Promise<CheckResult> {
+  const where = `Job ${run.namespace}/${run.name}`;
+  const refused = await startJob(check, vars, run);
+  if (refused) return refused;
   // The Job's activeDeadlineSeconds ends it in the cluster; this wait gives the cluster a margin.
   const deadline = Date.now() + timeoutOf(check) + 60_000;
   let unreachable = 0;
   for (;;) {
-    let state: Awaited<ReturnType<Jobs['read']>>;
+    let result: CheckResult | null;
     try {
-      state = await jobs.read(namespace, name);
+      result = await readJobOnce(check, run);
       unreachable = 0;
     } catch (err) {
       if (++unreachable > Math.max(3, check.retries))
@@ -96,13 +115,8 @@ export async function runJobCheck(check: JobCheck, vars: TemplateVars, run: JobR
       await pause(check.interval, run.signal);
       continue;
     }
-    if (state.phase === 'succeeded') return { status: 'passed', output: `${where} succeeded` };
-    if (state.phase === 'failed' || state.phase === 'missing') {
-      const tail = await jobs.logTail(namespace, name, check.logLines).catch(() => '');
-      const detail = state.phase === 'missing' ? 'the Job is gone' : `failed: ${state.detail}`;
-      return { status: 'failed', output: `${where} ${detail}${tail ? `\nlast log lines:\n${tail.trimEnd()}` : ''}` };
-    }
-    if (Date.now() > deadline) return { status: 'failed', output: `${where} did not finish in time (${state.detail})` };
+    if (result) return result;
+    if (Date.now() > deadline) return { status: 'failed', output: `${where} did not finish in time` };
     await pause(check.interval, run.signal);
   }
 }

@@ -21,6 +21,11 @@ export interface Jobs {
   read(namespace: string, name: string): Promise<JobState>;
   /** The last lines of the logs of the Job's newest pods, each named when there are several ('' when none). */
   logTail(namespace: string, name: string, lines: number): Promise<string>;
+  /**
+   * What a succeeded Job reports: its pod's termination message (the container writes it to
+   * /dev/termination-log), else the last line of its log; '' when there is neither.
+   */
+  output(namespace: string, name: string): Promise<string>;
   /** Delete the Job and its pods (background propagation); absent is fine. */
   remove(namespace: string, name: string): Promise<void>;
 }

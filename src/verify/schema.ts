@@ -21,7 +21,7 @@ const duration = z
     return Number(n) * unitMs[unit!]!;
   });
 
-/** A string with {placeholders}: only the known ones (app, env, version, sha, tag, operation, namespace). */
+/** A string with {placeholders}: only the known ones (app, env, version, sha, tag, operation, namespace, backup). */
 const template = (what: string) =>
   z
     .string()

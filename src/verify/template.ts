@@ -3,7 +3,7 @@
  * configuration refuses others), and each value is escaped for where it lands: a URL component,
  * a PromQL string, or plain text (a Job's argv and env, never a shell).
  */
-export const TEMPLATE_VARS = ['app', 'env', 'version', 'sha', 'tag', 'operation', 'namespace'] as const;
+export const TEMPLATE_VARS = ['app', 'env', 'version', 'sha', 'tag', 'operation', 'namespace', 'backup'] as const;
 export type TemplateVars = Record<(typeof TEMPLATE_VARS)[number], string>;
 
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;

@@ -18,6 +18,7 @@ const vars: TemplateVars = {
   tag: 'qa/2026.11.26.1',
   operation: 'op_http',
   namespace: 'qa',
+  backup: '',
 };
 
 describe('http checks', () => {

@@ -24,6 +24,7 @@ const vars: TemplateVars = {
   tag: 'qa/2026.11.26.1',
   operation: 'op_test1',
   namespace: 'qa',
+  backup: '',
 };
 
 const jobCheck = (over: Record<string, unknown> = {}) =>

@@ -16,6 +16,8 @@ type Obj = Record<string, any>;
 export interface PodScript {
   exitCode: number;
   logs: string;
+  /** The container's termination message (/dev/termination-log). */
+  message?: string;
 }
 
 /** What the fake's Job controller does with a new Job; null leaves it to the test. */
@@ -155,7 +157,7 @@ export class FakeJobs {
   }
 
   /** The running pod ends with `exitCode` after printing `logs`; the Job counts it and may end. */
-  endPod(ns: string, name: string, exitCode: number, logs: string): void {
+  endPod(ns: string, name: string, exitCode: number, logs: string, message?: string): void {
     const job = this.mustGet(ns, name);
     const pod = [...this.pods.values()].find(
       (p) => p.metadata.namespace === ns && p.metadata.labels['job-name'] === name && p.status.phase === 'Running',
@@ -171,6 +173,7 @@ export class FakeJobs {
       terminated: {
         exitCode,
         reason: exitCode === 0 ? 'Completed' : 'Error',
+        ...(message ? { message } : {}),
         startedAt: pod.status.startTime,
         finishedAt: t,
       },
@@ -247,7 +250,7 @@ export class FakeJobs {
       this.startPod(ns, name);
       this.later(step, () => {
         if (!this.jobs.has(`${ns}/${name}`)) return;
-        this.endPod(ns, name, p.exitCode, p.logs);
+        this.endPod(ns, name, p.exitCode, p.logs, p.message);
         if (!this.finished(ns, name)) this.later(step, next);
       });
     };
