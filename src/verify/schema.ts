@@ -192,6 +192,17 @@ export const verifySchema = z
     autoRollback: z.boolean().default(false),
     checks: checksSchema,
     soak: soakSchema.optional(),
+    /**
+     * Pre-deploy hooks of a promotion, run in order before its first Git write (e.g. a backup
+     * Job); a failure stops the promotion with nothing written. A Job's output (its termination
+     * message) is recorded on the operation.
+     */
+    before: z
+      .array(z.discriminatedUnion('kind', [httpCheckSchema, jobCheckSchema]))
+      .max(10)
+      .default([]),
+    /** Run before a rollback's first write, with {backup}: the output of the `before` Job of the version left. */
+    restore: jobCheckSchema.optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -211,7 +222,7 @@ export const verifySchema = z
         });
     }
   })
-  .default({ timeout: 600_000, autoRollback: false, checks: [] });
+  .default({ timeout: 600_000, autoRollback: false, checks: [], before: [] });
 
 export type SoakConfig = z.infer<typeof soakSchema>;
 export type HttpCheck = z.infer<typeof httpCheckSchema>;
