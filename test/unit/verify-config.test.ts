@@ -85,4 +85,30 @@ describe('verify.checks', () => {
       ),
     ).toEqual(['environments[1].verify.checks[1].name: two checks are named smoke']);
   });
+
+  it('accepts a soak window over named checks and pre-deploy hooks; refuses a job check in the window', () => {
+    const config = parseConfig(
+      withChecks(`        - { kind: http, name: smoke, url: "http://svc/health" }
+        - { kind: job, name: e2e, image: e2e }
+      soak: { for: 24h, interval: 5m, checks: [smoke] }
+      before:
+        - { kind: job, name: backup, image: "db-tools:2", command: [/bin/backup], args: ["{app}"] }
+      restore: { kind: job, name: restore, image: "db-tools:2", args: [--from, "{backup}"] }
+`),
+    );
+    const verify = config.environments[1]!.verify;
+    expect(verify.soak).toEqual({ for: 86_400_000, interval: 300_000, checks: ['smoke'] });
+    expect(verify.before.map((h) => h.name)).toEqual(['backup']);
+    expect(verify.restore?.args).toEqual(['--from', '{backup}']);
+    expect(
+      problems(
+        withChecks(`        - { kind: job, name: e2e, image: e2e }
+      soak: { for: 1h, checks: [e2e, nope] }
+`),
+      ),
+    ).toEqual([
+      'environments[1].verify.soak.checks[0]: e2e is a job check; a soak window evaluates http and prometheus checks only',
+      'environments[1].verify.soak.checks[1]: no check named nope in verify.checks',
+    ]);
+  });
 });
