@@ -12,7 +12,6 @@ import { confirmFresh, readEnvStates, syncHost } from '../core/env-state.js';
 import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
-import type { Runtime } from '../core/runtime.js';
 import type { JobsFor } from '../verify/jobs.js';
 import { announceDevVersion, developmentEnv } from './dev-announcer.js';
 import { LiveReconciler } from './live-reconciler.js';
@@ -87,12 +86,12 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
   const targets = reconciler.targets.filter((t) => deps.clusters.includes(t.cluster));
   const watched = (op: Operation) => targets.some((t) => t.app === op.app && t.env === op.env);
 
-  runtime.engine.needsVerification = (op) => {
+  runtime.engine.verifyWith((op) => {
     const need = (op.kind === 'promote' || op.kind === 'rollback') && watched(op);
     // The engine moves the operation to `verifying` right after asking: look once it has.
     if (need && leadership.isLeader()) setTimeout(() => void verifier?.check(op.id), 0);
     return need;
-  };
+  });
 
   /**
    * The one repo-changed handler (webhook pushes and the poller): refresh the mirror, announce a

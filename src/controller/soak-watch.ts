@@ -6,11 +6,13 @@
  * window's state lives on the operation (`progress.soak`), so a restart or a new leader goes on
  * where the last one stopped; a later deploy to the environment ends the window.
  */
+
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { findEnv } from '../core/runtime.js';
 import { runHttpCheck } from '../verify/http-check.js';
+import { verifySlice } from '../verify/progress-slice.js';
 import { runPrometheusCheck } from '../verify/prometheus-check.js';
 import type { CheckResult } from '../verify/result.js';
 import type { Check } from '../verify/schema.js';
@@ -63,7 +65,7 @@ export async function beginSoak(runtime: RuntimeWithEngine, op: Operation): Prom
     checks: checks.map((c) => c.name),
     runs: 0,
   };
-  await runtime.store.saveProgress(op.id, { soak: progress });
+  await runtime.store.saveProgress(op.id, verifySlice({ soak: progress }));
   await runtime.store.audit('conveyor', 'verify.soak.started', op.id, {
     until: progress.until,
     checks: progress.checks,
@@ -133,7 +135,7 @@ export class SoakWatcher {
     extra: Partial<SoakProgress> = {},
   ) {
     const next = { ...soak, ...extra, ended, endedAt: this.runtime.clock.now().toISOString() };
-    await this.runtime.store.saveProgress(op.id, { soak: next });
+    await this.runtime.store.saveProgress(op.id, verifySlice({ soak: next }));
     await this.runtime.store.audit('conveyor', `verify.soak.${ended}`, op.id, {
       runs: next.runs,
       ...(next.failure ? { failure: next.failure } : {}),
@@ -199,6 +201,6 @@ export class SoakWatcher {
       await postToEnv(this.runtime, op.env, lines.join('\n'));
       return;
     }
-    await store.saveProgress(op.id, { soak: { ...soak, runs, lastAt: now.toISOString() } });
+    await store.saveProgress(op.id, verifySlice({ soak: { ...soak, runs, lastAt: now.toISOString() } }));
   }
 }

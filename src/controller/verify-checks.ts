@@ -5,6 +5,7 @@
  * resumed run (after a restart) skips what is stored and finds a Job it started by the name it
  * recorded before creating it, so no Job runs twice.
  */
+
 import { isConveyorError } from '../core/errors.js';
 import { isGitPlan, type Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
@@ -12,6 +13,7 @@ import { findEnv } from '../core/runtime.js';
 import { runHttpCheck } from '../verify/http-check.js';
 import { jobNameFor, runJobCheck } from '../verify/job-check.js';
 import type { JobsFor } from '../verify/jobs.js';
+import { verifySlice } from '../verify/progress-slice.js';
 import { runPrometheusCheck } from '../verify/prometheus-check.js';
 import type { CheckResult, CheckStatus } from '../verify/result.js';
 import type { Check } from '../verify/schema.js';
@@ -145,7 +147,7 @@ export async function runChecks(
   const progress: VerifyChecksProgress = stored
     ? { startedAt: stored.startedAt, results: { ...stored.results }, jobs: { ...stored.jobs } }
     : { startedAt: clock.now().toISOString(), results: {}, jobs: {} };
-  const save = () => store.saveProgress(op.id, { verifyChecks: progress });
+  const save = () => store.saveProgress(op.id, verifySlice({ verifyChecks: progress }));
   if (!stored) {
     await save();
     await deps.say(

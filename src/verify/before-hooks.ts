@@ -8,6 +8,7 @@
  * (`progress.beforeHooks`); a rollback's `restore` Job gets the output of the `before` Job of
  * the version it leaves as `{backup}`.
  */
+
 import type { Config } from '../config/schema.js';
 import { ConflictError, UpstreamError } from '../core/errors.js';
 import { isGitPlan, type Operation } from '../core/operation.js';
@@ -16,6 +17,7 @@ import type { KindRunner, StepEngine } from '../core/steps/kind-runner.js';
 import { runHttpCheck } from './http-check.js';
 import { jobNameFor, readJobOnce, startJob } from './job-check.js';
 import type { JobsFor } from './jobs.js';
+import { verifySlice } from './progress-slice.js';
 import type { CheckStatus } from './result.js';
 import type { HttpCheck, JobCheck } from './schema.js';
 import type { TemplateVars } from './template.js';
@@ -75,7 +77,7 @@ export function withBeforeHooks(inner: KindRunner, deps: HookDeps): KindRunner {
         throw new ConflictError(`hook ${failed.name} ${progress.results[failed.name]!.status}: nothing was written`);
       const pending = hooks.filter((h) => !progress.results[h.name]);
       if (!pending.length) return inner.apply(op, engine);
-      const save = () => deps.store.saveProgress(op.id, { beforeHooks: progress });
+      const save = () => deps.store.saveProgress(op.id, verifySlice({ beforeHooks: progress }));
       const target = deps.config.apps.find((a) => a.name === op.app)?.targets[op.env];
       const sha = isGitPlan(op.plan) ? op.plan.sourceSha : '';
       let backup = '';

@@ -171,14 +171,14 @@ describe('SIGKILL during verification', () => {
     // 3. the operation's record: the Job's name, one result, one audit line
     const store = await openStore(`pglite:${join(sandboxDir, 'state')}`, systemClock);
     try {
-      const op = await store.operation(id);
+      const op = await store.operationStore.operation(id);
       expect(op.state).toBe('succeeded');
       const v = (
         op.progress as { verifyChecks?: { jobs: Record<string, string>; results: Record<string, { status: string }> } }
       ).verifyChecks;
       expect(v?.jobs).toEqual({ e2e: name });
       expect(v?.results.e2e?.status).toBe('passed');
-      const audit = await store.auditLog({ operationId: id, action: 'verify.check' });
+      const audit = await store.auditStore.auditLog({ operationId: id, action: 'verify.check' });
       expect(audit).toHaveLength(1);
       expect(audit[0]!.detail).toMatchObject({ check: 'e2e', status: 'passed', output: `Job qa/${name} succeeded` });
     } finally {
