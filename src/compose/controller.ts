@@ -80,5 +80,11 @@ export async function startController(input: ControllerInput): Promise<RunningCo
         log,
       )),
     verifyCheckMs: input.verifyCheckMs,
+    async jobsFor(cluster) {
+      const kc = kubeConfigs[cluster];
+      if (!kc) return null;
+      const { KubeJobs } = await import('../adapters/kube-jobs.js');
+      return new KubeJobs(kc);
+    },
   });
 }

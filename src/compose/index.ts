@@ -4,6 +4,7 @@
  * reads a secret: serve, the controller (./controller.ts), `conveyor run` and the journal
  * workers are all composed from here.
  */
+
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { COMMANDS } from '../../commands/index.js';
@@ -35,6 +36,7 @@ import type { TokenStore } from '../store/token-store.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
 import { stateUrlOf, storePort } from './state.js';
+import { installVerifyHooks } from './verify-hooks.js';
 
 export { buildConsulKv, buildObjectStore, buildTickets, type ConsulSettings } from './clients.js';
 export { GIT_HOST_PROVIDERS } from './git-hosts/index.js';
@@ -111,6 +113,7 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
       tickets,
       workerId: `${hostname()}:${process.pid}`,
     });
+    installVerifyHooks(engine, { config, store, clock, log, git });
     const runtime: ComposedRuntime = {
       config,
       state,
