@@ -38,7 +38,7 @@ export const secretsSchema = z.object({
 export type Secrets = z.infer<typeof secretsSchema>;
 
 /** `NAME`, else the content of the file `NAME_FILE` names (without its trailing newline). */
-function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+export function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const direct = env[name];
   if (direct !== undefined && direct !== '') return direct;
   const file = env[`${name}_FILE`];
