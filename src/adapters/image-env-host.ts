@@ -26,7 +26,7 @@ import { ConflictError, InputError, NotFoundError } from '../core/errors.js';
 import { gitopsTarget, versionBranch } from '../core/images/gitops-target.js';
 import { readImageField, writeImageField } from '../core/images/image-field.js';
 import { formatVersion, type ImageVersion, parseVersion } from '../core/images/image-ref.js';
-import type { CommitInfo, DeployTag, FileStat, GitHost, RefsSnapshot } from '../core/ports.js';
+import type { CommitInfo, DeployTag, FileStat, GitHost, ImageEnvironments, RefsSnapshot } from '../core/ports.js';
 import type { PlainGitHost } from './git-plain.js';
 import { GitObjects } from './gitops-objects.js';
 
@@ -42,7 +42,7 @@ export interface ImageEnvHostOptions {
   now?: () => Date;
 }
 
-export class ImageEnvHost implements GitHost {
+export class ImageEnvHost implements GitHost, ImageEnvironments {
   readonly kind = 'git' as const;
   private readonly app: AppConfig;
   private readonly gitopsBranch: string;
@@ -151,7 +151,7 @@ export class ImageEnvHost implements GitHost {
   }
 
   /** Write `version` into the environment's GitOps file (nothing when it is already there). */
-  private async writeField(env: string, version: ImageVersion, why: string): Promise<void> {
+  private async writeField(env: string, version: ImageVersion, why: string): Promise<boolean> {
     const { file, spec } = gitopsTarget(this.app, env);
     for (let attempt = 0; attempt < 3; attempt++) {
       const head = await this.inner.branchHead(this.gitopsBranch);
@@ -159,14 +159,14 @@ export class ImageEnvHost implements GitHost {
       const text = await this.inner.readFile(head, file);
       if (text === null) throw new NotFoundError(`the GitOps repository has no ${file} on ${this.gitopsBranch}`);
       const current = readImageField(text, spec, file);
-      if (current.tag === version.tag && current.digest === version.digest) return;
+      if (current.tag === version.tag && current.digest === version.digest) return false;
       const edited = writeImageField(text, spec, version, file);
       const tree = await this.objects.treeWithFile(head, file, edited);
       const subject = `${this.app.name}: ${env} → ${formatVersion(version)}`;
       const commit = await this.objects.commit(tree, head, `${subject}\n\n${why}`);
       try {
         await this.inner.updateBranch(this.gitopsBranch, commit, head);
-        return;
+        return true;
       } catch (err) {
         // Another app (or a person) moved the GitOps branch: edit again on its new head.
         if (!(err instanceof ConflictError)) throw err;
@@ -176,12 +176,38 @@ export class ImageEnvHost implements GitHost {
     throw new ConflictError(`${this.gitopsBranch} of the GitOps repository keeps moving; nothing was overwritten`);
   }
 
+  async currentVersion(env: string): Promise<ImageVersion | null> {
+    await this.inner.sync();
+    const head = await this.inner.branchHead(this.gitopsBranch);
+    if (!head) return null;
+    const { file, spec } = gitopsTarget(this.app, env);
+    const text = await this.inner.readFile(head, file);
+    if (text === null) return null;
+    try {
+      return readImageField(text, spec, file);
+    } catch {
+      return null;
+    }
+  }
+
+  async deploy(env: string, version: ImageVersion, message: string): Promise<{ written: boolean }> {
+    return this.exclusive(async () => {
+      await this.inner.sync();
+      const written = await this.writeField(env, version, message);
+      await this.record({ kind: 'discovered', by: '(the registry discovery)', only: env });
+      return { written };
+    });
+  }
+
   /** Record in each version branch what the environment's GitOps file says now. */
-  private async record(): Promise<void> {
+  private async record(
+    how: { kind: string; by: string; only?: string } = { kind: 'recorded', by: '(the GitOps repository)' },
+  ): Promise<void> {
     const head = await this.inner.branchHead(this.gitopsBranch);
     if (!head) return;
     let moved = false;
     for (const env of this.envOfBranch.values()) {
+      if (how.only && env !== how.only) continue;
       const { file, spec } = gitopsTarget(this.app, env);
       const text = await this.inner.readFile(head, file);
       if (text === null) continue;
@@ -203,7 +229,7 @@ export class ImageEnvHost implements GitHost {
       );
       try {
         await this.inner.updateBranch(branch, commit, recorded);
-        await this.tagRecorded(env, commit, version, file, head);
+        await this.tagRecorded(env, commit, version, file, head, how);
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         moved = true; // another replica recorded it first
@@ -213,7 +239,14 @@ export class ImageEnvHost implements GitHost {
   }
 
   /** A deploy tag for a version that ran without an operation (so history and rollback know it). */
-  private async tagRecorded(env: string, sha: string, version: ImageVersion, file: string, gitopsSha: string) {
+  private async tagRecorded(
+    env: string,
+    sha: string,
+    version: ImageVersion,
+    file: string,
+    gitopsSha: string,
+    how: { kind: string; by: string },
+  ) {
     const existing = await this.tags(deployTagPrefix(this.tagFormat, env));
     const name = nextDeployTag(
       this.tagFormat,
@@ -228,8 +261,8 @@ export class ImageEnvHost implements GitHost {
         `${this.app.name} ${formatVersion(version)} in ${env}, recorded from ${file}`,
         '',
         `Source-Commit: ${gitopsSha}`,
-        'Kind: recorded',
-        'Requested-By: (the GitOps repository)',
+        `Kind: ${how.kind}`,
+        `Requested-By: ${how.by}`,
       ].join('\n'),
     });
   }

@@ -17,6 +17,7 @@ import type { Runtime } from '../core/runtime.js';
 import type { HttpServer } from '../server/http-server.js';
 import type { StateStore } from '../store/state-store.js';
 import { mountGitHostWebhooks, pollSourcesOf } from './git-hosts/index.js';
+import { buildImageDiscovery } from './image-discovery.js';
 import { buildLeadership } from './leadership.js';
 
 export type { RunningController } from '../controller/run-controller.js';
@@ -59,7 +60,7 @@ async function buildKubeConfigs(runtime: Runtime, log: Logger): Promise<Record<s
 export async function startController(input: ControllerInput): Promise<RunningController> {
   const { runtime, log, secrets } = input;
   const kubeConfigs = input.kubeConfigs ?? (await buildKubeConfigs(runtime, log));
-  return runController({
+  const controller = await runController({
     runtime,
     log,
     clusters: Object.keys(kubeConfigs),
@@ -82,4 +83,20 @@ export async function startController(input: ControllerInput): Promise<RunningCo
       )),
     verifyCheckMs: input.verifyCheckMs,
   });
+  // Image apps: the registry discovery polls and takes registry webhooks (src/compose/image-discovery.ts).
+  const discovery = buildImageDiscovery({
+    runtime,
+    http: input.http,
+    log,
+    webhookToken: secrets.REGISTRY_WEBHOOK_TOKEN,
+    leading: () => controller.isLeader(),
+  });
+  discovery?.start();
+  return {
+    ...controller,
+    async stop() {
+      await discovery?.stop();
+      await controller.stop();
+    },
+  };
 }

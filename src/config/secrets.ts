@@ -23,6 +23,8 @@ export const secretsSchema = z.object({
   SERVICENOW_USER: optional,
   SERVICENOW_PASSWORD: optional,
   SERVICENOW_TOKEN: optional,
+  /** The token registry webhooks present on POST /hooks/registry (image apps). */
+  REGISTRY_WEBHOOK_TOKEN: optional,
   /** "cluster=token,cluster2=token2": tokens of journal clusters and agents allowed to call the bot. */
   JOURNAL_TOKENS: optional,
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */

@@ -35,3 +35,15 @@ export interface ImageRegistry {
   /** The image config's labels and creation time; null when the reference does not exist. */
   provenance(repository: string, reference: string): Promise<ImageProvenance | null>;
 }
+
+/** An image app's environments as the registry discovery moves them (the first one only). */
+export interface ImageEnvironments {
+  /** The version the environment's GitOps file names now (fetched first); null when it names none. */
+  currentVersion(env: string): Promise<{ tag?: string; digest?: string } | null>;
+  /**
+   * Write `version` into the environment's GitOps file (one commit touching only the image
+   * field), record it with a deploy tag of kind `discovered`; `written: false` when the file named
+   * it already.
+   */
+  deploy(env: string, version: { tag?: string; digest?: string }, message: string): Promise<{ written: boolean }>;
+}
