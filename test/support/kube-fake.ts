@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ApplierObjects } from './kube-fake-appliers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form Kubernetes JSON, like the wire
 type Obj = Record<string, any>;
@@ -85,6 +86,10 @@ export class KubeFake {
   private history: HistoryEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
   private failure: number | null = null;
+  // --- appliers and other workload kinds (h5-registry): see ./kube-fake-appliers.ts ---
+  /** Argo CD Applications, Flux Kustomizations/HelmReleases, StatefulSets, DaemonSets, Rollouts. */
+  readonly appliers = new ApplierObjects();
+  // --- end appliers ---
 
   private constructor(private readonly options: KubeFakeOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -262,6 +267,9 @@ export class KubeFake {
       this.counts.lease += 1;
       return this.leaseRequest(req.method ?? 'GET', lease[1]!, lease[2], body, res); // LEASES' namespace group is not optional
     }
+    // --- appliers and other workload kinds (h5-registry) ---
+    if (this.appliers.handle(req.method ?? 'GET', path, body, res)) return;
+    // --- end appliers ---
     this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
   }
 
