@@ -108,6 +108,17 @@ describe('image strategy: promote and roll back image references in a GitOps rep
     if (rendered !== null) expect(rendered).toContain(`image: ${IMAGE}:1.1.0@${D1}`);
   });
 
+  it('--version takes an image version the source has run (by tag or by digest), and refuses one it has not', async () => {
+    const D2 = `sha256:${'2'.repeat(64)}`;
+    ciPushes(repo, '1.2.0', D2);
+    const refused = await t.run('promote worker qa --version 9.9.9', 'U_DEMO');
+    expect(refused.status).not.toBe('ok');
+    expect(refused.text).toContain('no tag or commit "9.9.9" in worker');
+    const reply = await t.run(`promote worker qa --version ${D2}`, 'U_DEMO');
+    expect(reply.operation?.state).toBe('succeeded');
+    expect(showFile(repo, 'overlays/qa/kustomization.yaml')).toBe(overlayText('qa', IMAGE, '1.2.0', D2));
+  });
+
   it('rollback worker prod restores the reference that ran there before, and nothing else', async () => {
     const asked = await t.run('rollback worker prod', 'U_DEMO');
     expect(asked.operation?.state).toBe('awaiting-approval');
