@@ -35,11 +35,38 @@ export class GitObjects {
 
   /** The tree of `commit` with the file at `path` set to `text` (folders created as needed). */
   async treeWithFile(commit: string, path: string, text: string): Promise<string> {
+    const blob = await this.blob(text);
+    return this.setPath(await this.rootOf(commit), path, { mode: '100644', type: 'blob', sha: blob });
+  }
+
+  /** The tree `root` with `path` set to an entry (a blob or a tree), or removed when `entry` is null. */
+  async setPath(root: string, path: string, entry: Omit<TreeEntry, 'name'> | null): Promise<string> {
     const parts = path.split('/');
     if (parts.some((p) => !p || p === '.' || p === '..')) throw new InputError(`not a path in a repository: ${path}`);
-    const blob = await this.blob(text);
-    const root = (await this.helper.run(['rev-parse', `${assertSha(commit)}^{tree}`], this.mirror.dir)).trim();
-    return this.replace(root, parts, blob);
+    return (await this.replace(root, parts, entry)) ?? (await this.mktree([]));
+  }
+
+  /** The tree at `path` in `treeish` (a commit or a tree), or null when there is none. */
+  async subtree(treeish: string, path: string): Promise<string | null> {
+    // (`<rev>:<path>^{tree}` would read `^{tree}` as part of the path.)
+    const res = await this.helper.exec(['rev-parse', '--verify', '--quiet', `${treeish}:${path}`], this.mirror.dir);
+    if (res.code !== 0) return null;
+    const sha = res.stdout.trim();
+    const type = await this.helper.run(['cat-file', '-t', sha], this.mirror.dir);
+    return type.trim() === 'tree' ? sha : null;
+  }
+
+  /** The entry at `path` in a tree (its mode, type and object), or null. */
+  async entryAt(tree: string, path: string): Promise<Omit<TreeEntry, 'name'> | null> {
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? tree : await this.subtree(tree, path.slice(0, slash));
+    if (!parent) return null;
+    const found = (await this.lsTree(parent)).find((e) => e.name === path.slice(slash + 1));
+    return found ? { mode: found.mode, type: found.type, sha: found.sha } : null;
+  }
+
+  async rootOf(commit: string): Promise<string> {
+    return (await this.helper.run(['rev-parse', `${assertSha(commit)}^{tree}`], this.mirror.dir)).trim();
   }
 
   /** A commit of `tree` on `parent` (none for a first commit), by Conveyor. */
@@ -49,19 +76,29 @@ export class GitObjects {
     return (await this.mirror.raw([...args, '-m', message])).trim();
   }
 
-  private async replace(tree: string | null, parts: string[], blob: string): Promise<string> {
+  /** The new tree, or null when it would be empty (Git keeps no empty folders). */
+  private async replace(
+    tree: string | null,
+    parts: string[],
+    set: Omit<TreeEntry, 'name'> | null,
+  ): Promise<string | null> {
     const [name, ...rest] = parts as [string, ...string[]];
     const entries = tree ? await this.lsTree(tree) : [];
     const existing = entries.find((e) => e.name === name);
-    let entry: TreeEntry;
+    let entry: TreeEntry | null;
     if (rest.length === 0) {
-      if (existing?.type === 'tree') throw new InputError(`${name} is a folder, not a file`);
-      entry = { mode: existing?.mode === '100755' ? '100755' : '100644', type: 'blob', sha: blob, name };
+      if (set && set.type === 'blob' && existing?.type === 'tree')
+        throw new InputError(`${name} is a folder, not a file`);
+      entry = set
+        ? { ...set, mode: set.type === 'blob' && existing?.mode === '100755' ? '100755' : set.mode, name }
+        : null;
     } else {
       if (existing && existing.type !== 'tree') throw new InputError(`${name} is a file, not a folder`);
-      entry = { mode: '040000', type: 'tree', sha: await this.replace(existing?.sha ?? null, rest, blob), name };
+      const sub = await this.replace(existing?.type === 'tree' ? existing.sha : null, rest, set);
+      entry = sub ? { mode: '040000', type: 'tree', sha: sub, name } : null;
     }
-    return this.mktree([...entries.filter((e) => e.name !== name), entry]);
+    const next = [...entries.filter((e) => e.name !== name), ...(entry ? [entry] : [])];
+    return next.length ? this.mktree(next) : null;
   }
 
   private async lsTree(tree: string): Promise<TreeEntry[]> {

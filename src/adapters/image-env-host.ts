@@ -44,12 +44,12 @@ export interface ImageEnvHostOptions {
 
 export class ImageEnvHost implements GitHost, ImageEnvironments {
   readonly kind = 'git' as const;
-  private readonly app: AppConfig;
-  private readonly gitopsBranch: string;
+  protected readonly app: AppConfig;
+  protected readonly gitopsBranch: string;
   /** Environment branch name (as configured) → environment name. */
   private readonly envOfBranch = new Map<string, string>();
-  private readonly inner: PlainGitHost;
-  private readonly objects: GitObjects;
+  protected readonly inner: PlainGitHost;
+  protected readonly objects: GitObjects;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tagFormat: string;
   private readonly now: () => Date;
@@ -127,10 +127,8 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
     const env = this.envOfBranch.get(branch);
     if (!env) return this.inner.updateBranch(branch, newSha, expectedOld);
     await this.exclusive(async () => {
-      const version = await this.versionAt(newSha);
-      if (!version) throw new InputError(`${newSha.slice(0, 8)} records no image version`);
       const message = await this.inner.mirror.raw(['log', '-1', '--format=%B', newSha]);
-      await this.writeField(env, version, message.trim());
+      await this.writeEnvironment(env, newSha, message.trim());
       await this.inner.updateBranch(versionBranch(this.app.name, env), newSha, expectedOld);
     });
   }
@@ -150,30 +148,61 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
     }
   }
 
+  /** Make the environment run what the version-branch commit `versionSha` records (its GitOps file). */
+  protected async writeEnvironment(env: string, versionSha: string, why: string): Promise<boolean> {
+    const version = await this.versionAt(versionSha);
+    if (!version) throw new InputError(`${versionSha.slice(0, 8)} records no image version`);
+    return this.writeField(env, version, why);
+  }
+
   /** Write `version` into the environment's GitOps file (nothing when it is already there). */
-  private async writeField(env: string, version: ImageVersion, why: string): Promise<boolean> {
+  private writeField(env: string, version: ImageVersion, why: string): Promise<boolean> {
     const { file, spec } = gitopsTarget(this.app, env);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const head = await this.inner.branchHead(this.gitopsBranch);
-      if (!head) throw new NotFoundError(`the GitOps repository has no branch ${this.gitopsBranch}`);
+    return this.commitToGitops(`${this.app.name}: ${env} → ${formatVersion(version)}`, why, async (head) => {
       const text = await this.inner.readFile(head, file);
       if (text === null) throw new NotFoundError(`the GitOps repository has no ${file} on ${this.gitopsBranch}`);
       const current = readImageField(text, spec, file);
-      if (current.tag === version.tag && current.digest === version.digest) return false;
-      const edited = writeImageField(text, spec, version, file);
-      const tree = await this.objects.treeWithFile(head, file, edited);
-      const subject = `${this.app.name}: ${env} → ${formatVersion(version)}`;
+      if (current.tag === version.tag && current.digest === version.digest) return null;
+      return this.objects.treeWithFile(head, file, writeImageField(text, spec, version, file));
+    });
+  }
+
+  /**
+   * One commit on the GitOps branch with the tree `build` makes from its head (null: nothing to
+   * change), pushed with the remote's compare-and-swap; built again on the new head when the
+   * branch moved (other apps and people share it).
+   */
+  protected async commitToGitops(subject: string, why: string, build: (head: string) => Promise<string | null>) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const head = await this.inner.branchHead(this.gitopsBranch);
+      if (!head) throw new NotFoundError(`the GitOps repository has no branch ${this.gitopsBranch}`);
+      const tree = await build(head);
+      if (tree === null) return false;
       const commit = await this.objects.commit(tree, head, `${subject}\n\n${why}`);
       try {
         await this.inner.updateBranch(this.gitopsBranch, commit, head);
         return true;
       } catch (err) {
-        // Another app (or a person) moved the GitOps branch: edit again on its new head.
         if (!(err instanceof ConflictError)) throw err;
         await this.inner.sync();
       }
     }
     throw new ConflictError(`${this.gitopsBranch} of the GitOps repository keeps moving; nothing was overwritten`);
+  }
+
+  /** What the environment runs according to the GitOps repository at `head`: the version's tree, a label, the file. */
+  protected async observe(env: string, head: string): Promise<{ tree: string; label: string; file: string } | null> {
+    const { file, spec } = gitopsTarget(this.app, env);
+    const text = await this.inner.readFile(head, file);
+    if (text === null) return null;
+    let version: ImageVersion;
+    try {
+      version = readImageField(text, spec, file);
+    } catch {
+      return null; // a file being reworked by hand; `list` shows the last version recorded
+    }
+    const tree = await this.objects.flatTree({ [VERSION_FILE]: `${formatVersion(version)}\n` });
+    return { tree, label: shortVersion(version), file };
   }
 
   async currentVersion(env: string): Promise<ImageVersion | null> {
@@ -208,28 +237,19 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
     let moved = false;
     for (const env of this.envOfBranch.values()) {
       if (how.only && env !== how.only) continue;
-      const { file, spec } = gitopsTarget(this.app, env);
-      const text = await this.inner.readFile(head, file);
-      if (text === null) continue;
-      let version: ImageVersion;
-      try {
-        version = readImageField(text, spec, file);
-      } catch {
-        continue; // a file being reworked by hand; `list` shows the last version recorded
-      }
+      const seen = await this.observe(env, head);
+      if (!seen) continue;
       const branch = versionBranch(this.app.name, env);
       const recorded = await this.inner.branchHead(branch);
-      const known = recorded ? await this.versionAt(recorded) : null;
-      if (known && known.tag === version.tag && known.digest === version.digest) continue;
-      const tree = await this.objects.flatTree({ [VERSION_FILE]: `${formatVersion(version)}\n` });
+      if (recorded && (await this.inner.treeOf(recorded)) === seen.tree) continue;
       const commit = await this.objects.commit(
-        tree,
+        seen.tree,
         recorded,
-        `${this.app.name}:${shortVersion(version)} in ${env}\n\nRecorded from ${file} at ${head}`,
+        `${this.app.name}:${seen.label} in ${env}\n\nRecorded from ${seen.file} at ${head}`,
       );
       try {
         await this.inner.updateBranch(branch, commit, recorded);
-        await this.tagRecorded(env, commit, version, file, head, how);
+        await this.tagRecorded(env, commit, seen.label, seen.file, head, how);
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         moved = true; // another replica recorded it first
@@ -242,7 +262,7 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
   private async tagRecorded(
     env: string,
     sha: string,
-    version: ImageVersion,
+    label: string,
     file: string,
     gitopsSha: string,
     how: { kind: string; by: string },
@@ -258,7 +278,7 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
       name,
       sha,
       message: [
-        `${this.app.name} ${formatVersion(version)} in ${env}, recorded from ${file}`,
+        `${this.app.name} ${label} in ${env}, recorded from ${file}`,
         '',
         `Source-Commit: ${gitopsSha}`,
         `Kind: ${how.kind}`,
