@@ -84,13 +84,19 @@ export async function startController(input: ControllerInput): Promise<RunningCo
     verifyCheckMs: input.verifyCheckMs,
   });
   // Image apps: the registry discovery polls and takes registry webhooks (src/compose/image-discovery.ts).
-  const discovery = buildImageDiscovery({
-    runtime,
-    http: input.http,
-    log,
-    webhookToken: secrets.REGISTRY_WEBHOOK_TOKEN,
-    leading: () => controller.isLeader(),
-  });
+  let discovery: ReturnType<typeof buildImageDiscovery> = null;
+  try {
+    discovery = buildImageDiscovery({
+      runtime,
+      http: input.http,
+      log,
+      webhookToken: secrets.REGISTRY_WEBHOOK_TOKEN,
+      leading: () => controller.isLeader(),
+    });
+  } catch (err) {
+    // A missing registry credential: say so once, keep serving everything else.
+    log.error({ err: isConveyorError(err) ? err.message : 'cannot start' }, 'registry discovery is off');
+  }
   discovery?.start();
   return {
     ...controller,

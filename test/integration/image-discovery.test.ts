@@ -4,7 +4,7 @@
  * overlay — once per digest, across a restart — then promote carries it on through the engine.
  * The GitOps repository is checked with plain git after each step.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -15,7 +15,13 @@ import { HttpServer } from '../../src/server/http-server.js';
 import { git, pushCommit } from '../support/git-helpers.js';
 import { createGitopsRepo, overlayText, showFile } from '../support/gitops-repo.js';
 import { type WrittenImage, writeOciLayout } from '../support/oci-layout.js';
-import { type RunningRegistry, registryMissing, startRegistry } from '../support/registry.js';
+import {
+  type RunningRegistry,
+  registryMissing,
+  startRegistry,
+  TOKEN_PASSWORD,
+  TOKEN_USER,
+} from '../support/registry.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
 const missing = registryMissing();
@@ -172,5 +178,72 @@ describe.skipIf(missing)('registry discovery → first environment → promote',
     expect(reply.operation?.state).toBe('succeeded');
     expect(git(repo, 'diff', '--name-only', 'main~1', 'main')).toBe('overlays/qa/kustomization.yaml');
     expect(showFile(repo, 'overlays/qa/kustomization.yaml')).toBe(overlayText('qa', image, '1.3.0', digest('1.3.0')));
+  });
+});
+
+describe.skipIf(missing)('registry discovery behind token authentication', () => {
+  let registry: RunningRegistry;
+  let t: TestRuntime;
+  let dir: string;
+  let repo: string;
+  let images: WrittenImage[];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-discovery-token-'));
+    const layout = join(dir, 'layout');
+    images = writeOciLayout(layout, [{ tag: '1.0.0' }, { tag: '1.1.0' }]);
+    registry = await startRegistry({ tokenAuth: true });
+    await registry.push(layout, '1.0.0', 'team/worker');
+    await registry.push(layout, '1.1.0', 'team/worker');
+    const image = `${registry.host}/team/worker`;
+    repo = createGitopsRepo(dir, { image, envs: ENVS, tag: '1.0.0', digest: images[0]!.digest });
+    t = await makeRuntime({
+      edit: (c) => {
+        c.apps.push({
+          name: 'worker',
+          repo: './repos/api.git',
+          strategy: 'image',
+          image: {
+            repository: image,
+            registryUrl: registry.url,
+            policy: { semver: '^1.0.0' },
+            credentials: { usernameEnv: 'REG_USER', passwordEnv: 'REG_PASSWORD' },
+          },
+          gitops: { repo, paths: Object.fromEntries(ENVS.map((e) => [e, `overlays/${e}`])) },
+        });
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes a bearer token with the credentials from the environment (password from a _FILE) and deploys 1.1.0', async () => {
+    const passwordFile = join(dir, 'registry-password');
+    writeFileSync(passwordFile, `${TOKEN_PASSWORD}\n`);
+    const discovery = buildImageDiscovery({
+      runtime: t.runtime,
+      log: pino({ level: 'silent' }),
+      env: { REG_USER: TOKEN_USER, REG_PASSWORD_FILE: passwordFile },
+    })!;
+    const result = await discovery.look('worker');
+    expect(result).toEqual({ outcome: 'deployed', tag: '1.1.0', digest: images[1]!.digest });
+    expect(showFile(repo, 'overlays/development/kustomization.yaml')).toBe(
+      overlayText('development', `${registry.host}/team/worker`, '1.1.0', images[1]!.digest),
+    );
+    expect(registry.tokenRequests.filter((r) => !r.authorized)).toEqual([]);
+    expect(registry.tokenRequests.map((r) => r.scope)).toContain('repository:team/worker:pull');
+    await discovery.stop();
+  });
+
+  it('without the credentials it names the missing variables and writes nothing', async () => {
+    const before = git(repo, 'rev-parse', 'main');
+    expect(() => buildImageDiscovery({ runtime: t.runtime, log: pino({ level: 'silent' }), env: {} })).toThrow(
+      `registry credentials for ${registry.host}/team/worker: REG_USER and REG_PASSWORD not set (nor REG_USER_FILE, REG_PASSWORD_FILE)`,
+    );
+    expect(git(repo, 'rev-parse', 'main')).toBe(before);
   });
 });
