@@ -98,7 +98,14 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
   commit = (sha: string): Promise<CommitInfo> => this.inner.commit(sha);
   diffStat = (base: string, head: string): Promise<FileStat[]> => this.inner.diffStat(base, head);
   readFile = (sha: string, path: string) => this.inner.readFile(sha, path);
-  createCommit = (input: { treeOfSha: string; parent: string; message: string }) => this.inner.createCommit(input);
+  /** The engine's commit, its subject naming the image it carries (`list` shows subjects). */
+  async createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string> {
+    const v = await this.versionAt(input.treeOfSha);
+    const message = v
+      ? input.message.replace(/^[^\n]*/, (subject) => `${subject}: ${this.app.name}:${shortVersion(v)}`)
+      : input.message;
+    return this.inner.createCommit({ ...input, message });
+  }
 
   async tags(prefix: string): Promise<DeployTag[]> {
     return (await this.inner.tags(`${this.app.name}/${prefix}`)).map((t) => this.unprefixed(t));

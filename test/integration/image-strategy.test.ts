@@ -119,6 +119,17 @@ describe('image strategy: promote and roll back image references in a GitOps rep
     expect(showFile(repo, 'overlays/qa/kustomization.yaml')).toBe(overlayText('qa', IMAGE, '1.2.0', D2));
   });
 
+  it('list and history show the image versions (version-branch commit subjects)', async () => {
+    const list = await t.run('list worker', 'U_DEMO');
+    const row = (env: string) => list.text.split('\n').find((l) => l.startsWith(`worker  ${env} `)) ?? '';
+    expect(row('development')).toContain('worker:1.2.0 (sha256:222222222222) in development');
+    expect(row('qa')).toContain('Promote development to qa: worker:1.2.0 (sha256:2'); // the column is cut
+    expect(row('prod')).toContain('Promote staging to prod: worker:1.1.0 (sha256:1');
+    const history = await t.run('history worker qa', 'U_DEMO');
+    expect(history.text).toContain('rollback worker qa would return to qa/');
+    expect(history.text).toMatch(/qa\/\d{4}\.\d{2}\.\d{2}\.1 +\w+ +recorded +\(the GitOps repository\)/);
+  });
+
   it('rollback worker prod restores the reference that ran there before, and nothing else', async () => {
     const asked = await t.run('rollback worker prod', 'U_DEMO');
     expect(asked.operation?.state).toBe('awaiting-approval');
