@@ -17,6 +17,7 @@ import { journalUpload } from './scenarios/journal-upload.js';
 import { listAtScale } from './scenarios/list-scale.js';
 import { promote } from './scenarios/promote.js';
 import { promoteGit } from './scenarios/promote-git.js';
+import { registryDiscovery } from './scenarios/registry-discovery.js';
 import { slackAck } from './scenarios/slack-ack.js';
 import { watchLatency } from './scenarios/watch-latency.js';
 
@@ -26,6 +27,7 @@ export const SCENARIOS: Scenario[] = [
   promote,
   promoteGit,
   watchLatency,
+  registryDiscovery,
   journalUpload,
   footprint,
 ];

@@ -10,9 +10,15 @@ import { findApp, findEnv } from '../src/core/runtime.js';
 export const appArg = z.string().regex(APP_NAME, 'an app name: lowercase letters, digits and dashes');
 export const envArg = z.string().regex(ENV_NAME, 'an environment name: lowercase letters, digits and dashes');
 export const appOrAllArg = z.union([z.literal('*'), appArg], { error: 'an app name or *' });
+/** Image apps: `sha256:…` or `tag@sha256:…` (a plain tag already passes as a tag name). */
+const IMAGE_VERSION = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@)?sha256:[0-9a-f]{64}$/;
+
 export const versionArg = z
   .string()
-  .refine((v) => SHA.test(v) || TAG_NAME.test(v), 'a deploy tag (e.g. qa/2026.11.23.1) or a commit sha');
+  .refine(
+    (v) => SHA.test(v) || TAG_NAME.test(v) || IMAGE_VERSION.test(v),
+    'a deploy tag (e.g. qa/2026.11.23.1), a commit sha, or for image apps an image tag or digest (1.4.2, sha256:…)',
+  );
 export const tagArg = z.string().regex(TAG_NAME, 'a deploy tag such as prod/2026.11.23.1');
 export const ticketArg = z.string().regex(TICKET, 'a change ticket such as CHG0001234');
 export const operationArg = z.string().regex(OPERATION_ID, 'an operation id such as op_3k9x2m7q1z');

@@ -16,6 +16,7 @@ import type { Leadership } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
 import type { HttpServer } from '../server/http-server.js';
 import { mountGitHostWebhooks, pollSourcesOf } from './git-hosts/index.js';
+import { buildImageDiscovery } from './image-discovery.js';
 import { buildLeadership } from './leadership.js';
 
 export type { RunningController } from '../controller/run-controller.js';
@@ -58,7 +59,7 @@ async function buildKubeConfigs(runtime: Runtime, log: Logger): Promise<Record<s
 export async function startController(input: ControllerInput): Promise<RunningController> {
   const { runtime, log, secrets } = input;
   const kubeConfigs = input.kubeConfigs ?? (await buildKubeConfigs(runtime, log));
-  return runController({
+  const controller = await runController({
     runtime,
     log,
     clusters: Object.keys(kubeConfigs),
@@ -87,4 +88,26 @@ export async function startController(input: ControllerInput): Promise<RunningCo
       return new KubeJobs(kc);
     },
   });
+  // Image apps: the registry discovery polls and takes registry webhooks (src/compose/image-discovery.ts).
+  let discovery: ReturnType<typeof buildImageDiscovery> = null;
+  try {
+    discovery = buildImageDiscovery({
+      runtime,
+      http: input.http,
+      log,
+      webhookToken: secrets.REGISTRY_WEBHOOK_TOKEN,
+      leading: () => controller.isLeader(),
+    });
+  } catch (err) {
+    // A missing registry credential: say so once, keep serving everything else.
+    log.error({ err: isConveyorError(err) ? err.message : 'cannot start' }, 'registry discovery is off');
+  }
+  discovery?.start();
+  return {
+    ...controller,
+    async stop() {
+      await discovery?.stop();
+      await controller.stop();
+    },
+  };
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
 import { verifySchema } from '../verify/schema.js';
+import { strategyFields, strategyProblems } from './strategy-schema.js';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -146,6 +147,8 @@ export const appSchema = z
     /** GitHub "owner/repo", a Git URL, or a local path. */
     repo: z.string().min(1),
     targets: z.record(z.string(), target).default({}),
+    /** branch (default) | image | directory, with image: and gitops: (src/config/strategy-schema.ts). */
+    ...strategyFields,
   })
   .strict();
 
@@ -389,6 +392,12 @@ export const configSchema = z
       const dupApp = appNames.find((n, i) => appNames.indexOf(n) !== i);
       if (dupApp) ctx.addIssue({ code: 'custom', path: ['apps'], message: `app "${dupApp}" is listed twice` });
       apps.forEach((app, i) => {
+        for (const problem of strategyProblems(
+          app as Record<string, unknown> | undefined,
+          envNames.filter((n): n is string => typeof n === 'string'),
+        )) {
+          ctx.addIssue({ code: 'custom', path: ['apps', i, ...problem.path], message: problem.message });
+        }
         for (const env of Object.keys(app?.targets ?? {})) {
           if (!envNames.includes(env)) {
             ctx.addIssue({

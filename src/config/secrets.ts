@@ -23,6 +23,8 @@ export const secretsSchema = z.object({
   SERVICENOW_USER: optional,
   SERVICENOW_PASSWORD: optional,
   SERVICENOW_TOKEN: optional,
+  /** The token registry webhooks present on POST /hooks/registry (image apps). */
+  REGISTRY_WEBHOOK_TOKEN: optional,
   /** "cluster=token,cluster2=token2": tokens of journal clusters and agents allowed to call the bot. */
   JOURNAL_TOKENS: optional,
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */
@@ -38,7 +40,7 @@ export const secretsSchema = z.object({
 export type Secrets = z.infer<typeof secretsSchema>;
 
 /** `NAME`, else the content of the file `NAME_FILE` names (without its trailing newline). */
-function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+export function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const direct = env[name];
   if (direct !== undefined && direct !== '') return direct;
   const file = env[`${name}_FILE`];

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeJobs } from './kube-fake/jobs.js';
+import { ApplierObjects } from './kube-fake-appliers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form Kubernetes JSON, like the wire
 type Obj = Record<string, any>;
@@ -89,6 +90,10 @@ export class KubeFake {
   private failure: number | null = null;
   /** batch/v1 Jobs, their pods and logs; `jobs.script` plays the Job controller. */
   readonly jobs = new FakeJobs(() => String(++this.rv));
+  // --- appliers and other workload kinds (h5-registry): see ./kube-fake-appliers.ts ---
+  /** Argo CD Applications, Flux Kustomizations/HelmReleases, StatefulSets, DaemonSets, Rollouts. */
+  readonly appliers = new ApplierObjects();
+  // --- end appliers ---
 
   private constructor(private readonly options: KubeFakeOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -273,6 +278,9 @@ export class KubeFake {
       res.writeHead(answer.code, { 'Content-Type': 'text/plain' });
       return void res.end(answer.body);
     }
+    // --- appliers and other workload kinds (h5-registry) ---
+    if (this.appliers.handle(req.method ?? 'GET', path, body, res)) return;
+    // --- end appliers ---
     this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
   }
 

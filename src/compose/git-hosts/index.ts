@@ -7,12 +7,14 @@ import type { PollSource } from '../../controller/repo-poller.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { GitHost } from '../../core/ports.js';
 import { githubProvider } from './github.js';
+import { imageGitopsProvider } from './image-gitops.js';
 import { plainGitProvider } from './plain-git.js';
 import type { GitHostProvider, WebhookMount } from './provider.js';
 
 export type { GitHostProvider } from './provider.js';
 
 export const GIT_HOST_PROVIDERS: readonly GitHostProvider[] = [
+  imageGitopsProvider, // first: an image app's environments live in its GitOps repository
   githubProvider,
   plainGitProvider, // last: it takes any repository
 ];

@@ -14,6 +14,7 @@ export * from './directory.js';
 export * from './engine.js';
 export * from './git-host.js';
 export * from './idempotency.js';
+export * from './image-registry.js';
 export * from './journal-chain.js';
 export * from './journal-versions.js';
 export * from './kv-store.js';

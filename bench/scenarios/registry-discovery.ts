@@ -1,0 +1,126 @@
+/**
+ * Registry push → first-environment commit: the real distribution server (docker-registry) on
+ * loopback, a new tag pushed with skopeo, the generic registry webhook posted, and the time until
+ * the GitOps repository's main branch holds the discovery's commit (the development overlay
+ * naming the new digest). Measured from the moment skopeo returned; the webhook call, the
+ * registry reads (tags, manifest HEAD), the GitOps fetch, the file splice, the commit and the
+ * push are all inside. Skipped (reported as not completed) without docker-registry and skopeo.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImageDiscovery } from '../../src/compose/image-discovery.js';
+import { HttpServer } from '../../src/server/http-server.js';
+import { createGitopsRepo, showFile } from '../../test/support/gitops-repo.js';
+import { writeOciLayout } from '../../test/support/oci-layout.js';
+import { registryMissing, startRegistry } from '../../test/support/registry.js';
+import { makeRuntime } from '../../test/support/runtime.js';
+import { figure, type Scenario } from '../lib/figure.js';
+import { percentile, waitUntil } from '../lib/stats.js';
+import { silentLogger } from '../lib/workspace.js';
+
+const ENVS = ['development', 'qa', 'staging', 'prod'];
+
+/** main's sha in a bare repository, from its loose ref (a push writes one) or packed-refs. */
+function mainOf(repo: string): string {
+  try {
+    return readFileSync(join(repo, 'refs', 'heads', 'main'), 'utf8').trim();
+  } catch {
+    const packed = readFileSync(join(repo, 'packed-refs'), 'utf8');
+    return /^([0-9a-f]{40}) refs\/heads\/main$/m.exec(packed)?.[1] ?? '';
+  }
+}
+const TOKEN = 'bench-registry-hook';
+
+async function latencies(samples: number, log: (line: string) => void): Promise<number[]> {
+  const missing = registryMissing();
+  if (missing) throw new Error(missing);
+  const dir = await mkdtemp(join(tmpdir(), 'conveyor-bench-registry-'));
+  const layout = join(dir, 'layout');
+  const tags = Array.from({ length: samples + 1 }, (_, i) => `1.0.${i}`);
+  const images = writeOciLayout(
+    layout,
+    tags.map((tag) => ({ tag })),
+  );
+  const registry = await startRegistry();
+  const logger = await silentLogger();
+  const http = new HttpServer(logger);
+  let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
+  try {
+    await registry.push(layout, '1.0.0', 'team/worker');
+    const image = `${registry.host}/team/worker`;
+    const repo = createGitopsRepo(dir, { image, envs: ENVS, tag: '1.0.0', digest: images[0]!.digest });
+    t = await makeRuntime({
+      edit: (c) => {
+        c.apps.push({
+          name: 'worker',
+          repo: './repos/api.git',
+          strategy: 'image',
+          image: { repository: image, registryUrl: registry.url, policy: { semver: '>=1.0.0' }, pollInterval: '1h' },
+          gitops: { repo, paths: Object.fromEntries(ENVS.map((e) => [e, `overlays/${e}`])) },
+        });
+      },
+    });
+    const discovery = buildImageDiscovery({ runtime: t.runtime, http, log: logger, webhookToken: TOKEN })!;
+    const hook = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}/hooks/registry`;
+    // Warm up: the first look fetches the GitOps mirror and records every environment.
+    await discovery.look('worker');
+    const out: number[] = [];
+    for (let i = 1; i <= samples; i++) {
+      const tag = tags[i]!;
+      const digest = images[i]!.digest;
+      await registry.push(layout, tag, 'team/worker');
+      const before = mainOf(repo);
+      const t0 = performance.now();
+      const res = await fetch(hook, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ repository: image, tag, digest }),
+      });
+      await res.body?.cancel();
+      await waitUntil('the discovery commit on main', () => mainOf(repo) !== before, 30_000, 2);
+      out.push(performance.now() - t0);
+      if (!showFile(repo, 'overlays/development/kustomization.yaml').includes(digest)) {
+        throw new Error(`main moved, but the development overlay does not name ${tag}`);
+      }
+      if (i % 10 === 0) log(`${i}/${samples}`);
+    }
+    await discovery.stop();
+    return out;
+  } finally {
+    await http.close();
+    await t?.close();
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const registryDiscovery: Scenario = {
+  name: 'registry-discovery',
+  title: 'registry push → first-environment commit (webhook, real registry)',
+  timeoutMs: (quick) => (quick ? 240_000 : 600_000),
+  async run(ctx) {
+    const samples = ctx.quick ? 10 : 40;
+    ctx.log(`${samples} pushes`);
+    const ms = await latencies(samples, ctx.log);
+    const notes = `${samples} pushes${ctx.quick ? ' (quick size)' : ''}; from skopeo's return to the commit on the GitOps main branch; webhook → tags list → manifest HEAD → GitOps fetch → splice → commit → push`;
+    return [
+      figure({
+        scenario: 'registry-discovery',
+        figure: 'registry push → development commit p50',
+        unit: 'ms',
+        value: percentile(ms, 50),
+        check: { kind: 'max', max: 2000 },
+        notes,
+      }),
+      figure({
+        scenario: 'registry-discovery',
+        figure: 'registry push → development commit p99',
+        unit: 'ms',
+        value: percentile(ms, 99),
+        check: { kind: 'max', max: 5000 },
+      }),
+    ];
+  },
+};
