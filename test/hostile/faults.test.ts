@@ -229,7 +229,8 @@ describe('faults', () => {
       new Proxy(real, {
         get(target, prop) {
           const value = Reflect.get(target, prop, target);
-          if (prop === 'updateBranch') {
+          // The branch's write (with its deploy tag on plain Git, in one push).
+          if (prop === 'updateBranch' || prop === 'updateBranchWithTag') {
             return async (...args: unknown[]) => {
               await (value as (...a: unknown[]) => Promise<void>).apply(target, args);
               if (!stopped) await server.stopServer();
