@@ -15,8 +15,8 @@ import type { AuditEntry } from '../../core/ports.js';
 import type { MatrixView, Reply, ReplyBlock, WebLinks } from '../../core/reply.js';
 import type { Runtime } from '../../core/runtime.js';
 import { parseSince } from '../../core/since.js';
+import type { Visibility } from '../../core/visibility.js';
 import type { Db } from '../../store/db.js';
-import type { Visibility } from './access.js';
 import { queryAudit } from './audit-query.js';
 import { fillTemplate, html, link, type SafeHtml } from './html.js';
 

@@ -1,5 +1,5 @@
 /**
- * Who sees what on the web board and in the audit export.
+ * Who sees what on the web board, in the audit export and in `audit` (README "Web board").
  *
  * - The sandbox (no `board.oidc`): open, everything visible.
  * - Otherwise a person is a Slack user id (from the OIDC claim through `board.users`, or the
@@ -12,8 +12,8 @@
  *     operation and no environment (tokens, reconciliation) only when they see every environment.
  *   Someone with no role sees nothing.
  */
-import type { Config } from '../../config/schema.js';
-import type { AuditEntry } from '../../core/ports.js';
+import type { Config } from '../config/schema.js';
+import type { AuditEntry } from './ports.js';
 
 export interface Viewer {
   /** Shown in the header: the claim value and the Slack id. */
