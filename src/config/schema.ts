@@ -266,6 +266,8 @@ export const configSchema = z
             redirectUrl: z.url(),
             claim: z.enum(['email', 'sub']).default('email'),
             scopes: z.array(z.string().regex(/^[\x21-\x7e]+$/)).default(['openid', 'email']),
+            /** How the client secret is sent to the token endpoint (the OpenID default: basic). */
+            tokenEndpointAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
           })
           .strict()
           .optional(),

@@ -103,8 +103,9 @@ dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; overflow-wrap: anywhe
   main { padding: .75rem; }
   table.stack thead { position:absolute; left:-9999px; }
   table.stack tr { display:block; border-bottom: 1px solid var(--line); padding: .4rem 0; }
-  table.stack td { display:flex; gap:.75rem; border: 0; padding: .2rem .6rem; }
-  table.stack td::before { content: attr(data-label); font-weight: 600; min-width: 6.5rem; flex: none; }
+  table.stack td { display:flex; gap:.75rem; border: 0; padding: .2rem .6rem; overflow-wrap: anywhere; }
+  table.stack td > * { min-width: 0; }
+  table.stack td::before { content: attr(data-label); font-weight: 600; width: 7.5rem; flex: none; }
   dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .4rem; }
 }
 `;

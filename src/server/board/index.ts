@@ -8,6 +8,7 @@
  * in and whom `board.users` maps to a Slack user, each seeing what their roles allow
  * (./access.ts); otherwise the board is off (its pages say how to turn it on).
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Secrets } from '../../config/secrets.js';
@@ -103,12 +104,24 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
   if (mode === 'oidc' && !options.secrets.BOARD_OIDC_CLIENT_SECRET)
     options.log.info('board: no BOARD_OIDC_CLIENT_SECRET: logging in as a public client (PKCE only)');
 
+  /**
+   * Sessions ended by "Sign out" before their expiry (sid → expiry): a copy of the cookie is
+   * refused too. Kept by this process only (README: with several replicas, logout ends the
+   * session on the replica that answered; the cookie is gone from the browser either way).
+   */
+  const signedOut = new Map<string, number>();
+  const forget = () => {
+    const now = Date.now();
+    for (const [sid, exp] of signedOut) if (exp <= now) signedOut.delete(sid);
+  };
+
   /** The signed-in person, still mapped and still holding the roles config gives them now. */
   const viewerOf = (req: IncomingMessage): Viewer | null => {
     if (mode === 'open') return SANDBOX_VIEWER;
     if (mode !== 'oidc') return null;
     const session = sealer.unseal(SESSION_COOKIE, readCookie(req, SESSION_COOKIE), Date.now());
     if (!session || typeof session.claim !== 'string' || typeof session.user !== 'string') return null;
+    if (typeof session.sid !== 'string' || signedOut.has(session.sid)) return null;
     if (config.board?.users[session.claim] !== session.user) return null;
     return viewerFor(config, session.user, `${session.claim} (${session.user})`);
   };
@@ -127,7 +140,7 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
   /** A board page: the viewer or a redirect to login, then the page or an error page. */
   const boardPage =
     (
-      current: 'matrix' | 'history' | 'audit' | 'journals' | null,
+      current: 'matrix' | 'history' | 'audit' | 'journals' | undefined,
       build: (vis: Visibility, url: URL, params: Record<string, string>) => Promise<PageResult>,
     ) =>
     async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
@@ -164,7 +177,7 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
   http.add(
     'GET',
     /^\/ops\/(?<id>[^/]{1,100})$/,
-    boardPage(null, (vis, _url, params) => operationPage(data, vis, params.id ?? '')),
+    boardPage(undefined, (vis, _url, params) => operationPage(data, vis, params.id ?? '')),
   );
   http.add(
     'GET',
@@ -278,7 +291,11 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
           { 'set-cookie': clear },
         );
       }
-      const session = sealer.seal(SESSION_COOKIE, { claim, user }, Date.now() + ttlMs);
+      const session = sealer.seal(
+        SESSION_COOKIE,
+        { claim, user, sid: randomBytes(16).toString('base64url') },
+        Date.now() + ttlMs,
+      );
       options.log.info({ user }, 'board: signed in');
       redirect(res, safeReturn(String(pending.returnTo ?? '/')), [
         clear,
@@ -289,6 +306,12 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
 
   http.add('POST', '/logout', (req, res) => {
     req.resume();
+    const session = sealer.unseal(SESSION_COOKIE, readCookie(req, SESSION_COOKIE), Date.now());
+    if (session && typeof session.sid === 'string' && typeof session.exp === 'number') {
+      forget();
+      if (signedOut.size < 100_000) signedOut.set(session.sid, session.exp);
+      options.log.info({ user: session.user }, 'board: signed out');
+    }
     redirect(res, '/signed-out', [clearCookie(SESSION_COOKIE, secure)]);
   });
   http.add('GET', '/signed-out', (_req, res) =>

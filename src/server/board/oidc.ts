@@ -36,7 +36,12 @@ export class OidcLogin {
         new URL(this.oidc.issuer),
         this.oidc.clientId,
         this.clientSecret,
-        undefined,
+        // Without a secret: a public client (PKCE only).
+        this.clientSecret === undefined
+          ? client.None()
+          : this.oidc.tokenEndpointAuth === 'client_secret_post'
+            ? client.ClientSecretPost(this.clientSecret)
+            : client.ClientSecretBasic(this.clientSecret),
         // Plain HTTP only to an issuer on this machine (a test or a local provider).
         isLoopback(this.oidc.issuer) ? { execute: [client.allowInsecureRequests] } : undefined,
       )
@@ -74,14 +79,15 @@ export class OidcLogin {
     });
     const claims = tokens.claims();
     if (!claims) throw new Error('the issuer sent no ID token');
-    let value = claims[this.oidc.claim];
-    if (typeof value !== 'string' && this.oidc.claim !== 'sub') {
-      const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-      value = info[this.oidc.claim];
+    let source: Record<string, unknown> = claims;
+    if (typeof claims[this.oidc.claim] !== 'string') {
+      // Many issuers put email only in userinfo when an access token is issued.
+      source = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     }
+    const value = source[this.oidc.claim];
     if (typeof value !== 'string' || !value) throw new Error(`the issuer did not say the ${this.oidc.claim} claim`);
-    if (this.oidc.claim === 'email' && (claims.email_verified === false || (claims.email && value !== claims.email)))
-      throw new Error('the email is not verified by the issuer');
+    if (this.oidc.claim === 'email' && source.email_verified === false)
+      throw new Error('the issuer says this email is not verified');
     return value;
   }
 }

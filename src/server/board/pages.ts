@@ -113,11 +113,11 @@ export async function matrixPage(data: BoardData, vis: Visibility): Promise<Page
         const row = details.find((r) => r[0] === app.name && (r[1] ?? '').split(' ')[0] === env);
         if (!cell) return html`<td data-label="${env}">—</td>`;
         return html`<td class="cell" data-label="${cell.env}" data-app="${app.name}" data-env="${env}" data-sha="${cell.sha ?? ''}">
-<div class="version">${cell.version ?? '(no branch)'}</div>
+<div class="cell-body"><div class="version">${cell.version ?? '(no branch)'}</div>
 ${cell.sha ? html`<div class="mono muted">${shortSha(cell.sha)} · ${cell.age ?? ''}</div>` : ''}
 ${row?.[5] && row[5] !== '—' ? html`<div class="muted">by ${row[5]}</div>` : ''}
 <div>live: <span class="s-${cell.live}">${cell.live}</span></div>
-${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}
+${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}</div>
 </td>`;
       })}</tr>`,
   )}</tbody></table></div>
