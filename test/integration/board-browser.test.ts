@@ -16,7 +16,7 @@ import { parse, stringify } from 'yaml';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { chromiumMissing, freePort, launchChromium, screenshots, VIEWPORTS } from '../support/browser.js';
-import { captureLog } from '../support/slack-e2e-setup.js';
+import { captureLog, pushCommits } from '../support/slack-e2e-setup.js';
 import { SlackFake } from '../support/slack-fake.js';
 
 if (chromiumMissing) console.warn(`board browser tests skipped: ${chromiumMissing}`);
@@ -171,6 +171,8 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
   });
 
   it("the link in an operation's Slack message opens its page", async () => {
+    // A commit whose subject looks like markup: shown as text, never as HTML.
+    pushCommits(join(sandboxDir, 'repos', 'api.git'), 'develop', 1);
     const reply = await run('promote api', 'U_DEMO');
     expect(reply.operation?.state).toBe('succeeded');
     const id = reply.operation!.id;
@@ -193,6 +195,8 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
     expect(facts).toContain('succeeded');
     const tag = git(join(sandboxDir, 'repos', 'api.git'), 'describe', '--exact-match', '--match', 'qa/*', 'qa');
     expect(facts).toContain(tag);
+    expect(await page.textContent('main')).toContain('Change 0001: tune <cache> & retry budget');
+    expect(await page.$$eval('main cache, main script', (els) => els.length)).toBe(0);
     const timeline = await page.$$eval('ol.timeline li strong', (els) => els.map((e) => e.textContent));
     expect(timeline[0]).toBe('operation.requested');
     expect(timeline.at(-1)).toBe('operation.succeeded');

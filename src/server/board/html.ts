@@ -50,7 +50,7 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtm
 
 /** An http(s) link, or the label alone when the URL is not one (never a javascript: URL). */
 export function link(url: string | null | undefined, label: Value): SafeHtml {
-  return url && /^(https?:\/\/[^\s<>"']+|\/[^\s<>"']*)$/.test(url)
+  return url && /^(https?:\/\/[^\s<>"']+|\/(?![/\\])[^\s<>"']*)$/.test(url)
     ? html`<a href="${url}">${label}</a>`
     : html`${label}`;
 }
