@@ -123,7 +123,7 @@ const SCRIPT = `
     if (busy) { again = true; return; }
     busy = true;
     try {
-      const res = await fetch(location.href, { headers: { 'x-board-partial': '1' }, credentials: 'same-origin' });
+      const res = await fetch(location.href, { credentials: 'same-origin' });
       if (res.ok) {
         const text = await res.text();
         const doc = new DOMParser().parseFromString(text, 'text/html');
