@@ -105,6 +105,14 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
     const raw = parse(readFileSync(sandbox.configFile, 'utf8')) as Record<string, unknown>;
     raw.state = { url: 'pglite:memory' };
     raw.board = { url: base };
+    // Web pages of the (plain Git) repositories: the operation page links commits, tags and the comparison.
+    raw.slack = {
+      gitWeb: {
+        commit: 'https://git.example.com/{repo}/commit/{sha}',
+        compare: 'https://git.example.com/{repo}/compare/{from}...{to}',
+        tag: 'https://git.example.com/{repo}/releases/tag/{tag}',
+      },
+    };
     writeFileSync(sandbox.configFile, stringify(raw));
     fake = await SlackFake.start();
     for (const [id, name] of Object.entries(CHANNELS)) fake.addChannel(id, name);
@@ -195,6 +203,11 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
     expect(facts).toContain('succeeded');
     const tag = git(join(sandboxDir, 'repos', 'api.git'), 'describe', '--exact-match', '--match', 'qa/*', 'qa');
     expect(facts).toContain(tag);
+    const hrefs = await page.$$eval('dl.facts a', (as) => as.map((a) => [a.textContent, a.getAttribute('href')]));
+    const written = git(join(sandboxDir, 'repos', 'api.git'), 'rev-parse', 'qa');
+    expect(hrefs).toContainEqual([tag, `https://git.example.com/repos/api/releases/tag/${tag}`]);
+    expect(hrefs).toContainEqual([written.slice(0, 8), `https://git.example.com/repos/api/commit/${written}`]);
+    expect(hrefs.some(([, h]) => h?.startsWith('https://git.example.com/repos/api/compare/'))).toBe(true);
     expect(await page.textContent('main')).toContain('Change 0001: tune <cache> & retry budget');
     expect(await page.$$eval('main cache, main script', (els) => els.length)).toBe(0);
     const timeline = await page.$$eval('ol.timeline li strong', (els) => els.map((e) => e.textContent));
@@ -238,7 +251,15 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
 
   it('history filters by environment; the audit log by action', async () => {
     await page.goto(`${base}/history`);
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.live), { timeout: 10_000 }).toBe('on');
     await page.selectOption('#f-env', 'staging');
+    // A change arrives while the filter is being chosen: the page waits instead of replacing the form.
+    expect((await run('lock web qa board test', 'U_DEMO')).status).toBe('ok');
+    await expect
+      .poll(() => page.evaluate(() => document.documentElement.dataset.deferred), { timeout: 15_000 })
+      .toBe('yes');
+    expect(await page.inputValue('#f-env')).toBe('staging');
+    expect((await run('unlock web qa', 'U_DEMO')).status).toBe('ok');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/env=staging/);
     const envs = await page.$$eval('tbody td[data-label="env"]', (tds) => tds.map((t) => t.textContent));

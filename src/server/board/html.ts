@@ -118,9 +118,20 @@ const SCRIPT = `
 (() => {
   if (!('EventSource' in window)) return;
   const status = document.getElementById('live-status');
-  let busy = false, again = false;
+  let busy = false, again = false, later = null;
+  // Someone is filling in a filter: do not replace what they typed; look again shortly.
+  function editing() {
+    return [...document.querySelectorAll('main form')].some((f) => f.contains(document.activeElement) ||
+      [...f.elements].some((e) => e.tagName === 'SELECT'
+        ? [...e.options].some((o) => o.selected !== o.defaultSelected)
+        : 'defaultValue' in e && e.value !== e.defaultValue));
+  }
   async function refresh() {
     if (busy) { again = true; return; }
+    if (editing()) {
+      document.documentElement.dataset.deferred = 'yes';
+      clearTimeout(later); later = setTimeout(refresh, 2000); return;
+    }
     busy = true;
     try {
       const res = await fetch(location.href, { credentials: 'same-origin' });
