@@ -282,6 +282,34 @@ describe('the HTTP API answers as its OpenAPI description says', () => {
     ).toBe(202);
   });
 
+  it('board pages take hostile input as text: escaped, refused with a page, never a fault', async () => {
+    const get = async (path: string) => {
+      const res = await fetch(`${srv.baseUrl}${path}`, { redirect: 'manual' });
+      return {
+        status: res.status,
+        type: res.headers.get('content-type'),
+        csp: res.headers.get('content-security-policy'),
+        text: await res.text(),
+      };
+    };
+    const evil = '<script>alert(1)</script>';
+    const op = await get(`/ops/${encodeURIComponent(evil)}`);
+    expect([op.status, op.type]).toEqual([404, 'text/html; charset=utf-8']);
+    expect(op.text).not.toContain(evil);
+    expect(op.csp).toContain("default-src 'none'");
+    const since = await get(`/audit?since=${encodeURIComponent(evil)}`);
+    expect(since.status).toBe(400);
+    expect(since.text).toContain('since: an ISO time');
+    expect(since.text).not.toContain(evil);
+    const action = await get(`/audit?action=${encodeURIComponent(evil)}`);
+    expect(action.status).toBe(400);
+    const history = await get(`/history?state=${encodeURIComponent(evil)}&env=${'x'.repeat(5000)}`);
+    expect(history.status).toBe(200);
+    expect(history.text).not.toContain(evil);
+    // The sandbox board is open: /login goes home.
+    expect((await get('/login')).status).toBe(303);
+  });
+
   it('every documented route was exercised', () => {
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
     expect(documented.filter((d) => !exercised.has(d))).toEqual([]);
