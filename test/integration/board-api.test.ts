@@ -72,18 +72,25 @@ async function call(
     ).toEqual([]);
   }
   const token = options.token === undefined ? srv.token : options.token;
-  const res = await fetch(`${srv.baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body:
-      options.body === undefined
-        ? undefined
-        : typeof options.body === 'string'
-          ? options.body
-          : JSON.stringify(options.body),
+  const send = () =>
+    fetch(`${srv.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body:
+        options.body === undefined
+          ? undefined
+          : typeof options.body === 'string'
+            ? options.body
+            : JSON.stringify(options.body),
+    });
+  // A GET on a kept-alive connection that serve closed while idle (5 s; writing many audit lines
+  // under load takes longer) is reset: a client retries an idempotent request once.
+  const res = await send().catch((err: { cause?: { code?: string } }) => {
+    if (method === 'GET' && err.cause?.code === 'ECONNRESET') return send();
+    throw err;
   });
   const text = await res.text();
   const documented = op!.responses[String(res.status)];
