@@ -15,6 +15,7 @@ import type { Secrets } from '../../config/secrets.js';
 import { isConveyorError } from '../../core/errors.js';
 import type { ApiTokens } from '../../core/ports.js';
 import { SANDBOX_VIEWER, type Viewer, Visibility, viewerFor } from '../../core/visibility.js';
+import type { Db } from '../../store/db.js';
 import { bearerToken, type HttpServer } from '../http-server.js';
 import { safeEqual } from '../local-api.js';
 import { queryAudit } from './audit-query.js';
@@ -44,6 +45,8 @@ import {
 } from './session.js';
 
 export interface BoardOptions {
+  /** The state database (the board's read-only audit and change queries). */
+  db: Db;
   secrets: Secrets;
   /** serve's local token: in the sandbox it may read the audit export for everyone. */
   serveToken: () => string;
@@ -95,8 +98,8 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
   const oidc = oidcConfig ? new OidcLogin(oidcConfig, options.secrets.BOARD_OIDC_CLIENT_SECRET) : null;
   const secure = oidcConfig ? needsSecure(oidcConfig.redirectUrl) : false;
   const ttlMs = config.board?.sessionTtl ?? 8 * 3_600_000;
-  const data: BoardData = { runtime };
-  const feed = new ChangeFeed(runtime.store.db, options.liveEveryMs ?? 1_000, (err) =>
+  const data: BoardData = { runtime, db: options.db };
+  const feed = new ChangeFeed(options.db, options.liveEveryMs ?? 1_000, (err) =>
     options.log.warn({ err: (err as Error).message }, 'board: reading changes failed'),
   );
   if (mode === 'oidc' && !options.secrets.BOARD_SESSION_SECRET)
@@ -379,7 +382,7 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
 
     async function queryPage(query: ReturnType<typeof auditQuery>, after: number) {
       // Paged by the unfiltered ids, so lines the viewer may not see do not end the export early.
-      const all = await queryAudit(runtime.store.db, { ...query, afterId: after, order: 'asc', limit: EXPORT_PAGE });
+      const all = await queryAudit(options.db, { ...query, afterId: after, order: 'asc', limit: EXPORT_PAGE });
       return { rows: await filterVisible(data, vis, all), raw: all.length, lastId: all.at(-1)?.id ?? after };
     }
   });

@@ -21,7 +21,9 @@ import { queryAudit } from './audit-query.js';
 import { fillTemplate, html, link, type SafeHtml } from './html.js';
 
 export interface BoardData {
-  runtime: Runtime & CommandRegistry & { store: Runtime['store'] & { db: Db } };
+  runtime: Runtime & CommandRegistry;
+  /** The state database, for the audit queries the store's ports do not offer (./audit-query.ts). */
+  db: Db;
 }
 
 export interface PageResult {
@@ -332,7 +334,7 @@ export async function visibleAudit(
   vis: Visibility,
   q: Parameters<typeof queryAudit>[1],
 ): Promise<AuditEntry[]> {
-  return filterVisible(data, vis, await queryAudit(data.runtime.store.db, q));
+  return filterVisible(data, vis, await queryAudit(data.db, q));
 }
 
 /** The lines of `rows` the viewer may see. */
