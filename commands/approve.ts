@@ -16,6 +16,10 @@ export const approve = defineCommand({
   async run(args, ctx) {
     const { op, role } = await ctx.runtime.engine.approve(args.id, ctx.user);
     const reply = renderOperation(op, await gateStatus(ctx.runtime, op));
-    return { ...reply, title: `${ctx.user} approved as ${role}. ${reply.title}` };
+    return {
+      ...reply,
+      title: `${ctx.user} approved as ${role}. ${reply.title}`,
+      ...(reply.operation ? { operation: { ...reply.operation, followUp: true } } : {}),
+    };
   },
 });

@@ -35,6 +35,7 @@ export const list = defineCommand({
     const matrix: MatrixView = {
       envs: runtime.config.environments.map((e) => e.name).filter((e) => !envFilter || e === envFilter),
       apps: [],
+      command: ['list', args.app && apps[0]!.name, envFilter].filter(Boolean).join(' '),
     };
     const deployers = states.flat().map((s) => (s.tag && trailer(s.tag.message, 'Requested-By')) || null);
     const nameOf = await userNames(runtime.directory, deployers);

@@ -7,7 +7,7 @@ import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
 import { isConveyorError } from '../src/core/errors.js';
 import { gateStatus } from '../src/core/gate-status.js';
-import type { GitPlan, Operation } from '../src/core/operation.js';
+import type { GitPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import type { GitHost } from '../src/core/ports.js';
 import { describePlan, NothingToDo } from '../src/core/promotion-plan.js';

@@ -15,6 +15,11 @@ export const reject = defineCommand({
   async run(args, ctx) {
     const op = await ctx.runtime.engine.reject(args.id, ctx.user, args.reason ?? null);
     // The reject was done: that is success (exit 0), whatever it did to the operation.
-    return { ...renderOperation(op), status: 'ok' };
+    const reply = renderOperation(op);
+    return {
+      ...reply,
+      status: 'ok',
+      ...(reply.operation ? { operation: { ...reply.operation, followUp: true } } : {}),
+    };
   },
 });

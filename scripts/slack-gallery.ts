@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderHomeView, renderReplyBlocks, renderReplyText } from '../src/adapters/slack-blocks.js';
 import type { QuorumStatus } from '../src/core/approval-gate.js';
-import type { Operation, OperationState } from '../src/core/operation.js';
+import type { GitOperation, Operation, OperationState } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import { type MatrixView, okReply, type Reply } from '../src/core/reply.js';
 
@@ -24,7 +24,7 @@ const WEB = {
 };
 const AT = '2026-11-25T09:30:00.000Z';
 
-function operation(state: OperationState, extra: Partial<Operation> = {}, progress: Record<string, unknown> = {}): Operation {
+function operation(state: OperationState, extra: Partial<GitOperation> = {}, progress: GitOperation['progress'] = {}): GitOperation {
   return {
     id: 'op_k3v9x2m4q8',
     kind: 'promote',

@@ -81,7 +81,7 @@ export const slackAck: Scenario = {
       out: () => {},
       log,
       env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
-      compose: { store },
+      compose: { state: store },
     });
     let run = 0;
     /** Commands serve answered "busy" in their ack so far (conveyor_slack_busy_total). */

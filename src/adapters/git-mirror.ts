@@ -95,6 +95,8 @@ export class GitMirror implements GitReads {
   private queue: Promise<unknown> = Promise.resolve();
   /** Last snapshots by question, with the fingerprint of the ref files they were read from. */
   private readonly snapshots = new Map<string, { fingerprint: string; snapshot: RefsSnapshot }>();
+  /** Definite `merge-base --is-ancestor` answers, by "ancestor..descendant" (oldest dropped past 1,000). */
+  private readonly ancestry = new Map<string, boolean>();
 
   constructor(private readonly options: { url: string; dir: string; config?: string[]; helper?: GitHelper }) {
     mkdirSync(dirname(options.dir), { recursive: true });
@@ -182,11 +184,23 @@ export class GitMirror implements GitReads {
     return tree;
   }
 
+  /**
+   * Commits never change, so whether one is an ancestor of another is asked of Git once (a plan
+   * and its push both ask). Only Git's definite answers are kept (0: yes, 1: no, both commits
+   * known); an error, such as a commit not fetched yet, is asked again next time.
+   */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const key = `${assertSha(ancestor)}..${assertSha(descendant)}`;
+    const known = this.ancestry.get(key);
+    if (known !== undefined) return known;
     const res = await this.helper.exec(
-      [...this.prefix, 'merge-base', '--is-ancestor', assertSha(ancestor), assertSha(descendant)],
+      [...this.prefix, 'merge-base', '--is-ancestor', ancestor, descendant],
       this.options.dir,
     );
+    if (res.code === 0 || res.code === 1) {
+      if (this.ancestry.size >= 1000) this.ancestry.delete(this.ancestry.keys().next().value!);
+      this.ancestry.set(key, res.code === 0);
+    }
     return res.code === 0;
   }
 

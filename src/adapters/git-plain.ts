@@ -3,7 +3,8 @@
  * creating objects in the mirror and pushing them. Each write is one `git push --atomic` whose
  * `--force-with-lease=<ref>:<old>` names the value the remote must still hold (empty: the ref
  * must not exist), so the compare-and-swap is the remote's own; a branch that moved under us
- * is refused and reported as a conflict. Branches only ever move forward.
+ * is refused and reported as a conflict. Branches only ever move forward. A promotion's branch
+ * and its deploy tag go in one push (updateBranchWithTag).
  */
 import { ConflictError, UpstreamError } from '../core/errors.js';
 import type { GitHost } from '../core/ports.js';
@@ -11,6 +12,9 @@ import { assertBranch, assertSha, assertTag, firstLine, type GitMirror, Mirrored
 
 export class PlainGitHost extends MirroredHost implements GitHost {
   readonly kind = 'git' as const;
+
+  /** Tags this process pushed together with their branch, until the tag step asks for them. */
+  private readonly pushedTags = new Map<string, string>();
 
   constructor(readonly mirror: GitMirror) {
     super(mirror);
@@ -25,9 +29,28 @@ export class PlainGitHost extends MirroredHost implements GitHost {
   }
 
   async updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void> {
+    await this.moveBranch(branch, newSha, expectedOld, null);
+  }
+
+  async updateBranchWithTag(
+    branch: string,
+    newSha: string,
+    expectedOld: string | null,
+    tag: { name: string; message: string },
+  ): Promise<void> {
+    await this.moveBranch(branch, newSha, expectedOld, tag);
+  }
+
+  private async moveBranch(
+    branch: string,
+    newSha: string,
+    expectedOld: string | null,
+    tag: { name: string; message: string } | null,
+  ): Promise<void> {
     assertBranch(branch);
     assertSha(newSha);
     if (expectedOld !== null) assertSha(expectedOld);
+    if (tag) assertTag(tag.name);
     await this.mirror.serial(async () => {
       // Never a forced move: the new commit must build on the old one (Git would refuse a
       // non-fast-forward push; the lease below would not, so we look first).
@@ -37,9 +60,16 @@ export class PlainGitHost extends MirroredHost implements GitHost {
         );
       }
       // One atomic push whose lease is the compare-and-swap: the remote ref must still be
-      // `expectedOld` (or absent), checked by the remote as it writes.
+      // `expectedOld` (or absent), checked by the remote as it writes. With a deploy tag, the
+      // tag (which must not exist upstream yet) goes in the same push: both refs or neither.
       const ref = `refs/heads/${branch}`;
-      const res = await this.push([`--force-with-lease=${ref}:${expectedOld ?? ''}`, `${newSha}:${ref}`]);
+      const refspecs = [`--force-with-lease=${ref}:${expectedOld ?? ''}`, `${newSha}:${ref}`];
+      if (tag) {
+        await this.localTag(tag.name, newSha, tag.message);
+        const tagRef = `refs/tags/${tag.name}`;
+        refspecs.push(`--force-with-lease=${tagRef}:`, `${tagRef}:${tagRef}`);
+      }
+      const res = await this.push(refspecs);
       if (res.code !== 0) {
         const text = `${res.stderr}\n${res.stdout}`;
         if (/stale info|non-fast-forward|fetch first|rejected|already exists/i.test(text)) {
@@ -55,16 +85,27 @@ export class PlainGitHost extends MirroredHost implements GitHost {
         }
       }
       await this.mirror.raw(['update-ref', ref, newSha]);
+      if (tag) this.pushedTags.set(tag.name, newSha);
     });
+  }
+
+  /** The annotated tag in the mirror, made again when it points elsewhere. */
+  private async localTag(name: string, sha: string, message: string): Promise<void> {
+    const local = await this.mirror.tagCommit(name);
+    if (local && local !== sha) await this.mirror.raw(['tag', '-d', name]);
+    if (local !== sha) await this.mirror.raw(['tag', '-a', name, sha, '-m', message]);
   }
 
   async createTag(input: { name: string; sha: string; message: string }): Promise<void> {
     const name = assertTag(input.name);
     assertSha(input.sha);
     await this.mirror.serial(async () => {
-      const local = await this.mirror.tagCommit(name);
-      if (local && local !== input.sha) await this.mirror.raw(['tag', '-d', name]);
-      if (local !== input.sha) await this.mirror.raw(['tag', '-a', name, input.sha, '-m', input.message]);
+      // Pushed with its branch moments ago by this process (updateBranchWithTag): nothing to do.
+      if (this.pushedTags.get(name) === input.sha) {
+        this.pushedTags.delete(name);
+        return;
+      }
+      await this.localTag(name, input.sha, input.message);
       // The lease with an empty value: the tag must not exist upstream yet.
       const ref = `refs/tags/${name}`;
       const res = await this.push([`--force-with-lease=${ref}:`, `${ref}:${ref}`]);

@@ -44,6 +44,8 @@ export interface RenderOptions {
   maxBlocks?: number;
   /** The `list` matrix as the wide table (App Home) rather than one section per app. */
   wide?: boolean;
+  /** The `list` matrix page: the index of its first app (a "more" button's next page). */
+  matrixFrom?: number;
 }
 
 /** Render a reply as Block Kit blocks, never more than `maxBlocks`. */
@@ -57,7 +59,8 @@ export function renderReplyBlocks(reply: Reply, options: RenderOptions = {}): Sl
         : [];
     return [...note, ...renderOperationCard(reply.card, reply.card.extra, maxBlocks - note.length)];
   }
-  if (reply.matrix && !options.wide && reply.status === 'ok') return renderMatrix(reply.title, reply.matrix, maxBlocks);
+  if (reply.matrix && !options.wide && reply.status === 'ok')
+    return renderMatrix(reply.title, reply.matrix, maxBlocks, options.matrixFrom);
   const title = section(`${statusEmoji(reply)} *${cutText(escapeMrkdwn(reply.title), SLACK_LIMITS.sectionText - 60)}*`);
   const parts = reply.blocks.map((block) => ({
     essential: block.type === 'buttons',

@@ -1,7 +1,8 @@
 /**
  * The `list` matrix for a phone: one section per app, one field per environment (state emoji,
  * environment, version, age, what waits), no line of text wider than about 60 characters.
- * Past the block budget it ends with "…and N more apps: `list <app>`" rather than exceed it.
+ * Past the block budget it shows one page and ends with a "Show N more" button (it re-runs the
+ * view's command and replaces the message with the next page), never exceeding the budget.
  */
 import type { MatrixCell, MatrixView } from '../core/reply.js';
 import { cutText, escapeMrkdwn, type SlackBlock, section } from './slack-block-parts.js';
@@ -32,10 +33,27 @@ function cellText(c: MatrixCell): string {
   return lines.map((l) => cutText(l, PHONE_LINE)).join('\n');
 }
 
-export function renderMatrix(title: string, view: MatrixView, maxBlocks: number): SlackBlock[] {
-  const blocks: SlackBlock[] = [section(`*${escapeMrkdwn(cutText(title, PHONE_LINE - 4))}*`)];
-  const room = maxBlocks - 2; // the title and the "more" line
-  const shown = view.apps.length <= maxBlocks - 1 ? view.apps : view.apps.slice(0, room);
+/** The "more" button: its value is the page's first app and the command that made the view. */
+export const LIST_MORE_ACTION = 'conveyor_list_more';
+const MORE_VALUE = /^(\d{1,6}) (list(?: [A-Za-z0-9][A-Za-z0-9._-]{0,62}){0,2})$/;
+
+export function moreButtonValue(from: number, command: string): string {
+  return `${from} ${command}`;
+}
+
+/** The page start and the command of a "more" button's value; null when it is not one of ours. */
+export function parseMoreButton(value: string): { from: number; command: string } | null {
+  const m = MORE_VALUE.exec(value);
+  return m ? { from: Number(m[1]), command: m[2]! } : null;
+}
+
+export function renderMatrix(title: string, view: MatrixView, maxBlocks: number, from = 0): SlackBlock[] {
+  const start = Math.min(Math.max(0, from), view.apps.length);
+  const rest = view.apps.slice(start);
+  const page = start > 0 ? ` (apps ${start + 1}–${view.apps.length})` : '';
+  const blocks: SlackBlock[] = [section(`*${escapeMrkdwn(cutText(title + page, PHONE_LINE - 4))}*`)];
+  const room = maxBlocks - 3; // the title, the "more" line and its button
+  const shown = rest.length <= maxBlocks - 1 ? rest : rest.slice(0, room);
   for (const app of shown) {
     const fields = app.cells.map(cellText);
     const name = `*${escapeMrkdwn(cutText(app.name, PHONE_LINE - 2))}*`;
@@ -48,12 +66,26 @@ export function renderMatrix(title: string, view: MatrixView, maxBlocks: number)
       });
     else blocks.push(section(cutText([name, ...fields].join('\n'), 2900)));
   }
-  const more = view.apps.length - shown.length;
+  const more = rest.length - shown.length;
   if (more > 0) {
+    const next = start + shown.length;
     blocks.push({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: `…and ${more} more app${more === 1 ? '' : 's'}: \`list <app>\`` }],
+      elements: [{ type: 'mrkdwn', text: `…and ${more} more app${more === 1 ? '' : 's'} (or \`list <app>\`)` }],
     });
+    const value = view.command ? moreButtonValue(next, view.command) : null;
+    if (value && MORE_VALUE.test(value))
+      blocks.push({
+        type: 'actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: LIST_MORE_ACTION,
+            text: { type: 'plain_text', text: `Show ${Math.min(more, room)} more` },
+            value,
+          },
+        ],
+      });
   }
   return blocks;
 }

@@ -15,14 +15,13 @@ import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { Leadership } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
 import type { HttpServer } from '../server/http-server.js';
-import type { StateStore } from '../store/state-store.js';
 import { mountGitHostWebhooks, pollSourcesOf } from './git-hosts/index.js';
 import { buildLeadership } from './leadership.js';
 
 export type { RunningController } from '../controller/run-controller.js';
 
 export interface ControllerInput {
-  runtime: RuntimeWithEngine & { store: StateStore };
+  runtime: RuntimeWithEngine;
   http: HttpServer;
   secrets: Secrets;
   log: Logger;
@@ -81,5 +80,11 @@ export async function startController(input: ControllerInput): Promise<RunningCo
         log,
       )),
     verifyCheckMs: input.verifyCheckMs,
+    async jobsFor(cluster) {
+      const kc = kubeConfigs[cluster];
+      if (!kc) return null;
+      const { KubeJobs } = await import('../adapters/kube-jobs.js');
+      return new KubeJobs(kc);
+    },
   });
 }

@@ -4,6 +4,7 @@
  * reads a secret: serve, the controller (./controller.ts), `conveyor run` and the journal
  * workers are all composed from here.
  */
+
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { COMMANDS } from '../../commands/index.js';
@@ -20,24 +21,26 @@ import {
   type GitHost,
   type Notifier,
   type ObjectStore,
+  type Store,
   systemClock,
 } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
 import { journalChain } from '../journal/chain.js';
 import { registerByHand } from '../journal/manual-register.js';
 import { EmbeddedKv } from '../store/embedded-kv.js';
-import { InboxStore } from '../store/inbox-store.js';
-import { JournalStore } from '../store/journal-store.js';
+import type { InboxStore } from '../store/inbox-store.js';
+import type { JournalStore } from '../store/journal-store.js';
 import { openStore } from '../store/open-store.js';
 import type { StateStore } from '../store/state-store.js';
-import { TokenStore } from '../store/token-store.js';
+import type { TokenStore } from '../store/token-store.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
-import { stateUrlOf } from './state.js';
+import { stateUrlOf, storePort } from './state.js';
+import { installVerifyHooks } from './verify-hooks.js';
 
 export { buildConsulKv, buildObjectStore, buildTickets, type ConsulSettings } from './clients.js';
 export { GIT_HOST_PROVIDERS } from './git-hosts/index.js';
-export { stateUrlOf } from './state.js';
+export { stateUrlOf, storePort } from './state.js';
 export { journalChain, wireControllerless } from './wiring.js';
 
 export interface ComposeOptions {
@@ -54,13 +57,15 @@ export interface ComposeOptions {
   gitHosts?: Map<string, GitHost>;
   objects?: ObjectStore;
   metrics?: Metrics;
-  /** An already-open store (tests clone a migrated template instead of migrating again). */
-  store?: StateStore;
+  /** An already-open state database (tests clone a migrated template instead of migrating again). */
+  state?: StateStore;
 }
 
-/** The runtime as the outer rings (server, CLI, tests) see it: the concrete store behind the ports. */
+/** The runtime as the outer rings (server, CLI, tests) see it: the concrete stores behind the ports. */
 export interface ComposedRuntime extends Runtime, CommandRegistry {
-  store: StateStore;
+  /** The state database and each aggregate's store over it; `store` is the core's port over the same stores. */
+  state: StateStore;
+  store: Store;
   journal: JournalStore;
   tokens: TokenStore;
   /** The durable inbox of acked Slack requests, in the same store. */
@@ -74,11 +79,12 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
   const { config, baseDir, log } = options;
   const clock = options.clock ?? systemClock;
   const secrets = readSecrets(options.env ?? process.env);
-  const store =
-    options.store ?? (await openStore(stateUrlOf(config, secrets, Boolean(options.sandbox)), clock, baseDir));
+  const state =
+    options.state ?? (await openStore(stateUrlOf(config, secrets, Boolean(options.sandbox)), clock, baseDir));
+  const store = storePort(state);
   // A PGlite folder has one process at a time (its folder lock): claims left by a killed
   // predecessor are stale, so the sweep can resume its operations at once.
-  if (store.singleProcess) await store.releaseAllClaims();
+  if (state.singleProcess) await state.operationStore.releaseAllClaims();
   try {
     const metrics = options.metrics ?? new Metrics();
     const git = new Map<string, GitHost>(options.gitHosts ?? []);
@@ -92,7 +98,7 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
     const kv = config.consul
       ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN, baseDir)
-      : new EmbeddedKv(store.db);
+      : new EmbeddedKv(state.db);
     const objects = options.objects ?? (await buildObjectStore(config, baseDir));
     const tickets = config.servicenow ? await buildTickets(config.servicenow, secrets) : null;
     const engine = new OperationEngine({
@@ -107,12 +113,14 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
       tickets,
       workerId: `${hostname()}:${process.pid}`,
     });
+    installVerifyHooks(engine, { config, store, clock, log, git });
     const runtime: ComposedRuntime = {
       config,
+      state,
       store,
-      journal: new JournalStore(store.db, clock),
-      tokens: new TokenStore(store.db, clock),
-      inbox: new InboxStore(store.db, clock),
+      journal: state.journalStore,
+      tokens: state.tokenStore,
+      inbox: state.inboxStore,
       clock,
       log,
       git,
@@ -142,7 +150,7 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     };
     return runtime;
   } catch (err) {
-    await store.close();
+    await state.close();
     throw err;
   }
 }

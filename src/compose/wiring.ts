@@ -3,13 +3,14 @@
  * the operation kinds beyond Git (journal pointers) and how verification is decided.
  */
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
+import { noVerification } from '../core/steps/verification.js';
 import { journalChain } from '../journal/chain.js';
 
 export { journalChain } from '../journal/chain.js';
 
 export function wireControllerless(runtime: RuntimeWithEngine): void {
   // Without a controller there is nothing to verify against: applied means succeeded.
-  runtime.engine.needsVerification = () => false;
+  runtime.engine.verifyWith(noVerification);
   const chain = journalChain(runtime);
   runtime.engine.runners.set('journal-promote', chain);
   runtime.engine.runners.set('journal-rollback', chain);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
+import { verifySchema } from '../verify/schema.js';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -125,10 +126,7 @@ export const environmentSchema = z
     allowSkip: z.boolean().default(false),
     /** Approve and Reject buttons in Slack open a dialog naming the app, environment and version first. */
     confirm: z.boolean().default(false),
-    verify: z
-      .object({ timeout: duration.default(600_000), autoRollback: z.boolean().default(false) })
-      .strict()
-      .default({ timeout: 600_000, autoRollback: false }),
+    verify: verifySchema,
   })
   .strict();
 

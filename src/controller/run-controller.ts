@@ -12,10 +12,11 @@ import { confirmFresh, readEnvStates, syncHost } from '../core/env-state.js';
 import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
-import type { Runtime } from '../core/runtime.js';
+import type { JobsFor } from '../verify/jobs.js';
 import { announceDevVersion, developmentEnv } from './dev-announcer.js';
 import { LiveReconciler } from './live-reconciler.js';
 import { type PollSource, RepoPoller } from './repo-poller.js';
+import { beginSoak, SoakWatcher } from './soak-watch.js';
 import { reportTransition } from './transition-report.js';
 import { Verifier } from './verification.js';
 
@@ -53,6 +54,8 @@ export interface ControllerDeps {
   mountEvents?(events: RepoEvents): void;
   /** How often the store is asked for operations in `verifying` (default 5000). */
   verifyCheckMs?: number;
+  /** The Jobs of a cluster, for `job` verification checks (src/verify/). */
+  jobsFor?: JobsFor;
 }
 
 export interface RunningController {
@@ -65,6 +68,7 @@ export interface RunningController {
 export async function runController(deps: ControllerDeps): Promise<RunningController> {
   const { runtime, log, leadership } = deps;
   let verifier: Verifier | null = null;
+  let soaks: SoakWatcher | null = null;
   const reconciler = new LiveReconciler(runtime, {
     leading: () => leadership.isLeader(),
     async afterReconcile(target, live, changed, previous) {
@@ -82,12 +86,12 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
   const targets = reconciler.targets.filter((t) => deps.clusters.includes(t.cluster));
   const watched = (op: Operation) => targets.some((t) => t.app === op.app && t.env === op.env);
 
-  runtime.engine.needsVerification = (op) => {
+  runtime.engine.verifyWith((op) => {
     const need = (op.kind === 'promote' || op.kind === 'rollback') && watched(op);
     // The engine moves the operation to `verifying` right after asking: look once it has.
     if (need && leadership.isLeader()) setTimeout(() => void verifier?.check(op.id), 0);
     return need;
-  };
+  });
 
   /**
    * The one repo-changed handler (webhook pushes and the poller): refresh the mirror, announce a
@@ -171,8 +175,18 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
         .catch((err) => log.warn({ app, err: (err as Error).message }, 'cannot fetch; using the mirror as it is'));
       await reconciler.refreshDesired(app);
     }
-    verifier = new Verifier(runtime, reconciler, { checkEveryMs: deps.verifyCheckMs });
+    verifier = new Verifier(runtime, reconciler, {
+      checkEveryMs: deps.verifyCheckMs,
+      jobsFor: deps.jobsFor,
+      afterVerified: (op) => beginSoak(runtime, op),
+    });
     verifier.start();
+    soaks = new SoakWatcher(
+      runtime,
+      (app, env) => reconciler.targets.find((t) => t.app === app && t.env === env),
+      deps.verifyCheckMs,
+    );
+    soaks.start();
     for (const cluster of new Set(targets.map((t) => t.cluster))) {
       const watch = await deps.watchCluster(cluster);
       watches.push(watch);
@@ -188,6 +202,8 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     await poller.stop();
     verifier?.stop();
     verifier = null;
+    soaks?.stop();
+    soaks = null;
     const stopping = watches;
     watches = [];
     await Promise.all(stopping.map((w) => w.stop()));

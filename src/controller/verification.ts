@@ -1,9 +1,11 @@
 /**
  * Verification: an operation in `verifying` succeeds when its rollout is healthy (the cluster
- * runs what Git asks for), fails when that rollout fails or does not get healthy within the
- * environment's `verify.timeout`. A failed promotion in an environment with
- * `verify.autoRollback` starts an emergency rollback itself and says why. Each verdict is
- * claimed once in the store, so two replicas never both report or roll back.
+ * runs what Git asks for) and the environment's checks (`verify.checks`, ./verify-checks.ts)
+ * pass; it fails when that rollout fails or does not get healthy within the environment's
+ * `verify.timeout`, or when a check fails or cannot decide. A failed promotion in an
+ * environment with `verify.autoRollback` starts an emergency rollback itself and says why (not
+ * for an inconclusive check: nothing says the version is bad). Each verdict is claimed once in
+ * the store, so two replicas never both report or roll back.
  */
 
 import { hostFor, syncHost } from '../core/env-state.js';
@@ -13,12 +15,21 @@ import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { MessageRef } from '../core/ports.js';
 import { planRollback } from '../core/promotion-plan.js';
 import { findApp, findEnv, type Runtime } from '../core/runtime.js';
+import type { JobsFor } from '../verify/jobs.js';
 import { type AggregateLive, type AppTarget, type LiveReconciler, whereText } from './live-reconciler.js';
+import { type ChecksOutcome, checksOf, checksProgressOf, runChecks } from './verify-checks.js';
 
 export interface VerifierOptions {
   /** How often the store is asked for operations in `verifying` (other processes start them). */
   checkEveryMs?: number;
+  /** The Jobs of a cluster, for `job` checks. */
+  jobsFor?: JobsFor;
+  /** After a verified operation: what to add to the verdict (a soak window begins). */
+  afterVerified?: (op: Operation) => Promise<string | null>;
 }
+
+/** Why a verdict is what it is: the rollout, or a check after it. */
+type Cause = { by: 'rollout' } | { by: 'checks'; outcome: ChecksOutcome };
 
 /** Post to an environment's channel; null when it has none or nothing can post. */
 export async function postToEnv(
@@ -46,6 +57,8 @@ export class Verifier {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly prepared = new Set<string>();
   private readonly preparing = new Map<string, Promise<void>>();
+  /** Checks running, per operation. */
+  private readonly sessions = new Map<string, AbortController>();
   private sweepTimer?: NodeJS.Timeout;
   private running = false;
 
@@ -72,6 +85,8 @@ export class Verifier {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.prepared.clear();
+    for (const s of this.sessions.values()) s.abort(new Error('the verifier stopped'));
+    this.sessions.clear();
   }
 
   async sweep(): Promise<void> {
@@ -118,7 +133,8 @@ export class Verifier {
   }
 
   private async armDeadline(op: Operation): Promise<void> {
-    if (this.timers.has(op.id)) return;
+    // Once the checks have started, the rollout was healthy: the checks bound themselves.
+    if (this.timers.has(op.id) || checksProgressOf(op)) return;
     const timeout = findEnv(this.runtime.config, op.env)?.verify.timeout ?? 600_000;
     const [entered] = await this.runtime.store.auditLog({
       operationId: op.id,
@@ -130,7 +146,7 @@ export class Verifier {
     const expire = async () => {
       this.timers.delete(op.id);
       const now = await this.runtime.store.findOperation(op.id);
-      if (now?.state !== 'verifying' || !this.running) return;
+      if (now?.state !== 'verifying' || !this.running || this.sessions.has(op.id) || checksProgressOf(now)) return;
       await this.settle(now, false, `the rollout did not become healthy within ${Math.round(timeout / 1000)}s`);
     };
     if (!this.running) return; // stopped while this check read the store
@@ -145,55 +161,138 @@ export class Verifier {
         void this.check(op.id);
         continue;
       }
-      if (live.state === 'healthy') await this.settle(op, true, live.detail, target);
-      else if (live.state === 'failed' && live.matchesDesired) await this.settle(op, false, live.detail, target);
+      if (live.state === 'healthy') {
+        if (checksOf(this.runtime, op.env).length) this.startChecks(op, target, live.detail);
+        else await this.settle(op, true, live.detail, target);
+      } else if (live.state === 'failed' && live.matchesDesired) await this.settle(op, false, live.detail, target);
     }
   }
 
-  private async settle(op: Operation, ok: boolean, detail: string, target?: AppTarget): Promise<void> {
+  /** The rollout is healthy: run the environment's checks (once at a time), then judge. */
+  private startChecks(op: Operation, target: AppTarget, rolloutDetail: string): void {
+    if (this.sessions.has(op.id) || !this.running) return;
+    const abort = new AbortController();
+    this.sessions.set(op.id, abort);
+    clearTimeout(this.timers.get(op.id));
+    this.timers.delete(op.id);
+    const say = async (text: string) => {
+      const now = await this.runtime.store.findOperation(op.id);
+      await postToEnv(this.runtime, op.env, text, now?.message ?? op.message);
+    };
+    void (async () => {
+      const fresh = (await this.runtime.store.findOperation(op.id)) ?? op;
+      if (fresh.state !== 'verifying') return;
+      if (!checksProgressOf(fresh))
+        await say(`Rollout of ${describeOp(op)} is healthy: ${whereText(target)}: ${rolloutDetail}`);
+      const outcome = await runChecks(
+        { runtime: this.runtime, jobsFor: this.options.jobsFor, say },
+        fresh,
+        target,
+        abort.signal,
+      );
+      if (abort.signal.aborted) return;
+      this.sessions.delete(op.id);
+      const detail =
+        outcome.status === 'passed'
+          ? `${outcome.passed} check${outcome.passed === 1 ? '' : 's'} passed`
+          : `check ${outcome.check!.name} (${outcome.check!.kind}) ${outcome.status === 'failed' ? 'failed' : 'was inconclusive'}: ${outcome.check!.output}`;
+      await this.settle(fresh, outcome.status === 'passed', detail, target, { by: 'checks', outcome });
+    })()
+      .catch((err) => {
+        if (abort.signal.aborted) return;
+        this.runtime.log.warn(
+          { operation: op.id, err: isConveyorError(err) ? err.message : String(err) },
+          'verification checks stopped; the next sweep resumes them',
+        );
+      })
+      .finally(() => {
+        if (this.sessions.get(op.id) === abort) this.sessions.delete(op.id);
+      });
+  }
+
+  private async settle(
+    op: Operation,
+    ok: boolean,
+    detail: string,
+    target?: AppTarget,
+    cause: Cause = { by: 'rollout' },
+  ): Promise<void> {
     const { store, engine } = this.runtime;
     if (!this.running) return;
     if (!(await store.claimKey(`controller:verdict:${op.id}`))) return;
     clearTimeout(this.timers.get(op.id));
     this.timers.delete(op.id);
+    const session = this.sessions.get(op.id);
+    if (session && cause.by === 'rollout') session.abort(new Error('the rollout decided first'));
+    this.sessions.delete(op.id);
     const done = await engine.finishVerification(op.id, ok, detail);
     const where = whereText(target ?? this.reconciler.targets.find((t) => t.app === op.app && t.env === op.env)!);
     const lines = [
-      ok
-        ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}`
-        : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,
+      cause.by === 'checks'
+        ? `${ok ? 'Verified' : 'Verification failed'}: ${describeOp(op)}: ${detail}`
+        : ok
+          ? `Rollout of ${describeOp(op)} is healthy: ${where}: ${detail}`
+          : `Rollout of ${describeOp(op)} failed: ${where}: ${detail}`,
     ];
+    if (ok && done.state === 'succeeded' && this.options.afterVerified) {
+      const more = await this.options.afterVerified(done).catch((err: unknown) => {
+        this.runtime.log.warn({ operation: op.id, err: String(err) }, 'could not begin the soak window');
+        return null;
+      });
+      if (more) lines.push(more);
+    }
     if (!ok && done.state === 'failed') {
-      const rollback = await this.autoRollback(done, detail);
+      const inconclusive = cause.by === 'checks' && cause.outcome.status === 'inconclusive';
+      const rollback = inconclusive
+        ? `not rolled back automatically: an inconclusive check does not say the version is bad${op.kind === 'promote' ? ` (\`rollback ${op.app} ${op.env}\` rolls it back)` : ''}`
+        : await startAutoRollback(
+            this.runtime,
+            done,
+            cause.by === 'checks'
+              ? `automatic rollback: ${op.id}: ${detail}`
+              : `automatic rollback: the rollout of ${op.id} failed (${detail})`,
+            cause.by === 'checks' && cause.outcome.check
+              ? `check ${cause.outcome.check.name} failed`
+              : 'the rollout failed',
+          );
       if (rollback) lines.push(rollback);
     }
     await store.saveKeyReply(`controller:verdict:${op.id}`, { ok, state: done.state });
     await postToEnv(this.runtime, op.env, lines.join('\n'), done.message);
   }
+}
 
-  /** Start an emergency rollback when the environment asks for it; returns what to say. */
-  private async autoRollback(op: Operation, why: string): Promise<string | null> {
-    const env = findEnv(this.runtime.config, op.env);
-    const app = findApp(this.runtime.config, op.app);
-    if (!env?.verify.autoRollback || !app || op.kind !== 'promote') return null;
-    try {
-      const plan = await planRollback(this.runtime, { app, env, emergency: true });
-      plan.reason = `automatic rollback: the rollout of ${op.id} failed (${why})`;
-      const rollback = await this.runtime.engine.request({
-        kind: 'rollback',
-        app: app.name,
-        env: env.name,
-        plan,
-        requester: 'conveyor',
-        idempotencyKey: `controller:autorollback:${op.id}`,
-        emergency: true,
-        source: 'controller',
-      });
-      return `${env.name} rolls back automatically to ${plan.toTag ?? plan.sourceSha.slice(0, 8)} (${rollback.id}, ${rollback.state}) because the rollout failed`;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.runtime.log.warn({ operation: op.id, err: message }, 'automatic rollback not started');
-      return `automatic rollback not started: ${message}`;
-    }
+/**
+ * Start an emergency rollback of a promotion when its environment asks for it
+ * (`verify.autoRollback`); returns what to say, or null when it does not ask.
+ * `reason` goes on the rollback's plan; `because` ends the sentence said.
+ */
+export async function startAutoRollback(
+  runtime: RuntimeWithEngine,
+  op: Operation,
+  reason: string,
+  because: string,
+): Promise<string | null> {
+  const env = findEnv(runtime.config, op.env);
+  const app = findApp(runtime.config, op.app);
+  if (!env?.verify.autoRollback || !app || op.kind !== 'promote') return null;
+  try {
+    const plan = await planRollback(runtime, { app, env, emergency: true });
+    plan.reason = reason;
+    const rollback = await runtime.engine.request({
+      kind: 'rollback',
+      app: app.name,
+      env: env.name,
+      plan,
+      requester: 'conveyor',
+      idempotencyKey: `controller:autorollback:${op.id}`,
+      emergency: true,
+      source: 'controller',
+    });
+    return `${env.name} rolls back automatically to ${plan.toTag ?? plan.sourceSha.slice(0, 8)} (${rollback.id}, ${rollback.state}) because ${because}`;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    runtime.log.warn({ operation: op.id, err: message }, 'automatic rollback not started');
+    return `automatic rollback not started: ${message}`;
   }
 }

@@ -19,8 +19,11 @@ export interface CommandInvocation {
 
 export interface CommandService {
   execute(invocation: CommandInvocation): Promise<Reply>;
-  /** Remember the message that shows an operation, so later transitions edit it in place. */
-  attachMessage(operationId: string, ref: MessageRef): Promise<void>;
+  /**
+   * Remember the message that shows an operation, so later transitions edit it in place. `shown`
+   * is the state that message shows: when the operation moved on meanwhile, it is edited now.
+   */
+  attachMessage(operationId: string, ref: MessageRef, shown?: string): Promise<void>;
   /** The apps × environments matrix (App Home). */
   matrix(viewer: string): Promise<Reply>;
   /** Operations waiting for this user's approval (App Home). */

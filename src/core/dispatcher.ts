@@ -289,8 +289,19 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
     return Date.now() - Date.parse(at) > ABANDONED_AFTER_MS;
   }
 
-  async attachMessage(operationId: string, ref: MessageRef): Promise<void> {
-    await this.runtime.store.attachMessage(operationId, ref);
+  async attachMessage(operationId: string, ref: MessageRef, shown?: string): Promise<void> {
+    const { store, engine } = this.runtime;
+    await store.attachMessage(operationId, ref);
+    if (shown === undefined) return;
+    // The reply was rendered before the message existed: a transition in between was marked
+    // published with nothing to edit. Written the message first, now read the state (the engine
+    // writes the state first, then reads the message), so one of the two always shows the last.
+    const op = await store.findOperation(operationId);
+    if (op && op.state !== shown) {
+      await store.saveProgress(op.id, { published: null });
+      const again = await store.findOperation(op.id);
+      if (again) await engine.publish(again);
+    }
   }
 
   async matrix(viewer: string): Promise<Reply> {

@@ -4,7 +4,7 @@ import type { Operation } from './operation.js';
 import type { Runtime } from './runtime.js';
 
 export async function gateStatus(runtime: Pick<Runtime, 'store' | 'config'>, op: Operation) {
-  const required = (op.progress.requiredRoles as Record<string, number>) ?? {};
+  const required = op.progress.requiredRoles ?? {};
   if (!Object.keys(required).length) return null;
   return withWaitingFor(
     quorum(required, await runtime.store.approvals(op.id), approvalSubject(op), op.requester),

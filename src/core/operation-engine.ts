@@ -3,48 +3,38 @@
  * steps whose progress is stored), verify, and a sweep that resumes interrupted operations
  * and ends stuck ones. Every transition is stored and audited before it is announced.
  */
-import type { Config } from '../config/schema.js';
-import { approvalSubject, quorum, requiredRoles, rolesOf, withWaitingFor } from './approval-gate.js';
+import { approvalSubject, quorum, withWaitingFor } from './approval-gate.js';
 import { webLinksFor } from './commit-links.js';
-import { ConflictError, isConveyorError, NotAllowedError } from './errors.js';
+import type { EngineDeps } from './engine/deps.js';
+import { handlerFor } from './engine/index.js';
+import type { EngineMoves } from './engine/state-handler.js';
+import { ConflictError, isConveyorError } from './errors.js';
 import { openRolesFor } from './gates/approver.js';
 import { gateContext, gateOf } from './gates/context.js';
 import { expiredWhileWaiting, lockedMessage } from './gates/env-lock.js';
 import type { GateContext, GatePhase } from './gates/gate-rule.js';
+import { requiredRoles } from './gates/roles.js';
 import { enforceGates, runGates } from './gates/run-gates.js';
-import { openPullRequest } from './git-steps.js';
 import {
   FINAL_STATES,
-  isGitPlan,
+  isEmergency,
+  isGitOperation,
   type Operation,
   type OperationKind,
   type OperationRequest,
   type OperationState,
+  withProgress,
 } from './operation.js';
 import { renderOperation } from './operation-view.js';
-import type { ChangeTickets, Clock, Directory, Engine, GitHost, Log, Notifier, Store } from './ports.js';
+import type { Engine } from './ports.js';
 import type { Reply } from './reply.js';
 import { findEnv, type Runtime } from './runtime.js';
-import { gitStepContext } from './steps/git-step-context.js';
 import { builtInRunners } from './steps/index.js';
 import type { KindRunner } from './steps/kind-runner.js';
 import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
 
-export interface EngineDeps {
-  store: Store;
-  config: Config;
-  clock: Clock;
-  log: Log;
-  notifier: Notifier | null;
-  directory: Directory;
-  git: Map<string, GitHost>;
-  workerId: string;
-  metrics?: import('./metrics.js').Metrics;
-  /** ServiceNow, when configured: tickets are checked again right before the first write. */
-  tickets?: ChangeTickets | null;
-  /** Whether an applied operation waits for the controller's verdict (default: never). */
-  needsVerification?: VerificationPolicy;
-}
+/** What the engine is built with (src/core/engine/deps.ts, re-exported for its callers). */
+export type { EngineDeps };
 
 /** The runtime as the composition root and the controller hold it: the engine itself, not its port. */
 export type RuntimeWithEngine = Runtime & { engine: OperationEngine };
@@ -64,8 +54,19 @@ export class OperationEngine implements Engine {
   private sweeper: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<unknown>>();
 
+  /** What the state handlers (./engine/) may use of the engine. */
+  private readonly moves: EngineMoves;
+
   constructor(readonly deps: EngineDeps) {
     this.verification = deps.needsVerification ?? noVerification;
+    this.moves = {
+      deps,
+      move: (op, to, extra) => this.move(op, to, extra),
+      required: (op) => this.required(op),
+      gateContext: (phase, op, extra) => this.opGateContext(phase, op, extra),
+      apply: (op) => this.apply(op),
+      afterApplied: (op) => nextAfterApplied(op, this.verification),
+    };
   }
 
   /** Plug in the runner of a kind of operation (the journal chain registers its kinds). */
@@ -76,11 +77,6 @@ export class OperationEngine implements Engine {
   /** The controller, once it knows which workloads it watches, decides what waits in `verifying`. */
   verifyWith(policy: VerificationPolicy): void {
     this.verification = policy;
-  }
-
-  /** @deprecated Pass `needsVerification` to the constructor, or call verifyWith(). */
-  set needsVerification(policy: VerificationPolicy) {
-    this.verifyWith(policy);
   }
 
   private gateOf(op: { env: string; kind: OperationKind }) {
@@ -97,7 +93,7 @@ export class OperationEngine implements Engine {
   }
 
   private opGateContext(phase: GatePhase, op: Operation, extra: Partial<GateContext> = {}): GateContext {
-    const emergency = Boolean((op.plan as { emergency?: boolean }).emergency);
+    const emergency = isEmergency(op);
     return this.gateContext(
       phase,
       { ...op, emergency },
@@ -107,7 +103,7 @@ export class OperationEngine implements Engine {
 
   private required(op: Operation): Record<string, number> {
     const gate = this.gateOf(op);
-    return gate ? requiredRoles(gate, op.kind, Boolean((op.plan as { emergency?: boolean }).emergency)) : {};
+    return gate ? requiredRoles(gate, op.kind, isEmergency(op)) : {};
   }
 
   /**
@@ -186,103 +182,10 @@ export class OperationEngine implements Engine {
     }
   }
 
-  /** One move of the state machine; false when the operation must wait. */
+  /** One move of the state machine (the handler of the operation's state); false when it must wait. */
   private async step(op: Operation): Promise<boolean> {
-    const now = this.deps.clock.now();
-    switch (op.state) {
-      case 'requested': {
-        if (isGitPlan(op.plan) && op.plan.viaPullRequest) {
-          const ctx = await gitStepContext(this, op);
-          if (ctx.host.openPullRequest) await openPullRequest.run(ctx);
-        }
-        const needed = Object.keys(this.required(op)).length > 0;
-        await this.move(op, needed ? 'awaiting-approval' : 'approved');
-        return true;
-      }
-      case 'awaiting-approval': {
-        // Expiry, then the quorum of the version that will ship now (a pushed PR lapses approvals).
-        const outcome = await runGates(
-          this.opGateContext('await', op, { approval: { load: () => this.approvalsToCount(op) } }),
-        );
-        if (outcome.verdict === 'wait') return false;
-        await this.move(
-          op,
-          outcome.verdict === 'pass' ? 'approved' : (outcome.outcome ?? 'failed'),
-          outcome.verdict === 'pass' ? {} : { error: outcome.reason },
-        );
-        return true;
-      }
-      case 'approved': {
-        // The change ticket may have been withdrawn while the request waited: the gates' `apply` phase.
-        const ticket = isGitPlan(op.plan) ? op.plan.ticket : null;
-        const outcome = await runGates(this.opGateContext('apply', op, { ticket, tickets: this.deps.tickets ?? null }));
-        if (outcome.verdict === 'refuse') {
-          if (outcome.audit) await this.deps.store.audit('conveyor', outcome.audit.action, op.id, outcome.audit.detail);
-          await this.move(op, 'failed', { error: outcome.reason });
-          return true;
-        }
-        await this.move(op, 'applying');
-        return true;
-      }
-      case 'applying': {
-        const result = await this.apply(op);
-        await this.move(
-          op,
-          result === 'cancelled' ? 'cancelled' : 'applied',
-          result === 'cancelled' ? { error: 'the pull request was closed by hand' } : {},
-        );
-        return true;
-      }
-      case 'applied':
-        await this.move(op, nextAfterApplied(op, this.verification));
-        return true;
-      case 'verifying': {
-        const env = findEnv(this.deps.config, op.env);
-        const timeout = env?.verify.timeout ?? 600_000;
-        if (now.getTime() - new Date(op.updatedAt).getTime() > timeout) {
-          await this.move(op, 'failed', {
-            error: `the rollout did not become healthy within ${Math.round(timeout / 1000)}s`,
-          });
-          return true;
-        }
-        return false;
-      }
-      default:
-        return false;
-    }
-  }
-
-  /** The approvals that count now, and what they must be for; null when the operation ended meanwhile. */
-  private async approvalsToCount(op: Operation) {
-    if (await this.lapseOnChangedPullRequest(op)) return null;
-    return { approvals: await this.deps.store.approvals(op.id), subject: approvalSubject(op) };
-  }
-
-  /**
-   * Someone pushed to the promotion PR while it waited: what would ship changed, so earlier
-   * approvals (given for the old tree) lapse and the gate starts over for the new one.
-   */
-  private async lapseOnChangedPullRequest(op: Operation): Promise<boolean> {
-    if (!isGitPlan(op.plan) || !op.progress.prNumber) return false;
-    const host = this.deps.git.get(op.app);
-    if (!host?.getPullRequest) return false;
-    const pr = await host.getPullRequest(op.progress.prNumber);
-    if (pr.state === 'closed') {
-      await this.move(op, 'cancelled', { error: 'the pull request was closed by hand' });
-      return true;
-    }
-    if (pr.state === 'merged' || pr.headSha === op.progress.newSha) return false;
-    await host.sync();
-    const tree = await host.treeOf(pr.headSha);
-    op.plan = { ...op.plan, sourceTree: tree };
-    await this.deps.store.savePlan(op.id, op.plan);
-    await this.deps.store.saveProgress(op.id, { newSha: pr.headSha, published: null });
-    op.progress.newSha = pr.headSha;
-    await this.deps.store.audit('conveyor', 'approvals.lapsed', op.id, {
-      reason: 'the pull request changed',
-      head: pr.headSha,
-    });
-    return false;
+    const handler = handlerFor(op.state);
+    return handler ? handler.handle(op, this.moves) : false;
   }
 
   private async apply(op: Operation): Promise<'done' | 'cancelled'> {
@@ -313,7 +216,7 @@ export class OperationEngine implements Engine {
 
   /** An operation that ends without merging closes its PR, so nobody merges it by hand later. */
   private async closeLeftoverPullRequest(op: Operation): Promise<void> {
-    if (!isGitPlan(op.plan) || !op.progress.prNumber || op.progress.mergeSha) return;
+    if (!isGitOperation(op) || !op.progress.prNumber || op.progress.mergeSha) return;
     const host = this.deps.git.get(op.app);
     await host
       ?.closePullRequest?.(op.progress.prNumber)
@@ -354,8 +257,12 @@ export class OperationEngine implements Engine {
       const reply = renderOperation(op, gate, [], {
         web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind),
       });
-      const notice = { channel: op.message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
-      if (op.message) await notifier.update(op.message, notice);
+      // A Slack command's reply becomes the message once Slack has taken it (attachMessage):
+      // read it again rather than mark this state published with nothing shown.
+      const message =
+        op.message ?? (op.progress.source === 'slack' ? ((await store.findOperation(op.id))?.message ?? null) : null);
+      const notice = { channel: message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
+      if (message) await notifier.update(message, notice);
       else if (notice.channel && op.progress.source !== 'slack') {
         const ref = await notifier.post(notice);
         if (ref) await store.attachMessage(op.id, ref);
@@ -423,22 +330,17 @@ export class OperationEngine implements Engine {
     await store.addApproval(id, user, role, subject);
     await store.audit(user, 'approval.given', id, { role });
     const updated = await this.advance(id);
-    if (updated.state === 'awaiting-approval')
-      await this.publish({ ...updated, progress: { ...updated.progress, published: null } });
+    if (updated.state === 'awaiting-approval') await this.publish(withProgress(updated, { published: null }));
     return { op: updated, role };
   }
 
   async reject(id: string, user: string, reason: string | null): Promise<Operation> {
     const { store } = this.deps;
     const op = await store.operation(id);
-    if (op.state !== 'awaiting-approval')
-      throw new ConflictError(`operation ${id} is ${op.state}; it cannot be rejected now`);
-    const mine = await rolesOf(this.deps, user);
-    const required = Object.keys(this.required(op));
-    if (user !== op.requester && !required.some((r) => mine.includes(r))) {
-      await store.audit(user, 'rejection.refused', id, {});
-      throw new NotAllowedError(`only an approver (${required.join(', ')}) or the requester can reject ${id}`);
-    }
+    // The gates' `reject` phase: only while it waits, by an approver or (withdrawing) the requester.
+    await enforceGates(this.opGateContext('reject', op, { rejection: { by: user } }), (a) =>
+      store.audit(user, a.action, id, a.detail),
+    );
     return this.move(op, user === op.requester ? 'cancelled' : 'rejected', {
       error: `${user === op.requester ? 'withdrawn' : 'rejected'} by ${user}${reason ? `: ${reason}` : ''}`,
     });

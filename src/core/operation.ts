@@ -43,7 +43,15 @@ export function canTransition(from: OperationState, to: OperationState): boolean
   return NEXT[from].includes(to);
 }
 
-export type OperationKind = 'promote' | 'rollback' | 'journal-promote' | 'journal-rollback' | 'journal-seed';
+/** The kinds whose plan is a GitPlan: they write the app's environment branch and tag it. */
+export type GitKind = 'promote' | 'rollback';
+/** The kinds whose plan is a JournalPlan: they move journal pointers in the key-value store. */
+export type JournalKind = 'journal-promote' | 'journal-rollback' | 'journal-seed';
+export type OperationKind = GitKind | JournalKind;
+
+export function isGitKind(kind: OperationKind): kind is GitKind {
+  return kind === 'promote' || kind === 'rollback';
+}
 
 /** What a promotion or rollback will do, decided once when requested. */
 export interface GitPlan {
@@ -83,24 +91,6 @@ export interface JournalPlan {
   moves?: { env: string; key: string; fromVersion: string | null; toVersion: string; index: number }[];
 }
 
-export interface Operation {
-  id: string;
-  kind: OperationKind;
-  app: string;
-  env: string;
-  state: OperationState;
-  requester: string;
-  plan: GitPlan | JournalPlan;
-  /** Results of the steps done so far, persisted after each step (see OperationProgress). */
-  progress: OperationProgress;
-  idempotencyKey: string | null;
-  message: MessageRef | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string | null;
-}
-
 /**
  * Progress: each part of the engine owns one slice, written only by it and merged into the
  * stored record after each step (so a step resumed after a crash sees what it did before).
@@ -127,7 +117,10 @@ export interface ApplyProgress {
   lastError?: string | null;
 }
 
-/** The Git steps' slice (src/core/git-steps.ts): commit, push, pull request, deploy tag. */
+/**
+ * The Git steps' slices (src/core/steps/git/): commit, push, pull request, deploy tag. Read as
+ * one record (GitProgress); each step writes only its own slice (GitStepWrites).
+ */
 export interface GitProgress {
   /** The commit the branch moves to (write-commit); null after a re-plan. */
   newSha?: string | null;
@@ -143,23 +136,82 @@ export interface GitProgress {
   deployedSha?: string;
 }
 
+/** What each Git step may write, keyed by its name: its own slice of GitProgress, nothing else. */
+export interface GitStepWrites {
+  'write-commit': { newSha: string };
+  /**
+   * The push: `pushing` before it, `replanned` when the branch moved under the operation; a
+   * re-plan also discards the commit written for the old plan (`newSha: null`), nothing more.
+   */
+  'move-branch': { pushing: boolean; replanned?: true; newSha?: null };
+  'open-pr': { prNumber: number; prUrl: string };
+  'merge-pr': { mergeSha: string | undefined };
+  tag: { tag: string } | { deployedSha: string };
+}
+export type GitStepName = keyof GitStepWrites;
+
 export type CommonProgress = RequestProgress & PublishProgress & ApplyProgress;
 
-/** The progress of each kind of operation: Git kinds carry the Git slice, journal moves none. */
-export interface ProgressByKind {
-  promote: CommonProgress & GitProgress;
-  rollback: CommonProgress & GitProgress;
-  'journal-promote': CommonProgress;
-  'journal-rollback': CommonProgress;
-  'journal-seed': CommonProgress;
+/** A journal operation never has the Git fields (read without narrowing, they are undefined). */
+export type NoGitProgress = { [K in keyof GitProgress]?: never };
+
+/** The progress record as stored, read without knowing the kind: every slice, each optional. */
+export type OperationProgress = GitOperation['progress'] | JournalOperation['progress'];
+
+/** What may be merged into the stored progress record (the store's saveProgress). */
+export type ProgressPatch = Partial<CommonProgress & GitProgress>;
+
+interface OperationRecord {
+  id: string;
+  app: string;
+  env: string;
+  state: OperationState;
+  requester: string;
+  idempotencyKey: string | null;
+  message: MessageRef | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string | null;
 }
 
-/**
- * The progress record as stored, read without knowing the kind: every slice, each optional
- * (a journal operation simply never has the Git fields).
- */
-export type OperationProgress = ProgressByKind[OperationKind] & Partial<GitProgress>;
+/** A promotion or rollback: a GitPlan, and the Git steps' progress beside the common slices. */
+export interface GitOperation extends OperationRecord {
+  kind: GitKind;
+  plan: GitPlan;
+  /** Results of the steps done so far, persisted after each step. */
+  progress: CommonProgress & GitProgress;
+}
 
+/** A journal move (promote, rollback, seed): a JournalPlan, and only the common slices. */
+export interface JournalOperation extends OperationRecord {
+  kind: JournalKind;
+  plan: JournalPlan;
+  progress: CommonProgress & NoGitProgress;
+}
+
+/** The durable operation: its kind tells its plan and its progress (narrow with isGitOperation). */
+export type Operation = GitOperation | JournalOperation;
+
+export function isGitOperation(op: Operation): op is GitOperation {
+  return isGitKind(op.kind);
+}
+
+export function isJournalOperation(op: Operation): op is JournalOperation {
+  return !isGitKind(op.kind);
+}
+
+/** An emergency promotion or rollback (its gate may ask for other roles); never a journal move. */
+export function isEmergency(op: Operation): boolean {
+  return isGitOperation(op) && Boolean(op.plan.emergency);
+}
+
+/** A copy of the operation with some of its common progress changed (what the announcer reads). */
+export function withProgress<O extends Operation>(op: O, patch: CommonProgress): O {
+  return { ...op, progress: { ...op.progress, ...patch } };
+}
+
+/** For a plan met without its operation (a request being built); with the operation, use isGitOperation. */
 export function isGitPlan(plan: Operation['plan']): plan is GitPlan {
   return 'branch' in plan;
 }

@@ -31,7 +31,12 @@ export interface Reply {
   blocks: ReplyBlock[];
   /** Visible only to the asker (Slack ephemeral). */
   ephemeral?: boolean;
-  operation?: { id: string; state: string; kind?: string; app?: string; env?: string };
+  /**
+   * The operation the reply shows. `followUp`: the command acted on an operation that has its
+   * own living message (approve, reject): Slack answers the person privately and edits that
+   * message, rather than post a second copy of it.
+   */
+  operation?: { id: string; state: string; kind?: string; app?: string; env?: string; followUp?: boolean };
   /** An operation laid out for Slack (header, context, fields, commits, approvals, actions). */
   card?: OperationCard;
   /** One line saying what this state of an operation is (Slack: a line in the message's thread). */
@@ -138,4 +143,6 @@ export interface MatrixCell {
 export interface MatrixView {
   envs: string[];
   apps: { name: string; cells: MatrixCell[] }[];
+  /** The command that shows this view again (`list`, `list qa`): a "more" button re-runs it. */
+  command?: string;
 }

@@ -5,7 +5,7 @@
  * through operations and gates like apps. Keys move only by compare-and-set.
  */
 import { ConflictError, InputError, NotAllowedError, NotFoundError, NothingToMove } from '../core/errors.js';
-import type { JournalPlan, Operation } from '../core/operation.js';
+import { isJournalOperation, type JournalOperation, type JournalPlan, type Operation } from '../core/operation.js';
 import type { KindRunner, OperationEngine } from '../core/operation-engine.js';
 import type { Runtime } from '../core/runtime.js';
 import type { JournalImport, JournalVersion } from '../store/state-store.js';
@@ -13,7 +13,7 @@ import { compareVersions } from './version-id.js';
 
 export { NothingToMove } from '../core/errors.js';
 
-export class JournalChain implements KindRunner {
+export class JournalChain implements KindRunner<JournalOperation> {
   constructor(private readonly runtime: Runtime) {}
 
   get chain() {
@@ -115,8 +115,8 @@ export class JournalChain implements KindRunner {
       limit: 1000,
     });
     const bad = new Set<string>();
-    for (const op of [...ops].reverse()) {
-      const plan = op.plan as JournalPlan;
+    for (const op of [...ops].reverse().filter(isJournalOperation)) {
+      const { plan } = op;
       const moves = plan.moves ?? (op.env === env ? [plan] : []);
       for (const move of moves.filter((m) => ('env' in m ? m.env : env) === env)) {
         bad.delete(move.toVersion);
@@ -322,8 +322,8 @@ export class JournalChain implements KindRunner {
   }
 
   /** KindRunner: move the key (each key of a seed) by compare-and-set; a crash after a write is harmless. */
-  async apply(op: Operation, _engine: OperationEngine): Promise<'done' | 'cancelled'> {
-    const plan = op.plan as JournalPlan;
+  async apply(op: JournalOperation, _engine: OperationEngine): Promise<'done' | 'cancelled'> {
+    const { plan } = op;
     if (plan.moves) {
       for (const move of plan.moves) await this.moveKey(op, { ...plan, ...move });
       await this.runtime.store.audit('conveyor', 'journal.seeded', op.id, {

@@ -5,7 +5,7 @@
  * so a watcher that cannot reach serve can still tell someone. The log says which way each
  * notice went; the webhook URL (a secret) never appears in it.
  */
-import { IncomingWebhook } from '@slack/webhook';
+import type { IncomingWebhook } from '@slack/webhook';
 import type { JournalEvent, JournalLog } from './export-watcher.js';
 
 /** One line a person can act on: what happened, why, and what to do. */
@@ -27,7 +27,18 @@ export interface WatchNoticeOptions {
 
 /** The `notify` of the export watcher: serve first, the Slack webhook when serve is out of reach. */
 export function watchNotifier(o: WatchNoticeOptions): (event: JournalEvent) => Promise<void> {
-  const webhook = o.webhookUrl ? new IncomingWebhook(o.webhookUrl, { timeout: o.webhookTimeoutMs ?? 10_000 }) : null;
+  // @slack/webhook loads on the first notice that needs it, not in every process that formats one.
+  let made: Promise<IncomingWebhook> | null = null;
+  const webhook = o.webhookUrl
+    ? {
+        send: async (message: Parameters<IncomingWebhook['send']>[0]) => {
+          made ??= import('@slack/webhook').then(
+            ({ IncomingWebhook: Hook }) => new Hook(o.webhookUrl!, { timeout: o.webhookTimeoutMs ?? 10_000 }),
+          );
+          return (await made).send(message);
+        },
+      }
+    : null;
   return async (event) => {
     try {
       await o.toBot({ cluster: o.cluster, ...event });

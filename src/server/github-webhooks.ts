@@ -14,7 +14,7 @@ import { Webhooks } from '@octokit/webhooks';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { RepoPush } from '../controller/run-controller.js';
-import type { StateStore } from '../store/state-store.js';
+import type { IdempotencyStore } from '../core/ports.js';
 import { BodyGate, type HttpServer, readBody, sendJson } from './http-server.js';
 
 export const GITHUB_WEBHOOK_PATH = '/github/webhooks';
@@ -70,7 +70,12 @@ const header = (value: string | string[] | undefined) => (Array.isArray(value) ?
 
 export function mountGitHubWebhooks(
   http: HttpServer,
-  options: { secret: string | undefined; store: StateStore; log: Logger; sink: GitHubEventSink },
+  options: {
+    secret: string | undefined;
+    store: Pick<IdempotencyStore, 'claimDelivery'>;
+    log: Logger;
+    sink: GitHubEventSink;
+  },
 ): void {
   const { store, log, sink } = options;
   const gate = new BodyGate(WEBHOOK_LARGE_BODIES);

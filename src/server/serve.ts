@@ -70,7 +70,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let info = { token: '' };
   http.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { ok: true }));
   http.add('GET', '/readyz', async (_req, res) => {
-    const storeOk = await runtime.store.db.query('SELECT 1').then(
+    const storeOk = await runtime.state.db.query('SELECT 1').then(
       () => true,
       () => false,
     );
@@ -99,7 +99,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     secrets,
     log,
     metrics: runtime.metrics,
-    inbox: { store: runtime.inbox, singleProcess: runtime.store.singleProcess, dir: runtime.store.db.dir },
+    inbox: { store: runtime.inbox, singleProcess: runtime.store.singleProcess, dir: runtime.state.db.dir },
   });
   const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
@@ -119,7 +119,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   // Tables that only grow are pruned now and every 6 hours (state.retention; the audit log is kept).
   const stopRetention = startRetention(
-    runtime.store.db,
+    runtime.state.db,
     { ...DEFAULT_RETENTION, ...resolved.config.state.retention },
     {
       log: log.child({ component: 'retention' }),

@@ -14,6 +14,7 @@ import type { InboxStore } from '../store/inbox-store.js';
 import { toBoltLogger } from './slack/bolt-logger.js';
 import { registerAppHome } from './slack/listeners/app-home.js';
 import { registerButtons } from './slack/listeners/buttons.js';
+import { registerListMore } from './slack/listeners/list-more.js';
 import { registerRejectModal } from './slack/listeners/reject-modal.js';
 import { registerSlashCommand } from './slack/listeners/slash-command.js';
 import { createSurface, type SlackAppLogger, type SlackSurface } from './slack/surface.js';
@@ -123,6 +124,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
 
   registerSlashCommand(app, surface, options.command ?? '/conveyor');
   registerButtons(app, surface);
+  registerListMore(app, surface);
   registerRejectModal(app, surface);
   registerAppHome(app, surface);
   app.error(async (err) => {

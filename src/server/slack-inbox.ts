@@ -297,7 +297,9 @@ export class SlackInboxWorker {
    */
   private async deliverCommand(item: InboxItem<CommandPayload>, reply: Reply): Promise<void> {
     const p = item.payload;
-    if (reply.ephemeral || reply.status !== 'ok') return this.answerPrivately(item, reply);
+    // approve/reject typed as a command: the operation's own message is edited (and its thread
+    // gets the line); the person who typed it is answered privately, not with a second copy.
+    if (reply.ephemeral || reply.status !== 'ok' || reply.operation?.followUp) return this.answerPrivately(item, reply);
     const home = await this.homeOf(reply);
     let warning: string | null = null;
     if (home && home.id !== p.channel) {
@@ -306,7 +308,8 @@ export class SlackInboxWorker {
           text: renderReplyText(reply),
           blocks: renderReplyBlocks(reply),
         });
-        if (reply.operation) await this.d.service.attachMessage(reply.operation.id, { channel: home.id, ts });
+        if (reply.operation)
+          await this.d.service.attachMessage(reply.operation.id, { channel: home.id, ts }, reply.operation.state);
         await this.postLink(item, reply, home, ts);
         return;
       } catch (err) {
@@ -345,7 +348,8 @@ export class SlackInboxWorker {
       if (known.code !== 'NOT_ALLOWED' && known.code !== 'NOT_FOUND') throw known;
       return this.answerPrivately(item, `${renderReplyText(reply)}\n:warning: ${known.message}`);
     }
-    if (reply.operation) await this.d.service.attachMessage(reply.operation.id, { channel: p.channel, ts });
+    if (reply.operation)
+      await this.d.service.attachMessage(reply.operation.id, { channel: p.channel, ts }, reply.operation.state);
   }
 
   /** The environment channel of an operation's reply, as an id; null when there is none or Slack does not know it. */

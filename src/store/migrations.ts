@@ -148,6 +148,15 @@ const MIGRATIONS: string[] = [
   ALTER TABLE journal_versions ADD COLUMN IF NOT EXISTS exported_at TIMESTAMPTZ;
   ALTER TABLE journal_versions ADD COLUMN IF NOT EXISTS uploaded_by TEXT;
   `,
+  // 5: the columns retention (./retention.ts) prunes by, so a pass reads only the old rows
+  // instead of scanning each table; for the inbox only the finished items it may prune.
+  `
+  CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
+  CREATE INDEX IF NOT EXISTS command_log_at ON command_log (at);
+  CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at);
+  CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+  CREATE INDEX IF NOT EXISTS inbox_finished ON inbox (updated_at) WHERE state IN ('done', 'failed');
+  `,
 ];
 
 export const MIGRATION_LOCK_KEY = 727274;

@@ -4,13 +4,16 @@ import { ConfigError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 import type { Db } from './db.js';
 import { openPglite } from './pglite-db.js';
-import { openPostgres } from './postgres-db.js';
 import { StateStore } from './state-store.js';
 
 export async function openDb(url: string, cwd = process.cwd()): Promise<Db> {
   if (url === 'pglite:memory') return openPglite(null);
   if (url.startsWith('pglite:')) return openPglite(resolve(cwd, url.slice('pglite:'.length)));
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    // The pg driver loads only for PostgreSQL (an embedded store never needs it).
+    const { openPostgres } = await import('./postgres-db.js');
+    return openPostgres(url);
+  }
   throw new ConfigError('state.url must be pglite:<folder>, pglite:memory or postgres://…', [
     `state.url: unsupported "${url.split(':')[0]}:"`,
   ]);

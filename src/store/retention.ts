@@ -5,9 +5,9 @@
  * never pruned: an idempotency key whose reply is not written yet (a command in flight) stays.
  * Deletes go in batches by primary key, so neither PGlite nor PostgreSQL holds a long lock.
  *
- * The windows are compared with the `at` column of each table; those columns have no index
- * yet, so each batch scans (a migration adding `CREATE INDEX … ON <table> (at)` for the three
- * tables, and audit, would make a pass cheap at any size).
+ * The windows are compared with the `at` column of each table (the inbox: `updated_at` of its
+ * finished items), each indexed (migration 5 in ./migrations.ts), so a batch reads only rows
+ * past their window instead of scanning the table.
  */
 import type { Db } from './db.js';
 
@@ -33,7 +33,13 @@ const DAY_MS = 86_400_000;
 const BATCH = 1000;
 
 /** table, key column, extra condition that keeps a row in use */
-const TABLES: Array<{ policy: keyof RetentionPolicy; table: string; key: string; column?: string; keep?: string }> = [
+export const RETENTION_TABLES: Array<{
+  policy: keyof RetentionPolicy;
+  table: string;
+  key: string;
+  column?: string;
+  keep?: string;
+}> = [
   { policy: 'idempotencyDays', table: 'idempotency', key: 'key', keep: 'reply IS NOT NULL' },
   { policy: 'commandLogDays', table: 'command_log', key: 'id' },
   { policy: 'deliveriesDays', table: 'deliveries', key: 'id' },
@@ -42,6 +48,17 @@ const TABLES: Array<{ policy: keyof RetentionPolicy; table: string; key: string;
   { policy: 'idempotencyDays', table: 'inbox', key: 'id', column: 'updated_at', keep: "state IN ('done', 'failed')" },
 ];
 
+/**
+ * One batch of a table's prune: at most BATCH rows older than $1 (and not in use), deleted by
+ * primary key. The keys are collected first (`= ANY(ARRAY(…))`) so the DELETE looks each one up
+ * in the key's index; with `IN (SELECT …)` PostgreSQL may hash-join the whole table instead
+ * (bench/retention-plan.ts shows both plans).
+ */
+export function pruneBatchSql(t: (typeof RETENTION_TABLES)[number]): string {
+  const old = `${t.column ?? 'at'} < $1${t.keep ? ` AND ${t.keep}` : ''}`;
+  return `DELETE FROM ${t.table} WHERE ${t.key} = ANY(ARRAY(SELECT ${t.key} FROM ${t.table} WHERE ${old} LIMIT ${BATCH})) RETURNING ${t.key} AS k`;
+}
+
 /** Rows deleted per table in one pass. */
 export async function pruneRetention(
   db: Db,
@@ -49,16 +66,13 @@ export async function pruneRetention(
   now: Date = new Date(),
 ): Promise<Record<string, number>> {
   const deleted: Record<string, number> = {};
-  for (const t of TABLES) {
+  for (const t of RETENTION_TABLES) {
     const days = policy[t.policy];
     if (days === null || !(days > 0)) continue;
     const before = new Date(now.getTime() - days * DAY_MS).toISOString();
     let total = 0;
     for (;;) {
-      const rows = await db.query<{ k: unknown }>(
-        `DELETE FROM ${t.table} WHERE ${t.key} IN (SELECT ${t.key} FROM ${t.table} WHERE ${t.column ?? 'at'} < $1${t.keep ? ` AND ${t.keep}` : ''} LIMIT ${BATCH}) RETURNING ${t.key} AS k`,
-        [before],
-      );
+      const rows = await db.query<{ k: unknown }>(pruneBatchSql(t), [before]);
       total += rows.length;
       if (rows.length < BATCH) break;
     }

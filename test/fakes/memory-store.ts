@@ -35,7 +35,8 @@ export class MemoryStore {
 
   async createOperation(input: NewOperation): Promise<Operation> {
     const id = `op_${String(++this.seq).padStart(4, '0')}`;
-    const op: Operation = {
+    // The kind tells the plan (as the store's rows do): the union is asserted, as in src/store.
+    const op = {
       id,
       kind: input.kind,
       app: input.app,
@@ -50,7 +51,7 @@ export class MemoryStore {
       createdAt: this.stamp(),
       updatedAt: this.stamp(),
       expiresAt: input.expiresAt,
-    };
+    } as Operation;
     this.ops.set(id, op);
     await this.audit(input.requester, 'operation.requested', id, { kind: input.kind });
     return structuredClone(op);

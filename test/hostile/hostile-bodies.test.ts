@@ -364,7 +364,7 @@ describe('malformed but signed requests', () => {
 
 /** A personal API token of `user` on the hostile server (outside the sandbox /api/run acts as a token's owner). */
 async function personalToken(hs: HostileServer, user: string): Promise<string> {
-  return (await new TokenStore(hs.server.runtime.store.db, systemClock).create(user, 'hostile')).token;
+  return (await new TokenStore(hs.server.runtime.state.db, systemClock).create(user, 'hostile')).token;
 }
 
 /** serve.json of the hostile server (written by startServer in its sandbox's run folder). */

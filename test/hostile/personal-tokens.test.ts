@@ -28,7 +28,7 @@ describe('personal tokens under attack', () => {
     hs = await startHostileServer();
     root = join(hs.repo('api'), '..', '..', '..', '..');
     configFile = join(hs.repo('api'), '..', '..', 'hostile.yaml');
-    const tokens = new TokenStore(hs.server.runtime.store.db, systemClock);
+    const tokens = new TokenStore(hs.server.runtime.state.db, systemClock);
     valid = (await tokens.create('U_DEMO', 'hostile')).token;
     revoked = (await tokens.create('U_LEAD', 'revoked')).token;
     await tokens.revoke(TOKEN_SHAPE.exec(revoked)![1]!, 'U_LEAD');
@@ -40,7 +40,7 @@ describe('personal tokens under attack', () => {
 
   const nothingRan = async () => {
     const locks = (await hs.server.runtime.store.allLocks()).filter((l) => l.manual);
-    const logged = await hs.server.runtime.store.db.query('SELECT 1 FROM command_log WHERE text = $1', [COMMAND]);
+    const logged = await hs.server.runtime.state.db.query('SELECT 1 FROM command_log WHERE text = $1', [COMMAND]);
     return locks.length === 0 && logged.length === 0 && (await hs.server.runtime.store.operations()).length === 0;
   };
 

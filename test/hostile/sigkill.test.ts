@@ -66,7 +66,7 @@ describe('SIGKILL at random points', () => {
       wireControllerless(runtime);
       const tokens: Record<string, string> = {};
       for (const user of ['U_DEMO', 'U_QA'])
-        tokens[user] = (await new TokenStore(runtime.store.db, systemClock).create(user, 'sigkill')).token;
+        tokens[user] = (await new TokenStore(runtime.state.db, systemClock).create(user, 'sigkill')).token;
       lanes.push({ root, configFile, runtime, repo: (app) => join(sandbox.dir, 'repos', `${app}.git`), tokens });
     }
   }, 240_000);
@@ -123,7 +123,7 @@ describe('SIGKILL at random points', () => {
 
   /** A start after the crash: the dead worker's claims run out, the sweep resumes. */
   async function recover(lane: Lane): Promise<void> {
-    await lane.runtime.store.db.query('UPDATE operations SET claimed_until = $1 WHERE claimed_by IS NOT NULL', [
+    await lane.runtime.state.db.query('UPDATE operations SET claimed_until = $1 WHERE claimed_by IS NOT NULL', [
       new Date(Date.now() - 60_000).toISOString(),
     ]);
     await lane.runtime.engine.sweep();

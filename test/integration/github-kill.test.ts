@@ -81,7 +81,7 @@ describe('kill -9 and resume on GitHub', () => {
   async function operation(id: string) {
     const store = await openStore(`pglite:${join(cwd, 'state')}`, systemClock);
     try {
-      return await store.operation(id);
+      return await store.operationStore.operation(id);
     } finally {
       await store.close();
     }

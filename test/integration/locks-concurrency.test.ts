@@ -126,11 +126,14 @@ describe('locks and concurrency', () => {
     let foreign: string | null = null;
     const racing = new Proxy(real, {
       get(target, prop, receiver) {
-        if (prop === 'updateBranch') {
-          return async (branch: string, newSha: string, expectedOld: string | null) => {
-            if (branch === 'qa' && !foreign)
+        // The branch's write, with its deploy tag (plain Git) or without.
+        if (prop === 'updateBranch' || prop === 'updateBranchWithTag') {
+          return async (...args: Parameters<NonNullable<GitHost['updateBranchWithTag']>>) => {
+            if (args[0] === 'qa' && !foreign)
               foreign = pushCommit(repo, 'qa', { path: 'QA-NOTE.md', message: 'Test data fix on qa' });
-            return target.updateBranch(branch, newSha, expectedOld);
+            return prop === 'updateBranch'
+              ? target.updateBranch(...(args.slice(0, 3) as [string, string, string | null]))
+              : target.updateBranchWithTag!(...args);
           };
         }
         const value = Reflect.get(target, prop, receiver);

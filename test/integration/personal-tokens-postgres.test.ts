@@ -174,14 +174,14 @@ describe('conveyor run in-process on PostgreSQL', () => {
     const again = await tokenFromSlack('U_QA', 'replayed', 'slack:trigger-1');
     expect(again.token).toBeUndefined();
     expect(again.text).toMatch(/was shown once when it was created and is not kept/);
-    const rows = await runtime.store.db.query<{ label: string }>("SELECT label FROM api_tokens WHERE owner = 'U_QA'");
+    const rows = await runtime.state.db.query<{ label: string }>("SELECT label FROM api_tokens WHERE owner = 'U_QA'");
     expect(rows).toHaveLength(1);
-    const tables = await runtime.store.db.query<{ table_name: string }>(
+    const tables = await runtime.state.db.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
     );
     let dump = '';
     for (const { table_name } of tables)
-      dump += JSON.stringify(await runtime.store.db.query(`SELECT * FROM "${table_name}"`));
+      dump += JSON.stringify(await runtime.state.db.query(`SELECT * FROM "${table_name}"`));
     for (const token of [demo, first.token!]) expect(dump).not.toContain(TOKEN_SHAPE.exec(token)![2]!);
     expect(dump).not.toMatch(TOKEN_IN_TEXT);
   });

@@ -312,7 +312,7 @@ describe('personal API tokens, outside the sandbox', () => {
   });
 
   it('the store keeps only hashes: no token appears in any table', async () => {
-    const db = server.runtime.store.db;
+    const db = server.runtime.state.db;
     const tables = await db.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
     );

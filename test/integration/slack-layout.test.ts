@@ -88,11 +88,20 @@ describe('list on a phone', () => {
     expect(JSON.stringify(renderReplyBlocks(reply, { wide: true }))).toContain('z'.repeat(60));
   });
 
-  it('more apps than a message holds end with "and N more", never past Block Kit limits', () => {
-    const blocks = renderReplyBlocks(okReply('120 apps × 4 environments', [], { matrix: matrix(120) }));
+  it('more apps than a message holds end with "and N more" and a "more" button, never past Block Kit limits', () => {
+    const view = { ...matrix(120), command: 'list' };
+    const blocks = renderReplyBlocks(okReply('120 apps × 4 environments', [], { matrix: view }));
     expect(blockErrors(blocks, 50)).toEqual([]);
     expect(blocks).toHaveLength(50);
-    expect(JSON.stringify(blocks.at(-1))).toContain('…and 72 more apps: `list <app>`');
+    expect(JSON.stringify(blocks.at(-2))).toContain('…and 73 more apps');
+    expect(blocks.at(-1)).toMatchObject({
+      type: 'actions',
+      elements: [{ action_id: 'conveyor_list_more', value: '47 list', text: { text: 'Show 47 more' } }],
+    });
+    // The last page has no button.
+    const last = renderReplyBlocks(okReply('120 apps × 4 environments', [], { matrix: view }), { matrixFrom: 94 });
+    expect(last.filter((b) => b.type === 'actions')).toEqual([]);
+    expect((last as { fields?: unknown[] }[]).filter((b) => b.fields)).toHaveLength(26);
   });
 });
 

@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import type { GitPlan } from '../../src/core/operation.js';
 import type { Clock } from '../../src/core/ports.js';
+import { SqlAuditLog } from '../../src/store/audit-store.js';
 import { EmbeddedKv } from '../../src/store/embedded-kv.js';
 import { MIGRATION_LOCK_KEY } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
-import { newOperationId, StateStore } from '../../src/store/state-store.js';
+import { newOperationId } from '../../src/store/operation-store.js';
+import { StateStore } from '../../src/store/state-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 class ManualClock implements Clock {
@@ -93,7 +95,7 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   });
 
   const newOp = (app = 'api', env = 'prod', extra: { idempotencyKey?: string } = {}) =>
-    store.createOperation({
+    store.operationStore.createOperation({
       kind: 'promote',
       app,
       env,
@@ -107,7 +109,7 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     const op = await newOp('web', 'qa');
     await StateStore.open(store.db, clock);
     await StateStore.open(peer.db, clock);
-    expect((await store.operation(op.id)).state).toBe('requested');
+    expect((await store.operationStore.operation(op.id)).state).toBe('requested');
     const versions = await store.db.query<{ version: number; n: string | number }>(
       'SELECT version, count(*) AS n FROM schema_migrations GROUP BY version',
     );
@@ -157,18 +159,20 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   it('moves an operation through its states, audits each step and refuses illegal transitions', async () => {
     const op = await newOp();
     expect(op).toMatchObject({ state: 'requested', app: 'api', env: 'prod', requester: 'U_DEMO' });
-    expect((await store.operation(op.id)).plan).toEqual(plan('api', 'prod'));
+    expect((await store.operationStore.operation(op.id)).plan).toEqual(plan('api', 'prod'));
     const path = ['awaiting-approval', 'approved', 'applying', 'applied', 'succeeded'] as const;
-    for (const to of path) expect((await store.transition(op.id, to, 'U_LEAD')).state).toBe(to);
+    for (const to of path) expect((await store.operationStore.transition(op.id, to, 'U_LEAD')).state).toBe(to);
 
-    await expect(store.transition(op.id, 'applying', 'U_LEAD')).rejects.toBeInstanceOf(ConflictError);
-    await expect(store.transition(op.id, 'requested', 'U_LEAD')).rejects.toThrow(
+    await expect(store.operationStore.transition(op.id, 'applying', 'U_LEAD')).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.operationStore.transition(op.id, 'requested', 'U_LEAD')).rejects.toThrow(
       /succeeded; it cannot become requested/,
     );
-    expect((await store.operation(op.id)).state).toBe('succeeded');
-    await expect(store.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(NotFoundError);
+    expect((await store.operationStore.operation(op.id)).state).toBe('succeeded');
+    await expect(store.operationStore.transition(newOperationId(), 'approved', 'U_LEAD')).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
 
-    const audit = await store.auditLog({ operationId: op.id });
+    const audit = await store.auditStore.auditLog({ operationId: op.id });
     expect(audit.map((a) => a.action).reverse()).toEqual(['operation.requested', ...path.map((s) => `operation.${s}`)]);
     expect(audit.find((a) => a.action === 'operation.applying')?.detail).toMatchObject({ from: 'approved' });
     expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
@@ -177,22 +181,24 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
   it('binds a request key to its request: one claimant, the fingerprint kept, one answer and one log line', async () => {
     const key = `cli:${newOperationId()}`;
     const claims = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => (i % 2 ? peer : store).claimRequestKey(key, 'fp-a', `w${i}`)),
+      Array.from({ length: 8 }, (_, i) =>
+        (i % 2 ? peer : store).idempotencyStore.claimRequestKey(key, 'fp-a', `w${i}`),
+      ),
     );
     expect(claims.filter((c) => c.claimed)).toHaveLength(1);
-    const seen = await peer.claimRequestKey(key, 'fp-b', 'w9');
+    const seen = await peer.idempotencyStore.claimRequestKey(key, 'fp-b', 'w9');
     expect(seen).toMatchObject({ claimed: false, fingerprint: 'fp-a', reply: null });
-    expect(await store.requestKeyFingerprint(key)).toBe('fp-a');
+    expect(await store.idempotencyStore.requestKeyFingerprint(key)).toBe('fp-a');
     // Only the recorded claimant can be taken over, once.
     const claimant = (seen as { claimedBy: string }).claimedBy;
-    expect(await store.takeOverKey(key, 'w-new', 'someone-else')).toBe(false);
-    expect(await store.takeOverKey(key, 'w-new', claimant)).toBe(true);
-    expect(await peer.takeOverKey(key, 'w-other', claimant)).toBe(false);
+    expect(await store.idempotencyStore.takeOverKey(key, 'w-new', 'someone-else')).toBe(false);
+    expect(await store.idempotencyStore.takeOverKey(key, 'w-new', claimant)).toBe(true);
+    expect(await peer.idempotencyStore.takeOverKey(key, 'w-other', claimant)).toBe(false);
     const entry = { actor: 'U_A', source: 'cli', text: 'promote api qa', outcome: 'ok' };
-    await store.finishRequest(key, { status: 'ok', title: 'done' }, entry);
-    await peer.logCommand({ ...entry, requestKey: key }); // a second run of the same request
-    expect(await store.commandLogFor(key)).toHaveLength(1);
-    expect(await store.takeOverKey(key, 'w-late', 'w-new')).toBe(false); // answered: nothing to take over
+    await store.idempotencyStore.finishRequest(key, { status: 'ok', title: 'done' }, entry);
+    await peer.commandLogStore.logCommand({ ...entry, requestKey: key }); // a second run of the same request
+    expect(await store.commandLogStore.commandLogFor(key)).toHaveLength(1);
+    expect(await store.idempotencyStore.takeOverKey(key, 'w-late', 'w-new')).toBe(false); // answered: nothing to take over
   });
 
   it('accepts an inbox item once however many deliveries race, and resumes only unfinished, unclaimed ones', async () => {
@@ -218,41 +224,43 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
 
   it('claims an idempotency key once and replays the saved reply', async () => {
     const key = `slack:${newOperationId()}`;
-    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).claimKey(key)));
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).idempotencyStore.claimKey(key)),
+    );
     expect(claims.filter(Boolean)).toHaveLength(1);
-    expect(await store.keyReply(key)).toBeUndefined();
-    await store.saveKeyReply(key, { status: 'ok', title: 'promoted' });
-    expect(await peer.keyReply(key)).toEqual({ status: 'ok', title: 'promoted' });
-    await store.forgetKey(key); // only forgets keys without a reply
-    expect(await store.claimKey(key)).toBe(false);
+    expect(await store.idempotencyStore.keyReply(key)).toBeUndefined();
+    await store.idempotencyStore.saveKeyReply(key, { status: 'ok', title: 'promoted' });
+    expect(await peer.idempotencyStore.keyReply(key)).toEqual({ status: 'ok', title: 'promoted' });
+    await store.idempotencyStore.forgetKey(key); // only forgets keys without a reply
+    expect(await store.idempotencyStore.claimKey(key)).toBe(false);
 
     const unanswered = `cli:${newOperationId()}`;
-    expect(await store.claimKey(unanswered)).toBe(true);
-    await store.forgetKey(unanswered);
-    expect(await store.claimKey(unanswered)).toBe(true);
+    expect(await store.idempotencyStore.claimKey(unanswered)).toBe(true);
+    await store.idempotencyStore.forgetKey(unanswered);
+    expect(await store.idempotencyStore.claimKey(unanswered)).toBe(true);
 
     const opKey = `slack:${newOperationId()}`;
     const first = await newOp('api', 'qa', { idempotencyKey: opKey });
     await expect(newOp('api', 'qa', { idempotencyKey: opKey })).rejects.toThrow();
-    expect((await store.operationByKey(opKey))?.id).toBe(first.id);
+    expect((await store.operationStore.operationByKey(opKey))?.id).toBe(first.id);
   });
 
   it('records one approval per user and version', async () => {
     const op = await newOp();
     const sha = 'd'.repeat(40);
-    expect(await store.addApproval(op.id, 'U_LEAD', 'tech-lead', sha)).toBe(true);
-    expect(await store.addApproval(op.id, 'U_LEAD', 'tech-lead', sha)).toBe(false);
-    expect(await store.addApproval(op.id, 'U_LEAD', 'product-owner', sha)).toBe(false);
-    expect(await store.addApproval(op.id, 'U_PO', 'product-owner', sha)).toBe(true);
-    const approvals = await store.approvals(op.id);
+    expect(await store.approvalStore.addApproval(op.id, 'U_LEAD', 'tech-lead', sha)).toBe(true);
+    expect(await store.approvalStore.addApproval(op.id, 'U_LEAD', 'tech-lead', sha)).toBe(false);
+    expect(await store.approvalStore.addApproval(op.id, 'U_LEAD', 'product-owner', sha)).toBe(false);
+    expect(await store.approvalStore.addApproval(op.id, 'U_PO', 'product-owner', sha)).toBe(true);
+    const approvals = await store.approvalStore.approvals(op.id);
     expect(approvals.map((a) => `${a.userId}:${a.role}`).sort()).toEqual(['U_LEAD:tech-lead', 'U_PO:product-owner']);
   });
 
   it('apply locks: the second acquirer sees the holder; a manual * lock blocks every app; release frees', async () => {
     const [a, b, c] = [newOperationId(), newOperationId(), newOperationId()];
-    expect(await store.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull();
-    expect(await store.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull(); // its own lock
-    const held = await peer.acquireLock('api', 'staging', b, 'U_BEN', 'rollback api');
+    expect(await store.lockStore.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull();
+    expect(await store.lockStore.acquireLock('api', 'staging', a, 'U_ANA', 'promote api')).toBeNull(); // its own lock
+    const held = await peer.lockStore.acquireLock('api', 'staging', b, 'U_BEN', 'rollback api');
     expect(held).toMatchObject({
       app: 'api',
       env: 'staging',
@@ -261,70 +269,72 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
       manual: false,
     });
 
-    expect(await store.setManualLock('*', 'staging', 'U_OPS', 'release freeze')).toBe(true);
-    expect(await store.setManualLock('*', 'staging', 'U_OPS', 'again')).toBe(false);
+    expect(await store.lockStore.setManualLock('*', 'staging', 'U_OPS', 'release freeze')).toBe(true);
+    expect(await store.lockStore.setManualLock('*', 'staging', 'U_OPS', 'again')).toBe(false);
     for (const app of ['web', 'api']) {
-      expect(await store.acquireLock(app, 'staging', c, 'U_CAT', 'promote')).toMatchObject({
+      expect(await store.lockStore.acquireLock(app, 'staging', c, 'U_CAT', 'promote')).toMatchObject({
         app: '*',
         manual: true,
         holder: 'U_OPS',
         reason: 'release freeze',
       });
     }
-    expect(await store.acquireLock('web', 'qa', c, 'U_CAT', 'promote')).toBeNull(); // other environment
-    await store.releaseLock('web', 'qa', c);
-    expect(await store.clearManualLock('*', 'staging')).toBe(true);
-    expect(await store.clearManualLock('*', 'staging')).toBe(false);
+    expect(await store.lockStore.acquireLock('web', 'qa', c, 'U_CAT', 'promote')).toBeNull(); // other environment
+    await store.lockStore.releaseLock('web', 'qa', c);
+    expect(await store.lockStore.clearManualLock('*', 'staging')).toBe(true);
+    expect(await store.lockStore.clearManualLock('*', 'staging')).toBe(false);
 
-    await store.releaseLock('api', 'staging', b); // not the holder: nothing happens
-    expect((await store.acquireLock('api', 'staging', b, 'U_BEN', 'rollback'))?.operationId).toBe(a);
-    await store.releaseLock('api', 'staging', a);
-    expect(await peer.acquireLock('api', 'staging', b, 'U_BEN', 'rollback')).toBeNull();
-    await store.releaseLock('api', 'staging', b);
-    expect(await store.allLocks()).toEqual([]);
+    await store.lockStore.releaseLock('api', 'staging', b); // not the holder: nothing happens
+    expect((await store.lockStore.acquireLock('api', 'staging', b, 'U_BEN', 'rollback'))?.operationId).toBe(a);
+    await store.lockStore.releaseLock('api', 'staging', a);
+    expect(await peer.lockStore.acquireLock('api', 'staging', b, 'U_BEN', 'rollback')).toBeNull();
+    await store.lockStore.releaseLock('api', 'staging', b);
+    expect(await store.lockStore.allLocks()).toEqual([]);
   });
 
   it('20 concurrent acquirers of one (app, env): exactly one wins, the rest see the winner', async () => {
     const ids = Array.from({ length: 20 }, () => newOperationId());
     const results = await Promise.all(
-      ids.map((id, i) => (i % 2 ? peer : store).acquireLock('web', 'prod', id, `U_${i}`, 'race')),
+      ids.map((id, i) => (i % 2 ? peer : store).lockStore.acquireLock('web', 'prod', id, `U_${i}`, 'race')),
     );
     const winners = ids.filter((_, i) => results[i] === null);
     expect(winners).toHaveLength(1);
     for (const r of results) if (r) expect(r.operationId).toBe(winners[0]);
-    expect(await store.locksFor('web', 'prod')).toHaveLength(1);
-    await store.releaseLock('web', 'prod', winners[0]!);
+    expect(await store.lockStore.locksFor('web', 'prod')).toHaveLength(1);
+    await store.lockStore.releaseLock('web', 'prod', winners[0]!);
   });
 
   it('claim(): one worker wins an operation until its claim runs out', async () => {
     const op = await newOp('web', 'staging');
     const workers = Array.from({ length: 8 }, (_, i) => `worker-${i}`);
-    const results = await Promise.all(workers.map((w, i) => (i % 2 ? peer : store).claim(op.id, w, 60_000)));
+    const results = await Promise.all(
+      workers.map((w, i) => (i % 2 ? peer : store).operationStore.claim(op.id, w, 60_000)),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
     const winner = workers[results.indexOf(true)]!;
     const other = workers.find((w) => w !== winner)!;
-    expect(await store.claim(op.id, winner, 60_000)).toBe(true); // renewal
-    expect(await store.claim(op.id, other, 60_000)).toBe(false);
+    expect(await store.operationStore.claim(op.id, winner, 60_000)).toBe(true); // renewal
+    expect(await store.operationStore.claim(op.id, other, 60_000)).toBe(false);
     clock.t += 61_000;
-    expect(await store.claim(op.id, other, 60_000)).toBe(true); // the first worker's claim lapsed
-    await store.release(op.id, other);
-    expect(await store.claim(op.id, winner, 60_000)).toBe(true);
+    expect(await store.operationStore.claim(op.id, other, 60_000)).toBe(true); // the first worker's claim lapsed
+    await store.operationStore.release(op.id, other);
+    expect(await store.operationStore.claim(op.id, winner, 60_000)).toBe(true);
   });
 
   it('only ever appends audit rows', async () => {
-    const before = await store.auditLog({ limit: 10_000 });
+    const before = await store.auditStore.auditLog({ limit: 10_000 });
     const op = await newOp('web', 'prod');
-    await store.transition(op.id, 'cancelled', 'U_DEMO');
-    await store.audit('U_OPS', 'lock.set', null, { env: 'prod' });
-    await store.setManualLock('web', 'prod', 'U_OPS', 'x');
-    await store.clearManualLock('web', 'prod');
-    await store.forgetKey('nothing');
-    const after = await store.auditLog({ limit: 10_000 });
+    await store.operationStore.transition(op.id, 'cancelled', 'U_DEMO');
+    await store.auditStore.audit('U_OPS', 'lock.set', null, { env: 'prod' });
+    await store.lockStore.setManualLock('web', 'prod', 'U_OPS', 'x');
+    await store.lockStore.clearManualLock('web', 'prod');
+    await store.idempotencyStore.forgetKey('nothing');
+    const after = await store.auditStore.auditLog({ limit: 10_000 });
     expect(after.length).toBe(before.length + 3);
     const byId = new Map(after.map((a) => [a.id, a]));
     for (const row of before) expect(byId.get(row.id)).toEqual(row);
-    // No method of the store deletes or rewrites audit rows.
-    const methods = Object.getOwnPropertyNames(StateStore.prototype).filter((m) => /audit/i.test(m));
+    // The audit log's store has no method that deletes or rewrites rows.
+    const methods = Object.getOwnPropertyNames(SqlAuditLog.prototype).filter((m) => m !== 'constructor');
     expect(methods.sort()).toEqual(['audit', 'auditLog']);
   });
 

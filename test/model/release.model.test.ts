@@ -177,7 +177,7 @@ async function setup(journalOnly: boolean): Promise<{ model: Model; real: Real }
     t.runtime.git.set(app, new PlainGitHost(new GitMirror({ url: repo, dir: join(t.dir, 'mirrors', `${app}.git`) })));
   }
   // An empty journal chain: no versions, imports, pointers or journal operations.
-  const db = t.runtime.store.db;
+  const db = t.runtime.state.db;
   await db.query("DELETE FROM approvals WHERE operation_id IN (SELECT id FROM operations WHERE app = 'journal')");
   await db.query("DELETE FROM locks WHERE app = 'journal'");
   await db.query("DELETE FROM operations WHERE app = 'journal'");

@@ -1,12 +1,14 @@
 /**
  * A fake Kubernetes API server on 127.0.0.1 speaking the real wire protocol for what Conveyor
  * uses: apps/v1 Deployments (list, get, watch with resourceVersion, bookmarks, 410 Gone after
- * compaction) and coordination.k8s.io/v1 Leases (get, create, replace with optimistic
- * concurrency). One global, monotonically increasing resourceVersion, like etcd's revision.
+ * compaction), coordination.k8s.io/v1 Leases (get, create, replace with optimistic
+ * concurrency), and batch/v1 Jobs with their pods and logs (./kube-fake/jobs.ts). One global,
+ * monotonically increasing resourceVersion, like etcd's revision.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeJobs } from './kube-fake/jobs.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form Kubernetes JSON, like the wire
 type Obj = Record<string, any>;
@@ -85,6 +87,8 @@ export class KubeFake {
   private history: HistoryEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
   private failure: number | null = null;
+  /** batch/v1 Jobs, their pods and logs; `jobs.script` plays the Job controller. */
+  readonly jobs = new FakeJobs(() => String(++this.rv));
 
   private constructor(private readonly options: KubeFakeOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -201,6 +205,7 @@ export class KubeFake {
   }
 
   async close(): Promise<void> {
+    this.jobs.close();
     for (const w of this.watches) w.res.end();
     this.watches.clear();
     await new Promise<void>((resolve) => {
@@ -261,6 +266,12 @@ export class KubeFake {
     if (lease) {
       this.counts.lease += 1;
       return this.leaseRequest(req.method ?? 'GET', lease[1]!, lease[2], body, res); // LEASES' namespace group is not optional
+    }
+    if (this.jobs.handles(path)) {
+      const answer = this.jobs.request(req.method ?? 'GET', url, body);
+      if (typeof answer.body !== 'string') return this.send(res, answer.code, answer.body);
+      res.writeHead(answer.code, { 'Content-Type': 'text/plain' });
+      return void res.end(answer.body);
     }
     this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
   }

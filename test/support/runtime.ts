@@ -92,7 +92,7 @@ export async function makeRuntime(
   const notifier = new LogNotifier(null);
   const store = options.stateUrl ? undefined : await clonedStore(clock);
   const runtime = await compose({
-    store,
+    state: store,
     config,
     baseDir: sandbox.dir,
     log: pino({ level: 'silent' }),

@@ -95,6 +95,7 @@ export class SlackFake {
   private readonly failures = new Map<string, string>();
   private rateLimit = { remaining: 0, retryAfter: 1, method: undefined as string | undefined };
   private readonly stalls = new Map<string, number>();
+  private readonly delays = new Map<string, number>();
   /** Requests taken and never answered (see `stallAfterTaking`). */
   stalled = 0;
   private seq = 0;
@@ -159,6 +160,14 @@ export class SlackFake {
    */
   stallAfterTaking(target: string, count = 1): void {
     this.stalls.set(target, (this.stalls.get(target) ?? 0) + count);
+  }
+
+  /**
+   * The next call to `method` is carried out at once but answered only after `ms` (a slow
+   * network): the caller does not know the message's ts until then.
+   */
+  delayAnswer(method: string, ms: number): void {
+    this.delays.set(method, ms);
   }
 
   private stallNow(target: string): boolean {
@@ -257,6 +266,11 @@ export class SlackFake {
     const answer = this.answer(method, args, req.headers.authorization);
     call.outcome = answer.ok ? 'ok' : answer.error;
     if (this.stallNow(method)) return;
+    const delay = this.delays.get(method);
+    if (delay) {
+      this.delays.delete(method);
+      await new Promise((r) => setTimeout(r, delay));
+    }
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer));
   }
 

@@ -1,7 +1,7 @@
 /** GitHub repositories ("owner/repo"): the REST API for writes, a mirror for reads, push webhooks. */
 import { existsSync } from 'node:fs';
 import { GitMirror } from '../../adapters/git-mirror.js';
-import { type BranchPoll, createOctokit, GitHubHost } from '../../adapters/github.js';
+import type { BranchPoll, GitHubHost } from '../../adapters/github.js';
 import { ConfigError } from '../../core/errors.js';
 import { mountGitHubWebhooks } from '../../server/github-webhooks.js';
 import type { GitHostProvider } from './provider.js';
@@ -16,6 +16,8 @@ export const githubProvider: GitHostProvider = {
     if (!secrets.GITHUB_TOKEN && !secrets.GITHUB_APP_ID) {
       throw new ConfigError(`apps.${app.name}.repo is on GitHub, but neither GITHUB_TOKEN nor GITHUB_APP_ID is set`);
     }
+    // Octokit and its plugins load only when an app is on GitHub (not in the sandbox).
+    const { createOctokit, GitHubHost } = await import('../../adapters/github.js');
     const octokit = createOctokit({
       token: secrets.GITHUB_TOKEN,
       appId: secrets.GITHUB_APP_ID,
@@ -34,7 +36,9 @@ export const githubProvider: GitHostProvider = {
     return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: config.git.github?.htmlUrl });
   },
   pollSource: (app, host) =>
-    host instanceof GitHubHost ? { app, poll: (etag): Promise<BranchPoll> => host.pollBranches(etag) } : null,
+    host.kind === 'github' && 'pollBranches' in host
+      ? { app, poll: (etag): Promise<BranchPoll> => (host as GitHubHost).pollBranches(etag) }
+      : null,
   mountWebhooks: ({ http, secrets, store, log, events }) =>
     mountGitHubWebhooks(http, { secret: secrets.GITHUB_WEBHOOK_SECRET, store, log, sink: events }),
 };

@@ -10,9 +10,8 @@ import type { Secrets } from '../../config/secrets.js';
 import type { PollSource } from '../../controller/repo-poller.js';
 import type { RepoEvents } from '../../controller/run-controller.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { GitHost } from '../../core/ports.js';
+import type { GitHost, IdempotencyStore } from '../../core/ports.js';
 import type { HttpServer } from '../../server/http-server.js';
-import type { StateStore } from '../../store/state-store.js';
 
 export interface GitHostBuild {
   app: AppConfig;
@@ -30,7 +29,8 @@ export interface GitHostBuild {
 export interface WebhookMount {
   http: HttpServer;
   secrets: Secrets;
-  store: StateStore;
+  /** Where webhook delivery ids are claimed (each delivery is handled once). */
+  store: Pick<IdempotencyStore, 'claimDelivery'>;
   log: Logger;
   events: RepoEvents;
 }

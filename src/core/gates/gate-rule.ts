@@ -23,9 +23,10 @@ export interface GateEnvState {
  * real request both plan); `request`: before a request is stored; `dry-run`: what `request` would
  * refuse, plus the lock; `advice`: a later step of `diff`'s advice, which cannot be planned yet;
  * `approve`: a person approves; `await`: the operation waits for its quorum; `apply`: right
- * before the first write; `lock`: `lock`/`unlock`.
+ * before the first write; `lock`: `lock`/`unlock`; `reject`: a person rejects (or the requester
+ * withdraws).
  */
-export type GatePhase = 'plan' | 'request' | 'dry-run' | 'advice' | 'approve' | 'await' | 'apply' | 'lock';
+export type GatePhase = 'plan' | 'request' | 'dry-run' | 'advice' | 'approve' | 'await' | 'apply' | 'lock' | 'reject';
 
 export interface GateAudit {
   action: string;
@@ -147,6 +148,8 @@ export interface GateContext {
   promotion?: PromotionFacts;
   operation?: { id: string; state: OperationState; expiresAt: string | null };
   approval?: ApprovalFacts;
+  /** `reject`: who rejects now. */
+  rejection?: { by: string };
 }
 
 export interface GateRule {

@@ -12,6 +12,7 @@ import { freeze } from './freeze.js';
 import type { GatePhase, GateRule } from './gate-rule.js';
 import { lockPermission } from './lock-permission.js';
 import { rolesQuorum } from './quorum.js';
+import { rejecter } from './rejecter.js';
 import { requesters } from './requesters.js';
 import { requiredChecks } from './required-checks.js';
 import { rolledBack } from './rolled-back.js';
@@ -29,6 +30,7 @@ export const GATE_RULES: readonly GateRule[] = [
   approver,
   rolesQuorum,
   lockPermission,
+  rejecter,
 ];
 
 /** What the request-time checks are; a dry run adds the lock (a real request takes it instead). */
@@ -49,4 +51,5 @@ export const GATES: Readonly<Record<GatePhase, readonly GateRule[]>> = {
   await: [expiry, rolesQuorum],
   apply: [changeTicket],
   lock: [lockPermission],
+  reject: [rejecter],
 };

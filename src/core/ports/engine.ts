@@ -17,6 +17,8 @@ export interface Engine {
   advance(id: string): Promise<Operation>;
   approve(id: string, user: string): Promise<{ op: Operation; role: string }>;
   reject(id: string, user: string, reason: string | null): Promise<Operation>;
+  /** Show the operation's current state on its message (edit it) or post it; once per state. */
+  publish(op: Operation): Promise<void>;
   /** Resume what is unfinished and unclaimed. */
   sweep(): Promise<void>;
   startSweeper(intervalMs?: number): void;

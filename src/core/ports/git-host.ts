@@ -82,6 +82,16 @@ export interface GitHost {
   updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void>;
   /** Create an annotated tag; succeeds silently when the same tag already points at sha. */
   createTag(input: { name: string; sha: string; message: string }): Promise<void>;
+  /**
+   * Move a branch and create its deploy tag in one atomic write (both or neither), where the host
+   * can: a later createTag of the same tag is then free. Same refusals as updateBranch.
+   */
+  updateBranchWithTag?(
+    branch: string,
+    newSha: string,
+    expectedOld: string | null,
+    tag: { name: string; message: string },
+  ): Promise<void>;
 
   /** Pull requests: only on hosts that have them (GitHub). */
   openPullRequest?(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo>;

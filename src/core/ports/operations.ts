@@ -1,5 +1,5 @@
 /** Operations: the persisted promotions, rollbacks and journal moves, and who works on them. */
-import type { Operation, OperationKind, OperationState } from '../operation.js';
+import type { Operation, OperationKind, OperationState, ProgressPatch } from '../operation.js';
 import type { MessageRef } from './notifier.js';
 
 export interface NewOperation {
@@ -38,8 +38,8 @@ export interface OperationStore {
     actor: string,
     extra?: { error?: string | null; detail?: Record<string, unknown> },
   ): Promise<Operation>;
-  /** Merge into the operation's progress. */
-  saveProgress(id: string, progress: Record<string, unknown>): Promise<void>;
+  /** Merge into the operation's progress (as JSONB `||`: a key given as null is stored as null). */
+  saveProgress(id: string, progress: ProgressPatch): Promise<void>;
   savePlan(id: string, plan: Operation['plan']): Promise<void>;
   /** Remember the message that shows an operation. */
   attachMessage(id: string, ref: MessageRef): Promise<void>;

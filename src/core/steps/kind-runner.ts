@@ -4,11 +4,12 @@
  * idempotent: it looks whether its effect is already there before it acts, so a resume after a
  * crash never does anything twice.
  */
-import type { Operation } from '../operation.js';
+import type { Operation, ProgressPatch } from '../operation.js';
 import type { Clock, GitHost } from '../ports.js';
 
-export interface KindRunner {
-  apply(op: Operation, engine: StepEngine): Promise<'done' | 'cancelled'>;
+/** The runner of one kind is handed only operations of that kind (the registry is keyed by kind). */
+export interface KindRunner<O extends Operation = Operation> {
+  apply(op: O, engine: StepEngine): Promise<'done' | 'cancelled'>;
 }
 
 /** What a runner may use of the engine (structurally the OperationEngine and its ports). */
@@ -16,7 +17,7 @@ export interface StepEngine {
   readonly deps: {
     store: {
       approvals(operationId: string): Promise<{ userId: string; role: string; sha: string }[]>;
-      saveProgress(id: string, progress: Record<string, unknown>): Promise<void>;
+      saveProgress(id: string, progress: ProgressPatch): Promise<void>;
       savePlan(id: string, plan: Operation['plan']): Promise<void>;
     };
     config: { git: { tagFormat: string } };

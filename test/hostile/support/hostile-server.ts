@@ -49,7 +49,7 @@ export async function startHostileServer(
         .join(','),
       ...options.env,
     },
-    compose: { store: await clonedStore(systemClock) },
+    compose: { state: await clonedStore(systemClock) },
   });
   return {
     server,

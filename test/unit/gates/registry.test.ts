@@ -28,6 +28,7 @@ describe('gate registry', () => {
     expect(names(GATES.await)).toEqual(['expiry', 'roles-quorum']);
     expect(names(GATES.apply)).toEqual(['change-ticket']);
     expect(names(GATES.lock)).toEqual(['lock-permission']);
+    expect(names(GATES.reject)).toEqual(['rejecter']);
   });
 
   it('the first refusal or wait decides; notes of passing rules are kept', async () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { openPullRequest } from '../../../src/core/git-steps.js';
+import { openPullRequest } from '../../../src/core/steps/git/open-pr.js';
 import { gitApply } from '../../../src/core/steps/git-apply.js';
-import { gitStepContext } from '../../../src/core/steps/git-step-context.js';
 import { gitOperation } from './step-fixture.js';
 
 describe('step: git apply (promote, rollback)', () => {
@@ -45,10 +44,10 @@ describe('step: git apply (promote, rollback)', () => {
   });
 
   it('a pull-request environment: opens the PR before the gate, merges it and tags the merge', async () => {
-    const { host, engine, op, reload } = await gitOperation({ pullRequests: true });
-    const ctx = await gitStepContext(engine, op);
-    await openPullRequest.run(ctx);
-    await openPullRequest.run(ctx); // idempotent: one PR
+    const { host, engine, reload, resume } = await gitOperation({ pullRequests: true });
+    const run = await resume();
+    await run.step(openPullRequest);
+    await run.step(openPullRequest); // idempotent: one PR
     expect([...host.prs.keys()]).toEqual([1]);
     expect(await gitApply.apply(await reload(), engine)).toBe('done');
     const { progress } = await reload();
@@ -58,8 +57,8 @@ describe('step: git apply (promote, rollback)', () => {
   });
 
   it('a pull request closed by hand cancels the operation', async () => {
-    const { host, engine, op, reload } = await gitOperation({ pullRequests: true });
-    await openPullRequest.run(await gitStepContext(engine, op));
+    const { host, engine, reload, resume } = await gitOperation({ pullRequests: true });
+    await (await resume()).step(openPullRequest);
     await host.closePullRequest(1);
     expect(await gitApply.apply(await reload(), engine)).toBe('cancelled');
     expect(host.writes.filter((w) => w.startsWith('tag'))).toEqual([]);

@@ -1,5 +1,6 @@
 /** An operation, its store and its host, all in memory: what the step tests run against. */
-import type { GitPlan, Operation } from '../../../src/core/operation.js';
+import { type GitOperation, type GitPlan, isGitOperation } from '../../../src/core/operation.js';
+import { gitRun } from '../../../src/core/steps/git/run.js';
 import type { StepEngine } from '../../../src/core/steps/kind-runner.js';
 import { FixedClock } from '../../fakes/fixed-clock.js';
 import { MemoryGitHost } from '../../fakes/memory-git-host.js';
@@ -47,6 +48,13 @@ export async function gitOperation(
   const engine: StepEngine = {
     deps: { store, config: { git: { tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}' } }, clock, git: new Map([['api', host]]) },
   };
-  const reload = (): Promise<Operation> => store.operation(created.id);
-  return { host, store, engine, op: created, reload, source, target };
+  const reload = async (): Promise<GitOperation> => {
+    const op = await store.operation(created.id);
+    if (!isGitOperation(op)) throw new Error('not a Git operation');
+    return op;
+  };
+  const op = await reload();
+  /** The steps' runner over the operation as stored now (what a resume after a crash starts from). */
+  const resume = async () => gitRun(engine, await reload());
+  return { host, store, engine, op, reload, resume, source, target, base, clock };
 }

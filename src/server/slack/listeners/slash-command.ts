@@ -81,7 +81,7 @@ async function runCommand(
       await s.respondEphemeral(respond, `${renderReplyText(reply)}\n:warning: ${escapeMrkdwn(known.message)}`);
       return;
     }
-    if (reply.operation) await s.service.attachMessage(reply.operation.id, { channel, ts });
+    if (reply.operation) await s.service.attachMessage(reply.operation.id, { channel, ts }, reply.operation.state);
   } catch (err) {
     await s.respondEphemeral(respond, s.failureLine(err));
   }

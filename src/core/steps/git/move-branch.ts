@@ -1,0 +1,87 @@
+/**
+ * move-branch: move the environment branch to the operation's commit, only from the head it was
+ * planned on (compare-and-swap). When the branch moved under the operation, it is planned once
+ * more on the new head; twice is a conflict. Its slice: `pushing` (recorded before the push, so a
+ * resume knows a branch at the commit was its own push) and `replanned`, which discards the
+ * commit written for the old plan (`newSha: null`). Where the host can, the deploy tag of the next
+ * step is pushed with the branch, in one atomic write.
+ */
+
+import { syncHost } from '../../env-state.js';
+import { ConflictError } from '../../errors.js';
+import { crashPoint } from '../../fault-points.js';
+import type { GitPlan } from '../../operation.js';
+import { FRESH_MS, type GitStep, type GitStepContext } from './step.js';
+import { deployTagName, deployTagText } from './tag.js';
+import { theCommit } from './write-commit.js';
+
+/** Re-plan once when the branch moved under us: build again on the new head. */
+async function replan(ctx: GitStepContext<'move-branch'>, head: string): Promise<void> {
+  if (ctx.op.progress.replanned) {
+    throw new ConflictError(
+      `${ctx.plan.branch} moved again while we worked (now ${head.slice(0, 8)}); nothing was overwritten — ask again`,
+    );
+  }
+  await ctx.host.sync();
+  if ((await ctx.host.treeOf(head)) === ctx.plan.sourceTree) {
+    // Someone else already brought the branch to this very version: a new commit and a second
+    // deploy tag for it would be a lie.
+    throw new ConflictError(
+      `${ctx.plan.branch} already runs this version (${head.slice(0, 8)}): it was moved there meanwhile by someone else; nothing to do`,
+    );
+  }
+  const ff = await ctx.host.isAncestor(head, ctx.plan.sourceSha);
+  const plan: GitPlan = { ...ctx.plan, targetHead: head, mode: ff ? 'fast-forward' : 'commit' };
+  await ctx.savePlan(plan);
+  await ctx.save({ newSha: null, replanned: true, pushing: false });
+}
+
+export const moveBranch: GitStep<'move-branch'> = {
+  name: 'move-branch',
+  async run(ctx) {
+    const { host } = ctx;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const newSha = await theCommit(ctx);
+      // The plan fetched the mirror moments ago (a resume or a late approval fetches again);
+      // the write itself is a compare-and-swap, so a branch moved since is still caught.
+      await syncHost(host, ctx.op.progress.pushing ? 0 : FRESH_MS);
+      const head = await host.branchHead(ctx.plan.branch);
+      if (head === newSha) {
+        // Our own push, when a crash came after it. Otherwise someone else (an operation planned
+        // on the same old head) moved the branch to this very version: nothing to do, and a
+        // second deploy tag for it would be a lie.
+        if (ctx.op.progress.pushing) return 'done';
+        throw new ConflictError(
+          `${ctx.plan.branch} already runs ${newSha.slice(0, 8)}: it was moved there meanwhile by someone else; nothing to do`,
+        );
+      }
+      if (head !== ctx.plan.targetHead) {
+        await replan(ctx, head!);
+        continue;
+      }
+      await ctx.save({ pushing: true }); // recorded before the push, so a resume knows it was ours
+      try {
+        if (host.updateBranchWithTag) {
+          // The deploy tag (the next step) goes in the same atomic push: one write to the remote,
+          // not two. The tag step then finds it there, as after a crash.
+          await host.updateBranchWithTag(ctx.plan.branch, newSha, ctx.plan.targetHead, {
+            name: await deployTagName(ctx, newSha),
+            message: await deployTagText(ctx),
+          });
+        } else await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
+      } catch (err) {
+        if (err instanceof ConflictError && attempt === 0) {
+          await host.sync();
+          const moved = await host.branchHead(ctx.plan.branch);
+          if (moved === newSha) return 'done';
+          await replan(ctx, moved!);
+          continue;
+        }
+        throw err;
+      }
+      crashPoint('after-push');
+      return 'done';
+    }
+    throw new ConflictError(`${ctx.plan.branch} keeps moving; nothing was overwritten`);
+  },
+};

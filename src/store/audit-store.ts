@@ -1,0 +1,61 @@
+/**
+ * The audit log (table `audit`): append-only. Nothing here updates or deletes a row; only
+ * retention (./retention.ts) prunes it, and only when `state.retention.auditDays` is set.
+ * Other aggregates append their audit line inside their own transaction with `appendAudit(tx, …)`.
+ */
+import type { AuditEntry, AuditLog, Clock } from '../core/ports.js';
+import type { Db } from './db.js';
+import { iso } from './rows.js';
+
+/** The audit half of the core's AuditLog port (the command log is ./command-log-store.ts). */
+export type AuditPort = Pick<AuditLog, 'audit' | 'auditLog'>;
+
+/** One audit row, on `db` (the store's handle or a transaction of another aggregate). */
+export async function appendAudit(
+  db: Db,
+  at: string,
+  actor: string,
+  action: string,
+  operationId: string | null,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  await db.query('INSERT INTO audit (at, actor, action, operation_id, detail) VALUES ($1,$2,$3,$4,$5)', [
+    at,
+    actor,
+    action,
+    operationId,
+    JSON.stringify(detail),
+  ]);
+}
+
+export class SqlAuditLog implements AuditPort {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  async audit(
+    actor: string,
+    action: string,
+    operationId: string | null,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    await appendAudit(this.db, this.clock.now().toISOString(), actor, action, operationId, detail);
+  }
+
+  async auditLog(filter: { operationId?: string; action?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    const rows = await this.db.query<Record<string, unknown>>(
+      `SELECT * FROM audit WHERE ($1::text IS NULL OR operation_id = $1) AND ($2::text IS NULL OR action = $2)
+       ORDER BY id DESC LIMIT $3`,
+      [filter.operationId ?? null, filter.action ?? null, filter.limit ?? 200],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: iso(r.at),
+      actor: String(r.actor),
+      action: String(r.action),
+      operationId: (r.operation_id as string | null) ?? null,
+      detail: r.detail as Record<string, unknown>,
+    }));
+  }
+}

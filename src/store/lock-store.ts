@@ -1,0 +1,93 @@
+/**
+ * Apply locks (table `locks`) of (app, env): an operation's while it applies, or a manual one
+ * (`*` for every app). One row per (app, env, manual): the primary key is the lock.
+ */
+import type { Clock, LockRow, LockStore } from '../core/ports.js';
+import type { Db } from './db.js';
+import { iso } from './rows.js';
+
+const toLock = (r: Record<string, unknown>): LockRow => ({
+  app: String(r.app),
+  env: String(r.env),
+  operationId: (r.operation_id as string | null) ?? null,
+  holder: String(r.holder),
+  reason: String(r.reason),
+  manual: Boolean(r.manual),
+  at: iso(r.at),
+});
+
+/** The locks on (app, env), manual ones (also `*`) first; on `db` or a transaction. */
+async function locksOn(db: Db, app: string, env: string, manualOnly: boolean): Promise<LockRow[]> {
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT * FROM locks WHERE env = $2 AND (app = $1 OR (manual AND app = '*')) AND ($3 = false OR manual) ORDER BY manual DESC`,
+    [app, env, manualOnly],
+  );
+  return rows.map(toLock);
+}
+
+export class SqlLockStore implements LockStore {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Take the apply lock of (app, env) for an operation. Returns null on success, else the
+   * lock that is in the way (an operation's or a manual one, also `*` for every app).
+   */
+  async acquireLock(
+    app: string,
+    env: string,
+    operationId: string,
+    holder: string,
+    reason: string,
+  ): Promise<LockRow | null> {
+    return this.db.transaction(async (tx) => {
+      const manual = await locksOn(tx, app, env, true);
+      if (manual[0]) return manual[0];
+      const rows = await tx.query(
+        `INSERT INTO locks (app, env, operation_id, holder, reason, manual, at) VALUES ($1,$2,$3,$4,$5,false,$6)
+         ON CONFLICT DO NOTHING RETURNING app`,
+        [app, env, operationId, holder, reason, this.clock.now().toISOString()],
+      );
+      if (rows.length === 1) return null;
+      const [existing] = await locksOn(tx, app, env, false);
+      if (existing?.operationId === operationId) return null;
+      return existing ?? null;
+    });
+  }
+
+  async releaseLock(app: string, env: string, operationId: string): Promise<void> {
+    await this.db.query('DELETE FROM locks WHERE app = $1 AND env = $2 AND manual = false AND operation_id = $3', [
+      app,
+      env,
+      operationId,
+    ]);
+  }
+
+  async setManualLock(app: string, env: string, holder: string, reason: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO locks (app, env, operation_id, holder, reason, manual, at) VALUES ($1,$2,NULL,$3,$4,true,$5)
+       ON CONFLICT DO NOTHING RETURNING app`,
+      [app, env, holder, reason, this.clock.now().toISOString()],
+    );
+    return rows.length === 1;
+  }
+
+  async clearManualLock(app: string, env: string): Promise<boolean> {
+    const rows = await this.db.query('DELETE FROM locks WHERE app = $1 AND env = $2 AND manual = true RETURNING app', [
+      app,
+      env,
+    ]);
+    return rows.length === 1;
+  }
+
+  locksFor(app: string, env: string): Promise<LockRow[]> {
+    return locksOn(this.db, app, env, false);
+  }
+
+  async allLocks(): Promise<LockRow[]> {
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM locks ORDER BY app, env');
+    return rows.map(toLock);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Operations (table `operations`): the persisted promotions, rollbacks and journal moves, their
+ * progress, the message that shows each, and which worker holds it.
+ *
+ * Spans two aggregates: `transition` writes the new state and its audit line (./audit-store.ts)
+ * in one transaction, so no state change goes unaudited. `createOperation` writes its
+ * `operation.requested` audit line right after the row, outside a transaction (as it always has).
+ */
+import { randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { Operation, OperationKind, OperationState } from '../core/operation.js';
+import { canTransition } from '../core/operation.js';
+import type { Clock, MessageRef, NewOperation, OperationFilter, OperationStore } from '../core/ports.js';
+import { appendAudit } from './audit-store.js';
+import type { Db } from './db.js';
+import { iso } from './rows.js';
+
+function toOperation(r: Record<string, unknown>): Operation {
+  // The row's kind tells its plan and progress (a Git kind has a GitPlan): the union is asserted here.
+  return {
+    id: String(r.id),
+    kind: r.kind as OperationKind,
+    app: String(r.app),
+    env: String(r.env),
+    state: r.state as OperationState,
+    requester: String(r.requester),
+    plan: r.plan as Operation['plan'],
+    progress: (r.progress ?? {}) as Record<string, unknown>,
+    idempotencyKey: (r.idempotency_key as string | null) ?? null,
+    message: (r.message as MessageRef | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+    expiresAt: r.expires_at ? iso(r.expires_at) : null,
+  } as Operation;
+}
+
+export function newOperationId(): string {
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+  return `op_${[...randomBytes(10)].map((b) => alphabet[b % 36]).join('')}`;
+}
+
+export class SqlOperationStore implements OperationStore {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  async createOperation(input: NewOperation): Promise<Operation> {
+    const now = this.clock.now().toISOString();
+    const id = newOperationId();
+    const rows = await this.db.query<Record<string, unknown>>(
+      `INSERT INTO operations (id, kind, app, env, state, requester, plan, idempotency_key, created_at, updated_at, expires_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$10) RETURNING *`,
+      [
+        id,
+        input.kind,
+        input.app,
+        input.env,
+        input.state ?? 'requested',
+        input.requester,
+        JSON.stringify(input.plan),
+        input.idempotencyKey,
+        now,
+        input.expiresAt,
+      ],
+    );
+    await appendAudit(this.db, this.clock.now().toISOString(), input.requester, 'operation.requested', id, {
+      kind: input.kind,
+      app: input.app,
+      env: input.env,
+    });
+    return toOperation(rows[0]!);
+  }
+
+  async operation(id: string): Promise<Operation> {
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM operations WHERE id = $1', [id]);
+    if (!rows[0]) throw new NotFoundError(`no operation ${id}`);
+    return toOperation(rows[0]);
+  }
+
+  async findOperation(id: string): Promise<Operation | null> {
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM operations WHERE id = $1', [id]);
+    return rows[0] ? toOperation(rows[0]) : null;
+  }
+
+  async operationByKey(key: string): Promise<Operation | null> {
+    const rows = await this.db.query<Record<string, unknown>>('SELECT * FROM operations WHERE idempotency_key = $1', [
+      key,
+    ]);
+    return rows[0] ? toOperation(rows[0]) : null;
+  }
+
+  async operations(filter: OperationFilter = {}): Promise<Operation[]> {
+    const rows = await this.db.query<Record<string, unknown>>(
+      `SELECT * FROM operations WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2)
+        AND ($3::text[] IS NULL OR state = ANY($3)) AND ($4::text[] IS NULL OR kind = ANY($4))
+       ORDER BY created_at DESC, seq DESC LIMIT $5`,
+      [filter.app ?? null, filter.env ?? null, filter.states ?? null, filter.kinds ?? null, filter.limit ?? 100],
+    );
+    return rows.map(toOperation);
+  }
+
+  /** Move an operation to a new state; refuses transitions the state machine does not allow. */
+  async transition(
+    id: string,
+    to: OperationState,
+    actor: string,
+    extra: { error?: string | null; detail?: Record<string, unknown> } = {},
+  ): Promise<Operation> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query<Record<string, unknown>>('SELECT * FROM operations WHERE id = $1 FOR UPDATE', [id]);
+      if (!rows[0]) throw new NotFoundError(`no operation ${id}`);
+      const op = toOperation(rows[0]);
+      if (op.state === to) return op;
+      if (!canTransition(op.state, to))
+        throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
+      const updated = await tx.query<Record<string, unknown>>(
+        'UPDATE operations SET state = $2, error = COALESCE($3, error), updated_at = $4 WHERE id = $1 RETURNING *',
+        [id, to, extra.error ?? null, this.clock.now().toISOString()],
+      );
+      await appendAudit(tx, this.clock.now().toISOString(), actor, `operation.${to}`, id, {
+        from: op.state,
+        ...(extra.error ? { error: extra.error } : {}),
+        ...extra.detail,
+      });
+      return toOperation(updated[0]!);
+    });
+  }
+
+  async saveProgress(id: string, progress: Record<string, unknown>): Promise<void> {
+    await this.db.query('UPDATE operations SET progress = progress || $2::jsonb, updated_at = $3 WHERE id = $1', [
+      id,
+      JSON.stringify(progress),
+      this.clock.now().toISOString(),
+    ]);
+  }
+
+  async savePlan(id: string, plan: Operation['plan']): Promise<void> {
+    await this.db.query('UPDATE operations SET plan = $2, updated_at = $3 WHERE id = $1', [
+      id,
+      JSON.stringify(plan),
+      this.clock.now().toISOString(),
+    ]);
+  }
+
+  async attachMessage(id: string, ref: MessageRef): Promise<void> {
+    await this.db.query('UPDATE operations SET message = $2 WHERE id = $1', [id, JSON.stringify(ref)]);
+  }
+
+  /**
+   * Claim an operation for this worker until `until`; false when another live worker has it.
+   * Safe across processes sharing one PostgreSQL.
+   */
+  async claim(id: string, worker: string, untilMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    const rows = await this.db.query(
+      `UPDATE operations SET claimed_by = $2, claimed_until = $3
+       WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < $4) RETURNING id`,
+      [id, worker, new Date(now.getTime() + untilMs).toISOString(), now.toISOString()],
+    );
+    return rows.length === 1;
+  }
+
+  /** Drop every claim (only safe when this process is the store's only user: a PGlite folder). */
+  async releaseAllClaims(): Promise<void> {
+    await this.db.query('UPDATE operations SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL');
+  }
+
+  async release(id: string, worker: string): Promise<void> {
+    await this.db.query(
+      'UPDATE operations SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2',
+      [id, worker],
+    );
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Pre-deploy hooks through the real surface (`promote`, `rollback` on the sandbox's Git
+ * repositories; the backup and restore Jobs in the Kubernetes fake): a backup Job that fails
+ * stops the promotion before any Git write; one that succeeds records its output (the backup id)
+ * on the operation, and the rollback's restore Job receives it. While a hook Job runs, the
+ * operation waits in `applying` and the engine's sweep (serve runs it every 30 s) looks again.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Operation } from '../../src/core/operation.js';
+import { KubeFake } from '../support/kube-fake.js';
+import { makeRuntime, type TestRuntime } from '../support/runtime.js';
+
+const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+
+describe('pre-deploy hooks: a backup before the first write, a restore on rollback', () => {
+  let kube: KubeFake;
+  let t: TestRuntime;
+  const git = (...args: string[]) =>
+    execFileSync('git', ['--git-dir', t.repo('api'), ...args], { encoding: 'utf8', env: gitEnv }).trim();
+
+  /** Sweep (what serve does every 30 s) until the operation ends; bounded. */
+  async function settle(id: string): Promise<Operation> {
+    for (let i = 0; i < 200; i++) {
+      const op = await t.runtime.store.operation(id);
+      if (['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
+      await new Promise((r) => setTimeout(r, 50));
+      await t.runtime.engine.sweep();
+    }
+    throw new Error(`operation ${id} did not end`);
+  }
+
+  beforeAll(async () => {
+    kube = await KubeFake.start();
+    t = await makeRuntime({
+      edit: (c) => {
+        c.apps[0].targets = { qa: { cluster: 'kind-eu', namespace: 'qa', workloads: ['api'] } };
+        c.environments[1].verify = {
+          before: [
+            {
+              kind: 'job',
+              name: 'backup',
+              image: 'registry.example.com/db-tools:2',
+              command: ['/bin/backup'],
+              args: ['--database', '{app}', '--label', '{app}-{version}'],
+              interval: '50ms',
+            },
+          ],
+          restore: {
+            kind: 'job',
+            name: 'restore',
+            image: 'registry.example.com/db-tools:2',
+            command: ['/bin/restore'],
+            args: ['--from', '{backup}'],
+            interval: '50ms',
+          },
+        };
+        c.kubernetes = { clusters: { 'kind-eu': { server: kube.url } } };
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await kube?.close();
+  });
+
+  it('a failing backup stops the promotion before anything is written', async () => {
+    kube.jobs.script = () => ({ pods: [{ exitCode: 1, logs: 'pg_dump: error: connection refused\n' }] });
+    const before = git('rev-parse', 'qa');
+    const tags = git('tag', '--list', 'qa/*');
+    const reply = await t.run('promote api qa');
+    expect(reply.operation?.state).toBe('applying'); // waiting for the backup Job
+    const op = await settle(reply.operation!.id);
+    expect(op.state).toBe('failed');
+    expect(op.error).toMatch(
+      /^before hook backup \(job\) failed: Job qa\/conveyor-backup-[0-9a-f]{10} failed: BackoffLimitExceeded: Job has reached the specified backoff limit\nlast log lines:\npg_dump: error: connection refused; nothing was written$/,
+    );
+    expect(git('rev-parse', 'qa')).toBe(before);
+    expect(git('tag', '--list', 'qa/*')).toBe(tags);
+    const sent = kube.jobs.sent.at(-1)!;
+    expect(sent.spec.template.spec.containers[0].args).toEqual(['--database', 'api', '--label', 'api-1.4.1']);
+    expect(kube.jobs.getJob('qa', sent.metadata.name)).toBeUndefined(); // cleaned up
+  }, 60_000);
+
+  it('a successful backup lets the promotion through and records the backup id', async () => {
+    kube.jobs.script = () => ({
+      pods: [{ exitCode: 0, logs: 'dumped 12 tables\n', message: 'backup-20261126-0001' }],
+    });
+    const reply = await t.run('promote api qa');
+    const op = await settle(reply.operation!.id);
+    expect(op.state).toBe('succeeded');
+    expect((op.progress as { beforeHooks?: { outputs: Record<string, string> } }).beforeHooks?.outputs).toEqual({
+      backup: 'backup-20261126-0001',
+    });
+    expect(git('rev-parse', 'qa')).toBe(git('rev-parse', 'develop'));
+    const audit = await t.runtime.store.auditLog({ operationId: op.id, action: 'hook.before' });
+    expect(audit.map((a) => a.detail)).toEqual([
+      expect.objectContaining({
+        hook: 'backup',
+        status: 'passed',
+        output: expect.stringContaining('backup-20261126-0001'),
+      }),
+    ]);
+  }, 60_000);
+
+  it('the rollback runs the restore Job with that backup id first', async () => {
+    kube.jobs.script = () => ({ pods: [{ exitCode: 0, logs: 'restored\n' }] });
+    const created = kube.jobs.counts.created;
+    const reply = await t.run('rollback api qa');
+    const op = await settle(reply.operation!.id);
+    expect(op.state).toBe('succeeded');
+    expect(kube.jobs.counts.created).toBe(created + 1);
+    const restore = kube.jobs.sent.at(-1)!;
+    expect(restore.spec.template.spec.containers[0].command).toEqual(['/bin/restore']);
+    expect(restore.spec.template.spec.containers[0].args).toEqual(['--from', 'backup-20261126-0001']);
+    expect(git('rev-parse', 'qa')).not.toBe(git('rev-parse', 'develop'));
+  }, 60_000);
+});
