@@ -86,7 +86,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
   addJournalRoutes(http, runtime, secrets, () => info.token);
   const board = addBoard(http, runtime, {
-    db: runtime.store.db,
+    db: runtime.state.db,
     secrets,
     serveToken: () => info.token,
     sandbox: resolved.sandbox,
