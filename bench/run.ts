@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Figure, failedScenario, type Scenario } from './lib/figure.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
+import { board } from './scenarios/board.js';
 import { footprint } from './scenarios/footprint.js';
 import { journalUpload } from './scenarios/journal-upload.js';
 import { listAtScale } from './scenarios/list-scale.js';
@@ -29,6 +30,7 @@ export const SCENARIOS: Scenario[] = [
   watchLatency,
   registryDiscovery,
   journalUpload,
+  board,
   footprint,
 ];
 

@@ -2,6 +2,7 @@
 import type { CommandDefinition } from '../src/core/command.js';
 import { findCommandIn } from '../src/core/command-registry.js';
 import { approve } from './approve.js';
+import { audit } from './audit.js';
 import { diff } from './diff.js';
 import { help } from './help.js';
 import { history } from './history.js';
@@ -28,6 +29,7 @@ export const COMMANDS: CommandDefinition<any>[] = [
   diff,
   list,
   history,
+  audit,
   approve,
   reject,
   lock,

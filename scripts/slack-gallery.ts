@@ -20,6 +20,7 @@ const WEB = {
   commit: 'https://github.com/acme/api/commit/{sha}',
   compare: 'https://github.com/acme/api/compare/{from}...{to}',
   tag: 'https://github.com/acme/api/releases/tag/{tag}',
+  board: 'https://conveyor.example.com/ops/{id}',
 };
 const AT = '2026-11-25T09:30:00.000Z';
 

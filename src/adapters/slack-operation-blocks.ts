@@ -44,6 +44,12 @@ function link(url: string | null, label: string): string {
 
 const commitUrl = (web: WebLinks | null, sha: string) => fill(web?.commit, { sha });
 
+/** The operation's page on the web board, when `board.url` is set. */
+function boardLink(card: OperationCard): string {
+  const url = fill(card.web?.board, { id: card.id });
+  return url ? `<${url}|open on the board>` : '';
+}
+
 function versionField(title: string, v: OperationCard['from'], web: WebLinks | null): string {
   if (!v) return `*${escapeMrkdwn(title)}*\n(none)`;
   const tagUrl = v.sha && v.label !== v.sha.slice(0, 8) ? fill(web?.tag, { tag: v.label }) : null;
@@ -94,6 +100,7 @@ export function renderOperationCard(
               `asked by ${userMention(card.requester)}`,
               slackDate(card.requestedAt),
               card.ticket ? `ticket ${escapeMrkdwn(card.ticket)}` : '',
+              boardLink(card),
             ]
               .filter(Boolean)
               .join(' · '),

@@ -248,6 +248,36 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * The read-only web board served by `serve` at `/` (README "Web board"). `url`: its public
+     * base URL, linked from Slack operation messages. `oidc`: login through OpenID Connect (the
+     * client secret comes from BOARD_OIDC_CLIENT_SECRET or _FILE); `users` maps the ID token's
+     * claim (email or sub) to the Slack user id whose roles decide what the person sees.
+     */
+    board: z
+      .object({
+        url: z
+          .url()
+          .regex(/^https?:\/\/[^\s<>|?#]+$/, 'an http(s) base URL without query, such as https://conveyor.example.com')
+          .optional(),
+        oidc: z
+          .object({
+            issuer: z.url(),
+            clientId: z.string().min(1),
+            redirectUrl: z.url(),
+            claim: z.enum(['email', 'sub']).default('email'),
+            scopes: z.array(z.string().regex(/^[\x21-\x7e]+$/)).default(['openid', 'email']),
+            /** How the client secret is sent to the token endpoint (the OpenID default: basic). */
+            tokenEndpointAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+          })
+          .strict()
+          .optional(),
+        users: z.record(z.string().min(1), slackUser).default({}),
+        /** How long a login lasts. */
+        sessionTtl: duration.default(8 * 3_600_000),
+      })
+      .strict()
+      .optional(),
     servicenow: z
       .object({ baseUrl: z.url(), approvedStates: z.array(z.string()).optional() })
       .strict()

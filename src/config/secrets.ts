@@ -31,6 +31,10 @@ export const secretsSchema = z.object({
   JOURNAL_TOKEN: optional,
   /** journal-watch: this cluster's Slack incoming webhook, for failure notices when serve cannot be reached. */
   JOURNAL_SLACK_WEBHOOK: z.url().optional(),
+  /** The web board's OpenID Connect client secret (board.oidc). */
+  BOARD_OIDC_CLIENT_SECRET: optional,
+  /** Key of the board's session cookies (at least 32 characters); without it, a random key per start. */
+  BOARD_SESSION_SECRET: z.string().min(32).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Set by the Deployment (downward API): the controller's leadership identity and the Lease's namespace. */
   POD_NAME: optional,

@@ -20,6 +20,16 @@ export function repoPath(repo: string): string {
 }
 
 export function webLinksFor(
+  config: Pick<Config, 'apps' | 'git' | 'slack'> & Partial<Pick<Config, 'board'>>,
+  appName: string,
+  hostKind: 'github' | 'git' | undefined,
+): WebLinks | null {
+  const repoLinks = repoWebLinks(config, appName, hostKind);
+  const board = config.board?.url ? `${config.board.url.replace(/\/+$/, '')}/ops/{id}` : undefined;
+  return board ? { ...repoLinks, board } : repoLinks;
+}
+
+function repoWebLinks(
   config: Pick<Config, 'apps' | 'git' | 'slack'>,
   appName: string,
   hostKind: 'github' | 'git' | undefined,

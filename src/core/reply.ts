@@ -72,6 +72,8 @@ export interface WebLinks {
   commit?: string;
   compare?: string;
   tag?: string;
+  /** The operation's page on the web board (`board.url`): a template with {id}. */
+  board?: string;
 }
 
 /** One side of a change: what an environment runs (or will run). */

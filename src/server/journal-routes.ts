@@ -20,7 +20,7 @@ import { safeEqual } from './local-api.js';
 /** JSON bodies of the journal API are small: 64 KiB is generous. */
 const JOURNAL_MAX_BODY = 64 * 1024;
 
-const registerBody = z.object({
+export const registerBody = z.object({
   version: z.string().regex(VERSION_ID),
   cluster: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
   file: z.string().max(300),
@@ -34,7 +34,7 @@ const registerBody = z.object({
   exportedAt: z.iso.datetime({ offset: true }).optional(),
 });
 
-const eventBody = z.object({
+export const eventBody = z.object({
   cluster: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
   kind: z.enum(['uploaded', 'waiting', 'rejected', 'failed']),
   file: z.string().max(300),
@@ -44,7 +44,7 @@ const eventBody = z.object({
   todo: z.string().max(1000).optional(),
 });
 
-const importBody = z.object({
+export const importBody = z.object({
   env: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
   version: z.union([z.string().regex(VERSION_ID), z.literal('(invalid)')]),
   ok: z.boolean(),

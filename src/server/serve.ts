@@ -22,6 +22,7 @@ import { createLogger } from '../core/log.js';
 import { Metrics } from '../core/metrics.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
 import { DEFAULT_RETENTION, startRetention } from '../store/retention.js';
+import { addBoard } from './board/index.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addJournalRoutes } from './journal-routes.js';
 import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
@@ -84,6 +85,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
   addJournalRoutes(http, runtime, secrets, () => info.token);
+  const board = addBoard(http, runtime, {
+    db: runtime.state.db,
+    secrets,
+    serveToken: () => info.token,
+    sandbox: resolved.sandbox,
+    log: log.child({ component: 'board' }),
+  });
   const slack = await mountSlack({
     http,
     service,
@@ -140,6 +148,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         ready = false;
         clearInterval(reconciler);
         http.drain();
+        board.close();
         await controller.stop();
         await slack?.stop();
         // Requests in flight first (an approval applies its promotion inside the request),

@@ -58,6 +58,8 @@ describe('exit statuses mean what they say', () => {
       { command: 'journal promote qa', exit: 0, meaning: 'nothing to move' },
       { command: 'journal retry dev', exit: 1, meaning: 'refused: no failed import' },
       { command: 'token list', exit: 0, meaning: 'read' },
+      { command: 'audit --since 7d', exit: 0, meaning: 'read' },
+      { command: 'audit --since yesterday', exit: 2, meaning: 'usage: not a time' },
       { command: 'token create laptop', exit: 1, meaning: 'refused: tokens are created in Slack' },
       { command: 'token revoke aaaaaaaaaaaa', exit: 1, meaning: 'refused: not a token of yours' },
       { command: 'token revok aaaaaaaaaaaa', exit: 2, meaning: 'unknown subcommand' },
