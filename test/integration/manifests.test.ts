@@ -195,14 +195,22 @@ describe('what a platform engineer checks', () => {
     );
   });
 
-  it('RBAC grants get/list/watch on deployments and get/create/update on leases, nothing more', () => {
-    const allowed: Record<string, string[]> = {
+  it('RBAC grants get/list/watch on deployments and get/create/update on leases, nothing more (the Job role ships unbound)', () => {
+    const clusterGrants: Record<string, string[]> = {
       'apps/deployments': ['get', 'list', 'watch'],
       'coordination.k8s.io/leases': ['get', 'create', 'update'],
     };
+    // Verification Jobs: a ClusterRole an operator binds per namespace; nothing here binds it.
+    const jobRole: Record<string, string[]> = {
+      'batch/jobs': ['get', 'create', 'delete'],
+      '/pods': ['list'],
+      '/pods/log': ['get'],
+    };
     const roles = all.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
     expect(roles.length).toBeGreaterThan(0);
+    expect(all.filter((o) => o.kind.endsWith('RoleBinding') && o.roleRef.name === 'conveyor-verify-jobs')).toEqual([]);
     for (const role of roles) {
+      const allowed = role.metadata.name === 'conveyor-verify-jobs' ? jobRole : clusterGrants;
       for (const rule of role.rules) {
         expect(rule.nonResourceURLs ?? []).toEqual([]);
         expect(rule.resourceNames ?? []).toEqual([]);
