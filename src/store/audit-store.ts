@@ -28,6 +28,18 @@ export async function appendAudit(
   ]);
 }
 
+/** An audit row as the port reads it (a driver may hand the JSON detail over as text). */
+export function toAuditEntry(r: Record<string, unknown>): AuditEntry {
+  return {
+    id: Number(r.id),
+    at: iso(r.at),
+    actor: String(r.actor),
+    action: String(r.action),
+    operationId: (r.operation_id as string | null) ?? null,
+    detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown>,
+  };
+}
+
 export class SqlAuditLog implements AuditPort {
   constructor(
     private readonly db: Db,
@@ -49,13 +61,6 @@ export class SqlAuditLog implements AuditPort {
        ORDER BY id DESC LIMIT $3`,
       [filter.operationId ?? null, filter.action ?? null, filter.limit ?? 200],
     );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      at: iso(r.at),
-      actor: String(r.actor),
-      action: String(r.action),
-      operationId: (r.operation_id as string | null) ?? null,
-      detail: r.detail as Record<string, unknown>,
-    }));
+    return rows.map(toAuditEntry);
   }
 }

@@ -4,6 +4,7 @@
  * the export needs "everything since", oldest first, page by page).
  */
 import type { AuditEntry } from '../../core/ports.js';
+import { toAuditEntry } from '../../store/audit-store.js';
 import type { Db } from '../../store/db.js';
 
 export interface AuditQuery {
@@ -18,8 +19,6 @@ export interface AuditQuery {
   order: 'asc' | 'desc';
   limit: number;
 }
-
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 export async function queryAudit(db: Db, q: AuditQuery): Promise<AuditEntry[]> {
   const prefix = q.action?.endsWith('.') ? `${q.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
@@ -42,12 +41,5 @@ export async function queryAudit(db: Db, q: AuditQuery): Promise<AuditEntry[]> {
       q.limit,
     ],
   );
-  return rows.map((r) => ({
-    id: Number(r.id),
-    at: iso(r.at),
-    actor: String(r.actor),
-    action: String(r.action),
-    operationId: (r.operation_id as string | null) ?? null,
-    detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown>,
-  }));
+  return rows.map(toAuditEntry);
 }
