@@ -4,6 +4,7 @@ import { trailer } from '../src/core/deploy-tag.js';
 import { mapLimit, readAppStates } from '../src/core/env-state.js';
 import { ago, shortSha, truncate } from '../src/core/format.js';
 import { type MatrixView, okReply } from '../src/core/reply.js';
+import { underWatchUntil } from '../src/core/soak.js';
 import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, requireApp, requireEnv } from './args.js';
 
@@ -26,11 +27,18 @@ export const list = defineCommand({
     const envFilter = args.env ? requireEnv(ctx, args.env).name : null;
     const now = runtime.clock.now();
     const maxAgeMs = ctx.source === 'cli' ? 0 : 5_000;
-    const [states, live, pending] = await Promise.all([
+    // Soak windows are read only where an environment has one.
+    const soaking = runtime.config.environments.some((e) => e.verify?.soak);
+    const [states, live, pending, recent] = await Promise.all([
       mapLimit(apps, 8, (app) => readAppStates(runtime, app, { maxAgeMs, trustWatcher: true })),
       runtime.store.liveStates(),
       runtime.store.operations({ states: ['awaiting-approval', 'approved', 'applying', 'verifying'], limit: 500 }),
+      soaking ? runtime.store.operations({ states: ['succeeded'], limit: 500 }) : Promise.resolve([]),
     ]);
+    const watchUntil = (app: string, env: string) => {
+      const last = recent.find((o) => o.app === app && o.env === env && o.kind !== 'journal-seed');
+      return last ? underWatchUntil(last, now) : null;
+    };
     const rows: string[][] = [];
     const matrix: MatrixView = {
       envs: runtime.config.environments.map((e) => e.name).filter((e) => !envFilter || e === envFilter),
@@ -49,6 +57,7 @@ export const list = defineCommand({
         const envLabel =
           s.env.enters === 'pull-request' ? `${s.env.name} (PR${host?.kind === 'git' ? ', gate' : ''})` : s.env.name;
         const deployer = s.tag && trailer(s.tag.message, 'Requested-By');
+        const watching = watchUntil(app.name, s.env.name);
         const age = s.commit ? ago(s.commit.date, now) : null;
         rows.push([
           app.name,
@@ -57,7 +66,7 @@ export const list = defineCommand({
           shortSha(s.head),
           age ?? '—',
           (deployer && nameOf(deployer)) || s.commit?.author || '—',
-          liveRow ? liveRow.state : 'unknown',
+          `${liveRow ? liveRow.state : 'unknown'}${watching ? ` (under watch until ${watching.slice(11, 16)} UTC)` : ''}`,
           waiting.length ? waiting.map((o) => `${o.kind} ${o.id} ${o.state}`).join('; ') : '',
           s.commit ? truncate(s.commit.subject, 50) : '(no branch)',
         ]);
@@ -68,6 +77,7 @@ export const list = defineCommand({
           age,
           live: liveRow ? liveRow.state : 'unknown',
           pending: waiting.map((o) => `${o.kind} ${o.id}`),
+          watchUntil: watching,
         });
       }
       matrix.apps.push({ name: app.name, cells });

@@ -25,6 +25,10 @@ function cellText(c: MatrixCell): string {
   const version = c.version ? `\`${escapeMrkdwn(cutText(c.version, 30))}\`` : '_no branch_';
   const age = c.age ? ` · ${escapeMrkdwn(c.age.replace(/ ago$/, ''))}` : '';
   const lines = [head, `${version}${age}`];
+  if (c.watchUntil)
+    lines.push(
+      `:eyes: watched until <!date^${Math.floor(Date.parse(c.watchUntil) / 1000)}^{time}|${c.watchUntil.slice(11, 16)} UTC>`,
+    );
   const [first, ...others] = c.pending;
   if (first)
     lines.push(

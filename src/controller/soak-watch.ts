@@ -11,6 +11,7 @@ import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { findEnv } from '../core/runtime.js';
+import { type SoakProgress, soakOf } from '../core/soak.js';
 import { runHttpCheck } from '../verify/http-check.js';
 import { verifySlice } from '../verify/progress-slice.js';
 import { runPrometheusCheck } from '../verify/prometheus-check.js';
@@ -19,18 +20,6 @@ import type { Check } from '../verify/schema.js';
 import type { AppTarget } from './live-reconciler.js';
 import { postToEnv, startAutoRollback } from './verification.js';
 import { templateVars } from './verify-checks.js';
-
-export interface SoakProgress {
-  until: string;
-  lastAt: string;
-  checks: string[];
-  runs: number;
-  ended?: 'passed' | 'failed' | 'superseded';
-  endedAt?: string;
-  failure?: string;
-}
-
-export const soakOf = (op: Operation): SoakProgress | undefined => (op.progress as { soak?: SoakProgress }).soak;
 
 const describeOp = (op: Operation) => `${op.kind} ${op.app} → ${op.env} (${op.id})`;
 

@@ -138,6 +138,8 @@ export interface MatrixCell {
   live: string;
   /** Operations on it that are not finished: "promote op_… awaiting-approval". */
   pending: string[];
+  /** The end of the soak window it is under (ISO time), when one is open. */
+  watchUntil?: string | null;
 }
 
 export interface MatrixView {

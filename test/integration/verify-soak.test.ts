@@ -141,6 +141,14 @@ describe('verification: soak windows', () => {
     expect((await soakAudit(id)).map((a) => a.detail)).toEqual([
       expect.objectContaining({ check: 'smoke', status: 'passed' }),
     ]);
+    // `list` says qa is under watch (and only qa), in the table and in the phone layout
+    const listed = await t.run('list api');
+    const until = (await soak(id))!.until;
+    const rows = (listed.data as { rows: { env: string; live: string }[] }).rows;
+    expect(rows.find((r) => r.env === 'qa')?.live).toContain(`(under watch until ${until.slice(11, 16)} UTC)`);
+    expect(rows.filter((r) => r.live.includes('under watch')).map((r) => r.env)).toEqual(['qa']);
+    const qaCell = listed.matrix!.apps[0]!.cells.find((c) => c.env === 'qa');
+    expect(qaCell?.watchUntil).toBe(until);
   }, 90_000);
 
   it('a failure inside the window is posted in the channel and rolls the promotion back', async () => {
@@ -193,5 +201,8 @@ describe('verification: soak windows', () => {
     expect(
       posts(`The soak window of rollback api → qa (${rollback!.id}) ended: 1 evaluation, no check failed`),
     ).toHaveLength(1);
+    // the window is over: `list` no longer says qa is under watch
+    const rows = ((await t.run('list api')).data as { rows: { env: string; live: string }[] }).rows;
+    expect(rows.some((r) => r.live.includes('under watch'))).toBe(false);
   }, 90_000);
 });
