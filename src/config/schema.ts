@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
+import { environmentEmailSchema, environmentTeamsSchema, smtpNotifySchema } from './notify-sinks.js';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -113,6 +114,10 @@ export const environmentSchema = z
         'a Slack channel name such as "#deploys-prod" or a channel id such as C0123ABCD',
       )
       .optional(),
+    /** Email about this environment's operations (through `notify.email`'s SMTP server). */
+    email: environmentEmailSchema.optional(),
+    /** A Microsoft Teams incoming webhook for this environment's operations (Adaptive Cards). */
+    teams: environmentTeamsSchema.optional(),
     gate: gate.default({
       roles: {},
       expiresAfter: 86_400_000,
@@ -244,6 +249,8 @@ export const configSchema = z
         webhooks: z
           .record(z.string(), z.object({ url: z.url(), secretEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict())
           .default({}),
+        /** The SMTP server for `environments[].email` (see src/config/notify-sinks.ts). */
+        email: smtpNotifySchema.optional(),
       })
       .strict()
       .optional(),
@@ -414,6 +421,14 @@ export const configSchema = z
             'tickets are checked in ServiceNow, but there is no servicenow: block; add one, or write ' +
             'changeTicket: { required: true, verify: false } to record tickets without checking them',
         });
+      cfg.environments.forEach((env, i) => {
+        if (env?.email && !cfg.notify?.email)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', i, 'email'],
+            message: 'email needs an SMTP server: add notify.email with smtp.host and from',
+          });
+      });
       const first = cfg.environments[0];
       if (first?.gate) {
         // Nothing promotes into the first environment (it takes pushes): a gate there would never apply.

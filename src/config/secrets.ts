@@ -23,6 +23,9 @@ export const secretsSchema = z.object({
   SERVICENOW_USER: optional,
   SERVICENOW_PASSWORD: optional,
   SERVICENOW_TOKEN: optional,
+  /** The SMTP login for `notify.email` (email notifications). */
+  SMTP_USER: optional,
+  SMTP_PASSWORD: optional,
   /** "cluster=token,cluster2=token2": tokens of journal clusters and agents allowed to call the bot. */
   JOURNAL_TOKENS: optional,
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */
@@ -38,7 +41,7 @@ export const secretsSchema = z.object({
 export type Secrets = z.infer<typeof secretsSchema>;
 
 /** `NAME`, else the content of the file `NAME_FILE` names (without its trailing newline). */
-function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+export function secretValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const direct = env[name];
   if (direct !== undefined && direct !== '') return direct;
   const file = env[`${name}_FILE`];
