@@ -4,11 +4,13 @@
  * notifier. Credentials and webhook URLs come from the environment (or `<NAME>_FILE`), are
  * checked here at startup, and are never logged.
  */
+
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { secretValue } from '../config/secrets.js';
 import { ConfigError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
-import type { Notifier } from '../core/ports.js';
+import type { GitHost, Notifier, Store } from '../core/ports.js';
 
 /** `board.url` when the configuration has one (the web board's address), for links. */
 export function boardUrlOf(config: Config): string | undefined {
@@ -17,7 +19,7 @@ export function boardUrlOf(config: Config): string | undefined {
 }
 
 export function hasNotifySinks(config: Config): boolean {
-  return config.environments.some((e) => e.email || e.teams);
+  return config.environments.some((e) => e.email || e.teams) || Boolean(config.git.github?.deployments);
 }
 
 export interface SinkOptions {
@@ -91,4 +93,36 @@ export async function buildNotifySinks(
     );
   }
   return sinks;
+}
+
+/** The GitHub deployments observer, for the apps whose host is GitHub (`git.github.deployments`). */
+export async function buildGitHubDeployments(
+  config: Config,
+  git: Map<string, GitHost>,
+  store: Pick<Store, 'findOperation' | 'approvals'>,
+  metrics: Metrics,
+  log: Logger,
+  options: SinkOptions = {},
+): Promise<Notifier | null> {
+  const settings = config.git.github?.deployments;
+  if (!settings) return null;
+  const { GitHubDeployments } = await import('../adapters/github-deployments.js');
+  type WithRest = GitHost & { rest: import('../adapters/github-deployments.js').DeploymentRepo };
+  const onGitHub = (host: GitHost | undefined): host is WithRest => host?.kind === 'github' && 'rest' in host;
+  return new GitHubDeployments({
+    repoOf: (app) => {
+      const host = git.get(app);
+      return onGitHub(host) ? host.rest : null;
+    },
+    operation: (id) => store.findOperation(id),
+    approvals: (id) => store.approvals(id),
+    // Read at each transition: `board.url` may be set on the live configuration.
+    get boardUrl() {
+      return boardUrlOf(config);
+    },
+    commitStatus: settings.commitStatus,
+    minTimeoutMs: options.minTimeoutMs,
+    log,
+    onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'github-deployments', env: envName }),
+  });
 }

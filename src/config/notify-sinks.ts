@@ -75,3 +75,14 @@ export const smtpNotifySchema = z
 export type EnvironmentEmail = z.infer<typeof environmentEmailSchema>;
 export type EnvironmentTeams = z.infer<typeof environmentTeamsSchema>;
 export type SmtpNotify = z.infer<typeof smtpNotifySchema>;
+
+/**
+ * `git.github.deployments`: apps on GitHub get a GitHub deployment per promotion or rollback,
+ * with statuses as it moves, and (`commitStatus`) a `conveyor/<env>` status on the commit that
+ * reached the environment. The token needs `deployments: write` and `statuses: write`.
+ */
+export const githubDeploymentsSchema = z
+  .object({
+    commitStatus: z.boolean().default(true),
+  })
+  .strict();

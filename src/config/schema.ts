@@ -4,7 +4,12 @@
  */
 import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
-import { environmentEmailSchema, environmentTeamsSchema, smtpNotifySchema } from './notify-sinks.js';
+import {
+  environmentEmailSchema,
+  environmentTeamsSchema,
+  githubDeploymentsSchema,
+  smtpNotifySchema,
+} from './notify-sinks.js';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -193,7 +198,13 @@ export const configSchema = z
         mirrorDir: z.string().default('.conveyor/mirrors'),
         tagFormat: z.string().default('{env}/{yyyy}.{mm}.{dd}.{n}'),
         github: z
-          .object({ baseUrl: z.url().optional(), htmlUrl: z.url().optional(), gitUrl: z.string().optional() })
+          .object({
+            baseUrl: z.url().optional(),
+            htmlUrl: z.url().optional(),
+            gitUrl: z.string().optional(),
+            /** GitHub deployments and commit statuses for apps on GitHub (see src/config/notify-sinks.ts). */
+            deployments: githubDeploymentsSchema.optional(),
+          })
           .strict()
           .optional(),
         pollInterval: duration.default(60_000),
