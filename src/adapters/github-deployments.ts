@@ -80,15 +80,15 @@ export class GitHubDeployments implements Notifier {
   constructor(private readonly options: GitHubDeploymentsOptions) {}
 
   async post(notice: Notice): Promise<MessageRef | null> {
-    await this.observe(notice);
+    await this.track(notice);
     return null;
   }
 
   async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    await this.observe(notice);
+    await this.track(notice);
   }
 
-  private async observe(notice: Notice): Promise<void> {
+  private async track(notice: Notice): Promise<void> {
     const event = operationEventOf(notice);
     if (!event?.app || (event.kind !== 'promote' && event.kind !== 'rollback')) return;
     const target = this.options.repoOf(event.app);

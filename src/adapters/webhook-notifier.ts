@@ -147,6 +147,11 @@ export class FanoutNotifier implements Notifier {
     await this.primary.flush?.();
   }
 
+  async observe(notice: Notice): Promise<void> {
+    const { thread: _thread, ...plain } = notice;
+    await Promise.all(this.secondaries.map((n) => n.post(plain).catch((err) => this.onError(err))));
+  }
+
   /** Secondaries cannot edit the primary's message: they get the new text as a post. */
   async update(ref: MessageRef, notice: Notice): Promise<void> {
     const { thread: _thread, ...plain } = notice;

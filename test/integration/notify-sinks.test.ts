@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import { Dispatcher } from '../../src/core/dispatcher.js';
 import type { ConfigError } from '../../src/core/errors.js';
 import { teamsMessageProblems } from '../support/adaptive-card-check.js';
 import { head } from '../support/git-helpers.js';
@@ -139,6 +140,31 @@ describe('email and Teams notifications', () => {
     expect(await failures()).toEqual([]);
     // The password travels only in the AUTH exchange, never in a message.
     expect(smtp.received.some((m) => m.raw.includes(SMTP_PASSWORD))).toBe(false);
+  });
+
+  it('a request made in Slack sends its first state too (the Slack reply is the message), then the rest', async () => {
+    const dispatcher = new Dispatcher(t.runtime);
+    const asked = await dispatcher.execute({
+      text: 'promote web staging',
+      user: 'U_DEMO',
+      source: 'slack',
+      channel: 'C0DEPLOYS1',
+    });
+    expect(asked.operation?.state).toBe('awaiting-approval');
+    const id = asked.operation!.id;
+    const subjects = () => smtp.received.filter((m) => m.subject.includes(id)).map((m) => m.subject);
+    expect(subjects()).toEqual([`[Conveyor] web in staging: waiting for approval (promote ${id})`]);
+    // Slack posts the reply and attaches it as the operation's message; later states edit it.
+    await dispatcher.attachMessage(id, { channel: 'C0DEPLOYS1', ts: '1700000000.000100' }, 'awaiting-approval');
+    expect((await t.run(`approve ${id}`, 'U_QA')).operation?.state).toBe('succeeded');
+    expect(subjects()).toEqual([
+      `[Conveyor] web in staging: waiting for approval (promote ${id})`,
+      `[Conveyor] web in staging: succeeded (promote ${id})`,
+    ]);
+    const staging = cards('/webhookb2/staging/IncomingWebhook/sig-teams-secret-part').filter(
+      (c) => facts(c).Operation === `promote ${id}`,
+    );
+    expect(staging.map((c) => facts(c).State)).toEqual(['waiting for approval', 'succeeded']);
   });
 
   it('retries a temporary SMTP refusal and a Teams 503, and counts what is given up on without failing the promotion', async () => {
