@@ -33,6 +33,9 @@ let seeded: SeededRepo;
 /** Every deployment-related request Conveyor sent, with the fake's answer. */
 const exchanges: { method: string; url: string; body: Record<string, unknown>; status: number; data: unknown }[] = [];
 
+/** One-shot actions run right before a matching request leaves Octokit. */
+const beforeRequest: { method: string; url: string; action: () => void }[] = [];
+
 const states = (env: string) => deploymentsOf(gh, OWNER, 'api').filter((d) => d.environment === env);
 
 beforeAll(async () => {
@@ -40,6 +43,9 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'github-deployments-'));
   octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0, retryAfterBaseValue: 1 });
   octokit.hook.wrap('request', async (request, options) => {
+    const o0 = options as unknown as { method: string; url: string };
+    const i = beforeRequest.findIndex((b) => b.method === o0.method && b.url === o0.url);
+    if (i >= 0) beforeRequest.splice(i, 1)[0]!.action();
     const response = await request(options);
     const o = options as unknown as Record<string, unknown> & { method: string; url: string };
     if (DEPLOY_PATHS.includes(o.url) && o.method !== 'GET') {
@@ -148,6 +154,30 @@ describe('GitHub deployments', () => {
     }
   });
 
+  it('a deployment GitHub refuses is counted and tried again at the next transition; the promotion still succeeds', async () => {
+    const failures = async () =>
+      (await t.runtime.metrics.registry.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('conveyor_notification_failures_total{'));
+    expect(await failures()).toEqual([]);
+    // The fake refuses the next request: the creation of this operation's deployment.
+    beforeRequest.push({
+      method: 'POST',
+      url: '/repos/{owner}/{repo}/deployments',
+      action: () => gh.failNext(1, 422, {}, 'Validation Failed'),
+    });
+    await gh.commitFiles(OWNER, 'api', 'develop', { 'src/third.ts': 'export const t = 3;\n' }, 'Third');
+    const before = states('qa').length;
+    const reply = await t.run('promote api qa');
+    expect(reply.operation?.state, reply.text).toBe('succeeded');
+    expect(await failures()).toEqual(['conveyor_notification_failures_total{sink="github-deployments",env="qa"} 1']);
+    const d = states('qa');
+    expect(d).toHaveLength(before + 1);
+    // Created at the next state instead: the queued status is missing, the rest is there.
+    expect(d.at(-1)!.payload).toMatchObject({ operation: reply.operation!.id });
+    expect(d.at(-1)!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+  });
+
   it('every request matches GitHub’s request schema and every answer its response schema', async () => {
     expect(exchanges.length).toBeGreaterThan(10);
     for (const x of exchanges) {
@@ -162,6 +192,7 @@ describe('GitHub deployments', () => {
       deployment_id: list.data[0]!.id,
     });
     assertGitHubResponse('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', 'get', 200, statuses.data);
-    expect(statuses.data.map((s) => s.state)).toEqual(['success', 'in_progress', 'queued']); // newest first
+    // The newest deployment (the one whose creation was refused once), its statuses newest first.
+    expect(statuses.data.map((s) => s.state)).toEqual(['success', 'in_progress']);
   });
 });
