@@ -34,7 +34,7 @@ import type { StateStore } from '../store/state-store.js';
 import type { TokenStore } from '../store/token-store.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
-import { buildGitHubDeployments, buildNotifySinks, hasNotifySinks } from './notify-sinks.js';
+import { buildGitHubObservers, buildNotifySinks, hasNotifySinks } from './notify-sinks.js';
 import { stateUrlOf, storePort } from './state.js';
 
 export { buildConsulKv, buildObjectStore, buildTickets, type ConsulSettings } from './clients.js';
@@ -94,8 +94,7 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
     const env = options.env ?? process.env;
     const sinks = hasNotifySinks(config) ? await buildNotifySinks(config, env, metrics) : [];
-    const deployments = await buildGitHubDeployments(config, git, store, metrics, log);
-    if (deployments) sinks.push(deployments);
+    sinks.push(...(await buildGitHubObservers(config, git, store, metrics, log)));
     const notifier =
       primary && (config.notify || sinks.length) ? await withWebhooks(primary, config, env, log, sinks) : primary;
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;

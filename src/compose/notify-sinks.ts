@@ -19,7 +19,7 @@ export function boardUrlOf(config: Config): string | undefined {
 }
 
 export function hasNotifySinks(config: Config): boolean {
-  return config.environments.some((e) => e.email || e.teams) || Boolean(config.git.github?.deployments);
+  return config.environments.some((e) => e.email || e.teams);
 }
 
 export interface SinkOptions {
@@ -96,33 +96,53 @@ export async function buildNotifySinks(
 }
 
 /** The GitHub deployments observer, for the apps whose host is GitHub (`git.github.deployments`). */
-export async function buildGitHubDeployments(
+export async function buildGitHubObservers(
   config: Config,
   git: Map<string, GitHost>,
   store: Pick<Store, 'findOperation' | 'approvals'>,
   metrics: Metrics,
   log: Logger,
   options: SinkOptions = {},
-): Promise<Notifier | null> {
+): Promise<Notifier[]> {
   const settings = config.git.github?.deployments;
-  if (!settings) return null;
-  const { GitHubDeployments } = await import('../adapters/github-deployments.js');
+  const observers: Notifier[] = [];
   type WithRest = GitHost & { rest: import('../adapters/github-deployments.js').DeploymentRepo };
   const onGitHub = (host: GitHost | undefined): host is WithRest => host?.kind === 'github' && 'rest' in host;
-  return new GitHubDeployments({
-    repoOf: (app) => {
-      const host = git.get(app);
-      return onGitHub(host) ? host.rest : null;
-    },
-    operation: (id) => store.findOperation(id),
-    approvals: (id) => store.approvals(id),
-    // Read at each transition: `board.url` may be set on the live configuration.
-    get boardUrl() {
-      return boardUrlOf(config);
-    },
-    commitStatus: settings.commitStatus,
-    minTimeoutMs: options.minTimeoutMs,
-    log,
-    onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'github-deployments', env: envName }),
-  });
+  const repoOf = (app: string) => {
+    const host = git.get(app);
+    return onGitHub(host) ? host.rest : null;
+  };
+  if (config.git.github?.pullRequestComments) {
+    const { PullRequestComments } = await import('../adapters/github-pr-comments.js');
+    observers.push(
+      new PullRequestComments({
+        repoOf,
+        operation: (id) => store.findOperation(id),
+        get boardUrl() {
+          return boardUrlOf(config);
+        },
+        minTimeoutMs: options.minTimeoutMs,
+        log,
+        onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'github-pr-comments', env: envName }),
+      }),
+    );
+  }
+  if (!settings) return observers;
+  const { GitHubDeployments } = await import('../adapters/github-deployments.js');
+  observers.push(
+    new GitHubDeployments({
+      repoOf,
+      operation: (id) => store.findOperation(id),
+      approvals: (id) => store.approvals(id),
+      // Read at each transition: `board.url` may be set on the live configuration.
+      get boardUrl() {
+        return boardUrlOf(config);
+      },
+      commitStatus: settings.commitStatus,
+      minTimeoutMs: options.minTimeoutMs,
+      log,
+      onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'github-deployments', env: envName }),
+    }),
+  );
+  return observers;
 }

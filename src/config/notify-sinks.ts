@@ -86,3 +86,6 @@ export const githubDeploymentsSchema = z
     commitStatus: z.boolean().default(true),
   })
   .strict();
+
+/** `git.github.pullRequestComments`: one comment per operation on the pull request it opened, edited in place. */
+export const githubPrCommentsSchema = z.object({}).strict();

@@ -8,6 +8,7 @@ import {
   environmentEmailSchema,
   environmentTeamsSchema,
   githubDeploymentsSchema,
+  githubPrCommentsSchema,
   smtpNotifySchema,
 } from './notify-sinks.js';
 
@@ -204,6 +205,8 @@ export const configSchema = z
             gitUrl: z.string().optional(),
             /** GitHub deployments and commit statuses for apps on GitHub (see src/config/notify-sinks.ts). */
             deployments: githubDeploymentsSchema.optional(),
+            /** A comment per operation on its pull request (`pull-request` environments), edited in place. */
+            pullRequestComments: githubPrCommentsSchema.optional(),
           })
           .strict()
           .optional(),

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
 import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import { commitStatusesOf, deploymentsOf } from '../support/github-fake/deployments.js';
+import { pullRequestComments } from '../support/github-fake/issue-comments.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 import { type SeededRepo, seedGitHubRepo } from '../support/github-repo-seed.js';
 import { assertGitHubResponse, checkGitHubRequest } from '../support/openapi-check.js';
@@ -20,6 +21,8 @@ import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 const OWNER = 'acme';
 const TOKEN = 'ghs_DEPLOYTOKEN0123456789';
 const DEPLOY_PATHS = [
+  '/repos/{owner}/{repo}/issues/{issue_number}/comments',
+  '/repos/{owner}/{repo}/issues/comments/{comment_id}',
   '/repos/{owner}/{repo}/deployments',
   '/repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
   '/repos/{owner}/{repo}/statuses/{sha}',
@@ -50,7 +53,7 @@ beforeAll(async () => {
     const o = options as unknown as Record<string, unknown> & { method: string; url: string };
     if (DEPLOY_PATHS.includes(o.url) && o.method !== 'GET') {
       const { method, url, headers: _h, baseUrl: _b, mediaType: _m, request: _r, owner: _o, repo: _p, ...rest } = o;
-      const { deployment_id: _d, sha: _s, ...body } = rest;
+      const { deployment_id: _d, sha: _s, issue_number: _i, comment_id: _c, ...body } = rest;
       exchanges.push({ method, url, body, status: response.status, data: response.data });
     }
     return response;
@@ -58,7 +61,7 @@ beforeAll(async () => {
   const mirror = new GitMirror({ url: gh.gitUrl(OWNER, 'api'), dir: join(tmp, 'mirrors', 'api.git') });
   t = await makeRuntime({
     edit: (config) => {
-      config.git = { ...(config.git ?? {}), github: { deployments: {} } };
+      config.git = { ...(config.git ?? {}), github: { deployments: {}, pullRequestComments: {} } };
     },
     extra: {
       gitHosts: new Map([['api', new GitHubHost({ octokit, owner: OWNER, repo: 'api', mirror, htmlBaseUrl: gh.url })]]),
@@ -176,6 +179,36 @@ describe('GitHub deployments', () => {
     // Created at the next state instead: the queued status is missing, the rest is there.
     expect(d.at(-1)!.payload).toMatchObject({ operation: reply.operation!.id });
     expect(d.at(-1)!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+  });
+
+  it('a promotion through a pull request keeps one comment on it, edited as it moves', async () => {
+    const asked = await t.run('promote api prod');
+    expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
+    const id = asked.operation!.id;
+    const number = (await t.runtime.store.operation(id)).progress.prNumber!;
+    let [comment, ...others] = pullRequestComments(gh, OWNER, 'api', number);
+    expect(others).toHaveLength(0);
+    expect(comment!.body).toContain(`<!-- conveyor:operation=${id} -->`);
+    expect(comment!.body).toContain('- **State:** waiting for approval');
+    expect(comment!.body).toMatch(/\*\*Approval \(tech-lead\):\*\* 0\/1; waiting for U_LEAD/);
+
+    expect((await t.run(`approve ${id}`, 'U_LEAD')).operation?.state).toBe('awaiting-approval');
+    const done = await t.run(`approve ${id}`, 'U_PO');
+    expect(done.operation?.state, done.text).toBe('succeeded');
+    [comment, ...others] = pullRequestComments(gh, OWNER, 'api', number);
+    expect(others).toHaveLength(0); // edited in place, never a second comment
+    expect(comment!.edits.length).toBeGreaterThan(0);
+    expect(comment!.body).toContain('- **State:** succeeded');
+    expect(comment!.body).toMatch(/\*\*Approval \(tech-lead\):\*\* 1\/1 by U_LEAD/);
+    expect(comment!.body).toMatch(/\*\*Approval \(product-owner\):\*\* 1\/1 by U_PO/);
+    // The prod deployment records both approvers.
+    expect(states('prod').at(-1)!.payload).toMatchObject({
+      operation: id,
+      approvers: [
+        { user: 'U_LEAD', role: 'tech-lead' },
+        { user: 'U_PO', role: 'product-owner' },
+      ],
+    });
   });
 
   it('every request matches GitHub’s request schema and every answer its response schema', async () => {
