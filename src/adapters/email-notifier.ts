@@ -11,7 +11,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { UpstreamError } from '../core/errors.js';
 import type { MessageRef, Notice, Notifier } from '../core/ports.js';
 import { renderText } from '../core/render-text.js';
-import { OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
+import { Deliveries, OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
 
 export interface EmailRoute {
   to: string[];
@@ -29,6 +29,8 @@ export interface EmailNotifierOptions {
   boardUrl?: string;
   /** Called once per message that could not be sent (after the retries). */
   onFailure?: (env: string) => void;
+  /** What went wrong with it (for the log). */
+  onError?: (err: unknown) => void;
 }
 
 export interface EmailMessage {
@@ -104,16 +106,24 @@ function isPermanent(err: unknown): boolean {
 
 export class EmailNotifier implements Notifier {
   private readonly once = new OncePerState();
+  private readonly deliveries: Deliveries;
 
-  constructor(private readonly options: EmailNotifierOptions) {}
+  constructor(private readonly options: EmailNotifierOptions) {
+    this.deliveries = new Deliveries(options.onError);
+  }
 
   async post(notice: Notice): Promise<MessageRef | null> {
-    await this.send(notice);
+    this.deliveries.queue(() => this.send(notice));
     return null;
   }
 
   async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    await this.send(notice);
+    this.deliveries.queue(() => this.send(notice));
+  }
+
+  /** Wait for the messages still being sent. */
+  flush(): Promise<void> {
+    return this.deliveries.flush();
   }
 
   private async send(notice: Notice): Promise<void> {

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import { UpstreamError } from '../core/errors.js';
 import { type GitOperation, isGitOperation, type Operation } from '../core/operation.js';
 import type { ApprovalRow, MessageRef, Notice, Notifier } from '../core/ports.js';
-import { operationEventOf, operationPageUrl } from './operation-notice.js';
+import { Deliveries, operationEventOf, operationPageUrl } from './operation-notice.js';
 
 export interface DeploymentRepo {
   octokit: Octokit;
@@ -62,6 +62,7 @@ export interface GitHubDeploymentsOptions {
   minTimeoutMs?: number;
   log?: Logger;
   onFailure?: (env: string) => void;
+  onError?: (err: unknown) => void;
 }
 
 /** The commit the environment runs (or will run) after this operation. */
@@ -77,15 +78,23 @@ export class GitHubDeployments implements Notifier {
   /** operation id → the last deployment state posted. */
   private readonly posted = new Map<string, DeploymentState>();
 
-  constructor(private readonly options: GitHubDeploymentsOptions) {}
+  private readonly deliveries: Deliveries;
+
+  constructor(private readonly options: GitHubDeploymentsOptions) {
+    this.deliveries = new Deliveries(options.onError);
+  }
 
   async post(notice: Notice): Promise<MessageRef | null> {
-    await this.track(notice);
+    this.deliveries.queue(() => this.track(notice));
     return null;
   }
 
   async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    await this.track(notice);
+    this.deliveries.queue(() => this.track(notice));
+  }
+
+  flush(): Promise<void> {
+    return this.deliveries.flush();
   }
 
   private async track(notice: Notice): Promise<void> {
@@ -96,12 +105,12 @@ export class GitHubDeployments implements Notifier {
     if (!target || !state) return;
     const op = await this.options.operation(event.id);
     if (!op || !isGitOperation(op)) return;
-    // The stored state is the truth: a stale notice does not move the deployment back.
-    const current = DEPLOYMENT_STATE[op.state] ?? state;
+    // Notices arrive in order (one delivery at a time): each state as it was announced.
+    const current = state;
     if (this.posted.get(op.id) === current) return;
     // A deployment is created once the operation is cleared to go (its approvers are known);
     // a request that waits, or ends without approval, leaves nothing on GitHub.
-    const cleared = op.state !== 'requested' && op.state !== 'awaiting-approval';
+    const cleared = event.state !== 'requested' && event.state !== 'awaiting-approval';
     if (!cleared) return;
     if (current === 'error' && !this.deployments.has(op.id) && !(await this.find(target, op))) return;
     try {

@@ -12,7 +12,7 @@ import { UpstreamError } from '../core/errors.js';
 import { isGitOperation, type Operation } from '../core/operation.js';
 import type { MessageRef, Notice, Notifier } from '../core/ports.js';
 import type { DeploymentRepo } from './github-deployments.js';
-import { type OperationEvent, operationEventOf } from './operation-notice.js';
+import { Deliveries, type OperationEvent, operationEventOf } from './operation-notice.js';
 
 export interface PullRequestCommentsOptions {
   repoOf: (app: string) => DeploymentRepo | null;
@@ -22,6 +22,7 @@ export interface PullRequestCommentsOptions {
   minTimeoutMs?: number;
   log?: Logger;
   onFailure?: (env: string) => void;
+  onError?: (err: unknown) => void;
 }
 
 const marker = (id: string) => `<!-- conveyor:operation=${id} -->`;
@@ -57,15 +58,23 @@ export class PullRequestComments implements Notifier {
   private readonly comments = new Map<string, number>();
   private readonly shown = new Map<string, string>();
 
-  constructor(private readonly options: PullRequestCommentsOptions) {}
+  private readonly deliveries: Deliveries;
+
+  constructor(private readonly options: PullRequestCommentsOptions) {
+    this.deliveries = new Deliveries(options.onError);
+  }
 
   async post(notice: Notice): Promise<MessageRef | null> {
-    await this.track(notice);
+    this.deliveries.queue(() => this.track(notice));
     return null;
   }
 
   async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    await this.track(notice);
+    this.deliveries.queue(() => this.track(notice));
+  }
+
+  flush(): Promise<void> {
+    return this.deliveries.flush();
   }
 
   private async track(notice: Notice): Promise<void> {

@@ -105,3 +105,22 @@ export class OncePerState {
     this.seen.delete(`${event.id}\u0000${event.state}`);
   }
 }
+
+/**
+ * Deliveries in the background, one after another (so an operation's states arrive in order):
+ * a slow or unreachable sink never holds up the operation that announces a state. `flush()`
+ * waits for what is queued (before the process stops; tests before they look).
+ */
+export class Deliveries {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly onError: (err: unknown) => void = () => {}) {}
+
+  queue(task: () => Promise<void>): void {
+    this.tail = this.tail.then(task).catch((err: unknown) => this.onError(err));
+  }
+
+  flush(): Promise<void> {
+    return this.tail;
+  }
+}

@@ -8,7 +8,7 @@
 import pRetry, { AbortError } from 'p-retry';
 import { UpstreamError } from '../core/errors.js';
 import type { MessageRef, Notice, Notifier } from '../core/ports.js';
-import { OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
+import { Deliveries, OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
 
 export interface TeamsRoute {
   url: string;
@@ -23,6 +23,7 @@ export interface TeamsNotifierOptions {
   minTimeoutMs?: number;
   boardUrl?: string;
   onFailure?: (env: string) => void;
+  onError?: (err: unknown) => void;
 }
 
 const COLOR: Record<string, string> = {
@@ -93,19 +94,26 @@ export function teamsMessage(event: OperationEvent): Record<string, unknown> {
 
 export class TeamsNotifier implements Notifier {
   private readonly once = new OncePerState();
+  private readonly deliveries: Deliveries;
   private readonly fetchFn: typeof fetch;
 
   constructor(private readonly options: TeamsNotifierOptions) {
+    this.deliveries = new Deliveries(options.onError);
     this.fetchFn = options.fetch ?? fetch;
   }
 
   async post(notice: Notice): Promise<MessageRef | null> {
-    await this.send(notice);
+    this.deliveries.queue(() => this.send(notice));
     return null;
   }
 
   async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    await this.send(notice);
+    this.deliveries.queue(() => this.send(notice));
+  }
+
+  /** Wait for the messages still being sent. */
+  flush(): Promise<void> {
+    return this.deliveries.flush();
   }
 
   private async send(notice: Notice): Promise<void> {

@@ -144,7 +144,7 @@ export class FanoutNotifier implements Notifier {
   }
 
   async flush(): Promise<void> {
-    await this.primary.flush?.();
+    await Promise.all([this.primary.flush?.(), ...this.secondaries.map((n) => n.flush?.())]);
   }
 
   async observe(notice: Notice): Promise<void> {

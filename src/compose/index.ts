@@ -93,7 +93,11 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log, metrics) : null;
     const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
     const env = options.env ?? process.env;
-    const sinks = hasNotifySinks(config) ? await buildNotifySinks(config, env, metrics) : [];
+    const sinks = hasNotifySinks(config)
+      ? await buildNotifySinks(config, env, metrics, {
+          onError: (err) => log.warn({ err: (err as Error).message }, 'a notification beyond Slack failed'),
+        })
+      : [];
     sinks.push(...(await buildGitHubObservers(config, git, store, metrics, log)));
     const notifier =
       primary && (config.notify || sinks.length) ? await withWebhooks(primary, config, env, log, sinks) : primary;

@@ -25,6 +25,8 @@ export function hasNotifySinks(config: Config): boolean {
 export interface SinkOptions {
   /** Backoff before the first retry (tests shorten it). */
   minTimeoutMs?: number;
+  /** A delivery given up on (logged by the caller, without URLs or credentials). */
+  onError?: (err: unknown) => void;
 }
 
 export async function buildNotifySinks(
@@ -64,6 +66,7 @@ export async function buildNotifySinks(
         minTimeoutMs: options.minTimeoutMs,
         boardUrl,
         onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'email', env: envName }),
+        onError: options.onError,
       }),
     );
   }
@@ -89,6 +92,7 @@ export async function buildNotifySinks(
         minTimeoutMs: options.minTimeoutMs,
         boardUrl,
         onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'teams', env: envName }),
+        onError: options.onError,
       }),
     );
   }
@@ -106,6 +110,7 @@ export async function buildGitHubObservers(
 ): Promise<Notifier[]> {
   const settings = config.git.github?.deployments;
   const observers: Notifier[] = [];
+  const warn = (err: unknown) => log.warn({ err: (err as Error).message }, 'a GitHub notification failed');
   type WithRest = GitHost & { rest: import('../adapters/github-deployments.js').DeploymentRepo };
   const onGitHub = (host: GitHost | undefined): host is WithRest => host?.kind === 'github' && 'rest' in host;
   const repoOf = (app: string) => {
@@ -124,6 +129,7 @@ export async function buildGitHubObservers(
         minTimeoutMs: options.minTimeoutMs,
         log,
         onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'github-pr-comments', env: envName }),
+        onError: warn,
       }),
     );
   }
@@ -142,6 +148,7 @@ export async function buildGitHubObservers(
       minTimeoutMs: options.minTimeoutMs,
       log,
       onFailure: (envName) => metrics.notificationFailures.inc({ sink: 'github-deployments', env: envName }),
+      onError: warn,
     }),
   );
   return observers;

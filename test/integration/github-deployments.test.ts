@@ -39,6 +39,13 @@ const exchanges: { method: string; url: string; body: Record<string, unknown>; s
 /** One-shot actions run right before a matching request leaves Octokit. */
 const beforeRequest: { method: string; url: string; action: () => void }[] = [];
 
+/** Run a command, then wait for the GitHub observers (they write in the background). */
+async function run(text: string, user?: string) {
+  const reply = await t.run(text, user);
+  await t.runtime.notifier?.flush?.();
+  return reply;
+}
+
 const states = (env: string) => deploymentsOf(gh, OWNER, 'api').filter((d) => d.environment === env);
 
 beforeAll(async () => {
@@ -78,7 +85,7 @@ afterAll(async () => {
 
 describe('GitHub deployments', () => {
   it('an ungated promotion is one deployment of the promoted commit: queued, in progress, success, and a commit status', async () => {
-    const reply = await t.run('promote api qa');
+    const reply = await run('promote api qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');
     const id = reply.operation!.id;
     const sha = seeded.heads.develop;
@@ -107,11 +114,11 @@ describe('GitHub deployments', () => {
   });
 
   it('a gated promotion creates nothing while it waits, then records who approved', async () => {
-    const asked = await t.run('promote api staging');
+    const asked = await run('promote api staging');
     expect(asked.operation?.state).toBe('awaiting-approval');
     expect(states('staging')).toHaveLength(0);
 
-    const approved = await t.run(`approve ${asked.operation!.id}`, 'U_QA');
+    const approved = await run(`approve ${asked.operation!.id}`, 'U_QA');
     expect(approved.operation?.state, approved.text).toBe('succeeded');
     const [d] = states('staging');
     expect(d!.payload).toMatchObject({
@@ -123,10 +130,10 @@ describe('GitHub deployments', () => {
 
   it('a rejected request leaves no deployment behind', async () => {
     await gh.commitFiles(OWNER, 'api', 'develop', { 'src/feature.ts': 'export const f = 1;\n' }, 'A feature');
-    await t.run('promote api qa');
-    const asked = await t.run('promote api staging');
+    await run('promote api qa');
+    const asked = await run('promote api staging');
     const before = states('staging').length;
-    expect((await t.run(`reject ${asked.operation!.id} not today`, 'U_QA')).operation?.state).toBe('rejected');
+    expect((await run(`reject ${asked.operation!.id} not today`, 'U_QA')).operation?.state).toBe('rejected');
     expect(states('staging')).toHaveLength(before);
   });
 
@@ -142,7 +149,7 @@ describe('GitHub deployments', () => {
     (t.runtime.config as { board?: { url: string } }).board = { url: 'https://conveyor.example.com/' };
     try {
       await gh.commitFiles(OWNER, 'api', 'develop', { 'src/other.ts': 'export const o = 2;\n' }, 'Another');
-      const id = (await t.run('promote api qa')).operation!.id;
+      const id = (await run('promote api qa')).operation!.id;
       const d = states('qa').at(-1)!;
       expect(d.statuses.at(-1)).toMatchObject({
         state: 'success',
@@ -171,7 +178,7 @@ describe('GitHub deployments', () => {
     });
     await gh.commitFiles(OWNER, 'api', 'develop', { 'src/third.ts': 'export const t = 3;\n' }, 'Third');
     const before = states('qa').length;
-    const reply = await t.run('promote api qa');
+    const reply = await run('promote api qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');
     expect(await failures()).toEqual(['conveyor_notification_failures_total{sink="github-deployments",env="qa"} 1']);
     const d = states('qa');
@@ -182,7 +189,7 @@ describe('GitHub deployments', () => {
   });
 
   it('a promotion through a pull request keeps one comment on it, edited as it moves', async () => {
-    const asked = await t.run('promote api prod');
+    const asked = await run('promote api prod');
     expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
     const id = asked.operation!.id;
     const number = (await t.runtime.store.operation(id)).progress.prNumber!;
@@ -192,8 +199,8 @@ describe('GitHub deployments', () => {
     expect(comment!.body).toContain('- **State:** waiting for approval');
     expect(comment!.body).toMatch(/\*\*Approval \(tech-lead\):\*\* 0\/1; waiting for U_LEAD/);
 
-    expect((await t.run(`approve ${id}`, 'U_LEAD')).operation?.state).toBe('awaiting-approval');
-    const done = await t.run(`approve ${id}`, 'U_PO');
+    expect((await run(`approve ${id}`, 'U_LEAD')).operation?.state).toBe('awaiting-approval');
+    const done = await run(`approve ${id}`, 'U_PO');
     expect(done.operation?.state, done.text).toBe('succeeded');
     [comment, ...others] = pullRequestComments(gh, OWNER, 'api', number);
     expect(others).toHaveLength(0); // edited in place, never a second comment

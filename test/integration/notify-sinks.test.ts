@@ -42,6 +42,12 @@ describe('email and Teams notifications', () => {
       });
   const facts = (card: Card) =>
     Object.fromEntries((card.body.find((b) => b.type === 'FactSet')?.facts ?? []).map((f) => [f.title, f.value]));
+  /** Run a command, then wait for the sinks' deliveries (they go out in the background). */
+  const run = async (text: string, user?: string) => {
+    const reply = await t.run(text, user);
+    await t.runtime.notifier?.flush?.();
+    return reply;
+  };
   const failures = async () =>
     (await t.runtime.metrics.registry.metrics())
       .split('\n')
@@ -85,7 +91,7 @@ describe('email and Teams notifications', () => {
   });
 
   it('a gated promotion emails and posts a card when it waits for approval and when it succeeds', async () => {
-    const asked = await t.run('promote api staging', 'U_DEMO');
+    const asked = await run('promote api staging', 'U_DEMO');
     const id = asked.operation!.id;
     expect(asked.operation?.state).toBe('awaiting-approval');
 
@@ -109,7 +115,7 @@ describe('email and Teams notifications', () => {
       State: 'waiting for approval',
     });
 
-    const approved = await t.run(`approve ${id}`, 'U_QA');
+    const approved = await run(`approve ${id}`, 'U_QA');
     expect(approved.operation?.state).toBe('succeeded');
     const sha = head(t.repo('api'), 'staging');
 
@@ -150,13 +156,14 @@ describe('email and Teams notifications', () => {
       source: 'slack',
       channel: 'C0DEPLOYS1',
     });
+    await t.runtime.notifier?.flush?.();
     expect(asked.operation?.state).toBe('awaiting-approval');
     const id = asked.operation!.id;
     const subjects = () => smtp.received.filter((m) => m.subject.includes(id)).map((m) => m.subject);
     expect(subjects()).toEqual([`[Conveyor] web in staging: waiting for approval (promote ${id})`]);
     // Slack posts the reply and attaches it as the operation's message; later states edit it.
     await dispatcher.attachMessage(id, { channel: 'C0DEPLOYS1', ts: '1700000000.000100' }, 'awaiting-approval');
-    expect((await t.run(`approve ${id}`, 'U_QA')).operation?.state).toBe('succeeded');
+    expect((await run(`approve ${id}`, 'U_QA')).operation?.state).toBe('succeeded');
     expect(subjects()).toEqual([
       `[Conveyor] web in staging: waiting for approval (promote ${id})`,
       `[Conveyor] web in staging: succeeded (promote ${id})`,
@@ -170,7 +177,7 @@ describe('email and Teams notifications', () => {
   it('retries a temporary SMTP refusal and a Teams 503, and counts what is given up on without failing the promotion', async () => {
     smtp.refuseNext(1, 451);
     teams.failNext(1, 503);
-    const first = await t.run('promote api qa', 'U_DEMO');
+    const first = await run('promote api qa', 'U_DEMO');
     expect(first.operation?.state).toBe('succeeded');
     expect(smtp.received.filter((m) => m.to.includes('dev-team@example.com')).map((m) => m.subject)).toEqual([
       `[Conveyor] api in qa: succeeded (promote ${first.operation!.id})`,
@@ -180,7 +187,7 @@ describe('email and Teams notifications', () => {
 
     smtp.refuseNext(1, 550); // refused for good: not retried
     teams.failNext(1, 400); // a bad request: not retried
-    const second = await t.run('promote web qa', 'U_DEMO');
+    const second = await run('promote web qa', 'U_DEMO');
     expect(second.operation?.state).toBe('succeeded'); // a sink's failure never fails the operation
     expect(smtp.received.filter((m) => m.subject.includes(second.operation!.id))).toHaveLength(0);
     expect(cards('/webhookb2/qa/IncomingWebhook/sig-teams-secret-part')).toHaveLength(1);
