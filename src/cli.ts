@@ -282,6 +282,8 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
       reply = await new Dispatcher(runtime, runtime.commands).execute({ text, user, idempotencyKey, source: 'cli' });
     } finally {
       await runtime.engine.stop();
+      // Email, Teams and GitHub deliveries go out in the background: send them before the exit.
+      await runtime.notifier?.flush?.().catch(() => undefined);
       await runtime.store.close();
     }
   }

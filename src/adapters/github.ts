@@ -114,6 +114,11 @@ export class GitHubHost extends MirroredHost implements GitHost {
     this.htmlBaseUrl = (options.htmlBaseUrl ?? 'https://github.com').replace(/\/+$/, '');
   }
 
+  /** The REST client and repository, for sinks that write beside the Git steps (deployments). */
+  get rest(): { octokit: Octokit; owner: string; repo: string } {
+    return { octokit: this.octokit, ...this.repo };
+  }
+
   async createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string> {
     const tree = await this.mirror.treeOf(input.treeOfSha);
     const parent = fullSha(input.parent);

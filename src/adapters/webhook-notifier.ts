@@ -144,7 +144,12 @@ export class FanoutNotifier implements Notifier {
   }
 
   async flush(): Promise<void> {
-    await this.primary.flush?.();
+    await Promise.all([this.primary.flush?.(), ...this.secondaries.map((n) => n.flush?.())]);
+  }
+
+  async observe(notice: Notice): Promise<void> {
+    const { thread: _thread, ...plain } = notice;
+    await Promise.all(this.secondaries.map((n) => n.post(plain).catch((err) => this.onError(err))));
   }
 
   /** Secondaries cannot edit the primary's message: they get the new text as a post. */

@@ -128,12 +128,13 @@ export function countingNotifier(inner: Notifier, metrics: Metrics): Notifier {
   };
 }
 
-/** Add the configured Slack incoming webhooks and signed JSON webhooks beside the main notifier. */
+/** Add the configured Slack incoming webhooks, signed JSON webhooks and other sinks (email, Teams) beside the main notifier. */
 export async function withWebhooks(
   primary: Notifier,
   config: Config,
   env: NodeJS.ProcessEnv,
   log: Logger,
+  sinks: Notifier[] = [],
 ): Promise<Notifier> {
   const { FanoutNotifier, JsonWebhookNotifier, SlackWebhookNotifier } = await import('../adapters/webhook-notifier.js');
   const { IncomingWebhook } = await import('@slack/webhook');
@@ -143,15 +144,16 @@ export async function withWebhooks(
     return value;
   };
   const slackHooks = Object.fromEntries(
-    Object.entries(config.notify!.slackWebhooks).map(([ch, w]) => [ch, new IncomingWebhook(need(w.urlEnv))]),
+    Object.entries(config.notify?.slackWebhooks ?? {}).map(([ch, w]) => [ch, new IncomingWebhook(need(w.urlEnv))]),
   );
   const routes = Object.fromEntries(
-    Object.entries(config.notify!.webhooks).map(([ch, w]) => [ch, { url: w.url, secret: need(w.secretEnv) }]),
+    Object.entries(config.notify?.webhooks ?? {}).map(([ch, w]) => [ch, { url: w.url, secret: need(w.secretEnv) }]),
   );
   const extra: Notifier[] = [];
   if (Object.keys(slackHooks).length) extra.push(new SlackWebhookNotifier(slackHooks));
   if (Object.keys(routes).length) extra.push(new JsonWebhookNotifier({ routes }));
+  extra.push(...sinks);
   return new FanoutNotifier(primary, extra, (err) =>
-    log.warn({ err: (err as Error).message }, 'a webhook notification failed'),
+    log.warn({ err: (err as Error).message }, 'a notification beyond Slack failed'),
   );
 }

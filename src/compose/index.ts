@@ -35,6 +35,7 @@ import type { StateStore } from '../store/state-store.js';
 import type { TokenStore } from '../store/token-store.js';
 import { buildConsulKv, buildObjectStore, buildSlackClient, buildTickets, withWebhooks } from './clients.js';
 import { buildGitHost } from './git-hosts/index.js';
+import { buildGitHubObservers, buildNotifySinks, hasNotifySinks } from './notify-sinks.js';
 import { stateUrlOf, storePort } from './state.js';
 import { installVerifyHooks } from './verify-hooks.js';
 
@@ -93,8 +94,15 @@ export async function compose(options: ComposeOptions): Promise<ComposedRuntime>
     }
     const slack = secrets.SLACK_BOT_TOKEN ? await buildSlackClient(config, secrets, log, metrics) : null;
     const primary = options.notifier !== undefined ? options.notifier : slack ? slack.notifier : new LogNotifier(log);
+    const env = options.env ?? process.env;
+    const sinks = hasNotifySinks(config)
+      ? await buildNotifySinks(config, env, metrics, {
+          onError: (err) => log.warn({ err: (err as Error).message }, 'a notification beyond Slack failed'),
+        })
+      : [];
+    sinks.push(...(await buildGitHubObservers(config, git, store, metrics, log)));
     const notifier =
-      primary && config.notify ? await withWebhooks(primary, config, options.env ?? process.env, log) : primary;
+      primary && (config.notify || sinks.length) ? await withWebhooks(primary, config, env, log, sinks) : primary;
     const directory = options.directory ?? slack?.directory ?? emptyDirectory;
     const kv = config.consul
       ? await buildConsulKv(config.consul, secrets.CONSUL_HTTP_TOKEN, baseDir)

@@ -5,6 +5,13 @@
 import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
 import { verifySchema } from '../verify/schema.js';
+import {
+  environmentEmailSchema,
+  environmentTeamsSchema,
+  githubDeploymentsSchema,
+  githubPrCommentsSchema,
+  smtpNotifySchema,
+} from './notify-sinks.js';
 import { strategyFields, strategyProblems } from './strategy-schema.js';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
@@ -115,6 +122,10 @@ export const environmentSchema = z
         'a Slack channel name such as "#deploys-prod" or a channel id such as C0123ABCD',
       )
       .optional(),
+    /** Email about this environment's operations (through `notify.email`'s SMTP server). */
+    email: environmentEmailSchema.optional(),
+    /** A Microsoft Teams incoming webhook for this environment's operations (Adaptive Cards). */
+    teams: environmentTeamsSchema.optional(),
     gate: gate.default({
       roles: {},
       expiresAfter: 86_400_000,
@@ -189,7 +200,15 @@ export const configSchema = z
         mirrorDir: z.string().default('.conveyor/mirrors'),
         tagFormat: z.string().default('{env}/{yyyy}.{mm}.{dd}.{n}'),
         github: z
-          .object({ baseUrl: z.url().optional(), htmlUrl: z.url().optional(), gitUrl: z.string().optional() })
+          .object({
+            baseUrl: z.url().optional(),
+            htmlUrl: z.url().optional(),
+            gitUrl: z.string().optional(),
+            /** GitHub deployments and commit statuses for apps on GitHub (see src/config/notify-sinks.ts). */
+            deployments: githubDeploymentsSchema.optional(),
+            /** A comment per operation on its pull request (`pull-request` environments), edited in place. */
+            pullRequestComments: githubPrCommentsSchema.optional(),
+          })
           .strict()
           .optional(),
         pollInterval: duration.default(60_000),
@@ -245,6 +264,8 @@ export const configSchema = z
         webhooks: z
           .record(z.string(), z.object({ url: z.url(), secretEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/) }).strict())
           .default({}),
+        /** The SMTP server for `environments[].email` (see src/config/notify-sinks.ts). */
+        email: smtpNotifySchema.optional(),
       })
       .strict()
       .optional(),
@@ -451,6 +472,14 @@ export const configSchema = z
             'tickets are checked in ServiceNow, but there is no servicenow: block; add one, or write ' +
             'changeTicket: { required: true, verify: false } to record tickets without checking them',
         });
+      cfg.environments.forEach((env, i) => {
+        if (env?.email && !cfg.notify?.email)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', i, 'email'],
+            message: 'email needs an SMTP server: add notify.email with smtp.host and from',
+          });
+      });
       const first = cfg.environments[0];
       if (first?.gate) {
         // Nothing promotes into the first environment (it takes pushes): a gate there would never apply.

@@ -25,6 +25,9 @@ export const secretsSchema = z.object({
   SERVICENOW_TOKEN: optional,
   /** The token registry webhooks present on POST /hooks/registry (image apps). */
   REGISTRY_WEBHOOK_TOKEN: optional,
+  /** The SMTP login for `notify.email` (email notifications). */
+  SMTP_USER: optional,
+  SMTP_PASSWORD: optional,
   /** "cluster=token,cluster2=token2": tokens of journal clusters and agents allowed to call the bot. */
   JOURNAL_TOKENS: optional,
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */

@@ -25,7 +25,7 @@ export function webLinksFor(
   hostKind: 'github' | 'git' | undefined,
 ): WebLinks | null {
   const repoLinks = repoWebLinks(config, appName, hostKind);
-  const board = config.board?.url ? `${config.board.url.replace(/\/+$/, '')}/ops/{id}` : undefined;
+  const board = config.board?.url ? boardPageTemplate(config.board.url) : undefined;
   return board ? { ...repoLinks, board } : repoLinks;
 }
 
@@ -53,4 +53,9 @@ function repoWebLinks(
     tag: fill(templates.tag),
   };
   return links.commit || links.compare || links.tag ? links : null;
+}
+
+/** The board's page of an operation, `{id}` to fill: the one path Slack, GitHub and mail link to. */
+export function boardPageTemplate(boardUrl: string): string {
+  return `${boardUrl.replace(/\/+$/, '')}/ops/{id}`;
 }

@@ -199,6 +199,15 @@ export class Dispatcher<R extends Runtime = Runtime> implements CommandService {
         commands: this.commands,
       };
       reply = await def.run(args, ctx);
+      // In Slack the reply itself becomes the operation's message, outside the notifier: the
+      // other sinks (email, Teams, GitHub deployments) hear of the state it shows from here.
+      if (inv.source === 'slack' && reply.operation && reply.status === 'ok' && !reply.ephemeral)
+        if (!reply.operation.followUp && !reply.replayed)
+          await this.runtime.notifier
+            ?.observe?.({ channel: inv.channel ?? '', text: reply.title, reply })
+            .catch((err: unknown) =>
+              this.runtime.log.warn({ err: (err as Error).message }, 'a notification beyond Slack failed'),
+            );
     } catch (err) {
       reply = errorReply(err, this.runtime, def);
     }

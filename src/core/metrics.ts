@@ -73,6 +73,13 @@ export class Metrics {
     name: 'conveyor_leader',
     help: '1 while this replica is the leader that runs the watches, else 0',
   });
+  /** Email, Teams and GitHub deployment notices given up on after their retries, by sink and environment. */
+  readonly notificationFailures = new Counter({
+    name: 'conveyor_notification_failures_total',
+    help: 'Notifications (email, Teams, GitHub deployments) that failed after their retries, by sink and environment',
+    labelNames: ['sink', 'env'],
+    registers: [this.registry],
+  });
   readonly watchReconnects = new Counter({
     name: 'conveyor_watch_reconnects_total',
     help: 'Watch reconnects by kind and target',

@@ -11,7 +11,8 @@
  * document. OpenAPI 3.0 `nullable: true` beside a `type` is understood by ajv itself; where it
  * stands without one (beside `oneOf`/`allOf`/`$ref`, which ajv refuses) it is rewritten to the
  * equivalent `anyOf: [schema, { type: 'null' }]`, and a nullable `enum` gets `null` added, as
- * OpenAPI 3.0 means (GitHub sends `"conclusion": null`). `strict: false` only lets ajv ignore OpenAPI's
+ * OpenAPI 3.0 means (GitHub sends `"conclusion": null`); a `format: uri` field whose documented
+ * `default` is `""` also accepts `""` (deployment statuses without URLs). `strict: false` only lets ajv ignore OpenAPI's
  * annotation keywords (`example`, `x-github`, `discriminator`) and formats it does not know;
  * every `type`, `required`, `enum` and known `format` is still checked.
  */
@@ -41,6 +42,11 @@ function normaliseNullable(node: unknown): unknown {
   for (const key of Object.keys(obj)) obj[key] = normaliseNullable(obj[key]);
   if (obj.nullable === true && Array.isArray(obj.enum) && !obj.enum.includes(null)) {
     obj.enum = [...obj.enum, null]; // nullable enums (e.g. a pending check's conclusion)
+  }
+  if (obj.format === 'uri' && obj.default === '') {
+    // The description's own default for the field (a deployment status without a log URL):
+    // GitHub answers "", which `format: uri` alone would refuse.
+    return { anyOf: [obj, { const: '' }] };
   }
   if (obj.nullable === true && obj.type === undefined) {
     const { nullable: _drop, ...rest } = obj;
@@ -119,4 +125,25 @@ export function assertGitHubResponse(path: string, method: string, status: numbe
         .join('\n  ')}`,
     );
   }
+}
+
+/**
+ * Problems (empty when valid) of `body` as the JSON request body of `method path`, checked
+ * against the operation's documented `requestBody` schema (what a client may send).
+ */
+export function checkGitHubRequest(path: string, method: string, body: unknown): string[] {
+  const { ajv, doc } = load();
+  const m = method.toLowerCase();
+  const op = doc.paths[path]?.[m] as { requestBody?: { content?: Record<string, unknown> } } | undefined;
+  if (!op) throw new Error(`no operation ${m.toUpperCase()} ${path} in @octokit/openapi`);
+  if (!op.requestBody?.content?.['application/json']) throw new Error(`${m.toUpperCase()} ${path} takes no JSON body`);
+  const key = `request ${m} ${path}`;
+  let validate = compiled.get(key);
+  if (!validate) {
+    const ref = `${DOC_ID}#/${pointer('paths', path, m, 'requestBody', 'content', 'application/json', 'schema')}`;
+    validate = ajv.compile({ $ref: ref });
+    compiled.set(key, validate);
+  }
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? ''}`.trim());
 }

@@ -22,4 +22,9 @@ export interface Notifier {
   update(ref: MessageRef, notice: Notice): Promise<void>;
   /** Send what is still held back (paced edits) before the process stops. */
   flush?(): Promise<void>;
+  /**
+   * Another path already showed this notice (a Slack command's own reply becomes the message):
+   * the sinks beside the primary (email, Teams, GitHub deployments) hear of it; the primary does not.
+   */
+  observe?(notice: Notice): Promise<void>;
 }

@@ -1,6 +1,14 @@
 /** Every REST route the GitHub fake answers: method, path pattern, handler. */
 import { combinedStatus, listCheckRuns } from './checks-statuses.js';
 import {
+  createCommitStatus,
+  createDeployment,
+  createDeploymentStatus,
+  getDeployment,
+  listDeploymentStatuses,
+  listDeployments,
+} from './deployments.js';
+import {
   createGitCommit,
   createGitTag,
   createRef,
@@ -11,6 +19,7 @@ import {
   updateRef,
 } from './git-data.js';
 import { ok, type Route, route } from './http.js';
+import { createComment, listComments, updateComment } from './issue-comments.js';
 import { fullRepo } from './json.js';
 import { createPull, findPull, listPulls, mergePull, pullJson, updatePull } from './pulls.js';
 import { getBranch, getRateLimit, listCommits } from './repos.js';
@@ -42,4 +51,13 @@ export const ROUTES: Route[] = [
   route('GET', '/repos/:owner/:repo/commits/:ref/status', combinedStatus),
   route('GET', '/repos/:owner/:repo/branches/*branch', getBranch),
   route('GET', '/repos/:owner/:repo/commits', listCommits),
+  route('POST', '/repos/:owner/:repo/deployments', createDeployment),
+  route('GET', '/repos/:owner/:repo/deployments', listDeployments),
+  route('GET', '/repos/:owner/:repo/deployments/:id', getDeployment),
+  route('POST', '/repos/:owner/:repo/deployments/:id/statuses', createDeploymentStatus),
+  route('GET', '/repos/:owner/:repo/deployments/:id/statuses', listDeploymentStatuses),
+  route('POST', '/repos/:owner/:repo/statuses/:sha', createCommitStatus),
+  route('POST', '/repos/:owner/:repo/issues/:number/comments', createComment),
+  route('GET', '/repos/:owner/:repo/issues/:number/comments', listComments),
+  route('PATCH', '/repos/:owner/:repo/issues/comments/:id', updateComment),
 ];

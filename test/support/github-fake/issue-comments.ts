@@ -1,0 +1,94 @@
+/**
+ * Comments on pull requests (GitHub's issue comments) in the GitHub fake: create, list, edit.
+ * A comment on a number that is no pull request of the repository answers 404.
+ */
+import { iso, nodeId } from './git-plumbing.js';
+import { type Ctx, HttpError, notFound, ok, type Reply, str } from './http.js';
+import { apiUrl, htmlUrl, user } from './json.js';
+import type { GitHubFake } from './server.js';
+import type { RepoState } from './state.js';
+
+export interface FakeComment {
+  id: number;
+  issue: number;
+  body: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Bodies it had before each edit, oldest first. */
+  edits: string[];
+}
+
+const commentsOf = new WeakMap<RepoState, FakeComment[]>();
+
+function stored(r: RepoState): FakeComment[] {
+  let list = commentsOf.get(r);
+  if (!list) {
+    list = [];
+    commentsOf.set(r, list);
+  }
+  return list;
+}
+
+export function pullRequestComments(fake: GitHubFake, owner: string, repo: string, number?: number): FakeComment[] {
+  return stored(fake.repoOrThrow(owner, repo)).filter((c) => number === undefined || c.issue === number);
+}
+
+function commentJson(fake: GitHubFake, r: RepoState, c: FakeComment) {
+  return {
+    id: c.id,
+    node_id: nodeId('IssueComment', c.id),
+    url: apiUrl(fake, r, `/issues/comments/${c.id}`),
+    html_url: htmlUrl(fake, r, `/pull/${c.issue}#issuecomment-${c.id}`),
+    body: c.body,
+    user: user(fake),
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+    issue_url: apiUrl(fake, r, `/issues/${c.issue}`),
+    author_association: 'NONE',
+  };
+}
+
+function body(b: Record<string, unknown>): string {
+  const text = str(b.body, 'body');
+  if (text.length > 65_536)
+    throw new HttpError(422, 'Validation Failed', { errors: [{ field: 'body', code: 'too_long' }] });
+  return text;
+}
+
+export async function createComment(fake: GitHubFake, { repo: r, params, body: b }: Ctx<'number'>): Promise<Reply> {
+  const number = Number(params.number);
+  if (!r.pulls.some((p) => p.number === number)) throw notFound();
+  const at = iso(fake.now());
+  const c: FakeComment = {
+    id: fake.id(),
+    issue: number,
+    body: body(b),
+
+    createdAt: at,
+    updatedAt: at,
+    edits: [],
+  };
+  stored(r).push(c);
+  return ok(commentJson(fake, r, c), 201);
+}
+
+export async function listComments(fake: GitHubFake, { repo: r, params, query }: Ctx<'number'>): Promise<Reply> {
+  const number = Number(params.number);
+  if (!r.pulls.some((p) => p.number === number)) throw notFound();
+  const perPage = Math.min(100, Number(query.get('per_page') ?? 30) || 30);
+  return ok(
+    stored(r)
+      .filter((c) => c.issue === number)
+      .slice(0, perPage)
+      .map((c) => commentJson(fake, r, c)),
+  );
+}
+
+export async function updateComment(fake: GitHubFake, { repo: r, params, body: b }: Ctx<'id'>): Promise<Reply> {
+  const c = stored(r).find((x) => String(x.id) === params.id);
+  if (!c) throw notFound();
+  c.edits.push(c.body);
+  c.body = body(b);
+  c.updatedAt = iso(fake.now());
+  return ok(commentJson(fake, r, c));
+}
