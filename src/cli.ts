@@ -127,6 +127,24 @@ function checkConfig(args: string[], io: Out, cwd: string): number {
   io.out(
     `${loaded.file}: valid (${loaded.config.environments.length} environments, ${loaded.config.apps.length} apps)`,
   );
+  // What the file cannot say by itself: names it gives that must exist elsewhere at run time.
+  const clusters = Object.keys(loaded.config.kubernetes?.clusters ?? {});
+  for (const app of loaded.config.apps) {
+    for (const [env, target] of Object.entries(app.targets)) {
+      if (!clusters.includes(target.cluster))
+        io.out(
+          `note: apps.${app.name}.targets.${env} names cluster "${target.cluster}", which is not under kubernetes.clusters: the controller will not watch it (no live state, no verification there)`,
+        );
+    }
+  }
+  const named = [
+    ...Object.values(loaded.config.notify?.slackWebhooks ?? {}).map((w) => w.urlEnv),
+    ...Object.values(loaded.config.notify?.webhooks ?? {}).map((w) => w.secretEnv),
+  ];
+  for (const name of named) {
+    if (!process.env[name] && !process.env[`${name}_FILE`])
+      io.out(`note: notify names the environment variable ${name}, which is not set here: serve would refuse to start`);
+  }
   const journal = loaded.config.journal;
   if (journal && !journal.botUrl) {
     io.out(

@@ -459,6 +459,32 @@ export const configSchema = z
           }
         }
       });
+      // A pre-deploy or restore Job runs in the app's target of that environment before any
+      // write: every app needs one there, or each of its promotions would fail at the hook (and
+      // its dry run could not know). Checks after a rollout run only where there is a rollout.
+      cfg.environments.forEach((env, i) => {
+        const verify = env?.verify as
+          | { before?: { kind?: string; name?: string }[]; restore?: { kind?: string; name?: string } }
+          | undefined;
+        const jobs: [string, string][] = [
+          ...(verify?.before ?? [])
+            .filter((c) => c?.kind === 'job')
+            .map((c) => ['before', c.name ?? 'job'] as [string, string]),
+          ...(verify?.restore?.kind === 'job'
+            ? [['restore', verify.restore.name ?? 'restore'] as [string, string]]
+            : []),
+        ];
+        if (!jobs.length) return;
+        const without = apps.filter((a) => a && !(a.targets && env?.name && env.name in a.targets)).map((a) => a?.name);
+        if (without.length) {
+          const [where, name] = jobs[0]!;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', i, 'verify', where],
+            message: `the job "${name}" runs in each app's target in ${env?.name} before it is written, but ${without.join(', ')} ${without.length === 1 ? 'has' : 'have'} no target there (apps[].targets.${env?.name})`,
+          });
+        }
+      });
       const ticketNeedsServiceNow = (gate: { changeTicket?: unknown } | undefined) => {
         const t = gate?.changeTicket;
         if (t === 'optional' || t === 'required') return true;

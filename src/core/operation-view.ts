@@ -146,7 +146,9 @@ export function operationCard(
   const facts: string[] = [];
   if (git) {
     facts.push(git.mode === 'fast-forward' ? 'fast-forward' : 'new commit with the same tree');
-    if (git.viaPullRequest) facts.push('via pull request');
+    // Only a pull request that exists is named (a plain remote has none: the gate stands in).
+    const pr = op.progress.prNumber;
+    if (git.viaPullRequest && pr) facts.push(`via pull request #${pr}`);
     if (git.emergency) facts.push('EMERGENCY');
   }
   if (plan.reason) facts.push(plan.reason);

@@ -184,6 +184,9 @@ describe('the HTTP API answers as its OpenAPI description says', () => {
     );
     expect(none.text).toBe('');
     expect((await call('GET', '/api/audit', '/api/audit?since=yesterday')).status).toBe(400);
+    // A control character in a filter is a refusal, never a database fault or an empty 200.
+    expect((await call('GET', '/api/audit', '/api/audit?actor=%00')).status).toBe(400);
+    expect((await call('GET', '/api/audit', `/api/audit?action=${'a'.repeat(300)}`)).status).toBe(400);
     expect((await call('GET', '/api/audit', '/api/audit', { token: null })).status).toBe(401);
     expect(
       (
@@ -310,6 +313,11 @@ describe('the HTTP API answers as its OpenAPI description says', () => {
     expect(since.text).not.toContain(evil);
     const action = await get(`/audit?action=${encodeURIComponent(evil)}`);
     expect(action.status).toBe(400);
+    const nul = await get('/audit?actor=abc%00');
+    expect([nul.status, nul.type]).toEqual([400, 'text/html; charset=utf-8']);
+    expect(nul.text).toContain('actor: printable characters only');
+    const long = await get(`/audit?action=${'a'.repeat(300)}`);
+    expect(long.text).toContain('action: at most 81 characters');
     const history = await get(`/history?state=${encodeURIComponent(evil)}&env=${'x'.repeat(5000)}`);
     expect(history.status).toBe(200);
     expect(history.text).not.toContain(evil);

@@ -34,6 +34,8 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
     kube = await KubeFake.start();
     t = await makeRuntime({
       edit: (c) => {
+        // A hook Job runs in each app's target: the sandbox's web is left out of this story.
+        c.apps = [c.apps[0]];
         c.apps[0].targets = { qa: { cluster: 'kind-eu', namespace: 'qa', workloads: ['api'] } };
         c.environments[1].verify = {
           before: [

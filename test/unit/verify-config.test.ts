@@ -7,10 +7,14 @@ import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { SANDBOX_CONFIG } from '../../src/sandbox/sandbox.js';
 
-const withChecks = (checks: string) =>
+/** Every app a target in qa (a job check runs there), unless `targets` is false. */
+const withChecks = (checks: string, targets = true) =>
   SANDBOX_CONFIG.replace(
     '    channel: "#deploys-qa"\n',
     `    channel: "#deploys-qa"\n    verify:\n      autoRollback: true\n      checks:\n${checks}`,
+  ).replace(
+    /( {2}- name: (api|web)\n {4}repo: \.\/repos\/\w+\.git\n)/g,
+    targets ? '$1    targets:\n      qa: { cluster: qa, namespace: shop, workloads: [$2] }\n' : '$1',
   );
 
 function problems(text: string): string[] {
@@ -24,6 +28,21 @@ function problems(text: string): string[] {
 }
 
 describe('verify.checks', () => {
+  it('refuses a job hook before writes in an environment where an app has no target to run it in', () => {
+    const withHook = (config: string) =>
+      config.replace(
+        '      checks:\n',
+        '      before:\n        - { kind: job, name: backup, image: "registry.example.com/backup:1" }\n      checks:\n',
+      );
+    const check = '        - { kind: http, name: smoke, url: "https://{env}.example.com/health" }\n';
+    expect(problems(withHook(withChecks(check, false)))).toEqual([
+      expect.stringMatching(
+        /environments\[1\]\.verify\.before: the job "backup" runs in each app's target in qa before it is written, but api, web have no target there/,
+      ),
+    ]);
+    expect(() => parseConfig(withHook(withChecks(check)), 'ok.yaml')).not.toThrow();
+  });
+
   it('accepts the three kinds and fills their defaults', () => {
     const config = parseConfig(
       withChecks(`        - { kind: http, name: smoke, url: "https://api.{env}.example.com/health?v={version}", retries: 2 }

@@ -366,11 +366,16 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
       runtime.clock.now(),
     );
     const vis = new Visibility(config, viewer);
-    res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
+    // The status goes out with the first page: a query that fails answers 500, never an empty 200.
+    const head = () => {
+      if (!res.headersSent)
+        res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
+    };
     let afterId = 0;
     let sent = 0;
     while (sent < limit && !res.destroyed) {
       const page = await queryPage(q, afterId);
+      head();
       if (!page.raw) break;
       afterId = page.lastId;
       const lines = page.rows.slice(0, limit - sent);
@@ -378,6 +383,7 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
       sent += lines.length;
       if (page.raw < EXPORT_PAGE) break;
     }
+    head();
     res.end();
 
     async function queryPage(query: ReturnType<typeof auditQuery>, after: number) {

@@ -182,10 +182,12 @@ export async function operationPage(data: BoardData, vis: Visibility, id: string
       'to',
       html`${plan.toTag ?? ''} ${commit(plan.sourceSha)}${plan.sourceEnv ? ` (from ${plan.sourceEnv})` : ''}`,
     ]);
-    facts.push([
-      'how',
-      `${plan.mode}${plan.viaPullRequest ? ', via pull request' : ''}${plan.emergency ? ', EMERGENCY' : ''}`,
-    ]);
+    // A plain remote has no pull requests: Conveyor's gate stands in for the review.
+    const viaPr =
+      data.runtime.git.get(op.app)?.openPullRequest === undefined
+        ? ", a pull-request environment (this remote has none: Conveyor's gate stands in)"
+        : `, via pull request${op.progress.prNumber ? ` #${op.progress.prNumber}` : ''}`;
+    facts.push(['how', `${plan.mode}${plan.viaPullRequest ? viaPr : ''}${plan.emergency ? ', EMERGENCY' : ''}`]);
     const compare = plan.targetHead && fillTemplate(web?.compare, { from: plan.targetHead, to: plan.sourceSha });
     if (compare) facts.push(['compare', link(compare, 'changes between the two versions')]);
     if (plan.ticket) facts.push(['ticket', plan.ticket]);
@@ -358,9 +360,14 @@ export function auditQuery(
     throw Object.assign(new Error('since: an ISO time, a date (2026-11-25) or a duration such as 24h or 7d'), {
       status: 400,
     });
+  if (f.action && f.action.length > 81)
+    throw Object.assign(new Error('action: at most 81 characters'), { status: 400 });
   if (f.action && !/^[a-z][a-z0-9.-]{0,80}$/.test(f.action))
     throw Object.assign(new Error('action: letters, digits, dots and dashes'), { status: 400 });
   if (f.actor && f.actor.length > 100) throw Object.assign(new Error('actor: at most 100 characters'), { status: 400 });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (f.actor && /[\u0000-\u001f\u007f]/.test(f.actor))
+    throw Object.assign(new Error('actor: printable characters only'), { status: 400 });
   if (f.operation && !OPERATION_ID.test(f.operation))
     throw Object.assign(new Error('operation: an operation id (op_…)'), { status: 400 });
   return {
