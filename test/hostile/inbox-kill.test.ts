@@ -114,10 +114,13 @@ describe('the durable inbox under SIGKILL', () => {
     await exited;
   }
 
-  /** Replies as the user sees them (a response_url message replaced by a later one counts once). */
+  /**
+   * Replies as the user sees them (a response_url message replaced by a later one counts once;
+   * the lines an operation's transitions add in its message's thread are not replies).
+   */
   const replies = (s: Sent) =>
     fake.visibleResponses(`k${s.n}`).length +
-    fake.messagesIn(`CK${s.n}`).length +
+    fake.messagesIn(`CK${s.n}`).filter((m) => !m.threadTs).length +
     fake.ephemerals.filter((e) => e.channel === `CK${s.n}`).length;
   /** Posts Slack took for it, replaced or not: more than one means a kill landed mid-delivery. */
   const posts = (s: Sent) =>
