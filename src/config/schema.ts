@@ -285,9 +285,21 @@ export const configSchema = z
           .object({
             issuer: z.url(),
             clientId: z.string().min(1),
-            redirectUrl: z.url(),
+            /** The callback: a path of its own, not one of the board's pages. */
+            redirectUrl: z
+              .url()
+              .refine(
+                (u) =>
+                  !/^\/(login|logout|signed-out|history|audit|journals|events|ops(\/.*)?|api(\/.*)?)?\/?$/.test(
+                    new URL(u).pathname,
+                  ),
+                'a callback path of its own, such as https://conveyor.example.com/oidc/callback (not a board page)',
+              ),
             claim: z.enum(['email', 'sub']).default('email'),
-            scopes: z.array(z.string().regex(/^[\x21-\x7e]+$/)).default(['openid', 'email']),
+            scopes: z
+              .array(z.string().regex(/^[\x21-\x7e]+$/))
+              .refine((s) => s.includes('openid'), 'must include openid')
+              .default(['openid', 'email']),
             /** How the client secret is sent to the token endpoint (the OpenID default: basic). */
             tokenEndpointAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
           })

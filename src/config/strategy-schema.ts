@@ -123,6 +123,20 @@ export function strategyProblems(app: Record<string, unknown> | undefined, envNa
   for (const env of Object.keys(paths)) {
     if (!envNames.includes(env)) out.push({ path: ['gitops', 'paths', env], message: `unknown environment "${env}"` });
   }
+  // Each environment its own folder (or file): one shared, or one inside another, would let a
+  // promotion into one environment rewrite another.
+  const entries = Object.entries(paths).filter((e): e is [string, string] => typeof e[1] === 'string');
+  const norm = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+  for (const [i, [env, p]] of entries.entries()) {
+    for (const [other, q] of entries.slice(0, i)) {
+      const [a, b] = [norm(p), norm(q)];
+      if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`))
+        out.push({
+          path: ['gitops', 'paths', env],
+          message: `${env} and ${other} share ${a === b ? 'the folder' : 'folders, one inside the other:'} ${a === b ? a : `${b} / ${a}`}; each environment needs its own`,
+        });
+    }
+  }
   const missing = envNames.filter((e) => !(e in paths));
   if (missing.length) {
     out.push({

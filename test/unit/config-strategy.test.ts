@@ -23,6 +23,19 @@ function problems(text: string): string[] {
 }
 
 describe('promotion strategies in conveyor.yaml', () => {
+  it('refuses two environments sharing a folder, or one folder inside another', () => {
+    const app = (paths: string) =>
+      `${ENVS}apps:\n  - name: site\n    repo: ./site.git\n    strategy: directory\n    gitops: { repo: ./gitops.git, paths: { ${paths} } }\n`;
+    expect(problems(app('development: envs/dev, staging: envs/dev/, prod: envs/prod'))).toEqual([
+      'apps[0].gitops.paths.staging: staging and development share the folder envs/dev; each environment needs its own',
+    ]);
+    expect(problems(app('development: envs, staging: envs/staging, prod: envs/prod'))).toEqual([
+      expect.stringContaining('staging and development share folders, one inside the other: envs / envs/staging'),
+      expect.stringContaining('prod and development share folders, one inside the other: envs / envs/prod'),
+    ]);
+    expect(() => parseConfig(app('development: envs/dev, staging: envs/staging, prod: envs/prod'))).not.toThrow();
+  });
+
   it('leaves an app without strategy on branches, as before', () => {
     const config = parseConfig(`${ENVS}apps:\n  - { name: api, repo: acme/api }\n`);
     expect(config.apps[0]?.strategy).toBeUndefined();
