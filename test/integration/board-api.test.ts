@@ -319,8 +319,12 @@ describe('the HTTP API answers as its OpenAPI description says', () => {
     const long = await get(`/audit?action=${'a'.repeat(300)}`);
     expect(long.text).toContain('action: at most 81 characters');
     const history = await get(`/history?state=${encodeURIComponent(evil)}&env=${'x'.repeat(5000)}`);
-    expect(history.status).toBe(200);
+    expect([history.status, history.type]).toEqual([400, 'text/html; charset=utf-8']);
+    expect(history.text).toContain('env: one of');
     expect(history.text).not.toContain(evil);
+    const state = await get('/history?state=bogus');
+    expect([state.status, state.text.includes('state: one of requested')]).toEqual([400, true]);
+    expect((await get('/history?app=api&state=succeeded')).status).toBe(200);
     // The sandbox board is open: /login goes home.
     expect((await get('/login')).status).toBe(303);
   });

@@ -278,6 +278,20 @@ export async function historyPage(data: BoardData, vis: Visibility, f: HistoryFi
   const apps = runtime.config.apps.map((a) => a.name);
   const envs = [...vis.envs, ...vis.journalEnvs];
   const kinds = ['promote', 'rollback', 'journal-promote', 'journal-rollback', 'journal-seed'];
+  // A filter value that names nothing is a mistake to show, not a filter to drop silently.
+  const unknown = (
+    [
+      ['app', f.app, apps],
+      ['env', f.env, envs],
+      ['state', f.state, OPERATION_STATES as readonly string[]],
+      ['kind', f.kind, kinds],
+    ] as const
+  ).find(([, value, known]) => value && !known.includes(value));
+  if (unknown)
+    throw Object.assign(
+      new Error(`${unknown[0]}: one of ${unknown[2].join(', ')}${unknown[0] === 'env' ? ' (that you may see)' : ''}`),
+      { status: 400 },
+    );
   const ops = (
     await runtime.store.operations({
       app: f.app && apps.includes(f.app) ? f.app : undefined,
