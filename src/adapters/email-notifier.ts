@@ -9,9 +9,9 @@
 import type { Transporter } from 'nodemailer';
 import pRetry, { AbortError } from 'p-retry';
 import { UpstreamError } from '../core/errors.js';
-import type { MessageRef, Notice, Notifier } from '../core/ports.js';
+import type { Notice } from '../core/ports.js';
 import { renderText } from '../core/render-text.js';
-import { Deliveries, OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
+import { BackgroundSink, OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
 
 export interface EmailRoute {
   to: string[];
@@ -104,29 +104,14 @@ function isPermanent(err: unknown): boolean {
   return typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600;
 }
 
-export class EmailNotifier implements Notifier {
+export class EmailNotifier extends BackgroundSink {
   private readonly once = new OncePerState();
-  private readonly deliveries: Deliveries;
 
   constructor(private readonly options: EmailNotifierOptions) {
-    this.deliveries = new Deliveries(options.onError);
+    super(options.onError);
   }
 
-  async post(notice: Notice): Promise<MessageRef | null> {
-    this.deliveries.queue(() => this.send(notice));
-    return null;
-  }
-
-  async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    this.deliveries.queue(() => this.send(notice));
-  }
-
-  /** Wait for the messages still being sent. */
-  flush(): Promise<void> {
-    return this.deliveries.flush();
-  }
-
-  private async send(notice: Notice): Promise<void> {
+  protected async deliver(notice: Notice): Promise<void> {
     const event = operationEventOf(notice, this.options.boardUrl);
     if (!event) return;
     const route = this.options.routes[event.env];

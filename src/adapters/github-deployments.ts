@@ -24,8 +24,8 @@ import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
 import { UpstreamError } from '../core/errors.js';
 import { type GitOperation, isGitOperation, type Operation } from '../core/operation.js';
-import type { ApprovalRow, MessageRef, Notice, Notifier } from '../core/ports.js';
-import { Deliveries, operationEventOf, operationPageUrl } from './operation-notice.js';
+import type { ApprovalRow, Notice } from '../core/ports.js';
+import { BackgroundSink, operationEventOf, operationPageUrl } from './operation-notice.js';
 
 export interface DeploymentRepo {
   octokit: Octokit;
@@ -72,32 +72,17 @@ export function writtenCommit(op: Operation): string | null {
   return p.deployedSha ?? p.mergeSha ?? p.newSha ?? (op.plan.mode === 'fast-forward' ? op.plan.sourceSha : null);
 }
 
-export class GitHubDeployments implements Notifier {
+export class GitHubDeployments extends BackgroundSink {
   /** operation id → deployment id; after a restart, found again by listing (payload.operation). */
   private readonly deployments = new Map<string, number>();
   /** operation id → the last deployment state posted. */
   private readonly posted = new Map<string, DeploymentState>();
 
-  private readonly deliveries: Deliveries;
-
   constructor(private readonly options: GitHubDeploymentsOptions) {
-    this.deliveries = new Deliveries(options.onError);
+    super(options.onError);
   }
 
-  async post(notice: Notice): Promise<MessageRef | null> {
-    this.deliveries.queue(() => this.track(notice));
-    return null;
-  }
-
-  async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    this.deliveries.queue(() => this.track(notice));
-  }
-
-  flush(): Promise<void> {
-    return this.deliveries.flush();
-  }
-
-  private async track(notice: Notice): Promise<void> {
+  protected async deliver(notice: Notice): Promise<void> {
     const event = operationEventOf(notice);
     if (!event?.app || (event.kind !== 'promote' && event.kind !== 'rollback')) return;
     const target = this.options.repoOf(event.app);

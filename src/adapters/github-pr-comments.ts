@@ -10,9 +10,9 @@ import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
 import { UpstreamError } from '../core/errors.js';
 import { isGitOperation, type Operation } from '../core/operation.js';
-import type { MessageRef, Notice, Notifier } from '../core/ports.js';
+import type { Notice } from '../core/ports.js';
 import type { DeploymentRepo } from './github-deployments.js';
-import { Deliveries, type OperationEvent, operationEventOf } from './operation-notice.js';
+import { BackgroundSink, type OperationEvent, operationEventOf } from './operation-notice.js';
 
 export interface PullRequestCommentsOptions {
   repoOf: (app: string) => DeploymentRepo | null;
@@ -54,30 +54,15 @@ export function pullRequestComment(event: OperationEvent): string {
   return lines.join('\n');
 }
 
-export class PullRequestComments implements Notifier {
+export class PullRequestComments extends BackgroundSink {
   private readonly comments = new Map<string, number>();
   private readonly shown = new Map<string, string>();
 
-  private readonly deliveries: Deliveries;
-
   constructor(private readonly options: PullRequestCommentsOptions) {
-    this.deliveries = new Deliveries(options.onError);
+    super(options.onError);
   }
 
-  async post(notice: Notice): Promise<MessageRef | null> {
-    this.deliveries.queue(() => this.track(notice));
-    return null;
-  }
-
-  async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    this.deliveries.queue(() => this.track(notice));
-  }
-
-  flush(): Promise<void> {
-    return this.deliveries.flush();
-  }
-
-  private async track(notice: Notice): Promise<void> {
+  protected async deliver(notice: Notice): Promise<void> {
     const event = operationEventOf(notice, this.options.boardUrl);
     if (!event?.app) return;
     const target = this.options.repoOf(event.app);

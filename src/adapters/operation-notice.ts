@@ -4,7 +4,7 @@
  * follows. A notice without an operation (a DM, a journal line) is not for them.
  */
 import { boardPageTemplate } from '../core/commit-links.js';
-import type { Notice } from '../core/ports.js';
+import type { MessageRef, Notice, Notifier } from '../core/ports.js';
 import type { OperationCard, Reply, WebLinks } from '../core/reply.js';
 
 export interface NoticeLink {
@@ -124,4 +124,33 @@ export class Deliveries {
   flush(): Promise<void> {
     return this.tail;
   }
+}
+
+/**
+ * A sink that delivers in the background (email, Teams, GitHub deployments, PR comments): every
+ * post or edit of an operation's message is one delivery queued in order; `deliver` decides what,
+ * if anything, the sink sends for it.
+ */
+export abstract class BackgroundSink implements Notifier {
+  private readonly deliveries: Deliveries;
+
+  constructor(onError?: (err: unknown) => void) {
+    this.deliveries = new Deliveries(onError);
+  }
+
+  async post(notice: Notice): Promise<MessageRef | null> {
+    this.deliveries.queue(() => this.deliver(notice));
+    return null;
+  }
+
+  async update(_ref: MessageRef, notice: Notice): Promise<void> {
+    this.deliveries.queue(() => this.deliver(notice));
+  }
+
+  /** Wait for what is still being delivered. */
+  flush(): Promise<void> {
+    return this.deliveries.flush();
+  }
+
+  protected abstract deliver(notice: Notice): Promise<void>;
 }

@@ -7,8 +7,8 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 import { UpstreamError } from '../core/errors.js';
-import type { MessageRef, Notice, Notifier } from '../core/ports.js';
-import { Deliveries, OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
+import type { Notice } from '../core/ports.js';
+import { BackgroundSink, OncePerState, type OperationEvent, operationEventOf } from './operation-notice.js';
 
 export interface TeamsRoute {
   url: string;
@@ -92,31 +92,16 @@ export function teamsMessage(event: OperationEvent): Record<string, unknown> {
   };
 }
 
-export class TeamsNotifier implements Notifier {
+export class TeamsNotifier extends BackgroundSink {
   private readonly once = new OncePerState();
-  private readonly deliveries: Deliveries;
   private readonly fetchFn: typeof fetch;
 
   constructor(private readonly options: TeamsNotifierOptions) {
-    this.deliveries = new Deliveries(options.onError);
+    super(options.onError);
     this.fetchFn = options.fetch ?? fetch;
   }
 
-  async post(notice: Notice): Promise<MessageRef | null> {
-    this.deliveries.queue(() => this.send(notice));
-    return null;
-  }
-
-  async update(_ref: MessageRef, notice: Notice): Promise<void> {
-    this.deliveries.queue(() => this.send(notice));
-  }
-
-  /** Wait for the messages still being sent. */
-  flush(): Promise<void> {
-    return this.deliveries.flush();
-  }
-
-  private async send(notice: Notice): Promise<void> {
+  protected async deliver(notice: Notice): Promise<void> {
     const event = operationEventOf(notice, this.options.boardUrl);
     if (!event) return;
     const route = this.options.routes[event.env];
