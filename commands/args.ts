@@ -25,17 +25,18 @@ export const operationArg = z.string().regex(OPERATION_ID, 'an operation id such
 export const reasonArg = z.string().max(500, 'at most 500 characters');
 
 /**
- * `--fresh` on the readers (`list`, `history`, `diff`): fetch every mirror first. Without it a
- * reader accepts a mirror fetched in the last 5 s or vouched for by the controller's poller,
- * from chat and the CLI alike (README, "Freshness").
+ * `--fresh` on the readers (`list`, `history`, `diff`): fetch every mirror first. Without it,
+ * chat, the board and `POST /api/run` (which `conveyor run` uses beside a running serve) accept
+ * a mirror fetched in the last 5 s or vouched for by the controller's poller; the in-process
+ * CLI (`source` cli: no serve, no poller keeping its mirrors) always fetches (README, "Freshness").
  */
 export const FRESH_FLAG = {
   fresh: { type: 'boolean', description: 'fetch every repository first instead of reading the mirrors as kept fresh' },
 } as const;
 
-/** How old a mirror a reader accepts: none with `--fresh`. */
-export function readerMaxAgeMs(fresh: boolean | undefined): number {
-  return fresh ? 0 : 5_000;
+/** How old a mirror a reader accepts: none with `--fresh` or in the in-process CLI. */
+export function readerMaxAgeMs(fresh: boolean | undefined, source: CommandContext['source']): number {
+  return fresh || source === 'cli' ? 0 : 5_000;
 }
 
 export function requireApp(ctx: CommandContext, name: string): AppConfig {

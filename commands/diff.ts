@@ -33,7 +33,7 @@ export const diff = defineCommand({
       8,
       async (app): Promise<{ blocks: ReplyBlock[]; inSync: boolean; suggestions?: string[] }> => {
         const states = await readAppStates(runtime, app, {
-          maxAgeMs: readerMaxAgeMs(args.fresh),
+          maxAgeMs: readerMaxAgeMs(args.fresh, ctx.source),
           trustWatcher: true,
         });
         const s = states.find((x) => x.env.name === src.name)!;

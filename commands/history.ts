@@ -72,7 +72,7 @@ async function deployHistoryReply(
   fresh: boolean | undefined,
 ): Promise<Reply> {
   const { runtime } = ctx;
-  const states = await readAppStates(runtime, app, { maxAgeMs: readerMaxAgeMs(fresh), trustWatcher: true });
+  const states = await readAppStates(runtime, app, { maxAgeMs: readerMaxAgeMs(fresh, ctx.source), trustWatcher: true });
   const state = states.find((s) => s.env.name === envName)!;
   const history = historyOf(state);
   const now = runtime.clock.now();

@@ -26,7 +26,7 @@ export const list = defineCommand({
     const apps = args.app ? [requireApp(ctx, args.app)] : runtime.config.apps;
     const envFilter = args.env ? requireEnv(ctx, args.env).name : null;
     const now = runtime.clock.now();
-    const maxAgeMs = readerMaxAgeMs(args.fresh);
+    const maxAgeMs = readerMaxAgeMs(args.fresh, ctx.source);
     // Soak windows are read only where an environment has one.
     const soaking = runtime.config.environments.some((e) => e.verify?.soak);
     const [states, live, pending, recent] = await Promise.all([

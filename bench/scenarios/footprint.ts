@@ -39,7 +39,12 @@ interface Start {
   idleRss: number;
   ownRss: number;
   childrenRss: number;
+  /** The same, `settleMs` later (the full run): the Git helper has gone after its idle time. */
+  settled?: { total: number; own: number; children: number };
 }
+
+/** Past the Git helper's idle time (20 s by default), with a margin. */
+const SETTLE_MS = 25_000;
 
 async function measureStart(
   command: string,
@@ -48,6 +53,7 @@ async function measureStart(
   idleMs: number,
   readyPattern: RegExp,
   env: NodeJS.ProcessEnv = sandboxEnv(),
+  settleMs = 0,
 ): Promise<Start> {
   const t0 = performance.now();
   const child = spawnChild(command, args, { cwd, env });
@@ -61,7 +67,12 @@ async function measureStart(
     await sleep(idleMs);
     const memory = treeRss(child.pid);
     if (!memory) throw new Error('cannot read /proc/<pid>/status');
-    return { readyMs, idleRss: memory.total, ownRss: memory.own, childrenRss: memory.children };
+    let settled: Start['settled'];
+    if (settleMs > 0) {
+      await sleep(settleMs);
+      settled = treeRss(child.pid) ?? undefined;
+    }
+    return { readyMs, idleRss: memory.total, ownRss: memory.own, childrenRss: memory.children, settled };
   } finally {
     await child.stop();
   }
@@ -92,9 +103,10 @@ export const footprint: Scenario = {
         /listening on http:\/\/[^:]+:(\d+)/,
       );
       ctx.log('first start (creates the sandbox)');
-      const first = await measureStart(process.execPath, serve, cwd, idleMs, serving);
+      const settleMs = ctx.quick ? 0 : SETTLE_MS;
+      const first = await measureStart(process.execPath, serve, cwd, idleMs, serving, sandboxEnv(), settleMs);
       ctx.log('restart');
-      const again = await measureStart(process.execPath, serve, cwd, idleMs, serving);
+      const again = await measureStart(process.execPath, serve, cwd, idleMs, serving, sandboxEnv(), settleMs);
       ctx.log('first start without a template (the folder is initialised by a child)');
       const noTemplate = await measureStart(
         process.execPath,
@@ -168,6 +180,25 @@ export const footprint: Scenario = {
             (pglite
               ? `PGlite alone (node opening the same state folder with Conveyor's settings) takes ${mib(pglite.idleRss)}`
               : 'PGlite alone is measured in the full run'),
+        }),
+        ...[
+          ['first start', first],
+          ['restart', again],
+        ].flatMap(([what, start]) => {
+          const settled = (start as Start).settled;
+          return settled
+            ? [
+                figure({
+                  scenario: 'footprint',
+                  figure: `idle RSS ${SETTLE_MS / 1000} s after ready, ${what}`,
+                  unit: 'MiB',
+                  value: settled.total / MiB,
+                  baseline: base.idleRss / MiB,
+                  check: { kind: 'max', max: 200 },
+                  notes: `the same ${SETTLE_MS / 1000} s after ready, once the Git helper has gone after its idle time (20 s): ${mib(settled.own)} server + ${mib(settled.children)} its children`,
+                }),
+              ]
+            : [];
         }),
       ];
     } finally {

@@ -7,8 +7,11 @@
  * resolving a ref or an object, or reading a file, costs no process at all.
  *
  * The helper starts on first use, holds the server's event loop only while requests are in
- * flight, and exits when its parent goes away (IPC disconnect). If it dies, pending requests
- * fail and the next request starts a new one. Git's environment is the server's at the time of
+ * flight, and exits when its parent goes away (IPC disconnect). The parent lets it go after
+ * `idleMs` without a request (20 s; `CONVEYOR_GIT_HELPER_IDLE_MS`), so an idle server holds no
+ * helper and no cat-file processes; the next request starts a new one. The parent decides, so
+ * no request is ever sent to a helper on its way out. If it dies, its pending requests fail
+ * and the next request starts a new one. Git's environment is the server's at the time of
  * each request (its `GIT_*` variables are sent along).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -125,7 +128,14 @@ process.on('message', (m) => {
 process.on('disconnect', () => process.exit(0));
 `;
 
-type Pending = { resolve(v: unknown): void; reject(e: Error): void };
+type Pending = { resolve(v: unknown): void; reject(e: Error): void; child: ChildProcess };
+
+const DEFAULT_IDLE_MS = 20_000;
+
+function idleMsFrom(env: NodeJS.ProcessEnv): number {
+  const n = Number(env.CONVEYOR_GIT_HELPER_IDLE_MS);
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_IDLE_MS;
+}
 
 /** Which of the server's environment variables reach Git (the rest is the helper's own). */
 function gitEnv(): Record<string, string> {
@@ -139,6 +149,9 @@ export class GitHelper {
   private child: ChildProcess | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly idleMs = idleMsFrom(process.env)) {}
 
   /** The helper of this process. */
   static shared(): GitHelper {
@@ -187,11 +200,9 @@ export class GitHelper {
   private send(message: Record<string, unknown>): Promise<unknown> {
     const child = this.ensure();
     const id = this.nextId++;
+    clearTimeout(this.idleTimer);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, {
-        resolve,
-        reject,
-      });
+      this.pending.set(id, { resolve, reject, child });
       if (this.pending.size === 1) this.hold(true);
       child.send({ ...message, id }, (err) => {
         if (err) this.settle(id, { error: `git helper: ${err.message}` });
@@ -203,9 +214,21 @@ export class GitHelper {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    if (this.pending.size === 0) this.hold(false);
+    if (this.pending.size === 0) {
+      this.hold(false);
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => this.letGo(), this.idleMs).unref();
+    }
     if (typeof message.error === 'string') p.reject(new Error(message.error));
     else p.resolve(message);
+  }
+
+  /** Idle: disconnect the helper (it exits, and its cat-file processes with it). */
+  private letGo(): void {
+    const child = this.child;
+    if (!child || this.pending.size > 0) return;
+    this.child = null;
+    if (child.connected) child.disconnect();
   }
 
   /** Keep the event loop alive only while a request waits for its answer. */
@@ -224,7 +247,9 @@ export class GitHelper {
     child.on('message', (m: Record<string, unknown>) => this.settle(m.id as number, m));
     const gone = () => {
       if (this.child === child) this.child = null;
-      for (const id of [...this.pending.keys()]) this.settle(id, { error: 'git helper: the helper process exited' });
+      for (const [id, p] of [...this.pending]) {
+        if (p.child === child) this.settle(id, { error: 'git helper: the helper process exited' });
+      }
     };
     child.once('exit', gone);
     child.once('error', gone);

@@ -28,6 +28,9 @@ interface Freshness {
 }
 const freshness = new WeakMap<GitHost, Freshness>();
 
+/** The fetch of each mirror under way, and when it started: readers that accept its age join it. */
+const inflight = new WeakMap<GitHost, { startedAt: number; done: Promise<void> }>();
+
 export function hostFor(runtime: Runtime, app: AppConfig): GitHost {
   const host = runtime.git.get(app.name);
   if (!host) throw new UpstreamError('git', `no repository is connected for ${app.name}`);
@@ -45,12 +48,24 @@ export async function syncHost(
 ): Promise<void> {
   const f = freshness.get(host);
   const now = options.now ?? Date.now();
-  if (maxAgeMs > 0 && f) {
-    if (f.fetchedAt !== undefined && now - f.fetchedAt < maxAgeMs) return;
-    if (options.trustWatcher && f.confirmedAt !== undefined && now - f.confirmedAt < (f.windowMs ?? 0)) return;
+  if (maxAgeMs > 0) {
+    if (f?.fetchedAt !== undefined && now - f.fetchedAt < maxAgeMs) return;
+    if (options.trustWatcher && f?.confirmedAt !== undefined && now - f.confirmedAt < (f.windowMs ?? 0)) return;
+    // Identical concurrent reads share one fetch: one that started within the accepted age is
+    // as fresh as a new one would be allowed to be (planners, with 0, always fetch their own).
+    const running = inflight.get(host);
+    if (running && now - running.startedAt < maxAgeMs) return running.done;
   }
-  await host.sync();
-  freshness.set(host, { ...freshness.get(host), fetchedAt: Date.now() });
+  const startedAt = Date.now();
+  const done = host.sync().then(() => {
+    freshness.set(host, { ...freshness.get(host), fetchedAt: startedAt });
+  });
+  inflight.set(host, { startedAt, done });
+  try {
+    await done;
+  } finally {
+    if (inflight.get(host)?.done === done) inflight.delete(host);
+  }
 }
 
 /**
@@ -64,6 +79,7 @@ export function confirmFresh(host: GitHost, everyMs: number, now = Date.now()): 
 /** Conveyor wrote to the repository: the mirror is behind until its next fetch. */
 export function markStale(host: GitHost): void {
   freshness.delete(host);
+  inflight.delete(host); // a fetch under way may have started before the write
 }
 
 /** Every environment's state of one app in one read of its mirror. */

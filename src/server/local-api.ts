@@ -67,7 +67,7 @@ export function addLocalApi(
     } else {
       return sendJson(res, 401, { error: LOCAL_API_ERRORS.invalid });
     }
-    const reply = await service.execute({ text: body.text, user, idempotencyKey: body.idempotencyKey, source: 'cli' });
+    const reply = await service.execute({ text: body.text, user, idempotencyKey: body.idempotencyKey, source: 'http' });
     // The same idempotency key with another command: refused, never the first command's answer.
     const reused = (reply.data as { code?: string } | undefined)?.code === KEY_REUSED;
     sendJson(res, reused ? 409 : 200, reply);
