@@ -16,6 +16,8 @@ import { kubeConfigFor } from '../../src/adapters/kube.js';
 import { type RunningController, startController } from '../../src/controller/controller.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { ArgoCdPlayer, argoApplication, FluxPlayer, fluxKustomization } from '../support/applier-play.js';
+import { pushCommit } from '../support/git-helpers.js';
+import { createGitopsRepo, overlayText } from '../support/gitops-repo.js';
 import { deploymentObject, KubeFake } from '../support/kube-fake.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -286,5 +288,113 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
       'Flux Kustomization flux-system/api-staging: HealthCheckFailed: health check failed after 5m0s',
     );
     expect(await t.runtime.store.operations({ app: 'api', env: 'staging', kinds: ['rollback'] })).toEqual([]);
+  });
+});
+
+describe('controller: an image app whose GitOps repository Argo CD applies', () => {
+  const WORKER = '127.0.0.1:5000/team/worker';
+  const D0 = `sha256:${'0'.repeat(64)}`;
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const ENVS = ['development', 'qa', 'staging', 'prod'];
+  let kube: KubeFake;
+  let t: TestRuntime;
+  let http: HttpServer;
+  let controller: RunningController;
+  let dir: string;
+  let repo: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-image-applier-'));
+    repo = createGitopsRepo(dir, { image: WORKER, envs: ENVS, tag: '1.0.0', digest: D0 });
+    kube = await KubeFake.start();
+    kube.applyDeployment('worker-qa', deploymentObject('worker', { image: `${WORKER}:1.0.0@${D0}`, replicas: 1 }));
+    kube.setStatus('worker-qa', 'worker', {
+      observedGeneration: 1,
+      replicas: 1,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      conditions: COMPLETE,
+    });
+    kube.appliers.put('argocd', argoApplication('worker-qa', repo, 'overlays/qa', 'main'));
+    new ArgoCdPlayer(kube.appliers, 'argocd', 'worker-qa').synced(git(repo, 'rev-parse', 'main'));
+    t = await makeRuntime({
+      edit: (c) => {
+        c.apps = [
+          {
+            name: 'worker',
+            repo: './repos/api.git',
+            strategy: 'image',
+            image: { repository: WORKER, registryUrl: 'http://127.0.0.1:5000', policy: { semver: '>=1.0.0' } },
+            gitops: { repo, paths: Object.fromEntries(ENVS.map((e) => [e, `overlays/${e}`])) },
+            targets: {
+              qa: {
+                cluster: 'kind-eu',
+                namespace: 'worker-qa',
+                workloads: ['worker'],
+                applier: { kind: 'argocd-application', name: 'worker-qa', namespace: 'argocd', refresh: true },
+              },
+            },
+          },
+        ];
+        c.kubernetes = { clusters: { 'kind-eu': { server: kube.url } } };
+      },
+    });
+    http = new HttpServer(pino({ level: 'silent' }));
+    await http.listen(0, '127.0.0.1');
+    controller = await startController({
+      runtime: t.runtime,
+      http,
+      secrets: {},
+      log: pino({ level: 'silent' }),
+      kubeConfigs: { 'kind-eu': kubeConfigFor({ server: kube.url }) },
+      verifyCheckMs: 100,
+    });
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await http?.close();
+    await t?.close();
+    await kube?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('promote worker qa is verified once the Application reports the GitOps commit that wrote the image, not before', async () => {
+    pushCommit(repo, 'main', {
+      path: 'overlays/development/kustomization.yaml',
+      content: overlayText('development', WORKER, '1.1.0', D1),
+      message: 'ci: worker 1.1.0',
+    });
+    const ci = git(repo, 'rev-parse', 'main');
+    const reply = await t.run('promote worker qa');
+    expect(reply.operation?.state).toBe('verifying');
+    const id = reply.operation!.id;
+    // The GitOps commit that wrote qa's image carries the operation's trailer.
+    const ours = git(repo, 'rev-parse', 'main');
+    expect(git(repo, 'log', '-1', '--format=%B', ours)).toContain(`Conveyor-Operation: ${id}`);
+    await waitFor('the refresh annotation', () => kube.appliers.patches.some((p) => p.name === 'worker-qa'));
+
+    const argo = new ArgoCdPlayer(kube.appliers, 'argocd', 'worker-qa');
+    const d = kube.setImage('worker-qa', 'worker', `${WORKER}:1.1.0@${D1}`);
+    kube.setStatus('worker-qa', 'worker', {
+      observedGeneration: d.metadata.generation,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      conditions: COMPLETE,
+    });
+    // Synced and healthy, but at the CI commit before ours: not deployed.
+    argo.synced(ci);
+    const live = async () => (await t.runtime.store.liveStates()).find((l) => l.app === 'worker' && l.env === 'qa');
+    await waitFor('the applier seen at the CI commit', async () =>
+      (await live())?.detail.includes(`synced ${ci.slice(0, 8)}`),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await t.runtime.store.operation(id)).state).toBe('verifying');
+
+    argo.synced(ours);
+    await waitFor('the verdict', async () => (await t.runtime.store.operation(id)).state !== 'verifying');
+    expect((await t.runtime.store.operation(id)).state).toBe('succeeded');
+    const list = await t.run('list worker qa');
+    expect(list.text).toContain(`healthy [Argo CD argocd/worker-qa: synced ${ours.slice(0, 8)} and healthy]`);
   });
 });
