@@ -97,19 +97,17 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     const t = need ? targets.find((x) => x.app === op.app && x.env === op.env) : undefined;
     if (t?.applier?.refresh && deps.requestReconcile) {
       const ref = applierRef(t.cluster, t.applier);
-      void deps
-        .requestReconcile(ref)
-        .catch((err: unknown) =>
-          log.warn(
-            {
-              app: op.app,
-              env: op.env,
-              applier: `${ref.kind} ${ref.namespace}/${ref.name}`,
-              err: (err as Error).message,
-            },
-            'could not ask the applier to refresh; it syncs at its own interval',
-          ),
-        );
+      void deps.requestReconcile(ref).catch((err: unknown) =>
+        log.warn(
+          {
+            app: op.app,
+            env: op.env,
+            applier: `${ref.kind} ${ref.namespace}/${ref.name}`,
+            err: (err as Error).message,
+          },
+          'could not ask the applier to refresh; it syncs at its own interval',
+        ),
+      );
     }
     // The engine moves the operation to `verifying` right after asking: look once it has.
     if (need && leadership.isLeader()) setTimeout(() => void verifier?.check(op.id), 0);
