@@ -91,13 +91,20 @@ export class KubeObjectWatch implements ObjectWatch {
       onChange(ref, exists && obj ? { kind, apiVersion: `${res.group}/${res.version}`, ...obj } : null);
     };
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const result = (
-        kind === 'StatefulSet'
-          ? await apps.listNamespacedStatefulSet({ namespace })
-          : kind === 'DaemonSet'
-            ? await apps.listNamespacedDaemonSet({ namespace })
-            : await custom.listNamespacedCustomObject({ ...res, namespace })
-      ) as KubernetesListObject<KubernetesObject>;
+      let result: KubernetesListObject<KubernetesObject>;
+      try {
+        result = (
+          kind === 'StatefulSet'
+            ? await apps.listNamespacedStatefulSet({ namespace })
+            : kind === 'DaemonSet'
+              ? await apps.listNamespacedDaemonSet({ namespace })
+              : await custom.listNamespacedCustomObject({ ...res, namespace })
+        ) as KubernetesListObject<KubernetesObject>;
+      } catch (err) {
+        // The kind is not served here (its CRD is not installed): what was asked for is not there.
+        if ((err as { code?: number })?.code === 404) for (const name of byName.keys()) emit(undefined, name, false);
+        throw err;
+      }
       running.delayMs = this.options.restartDelayMs ?? 1000;
       const present = new Set(result.items.map((o) => o.metadata?.name));
       for (const name of byName.keys()) if (!present.has(name)) emit(undefined, name, false);

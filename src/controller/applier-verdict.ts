@@ -100,6 +100,14 @@ export async function applierVerdict(
     if (triedOurs) return { state: 'failed', detail: state.detail, ours };
     return { state: 'waiting', detail: `${state.detail} (not yet ${short(ours)})`, ours };
   }
+  // applierState does not compare a HelmRelease's revision (a chart version): do it here.
+  if (obj.kind === 'HelmRelease' && reported && !reportsOurs) {
+    return {
+      state: 'waiting',
+      detail: `${state.detail}, chart from ${short(reported)}, waiting for ${short(ours)}`,
+      ours,
+    };
+  }
   if (state.deployed) return { state: 'deployed', detail: state.detail, ours };
   return { state: 'waiting', detail: state.detail, ours };
 }

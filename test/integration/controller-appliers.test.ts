@@ -164,6 +164,9 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
     expect(row('staging')).toContain(
       `healthy [Flux Kustomization flux-system/api-staging: ready, applied ${head('staging').slice(0, 8)}]`,
     );
+    // The board's matrix carries it too.
+    const cell = reply.matrix?.apps[0]?.cells.find((c) => c.env === 'qa');
+    expect(cell?.applier).toBe(`Argo CD argocd/api-qa: synced ${head('qa').slice(0, 8)} and healthy`);
     // An environment without an applier shows the state alone.
     expect(row('development')).not.toContain('[');
   });
