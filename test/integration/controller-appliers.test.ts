@@ -8,6 +8,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -72,6 +74,9 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
   let controller: RunningController;
   let argo: ArgoCdPlayer;
   let flux: FluxPlayer;
+  /** The staging smoke check's endpoint (verify.checks): what it was asked. */
+  let smoke: Server;
+  const smokeHits: string[] = [];
 
   /** What the deployment controller does once the applier has applied the manifests. */
   const rollOut = (ns: string, version: string) => {
@@ -96,6 +101,12 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
   };
 
   beforeAll(async () => {
+    smoke = createServer((req, res) => {
+      smokeHits.push(req.url ?? '');
+      res.end('{"status":"ok"}');
+    });
+    await new Promise<void>((resolve) => smoke.listen(0, '127.0.0.1', resolve));
+    const smokeUrl = `http://127.0.0.1:${(smoke.address() as AddressInfo).port}/health?version={version}`;
     kube = await KubeFake.start();
     for (const [ns, v] of [
       ['qa', '1.4.0'],
@@ -127,6 +138,7 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
           },
         };
         c.environments[1].verify = { timeout: '10m', autoRollback: true };
+        c.environments[2].verify = { timeout: '10m', checks: [{ kind: 'http', name: 'smoke', url: smokeUrl }] };
         c.kubernetes = { clusters: { 'kind-eu': { server: kube.url } } };
       },
     });
@@ -154,6 +166,7 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
     await http?.close();
     await t?.close();
     await kube?.close();
+    await new Promise((resolve) => (smoke ? smoke.close(resolve) : resolve(undefined)));
   });
 
   it('list shows what the applier reports: the revision it synced, and its health', async () => {
@@ -264,9 +277,12 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
     flux.reconciling(ours, before);
     await seen('api/staging', 'reconciling: Reconciliation in progress');
     expect(await state(id)).toBe('verifying');
+    // The environment's checks wait for the applier too.
+    expect(smokeHits).toEqual([]);
     flux.ready(ours, true); // the plain-sha form
     await waitFor('the verdict', async () => (await state(id)) !== 'verifying');
     expect(await state(id)).toBe('succeeded');
+    expect(smokeHits).toHaveLength(1);
 
     // Now a version whose health check fails under Flux (staging has no autoRollback).
     pushDevelop(t.repo('api'), '1.6.0');
@@ -287,6 +303,7 @@ describe('controller: verification through Argo CD and Flux appliers', () => {
       "health check failed after 5m0s: timeout waiting for: [Deployment/staging/api status: 'InProgress']",
     );
     await waitFor('the failure', async () => (await state(id2)) === 'failed');
+    expect(smokeHits).toHaveLength(1); // no check ran for the failed one
     expect((await t.runtime.store.operation(id2)).error).toContain(
       'Flux Kustomization flux-system/api-staging: HealthCheckFailed: health check failed after 5m0s',
     );
