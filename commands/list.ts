@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { applierView } from '../src/core/applier-view.js';
 import { defineCommand } from '../src/core/command.js';
 import { trailer } from '../src/core/deploy-tag.js';
 import { mapLimit, readAppStates } from '../src/core/env-state.js';
@@ -59,6 +60,8 @@ export const list = defineCommand({
         const deployer = s.tag && trailer(s.tag.message, 'Requested-By');
         const watching = watchUntil(app.name, s.env.name);
         const age = s.commit ? ago(s.commit.date, now) : null;
+        // Where an applier is configured, the live state says what it reports (revision, health).
+        const applier = app.targets[s.env.name]?.applier ? applierView(liveRow?.detail) : null;
         rows.push([
           app.name,
           envLabel,
@@ -66,7 +69,7 @@ export const list = defineCommand({
           shortSha(s.head),
           age ?? '—',
           (deployer && nameOf(deployer)) || s.commit?.author || '—',
-          `${liveRow ? liveRow.state : 'unknown'}${watching ? ` (under watch until ${watching.slice(11, 16)} UTC)` : ''}`,
+          `${liveRow ? liveRow.state : 'unknown'}${applier ? ` [${applier}]` : ''}${watching ? ` (under watch until ${watching.slice(11, 16)} UTC)` : ''}`,
           waiting.length ? waiting.map((o) => `${o.kind} ${o.id} ${o.state}`).join('; ') : '',
           s.commit ? truncate(s.commit.subject, 50) : '(no branch)',
         ]);
@@ -78,6 +81,7 @@ export const list = defineCommand({
           live: liveRow ? liveRow.state : 'unknown',
           pending: waiting.map((o) => `${o.kind} ${o.id}`),
           watchUntil: watching,
+          ...(applier ? { applier } : {}),
         });
       }
       matrix.apps.push({ name: app.name, cells });

@@ -81,6 +81,17 @@ export async function startController(input: ControllerInput): Promise<RunningCo
         log,
       )),
     verifyCheckMs: input.verifyCheckMs,
+    async watchObjects(cluster) {
+      const { KubeObjectWatch } = await import('../adapters/kube-object-watch.js');
+      return new KubeObjectWatch({ cluster, kubeConfig: kubeConfigs[cluster]!, log });
+    },
+    async requestReconcile(ref) {
+      const kc = kubeConfigs[ref.cluster];
+      if (!kc) return;
+      const { KubeApplierReader } = await import('../adapters/kube-appliers.js');
+      if (ref.kind !== 'Application' && ref.kind !== 'Kustomization' && ref.kind !== 'HelmRelease') return;
+      await new KubeApplierReader(kc, ref.cluster).requestReconcile(ref);
+    },
     async jobsFor(cluster) {
       const kc = kubeConfigs[cluster];
       if (!kc) return null;

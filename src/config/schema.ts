@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
 import { verifySchema } from '../verify/schema.js';
+import { targetApplierFields } from './applier-schema.js';
 import {
   environmentEmailSchema,
   environmentTeamsSchema,
@@ -146,9 +147,11 @@ const target = z
   .object({
     cluster: z.string().min(1),
     namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace'),
-    workloads: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Deployment name')).min(1),
+    workloads: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a workload name')).min(1),
     /** Path of the manifests in the repository, read at the branch head for the desired image. */
     manifests: z.string().optional(),
+    /** `kind` of the workloads and the GitOps `applier` (src/config/applier-schema.ts). */
+    ...targetApplierFields,
   })
   .strict();
 

@@ -5,10 +5,13 @@
  * real change, and only such a change is announced, so a repeat, a re-list after 410 Gone or
  * a second replica never reports a transition twice.
  */
+import type { ApplierConfig, WorkloadKindName } from '../config/applier-schema.js';
 import { isConveyorError } from '../core/errors.js';
 import type { WorkloadStatus, WorkloadTarget } from '../core/ports.js';
 import { findApp, findEnv, type Runtime } from '../core/runtime.js';
-import { deriveLiveState, imagesFromManifests, type LiveStateName } from './live-state.js';
+import { type ApplierState, applierState, workloadState } from './applier-state.js';
+import { deriveLiveState, imagesFromManifests, type LiveState, type LiveStateName } from './live-state.js';
+import { applierRef, type KubeObject, type ObjectRef, refKey, workloadRef } from './object-watch.js';
 
 export const DEFAULT_MANIFESTS = 'k8s/deployment.yaml';
 
@@ -19,6 +22,10 @@ export interface AppTarget {
   namespace: string;
   workloads: string[];
   manifests: string;
+  /** The kind of the workloads (Deployment unless configured). */
+  kind: WorkloadKindName;
+  /** The GitOps applier of this environment, when configured. */
+  applier?: ApplierConfig;
 }
 
 export interface AggregateLive {
@@ -27,6 +34,13 @@ export interface AggregateLive {
   /** Every workload runs the images Git asks for (true when Git names none). */
   matchesDesired: boolean;
   cluster: string;
+  /** The workloads' own state and detail (without the applier's). */
+  rollout: LiveStateName;
+  rolloutDetail: string;
+  /** The applier's object as last seen (null: not found), when the target has one. */
+  applierObject?: KubeObject | null;
+  /** What the applier says against what Git asks for now, when the target has one. */
+  applier?: ApplierState;
 }
 
 /** Worst first: the state of an app × env is the worst of its workloads. */
@@ -41,6 +55,8 @@ export function targetsOf(runtime: Runtime): AppTarget[] {
       namespace: t.namespace,
       workloads: t.workloads,
       manifests: t.manifests ?? DEFAULT_MANIFESTS,
+      kind: t.kind ?? 'Deployment',
+      ...(t.applier ? { applier: t.applier } : {}),
     })),
   );
 }
@@ -67,6 +83,10 @@ export class LiveReconciler {
   /** Stored state per appEnvKey, as far as this replica knows. */
   private readonly known = new Map<string, string>();
   private readonly chains = new Map<string, Promise<void>>();
+  /** Appliers and non-Deployment workloads by refKey (null: not found). */
+  private readonly objects = new Map<string, KubeObject | null>();
+  /** appEnvKey → the commit Git asks the applier to sync (branch strategy: the branch head). */
+  private readonly desiredRevision = new Map<string, string | undefined>();
   readonly targets: AppTarget[];
 
   constructor(
@@ -79,7 +99,7 @@ export class LiveReconciler {
 
   workloadTargets(cluster?: string): WorkloadTarget[] {
     return this.targets
-      .filter((t) => !cluster || t.cluster === cluster)
+      .filter((t) => (!cluster || t.cluster === cluster) && t.kind === 'Deployment')
       .flatMap((t) => t.workloads.map((name) => ({ cluster: t.cluster, namespace: t.namespace, name })));
   }
 
@@ -89,8 +109,27 @@ export class LiveReconciler {
     for (const row of await this.runtime.store.liveStates()) this.known.set(appEnvKey(row.app, row.env), row.state);
   }
 
+  /** The appliers and the non-Deployment workloads to watch (src/controller/object-watch.ts). */
+  objectRefs(cluster?: string): ObjectRef[] {
+    const refs = new Map<string, ObjectRef>();
+    for (const t of this.targets.filter((x) => !cluster || x.cluster === cluster)) {
+      for (const r of refsOf(t)) refs.set(refKey(r), r);
+    }
+    return [...refs.values()];
+  }
+
+  /** An object watch saw an applier or a workload: reconcile every app × env that uses it. */
+  onObject(ref: ObjectRef, obj: KubeObject | null): void {
+    const key = refKey(ref);
+    this.objects.set(key, obj);
+    for (const t of this.targets) {
+      if (refsOf(t).some((r) => refKey(r) === key)) void this.reconcile(t.app, t.env);
+    }
+  }
+
   reset(): void {
     this.statuses.clear();
+    this.objects.clear();
   }
 
   /** Re-read the desired images of an app's targets from the mirror (no fetch here). */
@@ -103,9 +142,12 @@ export class LiveReconciler {
       const images = new Map<string, string[] | undefined>();
       try {
         const head = env ? await host.branchHead(env.branch) : null;
+        // The applier of a branch app syncs the environment branch: its head is the revision to show.
+        if (!app.strategy || app.strategy === 'branch')
+          this.desiredRevision.set(appEnvKey(t.app, t.env), head ?? undefined);
         const text = head ? await host.readFile(head, t.manifests) : null;
         for (const w of t.workloads) {
-          const found = text ? imagesFromManifests(text, w) : [];
+          const found = text ? imagesFromManifests(text, w, t.kind) : [];
           images.set(w, found.length ? found : undefined);
         }
       } catch (err) {
@@ -134,18 +176,37 @@ export class LiveReconciler {
     if (!t) return null;
     const desired = this.desired.get(appEnvKey(t.app, t.env));
     const parts = t.workloads.map((w) => {
-      const status = this.statuses.get(workloadKey(t.cluster, t.namespace, w));
       const want = desired?.get(w);
-      return { w, status, want, live: deriveLiveState(status, want) };
+      const ref = workloadRef(t.cluster, t.kind, t.namespace, w);
+      if (ref) {
+        const obj = this.objects.get(refKey(ref));
+        return { w, seen: obj !== undefined, want, ...otherWorkload(ref, obj, want) };
+      }
+      const status = this.statuses.get(workloadKey(t.cluster, t.namespace, w));
+      const images = status?.exists ? status.images : null;
+      return { w, seen: status !== undefined, want, images, live: deriveLiveState(status, want) };
     });
-    if (parts.some((p) => !p.status)) return null;
-    const worst = SEVERITY.find((s) => parts.some((p) => p.live.state === s)) ?? 'unknown';
-    const shown = parts.filter((p) => p.live.state === worst);
-    const detail = shown.map((p) => (t.workloads.length > 1 ? `${p.w}: ${p.live.detail}` : p.live.detail)).join('; ');
-    const matchesDesired = parts.every(
-      (p) => !p.want || (p.status?.exists === true && sameImages(p.status.images, p.want)),
-    );
-    return { state: worst, detail, matchesDesired, cluster: t.cluster };
+    if (parts.some((p) => !p.seen)) return null;
+    const rollout = SEVERITY.find((s) => parts.some((p) => p.live.state === s)) ?? 'unknown';
+    const shown = parts.filter((p) => p.live.state === rollout);
+    let detail = shown.map((p) => (t.workloads.length > 1 ? `${p.w}: ${p.live.detail}` : p.live.detail)).join('; ');
+    const matchesDesired = parts.every((p) => !p.want || (p.images !== null && sameImages(p.images, p.want)));
+    const rolloutDetail = detail;
+    if (!t.applier) return { state: rollout, detail, matchesDesired, cluster: t.cluster, rollout, rolloutDetail };
+    const ref = applierRef(t.cluster, t.applier);
+    const applierObject = this.objects.get(refKey(ref));
+    if (applierObject === undefined) return null;
+    const applier: ApplierState = applierObject
+      ? applierState(applierObject, this.desiredRevision.get(appEnvKey(t.app, t.env)))
+      : {
+          state: 'unknown',
+          detail: `${ref.kind} ${ref.namespace}/${ref.name} not found`,
+          revision: null,
+          deployed: false,
+        };
+    const state = SEVERITY.find((s) => s === rollout || s === applier.state) ?? 'unknown';
+    detail = `${applier.detail}; ${detail}`;
+    return { state, detail, matchesDesired, cluster: t.cluster, rollout, rolloutDetail, applierObject, applier };
   }
 
   /** Reconcile one app × env, one at a time per key. */
@@ -170,6 +231,34 @@ export class LiveReconciler {
     if (changed) this.known.set(key, live.state);
     await this.hooks.afterReconcile(t, live, changed, previous);
   }
+}
+
+function refsOf(t: AppTarget): ObjectRef[] {
+  const refs = t.workloads.map((w) => workloadRef(t.cluster, t.kind, t.namespace, w)).filter((r) => r !== null);
+  if (t.applier) refs.push(applierRef(t.cluster, t.applier));
+  return refs;
+}
+
+/** A StatefulSet, DaemonSet or Rollout: its rollout, and drift from the images Git asks for. */
+function otherWorkload(
+  ref: ObjectRef,
+  obj: KubeObject | null | undefined,
+  want: string[] | undefined,
+): { images: string[] | null; live: LiveState } {
+  if (!obj)
+    return { images: null, live: { state: 'unknown', detail: `${ref.kind} ${ref.namespace}/${ref.name} not found` } };
+  const podSpec = obj.spec?.template?.spec;
+  const images = [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])]
+    .map((c: { image?: unknown }) => c?.image)
+    .filter((i: unknown): i is string => typeof i === 'string');
+  const live = workloadState(obj);
+  if (live.state === 'healthy' && want?.length && !sameImages(images, want)) {
+    return {
+      images,
+      live: { state: 'drifted', detail: `running ${images.join(', ') || 'no image'}, Git wants ${want.join(', ')}` },
+    };
+  }
+  return { images, live };
 }
 
 /** "api in qa (cluster kind-qa)": every message names the cluster. */

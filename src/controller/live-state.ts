@@ -61,12 +61,12 @@ function imagesOf(deployment: Node): string[] {
   return containers.map((c) => c?.image).filter((i): i is string => typeof i === 'string');
 }
 
-function findDeployment(node: Node, name: string): Node | undefined {
+function findDeployment(node: Node, name: string, kind = 'Deployment'): Node | undefined {
   if (!node || typeof node !== 'object') return undefined;
-  if (node.kind === 'Deployment' && (node.metadata as Node)?.name === name) return node;
+  if (node.kind === kind && (node.metadata as Node)?.name === name) return node;
   if (node.kind === 'List' && Array.isArray(node.items)) {
     for (const item of node.items as Node[]) {
-      const found = findDeployment(item, name);
+      const found = findDeployment(item, name, kind);
       if (found) return found;
     }
   }
@@ -74,14 +74,14 @@ function findDeployment(node: Node, name: string): Node | undefined {
 }
 
 /**
- * Container images (init containers first) of the Deployment `deploymentName` in a
- * multi-document YAML; [] when it is not there. InputError when the YAML is malformed.
+ * Container images (init containers first) of the Deployment `deploymentName` (or the workload
+ * of `kind`) in a multi-document YAML; [] when it is not there. InputError when the YAML is malformed.
  */
-export function imagesFromManifests(yamlText: string, deploymentName: string): string[] {
+export function imagesFromManifests(yamlText: string, deploymentName: string, kind = 'Deployment'): string[] {
   for (const doc of parseAllDocuments(yamlText)) {
     const [error] = doc.errors;
     if (error) throw new InputError(`invalid manifest YAML: ${error.message.split('\n')[0]}`);
-    const found = findDeployment(doc.toJS() as Node, deploymentName);
+    const found = findDeployment(doc.toJS() as Node, deploymentName, kind);
     if (found) return imagesOf(found);
   }
   return [];

@@ -15,6 +15,7 @@ import type { ClusterWatch, Leadership, Log } from '../core/ports.js';
 import type { JobsFor } from '../verify/jobs.js';
 import { announceDevVersion, developmentEnv } from './dev-announcer.js';
 import { LiveReconciler } from './live-reconciler.js';
+import { applierRef, type ObjectWatch, type RequestReconcile } from './object-watch.js';
 import { type PollSource, RepoPoller } from './repo-poller.js';
 import { beginSoak, SoakWatcher } from './soak-watch.js';
 import { reportTransition } from './transition-report.js';
@@ -56,6 +57,10 @@ export interface ControllerDeps {
   verifyCheckMs?: number;
   /** The Jobs of a cluster, for `job` verification checks (src/verify/). */
   jobsFor?: JobsFor;
+  /** A watch of the appliers and non-Deployment workloads of one cluster (src/controller/object-watch.ts). */
+  watchObjects?(cluster: string): Promise<ObjectWatch>;
+  /** Ask an applier to act now, after a Git write to an environment whose applier has `refresh: true`. */
+  requestReconcile?: RequestReconcile;
 }
 
 export interface RunningController {
@@ -88,6 +93,22 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
 
   runtime.engine.verifyWith((op) => {
     const need = (op.kind === 'promote' || op.kind === 'rollback') && watched(op);
+    // The replica that wrote asks the applier to look now (leading or not).
+    const t = need ? targets.find((x) => x.app === op.app && x.env === op.env) : undefined;
+    if (t?.applier?.refresh && deps.requestReconcile) {
+      const ref = applierRef(t.cluster, t.applier);
+      void deps.requestReconcile(ref).catch((err: unknown) =>
+        log.warn(
+          {
+            app: op.app,
+            env: op.env,
+            applier: `${ref.kind} ${ref.namespace}/${ref.name}`,
+            err: (err as Error).message,
+          },
+          'could not ask the applier to refresh; it syncs at its own interval',
+        ),
+      );
+    }
     // The engine moves the operation to `verifying` right after asking: look once it has.
     if (need && leadership.isLeader()) setTimeout(() => void verifier?.check(op.id), 0);
     return need;
@@ -165,6 +186,7 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
 
   // ------------------------------------------------------------ leader duties
   let watches: ClusterWatch[] = [];
+  let objectWatches: ObjectWatch[] = [];
   let transitions: Promise<void> = Promise.resolve();
   const lead = async () => {
     await reconciler.loadKnown();
@@ -191,6 +213,12 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
       const watch = await deps.watchCluster(cluster);
       watches.push(watch);
       await watch.start(reconciler.workloadTargets(cluster), (s) => reconciler.onStatus(s));
+      const refs = reconciler.objectRefs(cluster);
+      if (refs.length && deps.watchObjects) {
+        const objects = await deps.watchObjects(cluster);
+        objectWatches.push(objects);
+        await objects.start(refs, (ref, obj) => reconciler.onObject(ref, obj));
+      }
     }
     poller.start();
     log.info(
@@ -206,7 +234,9 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     soaks = null;
     const stopping = watches;
     watches = [];
-    await Promise.all(stopping.map((w) => w.stop()));
+    const stoppingObjects = objectWatches;
+    objectWatches = [];
+    await Promise.all([...stopping.map((w) => w.stop()), ...stoppingObjects.map((w) => w.stop())]);
     reconciler.reset();
   };
   await leadership.start((leader) => {

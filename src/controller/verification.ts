@@ -16,6 +16,7 @@ import type { MessageRef } from '../core/ports.js';
 import { planRollback } from '../core/promotion-plan.js';
 import { findApp, findEnv, type Runtime } from '../core/runtime.js';
 import type { JobsFor } from '../verify/jobs.js';
+import { applierVerdict } from './applier-verdict.js';
 import { type AggregateLive, type AppTarget, type LiveReconciler, whereText } from './live-reconciler.js';
 import { type ChecksOutcome, checksOf, checksProgressOf, runChecks } from './verify-checks.js';
 
@@ -147,7 +148,11 @@ export class Verifier {
       this.timers.delete(op.id);
       const now = await this.runtime.store.findOperation(op.id);
       if (now?.state !== 'verifying' || !this.running || this.sessions.has(op.id) || checksProgressOf(now)) return;
-      await this.settle(now, false, `the rollout did not become healthy within ${Math.round(timeout / 1000)}s`);
+      const target = this.reconciler.targets.find((t) => t.app === now.app && t.env === now.env);
+      const live = target?.applier ? this.reconciler.liveOf(now.app, now.env) : null;
+      const waiting = live && target ? await applierVerdict(this.runtime, now, target, live.applierObject) : null;
+      const last = waiting ? ` (last: ${waiting.detail})` : '';
+      await this.settle(now, false, `the rollout did not become healthy within ${Math.round(timeout / 1000)}s${last}`);
     };
     if (!this.running) return; // stopped while this check read the store
     this.timers.set(op.id, setTimeout(() => void expire().catch(() => undefined), Math.max(0, left)).unref());
@@ -161,10 +166,15 @@ export class Verifier {
         void this.check(op.id);
         continue;
       }
-      if (live.state === 'healthy') {
-        if (checksOf(this.runtime, op.env).length) this.startChecks(op, target, live.detail);
-        else await this.settle(op, true, live.detail, target);
-      } else if (live.state === 'failed' && live.matchesDesired) await this.settle(op, false, live.detail, target);
+      // With an applier, it decides whether our commit is deployed; the workloads must be healthy too.
+      const applier = target.applier ? await applierVerdict(this.runtime, op, target, live.applierObject) : null;
+      const detail = applier ? `${applier.detail}; ${live.rolloutDetail}` : live.detail;
+      if (applier?.state === 'failed') await this.settle(op, false, applier.detail, target);
+      else if (live.rollout === 'healthy' && (!applier || applier.state === 'deployed')) {
+        if (checksOf(this.runtime, op.env).length) this.startChecks(op, target, detail);
+        else await this.settle(op, true, detail, target);
+      } else if (live.rollout === 'failed' && live.matchesDesired)
+        await this.settle(op, false, live.rolloutDetail, target);
     }
   }
 

@@ -140,6 +140,8 @@ export interface MatrixCell {
   pending: string[];
   /** The end of the soak window it is under (ISO time), when one is open. */
   watchUntil?: string | null;
+  /** What the environment's GitOps applier reports (synced revision, health), when one is configured. */
+  applier?: string;
 }
 
 export interface MatrixView {

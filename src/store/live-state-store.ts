@@ -9,7 +9,10 @@ export class SqlLiveStateStore implements LiveStateStore {
     private readonly clock: Clock,
   ) {}
 
-  /** true when the state changed (and was written). */
+  /**
+   * true when the state changed (and was written). A new detail under the same state (an
+   * applier's newer revision, a replica count) is written too, but is no transition.
+   */
   async setLiveState(app: string, env: string, state: string, detail: string): Promise<boolean> {
     const rows = await this.db.query(
       `INSERT INTO live_state (app, env, state, detail, since) VALUES ($1,$2,$3,$4,$5)
@@ -17,7 +20,12 @@ export class SqlLiveStateStore implements LiveStateStore {
        WHERE live_state.state IS DISTINCT FROM $3 RETURNING app`,
       [app, env, state, detail, this.clock.now().toISOString()],
     );
-    return rows.length === 1;
+    if (rows.length === 1) return true;
+    await this.db.query(
+      'UPDATE live_state SET detail = $3 WHERE app = $1 AND env = $2 AND detail IS DISTINCT FROM $3',
+      [app, env, detail],
+    );
+    return false;
   }
 
   async liveStates(): Promise<LiveStateRow[]> {

@@ -196,10 +196,30 @@ describe('what a platform engineer checks', () => {
   });
 
   it('RBAC grants get/list/watch on deployments and get/create/update on leases, nothing more (the Job role ships unbound)', () => {
+    const read = ['get', 'list', 'watch'];
     const clusterGrants: Record<string, string[]> = {
-      'apps/deployments': ['get', 'list', 'watch'],
+      'apps/deployments': read,
       'coordination.k8s.io/leases': ['get', 'create', 'update'],
+      // Appliers and the other workload kinds (targets.<env>.applier / .kind): read only.
+      'argoproj.io/applications': read,
+      'argoproj.io/rollouts': read,
+      'kustomize.toolkit.fluxcd.io/kustomizations': read,
+      'helm.toolkit.fluxcd.io/helmreleases': read,
+      'apps/statefulsets': read,
+      'apps/daemonsets': read,
     };
+    // The appliers' refresh: patch on the applier kinds only, unbound (bound where refresh is used).
+    const refreshRole: Record<string, string[]> = {
+      'argoproj.io/applications': ['patch'],
+      'kustomize.toolkit.fluxcd.io/kustomizations': ['patch'],
+      'helm.toolkit.fluxcd.io/helmreleases': ['patch'],
+    };
+    expect(one(render('base'), 'ClusterRole', 'conveyor-applier-refresh').rules).toHaveLength(3);
+    expect(all.filter((o) => o.kind.endsWith('RoleBinding') && o.roleRef.name === 'conveyor-applier-refresh')).toEqual(
+      [],
+    );
+    // Reading the appliers is bound cluster-wide, like the Deployments.
+    one(render('base'), 'ClusterRoleBinding', 'conveyor-applier-reader');
     // Verification Jobs: a ClusterRole an operator binds per namespace; nothing here binds it.
     const jobRole: Record<string, string[]> = {
       'batch/jobs': ['get', 'create', 'delete'],
@@ -210,7 +230,12 @@ describe('what a platform engineer checks', () => {
     expect(roles.length).toBeGreaterThan(0);
     expect(all.filter((o) => o.kind.endsWith('RoleBinding') && o.roleRef.name === 'conveyor-verify-jobs')).toEqual([]);
     for (const role of roles) {
-      const allowed = role.metadata.name === 'conveyor-verify-jobs' ? jobRole : clusterGrants;
+      const allowed =
+        role.metadata.name === 'conveyor-verify-jobs'
+          ? jobRole
+          : role.metadata.name === 'conveyor-applier-refresh'
+            ? refreshRole
+            : clusterGrants;
       for (const rule of role.rules) {
         expect(rule.nonResourceURLs ?? []).toEqual([]);
         expect(rule.resourceNames ?? []).toEqual([]);

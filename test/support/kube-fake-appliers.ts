@@ -2,8 +2,9 @@
  * The Kubernetes fake's applier and workload objects (kept apart from kube-fake.ts so its other
  * additions merge easily): Argo CD `Application` and Argo Rollouts `Rollout`
  * (argoproj.io/v1alpha1), Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1) and `HelmRelease`
- * (helm.toolkit.fluxcd.io/v2), apps/v1 `StatefulSet` and `DaemonSet`: GET one, LIST, and the
- * merge PATCH of `metadata.annotations` the appliers' "act now" annotations use.
+ * (helm.toolkit.fluxcd.io/v2), apps/v1 `StatefulSet` and `DaemonSet`: GET one, LIST, WATCH (from
+ * a resourceVersion, as informers do), and the merge PATCH of `metadata.annotations` the
+ * appliers' "act now" annotations use.
  *
  * Every object put or patched is checked with the projects' published CRD schemas through
  * `@kubernetes-models/*` / `kubernetes-models` `validate()`, so the fake serves only shapes the
@@ -52,9 +53,25 @@ function pluralOf(kind: string): string {
   return found[0];
 }
 
+interface ObjectWatch {
+  plural: string;
+  namespace: string;
+  res: ServerResponse;
+}
+
+interface ObjectEvent {
+  rv: number;
+  plural: string;
+  namespace: string;
+  type: 'ADDED' | 'MODIFIED';
+  object: Obj;
+}
+
 export class ApplierObjects {
   private readonly objects = new Map<string, Obj>(); // `${plural}/${ns}/${name}`
   private rv = 1000;
+  private readonly watches = new Set<ObjectWatch>();
+  private readonly history: ObjectEvent[] = [];
   /** Annotation patches received, in order (what "act now" asked for). */
   readonly patches: { plural: string; namespace: string; name: string; annotations: Record<string, string> }[] = [];
 
@@ -76,6 +93,7 @@ export class ApplierObjects {
     if (next.status === undefined && old?.status) next.status = old.status;
     APPLIER_RESOURCES[plural]!.validate(next); // throws on a shape the CRD refuses
     this.objects.set(key, next);
+    this.emit(plural, namespace, old ? 'MODIFIED' : 'ADDED', next);
     return structuredClone(next);
   }
 
@@ -88,7 +106,45 @@ export class ApplierObjects {
     next.metadata.resourceVersion = String(++this.rv);
     APPLIER_RESOURCES[pluralOf(kind)]!.validate(next);
     this.objects.set(key, next);
+    this.emit(pluralOf(kind), namespace, 'MODIFIED', next);
     return structuredClone(next);
+  }
+
+  /** Number of watch connections open on these resources. */
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
+  private emit(plural: string, namespace: string, type: ObjectEvent['type'], obj: Obj): void {
+    const event: ObjectEvent = { rv: this.rv, plural, namespace, type, object: structuredClone(obj) };
+    this.history.push(event);
+    for (const w of this.watches) {
+      if (w.plural === plural && w.namespace === namespace) w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
+    }
+  }
+
+  private watch(plural: string, namespace: string, query: URLSearchParams, res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    const from = Number(query.get('resourceVersion') ?? 0);
+    if (!from) {
+      for (const [k, object] of this.objects) {
+        if (k.startsWith(`${plural}/${namespace}/`)) res.write(`${JSON.stringify({ type: 'ADDED', object })}\n`);
+      }
+    } else {
+      for (const e of this.history) {
+        if (e.rv > from && e.plural === plural && e.namespace === namespace)
+          res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      }
+    }
+    const w: ObjectWatch = { plural, namespace, res };
+    this.watches.add(w);
+    const timeout = Number(query.get('timeoutSeconds') ?? 0);
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000).unref() : undefined;
+    res.on('close', () => {
+      clearTimeout(timer);
+      this.watches.delete(w);
+    });
   }
 
   get(kind: string, namespace: string, name: string): Obj | undefined {
@@ -97,7 +153,13 @@ export class ApplierObjects {
   }
 
   /** Answer the request when it is for one of these resources; false otherwise. */
-  handle(method: string, path: string, body: Obj | undefined, res: ServerResponse): boolean {
+  handle(
+    method: string,
+    path: string,
+    body: Obj | undefined,
+    res: ServerResponse,
+    query: URLSearchParams = new URLSearchParams(),
+  ): boolean {
     const m = PATH.exec(path);
     const resource = m ? APPLIER_RESOURCES[m[4]!] : undefined;
     if (!m || !resource || resource.group !== m[1] || resource.version !== m[2]) return false;
@@ -121,6 +183,10 @@ export class ApplierObjects {
       const obj = this.objects.get(`${plural}/${namespace}/${name}`);
       if (!obj) notFound();
       else send(200, obj);
+      return true;
+    }
+    if (method === 'GET' && (query.get('watch') === 'true' || query.get('watch') === '1')) {
+      this.watch(plural, namespace, query, res);
       return true;
     }
     if (method === 'GET') {
@@ -162,6 +228,7 @@ export class ApplierObjects {
       obj.metadata.resourceVersion = String(++this.rv);
       resource.validate(obj);
       this.patches.push({ plural, namespace, name, annotations });
+      this.emit(plural, namespace, 'MODIFIED', obj);
       send(200, obj);
       return true;
     }

@@ -279,7 +279,7 @@ export class KubeFake {
       return void res.end(answer.body);
     }
     // --- appliers and other workload kinds (h5-registry) ---
-    if (this.appliers.handle(req.method ?? 'GET', path, body, res)) return;
+    if (this.appliers.handle(req.method ?? 'GET', path, body, res, url.searchParams)) return;
     // --- end appliers ---
     this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
   }

@@ -119,6 +119,7 @@ export async function matrixPage(data: BoardData, vis: Visibility): Promise<Page
 ${cell.sha ? html`<div class="mono muted">${shortSha(cell.sha)} · ${cell.age ?? ''}</div>` : ''}
 ${row?.[5] && row[5] !== '—' ? html`<div class="muted">by ${row[5]}</div>` : ''}
 <div>live: <span class="s-${cell.live}">${cell.live}</span></div>
+${cell.applier ? html`<div class="muted applier">${cell.applier}</div>` : ''}
 ${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}</div>
 </td>`;
       })}</tr>`,

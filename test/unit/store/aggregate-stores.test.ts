@@ -103,6 +103,11 @@ describe('the store split by aggregate', () => {
       expect(await state.commandLogStore.commandLogFor('cli:k1')).toMatchObject([{ actor: 'U_ANA', text: 'x' }]);
       expect(await store.setLiveState('api', 'qa', 'healthy', '')).toBe(true);
       expect(await state.liveStateStore.liveStates()).toMatchObject([{ app: 'api', env: 'qa', state: 'healthy' }]);
+      // A new detail under the same state is kept, but is no transition.
+      expect(await store.setLiveState('api', 'qa', 'healthy', 'Argo CD argocd/api-qa: synced 1a2b3c4d')).toBe(false);
+      expect(await state.liveStateStore.liveStates()).toMatchObject([
+        { state: 'healthy', detail: 'Argo CD argocd/api-qa: synced 1a2b3c4d' },
+      ]);
 
       await store.close();
       await expect(state.db.query('SELECT 1')).rejects.toThrow();
