@@ -14,7 +14,7 @@ import { OPERATION_ID } from '../../core/patterns.js';
 import type { AuditEntry } from '../../core/ports.js';
 import type { MatrixView, Reply, ReplyBlock, WebLinks } from '../../core/reply.js';
 import type { Runtime } from '../../core/runtime.js';
-import { parseSince } from '../../core/since.js';
+import { parseSince, SINCE_FORMS } from '../../core/since.js';
 import type { Visibility } from '../../core/visibility.js';
 import type { Db } from '../../store/db.js';
 import { queryAudit } from './audit-query.js';
@@ -371,7 +371,7 @@ export function auditQuery(
 ): { since?: string; action?: string; actor?: string; operationId?: string } {
   const since = f.since ? parseSince(f.since, now) : null;
   if (f.since && !since)
-    throw Object.assign(new Error('since: an ISO time, a date (2026-11-25) or a duration such as 24h or 7d'), {
+    throw Object.assign(new Error(`since: ${SINCE_FORMS}`), {
       status: 400,
     });
   if (f.action && f.action.length > 81)
