@@ -10,10 +10,7 @@ import { z } from 'zod';
 export const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 
 export const githubUsersSchema = z
-  .record(
-    z.string(),
-    z.string().regex(/^[UW][A-Z0-9_]{1,20}$/, 'a Slack user id such as U012ABCDEF'),
-  )
+  .record(z.string(), z.string().regex(/^[UW][A-Z0-9_]{1,20}$/, 'a Slack user id such as U012ABCDEF'))
   .superRefine((users, ctx) => {
     const seen = new Map<string, string>();
     for (const login of Object.keys(users)) {

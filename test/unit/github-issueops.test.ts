@@ -12,7 +12,10 @@ import { ConfigError } from '../../src/core/errors.js';
 import { SANDBOX_CONFIG } from '../../src/sandbox/sandbox.js';
 
 const withUsers = (users: string) =>
-  SANDBOX_CONFIG.replace('git:\n  mirrorDir: mirrors\n', `git:\n  mirrorDir: mirrors\n  github:\n    users: ${users}\n`);
+  SANDBOX_CONFIG.replace(
+    'git:\n  mirrorDir: mirrors\n',
+    `git:\n  mirrorDir: mirrors\n  github:\n    users: ${users}\n`,
+  );
 
 function problems(text: string): string[] {
   try {
