@@ -119,7 +119,12 @@ export async function matrixPage(data: BoardData, vis: Visibility): Promise<Page
 ${cell.sha ? html`<div class="mono muted">${shortSha(cell.sha)} · ${cell.age ?? ''}</div>` : ''}
 ${row?.[5] && row[5] !== '—' ? html`<div class="muted">by ${row[5]}</div>` : ''}
 <div>live: <span class="s-${cell.live}">${cell.live}</span></div>
-${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}</div>
+${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}
+${
+  cell.lock
+    ? html`<div class="lock" role="note"><strong>Locked</strong>${cell.lock.allApps ? ' (every app)' : ''} by ${cell.lock.by}: ${cell.lock.reason}<br><span class="muted">since ${cell.lock.since.slice(0, 16).replace('T', ' ')} UTC · until ${cell.lock.until ?? html`<code>${cell.lock.unlock}</code>`}</span></div>`
+    : ''
+}</div>
 </td>`;
       })}</tr>`,
   )}</tbody></table></div>
