@@ -47,6 +47,7 @@ let server: RunningServer;
 let driver: SlackDriver;
 let octokit: Octokit;
 let root: string;
+let configFile: string;
 const exchanges: { method: string; url: string; body: Record<string, unknown>; status: number; data: unknown }[] = [];
 
 async function deliver(payload: unknown, options: { secret?: string; delivery?: string } = {}) {
@@ -99,9 +100,10 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'conveyor-issueops-'));
   const sandbox = await ensureSandbox(root);
   const raw = parse(readFileSync(sandbox.configFile, 'utf8')) as Record<string, Record<string, unknown>>;
-  raw.state = { url: 'pglite:memory' };
+  // A state folder (not memory): the restart test starts serve again on the same store.
+  raw.state = { url: 'pglite:issueops-state' };
   raw.git = { ...raw.git, github: { pullRequestComments: {}, users: USERS } };
-  const configFile = join(sandbox.dir, 'issueops.yaml');
+  configFile = join(sandbox.dir, 'issueops.yaml');
   writeFileSync(configFile, stringify(raw));
 
   octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0, retryAfterBaseValue: 1 });
@@ -115,6 +117,11 @@ beforeAll(async () => {
     }
     return response;
   });
+  await startServe();
+}, 60_000);
+
+/** `conveyor serve` on the configuration, with the app `api` on the GitHub fake. */
+async function startServe(): Promise<void> {
   const mirror = new GitMirror({ url: gh.gitUrl(OWNER, 'api'), dir: join(root, 'mirror-api.git') });
   const host = new GitHubHost({ octokit, owner: OWNER, repo: 'api', mirror, htmlBaseUrl: gh.url });
   server = await startServer({
@@ -133,7 +140,7 @@ beforeAll(async () => {
     compose: { gitHosts: new Map([['api', host]]) },
   });
   driver = new Driver({ url: `http://127.0.0.1:${server.port}/slack/events`, signingSecret: SLACK_SECRET });
-}, 60_000);
+}
 
 afterAll(async () => {
   await server?.stop();
@@ -144,12 +151,14 @@ afterAll(async () => {
 
 describe('IssueOps: /conveyor approve and reject as pull request comments', () => {
   let first: { id: string; pr: number; ts: string };
+  let strangerComment: FakeComment;
   const approvals = async (id: string) => (await server.runtime.store.approvals(id)).map((a) => a.userId);
 
   it('a comment by a login not in git.github.users counts for nothing and is answered on the pull request', async () => {
     first = await promoteProd('tr.issueops.1');
     expect(JSON.stringify(slack.message(DEPLOYS, first.ts)!.blocks)).toContain('*tech-lead*: waiting: <@U_LEAD>');
     const { c, res } = await comment(first.pr, 'stranger', '/conveyor approve');
+    strangerComment = c;
     expect(res.status).toBe(200);
     expect(reactions(c)).toEqual(['confused']);
     expect(replies(first.pr).map((r) => r.body)).toEqual([
@@ -244,7 +253,7 @@ describe('IssueOps: /conveyor approve and reject as pull request comments', () =
     );
   });
 
-  it('/conveyor reject with a reason by an approver rejects the operation and closes nothing else', async () => {
+  it('an unknown /conveyor word is answered; /conveyor reject with a reason by an approver rejects the operation', async () => {
     // A new version in staging (pushed there directly), for prod to be offered.
     await gh.commitFiles(OWNER, 'api', 'staging', { 'src/next.ts': 'export const n = 1;\n' }, 'Next change');
     const second = await promoteProd('tr.issueops.2');
@@ -277,6 +286,23 @@ describe('IssueOps: /conveyor approve and reject as pull request comments', () =
     expect((await deliver(issueCommentPayload(gh, OWNER, 'api', onIssue, { pullRequest: false }))).status).toBe(200);
     expect(reactions(onIssue)).toEqual([]);
   });
+
+  it('after a restart of serve on the same store, comments handled before are still handled once', async () => {
+    await server.stop();
+    await startServe();
+    const before = replies(first.pr).length;
+    for (const c of [strangerComment, leadComment]) {
+      expect((await deliver(issueCommentPayload(gh, OWNER, 'api', c))).status).toBe(200);
+      expect(reactions(c)).toHaveLength(1);
+    }
+    // Neither the refusal nor the approval ("nothing to approve" now) is answered again.
+    expect(replies(first.pr)).toHaveLength(before);
+    expect(await approvals(first.id)).toEqual(['U_LEAD', 'U_PO']);
+    // A new comment is still answered: the server is listening and reading comments.
+    const { c } = await comment(first.pr, 'stranger', '/conveyor approve');
+    expect(reactions(c)).toEqual(['confused']);
+    expect(replies(first.pr)).toHaveLength(before + 1);
+  }, 60_000);
 
   it('every reaction and reply matches GitHub’s request schema, every answer its response schema', () => {
     expect(exchanges.filter((x) => x.url.endsWith('/reactions')).length).toBeGreaterThan(5);
