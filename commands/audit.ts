@@ -5,7 +5,7 @@ import { ago, truncate } from '../src/core/format.js';
 import type { Operation } from '../src/core/operation.js';
 import type { AuditEntry } from '../src/core/ports.js';
 import { okReply } from '../src/core/reply.js';
-import { parseSince } from '../src/core/since.js';
+import { parseSince, SINCE_FORMS } from '../src/core/since.js';
 import { SANDBOX_VIEWER, Visibility, viewerFor } from '../src/core/visibility.js';
 
 const SHOWN = 30;
@@ -46,7 +46,7 @@ export const audit = defineCommand({
     const { runtime } = ctx;
     const now = runtime.clock.now();
     const since = parseSince(args.since ?? '24h', now);
-    if (!since) throw new InputError('--since: a duration such as 24h or 7d, a date (2026-11-25) or an ISO time');
+    if (!since) throw new InputError(`--since: ${SINCE_FORMS}`);
     const viewer = runtime.sandbox ? SANDBOX_VIEWER : viewerFor(runtime.config, ctx.user);
     const vis = new Visibility(runtime.config, viewer);
     const lines = (await runtime.store.auditLog({ limit: READ })).filter(

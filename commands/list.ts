@@ -4,7 +4,7 @@ import { defineCommand } from '../src/core/command.js';
 import { trailer } from '../src/core/deploy-tag.js';
 import { mapLimit, readAppStates } from '../src/core/env-state.js';
 import { ago, shortSha, truncate } from '../src/core/format.js';
-import { type MatrixView, okReply } from '../src/core/reply.js';
+import { lockText, type MatrixLock, type MatrixView, okReply } from '../src/core/reply.js';
 import { underWatchUntil } from '../src/core/soak.js';
 import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
@@ -30,11 +30,12 @@ export const list = defineCommand({
     const maxAgeMs = readerMaxAgeMs(args.fresh, ctx.source);
     // Soak windows are read only where an environment has one.
     const soaking = runtime.config.environments.some((e) => e.verify?.soak);
-    const [states, live, pending, recent] = await Promise.all([
+    const [states, live, pending, recent, locks] = await Promise.all([
       mapLimit(apps, 8, (app) => readAppStates(runtime, app, { maxAgeMs, trustWatcher: true })),
       runtime.store.liveStates(),
       runtime.store.operations({ states: ['awaiting-approval', 'approved', 'applying', 'verifying'], limit: 500 }),
       soaking ? runtime.store.operations({ states: ['succeeded'], limit: 500 }) : Promise.resolve([]),
+      runtime.store.allLocks().then((all) => all.filter((l) => l.manual)),
     ]);
     const watchUntil = (app: string, env: string) => {
       const last = recent.find((o) => o.app === app && o.env === env && o.kind !== 'journal-seed');
@@ -47,7 +48,20 @@ export const list = defineCommand({
       command: ['list', args.app && apps[0]!.name, envFilter].filter(Boolean).join(' '),
     };
     const deployers = states.flat().map((s) => (s.tag && trailer(s.tag.message, 'Requested-By')) || null);
-    const nameOf = await userNames(runtime.directory, deployers);
+    const nameOf = await userNames(runtime.directory, [...deployers, ...locks.map((l) => l.holder)]);
+    /** The manual lock on (app, env): the app's own, else one on every app. */
+    const lockOf = (app: string, env: string): MatrixLock | null => {
+      const l = locks.find((x) => x.app === app && x.env === env) ?? locks.find((x) => x.app === '*' && x.env === env);
+      if (!l) return null;
+      return {
+        by: nameOf(l.holder) || l.holder,
+        reason: l.reason,
+        since: l.at,
+        until: null,
+        allApps: l.app === '*',
+        unlock: `unlock ${l.app} ${env}`,
+      };
+    };
     apps.forEach((app, i) => {
       const cells: MatrixView['apps'][number]['cells'] = [];
       for (const s of states[i]!) {
@@ -62,6 +76,7 @@ export const list = defineCommand({
         const age = s.commit ? ago(s.commit.date, now) : null;
         // Where an applier is configured, the live state says what it reports (revision, health).
         const applier = app.targets[s.env.name]?.applier ? applierView(liveRow?.detail) : null;
+        const locked = lockOf(app.name, s.env.name);
         rows.push([
           app.name,
           envLabel,
@@ -70,7 +85,7 @@ export const list = defineCommand({
           age ?? '—',
           (deployer && nameOf(deployer)) || s.commit?.author || '—',
           `${liveRow ? liveRow.state : 'unknown'}${applier ? ` [${applier}]` : ''}${watching ? ` (under watch until ${watching.slice(11, 16)} UTC)` : ''}`,
-          waiting.length ? waiting.map((o) => `${o.kind} ${o.id} ${o.state}`).join('; ') : '',
+          [...waiting.map((o) => `${o.kind} ${o.id} ${o.state}`), ...(locked ? [lockText(locked)] : [])].join('; '),
           s.commit ? truncate(s.commit.subject, 50) : '(no branch)',
         ]);
         cells.push({
@@ -82,6 +97,7 @@ export const list = defineCommand({
           pending: waiting.map((o) => `${o.kind} ${o.id}`),
           watchUntil: watching,
           ...(applier ? { applier } : {}),
+          lock: locked,
         });
       }
       matrix.apps.push({ name: app.name, cells });

@@ -94,6 +94,10 @@ function matrix(apps: number): MatrixView {
         age: `${j * 3 + (i % 4)}d ago`,
         live: live[(i + j) % live.length]!,
         pending: i % 5 === 0 && j === 3 ? ['promote op_k3v9x2m4q8'] : [],
+        lock:
+          i === 1 && j === 3
+            ? { by: 'Ana Ops', reason: 'quarter-end freeze', since: '2026-11-25T08:00:00.000Z', until: null, allApps: false, unlock: 'unlock web prod' }
+            : null,
       })),
     })),
   };

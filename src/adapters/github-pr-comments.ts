@@ -50,7 +50,12 @@ export function pullRequestComment(event: OperationEvent): string {
   }
   const links = event.links.filter((l) => !l.label.startsWith('Pull request'));
   if (links.length) lines.push('', links.map((l) => `[${md(l.label)}](${l.url})`).join(' · '));
-  lines.push('', '<sub>Updated by Conveyor as the operation moves. Approve or reject in Slack.</sub>');
+  lines.push(
+    '',
+    event.state === 'awaiting-approval'
+      ? '<sub>Updated by Conveyor as the operation moves. Approve or reject in Slack, or comment <code>/conveyor approve</code> or <code>/conveyor reject [reason]</code> here.</sub>'
+      : '<sub>Updated by Conveyor as the operation moves.</sub>',
+  );
   return lines.join('\n');
 }
 

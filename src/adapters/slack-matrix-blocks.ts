@@ -29,6 +29,10 @@ function cellText(c: MatrixCell): string {
     lines.push(
       `:eyes: watched until <!date^${Math.floor(Date.parse(c.watchUntil) / 1000)}^{time}|${c.watchUntil.slice(11, 16)} UTC>`,
     );
+  if (c.lock)
+    lines.push(
+      `:lock: ${c.lock.allApps ? 'every app ' : ''}locked by ${escapeMrkdwn(cutText(c.lock.by, 20))}: ${escapeMrkdwn(cutText(c.lock.reason, 24))}`,
+    );
   const [first, ...others] = c.pending;
   if (first)
     lines.push(

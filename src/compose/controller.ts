@@ -14,6 +14,7 @@ import { isConveyorError } from '../core/errors.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import type { Leadership } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
+import type { IssueCommentHandler } from '../server/github-webhooks.js';
 import type { HttpServer } from '../server/http-server.js';
 import { mountGitHostWebhooks, pollSourcesOf } from './git-hosts/index.js';
 import { buildImageDiscovery } from './image-discovery.js';
@@ -33,6 +34,8 @@ export interface ControllerInput {
   leadership?: Leadership;
   /** How often the store is asked for operations in `verifying` (default 5000). */
   verifyCheckMs?: number;
+  /** `/conveyor approve|reject` pull request comments (src/compose/issueops.ts). */
+  comments?: IssueCommentHandler;
 }
 
 /** The Kubernetes client (a second of start-up to load) only when clusters are configured. */
@@ -71,7 +74,8 @@ export async function startController(input: ControllerInput): Promise<RunningCo
       runtime.git,
       runtime.config.apps.map((a) => a.name),
     ),
-    mountEvents: (events) => mountGitHostWebhooks({ http: input.http, secrets, store: runtime.store, log, events }),
+    mountEvents: (events) =>
+      mountGitHostWebhooks({ http: input.http, secrets, store: runtime.store, log, events, comments: input.comments }),
     leadership:
       input.leadership ??
       (await buildLeadership(

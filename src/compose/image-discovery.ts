@@ -30,7 +30,16 @@ export function buildImageDiscovery(input: DiscoveryInput): ImageDiscovery | nul
   const { runtime, log } = input;
   const first = runtime.config.environments[0];
   const imageApps = runtime.config.apps.filter((a) => a.strategy === 'image' && a.image);
-  if (!first || !imageApps.length) return null;
+  if (!first || !imageApps.length) {
+    // No image app: a push names nothing to look at, but a configured route still answers (202, none).
+    if (input.http && input.webhookToken)
+      mountRegistryWebhook(input.http, {
+        token: input.webhookToken,
+        target: { appsFor: () => [], look: async () => null },
+        log,
+      });
+    return null;
+  }
   const registries = new Map<string, OciRegistry>();
   const apps: DiscoveryApp[] = [];
   for (const app of imageApps) {

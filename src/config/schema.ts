@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { APP_NAME, BRANCH_NAME, ENV_NAME, ROLE_NAME, TAG_NAME } from '../core/patterns.js';
 import { verifySchema } from '../verify/schema.js';
 import { targetApplierFields } from './applier-schema.js';
+import { githubUsersSchema } from './github-users.js';
 import {
   environmentEmailSchema,
   environmentTeamsSchema,
@@ -211,6 +212,8 @@ export const configSchema = z
             deployments: githubDeploymentsSchema.optional(),
             /** A comment per operation on its pull request (`pull-request` environments), edited in place. */
             pullRequestComments: githubPrCommentsSchema.optional(),
+            /** GitHub login → Slack user id: who a `/conveyor approve|reject` PR comment counts as (src/config/github-users.ts). */
+            users: githubUsersSchema.optional(),
           })
           .strict()
           .optional(),

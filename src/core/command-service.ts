@@ -10,7 +10,7 @@ export interface CommandInvocation {
   text: string;
   /** Who asks: a Slack user id (or the --as value of the CLI). */
   user: string;
-  source: 'slack' | 'cli' | 'http';
+  source: 'slack' | 'cli' | 'http' | 'github';
   /** Where the command was typed (Slack channel id), when known. */
   channel?: string;
   /** Same key, same answer: never a second operation (Slack trigger id, CLI --idempotency-key). */

@@ -11,7 +11,7 @@ export interface FlagSpec {
 export interface CommandContext {
   runtime: Runtime;
   user: string;
-  source: 'slack' | 'cli' | 'http';
+  source: 'slack' | 'cli' | 'http' | 'github';
   channel?: string;
   idempotencyKey?: string;
   /** The command line as typed, for the audit log. */

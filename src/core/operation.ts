@@ -99,7 +99,7 @@ export interface JournalPlan {
 export interface RequestProgress {
   /** The roles (and how many of each) its gate waits for, decided once. */
   requiredRoles?: Record<string, number>;
-  source?: 'slack' | 'cli' | 'http' | 'controller';
+  source?: 'slack' | 'cli' | 'http' | 'github' | 'controller';
   /** The environment asks for a confirmation before approve/reject buttons act. */
   confirm?: boolean;
 }
@@ -225,5 +225,5 @@ export interface OperationRequest {
   requester: string;
   idempotencyKey: string | null;
   emergency: boolean;
-  source: 'slack' | 'cli' | 'http' | 'controller';
+  source: 'slack' | 'cli' | 'http' | 'github' | 'controller';
 }

@@ -142,6 +142,30 @@ export interface MatrixCell {
   watchUntil?: string | null;
   /** What the environment's GitOps applier reports (synced revision, health), when one is configured. */
   applier?: string;
+  /** A manual lock (`lock <app|*> <env>`) on it: promotions and rollbacks are refused while it stands. */
+  lock?: MatrixLock | null;
+}
+
+/** Who locked an app (or every app) in an environment, why, since when and until when. */
+export interface MatrixLock {
+  /** Who locked it, as shown (a name when the directory knows one). */
+  by: string;
+  reason: string;
+  /** ISO time it was locked. */
+  since: string;
+  /** When it ends by itself; null: until someone unlocks it (locks have no expiry). */
+  until: string | null;
+  /** The lock is on every app (`lock * <env>`). */
+  allApps: boolean;
+  /** The command that lifts it, e.g. `unlock api prod`. */
+  unlock: string;
+}
+
+/** "locked by Ana: release freeze (until `unlock api prod`)" */
+export function lockText(lock: MatrixLock): string {
+  return `locked${lock.allApps ? ' (every app)' : ''} by ${lock.by}: ${lock.reason} (until ${
+    lock.until ? lock.until : `\`${lock.unlock}\``
+  })`;
 }
 
 export interface MatrixView {

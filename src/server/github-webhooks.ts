@@ -44,6 +44,29 @@ export interface RepoActivityEvent {
   action: string;
 }
 
+/**
+ * A comment on an issue or pull request (`issue_comment`), as IssueOps reads it
+ * (src/adapters/github-issueops.ts). Only `created` comments act: an edit is not a new command.
+ */
+export interface IssueCommentEvent {
+  delivery: string;
+  repo: string;
+  action: string;
+  /** The issue or pull request number. */
+  number: number;
+  /** False for a comment on a plain issue. */
+  pullRequest: boolean;
+  commentId: number;
+  body: string;
+  login: string;
+  /** "User", "Bot", "Organization". */
+  userType: string;
+}
+
+export interface IssueCommentHandler {
+  issueComment(event: IssueCommentEvent): Promise<void>;
+}
+
 export interface GitHubEventSink {
   push(event: PushEvent): Promise<void>;
   /** Pull requests, reviews and checks: something an operation may be waiting for moved. */
@@ -66,6 +89,17 @@ const pushPayload = z.object({
 const ACTIVITY_EVENTS = new Set(['pull_request', 'pull_request_review', 'check_suite', 'check_run']);
 const activityPayload = z.object({ action: z.string().default(''), repository: z.object({ full_name: z.string() }) });
 
+const issueCommentPayload = z.object({
+  action: z.string(),
+  issue: z.object({ number: z.number().int().positive(), pull_request: z.object({}).loose().nullish() }),
+  comment: z.object({
+    id: z.number().int().positive(),
+    body: z.string().nullish(),
+    user: z.object({ login: z.string().max(100), type: z.string().max(40).default('User') }),
+  }),
+  repository: z.object({ full_name: z.string() }),
+});
+
 const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
 
 export function mountGitHubWebhooks(
@@ -75,9 +109,11 @@ export function mountGitHubWebhooks(
     store: Pick<IdempotencyStore, 'claimDelivery'>;
     log: Logger;
     sink: GitHubEventSink;
+    /** `/conveyor approve|reject` comments on pull requests (IssueOps); none: comments are ignored. */
+    comments?: IssueCommentHandler;
   },
 ): void {
-  const { store, log, sink } = options;
+  const { store, log, sink, comments } = options;
   const gate = new BodyGate(WEBHOOK_LARGE_BODIES);
   const webhooks = options.secret ? new Webhooks({ secret: options.secret }) : null;
   if (webhooks) {
@@ -99,6 +135,21 @@ export function mountGitHubWebhooks(
       const p = activityPayload.parse(payload);
       await sink.repoActivity({ delivery: id, repo: p.repository.full_name, event: name, action: p.action });
     });
+    if (comments)
+      webhooks.on('issue_comment', async ({ id, payload }) => {
+        const p = issueCommentPayload.parse(payload);
+        await comments.issueComment({
+          delivery: id,
+          repo: p.repository.full_name,
+          action: p.action,
+          number: p.issue.number,
+          pullRequest: Boolean(p.issue.pull_request),
+          commentId: p.comment.id,
+          body: p.comment.body ?? '',
+          login: p.comment.user.login,
+          userType: p.comment.user.type,
+        });
+      });
   }
 
   http.add('POST', GITHUB_WEBHOOK_PATH, async (req, res) => {
@@ -154,7 +205,14 @@ export function mountGitHubWebhooks(
       sendJson(res, 400, { error: 'the body is not a JSON object' });
       return;
     }
-    const schema = event === 'push' ? pushPayload : ACTIVITY_EVENTS.has(event) ? activityPayload : null;
+    const schema =
+      event === 'push'
+        ? pushPayload
+        : ACTIVITY_EVENTS.has(event)
+          ? activityPayload
+          : event === 'issue_comment' && comments
+            ? issueCommentPayload
+            : null;
     const shaped = schema?.safeParse(payload);
     if (shaped && !shaped.success) {
       const issue = shaped.error.issues[0];
@@ -167,7 +225,10 @@ export function mountGitHubWebhooks(
       });
       return;
     }
-    if (!(await store.claimDelivery(delivery))) {
+    // A comment is de-duplicated by its own id (IssueOps), which also holds across a redelivery
+    // under a new delivery id; claiming the delivery first would lose a comment whose handling a
+    // crash cut short, as no poll catches up on comments.
+    if (event !== 'issue_comment' && !(await store.claimDelivery(delivery))) {
       sendJson(res, 200, { ok: true, duplicate: true });
       return;
     }

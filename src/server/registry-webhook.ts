@@ -23,12 +23,12 @@ export interface RegistryPush {
   digest?: string;
 }
 
-const generic = z.object({
+export const registryGenericBody = z.object({
   repository: z.string().min(1).max(300),
   tag: z.string().max(128).optional(),
   digest: z.string().max(80).optional(),
 });
-const harbor = z.object({
+export const registryHarborBody = z.object({
   type: z.string(),
   event_data: z.object({
     repository: z.object({ repo_full_name: z.string().min(1).max(300) }).loose(),
@@ -38,23 +38,23 @@ const harbor = z.object({
       .default([]),
   }),
 });
-const dockerHub = z.object({
+export const registryDockerHubBody = z.object({
   push_data: z.object({ tag: z.string().max(128).optional() }).loose(),
   repository: z.object({ repo_name: z.string().min(1).max(300) }).loose(),
 });
 
 /** The pushes a body describes; null when it is none of the known shapes. */
 export function parseRegistryPush(body: unknown): RegistryPush[] | null {
-  const h = harbor.safeParse(body);
+  const h = registryHarborBody.safeParse(body);
   if (h.success) {
     if (!/PUSH/i.test(h.data.type)) return [];
     const repository = h.data.event_data.repository.repo_full_name;
     const resources = h.data.event_data.resources.length ? h.data.event_data.resources : [{}];
     return resources.map((r) => clean({ repository, tag: r.tag, digest: r.digest }));
   }
-  const d = dockerHub.safeParse(body);
+  const d = registryDockerHubBody.safeParse(body);
   if (d.success) return [clean({ repository: d.data.repository.repo_name, tag: d.data.push_data.tag })];
-  const g = generic.safeParse(body);
+  const g = registryGenericBody.safeParse(body);
   if (g.success) return [clean(g.data)];
   return null;
 }

@@ -16,6 +16,7 @@ import {
   journalChain,
   wireControllerless,
 } from '../compose/index.js';
+import { buildPullRequestCommands } from '../compose/issueops.js';
 import { readSecrets, secretValues } from '../config/secrets.js';
 import { Dispatcher } from '../core/dispatcher.js';
 import { createLogger } from '../core/log.js';
@@ -102,7 +103,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     metrics: runtime.metrics,
     inbox: { store: runtime.inbox, singleProcess: runtime.store.singleProcess, dir: runtime.state.db.dir },
   });
-  const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });
+  const controller = await startController({
+    runtime,
+    http,
+    secrets,
+    log: log.child({ component: 'controller' }),
+    comments: buildPullRequestCommands(runtime, service, log.child({ component: 'issueops' })),
+  });
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);
   info = announce(resolved.serveInfoFile, port, {

@@ -7,7 +7,7 @@
  * too. Every documented route must have been exercised. Also: the audit export's filters,
  * paging past a page of lines, and its refusals.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -38,6 +38,10 @@ interface Doc {
 
 const QA_TOKEN = 'qa-execution-token-0123456789';
 const DEV_TOKEN = 'dev-modelling-token-0123456789';
+const HOOK_SECRET = 'github-webhook-secret-for-the-api-test';
+const REGISTRY_TOKEN = 'registry-webhook-token-0123456789';
+const signed = (body: string, secret = HOOK_SECRET) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 let ws: JournalWorkspace;
 let srv: JournalServer;
@@ -57,15 +61,23 @@ async function call(
   method: string,
   template: string,
   path: string,
-  options: { token?: string | null; body?: unknown } = {},
-): Promise<{ status: number; text: string }> {
+  options: { token?: string | null; body?: unknown; headers?: Record<string, string>; contentType?: string } = {},
+): Promise<{ status: number; text: string; headers: Headers }> {
   const op = doc.paths[template]?.[method.toLowerCase()];
   expect(op, `${method} ${template} is documented`).toBeDefined();
-  if (options.body !== undefined && typeof options.body !== 'string' && op!.requestBody) {
+  if (options.body !== undefined && (typeof options.body !== 'string' || options.contentType) && op!.requestBody) {
     // What we send as a valid request must be valid by the description (bad ones are sent as strings).
     expect(
       validate(
-        pointer('paths', template, method.toLowerCase(), 'requestBody', 'content', 'application/json', 'schema'),
+        pointer(
+          'paths',
+          template,
+          method.toLowerCase(),
+          'requestBody',
+          'content',
+          options.contentType ?? 'application/json',
+          'schema',
+        ),
         options.body,
       ),
       `${method} ${template} request body`,
@@ -75,9 +87,11 @@ async function call(
   const send = () =>
     fetch(`${srv.baseUrl}${path}`, {
       method,
+      redirect: 'manual',
       headers: {
-        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
         ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...options.headers,
       },
       body:
         options.body === undefined
@@ -99,6 +113,11 @@ async function call(
     `${method} ${template} answered ${res.status}, which is not documented: ${text.slice(0, 200)}`,
   ).toBeDefined();
   const media = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  if (!documented!.content) {
+    // A redirect: documented without a body.
+    exercised.add(`${method.toLowerCase()} ${template}`);
+    return { status: res.status, text, headers: res.headers };
+  }
   const content = documented!.content?.[media];
   expect(content, `${method} ${template} ${res.status} as ${media} is documented`).toBeDefined();
   const base = pointer('paths', template, method.toLowerCase(), 'responses', String(res.status), 'content', media);
@@ -109,13 +128,17 @@ async function call(
       expect(validate(`${base}/itemSchema`, JSON.parse(line)), `${method} ${template} line`).toEqual([]);
   } else expect(validate(`${base}/schema`, text)).toEqual([]);
   exercised.add(`${method.toLowerCase()} ${template}`);
-  return { status: res.status, text };
+  return { status: res.status, text, headers: res.headers };
 }
 
 describe('the HTTP API answers as its OpenAPI description says', () => {
   beforeAll(async () => {
     ws = await makeJournalWorkspace();
-    srv = await startJournalServer(ws, { JOURNAL_TOKENS: `qa-execution=${QA_TOKEN},dev-modelling=${DEV_TOKEN}` });
+    srv = await startJournalServer(ws, {
+      JOURNAL_TOKENS: `qa-execution=${QA_TOKEN},dev-modelling=${DEV_TOKEN}`,
+      GITHUB_WEBHOOK_SECRET: HOOK_SECRET,
+      REGISTRY_WEBHOOK_TOKEN: REGISTRY_TOKEN,
+    });
     const res = await fetch(`${srv.baseUrl}/api/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
@@ -183,7 +206,27 @@ describe('the HTTP API answers as its OpenAPI description says', () => {
       `/api/audit?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
     );
     expect(none.text).toBe('');
-    expect((await call('GET', '/api/audit', '/api/audit?since=yesterday')).status).toBe(400);
+    // Strict parameters: each refusal is one line naming the parameter.
+    const refused = async (query: string) => {
+      const r = await call('GET', '/api/audit', `/api/audit?${query}`);
+      expect(r.status, query).toBe(400);
+      return (JSON.parse(r.text) as { error: string }).error;
+    };
+    expect(await refused('since=yesterday')).toMatch(/^since: an ISO time \(2026-11-25T08:00:00Z\), a date/);
+    expect(await refused('since=2026-02-31')).toMatch(/^since: /); // no such day (Date.parse would roll over)
+    expect(await refused('since=999999d')).toMatch(/^since: .*at most 36500d/); // before year 1: never a 500
+    expect(await refused('since=1969-12-31')).toMatch(/^since: .*from 1970 on$/);
+    expect(await refused('since=')).toBe('since: empty; leave it out or give a value');
+    expect(await refused('since=1h&since=2h')).toBe('since: given 2 times; give it once');
+    expect(await refused('sinse=1h')).toBe(
+      'sinse: not a parameter of the export (since, action, actor, operation, limit)',
+    );
+    expect(await refused('limit=0')).toBe('limit: a whole number from 1 to 100000');
+    expect(await refused('limit=100001')).toBe('limit: a whole number from 1 to 100000');
+    expect(await refused('limit=-1')).toBe('limit: a whole number from 1 to 100000');
+    expect(await refused('limit=1e3')).toBe('limit: a whole number from 1 to 100000');
+    const one = await call('GET', '/api/audit', '/api/audit?limit=1&since=2026-01-01T00:00:00%2B01:00');
+    expect(one.text.trim().split('\n')).toHaveLength(1);
     // A control character in a filter is a refusal, never a database fault or an empty 200.
     expect((await call('GET', '/api/audit', '/api/audit?actor=%00')).status).toBe(400);
     expect((await call('GET', '/api/audit', `/api/audit?action=${'a'.repeat(300)}`)).status).toBe(400);
@@ -327,6 +370,79 @@ describe('the HTTP API answers as its OpenAPI description says', () => {
     expect((await get('/history?app=api&state=succeeded')).status).toBe(200);
     // The sandbox board is open: /login goes home.
     expect((await get('/login')).status).toBe(303);
+  });
+
+  it('the webhooks and the embedded key-value store', async () => {
+    // The registry webhook: a generic push names no image app here (the sandbox has none).
+    const push = { repository: 'registry.example.com/team/worker', tag: '1.4.2' };
+    expect((await call('POST', '/hooks/registry', '/hooks/registry', { token: null, body: push })).status).toBe(401);
+    expect((await call('POST', '/hooks/registry', '/hooks/registry', { token: 'wrong', body: push })).status).toBe(401);
+    expect(
+      (await call('POST', '/hooks/registry', '/hooks/registry', { token: REGISTRY_TOKEN, body: '{"nothing": 1}' }))
+        .status,
+    ).toBe(400);
+    const looked = await call('POST', '/hooks/registry', '/hooks/registry', { token: REGISTRY_TOKEN, body: push });
+    expect([looked.status, JSON.parse(looked.text)]).toEqual([202, { looking: [] }]);
+    expect(
+      (await call('POST', '/hooks/registry', `/hooks/registry?token=${REGISTRY_TOKEN}`, { token: null, body: push }))
+        .status,
+    ).toBe(202);
+
+    // GitHub: a signed delivery of an event Conveyor does not use is acknowledged; bad ones refused.
+    const ping = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const gh = (body: string, headers: Record<string, string>) =>
+      call('POST', '/github/webhooks', '/github/webhooks', { token: null, body, headers });
+    const delivery = 'b1a2c3d4-0000-4000-8000-00000000abcd';
+    const good = { 'x-github-event': 'ping', 'x-github-delivery': delivery, 'x-hub-signature-256': signed(ping) };
+    expect((await gh(ping, good)).status).toBe(200);
+    expect(JSON.parse((await gh(ping, good)).text)).toEqual({ ok: true, duplicate: true });
+    expect((await gh(ping, { ...good, 'x-hub-signature-256': signed(ping, 'forged') })).status).toBe(401);
+    expect((await gh(ping, { ...good, 'x-github-delivery': '' })).status).toBe(400);
+    const notObject = '[1]';
+    expect((await gh(notObject, { ...good, 'x-hub-signature-256': signed(notObject) })).status).toBe(400);
+
+    // The embedded Consul-shaped store: serve's local token writes, a cluster token reads.
+    const key = '/v1/kv/journal_version/qa';
+    expect((await call('GET', '/v1/kv/{key}', key, { token: null })).status).toBe(403);
+    expect((await call('GET', '/v1/kv/{key}', '/v1/kv/journal_version/nowhere', { token: QA_TOKEN })).status).toBe(404);
+    expect((await call('GET', '/v1/kv/{key}', '/v1/kv/journal_version/%E0%A4%A', { token: QA_TOKEN })).status).toBe(
+      400,
+    );
+    const version = '2026.11.25-dev-modelling.1';
+    const put = (path: string, body: string, token: string | null = srv.token) =>
+      call('PUT', '/v1/kv/{key}', path, { token, body, contentType: 'text/plain' });
+    expect((await put(key, version, QA_TOKEN)).status).toBe(403);
+    expect((await put(key, 'not a version')).status).toBe(400);
+    const wrote = await put(`${key}?cas=0`, version);
+    expect([wrote.status, wrote.text]).toEqual([200, 'true']);
+    const read = await call('GET', '/v1/kv/{key}', key, { token: QA_TOKEN });
+    expect(Buffer.from(JSON.parse(read.text)[0].Value, 'base64').toString()).toBe(version);
+  });
+
+  it('the board pages, live feed, login and logout answer as described', async () => {
+    for (const path of ['/', '/history', '/audit', '/journals', '/signed-out'])
+      expect((await call('GET', path, path, { token: null })).status, path).toBe(200);
+    expect((await call('GET', '/history', '/history?state=bogus', { token: null })).status).toBe(400);
+    expect((await call('GET', '/audit', '/audit?since=2026-02-31', { token: null })).status).toBe(400);
+    const ops = await srv.server.runtime.store.operations({ limit: 1 });
+    expect((await call('GET', '/ops/{id}', `/ops/${ops[0]!.id}`, { token: null })).status).toBe(200);
+    expect((await call('GET', '/ops/{id}', '/ops/op_doesnotexist0', { token: null })).status).toBe(404);
+    const login = await call('GET', '/login', '/login', { token: null });
+    expect([login.status, login.headers.get('location')]).toEqual([303, '/']);
+    // GET /logout is a page (signing out is a POST); the open sandbox board says there is nothing to end.
+    const logout = await call('GET', '/logout', '/logout', { token: null });
+    expect(logout.status).toBe(200);
+    expect(logout.text).toContain('Nothing to sign out of');
+    const out = await call('POST', '/logout', '/logout', { token: null });
+    expect([out.status, out.headers.get('location')]).toEqual([303, '/signed-out']);
+    // The live feed streams: its status and media type are checked, then it is closed.
+    const stop = new AbortController();
+    const res = await fetch(`${srv.baseUrl}/events`, { signal: stop.signal });
+    const media = (res.headers.get('content-type') ?? '').split(';')[0]!;
+    expect(doc.paths['/events']!.get!.responses[String(res.status)]?.content?.[media]).toBeDefined();
+    expect([res.status, media]).toEqual([200, 'text/event-stream']);
+    stop.abort();
+    exercised.add('get /events');
   });
 
   it('every documented route was exercised', () => {

@@ -292,6 +292,26 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
     await screenshots(page, 'journals');
   });
 
+  it('a locked environment shows on the matrix: who, why and how it ends, readable on a phone', async () => {
+    expect((await run('lock api prod release freeze', 'U_LEAD')).status).toBe('ok');
+    try {
+      await page.goto(`${base}/`);
+      const lock = page.locator('td[data-app="api"][data-env="prod"] .lock');
+      await expect.poll(() => lock.textContent()).toMatch(/Locked by .+: release freeze/);
+      expect(await lock.textContent()).toContain('until unlock api prod');
+      expect(await page.locator('td[data-app="web"][data-env="prod"] .lock').count()).toBe(0);
+      await checkAccessible(page);
+      await page.setViewportSize(VIEWPORTS.phone);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        VIEWPORTS.phone.width,
+      );
+      await page.setViewportSize(VIEWPORTS.desktop);
+      await screenshots(page, 'matrix-locked');
+    } finally {
+      expect((await run('unlock api prod', 'U_LEAD')).status).toBe('ok');
+    }
+  });
+
   it('an unknown operation is a page saying so, not an error', async () => {
     const res = await page.goto(`${base}/ops/op_doesnotexist1`);
     expect(res?.status()).toBe(404);

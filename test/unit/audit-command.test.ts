@@ -45,7 +45,11 @@ describe('audit in the sandbox', () => {
     expect(linesOf(await t.run('audit --since 4h')).length).toBeGreaterThan(0);
     const bad = await t.run('audit --since yesterday');
     expect(bad.status).toBe('usage');
-    expect(bad.title).toMatch(/--since: a duration such as 24h/);
+    expect(bad.title).toMatch(/^--since: an ISO time \(2026-11-25T08:00:00Z\), a date \(2026-11-25\) or a duration/);
+    // A day that does not exist, or a time no audit line can have, is refused the same way.
+    for (const since of ['2026-02-31', '1969-12-31', '999999d', '2026-11-25T08:00'])
+      expect((await t.run(`audit --since ${since}`)).status, since).toBe('usage');
+    expect((await t.run('audit --since 2026-11-25T08:00:00+01:00')).status).toBe('ok');
   });
 });
 

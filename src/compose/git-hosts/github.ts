@@ -39,6 +39,6 @@ export const githubProvider: GitHostProvider = {
     host.kind === 'github' && 'pollBranches' in host
       ? { app, poll: (etag): Promise<BranchPoll> => (host as GitHubHost).pollBranches(etag) }
       : null,
-  mountWebhooks: ({ http, secrets, store, log, events }) =>
-    mountGitHubWebhooks(http, { secret: secrets.GITHUB_WEBHOOK_SECRET, store, log, sink: events }),
+  mountWebhooks: ({ http, secrets, store, log, events, comments }) =>
+    mountGitHubWebhooks(http, { secret: secrets.GITHUB_WEBHOOK_SECRET, store, log, sink: events, comments }),
 };

@@ -11,6 +11,7 @@ import type { PollSource } from '../../controller/repo-poller.js';
 import type { RepoEvents } from '../../controller/run-controller.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { GitHost, IdempotencyStore } from '../../core/ports.js';
+import type { IssueCommentHandler } from '../../server/github-webhooks.js';
 import type { HttpServer } from '../../server/http-server.js';
 
 export interface GitHostBuild {
@@ -33,6 +34,8 @@ export interface WebhookMount {
   store: Pick<IdempotencyStore, 'claimDelivery'>;
   log: Logger;
   events: RepoEvents;
+  /** `/conveyor approve|reject` comments on pull requests (IssueOps, src/compose/issueops.ts). */
+  comments?: IssueCommentHandler;
 }
 
 export interface GitHostProvider {

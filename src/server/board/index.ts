@@ -66,6 +66,7 @@ type Runtime = BoardData['runtime'] & { tokens: ApiTokens };
 const LOGIN_TTL_MS = 10 * 60_000;
 const EXPORT_PAGE = 500;
 const EXPORT_MAX = 100_000;
+const EXPORT_PARAMS = ['since', 'action', 'actor', 'operation', 'limit'];
 
 function sendHtml(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
@@ -317,6 +318,18 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
     }
     redirect(res, '/signed-out', [clearCookie(SESSION_COOKIE, secure)]);
   });
+  // A typed or bookmarked /logout: signing out changes state, so it is a button posting to /logout.
+  http.add('GET', '/logout', (req, res) => {
+    if (mode === 'off') return offPage(res);
+    const viewer = mode === 'oidc' ? viewerOf(req) : null;
+    const body =
+      mode === 'open'
+        ? html`<h1>Nothing to sign out of</h1><p>The sandbox board is open: nobody signs in. <a href="/">Back to the board</a></p>`
+        : viewer
+          ? html`<h1>Sign out</h1><p>Signed in as ${viewer.label}.</p><form method="post" action="/logout"><button type="submit">Sign out</button></form><p><a href="/">Back to the board</a></p>`
+          : html`<h1>Not signed in</h1><p>There is no session here to end. <a href="/login">Sign in</a></p>`;
+    sendHtml(res, 200, page({ title: 'Sign out', current: null }, body));
+  });
   http.add('GET', '/signed-out', (_req, res) =>
     sendHtml(
       res,
@@ -352,10 +365,21 @@ export function addBoard(http: HttpServer, runtime: Runtime, options: BoardOptio
       );
     if (!viewer) return json(401, 'the token is not valid');
     const url = new URL(req.url ?? '/', 'http://board');
+    // Strict: every parameter known, given once and not empty (a typo is a refusal, not "everything").
+    for (const name of new Set(url.searchParams.keys())) {
+      const values = url.searchParams.getAll(name);
+      if (!EXPORT_PARAMS.includes(name))
+        return json(400, `${name.slice(0, 40)}: not a parameter of the export (${EXPORT_PARAMS.join(', ')})`);
+      if (values.length > 1) return json(400, `${name}: given ${values.length} times; give it once`);
+      if (values[0] === '') return json(400, `${name}: empty; leave it out or give a value`);
+    }
     const limitText = url.searchParams.get('limit');
-    if (limitText !== null && !/^\d{1,6}$/.test(limitText))
-      return json(400, `limit: a whole number up to ${EXPORT_MAX}`);
-    const limit = Math.min(Number(limitText ?? EXPORT_MAX) || EXPORT_MAX, EXPORT_MAX);
+    if (
+      limitText !== null &&
+      !(/^\d{1,6}$/.test(limitText) && Number(limitText) >= 1 && Number(limitText) <= EXPORT_MAX)
+    )
+      return json(400, `limit: a whole number from 1 to ${EXPORT_MAX}`);
+    const limit = limitText === null ? EXPORT_MAX : Number(limitText);
     const q = auditQuery(
       {
         since: url.searchParams.get('since') ?? undefined,

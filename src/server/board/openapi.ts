@@ -5,8 +5,10 @@
  * answers in test/integration/board-api.test.ts.
  */
 import { z } from 'zod';
+import { SINCE_FORMS } from '../../core/since.js';
 import { eventBody, importBody, registerBody } from '../journal-routes.js';
 import { runBody } from '../local-api.js';
+import { morePaths, moreSecuritySchemes } from './openapi-routes.js';
 
 const toSchema = (schema: z.ZodType) => {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as Record<
@@ -50,6 +52,7 @@ export function openApiDocument(): Record<string, unknown> {
           scheme: 'bearer',
           description: "A journal cluster or agent token from JOURNAL_TOKENS, or serve's local token.",
         },
+        ...moreSecuritySchemes(),
       },
       schemas: {
         Error: {
@@ -190,11 +193,17 @@ export function openApiDocument(): Record<string, unknown> {
             'One JSON object per line. The token owner sees the lines of the environments their roles may see (README, "Web board").',
           security: [{ personalToken: [] }],
           parameters: [
-            query('since', 'An ISO time, a date (2026-11-25) or a duration back from now (24h, 7d)'),
+            query('since', `Lines at or after: ${SINCE_FORMS}`),
             query('action', 'An action, or a prefix ending in "." (operation.)'),
             query('actor', 'Who did it (a Slack user id, a cluster, conveyor)'),
             query('operation', 'An operation id'),
-            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 100_000 } },
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: 'At most this many lines (default and most: 100000)',
+              schema: { type: 'integer', minimum: 1, maximum: 100_000 },
+            },
           ],
           responses: {
             '200': {
@@ -206,7 +215,9 @@ export function openApiDocument(): Record<string, unknown> {
                 },
               },
             },
-            '400': errorResponse('A filter is not valid'),
+            '400': errorResponse(
+              'A parameter is not valid, unknown, empty or given twice (one line naming it). Each is given at most once.',
+            ),
             '401': errorResponse('No token, or not a valid one'),
           },
         },
@@ -291,6 +302,7 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      ...morePaths(),
     },
   };
 }

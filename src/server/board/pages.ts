@@ -14,7 +14,7 @@ import { OPERATION_ID } from '../../core/patterns.js';
 import type { AuditEntry } from '../../core/ports.js';
 import type { MatrixView, Reply, ReplyBlock, WebLinks } from '../../core/reply.js';
 import type { Runtime } from '../../core/runtime.js';
-import { parseSince } from '../../core/since.js';
+import { parseSince, SINCE_FORMS } from '../../core/since.js';
 import type { Visibility } from '../../core/visibility.js';
 import type { Db } from '../../store/db.js';
 import { queryAudit } from './audit-query.js';
@@ -120,7 +120,12 @@ ${cell.sha ? html`<div class="mono muted">${shortSha(cell.sha)} · ${cell.age ??
 ${row?.[5] && row[5] !== '—' ? html`<div class="muted">by ${row[5]}</div>` : ''}
 <div>live: <span class="s-${cell.live}">${cell.live}</span></div>
 ${cell.applier ? html`<div class="muted applier">${cell.applier}</div>` : ''}
-${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}</div>
+${cell.pending.map((p) => html`<div>${withOpLinks(p)}</div>`)}
+${
+  cell.lock
+    ? html`<div class="lock" role="note"><strong>Locked</strong>${cell.lock.allApps ? ' (every app)' : ''} by ${cell.lock.by}: ${cell.lock.reason}<br><span class="muted">since ${cell.lock.since.slice(0, 16).replace('T', ' ')} UTC · until ${cell.lock.until ?? html`<code>${cell.lock.unlock}</code>`}</span></div>`
+    : ''
+}</div>
 </td>`;
       })}</tr>`,
   )}</tbody></table></div>
@@ -372,7 +377,7 @@ export function auditQuery(
 ): { since?: string; action?: string; actor?: string; operationId?: string } {
   const since = f.since ? parseSince(f.since, now) : null;
   if (f.since && !since)
-    throw Object.assign(new Error('since: an ISO time, a date (2026-11-25) or a duration such as 24h or 7d'), {
+    throw Object.assign(new Error(`since: ${SINCE_FORMS}`), {
       status: 400,
     });
   if (f.action && f.action.length > 81)

@@ -19,7 +19,7 @@ import {
   updateRef,
 } from './git-data.js';
 import { ok, type Route, route } from './http.js';
-import { createComment, listComments, updateComment } from './issue-comments.js';
+import { createComment, createReaction, listComments, updateComment } from './issue-comments.js';
 import { fullRepo } from './json.js';
 import { createPull, findPull, listPulls, mergePull, pullJson, updatePull } from './pulls.js';
 import { getBranch, getRateLimit, listCommits } from './repos.js';
@@ -60,4 +60,5 @@ export const ROUTES: Route[] = [
   route('POST', '/repos/:owner/:repo/issues/:number/comments', createComment),
   route('GET', '/repos/:owner/:repo/issues/:number/comments', listComments),
   route('PATCH', '/repos/:owner/:repo/issues/comments/:id', updateComment),
+  route('POST', '/repos/:owner/:repo/issues/comments/:id/reactions', createReaction),
 ];
