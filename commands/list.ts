@@ -5,6 +5,7 @@ import { mapLimit, readAppStates } from '../src/core/env-state.js';
 import { ago, shortSha, truncate } from '../src/core/format.js';
 import { type MatrixView, okReply } from '../src/core/reply.js';
 import { underWatchUntil } from '../src/core/soak.js';
+import { shownTag } from '../src/core/tag-names.js';
 import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, requireApp, requireEnv } from './args.js';
 
@@ -59,10 +60,11 @@ export const list = defineCommand({
         const deployer = s.tag && trailer(s.tag.message, 'Requested-By');
         const watching = watchUntil(app.name, s.env.name);
         const age = s.commit ? ago(s.commit.date, now) : null;
+        const tagName = s.tag ? shownTag(host, s.tag.name) : null;
         rows.push([
           app.name,
           envLabel,
-          s.tag?.name ?? '—',
+          tagName ?? '—',
           shortSha(s.head),
           age ?? '—',
           (deployer && nameOf(deployer)) || s.commit?.author || '—',
@@ -72,7 +74,7 @@ export const list = defineCommand({
         ]);
         cells.push({
           env: envLabel,
-          version: s.head ? (s.tag?.name ?? shortSha(s.head)) : null,
+          version: s.head ? (tagName ?? shortSha(s.head)) : null,
           sha: s.head,
           age,
           live: liveRow ? liveRow.state : 'unknown',

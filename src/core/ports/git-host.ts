@@ -1,4 +1,6 @@
 /** A repository host (GitHub, plain Git): reads from a local mirror, compare-and-swap writes. */
+import type { VersionComparison } from './version-comparison.js';
+
 export interface CommitInfo {
   sha: string;
   subject: string;
@@ -100,4 +102,21 @@ export interface GitHost {
   closePullRequest?(num: number): Promise<void>;
   checks?(sha: string): Promise<ChecksState>;
   compareUrl?(base: string, head: string): string;
+
+  /**
+   * The prefix this host's deploy tags carry in the repository, not seen by the engine (image and
+   * directory apps sharing a GitOps repository: `worker/`). Names shown to people carry it, and
+   * names typed back may (src/core/tag-names.ts).
+   */
+  readonly tagNamespace?: string;
+  /**
+   * Image apps: the two versions' image references and the application commits between them;
+   * null when these commits record no image (then the generic Git comparison applies).
+   */
+  compareVersions?(fromSha: string | null, toSha: string): Promise<VersionComparison | null>;
+  /**
+   * What making `env` run the version of `toSha` (from `fromSha`) writes, in the words of the file
+   * it changes (image apps: the GitOps file and field); null for the generic description.
+   */
+  describeWrite?(env: string, fromSha: string | null, toSha: string): Promise<string[] | null>;
 }

@@ -26,3 +26,4 @@ export * from './notifier.js';
 export * from './object-store.js';
 export * from './operations.js';
 export * from './store.js';
+export * from './version-comparison.js';
