@@ -66,14 +66,14 @@ export async function runGitPlan(
         ...(versions
           ? versionBlocks(versions, { from: `${plan.env} now`, to: 'ships' })
           : plan.commits.length
-          ? [
-              {
-                type: 'list' as const,
-                title: 'commits',
-                items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`),
-              },
-            ]
-          : []),
+            ? [
+                {
+                  type: 'list' as const,
+                  title: 'commits',
+                  items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`),
+                },
+              ]
+            : []),
       ],
       { data: { plan, dryRun: true } },
     );

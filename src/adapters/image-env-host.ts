@@ -107,7 +107,12 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
     } catch {
       from = null;
     }
-    return this.versions.describeWrite(env, from, to, `${this.gitopsBranch} of the GitOps repository ${this.gitopsRepo}`);
+    return this.versions.describeWrite(
+      env,
+      from,
+      to,
+      `${this.gitopsBranch} of the GitOps repository ${this.gitopsRepo}`,
+    );
   }
 
   private get gitopsRepo(): string {

@@ -279,7 +279,8 @@ export function describePlan(
   else lines.push('pushed directly (no force)');
   lines.push(`deploy tag: ${tagPreview} (annotated)`);
   if (plan.toTag) lines.push(`version: ${plan.toTag}`);
-  if (plan.mode === 'fast-forward' && plan.commitCount && !write?.length) lines.push(`${plan.commitCount} commit(s) ship`);
+  if (plan.mode === 'fast-forward' && plan.commitCount && !write?.length)
+    lines.push(`${plan.commitCount} commit(s) ship`);
   if (plan.mode === 'commit' && change && !write?.length) {
     // Not a fast-forward: what ships is a tree, not the commits between; say what really changes.
     lines.push(

@@ -248,8 +248,7 @@ export function createWorkerDemo(dir: string, now = Date.now()): void {
       const when = at(ran.daysAgo);
       const version = `${ran.tag}@${digestOf(ran.tag)}`;
       const short = `worker:${ran.tag} (${digestOf(ran.tag).slice(0, 19)})`;
-      const subject =
-        ran.kind === 'promote' ? `Promote ${SOURCE_ENV[env]} to ${env}: ${short}` : `${short} in ${env}`;
+      const subject = ran.kind === 'promote' ? `Promote ${SOURCE_ENV[env]} to ${env}: ${short}` : `${short} in ${env}`;
       head = ops.commit(
         `refs/heads/conveyor/worker/${env}`,
         { ...conveyor, at: when },
@@ -267,7 +266,9 @@ export function createWorkerDemo(dir: string, now = Date.now()): void {
         head,
         { ...conveyor, at: when },
         [
-          ran.kind === 'discovered' ? `worker ${short.slice('worker:'.length)} in ${env}` : `Deploy of worker to ${env}`,
+          ran.kind === 'discovered'
+            ? `worker ${short.slice('worker:'.length)} in ${env}`
+            : `Deploy of worker to ${env}`,
           '',
           'Operation: sandbox',
           `Kind: ${ran.kind}`,

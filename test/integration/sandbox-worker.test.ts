@@ -122,7 +122,9 @@ describe.skipIf(!existsSync(SKOPEO))('sandbox worker: an image app through the C
     expect(out).toContain('succeeded');
     expect(lastChange()).toEqual([QA_FILE]);
     const [older, newer] = [inspect('1.2.0').Digest, inspect('1.3.0').Digest];
-    expect(showFile(deploy(), QA_FILE)).toBe(before.replace('newTag: "1.2.0"', 'newTag: "1.3.0"').replace(older, newer));
+    expect(showFile(deploy(), QA_FILE)).toBe(
+      before.replace('newTag: "1.2.0"', 'newTag: "1.3.0"').replace(older, newer),
+    );
     const rendered = renderOverlay(deploy(), 'overlays/qa');
     if (existsSync(KUBECTL)) expect(rendered).toContain(`image: ${IMAGE}:1.3.0@${newer}`);
     // The other overlays are untouched.
