@@ -1,6 +1,4 @@
 /** A repository host (GitHub, plain Git): reads from a local mirror, compare-and-swap writes. */
-import type { VersionComparison } from './version-comparison.js';
-
 export interface CommitInfo {
   sha: string;
   subject: string;
@@ -119,4 +117,33 @@ export interface GitHost {
    * it changes (image apps: the GitOps file and field); null for the generic description.
    */
   describeWrite?(env: string, fromSha: string | null, toSha: string): Promise<string[] | null>;
+}
+
+/**
+ * What an image app's two versions are, side by side (`diff`, a promotion's --dry-run): both
+ * image references and, when the images carry `org.opencontainers.image.revision` and `.source`,
+ * the application commits between them.
+ */
+export interface ImageSide {
+  /** `registry.example.com/team/worker:1.3.0@sha256:…` */
+  reference: string;
+  tag?: string;
+  digest?: string;
+  /** The image's `org.opencontainers.image.revision` label. */
+  revision?: string;
+  /** The image's `org.opencontainers.image.source` label. */
+  source?: string;
+}
+
+export interface VersionComparison {
+  /** Null when the older side records no image. */
+  from: ImageSide | null;
+  to: ImageSide;
+  /** Application commits in `to` and not in `from`, newest first (the first few); absent when unknown (see note). */
+  commits?: CommitInfo[];
+  commitCount?: number;
+  /** The application repository the commits were read from. */
+  repo?: string;
+  /** Why there are no commits: no labels, a repository Conveyor cannot read, … */
+  note?: string;
 }

@@ -26,4 +26,3 @@ export * from './notifier.js';
 export * from './object-store.js';
 export * from './operations.js';
 export * from './store.js';
-export * from './version-comparison.js';
