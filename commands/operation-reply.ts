@@ -90,6 +90,7 @@ export async function runGitPlan(
   });
   return renderOperation(op, await gateStatus(runtime, op), [], {
     web: webLinksFor(runtime.config, op.app, runtime.git.get(op.app)?.kind),
+    tagNamespace: runtime.git.get(op.app)?.tagNamespace,
   });
 }
 

@@ -120,6 +120,10 @@ describe.skipIf(!existsSync(SKOPEO))('sandbox worker: an image app through the C
     const { code, out } = await run('promote worker qa');
     expect(code, out).toBe(0);
     expect(out).toContain('succeeded');
+    // The reply names the deploy tag as git lists it.
+    const tagged = /tagged (\S+)/.exec(out)?.[1];
+    expect(tagged).toMatch(/^worker\/qa\/\d{4}\.\d{2}\.\d{2}\.\d+$/);
+    expect(git(deploy(), 'tag', '--list', tagged!)).toBe(tagged);
     expect(lastChange()).toEqual([QA_FILE]);
     const [older, newer] = [inspect('1.2.0').Digest, inspect('1.3.0').Digest];
     expect(showFile(deploy(), QA_FILE)).toBe(
