@@ -31,6 +31,10 @@ export function imageSourceFor(build: GitHostBuild, env: NodeJS.ProcessEnv = pro
         : new OciRegistry({
             baseUrl: image.registryUrl ?? `https://${image.repository.slice(0, image.repository.indexOf('/'))}`,
             credentials: readRegistryCredentials(image, env),
+            // A person waits on these reads (diff, --dry-run): one quick retry, not the poller's patience.
+            retries: 1,
+            maxRetryMs: 1_000,
+            timeoutMs: 5_000,
           }),
     async appRepo() {
       const repo = app.repo;
