@@ -82,12 +82,12 @@ export class ImageVersions {
         out.note = `${missing.map((m) => m.slice(0, 12)).join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not in ${repo.name}`;
         return out;
       }
-      const ahead = await repo.host.log(a, b, 1000);
-      if (!ahead.length) {
+      if (await repo.host.isAncestor(b, a)) {
         const behind = await repo.host.log(b, a, 1000);
         out.note = `${this.label(to)} is older than ${this.label(from)}: it lacks ${behind.length} application commit(s) of it (${repo.name})`;
         return out;
       }
+      const ahead = await repo.host.log(a, b, 1000);
       out.commits = ahead.slice(0, MAX_COMMITS);
       out.commitCount = ahead.length;
       out.repo = repo.name;
