@@ -55,6 +55,10 @@ async function checkPlanGates(
 }
 
 async function commitsToShip(host: GitHost, base: string | null, head: string) {
+  // Image apps: the application commits between the two images (none when they are unknown),
+  // not the commits of the version branches that record the images.
+  const images = await host.compareVersions?.(base, head);
+  if (images) return { commits: (images.commits ?? []).slice(0, 20), commitCount: images.commitCount ?? 0 };
   const all = await host.log(base as string, head, 1000);
   return { commits: all.slice(0, 20), commitCount: all.length };
 }

@@ -120,7 +120,10 @@ describe.skipIf(!existsSync(SKOPEO))('sandbox worker: an image app through the C
     const { code, out } = await run('promote worker qa');
     expect(code, out).toBe(0);
     expect(out).toContain('succeeded');
-    // The reply names the deploy tag as git lists it.
+    // The reply lists the application commits that ship, and names the deploy tag as git lists it.
+    expect(out).toContain('2 commit(s)');
+    expect(out).toContain('Retry poison messages three times (Chloe Dev)');
+    expect(out).not.toContain('in development (Conveyor)'); // not the version branch's own commits
     const tagged = /tagged (\S+)/.exec(out)?.[1];
     expect(tagged).toMatch(/^worker\/qa\/\d{4}\.\d{2}\.\d{2}\.\d+$/);
     expect(git(deploy(), 'tag', '--list', tagged!)).toBe(tagged);
