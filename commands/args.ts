@@ -24,6 +24,20 @@ export const ticketArg = z.string().regex(TICKET, 'a change ticket such as CHG00
 export const operationArg = z.string().regex(OPERATION_ID, 'an operation id such as op_3k9x2m7q1z');
 export const reasonArg = z.string().max(500, 'at most 500 characters');
 
+/**
+ * `--fresh` on the readers (`list`, `history`, `diff`): fetch every mirror first. Without it a
+ * reader accepts a mirror fetched in the last 5 s or vouched for by the controller's poller,
+ * from chat and the CLI alike (README, "Freshness").
+ */
+export const FRESH_FLAG = {
+  fresh: { type: 'boolean', description: 'fetch every repository first instead of reading the mirrors as kept fresh' },
+} as const;
+
+/** How old a mirror a reader accepts: none with `--fresh`. */
+export function readerMaxAgeMs(fresh: boolean | undefined): number {
+  return fresh ? 0 : 5_000;
+}
+
 export function requireApp(ctx: CommandContext, name: string): AppConfig {
   const app = findApp(ctx.runtime.config, name);
   if (!app) {

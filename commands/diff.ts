@@ -7,22 +7,22 @@ import { shortSha, truncate } from '../src/core/format.js';
 import { okReply, type ReplyBlock } from '../src/core/reply.js';
 import { shownTag } from '../src/core/tag-names.js';
 import { versionBlocks } from '../src/core/version-comparison-view.js';
-import { appArg, envArg, requireApp, requireEnv } from './args.js';
+import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
 
 const MAX_ITEMS = 30;
 
 export const diff = defineCommand({
   name: 'diff',
   summary: 'Show what <dst_env> lacks compared with <src_env>',
-  usage: 'diff <src_env> <dst_env> [<app>]',
+  usage: 'diff <src_env> <dst_env> [<app>] [--fresh]',
   help:
     'Per app: the deploy tags on both sides, the commits <dst_env> lacks, the changed files with +/- counts, ' +
     'a compare link (GitHub), and the commands that bring <dst_env> up to <src_env>, each one Conveyor would accept from you now ' +
     '(a promote, a promote per stage in between, a --version promote where the target allows skipping, or a rollback --to when <dst_env> ran that version); ' +
     'when none would be accepted, why. "in sync" when the trees are equal.',
   positionals: ['src', 'dst', 'app?'],
-  flags: {},
-  schema: z.object({ src: envArg, dst: envArg, app: appArg.optional() }),
+  flags: FRESH_FLAG,
+  schema: z.object({ src: envArg, dst: envArg, app: appArg.optional(), fresh: z.boolean().optional() }),
   mutates: false,
   async run(args, ctx) {
     const { runtime } = ctx;
@@ -35,7 +35,7 @@ export const diff = defineCommand({
       8,
       async (app): Promise<{ blocks: ReplyBlock[]; inSync: boolean; suggestions?: string[] }> => {
         const states = await readAppStates(runtime, app, {
-          maxAgeMs: ctx.source === 'cli' ? 0 : 5_000,
+          maxAgeMs: readerMaxAgeMs(args.fresh),
           trustWatcher: true,
         });
         const s = states.find((x) => x.env.name === src.name)!;

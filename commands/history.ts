@@ -9,23 +9,23 @@ import { historyOf, nameOf } from '../src/core/promotion-plan.js';
 import { okReply, type Reply, type ReplyBlock } from '../src/core/reply.js';
 import { shownTagOrNull } from '../src/core/tag-names.js';
 import { userNames } from '../src/core/user-names.js';
-import { appArg, envArg, requireApp, requireEnv } from './args.js';
+import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
 
 export const history = defineCommand({
   name: 'history',
   summary: 'Show recent operations, newest first',
-  usage: 'history [<app>] [<env>]',
+  usage: 'history [<app>] [<env>] [--fresh]',
   help:
     'Newest first: who asked, what, when, the outcome and who approved. With an app and an environment: its deploy history, every version that ran there ' +
     '(from its deploy tags, and versions pushed by hand), each marked current, superseded or rolled back from, where rollback would go, then its recent operations.',
   positionals: ['app?', 'env?'],
-  flags: {},
-  schema: z.object({ app: appArg.optional(), env: envArg.optional() }),
+  flags: FRESH_FLAG,
+  schema: z.object({ app: appArg.optional(), env: envArg.optional(), fresh: z.boolean().optional() }),
   mutates: false,
   async run(args, ctx) {
     const app = args.app ? requireApp(ctx, args.app) : undefined;
     if (args.env) requireEnv(ctx, args.env);
-    if (app && args.env) return deployHistoryReply(ctx, app, args.env);
+    if (app && args.env) return deployHistoryReply(ctx, app, args.env, args.fresh);
     const ops = await operationsTable(ctx, args.app, args.env);
     return okReply(ops ? `${ops.rows.length} operation(s)` : 'No operations yet', ops ? [ops] : []);
   },
@@ -66,9 +66,14 @@ async function operationsTable(
     : null;
 }
 
-async function deployHistoryReply(ctx: CommandContext, app: AppConfig, envName: string): Promise<Reply> {
+async function deployHistoryReply(
+  ctx: CommandContext,
+  app: AppConfig,
+  envName: string,
+  fresh: boolean | undefined,
+): Promise<Reply> {
   const { runtime } = ctx;
-  const states = await readAppStates(runtime, app, { maxAgeMs: ctx.source === 'cli' ? 0 : 5_000, trustWatcher: true });
+  const states = await readAppStates(runtime, app, { maxAgeMs: readerMaxAgeMs(fresh), trustWatcher: true });
   const state = states.find((s) => s.env.name === envName)!;
   const history = historyOf(state);
   const host = hostFor(runtime, app);

@@ -7,27 +7,27 @@ import { type MatrixView, okReply } from '../src/core/reply.js';
 import { underWatchUntil } from '../src/core/soak.js';
 import { shownTag } from '../src/core/tag-names.js';
 import { userNames } from '../src/core/user-names.js';
-import { appArg, envArg, requireApp, requireEnv } from './args.js';
+import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
 
 export const list = defineCommand({
   name: 'list',
   summary: 'Show what every environment runs: tag, sha, age, who deployed, live state',
-  usage: 'list [<app>] [<env>]',
+  usage: 'list [<app>] [<env>] [--fresh]',
   help:
     'Shows the matrix apps × environments: the deploy tag on the branch head (— when the head is untagged), ' +
     'the short sha, how old the commit is, who deployed it, the live state reported by the controller ' +
     '(healthy, progressing, failed, drifted, unknown) and operations waiting for approval. ' +
     'Environments that enter by pull request show "(PR)"; on plain Git remotes their PRs fall back to Conveyor\'s own gate.',
   positionals: ['app?', 'env?'],
-  flags: {},
-  schema: z.object({ app: appArg.optional(), env: envArg.optional() }),
+  flags: FRESH_FLAG,
+  schema: z.object({ app: appArg.optional(), env: envArg.optional(), fresh: z.boolean().optional() }),
   mutates: false,
   async run(args, ctx) {
     const { runtime } = ctx;
     const apps = args.app ? [requireApp(ctx, args.app)] : runtime.config.apps;
     const envFilter = args.env ? requireEnv(ctx, args.env).name : null;
     const now = runtime.clock.now();
-    const maxAgeMs = ctx.source === 'cli' ? 0 : 5_000;
+    const maxAgeMs = readerMaxAgeMs(args.fresh);
     // Soak windows are read only where an environment has one.
     const soaking = runtime.config.environments.some((e) => e.verify?.soak);
     const [states, live, pending, recent] = await Promise.all([

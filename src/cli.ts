@@ -6,14 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig } from './cli-config.js';
+import { locateConfig } from './cli-locate.js';
 import { didYouMean, RUN_USAGE, SUBCOMMAND_USAGE, USAGE } from './cli-usage.js';
-import { loadConfigFile } from './config/load.js';
 import { ConfigError, isConveyorError } from './core/errors.js';
-import { createLogger } from './core/log.js';
-import { TOKEN_SHAPE } from './core/ports.js';
+import { TOKEN_SHAPE } from './core/ports/api-tokens.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
+import { readServeInfo, type ServeInfo } from './server/serve-info.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
@@ -83,7 +82,7 @@ export async function main(argv: string[], io: Out = stdio, cwd = process.cwd())
       case 'run':
         return await runCommand(rest, io, cwd);
       case 'check-config':
-        return checkConfig(rest, io, cwd);
+        return await checkConfig(rest, io, cwd);
       case 'journal-watch': {
         const { journalWatchMain } = await import('./journal/cli.js');
         return await journalWatchMain(rest, io, cwd);
@@ -117,8 +116,9 @@ function unknownCommand(command: string, io: Out): number {
   return 2;
 }
 
-function checkConfig(args: string[], io: Out, cwd: string): number {
+async function checkConfig(args: string[], io: Out, cwd: string): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
+  const { loadConfigFile } = await import('./config/load.js');
   const loaded = loadConfigFile(values.config, cwd);
   if (!loaded) {
     io.out('no conveyor.yaml here: Conveyor would run its built-in sandbox');
@@ -221,7 +221,7 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
     allowPositionals: true,
   });
   // The sandbox: no --config and no ./conveyor.yaml (what resolveConfig decides, without building it).
-  const sandbox = !values.config && !existsSync(join(cwd, 'conveyor.yaml'));
+  const sandbox = locateConfig(values.config, cwd).sandbox;
   let identity: RunIdentity;
   try {
     if (positionals.length !== 1) throw new RunUsageError('give the command text as one argument, in quotes');
@@ -248,31 +248,23 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
       return 1;
     }
   }
+  const idempotencyKey = values['idempotency-key'];
+  // A serve on embedded state runs this configuration: it takes the command, and nothing here
+  // needs the configuration read (the serve validated it) — the usual case is one small request.
+  const located = locateConfig(values.config, cwd);
+  const running = readServeInfo(located.serveInfoFile);
+  if (running?.embedded && running.config === located.file) {
+    return answer(await sendToServe(running, identity, text, idempotencyKey, io), values.json, io);
+  }
+  const { createLogger } = await import('./core/log.js');
+  const { resolveConfig } = await import('./cli-config.js');
   const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
   const resolved = await resolveConfig(values.config, cwd, log);
-  const idempotencyKey = values['idempotency-key'];
-  const { readServeInfo } = await import('./server/local-api.js');
+  // A serve started before serve.json said what it runs (or on another path to the same file).
   const info = resolved.config.state.url.startsWith('pglite:') ? readServeInfo(resolved.serveInfoFile) : null;
-  let reply: Reply;
+  let reply: Reply | number;
   if (info) {
-    if (identity.kind === 'anonymous') {
-      io.err(`error: the running serve takes commands only from a person: ${TOKEN_HOW}`);
-      return 1;
-    }
-    const res = await fetch(`http://127.0.0.1:${info.port}/api/run`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${identity.kind === 'token' ? identity.token : info.token}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ text, idempotencyKey, ...(identity.kind === 'as' ? { user: identity.user } : {}) }),
-    });
-    const body = (await res.json()) as Reply & { error?: string };
-    if (!res.ok) {
-      io.err(`error: the running serve refused the command: ${body.error ?? body.title ?? res.status}`);
-      return 1;
-    }
-    reply = body;
+    reply = await sendToServe(info, identity, text, idempotencyKey, io);
   } else {
     mkdirSync(dirname(resolved.serveInfoFile), { recursive: true });
     const { compose, wireControllerless } = await import('./compose/index.js');
@@ -305,7 +297,41 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
       await runtime.store.close();
     }
   }
-  if (values.json) {
+  return answer(reply, values.json, io);
+}
+
+/** The command through a running serve's `POST /api/run`; a refusal of the request itself is exit 1. */
+async function sendToServe(
+  info: ServeInfo,
+  identity: RunIdentity,
+  text: string,
+  idempotencyKey: string | undefined,
+  io: Out,
+): Promise<Reply | number> {
+  if (identity.kind === 'anonymous') {
+    io.err(`error: the running serve takes commands only from a person: ${TOKEN_HOW}`);
+    return 1;
+  }
+  const res = await fetch(`http://127.0.0.1:${info.port}/api/run`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${identity.kind === 'token' ? identity.token : info.token}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ text, idempotencyKey, ...(identity.kind === 'as' ? { user: identity.user } : {}) }),
+  });
+  const body = (await res.json()) as Reply & { error?: string };
+  if (!res.ok) {
+    io.err(`error: the running serve refused the command: ${body.error ?? body.title ?? res.status}`);
+    return 1;
+  }
+  return body;
+}
+
+/** Print the reply (text, or `--json`) and return its exit code. */
+function answer(reply: Reply | number, json: boolean | undefined, io: Out): number {
+  if (typeof reply === 'number') return reply;
+  if (json) {
     io.out(
       JSON.stringify(
         {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ResolvedConfig } from '../cli-config.js';
 import { readSecrets } from '../config/secrets.js';
 import { ConfigError, NotAllowedError, UpstreamError } from '../core/errors.js';
-import { readServeInfo } from '../server/local-api.js';
+import { readServeInfo } from '../server/serve-info.js';
 
 export class BotLink {
   private token: string;

@@ -5,19 +5,12 @@
  * created in Slack with `token create`). The local serve token (kept 0600 under .conveyor/) with
  * a body `user` is accepted only in the sandbox, whose users are demo identities.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { CommandService } from '../core/command-service.js';
 import { KEY_REUSED } from '../core/dispatcher.js';
 import type { TokenStore } from '../store/token-store.js';
 import { bearerToken, type HttpServer, readJsonWith, sendJson } from './http-server.js';
-
-export interface ServeInfo {
-  pid: number;
-  port: number;
-  token: string;
-}
 
 export const runBody = z.object({
   text: z.string().max(4000),
@@ -29,36 +22,6 @@ export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-export function writeServeInfo(file: string, port: number): ServeInfo {
-  const info = { pid: process.pid, port, token: randomBytes(24).toString('base64url') };
-  // 0600 whatever the umask, also when an earlier file (perhaps with wider modes) is replaced.
-  rmSync(file, { force: true });
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  return info;
-}
-
-export function removeServeInfo(file: string): void {
-  try {
-    const info = JSON.parse(readFileSync(file, 'utf8')) as ServeInfo;
-    if (info.pid === process.pid) rmSync(file, { force: true });
-  } catch {
-    /* already gone */
-  }
-}
-
-/** The running serve described by the file, if its process is alive. */
-export function readServeInfo(file: string): ServeInfo | null {
-  if (!existsSync(file)) return null;
-  try {
-    const info = JSON.parse(readFileSync(file, 'utf8')) as ServeInfo;
-    process.kill(info.pid, 0);
-    return info;
-  } catch {
-    return null;
-  }
 }
 
 /** With a personal token the caller is its owner: a body `user` may only repeat it. */

@@ -4,7 +4,7 @@
  * safe point, release leadership, close the store.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { resolveConfig } from '../cli-config.js';
@@ -25,7 +25,8 @@ import { DEFAULT_RETENTION, startRetention } from '../store/retention.js';
 import { addBoard } from './board/index.js';
 import { HttpServer, sendJson } from './http-server.js';
 import { addJournalRoutes } from './journal-routes.js';
-import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
+import { addLocalApi } from './local-api.js';
+import { removeServeInfo, type ServeInfo, writePrivate, writeServeInfo } from './serve-info.js';
 import { mountSlack } from './slack-mount.js';
 
 export interface ServeOptions {
@@ -104,7 +105,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const controller = await startController({ runtime, http, secrets, log: log.child({ component: 'controller' }) });
   const host = options.host ?? env.HOST ?? (resolved.sandbox ? '127.0.0.1' : '0.0.0.0');
   const port = await http.listen(options.port ?? secrets.PORT ?? 3000, host);
-  info = announce(resolved.serveInfoFile, port);
+  info = announce(resolved.serveInfoFile, port, {
+    embedded: resolved.config.state.url.startsWith('pglite:'),
+    config: resolved.file,
+  });
   await runtime.engine.sweep();
   runtime.engine.startSweeper();
   const reconcile = () =>
@@ -187,17 +191,8 @@ function localToken(dir: string): string {
 }
 
 /** Write serve.json (pid, port, local token) so that `conveyor run` and the workers find serve. */
-function announce(file: string, port: number): ServeInfo {
-  const info: ServeInfo = { pid: process.pid, port, token: localToken(dirname(file)) };
-  writePrivate(file, JSON.stringify(info));
-  return info;
-}
-
-/** 0600 whatever the umask, also when an earlier file (perhaps with wider modes) is replaced. */
-function writePrivate(file: string, text: string): void {
-  rmSync(file, { force: true });
-  writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+function announce(file: string, port: number, about: { embedded: boolean; config: string }): ServeInfo {
+  return writeServeInfo(file, { pid: process.pid, port, token: localToken(dirname(file)), ...about });
 }
 
 export async function serve(options: ServeOptions): Promise<void> {

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/adapters/local-object-store.js';
 import { Outbox } from '../../src/journal/outbox.js';
-import { writeServeInfo } from '../../src/server/local-api.js';
+import { writeServeInfo } from '../../src/server/serve-info.js';
 import { openPglite, processStartTime } from '../../src/store/pglite-db.js';
 import { family, printFamilies } from './support/summary.js';
 
@@ -100,7 +100,7 @@ describe('private state under umask 0', () => {
   it('writes the serve token, the outbox and local objects private', async () => {
     const info = join(root, 'serve.json');
     writeFileSync(info, '{}', { mode: 0o666 });
-    writeServeInfo(info, 1234);
+    writeServeInfo(info, { pid: process.pid, port: 1234, token: 'a-serve-token' });
     fam.record(mode(info) === 0o600, `serve.json mode ${mode(info).toString(8)} (an older 0666 file was there)`);
 
     const journals = join(root, 'exports');

@@ -151,7 +151,13 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
       { timeout: 30_000, interval: 200 },
     );
     const info = JSON.parse(readFileSync(join(dir, '.conveyor/sandbox/serve.json'), 'utf8'));
-    expect(info).toMatchObject({ pid: serve.pid, port });
+    // It says what it runs, so `conveyor run` can hand it a command without reading the configuration.
+    expect(info).toMatchObject({
+      pid: serve.pid,
+      port,
+      embedded: true,
+      config: join(dir, '.conveyor/sandbox/conveyor.yaml'),
+    });
   });
 
   it('run goes through the running serve (PGlite is one process) with the same answers and exit codes', async () => {
@@ -194,6 +200,34 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(noEnv.code).toBe(2);
     expect(noEnv.stdout).toMatch(/^error: unknown environment "nosuchenv"/);
     expect(noEnv.stdout).toContain('usage: list [<app>] [<env>]');
+  });
+
+  it('list through the serve reads the kept mirror; --fresh fetches first and shows a push made by hand', async () => {
+    const before = await conveyor('run', 'list web staging', '--as', 'U_DEMO', '--json');
+    const shown = JSON.parse(before.stdout).data.rows[0].sha;
+    const parent = git('web', 'rev-parse', 'staging');
+    expect(shown).toBe(parent.slice(0, 8));
+    const tree = git('web', 'rev-parse', 'staging^{tree}');
+    const pushed = git(
+      'web',
+      '-c',
+      'user.name=Hand',
+      '-c',
+      'user.email=hand@example.com',
+      'commit-tree',
+      tree,
+      '-p',
+      parent,
+      '-m',
+      'hotfix by hand',
+    );
+    git('web', 'update-ref', 'refs/heads/staging', pushed, parent);
+    const fresh = await conveyor('run', 'list web staging --fresh', '--as', 'U_DEMO', '--json');
+    expect(fresh.code).toBe(0);
+    expect(JSON.parse(fresh.stdout).data.rows).toEqual([
+      expect.objectContaining({ app: 'web', env: 'staging', sha: pushed.slice(0, 8) }),
+    ]);
+    git('web', 'update-ref', 'refs/heads/staging', parent, pushed);
   });
 
   it('a second serve on the same folder refuses to start and names the running one', async () => {

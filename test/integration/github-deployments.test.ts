@@ -36,9 +36,6 @@ let seeded: SeededRepo;
 /** Every deployment-related request Conveyor sent, with the fake's answer. */
 const exchanges: { method: string; url: string; body: Record<string, unknown>; status: number; data: unknown }[] = [];
 
-/** One-shot actions run right before a matching request leaves Octokit. */
-const beforeRequest: { method: string; url: string; action: () => void }[] = [];
-
 /** Run a command, then wait for the GitHub observers (they write in the background). */
 async function run(text: string, user?: string) {
   const reply = await t.run(text, user);
@@ -53,9 +50,6 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'github-deployments-'));
   octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0, retryAfterBaseValue: 1 });
   octokit.hook.wrap('request', async (request, options) => {
-    const o0 = options as unknown as { method: string; url: string };
-    const i = beforeRequest.findIndex((b) => b.method === o0.method && b.url === o0.url);
-    if (i >= 0) beforeRequest.splice(i, 1)[0]!.action();
     const response = await request(options);
     const o = options as unknown as Record<string, unknown> & { method: string; url: string };
     if (DEPLOY_PATHS.includes(o.url) && o.method !== 'GET') {
@@ -168,12 +162,8 @@ describe('GitHub deployments', () => {
         .split('\n')
         .filter((l) => l.startsWith('conveyor_notification_failures_total{'));
     expect(await failures()).toEqual([]);
-    // The fake refuses the next request: the creation of this operation's deployment.
-    beforeRequest.push({
-      method: 'POST',
-      url: '/repos/{owner}/{repo}/deployments',
-      action: () => gh.failNext(1, 422, {}, 'Validation Failed'),
-    });
+    // The fake refuses the creation of this operation's deployment (and nothing else).
+    gh.failNext(1, 422, {}, 'Validation Failed', { method: 'POST', path: /^\/repos\/[^/]+\/[^/]+\/deployments$/ });
     await gh.commitFiles(OWNER, 'api', 'develop', { 'src/third.ts': 'export const t = 3;\n' }, 'Third');
     const before = states('qa').length;
     const reply = await run('promote api qa');

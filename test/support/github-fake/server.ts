@@ -29,6 +29,7 @@ export class GitHubFake {
     status: number;
     headers: Record<string, string>;
     message?: string;
+    only?: { method: string; path: RegExp };
   }[] = [];
   private readonly server: Server;
   readonly now: () => Date;
@@ -150,9 +151,18 @@ export class GitHubFake {
     this.checks.set(sha, list);
   }
 
-  /** The next `n` API requests answer `status` (403 + message "secondary rate limit" by default for 403). */
-  failNext(n: number, status: number, headers: Record<string, string> = {}, message?: string): void {
-    this.faults.push({ left: n, status, headers, message });
+  /**
+   * The next `n` API requests answer `status` (403 + message "secondary rate limit" by default for 403);
+   * with `only`, the next `n` requests of that method whose path matches (others pass untouched).
+   */
+  failNext(
+    n: number,
+    status: number,
+    headers: Record<string, string> = {},
+    message?: string,
+    only?: { method: string; path: RegExp },
+  ): void {
+    this.faults.push({ left: n, status, headers, message, only });
   }
 
   resetCounters(): void {
@@ -227,9 +237,10 @@ export class GitHubFake {
     const installation = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname)?.[1];
     if (installation !== undefined && req.method === 'POST') return this.installationToken(auth, installation);
     if (auth !== this.token) return { ...this.errorReply(401, 'Bad credentials'), free: true };
-    const fault = this.faults[0];
+    const i = this.faults.findIndex((f) => !f.only || (f.only.method === req.method && f.only.path.test(url.pathname)));
+    const fault = this.faults[i];
     if (fault) {
-      if (--fault.left <= 0) this.faults.shift();
+      if (--fault.left <= 0) this.faults.splice(i, 1);
       const message =
         fault.message ??
         (fault.status === 403
