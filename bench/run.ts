@@ -19,6 +19,7 @@ import { listAtScale } from './scenarios/list-scale.js';
 import { promote } from './scenarios/promote.js';
 import { promoteGit } from './scenarios/promote-git.js';
 import { registryDiscovery } from './scenarios/registry-discovery.js';
+import { sandboxCreate } from './scenarios/sandbox-create.js';
 import { slackAck } from './scenarios/slack-ack.js';
 import { watchLatency } from './scenarios/watch-latency.js';
 
@@ -32,6 +33,7 @@ export const SCENARIOS: Scenario[] = [
   journalUpload,
   board,
   footprint,
+  sandboxCreate,
 ];
 
 const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));

@@ -15,7 +15,9 @@ export const approve = defineCommand({
   mutates: true,
   async run(args, ctx) {
     const { op, role } = await ctx.runtime.engine.approve(args.id, ctx.user);
-    const reply = renderOperation(op, await gateStatus(ctx.runtime, op));
+    const reply = renderOperation(op, await gateStatus(ctx.runtime, op), [], {
+      tagNamespace: ctx.runtime.git.get(op.app)?.tagNamespace,
+    });
     return {
       ...reply,
       title: `${ctx.user} approved as ${role}. ${reply.title}`,

@@ -5,6 +5,8 @@ import { hostFor, mapLimit, readAppStates } from '../src/core/env-state.js';
 import { InputError } from '../src/core/errors.js';
 import { shortSha, truncate } from '../src/core/format.js';
 import { okReply, type ReplyBlock } from '../src/core/reply.js';
+import { shownTag } from '../src/core/tag-names.js';
+import { versionBlocks } from '../src/core/version-comparison-view.js';
 import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
 
 const MAX_ITEMS = 30;
@@ -38,11 +40,14 @@ export const diff = defineCommand({
         });
         const s = states.find((x) => x.env.name === src.name)!;
         const d = states.find((x) => x.env.name === dst.name)!;
-        const head = `${app.name}: ${src.name} ${s.tag?.name ?? shortSha(s.head)} ↔ ${dst.name} ${d.tag?.name ?? shortSha(d.head)}`;
+        const host = hostFor(runtime, app);
+        const name = (x: typeof s) => (x.tag ? shownTag(host, x.tag.name) : shortSha(x.head));
+        const head = `${app.name}: ${src.name} ${name(s)} ↔ ${dst.name} ${name(d)}`;
         if (!s.head)
           return { inSync: false, blocks: [{ type: 'text', text: `${head} — ${src.name} has no branch yet` }] };
         if (s.tree === d.tree) return { inSync: true, blocks: [{ type: 'text', text: `${head} — in sync` }] };
-        const host = hostFor(runtime, app);
+        // Image apps: both image references and the application commits between them.
+        const versions = (await host.compareVersions?.(d.head, s.head)) ?? null;
         const lacking = d.head ? await host.log(d.head, s.head, 1000) : await host.log(null as never, s.head, 1000);
         const extra = d.head ? await host.log(s.head, d.head, 1000) : [];
         const files = d.head ? await host.diffStat(d.head, s.head) : [];
@@ -57,8 +62,11 @@ export const diff = defineCommand({
         const summary = lacking.length
           ? `${dst.name} lacks ${lacking.length} commit(s)${extra.length ? ` and has ${extra.length} of its own${hint}` : ''}`
           : `${dst.name} has every commit of ${src.name} but runs another version; it has ${extra.length} of its own${hint}`;
-        const blocks: ReplyBlock[] = [{ type: 'text', text: `${head} — ${summary}` }];
-        if (lacking.length) {
+        const blocks: ReplyBlock[] = [
+          { type: 'text', text: versions ? `${head} — ${dst.name} runs another image` : `${head} — ${summary}` },
+        ];
+        if (versions) blocks.push(...versionBlocks(versions, { from: dst.name, to: src.name }));
+        else if (lacking.length) {
           blocks.push({
             type: 'list',
             title: 'commits',
@@ -68,7 +76,7 @@ export const diff = defineCommand({
             ],
           });
         }
-        if (files.length) {
+        if (files.length && !versions) {
           const added = files.reduce((n, f) => n + f.added, 0);
           const deleted = files.reduce((n, f) => n + f.deleted, 0);
           blocks.push({

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import type { AppConfig } from '../src/config/schema.js';
 import type { CommandContext } from '../src/core/command.js';
 import { defineCommand } from '../src/core/command.js';
-import { entryName, rollbackTarget } from '../src/core/deploy-history.js';
-import { readAppStates } from '../src/core/env-state.js';
+import { rollbackTarget } from '../src/core/deploy-history.js';
+import { hostFor, readAppStates } from '../src/core/env-state.js';
 import { ago, shortSha } from '../src/core/format.js';
-import { historyOf } from '../src/core/promotion-plan.js';
+import { historyOf, nameOf } from '../src/core/promotion-plan.js';
 import { okReply, type Reply, type ReplyBlock } from '../src/core/reply.js';
+import { shownTagOrNull } from '../src/core/tag-names.js';
 import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
 
@@ -75,12 +76,13 @@ async function deployHistoryReply(
   const states = await readAppStates(runtime, app, { maxAgeMs: readerMaxAgeMs(fresh, ctx.source), trustWatcher: true });
   const state = states.find((s) => s.env.name === envName)!;
   const history = historyOf(state);
+  const host = hostFor(runtime, app);
   const now = runtime.clock.now();
   const next = rollbackTarget(history);
   const rows = history.entries
     .slice(0, 30)
     .map((e) => [
-      e.tag ?? '(no deploy tag)',
+      shownTagOrNull(host, e.tag) ?? '(no deploy tag)',
       shortSha(e.sha),
       e.kind,
       e.requestedBy ?? '—',
@@ -93,7 +95,7 @@ async function deployHistoryReply(
   blocks.push({
     type: 'text',
     text: next
-      ? `rollback ${app.name} ${envName} would return to ${entryName(next)}`
+      ? `rollback ${app.name} ${envName} would return to ${nameOf(host, next)}`
       : `rollback ${app.name} ${envName} has no earlier version to return to`,
   });
   const ops = await operationsTable(ctx, app.name, envName);
@@ -105,8 +107,14 @@ async function deployHistoryReply(
     blocks,
     {
       data: {
-        history: history.entries.map(({ tag, sha, kind, date, mark }) => ({ tag, sha, kind, date, mark })),
-        rollbackTo: next ? entryName(next) : null,
+        history: history.entries.map(({ tag, sha, kind, date, mark }) => ({
+          tag: shownTagOrNull(host, tag),
+          sha,
+          kind,
+          date,
+          mark,
+        })),
+        rollbackTo: next ? nameOf(host, next) : null,
       },
     },
   );

@@ -6,6 +6,7 @@ import { mapLimit, readAppStates } from '../src/core/env-state.js';
 import { ago, shortSha, truncate } from '../src/core/format.js';
 import { lockText, type MatrixLock, type MatrixView, okReply } from '../src/core/reply.js';
 import { underWatchUntil } from '../src/core/soak.js';
+import { shownTag } from '../src/core/tag-names.js';
 import { userNames } from '../src/core/user-names.js';
 import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } from './args.js';
 
@@ -77,10 +78,11 @@ export const list = defineCommand({
         // Where an applier is configured, the live state says what it reports (revision, health).
         const applier = app.targets[s.env.name]?.applier ? applierView(liveRow?.detail) : null;
         const locked = lockOf(app.name, s.env.name);
+        const tagName = s.tag ? shownTag(host, s.tag.name) : null;
         rows.push([
           app.name,
           envLabel,
-          s.tag?.name ?? '—',
+          tagName ?? '—',
           shortSha(s.head),
           age ?? '—',
           (deployer && nameOf(deployer)) || s.commit?.author || '—',
@@ -90,7 +92,7 @@ export const list = defineCommand({
         ]);
         cells.push({
           env: envLabel,
-          version: s.head ? (s.tag?.name ?? shortSha(s.head)) : null,
+          version: s.head ? (tagName ?? shortSha(s.head)) : null,
           sha: s.head,
           age,
           live: liveRow ? liveRow.state : 'unknown',

@@ -13,6 +13,8 @@ import type { GitHost } from '../src/core/ports.js';
 import { describePlan, NothingToDo } from '../src/core/promotion-plan.js';
 import { okReply, type Reply } from '../src/core/reply.js';
 import { findApp } from '../src/core/runtime.js';
+import { shownTag } from '../src/core/tag-names.js';
+import { versionBlocks } from '../src/core/version-comparison-view.js';
 
 export async function runGitPlan(
   ctx: CommandContext,
@@ -43,22 +45,35 @@ export async function runGitPlan(
       runtime.clock.now(),
       tags.map((t) => t.name),
     );
+    const versions = (await host.compareVersions?.(plan.targetHead, plan.sourceSha)) ?? null;
     return okReply(
       `dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`,
       [
         {
           type: 'list',
-          items: describePlan(plan, host, preview, kind, runtime.config, ctx.user, await changeOf(host, plan)),
+          items: describePlan(
+            plan,
+            host,
+            shownTag(host, preview),
+            kind,
+            runtime.config,
+            ctx.user,
+            await changeOf(host, plan),
+            (await host.describeWrite?.(plan.env, plan.targetHead, plan.sourceSha)) ?? null,
+          ),
         },
-        ...(plan.commits.length
-          ? [
-              {
-                type: 'list' as const,
-                title: 'commits',
-                items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`),
-              },
-            ]
-          : []),
+        // Image apps: the images on both sides and the application commits between them.
+        ...(versions
+          ? versionBlocks(versions, { from: `${plan.env} now`, to: 'ships' })
+          : plan.commits.length
+            ? [
+                {
+                  type: 'list' as const,
+                  title: 'commits',
+                  items: plan.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`),
+                },
+              ]
+            : []),
       ],
       { data: { plan, dryRun: true } },
     );
@@ -75,6 +90,7 @@ export async function runGitPlan(
   });
   return renderOperation(op, await gateStatus(runtime, op), [], {
     web: webLinksFor(runtime.config, op.app, runtime.git.get(op.app)?.kind),
+    tagNamespace: runtime.git.get(op.app)?.tagNamespace,
   });
 }
 

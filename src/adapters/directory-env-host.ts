@@ -10,6 +10,15 @@ import { InputError } from '../core/errors.js';
 import { ImageEnvHost } from './image-env-host.js';
 
 export class DirectoryEnvHost extends ImageEnvHost {
+  /** A folder's version is a tree, not an image: diff and --dry-run use the generic Git words. */
+  override async compareVersions(): Promise<null> {
+    return null;
+  }
+
+  override async describeWrite(): Promise<null> {
+    return null;
+  }
+
   private folder(env: string): string {
     const folder = this.app.gitops?.paths[env];
     if (!folder) throw new InputError(`${this.app.name} has no folder for ${env}`);

@@ -18,7 +18,10 @@
  * - Deploy tags are named `<app>/<env>/…` in the GitOps repository (several apps may share it);
  *   the engine sees them without the prefix.
  * - `resolve` also takes an image version (`1.4.2`, `1.4.2@sha256:…`, `sha256:…`): the newest
- *   commit of a version branch that recorded it.
+ *   commit of a version branch that recorded it; and a deploy tag by its whole name
+ *   (`worker/qa/…`, what people are shown: `tagNamespace`) or without the app's prefix.
+ * - `compareVersions` and `describeWrite` (diff, --dry-run) put it in the images' words
+ *   (./image-versions.ts).
  */
 import type { AppConfig } from '../config/schema.js';
 import { deployTagPrefix, nextDeployTag } from '../core/deploy-tag.js';
@@ -26,9 +29,18 @@ import { ConflictError, InputError, NotFoundError } from '../core/errors.js';
 import { gitopsTarget, versionBranch } from '../core/images/gitops-target.js';
 import { readImageField, writeImageField } from '../core/images/image-field.js';
 import { formatVersion, type ImageVersion, parseVersion } from '../core/images/image-ref.js';
-import type { CommitInfo, DeployTag, FileStat, GitHost, ImageEnvironments, RefsSnapshot } from '../core/ports.js';
+import type {
+  CommitInfo,
+  DeployTag,
+  FileStat,
+  GitHost,
+  ImageEnvironments,
+  RefsSnapshot,
+  VersionComparison,
+} from '../core/ports.js';
 import type { PlainGitHost } from './git-plain.js';
 import { GitObjects } from './gitops-objects.js';
+import { type ImageSource, ImageVersions } from './image-versions.js';
 
 export const VERSION_FILE = 'image';
 
@@ -40,6 +52,8 @@ export interface ImageEnvHostOptions {
   /** git.tagFormat: versions recorded from the files get a deploy tag too (they ran there). */
   tagFormat: string;
   now?: () => Date;
+  /** Where the images' labels and the application commits are read (diff); none: references only. */
+  images?: ImageSource;
 }
 
 export class ImageEnvHost implements GitHost, ImageEnvironments {
@@ -53,6 +67,9 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tagFormat: string;
   private readonly now: () => Date;
+  private readonly versions: ImageVersions;
+  /** The registry (or OCI layout) the images are read from, when one is configured (the discovery uses it). */
+  readonly imageSource: ImageSource | undefined;
 
   constructor(options: ImageEnvHostOptions) {
     this.app = options.app;
@@ -62,6 +79,44 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
     this.objects = new GitObjects(options.host.mirror);
     this.gitopsBranch = options.app.gitops?.branch ?? 'main';
     for (const env of options.environments) this.envOfBranch.set(env.branch, env.name);
+    this.imageSource = options.images;
+    this.versions = new ImageVersions(options.app, options.images, () => this.now().getTime());
+  }
+
+  /** Deploy tags are `<app>/<env>/…` in the GitOps repository: people see (and may type) the whole name. */
+  get tagNamespace(): string {
+    return `${this.app.name}/`;
+  }
+
+  async compareVersions(fromSha: string | null, toSha: string): Promise<VersionComparison | null> {
+    const to = await this.versionAt(toSha);
+    if (!to) return null;
+    return this.versions.compare(fromSha ? await this.versionAt(fromSha) : null, to);
+  }
+
+  async describeWrite(env: string, _fromSha: string | null, toSha: string): Promise<string[] | null> {
+    const to = await this.versionAt(toSha);
+    if (!to) return null;
+    // What the file says now (the version branch may lag a hand edit it has not recorded yet).
+    const head = await this.inner.branchHead(this.gitopsBranch);
+    const { file, spec } = gitopsTarget(this.app, env);
+    const text = head ? await this.inner.readFile(head, file) : null;
+    let from: ImageVersion | null = null;
+    try {
+      from = text === null ? null : readImageField(text, spec, file);
+    } catch {
+      from = null;
+    }
+    return this.versions.describeWrite(
+      env,
+      from,
+      to,
+      `${this.gitopsBranch} of the GitOps repository ${this.gitopsRepo}`,
+    );
+  }
+
+  private get gitopsRepo(): string {
+    return this.app.gitops?.repo ?? this.app.repo;
   }
 
   /** The GitOps repository's own host (the discovery and the tests read it). */
@@ -79,6 +134,8 @@ export class ImageEnvHost implements GitHost, ImageEnvironments {
   }
 
   async resolve(ref: string): Promise<string | null> {
+    const whole = ref.startsWith(this.tagNamespace) ? await this.inner.resolve(ref) : null;
+    if (whole) return whole;
     const tagged = /^[\w.-]+(\/[\w.-]+)+$/.test(ref) ? await this.inner.resolve(`${this.app.name}/${ref}`) : null;
     if (tagged) return tagged;
     const direct = /^[0-9a-f]{7,40}$/.test(ref) ? await this.inner.resolve(ref) : null;

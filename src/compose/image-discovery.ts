@@ -10,7 +10,7 @@ import { OciRegistry } from '../adapters/oci-registry.js';
 import { duration } from '../config/schema.js';
 import { readRegistryCredentials } from '../config/strategy-schema.js';
 import { type DiscoveryApp, ImageDiscovery, type LookResult } from '../controller/image-discovery.js';
-import type { IdempotencyStore } from '../core/ports.js';
+import type { IdempotencyStore, ImageRegistry } from '../core/ports.js';
 import type { Runtime } from '../core/runtime.js';
 import type { HttpServer } from '../server/http-server.js';
 import { mountRegistryWebhook } from '../server/registry-webhook.js';
@@ -40,18 +40,22 @@ export function buildImageDiscovery(input: DiscoveryInput): ImageDiscovery | nul
       });
     return null;
   }
-  const registries = new Map<string, OciRegistry>();
+  const registries = new Map<string, ImageRegistry>();
   const apps: DiscoveryApp[] = [];
   for (const app of imageApps) {
     const image = app.image!; // filtered above
     const slash = image.repository.indexOf('/');
     const host = image.repository.slice(0, slash);
+    // A local OCI layout (image.layout) is read through the app's host, which resolved its folder.
+    const local = runtime.git.get(app.name);
     registries.set(
       app.name,
-      new OciRegistry({
-        baseUrl: image.registryUrl ?? `https://${host}`,
-        credentials: readRegistryCredentials(image, input.env),
-      }),
+      image.layout && local instanceof ImageEnvHost && local.imageSource
+        ? local.imageSource.registry()
+        : new OciRegistry({
+            baseUrl: image.registryUrl ?? `https://${host}`,
+            credentials: readRegistryCredentials(image, input.env),
+          }),
     );
     apps.push({
       name: app.name,

@@ -59,6 +59,16 @@ export const imageSchema = z
       ),
     /** The registry's base URL when it is not https://<host> (a local registry on http). */
     registryUrl: z.url().optional(),
+    /**
+     * A local OCI image layout (the folder `skopeo copy … oci:<dir>:<tag>` writes) to read the
+     * tags and labels from instead of a registry; relative to the configuration file's folder.
+     */
+    layout: z
+      .string()
+      .min(1)
+      .max(500)
+      .refine((p) => !p.includes('\0') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p), 'a folder path (not a URL)')
+      .optional(),
     policy: z.union([semverPolicy, regexPolicy]),
     /** Names of the environment variables (or `<NAME>_FILE`) holding the registry credentials. */
     credentials: z.object({ usernameEnv: envVar, passwordEnv: envVar }).strict().optional(),
@@ -115,6 +125,12 @@ export function strategyProblems(app: Record<string, unknown> | undefined, envNa
   }
   if (strategy === 'image' && !image) out.push({ path: ['image'], message: 'strategy: image needs an image: block' });
   if (strategy === 'directory' && image) out.push({ path: ['image'], message: 'applies only with strategy: image' });
+  if (image?.layout !== undefined) {
+    for (const field of ['registryUrl', 'credentials'] as const) {
+      if (image[field] !== undefined)
+        out.push({ path: ['image', field], message: 'does not apply with image.layout (a local OCI layout folder)' });
+    }
+  }
   if (!gitops) {
     out.push({ path: ['gitops'], message: `strategy: ${strategy} needs a gitops: block with a path per environment` });
     return out;

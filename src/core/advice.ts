@@ -5,12 +5,13 @@
  */
 import type { AppConfig } from '../config/schema.js';
 import { entryName } from './deploy-history.js';
-import type { EnvState } from './env-state.js';
+import { type EnvState, hostFor } from './env-state.js';
 import { type ConveyorError, isConveyorError, NotAllowedError } from './errors.js';
 import { gateContext } from './gates/context.js';
 import { runGates } from './gates/run-gates.js';
 import { historyOf, NothingToDo, planPromotion, planRollback } from './promotion-plan.js';
 import type { Runtime } from './runtime.js';
+import { shownTag } from './tag-names.js';
 
 export interface SyncAdvice {
   /** Commands to type, in order; each is accepted once the one before it has finished. */
@@ -37,7 +38,9 @@ export async function adviseSync(
   if (di > si) {
     if (di === si + 1) commands = [`promote ${app.name} ${dstName}`];
     else if (envs[di]!.allowSkip)
-      commands = [`promote ${app.name} ${dstName} --version ${src.tag?.name ?? src.head!.slice(0, 12)}`];
+      commands = [
+        `promote ${app.name} ${dstName} --version ${src.tag ? shownTag(hostFor(runtime, app), src.tag.name) : src.head!.slice(0, 12)}`,
+      ];
     else {
       // Stage by stage: each environment between them that does not run the version yet.
       commands = [];
@@ -53,7 +56,8 @@ export async function adviseSync(
         blocked: `${dstName} never ran ${srcName}'s version, and versions move forward only (promote) or back to what an environment ran (rollback --to)`,
       };
     }
-    commands = [`rollback ${app.name} ${dstName} --to ${entryName(entry)}`];
+    const host = hostFor(runtime, app);
+    commands = [`rollback ${app.name} ${dstName} --to ${entry.tag ? shownTag(host, entry.tag) : entryName(entry)}`];
   }
   const refusal = await refusalOf(runtime, app, commands[0]!, user);
   if (!refusal) return checkLaterSteps(runtime, app, states, src.tree, commands, user);

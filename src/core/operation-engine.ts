@@ -256,6 +256,7 @@ export class OperationEngine implements Engine {
         : null;
       const reply = renderOperation(op, gate, [], {
         web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind),
+        tagNamespace: this.deps.git.get(op.app)?.tagNamespace,
       });
       // A Slack command's reply becomes the message once Slack has taken it (attachMessage):
       // read it again rather than mark this state published with nothing shown.

@@ -31,6 +31,8 @@ const FINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled'
 export interface RenderOperationOptions {
   /** Where the Slack layout links commits, compare views and tags (commit-links.ts). */
   web?: WebLinks | null;
+  /** The app's deploy tags carry this prefix in its repository (GitHost.tagNamespace): shown with it. */
+  tagNamespace?: string;
 }
 
 export function renderOperation(
@@ -50,7 +52,7 @@ export function renderOperation(
     if (plan.ticket) facts.push(`ticket ${plan.ticket}`);
     if (plan.emergency) facts.push('EMERGENCY');
     if (plan.reason) facts.push(plan.reason);
-    if (typeof op.progress.tag === 'string') facts.push(`tagged ${op.progress.tag}`);
+    if (typeof op.progress.tag === 'string') facts.push(`tagged ${options.tagNamespace ?? ''}${op.progress.tag}`);
     if (typeof op.progress.prUrl === 'string') facts.push(`PR ${op.progress.prUrl}`);
   } else if (plan.reason) {
     facts.push(plan.reason);

@@ -23,6 +23,7 @@ import type { GitPlan } from './operation.js';
 import { SHA } from './patterns.js';
 import type { GitHost } from './ports.js';
 import type { Runtime } from './runtime.js';
+import { shownTag, shownTagOrNull, typedTag } from './tag-names.js';
 
 export interface PlanInput {
   app: AppConfig;
@@ -54,6 +55,10 @@ async function checkPlanGates(
 }
 
 async function commitsToShip(host: GitHost, base: string | null, head: string) {
+  // Image apps: the application commits between the two images (none when they are unknown),
+  // not the commits of the version branches that record the images.
+  const images = await host.compareVersions?.(base, head);
+  if (images) return { commits: (images.commits ?? []).slice(0, 20), commitCount: images.commitCount ?? 0 };
   const all = await host.log(base as string, head, 1000);
   return { commits: all.slice(0, 20), commitCount: all.length };
 }
@@ -101,10 +106,11 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
   const sourceTree = sourceSha === source.head && source.tree ? source.tree : await host.treeOf(sourceSha);
   if (dest.tree === sourceTree) {
     throw new NothingToDo(
-      `nothing to promote: ${env.name} already runs ${input.version ?? source.tag?.name ?? sourceSha.slice(0, 8)}`,
+      `nothing to promote: ${env.name} already runs ${input.version ?? shownTagOrNull(host, source.tag?.name) ?? sourceSha.slice(0, 8)}`,
     );
   }
-  const label = input.version ?? source.tags.find((t) => t.sha === sourceSha)?.name ?? sourceSha.slice(0, 8);
+  const label =
+    input.version ?? shownTagOrNull(host, source.tags.find((t) => t.sha === sourceSha)?.name) ?? sourceSha.slice(0, 8);
   const forced = await checkPlanGates(
     runtime,
     { kind: 'promote', app: input.app.name, env: env.name, requester: input.requester, emergency: false },
@@ -138,8 +144,8 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
     ...(await commitsToShip(host, dest.head, sourceSha)),
     ticket,
     emergency: false,
-    fromTag: dest.tag?.name ?? null,
-    toTag: source.tags.find((t) => t.sha === sourceSha)?.name ?? null,
+    fromTag: shownTagOrNull(host, dest.tag?.name),
+    toTag: shownTagOrNull(host, source.tags.find((t) => t.sha === sourceSha)?.name),
     reason: forced,
   };
 }
@@ -164,13 +170,14 @@ export async function planRollback(
   if (input.to) {
     if (/^[0-9a-f]{1,6}$/.test(input.to))
       throw new InputError(`"${input.to}" is too short for a sha: give at least 7 hex digits, or a deploy tag`);
-    to = await findInHistory(host, history, input.to);
+    to = await findInHistory(host, history, typedTag(host, input.to));
     if (!to) {
       const candidates = rollbackCandidates(history)
         .slice(0, 8)
-        .map((e) => `${entryName(e)}${e.mark === 'rolled-back-from' ? ' (rolled back from)' : ''}`);
+        .map((e) => `${nameOf(host, e)}${e.mark === 'rolled-back-from' ? ' (rolled back from)' : ''}`);
+      const typed = typedTag(host, input.to);
       const otherEnv = runtime.config.environments.find(
-        (e) => e.name !== input.env.name && input.to!.startsWith(deployTagPrefix(runtime.config.git.tagFormat, e.name)),
+        (e) => e.name !== input.env.name && typed.startsWith(deployTagPrefix(runtime.config.git.tagFormat, e.name)),
       );
       const what = otherEnv
         ? `${input.to} is a deploy tag of ${otherEnv.name}, not of ${input.env.name}`
@@ -212,13 +219,18 @@ export async function planRollback(
     commitCount: 0,
     ticket: input.ticket ?? null,
     emergency: input.emergency,
-    fromTag: dest.tag?.name ?? null,
-    toTag: to.tag,
+    fromTag: shownTagOrNull(host, dest.tag?.name),
+    toTag: shownTagOrNull(host, to.tag),
     reason:
       to.mark === 'rolled-back-from'
-        ? `returns on purpose to ${entryName(to)}, which ${input.env.name} rolled back from`
+        ? `returns on purpose to ${nameOf(host, to)}, which ${input.env.name} rolled back from`
         : null,
   };
+}
+
+/** How a history entry is named to a person: its deploy tag as `git tag` lists it, or its short sha. */
+export function nameOf(host: GitHost | undefined, e: Pick<HistoryEntry, 'tag' | 'sha'>): string {
+  return e.tag ? shownTag(host, e.tag) : entryName(e);
 }
 
 /** `--to`: a deploy tag of this environment, or a commit that ran here (by sha, or by its tree). */
@@ -252,12 +264,16 @@ export function describePlan(
   requester: string,
   /** What changes between the branch head and the tree that ships (a new commit's real effect). */
   change?: { files: number; added: number; deleted: number } | null,
+  /** The host's own words for the write (image apps: the GitOps file and field); replaces the branch lines. */
+  write?: string[] | null,
 ): string[] {
   const to =
     plan.mode === 'fast-forward'
       ? `${plan.sourceSha.slice(0, 8)} (fast-forward)`
       : `a new commit on top with the tree of ${plan.sourceSha.slice(0, 8)}`;
-  const lines = [`${plan.branch}: ${plan.targetHead ? plan.targetHead.slice(0, 8) : '(new branch)'} → ${to}`];
+  const lines = write?.length
+    ? [...write]
+    : [`${plan.branch}: ${plan.targetHead ? plan.targetHead.slice(0, 8) : '(new branch)'} → ${to}`];
   if (plan.viaPullRequest && host.openPullRequest)
     lines.push(`through a pull request into ${plan.branch}, merged when the gate is satisfied`);
   else if (plan.viaPullRequest)
@@ -267,8 +283,9 @@ export function describePlan(
   else lines.push('pushed directly (no force)');
   lines.push(`deploy tag: ${tagPreview} (annotated)`);
   if (plan.toTag) lines.push(`version: ${plan.toTag}`);
-  if (plan.mode === 'fast-forward' && plan.commitCount) lines.push(`${plan.commitCount} commit(s) ship`);
-  if (plan.mode === 'commit' && change) {
+  if (plan.mode === 'fast-forward' && plan.commitCount && !write?.length)
+    lines.push(`${plan.commitCount} commit(s) ship`);
+  if (plan.mode === 'commit' && change && !write?.length) {
     // Not a fast-forward: what ships is a tree, not the commits between; say what really changes.
     lines.push(
       `${change.files} file(s) change on ${plan.branch} (+${change.added} -${change.deleted})${plan.commitCount ? `; ${plan.commitCount} commit(s) of ${plan.sourceEnv ?? 'that version'} are not in its history (some may be undone there)` : ''}`,

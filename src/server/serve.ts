@@ -146,6 +146,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.out('  try:     npx conveyor run "list" --as U_DEMO');
     options.out('           npx conveyor run "promote api" --as U_DEMO');
     options.out('           npx conveyor run "promote api prod" --as U_DEMO   (then approve as U_LEAD and U_PO)');
+    options.out(
+      '           npx conveyor run "diff development qa worker" --as U_DEMO   (an image app: GitOps overlays)',
+    );
   } else {
     options.out(`Conveyor is serving on http://${host}:${port}`);
   }

@@ -89,11 +89,11 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('run "list" builds the sandbox and prints both apps in the four environments at their branch heads', async () => {
+  it('run "list" builds the sandbox and prints the apps in the four environments at their branch heads', async () => {
     const { code, stdout, stderr } = await conveyor('run', 'list', '--as', 'U_DEMO');
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^2 apps × 4 environments/);
+    expect(stdout).toMatch(/^3 apps × 4 environments/);
     const rows = matrix(stdout);
     expect(rows.map((r) => `${r.app} ${r.env}`)).toEqual(
       ['api', 'web'].flatMap((app) => ['development', 'qa', 'staging', 'prod'].map((env) => `${app} ${env}`)),
@@ -171,7 +171,7 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(list.stderr).toBe('');
     expect(list.code).toBe(0);
     const json = JSON.parse(list.stdout);
-    expect(json).toMatchObject({ ok: true, status: 'ok', title: '2 apps × 4 environments' });
+    expect(json).toMatchObject({ ok: true, status: 'ok', title: '3 apps × 4 environments' });
     expect(matrix(json.text)).toHaveLength(8);
     expect(json.data.rows).toContainEqual(
       expect.objectContaining({
@@ -193,7 +193,7 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(refused).toMatchObject({
       ok: false,
       status: 'refused',
-      title: 'unknown app "nosuchapp"; known apps: api, web',
+      title: 'unknown app "nosuchapp"; known apps: api, web, worker',
     });
     expect(refused.text).toContain('usage: list [<app>] [<env>]');
 

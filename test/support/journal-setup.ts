@@ -34,8 +34,9 @@ export interface JournalWorkspace {
 export async function makeJournalWorkspace(): Promise<JournalWorkspace> {
   const root = mkdtempSync(join(tmpdir(), 'conveyor-journal-'));
   const sandbox = await ensureSandbox(root);
-  const raw = parse(readFileSync(sandbox.configFile, 'utf8')) as { state: { url: string } };
+  const raw = parse(readFileSync(sandbox.configFile, 'utf8')) as { state: { url: string }; apps: { name: string }[] };
   raw.state = { url: 'pglite:memory' };
+  raw.apps = raw.apps.filter((a) => a.name !== 'worker'); // journals need no image app
   writeFileSync(sandbox.configFile, stringify(raw));
   return {
     root,

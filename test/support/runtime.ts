@@ -78,14 +78,22 @@ export interface TestRuntime {
 
 /**
  * @param edit change the sandbox configuration before use (e.g. add freezes)
+ * @param worker keep the sandbox's image app `worker` (left out by default: the tests of the
+ *   branch apps count and list `api` and `web`; test/integration/sandbox-worker.test.ts runs it)
  */
 export async function makeRuntime(
-  options: { edit?: (config: Record<string, any>) => void; stateUrl?: string; extra?: Partial<ComposeOptions> } = {},
+  options: {
+    edit?: (config: Record<string, any>) => void;
+    stateUrl?: string;
+    extra?: Partial<ComposeOptions>;
+    worker?: boolean;
+  } = {},
 ): Promise<TestRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-test-'));
   const sandbox = await copySandbox(dir);
   const raw = (await import('yaml')).parse(readFileSync(sandbox.configFile, 'utf8'));
   raw.state = { url: options.stateUrl ?? 'pglite:memory' };
+  if (!options.worker) raw.apps = raw.apps.filter((a: { name: string }) => a.name !== 'worker');
   options.edit?.(raw);
   const config = parseConfig((await import('yaml')).stringify(raw));
   const clock = new TestClock();

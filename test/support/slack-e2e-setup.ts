@@ -30,6 +30,7 @@ interface SandboxYaml {
   environments: { name: string; gate?: Record<string, unknown> }[];
   roles: Record<string, { users: string[] }>;
   state: { url: string };
+  apps: { name: string }[];
   [key: string]: unknown;
 }
 
@@ -49,6 +50,8 @@ export async function makeE2eWorkspace(): Promise<E2eWorkspace> {
   prod.gate = { ...prod.gate, roles: { 'tech-lead': 1, 'product-owner': 1, devops: 1 } };
   raw.roles.devops = { users: ['U_OPS'] };
   raw.state = { url: 'pglite:memory' };
+  // The branch apps only: the image app `worker` has its own story (test/integration/sandbox-worker.test.ts).
+  raw.apps = raw.apps.filter((a) => a.name !== 'worker');
   // Relative paths (repos, mirrors, objects) resolve against this file's folder: the sandbox.
   const configFile = join(sandbox.dir, 'e2e.yaml');
   writeFileSync(configFile, stringify(raw));

@@ -133,3 +133,31 @@ describe('registry credentials', () => {
     }
   });
 });
+
+describe('image.layout: a local OCI image layout in place of a registry', () => {
+  const app = (image: string) => `${ENVS}apps:
+  - name: worker
+    repo: ./worker.git
+    strategy: image
+    image: { repository: registry.example.com/team/worker, policy: { semver: ">=1.0.0" }, ${image} }
+    gitops: { repo: ./deploy.git, paths: { development: o/development, staging: o/staging, prod: o/prod } }
+`;
+
+  it('accepts a folder path', () => {
+    expect(parseConfig(app('layout: ./images/worker')).apps[0]?.image?.layout).toBe('./images/worker');
+  });
+
+  it('refuses a URL, and a registry URL or credentials beside it', () => {
+    expect(problems(app('layout: "https://registry.example.com/worker"'))).toEqual([
+      'apps[0].image.layout: a folder path (not a URL)',
+    ]);
+    expect(problems(app('layout: ./images/worker, registryUrl: "http://127.0.0.1:5000"'))).toEqual([
+      'apps[0].image.registryUrl: does not apply with image.layout (a local OCI layout folder)',
+    ]);
+    expect(
+      problems(
+        app('layout: ./images/worker, credentials: { usernameEnv: REGISTRY_USER, passwordEnv: REGISTRY_PASSWORD }'),
+      ),
+    ).toEqual(['apps[0].image.credentials: does not apply with image.layout (a local OCI layout folder)']);
+  });
+});

@@ -29,7 +29,8 @@ describe('parseConfig', () => {
       'staging:staging:push',
       'prod:prod:pull-request',
     ]);
-    expect(config.apps.map((a) => a.name)).toEqual(['api', 'web']);
+    expect(config.apps.map((a) => a.name)).toEqual(['api', 'web', 'worker']);
+    expect(config.apps[2]).toMatchObject({ strategy: 'image', image: { layout: './images/worker' } });
     const prod = config.environments[3]!;
     expect(prod.gate.roles).toEqual({ 'tech-lead': 1, 'product-owner': 1 });
     expect(prod.gate.expiresAfter).toBe(24 * 3_600_000);

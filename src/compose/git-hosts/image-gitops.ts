@@ -8,12 +8,14 @@ import { DirectoryEnvHost } from '../../adapters/directory-env-host.js';
 import { GitMirror } from '../../adapters/git-mirror.js';
 import { PlainGitHost } from '../../adapters/git-plain.js';
 import { ImageEnvHost } from '../../adapters/image-env-host.js';
+import { imageSourceFor } from '../image-source.js';
 import type { GitHostProvider } from './provider.js';
 
 export const imageGitopsProvider: GitHostProvider = {
   name: 'image-gitops',
   matches: ({ app }) => app.strategy === 'image' || app.strategy === 'directory',
-  async build({ app, config, baseDir, mirrorDir }) {
+  async build(build) {
+    const { app, config, baseDir, mirrorDir } = build;
     const repo = app.gitops?.repo ?? app.repo;
     const url =
       /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[\w.-]+@[\w.-]+:/.test(repo) || isAbsolute(repo)
@@ -21,6 +23,8 @@ export const imageGitopsProvider: GitHostProvider = {
         : resolve(baseDir, repo);
     const host = new PlainGitHost(new GitMirror({ url, dir: mirrorDir }));
     const options = { app, environments: config.environments, host, tagFormat: config.git.tagFormat };
-    return app.strategy === 'directory' ? new DirectoryEnvHost(options) : new ImageEnvHost(options);
+    if (app.strategy === 'directory') return new DirectoryEnvHost(options);
+    const images = imageSourceFor(build);
+    return new ImageEnvHost(images ? { ...options, images } : options);
   },
 };

@@ -100,4 +100,50 @@ export interface GitHost {
   closePullRequest?(num: number): Promise<void>;
   checks?(sha: string): Promise<ChecksState>;
   compareUrl?(base: string, head: string): string;
+
+  /**
+   * The prefix this host's deploy tags carry in the repository, not seen by the engine (image and
+   * directory apps sharing a GitOps repository: `worker/`). Names shown to people carry it, and
+   * names typed back may (src/core/tag-names.ts).
+   */
+  readonly tagNamespace?: string;
+  /**
+   * Image apps: the two versions' image references and the application commits between them;
+   * null when these commits record no image (then the generic Git comparison applies).
+   */
+  compareVersions?(fromSha: string | null, toSha: string): Promise<VersionComparison | null>;
+  /**
+   * What making `env` run the version of `toSha` (from `fromSha`) writes, in the words of the file
+   * it changes (image apps: the GitOps file and field); null for the generic description.
+   */
+  describeWrite?(env: string, fromSha: string | null, toSha: string): Promise<string[] | null>;
+}
+
+/**
+ * What an image app's two versions are, side by side (`diff`, a promotion's --dry-run): both
+ * image references and, when the images carry `org.opencontainers.image.revision` and `.source`,
+ * the application commits between them.
+ */
+export interface ImageSide {
+  /** `registry.example.com/team/worker:1.3.0@sha256:…` */
+  reference: string;
+  tag?: string;
+  digest?: string;
+  /** The image's `org.opencontainers.image.revision` label. */
+  revision?: string;
+  /** The image's `org.opencontainers.image.source` label. */
+  source?: string;
+}
+
+export interface VersionComparison {
+  /** Null when the older side records no image. */
+  from: ImageSide | null;
+  to: ImageSide;
+  /** Application commits in `to` and not in `from`, newest first (the first few); absent when unknown (see note). */
+  commits?: CommitInfo[];
+  commitCount?: number;
+  /** The application repository the commits were read from. */
+  repo?: string;
+  /** Why there are no commits: no labels, a repository Conveyor cannot read, … */
+  note?: string;
 }
