@@ -312,20 +312,59 @@ async function sendToServe(
     io.err(`error: the running serve takes commands only from a person: ${TOKEN_HOW}`);
     return 1;
   }
-  const res = await fetch(`http://127.0.0.1:${info.port}/api/run`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${identity.kind === 'token' ? identity.token : info.token}`,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify({ text, idempotencyKey, ...(identity.kind === 'as' ? { user: identity.user } : {}) }),
+  // node:http rather than fetch: fetch loads undici's whole bundle, a tenth of a second of a CLI call.
+  const res = await postLocal(info.port, '/api/run', identity.kind === 'token' ? identity.token : info.token, {
+    text,
+    idempotencyKey,
+    ...(identity.kind === 'as' ? { user: identity.user } : {}),
   });
-  const body = (await res.json()) as Reply & { error?: string };
-  if (!res.ok) {
+  const body = res.body as Reply & { error?: string };
+  if (res.status < 200 || res.status >= 300) {
     io.err(`error: the running serve refused the command: ${body.error ?? body.title ?? res.status}`);
     return 1;
   }
   return body;
+}
+
+/** POST a JSON body to the serve on this machine; the answer's status and JSON body. */
+async function postLocal(
+  port: number,
+  path: string,
+  token: string,
+  payload: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const { request } = await import('node:http');
+  const data = JSON.stringify(payload);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+          } catch {
+            reject(new Error(`the running serve answered ${res.statusCode} with something that is not JSON`));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
 }
 
 /** Print the reply (text, or `--json`) and return its exit code. */
