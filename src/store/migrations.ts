@@ -161,6 +161,9 @@ const MIGRATIONS: string[] = [
 
 export const MIGRATION_LOCK_KEY = 727274;
 
+/** How many migrations this version of Conveyor has (a migrated template is made per level). */
+export const MIGRATION_LEVEL = MIGRATIONS.length;
+
 /** Apply pending migrations in one transaction under an advisory lock: replicas that start together wait. */
 export async function migrate(db: Db): Promise<void> {
   await db.transaction(async (tx) => {

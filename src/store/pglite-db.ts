@@ -11,7 +11,8 @@
  * few thousand small rows, so it runs with small buffers (PGLITE_TUNING). Creating a new folder
  * (Postgres's initdb) takes seconds and leaves hundreds of MiB the WASM heap never gives back,
  * so it is never done in the server's process: a new folder is a copy of this installation's
- * template (an initialised, empty folder made once, by `npm install` or the first new folder),
+ * template (an initialised folder made once, by `npm install` or the first new folder; `npm install`
+ * also leaves one migrated to the current level, so a first start runs no migration),
  * or, without a template, is initialised by a short-lived child process.
  */
 import { spawn } from 'node:child_process';
@@ -34,6 +35,7 @@ import { dirname, join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { ConfigError, ConflictError } from '../core/errors.js';
 import type { Db } from './db.js';
+import { MIGRATION_LEVEL, migrate } from './migrations.js';
 
 /** When a process started, as the kernel counts it (clock ticks since boot); null where unknown. */
 export function processStartTime(pid: number): string | null {
@@ -210,19 +212,50 @@ await pg.waitReady; await pg.close(); })().catch((e) => { console.error(e); proc
   if (!initialised(dir)) throw new Error(`initialising the PGlite folder ${dir} left no PG_VERSION`);
 }
 
-/** Make this installation's template folder if it is missing (what `npm install` runs). */
+/**
+ * The template migrated to this version's level (`<template>-m<N>`): a new state folder copied
+ * from it starts with its tables made, so the first start runs no migration.
+ */
+export function migratedTemplateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return `${pgliteTemplateDir(env)}-m${MIGRATION_LEVEL}`;
+}
+
+/**
+ * Make this installation's templates if they are missing (what `npm install` runs, through
+ * scripts/pglite-template.mjs): the initialised folder (initdb in a child), and a copy of it
+ * migrated to this version's level (migrations in this process, which is not a server).
+ */
 export async function preparePgliteTemplate(template = pgliteTemplateDir()): Promise<string> {
-  if (initialised(template)) return template;
-  const tmp = `${template}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(dirname(template), { recursive: true });
-  await initPgliteInChild(tmp);
-  try {
-    renameSync(tmp, template);
-  } catch {
-    rmSync(tmp, { recursive: true, force: true }); // another process made it first
+  if (!initialised(template)) {
+    const tmp = `${template}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(dirname(template), { recursive: true });
+    await initPgliteInChild(tmp);
+    try {
+      renameSync(tmp, template);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process made it first
+    }
   }
-  return template;
+  const migrated = `${template}-m${MIGRATION_LEVEL}`;
+  if (!initialised(migrated)) {
+    const tmp = `${migrated}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    cpSync(template, tmp, { recursive: true });
+    const pg = new PGlite(tmp, { startParams: pgliteStartParams() });
+    const db = await wrapPglite(pg, null);
+    try {
+      await migrate(db);
+    } finally {
+      await pg.close();
+    }
+    try {
+      renameSync(tmp, migrated);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process made it first
+    }
+  }
+  return migrated;
 }
 
 /**
@@ -241,7 +274,10 @@ async function initialiseFolder(dir: string): Promise<void> {
   } catch {
     /* no template location */
   }
-  if (template && initialised(template)) {
+  const migrated = template ? `${template}-m${MIGRATION_LEVEL}` : null;
+  if (migrated && initialised(migrated)) {
+    cpSync(migrated, tmp, { recursive: true });
+  } else if (template && initialised(template)) {
     cpSync(template, tmp, { recursive: true });
   } else {
     await initPgliteInChild(tmp);
