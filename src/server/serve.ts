@@ -27,6 +27,7 @@ import { HttpServer, sendJson } from './http-server.js';
 import { addJournalRoutes } from './journal-routes.js';
 import { addLocalApi, removeServeInfo, type ServeInfo } from './local-api.js';
 import { mountSlack } from './slack-mount.js';
+import { addVerifyWorkerRoutes } from './verify-worker-routes.js';
 
 export interface ServeOptions {
   configFile?: string;
@@ -85,6 +86,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
   addJournalRoutes(http, runtime, secrets, () => info.token);
+  addVerifyWorkerRoutes(http, runtime, secrets, () => info.token);
   const board = addBoard(http, runtime, {
     db: runtime.state.db,
     secrets,

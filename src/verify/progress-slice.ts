@@ -10,6 +10,7 @@ export interface VerifySlices {
   verifyChecks?: unknown;
   soak?: unknown;
   beforeHooks?: unknown;
+  commandChecks?: unknown;
 }
 
 export const verifySlice = (slice: VerifySlices): ProgressPatch => slice as unknown as ProgressPatch;
