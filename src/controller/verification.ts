@@ -16,6 +16,7 @@ import type { MessageRef } from '../core/ports.js';
 import { planRollback } from '../core/promotion-plan.js';
 import { findApp, findEnv, type Runtime } from '../core/runtime.js';
 import type { JobsFor } from '../verify/jobs.js';
+import { markedBadLine } from './bad-version-mark.js';
 import { type AggregateLive, type AppTarget, type LiveReconciler, whereText } from './live-reconciler.js';
 import { type ChecksOutcome, checksOf, checksProgressOf, runChecks } from './verify-checks.js';
 
@@ -256,6 +257,7 @@ export class Verifier {
               : 'the rollout failed',
           );
       if (rollback) lines.push(rollback);
+      if (!inconclusive) lines.push(await markedBadLine(this.runtime, done, detail));
     }
     await store.saveKeyReply(`controller:verdict:${op.id}`, { ok, state: done.state });
     await postToEnv(this.runtime, op.env, lines.join('\n'), done.message);
