@@ -88,8 +88,10 @@ async function rollbackCommand(runtime: RuntimeWithEngine, op: Operation): Promi
 async function postSoakFailure(runtime: RuntimeWithEngine, envName: string, reply: Reply): Promise<void> {
   const channel = findEnv(runtime.config, envName)?.channel;
   if (!runtime.notifier || !channel) return;
+  const first = reply.blocks[0];
+  const text = first?.type === 'text' ? first.text : reply.title;
   await runtime.notifier
-    .post({ channel, text: reply.title, reply })
+    .post({ channel, text, reply })
     .catch((err: unknown) =>
       runtime.log.warn(
         { env: envName, err: isConveyorError(err) ? err.message : 'post failed' },
