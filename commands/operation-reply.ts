@@ -7,6 +7,7 @@ import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
 import { isConveyorError } from '../src/core/errors.js';
 import { gateStatus } from '../src/core/gate-status.js';
+import { hooksPreview } from '../src/core/hooks-preview.js';
 import type { GitPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import type { GitHost } from '../src/core/ports.js';
@@ -43,6 +44,7 @@ export async function runGitPlan(
       runtime.clock.now(),
       tags.map((t) => t.name),
     );
+    const hooks = await hooksPreview(runtime.config, runtime.store, kind, plan);
     return okReply(
       `dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`,
       [
@@ -50,6 +52,7 @@ export async function runGitPlan(
           type: 'list',
           items: describePlan(plan, host, preview, kind, runtime.config, ctx.user, await changeOf(host, plan)),
         },
+        ...(hooks.length ? [{ type: 'list' as const, title: 'before the first write', items: hooks }] : []),
         ...(plan.commits.length
           ? [
               {

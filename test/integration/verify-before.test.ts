@@ -77,6 +77,13 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
     kube.jobs.script = () => ({ pods: [{ exitCode: 1, logs: 'pg_dump: error: connection refused\n' }] });
     const before = git('rev-parse', 'qa');
     const tags = git('tag', '--list', 'qa/*');
+    // The dry run names the hook the real run starts with.
+    const dry = await t.run('promote api qa --dry-run');
+    expect(dry.text).toContain(
+      'before the first write\n  • 1. backup (job, image registry.example.com/db-tools:2): must pass, or nothing is written',
+    );
+    const created = kube.jobs.counts.created;
+    expect(created).toBe(0); // the dry run ran nothing
     const reply = await t.run('promote api qa');
     expect(reply.operation?.state).toBe('applying'); // waiting for the backup Job
     const op = await settle(reply.operation!.id);
@@ -115,6 +122,9 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
   it('the rollback runs the restore Job with that backup id first', async () => {
     kube.jobs.script = () => ({ pods: [{ exitCode: 0, logs: 'restored\n' }] });
     const created = kube.jobs.counts.created;
+    const dry = await t.run('rollback api qa --dry-run');
+    expect(dry.text).toContain('restore (job, image registry.example.com/db-tools:2) with backup backup-20261126-0001');
+    expect(kube.jobs.counts.created).toBe(created);
     const reply = await t.run('rollback api qa');
     const op = await settle(reply.operation!.id);
     expect(op.state).toBe('succeeded');

@@ -283,7 +283,7 @@ describe('command checks run by a verification worker', () => {
     expect(result.output).toBe('true exited 1 (worker manual)\nlast output:\nboom');
   }, 60_000);
 
-  it('the configuration refuses argv as a shell string with one line, and a command check without a worker', async () => {
+  it('the configuration refuses argv as a shell string with one line, a command check without a worker, a soak window shorter than its interval', async () => {
     const { configFile } = await copySandbox(dir);
     const raw = parse(readFileSync(configFile, 'utf8'));
     raw.environments[1].verify = {
@@ -310,5 +310,17 @@ describe('command checks run by a verification worker', () => {
       checks: [{ kind: 'command', name: 'smoke', argv: ['./smoke.sh'] }],
     };
     expect(parseConfig(stringify(raw)).environments[1]!.verify.checks[0]).toMatchObject({ kind: 'command' });
+    // A soak window shorter than its interval would end before its first evaluation.
+    raw.environments[1].verify = {
+      checks: [{ kind: 'http', name: 'smoke', url: 'http://svc/health' }],
+      soak: { for: '5m', interval: '10m' },
+    };
+    expect(problemsOf(raw)).toEqual([
+      expect.stringContaining(
+        'soak.for is shorter than soak.interval: the window would end before its first evaluation',
+      ),
+    ]);
+    raw.environments[1].verify.soak = { for: '10m', interval: '10m' };
+    expect(problemsOf(raw)).toEqual([]);
   });
 });
