@@ -99,6 +99,10 @@ describe('a soak failure: a gated one-click rollback, and the version marked bad
     button = { value: action!.value, channel: posted.channel, ts: posted.ts };
     const marks = await server.runtime.store.auditLog({ operationId: op.id, action: 'version.marked-bad' });
     expect(marks).toHaveLength(1);
+    // Visible in the environment's history: the version's status says so.
+    const history = await run('history api qa', 'U_DEMO');
+    const tag = op.progress.tag!;
+    expect(history.text).toMatch(new RegExp(`${tag.replace(/\./g, '\\.')}.*current, failed verification`));
   }, 60_000);
 
   it('promoting that version on to staging is refused with the reason, and diff does not advise it', async () => {
