@@ -19,6 +19,7 @@ import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { Operation } from '../../src/core/operation.js';
 import { HttpServer } from '../../src/server/http-server.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { addVerifyWorkerRoutes } from '../../src/server/verify-worker-routes.js';
 import { runCommandCheck } from '../../src/verify/command-check.js';
 import { type CommandTask, commandTasksOf } from '../../src/verify/command-task.js';
@@ -323,4 +324,84 @@ describe('command checks run by a verification worker', () => {
     raw.environments[1].verify.soak = { for: '10m', interval: '10m' };
     expect(problemsOf(raw)).toEqual([]);
   });
+});
+
+describe('a verification worker against serve as it starts (its tokens from VERIFY_WORKER_TOKENS)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'conveyor-verify-serve-'));
+  let server: RunningServer;
+  let worker: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    server = await startServer({
+      cwd: dir,
+      port: 0,
+      host: '127.0.0.1',
+      out: () => {},
+      log: pino({ level: 'silent' }),
+      env: { VERIFY_WORKER_TOKENS: `edge-runner=${TOKENS.runner}` },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((r) => worker!.once('exit', r));
+      worker.kill('SIGTERM');
+      await exited;
+    }
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('claims the check serve queued, runs it and reports; a wrong token is refused', async () => {
+    const base = `http://127.0.0.1:${server.port}`;
+    const refused = await fetch(`${base}/api/verify/claim`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.other}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ worker: 'edge-runner' }),
+    });
+    expect(refused.status).toBe(401);
+    const op = await server.runtime.store.createOperation({
+      kind: 'promote',
+      app: 'api',
+      env: 'qa',
+      state: 'verifying',
+      requester: 'U_DEMO',
+      plan: {} as Operation['plan'],
+      idempotencyKey: null,
+      expiresAt: null,
+    } as Parameters<typeof server.runtime.store.createOperation>[0]);
+    let log = '';
+    worker = spawn(
+      process.execPath,
+      [BIN, 'verify-worker', '--name', 'edge-runner', '--server', base, '--poll', '0.1'],
+      {
+        env: { ...process.env, VERIFY_WORKER_TOKEN: TOKENS.runner },
+        stdio: 'pipe',
+      },
+    );
+    worker.stderr?.on('data', (d) => {
+      log += d;
+    });
+    worker.stdout?.on('data', (d) => {
+      log += d;
+    });
+    const result = await runCommandCheck(
+      {
+        store: server.runtime.store,
+        clock: server.runtime.clock,
+        worker: 'edge-runner',
+        waitForWorkerMs: 60_000,
+        pollMs: 50,
+      },
+      op,
+      checkSchema.parse({ kind: 'command', name: 'edge', argv: ['/bin/sh', '-c', 'exit 0'] }) as CommandCheck,
+      vars,
+    );
+    expect(result.status, log).toBe('passed');
+    expect(result.output).toMatch(/^sh exited 0 in \d+ ms \(worker edge-runner\)$/);
+    // SIGTERM stops it cleanly.
+    const exited = new Promise<number | null>((r) => worker!.once('exit', (code) => r(code)));
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 60_000);
 });
