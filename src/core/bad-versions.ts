@@ -5,7 +5,7 @@
  * (./gates/marked-bad.ts), and `diff` does not advise it. The mark is an audit line
  * (`version.marked-bad`): durable, visible in the audit log and history, and never rewritten; it
  * stops counting once the same version is deployed to that environment again on purpose (a
- * deploy tag of that tree newer than the mark).
+ * deploy tag of that tree newer than the failed deploy's own tag).
  */
 import { isGitPlan, type Operation } from './operation.js';
 import type { AuditLog } from './ports.js';
@@ -26,7 +26,8 @@ export interface BadMark {
 /** What a gate needs of one environment's state to see whether a mark still counts. */
 interface EnvTags {
   env: { name: string };
-  tags: { tree?: string; date: string }[];
+  /** Newest first. */
+  tags: { name: string; tree?: string }[];
 }
 
 /** Mark the version a promotion shipped bad in its environment (once per operation). */
@@ -67,12 +68,15 @@ export async function badMarks(store: Pick<AuditLog, 'auditLog'>, app: string): 
     }));
 }
 
-/** The marks that still hold on `tree` in `state`'s environment (not deployed there again since). */
+/**
+ * The marks that still hold on `tree` in `state`'s environment: not deployed there again since,
+ * i.e. no deploy tag of that tree newer than the tag of the deploy that failed (tags are newest
+ * first; Git's order, not the clocks of two machines).
+ */
 export function marksHolding(marks: readonly BadMark[], state: EnvTags, tree: string): BadMark[] {
-  return marks.filter(
-    (m) =>
-      m.env === state.env.name &&
-      m.tree === tree &&
-      !state.tags.some((t) => t.tree === tree && Date.parse(t.date) > Date.parse(m.at)),
-  );
+  return marks.filter((m) => {
+    if (m.env !== state.env.name || m.tree !== tree) return false;
+    const at = m.tag ? state.tags.findIndex((t) => t.name === m.tag) : -1;
+    return at === -1 || !state.tags.slice(0, at).some((t) => t.tree === tree);
+  });
 }
