@@ -257,7 +257,8 @@ export class Verifier {
               : 'the rollout failed',
           );
       if (rollback) lines.push(rollback);
-      if (!inconclusive) lines.push(await markedBadLine(this.runtime, done, detail));
+      const bad = inconclusive ? '' : await markedBadLine(this.runtime, done, detail);
+      if (bad) lines.push(bad);
     }
     await store.saveKeyReply(`controller:verdict:${op.id}`, { ok, state: done.state });
     await postToEnv(this.runtime, op.env, lines.join('\n'), done.message);
