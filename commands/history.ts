@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppConfig } from '../src/config/schema.js';
+import { badMarks, marksHolding } from '../src/core/bad-versions.js';
 import type { CommandContext } from '../src/core/command.js';
 import { defineCommand } from '../src/core/command.js';
 import { rollbackTarget } from '../src/core/deploy-history.js';
@@ -79,6 +80,9 @@ async function deployHistoryReply(
   const host = hostFor(runtime, app);
   const now = runtime.clock.now();
   const next = rollbackTarget(history);
+  // Versions that failed verification here (src/core/bad-versions.ts), while the mark holds.
+  const marks = await badMarks(runtime.store, app.name);
+  const failed = (tree: string) => marksHolding(marks, state, tree).length > 0;
   const rows = history.entries
     .slice(0, 30)
     .map((e) => [
@@ -87,7 +91,7 @@ async function deployHistoryReply(
       e.kind,
       e.requestedBy ?? '—',
       e.date ? ago(e.date, now) : '—',
-      MARKS[e.mark],
+      failed(e.tree) ? `${MARKS[e.mark]}, failed verification` : MARKS[e.mark],
     ]);
   const blocks: ReplyBlock[] = rows.length
     ? [{ type: 'table', header: ['version', 'sha', 'how', 'by', 'when', 'status'], rows }]
@@ -107,12 +111,13 @@ async function deployHistoryReply(
     blocks,
     {
       data: {
-        history: history.entries.map(({ tag, sha, kind, date, mark }) => ({
+        history: history.entries.map(({ tag, sha, tree, kind, date, mark }) => ({
           tag: shownTagOrNull(host, tag),
           sha,
           kind,
           date,
           mark,
+          ...(failed(tree) ? { failedVerification: true } : {}),
         })),
         rollbackTo: next ? nameOf(host, next) : null,
       },

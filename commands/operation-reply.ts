@@ -7,6 +7,7 @@ import { deployTagPrefix, nextDeployTag } from '../src/core/deploy-tag.js';
 import { hostFor } from '../src/core/env-state.js';
 import { isConveyorError } from '../src/core/errors.js';
 import { gateStatus } from '../src/core/gate-status.js';
+import { hooksPreview } from '../src/core/hooks-preview.js';
 import type { GitPlan } from '../src/core/operation.js';
 import { renderOperation } from '../src/core/operation-view.js';
 import type { GitHost } from '../src/core/ports.js';
@@ -46,6 +47,7 @@ export async function runGitPlan(
       tags.map((t) => t.name),
     );
     const versions = (await host.compareVersions?.(plan.targetHead, plan.sourceSha)) ?? null;
+    const hooks = await hooksPreview(runtime.config, runtime.store, kind, plan);
     return okReply(
       `dry run: ${kind} ${plan.app} → ${plan.env} would be accepted; this is what it would do (nothing was changed)`,
       [
@@ -74,6 +76,7 @@ export async function runGitPlan(
                 },
               ]
             : []),
+        ...(hooks.length ? [{ type: 'list' as const, title: 'before the first write', items: hooks }] : []),
       ],
       { data: { plan, dryRun: true } },
     );

@@ -7,6 +7,7 @@
  * while a file is out of date.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { soakFailureReply } from '../src/core/soak-notice.js';
 import { join } from 'node:path';
 import { renderHomeView, renderReplyBlocks, renderReplyText } from '../src/adapters/slack-blocks.js';
 import type { QuorumStatus } from '../src/core/approval-gate.js';
@@ -136,6 +137,15 @@ export function galleryPayloads(): Record<string, { text?: string; blocks: unkno
     'rolled-back.json': message(op(rollback, gate({ 'tech-lead': ['U03OPS0001'] }, false, ['tech-lead']))),
     'list.json': message(listReply(20)),
     'diff.json': message(diffReply()),
+    'soak-failure.json': message(
+      soakFailureReply({
+        title: 'api in prod: check error-rate (prometheus) failed: 1 of 5 measurements failed (limit 0): 0.083 ≥ 0.05, inside the soak window of promote api → prod (op_k3v9x2m4q8) (until 2026-11-26T09:30:00.000Z)',
+        lines: [
+          "`rollback api prod --to prod/2026.11.04.1` (or the button) rolls it back, as whoever asks, through prod's gate",
+        ],
+        rollback: 'rollback api prod --to prod/2026.11.04.1',
+      }),
+    ),
     'app-home.json': { blocks: home.blocks },
   };
 }

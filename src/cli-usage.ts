@@ -15,6 +15,8 @@ export const USAGE = `usage: conveyor <command> [options]
                                       export journals from a modelling cluster to the object store
   journal-agent --env <env> --import-cmd <argv…>
                                       import journals in an execution environment
+  verify-worker --name <worker> --server <url>
+                                      run the \`command\` verification checks assigned to <worker>
   help [<command>]                    this text, or the usage of one command
 
 options: --config <file> (default ./conveyor.yaml, else the built-in sandbox)
@@ -61,12 +63,23 @@ export const JOURNAL_AGENT_USAGE = `usage: conveyor journal-agent --env <env> [-
   to the bot (journal.botUrl, token JOURNAL_TOKEN or JOURNAL_TOKEN_FILE). Everything after
   --import-cmd is the command. --health-port N (or HEALTH_PORT): /healthz, /readyz, /metrics.`;
 
+export const VERIFY_WORKER_USAGE = `usage: conveyor verify-worker --name <worker> --server <url> [--poll SECONDS]
+
+  Runs the \`command\` verification checks serve assigns to <worker> (an environment's
+  verify.worker, or a check's worker): asks serve at <url> for the next one, runs its argv without
+  a shell (the minimal environment PATH, HOME, LANG, TZ plus the check's env), and reports the exit
+  code and the last part of its output. Its token: VERIFY_WORKER_TOKEN (or VERIFY_WORKER_TOKEN_FILE),
+  which serve knows from VERIFY_WORKER_TOKENS as <worker>=<token>. --poll: seconds between two
+  looks when nothing waits (default 2). Stops on SIGTERM; a check it was running is handed out
+  again once its claim expires.`;
+
 export const SUBCOMMAND_USAGE: Record<string, string> = {
   serve: SERVE_USAGE,
   run: RUN_USAGE,
   'check-config': CHECK_CONFIG_USAGE,
   'journal-watch': JOURNAL_WATCH_USAGE,
   'journal-agent': JOURNAL_AGENT_USAGE,
+  'verify-worker': VERIFY_WORKER_USAGE,
   help: USAGE,
 };
 

@@ -1,5 +1,5 @@
 /**
- * The `conveyor` command line: serve, run, check-config, journal-watch, journal-agent.
+ * The `conveyor` command line: serve, run, check-config, journal-watch, journal-agent, verify-worker.
  * Exit codes: 0 success, 1 refused or failed, 2 usage error. `--help`/`-h` on every command
  * prints its usage on stdout and exits 0; errors and usage after an error go to stderr.
  */
@@ -83,6 +83,10 @@ export async function main(argv: string[], io: Out = stdio, cwd = process.cwd())
         return await runCommand(rest, io, cwd);
       case 'check-config':
         return await checkConfig(rest, io, cwd);
+      case 'verify-worker': {
+        const { verifyWorkerMain } = await import('./verify/worker-cli.js');
+        return await verifyWorkerMain(rest, io);
+      }
       case 'journal-watch': {
         const { journalWatchMain } = await import('./journal/cli.js');
         return await journalWatchMain(rest, io, cwd);

@@ -32,6 +32,10 @@ export const secretsSchema = z.object({
   JOURNAL_TOKENS: optional,
   /** The token journal-watch / journal-agent present to the bot (one of JOURNAL_TOKENS). */
   JOURNAL_TOKEN: optional,
+  /** "worker=token,…": tokens of verification workers (`conveyor verify-worker --name <worker>`). */
+  VERIFY_WORKER_TOKENS: optional,
+  /** The token `conveyor verify-worker` presents to serve (one of VERIFY_WORKER_TOKENS). */
+  VERIFY_WORKER_TOKEN: optional,
   /** journal-watch: this cluster's Slack incoming webhook, for failure notices when serve cannot be reached. */
   JOURNAL_SLACK_WEBHOOK: z.url().optional(),
   /** The web board's OpenID Connect client secret (board.oidc). */

@@ -10,13 +10,17 @@
 import { isConveyorError } from '../core/errors.js';
 import type { Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
-import { findEnv } from '../core/runtime.js';
+import { planRollback } from '../core/promotion-plan.js';
+import type { Reply } from '../core/reply.js';
+import { findApp, findEnv } from '../core/runtime.js';
 import { type SoakProgress, soakOf } from '../core/soak.js';
+import { SOAK_ROLLBACK_VALUE, soakFailureReply } from '../core/soak-notice.js';
 import { runHttpCheck } from '../verify/http-check.js';
 import { verifySlice } from '../verify/progress-slice.js';
 import { runPrometheusCheck } from '../verify/prometheus-check.js';
 import type { CheckResult } from '../verify/result.js';
 import type { Check } from '../verify/schema.js';
+import { markedBadLine } from './bad-version-mark.js';
 import type { AppTarget } from './live-reconciler.js';
 import { postToEnv, startAutoRollback } from './verification.js';
 import { templateVars } from './verify-checks.js';
@@ -60,6 +64,40 @@ export async function beginSoak(runtime: RuntimeWithEngine, op: Operation): Prom
     checks: progress.checks,
   });
   return `${op.app} in ${op.env} is under watch until ${progress.until}: ${progress.checks.join(', ')} every ${humanMs(soak.interval)}`;
+}
+
+/**
+ * The rollback a soak failure's button submits: back to the version before the promotion (named,
+ * so a second click finds nothing to do); null when there is none to go to.
+ */
+async function rollbackCommand(runtime: RuntimeWithEngine, op: Operation): Promise<string | null> {
+  const app = findApp(runtime.config, op.app);
+  const env = findEnv(runtime.config, op.env);
+  if (op.kind !== 'promote' || !app || !env) return null;
+  try {
+    const plan = await planRollback(runtime, { app, env, emergency: false });
+    const to = plan.toTag ?? plan.sourceSha.slice(0, 12);
+    const command = `rollback ${op.app} ${op.env} --to ${to}`;
+    return SOAK_ROLLBACK_VALUE.test(command) ? command : null;
+  } catch {
+    return null; // nothing to roll back to (or not plannable now): the text says what to type
+  }
+}
+
+/** Post a soak failure in the environment's channel, with its button; logged when it cannot be posted. */
+async function postSoakFailure(runtime: RuntimeWithEngine, envName: string, reply: Reply): Promise<void> {
+  const channel = findEnv(runtime.config, envName)?.channel;
+  if (!runtime.notifier || !channel) return;
+  const first = reply.blocks[0];
+  const text = first?.type === 'text' ? first.text : reply.title;
+  await runtime.notifier
+    .post({ channel, text, reply })
+    .catch((err: unknown) =>
+      runtime.log.warn(
+        { env: envName, err: isConveyorError(err) ? err.message : 'post failed' },
+        'could not post a soak failure',
+      ),
+    );
 }
 
 export class SoakWatcher {
@@ -183,11 +221,26 @@ export class SoakWatcher {
         `automatic rollback: ${op.id}: ${failure} (soak window)`,
         `check ${check.name} failed during the soak window`,
       );
+      const bad = await markedBadLine(this.runtime, op, `${failure} (soak window)`);
+      const button = rollback ? null : await rollbackCommand(this.runtime, op);
       const lines = [
-        `${op.app} in ${op.env}: ${failure}, inside the soak window of ${describeOp(op)} (until ${soak.until})`,
-        rollback ?? (op.kind === 'promote' ? `\`rollback ${op.app} ${op.env}\` rolls it back` : ''),
+        rollback ??
+          (button
+            ? `\`${button}\` (or the button) rolls it back, as whoever asks, through ${op.env}'s gate`
+            : op.kind === 'promote'
+              ? `\`rollback ${op.app} ${op.env}\` rolls it back`
+              : ''),
+        bad,
       ].filter(Boolean);
-      await postToEnv(this.runtime, op.env, lines.join('\n'));
+      await postSoakFailure(
+        this.runtime,
+        op.env,
+        soakFailureReply({
+          title: `${op.app} in ${op.env}: ${failure}, inside the soak window of ${describeOp(op)} (until ${soak.until})`,
+          lines,
+          rollback: button,
+        }),
+      );
       return;
     }
     await store.saveProgress(op.id, verifySlice({ soak: { ...soak, runs, lastAt: now.toISOString() } }));

@@ -17,6 +17,7 @@ import { planRollback } from '../core/promotion-plan.js';
 import { findApp, findEnv, type Runtime } from '../core/runtime.js';
 import type { JobsFor } from '../verify/jobs.js';
 import { applierVerdict } from './applier-verdict.js';
+import { markedBadLine } from './bad-version-mark.js';
 import { type AggregateLive, type AppTarget, type LiveReconciler, whereText } from './live-reconciler.js';
 import { type ChecksOutcome, checksOf, checksProgressOf, runChecks } from './verify-checks.js';
 
@@ -266,6 +267,8 @@ export class Verifier {
               : 'the rollout failed',
           );
       if (rollback) lines.push(rollback);
+      const bad = inconclusive ? '' : await markedBadLine(this.runtime, done, detail);
+      if (bad) lines.push(bad);
     }
     await store.saveKeyReply(`controller:verdict:${op.id}`, { ok, state: done.state });
     await postToEnv(this.runtime, op.env, lines.join('\n'), done.message);

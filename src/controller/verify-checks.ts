@@ -10,6 +10,7 @@ import { isConveyorError } from '../core/errors.js';
 import { isGitPlan, type Operation } from '../core/operation.js';
 import type { RuntimeWithEngine } from '../core/operation-engine.js';
 import { findEnv } from '../core/runtime.js';
+import { runCommandCheck } from '../verify/command-check.js';
 import { runHttpCheck } from '../verify/http-check.js';
 import { jobNameFor, runJobCheck } from '../verify/job-check.js';
 import type { JobsFor } from '../verify/jobs.js';
@@ -113,6 +114,22 @@ async function runOne(
           await save();
         },
       });
+    }
+    case 'command': {
+      // Run by a verification worker: queued on the operation, claimed and reported over HTTP.
+      const verify = findEnv(deps.runtime.config, op.env)?.verify;
+      return runCommandCheck(
+        {
+          store: deps.runtime.store,
+          clock: deps.runtime.clock,
+          worker: verify?.worker,
+          waitForWorkerMs: verify?.timeout ?? 600_000,
+        },
+        op,
+        check,
+        vars,
+        signal,
+      );
     }
   }
 }

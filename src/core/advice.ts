@@ -3,7 +3,9 @@
  * this user, in order. The first is checked now by the same plan and preflight a real request
  * runs; when it would be refused, the advice says why instead of suggesting it.
  */
+
 import type { AppConfig } from '../config/schema.js';
+import { badMarks } from './bad-versions.js';
 import { entryName } from './deploy-history.js';
 import { type EnvState, hostFor } from './env-state.js';
 import { type ConveyorError, isConveyorError, NotAllowedError } from './errors.js';
@@ -87,13 +89,14 @@ async function checkLaterSteps(
   commands: string[],
   user: string,
 ): Promise<SyncAdvice> {
+  const markedBad = await badMarks(runtime.store, app.name);
   for (const [i, command] of commands.entries()) {
     if (i === 0) continue;
     const envName = command.split(' ')[2]!;
     const target = states.findIndex((s) => s.env.name === envName);
     const req = { kind: 'promote' as const, app: app.name, env: envName, requester: user, emergency: false };
     const outcome = await runGates(
-      gateContext(runtime, 'advice', req, { locks: runtime.store, promotion: { states, target, tree } }),
+      gateContext(runtime, 'advice', req, { locks: runtime.store, promotion: { states, target, tree, markedBad } }),
     );
     const reason = outcome.verdict === 'refuse' ? outcome.reason : null;
     if (reason)

@@ -30,7 +30,7 @@ import type { Engine } from './ports.js';
 import type { Reply } from './reply.js';
 import { findEnv, type Runtime } from './runtime.js';
 import { builtInRunners } from './steps/index.js';
-import type { KindRunner } from './steps/kind-runner.js';
+import type { KindResult, KindRunner } from './steps/kind-runner.js';
 import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
 
 /** What the engine is built with (src/core/engine/deps.ts, re-exported for its callers). */
@@ -188,7 +188,7 @@ export class OperationEngine implements Engine {
     return handler ? handler.handle(op, this.moves) : false;
   }
 
-  private async apply(op: Operation): Promise<'done' | 'cancelled'> {
+  private async apply(op: Operation): Promise<KindResult> {
     const runner = this.runners.get(op.kind);
     if (!runner) throw new Error(`no runner is registered for ${op.kind} operations`);
     return runner.apply(op, this);

@@ -5,6 +5,7 @@
  */
 import type { AppConfig, Config, EnvironmentConfig } from '../config/schema.js';
 import { requiredRoles } from './approval-gate.js';
+import { badMarks } from './bad-versions.js';
 import {
   type DeployHistory,
   entryName,
@@ -126,6 +127,7 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
         version: input.version,
         ticket: input.ticket,
         checks: host.checks ? (sha) => host.checks!(sha) : undefined,
+        markedBad: await badMarks(runtime.store, input.app.name),
       },
     },
   );

@@ -29,6 +29,7 @@ import { addJournalRoutes } from './journal-routes.js';
 import { addLocalApi } from './local-api.js';
 import { removeServeInfo, type ServeInfo, writePrivate, writeServeInfo } from './serve-info.js';
 import { mountSlack } from './slack-mount.js';
+import { addVerifyWorkerRoutes } from './verify-worker-routes.js';
 
 export interface ServeOptions {
   configFile?: string;
@@ -87,6 +88,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
   addJournalRoutes(http, runtime, secrets, () => info.token);
+  addVerifyWorkerRoutes(http, runtime, secrets, () => info.token);
   const board = addBoard(http, runtime, {
     db: runtime.state.db,
     secrets,

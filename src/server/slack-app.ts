@@ -17,6 +17,7 @@ import { registerButtons } from './slack/listeners/buttons.js';
 import { registerListMore } from './slack/listeners/list-more.js';
 import { registerRejectModal } from './slack/listeners/reject-modal.js';
 import { registerSlashCommand } from './slack/listeners/slash-command.js';
+import { registerSoakRollback } from './slack/listeners/soak-rollback.js';
 import { createSurface, type SlackAppLogger, type SlackSurface } from './slack/surface.js';
 import { SlackInboxWorker } from './slack-inbox.js';
 import { SlackHttpReceiver } from './slack-receiver.js';
@@ -124,6 +125,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
 
   registerSlashCommand(app, surface, options.command ?? '/conveyor');
   registerButtons(app, surface);
+  registerSoakRollback(app, surface);
   registerListMore(app, surface);
   registerRejectModal(app, surface);
   registerAppHome(app, surface);

@@ -2,7 +2,7 @@
  * Pre-deploy hooks (`verify.before`, `verify.restore`), plugged in around the engine's Git
  * runner of promotions and rollbacks: before the first Git write, the environment's hooks run
  * in order (a backup Job, an http check). A hook that fails stops the operation with nothing
- * written; a Job still running pauses it (an upstream wait: the engine's sweep looks again), so
+ * written; a Job still running pauses it (the runner answers `wait`: the engine's sweep looks again), so
  * no process holds an operation while a backup runs. Each result, the Job's name (recorded
  * before the Job is created) and a Job's output are stored on the operation
  * (`progress.beforeHooks`); a rollback's `restore` Job gets the output of the `before` Job of
@@ -10,7 +10,7 @@
  */
 
 import type { Config } from '../config/schema.js';
-import { ConflictError, UpstreamError } from '../core/errors.js';
+import { ConflictError } from '../core/errors.js';
 import { isGitPlan, type Operation } from '../core/operation.js';
 import type { Clock, Log, Store } from '../core/ports.js';
 import type { KindRunner, StepEngine } from '../core/steps/kind-runner.js';
@@ -146,8 +146,11 @@ export function withBeforeHooks(inner: KindRunner, deps: HookDeps): KindRunner {
           continue;
         }
         const result = await readJobOnce(hook, run);
-        if (!result)
-          throw new UpstreamError('kubernetes', `waiting for the ${hook.name} hook (Job ${run.namespace}/${name})`);
+        if (!result) {
+          // Still running: the operation waits in `applying` and the engine's sweep looks again.
+          deps.log.debug({ operation: op.id, hook: hook.name, job: name }, 'waiting for a hook Job');
+          return 'wait';
+        }
         if (result.status === 'passed') {
           const output = await jobs.output(run.namespace, name).catch(() => '');
           if (output) progress.outputs[hook.name] = output.slice(0, 500);

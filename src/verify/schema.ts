@@ -1,6 +1,6 @@
 /**
  * `environments[].verify.checks`: what must hold after a rollout is healthy before an operation
- * succeeds. Three kinds, each the shape of an Argo Rollouts AnalysisTemplate metric: `http` (a
+ * succeeds. Four kinds (the fourth, `command`, runs on a verification worker), each the shape of an Argo Rollouts AnalysisTemplate metric: `http` (a
  * web check), `prometheus` (a PromQL query and a condition, measured `count` times) and `job` (a
  * Kubernetes Job run to completion). Nothing here is ever a shell string: a Job's command is an
  * argv list, and templates only substitute known placeholders.
@@ -157,7 +157,46 @@ export const jobCheckSchema = z
   })
   .strict();
 
-export const checkSchema = z.discriminatedUnion('kind', [httpCheckSchema, prometheusCheckSchema, jobCheckSchema]);
+/** A verification worker's name (`conveyor verify-worker --name <w>`, VERIFY_WORKER_TOKENS). */
+export const workerName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'a worker name of lowercase letters, digits and dashes');
+
+/**
+ * `command`: an argv run by a verification worker (`conveyor verify-worker`), for targets
+ * outside Kubernetes. Never a shell string: the program and each argument are list items, run
+ * without a shell; {placeholders} are filled by serve before the worker gets them.
+ */
+export const commandCheckSchema = z
+  .object({
+    kind: z.literal('command'),
+    ...common,
+    ...measured,
+    argv: z
+      .array(template('argv'), {
+        error: (iss) =>
+          typeof iss.input === 'string'
+            ? 'argv is a list (program, then each argument), never a shell string: e.g. ["./smoke.sh", "--env", "{env}"]'
+            : undefined,
+      })
+      .min(1)
+      .max(100),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), template('env'))
+      .default({}),
+    /** The worker that runs it; default: the environment's `verify.worker`. */
+    worker: workerName.optional(),
+    /** Characters of the command's output (stdout and stderr, last part) kept with the result. */
+    outputTail: z.number().int().min(100).max(8000).default(2000),
+  })
+  .strict();
+
+export const checkSchema = z.discriminatedUnion('kind', [
+  httpCheckSchema,
+  prometheusCheckSchema,
+  jobCheckSchema,
+  commandCheckSchema,
+]);
 
 export const checksSchema = z
   .array(checkSchema)
@@ -192,6 +231,8 @@ export const verifySchema = z
     autoRollback: z.boolean().default(false),
     checks: checksSchema,
     soak: soakSchema.optional(),
+    /** The verification worker that runs this environment's `command` checks. */
+    worker: workerName.optional(),
     /**
      * Pre-deploy hooks of a promotion, run in order before its first Git write (e.g. a backup
      * Job); a failure stops the promotion with nothing written. A Job's output (its termination
@@ -214,13 +255,26 @@ export const verifySchema = z
           path: ['soak', 'checks', i],
           message: `no check named ${name} in verify.checks`,
         });
-      else if (check.kind === 'job')
+      else if (check.kind === 'job' || check.kind === 'command')
         ctx.addIssue({
           code: 'custom',
           path: ['soak', 'checks', i],
-          message: `${name} is a job check; a soak window evaluates http and prometheus checks only`,
+          message: `${name} is a ${check.kind} check; a soak window evaluates http and prometheus checks only`,
         });
     }
+    if (v.soak && v.soak.for < v.soak.interval)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['soak', 'for'],
+        message: 'soak.for is shorter than soak.interval: the window would end before its first evaluation',
+      });
+    for (const [i, c] of v.checks.entries())
+      if (c.kind === 'command' && !c.worker && !v.worker)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', i, 'worker'],
+          message: `command check ${c.name} needs a worker: set verify.worker (or the check's worker) to the --name of a conveyor verify-worker`,
+        });
   })
   .default({ timeout: 600_000, autoRollback: false, checks: [], before: [] });
 
@@ -228,8 +282,14 @@ export type SoakConfig = z.infer<typeof soakSchema>;
 export type HttpCheck = z.infer<typeof httpCheckSchema>;
 export type PrometheusCheck = z.infer<typeof prometheusCheckSchema>;
 export type JobCheck = z.infer<typeof jobCheckSchema>;
+export type CommandCheck = z.infer<typeof commandCheckSchema>;
 export type Check = z.infer<typeof checkSchema>;
 
 /** Default timeouts per kind when `timeout` is not set. */
-export const DEFAULT_TIMEOUT_MS: Record<Check['kind'], number> = { http: 10_000, prometheus: 10_000, job: 600_000 };
+export const DEFAULT_TIMEOUT_MS: Record<Check['kind'], number> = {
+  http: 10_000,
+  prometheus: 10_000,
+  job: 600_000,
+  command: 300_000,
+};
 export const timeoutOf = (c: Check) => c.timeout ?? DEFAULT_TIMEOUT_MS[c.kind];

@@ -211,6 +211,7 @@ describe('the gallery (docs/slack)', () => {
         'list',
         'request',
         'rolled-back',
+        'soak-failure',
         'succeeded',
       ].map((n) => `${n}.json`),
     );

@@ -6,6 +6,7 @@
  * operation waits in `applying` and the engine's sweep (serve runs it every 30 s) looks again.
  */
 import { execFileSync } from 'node:child_process';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operation } from '../../src/core/operation.js';
 import { KubeFake } from '../support/kube-fake.js';
@@ -16,6 +17,8 @@ const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSY
 describe('pre-deploy hooks: a backup before the first write, a restore on rollback', () => {
   let kube: KubeFake;
   let t: TestRuntime;
+  /** Serve's log lines (level, msg) while the stories run. */
+  const logLines: { level: number; msg: string }[] = [];
   const git = (...args: string[]) =>
     execFileSync('git', ['--git-dir', t.repo('api'), ...args], { encoding: 'utf8', env: gitEnv }).trim();
 
@@ -59,6 +62,9 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
         };
         c.kubernetes = { clusters: { 'kind-eu': { server: kube.url } } };
       },
+      extra: {
+        log: pino({ level: 'debug' }, { write: (line: string) => void logLines.push(JSON.parse(line)) }),
+      },
     });
   }, 120_000);
 
@@ -71,6 +77,13 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
     kube.jobs.script = () => ({ pods: [{ exitCode: 1, logs: 'pg_dump: error: connection refused\n' }] });
     const before = git('rev-parse', 'qa');
     const tags = git('tag', '--list', 'qa/*');
+    // The dry run names the hook the real run starts with.
+    const dry = await t.run('promote api qa --dry-run');
+    expect(dry.text).toContain(
+      'before the first write\n  • 1. backup (job, image registry.example.com/db-tools:2): must pass, or nothing is written',
+    );
+    const created = kube.jobs.counts.created;
+    expect(created).toBe(0); // the dry run ran nothing
     const reply = await t.run('promote api qa');
     expect(reply.operation?.state).toBe('applying'); // waiting for the backup Job
     const op = await settle(reply.operation!.id);
@@ -109,6 +122,9 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
   it('the rollback runs the restore Job with that backup id first', async () => {
     kube.jobs.script = () => ({ pods: [{ exitCode: 0, logs: 'restored\n' }] });
     const created = kube.jobs.counts.created;
+    const dry = await t.run('rollback api qa --dry-run');
+    expect(dry.text).toContain('restore (job, image registry.example.com/db-tools:2) with backup backup-20261126-0001');
+    expect(kube.jobs.counts.created).toBe(created);
     const reply = await t.run('rollback api qa');
     const op = await settle(reply.operation!.id);
     expect(op.state).toBe('succeeded');
@@ -117,5 +133,27 @@ describe('pre-deploy hooks: a backup before the first write, a restore on rollba
     expect(restore.spec.template.spec.containers[0].command).toEqual(['/bin/restore']);
     expect(restore.spec.template.spec.containers[0].args).toEqual(['--from', 'backup-20261126-0001']);
     expect(git('rev-parse', 'qa')).not.toBe(git('rev-parse', 'develop'));
+  }, 60_000);
+
+  it('while the backup Job runs, the operation waits in applying without a warning on every sweep', async () => {
+    // The Job stays active (its pod running) until the test ends it.
+    kube.jobs.script = () => null;
+    // develop's version was rolled back from in qa by the story above: shipping it again is forced.
+    const reply = await t.run('promote api qa --force');
+    expect(reply.operation?.state, reply.text).toBe('applying');
+    const id = reply.operation!.id;
+    const from = logLines.length;
+    for (let i = 0; i < 5; i++) {
+      await t.runtime.engine.sweep();
+      expect((await t.runtime.store.operation(id)).state).toBe('applying');
+    }
+    const op = await t.runtime.store.operation(id);
+    expect(op.progress.lastError ?? null).toBeNull();
+    const noisy = logLines.slice(from).filter((l) => l.level >= 40);
+    expect(noisy.map((l) => l.msg)).toEqual([]);
+    const job = kube.jobs.sent.at(-1)!.metadata.name;
+    kube.jobs.startPod('qa', job);
+    kube.jobs.endPod('qa', job, 0, 'ok\n', 'backup-x');
+    expect((await settle(id)).state).toBe('succeeded');
   }, 60_000);
 });

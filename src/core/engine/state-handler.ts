@@ -5,6 +5,7 @@
  */
 import type { GateContext, GatePhase } from '../gates/gate-rule.js';
 import type { Operation, OperationState } from '../operation.js';
+import type { KindResult } from '../steps/kind-runner.js';
 import type { EngineDeps } from './deps.js';
 
 /** What a handler may use of the engine. */
@@ -18,8 +19,8 @@ export interface EngineMoves {
   required(op: Operation): Record<string, number>;
   /** The context the gate rules read for this operation in a phase. */
   gateContext(phase: GatePhase, op: Operation, extra?: Partial<GateContext>): GateContext;
-  /** Run the operation's steps through the runner registered for its kind. */
-  apply(op: Operation): Promise<'done' | 'cancelled'>;
+  /** Run the operation's steps through the runner registered for its kind (`wait`: look again later). */
+  apply(op: Operation): Promise<KindResult>;
   /** Where an applied operation goes: `verifying` when the controller watches it, else `succeeded`. */
   afterApplied(op: Operation): 'verifying' | 'succeeded';
 }

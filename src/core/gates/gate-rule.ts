@@ -5,6 +5,7 @@
  * ./index.ts; ./run-gates.ts runs them.
  */
 import type { Config, GateConfig } from '../../config/schema.js';
+import type { BadMark } from '../bad-versions.js';
 import type { ConveyorError } from '../errors.js';
 import type { OperationKind, OperationState } from '../operation.js';
 import type { ChangeTickets, ChecksState, DeployTag } from '../ports.js';
@@ -111,6 +112,8 @@ export interface PromotionFacts {
   ticket?: string;
   /** The host's CI checks of a commit, where the host has them. */
   checks?: (sha: string) => Promise<ChecksState>;
+  /** The app's versions marked bad by verification (../bad-versions.ts). */
+  markedBad?: readonly BadMark[];
 }
 
 export interface ApprovalFacts {

@@ -11,6 +11,7 @@ import { expiry } from './expiry.js';
 import { freeze } from './freeze.js';
 import type { GatePhase, GateRule } from './gate-rule.js';
 import { lockPermission } from './lock-permission.js';
+import { markedBad } from './marked-bad.js';
 import { rolesQuorum } from './quorum.js';
 import { rejecter } from './rejecter.js';
 import { requesters } from './requesters.js';
@@ -20,6 +21,7 @@ import { unfillableGate } from './unfillable-gate.js';
 
 export const GATE_RULES: readonly GateRule[] = [
   rolledBack,
+  markedBad,
   requiredChecks,
   changeTicket,
   freeze,
@@ -38,7 +40,7 @@ const REQUEST: readonly GateRule[] = [freeze, requesters, unfillableGate];
 
 export const GATES: Readonly<Record<GatePhase, readonly GateRule[]>> = {
   /** While planning a promotion (rollback plans run only the ticket: see planRollback). */
-  plan: [rolledBack, requiredChecks, changeTicket],
+  plan: [rolledBack, markedBad, requiredChecks, changeTicket],
   request: REQUEST,
   'dry-run': [...REQUEST, envLock],
   /**
@@ -46,7 +48,7 @@ export const GATES: Readonly<Record<GatePhase, readonly GateRule[]>> = {
    * not depend on that is checked now, first what the plan would refuse (no ticket can be named
    * yet; a version rolled back from), then what the dry run would.
    */
-  advice: [changeTicket, rolledBack, ...REQUEST, envLock],
+  advice: [changeTicket, rolledBack, markedBad, ...REQUEST, envLock],
   approve: [expiry, approver],
   await: [expiry, rolesQuorum],
   apply: [changeTicket],

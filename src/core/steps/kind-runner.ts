@@ -7,9 +7,16 @@
 import type { Operation, ProgressPatch } from '../operation.js';
 import type { Clock, GitHost } from '../ports.js';
 
+/**
+ * What a runner's apply ends with: `done` (every step done), `cancelled` (its pull request was
+ * closed by hand) or `wait` (something it started is still running, e.g. a pre-deploy hook's
+ * Job: the operation stays where it is and the engine's sweep runs it again later).
+ */
+export type KindResult = 'done' | 'cancelled' | 'wait';
+
 /** The runner of one kind is handed only operations of that kind (the registry is keyed by kind). */
 export interface KindRunner<O extends Operation = Operation> {
-  apply(op: O, engine: StepEngine): Promise<'done' | 'cancelled'>;
+  apply(op: O, engine: StepEngine): Promise<KindResult>;
 }
 
 /** What a runner may use of the engine (structurally the OperationEngine and its ports). */

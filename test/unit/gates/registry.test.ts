@@ -15,10 +15,11 @@ describe('gate registry', () => {
     for (const rules of Object.values(GATES)) for (const rule of rules) expect(GATE_RULES).toContain(rule);
     expect(names(GATES.request)).toEqual(['freeze', 'requesters', 'unfillable-gate']);
     expect(names(GATES['dry-run'])).toEqual(['freeze', 'requesters', 'unfillable-gate', 'env-lock']);
-    expect(names(GATES.plan)).toEqual(['rolled-back', 'required-checks', 'change-ticket']);
+    expect(names(GATES.plan)).toEqual(['rolled-back', 'marked-bad', 'required-checks', 'change-ticket']);
     expect(names(GATES.advice)).toEqual([
       'change-ticket',
       'rolled-back',
+      'marked-bad',
       'freeze',
       'requesters',
       'unfillable-gate',
