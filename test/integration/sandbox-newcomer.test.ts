@@ -79,4 +79,19 @@ describe('the sandbox, as a new user meets it', () => {
     await t.run(`approve ${forced.operation!.id}`, 'U_PO');
     expect((await t.run(`approve ${forced.operation!.id}`, 'U_LEAD2')).operation?.state).toBe('succeeded');
   });
+
+  it('a promotion refused because another operation holds prod is recorded as busy with it, not "locked"', async () => {
+    const first = await t.run('promote api prod', 'U_DEMO');
+    expect(first.operation?.state).toBe('awaiting-approval');
+    const busy = `api in prod is busy with promote ${first.operation!.id} (asked by U_DEMO)`;
+    const second = await t.run('promote api prod', 'U_QA');
+    expect(second.status).toBe('refused');
+    expect(second.title).toBe(busy);
+    const history = await t.run('history api prod', 'U_DEMO');
+    const cancelled = history.text.split('\n').find((l) => l.includes(' cancelled '));
+    expect(cancelled).toContain(busy);
+    expect(history.text).not.toMatch(/\blocked\b/);
+    const [record] = await t.runtime.store.operations({ app: 'api', env: 'prod', states: ['cancelled'] });
+    expect(record?.error).toBe(busy);
+  });
 });
