@@ -12,6 +12,7 @@ import { ConfigError, isConveyorError } from './core/errors.js';
 import { TOKEN_SHAPE } from './core/ports/api-tokens.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
+import { demoUsers, unknownDemoUser } from './sandbox/demo-users.js';
 import { readServeInfo, type ServeInfo } from './server/serve-info.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -260,6 +261,12 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
   const { resolveConfig } = await import('./cli-config.js');
   const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
   const resolved = await resolveConfig(values.config, cwd, log);
+  // --as acts only as a user the sandbox configuration names (checked before anything opens).
+  const unknown = identity.kind === 'as' ? unknownDemoUser(identity.user, demoUsers(resolved.config)) : null;
+  if (unknown) {
+    io.err(`error: ${unknown}\n${RUN_USAGE}`);
+    return 2;
+  }
   // A serve started before serve.json said what it runs (or on another path to the same file).
   const info = resolved.config.state.url.startsWith('pglite:') ? readServeInfo(resolved.serveInfoFile) : null;
   let reply: Reply | number;
@@ -321,6 +328,11 @@ async function sendToServe(
     body: JSON.stringify({ text, idempotencyKey, ...(identity.kind === 'as' ? { user: identity.user } : {}) }),
   });
   const body = (await res.json()) as Reply & { error?: string };
+  // 400: what was asked is wrong (e.g. --as names no sandbox user): a usage error, as in-process.
+  if (res.status === 400 && identity.kind === 'as') {
+    io.err(`error: ${body.error ?? res.status}\n${RUN_USAGE}`);
+    return 2;
+  }
   if (!res.ok) {
     io.err(`error: the running serve refused the command: ${body.error ?? body.title ?? res.status}`);
     return 1;

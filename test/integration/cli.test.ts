@@ -120,6 +120,18 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(stderr).toContain('environments[1].gate: role "release-manager" is not defined under roles');
   });
 
+  const DEMO_USERS = 'the demo users are U_DEMO, U_LEAD, U_PO, U_QA (roles in the sandbox configuration)';
+
+  it('run --as a user the sandbox does not name: a one-line usage error listing the demo users, exit 2', async () => {
+    const nobody = await conveyor('run', 'list', '--as', 'U_NOBODY');
+    expect(nobody.code).toBe(2);
+    expect(nobody.stdout).toBe('');
+    const [first, ...rest] = nobody.stderr.split('\n');
+    expect(first).toBe(`error: "U_NOBODY" is not a sandbox user; ${DEMO_USERS}`);
+    expect(rest.filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(rest.join('\n')).toContain('usage: conveyor run');
+  });
+
   it('serve: /healthz, /readyz, and the serve.json that announces it', async () => {
     port = await freePort();
     serve = spawn('node', [BIN, 'serve', '--port', String(port)], {
@@ -200,6 +212,27 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(noEnv.code).toBe(2);
     expect(noEnv.stdout).toMatch(/^error: unknown environment "nosuchenv"/);
     expect(noEnv.stdout).toContain('usage: list [<app>] [<env>]');
+  });
+
+  it('through the running serve, --as and POST /api/run accept only the sandbox users (400, one line)', async () => {
+    const nobody = await conveyor('run', 'list', '--as', 'U_NOBODY');
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr.split('\n')[0]).toBe(`error: "U_NOBODY" is not a sandbox user; ${DEMO_USERS}`);
+    const { token } = JSON.parse(readFileSync(join(dir, '.conveyor/sandbox/serve.json'), 'utf8'));
+    const post = (user: string) =>
+      fetch(`http://127.0.0.1:${port}/api/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'list api prod', user }),
+      });
+    const refused = await post('U_NOBODY');
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as { error: string };
+    expect(body.error).toBe(`"U_NOBODY" is not a sandbox user; ${DEMO_USERS}`);
+    expect(body.error).not.toContain('\n');
+    const accepted = await post('U_QA');
+    expect(accepted.status).toBe(200);
+    expect(((await accepted.json()) as { status: string }).status).toBe('ok');
   });
 
   it('list through the serve reads the kept mirror; --fresh fetches first and shows a push made by hand', async () => {
