@@ -4,6 +4,10 @@
  * answer they found.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderMatrix } from '../../src/adapters/slack-matrix-blocks.js';
+import type { MatrixView } from '../../src/core/reply.js';
+import { SANDBOX_VIEWER, Visibility } from '../../src/core/visibility.js';
+import { matrixPage } from '../../src/server/board/pages.js';
 import { head, pushCommit, treeOf } from '../support/git-helpers.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -93,5 +97,34 @@ describe('the sandbox, as a new user meets it', () => {
     expect(history.text).not.toMatch(/\blocked\b/);
     const [record] = await t.runtime.store.operations({ app: 'api', env: 'prod', states: ['cancelled'] });
     expect(record?.error).toBe(busy);
+  });
+
+  it("list's age is how long the environment has run the version, or says it is the commit's age", async () => {
+    type Row = { app: string; env: string; age: string };
+    const rows = async () => ((await t.run('list api')).data as { rows: Row[] }).rows;
+    const ageOf = (all: Row[], env: string) => all.find((r) => r.env === env)!.age;
+    const before = await rows();
+    // develop carries no deploy tag: its commit is about 5 hours old, and the cell says it is the commit's age
+    expect(ageOf(before, 'development')).toBe('commit 4h ago');
+    expect(ageOf(before, 'prod')).toBe('21d ago');
+    // qa now runs develop's 4-hour-old commit, deployed just now
+    expect((await t.run('promote api qa')).operation?.state).toBe('succeeded');
+    const reply = await t.run('list api');
+    const after = (reply.data as { rows: Row[] }).rows;
+    expect(ageOf(after, 'qa')).toMatch(/^\d+s ago$/);
+    expect(reply.text).toMatch(/^api\s+qa\s+qa\/\S+\s+[0-9a-f]{8}\s+\d+s ago\s/m);
+    expect(reply.text).toMatch(/^api\s+development\s+—\s+[0-9a-f]{8}\s+commit 4h ago\s/m);
+    // Slack: the same, in a phone's words
+    const slack = JSON.stringify(renderMatrix(reply.title, reply.matrix as MatrixView, 50));
+    expect(slack).toMatch(/qa\/[^`]+` · deployed \d+s/);
+    expect(slack).toContain('` · commit 4h');
+    expect(slack).toContain('` · deployed 21d');
+    // the board's matrix
+    const board = await matrixPage(
+      { runtime: t.runtime, db: t.runtime.state.db },
+      new Visibility(t.config, SANDBOX_VIEWER),
+    );
+    expect(board.body.text).toMatch(/ · deployed \d+s ago</);
+    expect(board.body.text).toContain(' · commit 4h ago<');
   });
 });
