@@ -146,6 +146,15 @@ async function checkConfig(args: string[], io: Out, cwd: string): Promise<number
     if (!process.env[name] && !process.env[`${name}_FILE`])
       io.out(`note: notify names the environment variable ${name}, which is not set here: serve would refuse to start`);
   }
+  // A repository given as a local path must be there (paths are read from the file's folder).
+  for (const app of loaded.config.apps) {
+    if (!/^(\.{1,2}\/|\/)/.test(app.repo)) continue;
+    const path = resolve(loaded.file ? dirname(loaded.file) : cwd, app.repo);
+    if (!existsSync(path))
+      io.out(
+        `note: apps.${app.name}.repo is the local path ${app.repo}, which is not there (${path}; relative paths are read from the configuration's folder): every command on ${app.name} would fail`,
+      );
+  }
   const journal = loaded.config.journal;
   if (journal && !journal.botUrl) {
     io.out(

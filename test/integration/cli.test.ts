@@ -277,4 +277,45 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(existsSync(join(dir, '.conveyor/sandbox/serve.json'))).toBe(false);
     expect(serveErr).not.toMatch(/error/i);
   });
+
+  it('the sandbox configuration copied to ./conveyor.yaml as its header says passes check-config and runs', async () => {
+    const sandboxConfig = readFileSync(join(dir, '.conveyor/sandbox/conveyor.yaml'), 'utf8');
+    const header = sandboxConfig.split('\n').filter((l) => l.startsWith('#'));
+    expect(header.join('\n')).toContain('copy it to ./conveyor.yaml');
+    // Every "`from` → `to`" the header names, done in the copy.
+    const edits = header.flatMap((l) => [...l.matchAll(/`([^`]+)` → `([^`]*)`/g)].map((m) => [m[1]!, m[2]!] as const));
+    expect(edits.length).toBeGreaterThan(0);
+    let copy = sandboxConfig;
+    for (const [from, to] of edits) {
+      expect(copy, `the header says to change "${from}"`).toContain(from);
+      copy = copy.split(from).join(to);
+    }
+    writeFileSync(join(dir, 'conveyor.yaml'), copy);
+    try {
+      const checked = await conveyor('check-config');
+      expect(checked.stderr).toBe('');
+      expect(checked.code).toBe(0);
+      expect(checked.stdout).toContain(`${join(dir, 'conveyor.yaml')}: valid (4 environments, 2 apps)`);
+      expect(checked.stdout).not.toContain('is not there');
+      // the editor's schema line still finds the schema
+      const schema = /^# yaml-language-server: \$schema=(\S+)$/m.exec(copy)?.[1];
+      expect(existsSync(resolve(dir, schema!))).toBe(true);
+      const list = await conveyor('run', 'list', '--json');
+      expect(list.stderr).toBe('');
+      expect(list.code).toBe(0);
+      expect(matrix(JSON.parse(list.stdout).text)).toHaveLength(8);
+    } finally {
+      rmSync(join(dir, 'conveyor.yaml'));
+    }
+  });
+
+  it("check-config says when an app's repository path is not there", async () => {
+    const sandboxConfig = readFileSync(join(dir, '.conveyor/sandbox/conveyor.yaml'), 'utf8');
+    writeFileSync(join(dir, 'copied-as-is.yaml'), sandboxConfig);
+    const checked = await conveyor('check-config', '--config', 'copied-as-is.yaml');
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(
+      `note: apps.api.repo is the local path ./repos/api.git, which is not there (${join(dir, 'repos/api.git')}; relative paths are read from the configuration's folder)`,
+    );
+  });
 });
