@@ -12,11 +12,12 @@ import { appArg, envArg, FRESH_FLAG, readerMaxAgeMs, requireApp, requireEnv } fr
 
 export const list = defineCommand({
   name: 'list',
-  summary: 'Show what every environment runs: tag, sha, age, who deployed, live state',
+  summary: 'Show what every environment runs: tag, sha, how long it has run, who deployed, live state',
   usage: 'list [<app>] [<env>] [--fresh]',
   help:
     'Shows the matrix apps × environments: the deploy tag on the branch head (— when the head is untagged), ' +
-    'the short sha, how old the commit is, who deployed it, the live state reported by the controller ' +
+    'the short sha, how long the environment has run it (since the deploy tag; "commit 3d ago" when the head is untagged: the commit\'s age), ' +
+    'who deployed it, the live state reported by the controller ' +
     '(healthy, progressing, failed, drifted, unknown) and operations waiting for approval. ' +
     'Environments that enter by pull request show "(PR)"; on plain Git remotes their PRs fall back to Conveyor\'s own gate.',
   positionals: ['app?', 'env?'],
@@ -74,7 +75,8 @@ export const list = defineCommand({
           s.env.enters === 'pull-request' ? `${s.env.name} (PR${host?.kind === 'git' ? ', gate' : ''})` : s.env.name;
         const deployer = s.tag && trailer(s.tag.message, 'Requested-By');
         const watching = watchUntil(app.name, s.env.name);
-        const age = s.commit ? ago(s.commit.date, now) : null;
+        // How long the environment has run this version: since its deploy tag; untagged, the commit's age, said so.
+        const age = s.tag ? ago(s.tag.date, now) : s.commit ? `commit ${ago(s.commit.date, now)}` : null;
         // Where an applier is configured, the live state says what it reports (revision, health).
         const applier = app.targets[s.env.name]?.applier ? applierView(liveRow?.detail) : null;
         const locked = lockOf(app.name, s.env.name);
@@ -121,6 +123,7 @@ export const list = defineCommand({
             env: r[1]!.split(' ')[0],
             tag: r[2],
             sha: r[3],
+            age: r[4],
             live: r[6],
             pending: r[7],
           })),

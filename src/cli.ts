@@ -12,6 +12,7 @@ import { ConfigError, isConveyorError } from './core/errors.js';
 import { TOKEN_SHAPE } from './core/ports/api-tokens.js';
 import { renderText } from './core/render-text.js';
 import { exitCodeOf, type Reply } from './core/reply.js';
+import { demoUsers, unknownDemoUser } from './sandbox/demo-users.js';
 import { readServeInfo, type ServeInfo } from './server/serve-info.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -149,6 +150,15 @@ async function checkConfig(args: string[], io: Out, cwd: string): Promise<number
     if (!process.env[name] && !process.env[`${name}_FILE`])
       io.out(`note: notify names the environment variable ${name}, which is not set here: serve would refuse to start`);
   }
+  // A repository given as a local path must be there (paths are read from the file's folder).
+  for (const app of loaded.config.apps) {
+    if (!/^(\.{1,2}\/|\/)/.test(app.repo)) continue;
+    const path = resolve(loaded.file ? dirname(loaded.file) : cwd, app.repo);
+    if (!existsSync(path))
+      io.out(
+        `note: apps.${app.name}.repo is the local path ${app.repo}, which is not there (${path}; relative paths are read from the configuration's folder): every command on ${app.name} would fail`,
+      );
+  }
   const journal = loaded.config.journal;
   if (journal && !journal.botUrl) {
     io.out(
@@ -264,6 +274,12 @@ async function runCommand(args: string[], io: Out, cwd: string, env: NodeJS.Proc
   const { resolveConfig } = await import('./cli-config.js');
   const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
   const resolved = await resolveConfig(values.config, cwd, log);
+  // --as acts only as a user the sandbox configuration names (checked before anything opens).
+  const unknown = identity.kind === 'as' ? unknownDemoUser(identity.user, demoUsers(resolved.config)) : null;
+  if (unknown) {
+    io.err(`error: ${unknown}\n${RUN_USAGE}`);
+    return 2;
+  }
   // A serve started before serve.json said what it runs (or on another path to the same file).
   const info = resolved.config.state.url.startsWith('pglite:') ? readServeInfo(resolved.serveInfoFile) : null;
   let reply: Reply | number;
@@ -323,6 +339,11 @@ async function sendToServe(
     ...(identity.kind === 'as' ? { user: identity.user } : {}),
   });
   const body = res.body as Reply & { error?: string };
+  // 400: what was asked is wrong (e.g. --as names no sandbox user): a usage error, as in-process.
+  if (res.status === 400 && identity.kind === 'as') {
+    io.err(`error: ${body.error ?? res.status}\n${RUN_USAGE}`);
+    return 2;
+  }
   if (res.status < 200 || res.status >= 300) {
     io.err(`error: the running serve refused the command: ${body.error ?? body.title ?? res.status}`);
     return 1;

@@ -23,7 +23,9 @@ function cellText(c: MatrixCell): string {
   const emoji = LIVE_EMOJI[c.live] ?? LIVE_EMOJI.unknown;
   const head = `${emoji} *${escapeMrkdwn(cutText(c.env, 24))}*`;
   const version = c.version ? `\`${escapeMrkdwn(cutText(c.version, 30))}\`` : '_no branch_';
-  const age = c.age ? ` · ${escapeMrkdwn(c.age.replace(/ ago$/, ''))}` : '';
+  // "deployed 2h" since the deploy tag; "commit 3d" when the head is untagged (the commit's age).
+  const since = c.age?.replace(/ ago$/, '');
+  const age = since ? ` · ${escapeMrkdwn(since.startsWith('commit ') ? since : `deployed ${since}`)}` : '';
   const lines = [head, `${version}${age}`];
   if (c.watchUntil)
     lines.push(

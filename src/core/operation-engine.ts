@@ -144,8 +144,10 @@ export class OperationEngine implements Engine {
       }
     }
     if (lock) {
-      await store.transition(op.id, 'cancelled', 'conveyor', { error: 'locked' });
-      throw new ConflictError(lockedMessage(lock, req.app, req.env));
+      // The record says what happened: busy with another operation (named), or locked by hand.
+      const message = lockedMessage(lock, req.app, req.env);
+      await store.transition(op.id, 'cancelled', 'conveyor', { error: message });
+      throw new ConflictError(message);
     }
     const env = req.kind.startsWith('journal') ? undefined : findEnv(this.deps.config, req.env);
     await store.saveProgress(op.id, {

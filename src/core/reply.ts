@@ -132,7 +132,7 @@ export interface MatrixCell {
   /** Deploy tag, or the short sha when the head is untagged; null: no branch. */
   version: string | null;
   sha: string | null;
-  /** "3d ago" */
+  /** How long it has run: "3d ago" since its deploy tag; "commit 3d ago" when the head is untagged. */
   age: string | null;
   /** healthy, progressing, failed, drifted, unknown */
   live: string;

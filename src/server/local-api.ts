@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { CommandService } from '../core/command-service.js';
 import { KEY_REUSED } from '../core/dispatcher.js';
+import { unknownDemoUser } from '../sandbox/demo-users.js';
 import type { TokenStore } from '../store/token-store.js';
 import { bearerToken, type HttpServer, readJsonWith, sendJson } from './http-server.js';
 
@@ -38,6 +39,8 @@ export const LOCAL_API_ERRORS = {
 export interface LocalApiAuth {
   /** Conveyor runs its embedded sandbox: the local serve token may name any (demo) user. */
   sandbox: boolean;
+  /** In the sandbox, the demo users the serve token may name (others: 400); unset: any. */
+  demoUsers?: readonly string[];
   tokens: TokenStore;
 }
 
@@ -63,6 +66,8 @@ export function addLocalApi(
     } else if (safeEqual(given, serveToken())) {
       if (!auth.sandbox) return sendJson(res, 401, { error: LOCAL_API_ERRORS.serveTokenOutsideSandbox });
       body = await readJsonWith(req, runBody, 'request', 64 * 1024);
+      const unknown = auth.demoUsers ? unknownDemoUser(body.user!, auth.demoUsers) : null;
+      if (unknown) return sendJson(res, 400, { error: unknown });
       user = body.user!;
     } else {
       return sendJson(res, 401, { error: LOCAL_API_ERRORS.invalid });

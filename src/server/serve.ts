@@ -22,6 +22,7 @@ import { Dispatcher } from '../core/dispatcher.js';
 import { createLogger } from '../core/log.js';
 import { Metrics } from '../core/metrics.js';
 import { reconcileJournalObjects } from '../journal/reconcile.js';
+import { demoUsers } from '../sandbox/demo-users.js';
 import { DEFAULT_RETENTION, startRetention } from '../store/retention.js';
 import { addBoard } from './board/index.js';
 import { HttpServer, sendJson } from './http-server.js';
@@ -86,7 +87,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
     res.end(body);
   });
-  addLocalApi(http, service, () => info.token, { sandbox: runtime.sandbox, tokens: runtime.tokens });
+  addLocalApi(http, service, () => info.token, {
+    sandbox: runtime.sandbox,
+    tokens: runtime.tokens,
+    ...(runtime.sandbox ? { demoUsers: demoUsers(runtime.config) } : {}),
+  });
   addJournalRoutes(http, runtime, secrets, () => info.token);
   addVerifyWorkerRoutes(http, runtime, secrets, () => info.token);
   const board = addBoard(http, runtime, {

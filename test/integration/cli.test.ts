@@ -120,6 +120,18 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(stderr).toContain('environments[1].gate: role "release-manager" is not defined under roles');
   });
 
+  const DEMO_USERS = 'the demo users are U_DEMO, U_LEAD, U_PO, U_QA (roles in the sandbox configuration)';
+
+  it('run --as a user the sandbox does not name: a one-line usage error listing the demo users, exit 2', async () => {
+    const nobody = await conveyor('run', 'list', '--as', 'U_NOBODY');
+    expect(nobody.code).toBe(2);
+    expect(nobody.stdout).toBe('');
+    const [first, ...rest] = nobody.stderr.split('\n');
+    expect(first).toBe(`error: "U_NOBODY" is not a sandbox user; ${DEMO_USERS}`);
+    expect(rest.filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(rest.join('\n')).toContain('usage: conveyor run');
+  });
+
   it('serve: /healthz, /readyz, and the serve.json that announces it', async () => {
     port = await freePort();
     serve = spawn('node', [BIN, 'serve', '--port', String(port)], {
@@ -202,6 +214,27 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(noEnv.stdout).toContain('usage: list [<app>] [<env>]');
   });
 
+  it('through the running serve, --as and POST /api/run accept only the sandbox users (400, one line)', async () => {
+    const nobody = await conveyor('run', 'list', '--as', 'U_NOBODY');
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr.split('\n')[0]).toBe(`error: "U_NOBODY" is not a sandbox user; ${DEMO_USERS}`);
+    const { token } = JSON.parse(readFileSync(join(dir, '.conveyor/sandbox/serve.json'), 'utf8'));
+    const post = (user: string) =>
+      fetch(`http://127.0.0.1:${port}/api/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'list api prod', user }),
+      });
+    const refused = await post('U_NOBODY');
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as { error: string };
+    expect(body.error).toBe(`"U_NOBODY" is not a sandbox user; ${DEMO_USERS}`);
+    expect(body.error).not.toContain('\n');
+    const accepted = await post('U_QA');
+    expect(accepted.status).toBe(200);
+    expect(((await accepted.json()) as { status: string }).status).toBe('ok');
+  });
+
   it('list through the serve reads the kept mirror; --fresh fetches first and shows a push made by hand', async () => {
     const before = await conveyor('run', 'list web staging', '--as', 'U_DEMO', '--json');
     const shown = JSON.parse(before.stdout).data.rows[0].sha;
@@ -243,5 +276,46 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
     expect(await serveExit).toBe(0);
     expect(existsSync(join(dir, '.conveyor/sandbox/serve.json'))).toBe(false);
     expect(serveErr).not.toMatch(/error/i);
+  });
+
+  it('the sandbox configuration copied to ./conveyor.yaml as its header says passes check-config and runs', async () => {
+    const sandboxConfig = readFileSync(join(dir, '.conveyor/sandbox/conveyor.yaml'), 'utf8');
+    const header = sandboxConfig.split('\n').filter((l) => l.startsWith('#'));
+    expect(header.join('\n')).toContain('copy it to ./conveyor.yaml');
+    // Every "`from` → `to`" the header names, done in the copy.
+    const edits = header.flatMap((l) => [...l.matchAll(/`([^`]+)` → `([^`]*)`/g)].map((m) => [m[1]!, m[2]!] as const));
+    expect(edits.length).toBeGreaterThan(0);
+    let copy = sandboxConfig;
+    for (const [from, to] of edits) {
+      expect(copy, `the header says to change "${from}"`).toContain(from);
+      copy = copy.split(from).join(to);
+    }
+    writeFileSync(join(dir, 'conveyor.yaml'), copy);
+    try {
+      const checked = await conveyor('check-config');
+      expect(checked.stderr).toBe('');
+      expect(checked.code).toBe(0);
+      expect(checked.stdout).toContain(`${join(dir, 'conveyor.yaml')}: valid (4 environments, 2 apps)`);
+      expect(checked.stdout).not.toContain('is not there');
+      // the editor's schema line still finds the schema
+      const schema = /^# yaml-language-server: \$schema=(\S+)$/m.exec(copy)?.[1];
+      expect(existsSync(resolve(dir, schema!))).toBe(true);
+      const list = await conveyor('run', 'list', '--json');
+      expect(list.stderr).toBe('');
+      expect(list.code).toBe(0);
+      expect(matrix(JSON.parse(list.stdout).text)).toHaveLength(8);
+    } finally {
+      rmSync(join(dir, 'conveyor.yaml'));
+    }
+  });
+
+  it("check-config says when an app's repository path is not there", async () => {
+    const sandboxConfig = readFileSync(join(dir, '.conveyor/sandbox/conveyor.yaml'), 'utf8');
+    writeFileSync(join(dir, 'copied-as-is.yaml'), sandboxConfig);
+    const checked = await conveyor('check-config', '--config', 'copied-as-is.yaml');
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(
+      `note: apps.api.repo is the local path ./repos/api.git, which is not there (${join(dir, 'repos/api.git')}; relative paths are read from the configuration's folder)`,
+    );
   });
 });

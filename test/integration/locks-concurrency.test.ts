@@ -47,7 +47,14 @@ describe('locks and concurrency', () => {
     expect(tagsAt(repo, develop, 'qa/')).toEqual(newTags);
     const ops = await t.runtime.store.operations({ app: 'api', env: 'qa', limit: 100 });
     expect(ops.filter((o) => o.state === 'succeeded').map((o) => o.id)).toEqual([winner.operation!.id]);
-    expect(ops.every((o) => o.state === 'succeeded' || (o.state === 'cancelled' && o.error === 'locked'))).toBe(true);
+    expect(
+      ops.every(
+        (o) =>
+          o.state === 'succeeded' ||
+          (o.state === 'cancelled' &&
+            o.error === `api in qa is busy with promote ${winner.operation!.id} (asked by ${holder})`),
+      ),
+    ).toBe(true);
     expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
   }, 240_000); // 20 plans, each fetching the mirror: slow on a loaded 2-core machine
 

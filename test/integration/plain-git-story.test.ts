@@ -157,7 +157,7 @@ describe('the promotion story on plain Git', () => {
     const refused = await t.run('promote api prod', 'U_DEMO');
     expect(refused.status).toBe('refused');
     expect(refused.title).toMatch(
-      /was rolled back from in prod.*only someone holding tech-lead or product-owner may ship it anyway, with --force/,
+      /was rolled back from in prod.*only U_LEAD or U_LEAD2 \(tech-lead\) may ship this one anyway, with --force/,
     );
     expect((await t.run('promote api prod --dry-run', 'U_DEMO')).title).toBe(refused.title);
     expect(refsOf(repo)).toBe(before);

@@ -233,7 +233,7 @@ describe('semantics you can trust', () => {
     const refused = await t.run(`promote api staging --version ${tag}`, 'U_DEMO');
     expect(refused.status).toBe('refused');
     expect(refused.title).toContain(
-      `${tag} was rolled back from in qa, so it does not move on to staging; only someone holding qa-lead may ship it anyway`,
+      `${tag} was rolled back from in qa, so it does not move on to staging; a newer version is not held back: commit a fix and promote it from development; --force would not help`,
     );
     const forced = await t.run(`promote api staging --version ${tag} --force`, 'U_DEMO');
     expect(forced.title).toContain('--force into staging needs one of its approver roles (qa-lead)');
@@ -241,7 +241,7 @@ describe('semantics you can trust', () => {
     const alone = await t.run(`promote api staging --version ${tag}`, 'U_QA');
     expect(suggestions(alone)).toEqual([]);
     expect(alone.title).toContain(
-      `\`promote api staging --version ${tag} --force\` would be refused too: staging needs 1 qa-lead approval(s) from someone other than the requester`,
+      "--force would not help: whoever forces it still needs 1 qa-lead approval(s) from others, and staging's roles have too few people",
     );
     t.config.roles['qa-lead']!.users.push('U_QA2');
     const byLead = await t.run(`promote api staging --version ${tag}`, 'U_QA');

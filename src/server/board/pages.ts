@@ -116,7 +116,7 @@ export async function matrixPage(data: BoardData, vis: Visibility): Promise<Page
         if (!cell) return html`<td data-label="${env}">—</td>`;
         return html`<td class="cell" data-label="${cell.env}" data-app="${app.name}" data-env="${env}" data-sha="${cell.sha ?? ''}">
 <div class="cell-body"><div class="version">${cell.version ?? '(no branch)'}</div>
-${cell.sha ? html`<div class="mono muted">${shortSha(cell.sha)} · ${cell.age ?? ''}</div>` : ''}
+${cell.sha ? html`<div class="mono muted">${shortSha(cell.sha)} · ${cell.age?.startsWith('commit ') ? cell.age : cell.age ? `deployed ${cell.age}` : ''}</div>` : ''}
 ${row?.[5] && row[5] !== '—' ? html`<div class="muted">by ${row[5]}</div>` : ''}
 <div>live: <span class="s-${cell.live}">${cell.live}</span></div>
 ${cell.applier ? html`<div class="muted applier">${cell.applier}</div>` : ''}

@@ -40,7 +40,7 @@ describe('gate rule: rolled back', () => {
     );
     expect(v.verdict === 'refuse' && v.error).toBeInstanceOf(NotAllowedError);
     expect(v.verdict === 'refuse' && v.reason).toBe(
-      'qa/1 was rolled back from in qa, so it does not move on to staging',
+      'qa/1 was rolled back from in qa, so it does not move on to staging; a newer version is not held back: commit a fix and promote it from development',
     );
     expect(v.verdict === 'refuse' && v.suggestion).toBe('promote api staging --ticket CHG1 --force');
   });
@@ -48,7 +48,17 @@ describe('gate rule: rolled back', () => {
   it('tells someone without the roles who may force it', async () => {
     const v = await rolledBack.check(gateCtx('plan', { env: 'staging', gate, requester: 'U_DEV', promotion }));
     expect(v.verdict === 'refuse' && v.reason).toBe(
-      'qa/1 was rolled back from in qa, so it does not move on to staging; only someone holding tech-lead may ship it anyway, with --force',
+      'qa/1 was rolled back from in qa, so it does not move on to staging; a newer version is not held back: commit a fix and promote it from development; only U_LEAD or U_LEAD2 (tech-lead) may ship this one anyway, with --force',
+    );
+    expect(v.verdict === 'refuse' && v.suggestion).toBeUndefined();
+  });
+
+  it('names no --force when no holder of the roles could get the approval of another', async () => {
+    const ctx = gateCtx('plan', { env: 'staging', gate, requester: 'U_LEAD', promotion });
+    ctx.roles = { ...ctx.roles, 'tech-lead': { users: ['U_LEAD'], groups: [] } };
+    const v = await rolledBack.check(ctx);
+    expect(v.verdict === 'refuse' && v.reason).toBe(
+      "qa/1 was rolled back from in qa, so it does not move on to staging; a newer version is not held back: commit a fix and promote it from development; --force would not help: whoever forces it still needs 1 tech-lead approval(s) from others, and staging's roles have too few people",
     );
     expect(v.verdict === 'refuse' && v.suggestion).toBeUndefined();
   });
