@@ -295,7 +295,7 @@ describe('conveyor CLI', { timeout: 180_000 }, () => {
       const checked = await conveyor('check-config');
       expect(checked.stderr).toBe('');
       expect(checked.code).toBe(0);
-      expect(checked.stdout).toContain(`${join(dir, 'conveyor.yaml')}: valid (4 environments, 2 apps)`);
+      expect(checked.stdout).toContain(`${join(dir, 'conveyor.yaml')}: valid (4 environments, 3 apps)`);
       expect(checked.stdout).not.toContain('is not there');
       // the editor's schema line still finds the schema
       const schema = /^# yaml-language-server: \$schema=(\S+)$/m.exec(copy)?.[1];
