@@ -13,7 +13,7 @@ const withChecks = (checks: string, targets = true) =>
     '    channel: "#deploys-qa"\n',
     `    channel: "#deploys-qa"\n    verify:\n      autoRollback: true\n      checks:\n${checks}`,
   ).replace(
-    /( {2}- name: (api|web)\n {4}repo: \.\/repos\/\w+\.git\n)/g,
+    /( {2}- name: (api|web|worker) *(?:#[^\n]*)?\n {4}repo: \.\/repos\/\w+\.git[^\n]*\n)/g,
     targets ? '$1    targets:\n      qa: { cluster: qa, namespace: shop, workloads: [$2] }\n' : '$1',
   );
 
@@ -37,7 +37,7 @@ describe('verify.checks', () => {
     const check = '        - { kind: http, name: smoke, url: "https://{env}.example.com/health" }\n';
     expect(problems(withHook(withChecks(check, false)))).toEqual([
       expect.stringMatching(
-        /environments\[1\]\.verify\.before: the job "backup" runs in each app's target in qa before it is written, but api, web have no target there/,
+        /environments\[1\]\.verify\.before: the job "backup" runs in each app's target in qa before it is written, but api, web, worker have no target there/,
       ),
     ]);
     expect(() => parseConfig(withHook(withChecks(check)), 'ok.yaml')).not.toThrow();
