@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -151,10 +151,14 @@ describe.skipIf(chromiumMissing)('the web board in Chromium (sandbox)', () => {
     const config = server.runtime.config;
     expect(cells).toHaveLength(config.apps.length * config.environments.length);
     for (const app of config.apps) {
-      const repo = join(sandboxDir, 'repos', `${app.name}.git`);
+      // An image app's environments live in its GitOps repository: a version branch and deploy
+      // tags per app and environment (conveyor/<app>/<env>, <app>/<env>/…).
+      const image = app.strategy === 'image';
+      const repo = image ? resolve(sandboxDir, app.gitops!.repo!) : join(sandboxDir, 'repos', `${app.name}.git`);
       for (const env of config.environments) {
-        const head = git(repo, 'rev-parse', `refs/heads/${env.branch}`);
-        const tags = git(repo, 'tag', '--points-at', head, '--list', `${env.name}/*`, '--sort=-v:refname')
+        const head = git(repo, 'rev-parse', `refs/heads/${image ? `conveyor/${app.name}/${env.name}` : env.branch}`);
+        const prefix = image ? `${app.name}/${env.name}/*` : `${env.name}/*`;
+        const tags = git(repo, 'tag', '--points-at', head, '--list', prefix, '--sort=-v:refname')
           .split('\n')
           .filter(Boolean);
         const cell = cells.find((c) => c.app === app.name && c.env === env.name);
