@@ -464,12 +464,12 @@ describe(`manifests/ as shipped, run as processes (rendered with ${renderer})`, 
     expect(await github.refSha(gitApp.owner, gitApp.repo, qaBranch)).not.toBe(gitApp.develop);
     const driver = new SlackDriver({ url: `${serveUrl}/slack/events`, signingSecret });
     const responseUrl = slack.responseUrl();
-    const ack = await driver.slashCommand({
-      text: `promote ${app} qa`,
-      user: 'U0SYSTEST2',
-      channel: 'C0DEPLOYQA',
-      responseUrl,
-    });
+    // A failed request says what serve logged (a serve that went away must be explained).
+    const ack = await driver
+      .slashCommand({ text: `promote ${app} qa`, user: 'U0SYSTEST2', channel: 'C0DEPLOYQA', responseUrl })
+      .catch((err: Error) => {
+        throw new Error(`${err.message} (${String(err.cause ?? '')})\n--- serve\n${serve().log(4000)}`);
+      });
     expect(ack.status).toBe(200);
     await until(
       `qa of ${app} on GitHub at develop's head`,
