@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { type Figure, failedScenario, type Scenario } from './lib/figure.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
 import { board } from './scenarios/board.js';
+import { cliList } from './scenarios/cli-list.js';
 import { footprint } from './scenarios/footprint.js';
 import { journalUpload } from './scenarios/journal-upload.js';
 import { listAtScale } from './scenarios/list-scale.js';
@@ -34,6 +35,7 @@ export const SCENARIOS: Scenario[] = [
   board,
   footprint,
   sandboxCreate,
+  cliList,
 ];
 
 const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));

@@ -2,7 +2,8 @@
  * Registry discovery against the real distribution server: images pushed with skopeo, a registry
  * webhook (and the poller) make the discovery write the new image into the first environment's
  * overlay — once per digest, across a restart — then promote carries it on through the engine.
- * The GitOps repository is checked with plain git after each step.
+ * The GitOps repository is checked with plain git (and `kubectl kustomize`) after each step, through
+ * staging's gate, the pull-request environment prod and a rollback of prod.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { buildImageDiscovery } from '../../src/compose/image-discovery.js';
 import type { ImageDiscovery } from '../../src/controller/image-discovery.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { git, pushCommit } from '../support/git-helpers.js';
-import { createGitopsRepo, overlayText, showFile } from '../support/gitops-repo.js';
+import { createGitopsRepo, overlayText, renderOverlay, showFile } from '../support/gitops-repo.js';
 import { type WrittenImage, writeOciLayout } from '../support/oci-layout.js';
 import {
   type RunningRegistry,
@@ -178,6 +179,38 @@ describe.skipIf(missing)('registry discovery → first environment → promote',
     expect(reply.operation?.state).toBe('succeeded');
     expect(git(repo, 'diff', '--name-only', 'main~1', 'main')).toBe('overlays/qa/kustomization.yaml');
     expect(showFile(repo, 'overlays/qa/kustomization.yaml')).toBe(overlayText('qa', image, '1.3.0', digest('1.3.0')));
+  });
+
+  it('on through staging (qa-lead) and the pull-request environment prod (two roles), then a rollback of prod: one overlay per step', async () => {
+    // After each write: exactly one file changed, it is that overlay as it would be written by
+    // hand, and kubectl renders the image the environment now runs.
+    const landed = (env: string, tag: string) => {
+      expect(git(repo, 'diff', '--name-only', 'main~1', 'main')).toBe(`overlays/${env}/kustomization.yaml`);
+      expect(showFile(repo, `overlays/${env}/kustomization.yaml`)).toBe(overlayText(env, image, tag, digest(tag)));
+      const rendered = renderOverlay(repo, `overlays/${env}`);
+      if (rendered !== null) expect(rendered).toContain(`image: ${image}:${tag}@${digest(tag)}`);
+    };
+    const staging = await t.run('promote worker staging', 'U_DEMO');
+    expect(staging.operation?.state, staging.text).toBe('awaiting-approval');
+    expect((await t.run(`approve ${staging.operation!.id}`, 'U_QA')).operation?.state).toBe('succeeded');
+    landed('staging', '1.3.0');
+
+    const before = git(repo, 'rev-parse', 'main');
+    const prod = await t.run('promote worker prod', 'U_DEMO');
+    expect(prod.operation?.state, prod.text).toBe('awaiting-approval');
+    expect((await t.run(`approve ${prod.operation!.id}`, 'U_LEAD')).operation?.state).toBe('awaiting-approval');
+    expect(git(repo, 'rev-parse', 'main')).toBe(before); // nothing written while the gate waits
+    expect((await t.run(`approve ${prod.operation!.id}`, 'U_PO')).operation?.state).toBe('succeeded');
+    landed('prod', '1.3.0');
+
+    // Prod ran 1.0.0 before: the rollback restores it (tech-lead approves a rollback there).
+    const back = await t.run('rollback worker prod', 'U_DEMO');
+    const id = back.operation!.id;
+    const done = back.operation?.state === 'succeeded' ? back : await t.run(`approve ${id}`, 'U_LEAD');
+    expect(done.operation?.state, done.text).toBe('succeeded');
+    landed('prod', '1.0.0');
+    const tags = git(repo, 'tag', '--list', '--sort=creatordate', 'worker/prod/*').split('\n');
+    expect(git(repo, 'tag', '-l', '--format=%(contents)', tags.at(-1)!)).toContain('Kind: rollback');
   });
 });
 

@@ -1,0 +1,60 @@
+/**
+ * CLI list: `conveyor run list --as U_DEMO` (the compiled `dist/`, as `npm install` builds it)
+ * beside a running `conveyor serve` on the sandbox, from spawn to exit, as a person at a shell
+ * meets it. The command goes to the serve (`POST /api/run`), which answers from the mirrors it
+ * keeps fresh (README, "Freshness"). Baseline: `node -e 0`, the floor of any Node command.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { figure, type Scenario } from '../lib/figure.js';
+import { childEnv, spawnChild } from '../lib/proc.js';
+import { median, timed } from '../lib/stats.js';
+
+const run = promisify(execFile);
+const CONVEYOR = fileURLToPath(new URL('../../bin/conveyor.js', import.meta.url));
+
+export const cliList: Scenario = {
+  name: 'cli-list',
+  title: 'conveyor run list beside a running serve: spawn to exit',
+  timeoutMs: (quick) => (quick ? 120_000 : 300_000),
+  async run(ctx) {
+    const runs = ctx.quick ? 5 : 15;
+    const cwd = await mkdtemp(join(tmpdir(), 'conveyor-bench-cli-'));
+    const env = childEnv();
+    for (const key of Object.keys(env)) if (/^(SLACK_|GITHUB_|DATABASE_URL|PORT)/.test(key)) delete env[key];
+    const serve = spawnChild(process.execPath, [CONVEYOR, 'serve', '--port', '0'], { cwd, env });
+    try {
+      await serve.waitForLine(/serving the sandbox on http:\/\/[^:]+:(\d+)/, 120_000);
+      ctx.log(`serve up; ${runs} runs each of node -e 0 and conveyor run list`);
+      const base: number[] = [];
+      const list: number[] = [];
+      let text = '';
+      for (let i = 0; i < runs; i++) {
+        base.push((await timed(() => run(process.execPath, ['-e', '0'], { cwd, env }))).ms);
+        const t = await timed(() => run(process.execPath, [CONVEYOR, 'run', 'list', '--as', 'U_DEMO'], { cwd, env }));
+        list.push(t.ms);
+        text = t.result.stdout;
+      }
+      if (!/api\s+prod/.test(text))
+        throw new Error(`conveyor run list did not answer with the matrix: ${text.slice(0, 200)}`);
+      return [
+        figure({
+          scenario: 'cli-list',
+          figure: 'conveyor run list beside serve (median)',
+          unit: 'ms',
+          value: median(list),
+          baseline: median(base),
+          check: { kind: 'max', max: 300, inclusive: true },
+          notes: `spawn to exit of \`node bin/conveyor.js run list --as U_DEMO\` (dist/), ${runs} runs; serve answers from its kept mirrors; baseline \`node -e 0\``,
+        }),
+      ];
+    } finally {
+      await serve.stop();
+      await rm(cwd, { recursive: true, force: true });
+    }
+  },
+};
