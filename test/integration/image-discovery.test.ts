@@ -203,10 +203,13 @@ describe.skipIf(missing)('registry discovery → first environment → promote',
     expect((await t.run(`approve ${prod.operation!.id}`, 'U_PO')).operation?.state).toBe('succeeded');
     landed('prod', '1.3.0');
 
-    // Prod ran 1.0.0 before: the rollback restores it (tech-lead approves a rollback there).
+    // Prod ran 1.0.0 before: the rollback restores it, through prod's gate like any write there.
     const back = await t.run('rollback worker prod', 'U_DEMO');
     const id = back.operation!.id;
-    const done = back.operation?.state === 'succeeded' ? back : await t.run(`approve ${id}`, 'U_LEAD');
+    expect(back.operation?.state, back.text).toBe('awaiting-approval');
+    expect(git(repo, 'rev-parse', 'main')).not.toBe(before); // still prod's 1.3.0 commit, nothing new
+    let done = await t.run(`approve ${id}`, 'U_LEAD');
+    if (done.operation?.state === 'awaiting-approval') done = await t.run(`approve ${id}`, 'U_PO');
     expect(done.operation?.state, done.text).toBe('succeeded');
     landed('prod', '1.0.0');
     const tags = git(repo, 'tag', '--list', '--sort=creatordate', 'worker/prod/*').split('\n');
