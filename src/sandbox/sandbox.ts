@@ -143,7 +143,7 @@ function tagDate(daysAgo: number): string {
 async function createDemoRepo(bare: string, app: string): Promise<void> {
   const commits = history(app);
   const at = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000);
-  await writeDemoRepo(bare, {
+  writeDemoRepo(bare, {
     commits: commits.map((c) => ({ subject: c.subject, author: c.author, files: c.files, date: at(c.daysAgo) })),
     branches: { develop: BRANCHES.develop!, ...BRANCHES }, // develop first: it is HEAD
     tags: Object.entries(BRANCHES)

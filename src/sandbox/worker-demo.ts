@@ -9,10 +9,10 @@
  *   branch `conveyor/worker/<env>` per environment and deploy tags `worker/<env>/…` — so history
  *   and rollback have versions that ran before. One `git fast-import`.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { FastImportStream, fastImport, initBare } from './demo-repo.js';
 import { writeOciLayout } from './oci-layout.js';
 
 export const WORKER_IMAGE = 'registry.example.com/team/worker';
@@ -108,70 +108,6 @@ labels:
 `;
 }
 
-/** A `git fast-import` stream, built in memory. */
-class Stream {
-  private parts: Buffer[] = [];
-  private mark = 0;
-  data(text: string): this {
-    const body = Buffer.from(text, 'utf8');
-    this.parts.push(Buffer.from(`data ${body.length}\n`), body, Buffer.from('\n'));
-    return this;
-  }
-  line(text: string): this {
-    this.parts.push(Buffer.from(`${text}\n`));
-    return this;
-  }
-  /** A commit on `ref` with `files` (path → content; the whole tree when `replace`); returns its mark. */
-  commit(
-    ref: string,
-    who: { name: string; email: string; at: number },
-    message: string,
-    files: Record<string, string>,
-    parent: number | null,
-    replace = false,
-  ): number {
-    const mark = ++this.mark;
-    const sig = `${who.name} <${who.email}> ${Math.floor(who.at / 1000)} +0000`;
-    this.line(`commit ${ref}`).line(`mark :${mark}`).line(`author ${sig}`).line(`committer ${sig}`).data(message);
-    if (parent !== null) this.line(`from :${parent}`);
-    if (replace) this.line('deleteall');
-    for (const [path, text] of Object.entries(files)) this.line(`M 100644 inline ${path}`).data(text);
-    return mark;
-  }
-  tag(name: string, on: number, who: { name: string; email: string; at: number }, message: string): void {
-    this.line(`tag ${name}`).line(`from :${on}`);
-    this.line(`tagger ${who.name} <${who.email}> ${Math.floor(who.at / 1000)} +0000`).data(message);
-  }
-  get buffer(): Buffer {
-    return Buffer.concat([...this.parts, Buffer.from('done\n')]);
-  }
-}
-
-function git(args: string[], input?: Buffer): string {
-  return execFileSync('git', args, {
-    input,
-    encoding: 'utf8',
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
-  });
-}
-
-function fastImport(bare: string, stream: Stream, marksFile?: string): void {
-  git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
-  git(
-    [
-      '--git-dir',
-      bare,
-      'fast-import',
-      '--quiet',
-      '--done',
-      '--date-format=raw',
-      ...(marksFile ? [`--export-marks=${marksFile}`] : []),
-    ],
-    stream.buffer,
-  );
-}
-
 const pad = (n: number) => String(n).padStart(2, '0');
 function tagDay(at: number): string {
   const d = new Date(at);
@@ -184,7 +120,7 @@ export function createWorkerDemo(dir: string, now = Date.now()): void {
   // 1. The application repository.
   const appRepo = join(dir, 'repos', 'worker.git');
   const marks = join(dir, 'repos', '.worker-marks');
-  const app = new Stream();
+  const app = new FastImportStream();
   let parent: number | null = null;
   const appMarks: number[] = [];
   for (const c of APP_COMMITS) {
@@ -192,14 +128,8 @@ export function createWorkerDemo(dir: string, now = Date.now()): void {
     parent = app.commit('refs/heads/main', who, `${c.subject}\n`, { [c.file]: `// ${c.subject}\n` }, parent);
     appMarks.push(parent);
   }
-  fastImport(appRepo, app, marks);
-  const shaOfMark = new Map(
-    readFileSync(marks, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' ') as [string, string]),
-  );
-  rmSync(marks, { force: true });
+  initBare(appRepo, 'main');
+  const shaOfMark = fastImport(appRepo, app, marks);
 
   // 2. The images, in an OCI layout.
   const source = pathToFileURL(appRepo).href;
@@ -221,7 +151,7 @@ export function createWorkerDemo(dir: string, now = Date.now()): void {
   const digestOf = (tag: string) => written.find((w) => w.tag === tag)!.digest; // every RAN tag is in IMAGES
 
   // 3. The GitOps repository.
-  const ops = new Stream();
+  const ops = new FastImportStream();
   const platform = { name: 'Platform Team', email: 'platform@example.com', at: at(45) };
   const current = (env: (typeof WORKER_ENVS)[number]) => RAN[env].at(-1)!.tag; // every env ran something
   ops.commit(
@@ -279,5 +209,6 @@ export function createWorkerDemo(dir: string, now = Date.now()): void {
       );
     }
   }
+  initBare(join(dir, 'repos', 'deploy.git'), 'main');
   fastImport(join(dir, 'repos', 'deploy.git'), ops);
 }
