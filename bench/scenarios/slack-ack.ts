@@ -2,26 +2,27 @@
  * Slack ack: signed slash commands (`help`, `list`, `promote api qa --dry-run` in turn) at
  * concurrency 10 and 50 against `conveyor serve` (the real server, its Bolt app on
  * /slack/events, the fake Slack Web API), and against a bare Bolt HTTPReceiver app that only
- * acks, in the same run. The load generator runs in its own process (lib/load-child.ts), so
- * it never shares the server's event loop. Measured: acks per second and ack latency (p50,
+ * acks, in the same run. The load generator, Conveyor and bare Bolt each run in a process of
+ * their own (lib/load-child.ts, lib/slack-server-child.ts), and the fake Slack with the
+ * counting in the scenario's: no server measured shares its event loop with anything else. Measured: acks per second and ack latency (p50,
  * p99, max) per concurrency, and replies delivered per second: every command's answer posted
  * to its own response_url, from the first request until the last answer arrived.
  */
 
 import { fileURLToPath } from 'node:url';
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
-import { startServer } from '../../src/server/serve.js';
 import { SlackFake } from '../../test/support/slack-fake.js';
 import { type Figure, figure, type Scenario } from '../lib/figure.js';
 import type { LoadResult } from '../lib/load.js';
 import type { LoadChildInput } from '../lib/load-child.js';
 import { childEnv, spawnChild, tsxArgs } from '../lib/proc.js';
+import type { SlackServerChildInput } from '../lib/slack-server-child.js';
 import { max, percentile, sleep } from '../lib/stats.js';
-import { benchStore, makeWorkspace, silentLogger } from '../lib/workspace.js';
 
 const SECRET = 'bench-signing-secret';
 const TEXTS = ['help', 'list', 'promote api qa --dry-run'];
 const LOAD_CHILD = fileURLToPath(new URL('../lib/load-child.ts', import.meta.url));
+const SERVER_CHILD = fileURLToPath(new URL('../lib/slack-server-child.ts', import.meta.url));
+const BUSY = /busy|try again/i;
 
 type ChildLoad = LoadResult & { startedAt: number; endedAt: number };
 
@@ -37,29 +38,68 @@ async function loadFromChild(input: Omit<LoadChildInput, 'secret' | 'user'>): Pr
   return JSON.parse(line[0]) as ChildLoad;
 }
 
-/** The baseline: Bolt's HTTPReceiver and one listener that acks, nothing else. */
-async function startBareBolt(fake: SlackFake): Promise<{ port: number; stop(): Promise<void> }> {
-  const receiver = new HTTPReceiver({ signingSecret: SECRET, endpoints: '/slack/events', logLevel: LogLevel.ERROR });
-  const app = new App({
-    receiver,
+/** A Slack server (Conveyor or the bare Bolt baseline) in its own process. */
+async function startServerChild(kind: SlackServerChildInput['kind'], fake: SlackFake) {
+  const input: SlackServerChildInput = {
+    kind,
+    secret: SECRET,
+    apiUrl: fake.apiUrl,
     token: fake.token,
     botId: fake.botId,
     botUserId: fake.botUserId,
-    tokenVerificationEnabled: false,
-    logLevel: LogLevel.ERROR,
-    clientOptions: { slackApiUrl: fake.apiUrl },
-  });
-  app.command('/conveyor', async ({ ack }) => {
-    await ack();
-  });
-  const server = await receiver.start({ port: 0, host: '127.0.0.1' });
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    stop: async () => {
-      await app.stop();
-    },
   };
+  const child = spawnChild(process.execPath, tsxArgs(SERVER_CHILD, JSON.stringify(input)), { env: childEnv() });
+  const line = await child.waitForLine(/^\{"port":(\d+)\}$/, 120_000);
+  return { port: Number(line[1]), stop: () => child.stop(15_000) };
+}
+
+/** Conveyor's `conveyor_slack_busy_total`, read from its /metrics. */
+async function busyTotal(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^conveyor_slack_busy_total (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/**
+ * Answers of one run seen by the fake so far, counted as they arrive (a scan of only what is
+ * new each time): `help` answers on its own response_url (once per command), `list` and
+ * `promote --dry-run` post to the channel (chat.postMessage or chat.postEphemeral; the sandbox
+ * posts nothing else meanwhile).
+ */
+class Answers {
+  private responsesSeen: number;
+  private callsSeen: number;
+  private readonly ids = new Set<string>();
+  private posts = 0;
+  busy = 0;
+  readonly methods = new Map<string, number>();
+
+  constructor(
+    private readonly fake: SlackFake,
+    private readonly prefix: string,
+  ) {
+    this.responsesSeen = fake.responses.length;
+    this.callsSeen = fake.calls.length;
+  }
+
+  count(): number {
+    const { responses, calls } = this.fake;
+    for (; this.responsesSeen < responses.length; this.responsesSeen++) {
+      const r = responses[this.responsesSeen]!;
+      if (!r.id.startsWith(`${this.prefix}-`) || this.ids.has(r.id)) continue;
+      this.ids.add(r.id);
+      if (BUSY.test(JSON.stringify(r.body))) this.busy++;
+    }
+    for (; this.callsSeen < calls.length; this.callsSeen++) {
+      const c = calls[this.callsSeen]!;
+      const key = `${c.method} ${c.outcome}`;
+      this.methods.set(key, (this.methods.get(key) ?? 0) + 1);
+      if ((c.method === 'chat.postMessage' || c.method === 'chat.postEphemeral') && c.outcome === 'ok') {
+        this.posts++;
+        if (BUSY.test(JSON.stringify(c.args))) this.busy++;
+      }
+    }
+    return this.ids.size + this.posts;
+  }
 }
 
 export const slackAck: Scenario = {
@@ -69,42 +109,16 @@ export const slackAck: Scenario = {
   async run(ctx) {
     const total = ctx.quick ? 120 : 3000;
     const warmup = ctx.quick ? 15 : 300;
-    ctx.log('starting the fake Slack, bare Bolt and conveyor serve');
+    ctx.log('starting the fake Slack, then bare Bolt and conveyor serve, each in its own process');
     const fake = await SlackFake.start();
-    const [ws, store, log] = await Promise.all([makeWorkspace('slack'), benchStore(), silentLogger()]);
-    const bare = await startBareBolt(fake);
-    const server = await startServer({
-      cwd: ws.root,
-      configFile: ws.configFile,
-      port: 0,
-      host: '127.0.0.1',
-      out: () => {},
-      log,
-      env: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl },
-      compose: { state: store },
-    });
+    const [bare, server] = await Promise.all([startServerChild('bare', fake), startServerChild('conveyor', fake)]);
     let run = 0;
-    /** Commands serve answered "busy" in their ack so far (conveyor_slack_busy_total). */
-    const busyAcks = async () => ((await server.runtime.metrics.slackBusy.get()).values[0]?.value ?? 0) as number;
-    /**
-     * Commands of one run answered so far: `help` answers on its own response_url (counted once
-     * per command), `list` and `promote --dry-run` post to the channel (chat.postMessage or
-     * chat.postEphemeral calls since the run began; the sandbox posts nothing else meanwhile).
-     */
-    const answered = (prefix: string, callsMark: number) =>
-      new Set(fake.responses.filter((r) => r.id.startsWith(`${prefix}-`)).map((r) => r.id)).size +
-      fake.calls
-        .slice(callsMark)
-        .filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.postEphemeral') && c.outcome === 'ok')
-        .length;
-    const busy = (prefix: string, callsMark: number) =>
-      fake.responses.filter((r) => r.id.startsWith(`${prefix}-`) && /busy|try again/i.test(JSON.stringify(r.body)))
-        .length + fake.calls.slice(callsMark).filter((c) => /busy|try again/i.test(JSON.stringify(c.args))).length;
     /** A run against Conveyor, then until every acked command is answered (or 120 s pass). */
     const against = async (port: number, n: number, concurrency: number, waitReplies: boolean) => {
       const prefix = `bench${++run}`;
-      const mark = fake.calls.length;
-      const busyBefore = await busyAcks();
+      const answers = new Answers(fake, prefix);
+      const isBare = port === bare.port;
+      const busyBefore = isBare ? 0 : await busyTotal(port);
       const load = await loadFromChild({
         port,
         total: n,
@@ -114,28 +128,25 @@ export const slackAck: Scenario = {
       });
       // Past the work queue's bound (slack.maxQueued) a command is answered "busy" in its ack
       // and not taken: those have had their answer already (counted by serve's metric).
-      const busyInAck = port === bare.port ? 0 : (await busyAcks()) - busyBefore;
+      const busyInAck = isBare ? 0 : (await busyTotal(port)) - busyBefore;
       const acked = load.latencies.length - busyInAck;
       let lastAt = load.endedAt;
       if (waitReplies) {
         const deadline = Date.now() + 120_000;
-        let seen = answered(prefix, mark);
+        let seen = answers.count();
         while (seen < acked && Date.now() < deadline) {
           await sleep(20);
-          const now = answered(prefix, mark);
+          const now = answers.count();
           if (now !== seen) lastAt = Date.now();
           seen = now;
         }
       }
-      const replies = Math.min(answered(prefix, mark), acked);
-      const methods = new Map<string, number>();
-      for (const c of fake.calls.slice(mark))
-        methods.set(`${c.method} ${c.outcome}`, (methods.get(`${c.method} ${c.outcome}`) ?? 0) + 1);
-      const calls = [...methods].map(([m, n]) => `${m} ×${n}`).join(', ');
+      const replies = Math.min(answers.count(), acked);
+      const calls = [...answers.methods].map(([m, n]) => `${m} ×${n}`).join(', ');
       return {
         load,
         replies,
-        busy: busy(prefix, mark),
+        busy: answers.busy,
         busyInAck,
         repliesMs: Math.max(1, lastAt - load.startedAt),
         calls,
@@ -198,10 +209,8 @@ export const slackAck: Scenario = {
       }
       return figures;
     } finally {
-      await server.stop();
-      await bare.stop();
+      await Promise.all([server.stop(), bare.stop()]);
       await fake.close();
-      ws.remove();
     }
   },
 };

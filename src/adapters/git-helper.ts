@@ -138,10 +138,18 @@ function idleMsFrom(env: NodeJS.ProcessEnv): number {
 }
 
 /** Which of the server's environment variables reach Git (the rest is the helper's own). */
+let envCache: { at: number; env: Record<string, string> } | undefined;
+/**
+ * Read again at most once a second: walking `process.env` (a call into C++ per variable) on
+ * every Git call cost more than the call's own message to the helper.
+ */
 function gitEnv(): Record<string, string> {
+  const now = Date.now();
+  if (envCache && now - envCache.at < 1000) return envCache.env;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
     if (v !== undefined && /^(GIT_|SSH_|HOME$|PATH$)/.test(k)) env[k] = v;
+  envCache = { at: now, env };
   return env;
 }
 

@@ -6,8 +6,7 @@
  * reach Git are validated against strict patterns first and always land where Git reads a
  * revision, never an option.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
@@ -251,7 +250,7 @@ export class GitMirror implements GitReads {
    */
   async refsSnapshot(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot> {
     const key = JSON.stringify([branches, tagPrefixes]);
-    const fingerprint = await this.refsFingerprint(branches, tagPrefixes);
+    const fingerprint = this.refsFingerprint(branches, tagPrefixes);
     const cached = this.snapshots.get(key);
     if (cached && cached.fingerprint === fingerprint) return copySnapshot(cached.snapshot);
     const snapshot = await this.readRefs(branches, tagPrefixes);
@@ -263,9 +262,11 @@ export class GitMirror implements GitReads {
   /**
    * Identity (inode, size, mtime) of every file and folder whose change could change the
    * answer: packed-refs, the branches' loose refs and their folder, the tag folders, and
-   * FETCH_HEAD (every fetch rewrites it, whichever process fetched).
+   * FETCH_HEAD (every fetch rewrites it, whichever process fetched). Synchronous stats with
+   * no error for a missing path: a few microseconds each from the kernel's cache, where the
+   * promise API cost a thread-pool round trip and, for each missing file, a thrown error.
    */
-  private async refsFingerprint(branches: string[], tagPrefixes: string[]): Promise<string> {
+  private refsFingerprint(branches: string[], tagPrefixes: string[]): string {
     const dir = this.options.dir;
     const paths = [
       'FETCH_HEAD',
@@ -276,15 +277,12 @@ export class GitMirror implements GitReads {
       ...branches.map((b) => `refs/heads/${assertBranch(b)}`),
       ...tagPrefixes.map((p) => `refs/tags/${assertTagPrefix(p)}`.replace(/\/[^/]*$/, '')),
     ];
-    const parts = await Promise.all(
-      [...new Set(paths)].map((p) =>
-        stat(join(dir, p), { bigint: true }).then(
-          (s) => `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
-          () => '-',
-        ),
-      ),
-    );
-    return parts.join('|');
+    return [...new Set(paths)]
+      .map((p) => {
+        const s = statSync(join(dir, p), { bigint: true, throwIfNoEntry: false });
+        return s ? `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : '-';
+      })
+      .join('|');
   }
 
   private async readRefs(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot> {

@@ -85,7 +85,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
   };
   const receiver = options.appToken
     ? new SocketModeReceiver({ appToken: options.appToken, logger: boltLog, installerOptions: { clientOptions } })
-    : new SlackHttpReceiver({ signingSecret: options.signingSecret, log: logger });
+    : new SlackHttpReceiver({ signingSecret: options.signingSecret, log: logger, onAck: () => base.noteAck() });
   let server: Server | null = null;
   const app = new App({
     receiver,
@@ -94,6 +94,9 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
     botUserId: options.botUserId,
     tokenVerificationEnabled: !(options.botId && options.botUserId),
     deferInitialization: true,
+    // No conversation store: nothing here reads `context.conversation`, and Bolt's in-memory
+    // default rejects with a new Error (a stack trace) on every request it has not seen.
+    convoStore: false,
     logger: boltLog,
     clientOptions,
   });

@@ -27,6 +27,8 @@ export interface SlackReceiverOptions {
   /** How old a timestamp may be, in seconds. Default 300 (Slack's own rule). */
   maxAgeSec?: number;
   now?: () => number;
+  /** Called after each request Bolt acked (not for refusals or Slack's own checks). */
+  onAck?: () => void;
 }
 
 export const SLACK_MAX_BODY = 512 * 1024;
@@ -41,8 +43,8 @@ const header = (req: IncomingMessage, name: string): string | null => {
 export class SlackHttpReceiver implements Receiver {
   private app: App | null = null;
   private readonly gate = new BodyGate(SLACK_LARGE_BODIES);
-  private readonly o: Required<Omit<SlackReceiverOptions, 'log' | 'signingSecret'>> &
-    Pick<SlackReceiverOptions, 'log' | 'signingSecret'>;
+  private readonly o: Required<Omit<SlackReceiverOptions, 'log' | 'signingSecret' | 'onAck'>> &
+    Pick<SlackReceiverOptions, 'log' | 'signingSecret' | 'onAck'>;
 
   constructor(options: SlackReceiverOptions) {
     this.o = {
@@ -87,6 +89,7 @@ export class SlackHttpReceiver implements Receiver {
         ack: async (response?: unknown) => {
           if (acked) return;
           answer(200, response === undefined ? '' : (response as object | string));
+          this.o.onAck?.();
         },
       });
       if (!acked) {

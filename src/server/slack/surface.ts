@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
-import pLimit from 'p-limit';
 import { escapeMrkdwn, renderHomeView, renderReplyBlocks, renderReplyText } from '../../adapters/slack-blocks.js';
 import { toSlackError } from '../../adapters/slack-notifier.js';
 import type { CommandInvocation, CommandService } from '../../core/command-service.js';
@@ -15,6 +14,7 @@ import { InputError, isConveyorError } from '../../core/errors.js';
 import type { Log } from '../../core/ports/log.js';
 import type { Reply } from '../../core/reply.js';
 import type { SlackInboxWorker } from '../slack-inbox.js';
+import { AckFirstQueue } from './work-queue.js';
 
 /** The core's one Log shape (pino fits it): `logger.error({ err }, 'message')`. */
 export type SlackAppLogger = Log;
@@ -34,8 +34,10 @@ export interface SlackSurface {
   logger: SlackAppLogger;
   /** The durable inbox's worker; null in transport-only unit tests. */
   inbox: SlackInboxWorker | null;
-  /** Run work after an ack, a few at a time. */
+  /** Run work after an ack, a few at a time (one at a time while acks come in a burst). */
   afterAck(task: () => Promise<void>): void;
+  /** One request acked (the work queue's measure of a burst). */
+  noteAck(): void;
   /** True when the queue after the acks is full: new commands are answered "busy" at once. */
   saturated(): boolean;
   /** Count and log one command turned away as busy. */
@@ -69,11 +71,11 @@ export function createSurface(o: SurfaceOptions): Omit<SlackSurface, 'inbox'> {
   const { service, logger } = o;
   const newErrorId = o.newErrorId ?? (() => randomUUID().slice(0, 8));
   /**
-   * What runs after an ack (the command, its reply) waits here, a few at a time: under a burst
-   * the event loop keeps answering Slack's requests (which must be acked within 3 s) instead
-   * of running every command at once.
+   * What runs after an ack (the command, its reply) waits here, a few at a time, and one at a
+   * time under a burst: the event loop keeps answering Slack's requests (which must be acked
+   * within 3 s) instead of running every command at once.
    */
-  const limit = pLimit(o.workConcurrency ?? 4);
+  const queue = new AckFirstQueue({ concurrency: o.workConcurrency ?? 4 });
   const maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED;
   const pending = new Set<Promise<void>>();
 
@@ -137,8 +139,10 @@ export function createSurface(o: SurfaceOptions): Omit<SlackSurface, 'inbox'> {
   return {
     service,
     logger,
+    noteAck: () => queue.noteAck(),
     afterAck(task) {
-      const done: Promise<void> = limit(task)
+      const done: Promise<void> = queue
+        .run(task)
         .catch((err: unknown) => logger.error({ err }, 'slack work failed'))
         .finally(() => pending.delete(done));
       pending.add(done);

@@ -1,0 +1,96 @@
+/**
+ * A Slack server measured by the slack-ack scenario, in a process of its own (`node --import
+ * tsx bench/lib/slack-server-child.ts '<json>'`): either `conveyor serve` on a sandbox workspace
+ * (in-memory PGlite, as the other scenarios use) or the baseline, a bare Bolt HTTPReceiver app
+ * that only acks. Neither shares its event loop with the fake Slack, the load generator or the
+ * scenario's counting. Prints `{"port":N}` once it listens; stops on SIGTERM.
+ */
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { startServer } from '../../src/server/serve.js';
+import { benchStore, makeWorkspace, silentLogger } from './workspace.js';
+
+export interface SlackServerChildInput {
+  kind: 'conveyor' | 'bare';
+  secret: string;
+  apiUrl: string;
+  token: string;
+  botId: string;
+  botUserId: string;
+}
+
+const input = JSON.parse(process.argv[2] ?? '{}') as SlackServerChildInput;
+
+async function bare(): Promise<{ port: number; stop(): Promise<void> }> {
+  const receiver = new HTTPReceiver({
+    signingSecret: input.secret,
+    endpoints: '/slack/events',
+    logLevel: LogLevel.ERROR,
+  });
+  const app = new App({
+    receiver,
+    token: input.token,
+    botId: input.botId,
+    botUserId: input.botUserId,
+    tokenVerificationEnabled: false,
+    logLevel: LogLevel.ERROR,
+    clientOptions: { slackApiUrl: input.apiUrl },
+  });
+  app.command('/conveyor', async ({ ack }) => {
+    await ack();
+  });
+  const server = await receiver.start({ port: 0, host: '127.0.0.1' });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    stop: async () => {
+      await app.stop();
+    },
+  };
+}
+
+async function conveyor(): Promise<{ port: number; stop(): Promise<void> }> {
+  const [ws, store, log] = await Promise.all([makeWorkspace('slack'), benchStore(), silentLogger()]);
+  const server = await startServer({
+    cwd: ws.root,
+    configFile: ws.configFile,
+    port: 0,
+    host: '127.0.0.1',
+    out: () => {},
+    log,
+    env: { SLACK_BOT_TOKEN: input.token, SLACK_SIGNING_SECRET: input.secret, SLACK_API_URL: input.apiUrl },
+    compose: { state: store },
+  });
+  return {
+    port: server.port,
+    stop: async () => {
+      await server.stop();
+      ws.remove();
+    },
+  };
+}
+
+/** BENCH_CPU_PROF=<folder>: a CPU profile of this server, written when it stops. */
+async function profiler(): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return async () => {};
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(`${dir}/${input.kind}-${process.pid}.cpuprofile`, JSON.stringify(profile));
+  };
+}
+
+const running = await (input.kind === 'bare' ? bare() : conveyor());
+const writeProfile = await profiler();
+process.once('SIGTERM', () => {
+  void running
+    .stop()
+    .then(writeProfile)
+    .finally(() => process.exit(0));
+});
+process.stdout.write(`${JSON.stringify({ port: running.port })}\n`);
