@@ -10,20 +10,25 @@
  */
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { declaredContent } from './journal-rules.js';
+import { type DeclaredContent, declaredContent } from './journal-rules.js';
 
 const META_SUFFIX = '.meta.json';
 
 interface Settling {
   size: number;
   mtimeMs: number;
+  /** When this size and modification time were first seen (performance.now()). */
+  since: number;
   timer: NodeJS.Timeout;
+  /** The sidecar as last read: its size and modification time, and what it declares. */
+  sidecar: { size: number; mtimeMs: number; declared: DeclaredContent | null } | null;
 }
 
 export class Arrivals {
   private readonly settling = new Map<string, Settling>();
   /** Names being checked now; true when another event came in meanwhile (check again after). */
   private readonly checking = new Map<string, boolean>();
+  private readonly pollMs: number;
   private stopped = false;
 
   constructor(
@@ -31,7 +36,10 @@ export class Arrivals {
     private readonly stableMs: number,
     private readonly ready: (name: string) => void,
     private readonly onError: (err: unknown, name: string) => void,
-  ) {}
+  ) {
+    // Events alone are not enough: two writes within one timestamp tick may yield one event.
+    this.pollMs = Math.max(20, Math.min(100, stableMs / 4));
+  }
 
   seen(name: string): void {
     if (this.stopped) return;
@@ -55,50 +63,39 @@ export class Arrivals {
     this.settling.clear();
   }
 
+  /** One look at the file: finished, or look again in `pollMs`. */
   private async check(name: string): Promise<void> {
     const full = path.join(this.dir, name);
     const st = await lstat(full).catch(() => null);
     if (this.stopped) return;
-    if (!st?.isFile()) {
-      this.forget(name);
-      this.ready(name);
-      return;
-    }
-    const declared = await readFile(`${full}${META_SUFFIX}`, 'utf8').then(declaredContent, () => null);
-    if (this.stopped) return;
-    if (declared && declared.size === st.size) {
-      this.forget(name);
-      this.ready(name);
-      return;
-    }
     const known = this.settling.get(name);
-    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return; // its timer runs on
-    this.settleFrom(name, st.size, st.mtimeMs);
-  }
-
-  /** (Re)start the quiet period of `name` from this size and modification time. */
-  private settleFrom(name: string, size: number, mtimeMs: number): void {
-    this.forget(name);
-    const timer = setTimeout(() => {
-      this.settling.delete(name);
-      lstat(path.join(this.dir, name))
-        .then(
-          (st) => {
-            if (this.stopped) return;
-            if (st.isFile() && (st.size !== size || st.mtimeMs !== mtimeMs)) this.settleFrom(name, st.size, st.mtimeMs);
-            else this.ready(name);
-          },
-          () => this.ready(name),
-        )
-        .catch((err: unknown) => this.onError(err, name));
-    }, this.stableMs);
+    if (known) clearTimeout(known.timer);
+    if (!st?.isFile()) return this.finished(name);
+    const sidecar = await this.sidecarOf(full, known?.sidecar ?? null);
+    if (this.stopped) return;
+    if (sidecar?.declared && sidecar.declared.size === st.size) return this.finished(name);
+    const now = performance.now();
+    const same = known && known.size === st.size && known.mtimeMs === st.mtimeMs;
+    // An empty file is most often one being created: it gets a longer quiet period.
+    const quiet = st.size === 0 ? Math.max(5 * this.stableMs, 1000) : this.stableMs;
+    if (same && now - known.since >= quiet) return this.finished(name);
+    const timer = setTimeout(() => this.seen(name), this.pollMs);
     timer.unref();
-    this.settling.set(name, { size, mtimeMs, timer });
+    this.settling.set(name, { size: st.size, mtimeMs: st.mtimeMs, since: same ? known.since : now, timer, sidecar });
   }
 
-  private forget(name: string): void {
-    const s = this.settling.get(name);
-    if (s) clearTimeout(s.timer);
+  /** The sidecar, read again only when its size or modification time changed. */
+  private async sidecarOf(full: string, last: Settling['sidecar']): Promise<Settling['sidecar']> {
+    const file = `${full}${META_SUFFIX}`;
+    const st = await lstat(file).catch(() => null);
+    if (!st?.isFile()) return null;
+    if (last && last.size === st.size && last.mtimeMs === st.mtimeMs) return last;
+    const text = await readFile(file, 'utf8').catch(() => null);
+    return { size: st.size, mtimeMs: st.mtimeMs, declared: text === null ? null : declaredContent(text) };
+  }
+
+  private finished(name: string): void {
     this.settling.delete(name);
+    this.ready(name);
   }
 }
