@@ -63,7 +63,10 @@ export interface JournalExportOptions {
   retryLaterMs?: number;
   /** Backoff of ticket re-checks while a change is pending. Default 30 s doubling to 10 min. */
   ticketBackoff?: { minTimeout: number; maxTimeout: number };
-  /** How long a journal may wait for its `.meta.json` sidecar before it is rejected. Default 10 min. */
+  /**
+   * How long a journal may wait for its `.meta.json` sidecar — or, shorter than the size its
+   * sidecar declares, for the rest of its bytes — before it is rejected. Default 10 min.
+   */
   metaGraceMs?: number;
   /**
    * A file counts as finished once its size is stable this long (default 2 s) — or at once when
