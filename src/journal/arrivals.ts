@@ -6,7 +6,8 @@
  * - otherwise once its size and modification time have not changed for `stableMs`.
  *
  * Every event on a file or its sidecar calls `seen(name)`; `ready(name)` is called when the file
- * is finished, missing, or not a regular file (the watcher decides what to do with those).
+ * is finished or is not a regular file (the watcher refuses those). A missing file waits for its
+ * own event.
  */
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -70,7 +71,12 @@ export class Arrivals {
     if (this.stopped) return;
     const known = this.settling.get(name);
     if (known) clearTimeout(known.timer);
-    if (!st?.isFile()) return this.finished(name);
+    if (!st) {
+      // Not there (yet): a sidecar written first says nothing until its journal appears.
+      this.settling.delete(name);
+      return;
+    }
+    if (!st.isFile()) return this.finished(name);
     const sidecar = await this.sidecarOf(full, known?.sidecar ?? null);
     if (this.stopped) return;
     if (sidecar?.declared && sidecar.declared.size === st.size) return this.finished(name);

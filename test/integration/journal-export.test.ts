@@ -439,6 +439,28 @@ describe('journal export watcher', () => {
     });
   }
 
+  it('resumes a declared journal after a crash right after the upload: no second upload, one version', async () => {
+    const { dir, events, objects, prefix, make } = await setup();
+    const first = make({
+      afterStep: (s) => {
+        if (s === 'uploaded') throw new Error('simulated crash');
+      },
+    });
+    await first.start();
+    const content = randomBytes(9 * 1024 * 1024); // two parts
+    await writeFile(path.join(dir, 'resume.jnl.meta.json'), declaring(content));
+    await writeFile(path.join(dir, 'resume.jnl'), content);
+    await until(() => first.haltedBy !== null);
+    await first.drain();
+    const putsBefore = proxy.counters.methods.PUT ?? 0;
+
+    await make().start();
+    const done = await events.waitFor('uploaded', 'resume.jnl');
+    expect((proxy.counters.methods.PUT ?? 0) - putsBefore).toBe(0);
+    expect(registry.versionsOf(sha(content))).toEqual([done.version]);
+    expect((await objects.list(`${prefix}/`)).map((o) => o.size)).toEqual([content.length]);
+  });
+
   it('refuses a journal longer than its sidecar declares, and one that stays shorter', async () => {
     const { dir, events, objects, prefix, make } = await setup();
     await make({ awaitWriteFinishMs: 100, metaGraceMs: 300 }).start();
