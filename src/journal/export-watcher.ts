@@ -9,12 +9,13 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type FSWatcher, watch } from 'chokidar';
 import pRetry from 'p-retry';
 import { ConflictError, isConveyorError, NotAllowedError } from '../core/errors.js';
 import { type ChangeTickets, type Clock, type Log, type ObjectStore, systemClock } from '../core/ports.js';
+import { Arrivals } from './arrivals.js';
+import { ContentMismatch, hashingTap } from './hashing-tap.js';
 import { checkJournalIntake, checkJournalName, checkJournalSize, isIntakeRefusal } from './intake-rules.js';
 import {
   checkClusterMayWrite,
@@ -62,9 +63,15 @@ export interface JournalExportOptions {
   retryLaterMs?: number;
   /** Backoff of ticket re-checks while a change is pending. Default 30 s doubling to 10 min. */
   ticketBackoff?: { minTimeout: number; maxTimeout: number };
-  /** How long a journal may wait for its `.meta.json` sidecar before it is rejected. Default 10 min. */
+  /**
+   * How long a journal may wait for its `.meta.json` sidecar — or, shorter than the size its
+   * sidecar declares, for the rest of its bytes — before it is rejected. Default 10 min.
+   */
   metaGraceMs?: number;
-  /** A file counts as finished once its size is stable this long. Default 2 s. */
+  /**
+   * A file counts as finished once its size is stable this long (default 2 s) — or at once when
+   * its sidecar declares `size` and `sha256` and the file has that size.
+   */
   awaitWriteFinishMs?: number;
   usePolling?: boolean;
   /**
@@ -76,6 +83,8 @@ export interface JournalExportOptions {
 
 const TEMP_NAME = /(\.tmp|\.temp|\.part|\.partial|\.swp|\.crdownload|\.filepart|~)$/i;
 const META_SUFFIX = '.meta.json';
+/** Reads of the journal go in pieces this big (fewer, larger chunks on the way to the upload). */
+const READ_CHUNK = 1024 * 1024;
 
 /** Names the watcher never treats as journals: hidden, temporary, sidecars. */
 export function isCandidateName(name: string): boolean {
@@ -102,6 +111,7 @@ export class JournalExportWatcher {
   private readonly idle: (() => void)[] = [];
   private readonly abort = new AbortController();
   private watcher: FSWatcher | null = null;
+  private arrivals: Arrivals | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
   /** Set when `afterStep` threw: the watcher stopped as if the process had died. */
@@ -138,15 +148,19 @@ export class JournalExportWatcher {
 
     const root = path.resolve(this.o.dir);
     const threshold = this.o.awaitWriteFinishMs ?? 2000;
+    // Whether a file is finished (stable, or at its declared size) is arrivals.ts's decision.
+    const arrivals = new Arrivals(
+      root,
+      threshold,
+      (name) => this.enqueue(name),
+      (err, file) => this.log.warn({ err, file }, 'could not check a journal file'),
+    );
+    this.arrivals = arrivals;
     this.watcher = watch(root, {
       depth: 0,
       ignoreInitial: false,
       followSymlinks: false,
       usePolling: this.o.usePolling ?? false,
-      awaitWriteFinish: {
-        stabilityThreshold: threshold,
-        pollInterval: Math.max(20, Math.min(100, threshold / 4)),
-      },
       ignored: (p, stats) => {
         if (path.resolve(p) === root) return false;
         if (path.dirname(path.resolve(p)) !== root) return true;
@@ -158,7 +172,8 @@ export class JournalExportWatcher {
     });
     const onFile = (p: string) => {
       const name = path.basename(p);
-      this.enqueue(name.endsWith(META_SUFFIX) ? name.slice(0, -META_SUFFIX.length) : name);
+      const journal = name.endsWith(META_SUFFIX) ? name.slice(0, -META_SUFFIX.length) : name;
+      if (isCandidateName(journal)) arrivals.seen(journal);
     };
     this.watcher.on('add', onFile).on('change', onFile);
     this.watcher.on('error', (err) => this.log.error({ err }, 'journal folder watch failed'));
@@ -188,6 +203,7 @@ export class JournalExportWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
+    this.arrivals?.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await this.watcher?.close();
@@ -362,11 +378,25 @@ export class JournalExportWatcher {
       if (!isConveyorError(err)) throw err;
       return this.reject(entry, full, err.message);
     }
+    if (meta.size !== undefined && meta.size !== entry.size) {
+      // A short file may still be written (it is taken at once when it reaches the size); a long one never fits.
+      const waited = this.clock.now().getTime() - Date.parse(entry.firstSeenAt);
+      const grace = this.o.metaGraceMs ?? 600_000;
+      if (entry.size < meta.size && waited < grace) throw new Deferred(grace - waited);
+      return this.reject(entry, full, `${name} has ${entry.size} bytes; its sidecar declares ${meta.size}`);
+    }
     // True export time: what the exporter says, else the file's modification time as first seen.
     const exportedAt = meta.exportedAt
       ? new Date(meta.exportedAt).toISOString()
       : new Date(entry.mtimeMs).toISOString();
-    entry = { ...entry, ticket: meta.ticket, mandators: meta.mandators, exportedAt };
+    entry = {
+      ...entry,
+      ticket: meta.ticket,
+      mandators: meta.mandators,
+      exportedAt,
+      declaredSize: meta.size,
+      declaredSha256: meta.sha256,
+    };
     if (this.o.tickets) {
       const delay = () => {
         const b = this.o.ticketBackoff ?? { minTimeout: 30_000, maxTimeout: 600_000 };
@@ -411,12 +441,12 @@ export class JournalExportWatcher {
         factor: 2,
         randomize: true,
         signal: this.abort.signal,
-        shouldRetry: ({ error }) => !isConveyorError(error) || error.retryable,
+        shouldRetry: ({ error }) => !(error instanceof ContentMismatch) && (!isConveyorError(error) || error.retryable),
         onFailedAttempt: ({ error, attemptNumber }) =>
           this.log.warn({ file: entry.file, attempt: attemptNumber, err: error.message }, `${what} failed`),
       });
     } catch (err) {
-      if (err instanceof Halt || this.stopped) throw err;
+      if (err instanceof Halt || err instanceof ContentMismatch || this.stopped) throw err;
       if (err instanceof ConflictError) {
         await this.save({ ...entry, sha256: undefined });
         throw new Deferred(0);
@@ -441,13 +471,21 @@ export class JournalExportWatcher {
     }
   }
 
+  /**
+   * One read of the file: it is hashed on its way to the object store, and the upload completes
+   * only if its bytes are the expected ones (hashing-tap.ts). Expected: the sidecar's declared
+   * sha256 when it has one (then nothing reads the file before), else the sha256 of a first read.
+   */
   private async upload(entry: OutboxEntry, full: string): Promise<OutboxEntry> {
+    const declared = entry.declaredSha256;
+    if (declared && entry.sha256 !== declared) entry = await this.save({ ...entry, sha256: declared });
     if (!entry.sha256) entry = await this.save({ ...entry, sha256: await sha256Of(full) });
     if (!entry.version) {
       const assigned = await this.withRetries(entry, 'version assignment', () => this.assignVersion(entry));
       entry = await this.save({ ...entry, ...assigned });
     }
     const e = entry;
+    const expected = { size: e.declaredSize ?? e.size, sha256: e.sha256! };
     const metadata: Record<string, string> = {
       version: e.version!,
       cluster: this.o.cluster,
@@ -457,28 +495,61 @@ export class JournalExportWatcher {
       ...(e.ticket ? { ticket: e.ticket } : {}),
       ...(e.exportedAt ? { 'exported-at': e.exportedAt } : {}),
     };
-    await this.withRetries(e, `upload of ${e.file}`, async () => {
-      const existing = await this.o.objects.head(e.objectKey!);
-      if (existing && existing.metadata.sha256 === e.sha256 && existing.size === e.size) return;
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          done(null, chunk);
-        },
+    try {
+      await this.withRetries(e, `upload of ${e.file}`, async () => {
+        const existing = await this.o.objects.head(e.objectKey!);
+        if (existing && existing.metadata.sha256 === e.sha256 && existing.size === e.size) {
+          // Uploaded before (a restart, or the same content again): a declared sha256 is still checked against this file.
+          if (declared) {
+            const actual = await sha256Of(full);
+            if (actual !== declared) throw new ContentMismatch(expected, e.size, actual);
+          }
+          return;
+        }
+        const tap = hashingTap(expected);
+        // Opened without following a link: a file swapped for a link since it was checked fails here.
+        const source = (await open(full, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream({
+          highWaterMark: READ_CHUNK,
+        });
+        source.on('error', (err) => tap.stream.destroy(err));
+        source.pipe(tap.stream);
+        try {
+          await this.o.objects.put(e.objectKey!, tap.stream, { metadata, size: e.size });
+        } catch (err) {
+          throw tap.mismatch() ?? err;
+        } finally {
+          source.destroy();
+        }
       });
-      // Opened without following a link: a file swapped for a link since it was checked fails here.
-      const source = (await open(full, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
-      source.on('error', (err) => tap.destroy(err));
-      source.pipe(tap);
-      await this.o.objects.put(e.objectKey!, tap, { metadata, size: e.size });
-      if (bytes !== e.size || hash.digest('hex') !== e.sha256) {
-        throw new ConflictError(`${e.file} changed while it was uploaded`);
-      }
-    });
+    } catch (err) {
+      if (!(err instanceof ContentMismatch)) throw err;
+      return this.mismatched(e, full, err);
+    }
     return this.save({ ...e, uploadedAt: this.clock.now().toISOString() }, 'uploaded');
+  }
+
+  /**
+   * The bytes read were not the expected ones; the upload was aborted before it completed. A file
+   * that changed meanwhile is taken again once it settles; a still file that is not what its
+   * sidecar declares is refused, and its reserved version freed.
+   */
+  private async mismatched(entry: OutboxEntry, full: string, err: ContentMismatch): Promise<OutboxEntry> {
+    const st = await lstat(full).catch(() => null);
+    const moved = !st?.isFile() || st.size !== entry.size || st.mtimeMs !== entry.mtimeMs;
+    if (moved || !entry.declaredSha256) {
+      this.log.warn(
+        { file: entry.file, err: err.message },
+        'journal file changed while it was uploaded; taking it again',
+      );
+      await this.save({ ...entry, sha256: undefined });
+      throw new Deferred(moved ? (this.o.awaitWriteFinishMs ?? 2000) : 0);
+    }
+    const freed = await this.save({ ...entry, version: undefined, objectKey: undefined });
+    return this.reject(
+      freed,
+      full,
+      `${entry.file} does not match its sidecar: ${err.message}; the upload was aborted and nothing registered`,
+    );
   }
 
   /** Same content keeps its version; otherwise the next sequence of the day. */

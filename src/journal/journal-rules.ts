@@ -34,10 +34,37 @@ export const journalMetaSchema = z
     mandators: z.array(z.enum(MANDATORS)).min(1, 'at least one mandator'),
     /** When the modelling cluster exported the file (ISO 8601 with offset); absent: the file's mtime when first seen. */
     exportedAt: z.iso.datetime({ offset: true }).optional(),
+    /**
+     * The journal's size in bytes, as the exporter wrote it. Declared together with `sha256`, the
+     * file counts as finished as soon as it has this size (no stability wait).
+     */
+    size: z.number().int().nonnegative().optional(),
+    /** The SHA-256 of the journal's bytes (64 hex digits); the upload is verified against it. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits')
+      .transform((s) => s.toLowerCase())
+      .optional(),
   })
   .strict();
 
-export type JournalMeta = z.infer<typeof journalMetaSchema>;
+export type JournalMeta = z.output<typeof journalMetaSchema>;
+
+/** What a sidecar declares about its journal's bytes, when it declares both size and sha256. */
+export interface DeclaredContent {
+  size: number;
+  sha256: string;
+}
+
+/** The declared size and sha256 of a sidecar's text, or null (none, or not parseable yet). Never throws. */
+export function declaredContent(text: string): DeclaredContent | null {
+  try {
+    const meta = parseJournalMeta(text);
+    return meta.size !== undefined && meta.sha256 !== undefined ? { size: meta.size, sha256: meta.sha256 } : null;
+  } catch {
+    return null;
+  }
+}
 
 function effectiveClusters(clusters: readonly JournalClusterRule[]): readonly JournalClusterRule[] {
   return clusters.length > 0 ? clusters : DEFAULT_JOURNAL_CLUSTERS;

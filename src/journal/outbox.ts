@@ -25,6 +25,12 @@ const entrySchema = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+  /** What the sidecar declares (`size`, `sha256`): the upload is verified against them before it completes. */
+  declaredSize: z.number().int().nonnegative().optional(),
+  declaredSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   version: z.string().optional(),
   objectKey: z.string().optional(),
   step: z.enum(OUTBOX_STEPS),

@@ -373,6 +373,152 @@ describe('journal export watcher', () => {
     expect((await objects.list(`${prefix}/`)).length).toBe(2);
     expect(registry.versionsOf(sha('first'))).toEqual([one.version]);
   });
+
+  // The sidecar may declare the journal's size and sha256 (issue 23): then the file is taken as
+  // soon as it has that size, read once while it uploads, and checked before the upload completes.
+  const declaring = (content: Buffer, more: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      ticket: 'CHG0001234',
+      mandators: ['tech-head'],
+      size: content.length,
+      sha256: sha(content),
+      ...more,
+    });
+
+  it('takes a journal whose sidecar declares its size and sha256 at once, without waiting for it to settle', async () => {
+    const { dir, events, objects, prefix, make } = await setup();
+    // a quiet period far longer than the test may run: only the declaration can start this upload
+    await make({ awaitWriteFinishMs: 10 * 60_000 }).start();
+    const content = randomBytes(20 * 1024 * 1024 + 123); // three 8 MiB parts
+    const digest = sha(content);
+    await writeFile(path.join(dir, 'declared.jnl'), content);
+    await writeFile(path.join(dir, 'declared.jnl.meta.json'), declaring(content, { sha256: digest.toUpperCase() }));
+
+    const done = await events.waitFor('uploaded', 'declared.jnl');
+    expect(registry.versionsOf(digest)).toEqual([done.version]);
+    const listed = await objects.list(`${prefix}/`);
+    expect(listed.map((o) => o.key)).toEqual([`${prefix}/dev-modelling/${done.version}/declared.jnl`]);
+    expect(await objects.head(listed[0]!.key)).toMatchObject({ size: content.length, metadata: { sha256: digest } });
+    expect(existsSync(path.join(dir, 'uploaded', 'declared.jnl'))).toBe(true);
+    expect(events.all.filter((e) => e.kind !== 'uploaded')).toEqual([]);
+  });
+
+  for (const [label, bytes] of [
+    ['a single-part', 1000],
+    ['a multipart', 20 * 1024 * 1024],
+  ] as const) {
+    it(`refuses ${label} journal whose bytes are not the declared sha256: never completed, never registered`, async () => {
+      const { dir, events, objects, prefix, make } = await setup();
+      await make({ awaitWriteFinishMs: 10 * 60_000 }).start();
+      const content = randomBytes(bytes);
+      const other = Buffer.from(content);
+      other[other.length - 1]! ^= 0xff; // one byte differs, at the very end
+      const before = { ...proxy.counters.methods };
+      await writeFile(path.join(dir, 'corrupt.jnl.meta.json'), declaring(content));
+      await writeFile(path.join(dir, 'corrupt.jnl'), other);
+
+      const rejected = await events.waitFor('rejected', 'corrupt.jnl');
+      expect(rejected.reason).toBe(
+        `corrupt.jnl does not match its sidecar: sha256 ${sha(other)} where ${sha(content)} was expected; the upload was aborted and nothing registered`,
+      );
+      expect(registry.posts).toBe(0);
+      expect(registry.versionsOf(sha(other))).toEqual([]);
+      expect(await objects.list(`${prefix}/`)).toEqual([]);
+      const delta = (m: string) => (proxy.counters.methods[m] ?? 0) - (before[m] ?? 0);
+      if (bytes > 8 * 1024 * 1024) {
+        expect(delta('POST')).toBe(1); // CreateMultipartUpload, and no CompleteMultipartUpload
+        expect(delta('DELETE')).toBeGreaterThanOrEqual(1); // AbortMultipartUpload was asked
+      } else {
+        expect(delta('PUT')).toBe(0); // a single part is checked before it is sent
+      }
+      expect(existsSync(path.join(dir, 'corrupt.jnl'))).toBe(false);
+      expect(await readFile(path.join(dir, 'rejected', 'corrupt.jnl.reason.txt'), 'utf8')).toMatch(
+        /does not match its sidecar/,
+      );
+      expect(events.all.map((e) => e.kind)).toEqual(['rejected']);
+    });
+  }
+
+  it('resumes a declared journal after a crash right after the upload: no second upload, one version', async () => {
+    const { dir, events, objects, prefix, make } = await setup();
+    const first = make({
+      afterStep: (s) => {
+        if (s === 'uploaded') throw new Error('simulated crash');
+      },
+    });
+    await first.start();
+    const content = randomBytes(9 * 1024 * 1024); // two parts
+    await writeFile(path.join(dir, 'resume.jnl.meta.json'), declaring(content));
+    await writeFile(path.join(dir, 'resume.jnl'), content);
+    await until(() => first.haltedBy !== null);
+    await first.drain();
+    const putsBefore = proxy.counters.methods.PUT ?? 0;
+
+    await make().start();
+    const done = await events.waitFor('uploaded', 'resume.jnl');
+    expect((proxy.counters.methods.PUT ?? 0) - putsBefore).toBe(0);
+    expect(registry.versionsOf(sha(content))).toEqual([done.version]);
+    expect((await objects.list(`${prefix}/`)).map((o) => o.size)).toEqual([content.length]);
+  });
+
+  it('refuses a journal longer than its sidecar declares, and one that stays shorter', async () => {
+    const { dir, events, objects, prefix, make } = await setup();
+    await make({ awaitWriteFinishMs: 100, metaGraceMs: 300 }).start();
+    const content = Buffer.from('rate,1.25\n'.repeat(100));
+    await writeFile(path.join(dir, 'long.jnl.meta.json'), declaring(content));
+    await writeFile(path.join(dir, 'long.jnl'), Buffer.concat([content, Buffer.from('x')]));
+    await writeFile(path.join(dir, 'short.jnl.meta.json'), declaring(content));
+    await writeFile(path.join(dir, 'short.jnl'), content.subarray(1));
+    expect((await events.waitFor('rejected', 'long.jnl')).reason).toBe(
+      `long.jnl has ${content.length + 1} bytes; its sidecar declares ${content.length}`,
+    );
+    expect((await events.waitFor('rejected', 'short.jnl')).reason).toBe(
+      `short.jnl has ${content.length - 1} bytes; its sidecar declares ${content.length}`,
+    );
+    expect(registry.posts).toBe(0);
+    expect(await objects.list(`${prefix}/`)).toEqual([]);
+  });
+
+  it('waits for a short declared journal to be written to its size, then uploads it', async () => {
+    const { dir, events, make } = await setup();
+    await make({ awaitWriteFinishMs: 100 }).start();
+    const content = randomBytes(64 * 1024);
+    await writeFile(path.join(dir, 'growing.jnl.meta.json'), declaring(content));
+    await writeFile(path.join(dir, 'growing.jnl'), content.subarray(0, 1000));
+    // settled but short: it waits (bounded: 40 checks)
+    for (let i = 0; i < 40 && !(await readdir(path.join(dir, '.conveyor-outbox'))).includes('growing.jnl.json'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.all).toEqual([]);
+    expect(registry.posts).toBe(0);
+    await writeFile(path.join(dir, 'growing.jnl'), content);
+    const done = await events.waitFor('uploaded', 'growing.jnl');
+    expect(registry.versionsOf(sha(content))).toEqual([done.version]);
+  });
+
+  it('without a declared size and sha256, a journal still waits until it has settled', async () => {
+    const { dir, events, objects, prefix, make } = await setup();
+    await make({ awaitWriteFinishMs: 1500 }).start();
+    await writeFile(path.join(dir, 'plain.jnl.meta.json'), meta(['tech-head']));
+    const pieces: Buffer[] = [];
+    // an exporter appending every 100 ms for 3 s: never quiet for 1.5 s, so nothing is taken yet
+    for (let i = 0; i < 30; i++) {
+      const piece = randomBytes(4096);
+      pieces.push(piece);
+      await writeFile(path.join(dir, 'plain.jnl'), piece, { flag: 'a' });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(events.all).toEqual([]);
+    expect(registry.posts).toBe(0);
+    expect(await objects.list(`${prefix}/`)).toEqual([]);
+    const done = await events.waitFor('uploaded', 'plain.jnl');
+    const whole = Buffer.concat(pieces);
+    expect(registry.versionsOf(sha(whole))).toEqual([done.version]);
+    expect(await objects.head(`${prefix}/dev-modelling/${done.version}/plain.jnl`)).toMatchObject({
+      size: whole.length,
+    });
+  });
 });
 
 describe('HttpVersionRegistry', () => {

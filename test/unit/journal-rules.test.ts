@@ -3,6 +3,7 @@ import { InputError, NotAllowedError } from '../../src/core/errors.js';
 import {
   checkClusterMayWrite,
   checkMandatorScope,
+  declaredContent,
   type JournalClusterRule,
   parseJournalMeta,
 } from '../../src/journal/journal-rules.js';
@@ -57,5 +58,19 @@ describe('journal rules', () => {
       expect(() => parseJournalMeta(bad)).toThrow(InputError);
     }
     expect(() => parseJournalMeta('{"ticket":"x","mandators":["tech-head"]}')).toThrow(/ticket/);
+  });
+
+  it('reads a declared size and sha256 (lower-cased), and refuses a bad one', () => {
+    const sha = 'AB'.repeat(32);
+    const text = JSON.stringify({ ticket: 'CHG0001234', mandators: ['tech-head'], size: 1024, sha256: sha });
+    expect(parseJournalMeta(text)).toMatchObject({ size: 1024, sha256: 'ab'.repeat(32) });
+    expect(declaredContent(text)).toEqual({ size: 1024, sha256: 'ab'.repeat(32) });
+    // only both together skip the wait for a file to settle
+    expect(declaredContent(JSON.stringify({ ticket: 'CHG0001234', mandators: ['tech-head'], size: 1024 }))).toBeNull();
+    expect(declaredContent('{"ticket":"CHG0001234","mand')).toBeNull(); // a sidecar still being written
+    for (const bad of [{ size: -1 }, { size: 1.5 }, { size: '1024' }, { sha256: 'ab' }, { sha256: 'zz'.repeat(32) }]) {
+      const meta = JSON.stringify({ ticket: 'CHG0001234', mandators: ['tech-head'], ...bad });
+      expect(() => parseJournalMeta(meta)).toThrow(/metadata sidecar is invalid: .*(size|sha256)/);
+    }
   });
 });
