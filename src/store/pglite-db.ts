@@ -15,7 +15,7 @@
  * also leaves one migrated to the current level, so a first start runs no migration),
  * or, without a template, is initialised by a short-lived child process.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -279,6 +279,20 @@ export async function preparePgliteTemplate(template = pgliteTemplateDir()): Pro
  * process: a copy of the template, else a child's initdb (whose result becomes the template).
  * The work happens beside the folder and is renamed into place, so a crash leaves it empty.
  */
+/**
+ * Copy a state folder (a template: ~1,000 files, ~40 MiB) to `to`, which must not exist: by
+ * the system's `cp -R -p` (0.08–0.15 s here, against 0.3–0.36 s for Node's `cpSync`, which
+ * pays a JavaScript round trip per file), else by `cpSync` where there is no POSIX `cp`.
+ */
+export async function copyStateFolder(from: string, to: string): Promise<void> {
+  const byCp = await new Promise<boolean>((resolve) => {
+    execFile('cp', ['-R', '-p', from, to], { timeout: 120_000 }, (err) => resolve(!err));
+  });
+  if (byCp && initialised(to)) return;
+  rmSync(to, { recursive: true, force: true });
+  cpSync(from, to, { recursive: true });
+}
+
 async function initialiseFolder(dir: string): Promise<void> {
   if (initialised(dir)) return;
   if (readdirSync(dir).length > 0) return; // something else: let PGlite say what is wrong
@@ -292,9 +306,9 @@ async function initialiseFolder(dir: string): Promise<void> {
   }
   const migrated = template ? `${template}-m${MIGRATION_LEVEL}` : null;
   if (migrated && initialised(migrated)) {
-    cpSync(migrated, tmp, { recursive: true });
+    await copyStateFolder(migrated, tmp);
   } else if (template && initialised(template)) {
-    cpSync(template, tmp, { recursive: true });
+    await copyStateFolder(template, tmp);
   } else {
     await initPgliteInChild(tmp);
     if (template) {
