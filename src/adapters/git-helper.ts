@@ -137,18 +137,22 @@ function idleMsFrom(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(n) && n > 0 ? n : DEFAULT_IDLE_MS;
 }
 
-/** Which of the server's environment variables reach Git (the rest is the helper's own). */
 let envCache: { at: number; env: Record<string, string> } | undefined;
 /**
- * Read again at most once a second: walking `process.env` (a call into C++ per variable) on
+ * Which of the server's environment variables reach Git (the rest is the helper's own), read
+ * again at most once a second: walking `process.env` (a call into C++ per variable) on
  * every Git call cost more than the call's own message to the helper.
  */
 function gitEnv(): Record<string, string> {
   const now = Date.now();
   if (envCache && now - envCache.at < 1000) return envCache.env;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && /^(GIT_|SSH_|HOME$|PATH$)/.test(k)) env[k] = v;
+  // Names first, then only the values sent: reading every value of process.env costs more.
+  for (const k of Object.keys(process.env)) {
+    if (!/^(GIT_|SSH_|HOME$|PATH$)/.test(k)) continue;
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
   envCache = { at: now, env };
   return env;
 }
@@ -198,6 +202,12 @@ export class GitHelper {
     if (/[\n\r]/.test(spec)) throw new Error('a cat-file spec cannot hold a newline');
     const res = (await this.send({ op: 'cat', cmd, spec, cwd, env: gitEnv() })) as CatResult & { missing?: boolean };
     return res.missing ? null : res;
+  }
+
+  /** Let the helper go now unless a request waits (it exits; a later request starts another). */
+  release(): void {
+    clearTimeout(this.idleTimer);
+    this.letGo();
   }
 
   /** Close the repository's cat-file process (its folder is about to go, or be replaced). */

@@ -26,8 +26,21 @@ export interface RepoPollerOptions {
    * mirror's refs once here, so the first `list` after start finds them in memory).
    */
   onPolled?(app: string, nextWithinMs: number): void | Promise<void>;
+  /** After every pass: how many sources it polled, how long it took, and how long it waited for the one before. */
+  onPass?(pass: PassReport): void;
   log?: { warn(obj: object, msg: string): void };
+  /** Polls in flight at once (default 16). */
   concurrency?: number;
+}
+
+/** One pass of the poller, as `onPass` hears of it. */
+export interface PassReport {
+  polled: number;
+  ms: number;
+  /** Time spent waiting for the pass before it to end (passes never overlap). */
+  waitedMs: number;
+  /** The pass took longer than the base interval. */
+  overran: boolean;
 }
 
 interface SourceState {
@@ -37,6 +50,8 @@ interface SourceState {
   last: string | null;
   dueAt: number;
   intervalMs: number;
+  /** When its last poll started (0: never). */
+  polledAt: number;
 }
 
 /** `git ls-remote --heads` output → branch → sha. */
@@ -63,7 +78,8 @@ export class RepoPoller {
   private readonly states: SourceState[];
   private timer?: NodeJS.Timeout;
   private running = false;
-  private passing: Promise<void> = Promise.resolve();
+  /** The last pass asked for: every pass chains behind the one before, so two never overlap. */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RepoPollerOptions) {
     this.states = options.sources.map((source) => ({
@@ -72,6 +88,7 @@ export class RepoPoller {
       last: null,
       dueAt: 0,
       intervalMs: options.intervalMs,
+      polledAt: 0,
     }));
   }
 
@@ -79,9 +96,10 @@ export class RepoPoller {
     this.running = true;
     const loop = () => {
       if (!this.running) return;
-      this.passing = this.pollDue().finally(() => {
+      void this.pollDue().finally(() => {
         if (!this.running) return;
-        const next = Math.min(...this.states.map((s) => s.dueAt), Date.now() + this.options.intervalMs);
+        let next = Date.now() + this.options.intervalMs;
+        for (const s of this.states) if (s.dueAt < next) next = s.dueAt;
         this.timer = setTimeout(loop, Math.max(50, next - Date.now())).unref();
       });
     };
@@ -91,14 +109,32 @@ export class RepoPoller {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
-    await this.passing;
+    await this.chain;
   }
 
-  /** Poll every source whose time has come (all of them with `all`). */
-  async pollDue(all = false): Promise<void> {
-    const now = Date.now();
-    const due = this.states.filter((s) => all || s.dueAt <= now);
-    await mapLimit(due, this.options.concurrency ?? 8, (s) => this.pollOne(s));
+  /**
+   * Poll every source whose time has come (with `all`: every source not polled since this
+   * call). A pass under way is waited for, never overlapped: `pollAll` during the loop's pass
+   * polls only what that pass has not reached.
+   */
+  pollDue(all = false): Promise<void> {
+    const askedAt = Date.now();
+    const run = async () => {
+      const started = Date.now();
+      const due = this.states.filter((s) => (all ? s.polledAt < askedAt : s.dueAt <= started));
+      await mapLimit(due, this.options.concurrency ?? 16, (s) => this.pollOne(s));
+      const ms = Date.now() - started;
+      if (due.length)
+        this.options.onPass?.({
+          polled: due.length,
+          ms,
+          waitedMs: started - askedAt,
+          overran: ms > this.options.intervalMs,
+        });
+    };
+    const pass = this.chain.then(run, run);
+    this.chain = pass.catch(() => undefined);
+    return pass;
   }
 
   pollAll(): Promise<void> {
@@ -106,6 +142,7 @@ export class RepoPoller {
   }
 
   private async pollOne(s: SourceState): Promise<void> {
+    s.polledAt = Date.now();
     try {
       const answer = await s.source.poll(s.etag);
       if (answer.status === 200) {

@@ -131,14 +131,22 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     }
   };
 
+  const appsByName = new Map(runtime.config.apps.map((a) => [a.name, a]));
+  const dev = developmentEnv(runtime);
   /** The poller saw heads: only a head that differs from the mirror's is a change. */
   const onHeads = async (appName: string, heads: Record<string, string>) => {
-    const app = runtime.config.apps.find((a) => a.name === appName);
+    const app = appsByName.get(appName);
     const host = runtime.git.get(appName);
     if (!app || !host) return;
-    const dev = developmentEnv(runtime);
-    const before = await host.branchHead(dev.branch);
-    const moved = await Promise.all(Object.entries(heads).map(async ([b, sha]) => (await host.branchHead(b)) !== sha));
+    // One read of the mirror's refs for the environment branches: the read `list` makes, kept
+    // in memory until the refs change, so the onPolled read after it costs nothing.
+    const states = await readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat).catch(
+      () => null,
+    );
+    const known = new Map(states?.map((s) => [s.env.branch, s.head]) ?? []);
+    const headOf = (b: string) => (known.has(b) ? Promise.resolve(known.get(b) ?? null) : host.branchHead(b));
+    const before = await headOf(dev.branch);
+    const moved = await Promise.all(Object.entries(heads).map(async ([b, sha]) => (await headOf(b)) !== sha));
     if (!moved.some(Boolean)) return;
     const after = heads[dev.branch];
     await repoChanged(app, after && before && after !== before ? { sha: after } : undefined);
@@ -155,6 +163,15 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
       if (!host) return;
       confirmFresh(host, nextWithinMs);
       await readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat).catch(() => undefined);
+    },
+    onPass({ polled, ms, waitedMs, overran }) {
+      runtime.metrics.repoPollPasses.observe(ms / 1000);
+      if (!overran) return;
+      runtime.metrics.repoPollOverruns.inc();
+      log.warn(
+        { repos: polled, ms, waitedMs, intervalMs: runtime.config.git.pollInterval },
+        'a repository poll pass took longer than git.pollInterval; the next pass waited for it',
+      );
     },
     log,
   });

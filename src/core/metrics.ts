@@ -116,6 +116,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly repoPollPasses = new Histogram({
+    name: 'conveyor_repo_poll_pass_seconds',
+    help: "Passes of the controller's repository poller, by duration (passes never overlap; compare with git.pollInterval)",
+    buckets: [1, 5, 15, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly repoPollOverruns = new Counter({
+    name: 'conveyor_repo_poll_overruns_total',
+    help: 'Repository poll passes that took longer than git.pollInterval (the next pass waited for them)',
+    registers: [this.registry],
+  });
+
   constructor(options: { defaults?: boolean } = {}) {
     if (options.defaults) collectDefaultMetrics({ register: this.registry });
   }

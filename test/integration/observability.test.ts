@@ -305,6 +305,8 @@ describe('a served session with every secret set', () => {
       for (const [name, kind] of [
         ['conveyor_watch_reconnects_total', 'counter'],
         ['conveyor_slack_api_errors_total', 'counter'],
+        ['conveyor_repo_poll_pass_seconds', 'histogram'],
+        ['conveyor_repo_poll_overruns_total', 'counter'],
       ] as const) {
         expect(metrics.help.get(name), name).toBeTruthy();
         expect(metrics.type.get(name), name).toBe(kind);

@@ -6,6 +6,7 @@ import {
   git,
   gitMaybe,
   gitPersonEnv,
+  gitRead,
   header,
   nodeId,
   parseObject,
@@ -29,7 +30,7 @@ export async function commitOr404(r: RepoState, ref: string): Promise<GitCommitO
 
 /** Refs under `prefix` (a full ref matches itself), as GitHub's git-ref objects. */
 export async function listRefs(fake: GitHubFake, r: RepoState, prefix: string) {
-  const out = await git(r.dir, ['for-each-ref', '--format=%(refname) %(objectname) %(objecttype)', prefix]);
+  const out = await gitRead(r.dir, ['for-each-ref', '--format=%(refname) %(objectname) %(objecttype)', prefix]);
   // three fields on every line, as the format asks
   const refs = out ? out.split('\n').map((l) => l.split(' ') as [string, string, string]) : [];
   return refs.map(([ref, sha, type]) => refJson(fake, r, ref, sha, type));

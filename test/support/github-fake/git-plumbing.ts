@@ -1,6 +1,7 @@
 /** git for the GitHub fake: running it in a bare repository, reading commit and tag objects. */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { GitHelper } from '../../../src/adapters/git-helper.js';
 import type { RepoState } from './state.js';
 
 export const GIT_ENV = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
@@ -32,6 +33,20 @@ export async function git(dir: string, args: string[], input?: string, env?: Nod
   const r = await run(args, { cwd: dir, input, env });
   if (r.code !== 0) throw new Error(`git ${args[0]} failed: ${r.stderr.trim()}`);
   return r.stdout.toString().trim();
+}
+/**
+ * Read-only git for the fake's hottest answers (a poll's `matching-refs`), run from a helper
+ * process rather than forked from the test's: the fake stands in for GitHub, whose work must
+ * not be charged to the process under test (a fork from a process holding PGlite costs tens of
+ * ms and blocks its event loop). Same git, same repository, same answer.
+ */
+export const readGit = new GitHelper();
+
+/** git in `dir` through `readGit`; stdout trimmed; throws on a non-zero exit. */
+export async function gitRead(dir: string, args: string[]): Promise<string> {
+  const r = await readGit.exec(args, dir);
+  if (r.code !== 0) throw new Error(`git ${args[0]} failed: ${r.stderr.trim()}`);
+  return r.stdout.trim();
 }
 /** git in `dir`; null instead of throwing. */
 export async function gitMaybe(dir: string, args: string[]): Promise<string | null> {

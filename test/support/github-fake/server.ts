@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { git, gitMaybe, gitPersonEnv, iso, sha1 } from './git-plumbing.js';
+import { git, gitMaybe, gitPersonEnv, iso, readGit, sha1 } from './git-plumbing.js';
 import { HttpError, match, ok, type Reply, readJson } from './http.js';
 import { ROUTES } from './routes.js';
 import { serveGit } from './smart-http.js';
@@ -63,6 +63,7 @@ export class GitHubFake {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    readGit.release();
     await rm(this.root, { recursive: true, force: true });
   }
 
