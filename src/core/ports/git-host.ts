@@ -92,6 +92,13 @@ export interface GitHost {
     expectedOld: string | null,
     tag: { name: string; message: string },
   ): Promise<void>;
+  /**
+   * Write an annotated tag's object ahead of its ref, while the branch moves (where a tag takes
+   * two writes, as on GitHub's API): a later createTag of the same tag then only writes the ref.
+   * The object alone changes nothing anyone sees (no ref names it); the ref still comes after
+   * the branch.
+   */
+  prepareTag?(input: { name: string; sha: string; message: string }): Promise<void>;
 
   /** Pull requests: only on hosts that have them (GitHub). */
   openPullRequest?(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo>;
