@@ -181,7 +181,13 @@ export class GitHubHost extends MirroredHost implements GitHost {
   }
 
   private async writeTagObject(name: string, sha: string, message: string): Promise<string> {
-    const tag = await this.octokit.rest.git.createTag({ ...this.repo, tag: name, message, object: sha, type: 'commit' });
+    const tag = await this.octokit.rest.git.createTag({
+      ...this.repo,
+      tag: name,
+      message,
+      object: sha,
+      type: 'commit',
+    });
     return tag.data.sha;
   }
 
