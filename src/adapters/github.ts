@@ -105,8 +105,6 @@ export class GitHubHost extends MirroredHost implements GitHost {
   private readonly mirror: GitMirrorReads;
   private readonly repo: { owner: string; repo: string };
   private readonly htmlBaseUrl: string;
-  /** Tag objects written ahead (prepareTag) whose ref is not written yet, by tag name. */
-  private readonly preparedTags = new Map<string, { sha: string; message: string; object: string }>();
 
   constructor(options: GitHubHostOptions) {
     super(options.mirror);
@@ -168,37 +166,11 @@ export class GitHubHost extends MirroredHost implements GitHost {
     }
   }
 
-  /**
-   * The tag's object, written ahead while the branch moves (move-branch): createTag of the same
-   * tag then writes only the ref. Kept by name until then (at most 100; the oldest go first).
-   */
-  async prepareTag(input: { name: string; sha: string; message: string }): Promise<void> {
+  async createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void> {
     const name = checkName(input.name, TAG_NAME, 'tag');
     const sha = fullSha(input.sha);
-    const object = await this.writeTagObject(name, sha, input.message);
-    if (this.preparedTags.size >= 100) this.preparedTags.delete(this.preparedTags.keys().next().value!);
-    this.preparedTags.set(name, { sha, message: input.message, object });
-  }
-
-  private async writeTagObject(name: string, sha: string, message: string): Promise<string> {
-    const tag = await this.octokit.rest.git.createTag({
-      ...this.repo,
-      tag: name,
-      message,
-      object: sha,
-      type: 'commit',
-    });
-    return tag.data.sha;
-  }
-
-  async createTag(input: { name: string; sha: string; message: string }): Promise<void> {
-    const name = checkName(input.name, TAG_NAME, 'tag');
-    const sha = fullSha(input.sha);
-    const prepared = this.preparedTags.get(name);
-    this.preparedTags.delete(name);
-    const object = prepared?.sha === sha && prepared.message === input.message ? prepared.object : null;
-    if (!object) {
-      // Not written ahead by this process moments ago (a resume): look first, write nothing twice.
+    if (!input.fresh) {
+      // A resume: look first, so nothing is written twice.
       const existing = await this.tagCommit(name);
       if (existing !== null) {
         if (existing === sha) return;
@@ -206,12 +178,15 @@ export class GitHubHost extends MirroredHost implements GitHost {
       }
     }
     try {
-      // A ref that exists already is refused (422) and looked at below.
-      await this.octokit.rest.git.createRef({
+      const tag = await this.octokit.rest.git.createTag({
         ...this.repo,
-        ref: `refs/tags/${name}`,
-        sha: object ?? (await this.writeTagObject(name, sha, input.message)),
+        tag: name,
+        message: input.message,
+        object: sha,
+        type: 'commit',
       });
+      // A ref that exists already is refused (422) and looked at below.
+      await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/tags/${name}`, sha: tag.data.sha });
     } catch (err) {
       if (statusOf(err) === 422 && /already exists/i.test(githubMessage(err))) {
         const now = await this.tagCommit(name);

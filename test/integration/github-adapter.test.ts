@@ -146,24 +146,21 @@ describe('GitHubHost', () => {
     expect(read?.message).toContain('operation: op_12345678');
   });
 
-  it('a tag prepared while the branch moves: its object first, nothing visible, then only its ref', async () => {
-    const tag = { name: 'prod/2024.01.03.1', sha: v2, message: 'source: v2\noperation: op_prepared1' };
-    await host.prepareTag(tag);
-    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /repos/${owner}/${repo}/git/tags`]);
-    expect(() => git('rev-parse', '--verify', '--quiet', 'refs/tags/prod/2024.01.03.1')).toThrow(); // no ref yet
-
-    gh.resetCounters();
+  it('a fresh tag (its name chosen moments ago) is written without looking first; one that exists is still refused', async () => {
+    const tag = { name: 'prod/2024.01.03.1', sha: v2, message: 'source: v2\noperation: op_fresh0001', fresh: true };
     await host.createTag(tag);
-    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /repos/${owner}/${repo}/git/refs`]);
-    expect(git('cat-file', '-t', 'refs/tags/prod/2024.01.03.1')).toBe('tag');
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /repos/${owner}/${repo}/git/tags`,
+      `POST /repos/${owner}/${repo}/git/refs`,
+    ]);
     expect(git('rev-parse', 'prod/2024.01.03.1^{commit}')).toBe(v2);
-    expect(git('cat-file', '-p', 'refs/tags/prod/2024.01.03.1')).toContain('operation: op_prepared1');
+    expect(git('cat-file', '-p', 'refs/tags/prod/2024.01.03.1')).toContain('operation: op_fresh0001');
 
-    // Prepared for another commit than the one tagged: not used, the tag is looked at and refused as before.
-    await host.prepareTag({ ...tag, name: 'prod/2024.01.03.2', sha: v1 });
-    await host.createTag({ ...tag, name: 'prod/2024.01.03.2' });
-    expect(git('rev-parse', 'prod/2024.01.03.2^{commit}')).toBe(v2);
+    // Written again as fresh (the ref exists): the write is refused and the tag looked at, done.
+    await host.createTag(tag);
+    // On another commit: a conflict, and the tag stays where it was.
     expect(await rejection(host.createTag({ ...tag, sha: v1 }))).toBeInstanceOf(ConflictError);
+    expect(git('rev-parse', 'prod/2024.01.03.1^{commit}')).toBe(v2);
   });
 
   it('opens a pull request, merges it with the head check, and the base branch moves', async () => {

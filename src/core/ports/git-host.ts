@@ -80,8 +80,13 @@ export interface GitHost {
   createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string>;
   /** Move (or create, when expectedOld is null) a branch; ConflictError when it moved. */
   updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void>;
-  /** Create an annotated tag; succeeds silently when the same tag already points at sha. */
-  createTag(input: { name: string; sha: string; message: string }): Promise<void>;
+  /**
+   * Create an annotated tag; succeeds silently when the same tag already points at sha. `fresh`:
+   * the name was chosen moments ago from a mirror just fetched (not a resume), so the host need
+   * not look for the tag before writing it; one that exists after all is still refused by the
+   * write and looked at then.
+   */
+  createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void>;
   /**
    * Move a branch and create its deploy tag in one atomic write (both or neither), where the host
    * can: a later createTag of the same tag is then free. Same refusals as updateBranch.
@@ -92,13 +97,6 @@ export interface GitHost {
     expectedOld: string | null,
     tag: { name: string; message: string },
   ): Promise<void>;
-  /**
-   * Write an annotated tag's object ahead of its ref, while the branch moves (where a tag takes
-   * two writes, as on GitHub's API): a later createTag of the same tag then only writes the ref.
-   * The object alone changes nothing anyone sees (no ref names it); the ref still comes after
-   * the branch.
-   */
-  prepareTag?(input: { name: string; sha: string; message: string }): Promise<void>;
 
   /** Pull requests: only on hosts that have them (GitHub). */
   openPullRequest?(input: { base: string; head: string; title: string; body: string }): Promise<PullRequestInfo>;

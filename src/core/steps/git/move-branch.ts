@@ -4,8 +4,7 @@
  * more on the new head; twice is a conflict. Its slice: `pushing` (recorded before the push, so a
  * resume knows a branch at the commit was its own push) and `replanned`, which discards the
  * commit written for the old plan (`newSha: null`). Where the host can, the deploy tag of the next
- * step is pushed with the branch, in one atomic write (or, on GitHub, its object written while the
- * branch moves), and its name (`tag`) recorded with `pushing`.
+ * step is pushed with the branch, in one atomic write, and its name (`tag`) recorded with `pushing`.
  */
 
 import { syncHost } from '../../env-state.js';
@@ -61,26 +60,16 @@ export const moveBranch: GitStep<'move-branch'> = {
         continue;
       }
       // The deploy tag (the next step) goes in the same atomic push where the host can: one
-      // write to the remote, not two; where a tag is two writes (GitHub), its object is written
-      // while the branch moves. Its name is recorded with the intent; the tag step then finds
-      // the tag there (as after a crash), or writes only its ref.
-      const tag =
-        host.updateBranchWithTag || host.prepareTag
-          ? { name: await deployTagName(ctx, newSha), message: await deployTagText(ctx) }
-          : null;
+      // write to the remote, not two. Its name is recorded with the intent; the tag step then
+      // finds it there, as after a crash.
+      const tag = host.updateBranchWithTag
+        ? { name: await deployTagName(ctx, newSha), message: await deployTagText(ctx) }
+        : null;
       // Recorded before the push, so a resume knows it was ours.
       await ctx.save(tag ? { pushing: true, tag: tag.name } : { pushing: true });
       try {
         if (tag && host.updateBranchWithTag) {
           await host.updateBranchWithTag(ctx.plan.branch, newSha, ctx.plan.targetHead, tag);
-        } else if (tag && host.prepareTag) {
-          // Best effort: without it the tag step writes the object itself.
-          const prepared = host.prepareTag({ ...tag, sha: newSha }).catch(() => undefined);
-          try {
-            await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
-          } finally {
-            await prepared;
-          }
         } else await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
       } catch (err) {
         if (err instanceof ConflictError && attempt === 0) {

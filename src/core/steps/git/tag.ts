@@ -64,7 +64,8 @@ export const tag: GitStep<'tag'> = {
       await ctx.save({ tag: name });
     }
     // Where move-branch pushed the tag with the branch, this finds it done and writes nothing.
-    await host.createTag({ name, sha: target, message: await deployTagText(ctx) });
+    // A name chosen in this run (not by a run before a crash) is fresh: nothing to look for first.
+    await host.createTag({ name, sha: target, message: await deployTagText(ctx), fresh: !ctx.atStart.tag });
     crashPoint('after-tag');
     await ctx.save({ deployedSha: target });
     return 'done';
