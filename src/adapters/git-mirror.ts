@@ -253,10 +253,32 @@ export class GitMirror implements GitReads {
     const fingerprint = this.refsFingerprint(branches, tagPrefixes);
     const cached = this.snapshots.get(key);
     if (cached && cached.fingerprint === fingerprint) return copySnapshot(cached.snapshot);
+    const wider = await this.fromWiderSnapshot(branches, tagPrefixes);
+    if (wider) return wider;
     const snapshot = await this.readRefs(branches, tagPrefixes);
     if (this.snapshots.size > 64) this.snapshots.clear();
     this.snapshots.set(key, { fingerprint, snapshot });
     return copySnapshot(snapshot);
+  }
+
+  /**
+   * The answer cut from a kept snapshot that asked for at least these branches and tag prefixes
+   * (a plan reads every environment; its steps then ask for one environment's tags), while the
+   * ref files it was read from are still unchanged (its own fingerprint, which covers these).
+   */
+  private async fromWiderSnapshot(branches: string[], tagPrefixes: string[]): Promise<RefsSnapshot | null> {
+    for (const [key, entry] of this.snapshots) {
+      const [hasBranches, hasPrefixes] = JSON.parse(key) as [string[], string[]];
+      if (!branches.every((b) => hasBranches.includes(b)) || !tagPrefixes.every((p) => hasPrefixes.includes(p)))
+        continue;
+      if ((await this.refsFingerprint(hasBranches, hasPrefixes)) !== entry.fingerprint) continue;
+      const { heads, tags } = entry.snapshot;
+      return {
+        heads: new Map(branches.filter((b) => heads.has(b)).map((b) => [b, heads.get(b)!])),
+        tags: new Map(tagPrefixes.map((p) => [p, [...(tags.get(p) ?? [])]])),
+      };
+    }
+    return null;
   }
 
   /**

@@ -166,13 +166,16 @@ export class GitHubHost extends MirroredHost implements GitHost {
     }
   }
 
-  async createTag(input: { name: string; sha: string; message: string }): Promise<void> {
+  async createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void> {
     const name = checkName(input.name, TAG_NAME, 'tag');
     const sha = fullSha(input.sha);
-    const existing = await this.tagCommit(name);
-    if (existing !== null) {
-      if (existing === sha) return;
-      throw new ConflictError(`tag ${name} already exists on ${short(existing)}`);
+    if (!input.fresh) {
+      // A resume: look first, so nothing is written twice.
+      const existing = await this.tagCommit(name);
+      if (existing !== null) {
+        if (existing === sha) return;
+        throw new ConflictError(`tag ${name} already exists on ${short(existing)}`);
+      }
     }
     try {
       const tag = await this.octokit.rest.git.createTag({
@@ -182,6 +185,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
         object: sha,
         type: 'commit',
       });
+      // A ref that exists already is refused (422) and looked at below.
       await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/tags/${name}`, sha: tag.data.sha });
     } catch (err) {
       if (statusOf(err) === 422 && /already exists/i.test(githubMessage(err))) {

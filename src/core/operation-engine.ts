@@ -19,10 +19,12 @@ import {
   FINAL_STATES,
   isEmergency,
   isGitOperation,
+  isGitPlan,
   type Operation,
   type OperationKind,
   type OperationRequest,
   type OperationState,
+  type ProgressPatch,
   withProgress,
 } from './operation.js';
 import { renderOperation } from './operation-view.js';
@@ -53,6 +55,8 @@ export class OperationEngine implements Engine {
   private verification: VerificationPolicy;
   private sweeper: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<unknown>>();
+  /** Per operation being advanced here: the row its last move wrote (null: none yet in this step). */
+  private readonly moved = new Map<string, Operation | null>();
 
   /** What the state handlers (./engine/) may use of the engine. */
   private readonly moves: EngineMoves;
@@ -133,7 +137,17 @@ export class OperationEngine implements Engine {
     await this.checkRequest(req);
     const gate = this.gateOf(req);
     const expiresAt = gate ? new Date(this.deps.clock.now().getTime() + gate.expiresAfter).toISOString() : null;
-    const op = await store.createOperation({ ...req, expiresAt });
+    const env = req.kind.startsWith('journal') ? undefined : findEnv(this.deps.config, req.env);
+    // What the operation waits for and where it came from, stored with the row itself.
+    const op = await store.createOperation({
+      ...req,
+      expiresAt,
+      progress: {
+        requiredRoles: gate ? requiredRoles(gate, req.kind, isGitPlan(req.plan) && Boolean(req.plan.emergency)) : {},
+        source: req.source,
+        ...(env?.confirm ? { confirm: true } : {}),
+      },
+    });
     let lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
     if (lock?.operationId && !lock.manual) {
       // The holder may have expired without anyone noticing yet: let it expire, then try again.
@@ -149,37 +163,40 @@ export class OperationEngine implements Engine {
       await store.transition(op.id, 'cancelled', 'conveyor', { error: message });
       throw new ConflictError(message);
     }
-    const env = req.kind.startsWith('journal') ? undefined : findEnv(this.deps.config, req.env);
-    await store.saveProgress(op.id, {
-      requiredRoles: this.required(op),
-      source: req.source,
-      ...(env?.confirm ? { confirm: true } : {}),
-    });
-    return this.advance(op.id);
+    return this.advance(op.id, op);
   }
 
-  /** Run an operation as far as it can go now; returns its latest state. */
-  advance(id: string): Promise<Operation> {
-    const run = this.advanceNow(id);
+  /**
+   * Run an operation as far as it can go now; returns its latest state. `known`: the operation
+   * as just read or written by the caller (spares reading it again after the claim).
+   */
+  advance(id: string, known?: Operation): Promise<Operation> {
+    const run = this.advanceNow(id, known);
     this.inFlight.add(run);
     return run.finally(() => this.inFlight.delete(run));
   }
 
-  private async advanceNow(id: string): Promise<Operation> {
+  private async advanceNow(id: string, known?: Operation): Promise<Operation> {
     const { store, workerId } = this.deps;
     if (!(await store.claim(id, workerId, CLAIM_MS))) return store.operation(id);
+    // The operation as each move left it: a move's write returns the whole row (with what
+    // publishing it recorded), so the next handler starts from it without reading it again.
+    this.moved.set(id, null);
     // `return await` throughout: a rejection must settle inside this try, not race the finally.
     try {
+      let op = known ?? (await store.operation(id));
       for (let guard = 0; guard < 12; guard++) {
-        const op = await store.operation(id);
         if (FINAL_STATES.has(op.state)) return op;
+        this.moved.set(id, null);
         const next = await this.step(op);
         if (!next) return await store.operation(id);
+        op = this.moved.get(id) ?? (await store.operation(id));
       }
       return await store.operation(id);
     } catch (err) {
       return await this.fail(id, err);
     } finally {
+      this.moved.delete(id);
       await store.release(id, workerId).catch(() => undefined);
     }
   }
@@ -196,7 +213,11 @@ export class OperationEngine implements Engine {
     return runner.apply(op, this);
   }
 
-  async move(op: Operation, to: OperationState, extra: { error?: string } = {}): Promise<Operation> {
+  async move(
+    op: Operation,
+    to: OperationState,
+    extra: { error?: string; progress?: ProgressPatch } = {},
+  ): Promise<Operation> {
     const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
     this.deps.log.info(
       { operation: op.id, kind: op.kind, app: op.app, env: op.env, from: op.state, to },
@@ -212,7 +233,10 @@ export class OperationEngine implements Engine {
         this.deps.metrics?.deployDuration.observe({ app: op.app, env: op.env }, seconds);
       }
     }
-    await this.publish(updated);
+    // The row as the transition wrote it: its message is read in the same statement that wrote
+    // the state (after it), which is what publish needs to read again otherwise.
+    await this.publish(updated, { fresh: true });
+    if (this.moved.has(op.id)) this.moved.set(op.id, updated);
     return updated;
   }
 
@@ -244,11 +268,28 @@ export class OperationEngine implements Engine {
     return this.move(op, 'failed', { error: message });
   }
 
-  /** Announce a transition once: edit the living message, or post to the environment's channel. */
-  async publish(op: Operation): Promise<void> {
+  /**
+   * Announce a transition once: edit the living message, or post to the environment's channel.
+   * A Slack command's operation with no message yet is shown by the command's reply, which
+   * becomes its message once Slack has taken it (the dispatcher's attachMessage, which writes
+   * the message and then looks at the state): nothing is announced, and nothing recorded.
+   * `fresh`: `op` was read (or written) by the store after its state was written, so its
+   * message is current; otherwise the message is read again. What is recorded is applied to
+   * `op.progress` too.
+   */
+  async publish(op: Operation, options: { fresh?: boolean } = {}): Promise<void> {
     const { notifier, store } = this.deps;
     if (!notifier || op.progress.published === op.state) return;
     try {
+      const message =
+        op.message ??
+        (op.progress.source === 'slack' && !options.fresh
+          ? ((await store.findOperation(op.id))?.message ?? null)
+          : null);
+      const channel = message?.channel ?? this.channelOf(op) ?? '';
+      const announces = Boolean(message) || (Boolean(channel) && op.progress.source !== 'slack');
+      const dms = op.state === 'awaiting-approval';
+      if (!announces && !dms) return;
       const gate = Object.keys(this.required(op)).length
         ? withWaitingFor(
             quorum(this.required(op), await store.approvals(op.id), approvalSubject(op), op.requester),
@@ -260,18 +301,17 @@ export class OperationEngine implements Engine {
         web: webLinksFor(this.deps.config, op.app, this.deps.git.get(op.app)?.kind),
         tagNamespace: this.deps.git.get(op.app)?.tagNamespace,
       });
-      // A Slack command's reply becomes the message once Slack has taken it (attachMessage):
-      // read it again rather than mark this state published with nothing shown.
-      const message =
-        op.message ?? (op.progress.source === 'slack' ? ((await store.findOperation(op.id))?.message ?? null) : null);
-      const notice = { channel: message?.channel ?? this.channelOf(op) ?? '', text: reply.title, reply };
-      if (message) await notifier.update(message, notice);
-      else if (notice.channel && op.progress.source !== 'slack') {
-        const ref = await notifier.post(notice);
-        if (ref) await store.attachMessage(op.id, ref);
+      if (announces) {
+        const notice = { channel, text: reply.title, reply };
+        if (message) await notifier.update(message, notice);
+        else {
+          const ref = await notifier.post(notice);
+          if (ref) await store.attachMessage(op.id, ref);
+        }
+        await store.saveProgress(op.id, { published: op.state });
+        Object.assign(op.progress, { published: op.state });
       }
-      await store.saveProgress(op.id, { published: op.state });
-      if (op.state === 'awaiting-approval' && gate?.waitingFor) await this.sendToApprovers(op, gate.waitingFor, reply);
+      if (dms && gate?.waitingFor) await this.sendToApprovers(op, gate.waitingFor, reply);
     } catch (err) {
       this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'could not announce the operation');
     }

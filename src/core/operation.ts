@@ -142,8 +142,9 @@ export interface GitStepWrites {
   /**
    * The push: `pushing` before it, `replanned` when the branch moved under the operation; a
    * re-plan also discards the commit written for the old plan (`newSha: null`), nothing more.
+   * Where the deploy tag goes in the same push, its name (`tag`) is recorded with `pushing`.
    */
-  'move-branch': { pushing: boolean; replanned?: true; newSha?: null };
+  'move-branch': { pushing: boolean; replanned?: true; newSha?: null; tag?: string };
   'open-pr': { prNumber: number; prUrl: string };
   'merge-pr': { mergeSha: string | undefined };
   tag: { tag: string } | { deployedSha: string };

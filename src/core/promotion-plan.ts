@@ -74,6 +74,9 @@ async function sourceHasRun(host: GitHost, source: EnvState, sha: string): Promi
 export async function planPromotion(runtime: Runtime, input: PlanInput): Promise<GitPlan> {
   const envs = runtime.config.environments;
   const host = hostFor(runtime, input.app);
+  // The store's marks are read while the mirror fetches (neither needs the other).
+  const marks = badMarks(runtime.store, input.app.name);
+  marks.catch(() => undefined); // awaited below; a plan refused before that has no use for it
   const states = await readAppStates(runtime, input.app);
   let target: number;
   if (input.env) {
@@ -127,12 +130,16 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
         version: input.version,
         ticket: input.ticket,
         checks: host.checks ? (sha) => host.checks!(sha) : undefined,
-        markedBad: await badMarks(runtime.store, input.app.name),
+        markedBad: await marks,
       },
     },
   );
   const ticket = input.ticket ?? null;
-  const ff = !dest.head || (await host.isAncestor(dest.head, sourceSha));
+  // Two reads of the mirror that do not depend on each other, asked at once.
+  const [ff, shipping] = await Promise.all([
+    !dest.head || host.isAncestor(dest.head, sourceSha),
+    commitsToShip(host, dest.head, sourceSha),
+  ]);
   return {
     app: input.app.name,
     env: env.name,
@@ -143,7 +150,7 @@ export async function planPromotion(runtime: Runtime, input: PlanInput): Promise
     targetHead: dest.head,
     mode: ff ? 'fast-forward' : 'commit',
     viaPullRequest: env.enters === 'pull-request',
-    ...(await commitsToShip(host, dest.head, sourceSha)),
+    ...shipping,
     ticket,
     emergency: false,
     fromTag: shownTagOrNull(host, dest.tag?.name),

@@ -2,7 +2,7 @@
  * The command log (table `command_log`): one line per command received; with a request key
  * (idempotency key or inbox id), one line per request however often it runs. Lines of a burst
  * are written by one statement (./group-insert.ts); the idempotency store writes a request's
- * line inside its own transaction with `appendCommandLine(tx, …)`.
+ * line inside its own transaction with `appendCommandLine(tx, …)`, or in its own statement with `commandLineInsert`.
  */
 import type { AuditLog, Clock, CommandLogEntry, CommandLogLine } from '../core/ports.js';
 import type { Db } from './db.js';
@@ -25,6 +25,17 @@ const valuesOf = (at: string, entry: CommandLogEntry): unknown[] => [
 ];
 
 /** One line on `db` (a transaction of another aggregate), not grouped with others. */
+/** The command-log insert as SQL with its parameters numbered from `first` (for one-statement writes). */
+export function commandLineInsert(
+  at: string,
+  entry: CommandLogEntry,
+  first: number,
+): { sql: string; params: unknown[] } {
+  const params = valuesOf(at, entry);
+  const marks = params.map((_, i) => `$${first + i}`).join(',');
+  return { sql: `INSERT INTO command_log ${COLUMNS} VALUES (${marks}) ON CONFLICT DO NOTHING`, params };
+}
+
 export async function appendCommandLine(db: Db, at: string, entry: CommandLogEntry): Promise<void> {
   await db.query(
     `INSERT INTO command_log ${COLUMNS} VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`,

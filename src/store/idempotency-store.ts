@@ -2,11 +2,11 @@
  * Request keys (table `idempotency`: same key, same answer) and webhook deliveries (table
  * `deliveries`: each handled once).
  *
- * Spans two aggregates in one transaction: `finishRequest` writes a request's reply and its
+ * Spans two aggregates in one statement: `finishRequest` writes a request's reply and its
  * command-log line (./command-log-store.ts) together or not at all.
  */
 import type { Clock, CommandLogEntry, IdempotencyStore, RequestKeyClaim } from '../core/ports.js';
-import { appendCommandLine } from './command-log-store.js';
+import { commandLineInsert } from './command-log-store.js';
 import type { Db } from './db.js';
 import { iso } from './rows.js';
 
@@ -67,10 +67,12 @@ export class SqlIdempotencyStore implements IdempotencyStore {
 
   /** The answer to a request and its command-log line, together or not at all. */
   async finishRequest(key: string, reply: unknown, entry: CommandLogEntry): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query('UPDATE idempotency SET reply = $2 WHERE key = $1', [key, JSON.stringify(reply)]);
-      await appendCommandLine(tx, this.clock.now().toISOString(), { ...entry, requestKey: key });
-    });
+    // One statement, so both or neither.
+    const line = commandLineInsert(this.clock.now().toISOString(), { ...entry, requestKey: key }, 3);
+    await this.db.query(
+      `WITH replied AS (UPDATE idempotency SET reply = $2 WHERE key = $1 RETURNING key) ${line.sql}`,
+      [key, JSON.stringify(reply), ...line.params],
+    );
   }
 
   async saveKeyReply(key: string, reply: unknown): Promise<void> {

@@ -2,6 +2,7 @@
  * Apply locks (table `locks`) of (app, env): an operation's while it applies, or a manual one
  * (`*` for every app). One row per (app, env, manual): the primary key is the lock.
  */
+import { ConflictError } from '../core/errors.js';
 import type { Clock, LockRow, LockStore } from '../core/ports.js';
 import type { Db } from './db.js';
 import { iso } from './rows.js';
@@ -42,19 +43,25 @@ export class SqlLockStore implements LockStore {
     holder: string,
     reason: string,
   ): Promise<LockRow | null> {
-    return this.db.transaction(async (tx) => {
-      const manual = await locksOn(tx, app, env, true);
-      if (manual[0]) return manual[0];
-      const rows = await tx.query(
-        `INSERT INTO locks (app, env, operation_id, holder, reason, manual, at) VALUES ($1,$2,$3,$4,$5,false,$6)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // One statement: taken unless a manual lock (also `*`) is there or another operation holds it.
+      const rows = await this.db.query(
+        `INSERT INTO locks (app, env, operation_id, holder, reason, manual, at)
+         SELECT $1,$2,$3,$4,$5,false,$6
+         WHERE NOT EXISTS (SELECT 1 FROM locks WHERE env = $2 AND manual AND (app = $1 OR app = '*'))
          ON CONFLICT DO NOTHING RETURNING app`,
         [app, env, operationId, holder, reason, this.clock.now().toISOString()],
       );
       if (rows.length === 1) return null;
-      const [existing] = await locksOn(tx, app, env, false);
-      if (existing?.operationId === operationId) return null;
-      return existing ?? null;
-    });
+      // Not taken: the lock in the way (manual ones first), or ours from before.
+      const [existing] = await locksOn(this.db, app, env, false);
+      if (existing?.operationId === operationId && !existing.manual) return null;
+      if (existing) return existing;
+      // Released between the two statements: try again.
+    }
+    const [existing] = await locksOn(this.db, app, env, false);
+    if (!existing) throw new ConflictError(`the lock of ${app} in ${env} keeps changing; try again`);
+    return existing.operationId === operationId && !existing.manual ? null : existing;
   }
 
   async releaseLock(app: string, env: string, operationId: string): Promise<void> {

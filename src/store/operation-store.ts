@@ -3,15 +3,15 @@
  * progress, the message that shows each, and which worker holds it.
  *
  * Spans two aggregates: `transition` writes the new state and its audit line (./audit-store.ts)
- * in one transaction, so no state change goes unaudited. `createOperation` writes its
- * `operation.requested` audit line right after the row, outside a transaction (as it always has).
+ * in one statement, so no state change goes unaudited; `createOperation` writes the row and its
+ * `operation.requested` audit line in one statement too. One statement each, not a transaction
+ * of several: a promotion makes a handful of these, and each round trip counts (issue #23).
  */
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Operation, OperationKind, OperationState } from '../core/operation.js';
-import { canTransition } from '../core/operation.js';
+import { canTransition, OPERATION_STATES, type ProgressPatch } from '../core/operation.js';
 import type { Clock, MessageRef, NewOperation, OperationFilter, OperationStore } from '../core/ports.js';
-import { appendAudit } from './audit-store.js';
 import type { Db } from './db.js';
 import { iso } from './rows.js';
 
@@ -49,9 +49,15 @@ export class SqlOperationStore implements OperationStore {
   async createOperation(input: NewOperation): Promise<Operation> {
     const now = this.clock.now().toISOString();
     const id = newOperationId();
+    // One statement: the row and its `operation.requested` audit line, together or not at all.
     const rows = await this.db.query<Record<string, unknown>>(
-      `INSERT INTO operations (id, kind, app, env, state, requester, plan, idempotency_key, created_at, updated_at, expires_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$10) RETURNING *`,
+      `WITH created AS (
+         INSERT INTO operations (id, kind, app, env, state, requester, plan, progress, idempotency_key, created_at, updated_at, expires_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9,$10,$10,$11) RETURNING *),
+       audited AS (
+         INSERT INTO audit (at, actor, action, operation_id, detail)
+         SELECT $10, $6, 'operation.requested', id, $12::jsonb FROM created)
+       SELECT * FROM created`,
       [
         id,
         input.kind,
@@ -60,16 +66,13 @@ export class SqlOperationStore implements OperationStore {
         input.state ?? 'requested',
         input.requester,
         JSON.stringify(input.plan),
+        JSON.stringify(input.progress ?? {}),
         input.idempotencyKey,
         now,
         input.expiresAt,
+        JSON.stringify({ kind: input.kind, app: input.app, env: input.env }),
       ],
     );
-    await appendAudit(this.db, this.clock.now().toISOString(), input.requester, 'operation.requested', id, {
-      kind: input.kind,
-      app: input.app,
-      env: input.env,
-    });
     return toOperation(rows[0]!);
   }
 
@@ -101,31 +104,48 @@ export class SqlOperationStore implements OperationStore {
     return rows.map(toOperation);
   }
 
-  /** Move an operation to a new state; refuses transitions the state machine does not allow. */
+  /**
+   * Move an operation to a new state; refuses transitions the state machine does not allow.
+   * One statement: the row is locked, checked against the states it may leave for `to`, moved
+   * (with `extra.progress` merged, as saveProgress would) and its audit line appended, all or
+   * nothing. The row comes back as written, so it carries the message attached so far.
+   */
   async transition(
     id: string,
     to: OperationState,
     actor: string,
-    extra: { error?: string | null; detail?: Record<string, unknown> } = {},
+    extra: { error?: string | null; detail?: Record<string, unknown>; progress?: ProgressPatch } = {},
   ): Promise<Operation> {
-    return this.db.transaction(async (tx) => {
-      const rows = await tx.query<Record<string, unknown>>('SELECT * FROM operations WHERE id = $1 FOR UPDATE', [id]);
-      if (!rows[0]) throw new NotFoundError(`no operation ${id}`);
-      const op = toOperation(rows[0]);
-      if (op.state === to) return op;
-      if (!canTransition(op.state, to))
-        throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
-      const updated = await tx.query<Record<string, unknown>>(
-        'UPDATE operations SET state = $2, error = COALESCE($3, error), updated_at = $4 WHERE id = $1 RETURNING *',
-        [id, to, extra.error ?? null, this.clock.now().toISOString()],
-      );
-      await appendAudit(tx, this.clock.now().toISOString(), actor, `operation.${to}`, id, {
-        from: op.state,
-        ...(extra.error ? { error: extra.error } : {}),
-        ...extra.detail,
-      });
-      return toOperation(updated[0]!);
-    });
+    const from = OPERATION_STATES.filter((s) => s !== to && canTransition(s, to));
+    const now = this.clock.now().toISOString();
+    const rows = await this.db.query<Record<string, unknown>>(
+      `WITH current AS (SELECT id, state FROM operations WHERE id = $1 FOR UPDATE),
+       moved AS (
+         UPDATE operations o SET state = $2, error = COALESCE($3, o.error), updated_at = $4,
+                progress = CASE WHEN $7::jsonb IS NULL THEN o.progress ELSE o.progress || $7::jsonb END
+         FROM current WHERE o.id = current.id AND current.state = ANY($5::text[])
+         RETURNING o.*, current.state AS from_state),
+       audited AS (
+         INSERT INTO audit (at, actor, action, operation_id, detail)
+         SELECT $4, $6, 'operation.' || $2, id, jsonb_build_object('from', from_state) || $8::jsonb FROM moved)
+       SELECT * FROM moved`,
+      [
+        id,
+        to,
+        extra.error ?? null,
+        now,
+        from,
+        actor,
+        extra.progress ? JSON.stringify(extra.progress) : null,
+        JSON.stringify({ ...(extra.error ? { error: extra.error } : {}), ...extra.detail }),
+      ],
+    );
+    if (rows[0]) return toOperation(rows[0]);
+    // Not moved: say why (no such operation, already there, or a move the machine forbids).
+    const op = await this.findOperation(id);
+    if (!op) throw new NotFoundError(`no operation ${id}`);
+    if (op.state === to) return op;
+    throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
   }
 
   async saveProgress(id: string, progress: Record<string, unknown>): Promise<void> {

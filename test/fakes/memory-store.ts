@@ -44,7 +44,7 @@ export class MemoryStore {
       state: input.state ?? 'requested',
       requester: input.requester,
       plan: structuredClone(input.plan),
-      progress: {},
+      progress: JSON.parse(JSON.stringify(input.progress ?? {})),
       idempotencyKey: input.idempotencyKey,
       message: null,
       error: null,
@@ -89,7 +89,7 @@ export class MemoryStore {
     id: string,
     to: OperationState,
     actor: string,
-    extra: { error?: string | null; detail?: Record<string, unknown> } = {},
+    extra: { error?: string | null; detail?: Record<string, unknown>; progress?: Record<string, unknown> } = {},
   ): Promise<Operation> {
     const op = this.ops.get(id);
     if (!op) throw new NotFoundError(`no operation ${id}`);
@@ -98,6 +98,8 @@ export class MemoryStore {
     const from = op.state;
     op.state = to;
     if (extra.error) op.error = extra.error;
+    // As JSONB `||`, in the same write as the state.
+    if (extra.progress) op.progress = { ...op.progress, ...JSON.parse(JSON.stringify(extra.progress)) };
     op.updatedAt = this.stamp();
     await this.audit(actor, `operation.${to}`, id, {
       from,

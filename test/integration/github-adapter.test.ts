@@ -146,6 +146,23 @@ describe('GitHubHost', () => {
     expect(read?.message).toContain('operation: op_12345678');
   });
 
+  it('a fresh tag (its name chosen moments ago) is written without looking first; one that exists is still refused', async () => {
+    const tag = { name: 'prod/2024.01.03.1', sha: v2, message: 'source: v2\noperation: op_fresh0001', fresh: true };
+    await host.createTag(tag);
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /repos/${owner}/${repo}/git/tags`,
+      `POST /repos/${owner}/${repo}/git/refs`,
+    ]);
+    expect(git('rev-parse', 'prod/2024.01.03.1^{commit}')).toBe(v2);
+    expect(git('cat-file', '-p', 'refs/tags/prod/2024.01.03.1')).toContain('operation: op_fresh0001');
+
+    // Written again as fresh (the ref exists): the write is refused and the tag looked at, done.
+    await host.createTag(tag);
+    // On another commit: a conflict, and the tag stays where it was.
+    expect(await rejection(host.createTag({ ...tag, sha: v1 }))).toBeInstanceOf(ConflictError);
+    expect(git('rev-parse', 'prod/2024.01.03.1^{commit}')).toBe(v2);
+  });
+
   it('opens a pull request, merges it with the head check, and the base branch moves', async () => {
     const release = await gh.commitFiles(owner, repo, 'release', { 'app.yaml': 'version: 3\n' }, 'v3');
     const pr = await host.openPullRequest({

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
-import type { GitPlan } from '../../src/core/operation.js';
+import type { GitPlan, Operation } from '../../src/core/operation.js';
 import type { Clock } from '../../src/core/ports.js';
 import { SqlAuditLog } from '../../src/store/audit-store.js';
 import { EmbeddedKv } from '../../src/store/embedded-kv.js';
@@ -176,6 +176,40 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(audit.map((a) => a.action).reverse()).toEqual(['operation.requested', ...path.map((s) => `operation.${s}`)]);
     expect(audit.find((a) => a.action === 'operation.applying')?.detail).toMatchObject({ from: 'approved' });
     expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
+  });
+
+  it('a transition writes its progress with the state; a refused or a racing one changes nothing and audits nothing', async () => {
+    const op = await newOp();
+    await store.operationStore.saveProgress(op.id, { source: 'cli', lastStep: 'tag' });
+    const moved = await store.operationStore.transition(op.id, 'approved', 'conveyor', {
+      progress: { lastError: null, lastStep: 'move-branch' },
+    });
+    expect(moved).toMatchObject({
+      state: 'approved',
+      progress: { source: 'cli', lastStep: 'move-branch', lastError: null },
+    });
+    expect(await store.operationStore.operation(op.id)).toMatchObject({ progress: moved.progress });
+
+    await expect(
+      store.operationStore.transition(op.id, 'succeeded', 'conveyor', { progress: { lastStep: 'nope' } }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect((await store.operationStore.operation(op.id)).progress.lastStep).toBe('move-branch');
+
+    // Two workers (on PostgreSQL, two connections) move it at once: exactly one does.
+    const both = await Promise.allSettled([
+      store.operationStore.transition(op.id, 'applying', 'w1'),
+      peer.operationStore.transition(op.id, 'failed', 'w2', { error: 'raced' }),
+    ]);
+    const won = both.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<Operation>).value);
+    const final = await store.operationStore.operation(op.id);
+    const audit = (await store.auditStore.auditLog({ operationId: op.id })).map((a) => a.action);
+    expect(audit.filter((a) => a === 'operation.applying' || a === 'operation.failed')).toHaveLength(
+      final.state === 'failed' && won.length === 2 ? 2 : 1,
+    );
+    // Whichever came second either followed the first (applying → failed is allowed) or was refused.
+    if (won.length === 2) expect(final.state).toBe('failed');
+    else expect(won[0]!.state).toBe(final.state);
+    expect(audit.at(0)).toBe(`operation.${final.state}`);
   });
 
   it('binds a request key to its request: one claimant, the fingerprint kept, one answer and one log line', async () => {

@@ -80,8 +80,13 @@ export interface GitHost {
   createCommit(input: { treeOfSha: string; parent: string; message: string }): Promise<string>;
   /** Move (or create, when expectedOld is null) a branch; ConflictError when it moved. */
   updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void>;
-  /** Create an annotated tag; succeeds silently when the same tag already points at sha. */
-  createTag(input: { name: string; sha: string; message: string }): Promise<void>;
+  /**
+   * Create an annotated tag; succeeds silently when the same tag already points at sha. `fresh`:
+   * the name was chosen moments ago from a mirror just fetched (not a resume), so the host need
+   * not look for the tag before writing it; one that exists after all is still refused by the
+   * write and looked at then.
+   */
+  createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void>;
   /**
    * Move a branch and create its deploy tag in one atomic write (both or neither), where the host
    * can: a later createTag of the same tag is then free. Same refusals as updateBranch.

@@ -11,6 +11,8 @@ export interface NewOperation {
   idempotencyKey: string | null;
   expiresAt: string | null;
   state?: OperationState;
+  /** The progress record it starts with (default: empty). */
+  progress?: ProgressPatch;
 }
 
 export interface OperationFilter {
@@ -31,12 +33,15 @@ export interface OperationStore {
   operationByKey(key: string): Promise<Operation | null>;
   /** Newest first. */
   operations(filter?: OperationFilter): Promise<Operation[]>;
-  /** Move an operation to a new state (audited); ConflictError when the state machine forbids it. */
+  /**
+   * Move an operation to a new state (audited), merging `progress` into its progress record in
+   * the same write; ConflictError when the state machine forbids it. Returns the row as written.
+   */
   transition(
     id: string,
     to: OperationState,
     actor: string,
-    extra?: { error?: string | null; detail?: Record<string, unknown> },
+    extra?: { error?: string | null; detail?: Record<string, unknown>; progress?: ProgressPatch },
   ): Promise<Operation>;
   /** Merge into the operation's progress (as JSONB `||`: a key given as null is stored as null). */
   saveProgress(id: string, progress: ProgressPatch): Promise<void>;

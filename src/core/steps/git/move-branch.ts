@@ -4,7 +4,7 @@
  * more on the new head; twice is a conflict. Its slice: `pushing` (recorded before the push, so a
  * resume knows a branch at the commit was its own push) and `replanned`, which discards the
  * commit written for the old plan (`newSha: null`). Where the host can, the deploy tag of the next
- * step is pushed with the branch, in one atomic write.
+ * step is pushed with the branch, in one atomic write, and its name (`tag`) recorded with `pushing`.
  */
 
 import { syncHost } from '../../env-state.js';
@@ -59,15 +59,17 @@ export const moveBranch: GitStep<'move-branch'> = {
         await replan(ctx, head!);
         continue;
       }
-      await ctx.save({ pushing: true }); // recorded before the push, so a resume knows it was ours
+      // The deploy tag (the next step) goes in the same atomic push where the host can: one
+      // write to the remote, not two. Its name is recorded with the intent; the tag step then
+      // finds it there, as after a crash.
+      const tag = host.updateBranchWithTag
+        ? { name: await deployTagName(ctx, newSha), message: await deployTagText(ctx) }
+        : null;
+      // Recorded before the push, so a resume knows it was ours.
+      await ctx.save(tag ? { pushing: true, tag: tag.name } : { pushing: true });
       try {
-        if (host.updateBranchWithTag) {
-          // The deploy tag (the next step) goes in the same atomic push: one write to the remote,
-          // not two. The tag step then finds it there, as after a crash.
-          await host.updateBranchWithTag(ctx.plan.branch, newSha, ctx.plan.targetHead, {
-            name: await deployTagName(ctx, newSha),
-            message: await deployTagText(ctx),
-          });
+        if (tag && host.updateBranchWithTag) {
+          await host.updateBranchWithTag(ctx.plan.branch, newSha, ctx.plan.targetHead, tag);
         } else await host.updateBranch(ctx.plan.branch, newSha, ctx.plan.targetHead);
       } catch (err) {
         if (err instanceof ConflictError && attempt === 0) {

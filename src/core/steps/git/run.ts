@@ -4,7 +4,14 @@
  */
 import { NotAllowedError } from '../../errors.js';
 import { approvalSubject } from '../../gates/quorum.js';
-import { type GitOperation, type GitPlan, type GitStepName, isGitOperation, type Operation } from '../../operation.js';
+import {
+  type GitOperation,
+  type GitPlan,
+  type GitStepName,
+  isGitOperation,
+  type Operation,
+  type ProgressPatch,
+} from '../../operation.js';
 import type { GitHost } from '../../ports.js';
 import type { StepEngine } from '../kind-runner.js';
 import type { GitStep, GitStepContext, StepResult } from './step.js';
@@ -18,6 +25,10 @@ export interface GitRun {
   readonly approvers: readonly string[];
   /** Run one step in its own context. */
   step<N extends GitStepName>(step: GitStep<N>): Promise<StepResult>;
+  /** Record this with the next write of the run (a step's save, or flush), not on its own. */
+  note(patch: ProgressPatch): void;
+  /** Write what was noted and not yet written. */
+  flush(): Promise<void>;
 }
 
 export async function gitRun(engine: StepEngine, op: Operation): Promise<GitRun> {
@@ -25,12 +36,23 @@ export async function gitRun(engine: StepEngine, op: Operation): Promise<GitRun>
   if (!isGitOperation(op)) throw new Error('not a Git operation');
   const host = deps.git.get(op.app);
   if (!host) throw new NotAllowedError(`no repository is connected for ${op.app}`);
-  const approvals = await deps.store.approvals(op.id);
+  // Approvals are given only for roles the gate requires: where it requires none, there are none to read.
+  const roles = op.progress.requiredRoles;
+  const approvals = roles && Object.keys(roles).length === 0 ? [] : await deps.store.approvals(op.id);
   const tagFormat = deps.config.git.tagFormat;
   const now = deps.clock.now();
   const approvers = [
     ...new Set(approvals.filter((a) => a.sha === approvalSubject(op)).map((a) => `${a.userId} (${a.role})`)),
   ];
+  // What the steps noted (facts a resume would find again): written with the next save.
+  let pending: ProgressPatch = {};
+  const write = async (slice: ProgressPatch) => {
+    const patch = { ...pending, ...slice };
+    pending = {};
+    Object.assign(op.progress, patch);
+    await deps.store.saveProgress(op.id, patch);
+  };
+  const atStart: Readonly<GitOperation['progress']> = { ...op.progress };
   const context = <N extends GitStepName>(): GitStepContext<N> => ({
     op,
     get plan() {
@@ -40,9 +62,11 @@ export async function gitRun(engine: StepEngine, op: Operation): Promise<GitRun>
     tagFormat,
     now,
     approvers,
-    save: async (slice) => {
+    atStart,
+    save: (slice) => write(slice),
+    note: (slice) => {
       Object.assign(op.progress, slice);
-      await deps.store.saveProgress(op.id, slice);
+      Object.assign(pending, slice);
     },
     savePlan: async (plan) => {
       op.plan = plan;
@@ -58,6 +82,13 @@ export async function gitRun(engine: StepEngine, op: Operation): Promise<GitRun>
     host,
     approvers,
     step: (step) => step.run(context()),
+    note: (patch) => {
+      Object.assign(op.progress, patch);
+      Object.assign(pending, patch);
+    },
+    flush: async () => {
+      if (Object.keys(pending).length) await write({});
+    },
   };
   return run;
 }

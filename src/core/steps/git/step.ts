@@ -26,8 +26,19 @@ export interface GitStepContext<N extends GitStepName> {
   readonly now: Date;
   /** Who approved the version that ships: `U123 (role)`. */
   readonly approvers: readonly string[];
-  /** Record this step's own slice, in the operation and in the store. */
+  /** The progress as stored when this run began: what an earlier run (before a crash) recorded. */
+  readonly atStart: Readonly<GitOperation['progress']>;
+  /**
+   * Record this step's own slice, in the operation and in the store (with whatever was noted
+   * since the last write).
+   */
   save(slice: GitStepWrites[N]): Promise<void>;
+  /**
+   * Record this step's slice in the operation now and in the store with the run's next write: for
+   * what a resume would find again by itself (a fast-forward's commit is the plan's source), never
+   * for an intent that must be stored before an effect.
+   */
+  note(slice: GitStepWrites[N]): void;
   /** Store a new plan (the branch moved under the operation). */
   savePlan(plan: GitPlan): Promise<void>;
   /** Run a step this one builds on (the commit before a push or a pull request), with that step's slice. */

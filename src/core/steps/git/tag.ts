@@ -1,8 +1,8 @@
 /**
  * tag: the deploy tag on what the environment now runs (the merge, or the commit pushed). On a
  * resume it reuses its own tag: the name recorded, or a tag on the same commit naming this
- * operation. Its slice: `tag` (the name, recorded before the write) and `deployedSha` (after it:
- * the last Git step is done).
+ * operation. Its slice: `tag` (the name, recorded before the write, unless move-branch pushed the
+ * tag with the branch and recorded it) and `deployedSha` (after it: the last Git step is done).
  */
 import { deployTagMessage, deployTagPrefix, nextDeployTag } from '../../deploy-tag.js';
 import { syncHost } from '../../env-state.js';
@@ -55,15 +55,17 @@ export const tag: GitStep<'tag'> = {
     const target = op.progress.mergeSha ?? op.progress.newSha;
     if (!target) throw new Error('tag before a commit was recorded'); // never: it runs last
     // Only operations holding this environment's lock write its deploy tags: the tags the plan
-    // fetched moments ago are current. A resume or a late approval fetches again.
-    await syncHost(host, op.progress.tag ? 0 : FRESH_MS);
+    // fetched moments ago are current. A resume (a name recorded by an earlier run) or a late
+    // approval fetches again.
+    await syncHost(host, ctx.atStart.tag ? 0 : FRESH_MS);
     let name = op.progress.tag;
     if (!name) {
       name = await deployTagName(ctx, target);
       await ctx.save({ tag: name });
     }
     // Where move-branch pushed the tag with the branch, this finds it done and writes nothing.
-    await host.createTag({ name, sha: target, message: await deployTagText(ctx) });
+    // A name chosen in this run (not by a run before a crash) is fresh: nothing to look for first.
+    await host.createTag({ name, sha: target, message: await deployTagText(ctx), fresh: !ctx.atStart.tag });
     crashPoint('after-tag');
     await ctx.save({ deployedSha: target });
     return 'done';

@@ -1,7 +1,7 @@
 /**
  * write-commit: the commit the environment branch should end up on (before a PR merge). A
- * fast-forward ships the source commit itself; otherwise one new commit with the source's tree
- * on the branch head. Its slice: `newSha`.
+ * fast-forward ships the source commit itself (noted, stored with the next write); otherwise one
+ * new commit with the source's tree on the branch head (stored at once). Its slice: `newSha`.
  */
 import type { GitStepName } from '../../operation.js';
 import type { GitStep, GitStepContext } from './step.js';
@@ -21,11 +21,19 @@ export const writeCommit: GitStep<'write-commit'> = {
   async run(ctx) {
     if (ctx.op.progress.newSha) return 'done';
     const { plan, host } = ctx;
-    const newSha =
-      plan.mode === 'fast-forward'
-        ? plan.sourceSha
-        : // commit mode is planned only on a branch that exists (a missing one is fast-forwarded; a rollback has a head)
-          await host.createCommit({ treeOfSha: plan.sourceSha, parent: plan.targetHead!, message: commitMessage(ctx) });
+    if (plan.mode === 'fast-forward') {
+      // The plan's own source commit: a resume finds the same one, so it is stored with the
+      // next write (the push's intent), not in one of its own.
+      ctx.note({ newSha: plan.sourceSha });
+      return 'done';
+    }
+    // commit mode is planned only on a branch that exists (a missing one is fast-forwarded; a rollback has a head)
+    const newSha = await host.createCommit({
+      treeOfSha: plan.sourceSha,
+      parent: plan.targetHead!,
+      message: commitMessage(ctx),
+    });
+    // A new commit (its date makes it unique): stored before anything points at it.
     await ctx.save({ newSha });
     return 'done';
   },

@@ -3,10 +3,15 @@ import { writeCommit } from '../../../../src/core/steps/git/write-commit.js';
 import { gitOperation } from '../step-fixture.js';
 
 describe('Git step: write-commit', () => {
-  it('a fast-forward ships the source commit itself: nothing is written upstream', async () => {
+  it('a fast-forward ships the source commit itself: nothing is written upstream, and it is stored with the next write', async () => {
     const { host, resume, reload, source } = await gitOperation();
-    expect(await (await resume()).step(writeCommit)).toBe('done');
+    const run = await resume();
+    expect(await run.step(writeCommit)).toBe('done');
     expect(host.writes).toEqual([]);
+    expect(run.op.progress.newSha).toBe(source);
+    // Not a write of its own: a resume would find the same commit (the plan's source).
+    expect((await reload()).progress.newSha).toBeUndefined();
+    await run.flush();
     expect((await reload()).progress.newSha).toBe(source);
   });
 
