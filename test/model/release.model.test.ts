@@ -8,7 +8,8 @@
  * rolled back from, and the journal pointers equal the model's.
  *
  * `npm test` runs a bounded number of sequences; `npm run test:model` runs thousands
- * (MODEL_RUNS, MODEL_SECONDS). A failure prints the shrunk sequence and the seed.
+ * (MODEL_RUNS, MODEL_SECONDS). A failure prints the shrunk sequence and the seed; MODEL_SEED=<seed>
+ * runs the same sequences again.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -49,6 +50,8 @@ import {
 const RUNS = Number(process.env.MODEL_RUNS ?? 12);
 const JOURNAL_RUNS = RUNS * 16;
 const SECONDS = Number(process.env.MODEL_SECONDS ?? 60);
+/** Runs a failure's sequences again: the seed it printed (MODEL_SEED=-38302035). */
+const REPLAY = process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {};
 const BRANCH: Record<Env, string> = { development: 'develop', qa: 'qa', prod: 'prod' };
 const SEED_TAGS: Record<Env, number> = { development: 0, qa: 2, prod: 1 };
 const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
@@ -601,7 +604,7 @@ async function runSequences(
       const { model, real } = await setup(journalOnly);
       await fc.asyncModelRun(() => ({ model, real }), cmds);
     }),
-    { numRuns: runs, interruptAfterTimeLimit: seconds * 1000, markInterruptAsFailure: false, verbose: 1 },
+    { numRuns: runs, interruptAfterTimeLimit: seconds * 1000, markInterruptAsFailure: false, verbose: 1, ...REPLAY },
   );
 }
 

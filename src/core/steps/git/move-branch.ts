@@ -16,13 +16,16 @@ import { deployTagName, deployTagText } from './tag.js';
 import { theCommit } from './write-commit.js';
 
 /** Re-plan once when the branch moved under us: build again on the new head. */
-async function replan(ctx: GitStepContext<'move-branch'>, head: string): Promise<void> {
+async function replan(ctx: GitStepContext<'move-branch'>, seen: string): Promise<void> {
   if (ctx.op.progress.replanned) {
     throw new ConflictError(
-      `${ctx.plan.branch} moved again while we worked (now ${head.slice(0, 8)}); nothing was overwritten — ask again`,
+      `${ctx.plan.branch} moved again while we worked (now ${seen.slice(0, 8)}); nothing was overwritten — ask again`,
     );
   }
   await ctx.host.sync();
+  // `seen` may come from a mirror fetched a moment ago (FRESH_MS): plan on the head the
+  // remote has now, or a push made since that fetch would count as a second move.
+  const head = (await ctx.host.branchHead(ctx.plan.branch)) ?? seen;
   if ((await ctx.host.treeOf(head)) === ctx.plan.sourceTree) {
     // Someone else already brought the branch to this very version: a new commit and a second
     // deploy tag for it would be a lie.

@@ -51,6 +51,32 @@ describe('Git step: move-branch', () => {
     expect(host.writes).toEqual(['commit on c0000000', 'commit on c0000000', 'move qa']);
   });
 
+  it('a mirror fetched a moment ago had missed a second push: the re-plan plans on the head the remote has now', async () => {
+    const { host, resume, reload, target } = await gitOperation({ mode: 'commit' });
+    const first = host.commit_('T2', [target]);
+    const second = host.commit_('T3', [first]);
+    host.branches.set('qa', second);
+    // The mirror shows the first push until a fetch made after the step looked at it.
+    let stale: string | null = first;
+    let shown = false;
+    const head = host.branchHead.bind(host);
+    host.branchHead = async (branch) => {
+      if (stale === null) return head(branch);
+      shown = true;
+      return stale;
+    };
+    const sync = host.sync.bind(host);
+    host.sync = async () => {
+      if (shown) stale = null;
+      return sync();
+    };
+    expect(await (await resume()).step(moveBranch)).toBe('done');
+    const { plan, progress } = await reload();
+    expect(plan).toMatchObject({ targetHead: second, mode: 'commit' });
+    expect(progress.replanned).toBe(true);
+    expect(host.commits.get(host.branches.get('qa')!)).toMatchObject({ tree: 'T1', parents: [second] });
+  });
+
   it('a branch moved between the look and the push (compare-and-swap refused): planned again, then pushed', async () => {
     const { host, resume, reload, source, base } = await gitOperation();
     const sneaky = host.commit_('T0c', [base]);
