@@ -148,14 +148,21 @@ export class OperationEngine implements Engine {
         ...(env?.confirm ? { confirm: true } : {}),
       },
     });
-    let lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
-    if (lock?.operationId && !lock.manual) {
-      // The holder may have expired without anyone noticing yet: let it expire, then try again.
-      const holder = await store.findOperation(lock.operationId);
-      if (holder && expiredWhileWaiting(holder, this.deps.clock.now())) {
-        await this.advance(holder.id);
-        lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+    let lock: Awaited<ReturnType<typeof store.acquireLock>>;
+    try {
+      lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+      if (lock?.operationId && !lock.manual) {
+        // The holder may have expired without anyone noticing yet: let it expire, then try again.
+        const holder = await store.findOperation(lock.operationId);
+        if (holder && expiredWhileWaiting(holder, this.deps.clock.now())) {
+          await this.advance(holder.id);
+          lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
+        }
       }
+    } catch (err) {
+      // No lock, so the row must not stay `requested` for a sweep to run it without one.
+      await store.transition(op.id, 'cancelled', 'conveyor', { error: (err as Error).message }).catch(() => undefined);
+      throw err;
     }
     if (lock) {
       // The record says what happened: busy with another operation (named), or locked by hand.
@@ -163,7 +170,8 @@ export class OperationEngine implements Engine {
       await store.transition(op.id, 'cancelled', 'conveyor', { error: message });
       throw new ConflictError(message);
     }
-    return this.advance(op.id, op);
+    // Read again after the claim, not `op`: while the lock was taken, a sweep may have run it on.
+    return this.advance(op.id);
   }
 
   /**

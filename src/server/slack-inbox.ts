@@ -225,7 +225,10 @@ export class SlackInboxWorker {
 
   async process(id: string, accepted?: InboxItem): Promise<void> {
     const { inbox, worker, log } = this.d;
-    const item = accepted ?? (await inbox.claim(id, worker, CLAIM_MS));
+    // An item accepted here is born claimed by this worker; one that waited in the queue past
+    // half its claim is claimed again first, so another replica's sweep never runs it as well.
+    const waitedLong = accepted && this.now() - Date.parse(accepted.acceptedAt) > CLAIM_MS / 2;
+    const item = accepted && !waitedLong ? accepted : await inbox.claim(id, worker, CLAIM_MS);
     if (!item) return;
     try {
       if (this.delivered.has(id)) {

@@ -197,12 +197,17 @@ export function pgliteTemplateDir(env: NodeJS.ProcessEnv = process.env): string 
  * opening a state folder took 1.1–1.4 s against 0.6–1.0 s with Liftoff alone, four rounds of
  * 4,500 small queries were no faster (4.4–4.6 s once warm against 3.8–4.3 s), and the process
  * kept 50–60 MiB more (the optimising compiler's memory, left in its threads' malloc arenas).
- * So Liftoff only, set before the module is first compiled (the flag holds for every
- * WebAssembly module in the process: undici's HTTP parser too). CONVEYOR_PGLITE_TIERUP=1 keeps
- * V8's default.
+ * So Liftoff only, set just before a process first opens PGlite (only processes that use the
+ * embedded store: the flag then holds for every WebAssembly module in the process, undici's
+ * HTTP parser too). CONVEYOR_PGLITE_TIERUP=1 keeps V8's default.
  */
 export const LIFTOFF_ONLY = process.env.CONVEYOR_PGLITE_TIERUP !== '1';
-if (LIFTOFF_ONLY) setFlagsFromString('--liftoff-only');
+let liftoffSet = false;
+export function liftoffForPglite(): void {
+  if (!LIFTOFF_ONLY || liftoffSet) return;
+  liftoffSet = true;
+  setFlagsFromString('--liftoff-only');
+}
 
 const initialised = (dir: string) => existsSync(join(dir, 'PG_VERSION'));
 
@@ -258,6 +263,7 @@ export async function preparePgliteTemplate(template = pgliteTemplateDir()): Pro
     const tmp = `${migrated}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     cpSync(template, tmp, { recursive: true });
+    liftoffForPglite();
     const pg = new PGlite(tmp, { startParams: pgliteStartParams() });
     const db = await wrapPglite(pg, null);
     try {
@@ -335,6 +341,7 @@ export async function openPglite(dir: string | null): Promise<Db> {
     throw err;
   }
   const startParams = pgliteStartParams();
+  liftoffForPglite();
   const pg = dir ? new PGlite(dir, { startParams }) : new PGlite({ startParams });
   const db = await wrapPglite(pg, lockFile);
   return dir ? { ...db, dir } : db;

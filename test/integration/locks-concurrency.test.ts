@@ -4,6 +4,7 @@
  * Plain `git` on the bare repository is the truth.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError } from '../../src/core/errors.js';
 import type { GitHost } from '../../src/core/ports.js';
 import { planPromotion } from '../../src/core/promotion-plan.js';
 import { findApp } from '../../src/core/runtime.js';
@@ -191,5 +192,27 @@ describe('locks and concurrency', () => {
     expect(op.state).toBe('failed');
     expect(op.error).toContain('already runs');
     expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
+  });
+  it('a lock that cannot be taken (the store keeps changing under it): the request is refused and its operation cancelled, never run by a sweep', async () => {
+    const store = t.runtime.store;
+    const acquire = store.acquireLock.bind(store);
+    const qaBefore = head(repo, 'qa');
+    pushCommit(repo, 'develop', { message: 'lock trouble' });
+    store.acquireLock = async () => {
+      throw new ConflictError('the lock on api in qa keeps changing; try again');
+    };
+    let reply: Awaited<ReturnType<TestRuntime['run']>>;
+    try {
+      reply = await t.run('promote api qa', 'U_LOCKLESS', 'lockless-1');
+    } finally {
+      store.acquireLock = acquire;
+    }
+    expect(reply.status).not.toBe('ok');
+    expect(reply.text).toMatch(/keeps changing; try again/);
+    const mine = (await store.operations({ app: 'api', env: 'qa' })).filter((o) => o.requester === 'U_LOCKLESS');
+    expect(mine.map((o) => o.state)).toEqual(['cancelled']);
+    await t.runtime.engine.sweep();
+    expect(head(repo, 'qa')).toBe(qaBefore);
+    expect((await store.operation(mine[0]!.id)).state).toBe('cancelled');
   });
 });

@@ -19,7 +19,7 @@ import type { Reply } from '../../src/core/reply.js';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
 import { wireControllerless } from '../../src/server/wiring.js';
 import { migrate } from '../../src/store/migrations.js';
-import { wrapPglite } from '../../src/store/pglite-db.js';
+import { liftoffForPglite, wrapPglite } from '../../src/store/pglite-db.js';
 import { StateStore } from '../../src/store/state-store.js';
 
 let template: Promise<PGlite> | null = null;
@@ -44,6 +44,7 @@ export async function copySandbox(dir: string): Promise<{ dir: string; configFil
  */
 export async function clonedStore(clock: Clock): Promise<StateStore> {
   template ??= (async () => {
+    liftoffForPglite(); // compiled as the product compiles it
     const pg = new PGlite();
     await migrate(await wrapPglite(pg));
     return pg;

@@ -49,7 +49,8 @@ export class AckFirstQueue {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push(() => {
         this.running++;
-        task()
+        Promise.resolve()
+          .then(task)
           .then(resolve, reject)
           .finally(() => {
             this.running--;
