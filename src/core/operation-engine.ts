@@ -174,17 +174,14 @@ export class OperationEngine implements Engine {
     return this.advance(op.id);
   }
 
-  /**
-   * Run an operation as far as it can go now; returns its latest state. `known`: the operation
-   * as just read or written by the caller (spares reading it again after the claim).
-   */
-  advance(id: string, known?: Operation): Promise<Operation> {
-    const run = this.advanceNow(id, known);
+  /** Run an operation as far as it can go now; returns its latest state. */
+  advance(id: string): Promise<Operation> {
+    const run = this.advanceNow(id);
     this.inFlight.add(run);
     return run.finally(() => this.inFlight.delete(run));
   }
 
-  private async advanceNow(id: string, known?: Operation): Promise<Operation> {
+  private async advanceNow(id: string): Promise<Operation> {
     const { store, workerId } = this.deps;
     if (!(await store.claim(id, workerId, CLAIM_MS))) return store.operation(id);
     // The operation as each move left it: a move's write returns the whole row (with what
@@ -192,7 +189,7 @@ export class OperationEngine implements Engine {
     this.moved.set(id, null);
     // `return await` throughout: a rejection must settle inside this try, not race the finally.
     try {
-      let op = known ?? (await store.operation(id));
+      let op = await store.operation(id);
       for (let guard = 0; guard < 12; guard++) {
         if (FINAL_STATES.has(op.state)) return op;
         this.moved.set(id, null);
