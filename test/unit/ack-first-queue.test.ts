@@ -1,7 +1,8 @@
 /**
- * The work after Slack's acks: a few at a time when Slack is quiet, one at a time while acks
- * come in a burst (so the requests keep the CPU), and never stalled: one piece always runs
- * while any waits. The clock is the test's, so the burst is exact.
+ * The work after Slack's acks: a few at a time when Slack is quiet, held while acks come in a
+ * burst (so the requests keep the CPU and the store), and never starved: once the oldest piece
+ * has waited its hold, one runs even in a burst. The clock and the queue's timer are the
+ * test's, so the burst is exact.
  */
 import { describe, expect, it } from 'vitest';
 import { AckFirstQueue } from '../../src/server/slack/work-queue.js';
@@ -52,9 +53,16 @@ describe('AckFirstQueue', () => {
     expect(queue.size).toBe(0);
   });
 
-  it('runs one piece at a time during a burst of acks, in order, and widens again when it is over', async () => {
+  it('holds the work while acks come in a burst, and runs it at full width when the burst is over', async () => {
     let now = 0;
-    const queue = new AckFirstQueue({ concurrency: 3, burstAcks: 10, burstWindowMs: 250, now: () => now });
+    const looks: Array<() => void> = [];
+    const queue = new AckFirstQueue({
+      concurrency: 3,
+      burstAcks: 10,
+      burstWindowMs: 250,
+      now: () => now,
+      later: (fn) => looks.push(fn),
+    });
     const h = harness(queue);
     // Ten acks within 100 ms: a burst.
     for (let i = 0; i < 10; i++) {
@@ -64,22 +72,64 @@ describe('AckFirstQueue', () => {
     expect(queue.inBurst()).toBe(true);
     const done = [1, 2, 3, 4].map(h.add);
     await h.settle();
-    expect(h.running()).toBe(1);
-    expect(h.started).toEqual([1]);
-    // The burst goes on: the next piece starts only when the first is done.
-    await h.releaseAll();
-    expect(h.most()).toBe(1);
-    expect(h.started).toEqual([1, 2, 3, 4]);
-    expect(await Promise.all(done)).toEqual([1, 2, 3, 4]);
+    expect(h.started).toEqual([]);
+    expect(queue.size).toBe(4);
 
-    // 250 ms without an ack: the burst is over, and the work widens to 3 again.
+    // More acks: still a burst; the queue looks again and still waits.
+    now += 100;
+    queue.noteAck();
+    for (const look of looks.splice(0)) look();
+    await h.settle();
+    expect(h.started).toEqual([]);
+
+    // 250 ms without an ack: the burst is over; the queue's next look starts three at once.
     now += 300;
     expect(queue.inBurst()).toBe(false);
-    const later = [5, 6, 7, 8].map(h.add);
+    expect(looks.length).toBeGreaterThan(0);
+    for (const look of looks.splice(0)) look();
     await h.settle();
+    expect(h.started).toEqual([1, 2, 3]);
     expect(h.running()).toBe(3);
     await h.releaseAll();
-    expect(await Promise.all(later)).toEqual([5, 6, 7, 8]);
+    expect(await Promise.all(done)).toEqual([1, 2, 3, 4]);
+    expect(h.most()).toBe(3);
+  });
+
+  it('a burst that does not end still gets its work done, one piece at a time once the oldest has waited', async () => {
+    let now = 0;
+    const looks: Array<() => void> = [];
+    const queue = new AckFirstQueue({
+      concurrency: 3,
+      burstAcks: 10,
+      burstWindowMs: 250,
+      maxHoldMs: 2000,
+      now: () => now,
+      later: (fn) => looks.push(fn),
+    });
+    const h = harness(queue);
+    const ackFor = (ms: number) => {
+      for (let t = 0; t < ms; t += 10) {
+        queue.noteAck();
+        now += 10;
+      }
+    };
+    ackFor(100);
+    const done = [1, 2, 3].map(h.add);
+    ackFor(1500);
+    for (const look of looks.splice(0)) look();
+    await h.settle();
+    expect(h.started).toEqual([]);
+    // Past 2 s of waiting, with nothing running, the oldest piece runs, alone.
+    ackFor(500);
+    for (const look of looks.splice(0)) look();
+    await h.settle();
+    expect(h.started).toEqual([1]);
+    expect(h.running()).toBe(1);
+    // The burst goes on: each piece starts when the one before is done.
+    await h.releaseAll();
+    expect(h.started).toEqual([1, 2, 3]);
+    expect(h.most()).toBe(1);
+    expect(await Promise.all(done)).toEqual([1, 2, 3]);
   });
 
   it('acks slower than the burst rate do not narrow the work', () => {
