@@ -76,6 +76,7 @@ export async function main(argv: string[], io: Out = stdio, cwd = process.cwd())
           io.err(`error: --port: "${values.port}" is not a port number\n${usage}`);
           return 2;
         }
+        (await import('./server/start-memory.js')).startingUp(true);
         const { serve } = await import('./server/serve.js');
         await serve({ configFile: values.config, port, cwd, out: io.out });
         return 0;

@@ -30,6 +30,7 @@ import { addJournalRoutes } from './journal-routes.js';
 import { addLocalApi } from './local-api.js';
 import { removeServeInfo, type ServeInfo, writePrivate, writeServeInfo } from './serve-info.js';
 import { mountSlack } from './slack-mount.js';
+import { startingUp } from './start-memory.js';
 import { addVerifyWorkerRoutes } from './verify-worker-routes.js';
 
 export interface ServeOptions {
@@ -210,7 +211,7 @@ function announce(file: string, port: number, about: { embedded: boolean; config
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
-  const server = await startServer(options);
+  const server = await startServer(options).finally(() => startingUp(false));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       server.runtime.log.info({ signal }, 'shutting down');
