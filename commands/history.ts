@@ -41,7 +41,8 @@ async function operationsTable(
   const { store, clock } = ctx.runtime;
   const ops = await store.operations({ app, env, limit: 30 });
   const now = clock.now();
-  const given = await Promise.all(ops.map((op) => store.approvals(op.id)));
+  const byOperation = await store.approvalsOf(ops.map((op) => op.id));
+  const given = ops.map((op) => byOperation.get(op.id) ?? []);
   const nameOf = await userNames(ctx.runtime.directory, [
     ...ops.map((op) => op.requester),
     ...given.flat().map((a) => a.userId),

@@ -82,8 +82,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sendJson(res, ready && storeOk ? 200 : 503, { ready: ready && storeOk, store: storeOk });
   });
   http.add('GET', '/metrics', async (_req, res) => {
-    const pending = await runtime.store.operations({ states: ['awaiting-approval'], limit: 10_000 }).catch(() => null);
-    if (pending) runtime.metrics.approvalsPending.set(pending.length);
+    const pending = await runtime.store.countOperations({ states: ['awaiting-approval'] }).catch(() => null);
+    if (pending !== null) runtime.metrics.approvalsPending.set(pending);
     const body = await runtime.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
     res.end(body);

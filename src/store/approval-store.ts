@@ -22,6 +22,24 @@ export class SqlApprovalStore implements ApprovalStore {
       'SELECT * FROM approvals WHERE operation_id = $1 ORDER BY at',
       [operationId],
     );
-    return rows.map((r) => ({ userId: String(r.user_id), role: String(r.role), sha: String(r.sha), at: iso(r.at) }));
+    return rows.map(toApproval);
   }
+
+  async approvalsOf(operationIds: string[]): Promise<Map<string, ApprovalRow[]>> {
+    const byOperation = new Map<string, ApprovalRow[]>();
+    if (operationIds.length === 0) return byOperation;
+    const rows = await this.db.query<Record<string, unknown>>(
+      'SELECT * FROM approvals WHERE operation_id = ANY($1::text[]) ORDER BY at',
+      [operationIds],
+    );
+    for (const r of rows) {
+      const id = String(r.operation_id);
+      byOperation.set(id, [...(byOperation.get(id) ?? []), toApproval(r)]);
+    }
+    return byOperation;
+  }
+}
+
+function toApproval(r: Record<string, unknown>): ApprovalRow {
+  return { userId: String(r.user_id), role: String(r.role), sha: String(r.sha), at: iso(r.at) };
 }

@@ -104,6 +104,15 @@ export class SqlOperationStore implements OperationStore {
     return rows.map(toOperation);
   }
 
+  async countOperations(filter: OperationFilter = {}): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM operations WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2)
+        AND ($3::text[] IS NULL OR state = ANY($3)) AND ($4::text[] IS NULL OR kind = ANY($4))`,
+      [filter.app ?? null, filter.env ?? null, filter.states ?? null, filter.kinds ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /**
    * Move an operation to a new state; refuses transitions the state machine does not allow.
    * One statement: the row is locked, checked against the states it may leave for `to`, moved

@@ -6,7 +6,7 @@
  */
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import { canTransition, type Operation, type OperationKind, type OperationState } from '../../src/core/operation.js';
-import type { LockRow, MessageRef, NewOperation } from '../../src/core/ports.js';
+import type { ApprovalRow, LockRow, MessageRef, NewOperation } from '../../src/core/ports.js';
 
 /** A lock as the port describes it. */
 export type MemoryLock = LockRow;
@@ -85,6 +85,12 @@ export class MemoryStore {
       .map((o) => structuredClone(o));
   }
 
+  async countOperations(
+    filter: { app?: string; env?: string; states?: OperationState[]; kinds?: OperationKind[] } = {},
+  ) {
+    return (await this.operations({ ...filter, limit: Number.POSITIVE_INFINITY })).length;
+  }
+
   async transition(
     id: string,
     to: OperationState,
@@ -144,6 +150,15 @@ export class MemoryStore {
 
   async approvals(operationId: string) {
     return structuredClone(this.approvalRows.get(operationId) ?? []);
+  }
+
+  async approvalsOf(operationIds: string[]) {
+    const byOperation = new Map<string, ApprovalRow[]>();
+    for (const id of operationIds) {
+      const rows = this.approvalRows.get(id);
+      if (rows?.length) byOperation.set(id, structuredClone(rows));
+    }
+    return byOperation;
   }
 
   async addApproval(operationId: string, userId: string, role: string, sha: string): Promise<boolean> {

@@ -148,6 +148,10 @@ describe('the promotion story on plain Git', () => {
     expect(tag.approvedBy).toContain('U_LEAD (tech-lead)');
     expect(tag.approvedBy).toContain('U_PO (product-owner)');
     prodHeads.push(now);
+    // `history`'s table names each operation's approvers (read for all its rows at once).
+    const row = (await t.run('history')).text.split('\n').find((line) => line.includes(id));
+    expect(row).toContain('rollback');
+    expect(row).toMatch(/succeeded +U_LEAD \(tech-lead\), U_PO \(product-owner\)$/);
   });
 
   it('the version prod rolled back from does not come back by itself; a tech-lead may force it', async () => {

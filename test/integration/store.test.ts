@@ -279,6 +279,31 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect((await store.operationStore.operationByKey(opKey))?.id).toBe(first.id);
   });
 
+  it('reads the approvals of many operations at once, and counts operations without reading them', async () => {
+    const a = await newOp('count-a', 'qa');
+    const b = await newOp('count-b', 'qa');
+    const c = await newOp('count-c', 'qa');
+    const sha = 'e'.repeat(40);
+    await store.approvalStore.addApproval(a.id, 'U_LEAD', 'tech-lead', sha);
+    clock.t += 1000;
+    await store.approvalStore.addApproval(a.id, 'U_PO', 'product-owner', sha);
+    await store.approvalStore.addApproval(c.id, 'U_QA', 'qa', sha);
+    const byOperation = await store.approvalStore.approvalsOf([a.id, b.id, c.id]);
+    expect(byOperation.get(a.id)?.map((x) => x.userId)).toEqual(['U_LEAD', 'U_PO']);
+    expect(byOperation.has(b.id)).toBe(false);
+    expect(byOperation.get(c.id)?.map((x) => `${x.userId}:${x.role}`)).toEqual(['U_QA:qa']);
+    expect((await store.approvalStore.approvalsOf([])).size).toBe(0);
+
+    await store.operationStore.transition(b.id, 'awaiting-approval', 'U_DEMO');
+    const ops = store.operationStore;
+    expect(await ops.countOperations({ app: 'count-a' })).toBe(1);
+    expect(await ops.countOperations({ env: 'qa', states: ['awaiting-approval'] })).toBe(
+      (await ops.operations({ env: 'qa', states: ['awaiting-approval'], limit: 10_000 })).length,
+    );
+    expect(await ops.countOperations({ app: 'count-b', states: ['awaiting-approval'] })).toBe(1);
+    expect(await ops.countOperations({ app: 'count-c', states: ['awaiting-approval'] })).toBe(0);
+  });
+
   it('records one approval per user and version', async () => {
     const op = await newOp();
     const sha = 'd'.repeat(40);

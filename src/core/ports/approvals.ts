@@ -11,4 +11,6 @@ export interface ApprovalStore {
   addApproval(operationId: string, userId: string, role: string, sha: string): Promise<boolean>;
   /** Oldest first. */
   approvals(operationId: string): Promise<ApprovalRow[]>;
+  /** The approvals of several operations in one read (oldest first each; none: no entry). */
+  approvalsOf(operationIds: string[]): Promise<Map<string, ApprovalRow[]>>;
 }

@@ -33,6 +33,8 @@ export interface OperationStore {
   operationByKey(key: string): Promise<Operation | null>;
   /** Newest first. */
   operations(filter?: OperationFilter): Promise<Operation[]>;
+  /** How many operations match (the filter's `limit` is ignored): a count, no rows read out. */
+  countOperations(filter?: OperationFilter): Promise<number>;
   /**
    * Move an operation to a new state (audited), merging `progress` into its progress record in
    * the same write; ConflictError when the state machine forbids it. Returns the row as written.
