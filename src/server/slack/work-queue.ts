@@ -109,9 +109,12 @@ export class AckFirstQueue {
     const at = this.now() + Math.max(1, ms);
     if (this.lookAt !== undefined && this.lookAt <= at) return;
     this.lookAt = at;
-    this.later(() => {
-      if (this.lookAt === at) this.lookAt = undefined;
-      this.pump();
-    }, Math.max(1, ms));
+    this.later(
+      () => {
+        if (this.lookAt === at) this.lookAt = undefined;
+        this.pump();
+      },
+      Math.max(1, ms),
+    );
   }
 }
