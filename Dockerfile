@@ -47,9 +47,15 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/conveyor.schema.json ./
 # The data folder (git mirrors, run files, the sandbox) is the only writable place;
 # in Kubernetes it is an emptyDir, with a read-only root filesystem.
-RUN mkdir -p /app/.conveyor && chown 1000:1000 /app/.conveyor
+RUN mkdir -p /app/.conveyor node_modules/.cache/conveyor \
+ && chown 1000:1000 /app/.conveyor node_modules/.cache/conveyor
 # The image's `node` user (uid 1000), numeric so that runAsNonRoot can verify it.
 USER 1000:1000
+# The embedded store's template, initialised and migrated (what `npm install`'s prepare script
+# makes; the install above skips scripts): a pod's first start copies it instead of running
+# Postgres's initdb and the migrations (~3 s more). Made by the user that reads it.
+COPY --from=build /app/scripts/pglite-template.mjs ./scripts/
+RUN node scripts/pglite-template.mjs
 EXPOSE 3000
 # serve answers /healthz on PORT; the journal workers on HEALTH_PORT when it is set.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

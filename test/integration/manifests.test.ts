@@ -464,6 +464,26 @@ describe('Dockerfile', () => {
     expect(pkg.devDependencies.tsx).toBeDefined();
   });
 
+  it("makes the embedded store's template as the user that runs serve, so a pod's first start runs no initdb", () => {
+    const finalStage = lines.slice(
+      lines
+        .map((l, i) => (/^FROM\s/i.test(l) ? i : -1))
+        .filter((i) => i >= 0)
+        .at(-1),
+    );
+    const at = (re: RegExp) => finalStage.findIndex((l) => re.test(l));
+    const make = at(/^RUN node scripts\/pglite-template\.mjs\b/);
+    expect(make, 'the template script runs in the final stage').toBeGreaterThan(-1);
+    expect(at(/^USER 1000:1000$/)).toBeLessThan(make);
+    expect(at(/^COPY --from=build \/app\/dist /)).toBeLessThan(make);
+    expect(at(/^COPY --from=build \/app\/scripts\/pglite-template\.mjs /)).toBeLessThan(make);
+    // The folder it writes (beside the installed PGlite) belongs to that user.
+    expect(finalStage.join('\n')).toMatch(/chown 1000:1000 [^\n]*node_modules\/\.cache\/conveyor/);
+    expect(readFileSync(join(root, 'src', 'store', 'pglite-db.ts'), 'utf8')).toContain(
+      "join(PGLITE_PACKAGE, '..', '..', '.cache', 'conveyor'",
+    );
+  });
+
   it('copies no .env or secret files into the image, and the context excludes them', () => {
     for (const line of lines.filter((l) => /^(COPY|ADD)\s/i.test(l))) {
       expect(line).not.toMatch(/\.env|secret|\.pem|\.key\b|id_rsa|\.npmrc/i);
