@@ -22,6 +22,12 @@ export interface GitResult {
   stderr: string;
 }
 
+/** How long a Git process may run before it is stopped, and what to call it in the message. */
+export interface GitTimeLimit {
+  timeoutMs: number;
+  what: string;
+}
+
 export interface CatResult {
   oid: string;
   type: string;
@@ -41,26 +47,41 @@ const reply = (m) => { try { process.send(m); } catch { process.exit(0); } };
 function envFor(extra) { return extra ? Object.assign({}, process.env, extra) : process.env; }
 function run(m) {
   running++;
-  let done = false;
+  let done = false, timer;
   const out = [], err = [];
   const finish = (code, error) => {
     if (done) return;
     done = true;
+    clearTimeout(timer);
     running--;
     reply({ id: m.id, code, stdout: Buffer.concat(out).toString('utf8'), stderr: error || Buffer.concat(err).toString('utf8') });
     const next = waiting.shift();
     if (next) run(next);
   };
   let p;
+  // A command with a time limit runs in a process group of its own, so that stopping it stops
+  // what Git started too (git-remote-http, ssh), which would otherwise wait on the server.
+  const timed = m.timeoutMs > 0;
   try {
-    p = spawn('git', m.args, { cwd: m.cwd, env: envFor(m.env), stdio: [m.input != null ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    p = spawn('git', m.args, { cwd: m.cwd, env: envFor(m.env), detached: timed, stdio: [m.input != null ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   } catch (e) { return finish(-1, String(e && e.message)); }
+  if (timed) { groups.add(p); p.on('close', () => groups.delete(p)); }
   p.stdout.on('data', (d) => out.push(d));
   p.stderr.on('data', (d) => err.push(d));
   p.on('error', (e) => finish(-1, String(e && e.message)));
   p.on('close', (code, signal) => finish(code == null ? -1 : code, code == null ? 'git killed by ' + signal : undefined));
   if (m.input != null) { p.stdin.on('error', () => {}); p.stdin.end(m.input); }
+  if (timed) {
+    timer = setTimeout(() => {
+      const s = m.timeoutMs / 1000;
+      finish(-1, 'git ' + (m.what || 'command') + ' timed out after ' + (s < 10 ? Math.round(s * 10) / 10 : Math.round(s)) + ' s (stopped)');
+      stopGroup(p, 'SIGTERM');
+      setTimeout(() => stopGroup(p, 'SIGKILL'), 2000).unref();
+    }, m.timeoutMs);
+  }
 }
+const groups = new Set();
+function stopGroup(p, signal) { try { process.kill(-p.pid, signal); } catch {} }
 const cats = new Map();
 function closeCat(cwd, c) { if (cats.get(cwd) === c) cats.delete(cwd); clearTimeout(c.timer); try { c.proc.stdin.end(); } catch {} }
 function catFor(cwd, env) {
@@ -125,7 +146,8 @@ process.on('message', (m) => {
   if (m.op === 'forget') { const c = cats.get(m.cwd); if (c && c.pending.length === 0) closeCat(m.cwd, c); return; }
   if (running < MAX_RUNNING) run(m); else waiting.push(m);
 });
-process.on('disconnect', () => process.exit(0));
+// The server is gone: its remote commands, in groups of their own, go with the helper.
+process.on('disconnect', () => { for (const p of groups) stopGroup(p, 'SIGTERM'); process.exit(0); });
 `;
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void; child: ChildProcess };
@@ -176,14 +198,24 @@ export class GitHelper {
     return this.ensure().pid;
   }
 
-  /** Run `git <args>` in `cwd`; the exit code is returned, never thrown. */
-  exec(args: string[], cwd: string, input?: string): Promise<GitResult> {
-    return this.send({ op: 'run', args, cwd, input, env: gitEnv() }) as Promise<GitResult>;
+  /**
+   * Run `git <args>` in `cwd`; the exit code is returned, never thrown. With `timeoutMs`, Git is
+   * stopped at that age and the result is exit code -1 with "git <what> timed out after N s".
+   */
+  exec(args: string[], cwd: string, input?: string, limit?: GitTimeLimit): Promise<GitResult> {
+    return this.send({
+      op: 'run',
+      args,
+      cwd,
+      input,
+      env: gitEnv(),
+      ...(limit ? { timeoutMs: limit.timeoutMs, what: limit.what } : {}),
+    }) as Promise<GitResult>;
   }
 
   /** Run `git <args>` in `cwd`; a non-zero exit rejects with Git's stderr (then stdout) as the message. */
-  async run(args: string[], cwd: string, input?: string): Promise<string> {
-    const res = await this.exec(args, cwd, input);
+  async run(args: string[], cwd: string, input?: string, limit?: GitTimeLimit): Promise<string> {
+    const res = await this.exec(args, cwd, input, limit);
     if (res.code !== 0) {
       const text = [res.stderr.trim(), res.stdout.trim()].filter(Boolean).join('\n');
       throw Object.assign(new Error(text || `git ${args[0]} exited with code ${res.code}`), {

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { InputError, UpstreamError } from '../core/errors.js';
 import { BRANCH_NAME, SHA, TAG_NAME } from '../core/patterns.js';
 import type { BranchHead, CommitInfo, DeployTag, FileStat, GitHost, RefsSnapshot } from '../core/ports.js';
-import { GitHelper } from './git-helper.js';
+import { GitHelper, type GitTimeLimit } from './git-helper.js';
 
 export type GitReads = Pick<
   GitHost,
@@ -76,6 +76,9 @@ const REF_FORMAT =
   ].join('%00') + '%00';
 const REF_FIELDS = 11;
 
+/** The default longest a command that talks to the remote may run (config `git.networkTimeout`). */
+export const DEFAULT_NETWORK_TIMEOUT_MS = 120_000;
+
 function assertPath(path: string): string {
   if (!/^(?!\/)(?!-)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]{1,300}$/.test(path)) {
     throw new InputError(`not a valid repository path: ${JSON.stringify(path)}`);
@@ -97,7 +100,16 @@ export class GitMirror implements GitReads {
   /** Definite `merge-base --is-ancestor` answers, by "ancestor..descendant" (oldest dropped past 1,000). */
   private readonly ancestry = new Map<string, boolean>();
 
-  constructor(private readonly options: { url: string; dir: string; config?: string[]; helper?: GitHelper }) {
+  constructor(
+    private readonly options: {
+      url: string;
+      dir: string;
+      config?: string[];
+      helper?: GitHelper;
+      /** The longest a clone, fetch, push or ls-remote may take before Git is stopped (default 120 s; config `git.networkTimeout`). */
+      networkTimeoutMs?: number;
+    },
+  ) {
     mkdirSync(dirname(options.dir), { recursive: true });
     this.helper = options.helper ?? GitHelper.shared();
     this.prefix = [...IDENTITY, ...(options.config ?? [])].flatMap((c) => ['-c', c]);
@@ -116,7 +128,18 @@ export class GitMirror implements GitReads {
 
   /** `git <args>` in the mirror (through the helper); a non-zero exit rejects with Git's message. */
   private git(args: string[], cwd = this.options.dir): Promise<string> {
-    return this.helper.run([...this.prefix, ...args], cwd);
+    return this.helper.run([...this.prefix, ...args], cwd, undefined, this.limitFor(args));
+  }
+
+  /**
+   * Commands that talk to the remote are stopped past the network time limit: a server that
+   * takes the connection and then says nothing must not hold a poll pass, or a promotion, for
+   * ever. Local commands have none.
+   */
+  private limitFor(args: string[]): GitTimeLimit | undefined {
+    const what = args[0];
+    if (what !== 'clone' && what !== 'fetch' && what !== 'push' && what !== 'ls-remote') return undefined;
+    return { timeoutMs: this.options.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS, what };
   }
 
   async sync(): Promise<void> {
@@ -156,7 +179,7 @@ export class GitMirror implements GitReads {
   /** Like `raw`, with the exit code returned rather than thrown. */
   exec(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     this.snapshots.clear();
-    return this.helper.exec([...this.prefix, ...args], this.options.dir);
+    return this.helper.exec([...this.prefix, ...args], this.options.dir, undefined, this.limitFor(args));
   }
 
   async branchHead(branch: string): Promise<string | null> {

@@ -40,6 +40,8 @@ export interface GitHubClientOptions {
   retryAfterBaseValue?: number;
   /** Where Octokit logs (default: nowhere, or every 4xx would print to the console). */
   log?: OctokitLog;
+  /** The longest one request may take before it is aborted (default 120 s; config `git.networkTimeout`). */
+  timeoutMs?: number;
 }
 
 const quietLog: OctokitLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -62,11 +64,19 @@ export function createOctokit(opts: GitHubClientOptions = {}): Octokit {
         ? { auth: opts.token }
         : {};
   const where = (o: { method?: string; url?: string }) => `${o.method ?? 'GET'} ${String(o.url ?? '').split('?')[0]}`;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  // Each request is aborted past the time limit (a server that takes the connection and then
+  // says nothing must not hold a poll pass or a promotion), alongside any signal of its own.
+  const timedFetch: typeof fetch = (url, init) => {
+    const limit = AbortSignal.timeout(timeoutMs);
+    return fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, limit]) : limit });
+  };
   return new Client({
     ...auth,
     baseUrl: opts.baseUrl ?? 'https://api.github.com',
     userAgent: 'conveyor',
     log,
+    request: { fetch: timedFetch },
     retry: { doNotRetry: DO_NOT_RETRY, retries: opts.retries ?? 3, retryAfterBaseValue: base },
     throttle:
       opts.throttle === false

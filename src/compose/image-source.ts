@@ -45,7 +45,8 @@ export function imageSourceFor(build: GitHostBuild, env: NodeJS.ProcessEnv = pro
       }
       const url = REMOTE.test(repo) || SCP_LIKE.test(repo) || isAbsolute(repo) ? repo : local;
       if (url === local && !existsSync(local)) return null;
-      return { host: new PlainGitHost(new GitMirror({ url, dir: appMirrorDir })), name: repo };
+      const mirror = new GitMirror({ url, dir: appMirrorDir, networkTimeoutMs: build.config.git.networkTimeout });
+      return { host: new PlainGitHost(mirror), name: repo };
     },
   };
 }

@@ -218,9 +218,16 @@ export const configSchema = z
           .strict()
           .optional(),
         pollInterval: duration.default(60_000),
+        /** The longest a clone, fetch, push or ls-remote (and a GitHub API request) may take before it is stopped. */
+        networkTimeout: duration.default(120_000),
       })
       .strict()
-      .default({ mirrorDir: '.conveyor/mirrors', tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}', pollInterval: 60_000 }),
+      .default({
+        mirrorDir: '.conveyor/mirrors',
+        tagFormat: '{env}/{yyyy}.{mm}.{dd}.{n}',
+        pollInterval: 60_000,
+        networkTimeout: 120_000,
+      }),
     slack: z
       .object({
         command: z

@@ -31,6 +31,12 @@ export interface RepoPollerOptions {
   log?: { warn(obj: object, msg: string): void };
   /** Polls in flight at once (default 16). */
   concurrency?: number;
+  /**
+   * The longest one source's poll may take (default 5 min): past it the poll counts as failed
+   * and the pass goes on, whatever the source is waiting for (its Git and HTTP calls have time
+   * limits of their own; this one holds even for a source that has none).
+   */
+  pollTimeoutMs?: number;
 }
 
 /** One pass of the poller, as `onPass` hears of it. */
@@ -144,7 +150,7 @@ export class RepoPoller {
   private async pollOne(s: SourceState): Promise<void> {
     s.polledAt = Date.now();
     try {
-      const answer = await s.source.poll(s.etag);
+      const answer = await withinTime(s.source.poll(s.etag), this.options.pollTimeoutMs ?? 300_000);
       if (answer.status === 200) {
         s.etag = answer.etag;
         if (answer.pollInterval) s.intervalMs = Math.max(this.options.intervalMs, answer.pollInterval * 1000);
@@ -166,4 +172,13 @@ export class RepoPoller {
       s.dueAt = Date.now() + s.intervalMs;
     }
   }
+}
+
+/** `work`, or a rejection once `ms` have passed without its answer (the work itself goes on). */
+function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 100) / 10} s`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

@@ -155,6 +155,8 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
   const poller = new RepoPoller({
     sources: deps.pollSources,
     intervalMs: runtime.config.git.pollInterval,
+    // A first poll of a plain remote clones, fetches and asks (each within git.networkTimeout).
+    pollTimeoutMs: 3 * runtime.config.git.networkTimeout + 10_000,
     onHeads,
     // `list` and `diff` in chat trust a mirror the poller vouches for instead of fetching it
     // and the refs `list` reads are read here, once per change, so its first answer is warm

@@ -25,6 +25,7 @@ export const githubProvider: GitHostProvider = {
       installationId: secrets.GITHUB_APP_INSTALLATION_ID,
       baseUrl: config.git.github?.baseUrl,
       log,
+      timeoutMs: config.git.networkTimeout,
     });
     octokit.hook.after('request', (response) => {
       const remaining = Number(response.headers['x-ratelimit-remaining']);
@@ -32,7 +33,12 @@ export const githubProvider: GitHostProvider = {
     });
     const gitBase = config.git.github?.gitUrl ?? 'https://github.com';
     const header = secrets.GITHUB_TOKEN ? [`http.extraHeader=Authorization: Bearer ${secrets.GITHUB_TOKEN}`] : [];
-    const mirror = new GitMirror({ url: `${gitBase}/${owner}/${repo}.git`, dir: mirrorDir, config: header });
+    const mirror = new GitMirror({
+      url: `${gitBase}/${owner}/${repo}.git`,
+      dir: mirrorDir,
+      config: header,
+      networkTimeoutMs: config.git.networkTimeout,
+    });
     return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: config.git.github?.htmlUrl });
   },
   pollSource: (app, host) =>

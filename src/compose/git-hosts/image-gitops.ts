@@ -21,7 +21,7 @@ export const imageGitopsProvider: GitHostProvider = {
       /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[\w.-]+@[\w.-]+:/.test(repo) || isAbsolute(repo)
         ? repo
         : resolve(baseDir, repo);
-    const host = new PlainGitHost(new GitMirror({ url, dir: mirrorDir }));
+    const host = new PlainGitHost(new GitMirror({ url, dir: mirrorDir, networkTimeoutMs: config.git.networkTimeout }));
     const options = { app, environments: config.environments, host, tagFormat: config.git.tagFormat };
     if (app.strategy === 'directory') return new DirectoryEnvHost(options);
     const images = imageSourceFor(build);

@@ -9,14 +9,14 @@ import type { GitHostProvider } from './provider.js';
 export const plainGitProvider: GitHostProvider = {
   name: 'git',
   matches: () => true,
-  async build({ app, local, mirrorDir }) {
+  async build({ app, config, local, mirrorDir }) {
     const url =
       /^[a-z][a-z0-9+.-]*:\/\//i.test(app.repo) || /^[\w.-]+@[\w.-]+:/.test(app.repo)
         ? app.repo
         : isAbsolute(app.repo)
           ? app.repo
           : local;
-    return new PlainGitHost(new GitMirror({ url, dir: mirrorDir }));
+    return new PlainGitHost(new GitMirror({ url, dir: mirrorDir, networkTimeoutMs: config.git.networkTimeout }));
   },
   pollSource(app, host) {
     if (!(host instanceof PlainGitHost)) return null;
