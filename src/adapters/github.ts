@@ -9,6 +9,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { ConflictError, InputError, NotFoundError, UpstreamError } from '../core/errors.js';
+import { crashPoint } from '../core/fault-points.js';
 import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
 import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
 import { type GitReads, MirroredHost } from './git-mirror.js';
@@ -198,6 +199,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
       await object; // settled before the caller re-plans or gives up: no write left in flight
       throw err;
     }
+    crashPoint('after-branch-update'); // the branch moved, its tag's ref not yet
     const tagSha = await object;
     if (tagSha === null) return;
     try {

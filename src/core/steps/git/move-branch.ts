@@ -62,9 +62,9 @@ export const moveBranch: GitStep<'move-branch'> = {
         await replan(ctx, head!);
         continue;
       }
-      // The deploy tag (the next step) goes in the same atomic push where the host can: one
-      // write to the remote, not two. Its name is recorded with the intent; the tag step then
-      // finds it there, as after a crash.
+      // The deploy tag (the next step) goes with the branch where the host can (plain Git: the
+      // same atomic push; GitHub: its object beside the branch's update). Its name is recorded
+      // with the intent; the tag step then finds it there, as after a crash.
       const tag = host.updateBranchWithTag
         ? { name: await deployTagName(ctx, newSha), message: await deployTagText(ctx) }
         : null;
