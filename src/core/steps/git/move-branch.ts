@@ -4,7 +4,8 @@
  * more on the new head; twice is a conflict. Its slice: `pushing` (recorded before the push, so a
  * resume knows a branch at the commit was its own push) and `replanned`, which discards the
  * commit written for the old plan (`newSha: null`). Where the host can, the deploy tag of the next
- * step is pushed with the branch, in one atomic write, and its name (`tag`) recorded with `pushing`.
+ * step is written with the branch (plain Git: one atomic push; GitHub: see `updateBranchWithTag`),
+ * and its name (`tag`) recorded with `pushing`.
  */
 
 import { syncHost } from '../../env-state.js';
