@@ -9,6 +9,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { ConflictError, InputError, NotFoundError, UpstreamError } from '../core/errors.js';
+import { crashPoint } from '../core/fault-points.js';
 import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
 import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
 import { type GitReads, MirroredHost } from './git-mirror.js';
@@ -115,6 +116,8 @@ export class GitHubHost extends MirroredHost implements GitHost {
   private readonly mirror: GitMirrorReads;
   private readonly repo: { owner: string; repo: string };
   private readonly htmlBaseUrl: string;
+  /** Deploy tags this process wrote with their branch (updateBranchWithTag), until the tag step asks. */
+  private readonly pushedTags = new Map<string, string>();
 
   constructor(options: GitHubHostOptions) {
     super(options.mirror);
@@ -176,9 +179,55 @@ export class GitHubHost extends MirroredHost implements GitHost {
     }
   }
 
+  /**
+   * The branch and its deploy tag in as few round trips in a row as the REST API allows. The tag
+   * object (unreachable until a ref names it) is written while the branch's compare-and-swap read
+   * and update run; the tag's ref is written once the branch moved. The branch moves only as
+   * `updateBranch` moves it (same read, same refusals); a refused move leaves only the
+   * unreachable tag object behind. Unlike a plain Git push this is not atomic: when the tag's
+   * object or ref cannot be written after the branch moved, nothing is recorded here and the
+   * tag step writes the tag (or reports the name taken) as it would after a crash.
+   */
+  async updateBranchWithTag(
+    branch: string,
+    newSha: string,
+    expectedOld: string | null,
+    tag: { name: string; message: string },
+  ): Promise<void> {
+    const name = checkName(tag.name, TAG_NAME, 'tag');
+    checkName(branch, BRANCH_NAME, 'branch');
+    fullSha(newSha);
+    const object = this.octokit.rest.git
+      .createTag({ ...this.repo, tag: name, message: tag.message, object: newSha, type: 'commit' })
+      .then(
+        (res) => res.data.sha,
+        () => null, // written again by the tag step, which reports why it cannot be
+      );
+    try {
+      await this.updateBranch(branch, newSha, expectedOld);
+    } catch (err) {
+      await object; // settled before the caller re-plans or gives up: no write left in flight
+      throw err;
+    }
+    crashPoint('after-branch-update'); // the branch moved, its tag's ref not yet
+    const tagSha = await object;
+    if (tagSha === null) return;
+    try {
+      await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/tags/${name}`, sha: tagSha });
+      this.pushedTags.set(name, newSha);
+    } catch {
+      // Already there, or GitHub failed: the tag step looks and writes (or refuses) as after a crash.
+    }
+  }
+
   async createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void> {
     const name = checkName(input.name, TAG_NAME, 'tag');
     const sha = fullSha(input.sha);
+    // Written with its branch moments ago by this process (updateBranchWithTag): nothing to do.
+    if (this.pushedTags.get(name) === sha) {
+      this.pushedTags.delete(name);
+      return;
+    }
     if (!input.fresh) {
       // A resume: look first, so nothing is written twice.
       const existing = await this.tagCommit(name);

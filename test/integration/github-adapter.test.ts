@@ -163,6 +163,58 @@ describe('GitHubHost', () => {
     expect(git('rev-parse', 'prod/2024.01.03.1^{commit}')).toBe(v2);
   });
 
+  it('moves a branch with its deploy tag (object beside the branch, ref after it); the tag step then writes nothing', async () => {
+    const seen = head('main');
+    const next = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'with its tag' });
+    gh.resetCounters();
+    const tag = { name: 'qa/2024.02.01.1', message: 'Deploy\n\nOperation: op_withtag01\n' };
+    await host.updateBranchWithTag('main', next, seen, tag);
+    expect(head('main')).toBe(next);
+    expect(git('cat-file', '-t', `refs/tags/${tag.name}`)).toBe('tag');
+    expect(git('rev-parse', `${tag.name}^{commit}`)).toBe(next);
+    const writes = () =>
+      gh.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${decodeURIComponent(r.path)}`);
+    expect(writes().sort()).toEqual([
+      `PATCH /repos/${owner}/${repo}/git/refs/heads/main`,
+      `POST /repos/${owner}/${repo}/git/refs`,
+      `POST /repos/${owner}/${repo}/git/tags`,
+    ]);
+    // The tag's ref only once the branch moved.
+    expect(writes().indexOf(`POST /repos/${owner}/${repo}/git/refs`)).toBeGreaterThan(
+      writes().indexOf(`PATCH /repos/${owner}/${repo}/git/refs/heads/main`),
+    );
+
+    gh.resetCounters();
+    await host.createTag({ name: tag.name, sha: next, message: tag.message, fresh: true });
+    expect(gh.requests).toEqual([]);
+  });
+
+  it('with its deploy tag, still refuses a branch that moved meanwhile: theirs kept, no tag named', async () => {
+    const seen = head('main');
+    const ours = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'ours, with a tag' });
+    const theirs = await gh.commitFiles(owner, repo, 'main', { 'theirs-2.txt': 't\n' }, 'theirs, fast-forward');
+    const tag = { name: 'qa/2024.02.02.1', message: 'Deploy\n\nOperation: op_withtag02\n' };
+    const err = await rejection(host.updateBranchWithTag('main', ours, seen, tag));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(String((err as Error).message)).toMatch(/moved from .* while we worked; nothing was changed/);
+    expect(head('main')).toBe(theirs);
+    expect(git('tag', '--list', 'qa/2024.02.02.*')).toBe('');
+    expect(gh.requests.some((r) => r.method === 'PATCH' || r.path.endsWith('/git/refs'))).toBe(false);
+  });
+
+  it('with its deploy tag whose name someone took meanwhile: the branch moves, the tag step reports the name taken', async () => {
+    const seen = head('main');
+    const next = await host.createCommit({ treeOfSha: v2, parent: seen, message: 'next, tag name taken' });
+    const name = 'qa/2024.02.03.1';
+    await host.createTag({ name, sha: seen, message: 'theirs', fresh: true }); // someone else's, on another commit
+    await host.updateBranchWithTag('main', next, seen, { name, message: 'Deploy\n\nOperation: op_withtag03\n' });
+    expect(head('main')).toBe(next);
+    expect(git('rev-parse', `${name}^{commit}`)).toBe(seen);
+    const err = await rejection(host.createTag({ name, sha: next, message: 'Deploy', fresh: true }));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(String((err as Error).message)).toMatch(/was created on .* by someone else/);
+  });
+
   it('opens a pull request, merges it with the head check, and the base branch moves', async () => {
     const release = await gh.commitFiles(owner, repo, 'release', { 'app.yaml': 'version: 3\n' }, 'v3');
     const pr = await host.openPullRequest({

@@ -2,7 +2,7 @@
  * Real crashes against GitHub: child `conveyor run` processes on a configuration whose app lives
  * on the GitHub fake (REST + smart HTTP over real bare repositories). A child is SIGKILLed at a
  * crash point (CONVEYOR_CRASH_AT) right after an external effect and before it is recorded:
- * after the ref update on qa, after the pull-request merge into prod, after the deploy tag on
+ * after the ref update on qa (before, and after, its deploy tag), after the pull-request merge into prod, after the deploy tag on
  * prod. The next start sweeps and resumes: each operation ends succeeded exactly once, the PR
  * is merged once, one deploy tag names the operation, and GitHub and the store agree.
  *
@@ -144,7 +144,8 @@ describe('kill -9 and resume on GitHub', () => {
     'crash after the ref update on qa: resumed, one tag, succeeded once',
     async () => {
       const develop = head('develop');
-      const crashed = await conveyor('promote api qa', 'U_DEMO', 'after-push');
+      // Between the branch's update and its deploy tag's ref (written in the same host call).
+      const crashed = await conveyor('promote api qa', 'U_DEMO', 'after-branch-update');
       expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
       expect(head('qa')).toBe(develop); // the write reached GitHub…
       expect(tagsOn('qa')).toEqual([api.tags.qa]); // …the tag did not
@@ -162,6 +163,38 @@ describe('kill -9 and resume on GitHub', () => {
       expect(tagMessage(tags[0]!)).toContain(`Operation: ${id}`);
       const op = await operation(id);
       expect(op).toMatchObject({ state: 'succeeded', progress: { deployedSha: develop, tag: tags[0] } });
+    },
+    SLOW,
+  );
+
+  it(
+    'crash after the branch and its tag were written on qa, before it was recorded: resumed, one tag, succeeded once',
+    async () => {
+      const tagsBefore = tagsOn('qa');
+      const develop = await gh.commitFiles(
+        'acme',
+        'api',
+        'develop',
+        { 'kill.txt': 'after-push\n' },
+        'Kill test change',
+      );
+      const crashed = await conveyor('promote api qa', 'U_DEMO', 'after-push');
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      expect(head('qa')).toBe(develop);
+      const written = tagsOn('qa').filter((t) => !tagsBefore.includes(t));
+      expect(written).toHaveLength(1); // the tag went with the branch
+      expect(tagCommit(written[0]!)).toBe(develop);
+
+      const after = await conveyor('history api qa', 'U_DEMO');
+      expect(after.status, after.stderr).toBe(0);
+      const newest = after.stdout.split('\n').find((l) => l.startsWith('op_')) ?? '';
+      expect(newest).toMatch(/\bsucceeded\b/);
+      const id = /^(op_\w+)/.exec(newest)?.[1];
+      expect(id, after.stdout).toBeDefined();
+      expect(tagsOn('qa').filter((t) => !tagsBefore.includes(t))).toEqual(written); // no second tag
+      expect(tagMessage(written[0]!)).toContain(`Operation: ${id}`);
+      const op = await operation(id!);
+      expect(op).toMatchObject({ state: 'succeeded', progress: { deployedSha: develop, tag: written[0] } });
     },
     SLOW,
   );

@@ -60,6 +60,17 @@ function writes(repo: string): string[] {
     .map((r) => `${r.method} ${decodeURIComponent(r.path).replace(prefix, '')} ${r.status}`);
 }
 
+/**
+ * The writes of a promotion whose deploy tag goes with its branch: the tag objects (written
+ * beside the branch's compare-and-swap read and update, so their place among the other writes
+ * varies) apart, the other writes in the order they were answered.
+ */
+function writesBesideTagObjects(repo: string): { tagObjects: string[]; inOrder: string[] } {
+  const all = writes(repo);
+  const isTagObject = (w: string) => w.startsWith('POST /git/tags ');
+  return { tagObjects: all.filter(isTagObject), inOrder: all.filter((w) => !isTagObject(w)) };
+}
+
 function today(): string {
   const d = t.clock.now();
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -112,7 +123,11 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(reply.operation?.state, reply.text).toBe('succeeded');
     const id = reply.operation!.id;
     const tag = `qa/${today()}.1`;
-    expect(writes('api')).toEqual(['PATCH /git/refs/heads/qa 200', 'POST /git/tags 201', `POST /git/refs 201`]);
+    // The tag's ref only after the branch moved; its object beside the branch's update.
+    expect(writesBesideTagObjects('api')).toEqual({
+      tagObjects: ['POST /git/tags 201'],
+      inOrder: ['PATCH /git/refs/heads/qa 200', 'POST /git/refs 201'],
+    });
     expect(head('api', 'qa')).toBe(seeded().heads.develop);
     expect(tagTarget('api', tag)).toEqual(['tag', seeded().heads.develop]);
     const message = tagMessage('api', tag);
@@ -183,12 +198,10 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     gh.resetCounters();
     const done = await t.run(`approve ${asked.operation!.id}`, 'U_LEAD');
     expect(done.operation?.state, done.text).toBe('succeeded');
-    expect(writes('api')).toEqual([
-      'POST /git/commits 201',
-      'PATCH /git/refs/heads/prod 200',
-      'POST /git/tags 201',
-      'POST /git/refs 201',
-    ]);
+    expect(writesBesideTagObjects('api')).toEqual({
+      tagObjects: ['POST /git/tags 201'],
+      inOrder: ['POST /git/commits 201', 'PATCH /git/refs/heads/prod 200', 'POST /git/refs 201'],
+    });
     const prod = head('api', 'prod');
     expect(parents('api', prod)).toEqual([before]);
     expect(tree('api', prod)).toBe(tree('api', seeded().heads.prod));
@@ -314,27 +327,30 @@ describe('races and outages on GitHub', () => {
   const newChange = (file: string) =>
     gh.commitFiles(OWNER, 'web', 'develop', { [file]: `${file}\n` }, `Change ${file}`);
   let pausedReply = '';
+  const qaPatch = { method: 'PATCH', path: /\/git\/refs\/heads(%2F|\/)qa$/ };
   const isRefPatch = (branch: string) => (o: RequestOptions) =>
     o.method === 'PATCH' && o.repo === 'web' && o.ref === `heads/${branch}`;
 
   it('retries GitHub 500 and 502 answers on writes, and the promotion completes', async () => {
     const develop = await newChange('a.txt');
-    beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(2, 500) });
+    // Only the request named fails: the tag object is written at the same time as the branch.
+    beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(2, 500, {}, undefined, qaPatch) });
     beforeRequest.push({
       when: (o) => o.method === 'POST' && o.url.endsWith('/git/tags'),
-      action: () => gh.failNext(1, 502),
+      action: () => gh.failNext(1, 502, {}, undefined, { method: 'POST', path: /\/git\/tags$/ }),
     });
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');
-    expect(writes('web')).toEqual([
-      'PATCH /git/refs/heads/qa 500',
-      'PATCH /git/refs/heads/qa 500',
-      'PATCH /git/refs/heads/qa 200',
-      'POST /git/tags 502',
-      'POST /git/tags 201',
-      'POST /git/refs 201',
-    ]);
+    expect(writesBesideTagObjects('web')).toEqual({
+      tagObjects: ['POST /git/tags 502', 'POST /git/tags 201'],
+      inOrder: [
+        'PATCH /git/refs/heads/qa 500',
+        'PATCH /git/refs/heads/qa 500',
+        'PATCH /git/refs/heads/qa 200',
+        'POST /git/refs 201',
+      ],
+    });
     expect(head('web', 'qa')).toBe(develop);
     expect(tagTarget('web', `qa/${today()}.1`)).toEqual(['tag', develop]);
   });
@@ -342,7 +358,8 @@ describe('races and outages on GitHub', () => {
   it('pauses (not fails) while GitHub stays down, and a later sweep completes it exactly once', async () => {
     const before = head('web', 'qa');
     const develop = await newChange('b.txt');
-    beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(4, 502) }); // the try and 3 retries
+    // the try and 3 retries
+    beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(4, 502, {}, undefined, qaPatch) });
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     const id = reply.operation!.id;
@@ -350,13 +367,18 @@ describe('races and outages on GitHub', () => {
     expect(paused.state).toBe('applying');
     expect(paused.progress.lastError).toMatch(/update qa in acme\/web: GitHub answered 502/);
     expect(head('web', 'qa')).toBe(before);
+    // The tag object written beside the refused update is unreachable: no tag names it.
+    expect(git('web', 'tag', '--list', 'qa/*', '--points-at', develop)).toBe('');
     pausedReply = reply.text;
 
     gh.resetCounters();
     await t.runtime.engine.sweep();
     expect((await operation(id)).state).toBe('succeeded');
     expect(head('web', 'qa')).toBe(develop);
-    expect(writes('web')).toEqual(['PATCH /git/refs/heads/qa 200', 'POST /git/tags 201', 'POST /git/refs 201']);
+    expect(writesBesideTagObjects('web')).toEqual({
+      tagObjects: ['POST /git/tags 201'],
+      inOrder: ['PATCH /git/refs/heads/qa 200', 'POST /git/refs 201'],
+    });
     expect(git('web', 'tag', '--points-at', develop, '--list', 'qa/*')).toBe(`qa/${today()}.2`);
 
     gh.resetCounters();
@@ -381,13 +403,18 @@ describe('races and outages on GitHub', () => {
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');
-    expect(writes('web')).toEqual([
-      'PATCH /git/refs/heads/qa 422',
-      'POST /git/commits 201',
-      'PATCH /git/refs/heads/qa 200',
-      'POST /git/tags 201',
-      'POST /git/refs 201',
-    ]);
+    // The first tag object went with the refused update and stays unreachable; the re-planned
+    // commit gets its own.
+    expect(writesBesideTagObjects('web')).toEqual({
+      tagObjects: ['POST /git/tags 201', 'POST /git/tags 201'],
+      inOrder: [
+        'PATCH /git/refs/heads/qa 422',
+        'POST /git/commits 201',
+        'PATCH /git/refs/heads/qa 200',
+        'POST /git/refs 201',
+      ],
+    });
+    expect(git('web', 'tag', '--list', 'qa/*', '--contains', foreign)).toBe(`qa/${today()}.3`);
     const qa = head('web', 'qa');
     expect(parents('web', qa)).toEqual([foreign]);
     expect(tree('web', qa)).toBe(tree('web', develop));

@@ -88,8 +88,11 @@ export interface GitHost {
    */
   createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void>;
   /**
-   * Move a branch and create its deploy tag in one atomic write (both or neither), where the host
-   * can: a later createTag of the same tag is then free. Same refusals as updateBranch.
+   * Move a branch and create its deploy tag in one write, where the host can: a later createTag
+   * of the same tag is then free. Same refusals as updateBranch; the branch moves only as
+   * updateBranch would move it. Plain Git: one atomic push (both or neither). GitHub: the tag's
+   * object beside the branch's compare-and-swap, its ref once the branch moved; a tag not written
+   * then is left to createTag, as after a crash.
    */
   updateBranchWithTag?(
     branch: string,

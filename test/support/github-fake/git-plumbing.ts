@@ -1,32 +1,16 @@
 /** git for the GitHub fake: running it in a bare repository, reading commit and tag objects. */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { GitHelper } from '../../../src/adapters/git-helper.js';
+import { runGit } from './git-process.js';
 import type { RepoState } from './state.js';
 
 export const GIT_ENV = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
 export const BOT = { name: 'conveyor-bot', email: 'bot@users.noreply.github.test' };
 export const SHA = /^[0-9a-f]{40}$/;
 
-interface RunResult {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
+/** git in `cwd`, run by the fake's own git helper process (git-process.ts), never forked from the test's. */
 export function run(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}) {
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn('git', args, { cwd: opts.cwd, env: { ...GIT_ENV, ...opts.env } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }),
-    );
-    child.stdin.on('error', () => {}); // git may exit before reading its input
-    child.stdin.end(opts.input ?? '');
-  });
+  return runGit(args, { cwd: opts.cwd, input: opts.input, env: { ...GIT_ENV, ...opts.env } });
 }
 /** git in `dir`; stdout trimmed; throws on a non-zero exit. */
 export async function git(dir: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<string> {

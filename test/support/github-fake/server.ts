@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { git, gitMaybe, gitPersonEnv, iso, readGit, sha1 } from './git-plumbing.js';
+import { releaseGit } from './git-process.js';
 import { HttpError, match, ok, type Reply, readJson } from './http.js';
 import { ROUTES } from './routes.js';
 import { serveGit } from './smart-http.js';
@@ -64,6 +65,7 @@ export class GitHubFake {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     readGit.release();
+    releaseGit();
     await rm(this.root, { recursive: true, force: true });
   }
 

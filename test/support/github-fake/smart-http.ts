@@ -1,7 +1,10 @@
-/** Git smart HTTP for the GitHub fake: `git http-backend` behind GitHub's push authentication. */
-import { spawn } from 'node:child_process';
+/**
+ * Git smart HTTP for the GitHub fake: `git http-backend` behind GitHub's push authentication,
+ * run by the fake's git helper process (git-process.ts) with the request's body as its input.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GIT_ENV } from './git-plumbing.js';
+import { runGit } from './git-process.js';
 
 /** Git smart HTTP through `git http-backend` (CGI). */
 export async function serveGit(
@@ -32,14 +35,10 @@ export async function serveGit(
     REMOTE_ADDR: '127.0.0.1',
     ...(pass === token ? { REMOTE_USER: user || 'git' } : {}),
   };
-  const child = spawn('git', ['http-backend'], { env });
-  child.stdin.on('error', () => {});
-  req.pipe(child.stdin);
-  const out: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stderr.resume();
-  await new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const raw = Buffer.concat(out);
+  const body: Buffer[] = [];
+  for await (const chunk of req) body.push(chunk as Buffer);
+  // From the fake's git helper process, as GitHub's own work: not forked from the test's process.
+  const raw = (await runGit(['http-backend'], { env, input: Buffer.concat(body) })).stdout;
   const end = raw.indexOf('\r\n\r\n') >= 0 ? raw.indexOf('\r\n\r\n') : raw.indexOf('\n\n');
   const sep = raw.indexOf('\r\n\r\n') >= 0 ? 4 : 2;
   const headers: Record<string, string> = {};

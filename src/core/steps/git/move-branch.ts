@@ -4,7 +4,8 @@
  * more on the new head; twice is a conflict. Its slice: `pushing` (recorded before the push, so a
  * resume knows a branch at the commit was its own push) and `replanned`, which discards the
  * commit written for the old plan (`newSha: null`). Where the host can, the deploy tag of the next
- * step is pushed with the branch, in one atomic write, and its name (`tag`) recorded with `pushing`.
+ * step is written with the branch (plain Git: one atomic push; GitHub: see `updateBranchWithTag`),
+ * and its name (`tag`) recorded with `pushing`.
  */
 
 import { syncHost } from '../../env-state.js';
@@ -62,9 +63,9 @@ export const moveBranch: GitStep<'move-branch'> = {
         await replan(ctx, head!);
         continue;
       }
-      // The deploy tag (the next step) goes in the same atomic push where the host can: one
-      // write to the remote, not two. Its name is recorded with the intent; the tag step then
-      // finds it there, as after a crash.
+      // The deploy tag (the next step) goes with the branch where the host can (plain Git: the
+      // same atomic push; GitHub: its object beside the branch's update). Its name is recorded
+      // with the intent; the tag step then finds it there, as after a crash.
       const tag = host.updateBranchWithTag
         ? { name: await deployTagName(ctx, newSha), message: await deployTagText(ctx) }
         : null;
