@@ -324,8 +324,21 @@ export class JournalExportWatcher {
       return;
     }
     if (changed && (entry.step === 'new' || entry.step === 'approved')) {
-      // rewritten before its upload: hash it again (a version already reserved is kept)
-      entry = await this.save({ ...entry, size: st!.size, mtimeMs: st!.mtimeMs, sha256: undefined });
+      // Rewritten before its upload (exported again): its sidecar is read again (the size and
+      // sha256 it declares, its mandators and ticket, checked anew) and it is hashed again; a
+      // version already reserved is kept.
+      entry = await this.save(
+        {
+          ...entry,
+          size: st!.size,
+          mtimeMs: st!.mtimeMs,
+          sha256: undefined,
+          declaredSize: undefined,
+          declaredSha256: undefined,
+          reportedWaiting: false,
+        },
+        'new',
+      );
       changed = false;
     }
 

@@ -385,6 +385,31 @@ describe('journal export watcher', () => {
       ...more,
     });
 
+  it('a journal exported again while its upload waits for S3 is read again with its new sidecar: the new content goes up', async () => {
+    const { dir, events, objects, prefix, make } = await setup();
+    proxy.down();
+    await make().start();
+    const first = Buffer.from('first export\n');
+    await writeFile(path.join(dir, 'again.jnl'), first);
+    await writeFile(path.join(dir, 'again.jnl.meta.json'), declaring(first));
+    await events.waitFor('failed', 'again.jnl');
+    // The exporter writes the journal again, with a sidecar declaring the new bytes.
+    const second = Buffer.from('second export, longer than the first\n');
+    await writeFile(path.join(dir, 'again.jnl.meta.json'), declaring(second));
+    await writeFile(path.join(dir, 'again.jnl'), second);
+    proxy.pass();
+    const done = await events.waitFor('uploaded', 'again.jnl');
+    expect(events.all.filter((e) => e.kind === 'rejected')).toEqual([]);
+    expect(registry.versionsOf(sha(second))).toEqual([done.version]);
+    expect(registry.versionsOf(sha(first))).toEqual([]);
+    const listed = await objects.list(`${prefix}/`);
+    expect(listed).toHaveLength(1);
+    expect(await objects.head(listed[0]!.key)).toMatchObject({
+      size: second.length,
+      metadata: { sha256: sha(second) },
+    });
+  });
+
   it('takes a journal whose sidecar declares its size and sha256 at once, without waiting for it to settle', async () => {
     const { dir, events, objects, prefix, make } = await setup();
     // a quiet period far longer than the test may run: only the declaration can start this upload
