@@ -262,7 +262,7 @@ export async function preparePgliteTemplate(template = pgliteTemplateDir()): Pro
   if (!initialised(migrated)) {
     const tmp = `${migrated}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    cpSync(template, tmp, { recursive: true });
+    await copyStateFolder(template, tmp);
     liftoffForPglite();
     const pg = new PGlite(tmp, { startParams: pgliteStartParams() });
     const db = await wrapPglite(pg, null);
@@ -320,7 +320,7 @@ async function initialiseFolder(dir: string): Promise<void> {
     if (template) {
       try {
         mkdirSync(dirname(template), { recursive: true });
-        cpSync(tmp, `${template}.tmp-${process.pid}`, { recursive: true });
+        await copyStateFolder(tmp, `${template}.tmp-${process.pid}`);
         renameSync(`${template}.tmp-${process.pid}`, template);
       } catch {
         rmSync(`${template}.tmp-${process.pid}`, { recursive: true, force: true }); // read-only install, or made meanwhile
