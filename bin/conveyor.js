@@ -2,26 +2,8 @@
 // Entry point. Runs the compiled JavaScript in dist/ when it is up to date with the sources
 // (`npm install` builds it; `npm run build` rebuilds it), else the TypeScript sources through
 // tsx's loader: a stale build never runs.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-
-const root = join(import.meta.dirname, '..');
-const compiled = join(root, 'dist', 'src', 'cli.js');
-
-function newestSource(dir) {
-  let newest = 0;
-  if (!existsSync(dir)) return newest;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-function buildIsFresh() {
-  if (!existsSync(compiled)) return false;
-  const built = statSync(compiled).mtimeMs;
-  return ['src', 'commands'].every((d) => newestSource(join(root, d)) <= built);
-}
+import { existsSync } from 'node:fs';
+import { buildIsFresh, compiled } from './build-freshness.js';
 
 let cli;
 if (process.env.CONVEYOR_FROM_SOURCE !== '1' && buildIsFresh()) {
