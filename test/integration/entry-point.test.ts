@@ -5,12 +5,22 @@
  * `main`s that say which one ran.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+const BIN_FILES = ['conveyor.js', 'build-freshness.js'];
 
 describe('bin/conveyor.js: dist when fresh, else the sources', () => {
   let dir: string;
@@ -24,7 +34,7 @@ describe('bin/conveyor.js: dist when fresh, else the sources', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'conveyor-entry-'));
     for (const d of ['bin', 'src/core', 'commands', 'dist/src']) mkdirSync(join(dir, d), { recursive: true });
-    copyFileSync(join(ROOT, 'bin', 'conveyor.js'), join(dir, 'bin', 'conveyor.js'));
+    for (const f of BIN_FILES) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const main = (who: string) =>
@@ -55,7 +65,7 @@ describe('bin/conveyor.js: dist when fresh, else the sources', () => {
     const bare = mkdtempSync(join(tmpdir(), 'conveyor-entry-bare-'));
     try {
       for (const d of ['bin', 'src', 'dist/src', 'node_modules']) mkdirSync(join(bare, d), { recursive: true });
-      copyFileSync(join(ROOT, 'bin', 'conveyor.js'), join(bare, 'bin', 'conveyor.js'));
+      for (const f of BIN_FILES) copyFileSync(join(ROOT, 'bin', f), join(bare, 'bin', f));
       writeFileSync(join(bare, 'package.json'), '{ "type": "module" }\n');
       writeFileSync(join(bare, 'dist', 'src', 'cli.js'), 'export async function main() { return 0; }\n');
       writeFileSync(join(bare, 'src', 'cli.ts'), 'export const newer = 1;\n');
@@ -68,6 +78,18 @@ describe('bin/conveyor.js: dist when fresh, else the sources', () => {
     } finally {
       rmSync(bare, { recursive: true, force: true });
     }
+  });
+
+  it("npm's prepare compiles only a stale build: build-freshness.js exits 0 for a current one, 1 otherwise", () => {
+    const fresh = () => spawnSync(process.execPath, [join(dir, 'bin', 'build-freshness.js')]).status;
+    for (const f of ['src/cli.ts', 'src/core/deep.ts', 'commands/list.ts']) at(f, 1_700_000_000);
+    at('dist/src/cli.js', 1_700_000_100);
+    expect(fresh()).toBe(0);
+    at('src/core/deep.ts', 1_700_000_200);
+    expect(fresh()).toBe(1);
+    at('src/core/deep.ts', 1_700_000_000);
+    const prepare = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.prepare as string;
+    expect(prepare).toMatch(/^\(node bin\/build-freshness\.js \|\| tsc -p tsconfig\.build\.json \|\| /);
   });
 
   it('runs the sources when there is no build', () => {
