@@ -38,6 +38,24 @@ function harness(queue: AckFirstQueue) {
   };
 }
 
+/** A queue at concurrency 3 (burst: 10 acks in 250 ms, hold 2 s) on the test's clock; its looks run when the test says. */
+function withTestClock() {
+  const t = {
+    now: 0,
+    looks: [] as Array<() => void>,
+    queue: undefined as unknown as AckFirstQueue,
+  };
+  t.queue = new AckFirstQueue({
+    concurrency: 3,
+    burstAcks: 10,
+    burstWindowMs: 250,
+    maxHoldMs: 2000,
+    now: () => t.now,
+    later: (fn) => t.looks.push(fn),
+  });
+  return t;
+}
+
 describe('AckFirstQueue', () => {
   it('runs `concurrency` pieces at once while Slack is quiet', async () => {
     let now = 0;
@@ -54,20 +72,13 @@ describe('AckFirstQueue', () => {
   });
 
   it('holds the work while acks come in a burst, and runs it at full width when the burst is over', async () => {
-    let now = 0;
-    const looks: Array<() => void> = [];
-    const queue = new AckFirstQueue({
-      concurrency: 3,
-      burstAcks: 10,
-      burstWindowMs: 250,
-      now: () => now,
-      later: (fn) => looks.push(fn),
-    });
+    const t = withTestClock();
+    const { queue, looks } = t;
     const h = harness(queue);
     // Ten acks within 100 ms: a burst.
     for (let i = 0; i < 10; i++) {
       queue.noteAck();
-      now += 10;
+      t.now += 10;
     }
     expect(queue.inBurst()).toBe(true);
     const done = [1, 2, 3, 4].map(h.add);
@@ -76,14 +87,14 @@ describe('AckFirstQueue', () => {
     expect(queue.size).toBe(4);
 
     // More acks: still a burst; the queue looks again and still waits.
-    now += 100;
+    t.now += 100;
     queue.noteAck();
     for (const look of looks.splice(0)) look();
     await h.settle();
     expect(h.started).toEqual([]);
 
     // 250 ms without an ack: the burst is over; the queue's next look starts three at once.
-    now += 300;
+    t.now += 300;
     expect(queue.inBurst()).toBe(false);
     expect(looks.length).toBeGreaterThan(0);
     for (const look of looks.splice(0)) look();
@@ -96,21 +107,13 @@ describe('AckFirstQueue', () => {
   });
 
   it('a burst that does not end still gets its work done, one piece at a time once the oldest has waited', async () => {
-    let now = 0;
-    const looks: Array<() => void> = [];
-    const queue = new AckFirstQueue({
-      concurrency: 3,
-      burstAcks: 10,
-      burstWindowMs: 250,
-      maxHoldMs: 2000,
-      now: () => now,
-      later: (fn) => looks.push(fn),
-    });
+    const t = withTestClock();
+    const { queue, looks } = t;
     const h = harness(queue);
     const ackFor = (ms: number) => {
-      for (let t = 0; t < ms; t += 10) {
+      for (let at = 0; at < ms; at += 10) {
         queue.noteAck();
-        now += 10;
+        t.now += 10;
       }
     };
     ackFor(100);
