@@ -10,7 +10,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { useStoreTemplate } from '../test/support/runtime.js';
 import { type Figure, failedScenario, type Scenario } from './lib/figure.js';
+import { pgliteSeed, seededPglite } from './lib/pglite-seed.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
 import { board } from './scenarios/board.js';
 import { cliList } from './scenarios/cli-list.js';
@@ -77,6 +79,12 @@ async function main(argv: string[]): Promise<number> {
   // Git children must not read the user's Git configuration; Conveyor's own logs stay quiet.
   Object.assign(process.env, { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', LOG_LEVEL: 'silent' });
   const started = new Date();
+  // One dump of the installation's migrated PGlite template, loaded by every in-memory store
+  // of this run (this process's test runtimes and the children it starts): lib/pglite-seed.ts.
+  const t0 = performance.now();
+  await pgliteSeed();
+  useStoreTemplate(seededPglite());
+  process.stderr.write(`bench: PGlite seed ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   const figures: Figure[] = [];
   let crashed = 0;
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {

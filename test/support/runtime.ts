@@ -53,6 +53,15 @@ export async function clonedStore(clock: Clock): Promise<StateStore> {
   return StateStore.open(await wrapPglite(copy), clock);
 }
 
+/**
+ * Use `pg` (an open PGlite migrated to this version's level) as this process's template instead
+ * of initialising one in memory; no effect once a template exists. The bench loads it from the
+ * installation's migrated template (bench/lib/pglite-seed.ts).
+ */
+export function useStoreTemplate(pg: Promise<PGlite>): void {
+  template ??= pg;
+}
+
 export class TestClock implements Clock {
   constructor(private t = Date.now()) {}
   now(): Date {
