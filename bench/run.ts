@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { useStoreTemplate } from '../test/support/runtime.js';
+import { useStoreSource } from '../test/support/runtime.js';
 import { type Figure, failedScenario, type Scenario } from './lib/figure.js';
 import { pgliteSeed, seededPglite } from './lib/pglite-seed.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
@@ -83,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   // of this run (this process's test runtimes and the children it starts): lib/pglite-seed.ts.
   const t0 = performance.now();
   await pgliteSeed();
-  useStoreTemplate(seededPglite());
+  useStoreSource(() => seededPglite());
   process.stderr.write(`bench: PGlite seed ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   const figures: Figure[] = [];
   let crashed = 0;

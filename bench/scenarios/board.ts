@@ -78,7 +78,7 @@ export const board: Scenario = {
         const listRate = await throughput(total, 4, () => run('list'));
         const pageRate = await throughput(total, 4, page);
 
-        const rounds = ctx.quick ? 5 : 20;
+        const rounds = ctx.quick ? 3 : 20;
         ctx.log(`board: ${rounds} changes watched on /events`);
         const ac = new AbortController();
         const events = await fetch(`${base}/events`, { signal: ac.signal });
