@@ -1,5 +1,5 @@
 /**
- * Many GitHub repositories, cheaply: one repository of the GitHub fake is seeded with the
+ * Many GitHub repositories, cheaply (made once per run; each size of a scenario uses the first N): one repository of the GitHub fake is seeded with the
  * environment branches and deploy tags, then its bare directory is copied over each further
  * repository the fake creates; each app's local mirror starts as a copy too (with `origin`
  * pointing at the fake), so "warm" means what it means in production: mirrors exist and
@@ -56,14 +56,16 @@ async function copyEach(from: string, to: string[]): Promise<void> {
   }
 }
 
-export async function seedScaledRepos(input: {
-  fake: GitHubFake;
-  octokit: Octokit;
+export interface ScaledUpstream {
   owner: string;
-  count: number;
-  /** Where the mirrors go. */
-  dir: string;
-}): Promise<ScaledRepos> {
+  /** app-000, app-001, …: one repository of the fake each. */
+  names: string[];
+  /** The first repository, seeded; every other one is a copy of it. */
+  seedDir: string;
+}
+
+/** `count` repositories on the GitHub fake, each a copy of one seeded repository. */
+export async function seedUpstream(input: { fake: GitHubFake; owner: string; count: number }): Promise<ScaledUpstream> {
   const { fake, owner } = input;
   const names = Array.from({ length: input.count }, (_, i) => `app-${String(i).padStart(3, '0')}`);
   const seed = await seedGitHubRepo(fake, owner, names[0]!);
@@ -76,11 +78,31 @@ export async function seedScaledRepos(input: {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     upstream.push(...dirs);
   }
+  await copyEach(seed.dir, upstream);
+  return { owner, names, seedDir: seed.dir };
+}
+
+/**
+ * Local mirrors of the first `count` repositories of `upstream` in `dir`/mirrors (copies of the
+ * seed, `origin` pointing at the fake), and a GitHub host for each.
+ */
+export async function scaledMirrors(input: {
+  fake: GitHubFake;
+  octokit: Octokit;
+  upstream: ScaledUpstream;
+  count: number;
+  dir: string;
+}): Promise<ScaledRepos> {
+  const { fake, upstream } = input;
+  const { owner } = upstream;
+  if (input.count > upstream.names.length)
+    throw new Error(`${input.count} mirrors asked of ${upstream.names.length} repositories`);
+  const names = upstream.names.slice(0, input.count);
   const counter = { syncs: 0 };
   const hosts = new Map<string, GitHost>();
   mkdirSync(join(input.dir, 'mirrors'), { recursive: true });
   const mirrors = names.map((name) => join(input.dir, 'mirrors', `${name}.git`));
-  await copyEach(seed.dir, [...upstream, ...mirrors]);
+  await copyEach(upstream.seedDir, mirrors);
   for (const [i, name] of names.entries()) {
     const mirrorDir = mirrors[i]!;
     appendFileSync(join(mirrorDir, 'config'), `[remote "origin"]\n\turl = ${fake.gitUrl(owner, name)}\n`);
@@ -88,4 +110,17 @@ export async function seedScaledRepos(input: {
     hosts.set(name, new GitHubHost({ octokit: input.octokit, owner, repo: name, mirror, htmlBaseUrl: fake.url }));
   }
   return { names, hosts, counter };
+}
+
+/** Both at once: `count` repositories on the fake and a mirror of each in `dir`/mirrors. */
+export async function seedScaledRepos(input: {
+  fake: GitHubFake;
+  octokit: Octokit;
+  owner: string;
+  count: number;
+  /** Where the mirrors go. */
+  dir: string;
+}): Promise<ScaledRepos> {
+  const upstream = await seedUpstream(input);
+  return scaledMirrors({ ...input, upstream });
 }

@@ -11,16 +11,40 @@
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { copyStateFolder, liftoffForPglite, preparePgliteTemplate } from '../../src/store/pglite-db.js';
+import { childEnv, spawnChild, tsxArgs } from './proc.js';
 
 export const SEED_ENV = 'CONVEYOR_BENCH_PGLITE_SEED';
+const HERE = fileURLToPath(import.meta.url);
 
 let made: Promise<string> | null = null;
 
+/** Writes the dump to `file`: a copy of the migrated template opened, dumped, closed. */
+async function makeSeed(file: string): Promise<void> {
+  const folder = `${file}.state`;
+  // a copy: opening a folder writes to it, and the installation's template stays as it is
+  await copyStateFolder(await preparePgliteTemplate(), folder);
+  liftoffForPglite(); // compiled as the product compiles it
+  const pg = new PGlite(folder);
+  let dump: Blob;
+  try {
+    await pg.waitReady; // (a dump asked before it is ready never settles)
+    dump = await pg.dumpDataDir('none');
+  } finally {
+    await pg.close();
+  }
+  writeFileSync(`${file}.tmp`, Buffer.from(await dump.arrayBuffer()));
+  renameSync(`${file}.tmp`, file);
+  rmSync(folder, { recursive: true, force: true });
+}
+
 /**
- * The dump's path: the one this process was given, else one made now (in a temp folder removed
- * when the process exits), which the children this process starts inherit.
+ * The dump's path: the one this process was given, else one made now by a child process (in a
+ * temp folder removed when this process exits), which the children this process starts inherit.
+ * A child, because the WASM heap PGlite leaves behind stays in the process that opened it, and
+ * every process a bigger process spawns costs more (the scenarios spawn Git and Node often).
  */
 export function pgliteSeed(): Promise<string> {
   made ??= (async () => {
@@ -28,22 +52,11 @@ export function pgliteSeed(): Promise<string> {
     if (given && existsSync(given)) return given;
     const dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-pglite-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const folder = join(dir, 'state');
-    // a copy: opening a folder writes to it, and the installation's template stays as it is
-    await copyStateFolder(await preparePgliteTemplate(), folder);
-    liftoffForPglite(); // compiled as the product compiles it
-    const pg = new PGlite(folder);
-    let dump: Blob;
-    try {
-      await pg.waitReady; // (a dump asked before it is ready never settles)
-      dump = await pg.dumpDataDir('none');
-    } finally {
-      await pg.close();
-    }
     const file = join(dir, 'seed.tar');
-    writeFileSync(`${file}.tmp`, Buffer.from(await dump.arrayBuffer()));
-    renameSync(`${file}.tmp`, file);
-    rmSync(folder, { recursive: true, force: true });
+    const child = spawnChild(process.execPath, tsxArgs(HERE, file), { env: childEnv() });
+    const code = await child.exited;
+    if (code !== 0 || !existsSync(file))
+      throw new Error(`making the PGlite seed failed (exit ${code}): ${child.output().trim().slice(-300)}`);
     process.env[SEED_ENV] = file;
     return file;
   })();
@@ -60,4 +73,15 @@ export async function seededPglite(startParams?: string[]): Promise<PGlite> {
   });
   await pg.waitReady;
   return pg;
+}
+
+// `node --import tsx bench/lib/pglite-seed.ts <file>`: make the seed (what pgliteSeed() runs)
+if (process.argv[1] === HERE && process.argv[2]) {
+  makeSeed(process.argv[2]).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }
