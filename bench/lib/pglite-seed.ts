@@ -12,8 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { copyStateFolder, liftoffForPglite, preparePgliteTemplate } from '../../src/store/pglite-db.js';
+import type { PGlite } from '@electric-sql/pglite';
 import { childEnv, spawnChild, tsxArgs } from './proc.js';
 
 export const SEED_ENV = 'CONVEYOR_BENCH_PGLITE_SEED';
@@ -23,6 +22,8 @@ let made: Promise<string> | null = null;
 
 /** Writes the dump to `file`: a copy of the migrated template opened, dumped, closed. */
 async function makeSeed(file: string): Promise<void> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { copyStateFolder, liftoffForPglite, preparePgliteTemplate } = await import('../../src/store/pglite-db.js');
   const folder = `${file}.state`;
   // a copy: opening a folder writes to it, and the installation's template stays as it is
   await copyStateFolder(await preparePgliteTemplate(), folder);
@@ -66,6 +67,9 @@ export function pgliteSeed(): Promise<string> {
 /** A fresh, migrated in-memory PGlite loaded from the seed. */
 export async function seededPglite(startParams?: string[]): Promise<PGlite> {
   const file = await pgliteSeed();
+  // imported here: the bench's entry starts the seed before it loads anything heavy
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { liftoffForPglite } = await import('../../src/store/pglite-db.js');
   liftoffForPglite();
   const pg = new PGlite({
     loadDataDir: new Blob([readFileSync(file)]),
