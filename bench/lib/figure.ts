@@ -31,7 +31,17 @@ export interface Scenario {
   title: string;
   /** A hang guard, far above a normal run: past it the scenario is reported as not completed. */
   timeoutMs(quick: boolean): number;
-  run(ctx: ScenarioContext): Promise<Figure[]>;
+  /**
+   * Optional set-up that measures nothing (e.g. starting servers), which the runner may start
+   * early, beside other unmeasured work (loading the scenarios); `run` then gets its promise and
+   * owns what it made. Whatever it returns has `stop()` for a run that never comes.
+   */
+  prepare?(quick: boolean): Promise<Prepared>;
+  run(ctx: ScenarioContext, prepared?: Promise<Prepared>): Promise<Figure[]>;
+}
+
+export interface Prepared {
+  stop(): Promise<void>;
 }
 
 export type Check =

@@ -42,26 +42,41 @@ async function makeSeed(file: string): Promise<void> {
 }
 
 /**
- * The dump's path: the one this process was given, else one made now by a child process (in a
- * temp folder removed when this process exits), which the children this process starts inherit.
+ * The dump's path: the one this process was given (once its maker has finished), else one made
+ * now by a child process (in a temp folder removed when this process exits), which the children
+ * this process starts inherit, even those started before it is ready.
  * A child, because the WASM heap PGlite leaves behind stays in the process that opened it, and
  * every process a bigger process spawns costs more (the scenarios spawn Git and Node often).
  */
 export function pgliteSeed(): Promise<string> {
   made ??= (async () => {
     const given = process.env[SEED_ENV];
-    if (given && existsSync(given)) return given;
+    if (given) return await madeBy(given);
     const dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-pglite-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'seed.tar');
+    // named before it exists: children started meanwhile wait for it (madeBy)
+    process.env[SEED_ENV] = file;
     const child = spawnChild(process.execPath, tsxArgs(HERE, file), { env: childEnv() });
     const code = await child.exited;
-    if (code !== 0 || !existsSync(file))
+    if (code !== 0 || !existsSync(file)) {
+      writeFileSync(`${file}.failed`, '');
       throw new Error(`making the PGlite seed failed (exit ${code}): ${child.output().trim().slice(-300)}`);
-    process.env[SEED_ENV] = file;
+    }
     return file;
   })();
   return made;
+}
+
+/** The seed a parent process names: once it exists (it appears whole, renamed into place). */
+async function madeBy(file: string, timeoutMs = 180_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(file)) return file;
+    if (existsSync(`${file}.failed`)) throw new Error(`the PGlite seed ${file} could not be made`);
+    if (Date.now() > deadline) throw new Error(`the PGlite seed ${file} did not appear within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** A fresh, migrated in-memory PGlite loaded from the seed. */
