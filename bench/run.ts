@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Figure, failedScenario, type Scenario } from './lib/figure.js';
+import { type Figure, failedScenario, type Prepared, type Scenario } from './lib/figure.js';
 import { pgliteSeed, seededPglite } from './lib/pglite-seed.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
 
@@ -81,30 +81,36 @@ async function main(argv: string[]): Promise<number> {
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
   const seed = pgliteSeed();
   seed.catch(() => {}); // awaited below
-  // The first scenario's unmeasured set-up (e.g. slack-ack's servers) starts now too.
-  const first = await selected[0]?.load();
-  const prepared = first?.prepare?.(quick);
-  prepared?.catch(() => {}); // the scenario's run awaits it
+  // Each scenario's unmeasured set-up (lib/figure.ts, `prepare`) starts as soon as it is loaded;
+  // all of it is done before the first measurement.
+  const prepared: (Promise<Prepared> | undefined)[] = [];
+  const loading = selected.map(async (s, i) => {
+    const scenario = await s.load();
+    prepared[i] = scenario.prepare?.(quick);
+    prepared[i]?.catch(() => {}); // the scenario's run awaits it
+    return scenario;
+  });
   let scenarios: Scenario[];
   let runtime: typeof import('../test/support/runtime.js');
   try {
-    let rest: Scenario[];
-    [rest, runtime] = await Promise.all([
-      Promise.all(selected.slice(1).map((s) => s.load())),
-      import('../test/support/runtime.js'),
-    ]);
-    scenarios = first ? [first, ...rest] : rest;
+    [scenarios, runtime] = await Promise.all([Promise.all(loading), import('../test/support/runtime.js')]);
     await seed;
+    await Promise.allSettled(prepared);
   } catch (err) {
-    await prepared?.then(
-      (p) => p.stop(),
-      () => {},
+    await Promise.allSettled(loading);
+    await Promise.all(
+      prepared.map((p) =>
+        p?.then(
+          (done) => done.stop(),
+          () => {},
+        ),
+      ),
     );
     throw err;
   }
   runtime.useStoreSource(() => seededPglite());
   process.stderr.write(
-    `bench: scenarios loaded, PGlite seed ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    `bench: scenarios loaded and prepared, PGlite seed ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   const figures: Figure[] = [];
   let crashed = 0;
@@ -118,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`  ${scenario.name} +${((performance.now() - t0) / 1000).toFixed(1)}s: ${line}\n`),
     };
     try {
-      const run = scenario.run(ctx, i === 0 ? prepared : undefined);
+      const run = scenario.run(ctx, prepared[i]);
       figures.push(...(await withTimeout(run, scenario.timeoutMs(quick), scenario.name)));
     } catch (err) {
       crashed++;

@@ -122,25 +122,44 @@ async function atScale(
   }
 }
 
+const sizesOf = (quick: boolean) => (quick ? [10, 50] : [200, 1000]);
+
+interface Upstream {
+  gh: GitHubFake;
+  upstream: ScaledUpstream;
+  stop(): Promise<void>;
+}
+
+/**
+ * The fake's repositories, made once for the larger size (each size lists the first N of them
+ * from its own fresh mirrors, runtime and controller). Measures nothing; idle once made.
+ */
+async function seedFake(quick: boolean): Promise<Upstream> {
+  const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
+  try {
+    const upstream = await seedUpstream({ fake: gh, owner: OWNER, count: sizesOf(quick)[1]! });
+    return { gh, upstream, stop: () => gh.close() };
+  } catch (err) {
+    await gh.close();
+    throw err;
+  }
+}
+
 export const listAtScale: Scenario = {
   name: 'list-scale',
   title: 'first `list` after start over apps × 4 environments',
   timeoutMs: (quick) => (quick ? 180_000 : 900_000),
-  async run(ctx) {
-    const sizes = ctx.quick ? [10, 50] : [200, 1000];
+  prepare: (quick) => seedFake(quick),
+  async run(ctx, prepared) {
+    const sizes = sizesOf(ctx.quick);
+    ctx.log(
+      prepared
+        ? `${sizes[1]} repositories were seeded on the GitHub fake while the bench loaded`
+        : `seeding ${sizes[1]} repositories on the GitHub fake`,
+    );
+    const { gh, upstream } = (await (prepared ?? seedFake(ctx.quick))) as Upstream;
     // Each size on its own guard: a size that cannot finish is one missed figure saying why,
     // and the other size still reports.
-    // The fake's repositories are made once, for the larger size; each size lists the first N of
-    // them from its own fresh mirrors, runtime and controller.
-    const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
-    let upstream: ScaledUpstream;
-    try {
-      ctx.log(`seeding ${sizes[1]} repositories on the GitHub fake`);
-      upstream = await seedUpstream({ fake: gh, owner: OWNER, count: sizes[1]! });
-    } catch (err) {
-      await gh.close();
-      throw err;
-    }
     const guarded = async (apps: number, target: number): Promise<Figure[]> => {
       let timer: NodeJS.Timeout | undefined;
       const limitMs = ctx.quick ? 80_000 : 420_000;
