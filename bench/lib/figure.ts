@@ -31,7 +31,19 @@ export interface Scenario {
   title: string;
   /** A hang guard, far above a normal run: past it the scenario is reported as not completed. */
   timeoutMs(quick: boolean): number;
-  run(ctx: ScenarioContext): Promise<Figure[]>;
+  /**
+   * Optional set-up that measures nothing (starting servers, seeding fixtures). The runner starts
+   * every selected scenario's `prepare` while it loads the scenarios and waits for all of them
+   * before the first measurement, so what is prepared must sit idle until its run (no work on
+   * timers); `run` then gets its promise and owns what it made. What it returns has `stop()`, for
+   * a run that never comes.
+   */
+  prepare?(quick: boolean): Promise<Prepared>;
+  run(ctx: ScenarioContext, prepared?: Promise<Prepared>): Promise<Figure[]>;
+}
+
+export interface Prepared {
+  stop(): Promise<void>;
 }
 
 export type Check =

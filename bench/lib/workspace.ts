@@ -1,17 +1,19 @@
 /**
  * A sandbox workspace for in-process `startServer`: a copy of the sandbox's real bare
  * repositories in a temp folder (made once per process) and a configuration file beside them
- * whose state is in-memory PGlite; `benchStore()` is a clone of one migrated PGlite per
- * process. Opening and migrating PGlite costs seconds that no scenario here means to measure
- * (the footprint scenario measures a real first start).
+ * whose state is in-memory PGlite; `benchStore()` is a migrated in-memory PGlite loaded from the
+ * run's seed (lib/pglite-seed.ts). Initialising and migrating PGlite costs seconds that no scenario
+ * here means to measure (the footprint scenario measures a real first start).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { systemClock } from '../../src/core/ports.js';
-import type { StateStore } from '../../src/store/state-store.js';
-import { clonedStore, copySandbox } from '../../test/support/runtime.js';
+import { wrapPglite } from '../../src/store/pglite-db.js';
+import { StateStore } from '../../src/store/state-store.js';
+import { copySandbox } from '../../test/support/runtime.js';
+import { seededPglite } from './pglite-seed.js';
 
 export interface BenchWorkspace {
   root: string;
@@ -45,7 +47,10 @@ export async function silentLogger() {
   return pino({ level: 'silent' });
 }
 
-/** A fresh migrated in-memory store (a clone of this process's template). */
-export function benchStore(): Promise<StateStore> {
-  return clonedStore(systemClock);
+/**
+ * A fresh migrated in-memory store, loaded from the run's seed: PGlite's default settings (as a
+ * clone of the test template has them), or `startParams` (serve's own are `pgliteStartParams()`).
+ */
+export async function benchStore(startParams?: string[]): Promise<StateStore> {
+  return StateStore.open(await wrapPglite(await seededPglite(startParams)), systemClock);
 }

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ensureSandbox } from '../../src/sandbox/sandbox.js';
 import { startServer } from '../../src/server/serve.js';
+import { pgliteStartParams } from '../../src/store/pglite-db.js';
 import { figure, type Scenario } from '../lib/figure.js';
 import { max, percentile } from '../lib/stats.js';
-import { silentLogger } from '../lib/workspace.js';
+import { benchStore, silentLogger } from '../lib/workspace.js';
 
 const NAME = 'board';
 
@@ -50,6 +51,8 @@ export const board: Scenario = {
         out: () => {},
         log: await silentLogger(),
         env: {},
+        // serve's own in-memory PGlite (its settings), loaded from the run's seed, not initialised here
+        compose: { state: await benchStore(pgliteStartParams()) },
       });
       const base = `http://127.0.0.1:${server.port}`;
       const token = (JSON.parse(readFileSync(join(sandbox.dir, 'serve.json'), 'utf8')) as { token: string }).token;
@@ -75,7 +78,7 @@ export const board: Scenario = {
         const listRate = await throughput(total, 4, () => run('list'));
         const pageRate = await throughput(total, 4, page);
 
-        const rounds = ctx.quick ? 5 : 20;
+        const rounds = ctx.quick ? 3 : 20;
         ctx.log(`board: ${rounds} changes watched on /events`);
         const ac = new AbortController();
         const events = await fetch(`${base}/events`, { signal: ac.signal });

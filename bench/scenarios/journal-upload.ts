@@ -1,5 +1,5 @@
 /**
- * Journal upload: a journal (1 GiB; 100 MiB in --quick) through the real `conveyor
+ * Journal upload: a journal (1 GiB; 64 MiB in --quick) through the real `conveyor
  * journal-watch` process to s3rver — from the moment the finished file appears in the watched
  * folder (renamed in, as an exporter finishing would) until the watcher reports it uploaded
  * and registered — and its peak resident memory (VmHWM). Baseline: a separate process doing a
@@ -112,7 +112,7 @@ export const journalUpload: Scenario = {
   title: 'journal through journal-watch to s3rver',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   async run(ctx) {
-    const size = ctx.quick ? 100 * MiB : 1024 * MiB;
+    const size = ctx.quick ? 64 * MiB : 1024 * MiB;
     const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-journal-'));
     const s3 = new S3rver({
       port: 0,

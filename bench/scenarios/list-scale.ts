@@ -4,6 +4,8 @@
  * conditional GETs, each mirror vouched for and its refs read once). Headline: the FIRST list
  * after that start, at 200 and 1000 apps (10 and 50 in --quick); the warm lists after it are in
  * the notes. Baseline: `git for-each-ref` over every mirror, from a shell that times itself.
+ * The fake's repositories are seeded once, for the larger size; each size starts from its own
+ * fresh mirrors, runtime and controller over the first N of them.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,10 +16,10 @@ import { createOctokit } from '../../src/adapters/github.js';
 import { type RunningController, startController } from '../../src/controller/controller.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import { HttpServer } from '../../src/server/http-server.js';
-import { startGitHubFake } from '../../test/support/github-fake.js';
+import { type GitHubFake, startGitHubFake } from '../../test/support/github-fake.js';
 import { makeRuntime } from '../../test/support/runtime.js';
 import { type Figure, figure, type Scenario, type ScenarioContext } from '../lib/figure.js';
-import { seedScaledRepos } from '../lib/github-scale.js';
+import { type ScaledUpstream, scaledMirrors, seedUpstream } from '../lib/github-scale.js';
 import { childEnv } from '../lib/proc.js';
 import { median, timed } from '../lib/stats.js';
 
@@ -28,17 +30,22 @@ for d in "$MIRRORS"/*.git; do git -C "$d" for-each-ref >/dev/null; done
 t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000 ))`;
 
-async function atScale(ctx: ScenarioContext, apps: number, target: number): Promise<Figure[]> {
+async function atScale(
+  ctx: ScenarioContext,
+  gh: GitHubFake,
+  upstream: ScaledUpstream,
+  apps: number,
+  target: number,
+): Promise<Figure[]> {
   const runs = ctx.quick ? 1 : 3;
-  const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
   const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-list-'));
   const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
   let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
   let controller: RunningController | undefined;
   const http = new HttpServer(pino({ level: 'silent' }));
   try {
-    ctx.log(`seeding ${apps} repositories`);
-    const scaled = await seedScaledRepos({ fake: gh, octokit, owner: OWNER, count: apps, dir: tmp });
+    ctx.log(`${apps} apps: mirrors and runtime`);
+    const scaled = await scaledMirrors({ fake: gh, octokit, upstream, count: apps, dir: tmp });
     t = await makeRuntime({
       edit: (c) => {
         c.apps = scaled.names.map((name) => ({ name, repo: `${OWNER}/${name}` }));
@@ -72,6 +79,7 @@ async function atScale(ctx: ScenarioContext, apps: number, target: number): Prom
     const warm: number[] = [];
     for (let i = 0; i < runs; i++) warm.push((await timed(list)).ms);
     const apiCalls = gh.calls.total;
+    ctx.log(`${apps} apps: listed; stopping the controller`);
     await controller!.stop();
     controller = undefined;
     const baselineMs =
@@ -110,8 +118,30 @@ async function atScale(ctx: ScenarioContext, apps: number, target: number): Prom
     await controller?.stop();
     await http.close();
     await t?.close();
-    await gh.close();
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+const sizesOf = (quick: boolean) => (quick ? [10, 50] : [200, 1000]);
+
+interface Upstream {
+  gh: GitHubFake;
+  upstream: ScaledUpstream;
+  stop(): Promise<void>;
+}
+
+/**
+ * The fake's repositories, made once for the larger size (each size lists the first N of them
+ * from its own fresh mirrors, runtime and controller). Measures nothing; idle once made.
+ */
+async function seedFake(quick: boolean): Promise<Upstream> {
+  const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
+  try {
+    const upstream = await seedUpstream({ fake: gh, owner: OWNER, count: sizesOf(quick)[1]! });
+    return { gh, upstream, stop: () => gh.close() };
+  } catch (err) {
+    await gh.close();
+    throw err;
   }
 }
 
@@ -119,8 +149,15 @@ export const listAtScale: Scenario = {
   name: 'list-scale',
   title: 'first `list` after start over apps × 4 environments',
   timeoutMs: (quick) => (quick ? 180_000 : 900_000),
-  async run(ctx) {
-    const sizes = ctx.quick ? [10, 50] : [200, 1000];
+  prepare: (quick) => seedFake(quick),
+  async run(ctx, prepared) {
+    const sizes = sizesOf(ctx.quick);
+    ctx.log(
+      prepared
+        ? `${sizes[1]} repositories were seeded on the GitHub fake while the bench loaded`
+        : `seeding ${sizes[1]} repositories on the GitHub fake`,
+    );
+    const { gh, upstream } = (await (prepared ?? seedFake(ctx.quick))) as Upstream;
     // Each size on its own guard: a size that cannot finish is one missed figure saying why,
     // and the other size still reports.
     const guarded = async (apps: number, target: number): Promise<Figure[]> => {
@@ -128,7 +165,7 @@ export const listAtScale: Scenario = {
       const limitMs = ctx.quick ? 80_000 : 420_000;
       try {
         return await Promise.race([
-          atScale(ctx, apps, target),
+          atScale(ctx, gh, upstream, apps, target),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 1000} s`)), limitMs);
           }),
@@ -151,6 +188,10 @@ export const listAtScale: Scenario = {
         clearTimeout(timer);
       }
     };
-    return [...(await guarded(sizes[0]!, 1000)), ...(await guarded(sizes[1]!, 3000))];
+    try {
+      return [...(await guarded(sizes[0]!, 1000)), ...(await guarded(sizes[1]!, 3000))];
+    } finally {
+      await gh.close();
+    }
   },
 };

@@ -101,7 +101,7 @@ export const registryDiscovery: Scenario = {
   title: 'registry push → first-environment commit (webhook, real registry)',
   timeoutMs: (quick) => (quick ? 240_000 : 600_000),
   async run(ctx) {
-    const samples = ctx.quick ? 10 : 40;
+    const samples = ctx.quick ? 6 : 40;
     ctx.log(`${samples} pushes`);
     const ms = await latencies(samples, ctx.log);
     const notes = `${samples} pushes${ctx.quick ? ' (quick size)' : ''}; from skopeo's return to the commit on the GitOps main branch; webhook → tags list → manifest HEAD → GitOps fetch → splice → commit → push`;

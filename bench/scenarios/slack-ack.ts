@@ -102,16 +102,49 @@ class Answers {
   }
 }
 
+interface SlackServers {
+  fake: SlackFake;
+  bare: { port: number; stop(): Promise<void> };
+  server: { port: number; stop(): Promise<void> };
+  stop(): Promise<void>;
+}
+
+/** The fake Slack, then bare Bolt and conveyor serve, each in its own process (measures nothing). */
+async function startServers(): Promise<SlackServers> {
+  const fake = await SlackFake.start();
+  const started = await Promise.allSettled([startServerChild('bare', fake), startServerChild('conveyor', fake)]);
+  const [bare, server] = started;
+  if (bare.status === 'rejected' || server.status === 'rejected') {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    await fake.close();
+    throw bare.status === 'rejected' ? bare.reason : (server as PromiseRejectedResult).reason;
+  }
+  return {
+    fake,
+    bare: bare.value,
+    server: server.value,
+    async stop() {
+      await Promise.all([server.value.stop(), bare.value.stop()]);
+      await fake.close();
+    },
+  };
+}
+
 export const slackAck: Scenario = {
   name: 'slack-ack',
   title: 'signed slash commands acked at concurrency 10 and 50, replies delivered',
   timeoutMs: (quick) => (quick ? 180_000 : 900_000),
-  async run(ctx) {
+  prepare: () => startServers(),
+  async run(ctx, prepared) {
     const total = ctx.quick ? 120 : 3000;
     const warmup = ctx.quick ? 15 : 300;
-    ctx.log('starting the fake Slack, then bare Bolt and conveyor serve, each in its own process');
-    const fake = await SlackFake.start();
-    const [bare, server] = await Promise.all([startServerChild('bare', fake), startServerChild('conveyor', fake)]);
+    ctx.log(
+      prepared
+        ? 'the fake Slack, bare Bolt and conveyor serve (each in its own process) were started while the bench loaded'
+        : 'starting the fake Slack, then bare Bolt and conveyor serve, each in its own process',
+    );
+    const servers = (await (prepared ?? startServers())) as SlackServers;
+    const { fake, bare, server } = servers;
     let run = 0;
     /** A run against Conveyor, then until every acked command is answered (or 120 s pass). */
     const against = async (port: number, n: number, concurrency: number, waitReplies: boolean) => {
@@ -209,8 +242,7 @@ export const slackAck: Scenario = {
       }
       return figures;
     } finally {
-      await Promise.all([server.stop(), bare.stop()]);
-      await fake.close();
+      await servers.stop();
     }
   },
 };

@@ -24,6 +24,16 @@ import { StateStore } from '../../src/store/state-store.js';
 
 let template: Promise<PGlite> | null = null;
 let sandboxTemplate: Promise<string> | null = null;
+let storeSource: (() => Promise<PGlite>) | null = null;
+
+/**
+ * Make this process's stores with `make` (a fresh in-memory PGlite migrated to this version's
+ * level) instead of clones of a template initialised here: the bench loads them from the
+ * installation's migrated template (bench/lib/pglite-seed.ts).
+ */
+export function useStoreSource(make: () => Promise<PGlite>): void {
+  storeSource = make;
+}
 
 /** Fresh demo repositories: a copy of one sandbox made per test process. */
 export async function copySandbox(dir: string): Promise<{ dir: string; configFile: string }> {
@@ -43,6 +53,7 @@ export async function copySandbox(dir: string): Promise<{ dir: string; configFil
  * migrating PGlite costs seconds; a clone costs little).
  */
 export async function clonedStore(clock: Clock): Promise<StateStore> {
+  if (storeSource) return StateStore.open(await wrapPglite(await storeSource()), clock);
   template ??= (async () => {
     liftoffForPglite(); // compiled as the product compiles it
     const pg = new PGlite();
