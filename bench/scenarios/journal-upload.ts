@@ -10,8 +10,8 @@
  * does; the headline), the second with a sidecar without them (it waits to settle and is read
  * once for its sha256 before the upload). Their contents differ, so neither reuses the other's
  * object. The baseline uploads the first one's file. The full run repeats the declared case
- * three times, alternating with the baseline, each round with a journal of its own, and reports
- * the medians.
+ * three times beside the baseline, each round with a journal of its own on an empty bucket, the
+ * second round in the other order, and reports the medians.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
 import { figure, type Scenario } from '../lib/figure.js';
 import { childEnv, MiB, procMemory, spawnChild, tsxArgs } from '../lib/proc.js';
@@ -204,16 +205,36 @@ export const journalUpload: Scenario = {
         return event.at - t0;
       };
       const ours = [await exportOne(FILE, { size, sha256: sums[0] })];
+      // Later rounds find s3rver's disk fuller and slower: each round starts with an empty
+      // bucket, and the second round goes the other way round (journal-watch first), so that
+      // neither side is always the one that uploads second.
+      const bucket = new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
+      const emptyBucket = async () => {
+        const listed = await bucket.send(new ListObjectsV2Command({ Bucket: 'journals' }));
+        for (const o of listed.Contents ?? [])
+          await bucket.send(new DeleteObjectCommand({ Bucket: 'journals', Key: o.Key }));
+      };
       for (let i = 1; i < rounds; i++) {
-        ctx.log(`round ${i + 1} of ${rounds}: bare Upload, then journal-watch`);
-        bares.push(await bareUpload(i));
+        await emptyBucket();
+        const watchFirst = i % 2 === 1;
+        ctx.log(
+          `round ${i + 1} of ${rounds}: ${watchFirst ? 'journal-watch, then bare Upload' : 'bare Upload, then journal-watch'}`,
+        );
+        if (!watchFirst) bares.push(await bareUpload(i));
         ours.push(await exportOne(roundFile(i), { size, sha256: sums[i] }));
+        if (watchFirst) bares.push(await bareUpload(i));
       }
+      bucket.destroy();
       const ms = median(ours);
       const baseline = { ms: median(bares.map((b) => b.ms)), peakBytes: Math.max(...bares.map((b) => b.peakBytes)) };
       const roundsNote =
         rounds > 1
-          ? `; medians of ${rounds} rounds, alternating (journal-watch ${ours.map((x) => Math.round(x)).join(', ')} ms; bare ${bares.map((b) => Math.round(b.ms)).join(', ')} ms)`
+          ? `; medians of ${rounds} rounds (bare first, journal-watch first, bare first; each on an empty bucket): journal-watch ${ours.map((x) => Math.round(x)).join(', ')} ms, bare ${bares.map((b) => Math.round(b.ms)).join(', ')} ms`
           : '';
       ctx.log('the same through journal-watch, sidecar without size and sha256');
       const plainMs = await exportOne(PLAIN_FILE, {});
