@@ -143,10 +143,11 @@ export const journalUpload: Scenario = {
       const sums = Array.from({ length: rounds }, (_, i) => writeJournal(join(staging, roundFile(i)), size));
       writeJournal(join(staging, PLAIN_FILE), size);
 
-      const bareUpload = async (i: number) => {
+      /** The bare Upload of round i's journal: from staging, or where journal-watch moved it once it went first. */
+      const bareUpload = async (i: number, from = join(staging, roundFile(i))) => {
         const bare = spawnChild(
           process.execPath,
-          tsxArgs(BARE_UPLOAD, join(staging, roundFile(i)), endpoint, 'journals', `bare/journal-${i}.dat`),
+          tsxArgs(BARE_UPLOAD, from, endpoint, 'journals', `bare/journal-${i}.dat`),
           { cwd: REPO, env: childEnv() },
         );
         const line = await bare.waitForLine(/^\{.*"ms".*\}$/, ctx.quick ? 40_000 : 240_000);
@@ -227,7 +228,7 @@ export const journalUpload: Scenario = {
         );
         if (!watchFirst) bares.push(await bareUpload(i));
         ours.push(await exportOne(roundFile(i), { size, sha256: sums[i] }));
-        if (watchFirst) bares.push(await bareUpload(i));
+        if (watchFirst) bares.push(await bareUpload(i, join(inbox, 'uploaded', roundFile(i))));
       }
       bucket.destroy();
       const ms = median(ours);
