@@ -219,7 +219,7 @@ export const configSchema = z
           .optional(),
         pollInterval: duration.default(60_000),
         /** The longest a clone, fetch, push or ls-remote (and a GitHub API request) may take before it is stopped. */
-        networkTimeout: duration.default(120_000),
+        networkTimeout: duration.refine((ms) => ms >= 1000, 'at least 1s').default(120_000),
       })
       .strict()
       .default({

@@ -12,6 +12,7 @@ import { GitMirror } from '../../src/adapters/git-mirror.js';
 import { createOctokit } from '../../src/adapters/github.js';
 import { parseConfig } from '../../src/config/load.js';
 import { type PollSource, RepoPoller } from '../../src/controller/repo-poller.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { SANDBOX_CONFIG } from '../../src/sandbox/sandbox.js';
 
 /** Accepts every connection and never answers; remembers when each one was closed by the client. */
@@ -122,5 +123,13 @@ describe('network time limits', () => {
     expect(parseConfig(SANDBOX_CONFIG).git.networkTimeout).toBe(120_000);
     const set = SANDBOX_CONFIG.replace(/^git:\n/m, 'git:\n  networkTimeout: 30s\n');
     expect(parseConfig(set).git.networkTimeout).toBe(30_000);
+    // No limit of zero: every GitHub request would be aborted at once.
+    const zero = SANDBOX_CONFIG.replace(/^git:\n/m, 'git:\n  networkTimeout: 0s\n');
+    expect(() => parseConfig(zero)).toThrow(ConfigError);
+    try {
+      parseConfig(zero);
+    } catch (err) {
+      expect((err as ConfigError).problems.join('\n')).toMatch(/git\.networkTimeout.*at least 1s/);
+    }
   });
 });
