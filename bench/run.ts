@@ -80,14 +80,20 @@ async function main(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
   const seed = pgliteSeed();
-  seed.catch(() => {}); // awaited below
+  seed.then(
+    () => process.stderr.write(`  PGlite seed: made (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
+    () => {}, // awaited below
+  );
   // Each scenario's unmeasured set-up (lib/figure.ts, `prepare`) starts as soon as it is loaded;
   // all of it is done before the first measurement.
   const prepared: (Promise<Prepared> | undefined)[] = [];
   const loading = selected.map(async (s, i) => {
     const scenario = await s.load();
     prepared[i] = scenario.prepare?.(quick);
-    prepared[i]?.catch(() => {}); // the scenario's run awaits it
+    prepared[i]?.then(
+      () => process.stderr.write(`  ${s.name}: prepared (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
+      () => {}, // the scenario's run awaits it
+    );
     return scenario;
   });
   let scenarios: Scenario[];
