@@ -1,13 +1,13 @@
 /**
  * A Slack server measured by the slack-ack scenario, in a process of its own (`node --import
  * tsx bench/lib/slack-server-child.ts '<json>'`): either `conveyor serve` on a sandbox workspace
- * (in-memory PGlite, as the other scenarios use) or the baseline, a bare Bolt HTTPReceiver app
+ * (its store a PGlite folder, as serve's default is) or the baseline, a bare Bolt HTTPReceiver app
  * that only acks. Neither shares its event loop with the fake Slack, the load generator or the
  * scenario's counting. Prints `{"port":N}` once it listens; stops on SIGTERM.
  */
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { startServer } from '../../src/server/serve.js';
-import { benchStore, makeWorkspace, silentLogger } from './workspace.js';
+import { makeWorkspace, silentLogger } from './workspace.js';
 
 export interface SlackServerChildInput {
   kind: 'conveyor' | 'bare';
@@ -49,7 +49,14 @@ async function bare(): Promise<{ port: number; stop(): Promise<void> }> {
 }
 
 async function conveyor(): Promise<{ port: number; stop(): Promise<void> }> {
-  const [ws, store, log] = await Promise.all([makeWorkspace('slack'), benchStore(), silentLogger()]);
+  // The store serve has by default: a PGlite folder (a copy of the installation's migrated
+  // template), so each ack pays for what a real one does (its line in the accept log).
+  const [ws, log] = await Promise.all([
+    makeWorkspace('slack', (c) => {
+      c.state = { url: 'pglite:.conveyor/bench-state' };
+    }),
+    silentLogger(),
+  ]);
   const server = await startServer({
     cwd: ws.root,
     configFile: ws.configFile,
@@ -58,7 +65,6 @@ async function conveyor(): Promise<{ port: number; stop(): Promise<void> }> {
     out: () => {},
     log,
     env: { SLACK_BOT_TOKEN: input.token, SLACK_SIGNING_SECRET: input.secret, SLACK_API_URL: input.apiUrl },
-    compose: { state: store },
   });
   return {
     port: server.port,

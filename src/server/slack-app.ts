@@ -19,6 +19,7 @@ import { registerRejectModal } from './slack/listeners/reject-modal.js';
 import { registerSlashCommand } from './slack/listeners/slash-command.js';
 import { registerSoakRollback } from './slack/listeners/soak-rollback.js';
 import { createSurface, type SlackAppLogger, type SlackSurface } from './slack/surface.js';
+import type { AcceptLog } from './slack-accept-log.js';
 import { SlackInboxWorker } from './slack-inbox.js';
 import { SlackHttpReceiver } from './slack-receiver.js';
 
@@ -56,7 +57,7 @@ export interface CreateSlackAppOptions {
    * before they are acked, and a restart finishes what a dead process accepted.
    * Without it (unit tests of the transport) the work lives in memory only.
    */
-  inbox?: { store: InboxStore; worker: string; deliveryLog?: string };
+  inbox?: { store: InboxStore; worker: string; deliveryLog?: string; acceptLog?: AcceptLog };
   /** The channel an operation's message belongs in (its environment's); typed elsewhere, a link is left there. */
   homeChannel?: (operation: { kind?: string; env?: string }) => string | undefined;
 }
@@ -120,6 +121,7 @@ export function createSlackApp(options: CreateSlackAppOptions): SlackApp {
         publishHome: (client, user) => base.publishHome(client, user),
         schedule: (task) => base.afterAck(task),
         deliveryLog: options.inbox.deliveryLog,
+        acceptLog: options.inbox.acceptLog,
         homeChannel: options.homeChannel,
       })
     : null;

@@ -27,6 +27,7 @@ import { toSlackError } from '../adapters/slack-notifier.js';
 import type { CommandService } from '../core/command-service.js';
 import type { Reply } from '../core/reply.js';
 import { INBOX_MAX_ATTEMPTS, type InboxItem, type InboxStore } from '../store/inbox-store.js';
+import type { AcceptLog, LoggedRequest } from './slack-accept-log.js';
 
 /** What a slash command leaves in the inbox. */
 export interface CommandPayload {
@@ -68,6 +69,11 @@ export interface SlackInboxDeps {
   now?: () => number;
   /** Append-only file of delivered ids (beside the embedded store); none: the inbox row alone. */
   deliveryLog?: string;
+  /**
+   * The embedded store's write-ahead (./slack-accept-log.ts): a request is acked once logged,
+   * and its row is written by the work that runs it. None (PostgreSQL): the row before the ack.
+   */
+  acceptLog?: AcceptLog;
   /** The channel (name or id) an operation's message belongs in: its environment's, from the configuration. */
   homeChannel?: (operation: { kind?: string; env?: string }) => string | undefined;
   /** Channel names to ids (default: conversations.list over `client`, cached). */
@@ -105,6 +111,14 @@ export class SlackInboxWorker {
 
   /** Ids whose reply Slack has taken. */
   private readonly delivered = new Set<string>();
+  /** Acked and logged, their rows not written yet (id → when acked): the work that runs each writes it. */
+  private readonly toStore = new Map<string, number>();
+  /**
+   * Logged requests whose rows the next sweep writes: what a stopped process left (`replay`) and
+   * any whose write failed here.
+   */
+  private readonly leftovers = new Map<string, { entry: LoggedRequest; replay: boolean }>();
+  private replayPending = false;
   /** Ids whose reply was on its way to Slack (a `begin` line): a resume must not show it twice. */
   private readonly begun = new Set<string>();
 
@@ -112,6 +126,10 @@ export class SlackInboxWorker {
     this.now = d.now ?? Date.now;
     this.postJson = d.postJson ?? postJson;
     this.channels = d.channels ?? new SlackChannels(d.client);
+    if (d.acceptLog) {
+      for (const entry of d.acceptLog.leftover()) this.leftovers.set(entry.id, { entry, replay: true });
+      this.replayPending = true;
+    }
     if (d.deliveryLog && existsSync(d.deliveryLog)) {
       for (const line of readFileSync(d.deliveryLog, 'utf8').split('\n')) {
         if (line.startsWith('b ')) this.begun.add(line.slice(2));
@@ -176,10 +194,71 @@ export class SlackInboxWorker {
    * The row is born claimed by this worker, which runs it next.
    */
   accept(id: string, kind: 'command' | 'action', payload: CommandPayload | ActionPayload): Promise<boolean> {
-    return this.d.inbox.accept(id, kind, payload as unknown as Record<string, unknown>, {
-      worker: this.d.worker,
-      ms: CLAIM_MS,
-    });
+    const log = this.d.acceptLog;
+    if (!log) {
+      return this.d.inbox.accept(id, kind, payload as unknown as Record<string, unknown>, {
+        worker: this.d.worker,
+        ms: CLAIM_MS,
+      });
+    }
+    // A retry of a request this process holds: its first delivery answers it.
+    if (this.inFlight.has(id) || this.toStore.has(id) || this.leftovers.has(id)) return Promise.resolve(false);
+    try {
+      const at = this.now();
+      log.append({ id, kind, payload: payload as unknown as Record<string, unknown>, at });
+      this.toStore.set(id, at);
+      return Promise.resolve(true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * The row of a request acked through the accept log, born claimed by this worker; false when
+   * the store had it already (a retry of one a stopped process took) or the write failed (the
+   * next sweep writes it from the log).
+   */
+  private async store(id: string, accepted: InboxItem): Promise<boolean> {
+    const at = this.toStore.get(id)!;
+    this.toStore.delete(id);
+    let fresh: boolean;
+    try {
+      fresh = await this.d.inbox.accept(
+        id,
+        accepted.kind,
+        accepted.payload,
+        { worker: this.d.worker, ms: CLAIM_MS },
+        new Date(at),
+      );
+    } catch (err) {
+      const entry = { id, kind: accepted.kind as LoggedRequest['kind'], payload: accepted.payload, at };
+      this.leftovers.set(id, { entry, replay: false });
+      this.d.log.warn({ err, id }, 'inbox: could not store an acked request; the next sweep tries again');
+      return false;
+    }
+    this.d.acceptLog?.settle();
+    if (!fresh) this.d.log.info({ id }, 'a redelivered request: the first delivery answers it; not posting again');
+    return fresh;
+  }
+
+  /** Write the rows of logged requests that have none yet (unclaimed: the sweep then runs them). */
+  private async storeLeftovers(): Promise<void> {
+    const entries = [...this.leftovers.values()];
+    const results = await Promise.allSettled(
+      entries.map(({ entry }) => this.d.inbox.accept(entry.id, entry.kind, entry.payload, null, new Date(entry.at))),
+    );
+    for (const [i, r] of results.entries()) {
+      const { entry, replay } = entries[i]!;
+      if (r.status === 'rejected') continue;
+      this.leftovers.delete(entry.id);
+      if (!replay) this.d.acceptLog?.settle();
+    }
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (failed) this.d.log.warn({ failed }, 'inbox: acked requests still without a row; the next sweep tries again');
+    if (this.replayPending && ![...this.leftovers.values()].some((l) => l.replay)) {
+      this.replayPending = false;
+      this.d.acceptLog?.replayed();
+    }
   }
 
   /**
@@ -203,6 +282,7 @@ export class SlackInboxWorker {
 
   /** Queue every unfinished item nobody holds. */
   async sweep(): Promise<number> {
+    if (this.leftovers.size || this.replayPending) await this.storeLeftovers();
     const ids = await this.d.inbox.open(200);
     for (const id of ids) this.enqueue(id);
     if (ids.length === 0 && this.inFlight.size === 0) this.compact();
@@ -221,10 +301,12 @@ export class SlackInboxWorker {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.d.inbox.flushDone();
+    this.d.acceptLog?.close();
   }
 
   async process(id: string, accepted?: InboxItem): Promise<void> {
     const { inbox, worker, log } = this.d;
+    if (accepted && this.toStore.has(id) && !(await this.store(id, accepted))) return;
     // An item accepted here is born claimed by this worker; one that waited in the queue past
     // half its claim is claimed again first, so another replica's sweep never runs it as well.
     const waitedLong = accepted && this.now() - Date.parse(accepted.acceptedAt) > CLAIM_MS / 2;

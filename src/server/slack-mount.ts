@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import type { InboxStore } from '../store/inbox-store.js';
 import type { HttpServer } from './http-server.js';
+import { AcceptLog } from './slack-accept-log.js';
 
 /** What the composition root hands the Slack surface besides the service. */
 export interface SlackMountDeps {
@@ -41,6 +42,11 @@ export async function mountSlack(d: SlackMountDeps): Promise<{ stop(): Promise<v
             store: d.inbox.store,
             worker: PROCESS_WORKER,
             deliveryLog: d.inbox.dir ? `${d.inbox.dir}.slack-deliveries` : undefined,
+            // One process per PGlite folder: requests are acked once logged beside it, their
+            // rows written after (./slack-accept-log.ts). PostgreSQL: the row before the ack.
+            acceptLog: d.inbox.singleProcess
+              ? AcceptLog.open(d.inbox.dir ? `${d.inbox.dir}.slack-accepts` : undefined)
+              : undefined,
           },
         }
       : {}),

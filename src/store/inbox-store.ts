@@ -68,13 +68,15 @@ export class InboxStore {
    * Write an item before its ack; false when this id was accepted before (a retry). With
    * `claim`, the item is born claimed by that worker (it runs it next, without a claim query).
    * Accepts of the same burst are written by one statement; each still resolves only once its
-   * own row is committed.
+   * own row is committed. `acceptedAt`: when it was acked, if that was before this write (the
+   * Slack worker's accept log, src/server/slack-accept-log.ts).
    */
   accept(
     id: string,
     kind: string,
     payload: Record<string, unknown>,
     claim: { worker: string; ms: number } | null = null,
+    acceptedAt?: Date,
   ): Promise<boolean> {
     const now = this.clock.now();
     return this.accepts.add([
@@ -82,7 +84,7 @@ export class InboxStore {
       kind,
       JSON.stringify(payload),
       'accepted',
-      now.toISOString(),
+      (acceptedAt ?? now).toISOString(),
       now.toISOString(),
       claim?.worker ?? null,
       claim ? new Date(now.getTime() + claim.ms).toISOString() : null,
