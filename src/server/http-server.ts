@@ -37,17 +37,36 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<
     req.resume();
     throw httpError(413, `request body too large (limit ${limit} bytes)`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw httpError(413, `request body too large (limit ${limit} bytes)`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (req.readableEnded) return Buffer.alloc(0); // read already (as `for await` would find it)
+  // Events rather than `for await`: an async iterator per request costs more than the read.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err: Error | null) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done(httpError(413, `request body too large (limit ${limit} bytes)`));
+        req.resume(); // the rest is read and dropped; the answer can still be sent
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(null);
+    const onError = (err: Error) => done(err);
+    const onClose = () => done(new Error('the request was closed before its body ended'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 export async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
