@@ -23,8 +23,11 @@ export function registerButtons(app: App, s: SlackSurface): void {
       const id = `slack:${body.team?.id ?? ''}:${body.trigger_id}`;
       const payload = { text: `approve ${opId}`, user, channel, fromHome: body.view?.type === 'home' };
       const fresh = await s.inbox.accept(id, 'action', payload);
-      await ack();
-      if (fresh) s.inbox.enqueue(id, { kind: 'action', payload });
+      try {
+        await ack();
+      } finally {
+        if (fresh) s.inbox.enqueue(id, { kind: 'action', payload }); // taken: it runs even if the ack failed
+      }
       return;
     }
     await ack();

@@ -31,8 +31,11 @@ export function registerRejectModal(app: App, s: SlackSurface): void {
       const id = `slack:view:${view.id}`;
       const payload = { text: rejectText(meta.op, reason), user, channel: meta.channel };
       const fresh = await s.inbox.accept(id, 'action', payload);
-      await ack();
-      if (fresh) s.inbox.enqueue(id, { kind: 'action', payload });
+      try {
+        await ack();
+      } finally {
+        if (fresh) s.inbox.enqueue(id, { kind: 'action', payload }); // taken: it runs even if the ack failed
+      }
       return;
     }
     await ack();

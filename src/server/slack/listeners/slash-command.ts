@@ -31,9 +31,13 @@ export function registerSlashCommand(app: App, s: SlackSurface, command: string)
         responseUrl: cmd.response_url,
       };
       const fresh = await s.inbox.accept(id, 'command', payload);
-      await ack();
-      if (fresh) s.inbox.enqueue(id, { kind: 'command', payload });
-      else s.logger.info({ id }, 'a redelivered command: the first delivery answers it; not posting again');
+      try {
+        await ack();
+      } finally {
+        // taken: it runs even if the ack failed (Slack's retry then finds it taken)
+        if (fresh) s.inbox.enqueue(id, { kind: 'command', payload });
+        else s.logger.info({ id }, 'a redelivered command: the first delivery answers it; not posting again');
+      }
       return;
     }
     await ack();

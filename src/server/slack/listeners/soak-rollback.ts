@@ -29,8 +29,11 @@ export function registerSoakRollback(app: App, s: SlackSurface): void {
       // in the environment's channel; a refusal is told privately to the person who clicked.
       const payload = { text, user, channel, responseUrl: body.response_url };
       const fresh = await s.inbox.accept(id, 'command', payload);
-      await ack();
-      if (fresh) s.inbox.enqueue(id, { kind: 'command', payload });
+      try {
+        await ack();
+      } finally {
+        if (fresh) s.inbox.enqueue(id, { kind: 'command', payload }); // taken: it runs even if the ack failed
+      }
       return;
     }
     await ack();
