@@ -1,12 +1,22 @@
 /**
  * A Slack server measured by the slack-ack scenario, in a process of its own (`node --import
  * tsx bench/lib/slack-server-child.ts '<json>'`): either `conveyor serve` on a sandbox workspace
- * (its store a PGlite folder, as serve's default is) or the baseline, a bare Bolt HTTPReceiver app
+ * (its store a PGlite folder, as serve's default is; dist/ when it is current, as `npx conveyor`
+ * runs it) or the baseline, a bare Bolt HTTPReceiver app
  * that only acks. Neither shares its event loop with the fake Slack, the load generator or the
  * scenario's counting. Prints `{"port":N}` once it listens; stops on SIGTERM.
  */
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
-import { startServer } from '../../src/server/serve.js';
+// @ts-expect-error: a plain ES module of bin/, no declarations
+import { buildIsFresh } from '../../bin/build-freshness.js';
+
+/** serve as `npx conveyor serve` runs it: the compiled dist/ when it is current, else the sources. */
+const { startServer } = (
+  buildIsFresh()
+    ? await import(new URL('../../dist/src/server/serve.js', import.meta.url).href)
+    : await import('../../src/server/serve.js')
+) as typeof import('../../src/server/serve.js');
+
 import { makeWorkspace, silentLogger } from './workspace.js';
 
 export interface SlackServerChildInput {
