@@ -2,9 +2,13 @@
  * The inbox worker on its own (a migrated store, the Slack fake, a scripted CommandService):
  * what a restart finds accepted but unfinished is run and answered; a private answer goes
  * through response_url while Slack keeps it valid and as an ephemeral message in the channel
- * after 30 minutes; a reply the delivery log says Slack already has is not sent again.
+ * after 30 minutes; a reply the delivery log says Slack already has is not sent again. With the
+ * embedded store's accept log (src/server/slack-accept-log.ts) a request is acked once its line
+ * is written, its row comes when its work runs, and what a killed process logged but never
+ * stored is stored and answered once by the next start (the whole server under SIGKILL:
+ * test/hostile/inbox-kill.test.ts).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebClient } from '@slack/web-api';
@@ -12,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandInvocation, CommandService } from '../../src/core/command-service.js';
 import { systemClock } from '../../src/core/ports.js';
 import { okReply, type Reply, refusedReply } from '../../src/core/reply.js';
-import { SlackInboxWorker } from '../../src/server/slack-inbox.js';
+import { AcceptLog } from '../../src/server/slack-accept-log.js';
+import { type CommandPayload, SlackInboxWorker } from '../../src/server/slack-inbox.js';
 import { InboxStore } from '../../src/store/inbox-store.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import { clonedStore } from '../support/runtime.js';
@@ -61,7 +66,13 @@ describe('the Slack inbox worker', () => {
 
   const worker = (
     service: CommandService,
-    extra: { now?: () => number; deliveryLog?: string; postJson?: (url: string, body: string) => Promise<number> } = {},
+    extra: {
+      now?: () => number;
+      deliveryLog?: string;
+      postJson?: (url: string, body: string) => Promise<number>;
+      acceptLog?: AcceptLog;
+      schedule?: (task: () => Promise<void>) => void;
+    } = {},
   ) =>
     new SlackInboxWorker({
       inbox,
@@ -164,6 +175,82 @@ describe('the Slack inbox worker', () => {
     expect(fake.messagesIn('C0SENT001')).toHaveLength(0);
     expect(service.runs).toHaveLength(0);
     expect((await inbox.get('slack:T1:sent-1'))?.state).toBe('done');
+  });
+
+  describe('with the accept log of the embedded store', () => {
+    const payload = (id: string, text: string): CommandPayload => ({
+      text,
+      user: 'U_DEMO',
+      channel: 'C0ACCEPT1',
+      responseUrl: fake.responseUrl(id),
+    });
+    /** The channel posts answering `id` (the scripted service echoes the text, which names it). */
+    const answersTo = (id: string) => fake.messagesIn('C0ACCEPT1').filter((m) => m.text?.includes(id)).length;
+
+    it('acks once the line is written; the row comes when the work runs, and the log empties after', async () => {
+      const file = join(dir, 'first.slack-accepts');
+      const acceptLog = AcceptLog.open(file, { truncateAt: 0 });
+      const held: (() => Promise<void>)[] = [];
+      const service = new ScriptedService();
+      const w = worker(service, { acceptLog, schedule: (task) => held.push(task) });
+      const id = 'slack:T1:accept-1';
+
+      expect(await w.accept(id, 'command', payload(id, `list ${id}`))).toBe(true);
+      expect(readFileSync(file, 'utf8')).toContain(`"id":"${id}"`);
+      expect(await inbox.get(id)).toBeNull(); // acked with no row yet: its work writes it
+      expect(await w.accept(id, 'command', payload(id, `list ${id}`))).toBe(false); // Slack's retry meanwhile
+      w.enqueue(id, { kind: 'command', payload: payload(id, `list ${id}`) });
+
+      await Promise.all(held.splice(0).map((task) => task()));
+      await waitFor(async () => (await inbox.get(id))?.state === 'done');
+      expect(service.runs.map((r) => r.idempotencyKey)).toEqual([id]);
+      expect(answersTo(id)).toBe(1);
+      expect(statSync(file).size).toBe(0); // every line has its row: emptied
+      await w.stop();
+      await expect(w.accept('slack:T1:accept-late', 'command', payload('late', 'help'))).rejects.toThrow(/closed/);
+    });
+
+    it('what a killed process logged is stored and answered once by the next start', async () => {
+      const file = join(dir, 'killed.slack-accepts');
+      const before = worker(new ScriptedService(), {
+        acceptLog: AcceptLog.open(file),
+        schedule: () => {
+          throw new Error('killed before any work ran');
+        },
+      });
+      const ids = ['slack:T1:killed-1', 'slack:T1:killed-2'];
+      for (const id of ids) expect(await before.accept(id, 'command', payload(id, `list ${id}`))).toBe(true);
+      appendFileSync(file, '{"id":"slack:T1:torn","kind":"comm'); // a write the kill cut short (never acked)
+      // killed here: no row, no answer, the file left as it is
+
+      const acceptLog = AcceptLog.open(file);
+      expect(readFileSync(`${file}.replay`, 'utf8')).toContain(ids[0]);
+      expect(statSync(file).size).toBe(0);
+      const service = new ScriptedService();
+      const running: Promise<void>[] = [];
+      const w = worker(service, { acceptLog, schedule: (task) => void running.push(task()) });
+      expect(await w.sweep()).toBeGreaterThanOrEqual(2);
+      await waitFor(async () => (await Promise.all(ids.map((id) => inbox.get(id)))).every((r) => r?.state === 'done'));
+      expect(service.runs.map((r) => r.idempotencyKey).sort()).toEqual(ids);
+      expect(ids.map(answersTo)).toEqual([1, 1]);
+      expect(existsSync(`${file}.replay`)).toBe(false);
+      expect(await inbox.get('slack:T1:torn')).toBeNull();
+
+      await w.stop();
+
+      // Slack's retry of one of them, reaching a process started again since: its row is there,
+      // so it is not run or answered again
+      const again = worker(service, {
+        acceptLog: AcceptLog.open(file),
+        schedule: (task) => void running.push(task()),
+      });
+      expect(await again.accept(ids[0]!, 'command', payload(ids[0]!, `list ${ids[0]}`))).toBe(true);
+      again.enqueue(ids[0]!, { kind: 'command', payload: payload(ids[0]!, `list ${ids[0]}`) });
+      await Promise.all(running);
+      await again.stop();
+      expect(service.runs).toHaveLength(2);
+      expect(answersTo(ids[0]!)).toBe(1);
+    });
   });
 });
 
