@@ -190,8 +190,10 @@ export class SlackInboxWorker {
   }
 
   /**
-   * Write a request before its ack; false for a retry of one accepted before (nothing to do).
-   * The row is born claimed by this worker, which runs it next.
+   * Write a request down before its ack; false for a retry of one accepted before (nothing to
+   * do). Without an accept log, its row, born claimed by this worker, which runs it next. With
+   * one, its line: the row is written when it runs (`store`), and a retry of a request a stopped
+   * process took is found out then.
    */
   accept(id: string, kind: 'command' | 'action', payload: CommandPayload | ActionPayload): Promise<boolean> {
     const log = this.d.acceptLog;
