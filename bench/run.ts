@@ -11,7 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Figure, failedScenario, type Prepared, type Scenario } from './lib/figure.js';
-import { pgliteSeed, seededPglite } from './lib/pglite-seed.js';
+import { pgliteSeed, pgliteSeedNamed, seededPglite } from './lib/pglite-seed.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
 
 /**
@@ -81,14 +81,19 @@ async function main(argv: string[]): Promise<number> {
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
   const seed = pgliteSeed();
   seed.then(
-    () => process.stderr.write(`  PGlite seed: made (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
+    (file) =>
+      process.stderr.write(
+        `  PGlite seed: ${file.includes('.bench-seed-') ? 'kept from an earlier run' : 'made'} (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+      ),
     () => {}, // awaited below
   );
   // Each scenario's unmeasured set-up (lib/figure.ts, `prepare`) starts as soon as it is loaded;
   // all of it is done before the first measurement.
   const prepared: (Promise<Prepared> | undefined)[] = [];
+  const named = pgliteSeedNamed(); // (the children a `prepare` starts inherit the seed's path)
   const loading = selected.map(async (s, i) => {
     const scenario = await s.load();
+    await named;
     prepared[i] = scenario.prepare?.(quick);
     prepared[i]?.then(
       () => process.stderr.write(`  ${s.name}: prepared (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
