@@ -7,6 +7,8 @@
  */
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { startServer } from '../../src/server/serve.js';
+import { useSandboxTemplate } from '../../test/support/runtime.js';
+import { namedSandboxTemplate } from './sandbox-template.js';
 import { benchStore, makeWorkspace, silentLogger } from './workspace.js';
 
 export interface SlackServerChildInput {
@@ -49,6 +51,8 @@ async function bare(): Promise<{ port: number; stop(): Promise<void> }> {
 }
 
 async function conveyor(): Promise<{ port: number; stop(): Promise<void> }> {
+  const template = namedSandboxTemplate(); // the run's sandbox, copied (else one made here)
+  if (template) useSandboxTemplate(template);
   const [ws, store, log] = await Promise.all([makeWorkspace('slack'), benchStore(), silentLogger()]);
   const server = await startServer({
     cwd: ws.root,
