@@ -11,8 +11,9 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Figure, failedScenario, type Prepared, type Scenario } from './lib/figure.js';
-import { pgliteSeed, seededPglite } from './lib/pglite-seed.js';
+import { pgliteSeed, pgliteSeedNamed, seededPglite } from './lib/pglite-seed.js';
 import { buildReport, renderTable, writeReport } from './lib/report.js';
+import { makeSandboxTemplate } from './lib/sandbox-template.js';
 
 /**
  * The scenarios in the order they run, each imported when the run starts (after the PGlite seed's
@@ -81,14 +82,22 @@ async function main(argv: string[]): Promise<number> {
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
   const seed = pgliteSeed();
   seed.then(
-    () => process.stderr.write(`  PGlite seed: made (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
+    (file) =>
+      process.stderr.write(
+        `  PGlite seed: ${file.includes('.bench-seed-') ? 'kept from an earlier run' : 'made'} (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+      ),
     () => {}, // awaited below
   );
   // Each scenario's unmeasured set-up (lib/figure.ts, `prepare`) starts as soon as it is loaded;
   // all of it is done before the first measurement.
   const prepared: (Promise<Prepared> | undefined)[] = [];
+  // One sandbox, copied wherever a scenario's set-up needs a fresh one (lib/sandbox-template.ts).
+  const sandboxTemplate = makeSandboxTemplate();
+  sandboxTemplate.catch(() => {}); // awaited below
+  const named = pgliteSeedNamed(); // (the children a `prepare` starts inherit the seed's path)
   const loading = selected.map(async (s, i) => {
     const scenario = await s.load();
+    await named;
     prepared[i] = scenario.prepare?.(quick);
     prepared[i]?.then(
       () => process.stderr.write(`  ${s.name}: prepared (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
@@ -101,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     [scenarios, runtime] = await Promise.all([Promise.all(loading), import('../test/support/runtime.js')]);
     await seed;
+    await sandboxTemplate;
     await Promise.allSettled(prepared);
   } catch (err) {
     await Promise.allSettled(loading);
@@ -115,8 +125,9 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   runtime.useStoreSource(() => seededPglite());
+  runtime.useSandboxTemplate(sandboxTemplate);
   process.stderr.write(
-    `bench: scenarios loaded and prepared, PGlite seed ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    `bench: scenarios loaded and prepared, PGlite seed and sandbox template ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   const figures: Figure[] = [];
   let crashed = 0;

@@ -3,6 +3,10 @@
  * '<json>'`), so the server measured never shares an event loop or a core's time slice with
  * the code that drives it: signed slash commands, closed loop (lib/load.ts), the command texts
  * taken in turn. Prints one JSON line: the LoadResult and the wall-clock start and end.
+ *
+ * Without the JSON argument it is a generator started ahead: once loaded it prints `ready` and
+ * waits, idle, for its input as one JSON line on stdin (so its start-up is not in the way of
+ * the scenario's runs), then runs as above.
  */
 import { signSlackRequest } from '../../test/support/slack-driver.js';
 import { runLoad } from './load.js';
@@ -17,7 +21,19 @@ export interface LoadChildInput {
   user: string;
 }
 
-const input = JSON.parse(process.argv[2] ?? '{}') as LoadChildInput;
+/** The input: on the command line, or one line on stdin once this process has said it is ready. */
+async function readInput(): Promise<LoadChildInput> {
+  if (process.argv[2]) return JSON.parse(process.argv[2]) as LoadChildInput;
+  process.stdout.write('ready\n');
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return JSON.parse(text.split('\n')[0] ?? '{}') as LoadChildInput;
+}
+
+const input = await readInput();
 let seq = 0;
 /** Each command gets its own response_url (`<responseUrl>-<i>`), so its reply is counted once. */
 function slashCommand(text: string, i: number) {

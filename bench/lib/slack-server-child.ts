@@ -9,6 +9,9 @@
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 // @ts-expect-error: a plain ES module of bin/, no declarations
 import { buildIsFresh } from '../../bin/build-freshness.js';
+import { useSandboxTemplate } from '../../test/support/runtime.js';
+import { namedSandboxTemplate } from './sandbox-template.js';
+import { makeWorkspace, silentLogger } from './workspace.js';
 
 /** serve as `npx conveyor serve` runs it: the compiled dist/ when it is current, else the sources. */
 const { startServer } = (
@@ -16,8 +19,6 @@ const { startServer } = (
     ? await import(new URL('../../dist/src/server/serve.js', import.meta.url).href)
     : await import('../../src/server/serve.js')
 ) as typeof import('../../src/server/serve.js');
-
-import { makeWorkspace, silentLogger } from './workspace.js';
 
 export interface SlackServerChildInput {
   kind: 'conveyor' | 'bare';
@@ -59,6 +60,8 @@ async function bare(): Promise<{ port: number; stop(): Promise<void> }> {
 }
 
 async function conveyor(): Promise<{ port: number; stop(): Promise<void> }> {
+  const template = namedSandboxTemplate(); // the run's sandbox, copied (else one made here)
+  if (template) useSandboxTemplate(template);
   // The store serve has by default: a PGlite folder (a copy of the installation's migrated
   // template), so each ack pays for what a real one does (its line in the accept log).
   const [ws, log] = await Promise.all([

@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ensureSandbox } from '../../src/sandbox/sandbox.js';
 import { startServer } from '../../src/server/serve.js';
 import { pgliteStartParams } from '../../src/store/pglite-db.js';
+import { copySandbox } from '../../test/support/runtime.js';
 import { figure, type Scenario } from '../lib/figure.js';
 import { max, percentile } from '../lib/stats.js';
 import { benchStore, silentLogger } from '../lib/workspace.js';
@@ -40,7 +40,8 @@ export const board: Scenario = {
   async run(ctx) {
     const root = mkdtempSync(join(tmpdir(), 'conveyor-bench-board-'));
     try {
-      const sandbox = await ensureSandbox(root);
+      // a fresh sandbox for serve's folder: a copy of the run's (what ensureSandbox would make)
+      const sandbox = await copySandbox(root);
       const raw = parse(readFileSync(sandbox.configFile, 'utf8')) as Record<string, unknown>;
       raw.state = { url: 'pglite:memory' };
       writeFileSync(sandbox.configFile, stringify(raw));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { copySandbox } from '../../test/support/runtime.js';
 import { figure, type Scenario } from '../lib/figure.js';
 import { childEnv, spawnChild } from '../lib/proc.js';
 import { median, timed } from '../lib/stats.js';
@@ -26,6 +27,8 @@ export const cliList: Scenario = {
     const cwd = await mkdtemp(join(tmpdir(), 'conveyor-bench-cli-'));
     const env = childEnv();
     for (const key of Object.keys(env)) if (/^(SLACK_|GITHUB_|DATABASE_URL|PORT)/.test(key)) delete env[key];
+    // serve's sandbox: a copy of the run's (the files its first start would make; set-up)
+    await copySandbox(cwd);
     const serve = spawnChild(process.execPath, [CONVEYOR, 'serve', '--port', '0'], { cwd, env });
     try {
       await serve.waitForLine(/serving the sandbox on http:\/\/[^:]+:(\d+)/, 120_000);

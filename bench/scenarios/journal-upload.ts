@@ -127,6 +127,7 @@ export const journalUpload: Scenario = {
     });
     const bot = startFakeBot();
     let watcher: ReturnType<typeof spawnChild> | undefined;
+    let firstBare: ReturnType<typeof spawnChild> | undefined;
     try {
       const endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
       const botPort = await bot.listen();
@@ -139,17 +140,30 @@ export const journalUpload: Scenario = {
       // shared machine swung from 14 to 20 s between runs.
       const rounds = ctx.quick ? 1 : 3;
       const roundFile = (i: number) => (i === 0 ? FILE : FILE.replace('.dat', `-${i}.dat`));
+      /** The bare Upload's process for round i's journal (started ahead: it waits to be told). */
+      const bareChild = (i: number, from: string, ahead: boolean) =>
+        spawnChild(
+          process.execPath,
+          tsxArgs(BARE_UPLOAD, from, endpoint, 'journals', `bare/journal-${i}.dat`, ...(ahead ? ['--when-told'] : [])),
+          { cwd: REPO, env: childEnv(), ...(ahead ? { stdio: ['pipe', 'pipe', 'pipe'] as const } : {}) },
+        );
+      // the first round's baseline process loads while the journals are written (both set-up)
+      const ahead = bareChild(0, join(staging, roundFile(0)), true);
+      firstBare = ahead;
+      const firstReady = ahead.waitForLine(/^ready$/, 120_000);
+      firstReady.catch(() => {}); // awaited below
       ctx.log(`writing ${rounds + 1} journals of ${size / MiB} MiB`);
       const sums = Array.from({ length: rounds }, (_, i) => writeJournal(join(staging, roundFile(i)), size));
       writeJournal(join(staging, PLAIN_FILE), size);
 
       /** The bare Upload of round i's journal: from staging, or where journal-watch moved it once it went first. */
       const bareUpload = async (i: number, from = join(staging, roundFile(i))) => {
-        const bare = spawnChild(
-          process.execPath,
-          tsxArgs(BARE_UPLOAD, from, endpoint, 'journals', `bare/journal-${i}.dat`),
-          { cwd: REPO, env: childEnv() },
-        );
+        let bare: ReturnType<typeof spawnChild>;
+        if (i === 0) {
+          bare = ahead;
+          await firstReady;
+          bare.proc.stdin?.end('go\n');
+        } else bare = bareChild(i, from, false);
         const line = await bare.waitForLine(/^\{.*"ms".*\}$/, ctx.quick ? 40_000 : 240_000);
         await bare.exited;
         return JSON.parse(line[0]) as { ms: number; peakBytes: number };
@@ -276,6 +290,7 @@ export const journalUpload: Scenario = {
         }),
       ];
     } finally {
+      await firstBare?.stop(); // (gone already once it has uploaded)
       await watcher?.stop();
       await bot.close();
       await s3.close();

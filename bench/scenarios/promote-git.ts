@@ -55,10 +55,12 @@ export const promoteGit: Scenario = {
           throw new Error(`promote ended ${reply.operation?.state ?? reply.status}: ${reply.title}`);
       };
       // warm-up: the first promotion clones the mirror
+      ctx.log('warm-up (the first promotion clones the mirror)');
       pushCommit(t.repo('web'), 'develop');
       await promoteOnce();
       pushCommit(direct, 'develop');
       byHand(0);
+      ctx.log(`${samples} promotions, each beside the same by hand`);
       const ours: number[] = [];
       const base: number[] = [];
       for (let i = 1; i <= samples; i++) {

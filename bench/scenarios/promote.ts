@@ -4,7 +4,8 @@
  * against the GitHub fake with throttling off. Baseline: the same three Git writes
  * (PATCH the branch ref, POST the tag object, POST the tag ref) sent directly with Octokit to
  * another repository of the same fake. Before each sample someone pushes to develop, so each
- * promotion has something to move.
+ * promotion has something to move. The fake and its two repositories are made while the bench
+ * loads (the scenario's `prepare`: idle until its run).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
 import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
-import { startGitHubFake } from '../../test/support/github-fake.js';
+import { type GitHubFake, startGitHubFake } from '../../test/support/github-fake.js';
 import { seedGitHubRepo } from '../../test/support/github-repo-seed.js';
 import { makeRuntime } from '../../test/support/runtime.js';
 import { figure, type Scenario } from '../lib/figure.js';
@@ -21,19 +22,43 @@ import { median, percentile, timed } from '../lib/stats.js';
 const OWNER = 'acme';
 const TOKEN = 'ghs_BENCHTOKEN0123456789';
 
+/** The GitHub fake with `api` and `direct` seeded: idle once made. */
+interface Upstream {
+  gh: GitHubFake;
+  stop(): Promise<void>;
+}
+
+/** Measures nothing (the scenario's `prepare`, started while the bench loads). */
+async function seedFake(): Promise<Upstream> {
+  const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
+  try {
+    await seedGitHubRepo(gh, OWNER, 'api');
+    await seedGitHubRepo(gh, OWNER, 'direct');
+    return { gh, stop: () => gh.close() };
+  } catch (err) {
+    await gh.close();
+    throw err;
+  }
+}
+
 export const promote: Scenario = {
   name: 'promote',
   title: 'promote api qa on the GitHub fake',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
-  async run(ctx) {
+  prepare: () => seedFake(),
+  async run(ctx, prepared) {
     const samples = ctx.quick ? 3 : 25;
-    const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
-    const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-promote-'));
-    const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
+    ctx.log(
+      prepared
+        ? 'the GitHub fake with api and direct seeded was made while the bench loaded; mirror and runtime'
+        : 'the GitHub fake, api and direct seeded; mirror and runtime',
+    );
+    const { gh } = (await (prepared ?? seedFake())) as Upstream;
+    let tmp: string | undefined;
     let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
     try {
-      await seedGitHubRepo(gh, OWNER, 'api');
-      await seedGitHubRepo(gh, OWNER, 'direct');
+      tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-promote-'));
+      const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
       const mirror = new GitMirror({ url: gh.gitUrl(OWNER, 'api'), dir: join(tmp, 'mirrors', 'api.git') });
       const host = new GitHubHost({ octokit, owner: OWNER, repo: 'api', mirror, htmlBaseUrl: gh.url });
       t = await makeRuntime({ extra: { gitHosts: new Map([['api', host]]) } });
@@ -73,10 +98,12 @@ export const promote: Scenario = {
         gh.commitFiles(OWNER, repo, 'develop', { [`bench/change-${i}.txt`]: `${i}\n` }, `Bench change ${i}`);
 
       // warm-up: the first promotion clones the mirror
+      ctx.log('warm-up (the first promotion clones the mirror)');
       await push('api', 0);
       await promoteOnce();
       await direct(0, await push('direct', 0));
 
+      ctx.log(`${samples} promotions, each beside the direct writes`);
       const ours: number[] = [];
       const base: number[] = [];
       let writes = 0;
@@ -106,7 +133,7 @@ export const promote: Scenario = {
     } finally {
       await t?.close();
       await gh.close();
-      await rm(tmp, { recursive: true, force: true });
+      if (tmp) await rm(tmp, { recursive: true, force: true });
     }
   },
 };

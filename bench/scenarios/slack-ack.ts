@@ -4,7 +4,9 @@
  * /slack/events, the fake Slack Web API), and against a bare Bolt HTTPReceiver app that only
  * acks, in the same run. The load generator, Conveyor and bare Bolt each run in a process of
  * their own (lib/load-child.ts, lib/slack-server-child.ts), and the fake Slack with the
- * counting in the scenario's: no server measured shares its event loop with anything else. Measured: acks per second and ack latency (p50,
+ * counting in the scenario's: no server measured shares its event loop with anything else. Each
+ * load run has a generator process of its own, started with the servers (loaded, then idle until
+ * its run sends it its input), so that no run waits for one to start. Measured: acks per second and ack latency (p50,
  * p99, max) per concurrency, and replies delivered per second: every command's answer posted
  * to its own response_url, from the first request until the last answer arrived.
  */
@@ -14,7 +16,7 @@ import { SlackFake } from '../../test/support/slack-fake.js';
 import { type Figure, figure, type Scenario } from '../lib/figure.js';
 import type { LoadResult } from '../lib/load.js';
 import type { LoadChildInput } from '../lib/load-child.js';
-import { childEnv, spawnChild, tsxArgs } from '../lib/proc.js';
+import { type Child, childEnv, spawnChild, tsxArgs } from '../lib/proc.js';
 import type { SlackServerChildInput } from '../lib/slack-server-child.js';
 import { max, percentile, sleep } from '../lib/stats.js';
 
@@ -26,13 +28,34 @@ const BUSY = /busy|try again/i;
 
 type ChildLoad = LoadResult & { startedAt: number; endedAt: number };
 
-/** One load run from its own process. */
-async function loadFromChild(input: Omit<LoadChildInput, 'secret' | 'user'>): Promise<ChildLoad> {
-  const child = spawnChild(
-    process.execPath,
-    tsxArgs(LOAD_CHILD, JSON.stringify({ ...input, secret: SECRET, user: 'U_DEMO' })),
-    { env: childEnv() },
-  );
+/** Load runs per scenario: a warm-up against each server, then each side at each concurrency. */
+const LOAD_RUNS = 2 + 2 * 2;
+
+/** A load generator's process started ahead: loaded, then idle until its input comes on stdin. */
+async function startLoadChild(): Promise<Child> {
+  const child = spawnChild(process.execPath, tsxArgs(LOAD_CHILD), {
+    env: childEnv(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  try {
+    await child.waitForLine(/^ready$/, 120_000);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return child;
+}
+
+/** One load run from its own process: one started ahead (`ready`), else one started now. */
+async function loadFromChild(input: Omit<LoadChildInput, 'secret' | 'user'>, ready?: Child): Promise<ChildLoad> {
+  const json = JSON.stringify({ ...input, secret: SECRET, user: 'U_DEMO' });
+  let child: Child;
+  if (ready) {
+    child = ready;
+    child.proc.stdin?.end(`${json}\n`);
+  } else {
+    child = spawnChild(process.execPath, tsxArgs(LOAD_CHILD, json), { env: childEnv() });
+  }
   const line = await child.waitForLine(/^\{.*\}$/, 600_000);
   await child.exited;
   return JSON.parse(line[0]) as ChildLoad;
@@ -106,25 +129,36 @@ interface SlackServers {
   fake: SlackFake;
   bare: { port: number; stop(): Promise<void> };
   server: { port: number; stop(): Promise<void> };
+  /** The load generators of the runs, started ahead, one per run (each used once). */
+  loaders: Child[];
   stop(): Promise<void>;
 }
 
-/** The fake Slack, then bare Bolt and conveyor serve, each in its own process (measures nothing). */
+/**
+ * The fake Slack, then bare Bolt and conveyor serve, each in its own process, and the load
+ * generators' processes, loaded and idle until their run (measures nothing).
+ */
 async function startServers(): Promise<SlackServers> {
   const fake = await SlackFake.start();
-  const started = await Promise.allSettled([startServerChild('bare', fake), startServerChild('conveyor', fake)]);
-  const [bare, server] = started;
-  if (bare.status === 'rejected' || server.status === 'rejected') {
-    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  const [servers, loaders] = await Promise.all([
+    Promise.allSettled([startServerChild('bare', fake), startServerChild('conveyor', fake)]),
+    Promise.allSettled(Array.from({ length: LOAD_RUNS }, startLoadChild)),
+  ]);
+  const [bare, server] = servers;
+  const failed = [...servers, ...loaders].find((s) => s.status === 'rejected');
+  if (failed || bare.status === 'rejected' || server.status === 'rejected') {
+    await Promise.all([...servers, ...loaders].map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
     await fake.close();
-    throw bare.status === 'rejected' ? bare.reason : (server as PromiseRejectedResult).reason;
+    throw (failed as PromiseRejectedResult).reason;
   }
+  const ready = loaders.map((l) => (l as PromiseFulfilledResult<Child>).value);
   return {
     fake,
     bare: bare.value,
     server: server.value,
+    loaders: [...ready],
     async stop() {
-      await Promise.all([server.value.stop(), bare.value.stop()]);
+      await Promise.all([server.value.stop(), bare.value.stop(), ...ready.map((l) => l.stop())]);
       await fake.close();
     },
   };
@@ -140,8 +174,8 @@ export const slackAck: Scenario = {
     const warmup = ctx.quick ? 15 : 300;
     ctx.log(
       prepared
-        ? 'the fake Slack, bare Bolt and conveyor serve (each in its own process) were started while the bench loaded'
-        : 'starting the fake Slack, then bare Bolt and conveyor serve, each in its own process',
+        ? 'the fake Slack, bare Bolt and conveyor serve (each in its own process) and the load generators were started while the bench loaded'
+        : 'starting the fake Slack, then bare Bolt and conveyor serve, each in its own process, and the load generators',
     );
     const servers = (await (prepared ?? startServers())) as SlackServers;
     const { fake, bare, server } = servers;
@@ -152,13 +186,10 @@ export const slackAck: Scenario = {
       const answers = new Answers(fake, prefix);
       const isBare = port === bare.port;
       const busyBefore = isBare ? 0 : await busyTotal(port);
-      const load = await loadFromChild({
-        port,
-        total: n,
-        concurrency,
-        responseUrl: fake.responseUrl(prefix),
-        texts: TEXTS,
-      });
+      const load = await loadFromChild(
+        { port, total: n, concurrency, responseUrl: fake.responseUrl(prefix), texts: TEXTS },
+        servers.loaders.shift(),
+      );
       // Past the work queue's bound (slack.maxQueued) a command is answered "busy" in its ack
       // and not taken: those have had their answer already (counted by serve's metric).
       const busyInAck = isBare ? 0 : (await busyTotal(port)) - busyBefore;

@@ -35,6 +35,14 @@ export function useStoreSource(make: () => Promise<PGlite>): void {
   storeSource = make;
 }
 
+/**
+ * Make copySandbox copy `root` (a folder holding `.conveyor/sandbox`, once the promise settles)
+ * instead of a sandbox made in this process: the bench makes one per run (bench/lib/sandbox-template.ts).
+ */
+export function useSandboxTemplate(root: Promise<string>): void {
+  sandboxTemplate = root;
+}
+
 /** Fresh demo repositories: a copy of one sandbox made per test process. */
 export async function copySandbox(dir: string): Promise<{ dir: string; configFile: string }> {
   sandboxTemplate ??= (async () => {
