@@ -235,7 +235,7 @@ export const slackAck: Scenario = {
             value: o.load.throughput,
             baseline: b.load.throughput,
             check: { kind: 'ratio-min', min: 0.7 },
-            notes: `${size}; each ack follows the command's write to the durable inbox (in-memory PGlite)${errorsNote}`,
+            notes: `${size}; serve on a PGlite folder (its default): each ack follows the command's line in the accept log beside it, its inbox row is written when its work runs${errorsNote}`,
           }),
           figure({
             scenario: 'slack-ack',
