@@ -63,6 +63,8 @@ function parseLines(text: string): LoggedRequest[] {
 export class AcceptLog {
   private fd: number | null = null;
   private closed = false;
+  /** The last write was cut short: its line has no end yet. */
+  private torn = false;
   /** Lines appended whose rows are not written yet. */
   private unsettled = 0;
   private taken: LoggedRequest[] = [];
@@ -111,7 +113,11 @@ export class AcceptLog {
   append(entry: LoggedRequest): void {
     if (this.closed) throw new Error('the Slack accept log is closed (the server is stopping)');
     if (this.fd === null) return;
-    writeSync(this.fd, `${JSON.stringify(entry)}\n`);
+    // After a short write (a full disk), the next line starts on a line of its own.
+    const line = Buffer.from(`${this.torn ? '\n' : ''}${JSON.stringify(entry)}\n`);
+    const written = writeSync(this.fd, line);
+    this.torn = written < line.length;
+    if (this.torn) throw new Error(`the Slack accept log took ${written} of ${line.length} bytes (is the disk full?)`);
     this.unsettled++;
   }
 
