@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { preparePgliteTemplate } from '../../src/store/pglite-db.js';
 import { figure, type Scenario } from '../lib/figure.js';
-import { childEnv, MiB, spawnChild, treeRss } from '../lib/proc.js';
+import { type Child, childEnv, MiB, spawnChild, treeRss } from '../lib/proc.js';
 import { median, sleep } from '../lib/stats.js';
 
 const CONVEYOR = fileURLToPath(new URL('../../bin/conveyor.js', import.meta.url));
@@ -50,15 +50,14 @@ interface Start {
 /** Past the Git helper's idle time (20 s by default), with a margin. */
 const SETTLE_MS = 25_000;
 
-async function measureStart(
+/** Spawn → ready line (and /readyz 200 for serve): the running child and its time to ready. */
+async function spawnReady(
   command: string,
   args: string[],
   cwd: string,
-  idleMs: number,
   readyPattern: RegExp,
-  env: NodeJS.ProcessEnv = sandboxEnv(),
-  settleMs = 0,
-): Promise<Start> {
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: Child; readyMs: number }> {
   const t0 = performance.now();
   const child = spawnChild(command, args, { cwd, env });
   try {
@@ -68,6 +67,24 @@ async function measureStart(
     if (args.includes('serve') && res?.status !== 200)
       throw new Error(`/readyz answered ${res?.status ?? 'nothing'} after the ready line`);
     await res?.text();
+    return { child, readyMs };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+async function measureStart(
+  command: string,
+  args: string[],
+  cwd: string,
+  idleMs: number,
+  readyPattern: RegExp,
+  env: NodeJS.ProcessEnv = sandboxEnv(),
+  settleMs = 0,
+): Promise<Start> {
+  const { child, readyMs } = await spawnReady(command, args, cwd, readyPattern, env);
+  try {
     await sleep(idleMs);
     const memory = treeRss(child.pid);
     if (!memory) throw new Error('cannot read /proc/<pid>/status');
@@ -82,7 +99,7 @@ async function measureStart(
   }
 }
 
-/** Spawn → ready line (and /readyz 200 for serve), then stop: a time-to-ready sample only. */
+/** Spawn → ready, then stop: a time-to-ready sample only. */
 async function readyOnly(
   command: string,
   args: string[],
@@ -90,19 +107,9 @@ async function readyOnly(
   readyPattern: RegExp,
   env: NodeJS.ProcessEnv = sandboxEnv(),
 ): Promise<number> {
-  const t0 = performance.now();
-  const child = spawnChild(command, args, { cwd, env });
-  try {
-    const m = await child.waitForLine(readyPattern, 120_000);
-    const ms = performance.now() - t0;
-    const res = await fetch(`http://127.0.0.1:${m[1]}/readyz`).catch(() => null);
-    if (args.includes('serve') && res?.status !== 200)
-      throw new Error(`/readyz answered ${res?.status ?? 'nothing'} after the ready line`);
-    await res?.text();
-    return ms;
-  } finally {
-    await child.stop();
-  }
+  const { child, readyMs } = await spawnReady(command, args, cwd, readyPattern, env);
+  await child.stop();
+  return readyMs;
 }
 
 const mib = (n: number) => `${Math.round(n / MiB)} MiB`;
