@@ -49,6 +49,8 @@ const quietLog: OctokitLog = { debug() {}, info() {}, warn() {}, error() {} };
 /** Never retried by plugin-retry: refusals that a retry cannot fix (403 rate limits are the throttler's). */
 const DO_NOT_RETRY = [400, 401, 403, 404, 405, 409, 410, 422, 451];
 const FULL_SHA = /^[0-9a-f]{40}$/;
+const ZERO_SHA = '0000000000000000000000000000000000000000';
+const UPDATE_REFS = `mutation ($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }`;
 
 /** Builds the Octokit client for GitHubHost (called once by the composition root). */
 export function createOctokit(opts: GitHubClientOptions = {}): Octokit {
@@ -118,6 +120,13 @@ export class GitHubHost extends MirroredHost implements GitHost {
   private readonly htmlBaseUrl: string;
   /** Deploy tags this process wrote with their branch (updateBranchWithTag), until the tag step asks. */
   private readonly pushedTags = new Map<string, string>();
+  /** The repository's GraphQL node id, asked once (it survives renames and transfers). */
+  private nodeId: Promise<string> | undefined;
+  /**
+   * Refs move through GraphQL's `updateRefs` (several at once, each only from the value seen)
+   * until this GitHub says it has no such mutation (an older Enterprise Server): REST from then on.
+   */
+  private atomicRefs = true;
 
   constructor(options: GitHubHostOptions) {
     super(options.mirror);
@@ -151,13 +160,17 @@ export class GitHubHost extends MirroredHost implements GitHost {
   async updateBranch(branch: string, newSha: string, expectedOld: string | null): Promise<void> {
     checkName(branch, BRANCH_NAME, 'branch');
     fullSha(newSha);
+    try {
+      if (await this.moveRefs([{ name: `refs/heads/${branch}`, before: expectedOld, after: newSha }])) return;
+    } catch (err) {
+      const current = (await this.refTarget(`heads/${branch}`))?.sha ?? null;
+      if (current === newSha) return; // done already (a retry after a lost answer)
+      throw this.notMoved(branch, expectedOld, current, err);
+    }
+    // No updateRefs on this GitHub: a compare-and-swap read, then a fast-forward-only update.
     const current = await this.refTarget(`heads/${branch}`);
     if (current?.sha === newSha) return; // already done (e.g. a retry after a lost response)
-    if ((current?.sha ?? null) !== expectedOld) {
-      throw new ConflictError(
-        `${branch} moved from ${short(expectedOld)} to ${short(current?.sha ?? null)} while we worked; nothing was changed`,
-      );
-    }
+    if ((current?.sha ?? null) !== expectedOld) throw movedWhileWeWorked(branch, expectedOld, current?.sha ?? null);
     try {
       if (expectedOld === null) {
         await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/heads/${branch}`, sha: newSha });
@@ -180,13 +193,19 @@ export class GitHubHost extends MirroredHost implements GitHost {
   }
 
   /**
-   * The branch and its deploy tag in as few round trips in a row as the REST API allows. The tag
-   * object (unreachable until a ref names it) is written while the branch's compare-and-swap read
-   * and update run; the tag's ref is written once the branch moved. The branch moves only as
-   * `updateBranch` moves it (same read, same refusals); a refused move leaves only the
-   * unreachable tag object behind. Unlike a plain Git push this is not atomic: when the tag's
-   * object or ref cannot be written after the branch moved, nothing is recorded here and the
-   * tag step writes the tag (or reports the name taken) as it would after a crash.
+   * The branch and its deploy tag in two round trips in a row: the tag object (unreachable until
+   * a ref names it), then one `updateRefs` that moves the branch only from `expectedOld`, never
+   * forced, and creates the tag's ref only where none exists: both or neither. When it is
+   * refused, the branch is read: already moved to `newSha` (a lost answer) is done; moved
+   * elsewhere is a conflict (nothing changed); still where we saw it with the tag's name taken
+   * meanwhile moves the branch alone, and the tag step reports the name taken; otherwise GitHub's
+   * answer is the error (the engine pauses on an outage). A refused move leaves only the
+   * unreachable tag object behind.
+   *
+   * Without updateRefs (an older Enterprise Server) it takes three round trips in a row over
+   * REST and is not atomic: the tag object is written while the branch's compare-and-swap read
+   * and update run; the tag's ref once the branch moved. When the tag's object or ref cannot
+   * be written after the branch moved, the tag step writes it, as after a crash.
    */
   async updateBranchWithTag(
     branch: string,
@@ -197,12 +216,38 @@ export class GitHubHost extends MirroredHost implements GitHost {
     const name = checkName(tag.name, TAG_NAME, 'tag');
     checkName(branch, BRANCH_NAME, 'branch');
     fullSha(newSha);
+    if (this.atomicRefs) this.repositoryId().catch(() => undefined); // asked beside the tag object, the first time
     const object = this.octokit.rest.git
       .createTag({ ...this.repo, tag: name, message: tag.message, object: newSha, type: 'commit' })
       .then(
         (res) => res.data.sha,
         () => null, // written again by the tag step, which reports why it cannot be
       );
+    if (this.atomicRefs) {
+      const tagSha = await object;
+      if (tagSha === null) return this.updateBranch(branch, newSha, expectedOld);
+      crashPoint('after-tag-object'); // the tag object written, no ref moved
+      const refs = [
+        { name: `refs/heads/${branch}`, before: expectedOld, after: newSha },
+        { name: `refs/tags/${name}`, before: null, after: tagSha },
+      ];
+      let moved: boolean;
+      try {
+        moved = await this.moveRefs(refs);
+      } catch (err) {
+        const current = (await this.refTarget(`heads/${branch}`))?.sha ?? null;
+        if (current === newSha) return; // a lost answer: the tag step looks for its tag
+        // The tag's name taken: the branch alone, and the tag step reports the name.
+        if (current === expectedOld && (await this.refTarget(`tags/${name}`)) !== null) {
+          return this.updateBranch(branch, newSha, expectedOld);
+        }
+        throw this.notMoved(branch, expectedOld, current, err);
+      }
+      if (moved) {
+        this.pushedTags.set(name, newSha);
+        return;
+      }
+    }
     try {
       await this.updateBranch(branch, newSha, expectedOld);
     } catch (err) {
@@ -218,6 +263,57 @@ export class GitHubHost extends MirroredHost implements GitHost {
     } catch {
       // Already there, or GitHub failed: the tag step looks and writes (or refuses) as after a crash.
     }
+  }
+
+  /**
+   * Moves refs in one GraphQL `updateRefs` request: each only from `before` (null: only where
+   * none exists), never forced, all or none. False when this GitHub has no updateRefs (then
+   * remembered); throws when GitHub refused the move or could not be reached.
+   */
+  private async moveRefs(updates: { name: string; before: string | null; after: string }[]): Promise<boolean> {
+    if (!this.atomicRefs) return false;
+    const repositoryId = await this.repositoryId();
+    try {
+      await this.octokit.graphql(UPDATE_REFS, {
+        input: {
+          repositoryId,
+          refUpdates: updates.map((u) => ({ name: u.name, beforeOid: u.before ?? ZERO_SHA, afterOid: u.after })),
+        },
+      });
+      return true;
+    } catch (err) {
+      const said = graphqlMessage(err);
+      if (/updateRefs/.test(said) && /doesn't exist|cannot query field/i.test(said)) {
+        this.atomicRefs = false;
+        return false;
+      }
+      if (/could not resolve to a node/i.test(said)) this.nodeId = undefined; // deleted and made again
+      throw err;
+    }
+  }
+
+  /** Why `updateRefs` left `branch` where it is (`current`): moved by someone, not a fast-forward, or GitHub's answer. */
+  private notMoved(branch: string, expectedOld: string | null, current: string | null, err: unknown): Error {
+    if (current !== expectedOld) return movedWhileWeWorked(branch, expectedOld, current, err);
+    if (/fast[ -]?forward/i.test(graphqlMessage(err))) {
+      return new ConflictError(`GitHub refused to move ${branch}: not a fast-forward of ${short(expectedOld)}`, {
+        cause: err,
+      });
+    }
+    return this.failure(`update ${branch}`, err);
+  }
+
+  private repositoryId(): Promise<string> {
+    if (!this.nodeId) {
+      const asked = this.call('read repository', () => this.octokit.rest.repos.get(this.repo)).then(
+        (res) => res.data.node_id,
+      );
+      this.nodeId = asked;
+      asked.catch(() => {
+        if (this.nodeId === asked) this.nodeId = undefined;
+      });
+    }
+    return this.nodeId;
   }
 
   async createTag(input: { name: string; sha: string; message: string; fresh?: boolean }): Promise<void> {
@@ -428,6 +524,10 @@ export class GitHubHost extends MirroredHost implements GitHost {
     const status = statusOf(err);
     const said = githubMessage(err);
     const where = `${what} in ${this.repo.owner}/${this.repo.repo}`;
+    if (Array.isArray((err as { errors?: unknown } | null)?.errors)) {
+      // GraphQL: GitHub answered 200 with `errors` (a refused updateRefs)
+      return new InputError(`${where}: GitHub refused it (${graphqlMessage(err)})`, undefined, { cause: err });
+    }
     if (status === 404) return new NotFoundError(`${where}: not found on GitHub`, { cause: err });
     if (status === 400 || status === 422)
       return new InputError(`${where}: GitHub refused it (${said})`, undefined, { cause: err });
@@ -476,6 +576,23 @@ function githubMessage(err: unknown): string {
   const parts = [data?.message, ...(Array.isArray(data?.errors) ? data.errors.map((e) => e?.message) : [])];
   const text = parts.filter((p): p is string => typeof p === 'string' && p !== '').join(': ');
   return (text || 'no details').replace(/\b\w+:\/\/\S+/g, '<url>').slice(0, 200);
+}
+
+/** A GraphQL failure's messages (GitHub's `errors`), short, with URLs removed; or the error's own message. */
+function graphqlMessage(err: unknown): string {
+  const errors = (err as { errors?: unknown } | null)?.errors;
+  const said = Array.isArray(errors)
+    ? errors.map((e) => (e as { message?: unknown } | null)?.message).filter((m) => typeof m === 'string')
+    : [];
+  const text = said.length > 0 ? said.join('; ') : err instanceof Error ? err.message : String(err);
+  return text.replace(/\b\w+:\/\/\S+/g, '<url>').slice(0, 200);
+}
+
+function movedWhileWeWorked(branch: string, expectedOld: string | null, now: string | null, cause?: unknown) {
+  return new ConflictError(
+    `${branch} moved from ${short(expectedOld)} to ${short(now)} while we worked; nothing was changed`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function fullSha(sha: string): string {

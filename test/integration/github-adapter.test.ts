@@ -163,7 +163,7 @@ describe('GitHubHost', () => {
     expect(git('rev-parse', 'prod/2024.01.03.1^{commit}')).toBe(v2);
   });
 
-  it('moves a branch with its deploy tag (object beside the branch, ref after it); the tag step then writes nothing', async () => {
+  it('moves a branch with its deploy tag in one updateRefs after the tag object: both or neither; the tag step then writes nothing', async () => {
     const seen = head('main');
     const next = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'with its tag' });
     gh.resetCounters();
@@ -174,19 +174,53 @@ describe('GitHubHost', () => {
     expect(git('rev-parse', `${tag.name}^{commit}`)).toBe(next);
     const writes = () =>
       gh.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${decodeURIComponent(r.path)}`);
-    expect(writes().sort()).toEqual([
-      `PATCH /repos/${owner}/${repo}/git/refs/heads/main`,
-      `POST /repos/${owner}/${repo}/git/refs`,
-      `POST /repos/${owner}/${repo}/git/tags`,
-    ]);
-    // The tag's ref only once the branch moved.
-    expect(writes().indexOf(`POST /repos/${owner}/${repo}/git/refs`)).toBeGreaterThan(
-      writes().indexOf(`PATCH /repos/${owner}/${repo}/git/refs/heads/main`),
-    );
+    // Two round trips in a row: the tag object, then both refs at once.
+    expect(writes()).toEqual([`POST /repos/${owner}/${repo}/git/tags`, 'POST /graphql']);
 
     gh.resetCounters();
     await host.createTag({ name: tag.name, sha: next, message: tag.message, fresh: true });
     expect(gh.requests).toEqual([]);
+  });
+
+  it('without updateRefs (an older Enterprise Server): the same branch and tag over REST, the tag ref after the branch', async () => {
+    gh.options.updateRefs = false;
+    try {
+      const older = hostWith();
+      const seen = head('main');
+      const next = await older.createCommit({ treeOfSha: v2, parent: seen, message: 'with its tag, over REST' });
+      gh.resetCounters();
+      const tag = { name: 'qa/2024.02.01.2', message: 'Deploy\n\nOperation: op_withtag04\n' };
+      await older.updateBranchWithTag('main', next, seen, tag);
+      expect(head('main')).toBe(next);
+      expect(git('rev-parse', `${tag.name}^{commit}`)).toBe(next);
+      const writes = () =>
+        gh.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${decodeURIComponent(r.path)}`);
+      expect(
+        writes()
+          .filter((w) => w !== 'POST /graphql')
+          .sort(),
+      ).toEqual([
+        `PATCH /repos/${owner}/${repo}/git/refs/heads/main`,
+        `POST /repos/${owner}/${repo}/git/refs`,
+        `POST /repos/${owner}/${repo}/git/tags`,
+      ]);
+      expect(writes().indexOf(`POST /repos/${owner}/${repo}/git/refs`)).toBeGreaterThan(
+        writes().indexOf(`PATCH /repos/${owner}/${repo}/git/refs/heads/main`),
+      );
+      // Asked once: the host remembers that this GitHub has no updateRefs.
+      gh.resetCounters();
+      const again = await older.createCommit({ treeOfSha: v1, parent: next, message: 'again, over REST' });
+      await older.updateBranch('main', again, next);
+      expect(head('main')).toBe(again);
+      expect(writes()).not.toContain('POST /graphql');
+      // And it still refuses a branch that moved meanwhile.
+      const theirs = await gh.commitFiles(owner, repo, 'main', { 'theirs-rest.txt': 't\n' }, 'theirs');
+      const ours = await older.createCommit({ treeOfSha: v2, parent: again, message: 'ours' });
+      expect(await rejection(older.updateBranch('main', ours, again))).toBeInstanceOf(ConflictError);
+      expect(head('main')).toBe(theirs);
+    } finally {
+      gh.options.updateRefs = true;
+    }
   });
 
   it('with its deploy tag, still refuses a branch that moved meanwhile: theirs kept, no tag named', async () => {

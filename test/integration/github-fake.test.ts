@@ -317,6 +317,76 @@ describe('GitHub fake REST API matches @octokit/openapi', () => {
   });
 });
 
+describe("GitHub fake GraphQL: updateRefs, validated against GitHub's published schema", () => {
+  const ZERO = '0'.repeat(40);
+  const UPDATE = 'mutation ($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }';
+  const post = async (body: unknown) => {
+    const res = await fetch(`${gh.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `bearer ${gh.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: { message: string }[] } };
+  };
+  const ref = (name: string) => {
+    try {
+      return gitIn(bare, 'rev-parse', '--verify', '--quiet', name);
+    } catch {
+      return null;
+    }
+  };
+
+  it('answers the repository id that REST calls node_id, and refuses what the schema does not have', async () => {
+    const rest = await octokit.rest.repos.get({ owner, repo });
+    const q = await post({ query: 'query { repository(owner: "acme", name: "shop") { id } }' });
+    expect(q).toEqual({ status: 200, body: { data: { repository: { id: rest.data.node_id } } } });
+    // As GitHub does: HTTP 200 with `errors` for a query its schema refuses.
+    const bad = await post({ query: 'mutation { updateRefs(input: {}) { nope } }' });
+    expect(bad.status).toBe(200);
+    expect(bad.body.errors?.map((e) => e.message).join('\n')).toMatch(/nope|refUpdates|repositoryId/);
+    expect(bad.body.data).toBeUndefined();
+  });
+
+  it('moves several refs at once, each only from the value given, all or none', async () => {
+    const repositoryId = (await octokit.rest.repos.get({ owner, repo })).data.node_id;
+    const main = ref('refs/heads/main')!;
+    const next = await gh.commitFiles(owner, repo, 'gq-next', { 'gq.txt': 'next\n' }, 'next', 'main');
+    const tagObject = (
+      await octokit.rest.git.createTag({ owner, repo, tag: 'gq/1', message: 'm', object: next, type: 'commit' })
+    ).data.sha;
+    const both = (before: string) => ({
+      repositoryId,
+      refUpdates: [
+        { name: 'refs/heads/main', beforeOid: before, afterOid: next },
+        { name: 'refs/tags/gq/1', beforeOid: ZERO, afterOid: tagObject },
+      ],
+    });
+    // a stale beforeOid on one of them: nothing moves, the tag is not created either
+    const stale = await octokit.graphql(UPDATE, { input: both(first) }).catch((e: unknown) => e);
+    expect(String((stale as Error).message)).toMatch(/refs\/heads\/main is not at/);
+    expect([ref('refs/heads/main'), ref('refs/tags/gq/1')]).toEqual([main, null]);
+
+    expect(await octokit.graphql(UPDATE, { input: both(main) })).toEqual({ updateRefs: { clientMutationId: null } });
+    expect([ref('refs/heads/main'), ref('refs/tags/gq/1')]).toEqual([next, tagObject]);
+
+    // an existing ref with beforeOid zero, a non-fast-forward without force, an unknown node
+    const again = await octokit.graphql(UPDATE, { input: both(next) }).catch((e: unknown) => e);
+    expect(String((again as Error).message)).toMatch(/refs\/tags\/gq\/1 already exists/);
+    const back = { repositoryId, refUpdates: [{ name: 'refs/heads/main', beforeOid: next, afterOid: main }] };
+    const nonFf = await octokit.graphql(UPDATE, { input: back }).catch((e: unknown) => e);
+    expect(String((nonFf as Error).message)).toMatch(/not a fast forward/);
+    const nowhere = await octokit
+      .graphql(UPDATE, { input: { ...back, repositoryId: 'UmVwb3NpdG9yeTo5OTk5' } })
+      .catch((e: unknown) => e);
+    expect(String((nowhere as Error).message)).toMatch(/Could not resolve to a node/);
+    expect(ref('refs/heads/main')).toBe(next);
+    // forced, it goes back
+    const forced = { ...back, refUpdates: [{ ...back.refUpdates[0]!, force: true }] };
+    await octokit.graphql(UPDATE, { input: forced });
+    expect(ref('refs/heads/main')).toBe(main);
+  });
+});
+
 describe('GitHub fake smart HTTP', () => {
   it('clones and fetches over git http-backend, and accepts an authenticated push', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-fake-clone-'));

@@ -141,11 +141,18 @@ describe('kill -9 and resume on GitHub', () => {
   });
 
   it(
-    'crash after the ref update on qa: resumed, one tag, succeeded once',
+    'crash after the ref update on qa, on a GitHub without updateRefs: resumed, one tag, succeeded once',
     async () => {
       const develop = head('develop');
-      // Between the branch's update and its deploy tag's ref (written in the same host call).
-      const crashed = await conveyor('promote api qa', 'U_DEMO', 'after-branch-update');
+      // An older Enterprise Server: the branch and its tag's ref are two REST writes, and the
+      // crash comes between them (in the same host call).
+      gh.options.updateRefs = false;
+      let crashed: Child;
+      try {
+        crashed = await conveyor('promote api qa', 'U_DEMO', 'after-branch-update');
+      } finally {
+        gh.options.updateRefs = true;
+      }
       expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
       expect(head('qa')).toBe(develop); // the write reached GitHub…
       expect(tagsOn('qa')).toEqual([api.tags.qa]); // …the tag did not
@@ -163,6 +170,32 @@ describe('kill -9 and resume on GitHub', () => {
       expect(tagMessage(tags[0]!)).toContain(`Operation: ${id}`);
       const op = await operation(id);
       expect(op).toMatchObject({ state: 'succeeded', progress: { deployedSha: develop, tag: tags[0] } });
+    },
+    SLOW,
+  );
+
+  it(
+    'crash after the tag object, before updateRefs moved anything: resumed, one tag, succeeded once',
+    async () => {
+      const qaBefore = head('qa');
+      const tagsBefore = tagsOn('qa');
+      const develop = await gh.commitFiles('acme', 'api', 'develop', { 'kill.txt': 'tag-object\n' }, 'Kill change');
+      const crashed = await conveyor('promote api qa', 'U_DEMO', 'after-tag-object');
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      expect(head('qa')).toBe(qaBefore); // both refs or neither: neither
+      expect(tagsOn('qa')).toEqual(tagsBefore);
+
+      const after = await conveyor('history api qa', 'U_DEMO');
+      expect(after.status, after.stderr).toBe(0);
+      const newest = after.stdout.split('\n').find((l) => l.startsWith('op_')) ?? '';
+      expect(newest).toMatch(/\bsucceeded\b/);
+      const id = /^(op_\w+)/.exec(newest)?.[1];
+      expect(head('qa')).toBe(develop);
+      const written = tagsOn('qa').filter((t) => !tagsBefore.includes(t));
+      expect(written).toHaveLength(1);
+      expect(tagCommit(written[0]!)).toBe(develop);
+      expect(tagMessage(written[0]!)).toContain(`Operation: ${id}`);
+      expect(await operation(id!)).toMatchObject({ state: 'succeeded', progress: { deployedSha: develop } });
     },
     SLOW,
   );

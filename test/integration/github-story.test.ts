@@ -60,17 +60,6 @@ function writes(repo: string): string[] {
     .map((r) => `${r.method} ${decodeURIComponent(r.path).replace(prefix, '')} ${r.status}`);
 }
 
-/**
- * The writes of a promotion whose deploy tag goes with its branch: the tag objects (written
- * beside the branch's compare-and-swap read and update, so their place among the other writes
- * varies) apart, the other writes in the order they were answered.
- */
-function writesBesideTagObjects(repo: string): { tagObjects: string[]; inOrder: string[] } {
-  const all = writes(repo);
-  const isTagObject = (w: string) => w.startsWith('POST /git/tags ');
-  return { tagObjects: all.filter(isTagObject), inOrder: all.filter((w) => !isTagObject(w)) };
-}
-
 function today(): string {
   const d = t.clock.now();
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -123,11 +112,8 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     expect(reply.operation?.state, reply.text).toBe('succeeded');
     const id = reply.operation!.id;
     const tag = `qa/${today()}.1`;
-    // The tag's ref only after the branch moved; its object beside the branch's update.
-    expect(writesBesideTagObjects('api')).toEqual({
-      tagObjects: ['POST /git/tags 201'],
-      inOrder: ['PATCH /git/refs/heads/qa 200', 'POST /git/refs 201'],
-    });
+    // The tag object, then the branch and the tag's ref in one updateRefs (both or neither).
+    expect(writes('api')).toEqual(['POST /git/tags 201', 'POST /graphql 200']);
     expect(head('api', 'qa')).toBe(seeded().heads.develop);
     expect(tagTarget('api', tag)).toEqual(['tag', seeded().heads.develop]);
     const message = tagMessage('api', tag);
@@ -159,7 +145,7 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     const prUrl = `${gh.url}/${OWNER}/api/pull/1`;
     expect(asked.text).toContain(prUrl);
     expect((await operation(id)).progress).toMatchObject({ prNumber: 1, prUrl });
-    expect(writes('api')).toEqual(['POST /git/refs 201', 'POST /pulls 201']);
+    expect(writes('api')).toEqual(['POST /graphql 200', 'POST /pulls 201']);
     const [pr] = await pulls('api');
     expect(pr).toMatchObject({
       number: 1,
@@ -198,10 +184,7 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     gh.resetCounters();
     const done = await t.run(`approve ${asked.operation!.id}`, 'U_LEAD');
     expect(done.operation?.state, done.text).toBe('succeeded');
-    expect(writesBesideTagObjects('api')).toEqual({
-      tagObjects: ['POST /git/tags 201'],
-      inOrder: ['POST /git/commits 201', 'PATCH /git/refs/heads/prod 200', 'POST /git/refs 201'],
-    });
+    expect(writes('api')).toEqual(['POST /git/commits 201', 'POST /git/tags 201', 'POST /graphql 200']);
     const prod = head('api', 'prod');
     expect(parents('api', prod)).toEqual([before]);
     expect(tree('api', prod)).toBe(tree('api', seeded().heads.prod));
@@ -218,7 +201,7 @@ describe('promote develop → qa → staging → prod, then roll prod back, on G
     const asked = await t.run('promote api prod --force', 'U_LEAD');
     expect(asked.operation?.state, asked.text).toBe('awaiting-approval');
     expect(asked.text).toContain('new commit with the same tree');
-    expect(writes('api')).toEqual(['POST /git/commits 201', 'POST /git/refs 201', 'POST /pulls 201']);
+    expect(writes('api')).toEqual(['POST /git/commits 201', 'POST /graphql 200', 'POST /pulls 201']);
     const id = asked.operation!.id;
     const prHead = head('api', `conveyor/${id}`);
     expect(parents('api', prHead)).toEqual([rolledBack]);
@@ -327,14 +310,22 @@ describe('races and outages on GitHub', () => {
   const newChange = (file: string) =>
     gh.commitFiles(OWNER, 'web', 'develop', { [file]: `${file}\n` }, `Change ${file}`);
   let pausedReply = '';
-  const qaPatch = { method: 'PATCH', path: /\/git\/refs\/heads(%2F|\/)qa$/ };
-  const isRefPatch = (branch: string) => (o: RequestOptions) =>
-    o.method === 'PATCH' && o.repo === 'web' && o.ref === `heads/${branch}`;
+  let webNodeId = '';
+  beforeAll(async () => {
+    webNodeId = (await octokit.rest.repos.get({ owner: OWNER, repo: 'web' })).data.node_id;
+  });
+  const refsMove = { method: 'POST', path: /^\/graphql$/ };
+  /** The updateRefs request that moves `branch` of web. */
+  const isRefMove = (branch: string) => (o: RequestOptions) =>
+    o.method === 'POST' &&
+    o.url === '/graphql' &&
+    JSON.stringify(o.variables ?? {}).includes(`"refs/heads/${branch}"`) &&
+    JSON.stringify(o.variables ?? {}).includes(webNodeId);
 
   it('retries GitHub 500 and 502 answers on writes, and the promotion completes', async () => {
     const develop = await newChange('a.txt');
-    // Only the request named fails: the tag object is written at the same time as the branch.
-    beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(2, 500, {}, undefined, qaPatch) });
+    // Only the request named fails.
+    beforeRequest.push({ when: isRefMove('qa'), action: () => gh.failNext(2, 500, {}, undefined, refsMove) });
     beforeRequest.push({
       when: (o) => o.method === 'POST' && o.url.endsWith('/git/tags'),
       action: () => gh.failNext(1, 502, {}, undefined, { method: 'POST', path: /\/git\/tags$/ }),
@@ -342,15 +333,13 @@ describe('races and outages on GitHub', () => {
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');
-    expect(writesBesideTagObjects('web')).toEqual({
-      tagObjects: ['POST /git/tags 502', 'POST /git/tags 201'],
-      inOrder: [
-        'PATCH /git/refs/heads/qa 500',
-        'PATCH /git/refs/heads/qa 500',
-        'PATCH /git/refs/heads/qa 200',
-        'POST /git/refs 201',
-      ],
-    });
+    expect(writes('web')).toEqual([
+      'POST /git/tags 502',
+      'POST /git/tags 201',
+      'POST /graphql 500',
+      'POST /graphql 500',
+      'POST /graphql 200',
+    ]);
     expect(head('web', 'qa')).toBe(develop);
     expect(tagTarget('web', `qa/${today()}.1`)).toEqual(['tag', develop]);
   });
@@ -359,7 +348,7 @@ describe('races and outages on GitHub', () => {
     const before = head('web', 'qa');
     const develop = await newChange('b.txt');
     // the try and 3 retries
-    beforeRequest.push({ when: isRefPatch('qa'), action: () => gh.failNext(4, 502, {}, undefined, qaPatch) });
+    beforeRequest.push({ when: isRefMove('qa'), action: () => gh.failNext(4, 502, {}, undefined, refsMove) });
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     const id = reply.operation!.id;
@@ -367,7 +356,7 @@ describe('races and outages on GitHub', () => {
     expect(paused.state).toBe('applying');
     expect(paused.progress.lastError).toMatch(/update qa in acme\/web: GitHub answered 502/);
     expect(head('web', 'qa')).toBe(before);
-    // The tag object written beside the refused update is unreachable: no tag names it.
+    // The tag object written before the refused update is unreachable: no tag names it.
     expect(git('web', 'tag', '--list', 'qa/*', '--points-at', develop)).toBe('');
     pausedReply = reply.text;
 
@@ -375,10 +364,7 @@ describe('races and outages on GitHub', () => {
     await t.runtime.engine.sweep();
     expect((await operation(id)).state).toBe('succeeded');
     expect(head('web', 'qa')).toBe(develop);
-    expect(writesBesideTagObjects('web')).toEqual({
-      tagObjects: ['POST /git/tags 201'],
-      inOrder: ['PATCH /git/refs/heads/qa 200', 'POST /git/refs 201'],
-    });
+    expect(writes('web')).toEqual(['POST /git/tags 201', 'POST /graphql 200']);
     expect(git('web', 'tag', '--points-at', develop, '--list', 'qa/*')).toBe(`qa/${today()}.2`);
 
     gh.resetCounters();
@@ -395,7 +381,7 @@ describe('races and outages on GitHub', () => {
     const develop = await newChange('c.txt');
     let foreign = '';
     beforeRequest.push({
-      when: isRefPatch('qa'),
+      when: isRefMove('qa'),
       action: async () => {
         foreign = await gh.commitFiles(OWNER, 'web', 'qa', { 'hotfix.txt': 'by hand\n' }, 'Hotfix pushed by hand');
       },
@@ -403,17 +389,15 @@ describe('races and outages on GitHub', () => {
     gh.resetCounters();
     const reply = await t.run('promote web qa');
     expect(reply.operation?.state, reply.text).toBe('succeeded');
-    // The first tag object went with the refused update and stays unreachable; the re-planned
-    // commit gets its own.
-    expect(writesBesideTagObjects('web')).toEqual({
-      tagObjects: ['POST /git/tags 201', 'POST /git/tags 201'],
-      inOrder: [
-        'PATCH /git/refs/heads/qa 422',
-        'POST /git/commits 201',
-        'PATCH /git/refs/heads/qa 200',
-        'POST /git/refs 201',
-      ],
-    });
+    // The first tag object went with the refused update (GraphQL refuses with 200 and `errors`)
+    // and stays unreachable; the re-planned commit gets its own.
+    expect(writes('web')).toEqual([
+      'POST /git/tags 201',
+      'POST /graphql 200',
+      'POST /git/commits 201',
+      'POST /git/tags 201',
+      'POST /graphql 200',
+    ]);
     expect(git('web', 'tag', '--list', 'qa/*', '--contains', foreign)).toBe(`qa/${today()}.3`);
     const qa = head('web', 'qa');
     expect(parents('web', qa)).toEqual([foreign]);

@@ -24,7 +24,8 @@
  * fast-forward only unless `force`), git commits and annotated tags (real objects made with
  * `git commit-tree` / `git mktag`), pulls (create, list, get, close, merge with a real merge
  * commit and the `sha` head check), check-runs and combined status, branches, commits list,
- * rate_limit, and App installation tokens. Requests need `Authorization: token|Bearer <token>`;
+ * rate_limit, App installation tokens, and GraphQL's `updateRefs` mutation and `repository { id }`
+ * (validated against GitHub's published schema: github-fake/graphql.ts). Requests need `Authorization: token|Bearer <token>`;
  * an App JWT whose `iss` is `appId` gets that token from POST /app/installations/{id}/access_tokens.
  * Every GET answers with an ETag and X-Poll-Interval; `If-None-Match` gives a 304 that consumes
  * no rate limit. Paths are decoded, so refs may come as `heads%2Fmain` or `heads/main`.
@@ -34,7 +35,7 @@
  *
  * The fake is split by API area under test/support/github-fake/: server.ts (the class, auth, rate
  * limits, faults), routes.ts, git-data.ts, pulls.ts, checks-statuses.ts, repos.ts, json.ts (response
- * shapes), smart-http.ts, git-plumbing.ts, http.ts, state.ts.
+ * shapes), graphql.ts, smart-http.ts, git-plumbing.ts, http.ts, state.ts.
  */
 export { GitHubFake, startGitHubFake } from './github-fake/server.js';
 export type { FakeCheckState, FakeRequest, GitHubFakeOptions } from './github-fake/state.js';

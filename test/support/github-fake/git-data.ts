@@ -46,9 +46,12 @@ export async function getRef(fake: GitHubFake, { repo: r, params }: Ctx<'ref'>):
 export async function createRef(fake: GitHubFake, { repo: r, body }: Ctx): Promise<Reply> {
   const ref = str(body.ref, 'ref');
   const sha = str(body.sha, 'sha');
-  const valid = ref.split('/').length >= 3 && (await run(['check-ref-format', ref])).code === 0;
+  // Independent checks at once, as one server would make them.
+  const [valid, type] = await Promise.all([
+    ref.split('/').length >= 3 && run(['check-ref-format', ref]).then((x) => x.code === 0),
+    SHA.test(sha) ? gitMaybe(r.dir, ['cat-file', '-t', sha]) : null,
+  ]);
   if (!ref.startsWith('refs/') || !valid) throw new HttpError(422, 'Reference name is not valid');
-  const type = SHA.test(sha) ? await gitMaybe(r.dir, ['cat-file', '-t', sha]) : null;
   if (type === null) throw new HttpError(422, 'Object does not exist');
   const done = await run(['update-ref', ref, sha, ''], { cwd: r.dir });
   if (done.code !== 0) throw new HttpError(422, 'Reference already exists');
@@ -58,9 +61,11 @@ export async function createRef(fake: GitHubFake, { repo: r, body }: Ctx): Promi
 export async function updateRef(fake: GitHubFake, { repo: r, params, body }: Ctx<'ref'>): Promise<Reply> {
   const ref = `refs/${params.ref}`;
   const sha = str(body.sha, 'sha');
-  const old = await gitMaybe(r.dir, ['rev-parse', '--verify', '--quiet', ref]);
+  const [old, type] = await Promise.all([
+    gitMaybe(r.dir, ['rev-parse', '--verify', '--quiet', ref]),
+    SHA.test(sha) ? gitMaybe(r.dir, ['cat-file', '-t', sha]) : null,
+  ]);
   if (!old) throw new HttpError(422, 'Reference does not exist');
-  const type = SHA.test(sha) ? await gitMaybe(r.dir, ['cat-file', '-t', sha]) : null;
   if (type === null) throw new HttpError(422, 'Object does not exist');
   if (body.force !== true && (await run(['merge-base', '--is-ancestor', old, sha], { cwd: r.dir })).code !== 0) {
     throw new HttpError(422, 'Update is not a fast forward');
@@ -122,10 +127,12 @@ export async function createGitTag(fake: GitHubFake, { repo: r, body }: Ctx): Pr
   const object = str(body.object, 'object');
   const type = typeof body.type === 'string' ? body.type : 'commit';
   const message = typeof body.message === 'string' ? body.message : '';
-  if ((await run(['check-ref-format', `refs/tags/${tag}`])).code !== 0) throw new HttpError(422, 'Invalid tag name');
-  if (!SHA.test(object) || (await gitMaybe(r.dir, ['cat-file', '-t', object])) !== type) {
-    throw new HttpError(422, 'Object does not exist');
-  }
+  const [valid, found] = await Promise.all([
+    run(['check-ref-format', `refs/tags/${tag}`]).then((x) => x.code === 0),
+    SHA.test(object) ? gitMaybe(r.dir, ['cat-file', '-t', object]) : null,
+  ]);
+  if (!valid) throw new HttpError(422, 'Invalid tag name');
+  if (found !== type) throw new HttpError(422, 'Object does not exist');
   const t = (body.tagger ?? {}) as Record<string, unknown>;
   const when = typeof t.date === 'string' ? new Date(t.date) : new Date();
   const tagger = `${typeof t.name === 'string' ? t.name : BOT.name} <${typeof t.email === 'string' ? t.email : BOT.email}>`;

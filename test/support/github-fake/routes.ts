@@ -18,6 +18,7 @@ import {
   tagJson,
   updateRef,
 } from './git-data.js';
+import { graphqlRequest } from './graphql.js';
 import { ok, type Route, route } from './http.js';
 import { createComment, createReaction, listComments, updateComment } from './issue-comments.js';
 import { fullRepo } from './json.js';
@@ -26,6 +27,7 @@ import { getBranch, getRateLimit, listCommits } from './repos.js';
 
 export const ROUTES: Route[] = [
   route('GET', '/rate_limit', getRateLimit),
+  route('POST', '/graphql', graphqlRequest),
   route('GET', '/repos/:owner/:repo', async (f, { repo }) => ok(fullRepo(f, repo))),
   route('GET', '/repos/:owner/:repo/git/refs', async (f, { repo }) => ok(await listRefs(f, repo, 'refs/'))),
   route('GET', '/repos/:owner/:repo/git/matching-refs/*ref', async (f, { repo, params }) =>

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { git, gitMaybe, gitPersonEnv, iso, readGit, sha1 } from './git-plumbing.js';
+import { git, gitMaybe, gitPersonEnv, iso, nodeId, readGit, sha1 } from './git-plumbing.js';
 import { releaseGit } from './git-process.js';
 import { HttpError, match, ok, type Reply, readJson } from './http.js';
 import { ROUTES } from './routes.js';
@@ -40,7 +40,7 @@ export class GitHubFake {
   private nextId = 1000;
   private root = '';
 
-  constructor(options: GitHubFakeOptions = {}) {
+  constructor(readonly options: GitHubFakeOptions = {}) {
     this.token = options.token ?? 'test-token';
     this.appId = options.appId ?? '1';
     this.now = options.now ?? (() => new Date());
@@ -177,6 +177,15 @@ export class GitHubFake {
 
   id(): number {
     return this.nextId++;
+  }
+
+  repoByName(owner: string, repo: string): RepoState | undefined {
+    return this.repos.get(`${owner}/${repo}`);
+  }
+
+  /** The repository whose GraphQL node id (REST `node_id`) is `id`. */
+  repoByNodeId(id: string): RepoState | undefined {
+    return [...this.repos.values()].find((r) => nodeId('Repository', r.id) === id);
   }
 
   repoOrThrow(owner: string, repo: string): RepoState {

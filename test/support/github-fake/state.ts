@@ -11,6 +11,11 @@ export interface GitHubFakeOptions {
   /** Core rate limit per "hour" (default 5000); at 0 requests get 403. */
   rateLimit?: number;
   now?: () => Date;
+  /**
+   * false: GraphQL has no `updateRefs` mutation, as on a GitHub Enterprise Server older than
+   * the mutation (default true).
+   */
+  updateRefs?: boolean;
 }
 export interface FakeRequest {
   method: string;

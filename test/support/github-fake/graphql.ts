@@ -1,0 +1,146 @@
+/**
+ * GitHub's GraphQL API in the fake (`POST /graphql`), for what Conveyor asks of it: the
+ * `updateRefs` mutation (several refs moved at once, each from the value the caller saw) and
+ * `repository(owner:, name:) { id }`. Every request is parsed and validated against GitHub's
+ * public schema as Octokit publishes it (`@octokit/graphql-schema`), so a query GitHub would
+ * refuse is refused here too, with HTTP 200 and `errors` as GitHub answers. A valid query that
+ * asks for something the fake does not model is answered with an error naming the field.
+ *
+ * `updateRefs` checks every update first (the repository, each name, `beforeOid`, the object
+ * `afterOid` names, fast-forward unless `force`), then applies all of them in one
+ * `git update-ref --stdin` transaction from the values it checked: all move or none does.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import {
+  buildSchema,
+  execute,
+  GraphQLError,
+  type GraphQLFieldResolver,
+  type GraphQLSchema,
+  parse,
+  validate,
+} from 'graphql';
+import { gitMaybe, nodeId, run, SHA } from './git-plumbing.js';
+import { type Ctx, ok, type Reply } from './http.js';
+import type { GitHubFake } from './server.js';
+import type { RepoState } from './state.js';
+
+const ZERO = '0000000000000000000000000000000000000000';
+
+let schema: GraphQLSchema | undefined;
+/**
+ * GitHub's schema, built once per process on the first GraphQL request (~0.3 s). The SDL file
+ * is read where Node would find the package (its `import` entry would also parse the 7 MB JSON
+ * form of the schema, which the fake has no use for).
+ */
+function githubSchema(): GraphQLSchema {
+  if (!schema) {
+    const dirs = createRequire(import.meta.url).resolve.paths('@octokit/graphql-schema') ?? [];
+    const file = dirs.map((d) => join(d, '@octokit/graphql-schema/schema.graphql')).find((f) => existsSync(f));
+    if (!file) throw new Error('@octokit/graphql-schema is not installed (npm install)');
+    schema = buildSchema(readFileSync(file, 'utf8'), { assumeValidSDL: true });
+  }
+  return schema;
+}
+
+/** GitHub's answer to an error in a field: the message, and a `type` as GitHub's errors carry. */
+function fieldError(message: string, type = 'UNPROCESSABLE'): GraphQLError {
+  return new GraphQLError(message, { extensions: { type } });
+}
+
+interface RefUpdateInput {
+  name: string;
+  afterOid: string;
+  beforeOid?: string | null;
+  force?: boolean | null;
+}
+
+async function updateRefs(fake: GitHubFake, input: { repositoryId: string; refUpdates: RefUpdateInput[] }) {
+  if (fake.options.updateRefs === false) {
+    // An older GitHub Enterprise Server, whose schema has no updateRefs.
+    throw fieldError("Field 'updateRefs' doesn't exist on type 'Mutation'", 'undefinedField');
+  }
+  const r = fake.repoByNodeId(input.repositoryId);
+  if (!r) throw fieldError(`Could not resolve to a node with the global id of '${input.repositoryId}'`, 'NOT_FOUND');
+  if (input.refUpdates.length === 0) throw fieldError('At least one ref update is required');
+  // Every update is checked at once (as one server would), then all are applied together.
+  const lines = await Promise.all(
+    input.refUpdates.map(async (u) => {
+      const [valid, found, type] = await Promise.all([
+        u.name.startsWith('refs/') && run(['check-ref-format', u.name]).then((x) => x.code === 0),
+        gitMaybe(r.dir, ['rev-parse', '--verify', '--quiet', u.name]),
+        u.afterOid === ZERO || !SHA.test(u.afterOid) ? null : gitMaybe(r.dir, ['cat-file', '-t', u.afterOid]),
+      ]);
+      if (!valid) throw fieldError(`Invalid ref name: ${u.name}`);
+      const current = found ?? ZERO;
+      const before = u.beforeOid ?? null;
+      if (before !== null && before !== current) {
+        throw fieldError(
+          current === ZERO
+            ? `${u.name} does not exist`
+            : before === ZERO
+              ? `${u.name} already exists`
+              : `${u.name} is not at ${before}`,
+        );
+      }
+      if (u.afterOid !== ZERO) {
+        if (type === null) throw fieldError(`Object ${u.afterOid} does not exist`);
+        const ancestor = async () =>
+          (await run(['merge-base', '--is-ancestor', current, u.afterOid], { cwd: r.dir })).code === 0;
+        if (u.force !== true && current !== ZERO && !(await ancestor())) {
+          throw fieldError(`Update of ${u.name} is not a fast forward`);
+        }
+      }
+      return `update ${u.name} ${u.afterOid} ${current}`;
+    }),
+  );
+  const done = await run(['update-ref', '--stdin'], { cwd: r.dir, input: `start\n${lines.join('\n')}\ncommit\n` });
+  if (done.code !== 0) throw fieldError('A ref moved while the update was applied; nothing was changed');
+  return { clientMutationId: null };
+}
+
+function repositoryNode(r: RepoState) {
+  return { id: nodeId('Repository', r.id), name: r.name, nameWithOwner: `${r.owner}/${r.name}` };
+}
+
+/** `POST /graphql`. */
+export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<Reply> {
+  if (typeof body.query !== 'string') return ok({ errors: [{ message: 'A query attribute must be specified' }] });
+  let document: ReturnType<typeof parse>;
+  try {
+    document = parse(body.query);
+  } catch (err) {
+    return ok({ errors: [{ message: err instanceof Error ? err.message : String(err) }] });
+  }
+  const invalid = validate(githubSchema(), document);
+  if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
+  const roots: Record<string, (args: Record<string, unknown>) => unknown> = {
+    repository: (args) => {
+      const r = fake.repoByName(String(args.owner), String(args.name));
+      if (!r)
+        throw fieldError(`Could not resolve to a Repository with the name '${args.owner}/${args.name}'.`, 'NOT_FOUND');
+      return repositoryNode(r);
+    },
+    updateRefs: (args) => updateRefs(fake, args.input as Parameters<typeof updateRefs>[1]),
+  };
+  const root = {};
+  const fieldResolver: GraphQLFieldResolver<unknown, unknown> = (source, args, _ctx, info) => {
+    const value =
+      source === root ? roots[info.fieldName] : (source as Record<string, unknown> | null)?.[info.fieldName];
+    if (value === undefined) {
+      throw fieldError(`the GitHub fake does not model ${info.parentType.name}.${info.fieldName}`);
+    }
+    return typeof value === 'function' ? (value as (a: unknown) => unknown)(args) : value;
+  };
+  const result = await execute({
+    schema: githubSchema(),
+    document,
+    rootValue: root,
+    variableValues: (body.variables ?? {}) as Record<string, unknown>,
+    operationName: typeof body.operationName === 'string' ? body.operationName : undefined,
+    fieldResolver,
+  });
+  return ok(result.errors ? { data: result.data ?? null, errors: result.errors.map((e) => e.toJSON()) } : result);
+}
