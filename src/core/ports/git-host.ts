@@ -91,8 +91,8 @@ export interface GitHost {
    * Move a branch and create its deploy tag in one write, where the host can: a later createTag
    * of the same tag is then free. Same refusals as updateBranch; the branch moves only as
    * updateBranch would move it. Plain Git: one atomic push (both or neither). GitHub: the tag's
-   * object beside the branch's compare-and-swap, its ref once the branch moved; a tag not written
-   * then is left to createTag, as after a crash.
+   * object, then one atomic `updateRefs` (both or neither); without updateRefs, the tag's ref
+   * once the branch moved. A tag not written then is left to createTag, as after a crash.
    */
   updateBranchWithTag?(
     branch: string,
