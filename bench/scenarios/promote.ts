@@ -1,9 +1,9 @@
 /**
- * promote: `promote api qa` from Slack (command → mirror fetch → operation stored → branch
- * fast-forwarded, annotated deploy tag and its ref written through the REST API → reply)
- * against the GitHub fake with throttling off. Baseline: the same three Git writes
- * (PATCH the branch ref, POST the tag object, POST the tag ref) sent directly with Octokit to
- * another repository of the same fake. Before each sample someone pushes to develop, so each
+ * promote: `promote api qa` from Slack (command → mirror fetch → operation stored → the deploy
+ * tag's object over REST, then the branch fast-forwarded and the tag's ref created in one GraphQL
+ * `updateRefs` → reply) against the GitHub fake with throttling off. Baseline: the three REST
+ * writes a promotion needs without updateRefs (PATCH the branch ref, POST the tag object, POST
+ * the tag ref) sent directly with Octokit to another repository of the same fake. Before each sample someone pushes to develop, so each
  * promotion has something to move. The fake and its two repositories are made while the bench
  * loads (the scenario's `prepare`: idle until its run).
  */
@@ -106,14 +106,14 @@ export const promote: Scenario = {
       ctx.log(`${samples} promotions, each beside the direct writes`);
       const ours: number[] = [];
       const base: number[] = [];
-      let writes = 0;
+      const writes: string[] = [];
       for (let i = 1; i <= samples; i++) {
         const sha = await push('direct', i);
         base.push((await timed(() => direct(i, sha))).ms);
         await push('api', i);
         gh.resetCounters();
         ours.push((await timed(promoteOnce)).ms);
-        writes += gh.requests.filter((r) => r.method !== 'GET').length;
+        writes.push(...gh.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`));
       }
       return [
         figure({
@@ -126,7 +126,8 @@ export const promote: Scenario = {
           notes:
             `${samples} promotions of api to qa${ctx.quick ? ' (quick size)' : ''}, each after a push to develop; ` +
             `p90 ${Math.round(percentile(ours, 90))} ms vs direct ${Math.round(percentile(base, 90))} ms; ` +
-            `${(writes / samples).toFixed(1)} REST writes per promotion (direct: 3); ` +
+            `${(writes.length / samples).toFixed(1)} writes per promotion ` +
+            `(${(writes.filter((w) => w.endsWith('/graphql')).length / samples).toFixed(1)} of them GraphQL updateRefs; direct: 3 REST); ` +
             'Conveyor also fetches the mirror, stores the operation and its steps, and reads the tags',
         }),
       ];
