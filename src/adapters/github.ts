@@ -267,8 +267,8 @@ export class GitHubHost extends MirroredHost implements GitHost {
 
   /**
    * Moves refs in one GraphQL `updateRefs` request: each only from `before` (null: only where
-   * none exists), never forced, all or none. False when this GitHub has no updateRefs (then
-   * remembered); throws when GitHub refused the move or could not be reached.
+   * none exists), never forced, all or none. False when this GitHub has no updateRefs, or no
+   * GraphQL endpoint (then remembered); throws when GitHub refused the move or could not be reached.
    */
   private async moveRefs(updates: { name: string; before: string | null; after: string }[]): Promise<boolean> {
     if (!this.atomicRefs) return false;
@@ -283,7 +283,8 @@ export class GitHubHost extends MirroredHost implements GitHost {
       return true;
     } catch (err) {
       const said = graphqlMessage(err);
-      if (/updateRefs/.test(said) && /doesn't exist|cannot query field/i.test(said)) {
+      // No such mutation in this server's schema, or no GraphQL endpoint at all (a proxy in front).
+      if (statusOf(err) === 404 || (/updateRefs/.test(said) && /doesn't exist|cannot query field/i.test(said))) {
         this.atomicRefs = false;
         return false;
       }

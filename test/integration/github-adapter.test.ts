@@ -223,6 +223,27 @@ describe('GitHubHost', () => {
     }
   });
 
+  it('with no GraphQL endpoint at all (404, a proxy in front): the branch moves over REST, and GraphQL is not asked again', async () => {
+    const proxied = hostWith();
+    gh.failNext(1, 404, {}, 'Not Found', { method: 'POST', path: /^\/graphql$/ });
+    const seen = head('main');
+    const next = await proxied.createCommit({ treeOfSha: v2, parent: seen, message: 'behind a proxy' });
+    gh.resetCounters();
+    await proxied.updateBranch('main', next, seen);
+    expect(head('main')).toBe(next);
+    const asked = () => gh.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)} ${r.status}`);
+    expect(asked()).toEqual([
+      `GET /repos/${owner}/${repo} 200`, // the repository's node id, asked once
+      'POST /graphql 404',
+      `GET /repos/${owner}/${repo}/git/ref/heads/main 200`,
+      `PATCH /repos/${owner}/${repo}/git/refs/heads/main 200`,
+    ]);
+    gh.resetCounters();
+    const again = await proxied.createCommit({ treeOfSha: v1, parent: next, message: 'again' });
+    await proxied.updateBranch('main', again, next);
+    expect(asked().some((r) => r.includes('/graphql'))).toBe(false);
+  });
+
   it('with its deploy tag, still refuses a branch that moved meanwhile: theirs kept, no tag named', async () => {
     const seen = head('main');
     const ours = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'ours, with a tag' });
