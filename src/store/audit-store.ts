@@ -56,10 +56,15 @@ export class SqlAuditLog implements AuditPort {
   }
 
   async auditLog(filter: { operationId?: string; action?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    // Only the conditions asked for, so each question reads through its index (audit_operation,
+    // audit_action) rather than a plan made for any of them.
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.operationId !== undefined) where.push(`operation_id = $${params.push(filter.operationId)}`);
+    if (filter.action !== undefined) where.push(`action = $${params.push(filter.action)}`);
     const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT * FROM audit WHERE ($1::text IS NULL OR operation_id = $1) AND ($2::text IS NULL OR action = $2)
-       ORDER BY id DESC LIMIT $3`,
-      [filter.operationId ?? null, filter.action ?? null, filter.limit ?? 200],
+      `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.push(filter.limit ?? 200)}`,
+      params,
     );
     return rows.map(toAuditEntry);
   }

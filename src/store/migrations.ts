@@ -157,6 +157,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
   CREATE INDEX IF NOT EXISTS inbox_finished ON inbox (updated_at) WHERE state IN ('done', 'failed');
   `,
+  // 6: the audit log's two questions (an operation's entries; the newest entries of one action,
+  // such as every plan's "marked bad" versions) read their rows through an index instead of
+  // walking the whole log backwards, which grew with its retention.
+  `
+  CREATE INDEX IF NOT EXISTS audit_operation ON audit (operation_id, id);
+  CREATE INDEX IF NOT EXISTS audit_action ON audit (action, id);
+  `,
 ];
 
 export const MIGRATION_LOCK_KEY = 727274;
