@@ -101,7 +101,7 @@ export class GitMirror implements GitReads {
   private readonly snapshots = new Map<string, { fingerprint: string; snapshot: RefsSnapshot }>();
   /** Definite `merge-base --is-ancestor` answers, by "ancestor..descendant" (oldest dropped past 1,000). */
   private readonly ancestry = new Map<string, boolean>();
-  /** When this process last let Git look after the mirror (`maintenance run --auto`), ms since the epoch. */
+  /** When a fetch of this process last let Git look after the mirror (`maintenance run --auto`), ms since the epoch. */
   private maintainedAt = 0;
 
   constructor(
@@ -157,13 +157,17 @@ export class GitMirror implements GitReads {
             dirname(this.options.dir),
           );
         }
+        // Git's housekeeping of the mirror (`maintenance run --auto`: packs loose objects once
+        // there are enough of them) runs at the end of a fetch, ~10 ms in front of whatever waits
+        // for it: here on one fetch in ten minutes, as Git runs it (detached where it detaches).
+        const maintain = Date.now() - this.maintainedAt >= MAINTAIN_EVERY_MS;
+        if (maintain) this.maintainedAt = Date.now();
         await this.git([
           'fetch',
           '--quiet',
           '--prune',
           '--force',
-          // Not after every fetch, in front of the plan waiting for it: see maintainLater.
-          '--no-auto-maintenance',
+          ...(maintain ? [] : ['--no-auto-maintenance']),
           'origin',
           '+refs/heads/*:refs/heads/*',
           '+refs/tags/*:refs/tags/*',
@@ -173,21 +177,6 @@ export class GitMirror implements GitReads {
           cause: err,
         });
       }
-    });
-    this.maintainLater();
-  }
-
-  /**
-   * Git's own housekeeping of the mirror (`maintenance run --auto`: packs loose objects once
-   * there are enough of them), which `git fetch` would otherwise run at the end of every fetch,
-   * ~10 ms in front of whatever waits for the fetch. Run after a fetch, in the mirror's queue but
-   * not awaited, at most every ten minutes; a failure only means it runs again next time.
-   */
-  private maintainLater(now = Date.now()): void {
-    if (now - this.maintainedAt < MAINTAIN_EVERY_MS) return;
-    this.maintainedAt = now;
-    this.serial(() => this.git(['maintenance', 'run', '--auto', '--quiet'])).catch(() => {
-      this.maintainedAt = 0;
     });
   }
 

@@ -8,7 +8,7 @@ import { createAppAuth } from '@octokit/auth-app';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
-import { ConflictError, InputError, NotFoundError, UpstreamError } from '../core/errors.js';
+import { ConflictError, InputError, isConveyorError, NotFoundError, UpstreamError } from '../core/errors.js';
 import { crashPoint } from '../core/fault-points.js';
 import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
 import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
@@ -235,12 +235,19 @@ export class GitHubHost extends MirroredHost implements GitHost {
       try {
         moved = await this.moveRefs(refs);
       } catch (err) {
-        const current = (await this.refTarget(`heads/${branch}`))?.sha ?? null;
-        if (current === newSha) return; // a lost answer: the tag step looks for its tag
-        // The tag's name taken: the branch alone, and the tag step reports the name.
-        if (current === expectedOld && (await this.refTarget(`tags/${name}`)) !== null) {
-          return this.updateBranch(branch, newSha, expectedOld);
+        const [current, tagRef] = await Promise.all([
+          this.refTarget(`heads/${branch}`).then((r) => r?.sha ?? null),
+          this.refTarget(`tags/${name}`),
+        ]);
+        // Our own tag object under the name: the update was applied and its answer lost (a retry
+        // of it was then refused), whatever the branch did since.
+        if (tagRef?.sha === tagSha) {
+          this.pushedTags.set(name, newSha);
+          return;
         }
+        if (current === newSha) return; // moved without our tag: the tag step looks and writes it
+        // The tag's name taken: the branch alone, and the tag step reports the name.
+        if (current === expectedOld && tagRef !== null) return this.updateBranch(branch, newSha, expectedOld);
         throw this.notMoved(branch, expectedOld, current, err);
       }
       if (moved) {
@@ -271,26 +278,31 @@ export class GitHubHost extends MirroredHost implements GitHost {
    * GraphQL endpoint (then remembered); throws when GitHub refused the move or could not be reached.
    */
   private async moveRefs(updates: { name: string; before: string | null; after: string }[]): Promise<boolean> {
-    if (!this.atomicRefs) return false;
-    const repositoryId = await this.repositoryId();
-    try {
-      await this.octokit.graphql(UPDATE_REFS, {
-        input: {
-          repositoryId,
-          refUpdates: updates.map((u) => ({ name: u.name, beforeOid: u.before ?? ZERO_SHA, afterOid: u.after })),
-        },
-      });
-      return true;
-    } catch (err) {
-      const said = graphqlMessage(err);
-      // No such mutation in this server's schema, or no GraphQL endpoint at all (a proxy in front).
-      if (statusOf(err) === 404 || (/updateRefs/.test(said) && /doesn't exist|cannot query field/i.test(said))) {
-        this.atomicRefs = false;
-        return false;
+    for (let attempt = 0; this.atomicRefs; attempt++) {
+      const repositoryId = await this.repositoryId();
+      try {
+        await this.octokit.graphql(UPDATE_REFS, {
+          input: {
+            repositoryId,
+            refUpdates: updates.map((u) => ({ name: u.name, beforeOid: u.before ?? ZERO_SHA, afterOid: u.after })),
+          },
+        });
+        return true;
+      } catch (err) {
+        // No such mutation in this server's schema, or no GraphQL endpoint at all (a proxy in front).
+        if (statusOf(err) === 404 || graphqlErrors(err).some(noUpdateRefs)) {
+          this.atomicRefs = false;
+          return false;
+        }
+        // The repository was deleted and made again (a new node id): asked again, once.
+        if (attempt === 0 && graphqlErrors(err).some((e) => e.type === 'NOT_FOUND' && /node/i.test(e.message))) {
+          this.nodeId = undefined;
+          continue;
+        }
+        throw err;
       }
-      if (/could not resolve to a node/i.test(said)) this.nodeId = undefined; // deleted and made again
-      throw err;
     }
+    return false;
   }
 
   /** Why `updateRefs` left `branch` where it is (`current`): moved by someone, not a fast-forward, or GitHub's answer. */
@@ -523,11 +535,22 @@ export class GitHubHost extends MirroredHost implements GitHost {
   /** Maps an Octokit failure to the error family; messages carry no URL, token or header. */
   private failure(what: string, err: unknown): Error {
     const status = statusOf(err);
-    const said = githubMessage(err);
+    const said = graphqlErrors(err).length > 0 ? graphqlMessage(err) : githubMessage(err);
     const where = `${what} in ${this.repo.owner}/${this.repo.repo}`;
-    if (Array.isArray((err as { errors?: unknown } | null)?.errors)) {
-      // GraphQL: GitHub answered 200 with `errors` (a refused updateRefs)
-      return new InputError(`${where}: GitHub refused it (${graphqlMessage(err)})`, undefined, { cause: err });
+    if (isConveyorError(err)) return err; // mapped already (the repository's id, read on the way)
+    const errors = graphqlErrors(err);
+    if (errors.length > 0) {
+      // GraphQL: GitHub answered 200 with `errors`, each with a `type`, as REST answers a status.
+      const types = new Set(errors.map((e) => e.type));
+      if (types.has('FORBIDDEN')) {
+        return new UpstreamError('github', `${where}: refused by GitHub: check the token's permissions (${said})`, {
+          cause: err,
+        });
+      }
+      if (types.has('RATE_LIMITED')) {
+        return new UpstreamError('github', `${where}: rate limited by GitHub (GraphQL)`, { cause: err });
+      }
+      return new InputError(`${where}: GitHub refused it (${said})`, undefined, { cause: err });
     }
     if (status === 404) return new NotFoundError(`${where}: not found on GitHub`, { cause: err });
     if (status === 400 || status === 422)
@@ -579,14 +602,37 @@ function githubMessage(err: unknown): string {
   return (text || 'no details').replace(/\b\w+:\/\/\S+/g, '<url>').slice(0, 200);
 }
 
-/** A GraphQL failure's messages (GitHub's `errors`), short, with URLs removed; or the error's own message. */
-function graphqlMessage(err: unknown): string {
+/** GitHub's GraphQL `errors` of a failure (none for an HTTP failure): each message, and its `type` or `extensions.code`. */
+function graphqlErrors(err: unknown): { message: string; type: string }[] {
   const errors = (err as { errors?: unknown } | null)?.errors;
-  const said = Array.isArray(errors)
-    ? errors.map((e) => (e as { message?: unknown } | null)?.message).filter((m) => typeof m === 'string')
-    : [];
+  if (!Array.isArray(errors)) return [];
+  return errors.map((e) => {
+    const x = (e ?? {}) as { message?: unknown; type?: unknown; extensions?: { code?: unknown; type?: unknown } };
+    const type = x.type ?? x.extensions?.type ?? x.extensions?.code;
+    return { message: typeof x.message === 'string' ? x.message : '', type: typeof type === 'string' ? type : '' };
+  });
+}
+
+/** An error saying this server's schema has no updateRefs (an older GitHub Enterprise Server). */
+function noUpdateRefs(e: { message: string; type: string }): boolean {
+  if (!/updateRefs|UpdateRefsInput/i.test(e.message)) return false;
+  return (
+    e.type === 'undefinedField' ||
+    e.type === 'undefinedType' ||
+    /doesn't exist|cannot query field|isn't a defined|unknown type/i.test(e.message)
+  );
+}
+
+/** A GraphQL failure's messages (GitHub's `errors`), on one line, short, with URLs removed; or the error's own message. */
+function graphqlMessage(err: unknown): string {
+  const said = graphqlErrors(err)
+    .map((e) => e.message)
+    .filter(Boolean);
   const text = said.length > 0 ? said.join('; ') : err instanceof Error ? err.message : String(err);
-  return text.replace(/\b\w+:\/\/\S+/g, '<url>').slice(0, 200);
+  return text
+    .replace(/\b\w+:\/\/\S+/g, '<url>')
+    .replace(/\s+/g, ' ')
+    .slice(0, 200);
 }
 
 function movedWhileWeWorked(branch: string, expectedOld: string | null, now: string | null, cause?: unknown) {

@@ -244,6 +244,63 @@ describe('GitHubHost', () => {
     expect(asked().some((r) => r.includes('/graphql'))).toBe(false);
   });
 
+  it('a lost answer to updateRefs (applied, then a 502): the retry is refused, the host finds its own tag and is done', async () => {
+    const seen = head('main');
+    const next = await host.createCommit({ treeOfSha: v2, parent: seen, message: 'answer lost' });
+    gh.loseNextAnswer(1, 502, { method: 'POST', path: /^\/graphql$/ });
+    gh.resetCounters();
+    const tag = { name: 'qa/2024.02.04.1', message: 'Deploy\n\nOperation: op_lostanswer1\n' };
+    await host.updateBranchWithTag('main', next, seen, tag);
+    expect(head('main')).toBe(next);
+    expect(git('rev-parse', `${tag.name}^{commit}`)).toBe(next);
+    const posts = gh.requests.filter((r) => r.path === '/graphql').map((r) => r.status);
+    expect(posts).toEqual([502, 200]); // applied and lost; the retry refused (its refs moved already)
+    gh.resetCounters();
+    await host.createTag({ name: tag.name, sha: next, message: tag.message, fresh: true });
+    expect(gh.requests).toEqual([]); // the tag step writes nothing: it was written with the branch
+  });
+
+  it('a lost answer, and someone pushes on top before the host looks: still done, not "nothing was changed", one tag', async () => {
+    const seen = head('main');
+    const next = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'answer lost, then a push' });
+    let theirs = '';
+    gh.loseNextAnswer(1, 502, { method: 'POST', path: /^\/graphql$/ }, async () => {
+      theirs = await gh.commitFiles(owner, repo, 'main', { 'on-top.txt': 'x\n' }, 'on top of ours');
+    });
+    const tag = { name: 'qa/2024.02.04.2', message: 'Deploy\n\nOperation: op_lostanswer2\n' };
+    await host.updateBranchWithTag('main', next, seen, tag);
+    expect(head('main')).toBe(theirs);
+    expect(git('rev-parse', `${theirs}~1`)).toBe(next); // theirs is on top of ours
+    expect(git('tag', '--list', 'qa/2024.02.04.*', '--points-at', next)).toBe(tag.name);
+    gh.resetCounters();
+    await host.createTag({ name: tag.name, sha: next, message: tag.message, fresh: true });
+    expect(gh.requests).toEqual([]);
+  });
+
+  it("maps GitHub's GraphQL refusals as it maps REST's: FORBIDDEN is the token's permissions (the operation waits), a replaced repository is asked again", async () => {
+    const seen = head('main');
+    const next = await host.createCommit({ treeOfSha: v2, parent: seen, message: 'refused' });
+    gh.graphqlErrorsNext(1, [{ type: 'FORBIDDEN', message: 'Resource not accessible by integration' }]);
+    const err = await rejection(host.updateBranch('main', next, seen));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(String((err as Error).message)).toMatch(
+      /^update main in acme\/shop: refused by GitHub: check the token's permissions \(Resource not accessible by integration\)$/,
+    );
+    expect(String((err as Error).message)).not.toContain(TOKEN);
+    expect(head('main')).toBe(seen);
+
+    // The repository deleted and made again under the same name: its node id is read again.
+    gh.graphqlErrorsNext(1, [{ type: 'NOT_FOUND', message: "Could not resolve to a node with the global id of 'X'" }]);
+    gh.resetCounters();
+    await host.updateBranch('main', next, seen);
+    expect(head('main')).toBe(next);
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /graphql',
+      `GET /repos/${owner}/${repo}`,
+      'POST /graphql',
+    ]);
+  });
+
   it('with its deploy tag, still refuses a branch that moved meanwhile: theirs kept, no tag named', async () => {
     const seen = head('main');
     const ours = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'ours, with a tag' });

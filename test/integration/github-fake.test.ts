@@ -345,6 +345,21 @@ describe("GitHub fake GraphQL: updateRefs, validated against GitHub's published 
     expect(bad.status).toBe(200);
     expect(bad.body.errors?.map((e) => e.message).join('\n')).toMatch(/nope|refUpdates|repositoryId/);
     expect(bad.body.data).toBeUndefined();
+    // An older Enterprise Server (no updateRefs in its schema) refuses the mutation at validation.
+    gh.options.updateRefs = false;
+    try {
+      const older = await post({
+        query: UPDATE,
+        variables: { input: { repositoryId: rest.data.node_id, refUpdates: [] } },
+      });
+      expect(older.status).toBe(200);
+      expect(older.body.data).toBeUndefined();
+      expect(older.body.errors?.map((e) => e.message)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/UpdateRefsInput/), expect.stringMatching(/updateRefs/)]),
+      );
+    } finally {
+      gh.options.updateRefs = true;
+    }
   });
 
   it('moves several refs at once, each only from the value given, all or none', async () => {

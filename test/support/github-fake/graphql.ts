@@ -18,7 +18,8 @@ import {
   execute,
   GraphQLError,
   type GraphQLFieldResolver,
-  type GraphQLSchema,
+  GraphQLObjectType,
+  GraphQLSchema,
   parse,
   validate,
 } from 'graphql';
@@ -30,6 +31,7 @@ import type { RepoState } from './state.js';
 const ZERO = '0000000000000000000000000000000000000000';
 
 let schema: GraphQLSchema | undefined;
+let older: GraphQLSchema | undefined;
 /**
  * GitHub's schema, built once per process on the first GraphQL request (~0.3 s). The SDL file
  * is read where Node would find the package (its `import` entry would also parse the 7 MB JSON
@@ -45,6 +47,27 @@ function githubSchema(): GraphQLSchema {
   return schema;
 }
 
+/**
+ * The schema of a GitHub Enterprise Server older than `updateRefs` (`updateRefs: false`): the
+ * same without the mutation and its three types, so a request for it is refused at validation,
+ * with no `data`, as such a server refuses it.
+ */
+function olderSchema(): GraphQLSchema {
+  if (!older) {
+    const config = githubSchema().toConfig();
+    const gone = new Set(['UpdateRefsInput', 'RefUpdate', 'UpdateRefsPayload']);
+    const mutation = config.mutation!.toConfig();
+    const { updateRefs: _, ...fields } = mutation.fields;
+    const without = new GraphQLObjectType({ ...mutation, fields });
+    older = new GraphQLSchema({
+      ...config,
+      mutation: without,
+      types: config.types.filter((t) => !gone.has(t.name)).map((t) => (t.name === without.name ? without : t)),
+    });
+  }
+  return older;
+}
+
 /** GitHub's answer to an error in a field: the message, and a `type` as GitHub's errors carry. */
 function fieldError(message: string, type = 'UNPROCESSABLE'): GraphQLError {
   return new GraphQLError(message, { extensions: { type } });
@@ -58,10 +81,6 @@ interface RefUpdateInput {
 }
 
 async function updateRefs(fake: GitHubFake, input: { repositoryId: string; refUpdates: RefUpdateInput[] }) {
-  if (fake.options.updateRefs === false) {
-    // An older GitHub Enterprise Server, whose schema has no updateRefs.
-    throw fieldError("Field 'updateRefs' doesn't exist on type 'Mutation'", 'undefinedField');
-  }
   const r = fake.repoByNodeId(input.repositoryId);
   if (!r) throw fieldError(`Could not resolve to a node with the global id of '${input.repositoryId}'`, 'NOT_FOUND');
   if (input.refUpdates.length === 0) throw fieldError('At least one ref update is required');
@@ -108,13 +127,16 @@ function repositoryNode(r: RepoState) {
 /** `POST /graphql`. */
 export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<Reply> {
   if (typeof body.query !== 'string') return ok({ errors: [{ message: 'A query attribute must be specified' }] });
+  const injected = fake.takeGraphqlFault();
+  if (injected) return ok({ data: null, errors: injected.map((e) => ({ ...e, locations: [], path: [] })) });
   let document: ReturnType<typeof parse>;
   try {
     document = parse(body.query);
   } catch (err) {
     return ok({ errors: [{ message: err instanceof Error ? err.message : String(err) }] });
   }
-  const invalid = validate(githubSchema(), document);
+  const served = fake.options.updateRefs === false ? olderSchema() : githubSchema();
+  const invalid = validate(served, document);
   if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
   const roots: Record<string, (args: Record<string, unknown>) => unknown> = {
     repository: (args) => {
@@ -135,7 +157,7 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
     return typeof value === 'function' ? (value as (a: unknown) => unknown)(args) : value;
   };
   const result = await execute({
-    schema: githubSchema(),
+    schema: served,
     document,
     rootValue: root,
     variableValues: (body.variables ?? {}) as Record<string, unknown>,

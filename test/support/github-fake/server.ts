@@ -32,6 +32,13 @@ export class GitHubFake {
     message?: string;
     only?: { method: string; path: RegExp };
   }[] = [];
+  private readonly lostAnswers: {
+    left: number;
+    status: number;
+    only: { method: string; path: RegExp };
+    afterwards?: () => Promise<unknown>;
+  }[] = [];
+  private readonly graphqlFaults: { left: number; errors: { type: string; message: string }[] }[] = [];
   private readonly server: Server;
   readonly now: () => Date;
   private readonly pollInterval: number;
@@ -168,6 +175,33 @@ export class GitHubFake {
     this.faults.push({ left: n, status, headers, message, only });
   }
 
+  /**
+   * The next `n` requests of that method whose path matches are carried out (their writes are
+   * kept), then answered `status` as if the answer was lost on the way (a proxy's 502, say);
+   * `afterwards` runs between the two, e.g. someone else's push.
+   */
+  loseNextAnswer(
+    n: number,
+    status: number,
+    only: { method: string; path: RegExp },
+    afterwards?: () => Promise<unknown>,
+  ): void {
+    this.lostAnswers.push({ left: n, status, only, afterwards });
+  }
+
+  /** The next `n` GraphQL requests are answered 200 with these `errors` (GitHub's refusal of a whole request), doing nothing. */
+  graphqlErrorsNext(n: number, errors: { type: string; message: string }[]): void {
+    this.graphqlFaults.push({ left: n, errors });
+  }
+
+  /** An injected GraphQL refusal for this request, if one is due (graphql.ts asks). */
+  takeGraphqlFault(): { type: string; message: string }[] | undefined {
+    const fault = this.graphqlFaults[0];
+    if (!fault) return undefined;
+    if (--fault.left <= 0) this.graphqlFaults.shift();
+    return fault.errors;
+  }
+
   resetCounters(): void {
     this.calls.total = 0;
     this.calls.rateLimited = 0;
@@ -272,7 +306,13 @@ export class GitHubFake {
       const body = await readJson(req);
       const { owner, repo: name } = params; // both or neither: every pattern under /repos names both
       const repo = owner && name !== undefined ? this.repoOrThrow(owner, name) : (undefined as unknown as RepoState);
-      return handler(this, { params, query: url.searchParams, body, repo });
+      const reply = await handler(this, { params, query: url.searchParams, body, repo });
+      const l = this.lostAnswers.findIndex((f) => f.only.method === req.method && f.only.path.test(url.pathname));
+      const lost = this.lostAnswers[l];
+      if (!lost) return reply;
+      if (--lost.left <= 0) this.lostAnswers.splice(l, 1);
+      await lost.afterwards?.();
+      return { ...this.errorReply(lost.status, 'Server Error'), free: true };
     }
     return this.errorReply(404, 'Not Found');
   }
