@@ -30,21 +30,22 @@ for d in "$MIRRORS"/*.git; do git -C "$d" for-each-ref >/dev/null; done
 t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000 ))`;
 
-async function atScale(
-  ctx: ScenarioContext,
-  gh: GitHubFake,
-  upstream: ScaledUpstream,
-  apps: number,
-  target: number,
-): Promise<Figure[]> {
-  const runs = ctx.quick ? 1 : 3;
+/** One size's set-up, measuring nothing: fresh mirrors of the first `apps` repositories, a runtime over them. */
+interface SizeSetUp {
+  apps: number;
+  gh: GitHubFake;
+  tmp: string;
+  scaled: Awaited<ReturnType<typeof scaledMirrors>>;
+  t: Awaited<ReturnType<typeof makeRuntime>>;
+  /** Closes the runtime and removes the mirrors. */
+  remove(): Promise<void>;
+}
+
+async function setUpSize(gh: GitHubFake, upstream: ScaledUpstream, apps: number): Promise<SizeSetUp> {
   const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-list-'));
-  const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
   let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
-  let controller: RunningController | undefined;
-  const http = new HttpServer(pino({ level: 'silent' }));
   try {
-    ctx.log(`${apps} apps: mirrors and runtime`);
+    const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
     const scaled = await scaledMirrors({ fake: gh, octokit, upstream, count: apps, dir: tmp });
     t = await makeRuntime({
       edit: (c) => {
@@ -52,12 +53,44 @@ async function atScale(
       },
       extra: { gitHosts: scaled.hosts },
     });
+    const runtime = t;
+    return {
+      apps,
+      gh,
+      tmp,
+      scaled,
+      t,
+      async remove() {
+        await runtime.close();
+        await rm(tmp, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await t?.close();
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Measures one size; its tear-down goes to `tearDowns` (the runner finishes it in the background). */
+async function atScale(
+  ctx: ScenarioContext,
+  setUp: SizeSetUp,
+  target: number,
+  tearDowns: (() => Promise<void>)[],
+): Promise<Figure[]> {
+  const { apps, gh, tmp, scaled, t } = setUp;
+  const runs = ctx.quick ? 1 : 3;
+  let controller: RunningController | undefined;
+  const http = new HttpServer(pino({ level: 'silent' }));
+  try {
     const envs = t.config.environments;
     await http.listen(0, '127.0.0.1');
+    await ctx.quiet(); // the earlier scenarios' tear-downs are done before anything is timed
     ctx.log(`${apps} apps: controller start and its first pass over the repositories`);
     const started = await timed(async () => {
       controller = await startController({
-        runtime: t!.runtime,
+        runtime: t.runtime,
         http,
         secrets: {},
         log: pino({ level: 'silent' }),
@@ -115,10 +148,12 @@ async function atScale(
       }),
     ];
   } finally {
-    await controller?.stop();
-    await http.close();
-    await t?.close();
-    await rm(tmp, { recursive: true, force: true });
+    const running = controller;
+    tearDowns.push(async () => {
+      await running?.stop();
+      await http.close();
+      await setUp.remove();
+    });
   }
 }
 
@@ -139,18 +174,31 @@ const largest = (quick: boolean) => Math.max(...sizesOf(quick).map((s) => s.apps
 interface Upstream {
   gh: GitHubFake;
   upstream: ScaledUpstream;
+  /** The first size's mirrors and runtime, made while the bench loads (else by the run). */
+  first?: SizeSetUp;
   stop(): Promise<void>;
 }
 
 /**
  * The fake's repositories, made once for the larger size (each size lists the first N of them
- * from its own fresh mirrors, runtime and controller). Measures nothing; idle once made.
+ * from its own fresh mirrors, runtime and controller); as the scenario's `prepare`, also the first
+ * size's mirrors and runtime. Measures nothing; idle once made (the runtime has no timers; the
+ * controller is started by the run).
  */
-async function seedFake(quick: boolean): Promise<Upstream> {
+async function seedFake(quick: boolean, withFirst: boolean): Promise<Upstream> {
   const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
   try {
     const upstream = await seedUpstream({ fake: gh, owner: OWNER, count: largest(quick) });
-    return { gh, upstream, stop: () => gh.close() };
+    const first = withFirst ? await setUpSize(gh, upstream, sizesOf(quick)[0]!.apps) : undefined;
+    return {
+      gh,
+      upstream,
+      first,
+      async stop() {
+        await first?.remove();
+        await gh.close();
+      },
+    };
   } catch (err) {
     await gh.close();
     throw err;
@@ -161,15 +209,19 @@ export const listAtScale: Scenario = {
   name: 'list-scale',
   title: 'first `list` after start over apps × 4 environments',
   timeoutMs: (quick) => (quick ? 180_000 : 900_000),
-  prepare: (quick) => seedFake(quick),
+  prepare: (quick) => seedFake(quick, true),
+  prepareMakesRuntimes: true,
+  setUpBesideTearDown: true,
   async run(ctx, prepared) {
     const sizes = sizesOf(ctx.quick);
     ctx.log(
       prepared
-        ? `${largest(ctx.quick)} repositories were seeded on the GitHub fake while the bench loaded`
+        ? `${largest(ctx.quick)} repositories were seeded on the GitHub fake, and the first size's mirrors and runtime made, while the bench loaded`
         : `seeding ${largest(ctx.quick)} repositories on the GitHub fake`,
     );
-    const { gh, upstream } = (await (prepared ?? seedFake(ctx.quick))) as Upstream;
+    const { gh, upstream, first } = (await (prepared ?? seedFake(ctx.quick, false))) as Upstream;
+    const tearDowns: (() => Promise<void>)[] = [];
+    let unused = first;
     // Each size on its own guard: a size that cannot finish is one missed figure saying why,
     // and the other size still reports.
     const guarded = async (apps: number, target: number): Promise<Figure[]> => {
@@ -177,7 +229,15 @@ export const listAtScale: Scenario = {
       const limitMs = ctx.quick ? 80_000 : 420_000;
       try {
         return await Promise.race([
-          atScale(ctx, gh, upstream, apps, target),
+          (async () => {
+            let setUp = unused?.apps === apps ? unused : undefined;
+            unused = undefined;
+            if (!setUp) {
+              ctx.log(`${apps} apps: mirrors and runtime`);
+              setUp = await setUpSize(gh, upstream, apps);
+            }
+            return await atScale(ctx, setUp, target, tearDowns);
+          })(),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 1000} s`)), limitMs);
           }),
@@ -202,10 +262,19 @@ export const listAtScale: Scenario = {
     };
     try {
       const figures: Figure[] = [];
-      for (const { apps, target } of sizes) figures.push(...(await guarded(apps, target)));
+      for (const { apps, target } of sizes) {
+        figures.push(...(await guarded(apps, target)));
+        // a size's tear-down is done before the next size measures
+        while (tearDowns.length > 0) await tearDowns.shift()!();
+      }
       return figures;
     } finally {
-      await gh.close();
+      const leftover = unused;
+      ctx.afterward(async () => {
+        for (const tearDown of tearDowns) await tearDown();
+        await leftover?.remove();
+        await gh.close();
+      });
     }
   },
 };
