@@ -107,8 +107,10 @@ async function main(argv: string[]): Promise<number> {
   const loading = selected.map(async (s, i) => {
     const scenario = await s.load();
     await named;
-    if (scenario.prepareMakesRuntimes) await support;
-    prepared[i] = scenario.prepare?.(quick);
+    prepared[i] = scenario.prepare?.(
+      quick,
+      support.then(() => {}),
+    );
     prepared[i]?.then(
       () => process.stderr.write(`  ${s.name}: prepared (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
       () => {}, // the scenario's run awaits it
@@ -174,6 +176,14 @@ async function main(argv: string[]): Promise<number> {
       figures.push(failedScenario(scenario, err));
       process.stderr.write(
         `  ${scenario.name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+    }
+    if (afterward.length > 0) {
+      const figuresAt = performance.now();
+      void Promise.all(afterward).then(() =>
+        process.stderr.write(
+          `  ${scenario.name}: torn down in the background, ${((performance.now() - figuresAt) / 1000).toFixed(1)} s after its figures\n`,
+        ),
       );
     }
     tearingDown = Promise.all([earlier, ...afterward]);

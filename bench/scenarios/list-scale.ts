@@ -5,7 +5,9 @@
  * after that start, at 200 and 1000 apps (50 alone in --quick, with the larger size's target); the
  * warm lists after it are in the notes. Baseline: `git for-each-ref` over every mirror, from a shell that times itself.
  * The fake's repositories are seeded once, for the larger size; each size starts from its own
- * fresh mirrors, runtime and controller over the first N of them.
+ * fresh mirrors, runtime and controller over the first N of them. What only the runtime and the
+ * run need (Conveyor's composition, controller, dispatcher) is imported when first needed, so
+ * that the `prepare` starts seeding while the bench still loads them.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,11 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createOctokit } from '../../src/adapters/github.js';
-import { type RunningController, startController } from '../../src/controller/controller.js';
-import { Dispatcher } from '../../src/core/dispatcher.js';
-import { HttpServer } from '../../src/server/http-server.js';
+import type { RunningController } from '../../src/controller/controller.js';
 import { type GitHubFake, startGitHubFake } from '../../test/support/github-fake.js';
-import { makeRuntime } from '../../test/support/runtime.js';
+import type { makeRuntime } from '../../test/support/runtime.js';
 import { type Figure, figure, type Scenario, type ScenarioContext } from '../lib/figure.js';
 import { type ScaledUpstream, scaledMirrors, seedUpstream } from '../lib/github-scale.js';
 import { childEnv } from '../lib/proc.js';
@@ -41,12 +41,19 @@ interface SizeSetUp {
   remove(): Promise<void>;
 }
 
-async function setUpSize(gh: GitHubFake, upstream: ScaledUpstream, apps: number): Promise<SizeSetUp> {
+async function setUpSize(
+  gh: GitHubFake,
+  upstream: ScaledUpstream,
+  apps: number,
+  runtimes: Promise<void> = Promise.resolve(),
+): Promise<SizeSetUp> {
   const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-list-'));
   let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
   try {
     const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
     const scaled = await scaledMirrors({ fake: gh, octokit, upstream, count: apps, dir: tmp });
+    await runtimes;
+    const { makeRuntime } = await import('../../test/support/runtime.js');
     t = await makeRuntime({
       edit: (c) => {
         c.apps = scaled.names.map((name) => ({ name, repo: `${OWNER}/${name}` }));
@@ -81,6 +88,11 @@ async function atScale(
 ): Promise<Figure[]> {
   const { apps, gh, tmp, scaled, t } = setUp;
   const runs = ctx.quick ? 1 : 3;
+  const [{ startController }, { Dispatcher }, { HttpServer }] = await Promise.all([
+    import('../../src/controller/controller.js'),
+    import('../../src/core/dispatcher.js'),
+    import('../../src/server/http-server.js'),
+  ]);
   let controller: RunningController | undefined;
   const http = new HttpServer(pino({ level: 'silent' }));
   try {
@@ -185,11 +197,11 @@ interface Upstream {
  * size's mirrors and runtime. Measures nothing; idle once made (the runtime has no timers; the
  * controller is started by the run).
  */
-async function seedFake(quick: boolean, withFirst: boolean): Promise<Upstream> {
+async function seedFake(quick: boolean, withFirst: boolean, runtimes?: Promise<void>): Promise<Upstream> {
   const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
   try {
     const upstream = await seedUpstream({ fake: gh, owner: OWNER, count: largest(quick) });
-    const first = withFirst ? await setUpSize(gh, upstream, sizesOf(quick)[0]!.apps) : undefined;
+    const first = withFirst ? await setUpSize(gh, upstream, sizesOf(quick)[0]!.apps, runtimes) : undefined;
     return {
       gh,
       upstream,
@@ -209,8 +221,7 @@ export const listAtScale: Scenario = {
   name: 'list-scale',
   title: 'first `list` after start over apps × 4 environments',
   timeoutMs: (quick) => (quick ? 180_000 : 900_000),
-  prepare: (quick) => seedFake(quick, true),
-  prepareMakesRuntimes: true,
+  prepare: (quick, runtimes) => seedFake(quick, true, runtimes),
   setUpBesideTearDown: true,
   async run(ctx, prepared) {
     const sizes = sizesOf(ctx.quick);

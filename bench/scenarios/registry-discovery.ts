@@ -7,21 +7,20 @@
  * push are all inside. Skipped (reported as not completed) without docker-registry and skopeo.
  * The registry (with the first tag), the OCI layout of the tags and the GitOps repository are
  * made while the bench loads (the scenario's `prepare`: idle until its run); the runtime is made
- * in the run.
+ * in the run. Conveyor's modules are imported by the run, so that the `prepare` starts before the
+ * bench has loaded them.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImageDiscovery } from '../../src/compose/image-discovery.js';
-import { HttpServer } from '../../src/server/http-server.js';
+import { pino } from 'pino';
 import { createGitopsRepo, showFile } from '../../test/support/gitops-repo.js';
 import { writeOciLayout } from '../../test/support/oci-layout.js';
 import { registryMissing, startRegistry } from '../../test/support/registry.js';
-import { makeRuntime } from '../../test/support/runtime.js';
+import type { makeRuntime } from '../../test/support/runtime.js';
 import { figure, type Scenario, type ScenarioContext } from '../lib/figure.js';
 import { percentile, waitUntil } from '../lib/stats.js';
-import { silentLogger } from '../lib/workspace.js';
 
 const ENVS = ['development', 'qa', 'staging', 'prod'];
 
@@ -90,7 +89,12 @@ async function latencies(fixture: Registry, ctx: ScenarioContext): Promise<numbe
   const { log } = ctx;
   const { layout, tags, images, registry, image, repo } = fixture;
   const samples = tags.length - 1;
-  const logger = await silentLogger();
+  const [{ buildImageDiscovery }, { HttpServer }, { makeRuntime }] = await Promise.all([
+    import('../../src/compose/image-discovery.js'),
+    import('../../src/server/http-server.js'),
+    import('../../test/support/runtime.js'),
+  ]);
+  const logger = pino({ level: 'silent' });
   const http = new HttpServer(logger);
   let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
   try {
