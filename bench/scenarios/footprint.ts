@@ -115,11 +115,9 @@ async function readyOnly(
   cwd: string,
   readyPattern: RegExp,
   env: NodeJS.ProcessEnv = sandboxEnv(),
-  keep?: (child: Child) => void,
 ): Promise<number> {
   const { child, readyMs } = await spawnReady(command, args, cwd, readyPattern, env);
-  if (keep) keep(child);
-  else await child.stop();
+  await child.stop();
   return readyMs;
 }
 
@@ -135,8 +133,10 @@ export const footprint: Scenario = {
     const cwd = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-'));
     const cold = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-cold-'));
     const extra: string[] = [];
-    // The last serve started in `cwd` (a restart) is left running for cli-list when it runs next:
-    // the serve it runs its commands beside (lib/serve-handoff.ts); it is stopped here otherwise.
+    // In the quick run, the restart's serve is the last start: once measured, it is left running
+    // for cli-list when that runs next, the serve it runs its commands beside
+    // (lib/serve-handoff.ts); it is stopped here otherwise. (The full run starts more after it,
+    // none of which may have a serve beside it, so cli-list starts its own there.)
     let handed: Child | undefined;
     const handOff = ctx.next === 'cli-list' ? (child: Child) => (handed = child) : undefined;
     try {
@@ -164,7 +164,7 @@ export const footprint: Scenario = {
         serving,
         sandboxEnv(),
         settleMs,
-        ctx.quick ? handOff : undefined, // (the full run starts more in cwd below)
+        ctx.quick ? handOff : undefined,
       );
       // Postgres's initdb in a child takes most of this start's seconds whatever the size, so
       // the quick run leaves it (and PGlite alone) to the full run, and says so in its notes.
@@ -206,9 +206,7 @@ export const footprint: Scenario = {
           const fresh = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-'));
           extra.push(fresh);
           ready.first.push(await readyOnly(process.execPath, serve, fresh, serving));
-          ready.again.push(
-            await readyOnly(process.execPath, serve, cwd, serving, sandboxEnv(), i === 2 ? handOff : undefined),
-          );
+          ready.again.push(await readyOnly(process.execPath, serve, cwd, serving));
           const coldAgain = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-cold-'));
           extra.push(coldAgain);
           ready.cold.push(
