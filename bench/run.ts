@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
   sandboxTemplate.catch(() => {}); // awaited below
   const named = pgliteSeedNamed(); // (the children a `prepare` starts inherit the seed's path)
   // The test runtimes (test/support/runtime.ts) take their stores from the seed and their sandboxes
-  // from the template, from the first one on: a `prepare` may make one.
+  // from the template (set before the first measurement).
   const support = import('../test/support/runtime.js').then((runtime) => {
     runtime.useStoreSource(() => seededPglite());
     runtime.useSandboxTemplate(sandboxTemplate);
@@ -107,10 +107,7 @@ async function main(argv: string[]): Promise<number> {
   const loading = selected.map(async (s, i) => {
     const scenario = await s.load();
     await named;
-    prepared[i] = scenario.prepare?.(
-      quick,
-      support.then(() => {}),
-    );
+    prepared[i] = scenario.prepare?.(quick);
     prepared[i]?.then(
       () => process.stderr.write(`  ${s.name}: prepared (+${((performance.now() - t0) / 1000).toFixed(1)} s)\n`),
       () => {}, // the scenario's run awaits it

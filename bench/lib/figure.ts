@@ -50,12 +50,10 @@ export interface Scenario {
    * every selected scenario's `prepare` while it loads the scenarios and waits for all of them
    * before the first measurement, so what is prepared must sit idle until its run (no work on
    * timers); `run` then gets its promise and owns what it made. What it returns has `stop()`, for
-   * a run that never comes. A `prepare` that makes test runtimes (test/support/runtime.ts) awaits
-   * `runtimes` first: it resolves once their stores and sandboxes come from the run's PGlite seed
-   * and sandbox template. (A scenario whose module imports only what its `prepare` needs, and the
-   * rest when its run needs it, starts its `prepare` before the heavier modules have loaded.)
+   * a run that never comes. (A scenario whose module imports only what its `prepare` needs, and
+   * the rest when its run needs it, starts its `prepare` before the heavier modules have loaded.)
    */
-  prepare?(quick: boolean, runtimes: Promise<void>): Promise<Prepared>;
+  prepare?(quick: boolean): Promise<Prepared>;
   /**
    * Its run starts while the earlier scenarios' tear-downs may still be finishing, and awaits
    * `ctx.quiet()` before it measures anything: its set-up overlaps their tear-down.

@@ -41,18 +41,12 @@ interface SizeSetUp {
   remove(): Promise<void>;
 }
 
-async function setUpSize(
-  gh: GitHubFake,
-  upstream: ScaledUpstream,
-  apps: number,
-  runtimes: Promise<void> = Promise.resolve(),
-): Promise<SizeSetUp> {
+async function setUpSize(gh: GitHubFake, upstream: ScaledUpstream, apps: number): Promise<SizeSetUp> {
   const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-list-'));
   let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
   try {
     const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retries: 0 });
     const scaled = await scaledMirrors({ fake: gh, octokit, upstream, count: apps, dir: tmp });
-    await runtimes;
     const { makeRuntime } = await import('../../test/support/runtime.js');
     t = await makeRuntime({
       edit: (c) => {
@@ -186,31 +180,18 @@ const largest = (quick: boolean) => Math.max(...sizesOf(quick).map((s) => s.apps
 interface Upstream {
   gh: GitHubFake;
   upstream: ScaledUpstream;
-  /** The first size's mirrors and runtime, made while the bench loads (else by the run). */
-  first?: SizeSetUp;
   stop(): Promise<void>;
 }
 
 /**
  * The fake's repositories, made once for the larger size (each size lists the first N of them
- * from its own fresh mirrors, runtime and controller); with `withFirst`, also the first size's
- * mirrors and runtime (not used by the `prepare`: see there). Measures nothing; idle once made
- * (a runtime has no timers; the controller is started by the run).
+ * from its own fresh mirrors, runtime and controller). Measures nothing; idle once made.
  */
-async function seedFake(quick: boolean, withFirst: boolean, runtimes?: Promise<void>): Promise<Upstream> {
+async function seedFake(quick: boolean): Promise<Upstream> {
   const gh = await startGitHubFake({ token: TOKEN, rateLimit: 1_000_000 });
   try {
     const upstream = await seedUpstream({ fake: gh, owner: OWNER, count: largest(quick) });
-    const first = withFirst ? await setUpSize(gh, upstream, sizesOf(quick)[0]!.apps, runtimes) : undefined;
-    return {
-      gh,
-      upstream,
-      first,
-      async stop() {
-        await first?.remove();
-        await gh.close();
-      },
-    };
+    return { gh, upstream, stop: () => gh.close() };
   } catch (err) {
     await gh.close();
     throw err;
@@ -224,7 +205,7 @@ export const listAtScale: Scenario = {
   // The first size's mirrors and runtime are the run's set-up, beside the previous scenario's
   // tear-down: made in the prepare, after the seeding, they were the last of it to finish and
   // lengthened it by more than they saved (2–6 s against ~2 s, on a loaded machine).
-  prepare: (quick) => seedFake(quick, false),
+  prepare: (quick) => seedFake(quick),
   setUpBesideTearDown: true,
   async run(ctx, prepared) {
     const sizes = sizesOf(ctx.quick);
@@ -233,9 +214,8 @@ export const listAtScale: Scenario = {
         ? `${largest(ctx.quick)} repositories were seeded on the GitHub fake while the bench loaded`
         : `seeding ${largest(ctx.quick)} repositories on the GitHub fake`,
     );
-    const { gh, upstream, first } = (await (prepared ?? seedFake(ctx.quick, false))) as Upstream;
+    const { gh, upstream } = (await (prepared ?? seedFake(ctx.quick))) as Upstream;
     const tearDowns: (() => Promise<void>)[] = [];
-    let unused = first;
     // Each size on its own guard: a size that cannot finish is one missed figure saying why,
     // and the other size still reports.
     const guarded = async (apps: number, target: number): Promise<Figure[]> => {
@@ -244,13 +224,8 @@ export const listAtScale: Scenario = {
       try {
         return await Promise.race([
           (async () => {
-            let setUp = unused?.apps === apps ? unused : undefined;
-            unused = undefined;
-            if (!setUp) {
-              ctx.log(`${apps} apps: mirrors and runtime`);
-              setUp = await setUpSize(gh, upstream, apps);
-            }
-            return await atScale(ctx, setUp, target, tearDowns);
+            ctx.log(`${apps} apps: mirrors and runtime`);
+            return await atScale(ctx, await setUpSize(gh, upstream, apps), target, tearDowns);
           })(),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 1000} s`)), limitMs);
@@ -283,10 +258,8 @@ export const listAtScale: Scenario = {
       }
       return figures;
     } finally {
-      const leftover = unused;
       ctx.afterward(async () => {
         for (const tearDown of tearDowns) await tearDown();
-        await leftover?.remove();
         await gh.close();
       });
     }
