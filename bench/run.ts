@@ -32,8 +32,9 @@ const SCENARIOS: { name: string; load: () => Promise<Scenario> }[] = [
   { name: 'journal-upload', load: async () => (await import('./scenarios/journal-upload.js')).journalUpload },
   { name: 'board', load: async () => (await import('./scenarios/board.js')).board },
   { name: 'footprint', load: async () => (await import('./scenarios/footprint.js')).footprint },
-  { name: 'sandbox-create', load: async () => (await import('./scenarios/sandbox-create.js')).sandboxCreate },
+  // right after footprint: it runs its commands beside footprint's restarted serve (lib/serve-handoff.ts)
   { name: 'cli-list', load: async () => (await import('./scenarios/cli-list.js')).cliList },
+  { name: 'sandbox-create', load: async () => (await import('./scenarios/sandbox-create.js')).sandboxCreate },
 ];
 
 const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
@@ -95,6 +96,14 @@ async function main(argv: string[]): Promise<number> {
   const sandboxTemplate = makeSandboxTemplate();
   sandboxTemplate.catch(() => {}); // awaited below
   const named = pgliteSeedNamed(); // (the children a `prepare` starts inherit the seed's path)
+  // The test runtimes (test/support/runtime.ts) take their stores from the seed and their sandboxes
+  // from the template (set before the first measurement).
+  const support = import('../test/support/runtime.js').then((runtime) => {
+    runtime.useStoreSource(() => seededPglite());
+    runtime.useSandboxTemplate(sandboxTemplate);
+    return runtime;
+  });
+  support.catch(() => {}); // awaited below
   const loading = selected.map(async (s, i) => {
     const scenario = await s.load();
     await named;
@@ -106,9 +115,9 @@ async function main(argv: string[]): Promise<number> {
     return scenario;
   });
   let scenarios: Scenario[];
-  let runtime: typeof import('../test/support/runtime.js');
   try {
-    [scenarios, runtime] = await Promise.all([Promise.all(loading), import('../test/support/runtime.js')]);
+    scenarios = await Promise.all(loading);
+    await support;
     await seed;
     await sandboxTemplate;
     await Promise.allSettled(prepared);
@@ -124,22 +133,38 @@ async function main(argv: string[]): Promise<number> {
     );
     throw err;
   }
-  runtime.useStoreSource(() => seededPglite());
-  runtime.useSandboxTemplate(sandboxTemplate);
   process.stderr.write(
     `bench: scenarios loaded and prepared, PGlite seed and sandbox template ready (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   const figures: Figure[] = [];
   let crashed = 0;
+  // The tear-downs of the scenarios run so far (ctx.afterward), finishing in the background: the
+  // next scenario's set-up may overlap them, its first measurement may not (ctx.quiet).
+  let tearingDown: Promise<unknown> = Promise.resolve();
   for (const [i, scenario] of scenarios.entries()) {
     if (scenario.name !== selected[i]!.name) throw new Error(`scenario ${selected[i]!.name} is named ${scenario.name}`);
     const t0 = performance.now();
     process.stderr.write(`bench: ${scenario.name} (${quick ? 'quick' : 'full'})…\n`);
+    const log = (line: string) =>
+      process.stderr.write(`  ${scenario.name} +${((performance.now() - t0) / 1000).toFixed(1)}s: ${line}\n`);
+    const earlier = tearingDown;
+    const afterward: Promise<unknown>[] = [];
     const ctx = {
       quick,
-      log: (line: string) =>
-        process.stderr.write(`  ${scenario.name} +${((performance.now() - t0) / 1000).toFixed(1)}s: ${line}\n`),
+      log,
+      next: scenarios[i + 1]?.name,
+      afterward: (work: () => Promise<unknown>) => {
+        afterward.push(
+          Promise.resolve()
+            .then(work)
+            .catch((err: unknown) => log(`tear-down failed: ${err instanceof Error ? err.message : String(err)}`)),
+        );
+      },
+      quiet: async () => {
+        await earlier;
+      },
     };
+    if (!scenario.setUpBesideTearDown) await earlier;
     try {
       const run = scenario.run(ctx, prepared[i]);
       figures.push(...(await withTimeout(run, scenario.timeoutMs(quick), scenario.name)));
@@ -150,10 +175,20 @@ async function main(argv: string[]): Promise<number> {
         `  ${scenario.name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
     }
+    if (afterward.length > 0) {
+      const figuresAt = performance.now();
+      void Promise.all(afterward).then(() =>
+        process.stderr.write(
+          `  ${scenario.name}: torn down in the background, ${((performance.now() - figuresAt) / 1000).toFixed(1)} s after its figures\n`,
+        ),
+      );
+    }
+    tearingDown = Promise.all([earlier, ...afterward]);
     process.stderr.write(`  ${scenario.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     // what is measured so far survives a run stopped later
     writeReport(RESULTS, buildReport(quick ? 'quick' : 'full', started, figures));
   }
+  await tearingDown;
   const report = buildReport(quick ? 'quick' : 'full', started, figures);
   writeReport(RESULTS, report);
   process.stdout.write(`${renderTable(report)}\n\nwritten: ${RESULTS}\n`);

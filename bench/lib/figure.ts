@@ -23,6 +23,20 @@ export interface ScenarioContext {
   quick: boolean;
   /** Progress lines (stderr), so the table on stdout stays clean. */
   log(line: string): void;
+  /**
+   * Hands the runner a tear-down that measures nothing (stopping servers, removing folders), to
+   * finish in the background once the figures are taken: the next scenario's set-up may run
+   * beside it, its first measurement may not (see `quiet`). Failures are logged, not thrown.
+   */
+  afterward(work: () => Promise<unknown>): void;
+  /**
+   * Resolves once every earlier scenario's tear-down (`afterward`) has finished. A scenario that
+   * sets `setUpBesideTearDown` awaits it after its set-up and before its first measurement (or
+   * warm-up); for the others the runner awaits it before their run starts.
+   */
+  quiet(): Promise<void>;
+  /** The name of the scenario that runs after this one in this run, if any. */
+  next?: string;
 }
 
 export interface Scenario {
@@ -36,9 +50,15 @@ export interface Scenario {
    * every selected scenario's `prepare` while it loads the scenarios and waits for all of them
    * before the first measurement, so what is prepared must sit idle until its run (no work on
    * timers); `run` then gets its promise and owns what it made. What it returns has `stop()`, for
-   * a run that never comes.
+   * a run that never comes. (A scenario whose module imports only what its `prepare` needs, and
+   * the rest when its run needs it, starts its `prepare` before the heavier modules have loaded.)
    */
   prepare?(quick: boolean): Promise<Prepared>;
+  /**
+   * Its run starts while the earlier scenarios' tear-downs may still be finishing, and awaits
+   * `ctx.quiet()` before it measures anything: its set-up overlaps their tear-down.
+   */
+  setUpBesideTearDown?: boolean;
   run(ctx: ScenarioContext, prepared?: Promise<Prepared>): Promise<Figure[]>;
 }
 

@@ -6,7 +6,7 @@
  * process making its own. A copy has the same files a new sandbox has; what a scenario measures
  * about making a sandbox (sandbox-create, footprint's first start) still makes one.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,4 +43,14 @@ export function namedSandboxTemplate(timeoutMs = 120_000): Promise<string> | nul
     }
     return root;
   })();
+}
+
+/**
+ * A fresh sandbox in `dir`: a copy of the template's `.conveyor` folder (what `ensureSandbox`
+ * would make there); returns the sandbox's folder (`dir/.conveyor/sandbox`). Node's fs only, so
+ * a child process can copy one without loading Conveyor.
+ */
+export function copySandboxTemplate(template: string, dir: string): string {
+  cpSync(join(template, '.conveyor'), join(dir, '.conveyor'), { recursive: true });
+  return join(dir, '.conveyor', 'sandbox');
 }

@@ -6,19 +6,35 @@
  * that only acks. Neither shares its event loop with the fake Slack, the load generator or the
  * scenario's counting. Prints `{"port":N}` once it listens; stops on SIGTERM.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { parse, stringify } from 'yaml';
 // @ts-expect-error: a plain ES module of bin/, no declarations
 import { buildIsFresh } from '../../bin/build-freshness.js';
-import { useSandboxTemplate } from '../../test/support/runtime.js';
-import { namedSandboxTemplate } from './sandbox-template.js';
-import { makeWorkspace, silentLogger } from './workspace.js';
+import { copySandboxTemplate, namedSandboxTemplate } from './sandbox-template.js';
 
-/** serve as `npx conveyor serve` runs it: the compiled dist/ when it is current, else the sources. */
-const { startServer } = (
-  buildIsFresh()
-    ? await import(new URL('../../dist/src/server/serve.js', import.meta.url).href)
-    : await import('../../src/server/serve.js')
-) as typeof import('../../src/server/serve.js');
+/**
+ * serve as `npx conveyor serve` runs it: the compiled dist/ when it is current, else the sources.
+ * Imported by the Conveyor child only, and nothing else of Conveyor is: the bare Bolt child
+ * loads Bolt alone, and serve's process holds one copy of Conveyor, as a real one does.
+ */
+async function conveyorModules() {
+  const fresh = buildIsFresh();
+  const [serve, sandbox] = await Promise.all([
+    fresh
+      ? import(new URL('../../dist/src/server/serve.js', import.meta.url).href)
+      : import('../../src/server/serve.js'),
+    fresh
+      ? import(new URL('../../dist/src/sandbox/sandbox.js', import.meta.url).href)
+      : import('../../src/sandbox/sandbox.js'),
+  ]);
+  return {
+    startServer: (serve as typeof import('../../src/server/serve.js')).startServer,
+    ensureSandbox: (sandbox as typeof import('../../src/sandbox/sandbox.js')).ensureSandbox,
+  };
+}
 
 export interface SlackServerChildInput {
   kind: 'conveyor' | 'bare';
@@ -60,30 +76,31 @@ async function bare(): Promise<{ port: number; stop(): Promise<void> }> {
 }
 
 async function conveyor(): Promise<{ port: number; stop(): Promise<void> }> {
-  const template = namedSandboxTemplate(); // the run's sandbox, copied (else one made here)
-  if (template) useSandboxTemplate(template);
-  // The store serve has by default: a PGlite folder (a copy of the installation's migrated
-  // template), so each ack pays for what a real one does (its line in the accept log).
-  const [ws, log] = await Promise.all([
-    makeWorkspace('slack', (c) => {
-      c.state = { url: 'pglite:.conveyor/bench-state' };
-    }),
-    silentLogger(),
-  ]);
+  const [{ startServer, ensureSandbox }, { pino }] = await Promise.all([conveyorModules(), import('pino')]);
+  // The workspace: the run's sandbox, copied (else one made here), and a configuration beside it
+  // whose store is the one serve has by default, a PGlite folder (a copy of the installation's
+  // migrated template), so each ack pays for what a real one does (its line in the accept log).
+  const root = mkdtempSync(join(tmpdir(), 'conveyor-bench-slack-'));
+  const template = namedSandboxTemplate();
+  const sandboxDir = template ? copySandboxTemplate(await template, root) : (await ensureSandbox(root)).dir;
+  const raw = parse(readFileSync(join(sandboxDir, 'conveyor.yaml'), 'utf8')) as Record<string, unknown>;
+  raw.state = { url: 'pglite:.conveyor/bench-state' };
+  const configFile = join(sandboxDir, 'bench.yaml');
+  writeFileSync(configFile, stringify(raw));
   const server = await startServer({
-    cwd: ws.root,
-    configFile: ws.configFile,
+    cwd: root,
+    configFile,
     port: 0,
     host: '127.0.0.1',
     out: () => {},
-    log,
+    log: pino({ level: 'silent' }),
     env: { SLACK_BOT_TOKEN: input.token, SLACK_SIGNING_SECRET: input.secret, SLACK_API_URL: input.apiUrl },
   });
   return {
     port: server.port,
     stop: async () => {
       await server.stop();
-      ws.remove();
+      rmSync(root, { recursive: true, force: true });
     },
   };
 }

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { preparePgliteTemplate } from '../../src/store/pglite-db.js';
 import { figure, type Scenario } from '../lib/figure.js';
 import { type Child, childEnv, MiB, spawnChild, treeRss } from '../lib/proc.js';
+import { offerServe } from '../lib/serve-handoff.js';
 import { median, sleep } from '../lib/stats.js';
 
 const CONVEYOR = fileURLToPath(new URL('../../bin/conveyor.js', import.meta.url));
@@ -82,8 +83,11 @@ async function measureStart(
   readyPattern: RegExp,
   env: NodeJS.ProcessEnv = sandboxEnv(),
   settleMs = 0,
+  /** Takes the measured process instead of stopping it (once measured). */
+  keep?: (child: Child) => void,
 ): Promise<Start> {
   const { child, readyMs } = await spawnReady(command, args, cwd, readyPattern, env);
+  let kept = false;
   try {
     await sleep(idleMs);
     const memory = treeRss(child.pid);
@@ -93,9 +97,14 @@ async function measureStart(
       await sleep(settleMs);
       settled = treeRss(child.pid) ?? undefined;
     }
-    return { readyMs, idleRss: memory.total, ownRss: memory.own, childrenRss: memory.children, settled };
+    const start = { readyMs, idleRss: memory.total, ownRss: memory.own, childrenRss: memory.children, settled };
+    if (keep) {
+      keep(child);
+      kept = true;
+    }
+    return start;
   } finally {
-    await child.stop();
+    if (!kept) await child.stop();
   }
 }
 
@@ -124,6 +133,12 @@ export const footprint: Scenario = {
     const cwd = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-'));
     const cold = await mkdtemp(join(tmpdir(), 'conveyor-bench-serve-cold-'));
     const extra: string[] = [];
+    // In the quick run, the restart's serve is the last start: once measured, it is left running
+    // for cli-list when that runs next, the serve it runs its commands beside
+    // (lib/serve-handoff.ts); it is stopped here otherwise. (The full run starts more after it,
+    // none of which may have a serve beside it, so cli-list starts its own there.)
+    let handed: Child | undefined;
+    const handOff = ctx.next === 'cli-list' ? (child: Child) => (handed = child) : undefined;
     try {
       const serving = /serving the sandbox on http:\/\/[^:]+:(\d+)/;
       const serve = [CONVEYOR, 'serve', '--port', '0'];
@@ -141,7 +156,16 @@ export const footprint: Scenario = {
       const settleMs = ctx.quick ? 0 : SETTLE_MS;
       const first = await measureStart(process.execPath, serve, cwd, idleMs, serving, sandboxEnv(), settleMs);
       ctx.log('restart');
-      const again = await measureStart(process.execPath, serve, cwd, idleMs, serving, sandboxEnv(), settleMs);
+      const again = await measureStart(
+        process.execPath,
+        serve,
+        cwd,
+        idleMs,
+        serving,
+        sandboxEnv(),
+        settleMs,
+        ctx.quick ? handOff : undefined,
+      );
       // Postgres's initdb in a child takes most of this start's seconds whatever the size, so
       // the quick run leaves it (and PGlite alone) to the full run, and says so in its notes.
       let noTemplate: Start | null = null;
@@ -278,9 +302,21 @@ export const footprint: Scenario = {
         }),
       ];
     } finally {
-      await rm(cwd, { recursive: true, force: true });
-      await rm(cold, { recursive: true, force: true });
-      for (const dir of extra) await rm(dir, { recursive: true, force: true });
+      const kept = handed;
+      if (kept)
+        offerServe({
+          child: kept,
+          cwd,
+          stop: async () => {
+            await kept.stop();
+            await rm(cwd, { recursive: true, force: true });
+          },
+        });
+      ctx.afterward(async () => {
+        if (!kept) await rm(cwd, { recursive: true, force: true });
+        await rm(cold, { recursive: true, force: true });
+        for (const dir of extra) await rm(dir, { recursive: true, force: true });
+      });
     }
   },
 };

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
 import { figure, type Scenario } from '../lib/figure.js';
-import { childEnv, MiB, procMemory, spawnChild, tsxArgs } from '../lib/proc.js';
+import { type Child, childEnv, MiB, procMemory, spawnChild, tsxArgs } from '../lib/proc.js';
 import { median } from '../lib/stats.js';
 
 interface S3rverLike {
@@ -111,79 +111,97 @@ function startFakeBot() {
   };
 }
 
+/** The first round's journal file. */
+const roundFile = (i: number) => (i === 0 ? FILE : FILE.replace('.dat', `-${i}.dat`));
+
+/** The bare Upload's process for round i's journal (started ahead: it waits to be told). */
+const bareChild = (endpoint: string, i: number, from: string, ahead: boolean) =>
+  spawnChild(
+    process.execPath,
+    tsxArgs(BARE_UPLOAD, from, endpoint, 'journals', `bare/journal-${i}.dat`, ...(ahead ? ['--when-told'] : [])),
+    { cwd: REPO, env: childEnv(), ...(ahead ? { stdio: ['pipe', 'pipe', 'pipe'] as const } : {}) },
+  );
+
+/**
+ * The scenario's servers, idle once started (the scenario's `prepare`, started while the bench
+ * loads): s3rver and the fake bot, and journal-watch's configuration. The processes (the first
+ * round's bare Upload, journal-watch) are started by the run, while it writes the journals: an
+ * idle journal-watch still wakes now and then, so it must not wait through other scenarios.
+ */
+interface Fixture {
+  tmp: string;
+  endpoint: string;
+  staging: string;
+  inbox: string;
+  configFile: string;
+  bot: ReturnType<typeof startFakeBot>;
+  stop(): Promise<void>;
+}
+
+async function startFixture(): Promise<Fixture> {
+  const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-journal-'));
+  const s3 = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory: join(tmp, 's3'),
+    configureBuckets: [{ name: 'journals' }],
+  });
+  const bot = startFakeBot();
+  const stop = async () => {
+    await bot.close();
+    await s3.close();
+    await rm(tmp, { recursive: true, force: true });
+  };
+  try {
+    const endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+    const botPort = await bot.listen();
+    const staging = join(tmp, 'staging');
+    const inbox = join(tmp, 'inbox');
+    mkdirSync(staging, { recursive: true });
+    mkdirSync(inbox, { recursive: true });
+    const configFile = join(tmp, 'conveyor.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        environments: [{ name: 'development', branch: 'develop' }],
+        journal: {
+          objects: { bucket: 'journals', endpoint, forcePathStyle: true, region: 'us-east-1' },
+          clusters: [{ name: 'dev-modelling', writable: true, mandators: ['tech-head'] }],
+          botUrl: `http://127.0.0.1:${botPort}`,
+        },
+      }),
+    );
+    return { tmp, endpoint, staging, inbox, configFile, bot, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 export const journalUpload: Scenario = {
   name: 'journal-upload',
   title: 'journal through journal-watch to s3rver',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
-  async run(ctx) {
+  prepare: () => startFixture(),
+  setUpBesideTearDown: true,
+  async run(ctx, prepared) {
     const size = ctx.quick ? 64 * MiB : 1024 * MiB;
-    const tmp = await mkdtemp(join(tmpdir(), 'conveyor-bench-journal-'));
-    const s3 = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: join(tmp, 's3'),
-      configureBuckets: [{ name: 'journals' }],
-    });
-    const bot = startFakeBot();
-    let watcher: ReturnType<typeof spawnChild> | undefined;
-    let firstBare: ReturnType<typeof spawnChild> | undefined;
+    const fixture = (await (prepared ?? startFixture())) as Fixture;
+    const { tmp, endpoint, staging, inbox, configFile, bot } = fixture;
+    let ahead: Child | undefined;
+    let watcher: Child | undefined;
     try {
-      const endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
-      const botPort = await bot.listen();
-      const staging = join(tmp, 'staging');
-      const inbox = join(tmp, 'inbox');
-      mkdirSync(staging, { recursive: true });
-      mkdirSync(inbox, { recursive: true });
       // The full run alternates the bare Upload and journal-watch three times, each round with a
       // journal of its own, and takes the medians: one upload of a disk-bound gigabyte on a
       // shared machine swung from 14 to 20 s between runs.
       const rounds = ctx.quick ? 1 : 3;
-      const roundFile = (i: number) => (i === 0 ? FILE : FILE.replace('.dat', `-${i}.dat`));
-      /** The bare Upload's process for round i's journal (started ahead: it waits to be told). */
-      const bareChild = (i: number, from: string, ahead: boolean) =>
-        spawnChild(
-          process.execPath,
-          tsxArgs(BARE_UPLOAD, from, endpoint, 'journals', `bare/journal-${i}.dat`, ...(ahead ? ['--when-told'] : [])),
-          { cwd: REPO, env: childEnv(), ...(ahead ? { stdio: ['pipe', 'pipe', 'pipe'] as const } : {}) },
-        );
-      // the first round's baseline process loads while the journals are written (both set-up)
-      const ahead = bareChild(0, join(staging, roundFile(0)), true);
-      firstBare = ahead;
-      const firstReady = ahead.waitForLine(/^ready$/, 120_000);
-      firstReady.catch(() => {}); // awaited below
-      ctx.log(`writing ${rounds + 1} journals of ${size / MiB} MiB`);
-      const sums = Array.from({ length: rounds }, (_, i) => writeJournal(join(staging, roundFile(i)), size));
-      writeJournal(join(staging, PLAIN_FILE), size);
-
-      /** The bare Upload of round i's journal: from staging, or where journal-watch moved it once it went first. */
-      const bareUpload = async (i: number, from = join(staging, roundFile(i))) => {
-        let bare: ReturnType<typeof spawnChild>;
-        if (i === 0) {
-          bare = ahead;
-          await firstReady;
-          bare.proc.stdin?.end('go\n');
-        } else bare = bareChild(i, from, false);
-        const line = await bare.waitForLine(/^\{.*"ms".*\}$/, ctx.quick ? 40_000 : 240_000);
-        await bare.exited;
-        return JSON.parse(line[0]) as { ms: number; peakBytes: number };
-      };
-      ctx.log('baseline: bare lib-storage Upload');
-      const bares = [await bareUpload(0)];
-
-      ctx.log('conveyor journal-watch');
-      const configFile = join(tmp, 'conveyor.yaml');
-      writeFileSync(
-        configFile,
-        stringify({
-          environments: [{ name: 'development', branch: 'develop' }],
-          journal: {
-            objects: { bucket: 'journals', endpoint, forcePathStyle: true, region: 'us-east-1' },
-            clusters: [{ name: 'dev-modelling', writable: true, mandators: ['tech-head'] }],
-            botUrl: `http://127.0.0.1:${botPort}`,
-          },
-        }),
+      // Set-up, side by side: the first round's baseline process and journal-watch load while
+      // the journals are written (s3rver and the bot were started while the bench loaded).
+      ctx.log(
+        `the first bare-Upload process and journal-watch start while ${rounds + 1} journals of ${size / MiB} MiB are written`,
       );
+      ahead = bareChild(endpoint, 0, join(staging, roundFile(0)), true);
       watcher = spawnChild(
         process.execPath,
         [
@@ -206,7 +224,32 @@ export const journalUpload: Scenario = {
           }),
         },
       );
-      await watcher.waitForLine(/^journal-watch: watching/, 30_000);
+      const started = Promise.all([
+        ahead.waitForLine(/^ready$/, 120_000),
+        watcher.waitForLine(/^journal-watch: watching/, 60_000),
+      ]);
+      started.catch(() => {}); // awaited below
+      const sums = Array.from({ length: rounds }, (_, i) => writeJournal(join(staging, roundFile(i)), size));
+      writeJournal(join(staging, PLAIN_FILE), size);
+      await started;
+      await ctx.quiet(); // the earlier scenarios' tear-downs are done before the first upload
+      const first = ahead;
+
+      /** The bare Upload of round i's journal: from staging, or where journal-watch moved it once it went first. */
+      const bareUpload = async (i: number, from = join(staging, roundFile(i))) => {
+        let bare: Child;
+        if (i === 0) {
+          bare = first;
+          bare.proc.stdin?.end('go\n');
+        } else bare = bareChild(endpoint, i, from, false);
+        const line = await bare.waitForLine(/^\{.*"ms".*\}$/, ctx.quick ? 40_000 : 240_000);
+        await bare.exited;
+        return JSON.parse(line[0]) as { ms: number; peakBytes: number };
+      };
+      ctx.log('baseline: bare lib-storage Upload');
+      const bares = [await bareUpload(0)];
+
+      ctx.log('conveyor journal-watch');
       /** From the journal's arrival (renamed in beside its sidecar) to its "uploaded" notice. */
       const exportOne = async (file: string, sidecar: Record<string, unknown>): Promise<number> => {
         writeFileSync(
@@ -290,11 +333,11 @@ export const journalUpload: Scenario = {
         }),
       ];
     } finally {
-      await firstBare?.stop(); // (gone already once it has uploaded)
-      await watcher?.stop();
-      await bot.close();
-      await s3.close();
-      await rm(tmp, { recursive: true, force: true });
+      const processes = [ahead, watcher];
+      ctx.afterward(async () => {
+        for (const p of processes) await p?.stop(); // (the bare Upload is gone once it has uploaded)
+        await fixture.stop();
+      });
     }
   },
 };

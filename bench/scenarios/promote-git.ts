@@ -29,6 +29,7 @@ export const promoteGit: Scenario = {
   name: 'promote-git',
   title: 'promote web qa on plain Git (the sandbox)',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
+  setUpBesideTearDown: true,
   async run(ctx) {
     const samples = ctx.quick ? 3 : 25;
     const t = await makeRuntime();
@@ -54,6 +55,7 @@ export const promoteGit: Scenario = {
         if (reply.operation?.state !== 'succeeded')
           throw new Error(`promote ended ${reply.operation?.state ?? reply.status}: ${reply.title}`);
       };
+      await ctx.quiet(); // the earlier scenarios' tear-downs are done before the warm-up and samples
       // warm-up: the first promotion clones the mirror
       ctx.log('warm-up (the first promotion clones the mirror)');
       pushCommit(t.repo('web'), 'develop');
@@ -84,7 +86,7 @@ export const promoteGit: Scenario = {
         }),
       ];
     } finally {
-      await t.close();
+      ctx.afterward(() => t.close());
     }
   },
 };

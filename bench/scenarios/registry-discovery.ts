@@ -7,21 +7,20 @@
  * push are all inside. Skipped (reported as not completed) without docker-registry and skopeo.
  * The registry (with the first tag), the OCI layout of the tags and the GitOps repository are
  * made while the bench loads (the scenario's `prepare`: idle until its run); the runtime is made
- * in the run.
+ * in the run. Conveyor's modules are imported by the run, so that the `prepare` starts before the
+ * bench has loaded them.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImageDiscovery } from '../../src/compose/image-discovery.js';
-import { HttpServer } from '../../src/server/http-server.js';
+import { pino } from 'pino';
 import { createGitopsRepo, showFile } from '../../test/support/gitops-repo.js';
 import { writeOciLayout } from '../../test/support/oci-layout.js';
 import { registryMissing, startRegistry } from '../../test/support/registry.js';
-import { makeRuntime } from '../../test/support/runtime.js';
-import { figure, type Scenario } from '../lib/figure.js';
+import type { makeRuntime } from '../../test/support/runtime.js';
+import { figure, type Scenario, type ScenarioContext } from '../lib/figure.js';
 import { percentile, waitUntil } from '../lib/stats.js';
-import { silentLogger } from '../lib/workspace.js';
 
 const ENVS = ['development', 'qa', 'staging', 'prod'];
 
@@ -86,10 +85,16 @@ async function startRegistryFixture(samples: number): Promise<Registry> {
   }
 }
 
-async function latencies(fixture: Registry, log: (line: string) => void): Promise<number[]> {
+async function latencies(fixture: Registry, ctx: ScenarioContext): Promise<number[]> {
+  const { log } = ctx;
   const { layout, tags, images, registry, image, repo } = fixture;
   const samples = tags.length - 1;
-  const logger = await silentLogger();
+  const [{ buildImageDiscovery }, { HttpServer }, { makeRuntime }] = await Promise.all([
+    import('../../src/compose/image-discovery.js'),
+    import('../../src/server/http-server.js'),
+    import('../../test/support/runtime.js'),
+  ]);
+  const logger = pino({ level: 'silent' });
   const http = new HttpServer(logger);
   let t: Awaited<ReturnType<typeof makeRuntime>> | undefined;
   try {
@@ -106,6 +111,7 @@ async function latencies(fixture: Registry, log: (line: string) => void): Promis
     });
     const discovery = buildImageDiscovery({ runtime: t.runtime, http, log: logger, webhookToken: TOKEN })!;
     const hook = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}/hooks/registry`;
+    await ctx.quiet(); // the earlier scenarios' tear-downs are done before the warm-up and pushes
     // Warm up: the first look fetches the GitOps mirror and records every environment.
     log('runtime ready; warm-up look');
     await discovery.look('worker');
@@ -133,9 +139,12 @@ async function latencies(fixture: Registry, log: (line: string) => void): Promis
     await discovery.stop();
     return out;
   } finally {
-    await http.close();
-    await t?.close();
-    await fixture.stop();
+    const runtime = t;
+    ctx.afterward(async () => {
+      await http.close();
+      await runtime?.close();
+      await fixture.stop();
+    });
   }
 }
 
@@ -146,6 +155,7 @@ export const registryDiscovery: Scenario = {
   title: 'registry push → first-environment commit (webhook, real registry)',
   timeoutMs: (quick) => (quick ? 240_000 : 600_000),
   prepare: (quick) => startRegistryFixture(samplesOf(quick)),
+  setUpBesideTearDown: true,
   async run(ctx, prepared) {
     const samples = samplesOf(ctx.quick);
     ctx.log(
@@ -153,7 +163,7 @@ export const registryDiscovery: Scenario = {
         ? 'the registry (the first tag pushed), the OCI layout of the tags and the GitOps repository were made while the bench loaded; a runtime'
         : 'the registry, an OCI layout of the tags, the GitOps repository and a runtime',
     );
-    const ms = await latencies((await (prepared ?? startRegistryFixture(samples))) as Registry, ctx.log);
+    const ms = await latencies((await (prepared ?? startRegistryFixture(samples))) as Registry, ctx);
     const notes = `${samples} pushes${ctx.quick ? ' (quick size)' : ''}; from skopeo's return to the commit on the GitOps main branch; webhook → tags list → manifest HEAD → GitOps fetch → splice → commit → push`;
     return [
       figure({

@@ -273,7 +273,7 @@ export const slackAck: Scenario = {
       }
       return figures;
     } finally {
-      await servers.stop();
+      ctx.afterward(() => servers.stop()); // beside the next scenario's set-up, before its measurement
     }
   },
 };

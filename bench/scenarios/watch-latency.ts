@@ -51,7 +51,8 @@ class TimedNotifier implements Notifier {
   async update(): Promise<void> {}
 }
 
-async function kubeLatencies(samples: number): Promise<number[]> {
+/** `quiet` resolves once the earlier scenarios' tear-downs are done: awaited after the set-up. */
+async function kubeLatencies(samples: number, quiet: () => Promise<void>): Promise<number[]> {
   const kube = await KubeFake.start();
   kube.applyDeployment('qa', deploymentObject('api', { image: 'registry.example.com/api:1.4.0', replicas: 2 }));
   kube.setStatus('qa', 'api', {
@@ -83,6 +84,7 @@ async function kubeLatencies(samples: number): Promise<number[]> {
     const state = async () =>
       (await t.runtime.store.liveStates()).find((l) => l.app === 'api' && l.env === 'qa')?.state;
     await waitUntil('the first sight of api in qa', async () => (await state()) === 'healthy', 30_000, 20);
+    await quiet();
     const latencies: number[] = [];
     for (let i = 0; i < samples; i++) {
       const before = notifier.posts.length;
@@ -164,11 +166,12 @@ export const watchLatency: Scenario = {
   name: 'watch-latency',
   title: 'watch → reaction latency (Kubernetes, Consul)',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
+  setUpBesideTearDown: true,
   async run(ctx) {
     const samples = ctx.quick ? 20 : 100;
     const size = `${samples} changes${ctx.quick ? ' (quick size)' : ''}`;
     ctx.log(`Kubernetes: ${samples} status flips`);
-    const kube = await kubeLatencies(samples);
+    const kube = await kubeLatencies(samples, ctx.quiet);
     ctx.log(`Consul: ${samples} pointer writes`);
     const kv = await consulLatencies(samples);
     const pair = (name: string, samplesMs: number[], what: string): Figure[] => [
