@@ -46,6 +46,7 @@ export const promote: Scenario = {
   title: 'promote api qa on the GitHub fake',
   timeoutMs: (quick) => (quick ? 180_000 : 600_000),
   prepare: () => seedFake(),
+  setUpBesideTearDown: true,
   async run(ctx, prepared) {
     const samples = ctx.quick ? 3 : 25;
     ctx.log(
@@ -97,6 +98,7 @@ export const promote: Scenario = {
       const push = (repo: string, i: number) =>
         gh.commitFiles(OWNER, repo, 'develop', { [`bench/change-${i}.txt`]: `${i}\n` }, `Bench change ${i}`);
 
+      await ctx.quiet(); // the earlier scenarios' tear-downs are done before the warm-up
       // warm-up: the first promotion clones the mirror
       ctx.log('warm-up (the first promotion clones the mirror)');
       await push('api', 0);
@@ -132,9 +134,14 @@ export const promote: Scenario = {
         }),
       ];
     } finally {
-      await t?.close();
-      await gh.close();
-      if (tmp) await rm(tmp, { recursive: true, force: true });
+      // Stopped and removed beside the next scenario's set-up (never beside a measurement).
+      const runtime = t;
+      const folder = tmp;
+      ctx.afterward(async () => {
+        await runtime?.close();
+        await gh.close();
+        if (folder) await rm(folder, { recursive: true, force: true });
+      });
     }
   },
 };
