@@ -534,11 +534,11 @@ export class GitHubHost extends MirroredHost implements GitHost {
 
   /** Maps an Octokit failure to the error family; messages carry no URL, token or header. */
   private failure(what: string, err: unknown): Error {
-    const status = statusOf(err);
-    const said = graphqlErrors(err).length > 0 ? graphqlMessage(err) : githubMessage(err);
-    const where = `${what} in ${this.repo.owner}/${this.repo.repo}`;
     if (isConveyorError(err)) return err; // mapped already (the repository's id, read on the way)
+    const status = statusOf(err);
     const errors = graphqlErrors(err);
+    const said = errors.length > 0 ? graphqlMessage(err) : githubMessage(err);
+    const where = `${what} in ${this.repo.owner}/${this.repo.repo}`;
     if (errors.length > 0) {
       // GraphQL: GitHub answered 200 with `errors`, each with a `type`, as REST answers a status.
       const types = new Set(errors.map((e) => e.type));
