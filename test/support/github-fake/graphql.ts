@@ -106,9 +106,11 @@ async function updateRefs(fake: GitHubFake, input: { repositoryId: string; refUp
       }
       if (u.afterOid !== ZERO) {
         if (type === null) throw fieldError(`Object ${u.afterOid} does not exist`);
-        const ancestor = async () =>
-          (await run(['merge-base', '--is-ancestor', current, u.afterOid], { cwd: r.dir })).code === 0;
-        if (u.force !== true && current !== ZERO && !(await ancestor())) {
+        const checkFastForward = u.force !== true && current !== ZERO;
+        if (
+          checkFastForward &&
+          (await run(['merge-base', '--is-ancestor', current, u.afterOid], { cwd: r.dir })).code
+        ) {
           throw fieldError(`Update of ${u.name} is not a fast forward`);
         }
       }
@@ -164,5 +166,11 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
     operationName: typeof body.operationName === 'string' ? body.operationName : undefined,
     fieldResolver,
   });
-  return ok(result.errors ? { data: result.data ?? null, errors: result.errors.map((e) => e.toJSON()) } : result);
+  return ok(result.errors ? { data: result.data ?? null, errors: result.errors.map(asGitHubError) } : result);
+}
+
+/** A field error as GitHub writes it: its `type` beside the message, not inside `extensions`. */
+function asGitHubError(e: GraphQLError) {
+  const { extensions, ...rest } = e.toJSON();
+  return typeof extensions?.type === 'string' ? { type: extensions.type, ...rest } : { ...rest, extensions };
 }

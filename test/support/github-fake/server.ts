@@ -223,7 +223,7 @@ export class GitHubFake {
   }
 
   repoOrThrow(owner: string, repo: string): RepoState {
-    const state = this.repos.get(`${owner}/${repo}`);
+    const state = this.repoByName(owner, repo);
     if (!state) throw new HttpError(404, 'Not Found');
     return state;
   }
