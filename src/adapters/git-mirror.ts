@@ -101,6 +101,10 @@ export class GitMirror implements GitReads {
   private readonly snapshots = new Map<string, { fingerprint: string; snapshot: RefsSnapshot }>();
   /** Definite `merge-base --is-ancestor` answers, by "ancestor..descendant" (oldest dropped past 1,000). */
   private readonly ancestry = new Map<string, boolean>();
+  /** The last `refSummary`, with the fingerprint of the ref files it was read from. */
+  private summary:
+    | { key: string; fingerprint: string; value: { heads: Map<string, string>; tagCount: number } }
+    | undefined;
   /** When a fetch of this process last let Git look after the mirror (`maintenance run --auto`), ms since the epoch. */
   private maintainedAt = 0;
 
@@ -386,6 +390,31 @@ export class GitMirror implements GitReads {
     return { heads, tags };
   }
 
+  /**
+   * The heads of these branches and how many tags the mirror holds, in one light
+   * `git for-each-ref` (names and objects only), answered from memory while the ref files are
+   * unchanged: what a reader compares with the remote's own answer (github-live.ts).
+   */
+  async refSummary(branches: string[]): Promise<{ heads: Map<string, string>; tagCount: number }> {
+    const fingerprint = this.refsFingerprint(branches, ['']);
+    const key = JSON.stringify(branches);
+    if (this.summary?.key === key && this.summary.fingerprint === fingerprint) return this.summary.value;
+    const heads = new Map<string, string>();
+    let tagCount = 0;
+    if (existsSync(this.options.dir)) {
+      const patterns = [...branches.map((b) => `refs/heads/${assertBranch(b)}`), 'refs/tags/'];
+      const out = await this.git(['for-each-ref', '--format=%(objectname) %(refname)', ...patterns]);
+      for (const line of out.split('\n')) {
+        const [object = '', ref = ''] = line.split(' ');
+        if (ref.startsWith('refs/tags/')) tagCount++;
+        else if (ref.startsWith('refs/heads/')) heads.set(ref.slice('refs/heads/'.length), object);
+      }
+    }
+    const value = { heads, tagCount };
+    this.summary = { key, fingerprint, value };
+    return value;
+  }
+
   /** A file's text at a commit; null when it is not there (or the path could not name a file in a repository). */
   async readFile(sha: string, path: string): Promise<string | null> {
     if (!existsSync(this.options.dir)) return null;
@@ -438,7 +467,7 @@ export function redactUrl(text: string): string {
 export abstract class MirroredHost {
   constructor(protected readonly reads: GitReads) {}
 
-  sync = () => this.reads.sync();
+  sync = (options?: { fetch?: boolean }) => this.reads.sync(options);
   branchHead = (branch: string) => this.reads.branchHead(branch);
   resolve = (ref: string) => this.reads.resolve(ref);
   treeOf = (sha: string) => this.reads.treeOf(sha);

@@ -12,7 +12,8 @@ import { ConflictError, InputError, isConveyorError, NotFoundError, UpstreamErro
 import { crashPoint } from '../core/fault-points.js';
 import { BRANCH_NAME, TAG_NAME } from '../core/patterns.js';
 import type { ChecksState, GitHost, PullRequestInfo } from '../core/ports.js';
-import { type GitReads, MirroredHost } from './git-mirror.js';
+import { type GitMirror, type GitReads, MirroredHost } from './git-mirror.js';
+import { GitHubLiveReads } from './github-live.js';
 
 /** The read side of a GitHost, served by a local mirror (see git-mirror.ts). */
 export type GitMirrorReads = GitReads;
@@ -110,6 +111,12 @@ export interface GitHubHostOptions {
   mirror: GitMirrorReads;
   /** Web base for links (default https://github.com). */
   htmlBaseUrl?: string;
+  /**
+   * The environment branches in promotion order: sync() then asks GitHub for their heads and
+   * comparisons in one GraphQL read rather than waiting for a fetch (github-live.ts). Needs a
+   * GitMirror; without it, sync() fetches.
+   */
+  liveBranches?: string[];
 }
 
 export class GitHubHost extends MirroredHost implements GitHost {
@@ -127,13 +134,32 @@ export class GitHubHost extends MirroredHost implements GitHost {
    * until this GitHub says it has no such mutation (an older Enterprise Server): REST from then on.
    */
   private atomicRefs = true;
+  /** Reads as fresh as a fetch, from GitHub's answer while the mirror fetches behind it (liveBranches). */
+  private readonly live: GitHubLiveReads | undefined;
 
   constructor(options: GitHubHostOptions) {
-    super(options.mirror);
+    const live =
+      options.liveBranches?.length && 'refSummary' in options.mirror
+        ? new GitHubLiveReads({
+            mirror: options.mirror as GitMirror,
+            owner: options.owner,
+            repo: options.repo,
+            branches: options.liveBranches,
+            graphql: (query, variables) => options.octokit.graphql(query, variables),
+          })
+        : undefined;
+    super(live ?? options.mirror);
+    this.live = live;
+    if (live) live.onRepositoryId = (id) => void (this.nodeId ??= Promise.resolve(id));
     this.octokit = options.octokit;
-    this.mirror = options.mirror;
+    this.mirror = live ?? options.mirror;
     this.repo = { owner: options.owner, repo: options.repo };
     this.htmlBaseUrl = (options.htmlBaseUrl ?? 'https://github.com').replace(/\/+$/, '');
+  }
+
+  /** Resolves once the mirror's fetches behind GitHub's answers are done (tests and benches wait on it). */
+  async settled(): Promise<void> {
+    await this.live?.settled();
   }
 
   /** The REST client and repository, for sinks that write beside the Git steps (deployments). */
@@ -151,6 +177,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
         tree,
         parents: [parent],
       });
+      this.live?.wroteCommit(data.sha, { tree, message: input.message, author: data.author.name });
       return data.sha;
     } catch (err) {
       throw this.failure('create commit', err);
@@ -161,15 +188,17 @@ export class GitHubHost extends MirroredHost implements GitHost {
     checkName(branch, BRANCH_NAME, 'branch');
     fullSha(newSha);
     try {
-      if (await this.moveRefs([{ name: `refs/heads/${branch}`, before: expectedOld, after: newSha }])) return;
+      if (await this.moveRefs([{ name: `refs/heads/${branch}`, before: expectedOld, after: newSha }])) {
+        return this.live?.wroteBranch(branch, newSha);
+      }
     } catch (err) {
       const current = (await this.refTarget(`heads/${branch}`))?.sha ?? null;
-      if (current === newSha) return; // done already (a retry after a lost answer)
+      if (current === newSha) return this.live?.wroteBranch(branch, newSha); // done already (a retry after a lost answer)
       throw this.notMoved(branch, expectedOld, current, err);
     }
     // No updateRefs on this GitHub: a compare-and-swap read, then a fast-forward-only update.
     const current = await this.refTarget(`heads/${branch}`);
-    if (current?.sha === newSha) return; // already done (e.g. a retry after a lost response)
+    if (current?.sha === newSha) return this.live?.wroteBranch(branch, newSha); // already done (e.g. a retry after a lost response)
     if ((current?.sha ?? null) !== expectedOld) throw movedWhileWeWorked(branch, expectedOld, current?.sha ?? null);
     try {
       if (expectedOld === null) {
@@ -182,6 +211,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
           force: false,
         });
       }
+      this.live?.wroteBranch(branch, newSha);
     } catch (err) {
       if (statusOf(err) === 422 && /fast forward|already exists|does not exist/i.test(githubMessage(err))) {
         throw new ConflictError(`${branch} moved while we worked; GitHub refused the update (${githubMessage(err)})`, {
@@ -243,16 +273,16 @@ export class GitHubHost extends MirroredHost implements GitHost {
         // of it was then refused), whatever the branch did since.
         if (tagRef?.sha === tagSha) {
           this.pushedTags.set(name, newSha);
-          return;
+          return this.wroteBoth(branch, newSha);
         }
-        if (current === newSha) return; // moved without our tag: the tag step looks and writes it
+        if (current === newSha) return this.live?.wroteBranch(branch, newSha); // moved without our tag: the tag step looks and writes it
         // The tag's name taken: the branch alone, and the tag step reports the name.
         if (current === expectedOld && tagRef !== null) return this.updateBranch(branch, newSha, expectedOld);
         throw this.notMoved(branch, expectedOld, current, err);
       }
       if (moved) {
         this.pushedTags.set(name, newSha);
-        return;
+        return this.wroteBoth(branch, newSha);
       }
     }
     try {
@@ -267,9 +297,16 @@ export class GitHubHost extends MirroredHost implements GitHost {
     try {
       await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/tags/${name}`, sha: tagSha });
       this.pushedTags.set(name, newSha);
+      this.live?.wroteTag();
     } catch {
       // Already there, or GitHub failed: the tag step looks and writes (or refuses) as after a crash.
     }
+  }
+
+  /** The branch and its tag moved together: readers know both before the mirror fetches them. */
+  private wroteBoth(branch: string, sha: string): void {
+    this.live?.wroteBranch(branch, sha);
+    this.live?.wroteTag();
   }
 
   /**
@@ -355,6 +392,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
       });
       // A ref that exists already is refused (422) and looked at below.
       await this.octokit.rest.git.createRef({ ...this.repo, ref: `refs/tags/${name}`, sha: tag.data.sha });
+      this.live?.wroteTag();
     } catch (err) {
       if (statusOf(err) === 422 && /already exists/i.test(githubMessage(err))) {
         const now = await this.tagCommit(name);
@@ -422,6 +460,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
         commit_message: rest.join('\n').trim(),
       });
       const url = `${this.htmlBaseUrl}/${this.repo.owner}/${this.repo.repo}/pull/${num}`;
+      this.live?.mergedUpstream(data.sha);
       return { number: num, url, state: 'merged', headSha: expectedHeadSha, mergeSha: data.sha };
     } catch (err) {
       const status = statusOf(err);

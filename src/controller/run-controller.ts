@@ -123,7 +123,7 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     devHead?: { sha: string; details?: { subject?: string; author?: string; pusher?: string } },
   ) => {
     const host = runtime.git.get(app.name);
-    if (host) await syncHost(host, 0);
+    if (host) await syncHost(host, 0, { fetch: true }); // background work: the mirror itself, no API read
     if (devHead) await announceDevVersion(runtime, app, devHead.sha, devHead.details);
     if (leadership.isLeader()) {
       await reconciler.refreshDesired(app.name);
@@ -193,7 +193,7 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     async repoActivity(e) {
       const app = appOfRepo(e.repo);
       if (!app) return;
-      await runtime.git.get(app.name)?.sync();
+      await runtime.git.get(app.name)?.sync({ fetch: true });
       const open = await runtime.store.operations({
         app: app.name,
         states: ['awaiting-approval', 'approved', 'applying'],
@@ -212,7 +212,7 @@ export async function runController(deps: ControllerDeps): Promise<RunningContro
     for (const app of new Set(targets.map((t) => t.app))) {
       const host = runtime.git.get(app);
       await host
-        ?.sync()
+        ?.sync({ fetch: true })
         .catch((err) => log.warn({ app, err: (err as Error).message }, 'cannot fetch; using the mirror as it is'));
       await reconciler.refreshDesired(app);
     }

@@ -39,12 +39,13 @@ export function hostFor(runtime: Runtime, app: AppConfig): GitHost {
 
 /**
  * Fetch the mirror unless it is fresh: fetched within `maxAgeMs`, or (readers that show state,
- * with `trustWatcher`) confirmed by a watcher within its window. `maxAgeMs` 0 always fetches.
+ * with `trustWatcher`) confirmed by a watcher within its window. `maxAgeMs` 0 always syncs (on
+ * GitHub, by one GraphQL read rather than a fetch, unless `fetch`).
  */
 export async function syncHost(
   host: GitHost,
   maxAgeMs = 0,
-  options: { trustWatcher?: boolean; now?: number } = {},
+  options: { trustWatcher?: boolean; now?: number; fetch?: boolean } = {},
 ): Promise<void> {
   const f = freshness.get(host);
   const now = options.now ?? Date.now();
@@ -57,7 +58,8 @@ export async function syncHost(
     if (running && now - running.startedAt < maxAgeMs) return running.done;
   }
   const startedAt = Date.now();
-  const done = host.sync().then(() => {
+  // Readers with a window fetch the mirror itself: only a plan needs the remote's state this instant.
+  const done = host.sync(maxAgeMs > 0 || options.fetch ? { fetch: true } : undefined).then(() => {
     freshness.set(host, { ...freshness.get(host), fetchedAt: startedAt });
   });
   inflight.set(host, { startedAt, done });

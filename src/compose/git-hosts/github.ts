@@ -39,7 +39,15 @@ export const githubProvider: GitHostProvider = {
       config: header,
       networkTimeoutMs: config.git.networkTimeout,
     });
-    return new GitHubHost({ octokit, owner, repo, mirror, htmlBaseUrl: config.git.github?.htmlUrl });
+    return new GitHubHost({
+      octokit,
+      owner,
+      repo,
+      mirror,
+      htmlBaseUrl: config.git.github?.htmlUrl,
+      // A plan asks GitHub for these branches' heads in one GraphQL read (github-live.ts).
+      liveBranches: config.environments.map((e) => e.branch),
+    });
   },
   pollSource: (app, host) =>
     host.kind === 'github' && 'pollBranches' in host

@@ -47,14 +47,20 @@ export interface RefsSnapshot {
 }
 
 /**
- * A repository host. Reads come from a local mirror (no API calls); writes go through the
+ * A repository host. Reads come from a local mirror (on GitHub, a plan's sync is one GraphQL
+ * read, see sync()); writes go through the
  * host's API (GitHub) or by push (plain Git). Every write is compare-and-swap: a branch is
  * only moved from the sha the caller saw, otherwise ConflictError. Never a force-push.
  */
 export interface GitHost {
   readonly kind: 'github' | 'git';
-  /** Bring the local mirror up to date with the remote. */
-  sync(): Promise<void>;
+  /**
+   * Bring reads up to the remote's state now. A host may do it with one cheaper read of the
+   * remote than a fetch (GitHub: one GraphQL read, src/adapters/github-live.ts); `fetch` asks for
+   * the mirror's fetch itself (background work, and readers with a freshness window, which need
+   * not spend API rate limit).
+   */
+  sync(options?: { fetch?: boolean }): Promise<void>;
   /** Head sha of a branch in the mirror, or null when the branch does not exist. */
   branchHead(branch: string): Promise<string | null>;
   /** Resolve a tag name or (abbreviated) sha to a full commit sha, or null. */
