@@ -283,10 +283,10 @@ export class GitHubLiveReads implements GitReads {
     });
     const entry = { at: started, done };
     this.running = entry;
-    done.then(
-      () => this.running === entry && (this.running = null),
-      () => this.running === entry && (this.running = null),
-    );
+    const over = () => {
+      if (this.running === entry) this.running = null;
+    };
+    done.then(over, over);
     return done;
   }
 
@@ -297,7 +297,9 @@ export class GitHubLiveReads implements GitReads {
       this.prefixes.size > 0 ? this.mirror.refsSnapshot(this.branches, [...this.prefixes]) : null,
     ]).catch(() => undefined);
     this.warming = warming;
-    warming.then(() => this.warming === warming && (this.warming = null));
+    warming.then(() => {
+      if (this.warming === warming) this.warming = null;
+    });
   }
 
   private variables(): Record<string, unknown> {

@@ -150,7 +150,11 @@ export class GitHubHost extends MirroredHost implements GitHost {
         : undefined;
     super(live ?? options.mirror);
     this.live = live;
-    if (live) live.onRepositoryId = (id) => void (this.nodeId ??= Promise.resolve(id));
+    if (live) {
+      live.onRepositoryId = (id) => {
+        this.nodeId ??= Promise.resolve(id);
+      };
+    }
     this.octokit = options.octokit;
     this.mirror = live ?? options.mirror;
     this.repo = { owner: options.owner, repo: options.repo };
