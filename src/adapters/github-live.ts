@@ -69,6 +69,8 @@ export class GitHubLiveReads implements GitReads {
   private synced = 0;
   /** GitHub's answer of the last sync() vouches for the environment branches and the tags. */
   private vouched = false;
+  /** The environment branches' heads as GitHub's answer of the last sync() gave them (where the mirror agreed, too). */
+  private heads = new Map<string, string>();
   /** Environment branches that moved upstream since the mirror's view, as GitHub answered (null: gone). */
   private moved = new Map<string, { sha: string | null; at: number }>();
   /** The clock of this process's newest tag write: tag reads need a fetch started since. */
@@ -129,14 +131,21 @@ export class GitHubLiveReads implements GitReads {
       const sha = heads.get(branch) ?? null;
       if (sha !== (local.heads.get(branch) ?? null)) this.moved.set(branch, { sha, at: seen });
     }
+    this.heads = heads;
     this.vouched = true;
-    if (this.moved.size > 0) this.fetchSince(seen).catch(() => undefined); // behind the answer
+    // No fetch yet: a read the answer does not cover starts one, and so does a write (which
+    // most plans end in); meanwhile nothing competes with the operation for the machine.
   }
 
-  /** This process moved `branch` to `sha` on GitHub (its compare-and-swap succeeded). */
-  wroteBranch(branch: string, sha: string): void {
+  /**
+   * This process moved `branch` to `sha` on GitHub (its compare-and-swap succeeded), with a tag
+   * when `tagged`. The mirror fetches behind the answer.
+   */
+  wroteBranch(branch: string, sha: string, tagged = false): void {
     const at = ++this.clock;
     this.moved.set(branch, { sha, at });
+    this.heads.set(branch, sha);
+    if (tagged) this.taggedAt = at;
     this.fetchSince(at).catch(() => undefined);
   }
 
@@ -173,6 +182,7 @@ export class GitHubLiveReads implements GitReads {
   async branchHead(branch: string): Promise<string | null> {
     const moved = this.moved.get(branch);
     if (moved) return moved.sha;
+    if (this.vouched && this.branches.includes(branch)) return this.heads.get(branch) ?? null;
     await this.refsCovered(branch);
     return this.mirror.branchHead(branch);
   }

@@ -309,8 +309,7 @@ export class GitHubHost extends MirroredHost implements GitHost {
 
   /** The branch and its tag moved together: readers know both before the mirror fetches them. */
   private wroteBoth(branch: string, sha: string): void {
-    this.live?.wroteBranch(branch, sha);
-    this.live?.wroteTag();
+    this.live?.wroteBranch(branch, sha, true);
   }
 
   /**
