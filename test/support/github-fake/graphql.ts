@@ -1,7 +1,7 @@
 /**
  * GitHub's GraphQL API in the fake (`POST /graphql`), for what Conveyor asks of it: the
  * `updateRefs` mutation (several refs moved at once, each from the value the caller saw) and
- * `repository(owner:, name:) { id }`. Every request is parsed and validated against GitHub's
+ * `repository(owner:, name:) { id }` with the refs, commits and comparisons of graphql-reads.ts. Every request is parsed and validated against GitHub's
  * public schema as Octokit publishes it (`@octokit/graphql-schema`), so a query GitHub would
  * refuse is refused here too, with HTTP 200 and `errors` as GitHub answers. A valid query that
  * asks for something the fake does not model is answered with an error naming the field.
@@ -24,6 +24,7 @@ import {
   validate,
 } from 'graphql';
 import { gitMaybe, nodeId, run, SHA } from './git-plumbing.js';
+import { paginationErrors, repositoryReads } from './graphql-reads.js';
 import { type Ctx, ok, type Reply } from './http.js';
 import type { GitHubFake } from './server.js';
 import type { RepoState } from './state.js';
@@ -140,12 +141,16 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
   const served = fake.options.updateRefs === false ? olderSchema() : githubSchema();
   const invalid = validate(served, document);
   if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
+  const variableValues = (body.variables ?? {}) as Record<string, unknown>;
+  const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
+  const unpaginated = paginationErrors(served, document, variableValues, operationName);
+  if (unpaginated.length > 0) return ok({ data: null, errors: unpaginated.map(asGitHubError) });
   const roots: Record<string, (args: Record<string, unknown>) => unknown> = {
     repository: (args) => {
       const r = fake.repoByName(String(args.owner), String(args.name));
       if (!r)
         throw fieldError(`Could not resolve to a Repository with the name '${args.owner}/${args.name}'.`, 'NOT_FOUND');
-      return repositoryNode(r);
+      return { ...repositoryNode(r), ...repositoryReads(r) };
     },
     updateRefs: (args) => updateRefs(fake, args.input as Parameters<typeof updateRefs>[1]),
   };
@@ -162,8 +167,8 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
     schema: served,
     document,
     rootValue: root,
-    variableValues: (body.variables ?? {}) as Record<string, unknown>,
-    operationName: typeof body.operationName === 'string' ? body.operationName : undefined,
+    variableValues,
+    operationName,
     fieldResolver,
   });
   return ok(result.errors ? { data: result.data ?? null, errors: result.errors.map(asGitHubError) } : result);
