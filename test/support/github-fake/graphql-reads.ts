@@ -13,11 +13,15 @@ import {
   type DocumentNode,
   type FieldNode,
   GraphQLError,
+  type GraphQLObjectType,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
   getArgumentValues,
   getNamedType,
   getVariableValues,
+  Kind,
   type OperationDefinitionNode,
+  type SelectionSetNode,
   TypeInfo,
   visit,
   visitWithTypeInfo,
@@ -110,11 +114,59 @@ const candidates = (name: string) =>
     ? [name, `refs/heads/${name}`, `refs/tags/${name}`]
     : [`refs/heads/${name}`, `refs/tags/${name}`];
 
+/** The ref a name most likely stands for (`candidates`' first), before the refs are read. */
+const guess = (name: string) => candidates(name)[0]!;
+
+/** What a `repository` field will read: any ref at all, and which comparisons with which pages. */
+interface Plan {
+  refs: boolean;
+  compares: { base: string; head: string; commits: (number | null)[] | null }[];
+}
+
+/** The plan of a `repository` field, from its selections (fragments followed; directives not). */
+function plan(info: GraphQLResolveInfo): Plan {
+  const out: Plan = { refs: false, compares: [] };
+  const fieldsOf = (set: SelectionSetNode | undefined, acc: FieldNode[] = []): FieldNode[] => {
+    for (const s of set?.selections ?? []) {
+      if (s.kind === Kind.FIELD) acc.push(s);
+      else if (s.kind === Kind.INLINE_FRAGMENT) fieldsOf(s.selectionSet, acc);
+      else fieldsOf(info.fragments[s.name.value]?.selectionSet, acc);
+    }
+    return acc;
+  };
+  const fieldDef = (type: string, field: string) =>
+    (info.schema.getType(type) as GraphQLObjectType | undefined)?.getFields()[field];
+  const argsOf = (type: string, node: FieldNode) => {
+    const def = fieldDef(type, node.name.value);
+    return def ? (getArgumentValues(def, node, info.variableValues) as Record<string, unknown>) : {};
+  };
+  for (const node of info.fieldNodes) {
+    for (const f of fieldsOf(node.selectionSet)) {
+      if (f.name.value === 'refs') out.refs = true;
+      if (f.name.value !== 'ref') continue;
+      out.refs = true;
+      const base = argsOf('Repository', f).qualifiedName;
+      for (const c of fieldsOf(f.selectionSet)) {
+        if (c.name.value !== 'compare') continue;
+        const head = argsOf('Ref', c).headRef;
+        if (typeof base !== 'string' || typeof head !== 'string') continue;
+        const pages = fieldsOf(c.selectionSet)
+          .filter((x) => x.name.value === 'commits')
+          .map((x) => argsOf('Comparison', x) as PageArgs)
+          .filter((a) => typeof a.first !== 'number')
+          .map((a) => (typeof a.last === 'number' ? a.last : null));
+        out.compares.push({ base, head, commits: pages.length > 0 ? pages : null });
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * One request's reads of one repository: every ref read once (on first use), commits read once
  * each. The returned object's fields are the `Repository` fields it answers.
  */
-export function repositoryReads(r: RepoState): Record<string, unknown> {
+export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record<string, unknown> {
   let refsRead: Promise<Map<string, RefData>> | undefined;
   const commits = new Map<string, Promise<CommitData | null>>();
 
@@ -208,18 +260,61 @@ export function repositoryReads(r: RepoState): Record<string, unknown> {
   /** A ref's commit: the object itself, or what an annotated tag points to. */
   const commitOf = (ref: RefData) => (ref.type === 'tag' ? ref.peeled : ref.oid);
 
+  /** `git rev-list --left-right --count base...head`, once a request for each pair. */
+  const runs = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, f: () => Promise<T>): Promise<T> => {
+    let p = runs.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = f();
+      runs.set(key, p);
+    }
+    return p;
+  };
+  const counts = (b: string, h: string) =>
+    once(`count ${b}...${h}`, async () => {
+      const out = await gitMaybe(r.dir, ['rev-list', '--left-right', '--count', `${b}...${h}`, '--']);
+      const [behind, ahead] = (out ?? '').split(/\s+/).map(Number);
+      if (behind === undefined || ahead === undefined || Number.isNaN(behind) || Number.isNaN(ahead)) return null;
+      return { ahead, behind };
+    });
+  /** The newest `last` commits of head not in base (all without `last`), oldest first. */
+  const newest = (b: string, h: string, last: number | null, skip = 0) =>
+    once(`log ${b}..${h} ${last}${skip ? ` ${skip}` : ''}`, async () => {
+      const limit = [...(last === null ? [] : [`--max-count=${last}`]), ...(skip ? [`--skip=${skip}`] : [])];
+      const out = await gitMaybe(r.dir, ['log', `--format=${LOG_FORMAT}`, ...limit, '--reverse', `${b}..${h}`, '--']);
+      return records(out ?? '', 8).map(logCommit);
+    });
+  /**
+   * Starts at once the git runs a request's comparisons will need, by the refs' names, beside
+   * the read of the refs (one round of git instead of two): what `ref(qualifiedName:)` and
+   * `compare(headRef:)` name, taken as a qualified name or a branch. A comparison uses them only
+   * when its refs are the ones guessed and the commits listed end at the head it read.
+   */
+  const prefetch = (plan: Plan) => {
+    if (!plan.refs) return;
+    void refs();
+    for (const c of plan.compares) {
+      const [b, h] = [guess(c.base), guess(c.head)];
+      void counts(b, h);
+      if (c.commits) for (const last of c.commits) void newest(b, h, last);
+    }
+  };
+
   const comparison = (base: RefData, head: RefData) => {
     const [b, h] = [commitOf(base), commitOf(head)];
-    let counts: Promise<{ ahead: number; behind: number }> | undefined;
-    const count = () => {
-      counts ??= gitMaybe(r.dir, ['rev-list', '--left-right', '--count', `${b}...${h}`, '--']).then((out) => {
-        const [behind, ahead] = (out ?? '').split(/\s+/).map(Number);
-        if (behind === undefined || ahead === undefined || Number.isNaN(behind) || Number.isNaN(ahead)) {
-          throw new GraphQLError(`Could not compare ${base.name} with ${head.name}`);
-        }
-        return { ahead, behind };
-      });
-      return counts;
+    const byName = runs.has(`count ${base.name}...${head.name}`);
+    const count = async () => {
+      const n = (byName ? await counts(base.name, head.name) : null) ?? (await counts(b, h));
+      if (!n) throw new GraphQLError(`Could not compare ${base.name} with ${head.name}`);
+      return n;
+    };
+    const list = async (last: number | null) => {
+      if (byName && runs.has(`log ${base.name}..${head.name} ${last}`)) {
+        const named = await newest(base.name, head.name, last);
+        // Still the head read with the refs (it did not move between the two runs of git).
+        if (named.length === 0 ? (await count()).ahead === 0 : named.at(-1)!.oid === h) return named;
+      }
+      return newest(b, h, last);
     };
     return {
       id: nodeId('Comparison', `${b}...${h}`),
@@ -232,24 +327,20 @@ export function repositoryReads(r: RepoState): Record<string, unknown> {
       baseTarget: objectNode(base.oid, base.type, base),
       headTarget: objectNode(head.oid, head.type, head),
       commits: async (args: PageArgs) => {
-        // `last: n` is the newest n (git log's first n, reversed); `first: n` needs the count to skip to the oldest.
-        const limit = ['--reverse', `${b}..${h}`, '--'];
-        const range =
-          typeof args.first === 'number'
-            ? [`--skip=${Math.max(0, (await count()).ahead - args.first)}`, `--max-count=${args.first}`, ...limit]
-            : typeof args.last === 'number'
-              ? [`--max-count=${args.last}`, ...limit]
-              : limit;
-        const [out, total] = await Promise.all([gitMaybe(r.dir, ['log', `--format=${LOG_FORMAT}`, ...range]), count()]);
-        const list = records(out ?? '', 8).map(logCommit);
-        for (const c of list) if (!commits.has(c.oid)) commits.set(c.oid, Promise.resolve(c));
-        const nodes = list.map((c) => commitNode(c.oid));
+        // `last: n` is the newest n; `first: n` the oldest n, the newest `total - n` left out.
+        const first = typeof args.first === 'number' ? args.first : null;
+        const [total, list_] =
+          first === null
+            ? await Promise.all([count(), list(typeof args.last === 'number' ? args.last : null)])
+            : await count().then(async (t) => [t, await newest(b, h, first, Math.max(0, t.ahead - first))] as const);
+        for (const c of list_) if (!commits.has(c.oid)) commits.set(c.oid, Promise.resolve(c));
+        const nodes = list_.map((c) => commitNode(c.oid));
         return {
           totalCount: total.ahead,
           nodes,
           edges: nodes.map((node) => ({ node, cursor: Buffer.from(node.oid).toString('base64') })),
-          pageInfo: pageInfo(nodes.length > 0 ? nodes : null, list.length < total.ahead, args),
-          authorCount: new Set(list.map((c) => c.authorEmail)).size,
+          pageInfo: pageInfo(nodes.length > 0 ? nodes : null, list_.length < total.ahead, args),
+          authorCount: new Set(list_.map((c) => c.authorEmail)).size,
         };
       },
     };
@@ -271,6 +362,7 @@ export function repositoryReads(r: RepoState): Record<string, unknown> {
     };
   };
 
+  if (info) prefetch(plan(info));
   return {
     ref: async (args: { qualifiedName: string }) => {
       const found = await find(args.qualifiedName);

@@ -19,6 +19,7 @@ import {
   GraphQLError,
   type GraphQLFieldResolver,
   GraphQLObjectType,
+  type GraphQLResolveInfo,
   GraphQLSchema,
   parse,
   validate,
@@ -145,12 +146,12 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
   const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
   const unpaginated = paginationErrors(served, document, variableValues, operationName);
   if (unpaginated.length > 0) return ok({ data: null, errors: unpaginated.map(asGitHubError) });
-  const roots: Record<string, (args: Record<string, unknown>) => unknown> = {
-    repository: (args) => {
+  const roots: Record<string, (args: Record<string, unknown>, info: GraphQLResolveInfo) => unknown> = {
+    repository: (args, info) => {
       const r = fake.repoByName(String(args.owner), String(args.name));
       if (!r)
         throw fieldError(`Could not resolve to a Repository with the name '${args.owner}/${args.name}'.`, 'NOT_FOUND');
-      return { ...repositoryNode(r), ...repositoryReads(r) };
+      return { ...repositoryNode(r), ...repositoryReads(r, info) };
     },
     updateRefs: (args) => updateRefs(fake, args.input as Parameters<typeof updateRefs>[1]),
   };
@@ -161,7 +162,7 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
     if (value === undefined) {
       throw fieldError(`the GitHub fake does not model ${info.parentType.name}.${info.fieldName}`);
     }
-    return typeof value === 'function' ? (value as (a: unknown) => unknown)(args) : value;
+    return typeof value === 'function' ? (value as (a: unknown, i: GraphQLResolveInfo) => unknown)(args, info) : value;
   };
   const result = await execute({
     schema: served,
