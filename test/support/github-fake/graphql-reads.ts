@@ -31,6 +31,8 @@ import type { RepoState } from './state.js';
 
 /** The most a connection may be asked for, as on GitHub. */
 const LIMIT = 100;
+/** The most commits a comparison lists of both sides in one run of git. */
+const SIDES = 1000;
 
 /** A commit's fields as git prints them. */
 interface CommitData {
@@ -285,35 +287,68 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
       return records(out ?? '', 8).map(logCommit);
     });
   /**
+   * Both sides of `base...head` in one `git log --left-right`: the counts, and head's commits
+   * oldest first; null when there are more than `SIDES` commits in all (then a `rev-list --count`
+   * and a `git log` of head's side answer instead).
+   */
+  const sides = (b: string, h: string) =>
+    once(`sides ${b}...${h}`, async () => {
+      const format = `--format=%m%x00${LOG_FORMAT}`;
+      const out = await gitMaybe(r.dir, [
+        'log',
+        '--left-right',
+        `--max-count=${SIDES + 1}`,
+        format,
+        `${b}...${h}`,
+        '--',
+      ]);
+      const all = out === null ? [] : records(out, 9);
+      if (out === null || all.length > SIDES) return null;
+      const left = all.filter((x) => x[0] === '<').map((x) => x[1]!);
+      const right = all.filter((x) => x[0] === '>').map((x) => logCommit(x.slice(1)));
+      return { behind: left.length, ahead: right.length, left, right: right.reverse() };
+    });
+  /**
    * Starts at once the git runs a request's comparisons will need, by the refs' names, beside
    * the read of the refs (one round of git instead of two): what `ref(qualifiedName:)` and
    * `compare(headRef:)` name, taken as a qualified name or a branch. A comparison uses them only
-   * when its refs are the ones guessed and the commits listed end at the head it read.
+   * when its refs are the ones guessed and (where it can tell) the commits are those of the refs
+   * read: a ref that moved between the two runs of git is compared again.
    */
   const prefetch = (plan: Plan) => {
     if (!plan.refs) return;
     void refs();
     for (const c of plan.compares) {
       const [b, h] = [guess(c.base), guess(c.head)];
-      void counts(b, h);
-      if (c.commits) for (const last of c.commits) void newest(b, h, last);
+      if (c.commits) void sides(b, h);
+      else void counts(b, h);
     }
   };
 
   const comparison = (base: RefData, head: RefData) => {
     const [b, h] = [commitOf(base), commitOf(head)];
-    const byName = runs.has(`count ${base.name}...${head.name}`);
+    const named = `${base.name}...${head.name}`;
+    const both = (async () => {
+      if (!runs.has(`sides ${named}`)) return null;
+      const s = await sides(base.name, head.name);
+      const same =
+        s &&
+        (s.ahead === 0 || s.right.some((c) => c.oid === h)) &&
+        (s.behind === 0 || s.left.includes(b)) &&
+        (s.ahead + s.behind > 0 || b === h);
+      return same ? s : null;
+    })();
     const count = async () => {
-      const n = (byName ? await counts(base.name, head.name) : null) ?? (await counts(b, h));
+      const n =
+        (await both) ??
+        (runs.has(`count ${named}`) ? await counts(base.name, head.name) : null) ??
+        (await counts(b, h));
       if (!n) throw new GraphQLError(`Could not compare ${base.name} with ${head.name}`);
       return n;
     };
     const list = async (last: number | null) => {
-      if (byName && runs.has(`log ${base.name}..${head.name} ${last}`)) {
-        const named = await newest(base.name, head.name, last);
-        // Still the head read with the refs (it did not move between the two runs of git).
-        if (named.length === 0 ? (await count()).ahead === 0 : named.at(-1)!.oid === h) return named;
-      }
+      const s = await both;
+      if (s) return last === null ? s.right : last === 0 ? [] : s.right.slice(-last);
       return newest(b, h, last);
     };
     return {
