@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
   buildSchema,
+  type DocumentNode,
   execute,
   GraphQLError,
   type GraphQLFieldResolver,
@@ -128,20 +129,29 @@ function repositoryNode(r: RepoState) {
   return { id: nodeId('Repository', r.id), name: r.name, nameWithOwner: `${r.owner}/${r.name}` };
 }
 
+/** Queries parsed and valid against a schema, by their text (a client sends the same few again and again). */
+const validated = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
+
 /** `POST /graphql`. */
 export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<Reply> {
   if (typeof body.query !== 'string') return ok({ errors: [{ message: 'A query attribute must be specified' }] });
   const injected = fake.takeGraphqlFault();
   if (injected) return ok({ data: null, errors: injected.map((e) => ({ ...e, locations: [], path: [] })) });
-  let document: ReturnType<typeof parse>;
-  try {
-    document = parse(body.query);
-  } catch (err) {
-    return ok({ errors: [{ message: err instanceof Error ? err.message : String(err) }] });
-  }
   const served = fake.options.updateRefs === false ? olderSchema() : githubSchema();
-  const invalid = validate(served, document);
-  if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
+  const known = validated.get(served) ?? new Map<string, DocumentNode>();
+  validated.set(served, known);
+  let document = known.get(body.query);
+  if (!document) {
+    try {
+      document = parse(body.query);
+    } catch (err) {
+      return ok({ errors: [{ message: err instanceof Error ? err.message : String(err) }] });
+    }
+    const invalid = validate(served, document);
+    if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
+    if (known.size >= 200) known.clear();
+    known.set(body.query, document);
+  }
   const variableValues = (body.variables ?? {}) as Record<string, unknown>;
   const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
   const unpaginated = paginationErrors(served, document, variableValues, operationName);
