@@ -208,6 +208,73 @@ describe('GitHub fake GraphQL reads: refs, commits and comparisons as git has th
     expect(range('develop', 'long')).toHaveLength(7);
   });
 
+  it('compares branches whose histories part further back than one read of git covers', async () => {
+    // 600 commits on main; `old` at the 10th: more than the fake lists of two branches at once.
+    const dir = await gh.createRepo(owner, 'big', { defaultBranch: 'main' });
+    const stream: string[] = [];
+    for (let i = 1; i <= 600; i++) {
+      const who = `Dev <dev@example.com> ${1_700_000_000 + i * 60} +0000`;
+      stream.push(
+        `commit refs/heads/main\nmark :${i}\nauthor ${who}\ncommitter ${who}\ndata <<END\nchange ${i}\nEND\n`,
+      );
+      if (i > 1) stream.push(`from :${i - 1}\n`);
+      stream.push(`M 100644 inline n.txt\ndata <<END\n${i}\nEND\n\n`);
+    }
+    // And two branches of 300 commits each from main's head: both heads are near the top of one
+    // listing, the commit they part from is not.
+    for (const [b, base] of [
+      ['fa', 1000],
+      ['fb', 2000],
+    ] as const) {
+      for (let i = 1; i <= 300; i++) {
+        const who = `Dev <dev@example.com> ${1_700_100_000 + i * 60} +0000`;
+        stream.push(
+          `commit refs/heads/${b}\nmark :${base + i}\nauthor ${who}\ncommitter ${who}\ndata <<END\n${b} ${i}\nEND\n`,
+        );
+        stream.push(`from :${i > 1 ? base + i - 1 : 600}\nM 100644 inline ${b}.txt\ndata <<END\n${i}\nEND\n\n`);
+      }
+    }
+    stream.push('reset refs/heads/old\nfrom :10\n\ndone\n');
+    execFileSync('git', ['--git-dir', dir, 'fast-import', '--quiet', '--done'], {
+      input: stream.join(''),
+      env: GIT_ENV,
+    });
+    const q = `query { repository(owner: "acme", name: "big") {
+      newest: ref(qualifiedName: "old") { compare(headRef: "main") { status aheadBy behindBy commits(last: 50) { totalCount nodes { oid messageHeadline } } } }
+      oldest: ref(qualifiedName: "old") { compare(headRef: "main") { commits(first: 3) { totalCount nodes { oid } } } }
+      back: ref(qualifiedName: "main") { compare(headRef: "old") { status aheadBy behindBy } }
+      fork: ref(qualifiedName: "fa") { compare(headRef: "fb") { status aheadBy behindBy commits(last: 2) { totalCount nodes { oid } } } }
+    } }`;
+    const read = await octokit.graphql<{ repository: Record<string, { compare: Record<string, unknown> }> }>(q);
+    const inBig = (...args: string[]) =>
+      execFileSync('git', ['--git-dir', dir, ...args], { encoding: 'utf8', env: GIT_ENV })
+        .trim()
+        .split('\n');
+    const ahead = inBig('rev-list', '--reverse', 'old..main');
+    expect(ahead).toHaveLength(590);
+    expect(read.repository.newest!.compare).toEqual({
+      status: 'AHEAD',
+      aheadBy: 590,
+      behindBy: 0,
+      commits: {
+        totalCount: 590,
+        nodes: ahead.slice(-50).map((oid, i) => ({ oid, messageHeadline: `change ${551 + i}` })),
+      },
+    });
+    expect(read.repository.oldest!.compare).toEqual({
+      commits: { totalCount: 590, nodes: ahead.slice(0, 3).map((oid) => ({ oid })) },
+    });
+    expect(read.repository.back!.compare).toEqual({ status: 'BEHIND', aheadBy: 0, behindBy: 590 });
+    const fb = inBig('rev-list', '--reverse', 'fa..fb');
+    expect(fb).toHaveLength(300);
+    expect(read.repository.fork!.compare).toEqual({
+      status: 'DIVERGED',
+      aheadBy: 300,
+      behindBy: inBig('rev-list', 'fb..fa').length,
+      commits: { totalCount: 300, nodes: fb.slice(-2).map((oid) => ({ oid })) },
+    });
+  });
+
   it('answers null for a ref that does not exist and for a comparison with one', async () => {
     const read = await octokit.graphql<{
       repository: Record<string, unknown>;

@@ -31,8 +31,8 @@ import type { RepoState } from './state.js';
 
 /** The most a connection may be asked for, as on GitHub. */
 const LIMIT = 100;
-/** The most commits a comparison lists of both sides in one run of git. */
-const SIDES = 1000;
+/** The most commits of a request's branches read in one run of git to compare them. */
+const GRAPH = 500;
 
 /** A commit's fields as git prints them. */
 interface CommitData {
@@ -287,69 +287,77 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
       return records(out ?? '', 8).map(logCommit);
     });
   /**
-   * Both sides of `base...head` in one `git log --left-right`: the counts, and head's commits
-   * oldest first; null when there are more than `SIDES` commits in all (then a `rev-list --count`
-   * and a `git log` of head's side answer instead).
+   * The history of `tips` in one `git log --topo-order` (children before parents), at most
+   * `GRAPH` commits: enough to compare any two of them when everything below where it stops is
+   * in both (`compareIn`).
    */
-  const sides = (b: string, h: string) =>
-    once(`sides ${b}...${h}`, async () => {
-      const format = `--format=%m%x00${LOG_FORMAT}`;
+  const graph = (tips: string[]) =>
+    once(`graph ${tips.join(' ')}`, async () => {
       const out = await gitMaybe(r.dir, [
         'log',
-        '--left-right',
-        `--max-count=${SIDES + 1}`,
-        format,
-        `${b}...${h}`,
+        '--topo-order',
+        `--max-count=${GRAPH}`,
+        `--format=${LOG_FORMAT}`,
+        ...tips,
         '--',
       ]);
-      const all = out === null ? [] : records(out, 9);
-      if (out === null || all.length > SIDES) return null;
-      const left = all.filter((x) => x[0] === '<').map((x) => x[1]!);
-      const right = all.filter((x) => x[0] === '>').map((x) => logCommit(x.slice(1)));
-      return { behind: left.length, ahead: right.length, left, right: right.reverse() };
+      if (out === null) return null;
+      const order = records(out, 8).map(logCommit);
+      return { order, listed: new Set(order.map((c) => c.oid)), complete: order.length < GRAPH };
     });
   /**
-   * Starts at once the git runs a request's comparisons will need, by the refs' names, beside
-   * the read of the refs (one round of git instead of two): what `ref(qualifiedName:)` and
-   * `compare(headRef:)` name, taken as a qualified name or a branch. A comparison uses them only
-   * when its refs are the ones guessed and (where it can tell) the commits are those of the refs
-   * read: a ref that moved between the two runs of git is compared again.
+   * `base...head` from a graph: 1 marks what base reaches, 2 what head reaches, passed from each
+   * commit to its parents (all children come first). Where the listing stopped, every commit
+   * must be reached by both or by neither, else null (then rev-list and log answer).
+   */
+  const compareIn = (g: Awaited<ReturnType<typeof graph>>, b: string, h: string) => {
+    if (!g?.listed.has(b) || !g.listed.has(h)) return null;
+    const marks = new Map<string, number>([[b, 1]]);
+    marks.set(h, (marks.get(h) ?? 0) | 2);
+    for (const c of g.order) {
+      const m = marks.get(c.oid) ?? 0;
+      if (m) for (const p of c.parents) marks.set(p, (marks.get(p) ?? 0) | m);
+    }
+    if (!g.complete) {
+      for (const [oid, m] of marks) if (m !== 3 && !g.listed.has(oid)) return null;
+    }
+    const right = g.order.filter((c) => marks.get(c.oid) === 2).reverse();
+    const behind = g.order.filter((c) => marks.get(c.oid) === 1).length;
+    return { ahead: right.length, behind, right };
+  };
+  /** The tips a request's comparisons name (see `prefetch`); their graph is read beside the refs. */
+  let planned: string[] = [];
+  /**
+   * Starts at once the git a request's comparisons will need, by the refs' names, beside the read
+   * of the refs (one round of git instead of two, two processes in all): what
+   * `ref(qualifiedName:)` and `compare(headRef:)` name, taken as a qualified name or a branch, in
+   * one graph. A comparison uses it only when the commits of both its refs, as read, are in it:
+   * a ref that moved between the two runs of git is compared again.
    */
   const prefetch = (plan: Plan) => {
     if (!plan.refs) return;
     void refs();
-    for (const c of plan.compares) {
-      const [b, h] = [guess(c.base), guess(c.head)];
-      if (c.commits) void sides(b, h);
-      else void counts(b, h);
-    }
+    planned = [...new Set(plan.compares.flatMap((c) => [guess(c.base), guess(c.head)]))];
+    if (planned.length > 0) void graph(planned);
   };
 
   const comparison = (base: RefData, head: RefData) => {
     const [b, h] = [commitOf(base), commitOf(head)];
-    const named = `${base.name}...${head.name}`;
-    const both = (async () => {
-      if (!runs.has(`sides ${named}`)) return null;
-      const s = await sides(base.name, head.name);
-      const same =
-        s &&
-        (s.ahead === 0 || s.right.some((c) => c.oid === h)) &&
-        (s.behind === 0 || s.left.includes(b)) &&
-        (s.ahead + s.behind > 0 || b === h);
-      return same ? s : null;
+    const known = (async () => {
+      const found = planned.length > 0 ? compareIn(await graph(planned), b, h) : null;
+      return found ?? compareIn(await graph([b, h]), b, h);
     })();
     const count = async () => {
-      const n =
-        (await both) ??
-        (runs.has(`count ${named}`) ? await counts(base.name, head.name) : null) ??
-        (await counts(b, h));
+      const n = (await known) ?? (await counts(b, h));
       if (!n) throw new GraphQLError(`Could not compare ${base.name} with ${head.name}`);
       return n;
     };
-    const list = async (last: number | null) => {
-      const s = await both;
-      if (s) return last === null ? s.right : last === 0 ? [] : s.right.slice(-last);
-      return newest(b, h, last);
+    /** The newest `last` (or all), or the oldest `first`, of head's commits, oldest first. */
+    const list = async (args: PageArgs) => {
+      const k = await known;
+      if (k) return slice(k.right, args);
+      if (typeof args.first !== 'number') return newest(b, h, typeof args.last === 'number' ? args.last : null);
+      return newest(b, h, args.first, Math.max(0, (await count()).ahead - args.first));
     };
     return {
       id: nodeId('Comparison', `${b}...${h}`),
@@ -362,19 +370,14 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
       baseTarget: objectNode(base.oid, base.type, base),
       headTarget: objectNode(head.oid, head.type, head),
       commits: async (args: PageArgs) => {
-        // `last: n` is the newest n; `first: n` the oldest n, the newest `total - n` left out.
-        const first = typeof args.first === 'number' ? args.first : null;
-        const [total, list_] =
-          first === null
-            ? await Promise.all([count(), list(typeof args.last === 'number' ? args.last : null)])
-            : await count().then(async (t) => [t, await newest(b, h, first, Math.max(0, t.ahead - first))] as const);
+        const [total, list_] = await Promise.all([count(), list(args)]);
         for (const c of list_) if (!commits.has(c.oid)) commits.set(c.oid, Promise.resolve(c));
         const nodes = list_.map((c) => commitNode(c.oid));
         return {
           totalCount: total.ahead,
           nodes,
           edges: nodes.map((node) => ({ node, cursor: Buffer.from(node.oid).toString('base64') })),
-          pageInfo: pageInfo(nodes.length > 0 ? nodes : null, list_.length < total.ahead, args),
+          pageInfo: pageInfo(list_.length < total.ahead, args),
           authorCount: new Set(list_.map((c) => c.authorEmail)).size,
         };
       },
@@ -417,7 +420,7 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
         totalCount: all.length,
         nodes,
         edges: nodes.map((node) => ({ node, cursor: Buffer.from(node.id).toString('base64') })),
-        pageInfo: pageInfo(nodes.length > 0 ? nodes : null, page.length < all.length, args),
+        pageInfo: pageInfo(page.length < all.length, args),
       };
     },
   };
@@ -431,10 +434,11 @@ interface PageArgs {
 /** A connection of `items` in order, `first`/`last` applied. */
 function connection<T>(items: T[], args: PageArgs) {
   const nodes = slice(items, args);
-  return { totalCount: items.length, nodes, pageInfo: pageInfo(null, nodes.length < items.length, args) };
+  return { totalCount: items.length, nodes, pageInfo: pageInfo(nodes.length < items.length, args) };
 }
 
-function pageInfo(_nodes: unknown, more: boolean, args: PageArgs) {
+/** Whether more lie beyond the page, the way it was read. */
+function pageInfo(more: boolean, args: PageArgs) {
   const forward = typeof args.first === 'number';
   return {
     hasNextPage: forward && more,
