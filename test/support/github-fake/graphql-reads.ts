@@ -5,9 +5,13 @@
  * answers them. Connections are checked before anything runs, as GitHub checks them: `first` or
  * `last` is required, not both, at most 100 (`paginationErrors`).
  *
- * Cost: one request reads every ref once (`git for-each-ref`, with each ref's object and the
- * fields of the commit it points to), a comparison costs one `git rev-list --left-right --count`,
- * and its `commits` one `git log`, only when asked for; independent runs go at once.
+ * Cost: a request reads every ref once (`git for-each-ref`, with each ref's object and the fields
+ * of the commit it points to) and, when it compares refs, their history once (`git log
+ * --topo-order` of all the branches it names, at most `GRAPH` commits), both started at once
+ * from the query's text before a resolver asks (`plan`, `prefetch`): two runs of git for
+ * Conveyor's live read. A comparison whose branches part further back than that listing falls
+ * back to `git rev-list --left-right --count` and a `git log` of its own. A comparison's commits
+ * are listed oldest first, parents before children (`--topo-order`, reversed).
  */
 import {
   type DocumentNode,
@@ -283,7 +287,8 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
   const newest = (b: string, h: string, last: number | null, skip = 0) =>
     once(`log ${b}..${h} ${last}${skip ? ` ${skip}` : ''}`, async () => {
       const limit = [...(last === null ? [] : [`--max-count=${last}`]), ...(skip ? [`--skip=${skip}`] : [])];
-      const out = await gitMaybe(r.dir, ['log', `--format=${LOG_FORMAT}`, ...limit, '--reverse', `${b}..${h}`, '--']);
+      const range = ['--topo-order', ...limit, '--reverse', `${b}..${h}`, '--'];
+      const out = await gitMaybe(r.dir, ['log', `--format=${LOG_FORMAT}`, ...range]);
       return records(out ?? '', 8).map(logCommit);
     });
   /**
