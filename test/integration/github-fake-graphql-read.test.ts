@@ -45,7 +45,7 @@ function commitFromGit(oid: string) {
   };
 }
 const range = (base: string, head: string) =>
-  git('rev-list', '--reverse', `${base}..${head}`).split('\n').filter(Boolean);
+  git('rev-list', '--topo-order', '--reverse', `${base}..${head}`).split('\n').filter(Boolean);
 
 async function post(query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(`${gh.url}/graphql`, {
