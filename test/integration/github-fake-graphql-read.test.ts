@@ -208,6 +208,60 @@ describe('GitHub fake GraphQL reads: refs, commits and comparisons as git has th
     expect(range('develop', 'long')).toHaveLength(7);
   });
 
+  it('counts and lists a merge and both lines it joins, parents before children', async () => {
+    const one = await gh.commitFiles(owner, repo, 'line-one', { 'one.txt': '1\n' }, 'Line one', 'develop');
+    const two = await gh.commitFiles(owner, repo, 'line-two', { 'two.txt': '2\n' }, 'Line two', 'develop');
+    const tree = git('rev-parse', `${one}^{tree}`);
+    const when = { GIT_AUTHOR_DATE: '2030-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2030-01-01T00:00:00Z' };
+    const merge = gitEnv(
+      {
+        ...when,
+        GIT_AUTHOR_NAME: 'M',
+        GIT_AUTHOR_EMAIL: 'm@example.com',
+        GIT_COMMITTER_NAME: 'M',
+        GIT_COMMITTER_EMAIL: 'm@example.com',
+      },
+      'commit-tree',
+      tree,
+      '-p',
+      one,
+      '-p',
+      two,
+      '-m',
+      'Merge line two',
+    );
+    git('update-ref', 'refs/heads/merged', merge);
+    const read = await octokit.graphql<{
+      repository: Record<string, unknown>;
+    }>(`query { repository(owner: "acme", name: "api") {
+      develop: ref(qualifiedName: "develop") { compare(headRef: "merged") { status aheadBy behindBy commits(last: 10) { totalCount nodes { oid parents(first: 2) { totalCount nodes { oid } } } } } }
+      two: ref(qualifiedName: "line-two") { compare(headRef: "merged") { status aheadBy behindBy } }
+    } }`);
+    const ahead = range('develop', 'merged');
+    expect(ahead).toHaveLength(3);
+    expect(ahead.at(-1)).toBe(merge);
+    const parents = (oid: string) => git('rev-list', '--parents', '-n', '1', oid).split(' ').slice(1);
+    expect(read.repository.develop).toEqual({
+      compare: {
+        status: 'AHEAD',
+        aheadBy: 3,
+        behindBy: 0,
+        commits: {
+          totalCount: 3,
+          nodes: ahead.map((oid) => ({
+            oid,
+            parents: { totalCount: parents(oid).length, nodes: parents(oid).map((p) => ({ oid: p })) },
+          })),
+        },
+      },
+    });
+    expect(parents(merge)).toEqual([one, two]);
+    expect(read.repository.two).toEqual({
+      compare: { status: 'AHEAD', aheadBy: range('line-two', 'merged').length, behindBy: 0 },
+    });
+    expect(range('line-two', 'merged')).toHaveLength(2);
+  });
+
   it('compares branches whose histories part further back than one read of git covers', async () => {
     // 600 commits on main; `old` at the 10th: more than the fake lists of two branches at once.
     const dir = await gh.createRepo(owner, 'big', { defaultBranch: 'main' });
@@ -319,6 +373,13 @@ describe('GitHub fake GraphQL reads: refs, commits and comparisons as git has th
         };
       }),
     );
+    // A short name that is no branch is looked for among the tags, as GitHub does.
+    const light = await octokit.graphql<{ repository: unknown }>(
+      'query { repository(owner: "acme", name: "api") { ref(qualifiedName: "light") { name prefix target { oid } } } }',
+    );
+    expect(light.repository).toEqual({
+      ref: { name: 'light', prefix: 'refs/tags/', target: { oid: git('rev-parse', 'refs/tags/light') } },
+    });
     const heads = git('for-each-ref', '--format=%(refname:lstrip=2) %(objectname)', 'refs/heads/').split('\n');
     expect(after.repository.heads).toEqual({
       totalCount: heads.length,
