@@ -123,10 +123,10 @@ const candidates = (name: string) =>
 /** The ref a name most likely stands for (`candidates`' first), before the refs are read. */
 const guess = (name: string) => candidates(name)[0]!;
 
-/** What a `repository` field will read: any ref at all, and which comparisons with which pages. */
+/** What a `repository` field will read: any ref at all, and which refs it compares. */
 interface Plan {
   refs: boolean;
-  compares: { base: string; head: string; commits: (number | null)[] | null }[];
+  compares: { base: string; head: string }[];
 }
 
 /** The plan of a `repository` field, from its selections (fragments followed; directives not). */
@@ -155,13 +155,7 @@ function plan(info: GraphQLResolveInfo): Plan {
       for (const c of fieldsOf(f.selectionSet)) {
         if (c.name.value !== 'compare') continue;
         const head = argsOf('Ref', c).headRef;
-        if (typeof base !== 'string' || typeof head !== 'string') continue;
-        const pages = fieldsOf(c.selectionSet)
-          .filter((x) => x.name.value === 'commits')
-          .map((x) => argsOf('Comparison', x) as PageArgs)
-          .filter((a) => typeof a.first !== 'number')
-          .map((a) => (typeof a.last === 'number' ? a.last : null));
-        out.compares.push({ base, head, commits: pages.length > 0 ? pages : null });
+        if (typeof base === 'string' && typeof head === 'string') out.compares.push({ base, head });
       }
     }
   }
@@ -266,7 +260,7 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
   /** A ref's commit: the object itself, or what an annotated tag points to. */
   const commitOf = (ref: RefData) => (ref.type === 'tag' ? ref.peeled : ref.oid);
 
-  /** `git rev-list --left-right --count base...head`, once a request for each pair. */
+  /** Each run of git once a request. */
   const runs = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, f: () => Promise<T>): Promise<T> => {
     let p = runs.get(key) as Promise<T> | undefined;
@@ -276,6 +270,7 @@ export function repositoryReads(r: RepoState, info?: GraphQLResolveInfo): Record
     }
     return p;
   };
+  /** `git rev-list --left-right --count base...head`: how far head is ahead of base and behind. */
   const counts = (b: string, h: string) =>
     once(`count ${b}...${h}`, async () => {
       const out = await gitMaybe(r.dir, ['rev-list', '--left-right', '--count', `${b}...${h}`, '--']);
