@@ -1,7 +1,7 @@
 /**
  * GitHub's GraphQL API in the fake (`POST /graphql`), for what Conveyor asks of it: the
  * `updateRefs` mutation (several refs moved at once, each from the value the caller saw) and
- * `repository(owner:, name:) { id }`. Every request is parsed and validated against GitHub's
+ * `repository(owner:, name:) { id }` with the refs, commits and comparisons of graphql-reads.ts. Every request is parsed and validated against GitHub's
  * public schema as Octokit publishes it (`@octokit/graphql-schema`), so a query GitHub would
  * refuse is refused here too, with HTTP 200 and `errors` as GitHub answers. A valid query that
  * asks for something the fake does not model is answered with an error naming the field.
@@ -15,15 +15,18 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
   buildSchema,
+  type DocumentNode,
   execute,
   GraphQLError,
   type GraphQLFieldResolver,
   GraphQLObjectType,
+  type GraphQLResolveInfo,
   GraphQLSchema,
   parse,
   validate,
 } from 'graphql';
 import { gitMaybe, nodeId, run, SHA } from './git-plumbing.js';
+import { paginationErrors, repositoryReads } from './graphql-reads.js';
 import { type Ctx, ok, type Reply } from './http.js';
 import type { GitHubFake } from './server.js';
 import type { RepoState } from './state.js';
@@ -126,26 +129,39 @@ function repositoryNode(r: RepoState) {
   return { id: nodeId('Repository', r.id), name: r.name, nameWithOwner: `${r.owner}/${r.name}` };
 }
 
+/** Queries parsed and valid against a schema, by their text (a client sends the same few again and again). */
+const validated = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
+
 /** `POST /graphql`. */
 export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<Reply> {
   if (typeof body.query !== 'string') return ok({ errors: [{ message: 'A query attribute must be specified' }] });
   const injected = fake.takeGraphqlFault();
   if (injected) return ok({ data: null, errors: injected.map((e) => ({ ...e, locations: [], path: [] })) });
-  let document: ReturnType<typeof parse>;
-  try {
-    document = parse(body.query);
-  } catch (err) {
-    return ok({ errors: [{ message: err instanceof Error ? err.message : String(err) }] });
-  }
   const served = fake.options.updateRefs === false ? olderSchema() : githubSchema();
-  const invalid = validate(served, document);
-  if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
-  const roots: Record<string, (args: Record<string, unknown>) => unknown> = {
-    repository: (args) => {
+  const known = validated.get(served) ?? new Map<string, DocumentNode>();
+  validated.set(served, known);
+  let document = known.get(body.query);
+  if (!document) {
+    try {
+      document = parse(body.query);
+    } catch (err) {
+      return ok({ errors: [{ message: err instanceof Error ? err.message : String(err) }] });
+    }
+    const invalid = validate(served, document);
+    if (invalid.length > 0) return ok({ errors: invalid.map((e) => e.toJSON()) });
+    if (known.size >= 200) known.clear();
+    known.set(body.query, document);
+  }
+  const variableValues = (body.variables ?? {}) as Record<string, unknown>;
+  const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
+  const unpaginated = paginationErrors(served, document, variableValues, operationName);
+  if (unpaginated.length > 0) return ok({ data: null, errors: unpaginated.map(asGitHubError) });
+  const roots: Record<string, (args: Record<string, unknown>, info: GraphQLResolveInfo) => unknown> = {
+    repository: (args, info) => {
       const r = fake.repoByName(String(args.owner), String(args.name));
       if (!r)
         throw fieldError(`Could not resolve to a Repository with the name '${args.owner}/${args.name}'.`, 'NOT_FOUND');
-      return repositoryNode(r);
+      return { ...repositoryNode(r), ...repositoryReads(r, info) };
     },
     updateRefs: (args) => updateRefs(fake, args.input as Parameters<typeof updateRefs>[1]),
   };
@@ -156,14 +172,14 @@ export async function graphqlRequest(fake: GitHubFake, { body }: Ctx): Promise<R
     if (value === undefined) {
       throw fieldError(`the GitHub fake does not model ${info.parentType.name}.${info.fieldName}`);
     }
-    return typeof value === 'function' ? (value as (a: unknown) => unknown)(args) : value;
+    return typeof value === 'function' ? (value as (a: unknown, i: GraphQLResolveInfo) => unknown)(args, info) : value;
   };
   const result = await execute({
     schema: served,
     document,
     rootValue: root,
-    variableValues: (body.variables ?? {}) as Record<string, unknown>,
-    operationName: typeof body.operationName === 'string' ? body.operationName : undefined,
+    variableValues,
+    operationName,
     fieldResolver,
   });
   return ok(result.errors ? { data: result.data ?? null, errors: result.errors.map(asGitHubError) } : result);
