@@ -316,7 +316,7 @@ export class GitHubLiveReads implements GitReads {
     const vars: Record<string, unknown> = { owner: this.options.owner, name: this.options.repo };
     this.branches.forEach((b, i) => {
       vars[`b${i}`] = `refs/heads/${b}`;
-      vars[`s${i}`] = b;
+      if (i < this.branches.length - 1) vars[`s${i}`] = b;
     });
     return vars;
   }
@@ -397,7 +397,8 @@ function subjectOf(message: string): string {
 
 /** The one GraphQL read: each branch's head, its comparison with the branch before it, the tag count. */
 function liveQuery(branches: string[]): string {
-  const vars = branches.flatMap((_, i) => [`$b${i}: String!`, `$s${i}: String!`]);
+  // $sN: a branch's short name, for the comparison of the branch after it (the last has none).
+  const vars = branches.flatMap((_, i) => [`$b${i}: String!`, ...(i < branches.length - 1 ? [`$s${i}: String!`] : [])]);
   const refs = branches.map((_, i) => {
     const compare =
       i === 0
