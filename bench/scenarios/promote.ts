@@ -1,7 +1,9 @@
 /**
- * promote: `promote api qa` from Slack (command → mirror fetch → operation stored → the deploy
- * tag's object over REST, then the branch fast-forwarded and the tag's ref created in one GraphQL
- * `updateRefs` → reply) against the GitHub fake with throttling off. Baseline: the three REST
+ * promote: `promote api qa` from Slack (command → one GraphQL read of the environment branches'
+ * heads, comparisons and tag count, as the composition root builds GitHub hosts (the mirror
+ * fetches after the answer: ADR 0004) → operation stored → the deploy tag's object over REST,
+ * then the branch fast-forwarded and the tag's ref created in one GraphQL `updateRefs` → reply)
+ * against the GitHub fake with throttling off. Baseline: the three REST
  * writes a promotion needs without updateRefs (PATCH the branch ref, POST the tag object, POST
  * the tag ref) sent directly with Octokit to another repository of the same fake. Before each sample someone pushes to develop, so each
  * promotion has something to move. The fake and its two repositories are made while the bench
@@ -116,7 +118,7 @@ export const promote: Scenario = {
       ctx.log(`${samples} promotions, each beside the direct writes`);
       const ours: number[] = [];
       const base: number[] = [];
-      const writes: string[] = [];
+      const asked: string[] = [];
       for (let i = 1; i <= samples; i++) {
         // The mirror's fetch behind the last promotion's answer is done: nothing of Conveyor's runs beside a measurement.
         await host.settled();
@@ -125,7 +127,8 @@ export const promote: Scenario = {
         await push('api', i);
         gh.resetCounters();
         ours.push((await timed(promoteOnce)).ms);
-        writes.push(...gh.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`));
+        // What the promotion asked of GitHub's API (the fake's log has no Git traffic)
+        asked.push(...gh.requests.map((r) => `${r.method} ${r.path}`));
       }
       return [
         figure({
@@ -136,11 +139,11 @@ export const promote: Scenario = {
           baseline: median(base),
           check: { kind: 'ratio-max', max: 1.5 },
           notes:
-            `${samples} promotions of api to qa${ctx.quick ? ' (quick size)' : ''}, each after a push to develop; ` +
-            `p90 ${Math.round(percentile(ours, 90))} ms vs direct ${Math.round(percentile(base, 90))} ms; ` +
-            `${(writes.length / samples).toFixed(1)} writes per promotion ` +
-            `(${(writes.filter((w) => w.endsWith('/graphql')).length / samples).toFixed(1)} of them GraphQL updateRefs; direct: 3 REST); ` +
-            'Conveyor also fetches the mirror, stores the operation and its steps, and reads the tags',
+            `$samplespromotions of api to qa$ctx.quick ? ' (quick size)' : '', each after a push to develop; ` +
+            `p90 $Math.round(percentile(ours, 90))ms vs direct $Math.round(percentile(base, 90))ms; ` +
+            `$(asked.length / samples).toFixed(1)API requests per promotion ` +
+            `(${(asked.filter((w) => w.endsWith('/graphql')).length / samples).toFixed(1)} GraphQL: the read and updateRefs; direct: 3 REST writes, no read); ` +
+            'Conveyor also stores the operation and its steps; its mirror fetches after the answer, awaited before the next sample',
         }),
       ];
     } finally {

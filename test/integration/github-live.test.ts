@@ -97,12 +97,17 @@ describe('GitHub plans read live', () => {
 
   it('plans after a push from one GraphQL read, without fetching the mirror', async () => {
     await live.sync();
-    await push();
+    const mirrored = () =>
+      execFileSync('git', ['--git-dir', join(tmp, 'live.git'), 'rev-parse', 'develop'])
+        .toString()
+        .trim();
+    const before = mirrored();
+    const pushed = await push();
     gh.resetCounters();
     const reply = await t.run('promote api qa --dry-run');
-    expect(reply.text).toContain('would be accepted');
-    const asked = gh.requests.map((r) => `${r.method} ${r.path}`);
-    expect(asked).toEqual(['POST /graphql']);
+    expect(reply.text).toContain(`${pushed.slice(0, 8)} (fast-forward)`);
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /graphql']);
+    expect(mirrored()).toBe(before); // the answer did not wait for a fetch
   });
 
   it('promotes the pushed commit, and reads its own write back before the mirror has it', async () => {
