@@ -121,7 +121,7 @@ export class Verifier {
       if (!preparing) {
         const app = findApp(this.runtime.config, op.app);
         preparing = (async () => {
-          if (app) await syncHost(hostFor(this.runtime, app), 0);
+          if (app) await syncHost(hostFor(this.runtime, app), 0, { fetch: true });
           await this.reconciler.refreshDesired(op.app);
           this.prepared.add(op.id);
         })().finally(() => this.preparing.delete(op.id));

@@ -113,7 +113,8 @@ export async function readAppStates(
   options: { maxAgeMs?: number; trustWatcher?: boolean } = {},
 ): Promise<EnvState[]> {
   const host = hostFor(runtime, app);
-  await syncHost(host, options.maxAgeMs ?? 0, { trustWatcher: options.trustWatcher });
+  // Readers that show state (trustWatcher) fetch the mirror itself, never spending API rate limit.
+  await syncHost(host, options.maxAgeMs ?? 0, { trustWatcher: options.trustWatcher, fetch: options.trustWatcher });
   return readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat);
 }
 
