@@ -139,9 +139,9 @@ export const promote: Scenario = {
           baseline: median(base),
           check: { kind: 'ratio-max', max: 1.5 },
           notes:
-            `$samplespromotions of api to qa$ctx.quick ? ' (quick size)' : '', each after a push to develop; ` +
-            `p90 $Math.round(percentile(ours, 90))ms vs direct $Math.round(percentile(base, 90))ms; ` +
-            `$(asked.length / samples).toFixed(1)API requests per promotion ` +
+            `${samples} promotions of api to qa${ctx.quick ? ' (quick size)' : ''}, each after a push to develop; ` +
+            `p90 ${Math.round(percentile(ours, 90))} ms vs direct ${Math.round(percentile(base, 90))} ms; ` +
+            `${(asked.length / samples).toFixed(1)} API requests per promotion ` +
             `(${(asked.filter((w) => w.endsWith('/graphql')).length / samples).toFixed(1)} GraphQL: the read and updateRefs; direct: 3 REST writes, no read); ` +
             'Conveyor also stores the operation and its steps; its mirror fetches after the answer, awaited before the next sample',
         }),
