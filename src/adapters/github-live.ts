@@ -76,6 +76,8 @@ export class GitHubLiveReads implements GitReads {
   /** The clock of this process's newest tag write: tag reads need a fetch started since. */
   private taggedAt = 0;
   private readonly learned = new Map<string, Learned>();
+  /** The newest sighting of a commit dropped from `learned` before a fetch brought it. */
+  private forgotten = 0;
   private readonly comparisons = new Map<string, Comparison>();
   /** Tag prefixes readers asked for: the mirror's answer for them is read again after each fetch, before anyone asks. */
   private readonly prefixes = new Set<string>();
@@ -122,10 +124,15 @@ export class GitHubLiveReads implements GitReads {
     if (!repo) return this.fetchSince(at); // renamed or gone: the fetch says which
     if (typeof repo.id === 'string') this.onRepositoryId?.(repo.id);
     const heads = this.learn(repo, seen);
+    // A newer sync (or a merge) began while this one read: its state is the newer one.
+    if (this.synced !== at) return;
+    // An answer that is not what was asked (a head that is no commit): the fetch instead.
+    if (!heads) return this.fetchSince(seen);
     const tags = (repo.tags as { totalCount?: unknown } | null)?.totalCount;
     if (tags !== local.tagCount) return this.fetchSince(seen); // tags changed upstream: only a fetch brings them
     // Writes of this process since the sync began are newer than GitHub's answer: kept.
     this.moved = new Map([...this.moved].filter(([, m]) => m.at > at));
+    for (const [branch, m] of this.moved) if (m.sha) heads.set(branch, m.sha);
     for (const branch of this.branches) {
       if (this.moved.has(branch)) continue;
       const sha = heads.get(branch) ?? null;
@@ -174,6 +181,7 @@ export class GitHubLiveReads implements GitReads {
    */
   mergedUpstream(sha: string): void {
     this.wroteCommit(sha);
+    this.moved.clear();
     this.vouched = false;
     this.synced = this.clock;
     this.fetchSince(this.clock).catch(() => undefined);
@@ -213,6 +221,10 @@ export class GitHubLiveReads implements GitReads {
 
   async resolve(ref: string): Promise<string | null> {
     if (this.learned.get(ref)?.head) return ref;
+    // A tag name decides what ships (`--version`): GitHub's answer vouches only for how many tags
+    // there are, not where each points (a tag moved upstream keeps the count), so the mirror
+    // answers for names once a fetch started after the sync.
+    if (!/^[0-9a-f]{4,40}$/.test(ref)) await this.fetchSince(Math.max(this.synced, this.taggedAt));
     const found = await this.fromMirror([ref], () => this.mirror.resolve(ref));
     if (found !== null || this.fetched >= Math.max(this.synced, this.taggedAt)) return found;
     await this.fetchSince(Math.max(this.synced, this.taggedAt)); // made upstream since the mirror's fetch?
@@ -254,7 +266,7 @@ export class GitHubLiveReads implements GitReads {
 
   /** A read of the mirror once it holds these commits: those only GitHub's answer named wait for the fetch that brings them. */
   private async fromMirror<T>(shas: string[], read: () => Promise<T>): Promise<T> {
-    const at = Math.max(0, ...shas.map((s) => this.learned.get(s)?.at ?? 0));
+    const at = Math.max(0, ...shas.map((s) => this.learned.get(s)?.at ?? this.forgotten));
     if (at > this.fetched) await this.fetchSince(at);
     return read();
   }
@@ -321,15 +333,23 @@ export class GitHubLiveReads implements GitReads {
     return vars;
   }
 
-  /** Keeps what GitHub's answer says of each head and each comparison; returns the heads by branch. */
-  private learn(repo: Record<string, unknown>, at: number): Map<string, string> {
+  /**
+   * Keeps what GitHub's answer says of each head and each comparison; returns the heads by
+   * branch (a branch that does not exist has none), or null when a head is not a commit.
+   */
+  private learn(repo: Record<string, unknown>, at: number): Map<string, string> | null {
     const heads = new Map<string, string>();
+    let understood = true;
     this.branches.forEach((branch, i) => {
       const ref = repo[`h${i}`] as RefAnswer | null | undefined;
+      if (ref === null) return; // no such branch
       const head = commitOf(ref?.target);
-      if (!head) return;
+      if (!head) {
+        understood = false;
+        return;
+      }
       heads.set(branch, head.commit.sha);
-      if (!this.learned.has(head.commit.sha)) this.keep(this.learned, head.commit.sha, { head, at });
+      this.learnCommit(head, at);
       // The comparison names the two commits it compared (a branch may move between two fields).
       const compared = ref?.compare;
       const base = compared?.baseTarget?.oid;
@@ -338,21 +358,33 @@ export class GitHubLiveReads implements GitReads {
         return;
       const nodes = compared.commits?.nodes ?? [];
       const listed = nodes.map(commitOf).filter((c): c is BranchHead => c !== null);
-      for (const c of listed)
-        if (!this.learned.has(c.commit.sha)) this.keep(this.learned, c.commit.sha, { head: c, at });
+      for (const c of listed) this.learnCommit(c, at);
       const complete = compared.commits?.totalCount === listed.length && compared.aheadBy === listed.length;
       this.keep(this.comparisons, `${base}..${tip}`, {
         behind: compared.behindBy,
         commits: complete ? listed.map((c) => c.commit).reverse() : null,
       });
     });
-    return heads;
+    return understood ? heads : null;
+  }
+
+  /** A commit GitHub's answer described: kept (as the newest) from its first sighting not yet fetched. */
+  private learnCommit(head: BranchHead, at: number): void {
+    const known = this.learned.get(head.commit.sha);
+    this.keep(this.learned, head.commit.sha, { head, at: known ? known.at : at });
   }
 
   private keep<V>(map: Map<string, V>, key: string, value: V): void {
     map.delete(key);
     map.set(key, value);
-    if (map.size > KEPT) map.delete(map.keys().next().value!);
+    if (map.size <= KEPT) return;
+    const [oldest, dropped] = map.entries().next().value!;
+    map.delete(oldest);
+    // A commit only GitHub's answer named, forgotten before a fetch brought it: reads of commits
+    // not kept wait for a fetch started after it.
+    const at = (dropped as Partial<Learned> | undefined)?.at;
+    if (map === (this.learned as Map<string, unknown>) && at && at > this.fetched)
+      this.forgotten = Math.max(this.forgotten, at);
   }
 }
 

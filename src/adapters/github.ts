@@ -474,7 +474,10 @@ export class GitHubHost extends MirroredHost implements GitHost {
       }
       if (status === 405) {
         const pr = await this.getPullRequest(num);
-        if (pr.state === 'merged' && pr.headSha === expectedHeadSha) return pr; // merged by an earlier attempt
+        if (pr.state === 'merged' && pr.headSha === expectedHeadSha) {
+          if (pr.mergeSha) this.live?.mergedUpstream(pr.mergeSha);
+          return pr; // merged by an earlier attempt
+        }
         throw new ConflictError(`pull request #${num} cannot be merged: ${githubMessage(err)}`, {
           cause: err,
         });

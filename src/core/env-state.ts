@@ -110,11 +110,15 @@ export async function readEnvStates(host: GitHost, envs: EnvironmentConfig[], ta
 export async function readAppStates(
   runtime: Runtime,
   app: AppConfig,
-  options: { maxAgeMs?: number; trustWatcher?: boolean } = {},
+  options: { maxAgeMs?: number; trustWatcher?: boolean; fetch?: boolean } = {},
 ): Promise<EnvState[]> {
   const host = hostFor(runtime, app);
-  // Readers that show state (trustWatcher) fetch the mirror itself, never spending API rate limit.
-  await syncHost(host, options.maxAgeMs ?? 0, { trustWatcher: options.trustWatcher, fetch: options.trustWatcher });
+  // Readers that show state (trustWatcher) fetch the mirror itself, never spending API rate
+  // limit; so do plans that choose what ships from the deploy tags (`fetch`: a rollback).
+  await syncHost(host, options.maxAgeMs ?? 0, {
+    trustWatcher: options.trustWatcher,
+    fetch: options.trustWatcher || options.fetch,
+  });
   return readEnvStates(host, runtime.config.environments, runtime.config.git.tagFormat);
 }
 

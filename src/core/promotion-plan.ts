@@ -171,7 +171,8 @@ export async function planRollback(
   },
 ): Promise<GitPlan> {
   const host = hostFor(runtime, input.app);
-  const states = await readAppStates(runtime, input.app);
+  // What a rollback ships comes from the deploy tags, which only a fetch brings exactly (ADR 0004).
+  const states = await readAppStates(runtime, input.app, { fetch: true });
   const dest = states.find((s) => s.env.name === input.env.name)!;
   if (!dest.head || !dest.tree) throw new NotFoundError(`${input.env.name} has no branch ${input.env.branch} yet`);
   const history = historyOf(dest);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GitMirror } from '../../src/adapters/git-mirror.js';
 import { createOctokit, GitHubHost } from '../../src/adapters/github.js';
+import { GitHubLiveReads } from '../../src/adapters/github-live.js';
 import { type GitHubFake, startGitHubFake } from '../support/github-fake.js';
 import { type SeededRepo, seedGitHubRepo } from '../support/github-repo-seed.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
@@ -209,5 +210,74 @@ describe('GitHub plans read live', () => {
     await host.sync();
     expect(gh.requests.filter((r) => r.path === '/graphql').length).toBe(1);
     await host.settled();
+  });
+});
+
+describe('GitHub live reads under races and odd answers', () => {
+  /** A reader whose GraphQL answers can be held back (`hold`) or rewritten (`rewrite`). */
+  function reader(dir: string) {
+    const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retryAfterBaseValue: 1 });
+    const mirror = new GitMirror({ url: gh.gitUrl(OWNER, 'api'), dir: join(tmp, dir) });
+    const control: { hold?: Promise<void>; rewrite?: (data: any) => any } = {};
+    const reads = new GitHubLiveReads({
+      mirror,
+      owner: OWNER,
+      repo: 'api',
+      branches: BRANCHES,
+      graphql: async (query, variables) => {
+        const data = await octokit.graphql(query, variables);
+        if (control.hold) await control.hold;
+        return control.rewrite ? control.rewrite(data) : data;
+      },
+    });
+    return { reads, control };
+  }
+
+  it('a tag moved upstream (the tag count unchanged) is what --version ships', async () => {
+    const older = await push();
+    const newer = await push();
+    git('tag', '-a', '-m', 'release', 'release-live', older);
+    await t.run('list'); // both mirrors have fetched the tag where it was
+    await live.sync();
+    await fetching.sync();
+    git('tag', '-f', '-a', '-m', 'release, moved', 'release-live', newer);
+    const { live: a, fetching: b } = await plans('promote APP qa --version release-live');
+    expect(a).toBe(b);
+    expect(a).toContain(newer.slice(0, 8));
+  });
+
+  it("an answer read before this process's own write never undoes it", async () => {
+    const { reads, control } = reader('race.git');
+    await reads.sync(); // the first read fetches
+    const before = head('qa');
+    let release!: () => void;
+    control.hold = new Promise((r) => {
+      release = r;
+    });
+    const syncing = reads.sync(); // GitHub answers qa = before, held back
+    await new Promise((r) => setTimeout(r, 200));
+    const ours = await push('qa', 'written by this process');
+    reads.wroteBranch('qa', ours); // as GitHubHost does once its write succeeded
+    control.hold = undefined;
+    release();
+    await syncing;
+    expect(await reads.branchHead('qa')).toBe(ours);
+    await reads.settled(); // the fetch after the write has landed
+    expect(await reads.branchHead('qa')).toBe(ours);
+    expect(before).not.toBe(ours);
+  });
+
+  it('an answer whose head is not a commit is not taken for a deleted branch', async () => {
+    const { reads, control } = reader('odd.git');
+    await reads.sync();
+    const pushed = await push('qa', 'qa moved');
+    control.rewrite = (data) => {
+      const copy = structuredClone(data);
+      copy.repository.h1.target.tree = null;
+      return copy;
+    };
+    await reads.sync();
+    expect(await reads.branchHead('qa')).toBe(pushed);
+    await reads.settled();
   });
 });
