@@ -218,7 +218,7 @@ describe('GitHub live reads under races and odd answers', () => {
   function reader(dir: string) {
     const octokit = createOctokit({ token: TOKEN, baseUrl: gh.url, throttle: false, retryAfterBaseValue: 1 });
     const mirror = new GitMirror({ url: gh.gitUrl(OWNER, 'api'), dir: join(tmp, dir) });
-    const control: { hold?: Promise<void>; rewrite?: (data: any) => any } = {};
+    const control: { hold?: Promise<void>; rewrite?: (data: unknown) => unknown } = {};
     const reads = new GitHubLiveReads({
       mirror,
       owner: OWNER,
@@ -272,7 +272,7 @@ describe('GitHub live reads under races and odd answers', () => {
     await reads.sync();
     const pushed = await push('qa', 'qa moved');
     control.rewrite = (data) => {
-      const copy = structuredClone(data);
+      const copy = structuredClone(data) as { repository: { h1: { target: { tree: unknown } } } };
       copy.repository.h1.target.tree = null;
       return copy;
     };
