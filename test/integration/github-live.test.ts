@@ -172,13 +172,22 @@ describe('GitHub plans read live', () => {
     expect(await live.branchHead('feature/x')).toBe(feature);
   });
 
-  it('a GitHub that cannot answer the read (an older schema): plans fetch first, still fresh', async () => {
-    const host = hostFor('older.git', BRANCHES);
+  /** A live host whose second sync's read GitHub refuses with `error`: that sync still sees a push. */
+  async function refusedRead(dir: string, error: { type: string; message: string }) {
+    const host = hostFor(dir, BRANCHES);
     await host.sync();
-    gh.graphqlErrorsNext(1, [{ type: 'undefinedField', message: "Field 'compare' doesn't exist on type 'Ref'" }]);
+    gh.graphqlErrorsNext(1, [error]);
     const pushed = await push();
     await host.sync();
     expect(await host.branchHead('develop')).toBe(pushed);
+    return { host, pushed };
+  }
+
+  it('a GitHub that cannot answer the read (an older schema): plans fetch first, still fresh', async () => {
+    const { host } = await refusedRead('older.git', {
+      type: 'undefinedField',
+      message: "Field 'compare' doesn't exist on type 'Ref'",
+    });
     // From then on every sync fetches: no GraphQL read is asked again.
     gh.resetCounters();
     const next = await push();
@@ -188,22 +197,12 @@ describe('GitHub plans read live', () => {
   });
 
   it('a GraphQL read that fails falls back to the fetch for that sync', async () => {
-    const host = hostFor('failing.git', BRANCHES);
-    await host.sync();
-    gh.graphqlErrorsNext(1, [{ type: 'INTERNAL', message: 'Something went wrong while executing your query.' }]);
-    const pushed = await push();
-    await host.sync();
-    expect(await host.branchHead('develop')).toBe(pushed);
-    expect(await host.isAncestor(head('qa'), pushed)).toBe(
-      (() => {
-        try {
-          git('merge-base', '--is-ancestor', head('qa'), pushed);
-          return true;
-        } catch {
-          return false;
-        }
-      })(),
-    );
+    const { host, pushed } = await refusedRead('failing.git', {
+      type: 'INTERNAL',
+      message: 'Something went wrong while executing your query.',
+    });
+    const ancestor = git('merge-base', head('qa'), pushed) === head('qa');
+    expect(await host.isAncestor(head('qa'), pushed)).toBe(ancestor);
     // The next read is live again.
     gh.resetCounters();
     await push();
