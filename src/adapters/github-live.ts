@@ -5,8 +5,9 @@
  * its commit and tree), the comparison of each environment branch with the one before it, and
  * how many tags the repository has; beside it the mirror says what it holds. When the tag count
  * differs, only a fetch can bring the tags, and `sync()` waits for one. Otherwise the mirror's
- * tags are GitHub's, and a branch that moved upstream is answered from GitHub's answer while the
- * mirror fetches behind it. Every read is as fresh as the `sync()` before it:
+ * tags are GitHub's, and a branch that moved upstream is answered from GitHub's answer; the mirror
+ * fetches when a read the answer does not cover needs it, or after Conveyor's own write, behind
+ * the reply. Every read is as fresh as the `sync()` before it:
  *
  * - heads of the environment branches: GitHub's answer, or the mirror where they agreed;
  * - commits, trees and ancestry: Git objects never change, so the mirror answers for those it
