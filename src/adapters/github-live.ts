@@ -222,13 +222,14 @@ export class GitHubLiveReads implements GitReads {
 
   async resolve(ref: string): Promise<string | null> {
     if (this.learned.get(ref)?.head) return ref;
+    const since = Math.max(this.synced, this.taggedAt);
     // A tag name decides what ships (`--version`): GitHub's answer vouches only for how many tags
     // there are, not where each points (a tag moved upstream keeps the count), so the mirror
     // answers for names once a fetch started after the sync.
-    if (!/^[0-9a-f]{4,40}$/.test(ref)) await this.fetchSince(Math.max(this.synced, this.taggedAt));
+    if (!/^[0-9a-f]{4,40}$/.test(ref)) await this.fetchSince(since);
     const found = await this.fromMirror([ref], () => this.mirror.resolve(ref));
-    if (found !== null || this.fetched >= Math.max(this.synced, this.taggedAt)) return found;
-    await this.fetchSince(Math.max(this.synced, this.taggedAt)); // made upstream since the mirror's fetch?
+    if (found !== null || this.fetched >= since) return found;
+    await this.fetchSince(since); // a (short) sha made upstream since the mirror's fetch
     return this.mirror.resolve(ref);
   }
 

@@ -147,7 +147,7 @@ describe('GitHub plans read live', () => {
   });
 
   it('counts every commit when more ship than one read lists', async () => {
-    await push('qa', 'reset the story'); // qa has diverged already; staging ← qa is what is compared here
+    await push('qa', 'a change on qa'); // staging ← qa is the comparison this plan reads
     const before = head('staging');
     for (let i = 0; i < 55; i++) await push('qa', `qa change ${i}`);
     const { live: a, fetching: b } = await plans('promote APP staging');
