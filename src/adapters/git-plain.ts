@@ -84,9 +84,34 @@ export class PlainGitHost extends MirroredHost implements GitHost {
           throw new UpstreamError('git', `push to ${branch} failed: ${firstLine(text)}`);
         }
       }
+      if (expectedOld !== newSha && pushedRefStatus(res.stdout, ref) === '=') {
+        // The remote already held newSha. Git checks a lease only on the refs it updates, so the
+        // branch's compare-and-swap was never made, and the deploy tag went alone: someone else
+        // moved the branch to this very version, and the tag is not ours to leave on it.
+        const undone = tag ? await this.takeBackTag(tag.name) : null;
+        throw new ConflictError(
+          `${branch} already runs ${short(newSha)}: it was moved there meanwhile by someone else; ` +
+            (tag ? (undone ?? `the deploy tag ${tag.name} pushed with it was taken back`) : 'nothing was pushed'),
+        );
+      }
       await this.mirror.raw(['update-ref', ref, newSha]);
       if (tag) this.pushedTags.set(tag.name, newSha);
     });
+  }
+
+  /** Delete a tag this process just pushed, only while it is still ours; null when done, else why not. */
+  private async takeBackTag(name: string): Promise<string | null> {
+    const ref = `refs/tags/${name}`;
+    try {
+      const object = (await this.mirror.raw(['rev-parse', '--verify', ref])).trim();
+      const res = await this.push([`--force-with-lease=${ref}:${object}`, `:${ref}`]);
+      await this.mirror.raw(['tag', '-d', name]);
+      return res.code === 0
+        ? null
+        : `the deploy tag ${name} pushed with it could not be taken back (${firstLine(`${res.stderr}\n${res.stdout}`)})`;
+    } catch (err) {
+      return `the deploy tag ${name} pushed with it could not be taken back (${firstLine(err)})`;
+    }
   }
 
   /** The annotated tag in the mirror, made again when it points elsewhere. */
@@ -122,9 +147,12 @@ export class PlainGitHost extends MirroredHost implements GitHost {
     });
   }
 
-  /** `git push --atomic --porcelain origin <options and refspecs>`, its exit code returned. */
+  /**
+   * `git push --atomic --porcelain origin <options and refspecs>`, its exit code returned. Not
+   * `--quiet`: that drops the porcelain lines, which say what became of each ref.
+   */
   private push(args: string[]) {
-    return this.mirror.exec(['push', '--quiet', '--atomic', '--porcelain', 'origin', ...args]);
+    return this.mirror.exec(['push', '--atomic', '--porcelain', 'origin', ...args]);
   }
 
   private async remoteHead(branch: string): Promise<string | null> {
@@ -150,6 +178,18 @@ export class PlainGitHost extends MirroredHost implements GitHost {
       throw new UpstreamError('git', `cannot reach the remote: ${firstLine(err)}`, { cause: err });
     }
   }
+}
+
+/**
+ * What `git push --porcelain` says became of one ref: its flag (` ` pushed, `=` already there,
+ * `!` refused, ...), from lines `<flag>\t<from>:<to>\t<summary>`; null when it says nothing of it.
+ */
+function pushedRefStatus(stdout: string, ref: string): string | null {
+  for (const line of stdout.split('\n')) {
+    const [flag, refs] = line.split('\t');
+    if (flag !== undefined && flag.length === 1 && refs?.endsWith(`:${ref}`)) return flag;
+  }
+  return null;
 }
 
 function short(sha: string | null): string {

@@ -230,8 +230,9 @@ export class GitHubHost extends MirroredHost implements GitHost {
    * The branch and its deploy tag in two round trips in a row: the tag object (unreachable until
    * a ref names it), then one `updateRefs` that moves the branch only from `expectedOld`, never
    * forced, and creates the tag's ref only where none exists: both or neither. When it is
-   * refused, the branch is read: already moved to `newSha` (a lost answer) is done; moved
-   * elsewhere is a conflict (nothing changed); still where we saw it with the tag's name taken
+   * refused, the branch and the tag are read: our tag object under the name (a lost answer) is
+   * done; the branch at `newSha` without it was moved there by someone else, and moved
+   * elsewhere is a conflict (nothing changed either way); still where we saw it with the tag's name taken
    * meanwhile moves the branch alone, and the tag step reports the name taken; otherwise GitHub's
    * answer is the error (the engine pauses on an outage). A refused move leaves only the
    * unreachable tag object behind.
@@ -279,7 +280,14 @@ export class GitHubHost extends MirroredHost implements GitHost {
           this.pushedTags.set(name, newSha);
           return this.wroteBoth(branch, newSha);
         }
-        if (current === newSha) return this.live?.wroteBranch(branch, newSha); // moved without our tag: the tag step looks and writes it
+        // At newSha without our tag: updateRefs moves both or neither, so someone else moved it there
+        // (a request planned on the same head); a deploy tag of ours on their move would be a lie.
+        if (current === newSha) {
+          throw new ConflictError(
+            `${branch} already runs ${newSha.slice(0, 8)}: it was moved there meanwhile by someone else; nothing was changed`,
+            { cause: err },
+          );
+        }
         // The tag's name taken: the branch alone, and the tag step reports the name.
         if (current === expectedOld && tagRef !== null) return this.updateBranch(branch, newSha, expectedOld);
         throw this.notMoved(branch, expectedOld, current, err);

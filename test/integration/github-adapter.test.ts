@@ -277,6 +277,20 @@ describe('GitHubHost', () => {
     expect(gh.requests).toEqual([]);
   });
 
+  it('someone else moved the branch to this very commit (a stale plan): refused, "already runs", no tag of ours left on their move', async () => {
+    const seen = head('main');
+    const next = await host.createCommit({ treeOfSha: v1, parent: seen, message: 'theirs and ours' });
+    git('update-ref', 'refs/heads/main', next, seen); // another serve's promotion (or a hand) got there first
+    const tag = { name: 'qa/2024.02.04.3', message: 'Deploy\n\nOperation: op_stale00001\n' };
+    const err = await rejection(host.updateBranchWithTag('main', next, seen, tag));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(String((err as Error).message)).toMatch(
+      /^main already runs [0-9a-f]{8}: it was moved there meanwhile by someone else/,
+    );
+    expect(head('main')).toBe(next);
+    expect(git('tag', '--list', tag.name)).toBe('');
+  });
+
   it("maps GitHub's GraphQL refusals as it maps REST's: FORBIDDEN is the token's permissions (the operation waits), a replaced repository is asked again", async () => {
     const seen = head('main');
     const next = await host.createCommit({ treeOfSha: v2, parent: seen, message: 'refused' });

@@ -3,12 +3,27 @@
  * redelivered requests, and branches moved by someone else while an operation runs.
  * Plain `git` on the bare repository is the truth.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GitMirror } from '../../src/adapters/git-mirror.js';
+import { PlainGitHost } from '../../src/adapters/git-plain.js';
 import { ConflictError } from '../../src/core/errors.js';
 import type { GitHost } from '../../src/core/ports.js';
 import { planPromotion } from '../../src/core/promotion-plan.js';
 import { findApp } from '../../src/core/runtime.js';
-import { head, isAncestor, parentsOf, pushCommit, refsOf, tagNames, tagsAt, treeOf } from '../support/git-helpers.js';
+import {
+  git,
+  head,
+  isAncestor,
+  parentsOf,
+  pushCommit,
+  refsOf,
+  tagNames,
+  tagsAt,
+  treeOf,
+} from '../support/git-helpers.js';
 import { makeRuntime, type TestRuntime } from '../support/runtime.js';
 
 describe('locks and concurrency', () => {
@@ -193,6 +208,94 @@ describe('locks and concurrency', () => {
     expect(op.error).toContain('already runs');
     expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
   });
+  describe('a request planned in another serve, whose mirror has not fetched since the branch moved to the same version', () => {
+    /**
+     * Another serve's host on its own mirror of the same repository (two serves on one PostgreSQL):
+     * its mirror fetched for the plan, before the branch moved; it fetches again only once its own
+     * push is refused, as a mirror fetched moments ago does (step FRESH_MS).
+     */
+    async function otherServeRequest(moveBranch: () => Promise<void>) {
+      // qa an ancestor of develop (earlier tests left a commit of its own on it): a fast-forward,
+      // so both promotions push the very same commit
+      git(repo, 'update-ref', 'refs/heads/qa', head(repo, 'develop'));
+      pushCommit(repo, 'develop', { message: 'A change both serves promote' });
+      const dir = mkdtempSync(join(tmpdir(), 'conveyor-other-serve-'));
+      const other = new PlainGitHost(new GitMirror({ url: repo, dir: join(dir, 'api.git') }));
+      let fetched = false;
+      const stale = new Proxy(other, {
+        get(target, prop, receiver) {
+          if (prop === 'sync')
+            return async (...args: Parameters<GitHost['sync']>) => (fetched ? undefined : target.sync(...args));
+          if (prop === 'updateBranchWithTag' || prop === 'updateBranch') {
+            return async (...args: unknown[]) => {
+              fetched = false; // refused or not, what comes next reads the remote again
+              return Reflect.apply(Reflect.get(target, prop, target) as (...a: unknown[]) => unknown, target, args);
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as GitHost;
+      const real = t.runtime.git.get('api')!;
+      // This serve's requests go through `stale`; the branch moves through the test runtime's own host.
+      const asOther = async <T>(fn: () => Promise<T>): Promise<T> => {
+        t.runtime.git.set('api', stale);
+        try {
+          return await fn();
+        } finally {
+          t.runtime.git.set('api', real);
+        }
+      };
+      try {
+        const plan = await asOther(() =>
+          planPromotion(t.runtime, { app: findApp(t.runtime.config, 'api')!, env: 'qa', requester: 'U_OTHER' }),
+        );
+        expect(plan.mode).toBe('fast-forward');
+        fetched = true; // from here until its push, this serve's mirror does not fetch
+        await moveBranch();
+        const qaHead = head(repo, 'qa');
+        const qaTags = tagNames(repo, 'qa/');
+        const op = await asOther(() =>
+          t.runtime.engine.request({
+            kind: 'promote',
+            app: 'api',
+            env: 'qa',
+            plan,
+            requester: 'U_OTHER',
+            idempotencyKey: null,
+            emergency: false,
+            source: 'cli',
+          }),
+        );
+        return { op, qaHead, qaTags };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it('after a promotion through the first serve won (the same deploy tag name): it fails "already runs" and pushes nothing', async () => {
+      const { op, qaHead, qaTags } = await otherServeRequest(async () => {
+        expect((await t.run('promote api qa', 'U_WINNER')).operation?.state).toBe('succeeded');
+      });
+      expect(head(repo, 'qa')).toBe(qaHead);
+      expect(tagNames(repo, 'qa/')).toEqual(qaTags); // one deploy, one tag
+      expect(op.state).toBe('failed');
+      expect(op.error).toMatch(/qa already runs [0-9a-f]{8}: it was moved there meanwhile by someone else/);
+      expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
+    });
+
+    it('after someone moved the branch there by hand, untagged (a new deploy tag name): it fails "already runs", and no tag is left', async () => {
+      const { op, qaHead, qaTags } = await otherServeRequest(async () => {
+        git(repo, 'update-ref', 'refs/heads/qa', head(repo, 'develop'));
+      });
+      expect(head(repo, 'qa')).toBe(qaHead);
+      expect(tagNames(repo, 'qa/')).toEqual(qaTags); // the hand-made move stays untagged
+      expect(op.state).toBe('failed');
+      expect(op.error).toMatch(/qa already runs [0-9a-f]{8}: it was moved there meanwhile by someone else/);
+      expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
+    });
+  });
+
   it('a lock that cannot be taken (the store keeps changing under it): the request is refused and its operation cancelled, never run by a sweep', async () => {
     const store = t.runtime.store;
     const acquire = store.acquireLock.bind(store);

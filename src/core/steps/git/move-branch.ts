@@ -79,7 +79,13 @@ export const moveBranch: GitStep<'move-branch'> = {
         if (err instanceof ConflictError && attempt === 0) {
           await host.sync();
           const moved = await host.branchHead(ctx.plan.branch);
-          if (moved === newSha) return 'done';
+          // Refused, so not ours (a host that finds its own write behind a lost answer returns):
+          // someone else moved the branch to this very version.
+          if (moved === newSha) {
+            throw new ConflictError(
+              `${ctx.plan.branch} already runs ${newSha.slice(0, 8)}: it was moved there meanwhile by someone else; nothing to do`,
+            );
+          }
           await replan(ctx, moved!);
           continue;
         }
