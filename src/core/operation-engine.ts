@@ -183,13 +183,14 @@ export class OperationEngine implements Engine {
 
   private async advanceNow(id: string): Promise<Operation> {
     const { store, workerId } = this.deps;
-    if (!(await store.claim(id, workerId, CLAIM_MS))) return store.operation(id);
+    const claimed = await store.claim(id, workerId, CLAIM_MS);
+    if (!claimed) return store.operation(id);
     // The operation as each move left it: a move's write returns the whole row (with what
     // publishing it recorded), so the next handler starts from it without reading it again.
     this.moved.set(id, null);
     // `return await` throughout: a rejection must settle inside this try, not race the finally.
     try {
-      let op = await store.operation(id);
+      let op = claimed; // the row as the claim wrote it
       for (let guard = 0; guard < 12; guard++) {
         if (FINAL_STATES.has(op.state)) return op;
         this.moved.set(id, null);

@@ -178,17 +178,17 @@ export class SqlOperationStore implements OperationStore {
   }
 
   /**
-   * Claim an operation for this worker until `until`; false when another live worker has it.
-   * Safe across processes sharing one PostgreSQL.
+   * Claim an operation for this worker until `until`: the operation as claimed, or null when
+   * another live worker has it. Safe across processes sharing one PostgreSQL.
    */
-  async claim(id: string, worker: string, untilMs: number): Promise<boolean> {
+  async claim(id: string, worker: string, untilMs: number): Promise<Operation | null> {
     const now = this.clock.now();
-    const rows = await this.db.query(
+    const rows = await this.db.query<Record<string, unknown>>(
       `UPDATE operations SET claimed_by = $2, claimed_until = $3
-       WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < $4) RETURNING id`,
+       WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < $4) RETURNING *`,
       [id, worker, new Date(now.getTime() + untilMs).toISOString(), now.toISOString()],
     );
-    return rows.length === 1;
+    return rows[0] ? toOperation(rows[0]) : null;
   }
 
   /** Drop every claim (only safe when this process is the store's only user: a PGlite folder). */

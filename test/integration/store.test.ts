@@ -370,14 +370,14 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
       workers.map((w, i) => (i % 2 ? peer : store).operationStore.claim(op.id, w, 60_000)),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
-    const winner = workers[results.indexOf(true)]!;
+    const winner = workers[results.findIndex(Boolean)]!;
     const other = workers.find((w) => w !== winner)!;
-    expect(await store.operationStore.claim(op.id, winner, 60_000)).toBe(true); // renewal
-    expect(await store.operationStore.claim(op.id, other, 60_000)).toBe(false);
+    expect((await store.operationStore.claim(op.id, winner, 60_000))?.id).toBe(op.id); // renewal, the operation as claimed
+    expect(await store.operationStore.claim(op.id, other, 60_000)).toBeNull();
     clock.t += 61_000;
-    expect(await store.operationStore.claim(op.id, other, 60_000)).toBe(true); // the first worker's claim lapsed
+    expect((await store.operationStore.claim(op.id, other, 60_000))?.state).toBe(op.state); // the first worker's claim lapsed
     await store.operationStore.release(op.id, other);
-    expect(await store.operationStore.claim(op.id, winner, 60_000)).toBe(true);
+    expect(await store.operationStore.claim(op.id, winner, 60_000)).not.toBeNull();
   });
 
   it('only ever appends audit rows', async () => {

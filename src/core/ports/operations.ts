@@ -50,8 +50,8 @@ export interface OperationStore {
   savePlan(id: string, plan: Operation['plan']): Promise<void>;
   /** Remember the message that shows an operation. */
   attachMessage(id: string, ref: MessageRef): Promise<void>;
-  /** Claim an operation for a worker for `untilMs`; false when another live worker has it. */
-  claim(id: string, worker: string, untilMs: number): Promise<boolean>;
+  /** Claim an operation for a worker for `untilMs`: the operation as claimed, or null when another live worker has it. */
+  claim(id: string, worker: string, untilMs: number): Promise<Operation | null>;
   release(id: string, worker: string): Promise<void>;
   /** Drop every claim (only when this process is the store's only user). */
   releaseAllClaims(): Promise<void>;
