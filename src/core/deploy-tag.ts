@@ -7,7 +7,7 @@ import { TAG_NAME } from './patterns.js';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-function render(format: string, env: string, date: Date, n: number | null): string {
+function render(format: string, env: string, date: Date, n: number | string | null): string {
   return format
     .replaceAll('{env}', env)
     .replaceAll('{yyyy}', String(date.getUTCFullYear()))
@@ -22,14 +22,28 @@ export function deployTagPrefix(format: string, env: string): string {
   return (cut === -1 ? format : format.slice(0, cut)).replaceAll('{env}', env);
 }
 
-/** The next free tag for today: n is one more than the highest n already used today. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The next free tag for today: n is one more than the highest n already used today. One pass
+ * over the names (an environment deployed for years has thousands of tags): today's tags are
+ * those the format renders with some n (written as Conveyor writes numbers, no leading zero).
+ */
 export function nextDeployTag(format: string, env: string, date: Date, existing: string[]): string {
   const dayPrefix = render(format, env, date, null);
+  const NUMBER = '\u0000'; // where {n} goes: a character no tag name holds
+  const parts = render(format, env, date, NUMBER).split(NUMBER).map(escapeRegExp);
+  // {n} may appear more than once: the same number each time
+  const today = new RegExp(
+    `^${parts[0]}${parts
+      .slice(1)
+      .map((p, i) => (i === 0 ? `([1-9][0-9]*)${p}` : `\\1${p}`))
+      .join('')}$`,
+  );
   let max = 0;
   for (const name of existing) {
-    for (let n = 1; n <= existing.length + 1; n++) {
-      if (name === render(format, env, date, n)) max = Math.max(max, n);
-    }
+    const m = today.exec(name);
+    if (m?.[1]) max = Math.max(max, Number(m[1]));
   }
   const tag = render(format, env, date, max + 1);
   if (!TAG_NAME.test(tag) || tag === dayPrefix) throw new InputError(`git.tagFormat gives an invalid tag: ${tag}`);

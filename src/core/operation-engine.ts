@@ -32,7 +32,7 @@ import type { Engine } from './ports.js';
 import type { Reply } from './reply.js';
 import { findEnv, type Runtime } from './runtime.js';
 import { builtInRunners } from './steps/index.js';
-import type { KindResult, KindRunner } from './steps/kind-runner.js';
+import type { KindOutcome, KindRunner } from './steps/kind-runner.js';
 import { nextAfterApplied, noVerification, type VerificationPolicy } from './steps/verification.js';
 
 /** What the engine is built with (src/core/engine/deps.ts, re-exported for its callers). */
@@ -202,8 +202,10 @@ export class OperationEngine implements Engine {
     } catch (err) {
       return await this.fail(id, err);
     } finally {
+      // A move of this run to a final state let go of the claim in its own write.
+      const last = this.moved.get(id);
       this.moved.delete(id);
-      await store.release(id, workerId).catch(() => undefined);
+      if (!last || !FINAL_STATES.has(last.state)) await store.release(id, workerId).catch(() => undefined);
     }
   }
 
@@ -213,7 +215,7 @@ export class OperationEngine implements Engine {
     return handler ? handler.handle(op, this.moves) : false;
   }
 
-  private async apply(op: Operation): Promise<KindResult> {
+  private async apply(op: Operation): Promise<KindOutcome> {
     const runner = this.runners.get(op.kind);
     if (!runner) throw new Error(`no runner is registered for ${op.kind} operations`);
     return runner.apply(op, this);
@@ -230,7 +232,7 @@ export class OperationEngine implements Engine {
       'operation transition',
     );
     if (FINAL_STATES.has(to)) {
-      await this.deps.store.releaseLock(op.app, op.env, op.id);
+      // The transition released the lock (and the claim) in the same write.
       if (to !== 'succeeded') await this.closeLeftoverPullRequest(updated);
       const seconds = Math.max(0, (this.deps.clock.now().getTime() - new Date(op.createdAt).getTime()) / 1000);
       this.deps.metrics?.operations.observe({ kind: op.kind, result: to }, seconds);

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Operation, OperationKind, OperationState } from '../core/operation.js';
-import { canTransition, OPERATION_STATES, type ProgressPatch } from '../core/operation.js';
+import { canTransition, FINAL_STATES, OPERATION_STATES, type ProgressPatch } from '../core/operation.js';
 import type { Clock, MessageRef, NewOperation, OperationFilter, OperationStore } from '../core/ports.js';
 import type { Db } from './db.js';
 import { iso } from './rows.js';
@@ -117,7 +117,9 @@ export class SqlOperationStore implements OperationStore {
    * Move an operation to a new state; refuses transitions the state machine does not allow.
    * One statement: the row is locked, checked against the states it may leave for `to`, moved
    * (with `extra.progress` merged, as saveProgress would) and its audit line appended, all or
-   * nothing. The row comes back as written, so it carries the message attached so far.
+   * nothing. A final state also lets go of the operation's lock (not a manual one) and of its
+   * worker's claim in that statement: an ended operation never holds either, and the engine
+   * writes neither again. The row comes back as written, so it carries the message attached so far.
    */
   async transition(
     id: string,
@@ -131,12 +133,17 @@ export class SqlOperationStore implements OperationStore {
       `WITH current AS (SELECT id, state FROM operations WHERE id = $1 FOR UPDATE),
        moved AS (
          UPDATE operations o SET state = $2, error = COALESCE($3, o.error), updated_at = $4,
-                progress = CASE WHEN $7::jsonb IS NULL THEN o.progress ELSE o.progress || $7::jsonb END
+                progress = CASE WHEN $7::jsonb IS NULL THEN o.progress ELSE o.progress || $7::jsonb END,
+                claimed_by = CASE WHEN $9 THEN NULL ELSE o.claimed_by END,
+                claimed_until = CASE WHEN $9 THEN NULL ELSE o.claimed_until END
          FROM current WHERE o.id = current.id AND current.state = ANY($5::text[])
          RETURNING o.*, current.state AS from_state),
        audited AS (
          INSERT INTO audit (at, actor, action, operation_id, detail)
-         SELECT $4, $6, 'operation.' || $2, id, jsonb_build_object('from', from_state) || $8::jsonb FROM moved)
+         SELECT $4, $6, 'operation.' || $2, id, jsonb_build_object('from', from_state) || $8::jsonb FROM moved),
+       unlocked AS (
+         DELETE FROM locks l USING moved
+         WHERE $9 AND l.app = moved.app AND l.env = moved.env AND l.manual = false AND l.operation_id = moved.id)
        SELECT * FROM moved`,
       [
         id,
@@ -147,6 +154,7 @@ export class SqlOperationStore implements OperationStore {
         actor,
         extra.progress ? JSON.stringify(extra.progress) : null,
         JSON.stringify({ ...(extra.error ? { error: extra.error } : {}), ...extra.detail }),
+        FINAL_STATES.has(to),
       ],
     );
     if (rows[0]) return toOperation(rows[0]);

@@ -5,7 +5,13 @@
  * app and environment with manual ones first, claims per worker).
  */
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
-import { canTransition, type Operation, type OperationKind, type OperationState } from '../../src/core/operation.js';
+import {
+  canTransition,
+  FINAL_STATES,
+  type Operation,
+  type OperationKind,
+  type OperationState,
+} from '../../src/core/operation.js';
 import type { ApprovalRow, LockRow, MessageRef, NewOperation } from '../../src/core/ports.js';
 
 /** A lock as the port describes it. */
@@ -107,6 +113,11 @@ export class MemoryStore {
     // As JSONB `||`, in the same write as the state.
     if (extra.progress) op.progress = { ...op.progress, ...JSON.parse(JSON.stringify(extra.progress)) };
     op.updatedAt = this.stamp();
+    if (FINAL_STATES.has(to)) {
+      // In the same write, as the SQL store: an ended operation holds no lock and no claim.
+      await this.releaseLock(op.app, op.env, id);
+      this.claims.delete(id);
+    }
     await this.audit(actor, `operation.${to}`, id, {
       from,
       ...(extra.error ? { error: extra.error } : {}),
@@ -133,11 +144,12 @@ export class MemoryStore {
     if (op) op.message = ref;
   }
 
-  async claim(id: string, worker: string): Promise<boolean> {
+  async claim(id: string, worker: string): Promise<Operation | null> {
     const holder = this.claims.get(id);
-    if (holder && holder !== worker) return false;
+    const op = this.ops.get(id);
+    if (!op || (holder && holder !== worker)) return null;
     this.claims.set(id, worker);
-    return true;
+    return structuredClone(op);
   }
 
   async release(id: string, worker: string): Promise<void> {

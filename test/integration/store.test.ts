@@ -380,6 +380,22 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(await store.operationStore.claim(op.id, winner, 60_000)).not.toBeNull();
   });
 
+  it('a move to a final state lets go of the operation lock and the claim in the same write; a manual lock stays', async () => {
+    const op = await newOp('api', 'prod');
+    expect(await store.lockStore.acquireLock('api', 'prod', op.id, 'U_ANA', 'promote')).toBeNull();
+    expect(await store.operationStore.claim(op.id, 'worker-a', 60_000)).not.toBeNull();
+    await store.operationStore.transition(op.id, 'approved', 'conveyor'); // not final: both held
+    expect(await peer.lockStore.locksFor('api', 'prod')).toHaveLength(1);
+    expect(await peer.operationStore.claim(op.id, 'worker-b', 60_000)).toBeNull();
+    expect(await store.lockStore.setManualLock('*', 'prod', 'U_OPS', 'freeze')).toBe(true);
+    await store.operationStore.transition(op.id, 'cancelled', 'U_ANA');
+    expect(await peer.lockStore.locksFor('api', 'prod')).toEqual([
+      expect.objectContaining({ app: '*', manual: true, holder: 'U_OPS' }),
+    ]);
+    expect((await peer.operationStore.claim(op.id, 'worker-b', 60_000))?.state).toBe('cancelled');
+    expect(await store.lockStore.clearManualLock('*', 'prod')).toBe(true);
+  });
+
   it('only ever appends audit rows', async () => {
     const before = await store.auditStore.auditLog({ limit: 10_000 });
     const op = await newOp('web', 'prod');

@@ -9,12 +9,16 @@ import type { StateHandler } from './state-handler.js';
 export const applying: StateHandler = {
   state: 'applying',
   async handle(op, engine) {
-    const result = await engine.apply(op);
-    if (result === 'wait') return false;
+    const outcome = await engine.apply(op);
+    if (outcome === 'wait') return false;
     await engine.move(
       op,
-      result === 'cancelled' ? 'cancelled' : 'applied',
-      result === 'cancelled' ? { error: 'the pull request was closed by hand' } : {},
+      outcome === 'cancelled' ? 'cancelled' : 'applied',
+      outcome === 'cancelled'
+        ? { error: 'the pull request was closed by hand' }
+        : outcome === 'done'
+          ? {}
+          : { progress: outcome.progress },
     );
     return true;
   },

@@ -37,7 +37,8 @@ export interface OperationStore {
   countOperations(filter?: OperationFilter): Promise<number>;
   /**
    * Move an operation to a new state (audited), merging `progress` into its progress record in
-   * the same write; ConflictError when the state machine forbids it. Returns the row as written.
+   * the same write; ConflictError when the state machine forbids it. A final state releases the
+   * operation's lock (not a manual one) and its claim in that write too. Returns the row as written.
    */
   transition(
     id: string,

@@ -1,7 +1,7 @@
 /**
  * Promote and rollback: the Git steps in order (./git/: write commit, move branch or open/merge
  * the pull request, tag). The last step done is recorded with the next write (each step records
- * its intent before its effect), and at the end.
+ * its intent before its effect), and at the end with the move to `applied`.
  */
 import { markStale } from '../env-state.js';
 import { applySteps } from './git/index.js';
@@ -22,8 +22,8 @@ export const gitApply: KindRunner = {
         // resume): it goes with the next step's first write, not in a write of its own.
         run.note({ lastStep: step.name, lastError: null });
       }
-      await run.flush();
-      return 'done';
+      // What the last steps noted goes with the move to `applied`, in its write.
+      return { result: 'done', progress: run.takeNoted() };
     } catch (err) {
       await run.flush().catch(() => undefined); // what is known so far, where the store still answers
       throw err;

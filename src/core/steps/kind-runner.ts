@@ -14,9 +14,20 @@ import type { Clock, GitHost } from '../ports.js';
  */
 export type KindResult = 'done' | 'cancelled' | 'wait';
 
+/**
+ * `done`, with what the last steps noted and did not write (facts a resume would find again):
+ * recorded with the move to `applied`, in the same write, not in one of their own.
+ */
+export interface KindDone {
+  result: 'done';
+  progress: ProgressPatch;
+}
+
+export type KindOutcome = KindResult | KindDone;
+
 /** The runner of one kind is handed only operations of that kind (the registry is keyed by kind). */
 export interface KindRunner<O extends Operation = Operation> {
-  apply(op: O, engine: StepEngine): Promise<KindResult>;
+  apply(op: O, engine: StepEngine): Promise<KindOutcome>;
 }
 
 /** What a runner may use of the engine (structurally the OperationEngine and its ports). */

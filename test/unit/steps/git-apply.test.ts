@@ -6,18 +6,16 @@ import { gitOperation } from './step-fixture.js';
 describe('step: git apply (promote, rollback)', () => {
   it('fast-forwards the branch, tags it, and records each step in its progress slice', async () => {
     const { host, engine, op, reload, source } = await gitOperation();
-    expect(await gitApply.apply(op, engine)).toBe('done');
+    // What the last steps noted is handed to the move to applied, which writes it with the state.
+    expect(await gitApply.apply(op, engine)).toEqual({
+      result: 'done',
+      progress: { deployedSha: source, lastStep: 'tag', lastError: null },
+    });
     expect(host.branches.get('qa')).toBe(source);
     expect(host.writes).toEqual(['move qa', 'tag qa/2025.03.05.1']);
     const { progress } = await reload();
-    expect(progress).toMatchObject({
-      newSha: source,
-      pushing: true,
-      tag: 'qa/2025.03.05.1',
-      deployedSha: source,
-      lastStep: 'tag',
-      lastError: null,
-    });
+    expect(progress).toMatchObject({ newSha: source, pushing: true, tag: 'qa/2025.03.05.1' });
+    expect(progress.deployedSha).toBeUndefined();
     expect(host.tagList[0]!.message).toContain(`Operation: ${op.id}`);
   });
 
@@ -36,10 +34,10 @@ describe('step: git apply (promote, rollback)', () => {
     // What the store holds when the process died right after the push.
     host.branches.set('qa', source);
     await store.saveProgress(op.id, { newSha: source, pushing: true });
-    expect(await gitApply.apply(await reload(), engine)).toBe('done');
+    expect(await gitApply.apply(await reload(), engine)).toMatchObject({ result: 'done' });
     expect(host.writes).toEqual(['tag qa/2025.03.05.1']);
     // And once more after the tag: the same tag name, nothing written again.
-    expect(await gitApply.apply(await reload(), engine)).toBe('done');
+    expect(await gitApply.apply(await reload(), engine)).toMatchObject({ result: 'done' });
     expect(host.writes).toEqual(['tag qa/2025.03.05.1']);
   });
 
@@ -49,10 +47,10 @@ describe('step: git apply (promote, rollback)', () => {
     await run.step(openPullRequest);
     await run.step(openPullRequest); // idempotent: one PR
     expect([...host.prs.keys()]).toEqual([1]);
-    expect(await gitApply.apply(await reload(), engine)).toBe('done');
+    const outcome = await gitApply.apply(await reload(), engine);
     const { progress } = await reload();
     expect(progress.prNumber).toBe(1);
-    expect(progress.deployedSha).toBe(progress.mergeSha);
+    expect(outcome).toEqual({ result: 'done', progress: expect.objectContaining({ deployedSha: progress.mergeSha }) });
     expect(host.branches.get('qa')).toBe(progress.mergeSha);
   });
 

@@ -29,6 +29,8 @@ export interface GitRun {
   note(patch: ProgressPatch): void;
   /** Write what was noted and not yet written. */
   flush(): Promise<void>;
+  /** What was noted and not yet written, handed over to be written elsewhere (and forgotten here). */
+  takeNoted(): ProgressPatch;
 }
 
 export async function gitRun(engine: StepEngine, op: Operation): Promise<GitRun> {
@@ -88,6 +90,11 @@ export async function gitRun(engine: StepEngine, op: Operation): Promise<GitRun>
     },
     flush: async () => {
       if (Object.keys(pending).length) await write({});
+    },
+    takeNoted: () => {
+      const noted = pending;
+      pending = {};
+      return noted;
     },
   };
   return run;

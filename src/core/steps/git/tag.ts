@@ -2,7 +2,8 @@
  * tag: the deploy tag on what the environment now runs (the merge, or the commit pushed). On a
  * resume it reuses its own tag: the name recorded, or a tag on the same commit naming this
  * operation. Its slice: `tag` (the name, recorded before the write, unless move-branch pushed the
- * tag with the branch and recorded it) and `deployedSha` (after it: the last Git step is done).
+ * tag with the branch and recorded it) and `deployedSha` (after it: the last Git step is done;
+ * noted, and written with the move to `applied`).
  */
 import { deployTagMessage, deployTagPrefix, nextDeployTag } from '../../deploy-tag.js';
 import { syncHost } from '../../env-state.js';
@@ -67,7 +68,8 @@ export const tag: GitStep<'tag'> = {
     // A name chosen in this run (not by a run before a crash) is fresh: nothing to look for first.
     await host.createTag({ name, sha: target, message: await deployTagText(ctx), fresh: !ctx.atStart.tag });
     crashPoint('after-tag');
-    await ctx.save({ deployedSha: target });
+    // Found again by a resume (the tag names its commit): written with the move to `applied`.
+    ctx.note({ deployedSha: target });
     return 'done';
   },
 };

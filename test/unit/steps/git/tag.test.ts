@@ -16,23 +16,28 @@ describe('Git step: tag', () => {
     const { host, store, resume, reload, op, source } = await pushed();
     await store.addApproval(op.id, 'U_QA', 'qa-lead', 'T1');
     host.tagList.push({ name: 'qa/2025.03.05.1', sha: 'c-old', message: 'earlier', date: '', tree: 'T0' });
-    expect(await (await resume()).step(tag)).toBe('done');
+    const run = await resume();
+    expect(await run.step(tag)).toBe('done');
     expect(host.writes).toEqual(['tag qa/2025.03.05.2']);
     const written = host.tagList[0]!;
     expect(written).toMatchObject({ name: 'qa/2025.03.05.2', sha: source });
     expect(trailer(written.message, 'Operation')).toBe(op.id);
     expect(trailer(written.message, 'Approved-By')).toBe('U_QA (qa-lead)');
-    expect((await reload()).progress).toMatchObject({ tag: 'qa/2025.03.05.2', deployedSha: source });
+    expect((await reload()).progress).toMatchObject({ tag: 'qa/2025.03.05.2' }); // recorded before the write
+    expect(run.takeNoted()).toEqual({ deployedSha: source }); // written with the move to applied
   });
 
   it('a crash after the tag and before its record: the resume reuses its own tag, writing none', async () => {
-    const { host, store, resume, reload, op, source } = await pushed();
+    const { host, resume, reload, source } = await pushed();
     await (await resume()).step(tag);
-    // The process died right after the write: the name was recorded before it, deployedSha not yet.
-    delete store.ops.get(op.id)!.progress.deployedSha;
-    expect(await (await resume()).step(tag)).toBe('done');
+    // The process died right after the write: the name was recorded before it; deployedSha only
+    // noted, for the move to applied that never came.
+    expect((await reload()).progress.deployedSha).toBeUndefined();
+    const run = await resume();
+    expect(await run.step(tag)).toBe('done');
     expect(host.writes).toEqual(['tag qa/2025.03.05.1']);
-    expect((await reload()).progress).toMatchObject({ tag: 'qa/2025.03.05.1', deployedSha: source });
+    expect((await reload()).progress).toMatchObject({ tag: 'qa/2025.03.05.1' });
+    expect(run.takeNoted()).toEqual({ deployedSha: source });
   });
 
   it('finds its own tag by the operation it names where the name was not recorded; a tag of another operation is not its own', async () => {
