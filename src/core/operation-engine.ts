@@ -224,11 +224,19 @@ export class OperationEngine implements Engine {
   async move(
     op: Operation,
     to: OperationState,
-    extra: { error?: string; progress?: ProgressPatch } = {},
+    extra: { error?: string; progress?: ProgressPatch; through?: OperationState[] } = {},
   ): Promise<Operation> {
     const updated = await this.deps.store.transition(op.id, to, 'conveyor', extra);
     this.deps.log.info(
-      { operation: op.id, kind: op.kind, app: op.app, env: op.env, from: op.state, to },
+      {
+        operation: op.id,
+        kind: op.kind,
+        app: op.app,
+        env: op.env,
+        from: op.state,
+        ...(extra.through?.length ? { through: extra.through } : {}),
+        to,
+      },
       'operation transition',
     );
     if (FINAL_STATES.has(to)) {
@@ -242,7 +250,9 @@ export class OperationEngine implements Engine {
       }
     }
     // The row as the transition wrote it: its message is read in the same statement that wrote
-    // the state (after it), which is what publish needs to read again otherwise.
+    // the state (after it), which is what publish needs to read again otherwise. Each state
+    // passed through is announced too, in order (the living message, GitHub's deployments).
+    for (const state of extra.through ?? []) await this.publish({ ...updated, state }, { fresh: true });
     await this.publish(updated, { fresh: true });
     if (this.moved.has(op.id)) this.moved.set(op.id, updated);
     return updated;

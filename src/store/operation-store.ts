@@ -35,6 +35,15 @@ function toOperation(r: Record<string, unknown>): Operation {
   } as Operation;
 }
 
+/** The states of one write, in order (`to` last); each must follow the one before it. */
+export function movesThrough(through: OperationState[], to: OperationState): OperationState[] {
+  const hops = [...through, to];
+  for (let i = 1; i < hops.length; i++) {
+    if (!canTransition(hops[i - 1]!, hops[i]!)) throw new Error(`no move from ${hops[i - 1]} to ${hops[i]}`);
+  }
+  return hops;
+}
+
 export function newOperationId(): string {
   const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
   return `op_${[...randomBytes(10)].map((b) => alphabet[b % 36]).join('')}`;
@@ -119,15 +128,24 @@ export class SqlOperationStore implements OperationStore {
    * (with `extra.progress` merged, as saveProgress would) and its audit line appended, all or
    * nothing. A final state also lets go of the operation's lock (not a manual one) and of its
    * worker's claim in that statement: an ended operation never holds either, and the engine
-   * writes neither again. The row comes back as written, so it carries the message attached so far.
+   * writes neither again. `extra.through`: states passed on the way to `to` in the same write,
+   * each audited as its own move (the error and detail go with the last). The row comes back as
+   * written, so it carries the message attached so far.
    */
   async transition(
     id: string,
     to: OperationState,
     actor: string,
-    extra: { error?: string | null; detail?: Record<string, unknown>; progress?: ProgressPatch } = {},
+    extra: {
+      error?: string | null;
+      detail?: Record<string, unknown>;
+      progress?: ProgressPatch;
+      through?: OperationState[];
+    } = {},
   ): Promise<Operation> {
-    const from = OPERATION_STATES.filter((s) => s !== to && canTransition(s, to));
+    const hops = movesThrough(extra.through ?? [], to);
+    const first = hops[0]!;
+    const from = OPERATION_STATES.filter((s) => s !== first && canTransition(s, first));
     const now = this.clock.now().toISOString();
     const rows = await this.db.query<Record<string, unknown>>(
       `WITH current AS (SELECT id, state FROM operations WHERE id = $1 FOR UPDATE),
@@ -140,7 +158,11 @@ export class SqlOperationStore implements OperationStore {
          RETURNING o.*, current.state AS from_state),
        audited AS (
          INSERT INTO audit (at, actor, action, operation_id, detail)
-         SELECT $4, $6, 'operation.' || $2, id, jsonb_build_object('from', from_state) || $8::jsonb FROM moved),
+         SELECT $4, $6, 'operation.' || hop.state, moved.id,
+                jsonb_build_object('from', COALESCE(hop.prev, moved.from_state))
+                  || CASE WHEN hop.n = cardinality($10::text[]) THEN $8::jsonb ELSE '{}'::jsonb END
+         FROM moved, unnest($10::text[], $11::text[]) WITH ORDINALITY AS hop(state, prev, n)
+         ORDER BY hop.n),
        unlocked AS (
          DELETE FROM locks l USING moved
          WHERE $9 AND l.app = moved.app AND l.env = moved.env AND l.manual = false AND l.operation_id = moved.id)
@@ -155,6 +177,8 @@ export class SqlOperationStore implements OperationStore {
         extra.progress ? JSON.stringify(extra.progress) : null,
         JSON.stringify({ ...(extra.error ? { error: extra.error } : {}), ...extra.detail }),
         FINAL_STATES.has(to),
+        hops,
+        [null, ...hops.slice(0, -1)],
       ],
     );
     if (rows[0]) return toOperation(rows[0]);

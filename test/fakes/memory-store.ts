@@ -13,6 +13,7 @@ import {
   type OperationState,
 } from '../../src/core/operation.js';
 import type { ApprovalRow, LockRow, MessageRef, NewOperation } from '../../src/core/ports.js';
+import { movesThrough } from '../../src/store/operation-store.js';
 
 /** A lock as the port describes it. */
 export type MemoryLock = LockRow;
@@ -101,13 +102,23 @@ export class MemoryStore {
     id: string,
     to: OperationState,
     actor: string,
-    extra: { error?: string | null; detail?: Record<string, unknown>; progress?: Record<string, unknown> } = {},
+    extra: {
+      error?: string | null;
+      detail?: Record<string, unknown>;
+      progress?: Record<string, unknown>;
+      through?: OperationState[];
+    } = {},
   ): Promise<Operation> {
     const op = this.ops.get(id);
     if (!op) throw new NotFoundError(`no operation ${id}`);
     if (op.state === to) return structuredClone(op);
-    if (!canTransition(op.state, to)) throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
-    const from = op.state;
+    const hops = movesThrough(extra.through ?? [], to);
+    if (!canTransition(op.state, hops[0]!))
+      throw new ConflictError(`operation ${id} is ${op.state}; it cannot become ${to}`);
+    for (const [i, hop] of hops.slice(0, -1).entries()) {
+      await this.audit(actor, `operation.${hop}`, id, { from: i === 0 ? op.state : hops[i - 1] });
+    }
+    const from = hops.length > 1 ? hops[hops.length - 2]! : op.state;
     op.state = to;
     if (extra.error) op.error = extra.error;
     // As JSONB `||`, in the same write as the state.

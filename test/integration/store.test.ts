@@ -178,6 +178,37 @@ describe.each(BACKENDS)('state store on $name', (backend) => {
     expect(audit.find((a) => a.action === 'operation.applying')?.actor).toBe('U_LEAD');
   });
 
+  it('a transition through states: one write, each move audited in order from the one before, the error with the last', async () => {
+    const op = await newOp();
+    const moved = await store.operationStore.transition(op.id, 'applying', 'conveyor', { through: ['approved'] });
+    expect(moved.state).toBe('applying');
+    const failed = await peer.operationStore.transition(op.id, 'failed', 'conveyor', {
+      through: ['applied'],
+      error: 'the rollout did not start',
+    });
+    expect(failed).toMatchObject({ state: 'failed', error: 'the rollout did not start' });
+    const audit = (await store.auditStore.auditLog({ operationId: op.id })).reverse();
+    expect(audit.map((a) => [a.action, a.detail.from, a.detail.error ?? null])).toEqual([
+      ['operation.requested', undefined, null],
+      ['operation.approved', 'requested', null],
+      ['operation.applying', 'approved', null],
+      ['operation.applied', 'applying', null],
+      ['operation.failed', 'applied', 'the rollout did not start'],
+    ]);
+    // A path the machine does not have is refused before anything is written.
+    const other = await newOp();
+    await expect(
+      store.operationStore.transition(other.id, 'succeeded', 'conveyor', { through: ['approved'] }),
+    ).rejects.toThrow(/no move from approved to succeeded/);
+    await expect(
+      store.operationStore.transition(other.id, 'applied', 'conveyor', { through: ['applying'] }),
+    ).rejects.toThrow(/is requested; it cannot become applied/);
+    expect((await store.operationStore.operation(other.id)).state).toBe('requested');
+    expect((await store.auditStore.auditLog({ operationId: other.id })).map((a) => a.action)).toEqual([
+      'operation.requested',
+    ]);
+  });
+
   it('a transition writes its progress with the state; a refused or a racing one changes nothing and audits nothing', async () => {
     const op = await newOp();
     await store.operationStore.saveProgress(op.id, { source: 'cli', lastStep: 'tag' });

@@ -11,15 +11,15 @@ export const applying: StateHandler = {
   async handle(op, engine) {
     const outcome = await engine.apply(op);
     if (outcome === 'wait') return false;
-    await engine.move(
-      op,
-      outcome === 'cancelled' ? 'cancelled' : 'applied',
-      outcome === 'cancelled'
-        ? { error: 'the pull request was closed by hand' }
-        : outcome === 'done'
-          ? {}
-          : { progress: outcome.progress },
-    );
+    if (outcome === 'cancelled') {
+      await engine.move(op, 'cancelled', { error: 'the pull request was closed by hand' });
+      return true;
+    }
+    // Applied, and on as `applied` moves it (verifying, or succeeded), in one write (both audited).
+    await engine.move(op, engine.afterApplied(op), {
+      through: ['applied'],
+      ...(outcome === 'done' ? {} : { progress: outcome.progress }),
+    });
     return true;
   },
 };

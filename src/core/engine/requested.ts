@@ -1,10 +1,12 @@
 /**
- * requested → awaiting-approval (or approved where the gate wants nobody). A pull-request
- * environment opens its pull request first, so approvers see it.
+ * requested → awaiting-approval, or, where the gate wants nobody, through approved to applying
+ * (or failed, as `approved` decides) in one write. A pull-request environment opens its pull
+ * request first, so approvers see it.
  */
 import { isGitOperation } from '../operation.js';
 import { openPullRequest } from '../steps/git/open-pr.js';
 import { gitRun } from '../steps/git/run.js';
+import { startApplying } from './approved.js';
 import type { StateHandler } from './state-handler.js';
 
 export const requested: StateHandler = {
@@ -14,8 +16,9 @@ export const requested: StateHandler = {
       const run = await gitRun(engine, op);
       if (run.host.openPullRequest) await run.step(openPullRequest);
     }
-    const needed = Object.keys(engine.required(op)).length > 0;
-    await engine.move(op, needed ? 'awaiting-approval' : 'approved');
+    if (Object.keys(engine.required(op)).length > 0) await engine.move(op, 'awaiting-approval');
+    // Nobody to wait for: approved, and on as `approved` moves it, in one write (both audited).
+    else await startApplying(op, engine, ['approved']);
     return true;
   },
 };

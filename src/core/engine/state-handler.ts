@@ -13,8 +13,15 @@ export interface EngineMoves {
   readonly deps: Pick<EngineDeps, 'config' | 'clock' | 'git' | 'tickets'> & {
     store: Pick<EngineDeps['store'], 'approvals' | 'saveProgress' | 'savePlan' | 'audit'>;
   };
-  /** Store the transition, audit and announce it (the store releases the lock when it is final). */
-  move(op: Operation, to: OperationState, extra?: { error?: string; progress?: ProgressPatch }): Promise<Operation>;
+  /**
+   * Store the transition, audit and announce it (the store releases the lock when it is final).
+   * `through`: states passed on the way in the same write, each audited and announced in order.
+   */
+  move(
+    op: Operation,
+    to: OperationState,
+    extra?: { error?: string; progress?: ProgressPatch; through?: OperationState[] },
+  ): Promise<Operation>;
   /** The roles (and how many of each) the operation's gate waits for. */
   required(op: Operation): Record<string, number>;
   /** The context the gate rules read for this operation in a phase. */

@@ -38,13 +38,19 @@ export interface OperationStore {
   /**
    * Move an operation to a new state (audited), merging `progress` into its progress record in
    * the same write; ConflictError when the state machine forbids it. A final state releases the
-   * operation's lock (not a manual one) and its claim in that write too. Returns the row as written.
+   * operation's lock (not a manual one) and its claim in that write too. `through`: states passed
+   * on the way, in the same write, each audited as a move of its own. Returns the row as written.
    */
   transition(
     id: string,
     to: OperationState,
     actor: string,
-    extra?: { error?: string | null; detail?: Record<string, unknown>; progress?: ProgressPatch },
+    extra?: {
+      error?: string | null;
+      detail?: Record<string, unknown>;
+      progress?: ProgressPatch;
+      through?: OperationState[];
+    },
   ): Promise<Operation>;
   /** Merge into the operation's progress (as JSONB `||`: a key given as null is stored as null). */
   saveProgress(id: string, progress: ProgressPatch): Promise<void>;

@@ -24,13 +24,16 @@ async function setup(options: { roles?: Record<string, number>; pullRequests?: b
       { name: 'qa', branch: 'qa', verify: { timeout: 60_000 }, gate: { ...GATE, roles: options.roles ?? {} } },
     ],
   } as unknown as Config;
+  /** Every state moved to, those passed through included; `writes`: how many transitions stored them. */
   const moved: OperationState[] = [];
+  let writes = 0;
   const applied: string[] = [];
   const sources = { config, clock: t.clock, directory: new MemoryDirectory({}) };
   const engine: EngineMoves = {
     deps: { store: t.store, config, clock: t.clock, git: t.engine.deps.git, tickets: null },
     async move(op, to, extra) {
-      moved.push(to);
+      moved.push(...(extra?.through ?? []), to);
+      writes++;
       return t.store.transition(op.id, to, 'conveyor', extra);
     },
     required: () => options.roles ?? {},
@@ -54,7 +57,11 @@ async function setup(options: { roles?: Record<string, number>; pullRequests?: b
     const current = op ?? (await t.store.operation(t.op.id));
     return handlerFor(current.state)!.handle(current, engine);
   };
-  return { ...t, engine, moved, applied, handle };
+  const audited = () =>
+    t.store.auditRows
+      .filter((a) => a.action.startsWith('operation.') && a.detail.from)
+      .map((a) => `${a.detail.from} → ${a.action.slice(10)}`);
+  return { ...t, engine, moved, applied, handle, audited, writes: () => writes };
 }
 
 describe('engine state handlers', () => {
@@ -63,10 +70,13 @@ describe('engine state handlers', () => {
     for (const s of FINAL_STATES) expect(handlerFor(s)).toBeUndefined();
   });
 
-  it('requested: straight to approved where the gate wants nobody, else awaiting approval', async () => {
+  it('requested: where the gate wants nobody, through approved to applying in one write, each move audited; else awaiting approval', async () => {
     const free = await setup();
     expect(await free.handle()).toBe(true);
-    expect(free.moved).toEqual(['approved']);
+    expect(free.moved).toEqual(['approved', 'applying']);
+    expect(free.writes()).toBe(1);
+    expect(free.audited()).toEqual(['requested → approved', 'approved → applying']);
+    expect((await free.reload()).state).toBe('applying');
     const gated = await setup({ roles: { 'qa-lead': 1 } });
     await gated.handle();
     expect(gated.moved).toEqual(['awaiting-approval']);
@@ -110,19 +120,39 @@ describe('engine state handlers', () => {
     expect(moved).toEqual(['awaiting-approval', 'cancelled']);
   });
 
-  it('approved → applying → applied → succeeded, or verifying where the controller watches', async () => {
+  it('applying → applied → succeeded in one write after the steps (each move audited), or verifying where the controller watches', async () => {
     const plain = await setup();
-    for (let i = 0; i < 4; i++) await plain.handle();
+    for (let i = 0; i < 2; i++) await plain.handle();
     expect(plain.moved).toEqual(['approved', 'applying', 'applied', 'succeeded']);
+    expect(plain.writes()).toBe(2);
     expect(plain.applied).toHaveLength(1);
+    expect(plain.audited()).toEqual([
+      'requested → approved',
+      'approved → applying',
+      'applying → applied',
+      'applied → succeeded',
+    ]);
     const watched = await setup({ verify: true });
-    for (let i = 0; i < 4; i++) await watched.handle();
-    expect(watched.moved.at(-1)).toBe('verifying');
+    for (let i = 0; i < 2; i++) await watched.handle();
+    expect(watched.moved.slice(-2)).toEqual(['applied', 'verifying']);
+  });
+
+  it('resumed in approved (approvals given) or in applied (a crash after that write): each moves on as before', async () => {
+    const approvedBefore = await setup({ roles: { 'qa-lead': 1 } });
+    await approvedBefore.store.transition(approvedBefore.op.id, 'approved', 'conveyor');
+    expect(await approvedBefore.handle()).toBe(true);
+    expect(approvedBefore.moved).toEqual(['applying']);
+    const appliedBefore = await setup({ verify: true });
+    for (const s of ['approved', 'applying', 'applied'] as const)
+      await appliedBefore.store.transition(appliedBefore.op.id, s, 'conveyor');
+    expect(await appliedBefore.handle()).toBe(true);
+    expect(appliedBefore.moved).toEqual(['verifying']);
+    expect(appliedBefore.applied).toEqual([]); // nothing applied twice
   });
 
   it("verifying: waits for the controller's verdict until the environment's verify timeout, then failed", async () => {
     const { handle, clock, moved, store, op } = await setup({ verify: true });
-    for (let i = 0; i < 4; i++) await handle();
+    for (let i = 0; i < 2; i++) await handle();
     clock.advance(59_000);
     expect(await handle()).toBe(false);
     clock.advance(2_000);
