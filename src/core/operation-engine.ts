@@ -54,6 +54,8 @@ export class OperationEngine implements Engine {
   readonly runners = builtInRunners();
   private verification: VerificationPolicy;
   private sweeper: NodeJS.Timeout | null = null;
+  /** Operations stored by a request of this process that has not handed them to `advance` yet. */
+  private readonly requesting = new Set<string>();
   private inFlight = new Set<Promise<unknown>>();
   /** Per operation being advanced here: the row its last move wrote (null: none yet in this step). */
   private readonly moved = new Map<string, Operation | null>();
@@ -138,16 +140,28 @@ export class OperationEngine implements Engine {
     const gate = this.gateOf(req);
     const expiresAt = gate ? new Date(this.deps.clock.now().getTime() + gate.expiresAfter).toISOString() : null;
     const env = req.kind.startsWith('journal') ? undefined : findEnv(this.deps.config, req.env);
-    // What the operation waits for and where it came from, stored with the row itself.
+    // What the operation waits for and where it came from, stored with the row itself. Claimed
+    // by this worker from the start: no sweep runs it before it holds its environment's lock.
     const op = await store.createOperation({
       ...req,
       expiresAt,
+      claim: { worker: this.deps.workerId, untilMs: CLAIM_MS },
       progress: {
         requiredRoles: gate ? requiredRoles(gate, req.kind, isGitPlan(req.plan) && Boolean(req.plan.emergency)) : {},
         source: req.source,
         ...(env?.confirm ? { confirm: true } : {}),
       },
     });
+    this.requesting.add(op.id); // this process's sweep leaves it alone, too
+    try {
+      return await this.lockAndAdvance(req, op);
+    } finally {
+      this.requesting.delete(op.id);
+    }
+  }
+
+  private async lockAndAdvance(req: OperationRequest, op: Operation): Promise<Operation> {
+    const { store } = this.deps;
     let lock: Awaited<ReturnType<typeof store.acquireLock>>;
     try {
       lock = await store.acquireLock(req.app, req.env, op.id, req.requester, `${req.kind} ${op.id}`);
@@ -170,20 +184,20 @@ export class OperationEngine implements Engine {
       await store.transition(op.id, 'cancelled', 'conveyor', { error: message });
       throw new ConflictError(message);
     }
-    // Read again after the claim, not `op`: while the lock was taken, a sweep may have run it on.
-    return this.advance(op.id);
+    // Claimed since it was stored, and no sweep ran it: `op` is the row as it stands.
+    return this.advance(op.id, op);
   }
 
-  /** Run an operation as far as it can go now; returns its latest state. */
-  advance(id: string): Promise<Operation> {
-    const run = this.advanceNow(id);
+  /** Run an operation as far as it can go now; returns its latest state. `claimed`: this worker holds it, as read. */
+  advance(id: string, claimed?: Operation): Promise<Operation> {
+    const run = this.advanceNow(id, claimed);
     this.inFlight.add(run);
     return run.finally(() => this.inFlight.delete(run));
   }
 
-  private async advanceNow(id: string): Promise<Operation> {
+  private async advanceNow(id: string, given?: Operation): Promise<Operation> {
     const { store, workerId } = this.deps;
-    const claimed = await store.claim(id, workerId, CLAIM_MS);
+    const claimed = given ?? (await store.claim(id, workerId, CLAIM_MS));
     if (!claimed) return store.operation(id);
     // The operation as each move left it: a move's write returns the whole row (with what
     // publishing it recorded), so the next handler starts from it without reading it again.
@@ -252,7 +266,11 @@ export class OperationEngine implements Engine {
     // The row as the transition wrote it: its message is read in the same statement that wrote
     // the state (after it), which is what publish needs to read again otherwise. Each state
     // passed through is announced too, in order (the living message, GitHub's deployments).
-    for (const state of extra.through ?? []) await this.publish({ ...updated, state }, { fresh: true });
+    for (const state of extra.through ?? []) {
+      const passing = { ...updated, state };
+      await this.publish(passing, { fresh: true });
+      updated.message = passing.message; // posted by that announcement: the next one edits it
+    }
     await this.publish(updated, { fresh: true });
     if (this.moved.has(op.id)) this.moved.set(op.id, updated);
     return updated;
@@ -293,7 +311,7 @@ export class OperationEngine implements Engine {
    * the message and then looks at the state): nothing is announced, and nothing recorded.
    * `fresh`: `op` was read (or written) by the store after its state was written, so its
    * message is current; otherwise the message is read again. What is recorded is applied to
-   * `op.progress` too.
+   * `op` too (the message posted, `progress.published`).
    */
   async publish(op: Operation, options: { fresh?: boolean } = {}): Promise<void> {
     const { notifier, store } = this.deps;
@@ -324,7 +342,10 @@ export class OperationEngine implements Engine {
         if (message) await notifier.update(message, notice);
         else {
           const ref = await notifier.post(notice);
-          if (ref) await store.attachMessage(op.id, ref);
+          if (ref) {
+            await store.attachMessage(op.id, ref);
+            op.message = ref;
+          }
         }
         await store.saveProgress(op.id, { published: op.state });
         Object.assign(op.progress, { published: op.state });
@@ -421,6 +442,7 @@ export class OperationEngine implements Engine {
       limit: 1000,
     });
     for (const op of open) {
+      if (this.requesting.has(op.id)) continue; // its request runs it, once it holds the lock
       await this.advance(op.id).catch((err) =>
         this.deps.log.warn({ operation: op.id, err: (err as Error).message }, 'sweep could not advance'),
       );

@@ -56,13 +56,14 @@ export class SqlOperationStore implements OperationStore {
   ) {}
 
   async createOperation(input: NewOperation): Promise<Operation> {
-    const now = this.clock.now().toISOString();
+    const at = this.clock.now();
+    const now = at.toISOString();
     const id = newOperationId();
     // One statement: the row and its `operation.requested` audit line, together or not at all.
     const rows = await this.db.query<Record<string, unknown>>(
       `WITH created AS (
-         INSERT INTO operations (id, kind, app, env, state, requester, plan, progress, idempotency_key, created_at, updated_at, expires_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9,$10,$10,$11) RETURNING *),
+         INSERT INTO operations (id, kind, app, env, state, requester, plan, progress, idempotency_key, created_at, updated_at, expires_at, claimed_by, claimed_until)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9,$10,$10,$11,$13,$14) RETURNING *),
        audited AS (
          INSERT INTO audit (at, actor, action, operation_id, detail)
          SELECT $10, $6, 'operation.requested', id, $12::jsonb FROM created)
@@ -80,6 +81,8 @@ export class SqlOperationStore implements OperationStore {
         now,
         input.expiresAt,
         JSON.stringify({ kind: input.kind, app: input.app, env: input.env }),
+        input.claim?.worker ?? null,
+        input.claim ? new Date(at.getTime() + input.claim.untilMs).toISOString() : null,
       ],
     );
     return toOperation(rows[0]!);

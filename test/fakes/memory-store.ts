@@ -60,6 +60,7 @@ export class MemoryStore {
       expiresAt: input.expiresAt,
     } as Operation;
     this.ops.set(id, op);
+    if (input.claim) this.claims.set(id, input.claim.worker);
     await this.audit(input.requester, 'operation.requested', id, { kind: input.kind });
     return structuredClone(op);
   }

@@ -296,6 +296,31 @@ describe('locks and concurrency', () => {
     });
   });
 
+  it('a sweep that comes between a request storing its operation and taking the lock leaves the operation alone', async () => {
+    const store = t.runtime.store;
+    const acquire = store.acquireLock.bind(store);
+    pushCommit(repo, 'develop', { message: 'swept too early?' });
+    const qaBefore = head(repo, 'qa');
+    let seen: { state: string; qa: string } | null = null;
+    store.acquireLock = async (...args: Parameters<typeof store.acquireLock>) => {
+      // This process's sweep, and another serve's (another worker), both before the lock is taken.
+      await t.runtime.engine.sweep();
+      expect(await store.claim(args[2], 'another-serve', 60_000)).toBeNull();
+      seen = { state: (await store.operation(args[2])).state, qa: head(repo, 'qa') };
+      return acquire(...args);
+    };
+    let reply: Awaited<ReturnType<TestRuntime['run']>>;
+    try {
+      reply = await t.run('promote api qa', 'U_SWEPT', 'swept-1');
+    } finally {
+      store.acquireLock = acquire;
+    }
+    expect(seen).toEqual({ state: 'requested', qa: qaBefore });
+    expect(reply.operation?.state).toBe('succeeded');
+    expect(head(repo, 'qa')).toBe(head(repo, 'develop'));
+    expect(await store.locksFor('api', 'qa')).toEqual([]);
+  });
+
   it('a lock that cannot be taken (the store keeps changing under it): the request is refused and its operation cancelled, never run by a sweep', async () => {
     const store = t.runtime.store;
     const acquire = store.acquireLock.bind(store);

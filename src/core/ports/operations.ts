@@ -13,6 +13,8 @@ export interface NewOperation {
   state?: OperationState;
   /** The progress record it starts with (default: empty). */
   progress?: ProgressPatch;
+  /** Claimed for this worker for `untilMs` from the start, as `claim` would (no other worker runs it meanwhile). */
+  claim?: { worker: string; untilMs: number };
 }
 
 export interface OperationFilter {
