@@ -231,8 +231,8 @@ export class GitHubHost extends MirroredHost implements GitHost {
    * a ref names it), then one `updateRefs` that moves the branch only from `expectedOld`, never
    * forced, and creates the tag's ref only where none exists: both or neither. When it is
    * refused, the branch and the tag are read: our tag object under the name (a lost answer) is
-   * done; the branch at `newSha` without it was moved there by someone else, and moved
-   * elsewhere is a conflict (nothing changed either way); still where we saw it with the tag's name taken
+   * done; the branch at `newSha` without it was moved there by someone else, and moved elsewhere
+   * is a conflict (nothing changed either way); still where we saw it with the tag's name taken
    * meanwhile moves the branch alone, and the tag step reports the name taken; otherwise GitHub's
    * answer is the error (the engine pauses on an outage). A refused move leaves only the
    * unreachable tag object behind.

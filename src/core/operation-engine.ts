@@ -204,7 +204,7 @@ export class OperationEngine implements Engine {
     this.moved.set(id, null);
     // `return await` throughout: a rejection must settle inside this try, not race the finally.
     try {
-      let op = claimed; // the row as the claim wrote it
+      let op = claimed; // the row as claimed (by this call, or when its request stored it)
       for (let guard = 0; guard < 12; guard++) {
         if (FINAL_STATES.has(op.state)) return op;
         this.moved.set(id, null);

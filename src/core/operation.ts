@@ -43,6 +43,15 @@ export function canTransition(from: OperationState, to: OperationState): boolean
   return NEXT[from].includes(to);
 }
 
+/** The states of one write, in order (`to` last); each must follow the one before it. */
+export function movesThrough(through: OperationState[], to: OperationState): OperationState[] {
+  const hops = [...through, to];
+  for (let i = 1; i < hops.length; i++) {
+    if (!canTransition(hops[i - 1]!, hops[i]!)) throw new Error(`no move from ${hops[i - 1]} to ${hops[i]}`);
+  }
+  return hops;
+}
+
 /** The kinds whose plan is a GitPlan: they write the app's environment branch and tag it. */
 export type GitKind = 'promote' | 'rollback';
 /** The kinds whose plan is a JournalPlan: they move journal pointers in the key-value store. */

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Operation, OperationKind, OperationState } from '../core/operation.js';
-import { canTransition, FINAL_STATES, OPERATION_STATES, type ProgressPatch } from '../core/operation.js';
+import { canTransition, FINAL_STATES, movesThrough, OPERATION_STATES, type ProgressPatch } from '../core/operation.js';
 import type { Clock, MessageRef, NewOperation, OperationFilter, OperationStore } from '../core/ports.js';
 import type { Db } from './db.js';
 import { iso } from './rows.js';
@@ -33,15 +33,6 @@ function toOperation(r: Record<string, unknown>): Operation {
     updatedAt: iso(r.updated_at),
     expiresAt: r.expires_at ? iso(r.expires_at) : null,
   } as Operation;
-}
-
-/** The states of one write, in order (`to` last); each must follow the one before it. */
-export function movesThrough(through: OperationState[], to: OperationState): OperationState[] {
-  const hops = [...through, to];
-  for (let i = 1; i < hops.length; i++) {
-    if (!canTransition(hops[i - 1]!, hops[i]!)) throw new Error(`no move from ${hops[i - 1]} to ${hops[i]}`);
-  }
-  return hops;
 }
 
 export function newOperationId(): string {

@@ -8,12 +8,12 @@ import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import {
   canTransition,
   FINAL_STATES,
+  movesThrough,
   type Operation,
   type OperationKind,
   type OperationState,
 } from '../../src/core/operation.js';
 import type { ApprovalRow, LockRow, MessageRef, NewOperation } from '../../src/core/ports.js';
-import { movesThrough } from '../../src/store/operation-store.js';
 
 /** A lock as the port describes it. */
 export type MemoryLock = LockRow;
