@@ -208,6 +208,7 @@ describe('locks and concurrency', () => {
     expect(op.error).toContain('already runs');
     expect(await t.runtime.store.locksFor('api', 'qa')).toEqual([]);
   });
+
   describe('a request planned in another serve, whose mirror has not fetched since the branch moved to the same version', () => {
     /**
      * Another serve's host on its own mirror of the same repository (two serves on one PostgreSQL):
